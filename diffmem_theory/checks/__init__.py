@@ -1,0 +1,1 @@
+"""Registered theorem checks, one module per topic (discovered by :func:`registry.discover`)."""

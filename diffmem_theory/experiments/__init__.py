@@ -1,0 +1,1 @@
+"""Registered experiments (paper figures), one module per figure family."""
