@@ -1,0 +1,44 @@
+"""The README's promises: its Python example runs and its commands are the ones CI uses."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import re
+import subprocess
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def _blocks(lang: str) -> list[str]:
+    return re.findall(rf"```{lang}\n(.*?)```", README, flags=re.S)
+
+
+def test_python_example_runs_and_shows_theorem_3_1():
+    (example,) = _blocks("python")
+    assert len(example.strip().splitlines()) <= 14
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        exec(compile(example, "README.md", "exec"), {})
+    excess, predicted = map(float, buf.getvalue().split())
+    # Thm 3.1: the generalizing denoiser's excess loss is d t^2 (VPTrig, sigma_*^2 = 1);
+    # one draw of 200 points x 1 noise: the relative standard error is about 1/sqrt(200 * 50 / 2)
+    assert abs(excess - predicted) / predicted < 0.1
+
+
+def test_setup_commands_present():
+    bash = _blocks("bash")
+    assert any("diffmem reproduce --quick" in b and "pip install" in b for b in bash)
+    assert any(re.search(r"pip install.*&&.*pytest", b) for b in bash)
+
+
+def test_ci_runs_the_readme_test_command():
+    marker = README.index("<!-- test-command -->")
+    cmd = next(b for b in _blocks("bash") if README.index(b) > marker).strip()
+    proc = subprocess.run(
+        ["bash", str(ROOT / ".ci" / "run"), "--print-command"],
+        capture_output=True, text=True, check=True,
+    )
+    assert proc.stdout.strip() == cmd
