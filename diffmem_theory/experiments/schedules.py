@@ -7,8 +7,8 @@ time s = -1/2 log sigma_t^2 of Baptista et al. (paper 002, eq. (4.20)). Paper 00
 
 Example
 -------
->>> from diffmem_theory.experiments.schedules import run
->>> result = run(quick=True)
+>>> from diffmem_theory.registry import get_experiment
+>>> result = get_experiment("core.schedules").run(quick=True)
 >>> round(float(result["psi_t16"]), 5)
 6.70406
 """

@@ -1,0 +1,65 @@
+"""The shared input-validation helpers: clear ValueErrors naming the argument."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from diffmem_theory._validation import (
+    as_float_array,
+    as_rng,
+    check_choice,
+    check_dtype,
+    check_int,
+    check_positive,
+    check_scalar,
+)
+
+
+def test_as_float_array_converts_and_keeps_dtypes():
+    assert as_float_array([1, 2], "x").dtype == np.float64
+    assert as_float_array(np.ones(2, np.float32), "x").dtype == np.float32
+    assert as_float_array(np.ones(2, np.float32), "x", dtype=np.float64).dtype == np.float64
+
+
+@pytest.mark.parametrize(
+    ("value", "kwargs", "match"),
+    [
+        (np.array([1 + 2j]), {}, "x must be a real floating-point array"),
+        (np.array(["a"]), {}, "x must be a real"),
+        (np.array([np.nan]), {}, "x must be finite"),
+        (np.array([np.inf]), {}, "x must be finite"),
+        (np.ones((2, 2)), {"ndim": 1}, "x must have 1 dimension"),
+        (np.ones(2), {"dtype": np.int32}, "dtype must be float32 or float64"),
+    ],
+)
+def test_as_float_array_rejects(value, kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        as_float_array(value, "x", **kwargs)
+
+
+def test_scalar_int_positive_choice_dtype_rng():
+    assert check_scalar(0.5, "t", low=0, high=1, low_open=True) == 0.5
+    with pytest.raises(ValueError, match="t must be > 0"):
+        check_scalar(0.0, "t", low=0, low_open=True)
+    with pytest.raises(ValueError, match="t must be <= 1"):
+        check_scalar(2.0, "t", high=1)
+    with pytest.raises(ValueError, match="t must be a real scalar"):
+        check_scalar(np.ones(2), "t")
+    assert check_int(np.int64(3), "M", low=1) == 3
+    for bad in (True, 2.5, "3"):
+        with pytest.raises(ValueError, match="M must be an integer"):
+            check_int(bad, "M")
+    with pytest.raises(ValueError, match="M must be <= 5"):
+        check_int(6, "M", high=5)
+    with pytest.raises(ValueError, match="var must be > 0"):
+        check_positive([1.0, 0.0], "var")
+    assert check_positive(0.0, "var", allow_zero=True) == 0.0
+    with pytest.raises(ValueError, match="backend must be one of"):
+        check_choice("tpu", "backend", ("numba", "numpy"))
+    assert check_dtype("float32") == np.float32
+    with pytest.raises(ValueError, match="dtype must be float32 or float64"):
+        check_dtype("int8")
+    assert isinstance(as_rng(3), np.random.Generator)
+    with pytest.raises(TypeError, match="rng must be"):
+        as_rng(1.5)
