@@ -1,0 +1,258 @@
+"""Fused softmax-weighted sums: the hot path of every empirical-score and GMM computation.
+
+:func:`softmax_weighted_sum` is the one dispatch point. It validates the inputs once and runs
+one of three backends:
+
+* ``"numba"`` (default): a parallel, chunked online-softmax kernel on the CPU
+  (:mod:`diffmem_theory.kernels._numba`): BLAS tiles, a vectorized exp, bounded memory.
+* ``"numpy"``: the same chunked algorithm written with array-API operations only
+  (:mod:`diffmem_theory.kernels._array_api`), run on NumPy arrays; this is how the GPU code
+  path is tested on machines without a GPU.
+* ``"cupy"``: the array-API code on CuPy arrays (GPU); needs ``pip install diffmem-theory[gpu]``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from numpy.typing import ArrayLike, DTypeLike
+
+from diffmem_theory._validation import (
+    FLOAT_DTYPES,
+    as_float_array,
+    check_choice,
+    check_dtype,
+    check_int,
+    check_positive,
+    check_scalar,
+)
+from diffmem_theory.kernels._array_api import softmax_weighted_sum_xp
+from diffmem_theory.kernels._numba import softmax_weighted_sum_cpu
+
+__all__ = ["BACKENDS", "softmax_weighted_sum"]
+
+BACKENDS = ("numba", "numpy", "cupy")
+
+
+def softmax_weighted_sum(
+    x: ArrayLike,
+    centers: ArrayLike,
+    *,
+    scale: float = 1.0,
+    var: ArrayLike = 1.0,
+    log_weights: ArrayLike | None = None,
+    values: ArrayLike | None = None,
+    return_logsumexp: bool = False,
+    backend: str = "numba",
+    dtype: DTypeLike | None = None,
+    query_chunk: int | None = None,
+    center_chunk: int | None = None,
+) -> Any:
+    r"""Softmax-weighted sum of ``values`` with Gaussian logits, and optionally its log-normalizer.
+
+    For queries x_i (rows of ``x``), centres c_j, scale a, variances v_j, log-weights b_j and
+    values V_j:
+
+        l_ij  = b_j - ||x_i - a c_j||^2 / (2 v_j),
+        out_i = sum_j softmax_j(l_i) V_j = sum_j exp(l_ij - lse_i) V_j,
+        lse_i = log sum_j exp(l_ij).
+
+    ``lse`` is the log-sum-exp of the *full* logits (the ||x_i||^2 term included), so the
+    log-density of the mixture sum_j exp(b_j) N(x; a c_j, v_j I) is
+    ``lse - (d/2) log(2 pi v)`` for a shared variance v (with per-centre v_j, put
+    -(d/2) log v_j into ``log_weights``).
+
+    Uses in this package (all of them go through this function):
+
+    * memorizing denoiser, Buchanan et al. (paper 000) eq. (7):
+      x_mem(t, x) = sum_i x^i softmax_i(-||alpha_t x^i - x||^2 / (2 sigma_t^2)), i.e.
+      ``softmax_weighted_sum(x, X, scale=alpha_t, var=sigma_t**2)``;
+    * isotropic GMM denoiser, paper 000 eqs. (11)-(12): ``centers`` = means mu^i,
+      ``scale`` = alpha_t, ``var`` = alpha_t^2 s^2 + sigma_t^2; the denoiser is
+      [alpha_t s^2 x + sigma_t^2 out] / (alpha_t^2 s^2 + sigma_t^2);
+    * empirical score, paper 002 eqs. (3.8)-(3.9): s^N(x, t) = -(x - m(t) out) / sigma^2(t)
+      with ``scale`` = m(t), ``var`` = sigma^2(t);
+    * Gaussian-KDE (OU-evolved empirical density) of paper 001 eq. (2.7):
+      log rho(t, x) = lse - log n - (d/2) log(2 pi delta_t) with ``scale`` = e^{-t},
+      ``var`` = delta_t = 1 - e^{-2t}; its score is (e^{-t} out - x) / delta_t.
+
+    Parameters
+    ----------
+    x : (B, d) array
+        Queries, strictly two-dimensional: a single query is ``x[None, :]`` (1-D input is
+        rejected rather than guessed).
+    centers : (N, d) array, N >= 1
+        Centres c_j (e.g. training points).
+    scale : float
+        The factor a multiplying the centres (any real number, 0 and negative allowed).
+    var : float or (N,) array, > 0
+        Shared or per-centre variance v_j.
+    log_weights : (N,) array, optional
+        Log-weights b_j (default 0: equal weights).
+    values : (N, k) array, optional
+        The values V_j averaged by the softmax (default: ``centers``, unscaled).
+    return_logsumexp : bool
+        Also return ``lse`` (shape (B,)).
+    backend : {"numba", "numpy", "cupy"}
+        See the module docstring. ``"cupy"`` returns CuPy arrays.
+    dtype : float32 or float64, optional
+        Computation and output dtype. Default: float32 if every array input is float32,
+        float64 otherwise. Expect ~1e-12 relative agreement with exact arithmetic in float64
+        and ~1e-5 in float32 (for logit spreads of order 10 or less).
+    query_chunk, center_chunk : int, optional
+        Tile sizes (queries x centres) of the online softmax; the default is tuned per
+        backend. Peak extra memory is O(N d + query_chunk * center_chunk) per thread; the
+        B x N x d differences and the B x N logits are never stored.
+
+    Returns
+    -------
+    out : (B, k) array, or ``(out, lse)`` if ``return_logsumexp``.
+
+    Raises
+    ------
+    ValueError
+        Bad shapes, non-finite or complex input, ``var <= 0``, an unknown ``backend`` or
+        ``dtype``, or non-positive chunk sizes (the message names the argument).
+    ImportError
+        ``backend="cupy"`` without CuPy installed.
+
+    Examples
+    --------
+    Memorizing denoiser (paper 000, eq. (7)) with two training points, alpha_t = 0.8,
+    sigma_t = 0.6; a query next to the first point is pulled onto it:
+
+    >>> import numpy as np
+    >>> X = np.array([[1.0, 0.0], [-1.0, 0.0]])
+    >>> x = np.array([[0.7, 0.1]])
+    >>> out, lse = softmax_weighted_sum(x, X, scale=0.8, var=0.36, return_logsumexp=True)
+    >>> print(np.round(out, 6), round(float(lse[0]), 6))
+    [[0.914697 0.      ]] 0.01581
+    >>> np.allclose(softmax_weighted_sum(x, X, scale=0.8, var=0.36, backend="numpy"), out)
+    True
+    """
+    check_choice(backend, "backend", BACKENDS)
+    xp = _namespace(backend)
+    # The Numba kernel checks finiteness in its first pass over the data (cheaper for small
+    # calls); on a non-finite input it raises FloatingPointError and _raise_nonfinite names
+    # the argument.
+    finite = backend != "numba"
+    x = _matrix(x, "x", "(B, d)", xp, finite)
+    centers = _matrix(centers, "centers", "(N, d)", xp, finite)
+    B, d = x.shape
+    N = centers.shape[0]
+    if d == 0 or N == 0:
+        raise ValueError(
+            f"x and centers need d >= 1 columns and centers N >= 1 rows, got x of shape "
+            f"{tuple(x.shape)} and centers of shape {tuple(centers.shape)}"
+        )
+    if centers.shape[1] != d:
+        raise ValueError(
+            f"centers has dimension {centers.shape[1]} but x has dimension {d}; they must match"
+        )
+    a = check_scalar(scale, "scale")
+    var = _variance(var, N, xp)
+    if log_weights is not None:
+        log_weights = _as_array(log_weights, "log_weights", xp, finite)
+        if tuple(log_weights.shape) != (N,):
+            raise ValueError(f"log_weights must have shape ({N},), got {tuple(log_weights.shape)}")
+    if values is not None:
+        values = _matrix(values, "values", "(N, k)", xp, finite)
+        if values.shape[0] != N or values.shape[1] == 0:
+            raise ValueError(
+                f"values must have shape ({N}, k) with k >= 1 (one row per centre), got shape "
+                f"{tuple(values.shape)}"
+            )
+    if not isinstance(return_logsumexp, (bool, np.bool_)):
+        raise ValueError(f"return_logsumexp must be True or False, got {return_logsumexp!r}")
+    qc = None if query_chunk is None else check_int(query_chunk, "query_chunk", low=1)
+    cc = None if center_chunk is None else check_int(center_chunk, "center_chunk", low=1)
+    if dtype is None:
+        arrays = (x, centers, values, log_weights, var)
+        single = all(v.dtype == np.float32 for v in arrays if getattr(v, "ndim", 0))
+        dtype = np.dtype(np.float32 if single else np.float64)
+    else:
+        dtype = check_dtype(dtype)
+
+    def prepared(v: Any) -> Any:
+        return xp.ascontiguousarray(v, dtype=dtype)
+
+    V = prepared(centers if values is None else values)
+    w = xp.full(N, 0.5 / var, dtype=dtype) if isinstance(var, float) else prepared(0.5 / var)
+    b = xp.zeros(N, dtype=dtype) if log_weights is None else prepared(log_weights)
+    if B == 0:
+        out, lse = xp.zeros((0, V.shape[1]), dtype=dtype), xp.zeros(0, dtype=dtype)
+    else:
+        run = softmax_weighted_sum_cpu if backend == "numba" else softmax_weighted_sum_xp
+        try:
+            out, lse = run(
+                prepared(x), prepared(centers), V, a, w, b, qc, cc, return_logsumexp
+            )  # fmt: skip
+        except FloatingPointError:
+            _raise_nonfinite(x=x, centers=centers, values=values, log_weights=log_weights)
+    return (out, lse) if return_logsumexp else out
+
+
+def _namespace(backend: str) -> Any:
+    """The array module of ``backend``: NumPy, or CuPy imported on demand."""
+    if backend != "cupy":
+        return np
+    try:
+        import cupy
+    except ImportError as err:
+        raise ImportError(
+            'backend="cupy" needs CuPy and a CUDA GPU: pip install "diffmem-theory[gpu]" '
+            '(or use backend="numba" or backend="numpy")'
+        ) from err
+    return cupy
+
+
+def _as_array(value: Any, name: str, xp: Any, finite: bool) -> Any:
+    """``as_float_array`` on NumPy; the same rules (real, float32/64, finite) on a device."""
+    if xp is np:
+        return as_float_array(value, name, finite=finite)
+    arr = xp.asarray(value)
+    if arr.dtype.kind not in "fiu":
+        raise ValueError(f"{name} must be a real floating-point array, got dtype {arr.dtype}")
+    if arr.dtype not in FLOAT_DTYPES:
+        arr = arr.astype(xp.float64)
+    if finite and not bool(xp.all(xp.isfinite(arr))):
+        raise ValueError(f"{name} must be finite (no NaN or inf)")
+    return arr
+
+
+def _matrix(value: Any, name: str, shape: str, xp: Any, finite: bool) -> Any:
+    """A real 2-D array; 1-D input is rejected with a hint instead of being guessed."""
+    arr = _as_array(value, name, xp, finite)
+    if arr.ndim != 2:
+        raise ValueError(
+            f"{name} must be a 2-D array of shape {shape}, got shape {tuple(arr.shape)} "
+            f"(a single row r is written r[None, :])"
+        )
+    return arr
+
+
+def _variance(var: Any, N: int, xp: Any) -> Any:
+    """A finite variance > 0: a float, or an array of shape (N,) (``check_positive`` rules)."""
+    if isinstance(var, (float, int)) or np.ndim(var) == 0:
+        return check_scalar(var, "var", low=0.0, low_open=True)
+    if xp is np:
+        arr = check_positive(var, "var")
+    else:
+        arr = _as_array(var, "var", xp, finite=True)
+        if not bool(xp.all(arr > 0)):
+            raise ValueError(f"var must be > 0, got min {float(xp.min(arr))!r}")
+    if tuple(arr.shape) != (N,):
+        raise ValueError(f"var must be a scalar or have shape ({N},), got shape {arr.shape}")
+    return arr
+
+
+def _raise_nonfinite(**arrays: Any) -> None:
+    """Name the non-finite input (``as_float_array`` raises), else report the overflow."""
+    for name, value in arrays.items():
+        if value is not None:
+            as_float_array(value, name)
+    raise ValueError(
+        "var is too small for the scale of x and centers: ||x - scale * c||^2 / (2 var) (or a "
+        "squared norm of the data) overflows the floating-point range; rescale the data"
+    )

@@ -1,0 +1,597 @@
+"""Numba CPU implementation of the fused softmax-weighted sum (private; see ``kernels``).
+
+Computes, for queries ``x`` (B, d), centres ``C`` (N, d), values ``V`` (N, k),
+
+    l_ij  = b_j - w_j ||x_i - a c_j||^2,        w_j = 1 / (2 v_j),
+    out_i = sum_j softmax_j(l_i) V_j,           lse_i = logsumexp_j(l_ij),
+
+with the flash-attention / online-softmax scheme: the B x N logits are produced one
+(query block) x (centre block) tile at a time and never stored in full.
+
+* Logits. For d > ``DIRECT_MAX_D`` a tile comes from one BLAS product ``G = X' @ C''^T``
+  through the expanded square ||x' - c'||^2 = ||x'||^2 - 2 x'.c' + ||c'||^2, with the data
+  centred first (x' = x - r, c' = a c - r, r = a mean_j c_j) and 2 w_j folded into C''.
+  The expansion loses digits when ||x'||^2 + ||c'||^2 >> ||x - a c||^2 (a query much
+  closer to a centre than to the centroid, tiny variances); every entry whose weight is
+  not negligible (within ``window`` of the row max) and whose error bound
+  gamma w_j (||x'||^2 + ||c'||^2) exceeds both ``tau`` and ``RHO`` times the logit's own
+  size is recomputed exactly from ``x_i - a c_j``. For small d the tile is computed
+  directly (exact, and faster than a BLAS call on a thin inner dimension).
+* Online softmax. Each row keeps a running max m_i and sum s_i; a new tile with a larger
+  max rescales s_i and the accumulator by exp(m_old - m_new). The exponentials of a tile
+  are evaluated by ``exp_nonpositive`` (a vectorizable exp, arguments <= 0), the products
+  P @ V_block by BLAS.
+* Parallelism. The work is split into (query block, centre part) items processed by
+  ``numba.get_num_threads()`` slots in a ``prange``; every slot calls single-threaded BLAS
+  (``single_threaded_blas`` pins SciPy's bundled OpenBLAS to one thread for the call, so
+  BLAS threads do not oversubscribe the cores). Parts of the same rows are merged at the
+  end with a log-sum-exp. Peak extra memory: O(N (d + 1) + n_part B (k + 2)) for the
+  prepared centres and partial results plus O(query_chunk * center_chunk) per thread.
+
+Only float32 and float64 are compiled (all arrays of one call share the dtype), which keeps
+the number of Numba specializations at two per function.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import glob
+import math
+import os
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from functools import cache
+
+import numba
+import numpy as np
+from numba import njit, prange
+from numba.core import types
+from numba.extending import intrinsic
+
+# --- exp for non-positive arguments ---------------------------------------------------------
+# Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2 (ln2 split in a high part with trailing zero
+# bits, so k * _LN2_HI is exact, and a low part), a degree-11 polynomial for e^r and 2^k
+# assembled from its IEEE-754 bits (k + 1023) << 52. The coefficients are the Remez minimax
+# polynomial for the relative error on |r| <= ln2/2 (error 3.1e-18, far below one ulp; they
+# differ from the Taylor coefficients 1/n! in the last digits). Arguments below _EXP_MIN
+# (where e^x is subnormal, < 2.3e-308) give exactly 0: such weights are dropped, which
+# changes a softmax by < 1e-307 relative.
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01
+_LN2_LO = 1.90821492927058770002e-10
+_EXP_MIN = -708.3964185322641
+_P2, _P3, _P4, _P5, _P6, _P7 = (
+    0.5000000000000018,
+    0.1666666666666617,
+    0.04166666666649276,
+    0.008333333333559276,
+    0.001388888895122506,
+    0.00019841269432672174,
+)
+_P8, _P9, _P10, _P11 = (
+    2.480148652026932e-05,
+    2.755762253436746e-06,
+    2.763229371066051e-07,
+    2.4994304551885587e-08,
+)
+
+# Fast-math flags for the elementwise stages: no 'ninf' (-inf marks an empty running max) and
+# no 'afn' (no approximate libm calls); the reductions need 'reassoc' to vectorize. The exp
+# keeps only 'contract' (its instructions keep their own flags when inlined), so that the
+# Cody-Waite steps are never re-associated.
+_FASTMATH = {"nnan", "nsz", "arcp", "contract", "reassoc"}
+
+# Refinement of the expanded square: recompute a logit exactly when its error bound exceeds
+# both tau and 1/RHO of the logit's own size w_j ||x_i - a c_j||^2.
+RHO = 16.0
+# Queries with d <= DIRECT_MAX_D use the direct differences instead of the BLAS expansion.
+DIRECT_MAX_D = 4
+
+
+@intrinsic
+def _bits_as_float64(typingctx, bits):
+    """Reinterpret the bits of an int64 as a float64 (a free, vectorizable bitcast)."""
+    if not isinstance(bits, types.Integer):
+        return None
+
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], context.get_value_type(types.float64))
+
+    return types.float64(types.int64), codegen
+
+
+@njit(fastmath={"contract"}, cache=True)
+def exp_nonpositive_scalar(x):
+    """e^x for x <= 0 in plain arithmetic, so that loops calling it vectorize (<= 2 ulp).
+
+    e^x = 2^k e^r with k = round(x / ln 2), r = x - k ln 2 (Cody-Waite, |r| <= ln2 / 2), e^r by
+    a degree-11 minimax polynomial, 2^k assembled from its IEEE-754 bits; exactly 0 below
+    -708.39 (subnormal results are flushed to zero) and for -inf. Numba's ``math.exp`` calls
+    the scalar libm function instead, which does not vectorize.
+
+    >>> round(exp_nonpositive_scalar(-1.0), 15), exp_nonpositive_scalar(-800.0)
+    (0.367879441171442, 0.0)
+    """
+    xc = max(x, _EXP_MIN)
+    k = np.floor(xc * _LOG2E + 0.5)
+    r = xc - k * _LN2_HI
+    r = r - k * _LN2_LO
+    p = _P11
+    p = p * r + _P10
+    p = p * r + _P9
+    p = p * r + _P8
+    p = p * r + _P7
+    p = p * r + _P6
+    p = p * r + _P5
+    p = p * r + _P4
+    p = p * r + _P3
+    p = p * r + _P2
+    p = p * r + 1.0
+    p = p * r + 1.0
+    e = p * _bits_as_float64((np.int64(k) + 1023) << 52)
+    return e if x >= _EXP_MIN else 0.0
+
+
+@njit(fastmath=_FASTMATH, cache=True)
+def exp_nonpositive(a):
+    """Overwrite the 1-D array ``a`` (entries <= 0, or -inf) with ``exp(a)``, vectorized.
+
+    >>> import numpy as np
+    >>> a = np.array([0.0, -1.0, -800.0, -np.inf])
+    >>> exp_nonpositive(a)
+    >>> [round(float(v), 12) for v in a]
+    [1.0, 0.367879441171, 0.0, 0.0]
+    """
+    for j in range(a.shape[0]):
+        a[j] = exp_nonpositive_scalar(np.float64(a[j]))
+
+
+# --- direct path (d <= DIRECT_MAX_D): centre-major tiles, vectorized over the queries -------
+@njit(fastmath=_FASTMATH, cache=True)
+def _direct_tile(T, xT, C, a, b, w, j0, mb):
+    """T[j, i] = b_j - w_j sum_t (x_it - a C_jt)^2 for centres j0 + j; mb[i] = max_j T[j, i].
+
+    ``xT`` holds the queries transposed and zero-padded to DIRECT_MAX_D = 4 rows; the padded
+    coordinates contribute exact zeros, so one fused pass serves every d <= 4.
+    """
+    na, qa = T.shape
+    d = C.shape[1]
+    x0, x1, x2, x3 = xT[0], xT[1], xT[2], xT[3]
+    mb[:qa] = -np.inf
+    for j in range(na):
+        jj = j0 + j
+        c0 = a * C[jj, 0]
+        c1 = a * C[jj, 1] if d > 1 else 0.0
+        c2 = a * C[jj, 2] if d > 2 else 0.0
+        c3 = a * C[jj, 3] if d > 3 else 0.0
+        bj, wj = b[jj], w[jj]
+        row = T[j]
+        for i in range(qa):
+            e0 = x0[i] - c0
+            e1 = x1[i] - c1
+            e2 = x2[i] - c2
+            e3 = x3[i] - c3
+            v = bj - wj * (((e0 * e0 + e1 * e1) + e2 * e2) + e3 * e3)
+            row[i] = v
+            mb[i] = max(mb[i], v)
+
+
+@njit(fastmath=_FASTMATH, cache=True)
+def _direct_update(T, V, j0, mb, rescale, m, s, accT, first):
+    """Online-softmax step on a centre-major tile: rescale, exponentiate, add sums and P^T V."""
+    na, qa = T.shape
+    k = accT.shape[0]
+    if first:
+        m[:qa] = mb[:qa]
+    else:
+        for i in range(qa):
+            m_new = max(m[i], mb[i])
+            rescale[i] = exp_nonpositive_scalar(m[i] - m_new)
+            m[i] = m_new
+            s[i] *= rescale[i]
+        for t in range(k):
+            acc = accT[t]
+            for i in range(qa):
+                acc[i] *= rescale[i]
+    for j in range(na):
+        row = T[j]
+        for i in range(qa):
+            p = exp_nonpositive_scalar(np.float64(row[i] - m[i]))
+            row[i] = p
+            s[i] += p
+        for t in range(k):
+            v = V[j0 + j, t]
+            acc = accT[t]
+            for i in range(qa):
+                acc[i] += row[i] * v
+
+
+@njit(cache=True)
+def _direct_item(x, C, V, a, w, b, i0, cb0, cb1, nb, tile, xT, mb, rescale, m, s, accT):
+    """Running (m, s, accT) of queries i0 .. i0+qa-1 over the centre blocks cb0 .. cb1-1;
+    ``xT`` (4, qa) and ``accT`` (k, qa) are C-contiguous views of the slot's buffers."""
+    N, d = C.shape
+    qa = xT.shape[1]
+    xT[d:] = 0.0
+    for t in range(d):
+        for i in range(qa):
+            xT[t, i] = x[i0 + i, t]
+    s[:qa] = 0.0
+    accT[:] = 0.0
+    for cb in range(cb0, cb1):
+        j0 = cb * nb
+        na = min(N, j0 + nb) - j0
+        T = tile[: na * qa].reshape(na, qa)
+        _direct_tile(T, xT, C, a, b, w, j0, mb)
+        _direct_update(T, V, j0, mb, rescale, m, s, accT, cb == cb0)
+
+
+# --- BLAS path: query-major tiles G = X' C''^T through the expanded square --------------------
+@njit(cache=True)
+def _refine_row(row, best, m_run, xi2, xrow, C, a, b, w, ee, j0, gamma, tau, window, bound):
+    """Recompute exactly the near-max logits of one row whose expanded form lost digits."""
+    d = xrow.shape[0]
+    threshold = max(m_run, best) - window - 2.0 * bound
+    new_best = -np.inf
+    for j in range(row.shape[0]):
+        v = row[j]
+        if v > threshold:
+            jj = j0 + j
+            size = w[jj] * xi2 + ee[jj]
+            if gamma * size > tau and size > RHO * (b[jj] - v):
+                total = 0.0
+                for t in range(d):
+                    diff = np.float64(xrow[t]) - a * C[jj, t]
+                    total += diff * diff
+                v = b[jj] - w[jj] * total
+                row[j] = v
+        new_best = max(new_best, v)
+    return new_best
+
+
+@njit(fastmath=_FASTMATH, cache=True)
+def _expanded_update(L, V, j0, xx, xrows, C, a, b, w, beta, ee, blk, m, s, acc, t_buf, first):
+    """Logits beta_j + g_ij - w_j ||x'_i||^2 from G = L (in place), exact refinement where the
+    expansion lost digits, then the online-softmax step and acc += P @ V_block."""
+    qa, na = L.shape
+    k = acc.shape[1]
+    gamma, tau, window, wmax, eemax, bmin = blk[0], blk[1], blk[2], blk[3], blk[4], blk[5]
+    for ii in range(qa):
+        row = L[ii]
+        xi2 = xx[ii]
+        best = -np.inf
+        for j in range(na):
+            v = row[j] + beta[j0 + j] - w[j0 + j] * xi2
+            row[j] = v
+            best = max(best, v)
+        size = wmax * xi2 + eemax
+        if gamma * size > tau and size > RHO * (bmin - best):
+            m_run = best if first else m[ii]
+            best = _refine_row(
+                row, best, m_run, xi2, xrows[ii], C, a, b, w, ee, j0, gamma, tau, window,
+                gamma * size,
+            )  # fmt: skip
+        if first:
+            m_new = best
+        else:
+            m_new = max(m[ii], best)
+            rescale = exp_nonpositive_scalar(m[ii] - m_new)
+            s[ii] *= rescale
+            for t in range(k):
+                acc[ii, t] *= rescale
+        m[ii] = m_new
+        total = 0.0
+        for j in range(na):
+            p = exp_nonpositive_scalar(np.float64(row[j] - m_new))
+            row[j] = p
+            total += p
+        s[ii] = total if first else s[ii] + total
+    T = t_buf[: qa * k].reshape(qa, k)
+    np.dot(L, V[j0 : j0 + na], T)
+    for ii in range(qa):
+        for t in range(k):
+            acc[ii, t] = T[ii, t] if first else acc[ii, t] + T[ii, t]
+
+
+@njit(cache=True)
+def _expanded_item(x, C, V, a, w, b, prep, i0, qa, cb0, cb1, nb, tile, xq, xx, t_buf, m, s, acc):
+    """Running (m, s, acc) of queries i0 .. i0+qa-1 over the centre blocks cb0 .. cb1-1."""
+    N, d = C.shape
+    r, scaled, beta, ee, blocks = prep
+    for ii in range(qa):
+        total = 0.0
+        for t in range(d):
+            v = x[i0 + ii, t] - r[t]
+            xq[ii, t] = v
+            total += v * v
+        xx[ii] = total
+    for cb in range(cb0, cb1):
+        j0 = cb * nb
+        na = min(N, j0 + nb) - j0
+        L = tile[: qa * na].reshape(qa, na)
+        np.dot(xq[:qa], scaled[j0 * d : (j0 + na) * d].reshape(na, d).T, L)
+        _expanded_update(
+            L, V, j0, xx, x[i0 : i0 + qa], C, a, b, w, beta, ee, blocks[cb],
+            m, s, acc, t_buf, cb == cb0,
+        )  # fmt: skip
+
+
+@njit(parallel=True, cache=True)
+def _prepare_centres(C, a, w, b, nb):
+    """Centre r = a mean(C); C'' = 2 w (a C - r) (flat); beta = b - w ||a c - r||^2; ee = w ||a c
+    - r||^2; per centre block (gamma, tau, window, max w, max ee, min b) for the refinement."""
+    N, d = C.shape
+    eps = np.finfo(C.dtype).eps
+    r = np.zeros(d)
+    for j in range(N):
+        for t in range(d):
+            r[t] += C[j, t]
+    for t in range(d):
+        r[t] *= a / N
+    scaled = np.empty(N * d, C.dtype)
+    beta = np.empty(N, C.dtype)
+    ee = np.empty(N, C.dtype)
+    for j in prange(N):
+        cc = 0.0
+        for t in range(d):
+            v = a * C[j, t] - r[t]
+            cc += v * v
+            scaled[j * d + t] = 2.0 * w[j] * v
+        ee[j] = w[j] * cc
+        beta[j] = b[j] - w[j] * cc
+    n_cb = (N + nb - 1) // nb
+    blocks = np.empty((n_cb, 6))
+    for cb in prange(n_cb):
+        j0, j1 = cb * nb, min(N, cb * nb + nb)
+        blocks[cb, 0] = (d + 3.0) * eps
+        blocks[cb, 1] = 64.0 * eps
+        blocks[cb, 2] = 3.0 - math.log(eps)
+        blocks[cb, 3] = np.max(w[j0:j1])
+        blocks[cb, 4] = np.max(ee[j0:j1])
+        blocks[cb, 5] = np.min(b[j0:j1])
+    return r, scaled, beta, ee, blocks
+
+
+@njit(parallel=True, cache=True)
+def softmax_weighted_sum_numba(x, C, V, a, w, b, qb, nb, n_part, n_slot, direct, out, m_out, s_out):
+    """Fill ``out`` (B, k) with the softmax-weighted sums and ``m_out``, ``s_out`` (B,) with the
+    row max and sum, so that lse = m_out + log(s_out); return 0, or 1 if an input is not finite
+    or a logit would overflow.
+
+    All arrays except ``m_out``/``s_out`` (float64) are C-contiguous and share the dtype
+    (float32 or float64); ``w = 1/(2 var)`` and ``b`` have length N. ``qb``/``nb`` are the
+    query/centre chunk sizes, ``n_part`` the number of centre parts (merged by log-sum-exp),
+    ``n_slot`` the number of parallel slots.
+    """
+    B, d = x.shape
+    N = C.shape[0]
+    k = V.shape[1]
+    dtype = C.dtype
+    if direct:
+        prep = (np.zeros(d), np.empty(0, dtype), b, b, np.empty((0, 6)))
+    else:
+        prep = _prepare_centres(C, a, w, b, nb)
+    r = prep[0]
+    # ||x - r||^2 + ||a c - r||^2 <= 2 (||x||^2 + a^2 ||c||^2 + 2 ||r||^2); the sums of squares
+    # are also not finite iff an input is not finite.
+    bound = 2.0 * (_sum_sq(x) + a * a * _sum_sq(C) + 2.0 * np.sum(r * r))
+    finite = np.isfinite(_sum_sq(V) + _sum_sq(b))
+    if not (finite and 4.0 * np.max(w) * bound < np.finfo(dtype).max):
+        return 1
+
+    n_cb = (N + nb - 1) // nb
+    n_items = ((B + qb - 1) // qb) * n_part
+    n_merge = n_part if n_part > 1 else 0
+    M = np.empty((n_merge, B))
+    S = np.empty((n_merge, B))
+    ACC = np.empty((n_merge, B, k))
+    for slot in prange(n_slot):
+        tile = np.empty(qb * nb, dtype)
+        xq = np.empty((qb, d), dtype)
+        xT_buf = np.empty(DIRECT_MAX_D * qb, dtype)
+        t_buf = np.empty(qb * k, dtype)
+        xx = np.empty(qb)
+        mb = np.empty(qb)
+        rescale = np.empty(qb)
+        m = np.empty(qb)
+        s = np.empty(qb)
+        acc = np.empty((qb, k))
+        accT_buf = np.empty(k * qb)
+        for item in range(slot, n_items, n_slot):
+            q, p = item // n_part, item % n_part
+            i0 = q * qb
+            qa = min(B, i0 + qb) - i0
+            cb0, cb1 = (p * n_cb) // n_part, ((p + 1) * n_cb) // n_part
+            if direct:
+                accT = accT_buf[: k * qa].reshape(k, qa)
+                xT = xT_buf[: DIRECT_MAX_D * qa].reshape(DIRECT_MAX_D, qa)
+                _direct_item(x, C, V, a, w, b, i0, cb0, cb1, nb, tile, xT, mb, rescale, m, s, accT)
+                acc[:qa] = accT.T
+            else:
+                _expanded_item(
+                    x, C, V, a, w, b, prep, i0, qa, cb0, cb1, nb, tile, xq, xx, t_buf, m, s, acc
+                )
+            if n_part == 1:
+                _normalize(acc[:qa], m[:qa], s[:qa], out[i0 : i0 + qa], rescale)
+                m_out[i0 : i0 + qa] = m[:qa]
+                s_out[i0 : i0 + qa] = s[:qa]
+            else:
+                M[p, i0 : i0 + qa] = m[:qa]
+                S[p, i0 : i0 + qa] = s[:qa]
+                ACC[p, i0 : i0 + qa] = acc[:qa]
+    if n_part > 1:
+        _merge_parts(M, S, ACC, out, m_out, s_out)
+    return 0
+
+
+@njit(fastmath={"reassoc"}, cache=True)
+def _sum_sq(A):
+    """Sum of the squares of all entries of A: inf or NaN iff an entry is not finite (or the
+    sum overflows). Only 'reassoc' (to vectorize): NaN and inf keep their IEEE meaning."""
+    flat = A.reshape(A.size)
+    total = 0.0
+    for j in range(flat.shape[0]):
+        v = np.float64(flat[j])
+        total += v * v
+    return total
+
+
+@njit(fastmath=_FASTMATH, cache=True)
+def _normalize(acc, m, s, out, inv):
+    """out_i = acc_i / s_i (``inv`` is scratch for the vectorized reciprocals)."""
+    qa, k = acc.shape
+    for i in range(qa):
+        inv[i] = 1.0 / s[i]
+    for i in range(qa):
+        for t in range(k):
+            out[i, t] = acc[i, t] * inv[i]
+
+
+@njit(parallel=True, cache=True)
+def _merge_parts(M, S, ACC, out, m_out, s_out):
+    """Combine per-part (max, sum, accumulator) of the same rows: a log-sum-exp over parts."""
+    n_part, B = M.shape
+    k = ACC.shape[2]
+    for i in prange(B):
+        m_all = -np.inf
+        for p in range(n_part):
+            m_all = max(m_all, M[p, i])
+        total = 0.0
+        for p in range(n_part):
+            M[p, i] = exp_nonpositive_scalar(M[p, i] - m_all)
+            total += S[p, i] * M[p, i]
+        for t in range(k):
+            v = 0.0
+            for p in range(n_part):
+                v += ACC[p, i, t] * M[p, i]
+            out[i, t] = v / total
+        m_out[i] = m_all
+        s_out[i] = total
+
+
+# --- host-side driver ----------------------------------------------------------------------
+# Default chunk sizes (measured on a 2-core AVX-512 machine, see benchmarks/bench_kernels.py).
+QUERY_CHUNK = 128
+CENTER_CHUNK = 1024
+DIRECT_TILE = 1 << 16
+
+
+@cache
+def _openblas_threads_api():
+    """``(get, set)`` for the thread count of SciPy's bundled OpenBLAS (the BLAS that Numba's
+    ``np.dot`` calls through ``scipy.linalg.cython_blas``), or ``None`` if it is not found."""
+    import scipy
+
+    base = os.path.dirname(scipy.__file__)
+    patterns = (
+        os.path.join(base, os.pardir, "scipy.libs", "*openblas*"),
+        os.path.join(base, ".dylibs", "*openblas*"),
+    )
+    for path in sorted(p for pattern in patterns for p in glob.glob(pattern)):
+        try:
+            lib = ctypes.CDLL(path)
+        except OSError:
+            continue
+        for prefix in ("scipy_openblas_", "openblas_"):
+            getter = getattr(lib, prefix + "get_num_threads", None)
+            setter = getattr(lib, prefix + "set_num_threads", None)
+            if getter is not None and setter is not None:
+                getter.restype = ctypes.c_int
+                setter.argtypes = [ctypes.c_int]
+                return getter, setter
+    return None
+
+
+@contextmanager
+def single_threaded_blas() -> Iterator[None]:
+    """Pin SciPy's OpenBLAS to one thread inside the block (no-op if it cannot be found).
+
+    The kernel parallelizes over (query block, centre part) items itself; a multi-threaded
+    BLAS called from every Numba thread would oversubscribe the cores.
+
+    >>> with single_threaded_blas():
+    ...     pass
+    """
+    api = _openblas_threads_api()
+    if api is None:
+        yield
+        return
+    getter, setter = api
+    previous = getter()
+    setter(1)
+    try:
+        yield
+    finally:
+        setter(previous)
+
+
+def plan_chunks(
+    B: int, N: int, d: int, query_chunk: int | None, center_chunk: int | None, n_threads: int
+) -> tuple[int, int, int, int]:
+    """Return ``(query_chunk, center_chunk, n_part, n_slot)`` for a (B, N, d) problem.
+
+    BLAS tiles default to ``QUERY_CHUNK`` x ``CENTER_CHUNK``; direct tiles (d <=
+    ``DIRECT_MAX_D``) take as many queries as fit in ``DIRECT_TILE`` entries. With fewer query
+    blocks than threads the query chunk shrinks and, if still needed, the centres are split
+    in ``n_part`` parts merged by log-sum-exp.
+
+    >>> plan_chunks(4096, 10000, 50, None, None, 2)
+    (128, 1024, 1, 2)
+    >>> plan_chunks(1000, 20, 2, None, None, 2)
+    (500, 20, 1, 2)
+    >>> plan_chunks(1, 10000, 50, None, None, 2)
+    (1, 1024, 2, 2)
+    """
+    nb = min(center_chunk or CENTER_CHUNK, N)
+    default_qb = DIRECT_TILE // nb if d <= DIRECT_MAX_D else QUERY_CHUNK
+    qb = min(query_chunk or default_qb, B)
+    if query_chunk is None and -(-B // qb) < n_threads:
+        qb = -(-B // n_threads)
+    n_qb = -(-B // qb)
+    want_parts = max(1, n_threads // n_qb)
+    if center_chunk is None and -(-N // nb) < want_parts:
+        nb = -(-N // want_parts)
+    n_part = min(want_parts, -(-N // nb))
+    return qb, nb, n_part, min(n_threads, n_qb * n_part)
+
+
+def softmax_weighted_sum_cpu(
+    x: np.ndarray,
+    centers: np.ndarray,
+    values: np.ndarray,
+    scale: float,
+    half_precision: np.ndarray,
+    log_weights: np.ndarray,
+    query_chunk: int | None,
+    center_chunk: int | None,
+    with_lse: bool = True,
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """Run the Numba kernel on validated C-contiguous arrays of one dtype; return (out, lse)
+    (``lse`` is None unless ``with_lse``).
+
+    ``half_precision`` is w = 1 / (2 var) and ``log_weights`` is b, both of length N. Raises
+    ``FloatingPointError`` if an input is not finite or a logit would overflow (the caller
+    names the argument).
+
+    >>> import numpy as np
+    >>> x = np.array([[0.0, 0.0]]); c = np.array([[1.0, 0.0], [-1.0, 0.0]])
+    >>> out, lse = softmax_weighted_sum_cpu(x, c, c, 1.0, np.full(2, 0.5), np.zeros(2), None, None)
+    >>> out.tolist(), round(float(lse[0]), 6)
+    ([[0.0, 0.0]], 0.193147)
+    """
+    B, d = x.shape
+    N = centers.shape[0]
+    qb, nb, n_part, n_slot = plan_chunks(
+        B, N, d, query_chunk, center_chunk, numba.get_num_threads()
+    )
+    out = np.empty((B, values.shape[1]), x.dtype)
+    m, s = np.empty(B), np.empty(B)
+    direct = d <= DIRECT_MAX_D
+    with nullcontext() if direct else single_threaded_blas():
+        status = softmax_weighted_sum_numba(
+            x, centers, values, float(scale), half_precision, log_weights,
+            qb, nb, n_part, n_slot, direct, out, m, s,
+        )  # fmt: skip
+    if status:
+        raise FloatingPointError("non-finite input, or a logit that overflows")
+    return out, (m + np.log(s)).astype(x.dtype, copy=False) if with_lse else None
