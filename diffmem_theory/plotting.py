@@ -25,11 +25,11 @@ import matplotlib
 
 matplotlib.use("Agg")  # figures are files; never require a display
 
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
 
-from ._validation import check_choice, check_int  # noqa: E402
+from ._validation import check_choice, check_int
 
 __all__ = ["PALETTE", "STYLE", "figure", "paper_style", "save_figure"]
 

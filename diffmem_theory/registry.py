@@ -94,7 +94,9 @@ class CheckResult:
 def _paper_of(name: str) -> str:
     paper = name.split(".", 1)[0]
     if "." not in name or paper not in _PAPERS:
-        raise ValueError(f"name must look like '<paper>.<what>' with <paper> in {_PAPERS}, got {name!r}")
+        raise ValueError(
+            f"name must look like '<paper>.<what>' with <paper> in {_PAPERS}, got {name!r}"
+        )
     return paper
 
 
@@ -227,16 +229,21 @@ def _select(
     chosen = []
     wanted = list(names) if names else None
     if wanted:
-        unknown = [n for n in wanted if n not in registry and not any(
-            k.startswith(n + ".") or k.startswith(n + "_") for k in registry)]
+        unknown = [
+            n
+            for n in wanted
+            if n not in registry
+            and not any(k.startswith(n + ".") or k.startswith(n + "_") for k in registry)
+        ]
         if unknown:
             raise ValueError(f"unknown {kind} name(s) {unknown}; see `diffmem list`")
     for key in sorted(registry):
         spec = registry[key]
         if paper is not None and spec.paper != paper:
             continue
-        if wanted and not any(key == n or key.startswith(n + ".") or key.startswith(n + "_")
-                              for n in wanted):
+        if wanted and not any(
+            key == n or key.startswith(n + ".") or key.startswith(n + "_") for n in wanted
+        ):
             continue
         chosen.append(spec)
     return chosen

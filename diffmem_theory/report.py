@@ -131,9 +131,7 @@ def _figure_blocks(figures: Sequence[FigureRecord]) -> str:
             f"<a href='{html.escape(f)}'>{html.escape(Path(f).suffix[1:].upper())}</a>"
             for f in others
         )
-        imgs = "".join(
-            f"<img src='{html.escape(f)}' alt='{html.escape(r.name)}'>" for f in pngs
-        )
+        imgs = "".join(f"<img src='{html.escape(f)}' alt='{html.escape(r.name)}'>" for f in pngs)
         err = f"<pre>{html.escape(r.error)}</pre>" if r.error else ""
         blocks.append(
             f"<figure id='{html.escape(r.name)}'>{imgs}{err}<figcaption>"

@@ -75,9 +75,21 @@ def test_figure_writes_png_and_pdf(tmp_path, capsys):
 def test_reproduce_writes_a_complete_report(tmp_path):
     """`diffmem reproduce --quick` as a user runs it: every image loads, every check renders."""
     proc = subprocess.run(
-        [sys.executable, "-m", "diffmem_theory.cli", "reproduce", "--quick", "--paper", "core",
-         "--out", str(tmp_path), "--no-progress"],
-        capture_output=True, text=True, timeout=600,
+        [
+            sys.executable,
+            "-m",
+            "diffmem_theory.cli",
+            "reproduce",
+            "--quick",
+            "--paper",
+            "core",
+            "--out",
+            str(tmp_path),
+            "--no-progress",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     page = (tmp_path / "index.html").read_text()

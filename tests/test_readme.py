@@ -39,6 +39,8 @@ def test_ci_runs_the_readme_test_command():
     cmd = next(b for b in _blocks("bash") if README.index(b) > marker).strip()
     proc = subprocess.run(
         ["bash", str(ROOT / ".ci" / "run"), "--print-command"],
-        capture_output=True, text=True, check=True,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     assert proc.stdout.strip() == cmd
