@@ -133,25 +133,51 @@ def softmax_weighted_sum(
     """
     check_choice(backend, "backend", BACKENDS)
     xp = _namespace(backend)
-    # The Numba kernel checks finiteness in its first pass over the data (cheaper for small
-    # calls); on a non-finite input it raises FloatingPointError and _raise_nonfinite names
-    # the argument.
+    # The Numba kernel checks finiteness in its own first pass over the data (cheaper for
+    # small calls); on a non-finite input it raises FloatingPointError, and
+    # _raise_nonfinite then names the argument.
     finite = backend != "numba"
+    x, centers, values, log_weights = _data(x, centers, values, log_weights, xp, finite)
+    a = check_scalar(scale, "scale")
+    var = _variance(var, centers.shape[0], xp)
+    if not isinstance(return_logsumexp, (bool, np.bool_)):
+        raise ValueError(f"return_logsumexp must be True or False, got {return_logsumexp!r}")
+    qc = None if query_chunk is None else check_int(query_chunk, "query_chunk", low=1)
+    cc = None if center_chunk is None else check_int(center_chunk, "center_chunk", low=1)
+    dtype = _compute_dtype(dtype, (x, centers, values, log_weights, var))
+
+    def prepared(v: Any) -> Any:
+        return xp.ascontiguousarray(v, dtype=dtype)
+
+    N = centers.shape[0]
+    V = prepared(centers if values is None else values)
+    w = xp.full(N, 0.5 / var, dtype=dtype) if isinstance(var, float) else prepared(0.5 / var)
+    b = xp.zeros(N, dtype=dtype) if log_weights is None else prepared(log_weights)
+    if x.shape[0] == 0:
+        out, lse = xp.zeros((0, V.shape[1]), dtype=dtype), xp.zeros(0, dtype=dtype)
+    else:
+        run = softmax_weighted_sum_cpu if backend == "numba" else softmax_weighted_sum_xp
+        try:
+            out, lse = run(prepared(x), prepared(centers), V, a, w, b, qc, cc, return_logsumexp)
+        except FloatingPointError:
+            if not finite:
+                _raise_nonfinite(x=x, centers=centers, values=values, log_weights=log_weights)
+            raise ValueError(_OVERFLOW) from None
+    return (out, lse) if return_logsumexp else out
+
+
+def _data(x: Any, centers: Any, values: Any, log_weights: Any, xp: Any, finite: bool) -> tuple:
+    """Validated (x, centers, values, log_weights): real arrays of consistent shapes."""
     x = _matrix(x, "x", "(B, d)", xp, finite)
     centers = _matrix(centers, "centers", "(N, d)", xp, finite)
-    B, d = x.shape
-    N = centers.shape[0]
-    if d == 0 or N == 0:
+    N, d = centers.shape
+    if x.shape[1] == 0 or N == 0:
         raise ValueError(
             f"x and centers need d >= 1 columns and centers N >= 1 rows, got x of shape "
             f"{tuple(x.shape)} and centers of shape {tuple(centers.shape)}"
         )
-    if centers.shape[1] != d:
-        raise ValueError(
-            f"centers has dimension {centers.shape[1]} but x has dimension {d}; they must match"
-        )
-    a = check_scalar(scale, "scale")
-    var = _variance(var, N, xp)
+    if x.shape[1] != d:
+        raise ValueError(f"centers has dimension {d} but x has dimension {x.shape[1]}")
     if log_weights is not None:
         log_weights = _as_array(log_weights, "log_weights", xp, finite)
         if tuple(log_weights.shape) != (N,):
@@ -163,34 +189,15 @@ def softmax_weighted_sum(
                 f"values must have shape ({N}, k) with k >= 1 (one row per centre), got shape "
                 f"{tuple(values.shape)}"
             )
-    if not isinstance(return_logsumexp, (bool, np.bool_)):
-        raise ValueError(f"return_logsumexp must be True or False, got {return_logsumexp!r}")
-    qc = None if query_chunk is None else check_int(query_chunk, "query_chunk", low=1)
-    cc = None if center_chunk is None else check_int(center_chunk, "center_chunk", low=1)
-    if dtype is None:
-        arrays = (x, centers, values, log_weights, var)
-        single = all(v.dtype == np.float32 for v in arrays if getattr(v, "ndim", 0))
-        dtype = np.dtype(np.float32 if single else np.float64)
-    else:
-        dtype = check_dtype(dtype)
+    return x, centers, values, log_weights
 
-    def prepared(v: Any) -> Any:
-        return xp.ascontiguousarray(v, dtype=dtype)
 
-    V = prepared(centers if values is None else values)
-    w = xp.full(N, 0.5 / var, dtype=dtype) if isinstance(var, float) else prepared(0.5 / var)
-    b = xp.zeros(N, dtype=dtype) if log_weights is None else prepared(log_weights)
-    if B == 0:
-        out, lse = xp.zeros((0, V.shape[1]), dtype=dtype), xp.zeros(0, dtype=dtype)
-    else:
-        run = softmax_weighted_sum_cpu if backend == "numba" else softmax_weighted_sum_xp
-        try:
-            out, lse = run(
-                prepared(x), prepared(centers), V, a, w, b, qc, cc, return_logsumexp
-            )  # fmt: skip
-        except FloatingPointError:
-            _raise_nonfinite(x=x, centers=centers, values=values, log_weights=log_weights)
-    return (out, lse) if return_logsumexp else out
+def _compute_dtype(dtype: Any, inputs: tuple) -> np.dtype:
+    """``dtype`` if given (float32/float64), else float32 iff every array input is float32."""
+    if dtype is not None:
+        return check_dtype(dtype)
+    arrays = [v for v in inputs if getattr(v, "ndim", 0)]
+    return np.dtype(np.float32 if all(v.dtype == np.float32 for v in arrays) else np.float64)
 
 
 def _namespace(backend: str) -> Any:
@@ -252,7 +259,10 @@ def _raise_nonfinite(**arrays: Any) -> None:
     for name, value in arrays.items():
         if value is not None:
             as_float_array(value, name)
-    raise ValueError(
-        "var is too small for the scale of x and centers: ||x - scale * c||^2 / (2 var) (or a "
-        "squared norm of the data) overflows the floating-point range; rescale the data"
-    )
+    raise ValueError(_OVERFLOW)
+
+
+_OVERFLOW = (
+    "var is too small for the scale of x and centers: ||x - scale * c||^2 / (2 var) (or a "
+    "squared norm of the data) overflows the floating-point range; rescale the data"
+)

@@ -18,15 +18,22 @@ with the flash-attention / online-softmax scheme: the B x N logits are produced 
   size is recomputed exactly from ``x_i - a c_j``. For small d the tile is computed
   directly (exact, and faster than a BLAS call on a thin inner dimension).
 * Online softmax. Each row keeps a running max m_i and sum s_i; a new tile with a larger
-  max rescales s_i and the accumulator by exp(m_old - m_new). The exponentials of a tile
-  are evaluated by ``exp_nonpositive`` (a vectorizable exp, arguments <= 0), the products
-  P @ V_block by BLAS.
+  max rescales s_i and the accumulator by exp(m_old - m_new). The exponentials are
+  evaluated by ``exp_nonpositive_scalar`` (a vectorizable exp for arguments <= 0; Numba's
+  own exp is a scalar libm call), the products P @ V_block by BLAS (direct path: by a fused
+  loop).
 * Parallelism. The work is split into (query block, centre part) items processed by
-  ``numba.get_num_threads()`` slots in a ``prange``; every slot calls single-threaded BLAS
+  ``numba.get_num_threads()`` slots in one ``prange``; every slot calls single-threaded BLAS
   (``single_threaded_blas`` pins SciPy's bundled OpenBLAS to one thread for the call, so
   BLAS threads do not oversubscribe the cores). Parts of the same rows are merged at the
-  end with a log-sum-exp. Peak extra memory: O(N (d + 1) + n_part B (k + 2)) for the
-  prepared centres and partial results plus O(query_chunk * center_chunk) per thread.
+  end with a log-sum-exp. Problems below ``PARALLEL_MIN_WORK`` (~100 microseconds) run
+  serially, without a parallel region.
+* Checks. One vectorized pass over the inputs detects non-finite values and logits that
+  could overflow (status 1; the caller names the argument), so the public function does
+  not need a separate ``isfinite`` pass.
+* Memory. Peak extra memory: O(N (d + 1)) for the prepared centres, O(n_part B (k + 2)) for
+  the per-row results and O(query_chunk * (center_chunk + d + k)) per thread; the B x N
+  logits and the B x N x d differences are never formed.
 
 Only float32 and float64 are compiled (all arrays of one call share the dtype), which keeps
 the number of Numba specializations at two per function.
@@ -38,8 +45,9 @@ import ctypes
 import glob
 import math
 import os
+import threading
 from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager
 from functools import cache
 
 import numba
@@ -86,6 +94,14 @@ _FASTMATH = {"nnan", "nsz", "arcp", "contract", "reassoc"}
 RHO = 16.0
 # Queries with d <= DIRECT_MAX_D use the direct differences instead of the BLAS expansion.
 DIRECT_MAX_D = 4
+# Default chunk sizes (measured on a 2-core AVX-512 machine, see benchmarks/bench_kernels.py).
+QUERY_CHUNK = 128
+CENTER_CHUNK = 1024
+DIRECT_TILE = 1 << 16
+# Below this many units of work B N (d + k + 16) (about 100 microseconds) the kernel runs
+# serially: a parallel region costs microseconds and, while other thread pools spin (e.g.
+# NumPy's OpenBLAS threads for ~0.1 s after each call), can stall for milliseconds.
+PARALLEL_MIN_WORK = 1 << 21
 
 
 @intrinsic
@@ -152,7 +168,8 @@ def _direct_tile(T, xT, C, a, b, w, j0, mb):
     """T[j, i] = b_j - w_j sum_t (x_it - a C_jt)^2 for centres j0 + j; mb[i] = max_j T[j, i].
 
     ``xT`` holds the queries transposed and zero-padded to DIRECT_MAX_D = 4 rows; the padded
-    coordinates contribute exact zeros, so one fused pass serves every d <= 4.
+    coordinates contribute exact zeros, so one fused pass serves every d <= 4 (two passes'
+    worth of work are skipped when d <= 2).
     """
     na, qa = T.shape
     d = C.shape[1]
@@ -166,14 +183,22 @@ def _direct_tile(T, xT, C, a, b, w, j0, mb):
         c3 = a * C[jj, 3] if d > 3 else 0.0
         bj, wj = b[jj], w[jj]
         row = T[j]
-        for i in range(qa):
-            e0 = x0[i] - c0
-            e1 = x1[i] - c1
-            e2 = x2[i] - c2
-            e3 = x3[i] - c3
-            v = bj - wj * (((e0 * e0 + e1 * e1) + e2 * e2) + e3 * e3)
-            row[i] = v
-            mb[i] = max(mb[i], v)
+        if d <= 2:
+            for i in range(qa):
+                e0 = x0[i] - c0
+                e1 = x1[i] - c1
+                v = bj - wj * (e0 * e0 + e1 * e1)
+                row[i] = v
+                mb[i] = max(mb[i], v)
+        else:
+            for i in range(qa):
+                e0 = x0[i] - c0
+                e1 = x1[i] - c1
+                e2 = x2[i] - c2
+                e3 = x3[i] - c3
+                v = bj - wj * (((e0 * e0 + e1 * e1) + e2 * e2) + e3 * e3)
+                row[i] = v
+                mb[i] = max(mb[i], v)
 
 
 @njit(fastmath=_FASTMATH, cache=True)
@@ -227,10 +252,16 @@ def _direct_item(x, C, V, a, w, b, i0, cb0, cb1, nb, tile, xT, mb, rescale, m, s
 
 
 # --- BLAS path: query-major tiles G = X' C''^T through the expanded square --------------------
+# ``centres`` bundles (C, a, b, w, ee) and ``blk`` the refinement constants of one centre block:
+# (gamma, tau, window, max_j w_j, max_j ee_j, min_j b_j) with ee_j = w_j ||a c_j - r||^2.
 @njit(cache=True)
-def _refine_row(row, best, m_run, xi2, xrow, C, a, b, w, ee, j0, gamma, tau, window, bound):
-    """Recompute exactly the near-max logits of one row whose expanded form lost digits."""
-    d = xrow.shape[0]
+def _refine_row(row, best, m_run, xi2, xrow, centres, j0, blk):
+    """Recompute exactly the near-max logits of one row whose expanded form lost digits:
+    entries within window + 2 bound of the running max whose error bound gamma w_j (||x'||^2 +
+    ||c'_j||^2) exceeds tau and RHO times the logit's own size w_j ||x - a c_j||^2."""
+    C, a, b, w, ee = centres
+    gamma, tau, window = blk[0], blk[1], blk[2]
+    bound = gamma * (blk[3] * xi2 + blk[4])
     threshold = max(m_run, best) - window - 2.0 * bound
     new_best = -np.inf
     for j in range(row.shape[0]):
@@ -240,7 +271,7 @@ def _refine_row(row, best, m_run, xi2, xrow, C, a, b, w, ee, j0, gamma, tau, win
             size = w[jj] * xi2 + ee[jj]
             if gamma * size > tau and size > RHO * (b[jj] - v):
                 total = 0.0
-                for t in range(d):
+                for t in range(xrow.shape[0]):
                     diff = np.float64(xrow[t]) - a * C[jj, t]
                     total += diff * diff
                 v = b[jj] - w[jj] * total
@@ -250,12 +281,13 @@ def _refine_row(row, best, m_run, xi2, xrow, C, a, b, w, ee, j0, gamma, tau, win
 
 
 @njit(fastmath=_FASTMATH, cache=True)
-def _expanded_update(L, V, j0, xx, xrows, C, a, b, w, beta, ee, blk, m, s, acc, t_buf, first):
+def _expanded_update(L, V, j0, xx, xrows, centres, beta, blk, m, s, acc, t_buf, first):
     """Logits beta_j + g_ij - w_j ||x'_i||^2 from G = L (in place), exact refinement where the
     expansion lost digits, then the online-softmax step and acc += P @ V_block."""
     qa, na = L.shape
     k = acc.shape[1]
-    gamma, tau, window, wmax, eemax, bmin = blk[0], blk[1], blk[2], blk[3], blk[4], blk[5]
+    w = centres[3]
+    gamma, tau, wmax, eemax, bmin = blk[0], blk[1], blk[3], blk[4], blk[5]
     for ii in range(qa):
         row = L[ii]
         xi2 = xx[ii]
@@ -264,13 +296,10 @@ def _expanded_update(L, V, j0, xx, xrows, C, a, b, w, beta, ee, blk, m, s, acc, 
             v = row[j] + beta[j0 + j] - w[j0 + j] * xi2
             row[j] = v
             best = max(best, v)
-        size = wmax * xi2 + eemax
+        size = wmax * xi2 + eemax  # bounds w_j (||x'_i||^2 + ||c'_j||^2) over the block
         if gamma * size > tau and size > RHO * (bmin - best):
             m_run = best if first else m[ii]
-            best = _refine_row(
-                row, best, m_run, xi2, xrows[ii], C, a, b, w, ee, j0, gamma, tau, window,
-                gamma * size,
-            )  # fmt: skip
+            best = _refine_row(row, best, m_run, xi2, xrows[ii], centres, j0, blk)
         if first:
             m_new = best
         else:
@@ -298,10 +327,12 @@ def _expanded_item(x, C, V, a, w, b, prep, i0, qa, cb0, cb1, nb, tile, xq, xx, t
     """Running (m, s, acc) of queries i0 .. i0+qa-1 over the centre blocks cb0 .. cb1-1."""
     N, d = C.shape
     r, scaled, beta, ee, blocks = prep
+    centres = (C, a, b, w, ee)
+    xrows = x[i0 : i0 + qa]
     for ii in range(qa):
         total = 0.0
         for t in range(d):
-            v = x[i0 + ii, t] - r[t]
+            v = xrows[ii, t] - r[t]
             xq[ii, t] = v
             total += v * v
         xx[ii] = total
@@ -310,13 +341,44 @@ def _expanded_item(x, C, V, a, w, b, prep, i0, qa, cb0, cb1, nb, tile, xq, xx, t
         na = min(N, j0 + nb) - j0
         L = tile[: qa * na].reshape(qa, na)
         np.dot(xq[:qa], scaled[j0 * d : (j0 + na) * d].reshape(na, d).T, L)
-        _expanded_update(
-            L, V, j0, xx, x[i0 : i0 + qa], C, a, b, w, beta, ee, blocks[cb],
-            m, s, acc, t_buf, cb == cb0,
-        )  # fmt: skip
+        first = cb == cb0
+        _expanded_update(L, V, j0, xx, xrows, centres, beta, blocks[cb], m, s, acc, t_buf, first)
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
+def plan_chunks(B, N, d, k, query_chunk, center_chunk, n_threads):
+    """Return ``(query_chunk, center_chunk, n_part, n_slot)`` for a (B, N, d) -> (B, k) problem
+    (a chunk given as 0 is chosen automatically).
+
+    BLAS tiles default to ``QUERY_CHUNK`` x ``CENTER_CHUNK``; direct tiles (d <=
+    ``DIRECT_MAX_D``) take as many queries as fit in ``DIRECT_TILE`` entries. Problems below
+    ``PARALLEL_MIN_WORK`` run serially (n_slot = 1, no parallel region). Otherwise, with fewer
+    query blocks than threads the query chunk shrinks and, if still needed, the centres are
+    split in ``n_part`` parts merged by log-sum-exp.
+
+    >>> plan_chunks(4096, 10000, 50, 50, 0, 0, 2)
+    (128, 1024, 1, 2)
+    >>> plan_chunks(1000, 20, 2, 2, 0, 0, 2)
+    (1000, 20, 1, 1)
+    >>> plan_chunks(1, 100000, 50, 50, 0, 0, 2)
+    (1, 1024, 2, 2)
+    """
+    nb = min(center_chunk if center_chunk > 0 else CENTER_CHUNK, N)
+    default_qb = DIRECT_TILE // nb if d <= DIRECT_MAX_D else QUERY_CHUNK
+    qb = min(query_chunk if query_chunk > 0 else default_qb, B)
+    if B * N * (d + k + 16) < PARALLEL_MIN_WORK:
+        return qb, nb, 1, 1
+    if query_chunk == 0 and (B + qb - 1) // qb < n_threads:
+        qb = (B + n_threads - 1) // n_threads
+    n_qb = (B + qb - 1) // qb
+    want_parts = max(1, n_threads // n_qb)
+    if center_chunk == 0 and (N + nb - 1) // nb < want_parts:
+        nb = (N + want_parts - 1) // want_parts
+    n_part = min(want_parts, (N + nb - 1) // nb)
+    return qb, nb, n_part, min(n_threads, n_qb * n_part)
+
+
+@njit(cache=True)
 def _prepare_centres(C, a, w, b, nb):
     """Centre r = a mean(C); C'' = 2 w (a C - r) (flat); beta = b - w ||a c - r||^2; ee = w ||a c
     - r||^2; per centre block (gamma, tau, window, max w, max ee, min b) for the refinement."""
@@ -331,7 +393,7 @@ def _prepare_centres(C, a, w, b, nb):
     scaled = np.empty(N * d, C.dtype)
     beta = np.empty(N, C.dtype)
     ee = np.empty(N, C.dtype)
-    for j in prange(N):
+    for j in range(N):
         cc = 0.0
         for t in range(d):
             v = a * C[j, t] - r[t]
@@ -341,7 +403,7 @@ def _prepare_centres(C, a, w, b, nb):
         beta[j] = b[j] - w[j] * cc
     n_cb = (N + nb - 1) // nb
     blocks = np.empty((n_cb, 6))
-    for cb in prange(n_cb):
+    for cb in range(n_cb):
         j0, j1 = cb * nb, min(N, cb * nb + nb)
         blocks[cb, 0] = (d + 3.0) * eps
         blocks[cb, 1] = 64.0 * eps
@@ -352,22 +414,26 @@ def _prepare_centres(C, a, w, b, nb):
     return r, scaled, beta, ee, blocks
 
 
-@njit(parallel=True, cache=True)
-def softmax_weighted_sum_numba(x, C, V, a, w, b, qb, nb, n_part, n_slot, direct, out, m_out, s_out):
-    """Fill ``out`` (B, k) with the softmax-weighted sums and ``m_out``, ``s_out`` (B,) with the
-    row max and sum, so that lse = m_out + log(s_out); return 0, or 1 if an input is not finite
-    or a logit would overflow.
+@njit(cache=True)
+def softmax_weighted_sum_numba(x, C, V, a, w, b, query_chunk, center_chunk, n_threads):
+    """Return ``(status, out, m, s)``: the softmax-weighted sums ``out`` (B, k) and the row max
+    and sum (float64, so that lse = m + log(s)); status 1 (and no result) if an input is not
+    finite or a logit would overflow.
 
-    All arrays except ``m_out``/``s_out`` (float64) are C-contiguous and share the dtype
-    (float32 or float64); ``w = 1/(2 var)`` and ``b`` have length N. ``qb``/``nb`` are the
-    query/centre chunk sizes, ``n_part`` the number of centre parts (merged by log-sum-exp),
-    ``n_slot`` the number of parallel slots.
+    All arrays are C-contiguous and share the dtype (float32 or float64); ``w = 1/(2 var)``
+    and ``b`` have length N. ``query_chunk``/``center_chunk`` are tile sizes (0: automatic,
+    see ``plan_chunks``); ``n_threads`` is ``numba.get_num_threads()`` (passed in: reading it
+    here would make the function uncacheable).
     """
     B, d = x.shape
     N = C.shape[0]
     k = V.shape[1]
     dtype = C.dtype
-    if direct:
+    qb, nb, n_part, n_slot = plan_chunks(B, N, d, k, query_chunk, center_chunk, n_threads)
+    out = np.empty((B, k), dtype)
+    m_out = np.empty(B)
+    s_out = np.empty(B)
+    if d <= DIRECT_MAX_D:  # the direct path needs no prepared centres
         prep = (np.zeros(d), np.empty(0, dtype), b, b, np.empty((0, 6)))
     else:
         prep = _prepare_centres(C, a, w, b, nb)
@@ -377,51 +443,82 @@ def softmax_weighted_sum_numba(x, C, V, a, w, b, qb, nb, n_part, n_slot, direct,
     bound = 2.0 * (_sum_sq(x) + a * a * _sum_sq(C) + 2.0 * np.sum(r * r))
     finite = np.isfinite(_sum_sq(V) + _sum_sq(b))
     if not (finite and 4.0 * np.max(w) * bound < np.finfo(dtype).max):
-        return 1
+        return 1, out, m_out, s_out
+    M = np.empty((n_part, B))
+    S = np.empty((n_part, B))
+    ACC = np.empty((n_part, B, k))
+    data, plan, parts = (x, C, V, a, w, b), (qb, nb, n_part), (M, S, ACC)
+    if n_slot == 1:
+        _run_slot(np.int64(0), np.int64(1), data, prep, plan, parts)
+    else:
+        _run_slots(n_slot, data, prep, plan, parts)
+    _merge_parts(M, S, ACC, out, m_out, s_out)
+    return 0, out, m_out, s_out
 
+
+@njit(parallel=True, cache=True)
+def _run_slots(n_slot, data, prep, plan, parts):
+    """The only parallel region: slot s processes the work items s, s + n_slot, ...
+
+    The tuples are unpacked outside the ``prange`` (its body may only capture arrays and
+    scalars) and packed again for ``_run_slot``.
+    """
+    x, C, V, a, w, b = data
+    r, scaled, beta, ee, blocks = prep
+    qb, nb, n_part = plan
+    M, S, ACC = parts
+    for slot in prange(n_slot):
+        _run_slot(
+            np.int64(slot),
+            np.int64(n_slot),
+            (x, C, V, a, w, b),
+            (r, scaled, beta, ee, blocks),
+            (qb, nb, n_part),
+            (M, S, ACC),
+        )
+
+
+@njit(cache=True)
+def _run_slot(slot, n_slot, data, prep, plan, parts):
+    """Process the (query block, centre part) items slot, slot + n_slot, ... with one set of
+    scratch buffers; write each item's running (max, sum, accumulator) into ``parts``."""
+    x, C, V, a, w, b = data
+    qb, nb, n_part = plan
+    M, S, ACC = parts
+    B, d = x.shape
+    N = C.shape[0]
+    k = V.shape[1]
+    dtype = C.dtype
     n_cb = (N + nb - 1) // nb
     n_items = ((B + qb - 1) // qb) * n_part
-    n_merge = n_part if n_part > 1 else 0
-    M = np.empty((n_merge, B))
-    S = np.empty((n_merge, B))
-    ACC = np.empty((n_merge, B, k))
-    for slot in prange(n_slot):
-        tile = np.empty(qb * nb, dtype)
-        xq = np.empty((qb, d), dtype)
-        xT_buf = np.empty(DIRECT_MAX_D * qb, dtype)
-        t_buf = np.empty(qb * k, dtype)
-        xx = np.empty(qb)
-        mb = np.empty(qb)
-        rescale = np.empty(qb)
-        m = np.empty(qb)
-        s = np.empty(qb)
-        acc = np.empty((qb, k))
-        accT_buf = np.empty(k * qb)
-        for item in range(slot, n_items, n_slot):
-            q, p = item // n_part, item % n_part
-            i0 = q * qb
-            qa = min(B, i0 + qb) - i0
-            cb0, cb1 = (p * n_cb) // n_part, ((p + 1) * n_cb) // n_part
-            if direct:
-                accT = accT_buf[: k * qa].reshape(k, qa)
-                xT = xT_buf[: DIRECT_MAX_D * qa].reshape(DIRECT_MAX_D, qa)
-                _direct_item(x, C, V, a, w, b, i0, cb0, cb1, nb, tile, xT, mb, rescale, m, s, accT)
-                acc[:qa] = accT.T
-            else:
-                _expanded_item(
-                    x, C, V, a, w, b, prep, i0, qa, cb0, cb1, nb, tile, xq, xx, t_buf, m, s, acc
-                )
-            if n_part == 1:
-                _normalize(acc[:qa], m[:qa], s[:qa], out[i0 : i0 + qa], rescale)
-                m_out[i0 : i0 + qa] = m[:qa]
-                s_out[i0 : i0 + qa] = s[:qa]
-            else:
-                M[p, i0 : i0 + qa] = m[:qa]
-                S[p, i0 : i0 + qa] = s[:qa]
-                ACC[p, i0 : i0 + qa] = acc[:qa]
-    if n_part > 1:
-        _merge_parts(M, S, ACC, out, m_out, s_out)
-    return 0
+    tile = np.empty(qb * nb, dtype)
+    xq = np.empty((qb, d), dtype)
+    xT_buf = np.empty(DIRECT_MAX_D * qb, dtype)
+    t_buf = np.empty(qb * k, dtype)
+    xx = np.empty(qb)
+    mb = np.empty(qb)
+    rescale = np.empty(qb)
+    m = np.empty(qb)
+    s = np.empty(qb)
+    acc = np.empty((qb, k))
+    accT_buf = np.empty(k * qb)
+    for item in range(slot, n_items, n_slot):
+        q, p = item // n_part, item % n_part
+        i0 = q * qb
+        qa = min(B, i0 + qb) - i0
+        cb0, cb1 = (p * n_cb) // n_part, ((p + 1) * n_cb) // n_part
+        if d <= DIRECT_MAX_D:
+            accT = accT_buf[: k * qa].reshape(k, qa)
+            xT = xT_buf[: DIRECT_MAX_D * qa].reshape(DIRECT_MAX_D, qa)
+            _direct_item(x, C, V, a, w, b, i0, cb0, cb1, nb, tile, xT, mb, rescale, m, s, accT)
+            acc[:qa] = accT.T
+        else:
+            _expanded_item(
+                x, C, V, a, w, b, prep, i0, qa, cb0, cb1, nb, tile, xq, xx, t_buf, m, s, acc
+            )
+        M[p, i0 : i0 + qa] = m[:qa]
+        S[p, i0 : i0 + qa] = s[:qa]
+        ACC[p, i0 : i0 + qa] = acc[:qa]
 
 
 @njit(fastmath={"reassoc"}, cache=True)
@@ -437,22 +534,28 @@ def _sum_sq(A):
 
 
 @njit(fastmath=_FASTMATH, cache=True)
-def _normalize(acc, m, s, out, inv):
-    """out_i = acc_i / s_i (``inv`` is scratch for the vectorized reciprocals)."""
-    qa, k = acc.shape
-    for i in range(qa):
-        inv[i] = 1.0 / s[i]
-    for i in range(qa):
+def _normalize(acc, s, out):
+    """out_i = acc_i / s_i, vectorized (s is overwritten by 1 / s)."""
+    B, k = acc.shape
+    for i in range(B):
+        s[i] = 1.0 / s[i]
+    for i in range(B):
         for t in range(k):
-            out[i, t] = acc[i, t] * inv[i]
+            out[i, t] = acc[i, t] * s[i]
 
 
-@njit(parallel=True, cache=True)
+@njit(cache=True)
 def _merge_parts(M, S, ACC, out, m_out, s_out):
-    """Combine per-part (max, sum, accumulator) of the same rows: a log-sum-exp over parts."""
+    """Combine per-part (max, sum, accumulator) of the same rows by a log-sum-exp over the
+    parts and normalize: out_i = sum_p e^(M_pi - m_i) ACC_pi / sum_p e^(M_pi - m_i) S_pi."""
     n_part, B = M.shape
     k = ACC.shape[2]
-    for i in prange(B):
+    if n_part == 1:
+        m_out[:] = M[0]
+        s_out[:] = S[0]
+        _normalize(ACC[0], S[0], out)
+        return
+    for i in range(B):
         m_all = -np.inf
         for p in range(n_part):
             m_all = max(m_all, M[p, i])
@@ -460,20 +563,17 @@ def _merge_parts(M, S, ACC, out, m_out, s_out):
         for p in range(n_part):
             M[p, i] = exp_nonpositive_scalar(M[p, i] - m_all)
             total += S[p, i] * M[p, i]
+        inv = 1.0 / total
         for t in range(k):
             v = 0.0
             for p in range(n_part):
                 v += ACC[p, i, t] * M[p, i]
-            out[i, t] = v / total
+            out[i, t] = v * inv
         m_out[i] = m_all
         s_out[i] = total
 
 
 # --- host-side driver ----------------------------------------------------------------------
-# Default chunk sizes (measured on a 2-core AVX-512 machine, see benchmarks/bench_kernels.py).
-QUERY_CHUNK = 128
-CENTER_CHUNK = 1024
-DIRECT_TILE = 1 << 16
 
 
 @cache
@@ -502,12 +602,17 @@ def _openblas_threads_api():
     return None
 
 
+_BLAS_LOCK = threading.Lock()
+_blas_state = {"users": 0, "saved": 1}
+
+
 @contextmanager
 def single_threaded_blas() -> Iterator[None]:
     """Pin SciPy's OpenBLAS to one thread inside the block (no-op if it cannot be found).
 
     The kernel parallelizes over (query block, centre part) items itself; a multi-threaded
-    BLAS called from every Numba thread would oversubscribe the cores.
+    BLAS called from every Numba thread would oversubscribe the cores. Concurrent and nested
+    uses are counted, so the original thread count is restored by the last one out.
 
     >>> with single_threaded_blas():
     ...     pass
@@ -517,42 +622,18 @@ def single_threaded_blas() -> Iterator[None]:
         yield
         return
     getter, setter = api
-    previous = getter()
-    setter(1)
+    with _BLAS_LOCK:
+        if _blas_state["users"] == 0:
+            _blas_state["saved"] = getter()
+            setter(1)
+        _blas_state["users"] += 1
     try:
         yield
     finally:
-        setter(previous)
-
-
-def plan_chunks(
-    B: int, N: int, d: int, query_chunk: int | None, center_chunk: int | None, n_threads: int
-) -> tuple[int, int, int, int]:
-    """Return ``(query_chunk, center_chunk, n_part, n_slot)`` for a (B, N, d) problem.
-
-    BLAS tiles default to ``QUERY_CHUNK`` x ``CENTER_CHUNK``; direct tiles (d <=
-    ``DIRECT_MAX_D``) take as many queries as fit in ``DIRECT_TILE`` entries. With fewer query
-    blocks than threads the query chunk shrinks and, if still needed, the centres are split
-    in ``n_part`` parts merged by log-sum-exp.
-
-    >>> plan_chunks(4096, 10000, 50, None, None, 2)
-    (128, 1024, 1, 2)
-    >>> plan_chunks(1000, 20, 2, None, None, 2)
-    (500, 20, 1, 2)
-    >>> plan_chunks(1, 10000, 50, None, None, 2)
-    (1, 1024, 2, 2)
-    """
-    nb = min(center_chunk or CENTER_CHUNK, N)
-    default_qb = DIRECT_TILE // nb if d <= DIRECT_MAX_D else QUERY_CHUNK
-    qb = min(query_chunk or default_qb, B)
-    if query_chunk is None and -(-B // qb) < n_threads:
-        qb = -(-B // n_threads)
-    n_qb = -(-B // qb)
-    want_parts = max(1, n_threads // n_qb)
-    if center_chunk is None and -(-N // nb) < want_parts:
-        nb = -(-N // want_parts)
-    n_part = min(want_parts, -(-N // nb))
-    return qb, nb, n_part, min(n_threads, n_qb * n_part)
+        with _BLAS_LOCK:
+            _blas_state["users"] -= 1
+            if _blas_state["users"] == 0:
+                setter(_blas_state["saved"])
 
 
 def softmax_weighted_sum_cpu(
@@ -579,19 +660,13 @@ def softmax_weighted_sum_cpu(
     >>> out.tolist(), round(float(lse[0]), 6)
     ([[0.0, 0.0]], 0.193147)
     """
-    B, d = x.shape
-    N = centers.shape[0]
-    qb, nb, n_part, n_slot = plan_chunks(
-        B, N, d, query_chunk, center_chunk, numba.get_num_threads()
-    )
-    out = np.empty((B, values.shape[1]), x.dtype)
-    m, s = np.empty(B), np.empty(B)
-    direct = d <= DIRECT_MAX_D
-    with nullcontext() if direct else single_threaded_blas():
-        status = softmax_weighted_sum_numba(
-            x, centers, values, float(scale), half_precision, log_weights,
-            qb, nb, n_part, n_slot, direct, out, m, s,
-        )  # fmt: skip
+    args = (x, centers, values, float(scale), half_precision, log_weights)
+    chunks = (query_chunk or 0, center_chunk or 0, numba.get_num_threads())
+    if x.shape[1] <= DIRECT_MAX_D:  # no BLAS call
+        status, out, m, s = softmax_weighted_sum_numba(*args, *chunks)
+    else:
+        with single_threaded_blas():
+            status, out, m, s = softmax_weighted_sum_numba(*args, *chunks)
     if status:
         raise FloatingPointError("non-finite input, or a logit that overflows")
     return out, (m + np.log(s)).astype(x.dtype, copy=False) if with_lse else None

@@ -1,0 +1,366 @@
+"""The fused softmax-weighted sum: Numba and array-API paths against a plain NumPy twin."""
+
+from __future__ import annotations
+
+import importlib.util
+import tracemalloc
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.special import logsumexp, softmax
+from scipy.stats import multivariate_normal
+
+from diffmem_theory.kernels import BACKENDS, _numba, softmax_weighted_sum
+from diffmem_theory.kernels._array_api import softmax_weighted_sum_xp
+
+CPU_BACKENDS = ("numba", "numpy")
+EPS64 = np.finfo(np.float64).eps
+EPS32 = np.finfo(np.float32).eps
+
+
+def twin(x, centers, scale=1.0, var=1.0, log_weights=None, values=None):
+    """Plain NumPy broadcasting in float64: the B x N x d differences, logits, softmax."""
+    x, c = np.asarray(x, np.float64), np.asarray(centers, np.float64)
+    b = 0.0 if log_weights is None else np.asarray(log_weights, np.float64)
+    V = c if values is None else np.asarray(values, np.float64)
+    diffs = x[:, None, :] - scale * c[None, :, :]
+    logits = b - (diffs**2).sum(-1) / (2.0 * np.asarray(var, np.float64))
+    return softmax(logits, axis=1) @ V, logsumexp(logits, axis=1), logits
+
+
+def assert_matches_twin(case, backend, eps=EPS64, **options):
+    """Kernel == twin within c * eps * (logit size), relative to the scale of the values.
+
+    A logit error delta moves the output by at most delta * max|V| and lse by delta; both the
+    twin and the kernel carry logit errors of a few eps times the magnitude of the logits
+    that carry weight (those within 40 of their row max; the others contribute < e^-40).
+    """
+    ref_out, ref_lse, logits = twin(**case)
+    out, lse = softmax_weighted_sum(**case, backend=backend, return_logsumexp=True, **options)
+    values = case["centers"] if case.get("values") is None else case["values"]
+    weighty = logits > logits.max(axis=1, keepdims=True) - 40.0
+    size = max(1.0, float(np.abs(logits[weighty]).max()))
+    scale = max(float(np.abs(values).max()), np.finfo(np.float64).tiny)
+    assert out.shape == ref_out.shape and lse.shape == ref_lse.shape
+    assert np.all(np.isfinite(out)) and np.all(np.isfinite(lse))
+    np.testing.assert_allclose(out, ref_out, rtol=0, atol=64 * eps * size * scale)
+    np.testing.assert_allclose(lse, ref_lse, rtol=0, atol=64 * eps * size)
+    return out, lse
+
+
+@st.composite
+def cases(draw, dtype=np.float64):
+    """Random problems: shapes down to 1, any real scale, shared or per-centre var, weights."""
+    B, N, d, k = (draw(st.integers(1, hi)) for hi in (9, 13, 7, 4))
+    rng = np.random.default_rng(draw(st.integers(0, 2**32 - 1)))
+    case = {
+        "x": rng.normal(0, 2, (B, d)).astype(dtype),
+        "centers": rng.normal(0, 2, (N, d)).astype(dtype),
+        "scale": draw(st.sampled_from([0.0, -1.3, 0.4, 1.0, 2.5])),
+    }
+    if draw(st.booleans()):
+        case["var"] = rng.uniform(0.5, 4.0, N).astype(dtype)
+    else:
+        case["var"] = draw(st.sampled_from([0.5, 1.0, 3.0]))
+    if draw(st.booleans()):
+        case["log_weights"] = rng.normal(0, 1, N).astype(dtype)
+    if draw(st.booleans()):
+        case["values"] = rng.normal(0, 1, (N, k)).astype(dtype)
+    chunks = {"query_chunk": draw(st.integers(1, B)), "center_chunk": draw(st.integers(1, N))}
+    return case, draw(st.sampled_from([{}, chunks]))
+
+
+@settings(max_examples=60, deadline=None)
+@given(problem=cases(), backend=st.sampled_from(CPU_BACKENDS))
+def test_float64_matches_twin(problem, backend):
+    case, chunks = problem
+    out, _ = assert_matches_twin(case, backend, **chunks)
+    assert out.dtype == np.float64
+
+
+@settings(max_examples=30, deadline=None)
+@given(problem=cases(dtype=np.float32), backend=st.sampled_from(CPU_BACKENDS))
+def test_float32_matches_twin(problem, backend):
+    case, chunks = problem
+    out, lse = assert_matches_twin(case, backend, eps=EPS32, **chunks)
+    assert out.dtype == np.float32 and lse.dtype == np.float32
+
+
+def test_exp_matches_numpy_to_two_ulp():
+    rng = np.random.default_rng(0)
+    x = np.concatenate(
+        [
+            -np.linspace(0.0, 708.39, 400_001),
+            -rng.exponential(1.0, 100_000),
+            -rng.uniform(0, 1e-6, 1000),
+            [-0.0, -708.3964185322641, _numba._EXP_MIN],
+        ]
+    )
+    got = x.copy()
+    _numba.exp_nonpositive(got)
+    ref = np.exp(x)
+    assert np.max(np.abs(got - ref) / np.spacing(ref)) <= 2.0
+    flushed = np.array([-708.4, -745.2, -1e300, -np.inf])
+    _numba.exp_nonpositive(flushed)
+    assert np.all(flushed == 0.0)
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize("d", [2, 20])
+def test_online_rescaling_across_many_blocks(backend, d):
+    """The max grows block after block: every tile rescales the running sum and accumulator."""
+    rng = np.random.default_rng(1)
+    centers = np.outer(np.arange(40.0), np.ones(d)) / 8 + 0.01 * rng.normal(size=(40, d))
+    case = {"x": np.full((7, d), 6.0) + rng.normal(size=(7, d)), "centers": centers, "var": 0.7}
+    case["values"] = rng.normal(size=(40, 3))
+    for chunks in [(1, 1), (2, 3), (3, 7), (7, 40)]:
+        assert_matches_twin(case, backend, query_chunk=chunks[0], center_chunk=chunks[1])
+
+
+@pytest.mark.parametrize("direct", [True, False])
+def test_centre_parts_merge_by_logsumexp(direct):
+    """Splitting the centres into parts (used when there are fewer queries than threads)."""
+    rng = np.random.default_rng(2)
+    d = 3 if direct else 9
+    x, C, V = rng.normal(size=(2, d)), rng.normal(size=(50, d)), rng.normal(size=(50, 2))
+    w, b = np.full(50, 0.4), rng.normal(size=50)
+    ref_out, ref_lse, _ = twin(x, C, -0.6, 1.25, b, V)
+    for n_part, nb in [(2, 25), (3, 17), (5, 10)]:
+        parts = (np.empty((n_part, 2)), np.empty((n_part, 2)), np.empty((n_part, 2, 2)))
+        prep = (np.zeros(d), np.zeros(0), b, b, np.zeros((0, 6)))
+        if not direct:
+            prep = _numba._prepare_centres(C, -0.6, w, b, nb)
+        data, plan = (x, C, V, -0.6, w, b), (1, nb, n_part)
+        for slot in range(n_part):  # one part per slot, as the parallel region runs them
+            _numba._run_slot(slot, n_part, data, prep, plan, parts)
+        out, m, s = np.empty((2, 2)), np.empty(2), np.empty(2)
+        _numba._merge_parts(*parts, out, m, s)
+        np.testing.assert_allclose(out, ref_out, rtol=0, atol=1e-14)
+        np.testing.assert_allclose(m + np.log(s), ref_lse, rtol=0, atol=1e-13)
+
+
+@pytest.mark.parametrize(("d", "N"), [(2, 120_000), (50, 60_000)])
+def test_few_queries_against_many_centres_in_parallel(d, N):
+    """B < threads: the plan splits the centres into parts that run in the parallel region."""
+    assert _numba.plan_chunks(1, N, d, d, 0, 0, 2)[2:] == (2, 2)
+    rng = np.random.default_rng(11)
+    case = {"x": rng.normal(size=(1, d)), "centers": rng.normal(size=(N, d)), "var": 2.0}
+    case["log_weights"] = rng.normal(size=N)
+    assert_matches_twin(case, "numba")
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize("d", [3, 30])
+def test_far_queries_stay_finite_and_exact(backend, d):
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(6, d))
+    x *= 1e4 / np.linalg.norm(x, axis=1, keepdims=True)
+    centers = rng.normal(size=(25, d))
+    for var in [1.0, 1e8]:
+        assert_matches_twin({"x": x, "centers": centers, "var": var}, backend)
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize("d", [2, 12])
+def test_tiny_variance_is_one_hot_on_the_nearest_centre(backend, d):
+    rng = np.random.default_rng(4)
+    x, centers = rng.normal(size=(10, d)), rng.normal(size=(30, d))
+    values = rng.normal(size=(30, 4))
+    out, lse = softmax_weighted_sum(
+        x, centers, var=1e-12, values=values, backend=backend, return_logsumexp=True
+    )
+    nearest = np.argmin(((x[:, None] - centers[None]) ** 2).sum(-1), axis=1)
+    assert np.array_equal(out, values[nearest])
+    _, ref_lse, _ = twin(x, centers, var=1e-12)
+    np.testing.assert_allclose(lse, ref_lse, rtol=1e-14)
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+def test_huge_variance_gives_the_weight_average(backend):
+    rng = np.random.default_rng(5)
+    x, centers, b = rng.normal(size=(4, 6)), rng.normal(size=(9, 6)), rng.normal(size=9)
+    out = softmax_weighted_sum(x, centers, var=1e30, log_weights=b, backend=backend)
+    np.testing.assert_allclose(out, np.tile(softmax(b) @ centers, (4, 1)), rtol=0, atol=1e-14)
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize("var", [1e-12, 1.0])
+@pytest.mark.parametrize("d", [2, 8])
+def test_ties_split_the_weight_exactly(backend, var, d):
+    e = np.eye(d)[0]
+    centers = np.array([e, -e, 3 * e])
+    values = np.array([[1.0, 0.0], [0.0, 1.0], [5.0, 5.0]])
+    x = np.zeros((1, d))
+    out = softmax_weighted_sum(x, centers, var=var, values=values, backend=backend)
+    w_far = 0.0 if var < 1 else 1 / (1 + 2 * np.exp(4.0))
+    expected = (1 - w_far) * np.array([0.5, 0.5]) + w_far * np.array([5.0, 5.0])
+    np.testing.assert_allclose(out[0], expected, rtol=0, atol=1e-15)
+
+
+def cancellation_case(d, var):
+    """A tight cloud far from the origin (and from its own centroid's scale): queries sit
+    1e-6 from a centre, so ||x||^2 + ||c||^2 ~ 1e8 while ||x - c||^2 ~ 1e-12."""
+    rng = np.random.default_rng(6)
+    centers = 1e4 * np.eye(d)[0] + 0.01 * rng.normal(size=(40, d))
+    centers[20:] *= -1  # two clouds on opposite sides: centring on the mean cannot help
+    x = centers[::7] + 1e-6 * rng.normal(size=(6, d))
+    return {"x": x, "centers": centers, "var": var, "values": rng.normal(size=(40, 2))}
+
+
+def test_cancellation_case_defeats_the_plain_expanded_square():
+    """Without the exact recomputation the expansion would be wrong in these cases."""
+    case = cancellation_case(20, 1e-10)
+    x, c = case["x"], case["centers"]
+    expanded = (x**2).sum(1)[:, None] - 2 * x @ c.T + (c**2).sum(1)[None, :]
+    exact = ((x[:, None] - c[None]) ** 2).sum(-1)
+    lse_error = np.abs(logsumexp(-expanded / 2e-10, axis=1) - logsumexp(-exact / 2e-10, axis=1))
+    assert lse_error.max() > 1.0
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize("var", [1e-10, 1e-4, 1.0])
+@pytest.mark.parametrize("d", [3, 20])
+def test_queries_next_to_a_far_centre_match_the_twin(backend, var, d):
+    assert_matches_twin(cancellation_case(d, var), backend)
+    assert_matches_twin(cancellation_case(d, var), backend, query_chunk=2, center_chunk=9)
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+def test_lse_is_the_gaussian_mixture_log_density(backend):
+    """lse - (d/2) log(2 pi v) - log N is log (1/N) sum_j N(x; a c_j, v I) (independent scipy)."""
+    rng = np.random.default_rng(7)
+    d, a, v = 5, 0.8, 0.36
+    centers, x = rng.normal(size=(12, d)), rng.normal(size=(20, d))
+    _, lse = softmax_weighted_sum(
+        x, centers, scale=a, var=v, backend=backend, return_logsumexp=True
+    )
+    log_density = lse - 0.5 * d * np.log(2 * np.pi * v) - np.log(12)
+    pdf = np.mean([multivariate_normal(a * c, v * np.eye(d)).pdf(x) for c in centers], axis=0)
+    np.testing.assert_allclose(log_density, np.log(pdf), rtol=1e-12)
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+def test_memorizing_denoiser_eq7_on_a_training_point(backend):
+    """Paper 000 eq. (7): at small sigma_t the memorizing denoiser returns the training point."""
+    rng = np.random.default_rng(8)
+    X = rng.normal(size=(50, 10))
+    alpha, sigma = 0.99, 0.01
+    x_t = alpha * X[:5] + sigma * rng.normal(size=(5, 10))
+    out = softmax_weighted_sum(x_t, X, scale=alpha, var=sigma**2, backend=backend)
+    np.testing.assert_allclose(out, X[:5], rtol=0, atol=1e-12)
+
+
+def test_inputs_of_any_layout_and_integer_dtype():
+    rng = np.random.default_rng(9)
+    x = np.asfortranarray(rng.normal(size=(5, 6)))[:, ::2]
+    centers = rng.integers(-3, 4, size=(7, 3))
+    out = softmax_weighted_sum(x, centers)
+    np.testing.assert_allclose(out, twin(x, centers)[0], rtol=0, atol=1e-14)
+    assert out.dtype == np.float64
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+def test_dtype_rules(backend):
+    x32, c32 = np.ones((2, 3), np.float32), np.zeros((4, 3), np.float32)
+    assert softmax_weighted_sum(x32, c32, backend=backend).dtype == np.float32
+    assert softmax_weighted_sum(x32, c32, var=np.ones(4), backend=backend).dtype == np.float64
+    assert softmax_weighted_sum(x32, c32.astype(np.float64), backend=backend).dtype == np.float64
+    forced = softmax_weighted_sum(x32, c32, dtype=np.float64, backend=backend)
+    assert forced.dtype == np.float64
+    assert softmax_weighted_sum(np.ones((2, 3)), c32, dtype="float32").dtype == np.float32
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+def test_no_queries_gives_empty_results(backend):
+    out, lse = softmax_weighted_sum(
+        np.empty((0, 3)),
+        np.ones((4, 3)),
+        values=np.ones((4, 2)),
+        backend=backend,
+        return_logsumexp=True,
+    )
+    assert out.shape == (0, 2) and lse.shape == (0,)
+
+
+def test_array_api_path_never_forms_the_full_logits():
+    """Peak memory of the array-API path is set by the tile, not by B x N (x d)."""
+    rng = np.random.default_rng(10)
+    B, N, d, qb, nb = 1000, 3000, 16, 50, 200
+    x, C = rng.normal(size=(B, d)), rng.normal(size=(N, d))
+    w, b = np.full(N, 0.5), np.zeros(N)
+    tracemalloc.start()
+    softmax_weighted_sum_xp(x, C, C, 1.0, w, b, qb, nb)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 8 * (4 * N * d + 8 * qb * nb + 4 * B * d)  # prepared centres + a few tiles
+    assert peak < 0.1 * B * N * 8  # the B x N logits alone would take 24 MB
+
+
+def test_plan_uses_every_thread_on_large_problems_only():
+    assert _numba.plan_chunks(4096, 10000, 50, 50, 0, 0, 2) == (128, 1024, 1, 2)
+    assert _numba.plan_chunks(3, 100000, 50, 2, 0, 0, 8) == (1, 1024, 2, 6)
+    assert _numba.plan_chunks(1, 20000, 500, 1, 0, 0, 8) == (1, 1024, 8, 8)
+    assert _numba.plan_chunks(1000, 20, 2, 2, 0, 0, 4) == (1000, 20, 1, 1)
+    assert _numba.plan_chunks(100, 20, 2, 2, 7, 3, 4) == (7, 3, 1, 1)
+
+
+def test_blas_thread_limit_is_restored_by_the_last_user():
+    api = _numba._openblas_threads_api()
+    before = api[0]() if api else None
+    with _numba.single_threaded_blas():
+        with _numba.single_threaded_blas():
+            assert api is None or api[0]() == 1
+        assert api is None or api[0]() == 1
+    assert (api[0]() if api else None) == before
+
+
+GOOD = {"x": np.zeros((2, 3)), "centers": np.ones((4, 3))}
+
+
+@pytest.mark.parametrize("backend", BACKENDS[:2])
+@pytest.mark.parametrize(
+    ("changes", "match"),
+    [
+        ({"x": np.zeros(3)}, "x must be a 2-D array of shape"),
+        ({"centers": np.ones((4, 2))}, "centers has dimension 2 but x has dimension 3"),
+        ({"centers": np.ones((0, 3))}, "centers N >= 1 rows"),
+        ({"x": np.zeros((2, 0)), "centers": np.ones((4, 0))}, "d >= 1 columns"),
+        ({"x": np.array([[0, 1j, 0]])}, "x must be a real floating-point array"),
+        ({"centers": np.full((4, 3), "a")}, "centers must be a real"),
+        ({"x": np.array([[0.0, np.nan, 0.0]])}, "x must be finite"),
+        ({"centers": np.full((4, 3), np.inf)}, "centers must be finite"),
+        ({"values": np.array([[1.0], [np.nan], [0.0], [0.0]])}, "values must be finite"),
+        ({"log_weights": np.array([0.0, -np.inf, 0.0, 0.0])}, "log_weights must be finite"),
+        ({"values": np.ones((3, 2))}, r"values must have shape \(4, k\)"),
+        ({"log_weights": np.zeros(3)}, r"log_weights must have shape \(4,\)"),
+        ({"var": 0.0}, "var must be > 0"),
+        ({"var": -1.0}, "var must be > 0"),
+        ({"var": np.array([1.0, 1.0, 0.0, 1.0])}, "var must be > 0"),
+        ({"var": np.ones(3)}, r"var must be a scalar or have shape \(4,\)"),
+        ({"var": float("nan")}, "var must be finite"),
+        ({"var": 1e-300, "x": np.full((2, 3), 1e10)}, "var is too small"),
+        ({"scale": float("inf")}, "scale must be finite"),
+        ({"scale": np.ones(2)}, "scale must be a real scalar"),
+        ({"dtype": np.int64}, "dtype must be float32 or float64"),
+        ({"dtype": np.complex128}, "dtype must be float32 or float64"),
+        ({"query_chunk": 0}, "query_chunk must be >= 1"),
+        ({"center_chunk": 2.5}, "center_chunk must be an integer"),
+        ({"return_logsumexp": "yes"}, "return_logsumexp must be True or False"),
+    ],
+)
+def test_bad_input_raises_a_value_error_naming_the_argument(backend, changes, match):
+    with pytest.raises(ValueError, match=match):
+        softmax_weighted_sum(**{**GOOD, **changes}, backend=backend)
+
+
+def test_unknown_backend_is_rejected():
+    with pytest.raises(ValueError, match=r"backend must be one of \['numba', 'numpy', 'cupy'\]"):
+        softmax_weighted_sum(**GOOD, backend="torch")
+
+
+@pytest.mark.skipif(importlib.util.find_spec("cupy") is not None, reason="CuPy is installed")
+def test_cupy_backend_without_cupy_says_how_to_install_it():
+    with pytest.raises(ImportError, match=r"pip install \"diffmem-theory\[gpu\]\""):
+        softmax_weighted_sum(**GOOD, backend="cupy")
