@@ -109,17 +109,30 @@ pre{white-space:pre-wrap;font-size:0.8em;color:#b00020}
 """
 
 
+def _row(row_class: str, cells: Sequence[tuple[str, str]]) -> str:
+    """One table row; each cell is (already escaped HTML, CSS class or "")."""
+    tds = "".join(
+        f"<td class='{cls}'>{body}</td>" if cls else f"<td>{body}</td>" for body, cls in cells
+    )
+    return f"<tr class='{row_class}'>{tds}</tr>"
+
+
 def _summary_rows(figures: Sequence[FigureRecord]) -> str:
-    rows = []
-    for r in figures:
-        rows.append(
-            "<tr class='figure-row'>"
-            f"<td>{html.escape(r.paper)}</td><td>{html.escape(r.figure)}</td>"
-            f"<td><a href='#{html.escape(r.name)}'>{html.escape(r.name)}</a></td>"
-            f"<td>{html.escape(r.mode)}</td><td class='num'>{r.seconds:.1f}</td>"
-            f"<td class='{html.escape(r.status)}'>{html.escape(r.status)}</td></tr>"
+    e = html.escape
+    return "\n".join(
+        _row(
+            "figure-row",
+            [
+                (e(r.paper), ""),
+                (e(r.figure), ""),
+                (f"<a href='#{e(r.name)}'>{e(r.name)}</a>", ""),
+                (e(r.mode), ""),
+                (f"{r.seconds:.1f}", "num"),
+                (e(r.status), e(r.status)),
+            ],
         )
-    return "\n".join(rows)
+        for r in figures
+    )
 
 
 def _figure_blocks(figures: Sequence[FigureRecord]) -> str:
@@ -142,18 +155,23 @@ def _figure_blocks(figures: Sequence[FigureRecord]) -> str:
 
 
 def _check_rows(checks: Sequence[CheckResult]) -> str:
-    rows = []
-    for c in checks:
-        rows.append(
-            "<tr class='check-row'>"
-            f"<td>{html.escape(c.name)}</td><td>{html.escape(c.equation)}</td>"
-            f"<td>{html.escape(c.description)}</td>"
-            f"<td class='num'>{_fmt(c.value)}</td><td class='num'>{_fmt(c.reference)}</td>"
-            f"<td class='num'>{_fmt(c.tolerance)}</td>"
-            f"<td class='{html.escape(c.status)}'>{html.escape(c.status)}</td>"
-            f"<td>{html.escape(c.note)}</td></tr>"
+    e = html.escape
+    return "\n".join(
+        _row(
+            "check-row",
+            [
+                (e(c.name), ""),
+                (e(c.equation), ""),
+                (e(c.description), ""),
+                (_fmt(c.value), "num"),
+                (_fmt(c.reference), "num"),
+                (_fmt(c.tolerance), "num"),
+                (e(c.status), e(c.status)),
+                (e(c.note), ""),
+            ],
         )
-    return "\n".join(rows)
+        for c in checks
+    )
 
 
 def write_report(
