@@ -171,22 +171,25 @@ def _alpha_sigma(schedule: Schedule, t: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def _map_over_times(
-    t: np.ndarray,
+    t: ArrayLike,
     x: np.ndarray,
     schedule: Schedule,
-    fn: Callable[[float, float, np.ndarray], tuple[np.ndarray, ...]],
+    fn: Callable[..., tuple[np.ndarray, ...]],
+    **params: Any,
 ) -> tuple[np.ndarray, ...]:
-    """Evaluate ``fn(alpha_t, sigma_t, x_rows)`` once per unique time and scatter the rows back."""
+    """Validate ``t`` and evaluate ``fn(alpha_t, sigma_t, x_rows, **params)`` once per unique
+    time, scattering the rows back."""
+    t = _times(t, schedule, x.shape[0])
     if t.ndim == 0:
         alpha, sigma = _alpha_sigma(schedule, t)
-        return fn(float(alpha), float(sigma), x)
+        return fn(float(alpha), float(sigma), x, **params)
     unique, inverse = np.unique(t, return_inverse=True)
     alphas, sigmas = _alpha_sigma(schedule, unique)
     order = np.argsort(inverse, kind="stable")
     groups = np.split(order, np.cumsum(np.bincount(inverse))[:-1])
     outs: tuple[np.ndarray, ...] = ()
     for alpha, sigma, rows in zip(alphas, sigmas, groups, strict=True):
-        parts = fn(float(alpha), float(sigma), x[rows])
+        parts = fn(float(alpha), float(sigma), x[rows], **params)
         if not outs:
             outs = tuple(np.empty((x.shape[0], *p.shape[1:]), dtype=p.dtype) for p in parts)
         for out, part in zip(outs, parts, strict=True):
@@ -361,12 +364,17 @@ def _iso_eval(
     dtype: DTypeLike | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     dt = check_dtype(np.float64 if dtype is None else dtype)
-    tt = _times(t, schedule, xq.shape[0])
     out, log_p = _map_over_times(
-        tt,
+        t,
         xq,
         schedule,
-        lambda a, s, xs: _iso_terms(a, s, xs, means, var, log_w, target, backend, dt),
+        _iso_terms,
+        means=means,
+        var=var,
+        log_w=log_w,
+        target=target,
+        backend=backend,
+        dtype=dt,
     )
     return out.astype(dt, copy=False), log_p
 
@@ -380,9 +388,8 @@ def _gmm_eval(
     schedule: Schedule,
     target: str,
 ) -> tuple[np.ndarray, np.ndarray]:
-    tt = _times(t, schedule, xq.shape[0])
     return _map_over_times(
-        tt, xq, schedule, lambda a, s, xs: _gmm_terms(a, s, xs, means, covs, log_w, target)
+        t, xq, schedule, _gmm_terms, means=means, covs=covs, log_w=log_w, target=target
     )
 
 
@@ -396,14 +403,16 @@ def _template_eval(
     schedule: Schedule,
     target: str,
 ) -> tuple[np.ndarray, np.ndarray]:
-    tt = _times(t, schedule, xq.shape[0])
     return _map_over_times(
-        tt,
+        t,
         xq,
         schedule,
-        lambda a, s, xs: _template_terms(
-            a, s, xs, templates, color_means, color_var, log_w, target
-        ),
+        _template_terms,
+        templates=templates,
+        color_means=color_means,
+        color_var=color_var,
+        log_w=log_w,
+        target=target,
     )
 
 
