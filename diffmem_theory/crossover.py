@@ -1,0 +1,693 @@
+r"""Training-loss approximations and the memorization crossover point of Buchanan et al. (paper 000).
+
+For an isotropic K-component Gaussian mixture with variance ``s2 = sigma_*^2`` in high dimension
+``d`` (Sec. 3), the excess training losses over the memorizing denoiser ``xbar_mem`` are
+
+* generalizing denoiser ``xbar_*`` (Thm 3.1 / F.1): ``d s2 / (psi_t s2 + 1)``, leading coefficient 1;
+* partially memorizing denoiser ``xbar_pmem,M`` (Thm 3.2 / F.3): ``C (1 - M/N) d s2``, ``C in [1, 2]``.
+
+Their weighted difference ``E_t[lambda(t) {C (1 - M/N) d s2 - d s2/(psi_t s2 + 1)}]`` decreases in
+``M`` and vanishes at the crossover of eq. (14),
+
+    M_* = N {1 - E_t[lambda/(psi_t s2 + 1)] / (C E_t[lambda])},
+
+linear in ``N`` and independent of ``d`` and ``K``. This module evaluates all of it for any loss
+weighting ``lambda``: continuous ``t ~ Unif(t_min, t_max)`` by quadrature (weightings such as
+``lambda = psi_t`` that are not integrable at ``t -> 0`` give the limit ``M_* = N``; ``mpmath``
+takes over where float64 overflows), on a discrete time grid, and in the argmin form of Sec. 4.1.
+The non-asymptotic residuals of Thm F.1 and Prop F.2 are exposed with their unspecified numerical
+constants as arguments.
+
+Weightings
+----------
+A weighting is one of the unit names ``"x0"`` (``lambda = 1``), ``"eps"`` (``lambda = psi_t``, the
+noise-prediction weighting used for training), ``"score"`` (``alpha_t^2/sigma_t^4``) and ``"v"``
+(``((alpha_t^2 + sigma_t^2)/sigma_t)^2``) -- the factor that turns an x0 loss into that unit's loss
+(:func:`diffmem_theory.schedules.loss_scale`) -- or a callable ``lambda(t)`` of a float64 array,
+or (on a grid only) an array of non-negative values ``lambda(t_l)``.
+
+>>> round(crossover_ratio("x0", C=1.0), 6)   # continuous t: 1 - 1/(3C) for VPTrig, s2 = 1
+0.666667
+>>> round(crossover_ratio("x0", times=VPTrig().time_grid(), C=1.0), 5)   # the 26-point grid
+0.66036
+"""
+
+from __future__ import annotations
+
+import math
+import warnings
+from collections.abc import Callable
+from typing import Any
+
+import mpmath
+import numpy as np
+from numpy.typing import ArrayLike
+from scipy import integrate
+from scipy.special import expit
+
+from diffmem_theory._validation import as_float_array, check_int, check_positive, check_scalar
+from diffmem_theory.schedules import PREDICTIONS, Schedule, VPTrig
+
+__all__ = [
+    "approx_loss_difference",
+    "approx_losses",
+    "crossover_M",
+    "crossover_argmin",
+    "crossover_ratio",
+    "empirical_constant",
+    "gen_excess_loss",
+    "kappa",
+    "loss_weighting",
+    "pmem_excess_loss",
+    "prop_f2_residual",
+    "thm_f1_residual",
+]
+
+Weighting = str | Callable[[np.ndarray], ArrayLike] | ArrayLike
+
+_VP = VPTrig()
+# Local power-law exponent of lambda at t -> 0 is read off between these two times; a weighting
+# behaving like t^p with p <= -1 + _DIVERGENCE_TOL is not integrable at 0.
+_PROBE_TIMES = (1e-60, 1e-30)
+_DIVERGENCE_TOL = 1e-6
+_LOG_TINY = math.log(np.finfo(np.float64).tiny)
+
+
+def _schedule(schedule: Schedule | None) -> Schedule:
+    if schedule is None:
+        return _VP
+    if not isinstance(schedule, Schedule):
+        raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
+    return schedule
+
+
+def _var_star(var_star: ArrayLike) -> np.ndarray:
+    return check_positive(var_star, "var_star")
+
+
+def _constant_c(C: float) -> float:
+    return check_scalar(C, "C", low=0.0, low_open=True)
+
+
+# ----------------------------------------------------------------------------------------------
+# Theorems 3.1 and 3.2: the excess losses
+# ----------------------------------------------------------------------------------------------
+
+
+def _gen_fraction(t: np.ndarray, s2: np.ndarray, schedule: Schedule) -> np.ndarray:
+    """1/(psi_t s2 + 1) = sigmoid(-(log psi_t + log s2)), finite for every t in the domain."""
+    return expit(-(schedule.log_snr(t) + np.log(s2)))
+
+
+def gen_excess_loss(
+    t: ArrayLike, d: ArrayLike, var_star: ArrayLike = 1.0, schedule: Schedule | None = None
+) -> np.ndarray:
+    r"""Excess training loss of the generalizing denoiser over the memorizing one (Thm 3.1).
+
+    Buchanan et al. (paper 000), Thm 3.1 / Thm F.1:
+
+        E[L_{N,t}(xbar_*) - L_{N,t}(xbar_mem)] ~ d s2 / (psi_t s2 + 1)
+                                               = d s2 sigma_t^2 / (alpha_t^2 s2 + sigma_t^2),
+
+    the exact MMSE of the per-cluster (nominal) denoiser. For VPTrig and ``s2 = 1`` it is ``d t^2``.
+    Vectorized over ``t``, ``d`` and ``var_star`` (broadcast); ``schedule`` defaults to VPTrig.
+
+    >>> round(float(gen_excess_loss(0.36028, 50)), 4)   # t_16, d = 50: 50 t^2
+    6.4901
+    """
+    sched = _schedule(schedule)
+    tt = sched.check_time(t)
+    dd = check_positive(d, "d")
+    s2 = _var_star(var_star)
+    return dd * s2 * _gen_fraction(tt, s2, sched)
+
+
+def _ratio_mn(M: ArrayLike, N: ArrayLike) -> np.ndarray:
+    m = as_float_array(M, "M")
+    n = check_positive(N, "N")
+    if np.any(m < 0) or np.any(m > n):
+        raise ValueError(f"M must lie in [0, N] (N = {N!r}), got {M!r}")
+    return m / n
+
+
+def pmem_excess_loss(
+    M: ArrayLike, N: ArrayLike, d: ArrayLike, var_star: ArrayLike = 1.0, C: float = 2.0
+) -> np.ndarray:
+    r"""Excess training loss of the partially memorizing denoiser over the memorizing one (Thm 3.2).
+
+    Buchanan et al. (paper 000), Thm 3.2 / Thm F.3:
+
+        E[L_{N,t}(xbar_pmem,M) - L_{N,t}(xbar_mem)] ~ C (1 - M/N) d s2,   1 <= C <= 2,
+
+    independent of ``t`` in the high-SNR range. ``C = 2`` (default) is the theorem's upper
+    constant, used in the paper's Fig. 1; the authors' evaluation script uses ``C = 1``, and the
+    empirical constant (:func:`empirical_constant`) depends on ``M`` (1.4-2.0 for d = 50, K = 12,
+    N = 200). ``0 <= M <= N``; vectorized with broadcasting.
+
+    >>> pmem_excess_loss([20, 100, 200], 200, 50).tolist()
+    [90.0, 50.0, 0.0]
+    """
+    r = _ratio_mn(M, N)
+    return _constant_c(C) * (1.0 - r) * check_positive(d, "d") * _var_star(var_star)
+
+
+def approx_losses(
+    t: ArrayLike,
+    M: ArrayLike,
+    N: ArrayLike,
+    d: ArrayLike,
+    loss_mem: ArrayLike,
+    var_star: ArrayLike = 1.0,
+    C: float = 2.0,
+    schedule: Schedule | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    r"""The approximate training losses ``(Lhat_gen, Lhat_pmem)`` of Fig. 1 (Thms 3.1 and 3.2).
+
+    Buchanan et al. (paper 000), Sec. 3 and Fig. 1: the approximations add the excess losses to
+    the memorizing denoiser's (empirical) loss ``loss_mem = L_{N,t}(xbar_mem)``:
+
+        Lhat_gen  = L_{N,t}(xbar_mem) + d s2 / (psi_t s2 + 1),
+        Lhat_pmem = L_{N,t}(xbar_mem) + C (1 - M/N) d s2.
+
+    Arguments broadcast together.
+
+    >>> gen, pmem = approx_losses(0.36028, [100, 200], 200, 50, loss_mem=0.0)
+    >>> round(float(gen), 4), pmem.tolist()
+    (6.4901, [50.0, 0.0])
+    """
+    lm = check_positive(loss_mem, "loss_mem", allow_zero=True)
+    return (
+        lm + gen_excess_loss(t, d, var_star, schedule),
+        lm + pmem_excess_loss(M, N, d, var_star, C),
+    )
+
+
+def kappa(d: ArrayLike, c: float = 1.0, schedule: Schedule | None = None) -> np.ndarray:
+    r"""Upper end ``kappa(d) = varsigma(c log(d)^2 / d)`` of the time range of Thms 3.1 and 3.2.
+
+    Buchanan et al. (paper 000), Thm 3.1, Props F.2 and F.4: the excess-loss laws hold uniformly
+    on ``t in (0, kappa(d)]`` with ``kappa(d) = varsigma(Theta(log(d)^2/d))``, ``varsigma`` the
+    inverse SNR. The constant inside Theta(.) is unspecified (Prop F.4 drops the Theta): it is the
+    argument ``c``. For VPTrig, ``kappa(d) = (1 + c log(d)^2/d)^{-1/2} -> 1`` as d grows.
+    ``d > 1``.
+
+    >>> kappa([30, 50]).round(3).tolist()
+    [0.85, 0.875]
+    """
+    sched = _schedule(schedule)
+    dd = as_float_array(d, "d")
+    if np.any(dd <= 1):
+        raise ValueError(f"d must be > 1 (log(d)^2/d must be positive), got {d!r}")
+    c = check_scalar(c, "c", low=0.0, low_open=True)
+    return sched.inverse_snr(c * np.log(dd) ** 2 / dd)
+
+
+def empirical_constant(
+    loss_pmem: ArrayLike,
+    loss_mem: ArrayLike,
+    M: ArrayLike,
+    N: ArrayLike,
+    d: ArrayLike,
+    var_star: ArrayLike = 1.0,
+) -> np.ndarray:
+    r"""The empirical constant of Thm 3.2, ``C_emp(M) = (L_pmem - L_mem) / ((1 - M/N) d s2)``.
+
+    Buchanan et al. (paper 000), Thm 3.2 predicts ``1 <= C_emp <= 2`` when every cluster has a
+    memorized representative (Prop C.4); the notes measure 1.96, 1.50, 1.44, 1.58 for
+    ``M = 20, 100, 160, 190`` (d = 50, K = 12, N = 200). Needs ``M < N``.
+
+    >>> float(empirical_constant(41.0, 2.0, 100, 200, 50))
+    1.56
+    """
+    r = _ratio_mn(M, N)
+    if np.any(r >= 1):
+        raise ValueError(f"M must be < N for the empirical constant (1 - M/N > 0), got M={M!r}")
+    excess = as_float_array(loss_pmem, "loss_pmem") - as_float_array(loss_mem, "loss_mem")
+    return excess / ((1.0 - r) * check_positive(d, "d") * _var_star(var_star))
+
+
+# ----------------------------------------------------------------------------------------------
+# loss weightings
+# ----------------------------------------------------------------------------------------------
+
+
+def _log_named_weight(name: str, t: np.ndarray, schedule: Schedule) -> np.ndarray:
+    """log lambda(t) of a named weighting, in log space (no overflow as t -> 0)."""
+    if name == "x0":
+        return np.zeros_like(t)
+    if name == "eps":
+        return schedule.log_snr(t)
+    log_s2 = schedule.log_sigma2(t)
+    if name == "score":
+        return 2.0 * schedule.log_alpha(t) - 2.0 * log_s2
+    return 2.0 * np.log(schedule.alpha(t) ** 2 + schedule.sigma2(t)) - log_s2  # "v"
+
+
+def _log_weight(weighting: Weighting, t: np.ndarray, schedule: Schedule) -> np.ndarray:
+    """log lambda(t) for a named or callable weighting (arrays are handled by the callers)."""
+    if isinstance(weighting, str):
+        if weighting not in PREDICTIONS:
+            raise ValueError(
+                f"weighting must be one of {list(PREDICTIONS)}, a callable lambda(t) or an "
+                f"array of values on the grid, got {weighting!r}"
+            )
+        return _log_named_weight(weighting, t, schedule)
+    if callable(weighting):
+        with np.errstate(divide="ignore"):
+            lam = np.broadcast_to(np.asarray(weighting(t), dtype=np.float64), t.shape)
+        if np.any(np.isnan(lam)) or np.any(lam < 0):
+            raise ValueError("weighting(t) must return non-negative values (no NaN)")
+        with np.errstate(divide="ignore"):
+            return np.log(lam)
+    raise ValueError(
+        f"weighting must be one of {list(PREDICTIONS)} or a callable lambda(t) (an array of "
+        f"values needs times=...), got {type(weighting).__name__}"
+    )
+
+
+def loss_weighting(
+    weighting: Weighting, t: ArrayLike, schedule: Schedule | None = None
+) -> np.ndarray:
+    r"""The loss weighting ``lambda(t)`` of eq. (6) for a unit name or a callable.
+
+    Buchanan et al. (paper 000), eq. (6) and Sec. 2: training minimizes
+    ``E_t[lambda(t) L_{N,t}]`` with ``lambda = psi_t`` ("eps": ``|eps_hat - eps|^2 = psi_t
+    |xbar - x0|^2``); ``"x0"`` is ``lambda = 1``, ``"score"`` ``alpha^2/sigma^4``, ``"v"``
+    ``((alpha^2 + sigma^2)/sigma)^2`` (:func:`diffmem_theory.schedules.loss_scale`).
+
+    >>> loss_weighting("eps", [0.5, 0.36028]).round(5).tolist()
+    [3.0, 6.70406]
+    """
+    sched = _schedule(schedule)
+    tt = sched.check_time(t)
+    return np.exp(_log_weight(weighting, tt, sched))
+
+
+def _grid_weights(weighting: Weighting, times: np.ndarray, schedule: Schedule) -> np.ndarray:
+    if isinstance(weighting, str) or callable(weighting):
+        lam = np.exp(_log_weight(weighting, times, schedule))
+    else:
+        lam = as_float_array(weighting, "weighting", ndim=1)
+        if lam.shape != times.shape:
+            raise ValueError(
+                f"weighting has {lam.shape[0]} values but times has {times.shape[0]}; "
+                f"give one weight per grid time"
+            )
+        if np.any(lam < 0):
+            raise ValueError("weighting values must be >= 0")
+    if not np.all(np.isfinite(lam)) or lam.sum() <= 0:
+        raise ValueError(
+            f"weighting must be finite on the grid and positive somewhere, got sum {lam.sum()!r}"
+        )
+    return lam
+
+
+def _times(times: ArrayLike, schedule: Schedule) -> np.ndarray:
+    tt = schedule.check_time(as_float_array(times, "times", ndim=1))
+    if tt.size == 0:
+        raise ValueError("times must hold at least one time")
+    return tt
+
+
+# ----------------------------------------------------------------------------------------------
+# eq. (14): the crossover
+# ----------------------------------------------------------------------------------------------
+
+
+def approx_loss_difference(
+    M: ArrayLike,
+    N: ArrayLike,
+    d: ArrayLike,
+    *,
+    weighting: Weighting = "x0",
+    times: ArrayLike | None = None,
+    var_star: float = 1.0,
+    C: float = 2.0,
+    schedule: Schedule | None = None,
+) -> np.ndarray:
+    r"""Approximate expected loss difference ``L_N(xbar_pmem,M, lambda) - L_N(xbar_*, lambda)``.
+
+    Buchanan et al. (paper 000), Sec. 3 (display before eq. (14)):
+
+        E[L_N(xbar_pmem,M) - L_N(xbar_*)] ~ E_t[lambda(t) {C (1 - M/N) d s2 - d s2/(psi_t s2 + 1)}],
+
+    with ``t`` uniform on ``times`` (a grid, as in the experiments) or on the continuous domain
+    (``times=None``; the weighting must then be integrable, see :func:`crossover_ratio`). It is
+    decreasing in ``M`` and vanishes at ``M = crossover_M(N, ...)``. Vectorized over ``M``.
+
+    >>> g = VPTrig().time_grid()
+    >>> approx_loss_difference([100, 200], 200, 50, times=g).round(3).tolist()
+    [33.018, -16.982]
+    """
+    sched = _schedule(schedule)
+    c = _constant_c(C)
+    s2 = float(_var_star(var_star))
+    excess = c * (1.0 - _ratio_mn(M, N))
+    if times is None:
+        mean_w, mean_wg = _continuous_moments(weighting, sched, s2, 0.0, None, None)
+    else:
+        tt = _times(times, sched)
+        lam = _grid_weights(weighting, tt, sched)
+        mean_w, mean_wg = lam.mean(), (lam * _gen_fraction(tt, np.asarray(s2), sched)).mean()
+        if not (math.isfinite(mean_w) and math.isfinite(mean_wg)):
+            raise ValueError("weighting overflows float64 on the grid")
+    if not math.isfinite(mean_w):
+        raise ValueError("the weighting is not integrable on the domain: E_t[lambda] = inf")
+    return check_positive(d, "d") * s2 * (excess * float(mean_w) - float(mean_wg))
+
+
+def crossover_ratio(
+    weighting: Weighting = "x0",
+    *,
+    times: ArrayLike | None = None,
+    var_star: float = 1.0,
+    C: float = 2.0,
+    schedule: Schedule | None = None,
+    t_min: float = 0.0,
+    t_max: float | None = None,
+    dps: int | None = None,
+) -> Any:
+    r"""The predicted crossover ratio ``M_*/N`` of eq. (14).
+
+    Buchanan et al. (paper 000), eq. (14):
+
+        M_*/N = 1 - E_t[lambda(t)/(psi_t s2 + 1)] / (C E_t[lambda(t)]).
+
+    It depends only on ``lambda``, ``C``, ``s2 = sigma_*^2`` and the law of ``t`` -- not on ``N``,
+    ``d`` or ``K`` -- and is invariant to a positive rescaling of ``lambda``.
+
+    * ``times`` given: ``t`` uniform on that grid (the experiments' 26-point grid); ``weighting``
+      may also be an array of grid values (a fitted ``lambda~``).
+    * ``times=None``: ``t`` uniform on ``(t_min, t_max)`` (default the whole domain), by adaptive
+      quadrature in ``u = log t``. With ``t_min = 0`` a weighting that behaves like ``t^p`` with
+      ``p <= -1`` as ``t -> 0`` (e.g. ``lambda = psi_t``, p = -2) has ``E_t[lambda] = inf``; its
+      normalized weight concentrates where ``1/(psi_t s2 + 1) -> 0``, so the ratio is exactly 1
+      (``M_* = N``). The exponent is read off ``lambda`` at ``t = 1e-60`` and ``1e-30``.
+    * ``dps``: evaluate the quadrature with ``mpmath`` at that many digits (returns an ``mpf``);
+      the float64 path switches to mpmath by itself when ``lambda`` overflows (e.g.
+      ``weighting="eps"`` with ``t_min = 1e-200``). The mpmath path needs VPTrig (closed forms
+      ``alpha^2 = 1 - t^2``, ``sigma^2 = t^2``) or a callable that accepts ``mpf`` values.
+
+    Reference values (VPTrig, ``s2 = 1``, notes §2.5): grid, ``lambda = 1``: 0.66036 (C = 1),
+    0.83018 (C = 2); grid, ``lambda = psi``: 0.99998 / 0.99999; continuous ``lambda = 1``:
+    ``1 - 1/(3C)``; continuous ``lambda = psi``: 1.
+
+    >>> g = VPTrig().time_grid()
+    >>> round(crossover_ratio("x0", times=g), 5), round(crossover_ratio("eps", times=g, C=1), 5)
+    (0.83018, 0.99998)
+    >>> crossover_ratio("eps")   # lambda = psi is not integrable at t = 0: M_* = N
+    1.0
+    >>> print(mpmath.nstr(crossover_ratio("eps", t_min=1e-3, dps=30), 12))   # closed form
+    0.9996665
+    """
+    sched = _schedule(schedule)
+    c = _constant_c(C)
+    s2 = float(_var_star(var_star))
+    if times is not None:
+        if dps is not None or t_min != 0.0 or t_max is not None:
+            raise ValueError("t_min, t_max and dps apply to continuous t only (times=None)")
+        tt = _times(times, sched)
+        lam = _grid_weights(weighting, tt, sched)
+        lam = lam / lam.max()
+        return float(1.0 - (lam * _gen_fraction(tt, np.asarray(s2), sched)).sum() / (c * lam.sum()))
+    mean_w, mean_wg = _continuous_moments(weighting, sched, s2, t_min, t_max, dps)
+    if mean_w == math.inf:
+        return 1.0 if dps is None else mpmath.mpf(1)
+    return 1 - mean_wg / (c * mean_w)
+
+
+def crossover_M(N: ArrayLike, **kwargs: Any) -> np.ndarray:
+    r"""The predicted crossover ``M_* = N * crossover_ratio(**kwargs)`` of eq. (14) (linear in N).
+
+    Buchanan et al. (paper 000), eq. (14); see :func:`crossover_ratio` for the keyword arguments.
+
+    >>> crossover_M([100, 200], times=VPTrig().time_grid()).round(3).tolist()
+    [83.018, 166.036]
+    """
+    return check_positive(N, "N") * float(crossover_ratio(**kwargs))
+
+
+def crossover_argmin(
+    N: int,
+    Ms: ArrayLike | None = None,
+    *,
+    times: ArrayLike,
+    weighting: Weighting = "x0",
+    loss_pmem: ArrayLike | None = None,
+    loss_gen: ArrayLike | None = None,
+    d: float = 1.0,
+    var_star: float = 1.0,
+    C: float = 2.0,
+    schedule: Schedule | None = None,
+) -> int:
+    r"""The crossover in the argmin form of Sec. 4.1: the ``M`` closest to zero loss difference.
+
+    Buchanan et al. (paper 000), Sec. 4.1 / eq. (15):
+
+        Mtilde_pt = argmin_M ( sum_l lambda(t_l) { Lhat_{N,t_l}(xbar_pmem,M) - Lhat_{N,t_l}(xbar_*) } )^2.
+
+    By default the losses are the approximations of Thms 3.1-3.2 (then ``L_mem`` and ``d`` cancel
+    and ``Mtilde_pt`` is the grid point nearest ``crossover_M``); give ``loss_pmem`` (shape
+    ``(len(Ms), len(times))``) and ``loss_gen`` (``(len(times),)``) to use measured losses. ``Ms``
+    defaults to ``1..N``. Ties go to the smallest ``M``.
+
+    >>> crossover_argmin(200, times=VPTrig().time_grid())
+    166
+    """
+    n = check_int(N, "N", low=1)
+    sched = _schedule(schedule)
+    tt = _times(times, sched)
+    ms = np.arange(1, n + 1) if Ms is None else as_float_array(Ms, "Ms", ndim=1)
+    if ms.size == 0 or np.any(ms < 0) or np.any(ms > n):
+        raise ValueError(f"Ms must be a non-empty 1-D array of values in [0, N={n}]")
+    lam = _grid_weights(weighting, tt, sched)
+    if (loss_pmem is None) != (loss_gen is None):
+        raise ValueError("give both loss_pmem and loss_gen, or neither")
+    if loss_pmem is None:
+        gen = gen_excess_loss(tt, d, var_star, sched)
+        pmem = pmem_excess_loss(ms[:, None], n, d, var_star, C) * np.ones_like(tt)
+    else:
+        pmem = as_float_array(loss_pmem, "loss_pmem", ndim=2)
+        gen = as_float_array(loss_gen, "loss_gen", ndim=1)
+        if pmem.shape != (ms.size, tt.size) or gen.shape != tt.shape:
+            raise ValueError(
+                f"loss_pmem must have shape ({ms.size}, {tt.size}) and loss_gen ({tt.size},), "
+                f"got {pmem.shape} and {gen.shape}"
+            )
+    objective = ((pmem - gen) @ lam) ** 2
+    best = ms[int(np.argmin(objective))]
+    return int(best) if float(best).is_integer() else float(best)
+
+
+# ----------------------------------------------------------------------------------------------
+# continuous E_t[lambda] and E_t[lambda g] by quadrature
+# ----------------------------------------------------------------------------------------------
+
+
+def _continuous_moments(
+    weighting: Weighting,
+    schedule: Schedule,
+    s2: float,
+    t_min: float,
+    t_max: float | None,
+    dps: int | None,
+) -> tuple[Any, Any]:
+    """(E_t[lambda], E_t[lambda g]) for t ~ Unif(t_min, t_max); E_t[lambda] = inf if divergent."""
+    if not (isinstance(weighting, str) or callable(weighting)):
+        raise ValueError("an array weighting needs times= (continuous t needs a name or callable)")
+    if t_max is None:
+        if math.isinf(schedule.T):
+            raise ValueError(f"t_max is required for {schedule.name} because its T is inf")
+        t_max = schedule.T
+    t_max = check_scalar(t_max, "t_max", low=0.0, low_open=True, high=schedule.T)
+    t_min = check_scalar(t_min, "t_min", low=0.0, high=t_max, high_open=True)
+    if t_min == 0.0 and _diverges_at_zero(weighting, schedule):
+        return math.inf, math.nan
+    if dps is None:
+        try:
+            return _moments_float(weighting, schedule, s2, t_min, t_max)
+        except FloatingPointError:
+            pass  # lambda overflowed float64: fall through to mpmath
+        dps = 30
+    out = _moments_mp(weighting, schedule, s2, t_min, t_max, check_int(dps, "dps", low=5))
+    return out
+
+
+def _diverges_at_zero(weighting: Weighting, schedule: Schedule) -> bool:
+    """lambda ~ t^p near 0 with p <= -1 (local exponent between the two probe times)."""
+    t_hi = min(_PROBE_TIMES[1], 0.5 * schedule.T)
+    probe = np.array([_PROBE_TIMES[0], t_hi])
+    log_lam = _log_weight(weighting, probe, schedule)
+    if np.any(np.isposinf(log_lam)):
+        return True
+    if np.any(np.isneginf(log_lam)):
+        return False  # lambda vanishes near 0
+    p = (log_lam[1] - log_lam[0]) / (np.log(probe[1]) - np.log(probe[0]))
+    return bool(p <= -1.0 + _DIVERGENCE_TOL)
+
+
+def _moments_float(
+    weighting: Weighting, schedule: Schedule, s2: float, t_min: float, t_max: float
+) -> tuple[float, float]:
+    s2_arr = np.asarray(s2)
+
+    def parts(u: float) -> tuple[float, float]:
+        if u < _LOG_TINY:
+            return 0.0, 0.0  # lambda t ~ t^(p+1) -> 0 for an integrable weighting (p > -1)
+        t = np.asarray([math.exp(u)])
+        t = np.minimum(t, np.nextafter(schedule.T, 0.0)) if schedule._open_at_T else t
+        log_w = float(_log_weight(weighting, t, schedule)[0]) + u  # dt = t du
+        if log_w > 700.0:
+            raise FloatingPointError("weighting overflows float64")
+        w = math.exp(log_w)
+        return w, w * float(_gen_fraction(t, s2_arr, schedule)[0])
+
+    lo = -math.inf if t_min == 0.0 else math.log(t_min)
+    hi = math.log(t_max)
+    kw = {"limit": 500, "epsabs": 0.0, "epsrel": 1e-12}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", integrate.IntegrationWarning)
+        w = integrate.quad(lambda u: parts(u)[0], lo, hi, **kw)[0]
+        wg = integrate.quad(lambda u: parts(u)[1], lo, hi, **kw)[0]
+    width = t_max - t_min
+    return w / width, wg / width
+
+
+def _moments_mp(
+    weighting: Weighting, schedule: Schedule, s2: float, t_min: float, t_max: float, dps: int
+) -> tuple[Any, Any]:
+    if isinstance(weighting, str) and not isinstance(schedule, VPTrig):
+        raise ValueError(
+            f"the mpmath path evaluates named weightings on VPTrig only, got {schedule.name}; "
+            "pass a callable weighting that accepts mpmath numbers"
+        )
+    with mpmath.workdps(dps):
+        s2m = mpmath.mpf(s2)
+
+        def lam(t: Any) -> Any:
+            if callable(weighting):
+                return weighting(t)
+            a2, v = 1 - t**2, t**2
+            return {"x0": 1, "eps": a2 / v, "score": a2 / v**2, "v": (a2 + v) ** 2 / v}[weighting]
+
+        def gen(t: Any) -> Any:
+            return t**2 / ((1 - t**2) * s2m + t**2)
+
+        lo, hi = mpmath.mpf(t_min), mpmath.mpf(t_max)
+        # split at geometric points so that tanh-sinh resolves the scale near t_min
+        pts = [lo] + [p for p in (mpmath.mpf(10) ** -k for k in (12, 6, 3, 1)) if lo < p < hi]
+        pts.append(hi)
+        w = mpmath.quad(lam, pts)
+        wg = mpmath.quad(lambda t: lam(t) * gen(t), pts)
+        width = hi - lo
+        return w / width, wg / width
+
+
+# ----------------------------------------------------------------------------------------------
+# Thm F.1 and Prop F.2: non-asymptotic residuals
+# ----------------------------------------------------------------------------------------------
+
+
+def _nominal_variance(
+    t: np.ndarray, s2: np.ndarray, schedule: Schedule
+) -> tuple[np.ndarray, np.ndarray]:
+    """(alpha_t^2, v) with v = s2 sigma_t^2/(alpha_t^2 s2 + sigma_t^2) = s2/(psi_t s2 + 1)."""
+    return schedule.alpha(t) ** 2, s2 * _gen_fraction(t, s2, schedule)
+
+
+def thm_f1_residual(
+    t: ArrayLike,
+    eps: ArrayLike,
+    d: ArrayLike,
+    N: ArrayLike,
+    K: ArrayLike,
+    gamma: ArrayLike,
+    Gamma: ArrayLike,
+    var_star: ArrayLike = 1.0,
+    C3: float = 1.0,
+    schedule: Schedule | None = None,
+) -> np.ndarray:
+    r"""The residual ``Xi`` of Thm F.1 (non-asymptotic Thm 3.1), with the constant ``C3``.
+
+    Buchanan et al. (paper 000), Thm F.1: under the coupling conditions on ``eps in [0, 1]``
+    (:func:`diffmem_theory.concentration.coupling_conditions`),
+
+        |E[L_N(mu_*, s2)] - E[L_N(x^{1..N}, 0)] - d s2 sigma_t^2/(alpha_t^2 s2 + sigma_t^2)| <= Xi,
+
+        Xi = eps d v + C3 (Gamma^2 + (1 + s2) d)(K^2 + N^2)
+             * { exp[-gamma^2 alpha_t^2 / (2(alpha_t^2 s2 + sigma_t^2))]
+                 + exp[-alpha_t^2 s2 (1 - eps) d / (2 sigma_t^2)] + exp[-eps^2 d / 16] },
+
+    with ``v = s2 sigma_t^2/(alpha_t^2 s2 + sigma_t^2)``, ``gamma`` the minimum and ``Gamma`` the
+    maximum norm of the means' separations/norms. ``C3`` is an unspecified numerical constant in
+    the paper. Vectorized with broadcasting; the exponents are evaluated in log space.
+
+    >>> round(float(thm_f1_residual(0.36028, 0.5, 50, 200, 12, 10.0, 7.07, C3=0.0)), 3)  # eps d v
+    3.245
+    """
+    sched = _schedule(schedule)
+    tt = sched.check_time(t)
+    e = as_float_array(eps, "eps")
+    if np.any((e < 0) | (e > 1)):
+        raise ValueError(f"eps must lie in [0, 1], got {eps!r}")
+    dd, n, k = (check_positive(x, name) for x, name in ((d, "d"), (N, "N"), (K, "K")))
+    g = check_positive(gamma, "gamma")
+    big = check_positive(Gamma, "Gamma", allow_zero=True)
+    s2 = _var_star(var_star)
+    c3 = check_scalar(C3, "C3", low=0.0)
+    a2, v = _nominal_variance(tt, s2, sched)
+    noised = a2 * s2 + sched.sigma2(tt)
+    log_psi = sched.log_snr(tt)
+    tails = (
+        np.exp(-(g**2) * a2 / (2.0 * noised))
+        + np.exp(-0.5 * np.exp(log_psi) * s2 * (1.0 - e) * dd)
+        + np.exp(-(e**2) * dd / 16.0)
+    )
+    return e * dd * v + c3 * (big**2 + (1.0 + s2) * dd) * (k**2 + n**2) * tails
+
+
+def prop_f2_residual(
+    t: ArrayLike,
+    d: ArrayLike,
+    N: ArrayLike,
+    K: ArrayLike,
+    gamma: ArrayLike,
+    Gamma: ArrayLike,
+    var_star: ArrayLike = 1.0,
+    C4: float = 1.0,
+    eps: ArrayLike | None = None,
+    schedule: Schedule | None = None,
+) -> np.ndarray:
+    r"""The residual of Prop F.2 (Thm 3.1 with ``eps = log(d)/sqrt(d)``), with the constant ``C4``.
+
+    Buchanan et al. (paper 000), Prop F.2:
+
+        eps d v + C4 (1 + Gamma^2/d + s2) Poly(d) d v (1/s2 + psi_t)
+            * exp[-(1/16) min(log(d)^2, psi_t s2 d, gamma^2 psi_t / (1 + s2 psi_t))],
+
+    ``v = s2/(psi_t s2 + 1)``, ``eps = Theta(log d/sqrt d)`` (default ``log(d)/sqrt(d)``) and
+    ``Poly(d) = K^2 + N^2``, the polynomial factor inherited from Thm F.1 (``N = poly(d)``); ``C4``
+    is unspecified in the paper. The proof's condition "1 - eps <= 1/2" is a misprint for
+    ``1 - eps >= 1/2`` (notes §5.12). Vectorized with broadcasting; ``d > 1``.
+
+    >>> round(float(prop_f2_residual(0.36028, 50, 200, 12, 10.0, 7.07, C4=0.0)), 4)
+    3.5906
+    """
+    sched = _schedule(schedule)
+    tt = sched.check_time(t)
+    dd = as_float_array(d, "d")
+    if np.any(dd <= 1):
+        raise ValueError(f"d must be > 1, got {d!r}")
+    n, k = check_positive(N, "N"), check_positive(K, "K")
+    g = check_positive(gamma, "gamma")
+    big = check_positive(Gamma, "Gamma", allow_zero=True)
+    s2 = _var_star(var_star)
+    c4 = check_scalar(C4, "C4", low=0.0)
+    e = np.log(dd) / np.sqrt(dd) if eps is None else as_float_array(eps, "eps")
+    psi = sched.snr(tt)
+    v = s2 * _gen_fraction(tt, s2, sched)
+    rate = np.minimum(np.minimum(np.log(dd) ** 2, psi * s2 * dd), g**2 * psi / (1.0 + s2 * psi))
+    poly = k**2 + n**2
+    return e * dd * v + c4 * (1.0 + big**2 / dd + s2) * poly * dd * v * (1.0 / s2 + psi) * np.exp(
+        -rate / 16.0
+    )
