@@ -1,10 +1,10 @@
-r"""Training-loss approximations and the memorization crossover point of Buchanan et al. (paper 000).
+r"""Training-loss approximations and the crossover point of Buchanan et al. (paper 000).
 
 For an isotropic K-component Gaussian mixture with variance ``s2 = sigma_*^2`` in high dimension
 ``d`` (Sec. 3), the excess training losses over the memorizing denoiser ``xbar_mem`` are
 
-* generalizing denoiser ``xbar_*`` (Thm 3.1 / F.1): ``d s2 / (psi_t s2 + 1)``, leading coefficient 1;
-* partially memorizing denoiser ``xbar_pmem,M`` (Thm 3.2 / F.3): ``C (1 - M/N) d s2``, ``C in [1, 2]``.
+* generalizing denoiser ``xbar_*`` (Thm 3.1 / F.1): ``d s2 / (psi_t s2 + 1)``, coefficient 1;
+* partially memorizing ``xbar_pmem,M`` (Thm 3.2 / F.3): ``C (1 - M/N) d s2``, ``C in [1, 2]``.
 
 Their weighted difference ``E_t[lambda(t) {C (1 - M/N) d s2 - d s2/(psi_t s2 + 1)}]`` decreases in
 ``M`` and vanishes at the crossover of eq. (14),
@@ -444,7 +444,7 @@ def crossover_argmin(
 
     Buchanan et al. (paper 000), Sec. 4.1 / eq. (15):
 
-        Mtilde_pt = argmin_M ( sum_l lambda(t_l) { Lhat_{N,t_l}(xbar_pmem,M) - Lhat_{N,t_l}(xbar_*) } )^2.
+        Mtilde_pt = argmin_M (sum_l lambda(t_l) {Lhat_{N,t_l}(pmem,M) - Lhat_{N,t_l}(xbar_*)})^2
 
     By default the losses are the approximations of Thms 3.1-3.2 (then ``L_mem`` and ``d`` cancel
     and ``Mtilde_pt`` is the grid point nearest ``crossover_M``); give ``loss_pmem`` (shape

@@ -1,4 +1,4 @@
-r"""Monte Carlo training and test losses of denoisers (Buchanan et al., paper 000, eqs. (5), (6), (13)).
+r"""Monte Carlo training and test losses of denoisers (Buchanan et al., paper 000, eqs. (5)-(13)).
 
 The training loss of a denoiser ``xbar`` (an x0-prediction) on the training set ``x^1..x^N`` is
 
