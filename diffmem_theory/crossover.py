@@ -70,6 +70,7 @@ _VP = VPTrig()
 # behaving like t^p with p <= -1 + _DIVERGENCE_TOL is not integrable at 0.
 _PROBE_TIMES = (1e-60, 1e-30)
 _DIVERGENCE_TOL = 1e-6
+_MP_PIECES = 8
 _LOG_TINY = math.log(np.finfo(np.float64).tiny)
 
 
@@ -383,10 +384,12 @@ def crossover_ratio(
       ``p <= -1`` as ``t -> 0`` (e.g. ``lambda = psi_t``, p = -2) has ``E_t[lambda] = inf``; its
       normalized weight concentrates where ``1/(psi_t s2 + 1) -> 0``, so the ratio is exactly 1
       (``M_* = N``). The exponent is read off ``lambda`` at ``t = 1e-60`` and ``1e-30``.
-    * ``dps``: evaluate the quadrature with ``mpmath`` at that many digits (returns an ``mpf``);
-      the float64 path switches to mpmath by itself when ``lambda`` overflows (e.g.
-      ``weighting="eps"`` with ``t_min = 1e-200``). The mpmath path needs VPTrig (closed forms
-      ``alpha^2 = 1 - t^2``, ``sigma^2 = t^2``) or a callable that accepts ``mpf`` values.
+    * ``dps``: evaluate the quadrature with ``mpmath`` at that many digits (returns an ``mpf``),
+      e.g. to resolve ``1 - M_*/N = 3.3e-41`` for ``lambda = psi`` with ``t_min = 1e-40``, which
+      float64 rounds to 1. The float64 path switches to mpmath (30 digits) by itself when
+      ``lambda t`` overflows (e.g. ``weighting="score"`` with ``t_min = 1e-200``). The mpmath
+      path needs VPTrig (closed forms ``alpha^2 = 1 - t^2``, ``sigma^2 = t^2``) or a callable
+      that accepts ``mpf`` values.
 
     Reference values (VPTrig, ``s2 = 1``, notes §2.5): grid, ``lambda = 1``: 0.66036 (C = 1),
     0.83018 (C = 2); grid, ``lambda = psi``: 0.99998 / 0.99999; continuous ``lambda = 1``:
@@ -553,6 +556,23 @@ def _moments_float(
     return w / width, wg / width
 
 
+def _mp_breakpoints(lo: Any, hi: Any) -> list[Any]:
+    """Geometric breakpoints from lo to hi (about _MP_PIECES pieces of equal log-width).
+
+    Tanh-sinh quadrature is accurate on each piece when the integrand varies by a bounded
+    factor there, which a power of t spanning hundreds of decades does not do on one piece.
+    """
+    if lo == 0:
+        lo_exp = -30  # integrable at 0 (checked before): resolve the scales down to 1e-30
+        head = [mpmath.mpf(0)]
+    else:
+        lo_exp = int(mpmath.floor(mpmath.log10(lo)))
+        head = [lo]
+    step = max(1, -lo_exp // _MP_PIECES + 1)
+    inner = [mpmath.mpf(10) ** k for k in range(lo_exp + step, 0, step)]
+    return head + [p for p in inner if head[-1] < p < hi] + [hi]
+
+
 def _moments_mp(
     weighting: Weighting, schedule: Schedule, s2: float, t_min: float, t_max: float, dps: int
 ) -> tuple[Any, Any]:
@@ -574,9 +594,7 @@ def _moments_mp(
             return t**2 / ((1 - t**2) * s2m + t**2)
 
         lo, hi = mpmath.mpf(t_min), mpmath.mpf(t_max)
-        # split at geometric points so that tanh-sinh resolves the scale near t_min
-        pts = [lo] + [p for p in (mpmath.mpf(10) ** -k for k in (12, 6, 3, 1)) if lo < p < hi]
-        pts.append(hi)
+        pts = _mp_breakpoints(lo, hi)
         w = mpmath.quad(lam, pts)
         wg = mpmath.quad(lambda t: lam(t) * gen(t), pts)
         width = hi - lo
