@@ -70,7 +70,7 @@ _VP = VPTrig()
 # behaving like t^p with p <= -1 + _DIVERGENCE_TOL is not integrable at 0.
 _PROBE_TIMES = (1e-60, 1e-30)
 _DIVERGENCE_TOL = 1e-6
-_MP_PIECES = 8
+_MP_PIECE = 40  # length in u = log t of one mpmath quadrature piece
 _LOG_TINY = math.log(np.finfo(np.float64).tiny)
 
 
@@ -414,9 +414,10 @@ def crossover_ratio(
         lam = lam / lam.max()
         return float(1.0 - (lam * _gen_fraction(tt, np.asarray(s2), sched)).sum() / (c * lam.sum()))
     mean_w, mean_wg = _continuous_moments(weighting, sched, s2, t_min, t_max, dps)
-    if mean_w == math.inf:
-        return 1.0 if dps is None else mpmath.mpf(1)
-    return 1 - mean_wg / (c * mean_w)
+    if dps is None:
+        return 1.0 if mean_w == math.inf else float(1 - mean_wg / (c * mean_w))
+    with mpmath.workdps(dps):
+        return mpmath.mpf(1) if mean_w == math.inf else 1 - mean_wg / (c * mean_w)
 
 
 def crossover_M(N: ArrayLike, **kwargs: Any) -> np.ndarray:
@@ -556,21 +557,18 @@ def _moments_float(
     return w / width, wg / width
 
 
-def _mp_breakpoints(lo: Any, hi: Any) -> list[Any]:
-    """Geometric breakpoints from lo to hi (about _MP_PIECES pieces of equal log-width).
+def _mp_pieces(t_min: float, t_max: float) -> list[Any]:
+    """Breakpoints in u = log t: pieces of length <= _MP_PIECE from log t_min to log t_max.
 
-    Tanh-sinh quadrature is accurate on each piece when the integrand varies by a bounded
-    factor there, which a power of t spanning hundreds of decades does not do on one piece.
+    A weighting ~ t^p is exp((p + 1) u) in u: smooth on each piece, so tanh-sinh keeps full
+    precision across hundreds of decades. With t_min = 0 (an integrable weighting) the first piece
+    runs from -inf to 3 _MP_PIECE below log t_max.
     """
-    if lo == 0:
-        lo_exp = -30  # integrable at 0 (checked before): resolve the scales down to 1e-30
-        head = [mpmath.mpf(0)]
-    else:
-        lo_exp = int(mpmath.floor(mpmath.log10(lo)))
-        head = [lo]
-    step = max(1, -lo_exp // _MP_PIECES + 1)
-    inner = [mpmath.mpf(10) ** k for k in range(lo_exp + step, 0, step)]
-    return head + [p for p in inner if head[-1] < p < hi] + [hi]
+    hi = mpmath.log(mpmath.mpf(t_max))
+    lo = hi - 3 * _MP_PIECE if t_min == 0.0 else mpmath.log(mpmath.mpf(t_min))
+    n = max(1, int(mpmath.ceil((hi - lo) / _MP_PIECE)))
+    pts = [lo + (hi - lo) * k / n for k in range(n + 1)]
+    return [-mpmath.inf, *pts] if t_min == 0.0 else pts
 
 
 def _moments_mp(
@@ -593,11 +591,14 @@ def _moments_mp(
         def gen(t: Any) -> Any:
             return t**2 / ((1 - t**2) * s2m + t**2)
 
-        lo, hi = mpmath.mpf(t_min), mpmath.mpf(t_max)
-        pts = _mp_breakpoints(lo, hi)
-        w = mpmath.quad(lam, pts)
-        wg = mpmath.quad(lambda t: lam(t) * gen(t), pts)
-        width = hi - lo
+        def w_du(u: Any) -> Any:  # lambda(t) dt with t = e^u
+            t = mpmath.exp(u)
+            return lam(t) * t
+
+        pts = _mp_pieces(t_min, t_max)
+        w = mpmath.quad(w_du, pts)
+        wg = mpmath.quad(lambda u: w_du(u) * gen(mpmath.exp(u)), pts)
+        width = mpmath.mpf(t_max) - mpmath.mpf(t_min)
         return w / width, wg / width
 
 
