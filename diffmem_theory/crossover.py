@@ -607,11 +607,39 @@ def _moments_mp(
 # ----------------------------------------------------------------------------------------------
 
 
-def _nominal_variance(
-    t: np.ndarray, s2: np.ndarray, schedule: Schedule
-) -> tuple[np.ndarray, np.ndarray]:
-    """(alpha_t^2, v) with v = s2 sigma_t^2/(alpha_t^2 s2 + sigma_t^2) = s2/(psi_t s2 + 1)."""
-    return schedule.alpha(t) ** 2, s2 * _gen_fraction(t, s2, schedule)
+def _residual_instance(
+    t: ArrayLike,
+    eps: ArrayLike | None,
+    d: ArrayLike,
+    N: ArrayLike,
+    K: ArrayLike,
+    gamma: ArrayLike,
+    Gamma: ArrayLike,
+    var_star: ArrayLike,
+    schedule: Schedule | None,
+) -> tuple[np.ndarray, ...]:
+    """Validated (eps, d, N, K, gamma, Gamma, s2, psi_t, v) of Thm F.1 / Prop F.2.
+
+    ``eps=None`` is Prop F.2's ``log(d)/sqrt(d)`` (then ``d > 1``);
+    ``v = s2 sigma_t^2/(alpha_t^2 s2 + sigma_t^2) = s2/(psi_t s2 + 1)``.
+    """
+    sched = _schedule(schedule)
+    tt = sched.check_time(t)
+    dd = check_positive(d, "d")
+    if eps is None:
+        if np.any(dd <= 1):
+            raise ValueError(f"d must be > 1 for eps = log(d)/sqrt(d), got {d!r}")
+        e = np.log(dd) / np.sqrt(dd)
+    else:
+        e = as_float_array(eps, "eps")
+    if np.any((e < 0) | (e > 1)):
+        raise ValueError(f"eps must lie in [0, 1], got {eps!r}")
+    n, k = check_positive(N, "N"), check_positive(K, "K")
+    g = check_positive(gamma, "gamma")
+    big = check_positive(Gamma, "Gamma", allow_zero=True)
+    s2 = _var_star(var_star)
+    psi = np.exp(sched.log_snr(tt))
+    return e, dd, n, k, g, big, s2, psi, s2 * _gen_fraction(tt, s2, sched)
 
 
 def thm_f1_residual(
@@ -644,22 +672,13 @@ def thm_f1_residual(
     >>> round(float(thm_f1_residual(0.36028, 0.5, 50, 200, 12, 10.0, 7.07, C3=0.0)), 3)  # eps d v
     3.245
     """
-    sched = _schedule(schedule)
-    tt = sched.check_time(t)
-    e = as_float_array(eps, "eps")
-    if np.any((e < 0) | (e > 1)):
-        raise ValueError(f"eps must lie in [0, 1], got {eps!r}")
-    dd, n, k = (check_positive(x, name) for x, name in ((d, "d"), (N, "N"), (K, "K")))
-    g = check_positive(gamma, "gamma")
-    big = check_positive(Gamma, "Gamma", allow_zero=True)
-    s2 = _var_star(var_star)
+    e, dd, n, k, g, big, s2, psi, v = _residual_instance(
+        t, eps, d, N, K, gamma, Gamma, var_star, schedule
+    )
     c3 = check_scalar(C3, "C3", low=0.0)
-    a2, v = _nominal_variance(tt, s2, sched)
-    noised = a2 * s2 + sched.sigma2(tt)
-    log_psi = sched.log_snr(tt)
     tails = (
-        np.exp(-(g**2) * a2 / (2.0 * noised))
-        + np.exp(-0.5 * np.exp(log_psi) * s2 * (1.0 - e) * dd)
+        np.exp(-(g**2) * psi / (2.0 * (psi * s2 + 1.0)))  # alpha^2 gamma^2 / (2 V)
+        + np.exp(-0.5 * psi * s2 * (1.0 - e) * dd)
         + np.exp(-(e**2) * dd / 16.0)
     )
     return e * dd * v + c3 * (big**2 + (1.0 + s2) * dd) * (k**2 + n**2) * tails
@@ -692,19 +711,10 @@ def prop_f2_residual(
     >>> round(float(prop_f2_residual(0.36028, 50, 200, 12, 10.0, 7.07, C4=0.0)), 4)
     3.5906
     """
-    sched = _schedule(schedule)
-    tt = sched.check_time(t)
-    dd = as_float_array(d, "d")
-    if np.any(dd <= 1):
-        raise ValueError(f"d must be > 1, got {d!r}")
-    n, k = check_positive(N, "N"), check_positive(K, "K")
-    g = check_positive(gamma, "gamma")
-    big = check_positive(Gamma, "Gamma", allow_zero=True)
-    s2 = _var_star(var_star)
+    e, dd, n, k, g, big, s2, psi, v = _residual_instance(
+        t, eps, d, N, K, gamma, Gamma, var_star, schedule
+    )
     c4 = check_scalar(C4, "C4", low=0.0)
-    e = np.log(dd) / np.sqrt(dd) if eps is None else as_float_array(eps, "eps")
-    psi = sched.snr(tt)
-    v = s2 * _gen_fraction(tt, s2, sched)
     rate = np.minimum(np.minimum(np.log(dd) ** 2, psi * s2 * dd), g**2 * psi / (1.0 + s2 * psi))
     poly = k**2 + n**2
     return e * dd * v + c4 * (1.0 + big**2 / dd + s2) * poly * dd * v * (1.0 / s2 + psi) * np.exp(

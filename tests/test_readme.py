@@ -44,3 +44,11 @@ def test_ci_runs_the_readme_test_command():
         check=True,
     )
     assert proc.stdout.strip() == cmd
+
+
+def test_readme_doctests_run():
+    """The README's `>>>` examples (the paper-000 crossover) give the printed output."""
+    import doctest
+
+    result = doctest.testfile(str(ROOT / "README.md"), module_relative=False, verbose=False)
+    assert result.attempted >= 3 and result.failed == 0
