@@ -35,7 +35,6 @@ or (on a grid only) an array of non-negative values ``lambda(t_l)``.
 from __future__ import annotations
 
 import math
-import warnings
 from collections.abc import Callable
 from typing import Any
 
@@ -254,7 +253,7 @@ def _log_weight(weighting: Weighting, t: np.ndarray, schedule: Schedule) -> np.n
             )
         return _log_named_weight(weighting, t, schedule)
     if callable(weighting):
-        with np.errstate(divide="ignore"):
+        with np.errstate(divide="ignore", over="ignore"):
             lam = np.broadcast_to(np.asarray(weighting(t), dtype=np.float64), t.shape)
         if np.any(np.isnan(lam)) or np.any(lam < 0):
             raise ValueError("weighting(t) must return non-negative values (no NaN)")
@@ -379,11 +378,12 @@ def crossover_ratio(
 
     * ``times`` given: ``t`` uniform on that grid (the experiments' 26-point grid); ``weighting``
       may also be an array of grid values (a fitted ``lambda~``).
-    * ``times=None``: ``t`` uniform on ``(t_min, t_max)`` (default the whole domain), by adaptive
-      quadrature in ``u = log t``. With ``t_min = 0`` a weighting that behaves like ``t^p`` with
-      ``p <= -1`` as ``t -> 0`` (e.g. ``lambda = psi_t``, p = -2) has ``E_t[lambda] = inf``; its
-      normalized weight concentrates where ``1/(psi_t s2 + 1) -> 0``, so the ratio is exactly 1
-      (``M_* = N``). The exponent is read off ``lambda`` at ``t = 1e-60`` and ``1e-30``.
+    * ``times=None``: ``t`` uniform on ``(t_min, t_max)`` (default the whole domain), by
+      vectorized tanh-sinh quadrature (``scipy.integrate.tanhsinh``) in ``u = log t``. With
+      ``t_min = 0`` a weighting that behaves like ``t^p`` with ``p <= -1`` as ``t -> 0`` (e.g.
+      ``lambda = psi_t``, p = -2) has ``E_t[lambda] = inf``; its normalized weight concentrates
+      where ``1/(psi_t s2 + 1) -> 0``, so the ratio is exactly 1 (``M_* = N``). The exponent is
+      read off ``lambda`` at ``t = 1e-60`` and ``1e-30``.
     * ``dps``: evaluate the quadrature with ``mpmath`` at that many digits (returns an ``mpf``),
       e.g. to resolve ``1 - M_*/N = 3.3e-41`` for ``lambda = psi`` with ``t_min = 1e-40``, which
       float64 rounds to 1. The float64 path switches to mpmath (30 digits) by itself when
@@ -533,28 +533,31 @@ def _diverges_at_zero(weighting: Weighting, schedule: Schedule) -> bool:
 def _moments_float(
     weighting: Weighting, schedule: Schedule, s2: float, t_min: float, t_max: float
 ) -> tuple[float, float]:
-    s2_arr = np.asarray(s2)
+    """Both integrals at once by vectorized tanh-sinh quadrature in u = log t (dt = t du).
 
-    def parts(u: float) -> tuple[float, float]:
-        if u < _LOG_TINY:
-            return 0.0, 0.0  # lambda t ~ t^(p+1) -> 0 for an integrable weighting (p > -1)
-        t = np.asarray([math.exp(u)])
-        t = np.minimum(t, np.nextafter(schedule.T, 0.0)) if schedule._open_at_T else t
-        log_w = float(_log_weight(weighting, t, schedule)[0]) + u  # dt = t du
-        if log_w > 700.0:
-            raise FloatingPointError("weighting overflows float64")
-        w = math.exp(log_w)
-        return w, w * float(_gen_fraction(t, s2_arr, schedule)[0])
+    Raises FloatingPointError (the caller switches to mpmath) when lambda t overflows float64
+    or the quadrature does not converge.
+    """
+    s2_arr = np.asarray(s2)
+    t_cap = float(np.nextafter(schedule.T, 0.0)) if schedule._open_at_T else schedule.T
+
+    def integrands(u: np.ndarray, which: np.ndarray) -> np.ndarray:
+        live = u > _LOG_TINY  # below: lambda t ~ t^(p+1) -> 0 (integrable, p > -1)
+        t = np.where(live, np.minimum(np.exp(np.maximum(u, _LOG_TINY)), t_cap), t_cap)
+        log_w = _log_weight(weighting, t, schedule) + u
+        if np.any(live & (log_w > 700.0)):
+            raise FloatingPointError("lambda t overflows float64")
+        w = np.where(live, np.exp(np.minimum(log_w, 700.0)), 0.0)
+        return np.where(which == 0, w, w * _gen_fraction(t, s2_arr, schedule))
 
     lo = -math.inf if t_min == 0.0 else math.log(t_min)
-    hi = math.log(t_max)
-    kw = {"limit": 500, "epsabs": 0.0, "epsrel": 1e-12}
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", integrate.IntegrationWarning)
-        w = integrate.quad(lambda u: parts(u)[0], lo, hi, **kw)[0]
-        wg = integrate.quad(lambda u: parts(u)[1], lo, hi, **kw)[0]
+    res = integrate.tanhsinh(
+        integrands, lo, math.log(t_max), args=(np.array([0, 1]),), rtol=1e-12, atol=0.0
+    )
+    if np.any(res.status != 0):
+        raise FloatingPointError(f"tanh-sinh quadrature did not converge (status {res.status})")
     width = t_max - t_min
-    return w / width, wg / width
+    return float(res.integral[0]) / width, float(res.integral[1]) / width
 
 
 def _mp_pieces(t_min: float, t_max: float) -> list[Any]:

@@ -182,17 +182,24 @@ def _check_denoisers(denoisers: Mapping[str, Denoiser]) -> None:
 
 
 def _predict(f: Denoiser, name: str, t: float, xt: np.ndarray) -> np.ndarray:
-    out = np.empty_like(xt)
-    for start in range(0, xt.shape[0], _MAX_BATCH):
-        chunk = xt[start : start + _MAX_BATCH]
-        pred = np.asarray(f(t, chunk), dtype=np.float64)
-        if pred.shape != chunk.shape:
+    chunks = [
+        np.asarray(f(t, xt[start : start + _MAX_BATCH]), dtype=np.float64)
+        for start in range(0, xt.shape[0], _MAX_BATCH)
+    ]
+    for start, pred in zip(range(0, xt.shape[0], _MAX_BATCH), chunks, strict=True):
+        want = xt[start : start + _MAX_BATCH].shape
+        if pred.shape != want:
             raise ValueError(
-                f"denoiser {name!r} returned shape {pred.shape} for queries of shape "
-                f"{chunk.shape}; it must return one x0-prediction per query"
+                f"denoiser {name!r} returned shape {pred.shape} for queries of shape {want}; "
+                "it must return one x0-prediction per query"
             )
-        out[start : start + _MAX_BATCH] = pred
-    return out
+    return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
+
+
+def _squared_error(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Row-wise |pred - target|^2 (one temporary, no squared copy)."""
+    diff = pred - target
+    return np.einsum("ij,ij->i", diff, diff)
 
 
 def _noised(X: np.ndarray, times: np.ndarray, schedule: Schedule, n_noise: int, seed: int) -> Any:
@@ -248,8 +255,7 @@ def training_losses(
     draws = {name: np.empty((times.size, n, r)) for name in denoisers}
     for ell, tt, xt, target in _noised(pts, times, schedule, r, seed):
         for name, f in denoisers.items():
-            err = ((_predict(f, name, tt, xt) - target) ** 2).sum(axis=1)
-            draws[name][ell] = err.reshape(n, r)
+            draws[name][ell] = _squared_error(_predict(f, name, tt, xt), target).reshape(n, r)
     return {name: LossEstimate(times, draws[name], key) for name in denoisers}
 
 
