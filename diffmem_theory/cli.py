@@ -1,9 +1,11 @@
-"""The ``diffmem`` command line: list, check, figure, reproduce.
+"""The ``diffmem`` command line: list, check, figure, reproduce, sweep.
 
 ``diffmem list``                         registered checks and experiments
 ``diffmem check [NAME ...] [--paper P]``  run checks; exit status 1 if any fails
 ``diffmem figure NAME [--quick] [--out DIR]``     regenerate one figure (PNG + PDF)
 ``diffmem reproduce --quick --out DIR``   every figure, every check, and ``DIR/index.html``
+``diffmem sweep NAME --out DIR [--workers N] [--scheduler ADDRESS]``   a registered parameter
+sweep, one result file per run, resumable; ``diffmem sweep --list``; exit status 1 if a run fails
 
 Example
 -------
@@ -139,6 +141,41 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _cmd_sweep(args: argparse.Namespace) -> int:
+    from .sweep import _summary, get_sweep, list_sweeps, load_failures
+
+    if args.list:
+        for spec in list_sweeps():
+            print(f"  {spec.name}  -- {spec.description}")
+        return 0
+    if not args.name or not args.out:
+        raise ValueError("give a sweep NAME and --out DIR (or --list)")
+    spec = get_sweep(args.name)
+    try:
+        records = spec.run(
+            args.out,
+            quick=args.quick,
+            workers=args.workers,
+            scheduler=args.scheduler,
+            progress=not args.no_progress,
+            retries=args.retries,
+        )
+    except ImportError as err:  # the optional [dist] extra
+        raise ValueError(str(err)) from err
+    counts = _summary(records)
+    for r in records:
+        if r["status"] == "failed":
+            print(f"FAILED {r['key']}: {r['error']}", file=sys.stderr)
+    mode = "quick" if args.quick else "full"
+    print(
+        f"{spec.name} ({mode}): {len(records)} runs, {counts['done']} done, "
+        f"{counts['skipped']} skipped, {counts['failed']} failed -> {args.out}"
+    )
+    if counts["failed"]:
+        print(f"failures: {Path(args.out) / 'failed'} ({len(load_failures(args.out))} files)")
+    return 1 if counts["failed"] else 0
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="diffmem",
@@ -180,6 +217,21 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--seed", type=int, default=0)
     q.add_argument("--no-progress", action="store_true", help="no progress bars")
     q.set_defaults(func=_cmd_reproduce)
+
+    q = sub.add_parser(
+        "sweep", help="run a registered parameter sweep (resumable); exit 1 if a run fails"
+    )
+    q.add_argument("name", nargs="?", help="sweep name, see `diffmem sweep --list`")
+    q.add_argument("--list", action="store_true", help="list the registered sweeps")
+    mode = q.add_mutually_exclusive_group()
+    mode.add_argument("--quick", dest="quick", action="store_true", default=True)
+    mode.add_argument("--full", dest="quick", action="store_false", help="the paper's settings")
+    q.add_argument("--out", help="directory of the result files (one JSON file per run)")
+    q.add_argument("--workers", type=int, default=None, help="local processes (default: all cores)")
+    q.add_argument("--scheduler", default=None, help="Dask scheduler address tcp://host:port")
+    q.add_argument("--retries", type=int, default=0, help="extra attempts of a failing run")
+    q.add_argument("--no-progress", action="store_true", help="no progress bar")
+    q.set_defaults(func=_cmd_sweep)
     return p
 
 

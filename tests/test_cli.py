@@ -114,3 +114,45 @@ def test_console_script_is_installed():
         pytest.skip("package not installed with its console script in this environment")
     proc = subprocess.run([str(exe), "list", "--experiments"], capture_output=True, text=True)
     assert proc.returncode == 0 and "experiments:" in proc.stdout
+
+
+def test_sweep_list(capsys):
+    assert main(["sweep", "--list"]) == 0
+    assert "paper000.crossover_grid" in capsys.readouterr().out
+
+
+def test_sweep_runs_then_skips_everything(tmp_path, capsys):
+    args = ["sweep", "paper000.crossover_grid", "--quick", "--out", str(tmp_path)]
+    assert main([*args, "--workers", "1", "--no-progress"]) == 0
+    out = capsys.readouterr().out
+    assert "12 runs, 12 done, 0 skipped, 0 failed" in out
+    assert len(list(tmp_path.glob("*.json"))) == 12
+    assert main([*args, "--workers", "2", "--no-progress"]) == 0
+    assert "12 runs, 0 done, 12 skipped, 0 failed" in capsys.readouterr().out
+
+
+def test_sweep_failures_and_bad_usage(tmp_path, capsys, monkeypatch):
+    from diffmem_theory import sweep
+
+    assert main(["sweep", "paper000.crossover_grid"]) == 2  # no --out
+    assert main(["sweep", "paper000.no_such_sweep", "--out", str(tmp_path)]) == 2
+    assert "unknown sweep" in capsys.readouterr().err
+
+    monkeypatch.setattr(sweep, "_SWEEPS", dict(sweep._SWEEPS))
+    task = "diffmem_theory.experiments.paper000_crossover_sweep:crossover_task"
+
+    @sweep.sweep_spec("core.failing_sweep")
+    def _specs(quick):
+        return task, [{"C": c, "times": "grid", "weighting": "x0"} for c in (1.0, -1.0)]
+
+    argv = ["sweep", "core.failing_sweep", "--out", str(tmp_path), "--workers", "1"]
+    assert main([*argv, "--no-progress"]) == 1
+    captured = capsys.readouterr()
+    assert "1 done, 0 skipped, 1 failed" in captured.out
+    assert "C must be > 0" in captured.err
+
+    # --scheduler without the optional [dist] extra: a message naming it, exit status 2
+    monkeypatch.setitem(sys.modules, "dask.distributed", None)
+    argv = ["sweep", "core.failing_sweep", "--out", str(tmp_path / "d")]
+    assert main([*argv, "--scheduler", "tcp://127.0.0.1:1", "--no-progress"]) == 2
+    assert "[dist]" in capsys.readouterr().err

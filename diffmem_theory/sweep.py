@@ -1,0 +1,806 @@
+"""Parameter sweeps: one JSON result file per run, written atomically, resumable.
+
+A *run* is ``task(config) -> dict``: a JSON-serializable result for one JSON-serializable
+``config`` (a flat dict such as ``{"N": 200, "d": 50, "K": 12, "M": 20, "seed": 0}``). The task
+is named by an importable ``"package.module:function"`` string, so that worker processes and
+Dask workers can import it, or by a registered sweep name (:func:`sweep_spec`).
+
+:func:`run_sweep` executes the configs
+
+* locally in a ``concurrent.futures.ProcessPoolExecutor`` with the ``"spawn"`` start method
+  (Numba and OpenBLAS threads do not survive ``fork``); ``workers=1`` runs in-process, which is
+  handy for debugging;
+* on a Dask distributed cluster when ``scheduler`` is an address ``"tcp://host:port"`` or a
+  ``dask.distributed.Client`` (optional extra ``diffmem-theory[dist]``).
+
+The results land in ``out_dir`` as one file per config, named by :func:`config_key`
+(``K=12_M=20_N=200_d=50_seed=0.json``). Each file is written by the calling process through a
+temporary file in the same directory, ``fsync`` and ``os.replace``: it either exists complete or
+not at all, so an interrupted sweep (Ctrl-C, a killed job) leaves only finished runs behind and a
+re-run with the same configs computes only the missing ones. A task that raises is recorded in
+``out_dir/failed/<key>.json`` (never as a result) and the other runs go on; a re-run retries it.
+
+Randomness: runs share no global RNG state. Each run sees Python's ``random`` and NumPy's legacy
+global generator seeded from its own config (and restored afterwards when it runs in-process),
+so results do not depend on the number of workers or on the execution order; tasks should
+still draw from ``np.random.default_rng(config["seed"])``. (Dask workers that run several tasks
+as threads of one process share those global generators, so there only the config's own
+generator is reproducible.)
+
+Named sweeps are registered like the checks and experiments (:mod:`diffmem_theory.registry`)::
+
+    @sweep_spec("paper000.crossover_grid")
+    def specs(quick: bool) -> tuple[str, list[dict]]:
+        return "diffmem_theory.experiments.paper000_crossover_sweep:crossover_task", configs
+
+and run with ``diffmem sweep paper000.crossover_grid --out DIR``.
+
+Example
+-------
+>>> import tempfile
+>>> task = "diffmem_theory.experiments.paper000_crossover_sweep:crossover_task"
+>>> configs = [{"C": c, "weighting": "x0", "times": "continuous"} for c in (1.0, 2.0)]
+>>> with tempfile.TemporaryDirectory() as out:
+...     runs = run_sweep(task, configs, out, workers=1, progress=False)
+...     again = run_sweep(task, configs, out, workers=1, progress=False)
+>>> [round(r["result"]["ratio"], 6) for r in runs]   # 1 - 1/(3C)
+[0.666667, 0.833333]
+>>> [r["status"] for r in runs], [r["status"] for r in again]
+(['done', 'done'], ['skipped', 'skipped'])
+"""
+
+from __future__ import annotations
+
+import collections
+import concurrent.futures as cf
+import contextlib
+import hashlib
+import importlib
+import json
+import multiprocessing
+import os
+import random
+import re
+import sys
+import tempfile
+import time
+import traceback
+import warnings
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .registry import _paper_of, discover
+
+__all__ = [
+    "SweepSpec",
+    "config_key",
+    "get_sweep",
+    "list_sweeps",
+    "load_failures",
+    "load_results",
+    "resolve_task",
+    "result_path",
+    "run_sweep",
+    "sweep_spec",
+]
+
+Task = str | Callable[[dict], dict]
+
+FAILED_DIR = "failed"
+_MAX_KEY_LEN = 120  # longer readable keys are shortened and get a hash suffix
+_SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*\Z")
+_SAFE_STR = re.compile(r"[A-Za-z0-9.+-]+\Z")  # no "_" (the separator) and no "="
+_THREAD_VARS = (
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "NUMBA_NUM_THREADS",
+)
+
+_SWEEPS: dict[str, SweepSpec] = {}
+
+
+# ----------------------------------------------------------------------------------------------
+# registry of named sweeps
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    """A registered sweep: ``build(quick) -> (task, configs)`` under a ``"<paper>.<what>"`` name."""
+
+    name: str
+    build: Callable[[bool], tuple[str, list[dict]]]
+    description: str = ""
+    paper: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "paper", _paper_of(self.name))
+
+    def specs(self, quick: bool = True) -> tuple[str, list[dict]]:
+        """The task string and the configs of the quick (or full) sweep, validated.
+
+        >>> task, configs = get_sweep("paper000.crossover_grid").specs(quick=True)
+        >>> task.endswith(":crossover_task"), len(configs)
+        (True, 12)
+        """
+        out = self.build(bool(quick))
+        if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], str)):
+            raise TypeError(f"sweep {self.name}: specs(quick) must return (task: str, configs)")
+        task, configs = out
+        return task, _check_configs(configs)
+
+    def run(self, out_dir: str | os.PathLike, quick: bool = True, **options: Any) -> list[dict]:
+        """Run this sweep into ``out_dir``; ``options`` go to :func:`run_sweep`.
+
+        >>> import tempfile
+        >>> with tempfile.TemporaryDirectory() as out:
+        ...     runs = get_sweep("paper000.crossover_grid").run(out, workers=1, progress=False)
+        >>> len(runs), {r["status"] for r in runs}
+        (12, {'done'})
+        """
+        task, configs = self.specs(quick)
+        return run_sweep(task, configs, out_dir, **options)
+
+
+def sweep_spec(
+    name: str, *, description: str = "", register: bool = True
+) -> Callable[[Callable[[bool], tuple[str, list[dict]]]], SweepSpec]:
+    """Register ``specs(quick: bool) -> (task, configs)`` as the sweep ``name``.
+
+    ``name`` looks like ``"<paper>.<what>"`` (``paper000`` ... ``paper004`` or ``core``); the
+    description defaults to the first line of the function's docstring. ``register=False``
+    builds the :class:`SweepSpec` without adding it to the registry (for examples and tests).
+
+    >>> @sweep_spec("core.example", register=False)
+    ... def _specs(quick):
+    ...     '''Two runs of the crossover task.'''
+    ...     configs = [{"C": 1.0, "weighting": w, "times": "grid"} for w in ("x0", "eps")]
+    ...     return "diffmem_theory.experiments.paper000_crossover_sweep:crossover_task", configs
+    >>> _specs.name, _specs.description, len(_specs.specs(quick=True)[1])
+    ('core.example', 'Two runs of the crossover task.', 2)
+    """
+
+    def decorate(func: Callable[[bool], tuple[str, list[dict]]]) -> SweepSpec:
+        doc = (func.__doc__ or "").strip().splitlines()
+        spec = SweepSpec(name=name, build=func, description=description or (doc[0] if doc else ""))
+        if register:
+            old = _SWEEPS.get(name)
+            if old is not None and old.build.__qualname__ != func.__qualname__:
+                raise ValueError(f"sweep name {name!r} is already registered")
+            _SWEEPS[name] = spec
+        return spec
+
+    return decorate
+
+
+def list_sweeps() -> list[SweepSpec]:
+    """All registered sweeps, sorted by name (imports the experiment modules first).
+
+    >>> "paper000.crossover_grid" in [s.name for s in list_sweeps()]
+    True
+    """
+    discover()
+    return [_SWEEPS[k] for k in sorted(_SWEEPS)]
+
+
+def get_sweep(name: str) -> SweepSpec:
+    """The sweep registered as ``name`` (``ValueError`` if there is none).
+
+    >>> get_sweep("paper000.crossover_grid").paper
+    'paper000'
+    """
+    discover()
+    if name not in _SWEEPS:
+        raise ValueError(f"unknown sweep {name!r}; see `diffmem sweep --list`")
+    return _SWEEPS[name]
+
+
+# ----------------------------------------------------------------------------------------------
+# tasks
+# ----------------------------------------------------------------------------------------------
+
+
+def _import_ref(ref: str) -> Callable[[dict], Any]:
+    module_name, _, qualname = ref.partition(":")
+    if not module_name or not qualname:
+        raise ValueError(f"task must look like 'package.module:function', got {ref!r}")
+    try:
+        obj: Any = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ValueError(f"task {ref!r}: cannot import module {module_name!r} ({err})") from err
+    for part in qualname.split("."):
+        if not hasattr(obj, part):
+            raise ValueError(f"task {ref!r}: module {module_name!r} has no attribute {qualname!r}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise ValueError(f"task {ref!r} is not callable (got {type(obj).__name__})")
+    return obj
+
+
+def resolve_task(task: Task) -> Callable[[dict], Any]:
+    """The callable behind ``task``: a ``"package.module:function"`` string, a registered sweep
+    name (its task) or a callable (returned as is).
+
+    >>> f = resolve_task("diffmem_theory.experiments.paper000_crossover_sweep:crossover_task")
+    >>> f is resolve_task("paper000.crossover_grid")
+    True
+    >>> round(f({"C": 1.0, "weighting": "x0", "times": "grid"})["ratio"], 5)
+    0.66036
+    """
+    if callable(task):
+        return task
+    if not isinstance(task, str):
+        raise TypeError(f"task must be a 'package.module:function' string, got {task!r}")
+    if ":" in task:
+        return _import_ref(task)
+    try:
+        ref = get_sweep(task).specs(quick=True)[0]
+    except ValueError as err:
+        raise ValueError(
+            f"task must be 'package.module:function' or a registered sweep name, got {task!r}"
+        ) from err
+    return _import_ref(ref)
+
+
+def _task_ref(task: Task, local: bool) -> tuple[Task, str]:
+    """(what the workers get, the name recorded in the files)."""
+    if isinstance(task, str):
+        resolve_task(task)  # fail early, in the caller, on a bad name
+        ref = task if ":" in task else get_sweep(task).specs(quick=True)[0]
+        return ref, ref
+    if not callable(task):
+        raise TypeError(f"task must be a 'package.module:function' string, got {task!r}")
+    ref = f"{getattr(task, '__module__', '?')}:{getattr(task, '__qualname__', '?')}"
+    try:
+        func = _import_ref(ref)
+    except ValueError:
+        func = None
+    if func is task:
+        return ref, ref
+    if local:
+        return task, ref
+    raise ValueError(
+        f"task {task!r} is not importable by worker processes; give it as "
+        f"'package.module:function' (a module-level function) or use workers=1"
+    )
+
+
+# ----------------------------------------------------------------------------------------------
+# configs, keys and files
+# ----------------------------------------------------------------------------------------------
+
+
+def _canonical(config: dict) -> str:
+    return json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=True)
+
+
+def _check_configs(configs: Any) -> list[dict]:
+    if isinstance(configs, (str, bytes, dict)) or not isinstance(configs, Iterable):
+        raise TypeError(f"configs must be a list of dicts, got {type(configs).__name__}")
+    out: list[dict] = []
+    seen: dict[str, int] = {}
+    for i, config in enumerate(configs):
+        if not isinstance(config, dict):
+            raise TypeError(f"configs[{i}] must be a dict, got {type(config).__name__}")
+        bad = [k for k in config if not isinstance(k, str)]
+        if bad:
+            raise ValueError(f"configs[{i}] keys must be strings, got {bad!r}")
+        try:
+            normalized = json.loads(_canonical(config))
+        except (TypeError, ValueError) as err:
+            raise ValueError(f"configs[{i}] = {config!r} is not JSON-serializable: {err}") from err
+        key = config_key(normalized)
+        if key in seen:
+            raise ValueError(
+                f"configs[{seen[key]}] and configs[{i}] are the same config {config!r}"
+            )
+        seen[key] = i
+        out.append(normalized)
+    return out
+
+
+def _readable(key: str, value: Any) -> str | None:
+    """``key=value`` when that is safe, unambiguous and reversible, else None."""
+    if not _SAFE_KEY.match(key) or key.endswith("_"):
+        return None
+    if isinstance(value, bool) or value is None:
+        text = str(value)
+    elif isinstance(value, int):
+        text = str(value)
+    elif isinstance(value, float):
+        text = repr(value)
+    elif isinstance(value, str) and _SAFE_STR.match(value):
+        try:  # a string that reads like a number would collide with that number
+            float(value)
+        except ValueError:
+            if value in ("True", "False", "None"):
+                return None
+            text = value
+        else:
+            return None
+    else:
+        return None
+    return f"{key}={text}"
+
+
+def config_key(config: dict) -> str:
+    """A stable, readable, file-name-safe key of ``config``: ``k1=v1_k2=v2`` with sorted keys.
+
+    Integers, floats (``repr``), booleans, ``None`` and plain strings made of letters, digits and
+    ``.+-`` are spelled out; other values (lists, strings with ``_``, ``/``, spaces, strings that
+    read like numbers, ...) and keys longer than 120 characters in total are replaced by the
+    first 16 hex digits of the SHA-256 of the canonical JSON after an ``@``. Different configs
+    get different keys.
+
+    >>> config_key({"seed": 0, "N": 200, "d": 50, "K": 12, "M": 20})
+    'K=12_M=20_N=200_d=50_seed=0'
+    >>> config_key({"C": 1.5, "weighting": "eps", "times": "grid"})
+    'C=1.5_times=grid_weighting=eps'
+    >>> config_key({"M": 20, "path": "/tmp/x"})
+    'M=20@7f917bb963109250'
+    """
+    parts = [_readable(k, config[k]) for k in sorted(config)]
+    text = "_".join(p for p in parts if p is not None)
+    if parts and None not in parts and len(text) <= _MAX_KEY_LEN:
+        return text
+    digest = hashlib.sha256(_canonical(config).encode()).hexdigest()[:16]
+    return f"{text[:_MAX_KEY_LEN]}@{digest}"
+
+
+def result_path(out_dir: str | os.PathLike, config: dict) -> Path:
+    """Where :func:`run_sweep` writes the result of ``config``: ``out_dir/<config_key>.json``.
+
+    >>> result_path("runs", {"M": 20, "seed": 0}).as_posix()
+    'runs/M=20_seed=0.json'
+    """
+    return Path(out_dir) / f"{config_key(config)}.json"
+
+
+def _failure_path(out_dir: Path, key: str) -> Path:
+    return out_dir / FAILED_DIR / f"{key}.json"
+
+
+def _json_default(obj: Any) -> Any:
+    """NumPy scalars and arrays in results become plain JSON numbers and lists."""
+    if hasattr(obj, "tolist") and callable(obj.tolist):
+        return obj.tolist()
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+def _write_json_atomic(path: Path, record: dict) -> None:
+    """Write ``record`` to ``path`` as a whole or not at all (temp file, fsync, os.replace)."""
+    text = json.dumps(record, indent=1, default=_json_default)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+    if hasattr(os, "O_DIRECTORY"):  # make the rename itself durable (POSIX)
+        with contextlib.suppress(OSError):
+            dfd = os.open(path.parent, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                os.fsync(dfd)
+            finally:
+                os.close(dfd)
+
+
+def _read_json(path: Path) -> dict | None:
+    try:
+        with open(path, encoding="utf-8") as fh:
+            record = json.load(fh)
+    except (OSError, ValueError) as err:
+        warnings.warn(f"ignoring unreadable result file {path}: {err}", UserWarning, stacklevel=3)
+        return None
+    if not isinstance(record, dict) or "config" not in record:
+        warnings.warn(f"ignoring {path}: not a sweep result file", UserWarning, stacklevel=3)
+        return None
+    return record
+
+
+def load_results(out_dir: str | os.PathLike) -> list[dict]:
+    """The result records in ``out_dir``, sorted by file name (failed runs not included).
+
+    Each record holds ``key``, ``config``, ``result``, ``task``, ``seconds``, ``attempts`` and
+    ``finished`` (UTC, ISO 8601). Temporary files of interrupted writes are never read.
+
+    >>> import tempfile
+    >>> task = "diffmem_theory.experiments.paper000_crossover_sweep:crossover_task"
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     _ = run_sweep(task, [{"C": 2.0, "weighting": "eps", "times": "continuous"}], out,
+    ...                   workers=1, progress=False)
+    ...     [(r["key"], r["result"]) for r in load_results(out)]
+    [('C=2.0_times=continuous_weighting=eps', {'ratio': 1.0})]
+    """
+    records = []
+    for path in sorted(Path(out_dir).glob("*.json")):
+        if path.name.startswith("."):
+            continue
+        record = _read_json(path)
+        if record is not None:
+            records.append(record)
+    return records
+
+
+def load_failures(out_dir: str | os.PathLike) -> list[dict]:
+    """The failure records in ``out_dir/failed`` (``key``, ``config``, ``error``, ``traceback``).
+
+    A failure record is removed when a later run of the same config succeeds.
+
+    >>> import tempfile
+    >>> task = "diffmem_theory.experiments.paper000_crossover_sweep:crossover_task"
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     runs = run_sweep(task, [{"C": 0.0, "weighting": "x0", "times": "grid"}], out,
+    ...                      workers=1, progress=False)
+    ...     runs[0]["status"], load_failures(out)[0]["error"]
+    ('failed', 'ValueError: C must be > 0.0, got 0.0')
+    """
+    return load_results(Path(out_dir) / FAILED_DIR)
+
+
+# ----------------------------------------------------------------------------------------------
+# executing one run (in a worker process, a Dask worker or in-process)
+# ----------------------------------------------------------------------------------------------
+
+_RESOLVED: dict[str, Callable[[dict], Any]] = {}
+
+
+@contextlib.contextmanager
+def _own_global_rng(key: str) -> Iterator[None]:
+    """Seed ``random`` and NumPy's legacy global RNG from the run's key; restore afterwards."""
+    seed = int.from_bytes(hashlib.sha256(key.encode()).digest()[:4], "little")
+    # isolating the legacy global state is the point here, hence NPY002
+    py_state, np_state = random.getstate(), np.random.get_state()  # noqa: NPY002
+    random.seed(seed)
+    np.random.seed(seed)  # noqa: NPY002
+    try:
+        yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)  # noqa: NPY002
+
+
+def _execute(task: Task, config: dict, key: str, retries: int) -> dict:
+    """Run ``task(config)`` up to ``1 + retries`` times; never raises for a failing task."""
+    start = time.perf_counter()
+    attempts = 0
+    error = tb = ""
+    while attempts <= retries:
+        attempts += 1
+        try:
+            if isinstance(task, str):
+                func = _RESOLVED.get(task)
+                if func is None:
+                    func = _RESOLVED[task] = resolve_task(task)
+            else:
+                func = task
+            with _own_global_rng(key):
+                result = func(dict(config))
+            if not isinstance(result, dict):
+                raise TypeError(f"the task returned {type(result).__name__}, not a dict")
+            # the JSON round trip makes fresh and resumed results identical
+            result = json.loads(json.dumps(result, default=_json_default))
+            return {
+                "status": "done",
+                "result": result,
+                "attempts": attempts,
+                "seconds": time.perf_counter() - start,
+            }
+        except Exception as err:  # a failing run is recorded, not raised
+            error = f"{type(err).__name__}: {err}"
+            tb = traceback.format_exc(limit=8)
+    return {
+        "status": "failed",
+        "error": error,
+        "traceback": tb,
+        "attempts": attempts,
+        "seconds": time.perf_counter() - start,
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# the sweep
+# ----------------------------------------------------------------------------------------------
+
+
+class _Book:
+    """Writes outcomes as they arrive and keeps the records in config order."""
+
+    def __init__(self, out_dir: Path, task_name: str, configs: list[dict], keys: list[str], bar):
+        self.out_dir, self.task_name, self.configs, self.keys = out_dir, task_name, configs, keys
+        self.records: list[dict | None] = [None] * len(configs)  # skipped ones filled by caller
+        self.bar = bar
+        self.failed = 0
+
+    def record(self, i: int, outcome: dict) -> None:
+        key, config = self.keys[i], self.configs[i]
+        base = {"key": key, "config": config, "task": self.task_name}
+        stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+        meta = {"attempts": outcome["attempts"], "seconds": outcome["seconds"], "finished": stamp}
+        if outcome["status"] == "done":
+            record = {**base, "result": outcome["result"], **meta}
+            _write_json_atomic(self.out_dir / f"{key}.json", record)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(_failure_path(self.out_dir, key))
+            self.records[i] = {**record, "status": "done"}
+        else:
+            record = {**base, "error": outcome["error"], "traceback": outcome["traceback"], **meta}
+            _write_json_atomic(_failure_path(self.out_dir, key), record)
+            self.records[i] = {**record, "status": "failed"}
+            self.failed += 1
+            self.bar.set_postfix(failed=self.failed, refresh=False)
+        self.bar.update(1)
+
+
+def _local_workers(workers: int | None) -> int:
+    if workers is None:
+        return max(1, os.cpu_count() or 1)
+    if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
+        raise ValueError(f"workers must be a positive integer or None, got {workers!r}")
+    return workers
+
+
+@contextlib.contextmanager
+def _thread_limits(workers: int) -> Iterator[None]:
+    """Child processes inherit BLAS/OpenMP/Numba thread counts of cpu_count // workers
+    (unless the user set them): ``workers`` processes times all-core BLAS would oversubscribe."""
+    threads = str(max(1, (os.cpu_count() or 1) // workers))
+    added = [v for v in _THREAD_VARS if v not in os.environ]
+    for var in added:
+        os.environ[var] = threads
+    try:
+        yield
+    finally:
+        for var in added:
+            os.environ.pop(var, None)
+
+
+def _run_in_process(task: Task, todo: list[int], book: _Book, retries: int) -> None:
+    for i in todo:
+        book.record(i, _execute(task, book.configs[i], book.keys[i], retries))
+
+
+def _crash(err: BaseException, attempts: int, seconds: float) -> dict:
+    return {
+        "status": "failed",
+        "error": f"worker process died ({type(err).__name__}: {err}); e.g. killed, out of "
+        f"memory or a segfault in the task",
+        "traceback": "",
+        "attempts": attempts,
+        "seconds": seconds,
+    }
+
+
+def _terminate(pool: cf.ProcessPoolExecutor) -> None:
+    """Stop a pool's worker processes now (Ctrl-C must not wait for minute-long runs)."""
+    terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
+    if terminate is not None:
+        terminate()
+        return
+    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+        with contextlib.suppress(Exception):
+            proc.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+
+
+def _run_local_pool(task: Task, todo: list[int], book: _Book, retries: int, workers: int) -> None:
+    """Run on ``workers`` slots, each a one-process ``ProcessPoolExecutor`` (spawn) that holds one
+    run at a time. A worker that dies abruptly breaks only its own slot: exactly that run is
+    blamed (tried ``1 + retries`` times, then recorded as failed) and a fresh process takes the
+    slot, so a crash costs no other run and no result already computed."""
+    ctx = multiprocessing.get_context("spawn")
+    queue = collections.deque(todo)
+    crashes: dict[int, int] = {}
+    running: dict[cf.Future, tuple[int, cf.ProcessPoolExecutor, float]] = {}
+
+    def slot() -> cf.ProcessPoolExecutor:
+        return cf.ProcessPoolExecutor(max_workers=1, mp_context=ctx)
+
+    with _thread_limits(workers):
+        idle = [slot() for _ in range(min(workers, len(todo)))]
+        try:
+            while queue or running:
+                while queue and idle:
+                    i, pool = queue.popleft(), idle.pop()
+                    fut = pool.submit(_execute, task, book.configs[i], book.keys[i], retries)
+                    running[fut] = (i, pool, time.perf_counter())
+                done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+                for fut in done:
+                    i, pool, start = running.pop(fut)
+                    try:
+                        outcome = fut.result()
+                    except cf.process.BrokenProcessPool as err:
+                        pool.shutdown(wait=True)
+                        pool = slot()
+                        crashes[i] = crashes.get(i, 0) + 1
+                        if crashes[i] <= retries:
+                            queue.appendleft(i)
+                            idle.append(pool)
+                            continue
+                        outcome = _crash(err, crashes[i], time.perf_counter() - start)
+                    except Exception as err:  # e.g. an argument or outcome that cannot be pickled
+                        outcome = {
+                            "status": "failed",
+                            "error": f"{type(err).__name__}: {err}",
+                            "traceback": traceback.format_exc(limit=8),
+                            "attempts": 1,
+                            "seconds": time.perf_counter() - start,
+                        }
+                    idle.append(pool)
+                    book.record(i, outcome)
+        except BaseException:  # Ctrl-C: stop the runs in progress; what is written stays
+            for _, pool, _ in running.values():
+                _terminate(pool)
+            raise
+        finally:
+            for pool in idle:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _dask_client(scheduler: Any) -> tuple[Any, bool]:
+    """(client, whether we own it and must close it)."""
+    try:
+        from dask.distributed import Client
+    except ImportError as err:
+        raise ImportError(
+            "scheduler=... runs on a Dask cluster and needs dask.distributed; install the "
+            "optional extra: pip install 'diffmem-theory[dist]'"
+        ) from err
+    if isinstance(scheduler, Client):
+        return scheduler, False
+    if not isinstance(scheduler, str) or not scheduler:
+        raise ValueError(
+            f"scheduler must be an address such as 'tcp://host:8786' or a "
+            f"dask.distributed.Client, got {scheduler!r}"
+        )
+    return Client(scheduler), True
+
+
+def _run_dask(task: Task, todo: list[int], book: _Book, retries: int, scheduler: Any) -> None:
+    client, owned = _dask_client(scheduler)
+    from dask.distributed import as_completed
+
+    futures: dict[Any, int] = {}
+    try:
+        for i in todo:
+            fut = client.submit(_execute, task, book.configs[i], book.keys[i], retries, pure=False)
+            futures[fut] = i
+        for fut in as_completed(list(futures)):
+            try:
+                outcome = fut.result()
+            except Exception as err:  # lost workers (KilledWorker), cancelled futures
+                outcome = _crash(err, 1, 0.0)
+            book.record(futures[fut], outcome)
+    except BaseException:
+        client.cancel(list(futures))
+        raise
+    finally:
+        if owned:
+            client.close()
+
+
+def run_sweep(
+    task: Task,
+    configs: Iterable[dict],
+    out_dir: str | os.PathLike,
+    *,
+    workers: int | None = None,
+    scheduler: Any = None,
+    progress: bool = True,
+    retries: int = 0,
+) -> list[dict]:
+    """Run ``task(config)`` for every config not yet done in ``out_dir``; records in config order.
+
+    ``task`` is ``"package.module:function"``, a registered sweep name or (with ``workers=1``,
+    or if importable under its own name) a callable; ``configs`` are JSON-serializable dicts with
+    string keys, each carrying its own seed. Every run writes ``out_dir/<config_key>.json``
+    (:func:`result_path`) holding ``key``, ``config``, ``result``, ``task``, ``attempts``,
+    ``seconds`` and ``finished``, atomically. A config whose file exists is skipped (its file is
+    read back), so an interrupted sweep resumes where it stopped.
+
+    A task that raises is tried ``1 + retries`` times; then it is written to
+    ``out_dir/failed/<key>.json`` with the error and traceback (no result file) and the others go
+    on; a re-run retries it. A local worker process that dies (``os._exit``, a segfault, the OOM
+    killer) is blamed for its own run only -- tried ``1 + retries`` times, then recorded as
+    failed like an exception -- and a fresh process takes its place.
+
+    Execution: ``workers=1`` in this process; otherwise a ``ProcessPoolExecutor`` with the
+    ``spawn`` start method and ``workers`` processes (default ``os.cpu_count()``), whose BLAS,
+    OpenMP and Numba thread counts default to ``cpu_count // workers``; ``scheduler`` (an address
+    ``"tcp://host:port"`` or a ``dask.distributed.Client``) submits the runs to a Dask cluster
+    instead (``workers`` must then be None; results come back to this process, which writes
+    them, so the cluster needs no shared file system). ``progress`` shows a tqdm bar on stderr.
+
+    Returns one dict per config: the record (as in the file) plus ``status``, one of ``"done"``
+    (ran now), ``"skipped"`` (found in ``out_dir``) or ``"failed"`` (with ``error`` and
+    ``traceback`` instead of ``result``).
+
+    >>> import tempfile
+    >>> task = "diffmem_theory.experiments.paper000_crossover_sweep:crossover_task"
+    >>> configs = [{"C": c, "weighting": "x0", "times": "grid"} for c in (2.0, 1.0, -1.0)]
+    >>> with tempfile.TemporaryDirectory() as out:
+    ...     runs = run_sweep(task, configs, out, workers=1, progress=False)
+    >>> [r["status"] for r in runs]   # C must be > 0: the failure is recorded, not raised
+    ['done', 'done', 'failed']
+    >>> [round(r["result"]["ratio"], 5) for r in runs[:2]], runs[2]["error"]
+    ([0.83018, 0.66036], 'ValueError: C must be > 0.0, got -1.0')
+    """
+    from tqdm import tqdm
+
+    configs = _check_configs(configs)
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
+    if scheduler is not None and workers is not None:
+        raise ValueError(
+            f"workers={workers!r} applies to local execution; with a scheduler the Dask "
+            f"cluster decides (give one or the other)"
+        )
+    n_workers = 1 if scheduler is not None else _local_workers(workers)
+    local = scheduler is None and n_workers == 1
+    task_ref, task_name = _task_ref(task, local)
+
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    keys = [config_key(c) for c in configs]
+
+    book = _Book(out, task_name, configs, keys, bar=None)
+    todo: list[int] = []
+    for i, (key, config) in enumerate(zip(keys, configs, strict=True)):
+        path = out / f"{key}.json"
+        record = _read_json(path) if path.exists() else None
+        if record is None:
+            todo.append(i)
+            continue
+        if record.get("task") != task_name:
+            raise ValueError(
+                f"out_dir {str(out)!r} holds results of task {record.get('task')!r} "
+                f"({path.name}), not of {task_name!r}; use another out_dir"
+            )
+        if record.get("config") != config:
+            warnings.warn(f"{path} holds another config; running it again", UserWarning, 2)
+            todo.append(i)
+            continue
+        book.records[i] = {**record, "status": "skipped"}
+
+    book.bar = tqdm(
+        total=len(configs),
+        initial=len(configs) - len(todo),
+        desc=f"sweep {Path(task_name.partition(':')[2] or task_name).name}",
+        unit="run",
+        disable=not progress,
+        file=sys.stderr,
+        dynamic_ncols=True,
+    )
+    try:
+        if not todo:
+            pass
+        elif scheduler is not None:
+            _run_dask(task_ref, todo, book, retries, scheduler)
+        elif local:
+            _run_in_process(task_ref, todo, book, retries)
+        else:
+            _run_local_pool(task_ref, todo, book, retries, n_workers)
+    finally:
+        book.bar.close()
+    assert all(r is not None for r in book.records)
+    return list(book.records)  # type: ignore[arg-type]
+
+
+def _summary(records: Sequence[dict]) -> dict[str, int]:
+    """Counts of ``done`` / ``skipped`` / ``failed`` records."""
+    counts = {"done": 0, "skipped": 0, "failed": 0}
+    for r in records:
+        counts[r["status"]] += 1
+    return counts

@@ -1,0 +1,232 @@
+"""Tests for diffmem_theory.training (paper 000, Sec. 4 / App. H.1) and diffmem_theory.optim."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.special import softmax
+
+from diffmem_theory import training as tr
+from diffmem_theory.mixtures import IsotropicGaussianMixture, sphere_means
+from diffmem_theory.optim import Adam, WarmupDecay
+from diffmem_theory.schedules import VPTrig
+
+SCHED = VPTrig()
+GRID = SCHED.time_grid()
+
+
+def twin_loss(means, var, xt, x0, t, weighting="eps"):
+    """eqs. (11)-(12) and the weighted loss in plain NumPy broadcasting."""
+    a, s2t = SCHED.alpha(t), SCHED.sigma2(t)
+    lam = SCHED.snr(t) if weighting == "eps" else np.ones_like(t)
+    v = a**2 * var + s2t
+    D = ((xt[:, None, :] - a[:, None, None] * means[None]) ** 2).sum(-1)
+    P = softmax(-D / (2 * v[:, None]), axis=1)
+    xbar = (a * var / v)[:, None] * xt + (s2t / v)[:, None] * (P @ means)
+    return float((lam * ((xbar - x0) ** 2).sum(1)).mean())
+
+
+def _problem(seed, B, M, d):
+    rng = np.random.default_rng(seed)
+    x0 = rng.normal(size=(B, d)) * 2
+    t = rng.choice(GRID[2:-2], B)
+    xt = SCHED.alpha(t)[:, None] * x0 + SCHED.sigma(t)[:, None] * rng.normal(size=(B, d))
+    means = x0[rng.choice(B, M)] + 0.3 * rng.normal(size=(M, d))
+    return xt, x0, t, means, float(rng.uniform(0.05, 2.0))
+
+
+@pytest.mark.parametrize("M", [1, 3, 17])
+@pytest.mark.parametrize("weighting", ["eps", "x0"])
+def test_gradient_matches_finite_differences(M, weighting):
+    xt, x0, t, means, var = _problem(M, 300, M, 6)
+    loss, g_mu, g_var = tr.gmm_loss_and_grad(
+        tr.GMMDenoiser(means, var), xt, x0, t, SCHED, weighting
+    )
+    assert loss == pytest.approx(twin_loss(means, var, xt, x0, t, weighting), rel=1e-12)
+    h = 1e-6
+    fd = np.empty_like(means)
+    for idx in np.ndindex(means.shape):
+        e = np.zeros_like(means)
+        e[idx] = h
+        fd[idx] = (
+            twin_loss(means + e, var, xt, x0, t, weighting)
+            - twin_loss(means - e, var, xt, x0, t, weighting)
+        ) / (2 * h)
+    fd_var = (
+        twin_loss(means, var + h, xt, x0, t, weighting)
+        - twin_loss(means, var - h, xt, x0, t, weighting)
+    ) / (2 * h)
+    assert np.abs(g_mu - fd).max() <= 1e-6 * np.abs(fd).max()
+    assert g_var == pytest.approx(fd_var, rel=1e-6)
+
+
+@settings(max_examples=15, deadline=None)
+@given(seed=st.integers(0, 2**31 - 1), B=st.integers(1, 600), M=st.integers(1, 40))
+def test_kernel_against_twin_over_shapes(seed, B, M):
+    """Blocks (256 queries), slots and tiny shapes: the loss equals the broadcasting twin."""
+    xt, x0, t, means, var = _problem(seed, B, M, 3)
+    loss, g_mu, _ = tr.gmm_loss_and_grad(tr.GMMDenoiser(means, var), xt, x0, t, SCHED)
+    assert loss == pytest.approx(twin_loss(means, var, xt, x0, t), rel=1e-11)
+    assert np.all(np.isfinite(g_mu))
+
+
+def test_float32_kernel_close_to_float64():
+    xt, x0, t, means, var = _problem(0, 500, 8, 5)
+    l64, g64, _ = tr.gmm_loss_and_grad(tr.GMMDenoiser(means, var), xt, x0, t, SCHED)
+    m32 = tr.GMMDenoiser(means.astype(np.float32), var)
+    l32, g32, _ = tr.gmm_loss_and_grad(m32, xt.astype(np.float32), x0, t, SCHED)
+    assert l32 == pytest.approx(l64, rel=1e-4)
+    assert np.abs(g32 - g64).max() <= 1e-3 * np.abs(g64).max()
+
+
+def test_pack_unpack_and_init():
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(10, 3))
+    init = tr.partial_memorization_init(X, 4, rng=1)
+    assert init.var == 1e-6
+    assert all(any(np.array_equal(mu, x) for x in X) for mu in init.means)
+    assert len({tuple(mu) for mu in init.means}) == 4  # distinct samples
+    back = tr.GMMDenoiser.unpack(init.pack(), 3)
+    np.testing.assert_array_equal(back.means, init.means)
+    assert back.var == pytest.approx(init.var, rel=1e-15)
+    assert tr.partial_memorization_init(X, 25, rng=1).means.shape == (25, 3)  # M > N allowed
+
+
+def test_warmup_decay_schedule():
+    lr = WarmupDecay(1000)
+    assert lr(0) == 0.0 and lr(50) == pytest.approx(5e-4) and lr(100) == pytest.approx(1e-3)
+    assert lr(999) == pytest.approx(1e-6)
+    assert np.all(np.diff([lr(k) for k in range(100, 1000)]) < 0)
+    with pytest.raises(ValueError, match="final"):
+        WarmupDecay(10, peak=1e-3, final=1e-2)
+
+
+def test_adam_matches_reference_update():
+    """Adam (bias-corrected) against a hand-written loop (optax.adam semantics)."""
+    rng = np.random.default_rng(3)
+    grads = rng.normal(size=(5, 4))
+    opt = Adam(lambda k: 0.01 * (k + 1))
+    x, state = np.zeros(4), opt.init(np.zeros(4))
+    m = v = np.zeros(4)
+    ref = np.zeros(4)
+    for k, g in enumerate(grads):
+        x, state = opt.step(x, g, state)
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g * g
+        ref = ref - 0.01 * (k + 1) * (m / (1 - 0.9 ** (k + 1))) / (
+            np.sqrt(v / (1 - 0.999 ** (k + 1))) + 1e-8
+        )
+    np.testing.assert_allclose(x, ref, rtol=1e-14)
+
+
+def _data():
+    rng = np.random.default_rng(0)
+    means = rng.normal(size=(3, 4)) * 3
+    return means[rng.integers(0, 3, 40)] + rng.normal(size=(40, 4))
+
+
+def test_training_decreases_loss_and_is_bit_reproducible():
+    X = _data()
+    cfg = tr.TrainConfig(n_epochs=400, n_dup=5, seed=2, peak_lr=1e-2)
+    a = tr.train_gmm_denoiser(X, 6, cfg, progress=False)
+    b = tr.train_gmm_denoiser(X, 6, cfg, progress=False)
+    np.testing.assert_array_equal(a.model.means, b.model.means)
+    assert a.model.var == b.model.var
+    np.testing.assert_array_equal(a.losses, b.losses)
+    first, last = a.losses[:50].mean(), a.losses[-50:].mean()
+    assert last < 0.5 * first
+    # the loss decreases on average: block means over the run are (nearly) monotone
+    blocks = a.losses.reshape(8, 50).mean(1)
+    assert np.sum(np.diff(blocks) > 0) <= 2
+    other = tr.train_gmm_denoiser(
+        X, 6, tr.TrainConfig(400, 5, seed=3, peak_lr=1e-2), progress=False
+    )
+    assert not np.array_equal(other.model.means, a.model.means)
+
+
+def test_resume_gives_the_uninterrupted_result(tmp_path, monkeypatch):
+    X = _data()
+    cfg = tr.TrainConfig(n_epochs=120, n_dup=3, seed=5, peak_lr=1e-2, ema=0.9)
+    full = tr.train_gmm_denoiser(X, 5, cfg, progress=False)
+    ck = tmp_path / "run.npz"
+    calls = {"n": 0}
+    real = tr.gmm_loss_and_grad
+
+    def crashing(*args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 75:
+            raise KeyboardInterrupt  # interrupted after the checkpoint at epoch 50
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(tr, "gmm_loss_and_grad", crashing)
+    with pytest.raises(KeyboardInterrupt):
+        tr.train_gmm_denoiser(X, 5, cfg, checkpoint=ck, checkpoint_every=50, progress=False)
+    assert ck.exists() and not list(tmp_path.glob("*.tmp.npz"))
+    with np.load(ck) as saved:
+        assert int(saved["epoch"]) == 50
+    monkeypatch.setattr(tr, "gmm_loss_and_grad", real)
+    resumed = tr.train_gmm_denoiser(X, 5, cfg, checkpoint=ck, checkpoint_every=50, progress=False)
+    np.testing.assert_array_equal(resumed.model.means, full.model.means)
+    np.testing.assert_array_equal(resumed.ema_model.means, full.ema_model.means)
+    np.testing.assert_array_equal(resumed.losses, full.losses)
+    with pytest.raises(ValueError, match="another run"):
+        tr.train_gmm_denoiser(X, 4, cfg, checkpoint=ck, progress=False)
+
+
+def test_partial_memorization_start_pushes_the_variance_up():
+    """At the H.1 initialization the loss falls as the variance grows iff M < N.
+
+    With M = N every noisy sample has its own training point among the means (the memorizing
+    minimum); with M < N the held-out samples pull the variance up -- the mechanism behind the
+    generalizing phase of Sec. 4.1 (the trained-model phase transition is tested in
+    tests/test_experiments_phase.py).
+    """
+    rng = np.random.default_rng(0)
+    mix = IsotropicGaussianMixture(sphere_means(4, 20, rng), 1.0)
+    X, _ = mix.sample(60, rng)
+    xt, x0, t = tr._epoch_batch(X, GRID, SCHED, 20, 0, 0)
+    for M, sign in ((10, -1), (60, 1)):
+        init = tr.partial_memorization_init(X, M, rng=1)
+        g_var = tr.gmm_loss_and_grad(init, xt, x0, t, SCHED)[2]
+        assert np.sign(g_var) == sign
+    cfg = tr.TrainConfig(n_epochs=200, n_dup=4, seed=0, peak_lr=1e-2, adam_b2=0.99)
+    assert tr.train_gmm_denoiser(X, 60, cfg, progress=False).model.var < 1e-4
+
+
+def test_float32_training_runs():
+    X = _data()
+    res = tr.train_gmm_denoiser(
+        X, 3, tr.TrainConfig(n_epochs=50, n_dup=2, dtype="float32", peak_lr=1e-2), progress=False
+    )
+    assert res.model.means.dtype == np.float32 and np.isfinite(res.losses).all()
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: tr.TrainConfig(n_epochs=0), "n_epochs"),
+        (lambda: tr.TrainConfig(dtype="float16"), "float32 or float64"),
+        (lambda: tr.TrainConfig(ema=1.0), "ema"),
+        (lambda: tr.TrainConfig(adam_b2=1.0), "adam_b2"),
+        (lambda: tr.train_gmm_denoiser(np.ones(3), 2, progress=False), "X must have 2"),
+        (lambda: tr.train_gmm_denoiser(np.ones((3, 2)), 0, progress=False), "M must be >= 1"),
+        (
+            lambda: tr.gmm_loss_and_grad(
+                tr.GMMDenoiser(np.ones((2, 3)), 1.0), np.ones((4, 2)), np.ones((4, 2)), 0.5, SCHED
+            ),
+            "must share",
+        ),
+        (
+            lambda: tr.gmm_loss_and_grad(
+                tr.GMMDenoiser(np.ones((2, 2)), 0.0), np.ones((4, 2)), np.ones((4, 2)), 0.5, SCHED
+            ),
+            "model.var",
+        ),
+        (lambda: tr.partial_memorization_init(np.eye(2), 1, 0, var0=0.0), "var0"),
+    ],
+)
+def test_value_errors_name_the_argument(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
