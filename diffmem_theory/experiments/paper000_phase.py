@@ -1,6 +1,5 @@
 r"""The generalization -> memorization phase transition of trained GMM denoisers (paper 000).
 
-
 Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models", Sec. 4.1 and
 App. H.1-H.2: M-component isotropic GMM denoisers (:mod:`diffmem_theory.training`) trained on
 N = 200 samples of a K = 12 mixture in d = 50 generalize for small M and memorize past a sharp
