@@ -50,7 +50,15 @@ from diffmem_theory.schedules import VPTrig
 from diffmem_theory.sweep import run_sweep, sweep_spec
 from diffmem_theory.training import TrainConfig, train_gmm_denoiser
 
-__all__ = ["FULL", "QUICK", "laboratory", "phase_runs", "train_and_evaluate"]
+__all__ = [
+    "FULL",
+    "QUICK",
+    "laboratory",
+    "phase_configs",
+    "phase_runs",
+    "sweep_dir",
+    "train_and_evaluate",
+]
 
 TASK = "diffmem_theory.experiments.paper000_phase:train_and_evaluate"
 # Bump when train_and_evaluate changes what it computes: cached sweep results are keyed by it.
@@ -120,14 +128,24 @@ def train_and_evaluate(config: dict) -> dict:
     return out
 
 
-def _sweep_dir(name: str) -> Path:
+def sweep_dir(name: str) -> Path:
+    """Where the runs of sweep ``name`` live: ``$DIFFMEM_SWEEPS/name`` (default ~/.cache/...).
+
+    >>> sweep_dir("paper000.phase-quick").name
+    'paper000.phase-quick'
+    """
     root = os.environ.get(
         "DIFFMEM_SWEEPS", str(Path.home() / ".cache" / "diffmem_theory" / "sweeps")
     )
     return Path(root) / name
 
 
-def _configs(Ms: Any, seed: int, settings: dict, lab: dict) -> list[dict]:
+def phase_configs(Ms: Any, seed: int, settings: dict, lab: dict) -> list[dict]:
+    """Sweep configs of :func:`train_and_evaluate` for model sizes ``Ms`` of one laboratory.
+
+    >>> phase_configs([20], 0, QUICK, LAB)[0]["M"]
+    20
+    """
     return [
         {**lab, "M": int(M), "seed": int(seed), **settings, "version": TASK_VERSION} for M in Ms
     ]
@@ -147,15 +165,15 @@ def phase_runs(
     runs: dict[int, list[dict]] = {}
     for seed in seeds:
         base = [lab["N"] // 10 * j for j in range(1, 11)]
-        out_dir = _sweep_dir(f"paper000.phase-{mode}")
-        records = run_sweep(TASK, _configs(base, seed, settings, lab), out_dir, progress=True)
+        out_dir = sweep_dir(f"paper000.phase-{mode}")
+        records = run_sweep(TASK, phase_configs(base, seed, settings, lab), out_dir, progress=True)
         if refine:
             ratios = [r["result"]["ratio"] for r in records]
             pt = phase_transition(base, ratios, convention="code")
             if pt.M_start is not None and pt.M_end is not None:
                 extra = [m for m in _refinement(pt.M_start, pt.M_end) if m not in base]
                 records += run_sweep(
-                    TASK, _configs(extra, seed, settings, lab), out_dir, progress=True
+                    TASK, phase_configs(extra, seed, settings, lab), out_dir, progress=True
                 )
         failed = [r for r in records if r["status"] == "failed"]
         if failed:
@@ -168,7 +186,7 @@ def phase_runs(
 def phase_specs(quick: bool) -> tuple[str, list[dict]]:
     """Fig. 2's M grid (N = 200, d = 50, K = 12, seed 0) with the quick or the paper's settings."""
     settings = QUICK if quick else FULL
-    return TASK, _configs([LAB["N"] // 10 * j for j in range(1, 11)], 0, settings, LAB)
+    return TASK, phase_configs([LAB["N"] // 10 * j for j in range(1, 11)], 0, settings, LAB)
 
 
 def _table(records: list[dict]) -> dict[str, np.ndarray]:
