@@ -232,7 +232,10 @@ def plot_fig2(result: dict[str, Any]) -> Any:
             ax.plot(x, t[f"{split}_model"], "o-", color="C0", markersize=3, label=label)
             if k == 0:
                 for name, lab, style in _BASELINES:
-                    ax.plot(x, t[f"{split}_{name}"], style, color="0.3", label=lab)
+                    y = t[f"{split}_{name}"]
+                    shown = y > 0  # log axis: exact zeros (xbar_mem on its training set) noted
+                    label = lab if shown.all() else f"{lab} (= 0 where not drawn)"
+                    ax.plot(x[shown], y[shown], style, color="0.3", label=label)
     ax_r.set(xlabel="$M/N$", ylabel="memorization ratio", ylim=(-0.03, 1.03))
     ax_tr.set(xlabel="$M/N$", ylabel=r"training loss at $t_{16}$ ($x_0$ units)", yscale="log")
     ax_te.set(xlabel="$M/N$", ylabel=r"test loss at $t_{16}$ ($x_0$ units)", yscale="log")
