@@ -15,8 +15,10 @@ are never formed). The optimizer is Adam with the warmup-decay schedule of H.1
 the authors' code.
 
 Everything is a pure function of the seed: the noise and times of epoch ``k`` come from
-``SeedSequence(seed, spawn_key=(k,))``, so an interrupted run resumed from its checkpoint gives
-bit-for-bit the parameters of an uninterrupted one.
+``SeedSequence(seed, spawn_key=(k, chunk))`` (the noise in 8 fixed row chunks drawn in parallel,
+the queries ``alpha_t x^i + sigma_t z`` formed block by block inside the kernel), so an
+interrupted run resumed from its checkpoint gives bit-for-bit the parameters of an uninterrupted
+one, whatever the number of threads.
 
 >>> import numpy as np
 >>> from diffmem_theory.mixtures import IsotropicGaussianMixture, sphere_means
@@ -35,6 +37,7 @@ import json
 import os
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -334,21 +337,45 @@ class TrainResult:
     config: TrainConfig
 
 
+# The noise of an epoch is drawn in this many fixed row chunks, each from its own generator, by
+# a thread pool (NumPy releases the GIL while it fills an array): parallel, and the same numbers
+# whatever the number of threads.
+_NOISE_CHUNKS = 8
+_POOL = ThreadPoolExecutor(max_workers=max(1, min(_NOISE_CHUNKS, os.cpu_count() or 1)))
+
+
+def _epoch_noise(seed: int, epoch: int, rows: int, d: int, dtype: np.dtype) -> np.ndarray:
+    """Standard normal noise (rows, d) of one epoch, a pure function of (seed, epoch)."""
+    z = np.empty((rows, d), dtype=dtype)
+    bounds = np.linspace(0, rows, _NOISE_CHUNKS + 1).astype(int)
+
+    def fill(c: int) -> None:
+        gen = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(epoch, c)))
+        gen.standard_normal(out=z[bounds[c] : bounds[c + 1]], dtype=dtype)
+
+    list(_POOL.map(fill, range(_NOISE_CHUNKS)))
+    return z
+
+
+def _epoch_time_index(seed: int, epoch: int, n: int, n_times: int) -> np.ndarray:
+    """Index of one grid time per training point for one epoch (uniform on the grid)."""
+    gen = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(epoch, _NOISE_CHUNKS)))
+    return gen.integers(0, n_times, n)
+
+
 def _epoch_batch(
     X: np.ndarray, times: np.ndarray, schedule: Schedule, n_dup: int, seed: int, epoch: int
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(x_t, x0, t) of one epoch: one grid time per sample, n_dup noise draws per sample."""
-    rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(epoch,)))
+    """(x_t, x0, t) of one epoch, materialized (the trainer uses the fused form instead).
+
+    Row q = i n_dup + r is alpha_t x^i + sigma_t z_q with one grid time per training point.
+    """
     n, d = X.shape
-    t_idx = rng.integers(0, times.size, n)
-    t = np.repeat(times[t_idx], n_dup)
+    t = np.repeat(times[_epoch_time_index(seed, epoch, n, times.size)], n_dup)
+    z = _epoch_noise(seed, epoch, n * n_dup, d, X.dtype)
     x0 = np.repeat(X, n_dup, axis=0)
-    z = rng.standard_normal((n * n_dup, d)).astype(X.dtype, copy=False)
-    xt = (
-        schedule.alpha(t)[:, None].astype(X.dtype) * x0
-        + schedule.sigma(t)[:, None].astype(X.dtype) * z
-    )
-    return xt, x0, t
+    alpha, sigma = (c[:, None].astype(X.dtype) for c in (schedule.alpha(t), schedule.sigma(t)))
+    return alpha * x0 + sigma * z, x0, t
 
 
 def train_gmm_denoiser(
@@ -380,7 +407,7 @@ def train_gmm_denoiser(
     sched = schedule if schedule is not None else VPTrig()
     dtype = check_dtype(cfg.dtype)
     data = np.ascontiguousarray(as_float_array(X, "X", ndim=2, dtype=dtype))
-    d = data.shape[1]
+    n, d = data.shape
     m = check_int(M, "M", low=1)
     times = sched.time_grid() if cfg.times is None else sched.check_time(np.asarray(cfg.times))
     rng = np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=(2**32 - 1,)))
@@ -389,11 +416,18 @@ def train_gmm_denoiser(
         raise ValueError(f"init.means must have shape ({m}, {d}), got {start.means.shape}")
     theta0 = GMMDenoiser(start.means.astype(dtype), start.var).pack()
 
+    lam_grid = loss_weighting(cfg.weighting, times, sched)
+    alpha_grid, sigma2_grid = sched.alpha(times), sched.sigma2(times)
+
     def objective(theta: np.ndarray, epoch: int) -> tuple[float, np.ndarray]:
-        xt, x0, t = _epoch_batch(data, times, sched, cfg.n_dup, cfg.seed, epoch)
+        t_idx = _epoch_time_index(cfg.seed, epoch, n, times.size)
+        z = _epoch_noise(cfg.seed, epoch, n * cfg.n_dup, d, dtype)
         s = float(theta[-1])
-        model = GMMDenoiser(theta[:-1].reshape(m, d), s * s)
-        loss, g_mu, g_var = gmm_loss_and_grad(model, xt, x0, t, sched, cfg.weighting)
+        means = np.ascontiguousarray(theta[:-1].reshape(m, d))
+        loss, g_mu, g_var = loss_and_grad_cpu(
+            z, data, alpha_grid[t_idx], sigma2_grid[t_idx], lam_grid[t_idx], means, s * s,
+            n_dup=cfg.n_dup,
+        )  # fmt: skip
         return loss, np.concatenate([g_mu.ravel(), [2.0 * s * g_var]]).astype(theta.dtype)
 
     fingerprint = hashlib.sha256(

@@ -14,10 +14,12 @@ With ``g_q = 2 lam_q (xbar_q - x0_q) / B`` and the softmax Jacobian times the lo
     dL/ds2   = sum_q [ (g_q . x_q) alpha_q sigma_q^2 / v_q^2 - (g_q . m_q) alpha_q^2 sigma_q^2/v_q^2
                        + sum_j p_qj b_q (g_q . mu_j - g_q . m_q) D_qj alpha_q^2 / (2 v_q^2) ].
 
-The queries are processed in blocks by ``numba.get_num_threads()`` slots in one ``prange``; per
-block five single-threaded BLAS products (x mu^T, p mu, g mu^T, (p b)^T g, c^T x), the logits
-from the expanded square with a per-row max, a vectorizable exp, and per-slot gradient partials
-summed at the end. The B x M x d differences are never formed.
+The queries are processed in blocks by ``numba.get_num_threads()`` slots in one ``prange`` (in a
+training epoch the queries alpha_i x^i + sigma_i z_q are formed block by block from the noise, so
+the B x d queries and targets are never stored either); per block five single-threaded BLAS
+products (x mu^T, p mu, g mu^T, (p b)^T g, c^T x), the logits from the expanded square with a
+per-row max, a vectorizable exp, and per-slot gradient partials summed at the end. The B x M x d
+differences are never formed.
 """
 
 from __future__ import annotations
@@ -32,19 +34,18 @@ QUERY_CHUNK = 256
 
 
 @njit(fastmath=_FASTMATH, cache=True)
-def _block(xt, x0, alpha, sigma2, lam, means, meansT, mm, var, inv_b, i0, i1, gmu, out):
-    """One query block: returns (loss part, dL/ds2 part); adds dL/dmu into gmu."""
-    nb = i1 - i0
+def _block(X, x0, alpha, sigma2, lam, means, meansT, mm, var, inv_b, gmu, out):
+    """One query block (nb rows): out = (loss part, dL/ds2 part); adds dL/dmu into gmu."""
+    nb = X.shape[0]
     M = means.shape[0]
-    d = xt.shape[1]
-    X = xt[i0:i1]
+    d = X.shape[1]
     XM = np.dot(X, meansT)  # (nb, M)
-    P = np.empty((nb, M), dtype=xt.dtype)
+    P = np.empty((nb, M), dtype=X.dtype)
     Dist = np.empty((nb, M), dtype=np.float64)
     v = np.empty(nb)
     for i in range(nb):
-        a = alpha[i0 + i]
-        vi = a * a * var + sigma2[i0 + i]
+        a = alpha[i]
+        vi = a * a * var + sigma2[i]
         v[i] = vi
         xx = 0.0
         for k in range(d):
@@ -64,36 +65,36 @@ def _block(xt, x0, alpha, sigma2, lam, means, meansT, mm, var, inv_b, i0, i1, gm
         for j in range(M):
             P[i, j] = P[i, j] / tot
     Mbar = np.dot(P, means)  # (nb, d)
-    G = np.empty((nb, d), dtype=xt.dtype)
+    G = np.empty((nb, d), dtype=X.dtype)
     loss = 0.0
     gm = np.empty(nb)
     gx = np.empty(nb)
     for i in range(nb):
-        a = alpha[i0 + i]
-        s2t = sigma2[i0 + i]
+        a = alpha[i]
+        s2t = sigma2[i]
         ca = a * var / v[i]
         cb = s2t / v[i]
         err2 = 0.0
         gmi = 0.0
         gxi = 0.0
         for k in range(d):
-            e = ca * X[i, k] + cb * Mbar[i, k] - x0[i0 + i, k]
+            e = ca * X[i, k] + cb * Mbar[i, k] - x0[i, k]
             err2 += e * e
-            g = 2.0 * lam[i0 + i] * e * inv_b
+            g = 2.0 * lam[i] * e * inv_b
             G[i, k] = g
             gmi += g * Mbar[i, k]
             gxi += g * X[i, k]
-        loss += lam[i0 + i] * err2
+        loss += lam[i] * err2
         gm[i] = gmi
         gx[i] = gxi
     GM = np.dot(G, meansT)  # (nb, M)
-    W = np.empty((nb, M), dtype=xt.dtype)  # p b
-    Cq = np.empty((nb, M), dtype=xt.dtype)  # c
+    W = np.empty((nb, M), dtype=X.dtype)  # p b
+    Cq = np.empty((nb, M), dtype=X.dtype)  # c
     csum = np.zeros(M)
     dvar = 0.0
     for i in range(nb):
-        a = alpha[i0 + i]
-        s2t = sigma2[i0 + i]
+        a = alpha[i]
+        s2t = sigma2[i]
         vi = v[i]
         cb = s2t / vi
         inv_v2 = 1.0 / (vi * vi)
@@ -116,8 +117,14 @@ def _block(xt, x0, alpha, sigma2, lam, means, meansT, mm, var, inv_b, i0, i1, gm
 
 
 @njit(parallel=True, cache=True)
-def loss_and_grad_numba(xt, x0, alpha, sigma2, lam, means, var, chunk, n_threads):
-    """Loss (1/B) sum_q lam_q |xbar_q - x0_q|^2, dL/dmeans (M, d) and dL/dvar (see module)."""
+def loss_and_grad_numba(xt, x0, alpha, sigma2, lam, n_dup, means, var, chunk, n_threads):
+    """Loss (1/B) sum_q lam_q |xbar_q - x0_q|^2, dL/dmeans (M, d) and dL/dvar (see module).
+
+    ``n_dup = 0``: ``xt``, ``x0`` (B, d) and ``alpha``, ``sigma2``, ``lam`` (B,) are the queries.
+    ``n_dup > 0`` (the training epoch, fused): ``x0`` holds the N training points, ``xt`` the
+    standard noise z (B = N n_dup rows, row q = i n_dup + r) and ``alpha``, ``sigma2``, ``lam``
+    one value per training point; the queries alpha_i x^i + sigma_i z_q are formed per block.
+    """
     B = xt.shape[0]
     M, d = means.shape
     meansT = np.ascontiguousarray(means.T)
@@ -134,11 +141,31 @@ def loss_and_grad_numba(xt, x0, alpha, sigma2, lam, means, var, chunk, n_threads
     inv_b = 1.0 / B
     for slot in prange(slots):
         out = np.zeros(2)
+        xb = np.empty((chunk, d), dtype=xt.dtype)
+        x0b = np.empty((chunk, d), dtype=xt.dtype)
+        ab = np.empty(chunk)
+        s2b = np.empty(chunk)
+        lb = np.empty(chunk)
         for blk in range(slot, n_blocks, slots):
             i0 = blk * chunk
             i1 = min(B, i0 + chunk)
-            _block(xt, x0, alpha, sigma2, lam, means, meansT, mm, var, inv_b, i0, i1,
-                   gmu[slot], out)  # fmt: skip
+            if n_dup == 0:
+                _block(xt[i0:i1], x0[i0:i1], alpha[i0:i1], sigma2[i0:i1], lam[i0:i1], means,
+                       meansT, mm, var, inv_b, gmu[slot], out)  # fmt: skip
+            else:
+                nb = i1 - i0
+                for r in range(nb):
+                    i = (i0 + r) // n_dup
+                    a = alpha[i]
+                    sg = np.sqrt(sigma2[i])
+                    ab[r] = a
+                    s2b[r] = sigma2[i]
+                    lb[r] = lam[i]
+                    for k in range(d):
+                        x0b[r, k] = x0[i, k]
+                        xb[r, k] = a * x0[i, k] + sg * xt[i0 + r, k]
+                _block(xb[:nb], x0b[:nb], ab[:nb], s2b[:nb], lb[:nb], means, meansT, mm, var,
+                       inv_b, gmu[slot], out)  # fmt: skip
             acc[slot, 0] += out[0]
             acc[slot, 1] += out[1]
     grad = np.zeros((M, d))
@@ -162,8 +189,12 @@ def loss_and_grad_cpu(
     means: np.ndarray,
     var: float,
     chunk: int = QUERY_CHUNK,
+    n_dup: int = 0,
 ) -> tuple[float, np.ndarray, float]:
     """Run the kernel on validated C-contiguous arrays (xt, x0, means share one float dtype).
+
+    ``n_dup > 0`` selects the fused epoch form: ``xt`` is the noise, ``x0`` the training points
+    and ``alpha``, ``sigma2``, ``lam`` are per training point (see ``loss_and_grad_numba``).
 
     >>> import numpy as np
     >>> one = np.ones((1, 1))
@@ -173,6 +204,7 @@ def loss_and_grad_cpu(
     """
     with single_threaded_blas():
         loss, grad, dvar = loss_and_grad_numba(
-            xt, x0, alpha, sigma2, lam, means, float(var), int(chunk), numba.get_num_threads()
-        )
+            xt, x0, alpha, sigma2, lam, int(n_dup), means, float(var), int(chunk),
+            numba.get_num_threads(),
+        )  # fmt: skip
     return float(loss), grad, float(dvar)
