@@ -41,7 +41,7 @@ from numpy.typing import ArrayLike
 from scipy.special import log_ndtr
 
 from diffmem_theory._validation import as_float_array, check_choice, check_int
-from diffmem_theory.schedules import Schedule, VPTrig
+from diffmem_theory.schedules import Schedule, as_schedule
 
 __all__ = [
     "LEMMAS",
@@ -191,16 +191,8 @@ def _integral_floats(raw: np.ndarray) -> bool:
     return bool(np.all(np.isfinite(raw)) and np.all(raw == np.round(raw)))
 
 
-def _schedule(schedule: Schedule | None) -> Schedule:
-    if schedule is None:
-        return VPTrig()
-    if not isinstance(schedule, Schedule):
-        raise TypeError(f"schedule must be a diffmem_theory.schedules.Schedule, got {schedule!r}")
-    return schedule
-
-
 def _alpha2_sigma2(t: ArrayLike, schedule: Schedule | None) -> tuple[np.ndarray, np.ndarray]:
-    sched = _schedule(schedule)
+    sched = as_schedule(schedule)
     a = np.asarray(sched.alpha(t), dtype=np.float64)
     return a * a, np.asarray(sched.sigma2(t), dtype=np.float64)
 

@@ -45,7 +45,7 @@ from scipy import integrate
 from scipy.special import expit
 
 from diffmem_theory._validation import as_float_array, check_int, check_positive, check_scalar
-from diffmem_theory.schedules import PREDICTIONS, Schedule, VPTrig
+from diffmem_theory.schedules import PREDICTIONS, Schedule, VPTrig, as_schedule
 
 __all__ = [
     "approx_loss_difference",
@@ -64,21 +64,12 @@ __all__ = [
 
 Weighting = str | Callable[[np.ndarray], ArrayLike] | ArrayLike
 
-_VP = VPTrig()
 # Local power-law exponent of lambda at t -> 0 is read off between these two times; a weighting
 # behaving like t^p with p <= -1 + _DIVERGENCE_TOL is not integrable at 0.
 _PROBE_TIMES = (1e-60, 1e-30)
 _DIVERGENCE_TOL = 1e-6
 _MP_PIECE = 40  # length in u = log t of one mpmath quadrature piece
 _LOG_TINY = math.log(np.finfo(np.float64).tiny)
-
-
-def _schedule(schedule: Schedule | None) -> Schedule:
-    if schedule is None:
-        return _VP
-    if not isinstance(schedule, Schedule):
-        raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
-    return schedule
 
 
 def _var_star(var_star: ArrayLike) -> np.ndarray:
@@ -115,7 +106,7 @@ def gen_excess_loss(
     >>> round(float(gen_excess_loss(0.36028, 50)), 4)   # t_16, d = 50: 50 t^2
     6.4901
     """
-    sched = _schedule(schedule)
+    sched = as_schedule(schedule)
     tt = sched.check_time(t)
     dd = check_positive(d, "d")
     s2 = _var_star(var_star)
@@ -194,7 +185,7 @@ def kappa(d: ArrayLike, c: float = 1.0, schedule: Schedule | None = None) -> np.
     >>> kappa([30, 50]).round(3).tolist()
     [0.85, 0.875]
     """
-    sched = _schedule(schedule)
+    sched = as_schedule(schedule)
     dd = as_float_array(d, "d")
     if np.any(dd <= 1):
         raise ValueError(f"d must be > 1 (log(d)^2/d must be positive), got {d!r}")
@@ -278,7 +269,7 @@ def loss_weighting(
     >>> loss_weighting("eps", [0.5, 0.36028]).round(5).tolist()
     [3.0, 6.70406]
     """
-    sched = _schedule(schedule)
+    sched = as_schedule(schedule)
     tt = sched.check_time(t)
     return np.exp(_log_weight(weighting, tt, sched))
 
@@ -339,7 +330,7 @@ def approx_loss_difference(
     >>> approx_loss_difference([100, 200], 200, 50, times=g).round(3).tolist()
     [33.018, -16.982]
     """
-    sched = _schedule(schedule)
+    sched = as_schedule(schedule)
     c = _constant_c(C)
     s2 = float(_var_star(var_star))
     excess = c * (1.0 - _ratio_mn(M, N))
@@ -403,7 +394,7 @@ def crossover_ratio(
     >>> print(mpmath.nstr(crossover_ratio("eps", t_min=1e-3, dps=30), 12))   # closed form
     0.9996665
     """
-    sched = _schedule(schedule)
+    sched = as_schedule(schedule)
     c = _constant_c(C)
     s2 = float(_var_star(var_star))
     if times is not None:
@@ -459,7 +450,7 @@ def crossover_argmin(
     166
     """
     n = check_int(N, "N", low=1)
-    sched = _schedule(schedule)
+    sched = as_schedule(schedule)
     tt = _times(times, sched)
     ms = np.arange(1, n + 1) if Ms is None else as_float_array(Ms, "Ms", ndim=1)
     if ms.size == 0 or np.any(ms < 0) or np.any(ms > n):
@@ -626,7 +617,7 @@ def _residual_instance(
     ``eps=None`` is Prop F.2's ``log(d)/sqrt(d)`` (then ``d > 1``);
     ``v = s2 sigma_t^2/(alpha_t^2 s2 + sigma_t^2) = s2/(psi_t s2 + 1)``.
     """
-    sched = _schedule(schedule)
+    sched = as_schedule(schedule)
     tt = sched.check_time(t)
     dd = check_positive(d, "d")
     if eps is None:

@@ -84,7 +84,7 @@ from diffmem_theory._validation import (
     check_scalar,
 )
 from diffmem_theory.crossover import crossover_ratio, gen_excess_loss, pmem_excess_loss
-from diffmem_theory.schedules import Schedule, VPTrig
+from diffmem_theory.schedules import Schedule, as_schedule
 
 __all__ = [
     "LossWeightingFit",
@@ -99,16 +99,7 @@ TAU = 1.0 / 20.0
 BETA = 1e-3
 NORMALIZATIONS = ("d_s2", "none")
 M_GRIDS = ("all", "baseline")
-_VP = VPTrig()
 _BEST_RTOL = 1e-9  # starts within this relative objective gap of the best count as optimal
-
-
-def _schedule(schedule: Schedule | None) -> Schedule:
-    if schedule is None:
-        return _VP
-    if not isinstance(schedule, Schedule):
-        raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
-    return schedule
 
 
 def _times(times: ArrayLike | None, schedule: Schedule) -> np.ndarray:
@@ -160,7 +151,7 @@ def loss_difference_table(
     dd = float(check_positive(d, "d"))
     s2 = float(check_positive(var_star, "var_star"))
     check_choice(normalization, "normalization", NORMALIZATIONS)
-    sched = _schedule(schedule)
+    sched = as_schedule(schedule)
     tt = _times(times, sched)
     ms = _m_grid(n, m_grid)
     diff = pmem_excess_loss(ms[:, None], n, dd, s2, C) - gen_excess_loss(tt, dd, s2, sched)[None]
@@ -367,12 +358,13 @@ def predict_M_pt(
     ``weights`` are used as given (no normalization to sum 1): the hard argmin is invariant to
     their scale and to ``normalization``, ``Mbar`` is not.
 
+    >>> from diffmem_theory.schedules import VPTrig
     >>> g = VPTrig().time_grid()
     >>> Mbar, Mhard = predict_M_pt(np.ones(26) / 26, [100, 200], [30, 60])
     >>> Mhard.tolist(), (Mbar / [100, 200]).round(3).tolist()   # 1 - mean(t^2)/2 = 0.83018
     ([83, 166], [0.827, 0.827])
     """
-    sched = _schedule(schedule)
+    sched = as_schedule(schedule)
     tt = _times(times, sched)
     n_arr, d_arr, _ = _tuples(N, d, None, None)
     w = _weights(weights, tt.size)
@@ -415,7 +407,7 @@ def regression_objective(
     >>> round(value, 6), abs(float(grad.sum())) < 1e-15   # (0.82745 - 0.8)^2
     (0.000752, True)
     """
-    sched = _schedule(schedule)
+    sched = as_schedule(schedule)
     tt = _times(times, sched)
     n_arr, d_arr, _, m_arr = _tuples(N, d, None, M_pt)
     th = as_float_array(theta, "theta", ndim=1)
@@ -532,7 +524,7 @@ def fit_loss_weighting(
     >>> fit.M_hard.tolist(), round(fit.ratio, 2), fit.test.size
     ([40, 80], 0.8, 0)
     """
-    sched = _schedule(schedule)
+    sched = as_schedule(schedule)
     tt = _times(times, sched)
     n_arr, d_arr, k_arr, m_arr = _tuples(N, d, K, M_pt)
     tau = check_scalar(tau, "tau", low=0.0, low_open=True)

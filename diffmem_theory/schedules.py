@@ -58,6 +58,7 @@ __all__ = [
     "VPExp",
     "VPLinear",
     "VPTrig",
+    "as_schedule",
     "convert_prediction",
     "loss_scale",
 ]
@@ -799,6 +800,21 @@ class VEExp(VE):
 
     def _inverse_sigma2(self, v: np.ndarray) -> np.ndarray:
         return np.log1p(self._k * v) / self._k
+
+
+def as_schedule(schedule: Schedule | None) -> Schedule:
+    """``schedule``, or paper 000's :class:`VPTrig` when it is ``None`` (the package default).
+
+    Raises ``TypeError`` for anything that is not a :class:`Schedule`.
+
+    >>> as_schedule(None).name, as_schedule(OU()).name
+    ('VPTrig', 'OU')
+    """
+    if schedule is None:
+        return VPTrig()
+    if not isinstance(schedule, Schedule):
+        raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
+    return schedule
 
 
 # --- prediction units -------------------------------------------------------------------

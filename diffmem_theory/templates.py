@@ -64,17 +64,12 @@ to represent the generalizing (ground-truth) denoiser, ``M >= N`` to memorize al
 
 from __future__ import annotations
 
-import ctypes
-import glob
 import gzip
-import hashlib
-import json
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -84,10 +79,10 @@ from numpy.typing import ArrayLike
 from diffmem_theory._validation import as_float_array, as_rng, check_choice, check_int, check_scalar
 from diffmem_theory.crossover import loss_weighting
 from diffmem_theory.denoisers import memorized_subset, template_denoiser
+from diffmem_theory.kernels._numba import single_threaded_blas
 from diffmem_theory.mixtures import TemplateMixture
-from diffmem_theory.optim import WarmupDecay
 from diffmem_theory.schedules import Schedule, VPTrig
-from diffmem_theory.training import TrainConfig, fit
+from diffmem_theory.training import TrainConfig, fit_config
 
 __all__ = [
     "GARMENTS",
@@ -752,62 +747,6 @@ QUERY_BLOCK = 512
 Fill = Callable[[int, dict[str, np.ndarray]], tuple[np.ndarray, ...]]
 
 
-def _numpy_blas_api() -> tuple[Any, Any] | None:
-    """``(get, set)`` of the thread count of NumPy's bundled OpenBLAS, or ``None``."""
-    base = os.path.dirname(np.__file__)
-    patterns = (
-        os.path.join(base, os.pardir, "numpy.libs", "*openblas*"),
-        os.path.join(base, ".dylibs", "*openblas*"),
-    )
-    for path in sorted(p for pattern in patterns for p in glob.glob(pattern)):
-        try:
-            lib = ctypes.CDLL(path)
-        except OSError:
-            continue
-        for get_name, set_name in (
-            ("scipy_openblas_get_num_threads64_", "scipy_openblas_set_num_threads64_"),
-            ("scipy_openblas_get_num_threads", "scipy_openblas_set_num_threads"),
-            ("openblas_get_num_threads64_", "openblas_set_num_threads64_"),
-            ("openblas_get_num_threads", "openblas_set_num_threads"),
-        ):
-            getter, setter = getattr(lib, get_name, None), getattr(lib, set_name, None)
-            if getter is not None and setter is not None:
-                getter.restype = ctypes.c_int
-                setter.argtypes = [ctypes.c_int]
-                return getter, setter
-    return None
-
-
-_NUMPY_BLAS = _numpy_blas_api()
-_BLAS_LOCK = threading.Lock()
-_blas_users = {"n": 0, "saved": 1}
-
-
-@contextmanager
-def _single_threaded_numpy_blas() -> Iterator[bool]:
-    """Pin NumPy's OpenBLAS to one thread inside the block; yields whether that was possible.
-
-    The blocks run in Python threads, each calling small GEMMs: a multi-threaded BLAS under
-    each of them oversubscribes the cores (and is 10-100x slower on a loaded machine).
-    """
-    if _NUMPY_BLAS is None:
-        yield False
-        return
-    getter, setter = _NUMPY_BLAS
-    with _BLAS_LOCK:
-        if _blas_users["n"] == 0:
-            _blas_users["saved"] = getter()
-            setter(1)
-        _blas_users["n"] += 1
-    try:
-        yield True
-    finally:
-        with _BLAS_LOCK:
-            _blas_users["n"] -= 1
-            if _blas_users["n"] == 0:
-                setter(_blas_users["saved"])
-
-
 def _n_threads() -> int:
     import numba
 
@@ -848,7 +787,7 @@ class _Model:
                 xt, x0, alpha, sig2, lam, self.T, self.TT, self.U, self.norm2, self.s2, ws["buf"]
             )
 
-        with _single_threaded_numpy_blas() as pinned:
+        with single_threaded_blas("numpy") as pinned:
             workers = min(_n_threads() if pinned else 1, n_blocks)
             if workers > 1:
                 with ThreadPoolExecutor(workers) as pool:
@@ -1063,30 +1002,14 @@ def train_template_denoiser(
         )
     theta0 = start.pack()
     objective = template_objective(flat, m, cfg, sched, times)
-    fingerprint = hashlib.sha256(
-        json.dumps(
-            {
-                "model": "template",
-                "config": asdict(cfg),
-                "M": m,
-                "schedule": repr(sched),
-                "init": theta0.tolist(),
-            },
-            sort_keys=True,
-            default=str,
-        ).encode()
-        + flat.tobytes()
-    ).hexdigest()
-    out = fit(
+    out = fit_config(
         objective,
         theta0,
-        cfg.n_epochs,
-        lr=WarmupDecay(cfg.n_epochs, cfg.peak_lr, cfg.final_lr, cfg.warmup),
-        b2=cfg.adam_b2,
-        ema=cfg.ema,
+        cfg,
+        identity={"model": "template", "M": m, "schedule": repr(sched), "init": theta0.tolist()},
+        data=flat,
         checkpoint=checkpoint,
         checkpoint_every=checkpoint_every,
-        fingerprint=fingerprint,
         progress=progress,
         desc=f"M={m}",
     )

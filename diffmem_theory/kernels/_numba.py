@@ -43,6 +43,7 @@ from __future__ import annotations
 
 import ctypes
 import glob
+import importlib
 import math
 import os
 import threading
@@ -577,14 +578,16 @@ def _merge_parts(M, S, ACC, out, m_out, s_out):
 
 
 @cache
-def _openblas_threads_api():
-    """``(get, set)`` for the thread count of SciPy's bundled OpenBLAS (the BLAS that Numba's
-    ``np.dot`` calls through ``scipy.linalg.cython_blas``), or ``None`` if it is not found."""
-    import scipy
+def _openblas_threads_api(package: str = "scipy"):
+    """``(get, set)`` for the thread count of the OpenBLAS bundled with ``package``, or ``None``.
 
-    base = os.path.dirname(scipy.__file__)
+    ``"scipy"``: the BLAS that Numba's ``np.dot`` calls through ``scipy.linalg.cython_blas``;
+    ``"numpy"``: the BLAS behind NumPy's ``@`` (the template trainer's products).
+    """
+    module = importlib.import_module(package)
+    base = os.path.dirname(module.__file__)
     patterns = (
-        os.path.join(base, os.pardir, "scipy.libs", "*openblas*"),
+        os.path.join(base, os.pardir, f"{package}.libs", "*openblas*"),
         os.path.join(base, ".dylibs", "*openblas*"),
     )
     for path in sorted(p for pattern in patterns for p in glob.glob(pattern)):
@@ -593,47 +596,50 @@ def _openblas_threads_api():
         except OSError:
             continue
         for prefix in ("scipy_openblas_", "openblas_"):
-            getter = getattr(lib, prefix + "get_num_threads", None)
-            setter = getattr(lib, prefix + "set_num_threads", None)
-            if getter is not None and setter is not None:
-                getter.restype = ctypes.c_int
-                setter.argtypes = [ctypes.c_int]
-                return getter, setter
+            for suffix in ("", "64_"):
+                getter = getattr(lib, f"{prefix}get_num_threads{suffix}", None)
+                setter = getattr(lib, f"{prefix}set_num_threads{suffix}", None)
+                if getter is not None and setter is not None:
+                    getter.restype = ctypes.c_int
+                    setter.argtypes = [ctypes.c_int]
+                    return getter, setter
     return None
 
 
 _BLAS_LOCK = threading.Lock()
-_blas_state = {"users": 0, "saved": 1}
+_blas_state: dict[str, dict[str, int]] = {}
 
 
 @contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """Pin SciPy's OpenBLAS to one thread inside the block (no-op if it cannot be found).
+def single_threaded_blas(package: str = "scipy") -> Iterator[bool]:
+    """Pin ``package``'s OpenBLAS to one thread inside the block; yields whether it could.
 
-    The kernel parallelizes over (query block, centre part) items itself; a multi-threaded
-    BLAS called from every Numba thread would oversubscribe the cores. Concurrent and nested
-    uses are counted, so the original thread count is restored by the last one out.
+    The kernels parallelize over blocks themselves; a multi-threaded BLAS called from every
+    thread would oversubscribe the cores. Concurrent and nested uses are counted, so the
+    original thread count is restored by the last one out. ``package`` is ``"scipy"`` (the BLAS
+    of Numba's ``np.dot``) or ``"numpy"``.
 
-    >>> with single_threaded_blas():
+    >>> with single_threaded_blas() as pinned:
     ...     pass
     """
-    api = _openblas_threads_api()
+    api = _openblas_threads_api(package)
     if api is None:
-        yield
+        yield False
         return
     getter, setter = api
     with _BLAS_LOCK:
-        if _blas_state["users"] == 0:
-            _blas_state["saved"] = getter()
+        state = _blas_state.setdefault(package, {"users": 0, "saved": 1})
+        if state["users"] == 0:
+            state["saved"] = getter()
             setter(1)
-        _blas_state["users"] += 1
+        state["users"] += 1
     try:
-        yield
+        yield True
     finally:
         with _BLAS_LOCK:
-            _blas_state["users"] -= 1
-            if _blas_state["users"] == 0:
-                setter(_blas_state["saved"])
+            state["users"] -= 1
+            if state["users"] == 0:
+                setter(state["saved"])
 
 
 def softmax_weighted_sum_cpu(
