@@ -1,0 +1,393 @@
+r"""Voronoi geometry of a training set: cells, shrunk cells, constants, limits and rates.
+
+Baptista, Dasgupta, Kovachki, Oberai, Stuart, "Memorization and Regularization in Generative
+Diffusion Models" (paper 002), Sec. 4 and App. C; notation of ``notes/paper_002.md`` Sec. 1.7:
+
+* :func:`voronoi_index` -- the cell ``V(x_0^n)`` (4.3) holding each point;
+* :func:`in_shrunk_cell` -- membership of ``V_delta(x_0^n)``, the squared-gap test of Sec. 1.7;
+* :func:`d_minus`, :func:`d_plus`, :func:`x_inf` -- the constants (4.2), (4.29), (4.27);
+* :func:`l_eps` -- the active faces ``L_eps(x; x_0^n)`` (4.11);
+* :func:`alpha_n`, :func:`s_alpha` -- the Lemma 4.11 constants (4.30), (4.31);
+* :func:`classify_limit` -- a trajectory's end point as a data point or a boundary point
+  (Thm 4.3);
+* :func:`convergence_rate_fit` -- least-squares slope of ``log |x(t) - x*|`` against
+  ``log sigma(t)`` (rate (4.7): slope 1);
+* :func:`memorization_fraction` -- the fraction of samples within ``tau`` of the training set.
+
+Nearest and second-nearest distances come from :func:`diffmem_theory.metrics.two_nearest`
+(exact ``sum((x - x_0^n)^2)`` for the two nearest points).
+
+>>> import numpy as np
+>>> X0 = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 3.0]])
+>>> voronoi_index(np.array([[0.2, 0.1], [1.9, -1.0]]), X0).tolist()
+[0, 1]
+>>> float(d_minus(X0)), float(x_inf(X0))
+(2.0, 3.0)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from numpy.typing import ArrayLike
+
+from diffmem_theory._validation import as_float_array, check_int, check_scalar
+from diffmem_theory.metrics import _points, _queries, two_nearest
+
+__all__ = [
+    "LimitClassification",
+    "RateFit",
+    "alpha_n",
+    "classify_limit",
+    "convergence_rate_fit",
+    "d_minus",
+    "d_plus",
+    "in_shrunk_cell",
+    "l_eps",
+    "memorization_fraction",
+    "s_alpha",
+    "voronoi_index",
+    "x_inf",
+]
+
+_CHUNK_BYTES = 32 * 2**20
+
+
+def _data(X0: ArrayLike, min_points: int = 1) -> np.ndarray:
+    data = _points(X0, "X0")
+    if data.shape[0] < min_points:
+        raise ValueError(f"X0 must hold at least {min_points} data points, got shape {data.shape}")
+    return data
+
+
+def _nn_sq(data: np.ndarray) -> np.ndarray:
+    """Squared distance from each data point to its nearest *other* data point, ``(N,)``."""
+    sq, idx = two_nearest(data, data)
+    own = np.arange(data.shape[0])
+    # a point is its own nearest (distance 0) unless it has an exact duplicate
+    other = np.where(idx[:, 0] == own, sq[:, 1], sq[:, 0])
+    return other
+
+
+def _check_distinct(data: np.ndarray, nn_sq: np.ndarray) -> None:
+    if np.any(nn_sq == 0.0):
+        i = int(np.flatnonzero(nn_sq == 0.0)[0])
+        raise ValueError(f"X0 must hold distinct points (Assumption 4.1), but row {i} is repeated")
+
+
+# ----------------------------------------------------------------------------------------------
+# cells
+# ----------------------------------------------------------------------------------------------
+
+
+def voronoi_index(x: ArrayLike, X0: ArrayLike) -> np.ndarray | int:
+    r"""Index ``n`` of the Voronoi cell (4.3) holding each point: ``argmin_n |x - x_0^n|``.
+
+    (4.3): ``V(x_0^n) = {x : |x - x_0^n|^2 < |x - x_0^l|^2 for all l != n}``. ``x`` has shape
+    ``(B, d)`` (returns ``(B,)`` ints) or ``(d,)`` (returns an int). On a boundary (4.4) one of
+    the tied indices is returned (which one is unspecified).
+
+    >>> import numpy as np
+    >>> voronoi_index(np.array([0.9, 5.0]), np.array([[0.0, 0.0], [1.0, 0.0]]))
+    1
+    """
+    Y, single = _queries(x, "x")
+    data = _points(X0, "X0", Y.shape[1], "x")
+    _, idx = two_nearest(Y, data)
+    out = idx[:, 0].astype(np.intp)
+    return int(out[0]) if single else out
+
+
+def in_shrunk_cell(x: ArrayLike, n: int | None, delta: float, X0: ArrayLike) -> np.ndarray | bool:
+    r"""Membership of the shrunk cell ``V_delta(x_0^n)`` (Sec. 4.2, before (4.10)).
+
+    ``V_delta(x_0^n) = {x : |x - x_0^n|^2 < |x - x_0^l|^2 - delta^2 for all l != n}``, the exact
+    squared-gap test (notes A12; the Euclidean distance to the ``l``-face is
+    ``delta^2 / (2 |x_0^n - x_0^l|)``). Equivalently ``x_0^n`` is the nearest point and the
+    second-nearest squared distance exceeds the nearest by more than ``delta^2``. ``n=None``
+    tests each point against its own (nearest) cell, i.e. membership of ``V_delta`` = union
+    of the ``V_delta(x_0^n)``. ``delta = 0`` gives the open cell (4.3). With one data point
+    the cell is the whole space.
+
+    >>> import numpy as np
+    >>> X0 = np.array([[0.0], [2.0]])
+    >>> in_shrunk_cell(np.array([[0.0], [0.7], [1.2]]), 0, 1.0, X0).tolist()  # gaps 4, 1.2, -0.8
+    [True, True, False]
+    """
+    Y, single = _queries(x, "x")
+    data = _points(X0, "X0", Y.shape[1], "x")
+    N = data.shape[0]
+    if n is not None:
+        n = check_int(n, "n", low=0, high=N - 1)
+    d2 = check_scalar(delta, "delta", low=0.0) ** 2
+    if N == 1:
+        out = np.ones(Y.shape[0], dtype=bool)
+    else:
+        sq, idx = two_nearest(Y, data)
+        out = sq[:, 1] - sq[:, 0] > d2
+        if n is not None:
+            out &= idx[:, 0] == n
+    return bool(out[0]) if single else out
+
+
+# ----------------------------------------------------------------------------------------------
+# constants
+# ----------------------------------------------------------------------------------------------
+
+
+def d_minus(X0: ArrayLike) -> float:
+    r"""``D_- = min_{l != m} |x_0^l - x_0^m|`` (4.2), the smallest pairwise distance.
+
+    Needs ``N >= 2``; repeated points give ``0`` (Assumption 4.1 asks ``D_- > 0``).
+
+    >>> import numpy as np
+    >>> d_minus(np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]]))
+    1.0
+    """
+    data = _data(X0, 2)
+    return float(np.sqrt(_nn_sq(data).min()))
+
+
+def d_plus(X0: ArrayLike) -> float:
+    r"""``D^+ = max_{l, m} |x_0^l - x_0^m|`` (4.29), the diameter of the data set.
+
+    Exact brute force ``sum((x_0^l - x_0^m)^2)`` in chunks of rows (~32 MiB each).
+
+    >>> import numpy as np
+    >>> d_plus(np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]]))
+    5.0
+    """
+    data = _data(X0, 1)
+    N, d = data.shape
+    chunk = max(1, _CHUNK_BYTES // (8 * N * d))
+    best = 0.0
+    for lo in range(0, N, chunk):
+        diff = data[lo : lo + chunk, None, :] - data[None, :, :]
+        best = max(best, float((diff * diff).sum(-1).max()))
+    return float(np.sqrt(best))
+
+
+def x_inf(X0: ArrayLike) -> float:
+    r"""``|x|_inf = max_n |x_0^n|`` (4.27), the largest Euclidean norm of a data point.
+
+    >>> import numpy as np
+    >>> x_inf(np.array([[0.0, 0.0], [3.0, 4.0]]))
+    5.0
+    """
+    data = _data(X0, 1)
+    return float(np.sqrt((data * data).sum(-1).max()))
+
+
+def l_eps(x: ArrayLike, n: int, eps: float, X0: ArrayLike, *, rtol: float = 1e-9) -> np.ndarray:
+    r"""Active faces ``L_eps(x; x_0^n) = {l : |x - x_0^n|^2 = |x - x_0^l|^2 - eps^2}`` (4.11).
+
+    ``x`` is one point of shape ``(d,)``. Equality is tested as
+    ``| |x - x_0^l|^2 - |x - x_0^n|^2 - eps^2 | <= rtol * max(1, |x - x_0^l|^2, |x - x_0^n|^2)``;
+    returns the sorted indices ``l != n`` (an empty array off every face).
+
+    >>> import numpy as np
+    >>> X0 = np.array([[0.0, 0.0], [2.0, 0.0], [-2.0, 0.0]])
+    >>> l_eps(np.array([0.75, 0.3]), 0, 1.0, X0).tolist()   # 1.5625 + 0.09 = 1.5625 + 0.09 + 1 - 1
+    [1]
+    """
+    y = as_float_array(x, "x", ndim=1, dtype=np.float64)
+    data = _points(X0, "X0", y.shape[0], "x")
+    N = data.shape[0]
+    n = check_int(n, "n", low=0, high=N - 1)
+    e2 = check_scalar(eps, "eps", low=0.0) ** 2
+    tol = check_scalar(rtol, "rtol", low=0.0)
+    diff = y - data
+    sq = (diff * diff).sum(-1)
+    gap = sq - sq[n] - e2
+    hit = np.abs(gap) <= tol * np.maximum(1.0, np.maximum(sq, sq[n]))
+    hit[n] = False
+    return np.flatnonzero(hit)
+
+
+def alpha_n(delta: float, X0: ArrayLike, n: int | None = None) -> np.ndarray | float:
+    r"""Lemma 4.11's ``alpha_n`` (4.30) in closed form: ``(D_n^2 - delta^2) / 2``.
+
+    ``D_n = min_{l != n} |x_0^n - x_0^l|``. (4.30): ``alpha_n = inf_{y in dV_delta^r(x_0^n)}
+    min_{l in L_delta(y)} <x_0^n - y, x_0^n - x_0^l>`` for ``delta in (0, D_-)`` and
+    ``r > |x|_inf``. By (4.13) the inner product is the constant
+    ``(|x_0^n - x_0^l|^2 - delta^2) / 2`` on face ``l``, so ``alpha_n`` is the minimum of that
+    over the faces that meet ``B(0, r)``. The face of the nearest neighbour ``x_0^l*``
+    (distance ``D_n``) always does: ``y = x_0^n + t u``, ``u`` the unit vector to ``x_0^l*``,
+    ``t = (D_n^2 - delta^2) / (2 D_n)``, has gap ``delta^2`` to ``l*`` and, for any other ``m``
+    at distance ``e >= D_n >= t``, gap ``>= e^2 - 2 t e >= D_n^2 - 2 t D_n = delta^2``; and
+    ``|y| <= max(|x_0^n|, |x_0^l*|) < r``. Hence ``alpha_n = (D_n^2 - delta^2) / 2`` for every
+    ``r > |x|_inf`` (the notes' bound ``>= (D_-^2 - delta^2) / 2``). ``n=None`` returns all
+    ``N`` values.
+
+    >>> import numpy as np
+    >>> X0 = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 3.0]])
+    >>> alpha_n(1.0, X0).tolist()    # nearest-neighbour distances 2, 2, sqrt(13)
+    [1.5, 1.5, 4.0]
+    """
+    data = _data(X0, 2)
+    nn_sq = _nn_sq(data)
+    _check_distinct(data, nn_sq)
+    dm = float(np.sqrt(nn_sq.min()))
+    dl = check_scalar(delta, "delta", low=0.0, high=dm, low_open=True, high_open=True)
+    out = 0.5 * (nn_sq - dl * dl)
+    if n is None:
+        return out
+    n = check_int(n, "n", low=0, high=data.shape[0] - 1)
+    return float(out[n])
+
+
+def s_alpha(delta: float, X0: ArrayLike, n: int | None = None, s0: float = -np.inf) -> float:
+    r"""Infimum of the times ``s^alpha`` admissible in (4.31) (Lemma 4.11), at least ``s0``.
+
+    (4.31): ``(N - 1) exp(-e^{2 s} delta^2 / 2) |x|_inf < alpha_n / (4 D^+)``, i.e.
+    ``s > (1/2) ln((2 / delta^2) ln A)`` with ``A = 4 D^+ (N - 1) |x|_inf / alpha_n`` (always
+    ``A >= 4 (N - 1) > 1``, as ``alpha_n <= (D^+)^2 / 2`` and ``D^+ <= 2 |x|_inf``). Returns
+    ``max(s0, that bound)``: every ``s > s_alpha`` (and ``> s0``) satisfies (4.31).
+    ``n=None`` uses ``min_n alpha_n``, so the time is valid for all cells.
+
+    >>> import numpy as np
+    >>> X0 = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 3.0]])
+    >>> s = s_alpha(1.0, X0)
+    >>> bool(np.isclose(2 * np.exp(-np.exp(2 * s) / 2) * 3.0, 1.5 / (4 * d_plus(X0))))
+    True
+    """
+    data = _data(X0, 2)
+    alphas = alpha_n(delta, data)
+    a = (
+        float(alphas.min())
+        if n is None
+        else float(alphas[check_int(n, "n", low=0, high=len(alphas) - 1)])
+    )
+    start = -np.inf if np.ndim(s0) == 0 and s0 == -np.inf else check_scalar(s0, "s0")
+    A = 4.0 * d_plus(data) * (data.shape[0] - 1) * x_inf(data) / a
+    bound = 0.5 * np.log(2.0 / (float(delta) ** 2) * np.log(A))
+    return float(max(start, bound))
+
+
+# ----------------------------------------------------------------------------------------------
+# limits, rates, memorization
+# ----------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class LimitClassification:
+    """Result of :func:`classify_limit`, arrays of shape ``(B,)``.
+
+    ``kind``: ``"data"``, ``"boundary"`` or ``"neither"``; ``index``: nearest data point;
+    ``distance``: ``|x - x^(1)|``; ``bisector_distance``: distance to the bisector of the two
+    nearest points, ``(|x - x^(2)|^2 - |x - x^(1)|^2) / (2 |x^(1) - x^(2)|)`` (``inf`` for N = 1).
+    """
+
+    kind: np.ndarray
+    index: np.ndarray
+    distance: np.ndarray
+    bisector_distance: np.ndarray
+
+
+def classify_limit(x_end: ArrayLike, X0: ArrayLike, tol: float = 1e-2) -> LimitClassification:
+    r"""Classify trajectory end points as data points or Voronoi-boundary points (Thm 4.3).
+
+    Thm 4.3: every limit point lies in ``V^r`` (then it is a data point) or on ``dV^r`` (4.4).
+    A point is ``"data"`` if ``|x - x^(1)| <= tol``; otherwise ``"boundary"`` if its distance
+    to the bisector of its two nearest data points,
+    ``(|x - x^(2)|^2 - |x - x^(1)|^2) / (2 |x^(1) - x^(2)|)``, is ``<= tol``; else
+    ``"neither"``. (That bisector distance bounds the distance to ``dV`` from above; from below
+    it is ``>= (|x - x^(2)| - |x - x^(1)|) / 2``.)
+
+    >>> import numpy as np
+    >>> X0 = np.array([[1.0, 0.0], [-1.0, 0.0]])
+    >>> classify_limit(np.array([[0.999, 0.0], [0.0, 0.3], [0.5, 0.0]]), X0).kind.tolist()
+    ['data', 'boundary', 'neither']
+    """
+    Y, _ = _queries(x_end, "x_end")
+    data = _points(X0, "X0", Y.shape[1], "x_end")
+    t = check_scalar(tol, "tol", low=0.0)
+    sq, idx = two_nearest(Y, data)
+    dist = np.sqrt(sq[:, 0])
+    if data.shape[0] == 1:
+        bis = np.full(Y.shape[0], np.inf)
+    else:
+        sep = np.sqrt(((data[idx[:, 0]] - data[idx[:, 1]]) ** 2).sum(-1))
+        with np.errstate(divide="ignore", invalid="ignore"):
+            bis = np.where(sep > 0, (sq[:, 1] - sq[:, 0]) / (2.0 * sep), 0.0)
+    kind = np.where(dist <= t, "data", np.where(bis <= t, "boundary", "neither"))
+    return LimitClassification(kind, idx[:, 0].astype(np.intp), dist, bis)
+
+
+@dataclass(frozen=True)
+class RateFit:
+    """Least-squares fit ``log distance = slope * log sigma + intercept``, with standard errors."""
+
+    slope: float
+    intercept: float
+    stderr: float
+    intercept_stderr: float
+    n_points: int
+
+
+def convergence_rate_fit(sigma: ArrayLike, distance: ArrayLike) -> RateFit:
+    r"""Slope of ``log |x(t) - x*|`` against ``log sigma(t)`` by ordinary least squares.
+
+    Thm 4.3 (4.7): ``|x(t) - x*| <~ sigma(t)``, so the slope is 1 (notes: 1.00 +- 0.02 on
+    ``t in [1e-5, 1e-3]``). With ``u = log sigma``, ``v = log distance``, ``m`` points:
+    ``slope = S_uv / S_uu``, residual variance ``s^2 = sum(res^2) / (m - 2)``,
+    ``stderr = sqrt(s^2 / S_uu)``, ``intercept_stderr = sqrt(s^2 (1/m + mean(u)^2 / S_uu))``.
+    ``sigma`` and ``distance`` are 1-D, positive, of equal length ``m >= 3``, with at least two
+    distinct ``sigma``.
+
+    >>> import numpy as np
+    >>> sig = np.geomspace(1e-3, 1e-1, 5)
+    >>> fit = convergence_rate_fit(sig, 2.0 * sig)
+    >>> round(fit.slope, 12), round(fit.intercept, 12) == round(float(np.log(2.0)), 12)
+    (1.0, True)
+    """
+    s = as_float_array(sigma, "sigma", ndim=1, dtype=np.float64)
+    d = as_float_array(distance, "distance", ndim=1, dtype=np.float64)
+    if s.shape != d.shape:
+        raise ValueError(
+            f"sigma and distance must have the same length, got {s.shape[0]} and {d.shape[0]}"
+        )
+    if s.shape[0] < 3:
+        raise ValueError(f"sigma and distance need at least 3 points, got {s.shape[0]}")
+    if np.any(s <= 0):
+        raise ValueError(f"sigma must be > 0, got min {s.min()!r}")
+    if np.any(d <= 0):
+        raise ValueError(f"distance must be > 0, got min {d.min()!r}")
+    u, v = np.log(s), np.log(d)
+    m = u.shape[0]
+    um, vm = u.mean(), v.mean()
+    suu = float(((u - um) ** 2).sum())
+    if suu <= 0.0:
+        raise ValueError("sigma must take at least two distinct values")
+    slope = float(((u - um) * (v - vm)).sum() / suu)
+    intercept = float(vm - slope * um)
+    res = v - (slope * u + intercept)
+    s2 = float((res * res).sum() / (m - 2))
+    return RateFit(
+        slope=slope,
+        intercept=intercept,
+        stderr=float(np.sqrt(s2 / suu)),
+        intercept_stderr=float(np.sqrt(s2 * (1.0 / m + um * um / suu))),
+        n_points=m,
+    )
+
+
+def memorization_fraction(samples: ArrayLike, X0: ArrayLike, tau: float = 1e-2) -> float:
+    r"""Fraction of samples within ``tau`` of the training set: ``mean(min_n |x - x_0^n| < tau)``.
+
+    Paper 002, Secs. 5.1-5.3: ``tau = 1e-2`` for analytic scores, ``tau = 0.1`` for learned
+    ones (strict inequality). ``samples`` has shape ``(B, d)`` with ``B >= 1``.
+
+    >>> import numpy as np
+    >>> X0 = np.array([[0.0, 0.0], [1.0, 1.0]])
+    >>> memorization_fraction(np.array([[0.001, 0.0], [0.5, 0.5], [1.0, 0.995]]), X0)
+    0.6666666666666666
+    """
+    Y, _ = _queries(samples, "samples")
+    if Y.shape[0] == 0:
+        raise ValueError("samples must hold at least one sample, got shape (0, d)")
+    data = _points(X0, "X0", Y.shape[1], "samples")
+    t = check_scalar(tau, "tau", low=0.0, low_open=True)
+    sq, _ = two_nearest(Y, data)
+    return float(np.mean(sq[:, 0] < t * t))
