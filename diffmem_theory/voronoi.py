@@ -42,7 +42,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from diffmem_theory._validation import as_float_array, check_last_dim, check_scalar
-from diffmem_theory.denoisers import _map_over_times, _means, _queries, _unbatch
+from diffmem_theory.denoisers import _covariances, _map_over_times, _means, _queries, _unbatch
 from diffmem_theory.kernels import softmax_weighted_sum
 from diffmem_theory.schedules import Schedule
 
@@ -106,6 +106,21 @@ def log_empirical_density(
     n = np.asarray(X0).shape[0]
     out = lse - math.log(n) - 0.5 * xq.shape[1] * (_LOG_2PI + np.log(s2[:, 0]))
     return out[0] if single else out
+
+
+def _symmetric_matrix(value: ArrayLike, name: str, d: int, *, definite: bool) -> np.ndarray:
+    """A symmetric positive semi-definite (``definite``: definite) ``(d, d)`` matrix.
+
+    The symmetry and semi-definiteness tests are the covariance checks of
+    :mod:`diffmem_theory.denoisers` (one component).
+    """
+    mat = as_float_array(value, name, ndim=2, dtype=np.float64)
+    if mat.shape != (d, d):
+        raise ValueError(f"{name} must have shape ({d}, {d}), got shape {mat.shape}")
+    mat = _covariances(mat[None], 1, d, name)[0]
+    if definite and float(np.linalg.eigvalsh(mat).min()) <= 0.0:
+        raise ValueError(f"{name} must be positive definite")
+    return mat
 
 
 def empirical_score(
@@ -182,15 +197,7 @@ def tikhonov_score_gamma(
     """
     xq, single = _queries(x)
     d = xq.shape[1]
-    gm = as_float_array(gamma, "gamma", ndim=2, dtype=np.float64)
-    if gm.shape != (d, d):
-        raise ValueError(f"gamma must have shape ({d}, {d}), got shape {gm.shape}")
-    scale = max(1.0, float(np.abs(gm).max()))
-    if float(np.abs(gm - gm.T).max()) > 1e-10 * scale:
-        raise ValueError("gamma must be symmetric")
-    gm = 0.5 * (gm + gm.T)
-    if float(np.linalg.eigvalsh(gm).min()) <= 0.0:
-        raise ValueError("gamma must be positive definite")
+    gm = _symmetric_matrix(gamma, "gamma", d, definite=True)
     score = empirical_score(t, xq, X0, schedule, backend=backend)
     out = np.linalg.solve(np.eye(d) + gm, score.T).T
     return _unbatch(out, single)
@@ -313,15 +320,7 @@ def gaussian_score(
         raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
     xq, single = _queries(x)
     d = xq.shape[1]
-    cov = as_float_array(C, "C", ndim=2, dtype=np.float64)
-    if cov.shape != (d, d):
-        raise ValueError(f"C must have shape ({d}, {d}), got shape {cov.shape}")
-    scale = max(1.0, float(np.abs(cov).max()))
-    if float(np.abs(cov - cov.T).max()) > 1e-10 * scale:
-        raise ValueError("C must be symmetric")
-    cov = 0.5 * (cov + cov.T)
-    if float(np.linalg.eigvalsh(cov).min()) < -1e-10 * scale:
-        raise ValueError("C must be positive semi-definite")
+    cov = _symmetric_matrix(C, "C", d, definite=False)
     mu = np.zeros(d) if mean is None else as_float_array(mean, "mean", ndim=1, dtype=np.float64)
     if mu.shape != (d,):
         raise ValueError(f"mean must have shape ({d},), got shape {mu.shape}")
