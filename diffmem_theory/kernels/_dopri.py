@@ -1,0 +1,379 @@
+"""Batched Dormand-Prince 5(4) for the empirical-score reverse ODE (private).
+
+Used by :mod:`diffmem_theory.voronoi_dynamics`.
+
+Every trajectory is integrated on its own (per-trajectory step-size control, FSAL, the
+4th-order continuous extension for saved times), trajectories in parallel over a ``prange``.
+The tableau, error weights, dense-output matrix and step-size rules are those of
+``scipy.integrate.RK45`` (Dormand & Prince 1980; Hairer, Norsett & Wanner, Sec. II.4-5), so a
+one-trajectory run takes the same steps as SciPy on that trajectory.
+
+The vector field (one query ``x``, training points x_0^n given transposed as ``XT``, (d, N)):
+
+    logits_n = -|x - m x_0^n|^2 / (2 v),  w = softmax(logits),  x_N = sum_n w_n x_0^n,
+    rho = 1, or min(1, S / c_eb) for empirical Bayes (5.12) with S = sum_n exp(logits_n)
+          (min(1, p^N / c_eb) with p^N = S / (N (2 pi v)^{d/2}) for (5.11)),
+
+* s-time, VE (4.24)/(5.9):  dy/ds = -rho (y - x_N),           v = e^{-2s} - c, m = 1;
+* s-time, VP (C.6):         dy/ds = [(v + c) y - rho (y - m x_N)] / m^2,   m^2 = 1 - v;
+* t-time (4.1)/(5.8):       dx/dt = f x + (g^2 / 2) rho (x - m x_N) / (v + c),
+
+with (f, g^2, m, v = sigma^2) of the schedule (``kind`` codes below). c is the Tikhonov
+constant of (5.7) (0 for the plain empirical score). At v = 0 (t = 0 with c > 0, notes A16)
+the weights are the Voronoi indicator: the nearest training point (ties share equally).
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from numba import njit, prange
+
+from diffmem_theory.kernels._numba import _FASTMATH, exp_nonpositive_scalar
+
+# schedule kinds for t-time coefficients; params p = (p0, p1, p2)
+VE_POWER = 0  # g^2 = p1 t^p0, sigma^2 = p1 t^(p0+1)/(p0+1)
+VE_EXP = 1  # g^2 = e^{p0 t}, sigma^2 = expm1(p0 t)/p0
+VP_AFFINE = 2  # beta = p0 + p1 t, lam = p2: f = -beta/2, g^2 = lam beta, sigma^2 = -lam expm1(-B)
+VP_TRIG = 3  # alpha = sqrt(1 - t^2), sigma = t
+
+# time variables / families / scores
+S_VE, S_VP, T_TIME = 0, 1, 2
+EMPIRICAL, EB, EB_NORMALIZED = 0, 1, 2
+
+# status codes
+SUCCESS, MAX_STEPS, STEP_TOO_SMALL, NONFINITE = 0, 1, 2, 3
+
+_C = (0.0, 1.0 / 5.0, 3.0 / 10.0, 4.0 / 5.0, 8.0 / 9.0, 1.0)
+_A = np.array(
+    [
+        [0.0, 0.0, 0.0, 0.0, 0.0],
+        [1.0 / 5.0, 0.0, 0.0, 0.0, 0.0],
+        [3.0 / 40.0, 9.0 / 40.0, 0.0, 0.0, 0.0],
+        [44.0 / 45.0, -56.0 / 15.0, 32.0 / 9.0, 0.0, 0.0],
+        [19372.0 / 6561.0, -25360.0 / 2187.0, 64448.0 / 6561.0, -212.0 / 729.0, 0.0],
+        [9017.0 / 3168.0, -355.0 / 33.0, 46732.0 / 5247.0, 49.0 / 176.0, -5103.0 / 18656.0],
+    ]
+)
+_B = np.array([35.0 / 384.0, 0.0, 500.0 / 1113.0, 125.0 / 192.0, -2187.0 / 6784.0, 11.0 / 84.0])
+_E = np.array(
+    [
+        -71.0 / 57600.0,
+        0.0,
+        71.0 / 16695.0,
+        -71.0 / 1920.0,
+        17253.0 / 339200.0,
+        -22.0 / 525.0,
+        1.0 / 40.0,
+    ]
+)
+_P = np.array(
+    [
+        [
+            1.0,
+            -8048581381.0 / 2820520608.0,
+            8663915743.0 / 2820520608.0,
+            -12715105075.0 / 11282082432.0,
+        ],
+        [0.0, 0.0, 0.0, 0.0],
+        [
+            0.0,
+            131558114200.0 / 32700410799.0,
+            -68118460800.0 / 10900136933.0,
+            87487479700.0 / 32700410799.0,
+        ],
+        [
+            0.0,
+            -1754552775.0 / 470086768.0,
+            14199869525.0 / 1410260304.0,
+            -10690763975.0 / 1880347072.0,
+        ],
+        [
+            0.0,
+            127303824393.0 / 49829197408.0,
+            -318862633887.0 / 49829197408.0,
+            701980252875.0 / 199316789632.0,
+        ],
+        [0.0, -282668133.0 / 205662961.0, 2019193451.0 / 616988883.0, -1453857185.0 / 822651844.0],
+        [0.0, 40617522.0 / 29380423.0, -110615467.0 / 29380423.0, 69997945.0 / 29380423.0],
+    ]
+)
+_SAFETY, _MIN_FACTOR, _MAX_FACTOR = 0.9, 0.2, 10.0
+_LOG_2PI = math.log(2.0 * math.pi)
+_NO_CONTRACT = _FASTMATH - {"contract"}
+
+
+@njit(cache=True)
+def coefficients(kind, p, t):
+    """(f, g^2, m, v = sigma^2) of a schedule at time t (kinds above)."""
+    if kind == VE_POWER:
+        v = p[1] * t ** (p[0] + 1.0) / (p[0] + 1.0)
+        return 0.0, p[1] * t ** p[0], 1.0, v
+    if kind == VE_EXP:
+        return 0.0, math.exp(p[0] * t), 1.0, math.expm1(p[0] * t) / p[0]
+    if kind == VP_AFFINE:
+        beta = p[0] + p[1] * t
+        big_b = t * (p[0] + 0.5 * p[1] * t)
+        return -0.5 * beta, p[2] * beta, math.exp(-0.5 * big_b), -p[2] * math.expm1(-big_b)
+    one_m = (1.0 - t) * (1.0 + t)  # VP_TRIG
+    return -t / one_m, 2.0 * t / one_m, math.sqrt(one_m), t * t
+
+
+@njit(fastmath=_NO_CONTRACT, cache=True)
+def _logits(x, XT, m, logits):
+    """logits_n = -|x - m x_0^n|^2 (data transposed, ``XT`` is (d, N)); returns their max.
+
+    No fused multiply-adds (no 'contract'), so the logits keep the data's symmetries
+    exactly (a start on a symmetry line of the data set stays on it, Fig. 3 / notes A11).
+    """
+    d, N = XT.shape
+    for n in range(N):
+        logits[n] = 0.0
+    for k in range(d):
+        xk = x[k]
+        for n in range(N):
+            diff = xk - m * XT[k, n]
+            logits[n] -= diff * diff
+    best = -np.inf
+    for n in range(N):
+        best = max(best, logits[n])
+    return best
+
+
+@njit(fastmath=_FASTMATH, cache=True)
+def _softmax_mean(XT, scale, best, logits, xn):
+    """Weights exp((logits - best) scale) in place, x_N into ``xn``; returns their sum."""
+    d, N = XT.shape
+    total = 0.0
+    for n in range(N):
+        w = exp_nonpositive_scalar((logits[n] - best) * scale)
+        logits[n] = w
+        total += w
+    for k in range(d):
+        acc = 0.0
+        for n in range(N):
+            acc += logits[n] * XT[k, n]
+        xn[k] = acc / total
+    return total
+
+
+@njit(cache=True)
+def weighted_mean(x, XT, m, v, xn, logits):
+    """x_N(x) into ``xn``; returns log sum_n w~_n (v = 0: nearest point(s), returns 0).
+
+    ``XT`` is the (d, N) transposed data; ``logits`` an (N,) work array.
+    """
+    best = _logits(x, XT, m, logits)
+    if v > 0.0:
+        return best / (2.0 * v) + math.log(_softmax_mean(XT, 0.5 / v, best, logits, xn))
+    for n in range(logits.shape[0]):  # Voronoi indicator, ties share equally
+        logits[n] = 0.0 if logits[n] == best else -np.inf
+    _softmax_mean(XT, 1.0, 0.0, logits, xn)
+    return 0.0
+
+
+@njit(cache=True)
+def velocity(tau, x, XT, mode, kind, p, c, score, log_ceb, out, xn, logits):
+    """The vector field (module docstring) at one point; writes ``out``."""
+    d = x.shape[0]
+    if mode == T_TIME:
+        f, g2, m, v = coefficients(kind, p, tau)
+    else:
+        v = max(math.exp(-2.0 * tau) - c, 0.0)
+        m = 1.0 if mode == S_VE else math.sqrt(max(1.0 - v, 0.0))
+        f = g2 = 0.0
+    lse = weighted_mean(x, XT, m, v, xn, logits)
+    rho = 1.0
+    if score == EB:
+        rho = math.exp(min(0.0, lse - log_ceb))
+    elif score == EB_NORMALIZED:
+        log_p = lse - math.log(XT.shape[1]) - 0.5 * d * (_LOG_2PI + math.log(v))
+        rho = math.exp(min(0.0, log_p - log_ceb))
+    if mode == S_VE:
+        for k in range(d):
+            out[k] = -rho * (x[k] - xn[k])
+    elif mode == S_VP:
+        m2 = m * m
+        for k in range(d):
+            out[k] = ((v + c) * x[k] - rho * (x[k] - m * xn[k])) / m2
+    else:
+        coef = 0.5 * g2 * rho / (v + c)
+        for k in range(d):
+            out[k] = f * x[k] + coef * (x[k] - m * xn[k])
+
+
+@njit(cache=True)
+def _rms(err, y, y_new, rtol, atol):
+    acc = 0.0
+    for k in range(err.shape[0]):
+        sc = atol + rtol * max(abs(y[k]), abs(y_new[k]))
+        acc += (err[k] / sc) ** 2
+    return math.sqrt(acc / err.shape[0])
+
+
+@njit(cache=True)
+def _initial_step(tau0, y0, f0, direction, rtol, atol, args, y1, f1):
+    """scipy.integrate._ivp.common.select_initial_step (order 4 error estimate)."""
+    XT, mode, kind, p, c, score, log_ceb, xn, logits = args
+    d = y0.shape[0]
+    d0 = d1 = 0.0
+    for k in range(d):
+        sc = atol + abs(y0[k]) * rtol
+        d0 += (y0[k] / sc) ** 2
+        d1 += (f0[k] / sc) ** 2
+    d0, d1 = math.sqrt(d0 / d), math.sqrt(d1 / d)
+    h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
+    for k in range(d):
+        y1[k] = y0[k] + h0 * direction * f0[k]
+    velocity(tau0 + h0 * direction, y1, XT, mode, kind, p, c, score, log_ceb, f1, xn, logits)
+    d2 = 0.0
+    for k in range(d):
+        sc = atol + abs(y0[k]) * rtol
+        d2 += ((f1[k] - f0[k]) / sc) ** 2
+    d2 = math.sqrt(d2 / d) / h0
+    if d1 <= 1e-15 and d2 <= 1e-15:
+        h1 = max(1e-6, h0 * 1e-3)
+    else:
+        h1 = (0.01 / max(d1, d2)) ** 0.2
+    return min(100.0 * h0, h1)
+
+
+@njit(cache=True)
+def _integrate_one(y, tau0, tau1, save, out, rtol, atol, max_steps, args):
+    """Integrate one trajectory in place from tau0 to tau1; saved states go to ``out``.
+
+    Returns (status, accepted steps, rejected steps, evaluations of the field).
+    """
+    XT, mode, kind, p, c, score, log_ceb, xn, logits = args
+    d = y.shape[0]
+    direction = 1.0 if tau1 >= tau0 else -1.0
+    K = np.empty((7, d))
+    y_new = np.empty(d)
+    err = np.empty(d)
+    stage = np.empty(d)
+    n_save = save.shape[0]
+    i_save = 0
+    while i_save < n_save and direction * (save[i_save] - tau0) <= 0.0:
+        out[i_save, :] = y  # saved times at the start
+        i_save += 1
+    velocity(tau0, y, XT, mode, kind, p, c, score, log_ceb, K[0], xn, logits)
+    nfev = 1
+    h_abs = _initial_step(tau0, y, K[0], direction, rtol, atol, args, y_new, K[1])
+    nfev += 1
+    tau = tau0
+    accepted = rejected = 0
+    while direction * (tau - tau1) < 0.0:
+        if accepted + rejected >= max_steps:
+            return MAX_STEPS, accepted, rejected, nfev
+        min_step = 10.0 * abs(np.nextafter(tau, direction * np.inf) - tau)
+        h_abs = max(h_abs, min_step)
+        step_rejected = False
+        while True:
+            h = h_abs * direction
+            tau_new = tau + h
+            if direction * (tau_new - tau1) > 0.0:
+                tau_new = tau1
+            h = tau_new - tau
+            h_abs = abs(h)
+            for i in range(1, 6):
+                for k in range(d):
+                    acc = 0.0
+                    for j in range(i):
+                        acc += _A[i, j] * K[j, k]
+                    stage[k] = y[k] + h * acc
+                velocity(
+                    tau + _C[i] * h, stage, XT, mode, kind, p, c, score, log_ceb, K[i], xn, logits
+                )
+            for k in range(d):
+                acc = 0.0
+                for j in range(6):
+                    acc += _B[j] * K[j, k]
+                y_new[k] = y[k] + h * acc
+            velocity(tau_new, y_new, XT, mode, kind, p, c, score, log_ceb, K[6], xn, logits)
+            nfev += 6
+            for k in range(d):
+                acc = 0.0
+                for j in range(7):
+                    acc += _E[j] * K[j, k]
+                err[k] = h * acc
+            err_norm = _rms(err, y, y_new, rtol, atol)
+            if not math.isfinite(err_norm):
+                return NONFINITE, accepted, rejected, nfev
+            if err_norm < 1.0:
+                if err_norm == 0.0:
+                    factor = _MAX_FACTOR
+                else:
+                    factor = min(_MAX_FACTOR, _SAFETY * err_norm**-0.2)
+                if step_rejected:
+                    factor = min(1.0, factor)
+                h_abs *= factor
+                break
+            h_abs *= max(_MIN_FACTOR, _SAFETY * err_norm**-0.2)
+            step_rejected = True
+            rejected += 1
+            if h_abs < min_step:
+                return STEP_TOO_SMALL, accepted, rejected, nfev
+        # saved times in (tau, tau_new]: 4th-order continuous extension (scipy's RK45 P)
+        while i_save < n_save and direction * (save[i_save] - tau_new) <= 0.0:
+            theta = (save[i_save] - tau) / h
+            for k in range(d):
+                acc = 0.0
+                for j in range(7):
+                    q = 0.0
+                    power = 1.0
+                    for r in range(4):
+                        power *= theta
+                        q += _P[j, r] * power
+                    acc += K[j, k] * q
+                out[i_save, k] = y[k] + h * acc
+            i_save += 1
+        tau = tau_new
+        for k in range(d):
+            y[k] = y_new[k]
+            K[0, k] = K[6, k]
+        accepted += 1
+    return SUCCESS, accepted, rejected, nfev
+
+
+@njit(parallel=True, cache=True)
+def integrate_batch(
+    Y, XT, tau0, tau1, save, mode, kind, p, c, score, log_ceb, rtol, atol, max_steps
+):
+    """Integrate every row of ``Y`` (B, d) in place; returns saved states and statistics."""
+    B, d = Y.shape
+    out = np.empty((B, save.shape[0], d))
+    stats = np.empty((B, 4), dtype=np.int64)
+    for b in prange(B):
+        args = (XT, mode, kind, p, c, score, log_ceb, np.empty(d), np.empty(XT.shape[1]))
+        st, acc, rej, nfev = _integrate_one(
+            Y[b], tau0, tau1, save, out[b], rtol, atol, max_steps, args
+        )
+        stats[b, 0] = st
+        stats[b, 1] = acc
+        stats[b, 2] = rej
+        stats[b, 3] = nfev
+    return out, stats
+
+
+@njit(parallel=True, cache=True)
+def velocity_batch(tau, Y, XT, mode, kind, p, c, score, log_ceb):
+    """The vector field at every row of ``Y`` (one time ``tau``)."""
+    B, d = Y.shape
+    out = np.empty((B, d))
+    for b in prange(B):
+        velocity(
+            tau,
+            Y[b],
+            XT,
+            mode,
+            kind,
+            p,
+            c,
+            score,
+            log_ceb,
+            out[b],
+            np.empty(d),
+            np.empty(XT.shape[1]),
+        )
+    return out
