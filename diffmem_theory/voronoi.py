@@ -17,7 +17,7 @@ evaluated by the fused log-sum-exp kernel
 * :func:`log_empirical_density` -- log p^N (3.5);
 * :func:`empirical_score` -- s^N (3.8)/(3.9), VE and VP;
 * :func:`tikhonov_score` -- the Tikhonov-regularized score (5.7), Gamma = (c/sigma^2) I;
-* :func:`tikhonov_score_gamma` -- its general form (5.6) for a constant SPD matrix Gamma;
+* :func:`tikhonov_score_gamma` -- its general form (5.6) for an SPD Gamma, constant or Gamma(t);
 * :func:`eb_score` -- the empirical-Bayes score (5.11) (``normalized=True``) or (5.12);
 * :func:`conditional_empirical_score` -- the corrected score of Thm 6.4 (notes §5, A4);
 * :func:`gaussian_score` -- the true score of p_0 = N(mu, C), with Remark 3.7's m^2 (notes A2).
@@ -37,6 +37,7 @@ Example
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -176,30 +177,42 @@ def tikhonov_score_gamma(
     x: ArrayLike,
     X0: ArrayLike,
     schedule: Schedule,
-    gamma: ArrayLike,
+    gamma: ArrayLike | Callable[[float], ArrayLike],
     *,
     backend: str = "numba",
 ) -> np.ndarray:
-    r"""Tikhonov-regularized empirical score for a general SPD Gamma, eq. (5.6).
+    r"""Tikhonov-regularized empirical score for a general SPD Gamma(t), eq. (5.6).
 
-        s^N_reg(x, t) = -((I + Gamma) sigma^2(t))^{-1} (x - m(t) sum_n w_n x_0^n)
-                      = (I + Gamma)^{-1} s^N(x, t)   (the minimizer (5.3) for p = p^N).
+        s^N_reg(x, t) = -((I + Gamma(t)) sigma^2(t))^{-1} (x - m(t) sum_n w_n x_0^n)
+                      = (I + Gamma(t))^{-1} s^N(x, t)   (the minimizer (5.3) for p = p^N).
 
-    ``gamma`` is a constant symmetric positive-definite ``(d, d)`` matrix (for the
-    time-dependent Gamma = (c/sigma^2) I of (5.7) use :func:`tikhonov_score`).
+    ``gamma`` is a symmetric positive-definite ``(d, d)`` matrix, or a callable
+    ``gamma(t) -> (d, d)`` for a time-dependent Gamma(t) (evaluated once per distinct time;
+    Thm 5.1 asks for Gamma uniformly SPD). Gamma = (c/sigma^2) I gives (5.7), i.e.
+    :func:`tikhonov_score`.
 
     >>> import numpy as np
     >>> from diffmem_theory.schedules import VE
-    >>> X0 = np.array([[1.0, 0.0], [-1.0, 0.0]])
-    >>> g = np.diag([1.0, 3.0])
-    >>> print(np.round(tikhonov_score_gamma(0.5, np.array([0.5, 0.5]), X0, VE.linear2t(), g), 6))
+    >>> X0, x, sched = np.array([[1.0, 0.0], [-1.0, 0.0]]), np.array([0.5, 0.5]), VE.linear2t()
+    >>> print(np.round(tikhonov_score_gamma(0.5, x, X0, sched, np.diag([1.0, 3.0])), 6))
     [ 0.928055 -0.5     ]
+    >>> gam = lambda t: (0.25 / float(sched.sigma2(t))) * np.eye(2)     # (5.7) with c = 0.25
+    >>> bool(np.allclose(tikhonov_score_gamma(0.5, x, X0, sched, gam),
+    ...                  tikhonov_score(0.5, x, X0, sched, 0.25)))
+    True
     """
     xq, single = _queries(x)
     d = xq.shape[1]
-    gm = _symmetric_matrix(gamma, "gamma", d, definite=True)
     score = empirical_score(t, xq, X0, schedule, backend=backend)
-    out = np.linalg.solve(np.eye(d) + gm, score.T).T
+    if not callable(gamma):
+        gm = _symmetric_matrix(gamma, "gamma", d, definite=True)
+        return _unbatch(np.linalg.solve(np.eye(d) + gm, score.T).T, single)
+    times = np.broadcast_to(np.asarray(t, dtype=np.float64), (xq.shape[0],))
+    out = np.empty_like(score)
+    for tu in np.unique(times):
+        rows = times == tu
+        gm = _symmetric_matrix(gamma(float(tu)), "gamma(t)", d, definite=True)
+        out[rows] = np.linalg.solve(np.eye(d) + gm, score[rows].T).T
     return _unbatch(out, single)
 
 

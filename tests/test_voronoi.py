@@ -178,3 +178,19 @@ def test_registered_checks(name):
     assert result.passed, result.note
     assert result.seconds < 2.0
     assert result.status == ("erratum" if name.endswith("printed") else "pass")
+
+
+def test_tikhonov_gamma_time_dependent_per_row():
+    """Gamma(t) callable with one time per row equals (5.7) row by row; non-SPD Gamma(t) raises."""
+    rng = np.random.default_rng(21)
+    X0, x = rng.normal(size=(6, 2)), rng.normal(size=(5, 2))
+    sched, c = VE.exp(), 0.05
+    t = np.array([0.1, 0.5, 0.1, 0.9, 0.5])
+    gam = lambda s: (c / float(sched.sigma2(s))) * np.eye(2)  # noqa: E731
+    np.testing.assert_allclose(
+        vo.tikhonov_score_gamma(t, x, X0, sched, gam),
+        vo.tikhonov_score(t, x, X0, sched, c),
+        rtol=1e-12,
+    )
+    with pytest.raises(ValueError, match=r"gamma\(t\)"):
+        vo.tikhonov_score_gamma(t, x, X0, sched, lambda s: -np.eye(2))
