@@ -160,17 +160,18 @@ def _softmax_mean(XT, scale, best, logits, xn):
 
 @njit(cache=True)
 def weighted_mean(x, XT, m, v, xn, logits):
-    """x_N(x) into ``xn``; returns log sum_n w~_n (v = 0: nearest point(s), returns 0).
+    """x_N(x) into ``xn``; returns (a, S) with log sum_n w~_n = a + log S.
 
-    ``XT`` is the (d, N) transposed data; ``logits`` an (N,) work array.
+    ``XT`` is the (d, N) transposed data; ``logits`` an (N,) work array. At v = 0 the weights
+    are the nearest point(s) (ties share equally) and (0, 1) is returned.
     """
     best = _logits(x, XT, m, logits)
     if v > 0.0:
-        return best / (2.0 * v) + math.log(_softmax_mean(XT, 0.5 / v, best, logits, xn))
-    for n in range(logits.shape[0]):  # Voronoi indicator, ties share equally
+        return best / (2.0 * v), _softmax_mean(XT, 0.5 / v, best, logits, xn)
+    for n in range(logits.shape[0]):
         logits[n] = 0.0 if logits[n] == best else -np.inf
     _softmax_mean(XT, 1.0, 0.0, logits, xn)
-    return 0.0
+    return 0.0, 1.0
 
 
 @njit(cache=True)
@@ -183,13 +184,13 @@ def velocity(tau, x, XT, mode, kind, p, c, score, log_ceb, out, xn, logits):
         v = max(math.exp(-2.0 * tau) - c, 0.0)
         m = 1.0 if mode == S_VE else math.sqrt(max(1.0 - v, 0.0))
         f = g2 = 0.0
-    lse = weighted_mean(x, XT, m, v, xn, logits)
+    shift, total = weighted_mean(x, XT, m, v, xn, logits)
     rho = 1.0
-    if score == EB:
-        rho = math.exp(min(0.0, lse - log_ceb))
-    elif score == EB_NORMALIZED:
-        log_p = lse - math.log(XT.shape[1]) - 0.5 * d * (_LOG_2PI + math.log(v))
-        rho = math.exp(min(0.0, log_p - log_ceb))
+    if score != EMPIRICAL:  # log sum_n w~_n (minus log N (2 pi v)^{d/2} for (5.11))
+        log_s = shift + math.log(total)
+        if score == EB_NORMALIZED:
+            log_s -= math.log(XT.shape[1]) + 0.5 * d * (_LOG_2PI + math.log(v))
+        rho = math.exp(min(0.0, log_s - log_ceb))
     if mode == S_VE:
         for k in range(d):
             out[k] = -rho * (x[k] - xn[k])
