@@ -191,6 +191,22 @@ def _s_r(x_T: np.ndarray, s0: float, r: float) -> float:
     return s0 + float(np.log(max(np.max(np.linalg.norm(x_T, axis=-1)) - xi, r - xi) / (r - xi)))
 
 
+def _invariance_check(sched, family: str, extra_starts, K_fn, seed: int) -> Outcome:
+    """Lemmas 4.12-4.13 / C.7-C.8 on 200 trajectories to s = 14 (delta = D_-/2, r = |x|_inf +
+    0.1): s* = max(s^r, s^alpha, *extra_starts) + 0.1."""
+    delta, r = d_minus(_X0) / 2.0, x_inf(_X0) + 0.1
+    x_T, s0, s, y = _s_paths(sched, family, 200, seed, 14.0)
+    starts = (_s_r(x_T, s0, r), s_alpha(delta, _X0, s0=s0), *extra_starts(delta, r))
+    s_star = max(starts) + 0.1
+    N, xi = _X0.shape[0], x_inf(_X0)
+    count, leaves, worst = _invariance_and_rate(
+        y, s, s_star, delta, lambda ys, xn, ss: K_fn(ys, xn, ss, N, xi, delta)
+    )
+    ok = count > 0 and leaves == 0 and worst <= 1e-9
+    note = f"{count} trajectories in V_delta at s* = {s_star:.3f}, {leaves} left"
+    return Outcome(worst, 0.0, 1e-9, ok, note)
+
+
 @check("paper002.lemma4_12_4_13", equation="Baptista et al., Lemmas 4.12-4.13, (4.33) (delta^2)")
 def lemma4_12_4_13(seed: int = 0) -> Outcome:
     """VE, delta = D_-/2, r = |x|_inf + 0.1: trajectories inside V_delta^r(x_0^n) at
@@ -198,16 +214,7 @@ def lemma4_12_4_13(seed: int = 0) -> Outcome:
     with the corrected K (4.33b) (delta^2, notes A5). 200 trajectories to s = 14; value: the
     largest |y - x_0^n| e^s / K - 1 (must be <= 0), with no cell exits.
     """
-    delta, r = d_minus(_X0) / 2.0, x_inf(_X0) + 0.1
-    x_T, s0, s, y = _s_paths(_VE, "VE", 200, seed, 14.0)
-    s_star = max(_s_r(x_T, s0, r), s_alpha(delta, _X0, s0=s0)) + 0.1
-    N, xi = _X0.shape[0], x_inf(_X0)
-    count, leaves, worst = _invariance_and_rate(
-        y, s, s_star, delta, lambda ys, xn, ss: lemma413_K(ys, xn, ss, N, xi, delta)
-    )
-    ok = count > 0 and leaves == 0 and worst <= 1e-9
-    note = f"{count} trajectories in V_delta at s* = {s_star:.3f}, {leaves} left"
-    return Outcome(worst, 0.0, 1e-9, ok, note)
+    return _invariance_check(_VE, "VE", lambda delta, r: (), lemma413_K, seed)
 
 
 @check("paper002.lemmaC_7_C_8", equation="Baptista et al., Lemmas C.7-C.8, (C.14)")
@@ -216,18 +223,11 @@ def lemmaC_7_C_8(seed: int = 0) -> Outcome:
     (proof constants, notes A6) trajectories stay there and |y - x_0^n| <= K e^{-s} with K of
     (C.14b). 200 trajectories to s = 14; value as for Lemma 4.13.
     """
-    delta, r = d_minus(_X0) / 2.0, x_inf(_X0) + 0.1
-    x_T, s0, s, y = _s_paths(_VP, "VP", 200, seed, 14.0)
-    s1, s2 = s_one_two_vp(delta, _X0)
-    starts = (_s_r(x_T, s0, r), s_weight_vp(delta, _X0, r), s1, s2, s_alpha(delta, _X0, s0=s0))
-    s_star = max(starts) + 0.1
-    N, xi = _X0.shape[0], x_inf(_X0)
-    count, leaves, worst = _invariance_and_rate(
-        y, s, s_star, delta, lambda ys, xn, ss: lemmaC8_K(ys, xn, ss, N, xi, delta)
-    )
-    ok = count > 0 and leaves == 0 and worst <= 1e-9
-    note = f"{count} trajectories in V_delta at s* = {s_star:.3f}, {leaves} left"
-    return Outcome(worst, 0.0, 1e-9, ok, note)
+
+    def extra(delta: float, r: float) -> tuple[float, ...]:
+        return (s_weight_vp(delta, _X0, r), *s_one_two_vp(delta, _X0))
+
+    return _invariance_check(_VP, "VP", extra, lemmaC8_K, seed)
 
 
 def _table_check(run, name: str, seed: int) -> Outcome:
