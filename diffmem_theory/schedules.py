@@ -802,16 +802,17 @@ class VEExp(VE):
         return np.log1p(self._k * v) / self._k
 
 
-def as_schedule(schedule: Schedule | None) -> Schedule:
-    """``schedule``, or paper 000's :class:`VPTrig` when it is ``None`` (the package default).
+def as_schedule(schedule: Schedule | None, default: Schedule | None = None) -> Schedule:
+    """``schedule``, or ``default`` when it is ``None`` (default: paper 000's :class:`VPTrig`).
 
-    Raises ``TypeError`` for anything that is not a :class:`Schedule`.
+    Raises ``TypeError`` for anything that is not a :class:`Schedule`. Modules whose paper uses
+    another process pass it as ``default`` (paper 003: ``VPExp()``).
 
-    >>> as_schedule(None).name, as_schedule(OU()).name
-    ('VPTrig', 'OU')
+    >>> as_schedule(None).name, as_schedule(OU()).name, as_schedule(None, VPExp()).name
+    ('VPTrig', 'OU', 'VPExp')
     """
     if schedule is None:
-        return VPTrig()
+        return VPTrig() if default is None else default
     if not isinstance(schedule, Schedule):
         raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
     return schedule
