@@ -29,9 +29,8 @@ Monte Carlo functions). Every loss is in **score units**.
 Monte Carlo estimates reuse paper 000's machinery (:mod:`diffmem_theory.losses`): the noise is a
 pure function of ``(seed, index of t)``, so estimates made with the same ``seed`` share their
 noise (common random numbers) -- with paper 000's :func:`~diffmem_theory.losses.training_losses`
-too -- and are returned as :class:`~diffmem_theory.losses.LossEstimate`. **Their draws are in
-score units**: do not call ``to_unit`` on them (it assumes x0 units); multiply by
-sigma_t^4/alpha_t^2 to get x0 units.
+too -- and are returned as :class:`~diffmem_theory.losses.LossEstimate` with
+``unit="score"``; ``est.to_unit("x0", schedule)`` multiplies by sigma_t^4/alpha_t^2.
 
 A score is a callable ``score(t, x) -> (B, d)`` (``t`` a float, ``x`` of shape ``(B, d)``) or a
 mixture object with ``score_t(x, t, schedule)`` such as
@@ -202,7 +201,7 @@ def _draw_terms(
             draws = [np.empty((times.size, n, r)) for _ in values]
         for out, value in zip(draws, values, strict=True):
             out[ell] = value.reshape(n, r)
-    return tuple(LossEstimate(times, d, key) for d in draws)
+    return tuple(LossEstimate(times, d, key, "score") for d in draws)
 
 
 def dsm_loss_t(

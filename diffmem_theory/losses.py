@@ -75,7 +75,10 @@ class LossEstimate:
       ``sqrt(sum_i s_i^2 / (N^2 R))`` with ``s_i^2`` the variance over the ``R`` draws of point
       ``i`` (with ``R = 1`` the pooled variance over all draws, which is conservative).
     * ``per_sample`` (``(T, N)``): the per-point averages over the draws.
-    * ``a - b``: the CRN difference (same ``noise_key`` required).
+    * ``a - b``: the CRN difference (same ``noise_key`` and ``unit`` required).
+    * ``unit``: the prediction whose squared error ``draws`` holds (``"x0"`` for the losses
+      made here; paper 003's DSM losses in :mod:`diffmem_theory.fisher` are in ``"score"``
+      units); :meth:`to_unit` converts between them.
 
     >>> est = LossEstimate(np.array([0.5]), np.array([[[1.0, 3.0], [2.0, 2.0]]]), (0, 2, 2, 1))
     >>> est.mean.tolist(), est.per_sample.tolist(), est.stderr.round(6).tolist()
@@ -85,6 +88,7 @@ class LossEstimate:
     times: np.ndarray
     draws: np.ndarray
     noise_key: tuple[int, ...]
+    unit: str = "x0"
 
     @property
     def mean(self) -> np.ndarray:
@@ -104,20 +108,25 @@ class LossEstimate:
     def __sub__(self, other: LossEstimate) -> LossEstimate:
         if not isinstance(other, LossEstimate):
             return NotImplemented
+        if self.unit != other.unit:
+            raise ValueError(
+                f"cannot difference a loss in {self.unit!r} units with one in {other.unit!r} "
+                "units; convert one of them with to_unit first"
+            )
         if self.noise_key != other.noise_key or not np.array_equal(self.times, other.times):
             raise ValueError(
                 "the two estimates used different noise or times (noise_key "
                 f"{self.noise_key} vs {other.noise_key}); evaluate both with the same seed, "
                 "n_noise, training set and times to difference them (common random numbers)"
             )
-        return LossEstimate(self.times, self.draws - other.draws, self.noise_key)
+        return LossEstimate(self.times, self.draws - other.draws, self.noise_key, self.unit)
 
     def to_unit(self, unit: str, schedule: Schedule) -> LossEstimate:
-        r"""The same estimate in the loss units of another prediction (x0 -> eps, score, v).
+        r"""The same estimate in the loss units of another prediction (x0, eps, score, v).
 
         ``|eps_hat - eps|^2 = psi_t |xbar - x0|^2`` (paper 000, §2 after eq. (6)); in general the
-        factor is :func:`diffmem_theory.schedules.loss_scale`. Estimates are in x0 units when
-        made; the authors' plots convert eps losses back to x0 units by ``sigma^2/alpha^2``.
+        factor is :func:`diffmem_theory.schedules.loss_scale` from :attr:`unit` to ``unit``. The
+        authors' plots convert eps losses back to x0 units by ``sigma^2/alpha^2``.
 
         >>> from diffmem_theory.schedules import VPTrig
         >>> est = LossEstimate(np.array([0.5]), np.ones((1, 1, 2)), (0, 2, 1, 1))
@@ -125,8 +134,8 @@ class LossEstimate:
         [3.0]
         """
         check_choice(unit, "unit", PREDICTIONS)
-        scale = loss_scale(self.times, schedule, "x0", unit)
-        return LossEstimate(self.times, self.draws * scale[:, None, None], self.noise_key)
+        scale = loss_scale(self.times, schedule, self.unit, unit)
+        return LossEstimate(self.times, self.draws * scale[:, None, None], self.noise_key, unit)
 
     def weighted(
         self, weighting: str | Callable[[np.ndarray], ArrayLike] | ArrayLike, schedule: Schedule

@@ -144,7 +144,8 @@ def test_prop41_fails_for_a_wrong_identity():
     """The z-score can fail: compare the gap with half the Fisher divergence (a 1/2 factor)."""
     _, X, wrong = _random_problem(0)
     res = fi.prop41_sides(X, wrong, 0.3, n_noise=20)
-    half = res.lhs - fi.LossEstimate(res.rhs.times, 2.0 * res.rhs.draws, res.rhs.noise_key)
+    double = fi.LossEstimate(res.rhs.times, 2.0 * res.rhs.draws, res.rhs.noise_key, "score")
+    half = res.lhs - double
     assert abs(half.mean[0] / half.stderr[0]) > 4
 
 
@@ -349,3 +350,21 @@ def test_value_errors():
         fi.thm43_rhs_shape(0.1, 3, 1.0, c=0.0)
     with pytest.raises(ValueError, match="K must be"):
         fi.thm43_conditions(4, 10, 0, 3.0, 0.1, 0.2)
+
+
+def test_loss_estimates_carry_score_units():
+    """fisher's estimates are in score units: to_unit("x0") multiplies by sigma^4/alpha^2, and
+    differencing with an x0-unit estimate is refused."""
+    from diffmem_theory.losses import LossEstimate
+    from diffmem_theory.schedules import VPExp
+
+    X = np.random.default_rng(0).normal(size=(6, 2))
+    est = fi.dsm_loss_t(lambda t, x: -x, X, [0.2, 0.7], n_noise=3, seed=1)
+    assert est.unit == "score"
+    sched = VPExp()
+    t = np.array([0.2, 0.7])
+    scale = sched.sigma2(t) ** 2 / sched.alpha(t) ** 2
+    np.testing.assert_allclose(est.to_unit("x0", sched).mean, est.mean * scale, rtol=1e-12)
+    other = LossEstimate(est.times, est.draws, est.noise_key)  # x0 units
+    with pytest.raises(ValueError, match="units"):
+        est - other

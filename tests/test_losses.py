@@ -101,7 +101,8 @@ def test_units_and_weighting():
     est = losses.training_loss(lambda t, x: 0.9 * x, X, times, SCHED, n_noise=6)
     eps = est.to_unit("eps", SCHED)
     np.testing.assert_allclose(eps.mean, est.mean * loss_scale(times, SCHED, "x0", "eps"))
-    np.testing.assert_allclose(eps.to_unit("x0", SCHED).mean, eps.mean)  # estimates stay x0-based
+    assert (est.unit, eps.unit) == ("x0", "eps")
+    np.testing.assert_allclose(eps.to_unit("x0", SCHED).mean, est.mean)  # and back
     value, se = est.weighted("eps", SCHED)
     psi = SCHED.snr(times)
     assert value == pytest.approx(np.mean(psi * est.mean))
