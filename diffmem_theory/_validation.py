@@ -137,3 +137,22 @@ def as_rng(rng: Any, name: str = "rng") -> np.random.Generator:
     if isinstance(rng, (int, np.integer)) and not isinstance(rng, bool):
         return np.random.default_rng(int(rng))
     raise TypeError(f"{name} must be a numpy.random.Generator or an integer seed, got {rng!r}")
+
+
+def covariance_spectrum(cov: Any, name: str = "cov") -> np.ndarray:
+    """Eigenvalues of a covariance: a 1-D input is the spectrum, a 2-D one a symmetric PSD matrix.
+
+    Eigenvalues within rounding of 0 are set to 0; a negative eigenvalue, an asymmetric or
+    non-square matrix, or an empty input raises ``ValueError`` naming ``name``.
+    """
+    arr = as_float_array(cov, name, ndim=(1, 2), dtype=np.float64)
+    if arr.ndim == 2:
+        if arr.shape[0] != arr.shape[1] or not np.allclose(arr, arr.T, rtol=1e-12, atol=1e-12):
+            raise ValueError(f"{name} must be a symmetric (d, d) matrix, got shape {arr.shape}")
+        arr = np.linalg.eigvalsh(arr)
+        arr = np.where(np.abs(arr) <= 1e3 * arr.size * np.finfo(float).eps * arr.max(), 0, arr)
+    if arr.size == 0 or np.any(arr < 0):
+        raise ValueError(
+            f"{name} must be a non-empty spectrum (d,) or matrix (d, d) with eigenvalues >= 0"
+        )
+    return arr

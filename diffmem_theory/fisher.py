@@ -64,6 +64,7 @@ from diffmem_theory._validation import (
     check_int,
     check_positive,
     check_scalar,
+    covariance_spectrum,
 )
 from diffmem_theory.hiprec import _dps, _pos_mpf, _vec
 from diffmem_theory.losses import LossEstimate, _noised, _setup, _squared_error
@@ -87,6 +88,8 @@ __all__ = [
     "loss_gap_integral_asymptotic_mp",
     "loss_gap_t",
     "prop41_sides",
+    "reference_anisotropic",
+    "reference_isotropic",
     "thm43_conditions",
     "thm43_rhs_shape",
 ]
@@ -143,19 +146,36 @@ def _score_at(score: ScoreFn, t: float, xt: np.ndarray, name: str) -> np.ndarray
     return out
 
 
-def _eigvals(cov: ArrayLike) -> np.ndarray:
-    """Eigenvalues of Sigma: a 1-D input is the spectrum, a 2-D one a symmetric PSD matrix."""
-    arr = as_float_array(cov, "cov", ndim=(1, 2), dtype=np.float64)
-    if arr.ndim == 2:
-        if arr.shape[0] != arr.shape[1] or not np.allclose(arr, arr.T, rtol=1e-12, atol=1e-12):
-            raise ValueError(f"cov must be a symmetric (d, d) matrix, got shape {arr.shape}")
-        arr = np.linalg.eigvalsh(arr)
-        arr = np.where(np.abs(arr) <= 1e3 * arr.size * np.finfo(float).eps * arr.max(), 0, arr)
-    if arr.size == 0 or np.any(arr < 0):
-        raise ValueError(
-            "cov must be a non-empty spectrum (d,) or matrix (d, d) with eigenvalues >= 0"
-        )
-    return arr
+def reference_isotropic(
+    seed: int = 0, n: int = 1000, var: float = 1.0
+) -> tuple[IsotropicGaussianMixture, np.ndarray]:
+    """Notes §4.3's isotropic setting: K = 8, d = 32, mu_k ~ N(0, 4 I), components N(mu_k,
+    var I), and n training points, all from ``default_rng(seed)`` (means first).
+
+    >>> gmm, X = reference_isotropic(n=5)
+    >>> gmm.means.shape, X.shape
+    ((8, 32), (5, 32))
+    """
+    rng = np.random.default_rng(seed)
+    gmm = IsotropicGaussianMixture(rng.normal(0.0, 2.0, (8, 32)), var)
+    return gmm, gmm.sample(n, rng)[0]
+
+
+def reference_anisotropic(
+    seed: int = 3, n: int = 800
+) -> tuple[GaussianMixture, np.ndarray, np.ndarray]:
+    """Notes §4.3's anisotropic setting: K = 4, d = 16, Sigma = diag(lambda) with
+    lambda ~ U(0.1, 3) (drawn first), mu ~ N(0, 9 I); returns (mixture, X, lambda).
+
+    >>> gm, X, lam = reference_anisotropic(n=4)
+    >>> X.shape, round(float(lam[0]), 6)
+    ((4, 16), 0.348383)
+    """
+    rng = np.random.default_rng(seed)
+    lam = rng.uniform(0.1, 3.0, 16)
+    means = rng.normal(0.0, 3.0, (4, 16))
+    gm = GaussianMixture(means, np.repeat(np.diag(lam)[None], 4, axis=0))
+    return gm, gm.sample(n, rng)[0], lam
 
 
 def _mixture_spectra(mixture: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -646,7 +666,7 @@ def loss_gap_asymptotic_gaussian(
     69.98
     """
     sched = _schedule(schedule)
-    lam = _eigvals(cov)
+    lam = covariance_spectrum(cov)
     tt = sched.check_time(as_float_array(t, "t", dtype=np.float64))
     a2 = np.exp(2.0 * sched.log_alpha(tt))[..., None]
     s2 = sched.sigma2(tt)[..., None]
@@ -681,7 +701,7 @@ def loss_gap_integral_asymptotic(
     191.2161
     """
     sched = _vp_exp(schedule)
-    lam = _eigvals(cov)
+    lam = covariance_spectrum(cov)
     lo = sched.check_time(as_float_array(t0, "t0", dtype=np.float64), "t0")
     hi = sched.check_time(as_float_array(t1, "t1", dtype=np.float64), "t1")
     if np.any(hi < lo):

@@ -18,12 +18,6 @@ from diffmem_theory.schedules import VPExp, VPTrig
 VP = VPExp()
 
 
-def _isotropic(var: float = 1.0, n: int = 1000):
-    rng = np.random.default_rng(0)
-    gmm = IsotropicGaussianMixture(rng.normal(0.0, 2.0, (8, 32)), var)
-    return gmm, gmm.sample(n, rng)[0]
-
-
 def _aniso_lambda() -> np.ndarray:
     return np.random.default_rng(3).uniform(0.1, 3.0, 16)
 
@@ -73,7 +67,7 @@ def test_closed_form_reference_anisotropic_and_integrals():
 
 def test_mc_gap_isotropic_reference():
     """notes §4.3: |MC/F - 1| <= 0.02 for t <= 0.5; at t = 1, 2 the gap is far below F."""
-    gmm, X = _isotropic()
+    gmm, X = fi.reference_isotropic()
     times = np.array([0.01, 0.1, 0.5, 1.0, 2.0])
     gap = fi.loss_gap_t(X, gmm, times, n_noise=10)
     closed = fi.loss_gap_asymptotic_gaussian(times, np.ones(32))
@@ -206,7 +200,7 @@ def test_loss_gap_integral_vs_closed_form():
 
 
 def test_expected_loss_gap_and_curve_shapes():
-    gmm, _ = _isotropic(n=1)
+    gmm, _ = fi.reference_isotropic(n=1)
     mean, se = fi.expected_loss_gap_t(gmm, 100, [0.01, 0.1], n_datasets=3, n_noise=2)
     assert mean.shape == se.shape == (2,)
     closed = fi.loss_gap_asymptotic_gaussian([0.01, 0.1], np.ones(32))

@@ -20,6 +20,8 @@ from diffmem_theory.fisher import (
     loss_gap_integral_asymptotic_mp,
     loss_gap_t,
     prop41_sides,
+    reference_anisotropic,
+    reference_isotropic,
     thm43_conditions,
     thm43_rhs_shape,
 )
@@ -29,20 +31,6 @@ from diffmem_theory.registry import Outcome, check
 from diffmem_theory.schedules import VPExp, VPTrig, loss_scale
 
 _VP = VPExp()
-
-
-def _isotropic(seed: int, n: int = 1000, var: float = 1.0):
-    rng = np.random.default_rng(seed)
-    gmm = IsotropicGaussianMixture(rng.normal(0.0, 2.0, (8, 32)), var)
-    return gmm, gmm.sample(n, rng)[0]
-
-
-def _anisotropic(seed: int = 3, n: int = 800):
-    rng = np.random.default_rng(seed)
-    lam = rng.uniform(0.1, 3.0, 16)
-    means = rng.normal(0.0, 3.0, (4, 16))
-    gm = GaussianMixture(means, np.repeat(np.diag(lam)[None], 4, axis=0))
-    return gm, gm.sample(n, rng)[0], lam
 
 
 @check("paper003.prop4_1", equation="Ye et al., Prop 4.1 (proof App. A.1)")
@@ -75,11 +63,11 @@ def gap_closed_form(seed: int = 0) -> Outcome:
 
     Value = largest |MC/F - 1|; tolerance 0.02.
     """
-    gmm, X = _isotropic(seed)
+    gmm, X = reference_isotropic(seed)
     times = np.array([0.01, 0.1, 0.5])
     iso = loss_gap_t(X, gmm, times, n_noise=10, seed=seed).mean
     rel = np.abs(iso / loss_gap_asymptotic_gaussian(times, np.ones(32)) - 1.0)
-    gm, Xa, lam = _anisotropic()
+    gm, Xa, lam = reference_anisotropic()
     times_a = np.array([0.01, 0.05, 0.2])
     aniso = loss_gap_t(Xa, gm, times_a, n_noise=10, seed=seed).mean
     rel_a = np.abs(aniso / loss_gap_asymptotic_gaussian(times_a, lam) - 1.0)
@@ -97,7 +85,7 @@ def gap_integral() -> Outcome:
     Value = the isotropic integral; tolerance 5e-5.
     """
     value = float(loss_gap_integral_asymptotic(1e-3, 0.5, np.ones(32)))
-    lam = _anisotropic()[2]
+    lam = reference_anisotropic()[2]
     aniso = float(loss_gap_integral_asymptotic(1e-3, 0.7, lam))
     quad, _ = integrate.quad(
         lambda t: float(loss_gap_asymptotic_gaussian(t, lam)), 1e-3, 0.7, epsabs=0, epsrel=1e-12
@@ -118,7 +106,7 @@ def thm4_3_shape(seed: int = 0) -> Outcome:
     the gap against sigma_t^2 between the two smallest times (-1 for the d/sigma_t^2 law) and
     which hypotheses of Thm 4.3 hold with unit constants on [0.002, 0.05].
     """
-    gmm, X = _isotropic(seed, n=500)
+    gmm, X = reference_isotropic(seed, n=500)
     times = np.array([0.002, 0.01, 0.05])
     gap = loss_gap_t(X, gmm, times, n_noise=5, seed=seed).mean
     ratio = gap / thm43_rhs_shape(times, 32, 32.0)
