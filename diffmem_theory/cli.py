@@ -104,7 +104,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
 
 
 def _cmd_check(args: argparse.Namespace) -> int:
-    results = _run_checks(args.names, args.paper, args.seed, args.precision, not args.json)
+    names = [*args.names, *args.extra_names]
+    results = _run_checks(names, args.paper, args.seed, args.precision, not args.json)
     _print_checks(results, args.json)
     return 0 if results and all(r.passed for r in results) else 1
 
@@ -193,6 +194,14 @@ def _parser() -> argparse.ArgumentParser:
 
     q = sub.add_parser("check", help="run theorem checks; exit 1 if any fails")
     q.add_argument("names", nargs="*", help="check names or name prefixes (default: all)")
+    q.add_argument(
+        "--name",
+        dest="extra_names",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="a check name or prefix (repeatable; the same as a positional name)",
+    )
     q.add_argument("--paper", help="000-004 or core")
     q.add_argument("--json", action="store_true", help="print the results as JSON")
     q.add_argument("--seed", type=int, default=0)

@@ -86,6 +86,7 @@ class CheckResult:
     status: str  # "pass" | "fail" | "erratum" | "error"
     note: str
     seconds: float
+    options: dict[str, Any] = field(default_factory=dict)  # the options the check accepted
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -143,6 +144,7 @@ class CheckSpec:
             status=status,
             note=note,
             seconds=time.perf_counter() - start,
+            options=kwargs,
         )
 
 

@@ -155,8 +155,8 @@ def eq14_grid() -> Outcome:
 
 
 @check("paper000.eq14_continuous", equation="Buchanan et al., eq. (14), t ~ Unif(0, 1), quadrature")
-def eq14_continuous() -> Outcome:
-    """Continuous-t crossover by quadrature against closed forms and 30-digit mpmath.
+def eq14_continuous(dps: int = 30) -> Outcome:
+    """Continuous-t crossover by quadrature against closed forms and mpmath (``dps`` = 30).
 
     lambda = 1, s2 = 1: 1 - 1/(3C); lambda = psi with t_min = 1e-3: 1 - A/(C B) with
     B = 1/t_min + t_min - 2, A = (1 - t_min) - (1 - t_min^3)/3; lambda = psi from 0: 1 (not
@@ -168,7 +168,7 @@ def eq14_continuous() -> Outcome:
     errs.append(abs(crossover_ratio("eps", t_min=tm, C=1.0) - (1 - A / B)))
     errs.append(abs(crossover_ratio("eps") - 1.0))
     for s2 in (0.3, 4.0):
-        hp = crossover_ratio("x0", var_star=s2, dps=30)
+        hp = crossover_ratio("x0", var_star=s2, dps=dps)
         errs.append(abs(crossover_ratio("x0", var_star=s2) - float(hp)))
     err = max(errs)
     return Outcome(err, 0.0, 1e-10, err <= 1e-10, "max abs error over 7 cases")

@@ -83,8 +83,8 @@ def lemma42_mc(seed: int = 0) -> Outcome:
 
 
 @check("paper004.lemma42_mpmath", equation="Shah et al., Lemma 4.2, eq. (11); Lemma D.1")
-def lemma42_mpmath() -> Outcome:
-    """float64 leakage, MMSE and Lemma D.1 bound equal their mpmath twins (dps = 40).
+def lemma42_mpmath(dps: int = 40) -> Outcome:
+    """float64 leakage, MMSE and Lemma D.1 bound equal their mpmath twins (``dps`` digits, 40).
 
     sigma_tn from 1e-6 to 0.999999, m in {1, 7, 1000}, a 3x3 SPD Sigma. Value = largest relative
     difference; tolerance 1e-12.
@@ -94,9 +94,9 @@ def lemma42_mpmath() -> Outcome:
     for s in (1e-6, 0.05, 0.5, 0.9, 0.999999):
         for m in (1, 7, 1000):
             for func in (lk.mi_ddpm_exact, lk.mi_ddpm_paper, lk.mmse_x0):
-                fast, slow = func(cov, s, m), func(cov, s, m, dps=40)
+                fast, slow = func(cov, s, m), func(cov, s, m, dps=dps)
                 worst = max(worst, abs(fast - float(slow)) / float(slow))
-            bound = lk.mi_ambient_dataset_bound(3, s, m, 5, "tight", dps=40)
+            bound = lk.mi_ambient_dataset_bound(3, s, m, 5, "tight", dps=dps)
             worst = max(worst, abs(lk.mi_ambient_dataset_bound(3, s, m, 5) / float(bound) - 1))
     return Outcome(worst, 0.0, 1e-12, worst <= 1e-12)
 

@@ -62,8 +62,8 @@ def _defining_residual(t: float, sigma: float, d: int, log_n: float, lam: float)
     "paper001.t_mixing_root",
     equation="Halder, eq. (2.9): n^{2/d} = (delta_t + s^2 e^{-2t})/delta_t",
 )
-def t_mixing_root() -> Outcome:
-    """t_M of eq. (2.9) is the root of its defining equation and agrees with 40-digit mpmath.
+def t_mixing_root(dps: int = 40) -> Outcome:
+    """t_M of eq. (2.9) is the root of its defining equation and agrees with mpmath (``dps`` = 40).
 
     (sigma, d, log n, lam) over sigma in {0.1, 1, 10}, d in {1, 16, 100, 10^4}, n from 2 to
     e^{d}; value = largest relative residual (in log form) or relative float64/mpmath error.
@@ -75,7 +75,7 @@ def t_mixing_root() -> Outcome:
                 for lam in (1.0, 0.3):
                     t = t_mixing(sigma, d, log_n=log_n, lam=lam)
                     worst = max(worst, _defining_residual(t, sigma, d, log_n, lam))
-                    hp = t_mixing(sigma, d, log_n=log_n, lam=lam, dps=40)
+                    hp = t_mixing(sigma, d, log_n=log_n, lam=lam, dps=dps)
                     worst = max(worst, abs(t - float(hp)) / float(hp))
     return Outcome(worst, 0.0, 1e-12, worst <= 1e-12, "96 cases, residual and mpmath error")
 
