@@ -1,10 +1,16 @@
 """The static HTML report written by ``diffmem reproduce``.
 
-One self-contained ``index.html`` (figures are PNG files next to it, with PDF links) with
-a summary table of the figures (paper, figure, mode, wall time, status), every figure,
-the full table of checks (name, paper and equation, computed value, reference,
-tolerance, status) and the environment. A machine-readable ``results.json`` holds the
-same tables.
+One static ``index.html`` (no scripts, no external resources; figures are PNG files next
+to it, with links to their PDFs) with four sections:
+
+* **Summary**: one row per figure (paper, figure, experiment, quick/full, wall time,
+  status), the total wall time, and per paper the number of checks of each status;
+* **Figures**: every figure, or the traceback of an experiment that failed;
+* **Checks**: the full table of checks (name, paper, equation, statement, computed
+  value, reference, tolerance, pass/fail/erratum/error, time, note);
+* **Environment**: versions, cores and the numerical backend of the run.
+
+A machine-readable ``results.json`` holds the same tables.
 
 Example
 -------
@@ -25,88 +31,172 @@ import json
 import os
 import platform
 import sys
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata
-from pathlib import Path
+from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
+from ._validation import check_choice, check_scalar
 from .registry import CheckResult
 
-__all__ = ["FigureRecord", "environment", "write_report"]
+__all__ = ["FIGURE_MODES", "FIGURE_STATUSES", "FigureRecord", "environment", "write_report"]
+
+FIGURE_MODES = ("quick", "full")
+FIGURE_STATUSES = ("ok", "error")
+_VERSIONED = ("diffmem-theory", "numpy", "scipy", "numba", "sympy", "mpmath", "matplotlib")
+
+
+def _relative_posix(path: str) -> str:
+    """``path`` as a relative POSIX path inside the report directory, else ``ValueError``."""
+    text = str(path)
+    pure = PurePosixPath(PureWindowsPath(text).as_posix() if "\\" in text else text)
+    if not pure.parts or pure.is_absolute() or ".." in pure.parts or ":" in pure.parts[0]:
+        raise ValueError(f"files must be relative paths inside the report directory, got {path!r}")
+    return pure.as_posix()
 
 
 @dataclass
 class FigureRecord:
-    """One experiment's run as shown in the report."""
+    """One experiment's run as shown in the report.
+
+    ``mode`` is ``"quick"`` or ``"full"``, ``status`` ``"ok"`` or ``"error"``, ``seconds``
+    the wall time (finite, >= 0) and ``files`` the PNG/PDF paths relative to the report
+    directory (stored with ``/`` separators). Anything else raises ``ValueError``.
+
+    Example
+    -------
+    >>> FigureRecord(name="core.demo", paper="core", figure="Fig. 1", title="Demo",
+    ...              mode="quick", seconds=1.5, status="ok",
+    ...              files=["figures\\\\core_demo.png"]).files
+    ['figures/core_demo.png']
+    >>> FigureRecord(name="core.demo", paper="core", figure="-", title="Demo",
+    ...              mode="fast", seconds=1.5, status="ok")
+    Traceback (most recent call last):
+    ...
+    ValueError: mode must be one of ['quick', 'full'], got 'fast'
+    """
 
     name: str
     paper: str
     figure: str
     title: str
-    mode: str  # "quick" | "full"
+    mode: str
     seconds: float
-    status: str  # "ok" | "error"
-    files: list[str] = field(default_factory=list)  # paths relative to the report directory
+    status: str
+    files: list[str] = field(default_factory=list)
     error: str = ""
+
+    def __post_init__(self) -> None:
+        check_choice(self.mode, "mode", FIGURE_MODES)
+        check_choice(self.status, "status", FIGURE_STATUSES)
+        self.seconds = check_scalar(self.seconds, "seconds", low=0.0)
+        self.files = [_relative_posix(f) for f in self.files]
+
+
+def _usable_cores() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - not on Linux
+        return os.cpu_count() or 1
+
+
+def _threading_layer(numba: Any) -> str:
+    """The layer Numba's parallel kernels ran on, or the configured one if none has run yet."""
+    try:
+        return str(numba.threading_layer())
+    except ValueError:
+        return f"{numba.config.THREADING_LAYER} (no parallel kernel has run yet)"
+
+
+def _backend() -> dict[str, str]:
+    """The kernel backend the experiments ran on, with Numba's threads and the GPU status."""
+    import matplotlib
+    import numba
+
+    env = {
+        "kernel backend": "numba (CPU; the default of diffmem_theory.kernels)",
+        "numba threads": str(numba.config.NUMBA_NUM_THREADS),
+        "numba threading layer": _threading_layer(numba),
+        "matplotlib backend": matplotlib.get_backend(),
+    }
+    try:
+        env["cupy"] = metadata.version("cupy")
+    except metadata.PackageNotFoundError:
+        env["cupy"] = "not installed (GPU path unavailable)"
+    return env
 
 
 def environment() -> dict[str, str]:
-    """Versions, cores and the numerical backend of this run.
+    """Versions, cores and the numerical backend of this run, as strings.
+
+    Keys: ``python``, ``platform``, ``cores``, ``usable cores``, the backend entries
+    (``kernel backend``, ``numba threads``, ``numba threading layer``,
+    ``matplotlib backend``, ``cupy``), one version per core dependency and ``date``.
 
     Example
     -------
     >>> env = environment()
-    >>> "numpy" in env and "cores" in env
+    >>> {"numpy", "cores", "kernel backend"} <= set(env)
     True
     """
     env = {
         "python": sys.version.split()[0],
         "platform": platform.platform(),
         "cores": str(os.cpu_count()),
-        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "usable cores": str(_usable_cores()),
+        **_backend(),
     }
-    for pkg in ("diffmem-theory", "numpy", "scipy", "numba", "sympy", "mpmath", "matplotlib"):
+    for pkg in _VERSIONED:
         try:
             env[pkg] = metadata.version(pkg)
         except metadata.PackageNotFoundError:
             env[pkg] = "not installed"
-    try:
-        import numba
-
-        env["numba threading layer"] = str(numba.config.THREADING_LAYER)
-        env["numba threads"] = str(numba.config.NUMBA_NUM_THREADS)
-    except ImportError:  # pragma: no cover - numba is a core dependency
-        pass
-    try:
-        import cupy  # noqa: F401
-
-        env["cupy"] = metadata.version("cupy")
-    except ImportError:
-        env["cupy"] = "not installed (GPU path unavailable)"
+    env["date"] = datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
     return env
 
 
-def _fmt(value: float | None) -> str:
+def _fmt(value: float | None, digits: int = 6) -> str:
     if value is None:
         return "&ndash;"
-    return html.escape(f"{value:.6g}")
+    return html.escape(f"{value:.{digits}g}")
 
 
 _CSS = """
-body{font-family:Georgia,serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
+body{font-family:Georgia,serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;width:100%;font-size:0.9em}
 th,td{border:1px solid #ddd;padding:4px 6px;text-align:left;vertical-align:top}
 th{background:#f3f3f3}
-td.num{text-align:right;font-family:monospace}
+table+table{margin-top:1em}
+td.num{text-align:right;font-family:monospace;white-space:nowrap}
+td.note{white-space:pre-wrap;font-size:0.85em;max-width:30em;overflow-wrap:anywhere}
 .pass,.ok{color:#116611;font-weight:bold}.fail,.error{color:#b00020;font-weight:bold}
 .erratum{color:#8a5a00;font-weight:bold}
 figure{margin:1.5em 0}figure img{max-width:100%;border:1px solid #eee}
 figcaption{font-size:0.9em;color:#555}
 pre{white-space:pre-wrap;font-size:0.8em;color:#b00020}
 """
+
+_SUMMARY_HEAD = ("paper", "figure", "experiment", "mode", "wall time (s)", "status")
+_CHECK_HEAD = (
+    "check",
+    "paper",
+    "equation",
+    "statement",
+    "computed",
+    "reference",
+    "tolerance",
+    "status",
+    "time (s)",
+    "note",
+)
+
+
+def _head(names: Sequence[str]) -> str:
+    return "<tr>" + "".join(f"<th>{html.escape(n)}</th>" for n in names) + "</tr>"
 
 
 def _row(row_class: str, cells: Sequence[tuple[str, str]]) -> str:
@@ -136,20 +226,20 @@ def _summary_rows(figures: Sequence[FigureRecord]) -> str:
 
 
 def _figure_blocks(figures: Sequence[FigureRecord]) -> str:
+    e = html.escape
     blocks = []
     for r in figures:
         pngs = [f for f in r.files if f.endswith(".png")]
         others = [f for f in r.files if not f.endswith(".png")]
         links = " ".join(
-            f"<a href='{html.escape(f)}'>{html.escape(Path(f).suffix[1:].upper())}</a>"
-            for f in others
+            f"<a href='{e(f)}'>{e(PurePosixPath(f).suffix[1:].upper())}</a>" for f in others
         )
-        imgs = "".join(f"<img src='{html.escape(f)}' alt='{html.escape(r.name)}'>" for f in pngs)
-        err = f"<pre>{html.escape(r.error)}</pre>" if r.error else ""
+        imgs = "".join(f"<img src='{e(f)}' alt='{e(r.name)}: {e(r.title)}'>" for f in pngs)
+        err = f"<pre>{e(r.error)}</pre>" if r.error else ""
         blocks.append(
-            f"<figure id='{html.escape(r.name)}'>{imgs}{err}<figcaption>"
-            f"<b>{html.escape(r.name)}</b> ({html.escape(r.figure)}, {html.escape(r.mode)}): "
-            f"{html.escape(r.title)} {links}</figcaption></figure>"
+            f"<figure id='{e(r.name)}'>{imgs}{err}<figcaption>"
+            f"<b>{e(r.name)}</b> ({e(r.figure)}, {e(r.mode)}): "
+            f"{e(r.title)} {links}</figcaption></figure>"
         )
     return "\n".join(blocks)
 
@@ -161,63 +251,108 @@ def _check_rows(checks: Sequence[CheckResult]) -> str:
             "check-row",
             [
                 (e(c.name), ""),
+                (e(c.paper), ""),
                 (e(c.equation), ""),
                 (e(c.description), ""),
                 (_fmt(c.value), "num"),
                 (_fmt(c.reference), "num"),
-                (_fmt(c.tolerance), "num"),
+                (_fmt(c.tolerance, 3), "num"),
                 (e(c.status), e(c.status)),
-                (e(c.note), ""),
+                (f"{c.seconds:.2f}", "num"),
+                (e(c.note.strip()), "note"),
             ],
         )
         for c in checks
     )
 
 
-def write_report(
-    out_dir: str | Path,
-    figures: Sequence[FigureRecord],
-    checks: Sequence[CheckResult],
-    env: dict[str, str] | None = None,
-) -> Path:
-    """Write ``index.html`` and ``results.json`` into ``out_dir``; return the HTML path."""
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
-    env = environment() if env is None else env
-    counts: dict[str, int] = {}
+_CHECK_STATUSES = ("pass", "erratum", "fail", "error")
+
+
+def _paper_rows(checks: Sequence[CheckResult]) -> str:
+    """One row per paper: how many of its checks have each status."""
+    by_paper: dict[str, Counter[str]] = {}
     for c in checks:
-        counts[c.status] = counts.get(c.status, 0) + 1
-    n_fig_ok = sum(r.status == "ok" for r in figures)
-    check_summary = ", ".join(f"{n} {s}" for s, n in sorted(counts.items())) or "none"
-    env_rows = "\n".join(
-        f"<tr><th>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>" for k, v in env.items()
+        by_paper.setdefault(c.paper, Counter())[c.status] += 1
+    return "\n".join(
+        _row(
+            "paper-row",
+            [(html.escape(paper), "")]
+            + [(str(n[s]), "num") for s in _CHECK_STATUSES]
+            + [(str(n.total()), "num")],
+        )
+        for paper, n in sorted(by_paper.items())
     )
-    page = f"""<!DOCTYPE html>
+
+
+def _tally(statuses: Sequence[str]) -> str:
+    return ", ".join(f"{n} {s}" for s, n in sorted(Counter(statuses).items())) or "none"
+
+
+def _page(figures: Sequence[FigureRecord], checks: Sequence[CheckResult], env: dict) -> str:
+    e = html.escape
+    n_ok = sum(r.status == "ok" for r in figures)
+    wall = sum(r.seconds for r in figures) + sum(c.seconds for c in checks)
+    env_rows = "\n".join(f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>" for k, v in env.items())
+    return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
 <title>diffmem_theory reproduction report</title><style>{_CSS}</style></head>
 <body>
 <h1>diffmem_theory reproduction report</h1>
-<p>Figures: {n_fig_ok} of {len(figures)} ok. Checks: {html.escape(check_summary)}.
+<p>Figures: {n_ok} of {len(figures)} ok. Checks: {e(_tally([c.status for c in checks]))}.
+Total wall time: {wall:.1f} s.
 Status <span class="erratum">erratum</span> means a statement printed in a paper was shown false
 here, as the notes predict.</p>
 <h2>Summary</h2>
-<table id="summary"><tr><th>paper</th><th>figure</th><th>experiment</th><th>mode</th>
-<th>wall time (s)</th><th>status</th></tr>
+<table id="summary">{_head(_SUMMARY_HEAD)}
 {_summary_rows(figures)}
+</table>
+<table id="papers">{_head(("paper", *_CHECK_STATUSES, "checks"))}
+{_paper_rows(checks)}
 </table>
 <h2>Figures</h2>
 {_figure_blocks(figures)}
 <h2>Checks</h2>
-<table id="checks"><tr><th>check</th><th>paper and equation</th><th>statement</th>
-<th>computed</th><th>reference</th><th>tolerance</th><th>status</th><th>note</th></tr>
+<table id="checks">{_head(_CHECK_HEAD)}
 {_check_rows(checks)}
 </table>
 <h2>Environment</h2>
 <table id="environment">{env_rows}</table>
 </body></html>
 """
+
+
+def write_report(
+    out_dir: str | os.PathLike[str],
+    figures: Sequence[FigureRecord],
+    checks: Sequence[CheckResult],
+    env: dict[str, str] | None = None,
+) -> Path:
+    """Write ``index.html`` and ``results.json`` into ``out_dir``; return the HTML path.
+
+    ``figures`` are the experiments' runs (their files relative to ``out_dir``),
+    ``checks`` the check results in the order they are shown, and ``env`` the
+    environment table (default: :func:`environment`). The page is static: it has one
+    ``tr.figure-row`` per figure, one ``img`` per PNG file and one ``tr.check-row`` in
+    ``table#checks`` per check.
+
+    Example
+    -------
+    >>> import tempfile, pathlib
+    >>> from diffmem_theory.registry import CheckResult
+    >>> res = CheckResult(name="core.demo", paper="core", equation="eq. (1)",
+    ...                   description="1 + 1 = 2", erratum=False, value=2.0, reference=2.0,
+    ...                   tolerance=0.0, passed=True, status="pass", note="", seconds=0.01)
+    >>> with tempfile.TemporaryDirectory() as d:
+    ...     text = pathlib.Path(write_report(d, [], [res], env={"cores": "2"})).read_text()
+    >>> text.count("<tr class='check-row'>"), "<td class='pass'>pass</td>" in text
+    (1, True)
+    """
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    env = environment() if env is None else {str(k): str(v) for k, v in env.items()}
     path = out / "index.html"
-    path.write_text(page, encoding="utf-8")
+    path.write_text(_page(figures, checks, env), encoding="utf-8")
     payload: dict[str, Any] = {
         "figures": [asdict(r) for r in figures],
         "checks": [c.to_dict() for c in checks],
