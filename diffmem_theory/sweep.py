@@ -669,20 +669,36 @@ def _dask_client(scheduler: Any) -> tuple[Any, bool]:
 
 
 def _run_dask(task: Task, todo: list[int], book: _Book, retries: int, scheduler: Any) -> None:
+    """Submit the runs to the cluster; this process writes each outcome once, as it arrives.
+
+    A worker that dies mid-run is handled by the scheduler first (it reruns the tasks lost with
+    the worker, up to ``distributed.scheduler.allowed-failures`` times); a run that still comes
+    back as lost (``KilledWorker``) is resubmitted up to ``retries`` times, as a crashed run of
+    the local pool is, and then recorded as failed."""
     client, owned = _dask_client(scheduler)
     from dask.distributed import as_completed
 
-    futures: dict[Any, int] = {}
+    futures: dict[Any, int] = {}  # the futures not yet recorded
+    crashes: collections.Counter[int] = collections.Counter()
+
+    def submit(i: int) -> Any:
+        fut = client.submit(_execute, task, book.configs[i], book.keys[i], retries, pure=False)
+        futures[fut] = i
+        return fut
+
     try:
-        for i in todo:
-            fut = client.submit(_execute, task, book.configs[i], book.keys[i], retries, pure=False)
-            futures[fut] = i
-        for fut in as_completed(list(futures)):
+        pending = as_completed([submit(i) for i in todo])
+        for fut in pending:
+            i = futures.pop(fut)
             try:
                 outcome = fut.result()
             except Exception as err:  # lost workers (KilledWorker), cancelled futures
-                outcome = _crash(err, 1, 0.0)
-            book.record(futures[fut], outcome)
+                crashes[i] += 1
+                if crashes[i] <= retries:
+                    pending.add(submit(i))
+                    continue
+                outcome = _crash(err, crashes[i], 0.0)
+            book.record(i, outcome)
     except BaseException:
         client.cancel(list(futures))
         raise
@@ -714,7 +730,9 @@ def run_sweep(
     ``out_dir/failed/<key>.json`` with the error and traceback (no result file) and the others go
     on; a re-run retries it. A local worker process that dies (``os._exit``, a segfault, the OOM
     killer) is blamed for its own run only -- tried ``1 + retries`` times, then recorded as
-    failed like an exception -- and a fresh process takes its place.
+    failed like an exception -- and a fresh process takes its place. On a Dask cluster the
+    scheduler reruns the tasks of a dead worker; a run it gives up on (``KilledWorker``) is
+    likewise resubmitted up to ``retries`` times.
 
     Execution: ``workers=1`` in this process; otherwise a ``ProcessPoolExecutor`` with the
     ``spawn`` start method and ``workers`` processes (default ``os.cpu_count()``), whose BLAS,
