@@ -22,6 +22,15 @@ through ``rng`` (a ``np.random.Generator`` or an integer seed). Without ``x_init
 ``x_{t_0} ~ N(0, (alpha_{t_0}^2 + sigma_{t_0}^2) I_d)``: the law of ``X_{t_0}`` for standardized
 data, which is exactly ``N(0, I_d)`` (the paper's ``Y_0``) on every variance-preserving schedule.
 
+Backends (argument ``backend``): every sampler's arithmetic is written with array-API
+operations on the namespace of its state. With ``"numpy"`` (default; ``"numba"`` is accepted as
+a synonym: the samplers themselves have no compiled kernel, the denoiser picks its own) the state
+is a NumPy array; with ``"cupy"`` it lives on the GPU (``pip install "diffmem-theory[gpu]"``):
+the denoiser then **receives CuPy arrays and must return CuPy arrays** (e.g. a memorizing
+denoiser built on ``softmax_weighted_sum(..., backend="cupy")``), and the samples (and the
+trajectory) are returned as CuPy arrays. Random numbers are always drawn by ``rng`` on the CPU
+and copied to the device, so a seed gives the same samples on every backend.
+
 >>> import numpy as np
 >>> from diffmem_theory.denoisers import memorizing_denoiser
 >>> from diffmem_theory.metrics import memorization_ratio
@@ -40,9 +49,12 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
+from array_api_compat import array_namespace
 from numpy.typing import ArrayLike, DTypeLike
 
-from diffmem_theory._validation import as_float_array, as_rng, check_dtype, check_int
+from diffmem_theory._validation import as_float_array, as_rng, check_choice, check_dtype, check_int
+from diffmem_theory.kernels import BACKENDS, _namespace
+from diffmem_theory.kernels._array_api import to_host
 from diffmem_theory.schedules import Schedule
 
 __all__ = ["Denoiser", "ddim_sample", "euler_maruyama_sample", "probability_flow_sample"]
@@ -95,8 +107,25 @@ def _start(
     d: int | None,
     rng: np.random.Generator | int | None,
     dtype: DTypeLike | None,
+    backend: str,
+) -> tuple[Any, bool, np.dtype]:
+    """The initial state ``(B, d)`` on ``backend``, whether a single ``(d,)`` state was given,
+    and the dtype (the state is made on the CPU and copied to the device)."""
+    x, single, target = _host_start(schedule, t0, x_init, n, d, rng, dtype)
+    device = _namespace(check_choice(backend, "backend", BACKENDS))
+    return device.asarray(x), single, target
+
+
+def _host_start(
+    schedule: Schedule,
+    t0: float,
+    x_init: ArrayLike | None,
+    n: int | None,
+    d: int | None,
+    rng: np.random.Generator | int | None,
+    dtype: DTypeLike | None,
 ) -> tuple[np.ndarray, bool, np.dtype]:
-    """The initial state ``(B, d)``, whether a single ``(d,)`` state was given, and the dtype."""
+    """``_start`` on the CPU (NumPy)."""
     if x_init is None:
         if n is None or d is None:
             raise ValueError(
@@ -110,7 +139,7 @@ def _start(
         scale = math.sqrt(float(schedule.alpha(t0)) ** 2 + float(schedule.sigma2(t0)))
         x = scale * as_rng(rng).standard_normal((count, dim), dtype=target)
         return x, False, target
-    x = as_float_array(x_init, "x_init", ndim=(1, 2))
+    x = as_float_array(_host(x_init), "x_init", ndim=(1, 2))
     given = x.shape
     target = check_dtype(x.dtype if dtype is None else dtype)
     if x.shape[-1] == 0 or (x.ndim == 2 and x.shape[0] == 0):
@@ -126,11 +155,22 @@ def _start(
     return x, single, target
 
 
-def _caller(denoiser: Denoiser, shape: tuple[int, int]) -> Callable[[float, np.ndarray], Any]:
-    """``denoiser`` with a check of its output shape (finiteness is checked once, at the end)."""
+def _host(value: Any) -> Any:
+    """A NumPy copy of an array of any namespace (CuPy: from the device); other input as is."""
+    try:
+        array_namespace(value)
+    except TypeError:
+        return value
+    return to_host(value)
 
-    def call(t: float, x: np.ndarray) -> Any:
-        out = np.asarray(denoiser(t, x))
+
+def _caller(denoiser: Denoiser, x: Any) -> Callable[[float, Any], Any]:
+    """``denoiser`` with a check of its output shape (finiteness is checked once, at the end);
+    the output is taken as an array of the namespace of the state ``x``."""
+    xp, shape = array_namespace(x), x.shape
+
+    def call(t: float, x: Any) -> Any:
+        out = xp.asarray(denoiser(t, x))
         if out.shape != shape:
             raise ValueError(
                 f"denoiser must return an x0-prediction of shape {shape} (the shape of x), got "
@@ -142,22 +182,23 @@ def _caller(denoiser: Denoiser, shape: tuple[int, int]) -> Callable[[float, np.n
 
 
 def _finish(
-    x: np.ndarray,
-    path: list[np.ndarray] | None,
+    x: Any,
+    path: list[Any] | None,
     single: bool,
     dtype: np.dtype,
     what: str,
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+) -> Any:
     """Check finiteness (NaN/inf propagate, so the last state tells) and shape the output."""
-    if not np.all(np.isfinite(x)):
+    xp = array_namespace(x)
+    if not bool(xp.all(xp.isfinite(x))):
         raise ValueError(
             f"denoiser led to non-finite samples (NaN or inf) in {what}: either it returned "
             f"non-finite values, or the grid is too coarse for this schedule"
         )
-    out = x.astype(dtype, copy=False)
+    out = xp.astype(x, dtype, copy=False)
     if path is None:
         return out[0] if single else out
-    traj = np.stack(path).astype(dtype, copy=False)
+    traj = xp.astype(xp.stack(path), dtype, copy=False)
     return (out[0], traj[:, 0]) if single else (out, traj)
 
 
@@ -177,7 +218,8 @@ def ddim_sample(
     rng: np.random.Generator | int | None = None,
     return_trajectory: bool = False,
     dtype: DTypeLike | None = None,
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    backend: str = "numpy",
+) -> Any:
     r"""Deterministic DDIM sampling with an x0-prediction denoiser.
 
     Buchanan et al. (paper 000), App. H.2 (the form of De Bortoli et al., 2025): over the
@@ -202,6 +244,9 @@ def ddim_sample(
     times : strictly decreasing grid of at least two times in the schedule's domain.
     return_trajectory : also return the states at every grid time, shape ``(L + 1, B, d)``.
     dtype : float64 (default; a float32 ``x_init`` stays float32) or float32.
+    backend : ``"numpy"`` (default; ``"numba"`` is the same), or ``"cupy"``: the state, the
+        denoiser's input and output (which must be a CuPy array then) and the result are CuPy
+        arrays (module docstring). ``x_init`` may be a NumPy or a CuPy array.
 
     >>> import numpy as np
     >>> from diffmem_theory.schedules import VPTrig
@@ -213,10 +258,10 @@ def ddim_sample(
     """
     _check_callables(denoiser, schedule)
     grid = _grid(schedule, times)
-    x, single, target = _start(schedule, float(grid[0]), x_init, n, d, rng, dtype)
+    x, single, target = _start(schedule, float(grid[0]), x_init, n, d, rng, dtype, backend)
     alpha = np.asarray(schedule.alpha(grid), dtype=np.float64).tolist()
     sigma = np.asarray(schedule.sigma(grid), dtype=np.float64).tolist()
-    call = _caller(denoiser, x.shape)
+    call = _caller(denoiser, x)
     path = [x] if return_trajectory else None
     for l in range(len(grid) - 1):
         ratio = sigma[l + 1] / sigma[l]
@@ -254,7 +299,8 @@ def probability_flow_sample(
     rng: np.random.Generator | int | None = None,
     return_trajectory: bool = False,
     dtype: DTypeLike | None = None,
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    backend: str = "numpy",
+) -> Any:
     r"""Integrate the probability-flow ODE backward with Heun's method (fixed steps).
 
     The probability-flow ODE of the forward SDE dX = f_t X dt + g_t dB (Song et al., 2021,
@@ -289,16 +335,17 @@ def probability_flow_sample(
     """
     _check_callables(denoiser, schedule)
     grid = _grid(schedule, times)
-    x, single, target = _start(schedule, float(grid[0]), x_init, n, d, rng, dtype)
+    x, single, target = _start(schedule, float(grid[0]), x_init, n, d, rng, dtype, backend)
     a, b = _pf_coefficients(schedule, grid)
-    call = _caller(denoiser, x.shape)
+    call = _caller(denoiser, x)
+    xp = array_namespace(x)
     path = [x] if return_trajectory else None
     for l in range(len(grid) - 1):
         h = float(grid[l + 1] - grid[l])
         v_now = a[l] * x + b[l] * call(float(grid[l]), x)
         x_pred = x + h * v_now
         v_next = a[l + 1] * x_pred + b[l + 1] * call(float(grid[l + 1]), x_pred)
-        x = (x + (0.5 * h) * (v_now + v_next)).astype(target, copy=False)
+        x = xp.astype(x + (0.5 * h) * (v_now + v_next), target, copy=False)
         if path is not None:
             path.append(x)
     return _finish(x, path, single, target, "probability_flow_sample")
@@ -315,7 +362,8 @@ def euler_maruyama_sample(
     rng: np.random.Generator | int | None = None,
     return_trajectory: bool = False,
     dtype: DTypeLike | None = None,
-) -> np.ndarray | tuple[np.ndarray, np.ndarray]:
+    backend: str = "numpy",
+) -> Any:
     r"""Sample the reverse SDE with the Euler-Maruyama scheme, backward on a grid.
 
     The time reversal of dX = f_t X dt + g_t dB (Buchanan et al. (paper 000), eqs. (2)-(3);
@@ -350,7 +398,7 @@ def euler_maruyama_sample(
     if rng is None:
         raise ValueError("rng is required: the reverse SDE draws a Gaussian increment each step")
     gen = as_rng(rng)
-    x, single, target = _start(schedule, float(grid[0]), x_init, n, d, gen, dtype)
+    x, single, target = _start(schedule, float(grid[0]), x_init, n, d, gen, dtype, backend)
     f = np.asarray(schedule.drift(grid[:-1]), dtype=np.float64)
     g2 = np.asarray(schedule.diffusion2(grid[:-1]), dtype=np.float64)
     alpha = np.asarray(schedule.alpha(grid[:-1]), dtype=np.float64)
@@ -360,12 +408,13 @@ def euler_maruyama_sample(
     c_x = (1.0 - h * (f + g2 / sigma2)).tolist()
     c_bar = (h * g2 * alpha / sigma2).tolist()
     c_z = np.sqrt(g2 * h).tolist()
-    call = _caller(denoiser, x.shape)
+    call = _caller(denoiser, x)
+    xp = array_namespace(x)
     path = [x] if return_trajectory else None
     for l in range(len(grid) - 1):
         xbar = call(float(grid[l]), x)
-        z = gen.standard_normal(x.shape, dtype=target)
-        x = (c_x[l] * x + c_bar[l] * xbar + c_z[l] * z).astype(target, copy=False)
+        z = xp.asarray(gen.standard_normal(x.shape, dtype=target))
+        x = xp.astype(c_x[l] * x + c_bar[l] * xbar + c_z[l] * z, target, copy=False)
         if path is not None:
             path.append(x)
     return _finish(x, path, single, target, "euler_maruyama_sample")

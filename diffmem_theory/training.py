@@ -39,6 +39,7 @@ import tempfile
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -46,10 +47,19 @@ import numpy as np
 from numpy.typing import ArrayLike
 from tqdm.auto import tqdm
 
-from diffmem_theory._validation import as_float_array, as_rng, check_dtype, check_int, check_scalar
+from diffmem_theory._validation import (
+    as_float_array,
+    as_rng,
+    check_choice,
+    check_dtype,
+    check_int,
+    check_scalar,
+)
 from diffmem_theory.crossover import loss_weighting
 from diffmem_theory.denoisers import iso_gmm_denoiser, memorized_subset
+from diffmem_theory.kernels import BACKENDS
 from diffmem_theory.kernels._training import loss_and_grad_cpu
+from diffmem_theory.kernels._training_xp import loss_and_grad_on
 from diffmem_theory.optim import Adam, AdamState, WarmupDecay, ema_update
 from diffmem_theory.schedules import Schedule, VPTrig
 
@@ -140,6 +150,8 @@ def gmm_loss_and_grad(
     t: ArrayLike,
     schedule: Schedule,
     weighting: str | Callable[[np.ndarray], ArrayLike] = "eps",
+    *,
+    backend: str = "numba",
 ) -> tuple[float, np.ndarray, float]:
     r"""Loss ``(1/B) sum_q lambda(t_q) |xbar_theta(t_q, x_t^q) - x0^q|^2`` and its exact gradient.
 
@@ -149,7 +161,9 @@ def gmm_loss_and_grad(
     formulas) and computed with the loss in one fused Numba pass. ``weighting`` is ``"eps"``
     (``psi_t``, training), ``"x0"`` (1), ``"score"``, ``"v"`` or a callable ``lambda(t)``. The dtype
     of ``model.means`` (float32 or float64) sets the kernel's precision; with float32, variances
-    below ~1e-4 at ``t = 0.001`` lose the logits' accuracy to the expanded square.
+    below ~1e-4 at ``t = 0.001`` lose the logits' accuracy to the expanded square. ``backend``:
+    ``"numba"`` (default), or ``"numpy"``/``"cupy"`` for the array-API twin of the kernel
+    (:mod:`diffmem_theory.kernels._training_xp`) on NumPy or on the GPU; NumPy in and out.
 
     >>> import numpy as np
     >>> m = GMMDenoiser(np.array([[1.0]]), 1.0)
@@ -168,9 +182,15 @@ def gmm_loss_and_grad(
     tt = np.broadcast_to(schedule.check_time(t), (xt.shape[0],))
     lam = loss_weighting(weighting, tt, schedule)
     var = check_scalar(model.var, "model.var", low=0.0, low_open=True)
-    return loss_and_grad_cpu(
+    backend = check_choice(backend, "backend", BACKENDS)
+    return _fused_kernel(backend)(
         xt, target, schedule.alpha(tt), schedule.sigma2(tt), np.ascontiguousarray(lam), means, var
     )
+
+
+def _fused_kernel(backend: str) -> Callable[..., tuple[float, np.ndarray, float]]:
+    """The fused loss-and-gradient kernel of ``backend``: Numba, or its array-API twin."""
+    return loss_and_grad_cpu if backend == "numba" else partial(loss_and_grad_on, backend=backend)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -433,6 +453,7 @@ def train_gmm_denoiser(
     checkpoint: str | os.PathLike | None = None,
     checkpoint_every: int = 1000,
     progress: bool = True,
+    backend: str = "numba",
 ) -> TrainResult:
     r"""Train an M-component isotropic GMM denoiser on ``X`` as in paper 000, Sec. 4 / App. H.1.
 
@@ -440,7 +461,9 @@ def train_gmm_denoiser(
     ``t`` uniform on the grid (VPTrig's 26 points by default), ``config.n_dup`` fresh noise draws
     per sample per epoch, full-batch Adam with the H.1 schedule, partial-memorization
     initialization (unless ``init`` is given), optional EMA, float32 or float64; deterministic
-    given ``config.seed``; ``checkpoint`` makes it resumable (see :func:`fit`).
+    given ``config.seed``; ``checkpoint`` makes it resumable (see :func:`fit`). ``backend``
+    selects the loss-and-gradient kernel as in :func:`gmm_loss_and_grad` (the noise is drawn on
+    the CPU either way, so every backend sees the same numbers).
 
     >>> import numpy as np
     >>> X = np.random.default_rng(0).standard_normal((30, 3))
@@ -449,6 +472,7 @@ def train_gmm_denoiser(
     True
     """
     cfg = config if config is not None else TrainConfig()
+    backend = check_choice(backend, "backend", BACKENDS)
     sched = schedule if schedule is not None else VPTrig()
     dtype = check_dtype(cfg.dtype)
     data = np.ascontiguousarray(as_float_array(X, "X", ndim=2, dtype=dtype))
@@ -469,7 +493,7 @@ def train_gmm_denoiser(
         z = _epoch_noise(cfg.seed, epoch, n * cfg.n_dup, d, dtype)
         s = float(theta[-1])
         means = np.ascontiguousarray(theta[:-1].reshape(m, d))
-        loss, g_mu, g_var = loss_and_grad_cpu(
+        loss, g_mu, g_var = _fused_kernel(backend)(
             z, data, alpha_grid[t_idx], sigma2_grid[t_idx], lam_grid[t_idx], means, s * s,
             n_dup=cfg.n_dup,
         )  # fmt: skip

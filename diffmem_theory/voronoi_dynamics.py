@@ -25,7 +25,8 @@ followed to t = 1e-6 (s = 6.9 + ...) in a few dozen steps.
 The integrator is Dormand-Prince 5(4) compiled with Numba (:mod:`diffmem_theory.kernels._dopri`):
 every trajectory has its own step-size control (SciPy's RK45 rules: same tableau, error norm,
 safety factors and initial step), states at requested times come from the 4th-order continuous
-extension, trajectories run in parallel.
+extension, trajectories run in parallel. ``backend="numpy"``/``"cupy"`` runs its lock-step
+array-API twin (:mod:`diffmem_theory.kernels._dopri_xp`) instead.
 
 Example
 -------
@@ -51,7 +52,8 @@ from numpy.typing import ArrayLike
 from diffmem_theory import voronoi
 from diffmem_theory._validation import as_rng, check_choice, check_int, check_scalar
 from diffmem_theory.denoisers import _means, _queries, _unbatch
-from diffmem_theory.kernels import _dopri, softmax_weighted_sum
+from diffmem_theory.kernels import BACKENDS, _dopri, _dopri_xp, _namespace, softmax_weighted_sum
+from diffmem_theory.kernels._array_api import to_host
 from diffmem_theory.schedules import Schedule, VEExp, VEPower, VPTrig, _AffineBetaVP
 
 __all__ = [
@@ -164,21 +166,21 @@ def _save_grid(save: ArrayLike | None, start: float, end: float, name: str) -> n
     return np.clip(arr, lo, hi)
 
 
-def _run(y, data, tau0, tau1, save, mode, kind, params, c, code, log_ceb, tols) -> tuple:
-    out, stats = _dopri.integrate_batch(
-        y.copy(),
-        np.ascontiguousarray(data.T),
-        tau0,
-        tau1,
-        save,
-        mode,
-        kind,
-        params,
-        c,
-        code,
-        log_ceb,
-        *tols,
-    )
+def _run(y, data, tau0, tau1, save, mode, kind, params, c, code, log_ceb, tols, backend) -> tuple:
+    """Integrate on ``backend``: the Numba integrator (``_dopri``), or its lock-step array-API
+    twin (``_dopri_xp``) on NumPy or CuPy arrays; the results come back as NumPy arrays."""
+    if backend == "numba":
+        out, stats = _dopri.integrate_batch(
+            y.copy(), np.ascontiguousarray(data.T), tau0, tau1, save, mode, kind, params, c,
+            code, log_ceb, *tols,
+        )  # fmt: skip
+    else:
+        xp = _namespace(backend)
+        field = (mode, kind, tuple(float(q) for q in params), c, code, log_ceb)
+        out, stats = _dopri_xp.integrate_batch(
+            xp.asarray(y), xp.asarray(data), tau0, tau1, xp.asarray(save), field, *tols
+        )
+        out, stats = to_host(out), to_host(stats)
     return out, stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3]
 
 
@@ -194,6 +196,7 @@ def solve_s_time(
     rtol: float = 1e-8,
     atol: float = 1e-8,
     max_steps: int = 100_000,
+    backend: str = "numba",
 ) -> Trajectories:
     r"""Integrate the s-time reverse ODE from ``s_span[0]`` to ``s_span[1]`` for every start.
 
@@ -208,6 +211,11 @@ def solve_s_time(
     (default: the two ends) are the values of s where states are saved. For Tikhonov
     (``score="tikhonov"``) s must stay below s_inf = -1/2 log c, where the variance reaches 0
     and the weights become the Voronoi indicator (notes A16).
+
+    ``backend`` is ``"numba"`` (default: the compiled integrator, trajectories in parallel on
+    the CPU), ``"numpy"`` or ``"cupy"``: the lock-step array-API twin
+    (:mod:`diffmem_theory.kernels._dopri_xp`, same steps, same controller) on NumPy or on the
+    GPU (``pip install "diffmem-theory[gpu]"``); the results are NumPy arrays on every backend.
 
     Fig. 3 of the paper (N = 2, x_0 = (+-1, 0)): a start on the bisector stays on it and goes
     to the origin, one off it goes to a data point.
@@ -230,8 +238,9 @@ def solve_s_time(
     save = _save_grid(save_s, s_a, s_b, "save_s")
     mode = _dopri.S_VE if family == "VE" else _dopri.S_VP
     tols = _tolerances(rtol, atol, max_steps)
+    backend = check_choice(backend, "backend", BACKENDS)
     out, status, acc, rej, nfev = _run(
-        y, data, s_a, s_b, save, mode, 0, np.zeros(3), c_map, code, log_ceb, tols
+        y, data, s_a, s_b, save, mode, 0, np.zeros(3), c_map, code, log_ceb, tols, backend
     )
     x = out[:1] if single else out
     return Trajectories(save, np.full(save.shape, np.nan), x, status, acc, rej, nfev)
@@ -251,6 +260,7 @@ def reverse_ode(
     rtol: float = 1e-8,
     atol: float = 1e-8,
     max_steps: int = 100_000,
+    backend: str = "numba",
 ) -> Trajectories:
     r"""The probability-flow ODE (4.1) with the empirical (or regularized) score, T -> t_end.
 
@@ -265,7 +275,8 @@ def reverse_ode(
     near t = 0). ``t_end`` may be 0 for Tikhonov (c > 0), where the weights are the Voronoi
     indicator. ``save_t`` (default: start and end) are the times, from ``t_start`` (default
     ``schedule.T``) down to ``t_end``, where states are saved; ``rtol``/``atol`` are the
-    local error tolerances in the integration variable.
+    local error tolerances in the integration variable. ``backend`` as in
+    :func:`solve_s_time`.
 
     >>> import numpy as np
     >>> from diffmem_theory.schedules import VPLinear
@@ -286,10 +297,12 @@ def reverse_ode(
     t_end = check_scalar(t_end, "t_end", low=0.0, low_open=c_map == 0, high=T, high_open=True)
     times = _save_grid(save_t, T, t_end, "save_t")
     tols = _tolerances(rtol, atol, max_steps)
+    backend = check_choice(backend, "backend", BACKENDS)
     if time == "t":
         out, status, acc, rej, nfev = _run(
-            x, data, T, t_end, times, _dopri.T_TIME, kind, params, c_map, code, log_ceb, tols
-        )
+            x, data, T, t_end, times, _dopri.T_TIME, kind, params, c_map, code, log_ceb, tols,
+            backend,
+        )  # fmt: skip
         s = _s_of_t(schedule, times, c_map)
     else:
         if family is None:
@@ -302,7 +315,7 @@ def reverse_ode(
         s = np.clip(s, s_a, s_b)
         mode = _dopri.S_VE if family == "VE" else _dopri.S_VP
         out, status, acc, rej, nfev = _run(
-            x, data, s_a, s_b, s, mode, kind, params, c_map, code, log_ceb, tols
+            x, data, s_a, s_b, s, mode, kind, params, c_map, code, log_ceb, tols, backend
         )
     x_out = out[:1] if single else out
     return Trajectories(s, times, x_out, status, acc, rej, nfev)

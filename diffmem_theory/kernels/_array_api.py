@@ -4,13 +4,16 @@ The same chunked online-softmax algorithm as the Numba kernel, written only with
 operations through ``array_api_compat.array_namespace`` (``matmul``, ``exp``, ``max``,
 ``sum``, ``take``, ``nonzero``, ...), so that it runs unchanged on NumPy and on CuPy:
 
-    l_ij  = b_j - w_j ||x_i - a c_j||^2,     out_i = sum_j softmax_j(l_i) V_j,
+    l_ij  = b_j - u_i w_j ||x_i - a_i c_j||^2,     out_i = sum_j softmax_j(l_i) V_j,
     lse_i = logsumexp_j l_ij,
 
 tile by tile: G = X' @ C''^T gives the logits through the expanded square of the centred
-data (x' = x - r, c' = a c - r, r = a mean_j c_j, 2 w_j folded into C''); the near-max
-entries whose expansion lost digits are recomputed exactly from x_i - a c_j (same rule as
-``_numba``); a running max and sum per query rescale the accumulator when the max grows.
+data (x'_i = x_i - a_i cbar, c'_j = c_j - cbar, cbar = mean_j c_j, so x_i - a_i c_j =
+x'_i - a_i c'_j; 2 w_j folded into C''); the near-max entries whose expansion lost digits are
+recomputed exactly from x_i - a_i c_j (same rule as ``_numba``); a running max and sum per
+query rescale the accumulator when the max grows. The scale a and the query precision u are
+one number for every query (the kernels' ``softmax_weighted_sum``) or one per query (the
+lock-step ODE integrator of ``_dopri_xp``, where every trajectory has its own time).
 """
 
 from __future__ import annotations
@@ -18,7 +21,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from array_api_compat import array_namespace
+import numpy as np
+from array_api_compat import array_namespace, to_device
 
 # Refinement rule shared with the Numba kernel.
 from diffmem_theory.kernels._numba import RHO
@@ -27,21 +31,33 @@ QUERY_CHUNK = 1024
 CENTER_CHUNK = 2048
 
 
+def to_host(a: Any) -> np.ndarray:
+    """A NumPy copy (or view) of an array of any namespace (CuPy: copied from the device).
+
+    >>> to_host(np.arange(3.0)).tolist()
+    [0.0, 1.0, 2.0]
+    """
+    return np.asarray(to_device(a, "cpu"))
+
+
 def softmax_weighted_sum_xp(
     x: Any,
     centers: Any,
     values: Any,
-    scale: float,
+    scale: float | Any,
     half_precision: Any,
     log_weights: Any,
     query_chunk: int | None,
     center_chunk: int | None,
     with_lse: bool = True,
+    query_precision: Any | None = None,
 ) -> tuple[Any, Any]:
     """Chunked online softmax on arrays of one namespace and dtype; return (out, lse)
     (``lse`` is None unless ``with_lse``).
 
-    ``half_precision`` is w = 1 / (2 var) and ``log_weights`` is b, both of shape (N,). Raises
+    ``half_precision`` is w_j (= 1 / (2 var_j) for the kernels) and ``log_weights`` is b_j,
+    both of shape (N,); ``scale`` is a float or an array of shape (B,) (a_i), and
+    ``query_precision`` an optional array of shape (B,) (u_i, default 1). Raises
     ``FloatingPointError`` if a logit could overflow (the inputs are assumed finite).
 
     >>> import numpy as np
@@ -49,6 +65,14 @@ def softmax_weighted_sum_xp(
     >>> out, lse = softmax_weighted_sum_xp(x, c, c, 1.0, np.full(2, 0.5), np.zeros(2), None, None)
     >>> out.tolist(), round(float(lse[0]), 6)
     ([[0.0, 0.0]], 0.193147)
+
+    Per query: u_i = 1 / (2 v_i) with v = (1, 1e-4) and scale (1, 0.5), w_j = 1:
+
+    >>> x = np.array([[0.5, 0.0], [0.2, 0.0]])
+    >>> out, _ = softmax_weighted_sum_xp(x, c, c, np.array([1.0, 0.5]), np.ones(2), np.zeros(2),
+    ...                                  None, None, query_precision=np.array([0.5, 5e3]))
+    >>> out.round(6).tolist()                     # tanh(0.5 * 1 / 1), tanh(0.2 * 0.5 / 1e-4)
+    [[0.462117, 0.0], [1.0, 0.0]]
     """
     xp = array_namespace(x, centers, values, half_precision, log_weights)
     B, d = x.shape
@@ -58,26 +82,32 @@ def softmax_weighted_sum_xp(
     eps = float(xp.finfo(x.dtype).eps)
     rule = ((d + 3.0) * eps, 64.0 * eps, 3.0 - math.log(eps))  # gamma, tau, window
 
-    w, b = half_precision, log_weights
-    if not _logits_fit(x, centers, scale, w):
+    w, b, u = half_precision, log_weights, query_precision
+    if not _logits_fit(x, centers, scale, w, u):
         raise FloatingPointError("a logit could overflow")
-    shifted = scale * centers  # a c_j
-    r = xp.mean(shifted, axis=0)
-    centred = shifted - r
-    ee = w * xp.sum(centred * centred, axis=1)  # w_j ||a c_j - r||^2
+    cbar = xp.mean(centers, axis=0)
+    centred = centers - cbar  # c'_j
+    cc = w * xp.sum(centred * centred, axis=1)  # w_j ||c'_j||^2
     scaled = (2.0 * w)[:, None] * centred
-    beta = b - ee
 
     outs, lses = [], []
     for i0 in range(0, B, qb):
-        xq = x[i0 : i0 + qb, :]
-        xs = xq - r
+        rows = slice(i0, i0 + qb)
+        xq = x[rows, :]
+        a, uq = _rows(scale, rows), _rows(u, rows)
+        xs = xq - _column(a) * cbar  # x'_i = x_i - a_i cbar
         xx = xp.sum(xs * xs, axis=1)
         m = s = acc = None
         for j0 in range(0, N, nb):
             blk = slice(j0, j0 + nb)
-            logits = xp.matmul(xs, scaled[blk, :].T) + beta[blk] - w[blk] * xx[:, None]
-            logits = _refine(logits, xq, xx, shifted[blk, :], w[blk], b[blk], ee[blk], m, rule)
+            inner = (
+                _column(a) * xp.matmul(xs, scaled[blk, :].T)
+                - _column(a * a) * cc[blk]
+                - w[blk] * xx[:, None]
+            )
+            logits = b[blk] + (inner if uq is None else uq[:, None] * inner)
+            tile = (centers[blk, :], w[blk], b[blk], cc[blk])
+            logits = _refine(logits, xq, xx, a, uq, tile, m, rule)
             m_new = xp.max(logits, axis=1)
             if m is not None:
                 m_new = xp.maximum(m, m_new)
@@ -95,42 +125,62 @@ def softmax_weighted_sum_xp(
     return xp.concat(outs, axis=0), xp.concat(lses, axis=0) if with_lse else None
 
 
-def _logits_fit(x: Any, centers: Any, scale: float, w: Any) -> bool:
-    """Whether every intermediate w_j ||x' - c'||^2 of the expansion stays finite (a bound by
-    the largest entries, in Python floats, which turn into inf instead of warning)."""
+def _rows(value: Any, rows: slice) -> Any:
+    """The rows of a per-query array; a float (or None) is the same for every query."""
+    return value if value is None or isinstance(value, (int, float)) else value[rows]
+
+
+def _column(value: Any) -> Any:
+    """A per-query array as a column (broadcasts over centres); a float as it is."""
+    return value if isinstance(value, (int, float)) else value[:, None]
+
+
+def _largest(value: Any, xp: Any) -> float:
+    """max |value| as a Python float (1 for None: no query precision)."""
+    if value is None or isinstance(value, (int, float)):
+        return 1.0 if value is None else abs(float(value))
+    return float(xp.max(xp.abs(value)))
+
+
+def _logits_fit(x: Any, centers: Any, scale: Any, w: Any, u: Any) -> bool:
+    """Whether every intermediate u_i w_j ||x' - a c'||^2 of the expansion stays finite (a
+    bound by the largest entries, in Python floats, which turn into inf instead of warning)."""
     xp = array_namespace(x, centers, w)
-    extent = float(xp.max(xp.abs(x))) + abs(scale) * float(xp.max(xp.abs(centers)))
-    bound = 5.0 * x.shape[1] * extent * extent  # >= ||x - r||^2 + ||a c - r||^2
-    return 4.0 * float(xp.max(w)) * bound < float(xp.finfo(x.dtype).max)
+    extent = float(xp.max(xp.abs(x))) + _largest(scale, xp) * float(xp.max(xp.abs(centers)))
+    bound = 5.0 * x.shape[1] * extent * extent  # >= ||x - a cbar||^2 + a^2 ||c - cbar||^2
+    return 4.0 * float(xp.max(w)) * _largest(u, xp) * bound < float(xp.finfo(x.dtype).max)
 
 
 def _refine(
     logits: Any,
     xq: Any,
     xx: Any,
-    shifted: Any,
-    w: Any,
-    b: Any,
-    ee: Any,
+    a: Any,
+    u: Any,
+    tile: tuple[Any, Any, Any, Any],
     m_run: Any | None,
     rule: tuple[float, float, float],
 ) -> Any:
     """Recompute exactly the near-max logits whose expanded square lost digits.
 
-    An entry is recomputed from ``b_j - w_j ||x_i - a c_j||^2`` when it is within
+    An entry is recomputed from ``b_j - u_i w_j ||x_i - a_i c_j||^2`` when it is within
     ``window + 2 * bound`` of its row max (its weight is not negligible), its error bound
-    gamma w_j (||x'_i||^2 + ||c'_j||^2) exceeds tau, and that size exceeds RHO times the
-    logit's own magnitude w_j ||x_i - a c_j||^2.
+    gamma u_i (w_j ||x'_i||^2 + a_i^2 w_j ||c'_j||^2) exceeds tau, and that size exceeds RHO
+    times the logit's own magnitude u_i w_j ||x_i - a_i c_j||^2. ``tile`` holds the tile's
+    (centres, w, b, w ||c'||^2).
     """
     xp = array_namespace(logits)
+    centers, w, b, cc = tile
     gamma, tau, window = rule
     best = xp.max(logits, axis=1)
-    size_max = xp.max(w) * xx + xp.max(ee)
+    size_max = xp.max(w) * xx + a * a * xp.max(cc)
+    size = w * xx[:, None] + _column(a * a) * cc
+    if u is not None:
+        size_max, size = u * size_max, u[:, None] * size
     rows = (gamma * size_max > tau) & (size_max > RHO * (xp.min(b) - best))
     if not bool(xp.any(rows)):
         return logits
     top = best if m_run is None else xp.maximum(m_run, best)
-    size = w * xx[:, None] + ee
     need = (
         rows[:, None]
         & (logits > (top - window - 2.0 * gamma * size_max)[:, None])
@@ -144,7 +194,13 @@ def _refine(
     exact = []
     for k0 in range(0, qi.shape[0], step):
         i, j = qi[k0 : k0 + step], cj[k0 : k0 + step]
-        diff = xp.take(xq, i, axis=0) - xp.take(shifted, j, axis=0)
-        exact.append(xp.take(b, j) - xp.take(w, j) * xp.sum(diff * diff, axis=1))
+        diff = xp.take(xq, i, axis=0) - _column(_at(a, i, xp)) * xp.take(centers, j, axis=0)
+        scaled_w = xp.take(w, j) if u is None else xp.take(u, i) * xp.take(w, j)
+        exact.append(xp.take(b, j) - scaled_w * xp.sum(diff * diff, axis=1))
     logits[need] = xp.concat(exact, axis=0)
     return logits
+
+
+def _at(value: Any, index: Any, xp: Any) -> Any:
+    """Entries ``index`` of a per-query array; a float as it is."""
+    return value if isinstance(value, (int, float)) else xp.take(value, index)
