@@ -1,0 +1,89 @@
+"""Helpers for the notebooks in ``notebooks/``: show figures, run experiments and checks, errata.
+
+Quick settings by default; ``DIFFMEM_FULL=1 jupyter lab`` switches :func:`experiment` (and every
+notebook's ``QUICK`` flag, :func:`quick_mode`) to the papers' full settings.
+
+>>> from diffmem_theory.notebook import table
+>>> table(["a", "b"], [(1.5, "x"), (2.25, "yy")])
+   a   b
+ 1.5   x
+2.25  yy
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import matplotlib.pyplot as plt
+
+from diffmem_theory.plotting import save_figure
+from diffmem_theory.registry import CheckResult, get_experiment, list_checks
+
+__all__ = ["FIGURES", "experiment", "quick_mode", "run_checks", "show", "show_errata", "table"]
+
+#: Where the notebooks write their figures (relative to the working directory).
+FIGURES = Path("figures")
+
+
+def quick_mode() -> bool:
+    """True unless the environment variable ``DIFFMEM_FULL`` is set (to anything non-empty)."""
+    return os.environ.get("DIFFMEM_FULL", "") == ""
+
+
+def show(fig: Any, name: str) -> Path:
+    """Save ``fig`` as ``figures/<name>.png`` and ``.pdf``, display the PNG, return its path."""
+    from IPython.display import Image, display
+
+    png = save_figure(fig, FIGURES / name)[0]
+    plt.close(fig)
+    display(Image(filename=str(png)))
+    return png
+
+
+def experiment(name: str, quick: bool | None = None, seed: int = 0) -> Any:
+    """Run the registered experiment ``name``, show its figure, return the result.
+
+    ``quick=None`` follows :func:`quick_mode` (the ``DIFFMEM_FULL`` environment variable).
+    """
+    spec = get_experiment(name)
+    result = spec.run(quick=quick_mode() if quick is None else quick, seed=seed)
+    show(spec.plot(result), name.replace(".", "_"))
+    return result
+
+
+def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
+    """Print ``rows`` as a right-aligned text table (floats with 6 significant digits)."""
+    cells = [[f"{c:.6g}" if isinstance(c, float) else str(c) for c in row] for row in rows]
+    widths = [max(len(str(h)), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
+    print("  ".join(f"{h:>{w}}" for h, w in zip(headers, widths, strict=True)))
+    for r in cells:
+        print("  ".join(f"{c:>{w}}" for c, w in zip(r, widths, strict=True)))
+
+
+def run_checks(paper: str, seed: int = 0) -> list[CheckResult]:
+    """Run every registered check of ``paper``, print the table; raise if any fails or crashes."""
+    results = [spec.run(seed=seed) for spec in list_checks(paper=paper)]
+    table(
+        ["status", "check", "value", "reference", "tolerance", "seconds"],
+        [
+            (r.status, r.name, r.value, r.reference, r.tolerance, f"{r.seconds:.2f}")
+            for r in results
+        ],
+    )
+    bad = [r.name for r in results if r.status in ("fail", "error")]
+    if bad:
+        raise AssertionError(f"checks failed: {bad}")
+    return results
+
+
+def show_errata(results: Sequence[CheckResult]) -> None:
+    """Print each erratum: the printed statement, computed vs printed value, counterexample."""
+    for r in results:
+        if r.status == "erratum":
+            print(f"{r.name}\n  printed:  {r.equation}")
+            ref = "-" if r.reference is None else f"{r.reference:.6g}"
+            print(f"  computed: {r.value:.6g}   printed/reference: {ref}")
+            print(f"  counterexample: {r.note.strip()}\n")
