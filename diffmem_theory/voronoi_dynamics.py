@@ -310,9 +310,8 @@ def reverse_ode(
                 f"time='s' needs a VE or variance-preserving (alpha^2 + sigma^2 = 1) schedule, "
                 f"got {schedule!r}; use time='t'"
             )
-        s = _s_of_t(schedule, times, c_map)
-        s_a, s_b = float(_s_of_t(schedule, np.array([T]), c_map)[0]), float(s[-1])
-        s = np.clip(s, s_a, s_b)
+        s_a, s_b = (float(v) for v in _s_of_t(schedule, np.array([T, t_end]), c_map))
+        s = np.clip(_s_of_t(schedule, times, c_map), s_a, s_b)
         mode = _dopri.S_VE if family == "VE" else _dopri.S_VP
         out, status, acc, rej, nfev = _run(
             x, data, s_a, s_b, s, mode, kind, params, c_map, code, log_ceb, tols, backend

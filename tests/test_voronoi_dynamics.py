@@ -315,3 +315,13 @@ def test_rejects_bad_inputs() -> None:
 def test_status_reports_max_steps() -> None:
     sol = reverse_ode(np.ones((2, 2)), SEED1, VE_EXP, 1e-6, max_steps=3)
     assert not sol.success and sol.messages() == ["max_steps", "max_steps"]
+
+
+def test_both_clocks_integrate_to_t_end_when_saving_earlier():
+    """Saved times before t_end: the s-time run still reaches t_end, like the t-time run."""
+    x_T = np.array([[1.0, 2.0]])
+    for time in ("s", "t"):
+        sol = reverse_ode(x_T, SEED1, VE_EXP, 1e-6, time=time, save_t=[1.0, 0.1], rtol=1e-8)
+        full = reverse_ode(x_T, SEED1, VE_EXP, 0.1, time=time, rtol=1e-8)
+        np.testing.assert_allclose(sol.final, full.final, atol=1e-6)
+        assert sol.n_steps[0] > full.n_steps[0]
