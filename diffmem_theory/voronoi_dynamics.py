@@ -54,12 +54,13 @@ from diffmem_theory._validation import as_rng, check_choice, check_int, check_sc
 from diffmem_theory.denoisers import _means, _queries, _unbatch
 from diffmem_theory.kernels import BACKENDS, _dopri, _dopri_xp, _namespace, softmax_weighted_sum
 from diffmem_theory.kernels._array_api import to_host
-from diffmem_theory.schedules import Schedule, VEExp, VEPower, VPTrig, _AffineBetaVP
+from diffmem_theory.schedules import VE, Schedule, VEExp, VEPower, VPTrig, _AffineBetaVP
 
 __all__ = [
     "FAMILIES",
     "SCORES",
     "Trajectories",
+    "initial_states",
     "reverse_ode",
     "reverse_sde",
     "s_time_velocity",
@@ -182,6 +183,25 @@ def _run(y, data, tau0, tau1, save, mode, kind, params, c, code, log_ceb, tols, 
         )
         out, stats = to_host(out), to_host(stats)
     return out, stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3]
+
+
+def initial_states(
+    schedule: Schedule, n: int, d: int, rng: np.random.Generator | int
+) -> np.ndarray:
+    r"""Starts x_T of the reverse flow as in the paper: N(0, sigma(T)^2 I) (VE), N(0, I) (VP).
+
+    Baptista et al. (paper 002), §4.4 and App. C.2 (the VP start N(0, I) is the paper's; the
+    authors' code scales it by sigma(T), notes A7). Returns ``(n, d)`` draws from ``rng``.
+
+    >>> from diffmem_theory.schedules import VE
+    >>> x = initial_states(VE.exp(), 20000, 2, 0)
+    >>> round(float(x.std()), 1)                     # sigma_VE(1) = 4.636548
+    4.6
+    """
+    n = check_int(n, "n", low=1)
+    d = check_int(d, "d", low=1)
+    scale = float(schedule.sigma(schedule.T)) if isinstance(schedule, VE) else 1.0
+    return scale * as_rng(rng).standard_normal((n, d))
 
 
 def solve_s_time(

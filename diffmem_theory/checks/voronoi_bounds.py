@@ -16,6 +16,7 @@ import numpy as np
 from scipy import integrate
 from scipy.special import expit, logsumexp
 
+from diffmem_theory.experiments.paper002_trajectories import SEED1_DATA
 from diffmem_theory.kernels import softmax_weighted_sum
 from diffmem_theory.registry import Outcome, check
 from diffmem_theory.schedules import VE
@@ -37,7 +38,7 @@ _FACE_TOL = 1e-9  # relative slack of the squared-gap test for points on a face
 
 def _seed1() -> tuple[np.ndarray, float, float]:
     """The seed-1 data set, delta = D_- / 2 and r = |x|_inf + 0.1."""
-    X0 = np.random.RandomState(1).randn(20, 2)
+    X0 = SEED1_DATA
     return X0, 0.5 * d_minus(X0), x_inf(X0) + 0.1
 
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from diffmem_theory.experiments.paper002_trajectories import SCHEDULES, SEED1_DATA
 from diffmem_theory.registry import Outcome, check
-from diffmem_theory.schedules import VE, VPLinear
 from diffmem_theory.voronoi_bounds import (
     ball_bound,
     ball_bound_vp,
@@ -22,7 +22,7 @@ from diffmem_theory.voronoi_bounds import (
     s_one_two_vp,
     s_weight_vp,
 )
-from diffmem_theory.voronoi_dynamics import reverse_ode, solve_s_time
+from diffmem_theory.voronoi_dynamics import initial_states, reverse_ode, solve_s_time
 from diffmem_theory.voronoi_geometry import (
     classify_limit,
     convergence_rate_fit,
@@ -34,13 +34,12 @@ from diffmem_theory.voronoi_geometry import (
     x_inf,
 )
 
-_X0 = np.random.RandomState(1).randn(20, 2)
-_VE, _VP = VE.exp(), VPLinear(0.001, 3.0)
+_X0 = SEED1_DATA
+_VE, _VP = SCHEDULES["VE"], SCHEDULES["VP"]
 
 
 def _starts(sched, n: int, seed: int) -> np.ndarray:
-    scale = float(sched.sigma(1.0)) if sched is _VE else 1.0
-    return scale * np.random.default_rng(seed).standard_normal((n, 2))
+    return initial_states(sched, n, 2, seed)
 
 
 @check("paper002.thm4_3_limits", equation="Baptista et al., Thm 4.3 (limit points), notes A18")

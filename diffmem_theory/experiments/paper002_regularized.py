@@ -36,7 +36,7 @@ import numpy as np
 from ..metrics import nearest_distances
 from ..plotting import PALETTE, figure, paper_style
 from ..registry import experiment
-from ..voronoi_dynamics import reverse_ode
+from ..voronoi_dynamics import initial_states, reverse_ode
 from ..voronoi_geometry import memorization_fraction
 from .paper002_trajectories import SCHEDULES, SEED1_DATA
 
@@ -82,7 +82,7 @@ def regularized_samples(score: str, c: float, n: int, seed: int) -> np.ndarray:
     >>> memorization_fraction(x, SEED1_DATA, 1e-2) > 0.95
     True
     """
-    x_T = float(SCHED.sigma(1.0)) * np.random.default_rng(seed).standard_normal((n, 2))
+    x_T = initial_states(SCHED, n, 2, seed)
     t_end = 0.0 if score == "tikhonov" else 1e-6
     sol = reverse_ode(x_T, SEED1_DATA, SCHED, t_end, score=score, c=c, rtol=TOL, atol=TOL)
     if not sol.success:

@@ -43,7 +43,7 @@ from scipy.spatial import Voronoi, voronoi_plot_2d
 from ..plotting import PALETTE, figure, paper_style
 from ..registry import experiment
 from ..schedules import VE, Schedule, VPLinear
-from ..voronoi_dynamics import reverse_ode, solve_s_time
+from ..voronoi_dynamics import initial_states, reverse_ode, solve_s_time
 from ..voronoi_geometry import classify_limit, convergence_rate_fit, memorization_fraction
 
 #: The authors' 20-point data set (notes §3.0).
@@ -60,11 +60,6 @@ N_CLASSIFY = {True: 1000, False: 10_000}
 AXES = ((-2.2, 3.0), (-3.0, 2.2))  # Fig. 1 axes of the authors' code
 
 
-def _starts(family: str, n: int, seed: int) -> np.ndarray:
-    scale = float(SCHEDULES["VE"].sigma(1.0)) if family == "VE" else 1.0
-    return scale * np.random.default_rng(seed).standard_normal((n, 2))
-
-
 def _paths(family: str, seed: int) -> dict[str, Any]:
     """N_TRAJ trajectories saved on a grid dense in s, from T to below the plot ranges."""
     sched = SCHEDULES[family]
@@ -75,7 +70,13 @@ def _paths(family: str, seed: int) -> dict[str, Any]:
     t_grid = sched.t_of_s(s_grid)
     t_grid[0] = 1.0
     sol = reverse_ode(
-        _starts(family, N_TRAJ, seed), SEED1_DATA, sched, t_min, save_t=t_grid, rtol=RTOL, atol=ATOL
+        initial_states(sched, N_TRAJ, 2, seed),
+        SEED1_DATA,
+        sched,
+        t_min,
+        save_t=t_grid,
+        rtol=RTOL,
+        atol=ATOL,
     )
     star = classify_limit(sol.final, SEED1_DATA).index
     dist = np.linalg.norm(sol.x - SEED1_DATA[star][:, None, :], axis=-1)
@@ -85,7 +86,9 @@ def _paths(family: str, seed: int) -> dict[str, Any]:
 def _end_fraction(family: str, n: int, seed: int) -> float:
     """Fraction of n trajectories from the initial law ending within 1e-2 of data at 1e-6."""
     sched = SCHEDULES[family]
-    sol = reverse_ode(_starts(family, n, seed + 1), SEED1_DATA, sched, 1e-6, rtol=1e-6, atol=1e-8)
+    sol = reverse_ode(
+        initial_states(sched, n, 2, seed + 1), SEED1_DATA, sched, 1e-6, rtol=1e-6, atol=1e-8
+    )
     return memorization_fraction(sol.final, SEED1_DATA, 1e-2)
 
 
