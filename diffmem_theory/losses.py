@@ -144,19 +144,21 @@ class LossEstimate:
 
         Buchanan et al. (paper 000), eq. (6) on a time grid (Sec. 3.1: t uniform over the grid).
         ``weighting`` is a unit name (``"x0"``: 1, ``"eps"``: ``psi_t``, ...), a callable
-        ``lambda(t)`` or an array of one weight per time. Draws at different times are
-        independent, so the squared standard errors add.
+        ``lambda(t)`` or an array of one weight per time; it multiplies the loss in x0 units
+        (eq. (6)), so an estimate in another :attr:`unit` is converted to x0 first. Draws at
+        different times are independent, so the squared standard errors add.
 
         >>> from diffmem_theory.schedules import VPTrig
         >>> est = LossEstimate(np.array([0.5, 0.6]), np.ones((2, 1, 2)), (0, 2, 1, 1))
         >>> est.weighted("eps", VPTrig())[0]   # (3 + 0.64/0.36) / 2
         2.388888888888889
         """
-        lam = _grid_weights(weighting, self.times, schedule)
-        n_t = len(self.times)
+        est = self if self.unit == "x0" else self.to_unit("x0", schedule)
+        lam = _grid_weights(weighting, est.times, schedule)
+        n_t = len(est.times)
         return (
-            float(lam @ self.mean / n_t),
-            float(np.sqrt((lam**2) @ (self.stderr**2)) / n_t),
+            float(lam @ est.mean / n_t),
+            float(np.sqrt((lam**2) @ (est.stderr**2)) / n_t),
         )
 
 

@@ -202,3 +202,13 @@ def test_value_errors_name_the_argument(call, match):
 def test_schedule_type_checked():
     with pytest.raises(TypeError, match="schedule must be a Schedule"):
         losses.training_loss(lambda t, x: x, np.eye(2), 0.5, "VPTrig")
+
+
+def test_weighting_applies_to_the_x0_loss_whatever_the_unit():
+    """A loss stored in eps units gives the same L_N as the same loss stored in x0 units."""
+    X = np.random.default_rng(5).normal(size=(5, 2))
+    times = SCHED.time_grid()[[10, 16, 20]]
+    est = losses.training_loss(lambda t, x: 0.9 * x, X, times, SCHED, n_noise=4)
+    eps = est.to_unit("eps", SCHED)
+    for weighting in ("x0", "eps", "v"):
+        np.testing.assert_allclose(eps.weighted(weighting, SCHED), est.weighted(weighting, SCHED))
