@@ -82,8 +82,8 @@ def _pos(x, name: str) -> float:
 def noise_variance(T: float, lam: float) -> float:
     """Delta_T = lam (1 - e^{-2T}), the one-step noise variance of (3.8) (footnote 5).
 
-    >>> round(noise_variance(2.0, math.exp(-4)), 15)
-    0.017980176260832
+    >>> round(noise_variance(2.0, math.exp(-4)), 12)
+    0.017980176261
     """
     T, lam = _pos(T, "T"), _pos(lam, "lam")
     return -lam * math.expm1(-2.0 * T)

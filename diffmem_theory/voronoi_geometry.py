@@ -381,8 +381,8 @@ def memorization_fraction(samples: ArrayLike, X0: ArrayLike, tau: float = 1e-2) 
 
     >>> import numpy as np
     >>> X0 = np.array([[0.0, 0.0], [1.0, 1.0]])
-    >>> memorization_fraction(np.array([[0.001, 0.0], [0.5, 0.5], [1.0, 0.995]]), X0)
-    0.6666666666666666
+    >>> round(memorization_fraction(np.array([[0.001, 0.0], [0.5, 0.5], [1.0, 0.995]]), X0), 12)
+    0.666666666667
     """
     Y, _ = _queries(samples, "samples")
     if Y.shape[0] == 0:

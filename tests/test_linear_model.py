@@ -346,7 +346,6 @@ ERRATA = ["paper001.cov_convention", "paper001.kl_lower_bound", "paper001.b12_b1
 def test_checks_pass(name):
     result = get_check(name).run(seed=0)
     assert result.status == "pass", result
-    assert result.seconds < 5.0  # ~0.1-1 s; loose against loaded machines
 
 
 @pytest.mark.parametrize("name", ERRATA)

@@ -176,7 +176,6 @@ def test_value_errors(call, match):
 def test_registered_checks(name):
     result = get_check(f"paper002.{name}").run()
     assert result.passed, result.note
-    assert result.seconds < 2.0
     assert result.status == ("erratum" if name.endswith("printed") else "pass")
 
 

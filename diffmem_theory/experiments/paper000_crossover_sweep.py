@@ -12,8 +12,9 @@ Quick: ``C in {1, 1.5, 2}`` (12 runs); full: ``C = 1.0, 1.1, ..., 2.0`` (44 runs
 
 Example
 -------
->>> crossover_task({"C": 1.0, "weighting": "x0", "times": "continuous"})   # 1 - 1/(3C)
-{'ratio': 0.6666666666666667}
+>>> r = crossover_task({"C": 1.0, "weighting": "x0", "times": "continuous"})   # 1 - 1/(3C)
+>>> round(r["ratio"], 12)
+0.666666666667
 >>> task, configs = crossover_grid_specs.specs(quick=True)
 >>> len(configs), configs[0]
 (12, {'C': 1.0, 'times': 'grid', 'weighting': 'x0'})
