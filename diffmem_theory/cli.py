@@ -7,6 +7,14 @@
 ``diffmem sweep NAME --out DIR [--workers N] [--scheduler ADDRESS]``   a registered parameter
 sweep, one result file per run, resumable; ``diffmem sweep --list``; exit status 1 if a run fails
 
+Arguments are checked before any work: a bad one (an unknown name, ``--seed -1``, ``--workers
+0``, ``--out`` naming a file, a path under a file or an unwritable directory, a sweep folder
+holding another sweep's results, an unreachable ``--scheduler``) prints one line
+``diffmem: error: ...`` (or ``diffmem <command>: error: ...``) on stderr and exits with status 2.
+Ctrl-C and SIGTERM stop a command with one line and status 130 or 143 (a sweep keeps its
+finished runs and resumes when run again); when the reader of a pipe goes away
+(``diffmem list | head``) the command stops quietly.
+
 Example
 -------
 >>> from diffmem_theory.cli import main
@@ -18,18 +26,55 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import signal
 import sys
 import time
 import traceback
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from tqdm import tqdm
 
 from .registry import CheckResult, ExperimentSpec, list_checks, list_experiments
 from .report import FigureRecord, environment, write_report
+from .sweep import _Terminated, _writable_dir
 
 __all__ = ["main"]
+
+SEED_MAX = 2**32 - 1
+DPS_RANGE = (15, 1000)  # mpmath digits: float64's 15 at least; more than 1000 would take ages
+
+
+class _Parser(argparse.ArgumentParser):
+    """``argparse`` with one line per error (``diffmem sweep: error: ...``) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
+
+
+def _int_in(low: int, high: int | None = None) -> Callable[[str], int]:
+    """An argparse ``type``: an integer in ``[low, high]``."""
+    allowed = f">= {low}" if high is None else f"in [{low}, {high}]"
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be an integer {allowed}, got {text!r}")
+        return value
+
+    return parse
+
+
+def _path(text: str) -> str:
+    """An argparse ``type``: a non-empty path (what it names is checked by the command)."""
+    if not text.strip():
+        raise argparse.ArgumentTypeError(f"must be a directory path, got {text!r}")
+    return text
 
 
 def _progress(items: Sequence, desc: str, enabled: bool) -> Sequence:
@@ -91,14 +136,16 @@ def _run_figure(spec: ExperimentSpec, quick: bool, seed: int, out: Path) -> Figu
 
 
 def _cmd_list(args: argparse.Namespace) -> int:
+    checks = [] if args.experiments_only else list_checks(paper=args.paper)
+    experiments = [] if args.checks_only else list_experiments(paper=args.paper)
     if not args.experiments_only:
         print("checks:")
-        for spec in list_checks(paper=args.paper):
+        for spec in checks:
             tag = " [erratum]" if spec.erratum else ""
             print(f"  {spec.name}{tag}  -- {spec.equation}")
     if not args.checks_only:
         print("experiments:")
-        for spec in list_experiments(paper=args.paper):
+        for spec in experiments:
             print(f"  {spec.name}  -- {spec.figure}: {spec.title}")
     return 0
 
@@ -110,9 +157,16 @@ def _cmd_check(args: argparse.Namespace) -> int:
     return 0 if results and all(r.passed for r in results) else 1
 
 
+def _output_dir(path: str) -> Path:
+    """``--out`` of figure and reproduce, checked before any figure is computed."""
+    out = _writable_dir(path, "--out")
+    _writable_dir(out / "figures", "--out")
+    return out
+
+
 def _cmd_figure(args: argparse.Namespace) -> int:
     specs = list_experiments(names=[args.name])
-    out = Path(args.out)
+    out = _output_dir(args.out)
     ok = True
     for spec in specs:
         rec = _run_figure(spec, args.quick, args.seed, out)
@@ -124,8 +178,8 @@ def _cmd_figure(args: argparse.Namespace) -> int:
 
 
 def _cmd_reproduce(args: argparse.Namespace) -> int:
-    out = Path(args.out)
     specs = list_experiments(paper=args.paper)
+    out = _output_dir(args.out)
     figures = [
         _run_figure(spec, args.quick, args.seed, out)
         for spec in _progress(specs, "figures", not args.no_progress)
@@ -152,9 +206,11 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if not args.name or not args.out:
         raise ValueError("give a sweep NAME and --out DIR (or --list)")
     spec = get_sweep(args.name)
+    out = _writable_dir(args.out, "--out")
+    mode = "quick" if args.quick else "full"
     try:
         records = spec.run(
-            args.out,
+            out,
             quick=args.quick,
             workers=args.workers,
             scheduler=args.scheduler,
@@ -163,11 +219,18 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
         )
     except ImportError as err:  # the optional [dist] extra
         raise ValueError(str(err)) from err
+    except KeyboardInterrupt as err:
+        kept = len(list(out.glob("*.json")))
+        print(
+            f"diffmem: {spec.name} ({mode}) stopped by {_signal_name(err)}; {kept} finished runs "
+            f"kept in {args.out}; the same command resumes it",
+            file=sys.stderr,
+        )
+        return _signal_status(err)
     counts = _summary(records)
     for r in records:
         if r["status"] == "failed":
             print(f"FAILED {r['key']}: {r['error']}", file=sys.stderr)
-    mode = "quick" if args.quick else "full"
     print(
         f"{spec.name} ({mode}): {len(records)} runs, {counts['done']} done, "
         f"{counts['skipped']} skipped, {counts['failed']} failed -> {args.out}"
@@ -177,8 +240,11 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     return 1 if counts["failed"] else 0
 
 
+_SEED_HELP = f"random seed, 0-{SEED_MAX} (default 0)"
+
+
 def _parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog="diffmem",
         description="Theorem checks and figure reproductions for five papers on "
         "memorization vs generalization in diffusion models.",
@@ -204,8 +270,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     q.add_argument("--paper", help="000-004 or core")
     q.add_argument("--json", action="store_true", help="print the results as JSON")
-    q.add_argument("--seed", type=int, default=0)
-    q.add_argument("--precision", type=int, default=None, help="mpmath dps for checks that use it")
+    q.add_argument("--seed", type=_int_in(0, SEED_MAX), default=0, help=_SEED_HELP)
+    q.add_argument(
+        "--precision",
+        type=_int_in(*DPS_RANGE),
+        default=None,
+        help=f"mpmath digits (dps, {DPS_RANGE[0]}-{DPS_RANGE[1]}) for the checks that use it",
+    )
     q.set_defaults(func=_cmd_check)
 
     q = sub.add_parser("figure", help="regenerate one figure (PNG + PDF)")
@@ -213,17 +284,17 @@ def _parser() -> argparse.ArgumentParser:
     mode = q.add_mutually_exclusive_group()
     mode.add_argument("--quick", dest="quick", action="store_true", default=True)
     mode.add_argument("--full", dest="quick", action="store_false", help="the paper's settings")
-    q.add_argument("--out", default="diffmem-out")
-    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--out", type=_path, default="diffmem-out", help="output directory")
+    q.add_argument("--seed", type=_int_in(0, SEED_MAX), default=0, help=_SEED_HELP)
     q.set_defaults(func=_cmd_figure)
 
     q = sub.add_parser("reproduce", help="all figures and checks, with an HTML report")
     mode = q.add_mutually_exclusive_group()
     mode.add_argument("--quick", dest="quick", action="store_true", default=True)
     mode.add_argument("--full", dest="quick", action="store_false", help="the paper's settings")
-    q.add_argument("--out", default="diffmem-report")
+    q.add_argument("--out", type=_path, default="diffmem-report", help="output directory")
     q.add_argument("--paper", help="only this paper (000-004 or core)")
-    q.add_argument("--seed", type=int, default=0)
+    q.add_argument("--seed", type=_int_in(0, SEED_MAX), default=0, help=_SEED_HELP)
     q.add_argument("--no-progress", action="store_true", help="no progress bars")
     q.set_defaults(func=_cmd_reproduce)
 
@@ -235,23 +306,63 @@ def _parser() -> argparse.ArgumentParser:
     mode = q.add_mutually_exclusive_group()
     mode.add_argument("--quick", dest="quick", action="store_true", default=True)
     mode.add_argument("--full", dest="quick", action="store_false", help="the paper's settings")
-    q.add_argument("--out", help="directory of the result files (one JSON file per run)")
-    q.add_argument("--workers", type=int, default=None, help="local processes (default: all cores)")
+    q.add_argument(
+        "--out",
+        type=_path,
+        help="directory of the result files (one JSON file per run), holding this sweep and "
+        "mode only",
+    )
+    q.add_argument(
+        "--workers", type=_int_in(1), default=None, help="local processes (default: all cores)"
+    )
     q.add_argument("--scheduler", default=None, help="Dask scheduler address tcp://host:port")
-    q.add_argument("--retries", type=int, default=0, help="extra attempts of a failing run")
+    q.add_argument("--retries", type=_int_in(0), default=0, help="extra attempts of a failing run")
     q.add_argument("--no-progress", action="store_true", help="no progress bar")
     q.set_defaults(func=_cmd_sweep)
     return p
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``diffmem`` console script; returns the exit status."""
-    args = _parser().parse_args(argv)
+def _signal_name(err: KeyboardInterrupt) -> str:
+    return "SIGTERM" if isinstance(err, _Terminated) else "Ctrl-C"
+
+
+def _signal_status(err: KeyboardInterrupt) -> int:
+    """128 + the signal's number, as a shell reports a process ended by it."""
+    return 128 + int(signal.SIGTERM if isinstance(err, _Terminated) else signal.SIGINT)
+
+
+def _quiet_stdout() -> None:
+    """The reader of our stdout went away: send what is still buffered to /dev/null."""
     try:
-        return int(args.func(args))
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor behind sys.stdout (captured output)
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``diffmem`` console script; returns the exit status.
+
+    0: done (and every check passed); 1: a check failed or a figure or run failed; 2: bad
+    arguments (one line on stderr); 130/143: stopped by Ctrl-C/SIGTERM.
+    """
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit as stop:  # --help, or an argument error already printed
+        return stop.code if isinstance(stop.code, int) else 0 if stop.code is None else 2
+    try:
+        status = int(args.func(args))
+        sys.stdout.flush()  # a closed pipe shows up here, not at exit
+        return status
     except ValueError as err:  # bad names or options: a message, not a traceback
         print(f"diffmem: error: {err}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # `diffmem list | head`: the reader has all it wanted
+        _quiet_stdout()
+        return 1
+    except KeyboardInterrupt as err:
+        print(f"diffmem: stopped by {_signal_name(err)}", file=sys.stderr)
+        return _signal_status(err)
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -41,6 +41,7 @@ from typing import Any
 
 from ._validation import check_choice, check_scalar
 from .registry import CheckResult
+from .sweep import _writable_dir
 
 __all__ = ["FIGURE_MODES", "FIGURE_STATUSES", "FigureRecord", "environment", "write_report"]
 
@@ -334,7 +335,8 @@ def write_report(
     ``checks`` the check results in the order they are shown, and ``env`` the
     environment table (default: :func:`environment`). The page is static: it has one
     ``tr.figure-row`` per figure, one ``img`` per PNG file and one ``tr.check-row`` in
-    ``table#checks`` per check.
+    ``table#checks`` per check. ``out_dir`` is created if needed; a file, a path under a file or
+    a directory that cannot be written raises ``ValueError`` before anything is written.
 
     Example
     -------
@@ -348,8 +350,7 @@ def write_report(
     >>> text.count("<tr class='check-row'>"), "<td class='pass'>pass</td>" in text
     (1, True)
     """
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _writable_dir(out_dir, create=True)
     env = environment() if env is None else {str(k): str(v) for k, v in env.items()}
     path = out / "index.html"
     path.write_text(_page(figures, checks, env), encoding="utf-8")

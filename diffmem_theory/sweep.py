@@ -16,16 +16,35 @@ Dask workers can import it, or by a registered sweep name (:func:`sweep_spec`).
 The results land in ``out_dir`` as one file per config, named by :func:`config_key`
 (``K=12_M=20_N=200_d=50_seed=0.json``). Each file is written by the calling process through a
 temporary file in the same directory, ``fsync`` and ``os.replace``: it either exists complete or
-not at all, so an interrupted sweep (Ctrl-C, a killed job) leaves only finished runs behind and a
-re-run with the same configs computes only the missing ones. A task that raises is recorded in
-``out_dir/failed/<key>.json`` (never as a result) and the other runs go on; a re-run retries it.
+not at all, so an interrupted sweep (Ctrl-C, SIGTERM, a killed job) leaves only finished runs
+behind and a re-run with the same configs computes only the missing ones. A task that raises is
+recorded in ``out_dir/failed/<key>.json`` (never as a result) and the other runs go on; a re-run
+retries it.
 
-Randomness: runs share no global RNG state. Each run sees Python's ``random`` and NumPy's legacy
-global generator seeded from its own config (and restored afterwards when it runs in-process),
-so results do not depend on the number of workers or on the execution order; tasks should
-still draw from ``np.random.default_rng(config["seed"])``. (Dask workers that run several tasks
-as threads of one process share those global generators, so there only the config's own
-generator is reproducible.)
+One folder, one sweep. Every file records what produced it: the task, the sweep's name and
+mode (``quick``/``full``, when run by name), the config and the *environment* that determines
+the numbers besides the config (Python, platform, and the versions of diffmem-theory, NumPy,
+SciPy and Numba), with its fingerprint; ``out_dir/sweep.manifest`` records the same for the
+folder. A folder that holds results of another task, sweep, mode or environment -- or result
+files without that record, e.g. from an older version -- is refused with a ``ValueError``
+before anything runs, instead of being mixed: :func:`load_results` reads a folder as one table.
+A code change that alters what a task computes must be visible in the configs (e.g. a
+``"version"`` key), since an editable install keeps its version number.
+
+Randomness and threads: runs share no global RNG state. Each run sees Python's ``random`` and
+NumPy's legacy global generator seeded from its own config (and restored afterwards when it runs
+in-process), so results do not depend on the number of workers or on the execution order; tasks
+should still draw from ``np.random.default_rng(config["seed"])``. (Dask workers that run several
+tasks as threads of one process share those global generators, so there only the config's own
+generator is reproducible.) Every run calls NumPy's and SciPy's OpenBLAS with one thread: a
+multi-threaded BLAS splits long dot products between its threads and rounds differently for
+each thread count. Worker processes get ``cpu_count // workers`` Numba threads, whose kernels
+reduce over a fixed partition of the work and give the same bits for every thread count.
+
+Signals: local worker processes die with the sweep's process (Linux: ``PR_SET_PDEATHSIG``;
+elsewhere a thread that watches the parent), so SIGKILL or the OOM killer leaves no worker
+computing a result nobody will write, and the multiprocessing resource tracker exits with them.
+SIGTERM stops a sweep as Ctrl-C does: the runs in progress are stopped, the finished ones stay.
 
 Named sweeps are registered like the checks and experiments (:mod:`diffmem_theory.registry`)::
 
@@ -54,21 +73,27 @@ from __future__ import annotations
 import collections
 import concurrent.futures as cf
 import contextlib
+import ctypes
+import functools
 import hashlib
 import importlib
 import json
 import multiprocessing
 import os
+import platform
 import random
 import re
+import signal
 import sys
 import tempfile
+import threading
 import time
 import traceback
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -92,15 +117,16 @@ __all__ = [
 Task = str | Callable[[dict], dict]
 
 FAILED_DIR = "failed"
+MANIFEST = "sweep.manifest"  # JSON: what produced the results of a folder (not a *.json result)
+MODES = ("quick", "full")
 _MAX_KEY_LEN = 120  # longer readable keys are shortened and get a hash suffix
 _SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*\Z")
 _SAFE_STR = re.compile(r"[A-Za-z0-9.+-]+\Z")  # no "_" (the separator) and no "="
-_THREAD_VARS = (
-    "OMP_NUM_THREADS",
-    "OPENBLAS_NUM_THREADS",
-    "MKL_NUM_THREADS",
-    "NUMBA_NUM_THREADS",
-)
+_BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+_NUMBA_VAR = "NUMBA_NUM_THREADS"
+# the distributions whose versions, besides the config, determine a run's numbers
+_ENV_PACKAGES = ("diffmem-theory", "numpy", "scipy", "numba")
+_PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
 
 _SWEEPS: dict[str, SweepSpec] = {}
 
@@ -138,6 +164,9 @@ class SweepSpec:
     def run(self, out_dir: str | os.PathLike, quick: bool = True, **options: Any) -> list[dict]:
         """Run this sweep into ``out_dir``; ``options`` go to :func:`run_sweep`.
 
+        The files record the sweep's name and mode: ``out_dir`` holds this sweep in this mode
+        and nothing else.
+
         >>> import tempfile
         >>> with tempfile.TemporaryDirectory() as out:
         ...     runs = get_sweep("paper000.crossover_grid").run(out, workers=1, progress=False)
@@ -145,7 +174,8 @@ class SweepSpec:
         (12, {'done'})
         """
         task, configs = self.specs(quick)
-        return run_sweep(task, configs, out_dir, **options)
+        mode = "quick" if quick else "full"
+        return run_sweep(task, configs, out_dir, name=self.name, mode=mode, **options)
 
 
 def sweep_spec(
@@ -451,6 +481,140 @@ def load_failures(out_dir: str | os.PathLike) -> list[dict]:
 
 
 # ----------------------------------------------------------------------------------------------
+# the folder: where it is, and what produced the results in it
+# ----------------------------------------------------------------------------------------------
+
+
+def _writable_dir(path: Any, name: str = "out_dir", *, create: bool = False) -> Path:
+    """``path`` as a directory that exists or can be created, and takes new files.
+
+    Checked before any work, so that a bad path costs nothing: ``TypeError`` for a non-path,
+    ``ValueError`` (naming ``name`` and the path) for an empty path, a file, a path under a file,
+    or a directory (or its nearest existing parent) that cannot be written. ``create=True``
+    makes the directory too.
+
+    >>> import tempfile, pathlib
+    >>> with tempfile.TemporaryDirectory() as tmp:
+    ...     _writable_dir(pathlib.Path(tmp, "a", "b"), create=True).is_dir()
+    True
+    >>> with tempfile.NamedTemporaryFile() as fh:
+    ...     try:
+    ...         _writable_dir(pathlib.Path(fh.name, "sub"))
+    ...     except ValueError as err:
+    ...         print(str(err).replace(fh.name, "FILE"))
+    out_dir 'FILE/sub' lies under the file 'FILE', not a directory
+    """
+    if not isinstance(path, (str, os.PathLike)) or not isinstance(os.fspath(path), str):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got {path!r}")
+    text = os.fspath(path)
+    if not text.strip():
+        raise ValueError(f"{name} must be a directory path, got {text!r}")
+    out = Path(text)
+    existing = next(p for p in (out, *out.parents) if p.exists())  # "." or "/" at the latest
+    if not existing.is_dir():
+        where = "is a file" if existing == out else f"lies under the file {str(existing)!r}"
+        raise ValueError(f"{name} {text!r} {where}, not a directory")
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise ValueError(f"{name} {text!r} is not writable ({str(existing)!r} is read-only)")
+    if create:
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise ValueError(f"{name} {text!r}: cannot create it ({err})") from err
+    return out
+
+
+@functools.cache
+def _environment() -> dict[str, str]:
+    """What determines a run's numbers besides its task and config: Python (major.minor), the
+    platform and the versions of diffmem-theory, NumPy, SciPy and Numba."""
+    env = {
+        "python": ".".join(platform.python_version_tuple()[:2]),
+        "platform": f"{platform.system()}-{platform.machine()}",
+    }
+    for dist in _ENV_PACKAGES:
+        try:
+            env[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            env[dist] = "none"
+    return env
+
+
+def _identity(task_name: str, name: str | None, mode: str | None) -> dict[str, Any]:
+    """What produced a sweep's results, as recorded in its folder and in each of its files."""
+    env = _environment()
+    digest = hashlib.sha256(_canonical(env).encode()).hexdigest()[:16]
+    return {
+        "task": task_name,
+        "sweep": name,
+        "mode": mode,
+        "fingerprint": digest,
+        "environment": env,
+    }
+
+
+def _label(record: dict) -> str:
+    sweep, mode = record.get("sweep"), record.get("mode")
+    text = "a sweep without a name" if sweep is None else f"sweep {sweep!r}"
+    return text if mode is None else f"{text} ({mode})"
+
+
+def _mismatch(out: Path, found: dict, ident: dict, where: str) -> str | None:
+    """Why the results described by ``found`` must not be mixed with ``ident``'s, or None."""
+    if found.get("task") != ident["task"]:
+        what = f"results of task {found.get('task')!r}, not of {ident['task']!r}"
+    elif (found.get("sweep"), found.get("mode")) != (ident["sweep"], ident["mode"]):
+        what = f"results of {_label(found)}, not of {_label(ident)}"
+    elif found.get("fingerprint") != ident["fingerprint"]:
+        theirs = found.get("environment")
+        theirs = theirs if isinstance(theirs, dict) else {}
+        diff = [
+            f"{k} {theirs.get(k, '?')} there, {v} here"
+            for k, v in ident["environment"].items()
+            if theirs.get(k) != v
+        ]
+        what = f"results computed in another environment ({'; '.join(diff) or 'unrecorded'})"
+    else:
+        return None
+    return (
+        f"out_dir {str(out)!r} holds {what} (see {where}); use another out_dir: results of "
+        f"different tasks, sweeps, modes or environments are never mixed"
+    )
+
+
+def _check_folder(out: Path, ident: dict) -> bool:
+    """Refuse ``out`` if it holds anything but ``ident``'s results; whether it has a manifest."""
+    manifest = out / MANIFEST
+    if manifest.exists():
+        try:
+            found = json.loads(manifest.read_text(encoding="utf-8"))
+            if not isinstance(found, dict):
+                raise ValueError(f"a JSON {type(found).__name__}, not an object")
+        except (OSError, ValueError) as err:
+            raise ValueError(
+                f"out_dir {str(out)!r}: cannot read its record {MANIFEST} ({err}); "
+                f"use another out_dir"
+            ) from err
+        problem = _mismatch(out, found, ident, MANIFEST)
+        if problem:
+            raise ValueError(problem)
+        return True
+    stray = [
+        p.relative_to(out).as_posix()
+        for folder in (out, out / FAILED_DIR)
+        for p in sorted(folder.glob("*.json"))
+        if not p.name.startswith(".")
+    ]
+    if stray:
+        raise ValueError(
+            f"out_dir {str(out)!r} holds {len(stray)} JSON file(s) (e.g. {stray[0]}) but no "
+            f"{MANIFEST} saying which sweep wrote them (an older diffmem-theory, or not a "
+            f"sweep); use another out_dir, or move them away"
+        )
+    return False
+
+
+# ----------------------------------------------------------------------------------------------
 # executing one run (in a worker process, a Dask worker or in-process)
 # ----------------------------------------------------------------------------------------------
 
@@ -473,7 +637,13 @@ def _own_global_rng(key: str) -> Iterator[None]:
 
 
 def _execute(task: Task, config: dict, key: str, retries: int) -> dict:
-    """Run ``task(config)`` up to ``1 + retries`` times; never raises for a failing task."""
+    """Run ``task(config)`` up to ``1 + retries`` times; never raises for a failing task.
+
+    NumPy's and SciPy's OpenBLAS run single-threaded inside the task: their dot products round
+    differently for each thread count, and the thread count differs between in-process runs and
+    worker processes. The outcome names the environment it was computed in."""
+    from .kernels._numba import single_threaded_blas
+
     start = time.perf_counter()
     attempts = 0
     error = tb = ""
@@ -486,7 +656,11 @@ def _execute(task: Task, config: dict, key: str, retries: int) -> dict:
                     func = _RESOLVED[task] = resolve_task(task)
             else:
                 func = task
-            with _own_global_rng(key):
+            with (
+                _own_global_rng(key),
+                single_threaded_blas("numpy"),
+                single_threaded_blas("scipy"),
+            ):
                 result = func(dict(config))
             if not isinstance(result, dict):
                 raise TypeError(f"the task returned {type(result).__name__}, not a dict")
@@ -495,6 +669,7 @@ def _execute(task: Task, config: dict, key: str, retries: int) -> dict:
             return {
                 "status": "done",
                 "result": result,
+                "environment": _environment(),
                 "attempts": attempts,
                 "seconds": time.perf_counter() - start,
             }
@@ -511,6 +686,79 @@ def _execute(task: Task, config: dict, key: str, retries: int) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------
+# worker processes and signals
+# ----------------------------------------------------------------------------------------------
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised where Ctrl-C raises ``KeyboardInterrupt`` (and handled the same way)."""
+
+
+@contextlib.contextmanager
+def _sigterm_interrupts() -> Iterator[None]:
+    """Inside the block SIGTERM raises :class:`_Terminated` in the main thread, so that
+    ``timeout``, job schedulers and ``kill`` stop a sweep as cleanly as Ctrl-C: the runs in
+    progress are stopped and the finished ones stay. Only where SIGTERM has its default action
+    (a handler of the caller's is left alone) and only in the main thread (where Python runs
+    signal handlers); a second SIGTERM ends the process at once."""
+    if (
+        threading.current_thread() is not threading.main_thread()
+        or signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL
+    ):
+        yield
+        return
+
+    def interrupt(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        raise _Terminated("SIGTERM")
+
+    signal.signal(signal.SIGTERM, interrupt)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _die_with_parent() -> bool:
+    """Linux: have the kernel SIGKILL this process when its parent dies; whether it could."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        status = libc.prctl(
+            ctypes.c_int(_PR_SET_PDEATHSIG),
+            ctypes.c_ulong(signal.SIGKILL),
+            ctypes.c_ulong(0),
+            ctypes.c_ulong(0),
+            ctypes.c_ulong(0),
+        )
+    except (OSError, AttributeError):
+        return False
+    return status == 0
+
+
+def _watch_parent() -> None:
+    """Elsewhere: end this process once the parent is gone (its sentinel becomes ready). A thread
+    needs the GIL, so a task that holds it for long is stopped when it lets go."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+    parent.join()
+    os._exit(1)
+
+
+def _init_worker(parent_pid: int) -> None:
+    """The first thing a local worker process does: tie its life to the sweep's process (which
+    writes every result, so a worker without it computes for nobody), and ignore Ctrl-C, which
+    reaches the whole process group: the sweep's process stops the workers itself."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    if not _die_with_parent():
+        threading.Thread(target=_watch_parent, name="diffmem-parent-watch", daemon=True).start()
+    if os.getppid() != parent_pid:  # the parent died before the worker could ask
+        os._exit(1)
+
+
+# ----------------------------------------------------------------------------------------------
 # the sweep
 # ----------------------------------------------------------------------------------------------
 
@@ -518,17 +766,26 @@ def _execute(task: Task, config: dict, key: str, retries: int) -> dict:
 class _Book:
     """Writes outcomes as they arrive and keeps the records in config order."""
 
-    def __init__(self, out_dir: Path, task_name: str, configs: list[dict], keys: list[str], bar):
-        self.out_dir, self.task_name, self.configs, self.keys = out_dir, task_name, configs, keys
+    def __init__(self, out_dir: Path, ident: dict, configs: list[dict], keys: list[str], bar):
+        self.out_dir, self.ident, self.configs, self.keys = out_dir, ident, configs, keys
         self.records: list[dict | None] = [None] * len(configs)  # skipped ones filled by caller
         self.bar = bar
         self.failed = 0
 
     def record(self, i: int, outcome: dict) -> None:
         key, config = self.keys[i], self.configs[i]
-        base = {"key": key, "config": config, "task": self.task_name}
+        base = {"key": key, "config": config, **self.ident}
         stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
         meta = {"attempts": outcome["attempts"], "seconds": outcome["seconds"], "finished": stamp}
+        env = outcome.get("environment", self.ident["environment"])
+        if outcome["status"] == "done" and env != self.ident["environment"]:  # a Dask worker
+            theirs = ", ".join(f"{k} {v}" for k, v in env.items())
+            outcome = {
+                "status": "failed",
+                "error": f"the worker's environment ({theirs}) is not this sweep's; its result "
+                f"is not kept",
+                "traceback": "",
+            }
         if outcome["status"] == "done":
             record = {**base, "result": outcome["result"], **meta}
             _write_json_atomic(self.out_dir / f"{key}.json", record)
@@ -554,12 +811,20 @@ def _local_workers(workers: int | None) -> int:
 
 @contextlib.contextmanager
 def _thread_limits(workers: int) -> Iterator[None]:
-    """Child processes inherit BLAS/OpenMP/Numba thread counts of cpu_count // workers
-    (unless the user set them): ``workers`` processes times all-core BLAS would oversubscribe."""
+    """The thread counts of the worker processes started inside the block (inherited through the
+    environment; variables the user set are kept): ``cpu_count // workers`` Numba and OpenMP
+    threads each, so that ``workers`` processes do not oversubscribe the cores, and one BLAS
+    thread (every run pins OpenBLAS to one thread anyway, see :func:`_execute`; this covers MKL)."""
     threads = str(max(1, (os.cpu_count() or 1) // workers))
-    added = [v for v in _THREAD_VARS if v not in os.environ]
+    values = {
+        "NUMBA_NUM_THREADS": threads,
+        "OMP_NUM_THREADS": threads,
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+    }
+    added = [v for v in values if v not in os.environ]
     for var in added:
-        os.environ[var] = threads
+        os.environ[var] = values[var]
     try:
         yield
     finally:
@@ -599,14 +864,17 @@ def _run_local_pool(task: Task, todo: list[int], book: _Book, retries: int, work
     """Run on ``workers`` slots, each a one-process ``ProcessPoolExecutor`` (spawn) that holds one
     run at a time. A worker that dies abruptly breaks only its own slot: exactly that run is
     blamed (tried ``1 + retries`` times, then recorded as failed) and a fresh process takes the
-    slot, so a crash costs no other run and no result already computed."""
+    slot, so a crash costs no other run and no result already computed. Every worker dies with
+    this process (:func:`_init_worker`)."""
     ctx = multiprocessing.get_context("spawn")
     queue = collections.deque(todo)
     crashes: dict[int, int] = {}
     running: dict[cf.Future, tuple[int, cf.ProcessPoolExecutor, float]] = {}
 
     def slot() -> cf.ProcessPoolExecutor:
-        return cf.ProcessPoolExecutor(max_workers=1, mp_context=ctx)
+        return cf.ProcessPoolExecutor(
+            max_workers=1, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),)
+        )
 
     with _thread_limits(workers):
         idle = [slot() for _ in range(min(workers, len(todo)))]
@@ -649,8 +917,9 @@ def _run_local_pool(task: Task, todo: list[int], book: _Book, retries: int, work
                 pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _dask_client(scheduler: Any) -> tuple[Any, bool]:
-    """(client, whether we own it and must close it)."""
+def _check_scheduler(scheduler: Any) -> None:
+    """Before any work: the optional extra is installed and ``scheduler`` is an address or a
+    ``dask.distributed.Client``."""
     try:
         from dask.distributed import Client
     except ImportError as err:
@@ -658,24 +927,33 @@ def _dask_client(scheduler: Any) -> tuple[Any, bool]:
             "scheduler=... runs on a Dask cluster and needs dask.distributed; install the "
             "optional extra: pip install 'diffmem-theory[dist]'"
         ) from err
-    if isinstance(scheduler, Client):
-        return scheduler, False
-    if not isinstance(scheduler, str) or not scheduler:
+    if not (isinstance(scheduler, Client) or (isinstance(scheduler, str) and scheduler.strip())):
         raise ValueError(
             f"scheduler must be an address such as 'tcp://host:8786' or a "
             f"dask.distributed.Client, got {scheduler!r}"
         )
-    return Client(scheduler), True
 
 
-def _run_dask(task: Task, todo: list[int], book: _Book, retries: int, scheduler: Any) -> None:
+def _dask_client(scheduler: Any) -> tuple[Any, bool]:
+    """(client, whether we own it and must close it); ``ValueError`` for a scheduler that cannot
+    be reached within Dask's ``distributed.comm.timeouts.connect``."""
+    if not isinstance(scheduler, str):
+        return scheduler, False
+    from dask.distributed import Client
+
+    try:
+        return Client(scheduler), True
+    except (OSError, ValueError, TypeError) as err:
+        raise ValueError(f"cannot connect to the Dask scheduler {scheduler!r}: {err}") from err
+
+
+def _run_dask(task: Task, todo: list[int], book: _Book, retries: int, client: Any) -> None:
     """Submit the runs to the cluster; this process writes each outcome once, as it arrives.
 
     A worker that dies mid-run is handled by the scheduler first (it reruns the tasks lost with
     the worker, up to ``distributed.scheduler.allowed-failures`` times); a run that still comes
     back as lost (``KilledWorker``) is resubmitted up to ``retries`` times, as a crashed run of
     the local pool is, and then recorded as failed."""
-    client, owned = _dask_client(scheduler)
     from dask.distributed import as_completed
 
     futures: dict[Any, int] = {}  # the futures not yet recorded
@@ -702,9 +980,6 @@ def _run_dask(task: Task, todo: list[int], book: _Book, retries: int, scheduler:
     except BaseException:
         client.cancel(list(futures))
         raise
-    finally:
-        if owned:
-            client.close()
 
 
 def run_sweep(
@@ -716,15 +991,24 @@ def run_sweep(
     scheduler: Any = None,
     progress: bool = True,
     retries: int = 0,
+    name: str | None = None,
+    mode: str | None = None,
 ) -> list[dict]:
     """Run ``task(config)`` for every config not yet done in ``out_dir``; records in config order.
 
     ``task`` is ``"package.module:function"``, a registered sweep name or (with ``workers=1``,
     or if importable under its own name) a callable; ``configs`` are JSON-serializable dicts with
     string keys, each carrying its own seed. Every run writes ``out_dir/<config_key>.json``
-    (:func:`result_path`) holding ``key``, ``config``, ``result``, ``task``, ``attempts``,
+    (:func:`result_path`) holding ``key``, ``config``, ``result``, what produced it (``task``,
+    ``sweep`` = ``name``, ``mode``, ``environment`` and its ``fingerprint``), ``attempts``,
     ``seconds`` and ``finished``, atomically. A config whose file exists is skipped (its file is
     read back), so an interrupted sweep resumes where it stopped.
+
+    ``out_dir`` holds one sweep: ``out_dir/sweep.manifest`` records the task, ``name``, ``mode``
+    (``"quick"``, ``"full"`` or None) and environment of the first run, and a folder that holds
+    results of another task, name, mode or environment (or result files without that record) is
+    refused with a ``ValueError``, as is an ``out_dir`` that is a file, lies under a file or
+    cannot be written -- all before anything runs.
 
     A task that raises is tried ``1 + retries`` times; then it is written to
     ``out_dir/failed/<key>.json`` with the error and traceback (no result file) and the others go
@@ -735,11 +1019,14 @@ def run_sweep(
     likewise resubmitted up to ``retries`` times.
 
     Execution: ``workers=1`` in this process; otherwise a ``ProcessPoolExecutor`` with the
-    ``spawn`` start method and ``workers`` processes (default ``os.cpu_count()``), whose BLAS,
-    OpenMP and Numba thread counts default to ``cpu_count // workers``; ``scheduler`` (an address
+    ``spawn`` start method and ``workers`` processes (default ``os.cpu_count()``), whose Numba
+    and OpenMP thread counts default to ``cpu_count // workers`` (BLAS: one thread) and which
+    die with this process (SIGKILL, the OOM killer); ``scheduler`` (an address
     ``"tcp://host:port"`` or a ``dask.distributed.Client``) submits the runs to a Dask cluster
     instead (``workers`` must then be None; results come back to this process, which writes
-    them, so the cluster needs no shared file system). ``progress`` shows a tqdm bar on stderr.
+    them, so the cluster needs no shared file system). Ctrl-C or SIGTERM (in the main thread,
+    unless SIGTERM has a handler already) stops the runs in progress and raises
+    ``KeyboardInterrupt``; the finished results stay. ``progress`` shows a tqdm bar on stderr.
 
     Returns one dict per config: the record (as in the file) plus ``status``, one of ``"done"``
     (ran now), ``"skipped"`` (found in ``out_dir``) or ``"failed"`` (with ``error`` and
@@ -750,6 +1037,11 @@ def run_sweep(
     >>> configs = [{"C": c, "weighting": "x0", "times": "grid"} for c in (2.0, 1.0, -1.0)]
     >>> with tempfile.TemporaryDirectory() as out:
     ...     runs = run_sweep(task, configs, out, workers=1, progress=False)
+    ...     try:  # the same folder for another mode: refused
+    ...         run_sweep(task, configs, out, workers=1, progress=False, mode="full")
+    ...     except ValueError as err:
+    ...         print(str(err).split(" (see")[0].split("holds ")[1])
+    results of a sweep without a name, not of a sweep without a name (full)
     >>> [r["status"] for r in runs]   # C must be > 0: the failure is recorded, not raised
     ['done', 'done', 'failed']
     >>> [round(r["result"]["ratio"], 5) for r in runs[:2]], runs[2]["error"]
@@ -760,20 +1052,27 @@ def run_sweep(
     configs = _check_configs(configs)
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise ValueError(f"retries must be an integer >= 0, got {retries!r}")
+    if name is not None and not (isinstance(name, str) and name):
+        raise ValueError(f"name must be a non-empty string or None, got {name!r}")
+    if mode is not None and mode not in MODES:
+        raise ValueError(f"mode must be one of {list(MODES)} or None, got {mode!r}")
     if scheduler is not None and workers is not None:
         raise ValueError(
             f"workers={workers!r} applies to local execution; with a scheduler the Dask "
             f"cluster decides (give one or the other)"
         )
+    if scheduler is not None:
+        _check_scheduler(scheduler)
     n_workers = 1 if scheduler is not None else _local_workers(workers)
     local = scheduler is None and n_workers == 1
     task_ref, task_name = _task_ref(task, local)
 
-    out = Path(out_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    out = _writable_dir(out_dir)
+    ident = _identity(task_name, name, mode)
+    has_manifest = _check_folder(out, ident)
     keys = [config_key(c) for c in configs]
 
-    book = _Book(out, task_name, configs, keys, bar=None)
+    book = _Book(out, ident, configs, keys, bar=None)
     todo: list[int] = []
     for i, (key, config) in enumerate(zip(keys, configs, strict=True)):
         path = out / f"{key}.json"
@@ -781,37 +1080,42 @@ def run_sweep(
         if record is None:
             todo.append(i)
             continue
-        if record.get("task") != task_name:
-            raise ValueError(
-                f"out_dir {str(out)!r} holds results of task {record.get('task')!r} "
-                f"({path.name}), not of {task_name!r}; use another out_dir"
-            )
+        problem = _mismatch(out, record, ident, path.name)
+        if problem:
+            raise ValueError(problem)
         if record.get("config") != config:
             warnings.warn(f"{path} holds another config; running it again", UserWarning, 2)
             todo.append(i)
             continue
         book.records[i] = {**record, "status": "skipped"}
+    if not todo:
+        return list(book.records)  # type: ignore[arg-type]
 
-    book.bar = tqdm(
-        total=len(configs),
-        initial=len(configs) - len(todo),
-        desc=f"sweep {Path(task_name.partition(':')[2] or task_name).name}",
-        unit="run",
-        disable=not progress,
-        file=sys.stderr,
-        dynamic_ncols=True,
-    )
+    client, owned = _dask_client(scheduler) if scheduler is not None else (None, False)
     try:
-        if not todo:
-            pass
-        elif scheduler is not None:
-            _run_dask(task_ref, todo, book, retries, scheduler)
-        elif local:
-            _run_in_process(task_ref, todo, book, retries)
-        else:
-            _run_local_pool(task_ref, todo, book, retries, n_workers)
+        if not has_manifest:
+            _writable_dir(out, create=True)
+            stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            _write_json_atomic(out / MANIFEST, {**ident, "created": stamp})
+        book.bar = tqdm(
+            total=len(configs),
+            initial=len(configs) - len(todo),
+            desc=f"sweep {name or Path(task_name.partition(':')[2] or task_name).name}",
+            unit="run",
+            disable=not progress,
+            file=sys.stderr,
+            dynamic_ncols=True,
+        )
+        with book.bar, _sigterm_interrupts():
+            if client is not None:
+                _run_dask(task_ref, todo, book, retries, client)
+            elif local:
+                _run_in_process(task_ref, todo, book, retries)
+            else:
+                _run_local_pool(task_ref, todo, book, retries, n_workers)
     finally:
-        book.bar.close()
+        if owned:
+            client.close()
     assert all(r is not None for r in book.records)
     return list(book.records)  # type: ignore[arg-type]
 
