@@ -7,12 +7,30 @@ is allowed. These helpers keep those messages uniform; they are private to the p
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
+
+#: Relative tolerance on max |S - S^T| / max |S| for a matrix to count as symmetric.
+SYMMETRY_RTOL = 1e-10
+
+
+class OutOfRangeWarning(UserWarning):
+    """A formula is evaluated outside the range of parameters where its paper derived it.
+
+    The value is still computed (the function's docstring says why that is allowed); where a
+    formula is meaningless outside its range, the function raises ``ValueError`` instead.
+    Silence it with ``warnings.simplefilter("ignore", OutOfRangeWarning)``.
+    """
+
+
+def warn_out_of_range(message: str, *, stacklevel: int = 3) -> None:
+    """Issue an :class:`OutOfRangeWarning` pointing at the caller of the public function."""
+    warnings.warn(message, OutOfRangeWarning, stacklevel=stacklevel)
 
 
 def _describe(value: Any) -> str:
@@ -156,3 +174,96 @@ def covariance_spectrum(cov: Any, name: str = "cov") -> np.ndarray:
             f"{name} must be a non-empty spectrum (d,) or matrix (d, d) with eigenvalues >= 0"
         )
     return arr
+
+
+def check_callable(value: Any, name: str, expected: str) -> Any:
+    """Return ``value`` if it is callable, else raise ``TypeError`` saying what ``expected`` is."""
+    if not callable(value):
+        raise TypeError(f"{name} must be {expected}, got {type(value).__name__} {value!r:.80}")
+    return value
+
+
+def check_bool(value: Any, name: str) -> bool:
+    """Validate a flag: ``True``/``False`` (or a NumPy bool); anything else raises ``TypeError``."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise TypeError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
+def check_covariance(
+    cov: Any, name: str = "cov", *, definite: bool = False, stacked: bool = False, rtol: Any = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Validate a covariance matrix (or a stack of them); return it symmetrized, and its spectrum.
+
+    ``cov`` must be a finite, non-empty, square ``(d, d)`` matrix (``(m, d, d)`` with
+    ``stacked=True``), symmetric to ``SYMMETRY_RTOL`` relative to its largest entry, and
+    positive semi-definite (``definite=True``: positive definite). An eigenvalue counts as
+    negative below ``-rtol * max|cov|`` and as zero up to ``rtol * max|cov|``; the default
+    ``rtol = 1e3 d eps`` is the rounding level of ``numpy.linalg.eigvalsh``. Raises
+    ``ValueError`` naming ``name`` and the offending eigenvalue. Returns ``(0.5 (S + S^T),
+    eigenvalues in ascending order)`` (shapes ``(..., d, d)`` and ``(..., d)``).
+    """
+    arr = as_float_array(cov, name, ndim=3 if stacked else 2, dtype=np.float64)
+    want = "(m, d, d)" if stacked else "(d, d)"
+    if arr.size == 0 or arr.shape[-1] != arr.shape[-2]:
+        raise ValueError(f"{name} must be a non-empty square {want} matrix, got shape {arr.shape}")
+    d = arr.shape[-1]
+    half = 0.5 * arr  # no overflow in S + S^T for entries near the float64 maximum
+    half_t = np.swapaxes(half, -1, -2)
+    scale = float(np.abs(arr).max())
+    asym = 2.0 * float(np.abs(half - half_t).max())
+    if asym > SYMMETRY_RTOL * scale:
+        raise ValueError(f"{name} must be symmetric, got max |S - S^T| = {asym:.3g}")
+    sym = half + half_t
+    w = np.linalg.eigvalsh(sym)
+    tol = (1e3 * d * np.finfo(np.float64).eps if rtol is None else float(rtol)) * scale
+    low = w[..., 0]
+    bad = low <= tol if definite else low < -tol
+    if np.any(bad):
+        k = int(np.flatnonzero(np.atleast_1d(bad))[0])
+        where = f" (matrix {k})" if stacked else ""
+        rule = "positive definite" if definite else "positive semi-definite"
+        raise ValueError(
+            f"{name} must be symmetric {rule}, but{where} its smallest eigenvalue is "
+            f"{float(np.atleast_1d(low)[k]):.6g}"
+        )
+    return sym, w
+
+
+#: Largest array a public function allocates on the user's behalf (bytes); beyond it, ValueError.
+MAX_ALLOCATION_BYTES = 2**33
+
+
+def check_allocation(n_items: Any, what: str, *, itemsize: int = 8) -> int:
+    """Refuse a request whose working array of ``n_items`` items would exceed the memory cap.
+
+    ``n_items`` is the product of the requested sizes (a Python int, exact however large);
+    raises ``ValueError`` naming ``what`` when ``n_items * itemsize`` exceeds
+    :data:`MAX_ALLOCATION_BYTES` (8 GiB), instead of exhausting memory or overflowing a size.
+    """
+    count = int(n_items)
+    if count * itemsize > MAX_ALLOCATION_BYTES:
+        raise ValueError(
+            f"{what} needs {count * itemsize / 2**30:.4g} GiB of working memory, more than the "
+            f"limit of {MAX_ALLOCATION_BYTES / 2**30:g} GiB; reduce the sizes"
+        )
+    return count
+
+
+def finite_result(value: Any, what: str) -> Any:
+    """Return ``value`` if every entry is finite, else raise ``ValueError`` saying it overflows.
+
+    For results whose true value exceeds the float64 range although every input is valid.
+    """
+    if not np.all(np.isfinite(value)):
+        raise ValueError(f"{what} is outside the float64 range (got {value!r:.80}) at these inputs")
+    return value
+
+
+#: Largest working precision (decimal digits) accepted by the mpmath paths.
+MAX_DPS = 10_000
+
+
+def check_dps(dps: Any, name: str = "dps") -> int:
+    """Validate an mpmath working precision: an integer in [5, :data:`MAX_DPS`]."""
+    return check_int(dps, name, low=5, high=MAX_DPS)

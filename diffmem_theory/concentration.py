@@ -736,6 +736,16 @@ def _count(value: Any, name: str, low: int = 1) -> np.ndarray:
     return _ranged(value, name, float(low), integer=True)
 
 
+def _check_unused(N: Any = None, K: Any = None, Gamma: Any = None) -> None:
+    """Validate the arguments a lemma ignores (kept for a uniform signature) all the same."""
+    if N is not None:
+        _count(N, "N")
+    if K is not None:
+        _count(K, "K")
+    if Gamma is not None:
+        _ranged(Gamma, "Gamma", 0.0)
+
+
 def _need_gamma_max(Gamma: Any, lemma: str) -> np.ndarray:
     if Gamma is None:
         raise ValueError(f"Gamma (the maximal mean norm max_k |mu_k|) is required by Lemma {lemma}")
@@ -774,6 +784,7 @@ def lemma_e1(
     """
     e, dd, g, _, a2, _ = _common(t, eps, d, gamma, var_star, schedule)
     kk = _count(K, "K")
+    _check_unused(N=N, Gamma=Gamma)
     return Bound(
         value=_out(a2 * g * g / 2.0),
         failure_probability=_out(4.0 * kk * _tail(dd, e)),
@@ -817,6 +828,7 @@ def lemma_e2(
     """
     e, dd, _, s2, a2, _ = _common(t, eps, d, gamma, var_star, schedule)
     nn = _count(N, "N", 2)
+    _check_unused(K=K, Gamma=Gamma)
     return Bound(
         value=_out(a2 * s2 * (1.0 - e) * dd),
         failure_probability=_out(4.0 * nn * _tail(dd, e)),
@@ -856,6 +868,7 @@ def lemma_e3(
     """
     e, dd, g, s2, a2, _ = _common(t, eps, d, gamma, var_star, schedule)
     nn = _count(N, "N", 2)
+    _check_unused(K=K, Gamma=Gamma)
     value = a2 * g * g / 2.0 + (a2 * s2 * (1.0 - e) * dd if strong else 0.0)
     return Bound(
         value=_out(value),
@@ -897,6 +910,7 @@ def lemma_e4(
     e, dd, g, s2, a2, sig2 = _common(t, eps, d, gamma, var_star, schedule)
     kk = _count(K, "K")
     G = _need_gamma_max(Gamma, "E.4")
+    _check_unused(N=N)
     v1 = a2 * s2 + sig2
     pref = 2.0 * (kk if printed else kk - 1.0) * G * sig2 / v1
     log_value = _log(pref) - a2 * g * g / (4.0 * v1)
@@ -944,6 +958,7 @@ def lemma_e5(
     e, dd, _, s2, a2, sig2 = _common(t, eps, d, gamma, var_star, schedule)
     nn = _count(N, "N", 2)
     G = _need_gamma_max(Gamma, "E.5")
+    _check_unused(K=K)
     pref = 2.0 * (nn if printed else nn - 1.0) * gamma_star(G, e, dd, s2)
     log_value = _log(pref) - a2 * s2 * (1.0 - e) * dd / (2.0 * sig2)
     return Bound(

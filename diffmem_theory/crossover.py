@@ -18,6 +18,11 @@ takes over where float64 overflows), on a discrete time grid, and in the argmin 
 The non-asymptotic residuals of Thm F.1 and Prop F.2 are exposed with their unspecified numerical
 constants as arguments.
 
+The constant ``C`` of Thm 3.2 lies in [1, 2]; every function taking ``C`` accepts any ``C > 0``
+(a measured :func:`empirical_constant` may fall outside) but **warns** with
+:class:`~diffmem_theory._validation.OutOfRangeWarning` outside [1, 2], where the theorem makes
+no claim.
+
 Weightings
 ----------
 A weighting is one of the unit names ``"x0"`` (``lambda = 1``), ``"eps"`` (``lambda = psi_t``, the
@@ -44,7 +49,14 @@ from numpy.typing import ArrayLike
 from scipy import integrate
 from scipy.special import expit
 
-from diffmem_theory._validation import as_float_array, check_int, check_positive, check_scalar
+from diffmem_theory._validation import (
+    as_float_array,
+    check_dps,
+    check_int,
+    check_positive,
+    check_scalar,
+    warn_out_of_range,
+)
 from diffmem_theory.schedules import PREDICTIONS, Schedule, VPTrig, as_schedule
 
 __all__ = [
@@ -77,7 +89,15 @@ def _var_star(var_star: ArrayLike) -> np.ndarray:
 
 
 def _constant_c(C: float) -> float:
-    return check_scalar(C, "C", low=0.0, low_open=True)
+    """The constant of Thm 3.2: any C > 0 is evaluated; outside [1, 2] with a warning."""
+    c = check_scalar(C, "C", low=0.0, low_open=True)
+    if not 1.0 <= c <= 2.0:
+        warn_out_of_range(
+            f"C = {c!r} is outside [1, 2], the range of the constant in Thm 3.2 / F.3 of paper "
+            "000 (excess loss C (1 - M/N) d s2); the value is extrapolated",
+            stacklevel=4,
+        )
+    return c
 
 
 # ----------------------------------------------------------------------------------------------
@@ -133,7 +153,9 @@ def pmem_excess_loss(
     independent of ``t`` in the high-SNR range. ``C = 2`` (default) is the theorem's upper
     constant, used in the paper's Fig. 1; the authors' evaluation script uses ``C = 1``, and the
     empirical constant (:func:`empirical_constant`) depends on ``M`` (1.4-2.0 for d = 50, K = 12,
-    N = 200). ``0 <= M <= N``; vectorized with broadcasting.
+    N = 200). ``0 <= M <= N``; vectorized with broadcasting. ``C`` outside [1, 2] (where the
+    theorem makes no claim) is evaluated with an
+    :class:`~diffmem_theory._validation.OutOfRangeWarning`.
 
     >>> pmem_excess_loss([20, 100, 200], 200, 50).tolist()
     [90.0, 50.0, 0.0]
@@ -365,7 +387,10 @@ def crossover_ratio(
         M_*/N = 1 - E_t[lambda(t)/(psi_t s2 + 1)] / (C E_t[lambda(t)]).
 
     It depends only on ``lambda``, ``C``, ``s2 = sigma_*^2`` and the law of ``t`` -- not on ``N``,
-    ``d`` or ``K`` -- and is invariant to a positive rescaling of ``lambda``.
+    ``d`` or ``K`` -- and is invariant to a positive rescaling of ``lambda``. Thm 3.2 has
+    ``C in [1, 2]``: another ``C > 0`` is evaluated but **warns**
+    (:class:`~diffmem_theory._validation.OutOfRangeWarning`), since the crossover is then an
+    extrapolation of the theorem (e.g. ``C = 0.5`` gives a negative ratio for ``lambda = 1``).
 
     * ``times`` given: ``t`` uniform on that grid (the experiments' 26-point grid); ``weighting``
       may also be an array of grid values (a fitted ``lambda~``).
@@ -504,7 +529,7 @@ def _continuous_moments(
         except FloatingPointError:
             pass  # lambda overflowed float64: fall through to mpmath
         dps = 30
-    out = _moments_mp(weighting, schedule, s2, t_min, t_max, check_int(dps, "dps", low=5))
+    out = _moments_mp(weighting, schedule, s2, t_min, t_max, check_dps(dps))
     return out
 
 

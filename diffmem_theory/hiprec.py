@@ -19,7 +19,9 @@ operations: ~0.3 s per factor at d = 100; ``mpmath.eigsy`` takes ~14 s there). A
 specialisation). Array entries may be floats (converted exactly), ints, decimal strings or
 ``mpf``, so perturbations below float64 resolution can be expressed. A covariance whose Cholesky
 factorisation meets a pivot <= 0 at ``dps`` digits is singular: then H^2 = 1 and KL = +inf (the
-float64 code instead uses a relative tolerance ~1e3 d eps).
+float64 code instead uses a relative tolerance ~1e3 d eps). A covariance that is not symmetric
+positive semi-definite (a negative diagonal entry, or a negative eigenvalue beyond float64
+rounding) raises ``ValueError``, as in :mod:`diffmem_theory.linear_model`.
 
 >>> print(mpmath.nstr(hellinger_sq_mp([0.0], [[2.0]], 0.0, 1.0, dps=30), 20))
 0.029016456585353159433
@@ -36,7 +38,8 @@ import mpmath
 import numpy as np
 from numpy.typing import ArrayLike
 
-from diffmem_theory._validation import check_int
+from diffmem_theory._validation import check_allocation, check_covariance, check_dps, check_int
+from diffmem_theory.linear_model import _b17_alpha_error
 
 __all__ = [
     "expected_kl_var_B17_mp",
@@ -54,7 +57,7 @@ _DEFAULT_DPS = 50
 
 
 def _dps(dps: Any) -> int:
-    return check_int(dps, "dps", low=5)
+    return check_dps(dps)
 
 
 def _mpf(x: Any, name: str) -> mpmath.mpf:
@@ -88,16 +91,29 @@ def _vec(x: ArrayLike, name: str, d: int | None = None) -> list[mpmath.mpf]:
 
 
 def _cov(S: ArrayLike, name: str) -> tuple[int, list[list[mpmath.mpf]] | list[mpmath.mpf], bool]:
-    """(d, entries, diagonal): a 1-D input is a diagonal covariance, a 2-D one is symmetrised."""
+    """(d, entries, diagonal): a 1-D input is a diagonal covariance, a 2-D one is symmetrised.
+
+    The matrix must be symmetric positive semi-definite: a negative diagonal entry, or a
+    negative eigenvalue beyond float64 rounding of the matrix scaled to max |entry| = 1
+    (:func:`diffmem_theory._validation.check_covariance`), raises ``ValueError``.
+    """
     a = np.asarray(S, dtype=object)
     if a.ndim == 1:
         if a.shape[0] < 1:
             raise ValueError(f"{name} must be non-empty")
-        return a.shape[0], [_mpf(v, name) for v in a.tolist()], True
+        diag = [_mpf(v, name) for v in a.tolist()]
+        low = min(diag)
+        if low < 0:
+            raise ValueError(f"{name} must have diagonal entries >= 0, got {mpmath.nstr(low, 6)}")
+        return a.shape[0], diag, True
     if a.ndim != 2 or a.shape[0] != a.shape[1] or a.shape[0] < 1:
         raise ValueError(f"{name} must be a square (d, d) matrix or a (d,) diagonal, got {a.shape}")
     d = a.shape[0]
+    check_allocation(d * d, f"{name} of shape {a.shape} in mpmath", itemsize=256)
     rows = [[_mpf(v, name) for v in r] for r in a.tolist()]
+    scale = max(abs(v) for r in rows for v in r)
+    if scale > 0:
+        check_covariance([[float(v / scale) for v in r] for r in rows], name)
     half = mpmath.mpf(1) / 2
     return d, [[half * (rows[i][j] + rows[j][i]) for j in range(d)] for i in range(d)], False
 
@@ -305,6 +321,7 @@ def expected_kl_var_B17_mp(
     d: int, n: int, T: Any, sigma: Any, lam: Any, *, dps: int = _DEFAULT_DPS
 ) -> mpmath.mpf:
     r"""Deterministic equivalent <KL_var> of (B.17) as printed (alpha = d/n), at ``dps`` digits.
+    Refuses ``d >= n`` (alpha >= 1), as :func:`diffmem_theory.linear_model.expected_kl_var_B17`.
 
         1/4 k^2 (alpha^2 d Delta_T^2 / sigma_X^4 + 2 e^{2T} alpha d Delta_T / sigma_X^2)
         + 1/2 k (Delta_T / sigma^2) e^{2T} alpha d Delta_T / sigma_X^2
@@ -318,6 +335,8 @@ def expected_kl_var_B17_mp(
     """
     p = _dps(dps)
     d, n = check_int(d, "d", low=1), check_int(n, "n", low=2)
+    if d >= n:
+        raise _b17_alpha_error(f"{d}/{n}")
     with mpmath.workdps(p + 10):
         T, sigma, lam = _pos_mpf(T, "T"), _pos_mpf(sigma, "sigma"), _pos_mpf(lam, "lam")
         a = mpmath.mpf(d) / n
@@ -341,7 +360,8 @@ def expected_kl_var_B17_u_mp(
     r"""Simplified (B.17): d [u^2/4 + alpha e^{-2T} u (1 + 2u)/2 + alpha^2 e^{-4T} u^2/4].
 
     With u = e^{2T} Delta_T / sigma^2 and alpha = d/n it equals :func:`expected_kl_var_B17_mp`
-    identically (see :func:`diffmem_theory.symbolic_linear.b17_u_form_residual`).
+    identically (see :func:`diffmem_theory.symbolic_linear.b17_u_form_residual`). Refuses
+    ``alpha >= 1`` (see :func:`diffmem_theory.linear_model.expected_kl_var_B17`).
 
     >>> expected_kl_var_B17_u_mp(4, 0, 1, 1)
     mpf('1.0')
@@ -352,6 +372,8 @@ def expected_kl_var_B17_u_mp(
         alpha, u = _mpf(alpha, "alpha"), _mpf(u, "u")
         if alpha < 0 or u < 0:
             raise ValueError(f"alpha and u must be >= 0, got {alpha}, {u}")
+        if alpha >= 1:
+            raise _b17_alpha_error(alpha)
         T = _pos_mpf(T, "T")
         e2 = mpmath.exp(-2 * T)
         out = d * (u**2 / 4 + alpha * e2 * u * (1 + 2 * u) / 2 + alpha**2 * e2**2 * u**2 / 4)

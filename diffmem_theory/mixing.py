@@ -31,6 +31,7 @@ from scipy.optimize import brentq, minimize_scalar
 from diffmem_theory._validation import (
     as_float_array,
     check_choice,
+    check_dps,
     check_int,
     check_scalar,
 )
@@ -133,7 +134,7 @@ def t_mixing(
     """
     s, dd, lm = _sigma_d_lam(sigma, d, lam)
     if dps is not None:
-        dps = check_int(dps, "dps", low=5)
+        dps = check_dps(dps)
         with mpmath.workdps(dps):
             ln = mpmath.log(int(n)) if n is not None and log_n is None else None
             if ln is None:

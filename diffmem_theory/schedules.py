@@ -51,6 +51,7 @@ from ._validation import as_float_array, check_choice, check_int, check_scalar
 __all__ = [
     "OU",
     "PREDICTIONS",
+    "SCHEDULE_NAMES",
     "VE",
     "Schedule",
     "VEExp",
@@ -802,20 +803,49 @@ class VEExp(VE):
         return np.log1p(self._k * v) / self._k
 
 
-def as_schedule(schedule: Schedule | None, default: Schedule | None = None) -> Schedule:
-    """``schedule``, or ``default`` when it is ``None`` (default: paper 000's :class:`VPTrig`).
+#: Schedules accepted by name (their default parameters) by :func:`as_schedule`.
+SCHEDULE_NAMES: tuple[str, ...] = ("VPTrig", "VPLinear", "VPExp", "OU", "VEPower", "VEExp")
 
-    Raises ``TypeError`` for anything that is not a :class:`Schedule`. Modules whose paper uses
-    another process pass it as ``default`` (paper 003: ``VPExp()``).
+
+def as_schedule(
+    schedule: Schedule | str | None,
+    default: Schedule | None = None,
+    *,
+    name: str = "schedule",
+    required: bool = False,
+) -> Schedule:
+    """The one way a public function reads its ``schedule`` argument.
+
+    A :class:`Schedule` is returned as is; a name in :data:`SCHEDULE_NAMES` (case-insensitive)
+    gives that schedule with its default parameters; ``None`` gives ``default`` (default: paper
+    000's :class:`VPTrig`; modules whose paper uses another process pass it, paper 003:
+    ``VPExp()``), or raises ``TypeError`` when ``required`` (the argument has no default).
+    Anything else raises ``TypeError`` naming ``name`` and what is allowed; an unknown name
+    raises ``ValueError``.
 
     >>> as_schedule(None).name, as_schedule(OU()).name, as_schedule(None, VPExp()).name
     ('VPTrig', 'OU', 'VPExp')
+    >>> as_schedule("vplinear")
+    VPLinear(beta_min=0.001, beta_max=3.0, T=1.0)
+    >>> as_schedule(3)  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: schedule must be a Schedule or one of the names [...], got int
     """
+    if isinstance(schedule, Schedule):
+        return schedule
+    allowed = f"a Schedule or one of the names {list(SCHEDULE_NAMES)}"
     if schedule is None:
+        if required:
+            raise TypeError(f"{name} is required: give {allowed}")
         return VPTrig() if default is None else default
-    if not isinstance(schedule, Schedule):
-        raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
-    return schedule
+    if isinstance(schedule, str):
+        by_name = {key.lower(): key for key in SCHEDULE_NAMES}
+        key = by_name.get(schedule.strip().lower())
+        if key is None:
+            raise ValueError(f"{name} must be {allowed}, got the unknown name {schedule!r}")
+        return globals()[key]()
+    raise TypeError(f"{name} must be {allowed}, got {type(schedule).__name__}")
 
 
 # --- prediction units -------------------------------------------------------------------
@@ -834,11 +864,11 @@ def _unit_coefficients(
     return alpha / sigma, -(alpha**2 + sigma**2) / sigma  # v = alpha eps - sigma x0
 
 
-def _check_units(schedule: Schedule, source: str, target: str) -> None:
-    if not isinstance(schedule, Schedule):
-        raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
+def _check_units(schedule: Schedule | str, source: str, target: str) -> Schedule:
+    schedule = as_schedule(schedule, required=True)
     check_choice(source, "source", PREDICTIONS)
     check_choice(target, "target", PREDICTIONS)
+    return schedule
 
 
 def convert_prediction(
@@ -864,7 +894,7 @@ def convert_prediction(
     >>> convert_prediction(eps, x, 0.6, s, "eps", "score").round(6).tolist()   # -eps/sigma
     [-0.833333, -0.833333]
     """
-    _check_units(schedule, source, target)
+    schedule = _check_units(schedule, source, target)
     x = as_float_array(x, "x")
     pred = as_float_array(pred, "pred")
     if x.ndim < 1:
@@ -904,7 +934,7 @@ def loss_scale(
     >>> round(float(loss_scale(0.5, VPTrig(), "eps", "score")), 6)  # 1/sigma^2
     4.0
     """
-    _check_units(schedule, source, target)
+    schedule = _check_units(schedule, source, target)
     t = schedule.check_time(t)
     alpha, sigma = schedule.alpha(t), schedule.sigma(t)
     b_src = _unit_coefficients(source, alpha, sigma)[1]

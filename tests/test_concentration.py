@@ -700,4 +700,21 @@ def test_bad_input_raises_value_error(call, match):
 
 def test_bad_schedule_raises_type_error():
     with pytest.raises(TypeError, match="schedule"):
-        cc.lemma_e1(0.5, 0.1, 10, 5, 3, 1.0, schedule="VPTrig")
+        cc.lemma_e1(0.5, 0.1, 10, 5, 3, 1.0, schedule=3)
+    with pytest.raises(ValueError, match="schedule"):
+        cc.lemma_e1(0.5, 0.1, 10, 5, 3, 1.0, schedule="VPTrigg")
+
+
+def test_schedule_by_name():
+    by_name = cc.lemma_e1(0.5, 0.1, 10, 5, 3, 1.0, schedule="OU")
+    assert by_name == cc.lemma_e1(0.5, 0.1, 10, 5, 3, 1.0, schedule=OU())
+
+
+@pytest.mark.parametrize("lemma", [cc.lemma_e1, cc.lemma_e2, cc.lemma_e3, cc.lemma_e4, cc.lemma_e5])
+@pytest.mark.parametrize("which", ["N", "K", "Gamma"])
+def test_unused_arguments_are_validated(lemma, which):
+    # issue 14: lemma_e1(.3, .5, 200, nan, 3, 39.6, var_star=.8) accepted the NaN N
+    args = {"N": 10, "K": 3, "Gamma": 28.0}
+    args[which] = math.nan
+    with pytest.raises(ValueError, match=which):
+        lemma(0.3, 0.5, 200, args["N"], args["K"], 39.6, args["Gamma"], var_star=0.8)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import mpmath
 import numpy as np
@@ -11,6 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from diffmem_theory import crossover as cx
+from diffmem_theory._validation import OutOfRangeWarning
 from diffmem_theory.denoisers import memorizing_denoiser
 from diffmem_theory.losses import training_losses
 from diffmem_theory.mixtures import IsotropicGaussianMixture, sphere_means
@@ -321,4 +323,26 @@ def test_value_errors_name_the_argument(call, match):
 
 def test_schedule_type_checked():
     with pytest.raises(TypeError, match="schedule must be a Schedule"):
-        cx.gen_excess_loss(0.5, 10, schedule="VPTrig")
+        cx.gen_excess_loss(0.5, 10, schedule=object())
+    assert cx.gen_excess_loss(0.5, 10, schedule="VPTrig") == cx.gen_excess_loss(0.5, 10)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda C: cx.crossover_ratio(C=C),
+        lambda C: cx.crossover_ratio("x0", times=GRID, C=C),
+        lambda C: cx.pmem_excess_loss(10, 200, 50, C=C),
+        lambda C: cx.approx_loss_difference(10, 200, 50, times=GRID, C=C),
+        lambda C: cx.crossover_argmin(20, times=GRID, C=C),
+    ],
+)
+def test_constant_outside_thm_3_2_range_warns(call):
+    # issue 14: crossover_ratio(C=0.5) silently used Thm 3.2 outside C in [1, 2]
+    for C in (0.5, 2.5):
+        with pytest.warns(OutOfRangeWarning, match=r"C = .* outside \[1, 2\]"):
+            call(C)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", OutOfRangeWarning)
+        for C in (1.0, 1.5, 2.0):
+            call(C)

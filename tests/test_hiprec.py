@@ -204,3 +204,34 @@ def test_singular_covariances():
 def test_bad_input_raises(call):
     with pytest.raises(ValueError):
         call()
+
+
+# --- issue 14: negative-definite covariances, (B.17) at alpha >= 1 ------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: hp.log_bhattacharyya_mp(np.zeros(2), -np.eye(2), 0.0, 1.0),
+        lambda: hp.log_bhattacharyya_mp(np.zeros(2), [-1.0, 1.0], 0.0, 1.0),
+        lambda: hp.hellinger_sq_mp(np.zeros(2), [[1.0, 2.0], [2.0, 1.0]], 0.0, 1.0),
+        lambda: hp.kl_generated_mp(np.zeros(2), -np.eye(2), 0.0, 1.0),
+        lambda: hp.kl_gaussian_mp(np.zeros(2), -np.eye(2), np.zeros(2), np.eye(2)),
+        lambda: hp.kl_gaussian_mp(np.zeros(2), np.eye(2), np.zeros(2), -np.eye(2)),
+    ],
+)
+def test_negative_definite_covariance_raises_instead_of_inf(call):
+    with pytest.raises(ValueError, match=r"(Sigma_G|S1|S2) must"):
+        call()
+
+
+def test_b17_refuses_alpha_at_least_one():
+    with pytest.raises(ValueError, match="alpha = d/n < 1"):
+        hp.expected_kl_var_B17_mp(50, 20, 2.0, 1.0, 0.1)
+    with pytest.raises(ValueError, match="alpha = d/n < 1"):
+        hp.expected_kl_var_B17_u_mp(4, 1, 1.0, 1.0)
+
+
+def test_dps_is_bounded():
+    with pytest.raises(ValueError, match="dps"):
+        hp.hellinger_sq_mp([0.0], [[1.0]], 0.0, 1.0, dps=10**9)

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import math
 
+import mpmath as mp
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from scipy.special import logsumexp
 
 import diffmem_theory.checks.linear_model  # noqa: F401  (registers the checks)
 from diffmem_theory import linear_model as lm
@@ -216,9 +218,9 @@ def test_delta_stat_equals_direct_difference(d, n, N, eT, eO, leading, seed):
 @given(n=st.integers(2, 40), d=st.integers(1, 4), eps=st.floats(0.1, 2.0), seed=SEEDS)
 def test_pair_offdiag_brute_force_and_chunks(n, d, eps, seed):
     Y = np.random.default_rng(seed).standard_normal((n, d))
-    D = np.sum((Y[:, None] - Y[None]) ** 2, axis=-1)
-    K = np.exp(-D / (4 * eps**2)) / (4 * math.pi * eps**2) ** (d / 2)
-    brute = math.log(K.sum() - np.trace(K))
+    D = np.sum((Y[:, None] - Y[None]) ** 2, axis=-1)[~np.eye(n, dtype=bool)]
+    # the off-diagonal log-kernels summed in log space (K.sum() - trace(K) cancels)
+    brute = float(logsumexp(-D / (4 * eps**2))) - 0.5 * d * math.log(4 * math.pi * eps**2)
     # GEMM distances |a|^2 + |b|^2 - 2 a.b on centred data: ~1e-16 relative in the exponent
     assert lm.log_kde_pair_offdiag(Y, eps) == pytest.approx(brute, rel=1e-9, abs=1e-9)
     assert lm.log_kde_pair_offdiag(Y, eps, chunk=3) == pytest.approx(brute, rel=1e-9, abs=1e-9)
@@ -259,6 +261,7 @@ def test_conventions_share_spectrum(d, seed):
     lam=st.floats(1e-4, 2.0),
 )
 def test_b17_literal_equals_u_form(d, n, T, sigma, lam):
+    assume(d < n)  # (B.17) is refused at alpha = d/n >= 1
     u = math.exp(2 * T) * lm.noise_variance(T, lam) / sigma**2
     lit = lm.expected_kl_var_B17(d, n, T, sigma, lam)
     assert lit == pytest.approx(lm.expected_kl_var_B17_u(d, d / n, T, u), rel=1e-11)
@@ -316,7 +319,6 @@ def test_sampling_models_moments():
         lambda: lm.hellinger_asymptote(0, 2.0, 0.1, 1.0),
         lambda: lm.noise_variance(2.0, 0.0),
         lambda: lm.kl_gaussian([0.0], [[1.0]], [0.0], [[-1.0]]),
-        lambda: lm.sample_training_pairs(lm.LinearDiffusionConfig(d=2), 3, rng="seed"),
         lambda: lm.delta_stat([0.0], [[1.0]], np.zeros((2, 1)), np.zeros((2, 1)), 0.0, 1.0),
         lambda: lm.marginal_l2_exact(np.zeros((2, 1)), 0.1, np.zeros((2, 2)), 0.1),
     ],
@@ -324,6 +326,11 @@ def test_sampling_models_moments():
 def test_bad_input_raises(call):
     with pytest.raises(ValueError):
         call()
+
+
+def test_bad_rng_raises_type_error():
+    with pytest.raises(TypeError, match="rng"):
+        lm.sample_training_pairs(lm.LinearDiffusionConfig(d=2), 3, rng="seed")
 
 
 # --- registered checks -------------------------------------------------------------------------
@@ -353,3 +360,125 @@ def test_checks_pass(name):
 def test_errata_reproduced(name, seed):
     result = get_check(name).run(seed=seed)
     assert result.status == "erratum", result
+
+
+# --- issue 14: covariances, extreme floats, (B.17) outside alpha < 1 ----------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: lm.hellinger_sq(np.zeros(2), -np.eye(2), 0.0, 1.0),
+        lambda: lm.kl_generated(np.zeros(2), -np.eye(2), 0.0, 1.0),
+        lambda: lm.kl_gaussian(np.zeros(2), -np.eye(2), np.zeros(2), np.eye(2)),
+        lambda: lm.kl_gaussian(np.zeros(2), np.eye(2), np.zeros(2), np.diag([1.0, -1.0])),
+        lambda: lm.log_kde_cross(np.zeros(2), -np.eye(2), np.zeros((3, 2)), 0.1),
+        lambda: lm.l2_gauss_kde(np.zeros(2), -np.eye(2), np.zeros((3, 2)), 0.1),
+        lambda: lm.hellinger_sq(np.zeros(2), [[1.0, 0.5], [0.0, 1.0]], 0.0, 1.0),  # asymmetric
+    ],
+)
+def test_covariance_that_is_not_psd_raises(call):
+    with pytest.raises(ValueError, match=r"(Sigma_G|S1|S2) must be symmetric"):
+        call()
+
+
+def test_mean_of_the_wrong_dimension_raises():
+    with pytest.raises(ValueError, match="mu_G"):
+        lm.kl_generated(np.zeros(3), np.eye(2), 0.0, 1.0)
+    with pytest.raises(ValueError, match="mu1"):
+        lm.kl_gaussian(np.zeros(3), np.eye(2), np.zeros(2), np.eye(2))
+
+
+def _hellinger_asymptote_mp(d, T, lam, sigma):
+    with mp.workdps(60):
+        u = mp.mpf(lam) * mp.expm1(2 * mp.mpf(T)) / mp.mpf(sigma) ** 2
+        r = 1 / (1 + u)
+        return float(-mp.expm1(mp.mpf(d) / 2 * mp.log(2 * mp.sqrt(r) / (1 + r))))
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (5, 2.0, 0.1, 1e-300),  # issue 14: ZeroDivisionError
+        (5, 2.0, 1e-300, 1e-140),
+        (3, 1e-300, 1.0, 1.0),
+        (7, 400.0, 1e-300, 1.0),  # e^{2T} overflows, u does not
+        (4, 2.0, 0.1, 1e300),
+        (16, 2.0, E4, 1.0),
+    ],
+)
+def test_hellinger_asymptote_extreme_floats(args):
+    assert lm.hellinger_asymptote(*args) == pytest.approx(_hellinger_asymptote_mp(*args), rel=1e-12)
+
+
+def test_b17_refuses_alpha_at_least_one():
+    for d, n in [(50, 20), (20, 20)]:
+        with pytest.raises(ValueError, match="alpha = d/n < 1"):
+            lm.expected_kl_var_B17(d, n, 2.0, 1.0, 0.1)
+    with pytest.raises(ValueError, match="alpha = d/n < 1"):
+        lm.expected_kl_var_B17_u(4, 1.5, 2.0, 1.0)
+
+
+def test_b17_where_exp_2t_overflows_uses_the_u_form():
+    d, n, T, sigma, lam = 16, 10**4, 400.0, 1.0, 1e-300
+    with mp.workdps(50):
+        u = mp.mpf(lam) * mp.expm1(2 * mp.mpf(T)) / mp.mpf(sigma) ** 2
+        a, e2 = mp.mpf(d) / n, mp.exp(-2 * mp.mpf(T))
+        ref = d * (u**2 / 4 + a * e2 * u * (1 + 2 * u) / 2 + a**2 * e2**2 * u**2 / 4)
+    assert lm.expected_kl_var_B17(d, n, T, sigma, lam) == pytest.approx(float(ref), rel=1e-12)
+    with pytest.raises(ValueError, match="float64 range"):
+        lm.expected_kl_var_B17(d, n, 1e300, sigma, 1.0)
+    with pytest.raises(ValueError, match="float64 range"):
+        lm.expected_kl_var_B17(d, n, 2.0, 1e-300, 1.0)
+
+
+def test_kl_generated_huge_sigma_is_finite_and_right():
+    # s = 1/sigma^2 - 1 ~ -1: var_exact = (d/2)(s - log1p(s)) = (d/2)(2 log sigma - 1) to 1e-600
+    r = lm.kl_generated([0.0, 0.0], np.eye(2), 0.0, 1e300)
+    assert r["var_exact"] == pytest.approx(2 * math.log(1e300) - 1, rel=1e-14)
+    with pytest.raises(ValueError, match="float64 range"):
+        lm.kl_generated([0.0, 0.0], np.eye(2), 0.0, 1e-300)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: lm.LinearDiffusionConfig(d=2, T=1e300).u,
+        lambda: lm.noise_variance(1e-300, 1e-300),
+        lambda: lm.wishart_inverse_moments(4, 100, 1e-300),
+        lambda: lm.expected_kl_var_B17_u(4, 0.5, 1.0, 1e300),
+        lambda: lm.log_kde_pair_offdiag(np.array([[0.0], [1.0]]), 1e-300),
+        lambda: lm.marginal_l2_grid(np.zeros((1, 1)), 1e-300, np.ones((1, 1)), 1.0),
+    ],
+)
+def test_results_beyond_float64_raise_value_error(call):
+    with pytest.raises(ValueError):
+        call()
+
+
+def test_tiny_bandwidths_give_the_right_finite_value():
+    # one point per set: the self terms (4 pi eps^2)^{-1/2} dominate; no 0 * inf
+    v = lm.marginal_l2_exact(np.zeros((1, 1)), 1e-300, np.ones((1, 1)), 1.0)
+    assert v == pytest.approx(1e300 / math.sqrt(4 * math.pi), rel=1e-12)
+    v = lm.l2_gauss_kde([0.0], [[1.0]], np.zeros((1, 1)), 1e-300)
+    assert v == pytest.approx(1e300 / math.sqrt(4 * math.pi), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: lm.late_time_params(np.zeros((0, 2)), 1.0, 1.0),
+        lambda: lm.generated_gaussian(np.zeros(2), np.eye(3), 0.0, 1.0),
+        lambda: lm.marginal_l2_grid(np.zeros((1, 1)), 0.1, np.ones((1, 1)), 0.1, grid=[]),
+        lambda: lm.prob_delta_positive(lm.LinearDiffusionConfig(d=2), 5, 1, 0),
+        lambda: lm.prob_delta_positive(lm.LinearDiffusionConfig(d=2), 5, 2, 0, N=2**40),
+    ],
+)
+def test_empty_mismatched_or_huge_sizes_raise_value_error(call):
+    with pytest.raises(ValueError):
+        call()
+
+
+def test_a_config_is_required():
+    with pytest.raises(TypeError, match="LinearDiffusionConfig"):
+        lm.simulate_generated(None, 10, 0)

@@ -22,6 +22,7 @@ from diffmem_theory.checks import schedules as schedule_checks
 from diffmem_theory.schedules import (
     OU,
     PREDICTIONS,
+    SCHEDULE_NAMES,
     VE,
     Schedule,
     VEExp,
@@ -29,6 +30,7 @@ from diffmem_theory.schedules import (
     VPExp,
     VPLinear,
     VPTrig,
+    as_schedule,
     convert_prediction,
     loss_scale,
 )
@@ -571,11 +573,28 @@ def test_value_errors(call, match):
 
 def test_type_errors():
     with pytest.raises(TypeError, match="schedule must be a Schedule"):
-        loss_scale(0.5, "VPTrig")
+        loss_scale(0.5, 1.0)
+    with pytest.raises(TypeError, match="schedule is required"):
+        loss_scale(0.5, None)
     with pytest.raises(TypeError):
         VE()  # abstract: a VE needs a concrete g
     with pytest.raises(TypeError):
         VPTrig(T=2.0)  # T is fixed to 1
+
+
+def test_as_schedule_accepts_registered_names():
+    # issue 14: a schedule's name where a schedule is expected gave AttributeError
+    for name in SCHEDULE_NAMES:
+        sched = as_schedule(name)
+        assert sched == as_schedule(name.lower()) and sched.name == name
+        assert type(sched)() == sched  # the default parameters
+    assert float(loss_scale(0.5, "VPTrig")) == float(loss_scale(0.5, VPTrig()))
+    with pytest.raises(ValueError, match="unknown name 'VPTrigg'"):
+        as_schedule("VPTrigg")
+    for bad in (3, 1.5, object(), [VPTrig()]):
+        with pytest.raises(TypeError, match="schedule must be a Schedule or one of the names"):
+            as_schedule(bad)
+    assert as_schedule(None, OU()) == OU()
 
 
 # --- registered checks ----------------------------------------------------------------

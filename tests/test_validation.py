@@ -63,3 +63,49 @@ def test_scalar_int_positive_choice_dtype_rng():
     assert isinstance(as_rng(3), np.random.Generator)
     with pytest.raises(TypeError, match="rng must be"):
         as_rng(1.5)
+
+
+# --- helpers added for issue 14 ------------------------------------------------------------------
+
+
+def test_check_covariance():
+    from diffmem_theory._validation import check_covariance
+
+    S, w = check_covariance([[2.0, 1.0], [1.0, 2.0]], "S")
+    assert S.tolist() == [[2.0, 1.0], [1.0, 2.0]] and np.allclose(w, [1.0, 3.0])
+    check_covariance(np.zeros((2, 2)), "S")  # singular is PSD
+    with pytest.raises(ValueError, match="S must be symmetric positive definite"):
+        check_covariance(np.zeros((2, 2)), "S", definite=True)
+    with pytest.raises(ValueError, match=r"S must be symmetric positive semi-definite.*-1"):
+        check_covariance(-np.eye(2), "S")
+    with pytest.raises(ValueError, match=r"S must be symmetric, got max \|S - S\^T\|"):
+        check_covariance([[1.0, 0.5], [0.0, 1.0]], "S")
+    with pytest.raises(ValueError, match="non-empty square"):
+        check_covariance(np.ones((2, 3)), "S")
+    with pytest.raises(ValueError, match=r"\(matrix 1\)"):
+        check_covariance(np.stack([np.eye(2), -np.eye(2)]), "S", stacked=True)
+    big = np.full((2, 2), 1e308)  # no overflow in S + S^T
+    assert np.all(np.isfinite(check_covariance(big, "S")[0]))
+
+
+def test_check_allocation_finite_result_dps_bool_callable():
+    from diffmem_theory import _validation as v
+
+    assert v.check_allocation(10, "x") == 10
+    with pytest.raises(ValueError, match=r"x needs .* GiB"):
+        v.check_allocation(2**62, "x")
+    assert v.finite_result(1.0, "y") == 1.0
+    with pytest.raises(ValueError, match="y is outside the float64 range"):
+        v.finite_result([1.0, np.inf], "y")
+    assert v.check_dps(30) == 30
+    for bad in (4, 10**6, 30.0):
+        with pytest.raises(ValueError, match="dps"):
+            v.check_dps(bad)
+    assert v.check_bool(np.True_, "f") is True
+    with pytest.raises(TypeError, match="f must be True or False"):
+        v.check_bool("yes", "f")
+    with pytest.raises(TypeError, match="g must be a callable"):
+        v.check_callable(3, "g", "a callable g(t)")
+    with pytest.warns(v.OutOfRangeWarning, match="outside"):
+        v.warn_out_of_range("outside", stacklevel=2)
+    assert issubclass(v.OutOfRangeWarning, UserWarning)
