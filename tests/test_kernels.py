@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import subprocess
+import sys
 import tracemalloc
 
 import numpy as np
@@ -14,6 +17,7 @@ from scipy.stats import multivariate_normal
 
 from diffmem_theory.kernels import BACKENDS, _numba, softmax_weighted_sum
 from diffmem_theory.kernels._array_api import softmax_weighted_sum_xp
+from diffmem_theory.kernels._parallel import new_counter
 
 CPU_BACKENDS = ("numba", "numpy")
 EPS64 = np.finfo(np.float64).eps
@@ -121,7 +125,7 @@ def test_online_rescaling_across_many_blocks(backend, d):
 
 @pytest.mark.parametrize("direct", [True, False])
 def test_centre_parts_merge_by_logsumexp(direct):
-    """Splitting the centres into parts (used when there are fewer queries than threads)."""
+    """Splitting the centres into parts (used when there are few query blocks)."""
     rng = np.random.default_rng(2)
     d = 3 if direct else 9
     x, C, V = rng.normal(size=(2, d)), rng.normal(size=(50, d)), rng.normal(size=(50, 2))
@@ -133,18 +137,82 @@ def test_centre_parts_merge_by_logsumexp(direct):
         if not direct:
             prep = _numba._prepare_centres(C, -0.6, w, b, nb)
         data, plan = (x, C, V, -0.6, w, b), (1, nb, n_part)
-        for slot in range(n_part):  # one part per slot, as the parallel region runs them
-            _numba._run_slot(slot, n_part, data, prep, plan, parts)
+        _numba._run_slot(new_counter(), data, prep, plan, parts)  # every item, in order
         out, m, s = np.empty((2, 2)), np.empty(2), np.empty(2)
         _numba._merge_parts(*parts, out, m, s)
         np.testing.assert_allclose(out, ref_out, rtol=0, atol=1e-14)
         np.testing.assert_allclose(m + np.log(s), ref_lse, rtol=0, atol=1e-13)
 
 
+@pytest.mark.parametrize("direct", [True, False])
+def test_an_item_does_not_depend_on_what_its_slot_did_before(direct):
+    """A slot that starts at item 7 (fresh buffers) writes the same bits for items 7, 8, ...
+    as a slot that processed items 0 .. 6 first: the hand-out order cannot change a result."""
+    rng = np.random.default_rng(12)
+    d = 2 if direct else 11
+    x, C, V = rng.normal(size=(37, d)), rng.normal(size=(90, d)), rng.normal(size=(90, 3))
+    w, b = np.full(90, 0.7), rng.normal(size=90)
+    qb, nb, n_part = plan = (5, 16, 3)  # 8 query blocks x 3 centre parts
+    prep = (np.zeros(d), np.zeros(0), b, b, np.zeros((0, 6)))
+    if not direct:
+        prep = _numba._prepare_centres(C, 0.8, w, b, nb)
+    runs = []
+    for start in (0, 7):
+        parts = (np.zeros((3, 37)), np.zeros((3, 37)), np.zeros((3, 37, 3)))
+        counter = new_counter()
+        counter[0] = start
+        _numba._run_slot(counter, (x, C, V, 0.8, w, b), prep, plan, parts)
+        runs.append(parts)
+    for item in range(7, 8 * n_part):
+        p, rows = item % n_part, slice((item // n_part) * qb, (item // n_part + 1) * qb)
+        for ref, got in zip(runs[0], runs[1], strict=True):
+            assert ref[p, rows].tobytes() == got[p, rows].tobytes()
+
+
+THREAD_CASES = """
+import sys
+import numpy as np
+from diffmem_theory.kernels import _numba, softmax_weighted_sum
+rng = np.random.default_rng(13)
+results = {}
+for B, N, d in [(1, 120_000, 2), (4000, 300, 3), (3, 40_000, 20), (2000, 3000, 20)]:
+    assert _numba.plan_chunks(B, N, d, 2, 0, 0)[3]  # a parallel call
+    for dtype in (np.float32, np.float64):
+        x = rng.normal(size=(B, d)).astype(dtype)
+        c = rng.normal(size=(N, d)).astype(dtype)
+        v = rng.normal(size=(N, 2)).astype(dtype)
+        out, lse = softmax_weighted_sum(
+            x, c, scale=0.9, var=0.3, values=v, log_weights=rng.normal(size=N),
+            dtype=dtype, return_logsumexp=True,
+        )
+        results[f"{B}-{N}-{d}-{np.dtype(dtype).name}"] = np.concatenate(
+            [np.frombuffer(out.tobytes(), np.uint8), np.frombuffer(lse.tobytes(), np.uint8)]
+        )
+np.savez(sys.argv[1], **results)
+"""
+
+
+def test_results_are_bit_identical_for_1_2_and_4_threads(tmp_path):
+    """Direct (d <= 4) and BLAS paths, one query and many, float32 and float64: the same
+    bytes for NUMBA_NUM_THREADS = 1, 2 and 4 (4 threads also on a 2-core machine)."""
+    runs = []
+    for n_threads in (1, 2, 4):
+        path = tmp_path / f"threads{n_threads}.npz"
+        env = {**os.environ, "NUMBA_NUM_THREADS": str(n_threads)}
+        subprocess.run([sys.executable, "-c", THREAD_CASES, str(path)], env=env, check=True)
+        with np.load(path) as data:
+            runs.append({name: data[name] for name in data.files})
+    assert len(runs[0]) == 8
+    for other in runs[1:]:
+        assert runs[0].keys() == other.keys()
+        for name, ref in runs[0].items():
+            assert ref.tobytes() == other[name].tobytes(), name
+
+
 @pytest.mark.parametrize(("d", "N"), [(2, 120_000), (50, 60_000)])
 def test_few_queries_against_many_centres_in_parallel(d, N):
-    """B < threads: the plan splits the centres into parts that run in the parallel region."""
-    assert _numba.plan_chunks(1, N, d, d, 0, 0, 2)[2:] == (2, 2)
+    """B = 1: the plan splits the centres into parts that run in the parallel region."""
+    assert _numba.plan_chunks(1, N, d, d, 0, 0)[2:] == (_numba.TARGET_ITEMS, True)
     rng = np.random.default_rng(11)
     case = {"x": rng.normal(size=(1, d)), "centers": rng.normal(size=(N, d)), "var": 2.0}
     case["log_weights"] = rng.normal(size=N)
@@ -298,12 +366,18 @@ def test_array_api_path_never_forms_the_full_logits():
     assert peak < 0.1 * B * N * 8  # the B x N logits alone would take 24 MB
 
 
-def test_plan_uses_every_thread_on_large_problems_only():
-    assert _numba.plan_chunks(4096, 10000, 50, 50, 0, 0, 2) == (128, 1024, 1, 2)
-    assert _numba.plan_chunks(3, 100000, 50, 2, 0, 0, 8) == (1, 1024, 2, 6)
-    assert _numba.plan_chunks(1, 20000, 500, 1, 0, 0, 8) == (1, 1024, 8, 8)
-    assert _numba.plan_chunks(1000, 20, 2, 2, 0, 0, 4) == (1000, 20, 1, 1)
-    assert _numba.plan_chunks(100, 20, 2, 2, 7, 3, 4) == (7, 3, 1, 1)
+def test_plan_depends_on_the_shape_only():
+    """Serial below PARALLEL_MIN_WORK; else at least TARGET_ITEMS items where the shape allows,
+    from centre parts first (each at least MIN_SPLIT_CHUNK centres), then smaller query blocks."""
+    plan = _numba.plan_chunks
+    assert plan(4096, 10000, 50, 50, 0, 0) == (128, 1024, 1, True)
+    assert plan(3, 100000, 50, 2, 0, 0) == (3, 1024, 16, True)
+    assert plan(16, 2000, 3072, 1, 0, 0) == (16, 128, 16, True)
+    assert plan(200, 2000, 50, 50, 0, 0) == (128, 250, 8, True)
+    assert plan(10000, 20, 2, 2, 0, 0) == (625, 20, 1, True)
+    assert plan(1000, 20, 2, 2, 0, 0) == (1000, 20, 1, False)
+    assert plan(100, 20, 2, 2, 7, 3) == (7, 3, 1, False)
+    assert plan(100, 2000, 50, 50, 7, 300) == (7, 300, 2, True)
 
 
 def test_blas_thread_limit_is_restored_by_the_last_user():

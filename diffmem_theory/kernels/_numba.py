@@ -22,12 +22,20 @@ with the flash-attention / online-softmax scheme: the B x N logits are produced 
   evaluated by ``exp_nonpositive_scalar`` (a vectorizable exp for arguments <= 0; Numba's
   own exp is a scalar libm call), the products P @ V_block by BLAS (direct path: by a fused
   loop).
-* Parallelism. The work is split into (query block, centre part) items processed by
-  ``numba.get_num_threads()`` slots in one ``prange``; every slot calls single-threaded BLAS
-  (``single_threaded_blas`` pins SciPy's bundled OpenBLAS to one thread for the call, so
-  BLAS threads do not oversubscribe the cores). Parts of the same rows are merged at the
-  end with a log-sum-exp. Problems below ``PARALLEL_MIN_WORK`` (~100 microseconds) run
-  serially, without a parallel region.
+* Parallelism. The work is a fixed list of (query block, centre part) items chosen by
+  ``plan_chunks`` from the shape (B, N, d, k) alone, never from the thread count: query blocks
+  of ``QUERY_CHUNK`` rows (direct path: ``DIRECT_TILE`` entries per tile) and, when there are
+  fewer than ``TARGET_ITEMS`` blocks, the centres split into parts (ranges of centre blocks).
+  Every item writes its running (max, sum, accumulator) into its own slot of per-part arrays,
+  and the parts of a row are merged at the end in part order with a log-sum-exp, so the
+  result is bit-identical for any ``NUMBA_NUM_THREADS``. The items are handed out
+  dynamically (``_parallel``: each of ``numba.get_num_threads()`` slots of one ``prange``
+  claims the next unclaimed item from an atomic counter), so a thread slowed down by another
+  process takes fewer items instead of holding up the call; each slot allocates its scratch
+  buffers once and calls single-threaded BLAS (``single_threaded_blas`` pins SciPy's bundled
+  OpenBLAS to one thread for the call, so BLAS threads do not oversubscribe the cores).
+  Problems below ``PARALLEL_MIN_WORK`` (~100 microseconds; a test of the shape too) run the
+  same items serially, without a parallel region.
 * Checks. One vectorized pass over the inputs detects non-finite values and logits that
   could overflow (status 1; the caller names the argument), so the public function does
   not need a separate ``isfinite`` pass.
@@ -56,6 +64,8 @@ import numpy as np
 from numba import njit, prange
 from numba.core import types
 from numba.extending import intrinsic
+
+from diffmem_theory.kernels._parallel import n_slots, new_counter, next_item
 
 # --- exp for non-positive arguments ---------------------------------------------------------
 # Cody-Waite reduction x = k ln2 + r, |r| <= ln2/2 (ln2 split in a high part with trailing zero
@@ -103,6 +113,11 @@ DIRECT_TILE = 1 << 16
 # serially: a parallel region costs microseconds and, while other thread pools spin (e.g.
 # NumPy's OpenBLAS threads for ~0.1 s after each call), can stall for milliseconds.
 PARALLEL_MIN_WORK = 1 << 21
+# A parallel call is split into at least this many work items when the shape allows (enough
+# for the dynamic hand-out to balance a few threads slowed down unevenly); centre parts made
+# for that are at least MIN_SPLIT_CHUNK centres long.
+TARGET_ITEMS = 16
+MIN_SPLIT_CHUNK = 128
 
 
 @intrinsic
@@ -347,36 +362,42 @@ def _expanded_item(x, C, V, a, w, b, prep, i0, qa, cb0, cb1, nb, tile, xq, xx, t
 
 
 @njit(cache=True)
-def plan_chunks(B, N, d, k, query_chunk, center_chunk, n_threads):
-    """Return ``(query_chunk, center_chunk, n_part, n_slot)`` for a (B, N, d) -> (B, k) problem
-    (a chunk given as 0 is chosen automatically).
+def plan_chunks(B, N, d, k, query_chunk, center_chunk):
+    """Return ``(query_chunk, center_chunk, n_part, parallel)`` for a (B, N, d) -> (B, k)
+    problem (a chunk given as 0 is chosen automatically): a function of the shape only.
 
-    BLAS tiles default to ``QUERY_CHUNK`` x ``CENTER_CHUNK``; direct tiles (d <=
-    ``DIRECT_MAX_D``) take as many queries as fit in ``DIRECT_TILE`` entries. Problems below
-    ``PARALLEL_MIN_WORK`` run serially (n_slot = 1, no parallel region). Otherwise, with fewer
-    query blocks than threads the query chunk shrinks and, if still needed, the centres are
-    split in ``n_part`` parts merged by log-sum-exp.
+    The work items are (query block, centre part) pairs. BLAS tiles default to
+    ``QUERY_CHUNK`` x ``CENTER_CHUNK``; direct tiles (d <= ``DIRECT_MAX_D``) take as many
+    queries as fit in ``DIRECT_TILE`` entries. Problems below ``PARALLEL_MIN_WORK`` run
+    serially (``parallel`` False: no parallel region). Otherwise, with fewer than
+    ``TARGET_ITEMS`` query blocks the centres are split into ``n_part`` parts (ranges of
+    centre blocks, merged by log-sum-exp; automatic centre blocks shrink down to
+    ``MIN_SPLIT_CHUNK`` to make the parts), and if that is still too few items the automatic
+    query chunk shrinks. The number of threads plays no part, so the result is the same for
+    any thread count.
 
-    >>> plan_chunks(4096, 10000, 50, 50, 0, 0, 2)
-    (128, 1024, 1, 2)
-    >>> plan_chunks(1000, 20, 2, 2, 0, 0, 2)
-    (1000, 20, 1, 1)
-    >>> plan_chunks(1, 100000, 50, 50, 0, 0, 2)
-    (1, 1024, 2, 2)
+    >>> plan_chunks(4096, 10000, 50, 50, 0, 0)
+    (128, 1024, 1, True)
+    >>> plan_chunks(1000, 20, 2, 2, 0, 0)
+    (1000, 20, 1, False)
+    >>> plan_chunks(1, 100000, 50, 50, 0, 0)
+    (1, 1024, 16, True)
     """
     nb = min(center_chunk if center_chunk > 0 else CENTER_CHUNK, N)
     default_qb = DIRECT_TILE // nb if d <= DIRECT_MAX_D else QUERY_CHUNK
     qb = min(query_chunk if query_chunk > 0 else default_qb, B)
     if B * N * (d + k + 16) < PARALLEL_MIN_WORK:
-        return qb, nb, 1, 1
-    if query_chunk == 0 and (B + qb - 1) // qb < n_threads:
-        qb = (B + n_threads - 1) // n_threads
+        return qb, nb, 1, False
     n_qb = (B + qb - 1) // qb
-    want_parts = max(1, n_threads // n_qb)
-    if center_chunk == 0 and (N + nb - 1) // nb < want_parts:
-        nb = (N + want_parts - 1) // want_parts
-    n_part = min(want_parts, (N + nb - 1) // nb)
-    return qb, nb, n_part, min(n_threads, n_qb * n_part)
+    if n_qb >= TARGET_ITEMS:
+        return qb, nb, 1, True
+    want = (TARGET_ITEMS + n_qb - 1) // n_qb
+    if center_chunk == 0:
+        nb = min(nb, max((N + want - 1) // want, MIN_SPLIT_CHUNK))
+    n_part = min(want, (N + nb - 1) // nb)
+    if query_chunk == 0 and n_qb * n_part < TARGET_ITEMS:
+        qb = (B * n_part + TARGET_ITEMS - 1) // TARGET_ITEMS
+    return qb, nb, n_part, True
 
 
 @njit(cache=True)
@@ -430,7 +451,7 @@ def softmax_weighted_sum_numba(x, C, V, a, w, b, query_chunk, center_chunk, n_th
     N = C.shape[0]
     k = V.shape[1]
     dtype = C.dtype
-    qb, nb, n_part, n_slot = plan_chunks(B, N, d, k, query_chunk, center_chunk, n_threads)
+    qb, nb, n_part, parallel = plan_chunks(B, N, d, k, query_chunk, center_chunk)
     out = np.empty((B, k), dtype)
     m_out = np.empty(B)
     s_out = np.empty(B)
@@ -449,17 +470,18 @@ def softmax_weighted_sum_numba(x, C, V, a, w, b, query_chunk, center_chunk, n_th
     S = np.empty((n_part, B))
     ACC = np.empty((n_part, B, k))
     data, plan, parts = (x, C, V, a, w, b), (qb, nb, n_part), (M, S, ACC)
-    if n_slot == 1:
-        _run_slot(np.int64(0), np.int64(1), data, prep, plan, parts)
-    else:
-        _run_slots(n_slot, data, prep, plan, parts)
+    if parallel and n_threads > 1:
+        _run_slots(n_threads, data, prep, plan, parts)
+    else:  # the same items in the same slots, one after the other
+        _run_slot(new_counter(), data, prep, plan, parts)
     _merge_parts(M, S, ACC, out, m_out, s_out)
     return 0, out, m_out, s_out
 
 
 @njit(parallel=True, cache=True)
-def _run_slots(n_slot, data, prep, plan, parts):
-    """The only parallel region: slot s processes the work items s, s + n_slot, ...
+def _run_slots(n_threads, data, prep, plan, parts):
+    """The only parallel region: ``n_slots`` slots take the work items from one shared
+    counter (``_parallel.next_item``), each the next unclaimed one, until none is left.
 
     The tuples are unpacked outside the ``prange`` (its body may only capture arrays and
     scalars) and packed again for ``_run_slot``.
@@ -468,10 +490,11 @@ def _run_slots(n_slot, data, prep, plan, parts):
     r, scaled, beta, ee, blocks = prep
     qb, nb, n_part = plan
     M, S, ACC = parts
-    for slot in prange(n_slot):
+    n_items = ((x.shape[0] + qb - 1) // qb) * n_part
+    counter = new_counter()
+    for _slot in prange(n_slots(n_items, n_threads)):
         _run_slot(
-            np.int64(slot),
-            np.int64(n_slot),
+            counter,
             (x, C, V, a, w, b),
             (r, scaled, beta, ee, blocks),
             (qb, nb, n_part),
@@ -480,9 +503,10 @@ def _run_slots(n_slot, data, prep, plan, parts):
 
 
 @njit(cache=True)
-def _run_slot(slot, n_slot, data, prep, plan, parts):
-    """Process the (query block, centre part) items slot, slot + n_slot, ... with one set of
-    scratch buffers; write each item's running (max, sum, accumulator) into ``parts``."""
+def _run_slot(counter, data, prep, plan, parts):
+    """Process the (query block, centre part) items claimed from ``counter`` with one set of
+    scratch buffers; write each item's running (max, sum, accumulator) into its own entries of
+    ``parts``, so that neither the slot nor the order of the items changes the result."""
     x, C, V, a, w, b = data
     qb, nb, n_part = plan
     M, S, ACC = parts
@@ -503,7 +527,8 @@ def _run_slot(slot, n_slot, data, prep, plan, parts):
     s = np.empty(qb)
     acc = np.empty((qb, k))
     accT_buf = np.empty(k * qb)
-    for item in range(slot, n_items, n_slot):
+    item = next_item(counter)
+    while item < n_items:
         q, p = item // n_part, item % n_part
         i0 = q * qb
         qa = min(B, i0 + qb) - i0
@@ -520,6 +545,7 @@ def _run_slot(slot, n_slot, data, prep, plan, parts):
         M[p, i0 : i0 + qa] = m[:qa]
         S[p, i0 : i0 + qa] = s[:qa]
         ACC[p, i0 : i0 + qa] = acc[:qa]
+        item = next_item(counter)
 
 
 @njit(fastmath={"reassoc"}, cache=True)
