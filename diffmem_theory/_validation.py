@@ -184,9 +184,12 @@ def check_callable(value: Any, name: str, expected: str) -> Any:
 
 
 def check_bool(value: Any, name: str) -> bool:
-    """Validate a flag: ``True``/``False`` (or a NumPy bool); anything else raises ``TypeError``."""
+    """Validate a flag: ``True``/``False`` (or a NumPy bool); anything else raises ``ValueError``.
+
+    (``ValueError`` like :func:`check_int` and :func:`check_scalar` for a scalar of the wrong kind.)
+    """
     if not isinstance(value, (bool, np.bool_)):
-        raise TypeError(f"{name} must be True or False, got {value!r}")
+        raise ValueError(f"{name} must be True or False, got {value!r}")
     return bool(value)
 
 
@@ -267,3 +270,17 @@ MAX_DPS = 10_000
 def check_dps(dps: Any, name: str = "dps") -> int:
     """Validate an mpmath working precision: an integer in [5, :data:`MAX_DPS`]."""
     return check_int(dps, name, low=5, high=MAX_DPS)
+
+
+_LOG_FLOAT64_MAX = float(np.log(np.finfo(np.float64).max))
+
+
+def exp_or_raise(log_value: float, what: str) -> float:
+    """``e^log_value`` as a float, or ``ValueError`` saying that ``what`` exceeds float64.
+
+    For a result computed in log space whose true value is beyond the float64 range
+    (an underflow to 0 is the correctly rounded value and is returned as such).
+    """
+    if log_value > _LOG_FLOAT64_MAX:
+        raise ValueError(f"{what} = e^{log_value:.6g} is outside the float64 range")
+    return float(np.exp(log_value))

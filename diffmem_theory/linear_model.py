@@ -37,6 +37,7 @@ from diffmem_theory._validation import (
     check_covariance,
     check_int,
     check_scalar,
+    exp_or_raise,
     finite_result,
 )
 
@@ -72,18 +73,8 @@ _CONVENTIONS = ("correct", "paper")
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
-_LOG_MAX = math.log(np.finfo(np.float64).max)
-
-
 def _pos(x, name: str) -> float:
     return check_scalar(x, name, low=0.0, low_open=True)
-
-
-def _exp(log_value: float, what: str) -> float:
-    """e^{log_value}, or a ``ValueError`` saying that ``what`` overflows float64."""
-    if log_value > _LOG_MAX:
-        raise ValueError(f"{what} = e^{log_value:.6g} is outside the float64 range")
-    return math.exp(log_value)
 
 
 def _log_u(T: float, lam: float, sigma: float) -> float:
@@ -153,7 +144,7 @@ class LinearDiffusionConfig:
     @property
     def u(self) -> float:
         """u = e^{2T} Delta_T / sigma^2 (late-time: lambda-hat (1 - e^{-2T})); ValueError if inf."""
-        return _exp(_log_u(self.T, self.lam, self.sigma), "u = e^(2T) Delta_T / sigma^2")
+        return exp_or_raise(_log_u(self.T, self.lam, self.sigma), "u = e^(2T) Delta_T / sigma^2")
 
 
 def _check_config(cfg: object) -> None:
@@ -443,7 +434,7 @@ def expected_kl_var_B17(d: int, n: int, T: float, sigma: float, lam: float) -> f
                 + 0.25 * d * (e2T * dT / s2) ** 2
             )
     except (OverflowError, FloatingPointError):
-        u = _exp(_log_u(T, lam, sigma), "u = e^(2T) Delta_T / sigma^2")
+        u = exp_or_raise(_log_u(T, lam, sigma), "u = e^(2T) Delta_T / sigma^2")
         return expected_kl_var_B17_u(d, a, T, u)
     return float(finite_result(out, "(B.17)"))
 
@@ -636,9 +627,11 @@ def l2_gauss_kde(mu_G, Sigma_G, Y, eps: float) -> float:
     eps = _pos(eps, "eps")
     if _singular(w):
         return math.inf
-    g2 = _exp(-0.5 * d * math.log(4.0 * math.pi) - 0.5 * float(np.sum(np.log(w))), "int rho_G^2")
-    cross = _exp(log_kde_cross(mu_G, S, Y, eps) - math.log(n), "the cross term of (3.7)")
-    pairs = _exp(_log_self(n, d, eps), "the KDE self term") + _exp(
+    g2 = exp_or_raise(
+        -0.5 * d * math.log(4.0 * math.pi) - 0.5 * float(np.sum(np.log(w))), "int rho_G^2"
+    )
+    cross = exp_or_raise(log_kde_cross(mu_G, S, Y, eps) - math.log(n), "the cross term of (3.7)")
+    pairs = exp_or_raise(_log_self(n, d, eps), "the KDE self term") + exp_or_raise(
         log_kde_pair_offdiag(Y, eps) - 2 * math.log(n), "the KDE pair term"
     )
     return finite_result(g2 - 2.0 * cross + pairs, "E of (3.7)")

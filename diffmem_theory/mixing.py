@@ -30,10 +30,14 @@ from scipy.optimize import brentq, minimize_scalar
 
 from diffmem_theory._validation import (
     as_float_array,
+    check_bool,
     check_choice,
+    check_covariance,
     check_dps,
     check_int,
     check_scalar,
+    exp_or_raise,
+    finite_result,
 )
 from diffmem_theory.kernels import softmax_weighted_sum
 from diffmem_theory.schedules import OU
@@ -56,6 +60,7 @@ __all__ = [
 ]
 
 BANDWIDTH_RULES = ("leading", "mixing", "silverman")
+_T_MAX_LATE = 350.0  # e^{2t} of Sigma_t in eq. (2.12) is finite up to t ~ 354.9
 _LOG2 = math.log(2.0)
 
 
@@ -79,6 +84,34 @@ def _log_n(n: Any, log_n: Any) -> float:
         return math.log(check_int(n, "n", low=2))
     ln = check_scalar(log_n, "log_n", low=_LOG2)
     return ln
+
+
+def _softplus(x: float) -> float:
+    """log(1 + e^x) without overflow."""
+    return float(np.logaddexp(0.0, x))
+
+
+def _log_expm1(y: float) -> float:
+    """log(e^y - 1) for y > 0 without overflow (y + log(1 - e^{-y}))."""
+    return y + math.log(-math.expm1(-y))
+
+
+def _normal(x: float) -> bool:
+    """A positive float far from both ends of the float64 range (full relative precision)."""
+    return 1e-300 < x < 1e300
+
+
+def _t_mixing_float(s: float, dd: int, lm: float, ln: float) -> float:
+    """t_M = 1/2 log1p(x), x = sigma^2 / (lam (n^{2/d} - 1)) (eq. 2.9), in float64.
+
+    Direct where every factor is a normal float (a few ulp); otherwise in log space,
+    log1p(x) = softplus(log x), which has no overflow but an error ~ |log x| ulp.
+    """
+    y = 2.0 * ln / dd
+    num, den = s * s, lm * math.expm1(y) if y < 690.0 else math.inf
+    if _normal(num) and _normal(den) and _normal(num / den):
+        return 0.5 * math.log1p(num / den)
+    return 0.5 * _softplus(2.0 * math.log(s) - math.log(lm) - _log_expm1(y))
 
 
 def _time(t: Any) -> float:
@@ -121,7 +154,9 @@ def t_mixing(
     the exact root of n^{2/d} = (lam delta_t + sigma^2 e^{-2t}) / (lam delta_t) (notes §1.2;
     ``lam`` is the OU noise scale of footnote 5, 1 in the paper). It is Biroli et al.'s
     collapse time t_C. Pass ``log_n`` instead of ``n`` for huge n (e.g. n = e^d). With ``dps``
-    the value is an ``mpmath.mpf`` computed at that many digits.
+    the value is an ``mpmath.mpf`` computed at that many digits. The float64 path works in log
+    space (log1p(x) = softplus(log x)), so huge or tiny sigma, lam and n give the right value
+    (0.0 where t_M underflows).
 
     Raises ``ValueError`` for sigma <= 0, d < 1, n < 2 (log_n < log 2) or lam <= 0.
 
@@ -144,7 +179,7 @@ def t_mixing(
             s2 = mpmath.mpf(s) ** 2
             return mpmath.log1p(s2 / (mpmath.mpf(lm) * mpmath.expm1(2 * ln / dd))) / 2
     ln = _log_n(n, log_n)
-    return 0.5 * math.log1p(s * s / (lm * math.expm1(2.0 * ln / dd)))
+    return _t_mixing_float(s, dd, lm, ln)
 
 
 def t_mixing_leading(
@@ -162,7 +197,10 @@ def t_mixing_leading(
     """
     s, dd, lm = _sigma_d_lam(sigma, d, lam)
     ln = _log_n(n, log_n)
-    return 0.5 * s * s / lm * math.exp(-2.0 * ln / dd)
+    if _normal(s * s) and _normal(s * s / lm):
+        return 0.5 * s * s / lm * math.exp(-2.0 * ln / dd)
+    log_t = math.log(0.5) + 2.0 * math.log(s) - math.log(lm) - 2.0 * ln / dd
+    return exp_or_raise(log_t, "the leading-order t_M")
 
 
 def t_speciation(
@@ -186,13 +224,13 @@ def t_speciation(
         raise ValueError("give exactly one of Lambda, cov and samples")
     if Lambda is None:
         if cov is not None:
-            C = as_float_array(cov, "cov", ndim=2, dtype=np.float64)
-            if C.shape[0] != C.shape[1]:
-                raise ValueError(f"cov must be square, got shape {C.shape}")
+            Lambda = float(check_covariance(cov, "cov")[1][-1])
         else:
             X = _samples(samples)
-            C = np.cov(X, rowvar=False, bias=True).reshape(X.shape[1], X.shape[1])
-        Lambda = float(np.linalg.eigvalsh(0.5 * (C + C.T))[-1])
+            with np.errstate(over="ignore", invalid="ignore"):
+                C = np.cov(X, rowvar=False, bias=True).reshape(X.shape[1], X.shape[1])
+            finite_result(C, "the sample covariance of samples")
+            Lambda = float(np.linalg.eigvalsh(C)[-1])
         if Lambda <= 0:
             raise ValueError(f"the data covariance must have a positive eigenvalue, got {Lambda}")
     lam_max = check_scalar(Lambda, "Lambda", low=0.0, low_open=True)
@@ -223,7 +261,8 @@ def kde_bandwidth(
         return s * math.exp(-ln / dd)
     if rule == "mixing":
         return math.sqrt(2.0 * t_mixing(s, dd, log_n=ln))
-    return (4.0 / (dd + 2.0)) ** (1.0 / (dd + 4.0)) * s * math.exp(-ln / (dd + 4.0))
+    log_h = math.log(4.0 / (dd + 2.0)) / (dd + 4.0) + math.log(s) - ln / (dd + 4.0)
+    return exp_or_raise(log_h, "the Silverman bandwidth")
 
 
 def kde_mise_gaussian(
@@ -242,7 +281,9 @@ def kde_mise_gaussian(
 
     (notes §2 C5'; classical). Evaluated as (4 pi sigma^2)^{-d/2} times a bracket in r = h^2/sigma^2
     with ``expm1`` so that the cancellation 1 - 2(1 + r/2)^{-d/2} + (1 + r)^{-d/2} = O(r^2) is
-    benign; ``log=True`` returns log MISE (no underflow for large d).
+    benign; ``log=True`` returns log MISE (no underflow for large d). Everything is in log space
+    (log r = 2 log(h/sigma), log1p(r) = softplus(log r)), so any h, sigma > 0 work; a MISE beyond
+    float64 (tiny sigma or h) raises ``ValueError`` unless ``log=True``.
 
     >>> round(kde_mise_gaussian(0.5, 1.0, 1, 100), 10)
     0.0056037668
@@ -252,11 +293,12 @@ def kde_mise_gaussian(
     s, dd, _ = _sigma_d_lam(sigma, d, 1.0)
     hh = check_scalar(h, "h", low=0.0, low_open=True)
     ln = _log_n(n, log_n)
-    r = (hh / s) ** 2
+    check_bool(log, "log")
+    log_r = 2.0 * (math.log(hh) - math.log(s))  # r = h^2 / sigma^2
     half = 0.5 * dd
-    u = -half * math.log1p(0.5 * r)  # log (1 + r/2)^{-d/2}
-    v = -half * math.log1p(r)  # log (1 + r)^{-d/2}
-    log_a = -ln - half * math.log(r)  # (1/n) r^{-d/2}
+    u = -half * _softplus(log_r - _LOG2)  # log (1 + r/2)^{-d/2}
+    v = -half * _softplus(log_r)  # log (1 + r)^{-d/2}
+    log_a = -ln - half * log_r  # (1/n) r^{-d/2}
     # bracket = a + (1 - 2 e^u + e^v) - e^v / n, each piece >= 0 except the last.
     core = -2.0 * math.expm1(u) + math.expm1(v)
     rest = core - math.exp(v - ln)
@@ -264,8 +306,8 @@ def kde_mise_gaussian(
         log_bracket = log_a + math.log1p(rest * math.exp(-log_a))
     else:
         log_bracket = math.log(math.exp(log_a) + rest)
-    out = log_bracket - half * math.log(4.0 * math.pi * s * s)
-    return out if log else math.exp(out)
+    out = log_bracket - half * (math.log(4.0 * math.pi) + 2.0 * math.log(s))
+    return out if log else exp_or_raise(out, "the MISE")
 
 
 def kde_mise_optimal_bandwidth(
@@ -500,16 +542,22 @@ def late_time_quadratic(
     6.389056098931
     """
     tt = _time(t)
-    if not isinstance(corrected, (bool, np.bool_)):
-        raise ValueError(f"corrected must be True or False, got {corrected!r}")
+    check_bool(corrected, "corrected")
+    e2t = exp_or_raise(2.0 * tt, "e^{2t} (the Sigma_t of eq. (2.12))")
     delta = -math.expm1(-2.0 * tt)
-    a = math.exp(-2.0 * tt) / delta
+    a = 1.0 / (e2t * delta)  # e^{-2t} / delta_t
     if samples is not None:
         if mean is not None or cov is not None:
             raise ValueError("give either samples or (mean, cov), not both")
         Y = _samples(samples)
         d = Y.shape[1]
-        logw = -0.5 * a * np.sum(Y * Y, axis=1)
+        with np.errstate(over="ignore"):
+            logw = -0.5 * a * np.sum(Y * Y, axis=1)
+        if not np.all(np.isfinite(logw)):
+            raise ValueError(
+                f"t = {tt!r} is too early for the late-time expansion of these samples: "
+                "e^{-2t} |y|^2 / delta_t overflows float64"
+            )
         m = logw.max()
         w = np.exp(logw - m)
         log_tilt = m + math.log(w.sum()) - math.log(Y.shape[0])
@@ -521,21 +569,22 @@ def late_time_quadratic(
         if mean is None or cov is None:
             raise ValueError("give samples, or both mean and cov")
         m0 = as_float_array(mean, "mean", ndim=1, dtype=np.float64)
-        C0 = as_float_array(cov, "cov", ndim=2, dtype=np.float64)
+        C0 = check_covariance(cov, "cov")[0]
         d = m0.shape[0]
         if C0.shape != (d, d):
             raise ValueError(f"cov must have shape ({d}, {d}), got {C0.shape}")
-        A = np.eye(d) + a * C0  # tilted: cov = C (I + aC)^{-1}, mean = (I + aC)^{-1} m
+        with np.errstate(over="ignore"):
+            A = np.eye(d) + a * C0  # tilted: cov = C (I + aC)^{-1}, mean = (I + aC)^{-1} m
+        if not np.all(np.isfinite(A)):
+            raise ValueError(f"t = {tt!r} is too early: e^{{-2t}} cov / delta_t overflows float64")
         mu = np.linalg.solve(A, m0)
         C = np.linalg.solve(A, C0)
         C = 0.5 * (C + C.T)
-        sign, logdet = np.linalg.slogdet(A)
-        if sign <= 0:
-            raise ValueError("cov must be positive semi-definite")
-        log_tilt = -0.5 * logdet - 0.5 * a * float(m0 @ mu)
-    Sigma = math.exp(2.0 * tt) * np.eye(d) - (C / delta if corrected else C)
+        log_tilt = -0.5 * np.linalg.slogdet(A)[1] - 0.5 * a * float(m0 @ mu)
+    Sigma = e2t * np.eye(d) - (C / delta if corrected else C)
     const = -0.5 * d * math.log(2.0 * math.pi * delta) + log_tilt
-    return LateTimeQuadratic(tt, float(const), mu, C, Sigma)
+    finite_result(Sigma, "Sigma_t")
+    return LateTimeQuadratic(tt, float(finite_result(const, "the constant term")), mu, C, Sigma)
 
 
 def t_relaxation(
@@ -551,6 +600,7 @@ def t_relaxation(
     Sigma_t from :func:`late_time_quadratic`. Found as the last sign change of
     lambda_min(Sigma_t) on a log-spaced grid of (1e-4, t_max], refined with Brent's method;
     0.0 if lambda_min > 0 on the whole grid (e.g. any single Gaussian, for either form).
+    ``t_max`` is at most 350 (e^{2t} must fit in float64).
     Bounds (Lambda = largest data-covariance eigenvalue): t_R <= 1/2 log(1 + Lambda)
     (corrected) and t_R <= 1/2 log Lambda = :func:`t_speciation` (printed form).
 
@@ -560,7 +610,7 @@ def t_relaxation(
     >>> t_relaxation(Y) <= 0.5 * math.log(10.0) + 1e-9
     True
     """
-    tm = check_scalar(t_max, "t_max", low=1e-3, low_open=True)
+    tm = check_scalar(t_max, "t_max", low=1e-3, low_open=True, high=_T_MAX_LATE)
 
     def lam_min(t: float) -> float:
         q = late_time_quadratic(t, samples, mean=mean, cov=cov, corrected=corrected)

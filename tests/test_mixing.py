@@ -359,3 +359,66 @@ ERRATA = [
 def test_registered_checks(name):
     res = get_check(name).run()
     assert res.status == ("erratum" if name in ERRATA else "pass"), res.note
+
+
+# --- issue 14: extreme valid floats, covariances ------------------------------------------------
+
+
+def _mise_mp(h, sigma, d, n):
+    with mpmath.workdps(60):
+        h, s, n = mpmath.mpf(h), mpmath.mpf(sigma), mpmath.mpf(n)
+        pi = mpmath.pi
+        return (
+            (4 * pi * h**2) ** (-mpmath.mpf(d) / 2) / n
+            + (1 - 1 / n) * (4 * pi * (s**2 + h**2)) ** (-mpmath.mpf(d) / 2)
+            - 2 * (2 * pi * (2 * s**2 + h**2)) ** (-mpmath.mpf(d) / 2)
+            + (4 * pi * s**2) ** (-mpmath.mpf(d) / 2)
+        )
+
+
+@pytest.mark.parametrize(
+    "args",
+    [(1e300, 1.0, 2, 100), (0.5, 1e300, 2, 100), (1e-150, 1.0, 2, 100), (3.0, 1e-100, 1, 10)],
+)
+def test_mise_extreme_valid_floats(args):
+    # issue 14: kde_mise_gaussian(1e300, 1., 2, 100) raised OverflowError
+    assert mx.kde_mise_gaussian(*args) == pytest.approx(float(_mise_mp(*args)), rel=1e-10)
+    log_mise = mx.kde_mise_gaussian(*args, log=True)
+    assert log_mise == pytest.approx(float(mpmath.log(_mise_mp(*args))), rel=1e-12)
+
+
+def test_mise_beyond_float64_raises_but_log_is_finite():
+    with pytest.raises(ValueError, match=r"MISE = e\^.* is outside the float64 range"):
+        mx.kde_mise_gaussian(1e-300, 1.0, 2, 100)
+    log_mise = mx.kde_mise_gaussian(1e-300, 1.0, 2, 100, log=True)
+    assert log_mise == pytest.approx(float(mpmath.log(_mise_mp(1e-300, 1.0, 2, 100))), rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("sigma", "d", "log_n", "lam"),
+    [(1e300, 16, math.log(1e4), 1.0), (1.0, 16, 1e300, 1.0), (1.0, 16, 1e4, 1e-300)],
+)
+def test_t_mixing_extreme_valid_floats(sigma, d, log_n, lam):
+    ref = mx.t_mixing(sigma, d, log_n=log_n, lam=lam, dps=40)
+    assert mx.t_mixing(sigma, d, log_n=log_n, lam=lam) == pytest.approx(float(ref), rel=1e-12)
+
+
+def test_leading_t_mixing_overflow_raises():
+    with pytest.raises(ValueError, match="outside the float64 range"):
+        mx.t_mixing_leading(1e300, 16, 10**4, lam=1e-300)
+
+
+def test_covariances_must_be_psd():
+    with pytest.raises(ValueError, match="cov must be symmetric positive semi-definite"):
+        mx.t_speciation(cov=-np.eye(2))
+    with pytest.raises(ValueError, match="cov must be symmetric positive semi-definite"):
+        mx.late_time_quadratic(1.0, mean=np.zeros(2), cov=np.diag([1.0, -0.5]))
+
+
+def test_late_time_range():
+    with pytest.raises(ValueError, match="float64 range"):
+        mx.late_time_quadratic(1000.0, mean=np.zeros(2), cov=np.eye(2))
+    with pytest.raises(ValueError, match="t_max must be <= 350"):
+        mx.t_relaxation(mean=np.zeros(2), cov=np.eye(2), t_max=1e300)
+    with pytest.raises(ValueError, match="corrected"):
+        mx.late_time_quadratic(1.0, mean=np.zeros(2), cov=np.eye(2), corrected="no")

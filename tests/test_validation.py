@@ -102,7 +102,7 @@ def test_check_allocation_finite_result_dps_bool_callable():
         with pytest.raises(ValueError, match="dps"):
             v.check_dps(bad)
     assert v.check_bool(np.True_, "f") is True
-    with pytest.raises(TypeError, match="f must be True or False"):
+    with pytest.raises(ValueError, match="f must be True or False"):
         v.check_bool("yes", "f")
     with pytest.raises(TypeError, match="g must be a callable"):
         v.check_callable(3, "g", "a callable g(t)")
