@@ -76,12 +76,20 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from diffmem_theory._validation import as_float_array, as_rng, check_choice, check_int, check_scalar
+from diffmem_theory._validation import (
+    as_float_array,
+    as_rng,
+    check_allocation,
+    check_bool,
+    check_choice,
+    check_int,
+    check_scalar,
+)
 from diffmem_theory.crossover import loss_weighting
 from diffmem_theory.denoisers import memorized_subset, template_denoiser
 from diffmem_theory.kernels._numba import single_threaded_blas
 from diffmem_theory.mixtures import TemplateMixture
-from diffmem_theory.schedules import Schedule, VPTrig
+from diffmem_theory.schedules import Schedule, as_schedule
 from diffmem_theory.training import TrainConfig, fit_config
 
 __all__ = [
@@ -289,10 +297,13 @@ def minmax_normalize(images: ArrayLike) -> np.ndarray:
     [[0.0, 0.5], [0.25, 1.0]]
     """
     arr = as_float_array(images, "images", dtype=np.float64)
+    if arr.size == 0:
+        raise ValueError(f"images must not be empty, got shape {arr.shape}")
     lo, hi = float(arr.min()), float(arr.max())
     if not hi > lo:
         raise ValueError(f"images are constant ({lo!r}); min-max normalization is undefined")
-    return (arr - lo) / (hi - lo)
+    half_lo = 0.5 * lo  # halves: hi - lo may overflow float64
+    return (0.5 * arr - half_lo) / (0.5 * hi - half_lo)
 
 
 def generated_templates(K: int, size: int = 15, seed: int = 0) -> np.ndarray:
@@ -318,6 +329,7 @@ def generated_templates(K: int, size: int = 15, seed: int = 0) -> np.ndarray:
     k = check_int(K, "K", low=1)
     s = check_int(size, "size", low=4)
     sd = check_int(seed, "seed", low=0)
+    check_allocation(k * s * s + 16 * (8 * s) ** 2, f"{k} templates of {s} x {s} pixels")
     out = np.empty((k, s, s))
     for i in range(k):
         rng = np.random.default_rng(np.random.SeedSequence(sd, spawn_key=(i,)))
@@ -410,8 +422,12 @@ def resize_bicubic(images: ArrayLike, size: int, method: str = "pil") -> np.ndar
     check_choice(method, "method", ("pil", "scipy"))
     s = check_int(size, "size", low=1)
     arr = np.asarray(images)
-    if arr.ndim != 3 or arr.dtype.kind not in "fiu":
-        raise ValueError(f"images must be a real (n, H, W) array, got shape {arr.shape}")
+    if arr.ndim != 3 or arr.dtype.kind not in "fiu" or min(arr.shape) < 1:
+        raise ValueError(
+            f"images must be a non-empty real (n, H, W) array, got {arr.dtype} of shape {arr.shape}"
+        )
+    as_float_array(arr, "images")  # finite
+    check_allocation(arr.shape[0] * s * s, f"{arr.shape[0]} images of {s} x {s} pixels")
     if method == "scipy":
         from scipy.ndimage import zoom
 
@@ -457,6 +473,9 @@ def load_fashion_mnist_templates(
     k = check_int(K, "K", low=1)
     check_int(size, "size", low=1)
     gen = np.random.default_rng(check_int(seed, "seed", low=0))
+    check_bool(per_class, "per_class")
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"path must be a str or os.PathLike, got {type(path).__name__}")
     p = Path(path)
     if p.is_dir():
         img_file = _find(p, "train-images-idx3-ubyte")
@@ -515,6 +534,7 @@ class TemplateDenoiser:
     weights ``1/M``. :meth:`denoiser` is :func:`diffmem_theory.denoisers.template_denoiser`
     (Lemma 2.1 via the H.4 identities); :meth:`to_mixture` the model distribution.
 
+    >>> from diffmem_theory.schedules import VPTrig
     >>> m = TemplateDenoiser(np.ones((1, 2, 2)), np.array([[1.0, -1.0]]), 0.5)
     >>> m.image_shape, m.dim
     ((2, 2, 2), 8)
@@ -525,6 +545,19 @@ class TemplateDenoiser:
     templates: np.ndarray
     color_means: np.ndarray
     color_var: float
+
+    def __post_init__(self) -> None:
+        tpl = as_float_array(self.templates, "templates", ndim=3, dtype=np.float64)
+        u = as_float_array(self.color_means, "color_means", ndim=2, dtype=np.float64)
+        if min(tpl.shape) < 1 or u.shape[0] != tpl.shape[0] or u.shape[1] < 1:
+            raise ValueError(
+                f"templates (M, h, w) and color_means (M, c) need M, h, w, c >= 1 and the same M, "
+                f"got {tpl.shape} and {u.shape}"
+            )
+        s2 = check_scalar(self.color_var, "color_var", low=0.0, low_open=True)
+        object.__setattr__(self, "templates", tpl)
+        object.__setattr__(self, "color_means", u)
+        object.__setattr__(self, "color_var", s2)
 
     @property
     def n_components(self) -> int:
@@ -539,9 +572,10 @@ class TemplateDenoiser:
     def dim(self) -> int:
         return int(np.prod(self.image_shape))
 
-    def denoiser(self, t: ArrayLike, x: ArrayLike, schedule: Schedule) -> np.ndarray:
+    def denoiser(self, t: ArrayLike, x: ArrayLike, schedule: Schedule | str) -> np.ndarray:
         """``xbar_theta(t, x)``; see :func:`~diffmem_theory.denoisers.template_denoiser`."""
-        return template_denoiser(t, x, self.templates, self.color_means, self.color_var, schedule)
+        sched = as_schedule(schedule, required=True)
+        return template_denoiser(t, x, self.templates, self.color_means, self.color_var, sched)
 
     def to_mixture(self) -> TemplateMixture:
         """The model distribution ``(1/M) sum_i N(u^i (x) x^i, s2 I_c (x) x^i x^i^T)``."""
@@ -558,28 +592,48 @@ class TemplateDenoiser:
         cls, theta: np.ndarray, image_shape: tuple[int, int, int], M: int
     ) -> TemplateDenoiser:
         """Inverse of :meth:`pack` for ``M`` components of images ``(c, h, w)``."""
-        c, h, w = image_shape
+        c, h, w = _shape3(image_shape)
+        M = check_int(M, "M", low=1)
+        theta = _packed(theta, M * (h * w + c) + 1)
         tpl = theta[: M * h * w].reshape(M, h, w).copy()
         u = theta[M * h * w : M * (h * w + c)].reshape(M, c).copy()
         return cls(tpl, u, float(theta[-1]) ** 2)
+
+
+def _shape3(image_shape: Any, name: str = "image_shape") -> tuple[int, int, int]:
+    """A ``(c, h, w)`` triple of positive integers."""
+    if not isinstance(image_shape, (tuple, list)) or len(image_shape) != 3:
+        raise ValueError(f"{name} must be a (c, h, w) tuple, got {image_shape!r}")
+    c, h, w = (check_int(v, name, low=1) for v in image_shape)
+    return c, h, w
+
+
+def _packed(theta: Any, size: int) -> np.ndarray:
+    """Flat float64 parameters of the given size (see :meth:`TemplateDenoiser.pack`)."""
+    arr = as_float_array(theta, "theta", ndim=1, dtype=np.float64)
+    if arr.size != size:
+        raise ValueError(f"theta must have {size} entries for this model, got {arr.size}")
+    return arr
 
 
 def _image_shape(
     Y: np.ndarray, image_shape: tuple[int, ...] | None, templates: np.ndarray | None
 ) -> tuple[int, int, int]:
     if Y.ndim == 4:
-        return tuple(int(s) for s in Y.shape[1:])  # type: ignore[return-value]
+        return _shape3(Y.shape[1:], "the image shape of Y")
     if Y.ndim != 2:
         raise ValueError(f"Y must have shape (N, c, h, w) or (N, c*h*w), got shape {Y.shape}")
     if image_shape is not None:
-        shape = tuple(int(s) for s in image_shape)
-        if len(shape) != 3 or int(np.prod(shape)) != Y.shape[1] or min(shape) < 1:
+        shape = _shape3(image_shape)
+        if shape[0] * shape[1] * shape[2] != Y.shape[1]:
             raise ValueError(f"image_shape {image_shape} does not match Y of shape {Y.shape}")
-        return shape  # type: ignore[return-value]
+        return shape
     if templates is not None:
         h, w = templates.shape[1:]
-        if Y.shape[1] % (h * w):
-            raise ValueError(f"Y's dimension {Y.shape[1]} is not a multiple of h*w = {h * w}")
+        if h * w == 0 or Y.shape[1] % (h * w) or Y.shape[1] == 0:
+            raise ValueError(
+                f"Y's dimension {Y.shape[1]} is not a positive multiple of h*w = {h * w}"
+            )
         return (Y.shape[1] // (h * w), int(h), int(w))
     raise ValueError("flat Y (N, d) needs image_shape=(c, h, w) or templates to infer it")
 
@@ -617,6 +671,9 @@ def template_partial_memorization_init(
     tpl = None if templates is None else as_float_array(templates, "templates", ndim=3)
     c, h, w = _image_shape(data, image_shape, tpl)
     n = data.shape[0]
+    if n < 1:
+        raise ValueError(f"Y must hold at least one image, got shape {data.shape}")
+    check_allocation(m * c * h * w, f"M = {m} components of {(c, h, w)} images")
     flat = data.reshape(n, c, h * w)
     gen = as_rng(rng)
     idx = memorized_subset(n, m, rng=gen) if m <= n else gen.integers(0, n, m)
@@ -803,6 +860,11 @@ class _Model:
         return loss, (dT + 2.0 * dn[:, None] * self.T) * scale, dU, ds2
 
 
+def _check_model(model: Any, name: str = "model") -> None:
+    if not isinstance(model, TemplateDenoiser):
+        raise TypeError(f"{name} must be a TemplateDenoiser, got {type(model).__name__}")
+
+
 def template_loss_and_grad(
     model: TemplateDenoiser,
     x_t: ArrayLike,
@@ -822,12 +884,15 @@ def template_loss_and_grad(
     threads with single-threaded BLAS (formulas in the module docstring and
     :func:`_chunk_loss_grad`); float64; the result does not depend on the thread count.
 
+    >>> from diffmem_theory.schedules import VPTrig
     >>> m = TemplateDenoiser(np.ones((1, 1, 2)), np.array([[0.5, 1.0]]), 1.0)
     >>> loss, gT, gU, gv = template_loss_and_grad(m, np.ones((1, 4)), np.zeros((1, 4)), 0.6,
     ...                                           VPTrig(), "x0")
     >>> round(loss, 6), gT.shape, gU.shape   # xbar = ((0.18, 0.36) + 1.6) / 1.64 per channel
     (5.212671, (1, 1, 2), (1, 2))
     """
+    _check_model(model)
+    schedule = as_schedule(schedule, required=True)
     c, h, w = model.image_shape
     d = c * h * w
     xt = as_float_array(x_t, "x_t", ndim=(2, 4), dtype=np.float64)
@@ -891,9 +956,33 @@ def template_objective(
     draw is still uniform on the grid, so the loss estimate stays unbiased for eq. (5), but a
     sample covers ``min(n_dup, L)`` distinct times per epoch, which removes most of the
     epoch-to-epoch gradient noise from the ``psi_t``-weighted small-``t`` terms).
+
+    Every argument is validated: ``Y`` finite ``(N, c, p)`` with ``N, c, p >= 1``, ``M >= 1``,
+    ``config`` a :class:`~diffmem_theory.training.TrainConfig`, ``schedule`` a schedule or its
+    name, ``times`` a non-empty 1-D array of times in the schedule's domain; the returned
+    ``objective`` checks that ``theta`` has ``M (p + c) + 1`` entries and ``epoch >= 0``.
+
+    >>> from diffmem_theory.schedules import VPTrig
+    >>> from diffmem_theory.training import TrainConfig
+    >>> Y = np.ones((2, 3, 4))
+    >>> f = template_objective(Y, 2, TrainConfig(n_dup=1), VPTrig(), VPTrig().time_grid())
+    >>> theta = np.concatenate([np.ones(8), np.zeros(6), [0.5]])
+    >>> loss, grad = f(theta, 0)
+    >>> grad.shape, bool(loss > 0)
+    ((15,), True)
     """
+    Y = as_float_array(Y, "Y", ndim=3, dtype=np.float64)
     n, c, p = Y.shape
-    m = M
+    if min(n, c, p) < 1:
+        raise ValueError(f"Y must have shape (N, c, p) with N, c, p >= 1, got {Y.shape}")
+    m = check_int(M, "M", low=1)
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    schedule = as_schedule(schedule, required=True)
+    times = schedule.check_time(as_float_array(times, "times", ndim=1), "times")
+    if times.size == 0:
+        raise ValueError("times must hold at least one time")
+    check_allocation(m * (p + c) + QUERY_BLOCK * c * p * 3, f"M = {m} components")
     lam_grid = loss_weighting(config.weighting, times, schedule)
     alpha_grid, sig2_grid = schedule.alpha(times), schedule.sigma2(times)
     n_dup, seed = config.n_dup, config.seed
@@ -906,6 +995,8 @@ def template_objective(
     stratified = sampling == "stratified"
 
     def objective(theta: np.ndarray, epoch: int) -> tuple[float, np.ndarray]:
+        theta = _packed(theta, nt + nu + 1)
+        epoch = check_int(epoch, "epoch", low=0)
         t_idx = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(epoch,))).integers(
             0, times.size, n
         )
@@ -978,9 +1069,13 @@ def train_template_denoiser(
     True
     """
     cfg = config if config is not None else IMAGE_CONFIG
+    if not isinstance(cfg, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(cfg).__name__}")
     if np.dtype(cfg.dtype) != np.float64:
         raise ValueError(f"the template trainer runs in float64 only, got dtype {cfg.dtype!r}")
-    sched = schedule if schedule is not None else VPTrig()
+    sched = as_schedule(schedule)
+    if init is not None:
+        _check_model(init, "init")
     data = as_float_array(Y, "Y", ndim=(2, 4), dtype=np.float64)
     tpl = None if templates is None else as_float_array(templates, "templates", ndim=3)
     c, h, w = _image_shape(data, image_shape, tpl)

@@ -335,6 +335,78 @@ def test_value_errors():
         tp.resize_bicubic(np.ones((1, 4, 4)), 2, method="lanczos")
 
 
+def _objective_args():
+    Y = np.ones((2, 3, 4))
+    return [Y, 2, TrainConfig(n_dup=1), SCHED, SCHED.time_grid()]
+
+
+@pytest.mark.parametrize(
+    ("position", "value", "error", "match"),
+    [
+        (0, np.full((2, 3, 4), np.nan), ValueError, "Y must be finite"),
+        (0, np.ones((2, 12)), ValueError, "Y must have 3"),
+        (0, np.ones((0, 3, 4)), ValueError, "N, c, p >= 1"),
+        (1, 0, ValueError, "M must be >= 1"),
+        (1, 2.5, ValueError, "M must be an integer"),
+        (2, None, TypeError, "config must be a TrainConfig"),
+        (3, None, TypeError, "schedule is required"),
+        (3, 1.0, TypeError, "schedule must be a Schedule"),
+        (4, np.array([0.5, 1.5]), ValueError, "times must lie in"),
+        (4, np.array([]), ValueError, "at least one time"),
+        (4, np.array([[0.5]]), ValueError, "times must have 1"),
+    ],
+)
+def test_template_objective_validates_every_argument(position, value, error, match):
+    # issue 14: template_objective checked nothing
+    args = _objective_args()
+    args[position] = value
+    with pytest.raises(error, match=match):
+        tp.template_objective(*args)
+
+
+def test_template_objective_checks_theta_and_epoch_and_accepts_a_schedule_name():
+    args = _objective_args()
+    f = tp.template_objective(*args)
+    theta = np.concatenate([np.ones(8), np.zeros(6), [0.5]])
+    args[3] = "VPTrig"
+    loss, grad = tp.template_objective(*args)(theta, 3)
+    assert (loss, grad.tolist()) == (f(theta, 3)[0], f(theta, 3)[1].tolist())
+    with pytest.raises(ValueError, match="theta must have 15 entries"):
+        f(theta[:-1], 0)
+    with pytest.raises(ValueError, match="epoch must be >= 0"):
+        f(theta, -1)
+
+
+def test_template_model_is_validated():
+    with pytest.raises(ValueError, match="color_var must be finite"):
+        tp.TemplateDenoiser(np.ones((1, 2, 2)), np.zeros((1, 3)), float("nan"))
+    with pytest.raises(ValueError, match="same M"):
+        tp.TemplateDenoiser(np.ones((2, 2, 2)), np.zeros((1, 3)), 1.0)
+    with pytest.raises(TypeError, match="model must be a TemplateDenoiser"):
+        tp.template_loss_and_grad(None, np.ones((1, 4)), np.ones((1, 4)), 0.5, SCHED)
+    model = tp.TemplateDenoiser(np.ones((1, 1, 2)), np.array([[0.5, 1.0]]), 1.0)
+    with pytest.raises(TypeError, match="schedule is required"):
+        tp.template_loss_and_grad(model, np.ones((1, 4)), np.zeros((1, 4)), 0.6, None)
+    by_name = tp.template_loss_and_grad(model, np.ones((1, 4)), np.zeros((1, 4)), 0.6, "VPTrig")
+    assert (
+        by_name[0]
+        == tp.template_loss_and_grad(model, np.ones((1, 4)), np.zeros((1, 4)), 0.6, SCHED)[0]
+    )
+
+
+def test_minmax_and_resize_edge_cases():
+    out = tp.minmax_normalize([-1e308, 0.0, 1e308])  # hi - lo overflows float64
+    assert out.tolist() == [0.0, 0.5, 1.0]
+    with pytest.raises(ValueError, match="empty"):
+        tp.minmax_normalize([])
+    with pytest.raises(ValueError, match="non-empty"):
+        tp.resize_bicubic(np.ones((0, 4, 4)), 2)
+    with pytest.raises(ValueError, match="GiB"):
+        tp.resize_bicubic(np.ones((1, 4, 4)), 10**6)
+    with pytest.raises(ValueError, match="GiB"):
+        tp.generated_templates(10**9)
+
+
 # ----------------------------------------------------------------------------------------------
 # experiments
 # ----------------------------------------------------------------------------------------------
