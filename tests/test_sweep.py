@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import re
 import subprocess
@@ -37,7 +38,7 @@ MARKERS = "DIFFMEM_SWEEP_TEST_MARKERS"  # directory: one file per task invocatio
 FAIL_X = "DIFFMEM_SWEEP_TEST_FAIL_X"  # the task raises for this x
 DIE_X = "DIFFMEM_SWEEP_TEST_DIE_X"  # the worker process exits abruptly for this x
 STOP_X = "DIFFMEM_SWEEP_TEST_STOP_X"  # Ctrl-C (KeyboardInterrupt) arrives during this x
-SLEEP_X = "DIFFMEM_SWEEP_TEST_SLEEP_X"  # this x takes 30 s
+SLEEP_X = "DIFFMEM_SWEEP_TEST_SLEEP_X"  # this x takes 30 s (then leaves a "<key>.woke" marker)
 
 
 def toy_task(config: dict) -> dict:
@@ -53,6 +54,7 @@ def toy_task(config: dict) -> dict:
         raise KeyboardInterrupt
     if str(config["x"]) == os.environ.get(SLEEP_X):
         time.sleep(30)
+        Path(os.environ[MARKERS], f"{config_key(config)}.woke").touch()
     rng = np.random.default_rng(config["seed"])
     return {
         "square": config["x"] ** 2,
@@ -244,11 +246,14 @@ def test_an_interrupt_stops_the_runs_in_progress_in_worker_processes(
 ):
     monkeypatch.setenv(SLEEP_X, "0")
     monkeypatch.setenv(STOP_X, "1")
-    start = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
         run_sweep(TASK, _configs(3), tmp_path, workers=2, progress=False)
-    # the 30 s run was terminated, not waited for (a hang guard, not a benchmark)
-    assert time.monotonic() - start < 25
+    # the run asleep for 30 s was stopped, not waited for: its worker is gone and never woke
+    deadline = time.monotonic() + 20  # a hang guard, well before the sleep would end
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert multiprocessing.active_children() == []
+    assert not [p.name for p in markers.iterdir() if p.name.endswith(".woke")]
     assert load_results(tmp_path) == []
 
 

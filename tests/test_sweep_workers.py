@@ -1,0 +1,66 @@
+"""Same configs, same bits: a sweep's results do not depend on its worker count (issue 14).
+
+The worker count sets each run's thread count: ``workers=1`` runs in this process with its
+threads, ``workers=2`` in two processes with ``cpu_count // 2`` Numba threads each unless
+``NUMBA_NUM_THREADS`` says otherwise. A small training run of the paper-000 GMM denoiser (a
+Numba kernel that reduces over queries in parallel: 64 samples x 16 noise draws = 4 blocks of
+256 queries) plus a long NumPy dot product (which OpenBLAS splits between its threads) must give
+the same bits however the runs are spread.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+import pytest
+
+from diffmem_theory.sweep import run_sweep
+from diffmem_theory.training import TrainConfig, train_gmm_denoiser
+
+# Worker processes (spawn) import the task from this module by this name.
+TASK = f"{__name__}:train_task"
+CONFIGS = [{"N": 64, "d": 4, "M": 8, "n_dup": 16, "epochs": 60, "seed": s} for s in (0, 1)]
+
+
+def train_task(config: dict) -> dict:
+    """Learned means, variance and loss curve of a tiny training run, and a BLAS dot product."""
+    rng = np.random.default_rng(config["seed"])
+    X = rng.standard_normal((config["N"], config["d"]))
+    cfg = TrainConfig(
+        n_epochs=config["epochs"], n_dup=config["n_dup"], seed=config["seed"], peak_lr=1e-2
+    )
+    res = train_gmm_denoiser(X, config["M"], cfg, progress=False)
+    u, v = rng.standard_normal((2, 200_000))
+    return {
+        "means": res.model.means,
+        "var": res.model.var,
+        "losses": res.losses,
+        "dot": float(u @ v),
+        "threads": numba.get_num_threads(),  # a record of how it ran, not a result
+    }
+
+
+def _results(records: list[dict]) -> list[dict]:
+    assert [r["status"] for r in records] == ["done"] * len(CONFIGS)
+    return [{k: v for k, v in r["result"].items() if k != "threads"} for r in records]
+
+
+def test_results_are_bit_identical_for_any_worker_and_thread_count(tmp_path, monkeypatch):
+    here = run_sweep(TASK, CONFIGS, tmp_path / "w1", workers=1, progress=False)
+    runs = {f"workers=1, {numba.get_num_threads()} threads": here}
+    for threads in ("1", "3"):
+        monkeypatch.setenv("NUMBA_NUM_THREADS", threads)
+        out = tmp_path / f"w2-t{threads}"
+        runs[f"workers=2, {threads} threads"] = run_sweep(
+            TASK, CONFIGS, out, workers=2, progress=False
+        )
+    seen = {label: {r["result"]["threads"] for r in records} for label, records in runs.items()}
+    assert seen["workers=2, 1 threads"] == {1} and seen["workers=2, 3 threads"] == {3}
+    reference = _results(here)
+    for label, records in runs.items():
+        got = _results(records)
+        for ref, new, config in zip(reference, got, CONFIGS, strict=True):
+            for key in ref:
+                if new[key] != ref[key]:
+                    diff = np.max(np.abs(np.subtract(new[key], ref[key])))
+                    pytest.fail(f"{label}: {key} of {config} differs (max |diff| {diff:.3g})")
