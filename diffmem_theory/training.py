@@ -15,10 +15,12 @@ are never formed). The optimizer is Adam with the warmup-decay schedule of H.1
 the authors' code.
 
 Everything is a pure function of the seed: the noise and times of epoch ``k`` come from
-``SeedSequence(seed, spawn_key=(k, chunk))`` (the noise in 8 fixed row chunks drawn in parallel,
-the queries ``alpha_t x^i + sigma_t z`` formed block by block inside the kernel), so an
-interrupted run resumed from its checkpoint gives bit-for-bit the parameters of an uninterrupted
-one, whatever the number of threads.
+``SeedSequence(seed, spawn_key=(k, chunk))`` (the noise in 8 fixed row chunks, each from its own
+generator, drawn in parallel on a thread pool; the queries ``alpha_t x^i + sigma_t z`` formed
+block by block inside the kernel), and the kernel sums over a fixed partition of the queries in
+a fixed order, so an interrupted run resumed from its checkpoint gives bit-for-bit the
+parameters of an uninterrupted one, and every run the same bits whatever the number of threads
+(``NUMBA_NUM_THREADS``) or of pool workers.
 
 >>> import numpy as np
 >>> from diffmem_theory.mixtures import IsotropicGaussianMixture, sphere_means
@@ -61,7 +63,7 @@ from diffmem_theory.kernels import BACKENDS
 from diffmem_theory.kernels._training import loss_and_grad_cpu
 from diffmem_theory.kernels._training_xp import loss_and_grad_on
 from diffmem_theory.optim import Adam, AdamState, WarmupDecay, ema_update
-from diffmem_theory.schedules import Schedule, VPTrig
+from diffmem_theory.schedules import PREDICTIONS, Schedule, as_schedule
 
 __all__ = [
     "FitResult",
@@ -90,6 +92,7 @@ class GMMDenoiser:
     ``Sigma^i = s2 I`` and weights 1/M), evaluated on the fused kernel.
 
     >>> import numpy as np
+    >>> from diffmem_theory.schedules import VPTrig
     >>> m = GMMDenoiser(np.array([[1.0, 0.0], [-1.0, 0.0]]), 0.5)
     >>> m.denoiser(0.5, np.array([0.9, 0.1]), VPTrig()).round(6).tolist()
     [0.962523, 0.069282]
@@ -166,21 +169,29 @@ def gmm_loss_and_grad(
     (:mod:`diffmem_theory.kernels._training_xp`) on NumPy or on the GPU; NumPy in and out.
 
     >>> import numpy as np
+    >>> from diffmem_theory.schedules import VPTrig
     >>> m = GMMDenoiser(np.array([[1.0]]), 1.0)
     >>> loss, g, gv = gmm_loss_and_grad(m, np.array([[1.0]]), np.array([[0.0]]), 0.6, VPTrig())
     >>> round(loss, 6)   # xbar = (0.8 + 0.36)/1 = 1.16, psi = 0.64/0.36
     2.392178
+
+    Raises ``ValueError`` when a squared norm of ``x_t``, ``x0`` or ``model.means``, or a term
+    of the loss or its gradient, would overflow the dtype.
     """
-    means = np.ascontiguousarray(model.means)
-    dtype = check_dtype(means.dtype, "model.means dtype")
-    xt = np.ascontiguousarray(as_float_array(x_t, "x_t", ndim=2, dtype=dtype))
-    target = np.ascontiguousarray(as_float_array(x0, "x0", ndim=2, dtype=dtype))
-    if xt.shape != target.shape or xt.shape[1] != means.shape[1]:
+    if not isinstance(model, GMMDenoiser):
+        raise TypeError(f"model must be a GMMDenoiser, got {type(model).__name__}")
+    schedule = as_schedule(schedule, required=True)
+    means = _means_array(model.means, "model.means")
+    dtype = means.dtype
+    xt = _rows(x_t, "x_t", dtype)
+    target = _rows(x0, "x0", dtype)
+    if xt.shape != target.shape or xt.shape[1] != means.shape[1] or xt.shape[0] == 0:
         raise ValueError(
-            f"x_t {xt.shape}, x0 {target.shape} and model.means {means.shape} must share (B, d)"
+            f"x_t {xt.shape}, x0 {target.shape} and model.means {means.shape} must share (B, d), "
+            "B >= 1"
         )
     tt = np.broadcast_to(schedule.check_time(t), (xt.shape[0],))
-    lam = loss_weighting(weighting, tt, schedule)
+    lam = _weights(weighting, tt, schedule)
     var = check_scalar(model.var, "model.var", low=0.0, low_open=True)
     backend = check_choice(backend, "backend", BACKENDS)
     return _fused_kernel(backend)(
@@ -188,9 +199,58 @@ def gmm_loss_and_grad(
     )
 
 
+def _rows(x: ArrayLike, name: str, dtype: np.dtype) -> np.ndarray:
+    """A C-contiguous (n, d) array of ``dtype`` whose squared row norms do not overflow."""
+    arr = np.ascontiguousarray(as_float_array(x, name, ndim=2, dtype=dtype))
+    with np.errstate(over="ignore"):
+        sq = np.einsum("ij,ij->i", arr, arr)
+    if not np.all(np.isfinite(sq)):
+        big = float(np.abs(arr).max())
+        raise ValueError(
+            f"{name} must have squared row norms that fit in {dtype}, got entries up to {big!r}; "
+            "rescale the data"
+        )
+    return arr
+
+
+def _means_array(means: ArrayLike, name: str) -> np.ndarray:
+    """Model means: float32 or float64 (their dtype sets the kernel's precision), (M, d)."""
+    dtype = check_dtype(np.asarray(means).dtype, f"{name} dtype")
+    mu = _rows(means, name, dtype)
+    if mu.shape[0] == 0 or mu.shape[1] == 0:
+        raise ValueError(f"{name} must have shape (M, d) with M, d >= 1, got shape {mu.shape}")
+    return mu
+
+
+def _weights(
+    weighting: str | Callable[[np.ndarray], ArrayLike], t: np.ndarray, schedule: Schedule
+) -> np.ndarray:
+    """lambda(t) of the loss, finite (psi_t overflows float64 below t ~ 1e-154 on VPTrig)."""
+    with np.errstate(over="ignore"):
+        lam = loss_weighting(weighting, t, schedule)
+    if not np.all(np.isfinite(lam)):
+        bad = float(t[~np.isfinite(lam)].flat[0])
+        raise ValueError(
+            f"the loss weighting must be finite at every time, got lambda(t) = inf at t = {bad!r}"
+        )
+    return lam
+
+
 def _fused_kernel(backend: str) -> Callable[..., tuple[float, np.ndarray, float]]:
-    """The fused loss-and-gradient kernel of ``backend``: Numba, or its array-API twin."""
-    return loss_and_grad_cpu if backend == "numba" else partial(loss_and_grad_on, backend=backend)
+    """The fused loss-and-gradient kernel of ``backend`` (Numba, or its array-API twin), whose
+    results are checked: a loss or gradient that is not finite raises ``ValueError``."""
+    kernel = loss_and_grad_cpu if backend == "numba" else partial(loss_and_grad_on, backend=backend)
+
+    def checked(*args: Any, **kwargs: Any) -> tuple[float, np.ndarray, float]:
+        loss, grad, dvar = kernel(*args, **kwargs)
+        if not (np.isfinite(loss) and np.isfinite(dvar) and np.all(np.isfinite(grad))):
+            raise ValueError(
+                f"the GMM loss or its gradient is not finite (loss {loss!r}, dL/dvar {dvar!r}): a "
+                "term overflowed; rescale the data and the means, or use float64"
+            )
+        return loss, grad, dvar
+
+    return checked
 
 
 # ----------------------------------------------------------------------------------------------
@@ -253,11 +313,21 @@ def fit(
     >>> bool(np.abs(res.params).max() < 1e-2), res.epochs
     (True, 2000)
     """
+    if not callable(objective):
+        raise TypeError(f"objective must be a callable (params, epoch) -> (loss, grad), got "
+                        f"{type(objective).__name__}")  # fmt: skip
+    if lr is not None and not callable(lr):
+        raise TypeError(f"lr must be a WarmupDecay or a callable epoch -> rate, got {lr!r}")
     n = check_int(n_epochs, "n_epochs", low=1)
     every = check_int(checkpoint_every, "checkpoint_every", low=1)
+    b2 = check_scalar(b2, "b2", low=0.0, high=1.0, high_open=True)
+    if ema is not None:
+        ema = check_scalar(ema, "ema", low=0.0, high=1.0, high_open=True)
+    if not isinstance(fingerprint, str):
+        raise TypeError(f"fingerprint must be a str, got {type(fingerprint).__name__}")
     sched = lr if lr is not None else WarmupDecay(n)
     opt = Adam(sched, b2=b2)
-    params = np.array(params0, copy=True)
+    params = np.array(as_float_array(params0, "params0"), copy=True)
     state = opt.init(params)
     avg = params.copy() if ema is not None else None
     losses = np.full(n, np.nan)
@@ -343,9 +413,19 @@ class TrainConfig:
         check_int(self.n_dup, "n_dup", low=1)
         check_int(self.seed, "seed", low=0)
         check_dtype(self.dtype)
+        peak = check_scalar(self.peak_lr, "peak_lr", low=0.0, low_open=True)
+        check_scalar(self.final_lr, "final_lr", low=0.0, high=peak)
+        check_scalar(self.warmup, "warmup", low=0.0, high=1.0)
         check_scalar(self.adam_b2, "adam_b2", low=0.0, high=1.0, high_open=True)
+        check_scalar(self.var0, "var0", low=0.0, low_open=True)
+        if not callable(self.weighting):
+            check_choice(self.weighting, "weighting", PREDICTIONS)
         if self.ema is not None:
             check_scalar(self.ema, "ema", low=0.0, high=1.0, high_open=True)
+        if self.times is not None:
+            as_float_array(self.times, "times", ndim=1)
+        if not isinstance(self.extra, dict):
+            raise TypeError(f"extra must be a dict, got {type(self.extra).__name__}")
 
 
 def fit_config(
@@ -373,6 +453,10 @@ def fit_config(
     >>> bool(np.abs(res.params).max() < 0.05)
     True
     """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if not isinstance(identity, dict):
+        raise TypeError(f"identity must be a dict, got {type(identity).__name__}")
     fingerprint = hashlib.sha256(
         json.dumps({"config": asdict(config), **identity}, sort_keys=True, default=str).encode()
         + np.ascontiguousarray(data).tobytes()
@@ -463,7 +547,12 @@ def train_gmm_denoiser(
     initialization (unless ``init`` is given), optional EMA, float32 or float64; deterministic
     given ``config.seed``; ``checkpoint`` makes it resumable (see :func:`fit`). ``backend``
     selects the loss-and-gradient kernel as in :func:`gmm_loss_and_grad` (the noise is drawn on
-    the CPU either way, so every backend sees the same numbers).
+    the CPU either way, so every backend sees the same numbers). ``schedule`` is a
+    :class:`~diffmem_theory.schedules.Schedule` or its name (``"VPTrig"``, see
+    :func:`~diffmem_theory.schedules.as_schedule`; default :class:`VPTrig`). The result is
+    bit-identical for any number of threads. Raises ``ValueError`` when a squared norm of ``X``
+    overflows, or when the loss or gradient of an epoch would overflow (e.g. the means diverged
+    under a too large learning rate).
 
     >>> import numpy as np
     >>> X = np.random.default_rng(0).standard_normal((30, 3))
@@ -472,20 +561,28 @@ def train_gmm_denoiser(
     True
     """
     cfg = config if config is not None else TrainConfig()
+    if not isinstance(cfg, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig or None, got {type(cfg).__name__}")
+    if init is not None and not isinstance(init, GMMDenoiser):
+        raise TypeError(f"init must be a GMMDenoiser or None, got {type(init).__name__}")
     backend = check_choice(backend, "backend", BACKENDS)
-    sched = schedule if schedule is not None else VPTrig()
+    sched = as_schedule(schedule)
     dtype = check_dtype(cfg.dtype)
-    data = np.ascontiguousarray(as_float_array(X, "X", ndim=2, dtype=dtype))
+    data = _rows(X, "X", dtype)
     n, d = data.shape
+    if n == 0 or d == 0:
+        raise ValueError(f"X must have shape (N, d) with N, d >= 1, got shape {data.shape}")
     m = check_int(M, "M", low=1)
     times = sched.time_grid() if cfg.times is None else sched.check_time(np.asarray(cfg.times))
     rng = np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=(2**32 - 1,)))
     start = init if init is not None else partial_memorization_init(data, m, rng, cfg.var0)
-    if start.means.shape != (m, d):
-        raise ValueError(f"init.means must have shape ({m}, {d}), got {start.means.shape}")
-    theta0 = GMMDenoiser(start.means.astype(dtype), start.var).pack()
+    means0 = _means_array(start.means, "init.means").astype(dtype)
+    if means0.shape != (m, d):
+        raise ValueError(f"init.means must have shape ({m}, {d}), got {means0.shape}")
+    var0 = check_scalar(start.var, "init.var", low=0.0, low_open=True)
+    theta0 = GMMDenoiser(means0, var0).pack()
 
-    lam_grid = loss_weighting(cfg.weighting, times, sched)
+    lam_grid = _weights(cfg.weighting, times, sched)
     alpha_grid, sigma2_grid = sched.alpha(times), sched.sigma2(times)
 
     def objective(theta: np.ndarray, epoch: int) -> tuple[float, np.ndarray]:
@@ -493,10 +590,13 @@ def train_gmm_denoiser(
         z = _epoch_noise(cfg.seed, epoch, n * cfg.n_dup, d, dtype)
         s = float(theta[-1])
         means = np.ascontiguousarray(theta[:-1].reshape(m, d))
-        loss, g_mu, g_var = _fused_kernel(backend)(
-            z, data, alpha_grid[t_idx], sigma2_grid[t_idx], lam_grid[t_idx], means, s * s,
-            n_dup=cfg.n_dup,
-        )  # fmt: skip
+        try:
+            loss, g_mu, g_var = _fused_kernel(backend)(
+                z, data, alpha_grid[t_idx], sigma2_grid[t_idx], lam_grid[t_idx], means, s * s,
+                n_dup=cfg.n_dup,
+            )  # fmt: skip
+        except ValueError as err:
+            raise ValueError(f"training epoch {epoch}: {err}") from err
         return loss, np.concatenate([g_mu.ravel(), [2.0 * s * g_var]]).astype(theta.dtype)
 
     out = fit_config(

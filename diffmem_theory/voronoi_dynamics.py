@@ -46,15 +46,30 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import numba
 import numpy as np
 from numpy.typing import ArrayLike
 
 from diffmem_theory import voronoi
-from diffmem_theory._validation import as_rng, check_choice, check_int, check_scalar
+from diffmem_theory._validation import (
+    as_float_array,
+    as_rng,
+    check_choice,
+    check_int,
+    check_scalar,
+)
 from diffmem_theory.denoisers import _means, _queries, _unbatch
 from diffmem_theory.kernels import BACKENDS, _dopri, _dopri_xp, _namespace, softmax_weighted_sum
 from diffmem_theory.kernels._array_api import to_host
-from diffmem_theory.schedules import VE, Schedule, VEExp, VEPower, VPTrig, _AffineBetaVP
+from diffmem_theory.schedules import (
+    VE,
+    Schedule,
+    VEExp,
+    VEPower,
+    VPTrig,
+    _AffineBetaVP,
+    as_schedule,
+)
 
 __all__ = [
     "FAMILIES",
@@ -124,14 +139,56 @@ def _score_args(score: str, c: float) -> tuple[int, float, float]:
 
 
 def _points(x: ArrayLike, X0: ArrayLike, name: str) -> tuple[np.ndarray, bool, np.ndarray]:
+    """States and training points, float64, with squared norms <= ``_dopri.STATE_MAX_SQ``."""
     xq, single = _queries(x, name)
-    return np.ascontiguousarray(xq), single, np.ascontiguousarray(_means(X0, xq.shape[1], "X0"))
+    data = _means(X0, xq.shape[1], "X0")
+    for arr, label in ((xq, name), (data, "X0")):
+        with np.errstate(over="ignore"):
+            sq = np.einsum("ij,ij->i", arr, arr)
+        if not np.all(sq <= _dopri.STATE_MAX_SQ):
+            raise ValueError(
+                f"{label} must have squared row norms <= {_dopri.STATE_MAX_SQ:g} (so that squared "
+                f"distances stay finite), got entries up to {float(np.abs(arr).max())!r}"
+            )
+    return np.ascontiguousarray(xq), single, np.ascontiguousarray(data)
 
 
 def _tolerances(rtol: float, atol: float, max_steps: int) -> tuple[float, float, int]:
     rtol = check_scalar(rtol, "rtol", low=1e-14, high=1.0)
     atol = check_scalar(atol, "atol", low=0.0, low_open=True)
     return rtol, atol, check_int(max_steps, "max_steps", low=1)
+
+
+def _start_time(schedule: Schedule, t_start: float | None) -> float:
+    """``t_start`` (checked), or the largest time of the domain where the flow can start.
+
+    That is T on a domain closed at T; on one open at a finite T (VPTrig, where alpha_T = 0)
+    the top of the schedule's default grid, ``schedule.time_grid()[0]`` = T - 1e-3 (paper 000's
+    t_max = 0.999, where the samplers start); a domain without an end (OU) has none.
+    """
+    if t_start is not None:
+        T = check_scalar(t_start, "t_start")
+        schedule.check_time(T, "t_start")
+        return T
+    if math.isinf(schedule.T):
+        raise ValueError(
+            f"t_start is required for {schedule.name}: its time domain {schedule.domain} has no "
+            "largest time to start from (e.g. t_start=10.0)"
+        )
+    return float(schedule.time_grid()[0]) if schedule._open_at_T else float(schedule.T)
+
+
+def _check_t_drift(schedule: Schedule, t_end: float, c: float) -> None:
+    """In t-time the drift coefficient g^2 / (2 (sigma^2 + c)) must be a finite float at t_end."""
+    if t_end == 0.0:  # Tikhonov (c > 0) only
+        return
+    v = float(schedule.sigma2(t_end)) + c
+    coef = 0.5 * float(schedule.diffusion2(t_end)) / v if v > 0.0 else math.inf
+    if not math.isfinite(coef):
+        raise ValueError(
+            f"t_end must keep the t-time drift g^2/(2 (sigma^2 + c)) finite, got t_end = {t_end!r} "
+            f"(sigma^2(t_end) + c = {v!r}); integrate in s (time='s') or stop at a larger t_end"
+        )
 
 
 def _schedule_code(schedule: Schedule) -> tuple[int, np.ndarray, str | None]:
@@ -155,8 +212,8 @@ def _save_grid(save: ArrayLike | None, start: float, end: float, name: str) -> n
     """Saved values of the integration variable, monotone from ``start`` towards ``end``."""
     if save is None:
         return np.array([start, end])
-    arr = np.atleast_1d(np.asarray(save, dtype=np.float64))
-    if arr.ndim != 1 or arr.size == 0 or not np.all(np.isfinite(arr)):
+    arr = np.atleast_1d(as_float_array(save, name, ndim=(0, 1), dtype=np.float64))
+    if arr.size == 0:
         raise ValueError(f"{name} must be a non-empty 1-d array of finite times, got {save!r}")
     lo, hi = min(start, end), max(start, end)
     if np.any(arr < lo - 1e-12 * abs(lo)) or np.any(arr > hi + 1e-12 * abs(hi)):
@@ -173,7 +230,7 @@ def _run(y, data, tau0, tau1, save, mode, kind, params, c, code, log_ceb, tols, 
     if backend == "numba":
         out, stats = _dopri.integrate_batch(
             y.copy(), np.ascontiguousarray(data.T), tau0, tau1, save, mode, kind, params, c,
-            code, log_ceb, *tols,
+            code, log_ceb, *tols, numba.get_num_threads(),
         )  # fmt: skip
     else:
         xp = _namespace(backend)
@@ -198,6 +255,7 @@ def initial_states(
     >>> round(float(x.std()), 1)                     # sigma_VE(1) = 4.636548
     4.6
     """
+    schedule = as_schedule(schedule, required=True)
     n = check_int(n, "n", low=1)
     d = check_int(d, "d", low=1)
     scale = float(schedule.sigma(schedule.T)) if isinstance(schedule, VE) else 1.0
@@ -249,8 +307,11 @@ def solve_s_time(
     y, single, data = _points(y0, X0, "y0")
     family = check_choice(family, "family", FAMILIES)
     code, c_map, log_ceb = _score_args(score, c)
-    s_a = check_scalar(s_span[0], "s_span[0]")
-    s_b = check_scalar(s_span[1], "s_span[1]", low=s_a)
+    span = as_float_array(s_span, "s_span", ndim=1, dtype=np.float64)
+    if span.shape != (2,):
+        raise ValueError(f"s_span must be a pair (s_start, s_end), got {s_span!r}")
+    s_a = float(span[0])
+    s_b = check_scalar(span[1], "s_span[1]", low=s_a)
     if c_map > 0 and s_b > -0.5 * math.log(c_map):
         raise ValueError(f"s_span[1] must be <= -1/2 log c = {-0.5 * math.log(c_map)!r}")
     if family == "VP" and math.exp(-2.0 * s_a) - c_map >= 1.0:
@@ -292,11 +353,16 @@ def reverse_ode(
     or the empirical-Bayes score (5.12)/(5.11) (``"eb"``/``"eb_normalized"``, threshold c).
     ``time="s"`` integrates the equivalent s-time ODE (4.24)/(C.6)/(5.9) (VE and VP schedules;
     not stiff as t -> 0), ``time="t"`` integrates in t directly (any preset schedule, stiff
-    near t = 0). ``t_end`` may be 0 for Tikhonov (c > 0), where the weights are the Voronoi
-    indicator. ``save_t`` (default: start and end) are the times, from ``t_start`` (default
-    ``schedule.T``) down to ``t_end``, where states are saved; ``rtol``/``atol`` are the
-    local error tolerances in the integration variable. ``backend`` as in
-    :func:`solve_s_time`.
+    near t = 0; ``t_end`` must leave the drift g^2/(2 (sigma^2 + c)) a finite float, else a
+    ``ValueError`` suggests ``time="s"``, which reaches any t_end > 0). ``t_end`` may be 0 for
+    Tikhonov (c > 0), where the weights are the Voronoi indicator. ``save_t`` (default: start
+    and end) are the times, from ``t_start`` down to ``t_end``, where states are saved.
+    ``t_start`` defaults to the largest time of the schedule's domain: ``schedule.T`` when the
+    domain is closed at T; on a domain open at T (VPTrig, alpha_T = 0, where the VP s-time ODE is
+    singular) the top of the schedule's default grid, ``schedule.time_grid()[0]`` = T - 1e-3
+    (paper 000's 0.999, where the samplers start); a domain without an end (OU, T = inf) needs
+    an explicit ``t_start`` (``ValueError`` otherwise). ``rtol``/``atol`` are the local error
+    tolerances in the integration variable. ``backend`` as in :func:`solve_s_time`.
 
     >>> import numpy as np
     >>> from diffmem_theory.schedules import VPLinear
@@ -312,13 +378,13 @@ def reverse_ode(
     time = check_choice(time, "time", ("s", "t"))
     kind, params, family = _schedule_code(schedule)
     code, c_map, log_ceb = _score_args(score, c)
-    T = schedule.T if t_start is None else check_scalar(t_start, "t_start")
-    schedule.check_time(T, "t_start")
+    T = _start_time(schedule, t_start)
     t_end = check_scalar(t_end, "t_end", low=0.0, low_open=c_map == 0, high=T, high_open=True)
     times = _save_grid(save_t, T, t_end, "save_t")
     tols = _tolerances(rtol, atol, max_steps)
     backend = check_choice(backend, "backend", BACKENDS)
     if time == "t":
+        _check_t_drift(schedule, t_end, c_map)
         out, status, acc, rej, nfev = _run(
             x, data, T, t_end, times, _dopri.T_TIME, kind, params, c_map, code, log_ceb, tols,
             backend,
@@ -417,7 +483,8 @@ def t_time_velocity(
     >>> np.round(t_time_velocity(0.5, [0.5, 0.5], X0, VE.linear2t()), 6)  # (x - x_N)/t
     array([-0.928055,  1.      ])
     """
-    score = check_choice(score, "score", SCORES)
+    schedule = as_schedule(schedule, required=True)
+    _score_args(score, c)
     t = check_scalar(t, "t")
     f = float(schedule.drift(t))
     g2 = float(schedule.diffusion2(t))
@@ -448,8 +515,8 @@ def voronoi_ode(y1: ArrayLike, X0: ArrayLike, s: ArrayLike, s1: float = 0.0) -> 
     """
     y, single, data = _points(y1, X0, "y1")
     s1 = check_scalar(s1, "s1")
-    s_arr = np.asarray(s, dtype=np.float64)
-    if s_arr.ndim > 1 or not np.all(np.isfinite(s_arr)) or np.any(s_arr < s1):
+    s_arr = as_float_array(s, "s", ndim=(0, 1), dtype=np.float64)
+    if np.any(s_arr < s1):
         raise ValueError(f"s must be a scalar or 1-d array of finite values >= s1, got {s!r}")
     dist = ((y[:, None, :] - data[None, :, :]) ** 2).sum(axis=-1)
     centre = data[np.argmin(dist, axis=1)]
@@ -478,8 +545,9 @@ def reverse_sde(
 
         dx = [-1/2 beta x - 1/2 (1 + alpha_2) g s(x, t)] dt + sqrt(alpha_2 g) dB,
 
-    stepped backward on ``times`` (decreasing, all > 0; or >= 0 for Tikhonov) with
-    coefficients at the left end of each step; returns the final states, shaped like ``x_T``.
+    stepped backward on ``times`` (decreasing, in the schedule's domain; the last one, where no
+    coefficient is evaluated, may be 0) with coefficients at the left end of each step; returns
+    the final states, shaped like ``x_T``.
 
     >>> import numpy as np
     >>> from diffmem_theory.schedules import VE
@@ -490,10 +558,13 @@ def reverse_sde(
     True
     """
     xq, single, data = _points(x_T, X0, "x_T")
+    schedule = as_schedule(schedule, required=True)
+    _score_args(score, c)
     alpha2 = check_scalar(alpha2, "alpha2", low=0.0)
-    grid = np.asarray(times, dtype=np.float64)
-    if grid.ndim != 1 or grid.size < 2 or np.any(np.diff(grid) >= 0) or grid[-1] < 0:
+    grid = as_float_array(times, "times", ndim=1, dtype=np.float64)
+    if grid.size < 2 or np.any(np.diff(grid) >= 0) or grid[-1] < 0:
         raise ValueError(f"times must be a 1-d decreasing array of >= 2 times >= 0, got {times!r}")
+    schedule.check_time(grid[:-1], "times")  # the coefficients are taken at the left ends
     gen = as_rng(rng)
     x = xq.copy()
     for l in range(grid.size - 1):

@@ -256,3 +256,144 @@ def test_float32_training_runs():
 def test_value_errors_name_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# --- thread independence (issue 14, item 2; the subprocess test is tests/test_determinism.py) --
+def test_kernel_bits_do_not_depend_on_the_slot_count():
+    """Fixed block groups summed in group order: any number of slots gives the same bits."""
+    from diffmem_theory.kernels._training import loss_and_grad_numba
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(60, 7))
+    z = rng.normal(size=(60 * 40, 7))  # B = 2,400: 10 blocks
+    idx = rng.integers(0, GRID.size, 60)
+    args = (z, X, SCHED.alpha(GRID)[idx], SCHED.sigma2(GRID)[idx], SCHED.snr(GRID)[idx], 40)
+    means = X[:9].copy()
+    runs = [loss_and_grad_numba(*args, means, 0.2, 256, 1e300, n) for n in (1, 2, 3, 8)]
+    for status, loss, grad, dvar in runs:
+        assert status == 0
+        assert (loss, dvar) == runs[0][1::2] and grad.tobytes() == runs[0][2].tobytes()
+
+
+def test_group_count_bounds_the_partials_memory():
+    from diffmem_theory.kernels._training import GROUP_BUDGET, MIN_GROUPS, n_groups
+
+    assert n_groups(8, 20, 50) == 8  # quick paper size: one group per block
+    assert n_groups(79, 200, 50) == 64  # paper size, M = 200
+    for M, d in ((1000, 3072), (100, 3072), (10, 10)):
+        assert n_groups(1000, M, d) * M * d <= max(GROUP_BUDGET, MIN_GROUPS * M * d)
+
+
+# --- errors instead of silent zeros, SystemError or AttributeError (issue 14, items 5 and 6) ----
+ONE = tr.GMMDenoiser(np.array([[1.0]]), 1.0)
+
+
+def test_squared_norm_overflow_is_a_value_error_not_zeros():
+    """|x|^2 = inf used to give (0.0, [[0.]], 0.0)."""
+    with pytest.raises(ValueError, match="x_t must have squared row norms"):
+        tr.gmm_loss_and_grad(ONE, np.full((1, 1), 1e300), np.zeros((1, 1)), 0.6, SCHED)
+    with pytest.raises(ValueError, match="x0 must have squared row norms"):
+        tr.gmm_loss_and_grad(ONE, np.zeros((1, 1)), np.full((1, 1), -1e300), 0.6, SCHED)
+    big = tr.GMMDenoiser(np.array([[1e160]]), 1.0)
+    with pytest.raises(ValueError, match=r"model\.means must have squared row norms"):
+        tr.gmm_loss_and_grad(big, np.zeros((1, 1)), np.zeros((1, 1)), 0.6, SCHED)
+
+
+def test_overflow_inside_the_kernel_is_a_value_error():
+    """Finite squared norms, but the loss and dL/ds2 terms overflow float64 (and float32)."""
+    with pytest.raises(ValueError, match="would overflow float64"):
+        tr.gmm_loss_and_grad(ONE, np.full((1, 1), 1e150), np.zeros((1, 1)), 0.6, SCHED)
+    one32 = tr.GMMDenoiser(np.array([[1.0]], np.float32), 1.0)
+    with pytest.raises(ValueError, match="would overflow float32"):
+        tr.gmm_loss_and_grad(one32, np.full((1, 1), 1e17), np.zeros((1, 1)), 0.6, SCHED)
+    tiny = tr.GMMDenoiser(np.array([[1.0]]), 1e-300)
+    with pytest.raises(ValueError, match="would overflow"):  # 1/v^2 with v ~ 1e-300
+        tr.gmm_loss_and_grad(tiny, np.ones((1, 1)), np.zeros((1, 1)), 1e-150, SCHED, "x0")
+
+
+def test_infinite_weighting_is_a_value_error():
+    """psi_t overflows float64 at t = 1e-200: no RuntimeWarning, no inf into the kernel."""
+    with pytest.raises(ValueError, match="weighting must be finite"):
+        tr.gmm_loss_and_grad(ONE, np.ones((1, 1)), np.zeros((1, 1)), 1e-200, SCHED)
+
+
+def test_training_on_huge_data_is_a_value_error_not_system_error():
+    X = _data()
+    cfg = tr.TrainConfig(n_epochs=3, n_dup=2)
+    with pytest.raises(ValueError, match="X must have squared row norms"):
+        tr.train_gmm_denoiser(X * 1e200, 3, cfg, progress=False)
+    with pytest.raises(ValueError, match=r"training epoch 0: .* would overflow"):
+        tr.train_gmm_denoiser(X * 1e100, 3, cfg, progress=False)
+
+
+def test_schedule_by_name_or_type_error():
+    X = _data()
+    cfg = tr.TrainConfig(n_epochs=5, n_dup=2)
+    by_name = tr.train_gmm_denoiser(X, 3, cfg, schedule="VPTrig", progress=False)
+    by_object = tr.train_gmm_denoiser(X, 3, cfg, schedule=VPTrig(), progress=False)
+    np.testing.assert_array_equal(by_name.model.means, by_object.model.means)
+    with pytest.raises(TypeError, match="schedule"):
+        tr.train_gmm_denoiser(X, 3, cfg, schedule=3, progress=False)
+    with pytest.raises(TypeError, match="schedule"):
+        tr.gmm_loss_and_grad(ONE, np.ones((1, 1)), np.zeros((1, 1)), 0.5, None)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: tr.gmm_loss_and_grad(None, np.ones((1, 1)), np.ones((1, 1)), 0.5, SCHED), "model"),
+        (lambda: tr.train_gmm_denoiser(np.ones((3, 2)), 2, {"n_epochs": 3}), "config"),
+        (lambda: tr.train_gmm_denoiser(np.ones((3, 2)), 2, init=np.ones((2, 2))), "init"),
+        (lambda: tr.fit(None, np.zeros(2), 3), "objective"),
+        (lambda: tr.fit(lambda p, k: (0.0, p), np.zeros(2), 3, lr=0.1), "lr"),
+        (
+            lambda: tr.fit_config(
+                lambda p, k: (0.0, p), np.zeros(2), {}, identity={}, data=np.zeros(1)
+            ),
+            "config",
+        ),
+        (lambda: tr.TrainConfig(extra=[]), "extra"),
+    ],
+)
+def test_type_errors_name_the_argument(call, match):
+    with pytest.raises(TypeError, match=match):
+        call()
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: tr.TrainConfig(peak_lr=0.0), "peak_lr"),
+        (lambda: tr.TrainConfig(peak_lr=1e-3, final_lr=1e-2), "final_lr"),
+        (lambda: tr.TrainConfig(warmup=2.0), "warmup"),
+        (lambda: tr.TrainConfig(var0=float("nan")), "var0"),
+        (lambda: tr.TrainConfig(weighting="nope"), "weighting"),
+        (lambda: tr.TrainConfig(times=(0.5j,)), "times"),
+        (lambda: tr.fit(lambda p, k: (0.0, p), np.array([np.nan]), 3), "params0"),
+        (lambda: tr.fit(lambda p, k: (0.0, p), np.zeros(1), 3, b2=1.0), "b2"),
+        (lambda: tr.fit(lambda p, k: (0.0, p), np.zeros(1), 3, ema=float("nan")), "ema"),
+        (
+            lambda: tr.gmm_loss_and_grad(ONE, np.ones((0, 1)), np.ones((0, 1)), 0.5, SCHED),
+            "B >= 1",
+        ),
+        (
+            lambda: tr.gmm_loss_and_grad(
+                tr.GMMDenoiser(np.array([[np.nan]]), 1.0),
+                np.ones((1, 1)),
+                np.ones((1, 1)),
+                0.5,
+                SCHED,
+            ),
+            r"model\.means must be finite",
+        ),
+        (
+            lambda: tr.train_gmm_denoiser(
+                np.ones((3, 2)), 2, init=tr.GMMDenoiser(np.ones((2, 2)), -1.0), progress=False
+            ),
+            "init.var",
+        ),
+    ],
+)
+def test_more_value_errors_name_the_argument(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()

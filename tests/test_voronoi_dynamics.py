@@ -12,6 +12,7 @@ from diffmem_theory.kernels import _dopri
 from diffmem_theory.schedules import OU, VE, VPExp, VPLinear, VPTrig
 from diffmem_theory.voronoi_dynamics import (
     SCORES,
+    initial_states,
     reverse_ode,
     reverse_sde,
     s_time_velocity,
@@ -325,3 +326,95 @@ def test_both_clocks_integrate_to_t_end_when_saving_earlier():
         full = reverse_ode(x_T, SEED1, VE_EXP, 0.1, time=time, rtol=1e-8)
         np.testing.assert_allclose(sol.final, full.final, atol=1e-6)
         assert sol.n_steps[0] > full.n_steps[0]
+
+
+# --- thread independence and errors inside the kernel (issue 14, items 2, 5 and 6) -----------
+def test_integrator_bits_do_not_depend_on_the_slot_count() -> None:
+    """Trajectories handed out one at a time: any number of slots gives the same bits."""
+    rng = np.random.default_rng(12)
+    X0, y = rng.normal(size=(30, 3)), 4.0 * rng.normal(size=(40, 3))
+    XT, save = np.ascontiguousarray(X0.T), np.array([0.0, 2.0, 9.0])
+    args = (XT, 0.0, 9.0, save, _dopri.S_VE, 0, np.zeros(3), 0.0, 0, 0.0, 1e-7, 1e-7, 10_000)
+    runs = [_dopri.integrate_batch(y.copy(), *args, n) for n in (1, 2, 3, 8)]
+    for out, stats in runs:
+        assert out.tobytes() == runs[0][0].tobytes() and np.array_equal(stats, runs[0][1])
+    assert np.all(runs[0][1][:, 0] == _dopri.SUCCESS)
+
+
+def test_tiny_t_end_in_t_time_is_integrated_again_and_again() -> None:
+    """t_end = 1e-30: the last stage time tau + h rounded to 0 (division by zero inside the
+    parallel loop: IndexError, then SystemError on every later call). One data point: exact."""
+    x0, x_T, sched = np.array([[0.5, -0.2]]), np.array([1.0, 1.0]), VPLinear()
+    for _ in range(2):
+        sol = reverse_ode(x_T, x0, sched, t_end=1e-30, time="t")
+        assert sol.success
+        np.testing.assert_allclose(sol.final[0], x0[0], atol=1e-6)
+
+
+def test_t_end_whose_drift_overflows_is_refused_in_t_and_reached_in_s() -> None:
+    x0, x_T = np.array([[0.5, -0.2]]), np.array([[1.0, 1.0]])
+    with pytest.raises(ValueError, match="time='s'"):
+        reverse_ode(x_T, x0, VPLinear(), t_end=1e-320, time="t")
+    sol = reverse_ode(x_T, x0, VPLinear(), t_end=1e-320, time="s")
+    assert sol.success
+    np.testing.assert_allclose(sol.final, x0, atol=1e-12)
+
+
+def test_huge_states_are_refused_and_a_runaway_state_is_reported() -> None:
+    with pytest.raises(ValueError, match="x_T must have squared row norms"):
+        reverse_ode(np.full((1, 2), 1e200), SEED1, VE_EXP, 1e-3)
+    with pytest.raises(ValueError, match="X0 must have squared row norms"):
+        reverse_ode(np.zeros((1, 2)), np.full((2, 2), 1e200), VE_EXP, 1e-3)
+    XT = np.ascontiguousarray(SEED1.T)
+    field = _dopri.velocity_batch(0.5, np.full((1, 2), 1e151), XT, _dopri.S_VE, 0, np.zeros(3),
+                                  0.0, 0, 0.0)  # fmt: skip
+    assert np.all(np.isnan(field))  # the integrator then reports status "nonfinite"
+
+
+@pytest.mark.parametrize("time", ["s", "t"])
+def test_default_start_on_an_open_domain(time: str) -> None:
+    """VPTrig's domain (0, 1) is open at T: the default start is its grid's top, 0.999."""
+    x0, x_T = np.array([[0.5, -0.2]]), np.array([[1.0, 1.0]])
+    sol = reverse_ode(x_T, x0, VPTrig(), 1e-3, time=time, rtol=1e-10, atol=1e-12)
+    assert sol.success and sol.t[0] == 0.999
+    ref = reverse_ode(x_T, x0, VPTrig(), 1e-3, time=time, t_start=0.999, rtol=1e-10, atol=1e-12)
+    np.testing.assert_array_equal(sol.x, ref.x)
+    with pytest.raises(ValueError, match="t_start is required for OU"):
+        reverse_ode(x_T, x0, OU(), 1e-3, time=time)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"c": float("nan")}, "c must be finite"),
+        ({"score": "tikhonov", "c": -1.0}, "c must be >= 0"),
+        ({"times": np.array([1.0, 0.5]) + 0j}, "times must be a real"),
+        ({"times": [2.0, 0.5]}, "times must lie in"),
+        ({"alpha2": float("nan")}, "alpha2"),
+    ],
+)
+def test_reverse_sde_rejects(kwargs: dict, match: str) -> None:
+    args = {"times": [1.0, 0.5], "rng": 0, **kwargs}
+    with pytest.raises(ValueError, match=match):
+        reverse_sde(np.zeros(2), SEED1, VE_EXP, **args)
+
+
+def test_missing_schedule_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="schedule"):
+        reverse_sde(np.zeros(2), SEED1, None, [1.0, 0.5], rng=0)
+    with pytest.raises(TypeError, match="schedule"):
+        t_time_velocity(0.5, np.zeros(2), SEED1, None)
+    with pytest.raises(TypeError, match="schedule"):
+        initial_states(object(), 3, 2, 0)
+
+
+def test_other_unvalidated_arguments() -> None:
+    with pytest.raises(ValueError, match="c must be finite"):
+        t_time_velocity(0.5, np.zeros(2), SEED1, VE_EXP, c=float("nan"))
+    with pytest.raises(ValueError, match="s must be a real"):
+        voronoi_ode(np.zeros(2), SEED1, 1.0 + 1j)
+    with pytest.raises(ValueError, match="save_t must be a real"):
+        reverse_ode(np.zeros(2), SEED1, VE_EXP, 1e-3, save_t=np.array([1.0, 0.1]) + 0j)
+    for span in (5.0, (0.0, 1.0, 2.0), (0.0, float("nan"))):
+        with pytest.raises(ValueError, match="s_span"):
+            solve_s_time(np.zeros(2), SEED1, span)

@@ -3,7 +3,13 @@
 Used by :mod:`diffmem_theory.voronoi_dynamics`.
 
 Every trajectory is integrated on its own (per-trajectory step-size control, FSAL, the
-4th-order continuous extension for saved times), trajectories in parallel over a ``prange``.
+4th-order continuous extension for saved times), trajectories in parallel: each trajectory is one
+work item, handed out dynamically to the slots of one ``prange``
+(:mod:`diffmem_theory.kernels._parallel`), and writes only its own rows of the output, so the
+results do not depend on the number of threads, and a thread that another process slows down
+simply takes fewer trajectories. Nothing inside raises (``error_model="numpy"``: a division by
+zero gives inf or NaN); a state or field that is not finite ends its trajectory with status
+``NONFINITE``.
 The tableau, error weights, dense-output matrix and step-size rules are those of
 ``scipy.integrate.RK45`` (Dormand & Prince 1980; Hairer, Norsett & Wanner, Sec. II.4-5), so a
 one-trajectory run takes the same steps as SciPy on that trajectory.
@@ -31,6 +37,7 @@ import numpy as np
 from numba import njit, prange
 
 from diffmem_theory.kernels._numba import _FASTMATH, exp_nonpositive_scalar
+from diffmem_theory.kernels._parallel import n_slots, new_counter, next_item
 
 # schedule kinds for t-time coefficients; params p = (p0, p1, p2)
 VE_POWER = 0  # g^2 = p1 t^p0, sigma^2 = p1 t^(p0+1)/(p0+1)
@@ -44,6 +51,10 @@ EMPIRICAL, EB, EB_NORMALIZED = 0, 1, 2
 
 # status codes
 SUCCESS, MAX_STEPS, STEP_TOO_SMALL, NONFINITE = 0, 1, 2, 3
+
+# Largest squared norm of a state (and of a training point): the squared distances (logits) then
+# stay below 4e300, finite. A state beyond it (or not finite) gives a NaN field: NONFINITE.
+STATE_MAX_SQ = 1e300
 
 _C = (0.0, 1.0 / 5.0, 3.0 / 10.0, 4.0 / 5.0, 8.0 / 9.0, 1.0)
 _A = np.array(
@@ -104,7 +115,7 @@ _LOG_2PI = math.log(2.0 * math.pi)
 _NO_CONTRACT = _FASTMATH - {"contract"}
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def coefficients(kind, p, t):
     """(f, g^2, m, v = sigma^2) of a schedule at time t (kinds above)."""
     if kind == VE_POWER:
@@ -120,7 +131,7 @@ def coefficients(kind, p, t):
     return -t / one_m, 2.0 * t / one_m, math.sqrt(one_m), t * t
 
 
-@njit(fastmath=_NO_CONTRACT, cache=True)
+@njit(fastmath=_NO_CONTRACT, cache=True, error_model="numpy")
 def _logits(x, XT, m, logits):
     """logits_n = -|x - m x_0^n|^2 (data transposed, ``XT`` is (d, N)); returns their max.
 
@@ -141,7 +152,7 @@ def _logits(x, XT, m, logits):
     return best
 
 
-@njit(fastmath=_FASTMATH, cache=True)
+@njit(fastmath=_FASTMATH, cache=True, error_model="numpy")
 def _softmax_mean(XT, scale, best, logits, xn):
     """Weights exp((logits - best) scale) in place, x_N into ``xn``; returns their sum."""
     d, N = XT.shape
@@ -158,26 +169,37 @@ def _softmax_mean(XT, scale, best, logits, xn):
     return total
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def weighted_mean(x, XT, m, v, xn, logits):
     """x_N(x) into ``xn``; returns (a, S) with log sum_n w~_n = a + log S.
 
-    ``XT`` is the (d, N) transposed data; ``logits`` an (N,) work array. At v = 0 the weights
-    are the nearest point(s) (ties share equally) and (0, 1) is returned.
+    ``XT`` is the (d, N) transposed data; ``logits`` an (N,) work array. At v = 0 (or v so small
+    that 1/(2v) overflows) the weights are the nearest point(s) (ties share equally) and (0, 1)
+    is returned.
     """
     best = _logits(x, XT, m, logits)
-    if v > 0.0:
-        return best / (2.0 * v), _softmax_mean(XT, 0.5 / v, best, logits, xn)
+    scale = 0.5 / v if v > 0.0 else np.inf
+    if scale < np.inf:  # (a v so small that 1/(2v) overflows is v = 0 too)
+        return best / (2.0 * v), _softmax_mean(XT, scale, best, logits, xn)
     for n in range(logits.shape[0]):
         logits[n] = 0.0 if logits[n] == best else -np.inf
     _softmax_mean(XT, 1.0, 0.0, logits, xn)
     return 0.0, 1.0
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def velocity(tau, x, XT, mode, kind, p, c, score, log_ceb, out, xn, logits):
-    """The vector field (module docstring) at one point; writes ``out``."""
+    """The vector field (module docstring) at one point; writes ``out``.
+
+    NaN when |x|^2 exceeds ``STATE_MAX_SQ`` or is not finite (the logits would overflow).
+    """
     d = x.shape[0]
+    xx = 0.0
+    for k in range(d):
+        xx += x[k] * x[k]
+    if not xx <= STATE_MAX_SQ:
+        out[:] = np.nan
+        return
     if mode == T_TIME:
         f, g2, m, v = coefficients(kind, p, tau)
     else:
@@ -204,7 +226,7 @@ def velocity(tau, x, XT, mode, kind, p, c, score, log_ceb, out, xn, logits):
             out[k] = f * x[k] + coef * (x[k] - m * xn[k])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _rms(err, y, y_new, rtol, atol):
     acc = 0.0
     for k in range(err.shape[0]):
@@ -213,7 +235,7 @@ def _rms(err, y, y_new, rtol, atol):
     return math.sqrt(acc / err.shape[0])
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _initial_step(tau0, y0, f0, direction, rtol, atol, args, y1, f1):
     """scipy.integrate._ivp.common.select_initial_step (order 4 error estimate)."""
     XT, mode, kind, p, c, score, log_ceb, xn, logits = args
@@ -240,7 +262,7 @@ def _initial_step(tau0, y0, f0, direction, rtol, atol, args, y1, f1):
     return min(100.0 * h0, h1)
 
 
-@njit(cache=True)
+@njit(cache=True, error_model="numpy")
 def _integrate_one(y, tau0, tau1, save, out, rtol, atol, max_steps, args):
     """Integrate one trajectory in place from tau0 to tau1; saved states go to ``out``.
 
@@ -283,9 +305,11 @@ def _integrate_one(y, tau0, tau1, save, out, rtol, atol, max_steps, args):
                     for j in range(i):
                         acc += _A[i, j] * K[j, k]
                     stage[k] = y[k] + h * acc
-                velocity(
-                    tau + _C[i] * h, stage, XT, mode, kind, p, c, score, log_ceb, K[i], xn, logits
-                )
+                # tau + h can round past tau_new (to 0 when |tau_new| << |tau|): stay in the step
+                tau_i = tau + _C[i] * h
+                if direction * (tau_i - tau_new) > 0.0:
+                    tau_i = tau_new
+                velocity(tau_i, stage, XT, mode, kind, p, c, score, log_ceb, K[i], xn, logits)
             for k in range(d):
                 acc = 0.0
                 for j in range(6):
@@ -337,27 +361,35 @@ def _integrate_one(y, tau0, tau1, save, out, rtol, atol, max_steps, args):
     return SUCCESS, accepted, rejected, nfev
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, error_model="numpy")
 def integrate_batch(
-    Y, XT, tau0, tau1, save, mode, kind, p, c, score, log_ceb, rtol, atol, max_steps
+    Y, XT, tau0, tau1, save, mode, kind, p, c, score, log_ceb, rtol, atol, max_steps, n_threads
 ):
-    """Integrate every row of ``Y`` (B, d) in place; returns saved states and statistics."""
+    """Integrate every row of ``Y`` (B, d) in place; returns saved states and statistics.
+
+    ``n_threads`` is ``numba.get_num_threads()`` (passed in: reading it here would make the
+    function uncacheable); the trajectories are handed out one at a time to that many slots.
+    """
     B, d = Y.shape
     out = np.empty((B, save.shape[0], d))
     stats = np.empty((B, 4), dtype=np.int64)
-    for b in prange(B):
+    counter = new_counter()
+    for _slot in prange(n_slots(B, n_threads)):
         args = (XT, mode, kind, p, c, score, log_ceb, np.empty(d), np.empty(XT.shape[1]))
-        st, acc, rej, nfev = _integrate_one(
-            Y[b], tau0, tau1, save, out[b], rtol, atol, max_steps, args
-        )
-        stats[b, 0] = st
-        stats[b, 1] = acc
-        stats[b, 2] = rej
-        stats[b, 3] = nfev
+        b = next_item(counter)
+        while b < B:
+            st, acc, rej, nfev = _integrate_one(
+                Y[b], tau0, tau1, save, out[b], rtol, atol, max_steps, args
+            )
+            stats[b, 0] = st
+            stats[b, 1] = acc
+            stats[b, 2] = rej
+            stats[b, 3] = nfev
+            b = next_item(counter)
     return out, stats
 
 
-@njit(parallel=True, cache=True)
+@njit(parallel=True, cache=True, error_model="numpy")
 def velocity_batch(tau, Y, XT, mode, kind, p, c, score, log_ceb):
     """The vector field at every row of ``Y`` (one time ``tau``)."""
     B, d = Y.shape
