@@ -30,6 +30,7 @@ def counted_square(config: dict) -> dict:
 @pytest.fixture
 def toy_sweeps(monkeypatch):
     """Two registered sweeps of the same task, ``core.cli_toy`` and ``core.cli_other``."""
+    registry.discover()  # first, or the package's sweeps would land in the scratch registry
     monkeypatch.setattr(sweep, "_SWEEPS", dict(sweep._SWEEPS))
     RUNS.clear()
     for name in ("core.cli_toy", "core.cli_other"):
@@ -39,6 +40,7 @@ def toy_sweeps(monkeypatch):
 @pytest.fixture
 def toy_figure(monkeypatch):
     """A registered experiment ``core.cli_figure`` that counts its runs."""
+    registry.discover()
     monkeypatch.setattr(registry, "_EXPERIMENTS", dict(registry._EXPERIMENTS))
     calls: list[bool] = []
 
