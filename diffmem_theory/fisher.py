@@ -31,6 +31,10 @@ pure function of ``(seed, index of t)``, so estimates made with the same ``seed`
 noise (common random numbers) -- with paper 000's :func:`~diffmem_theory.losses.training_losses`
 too -- and are returned as :class:`~diffmem_theory.losses.LossEstimate` with
 ``unit="score"``; ``est.to_unit("x0", schedule)`` multiplies by sigma_t^4/alpha_t^2.
+Sizes are bounded, with a ``ValueError`` before anything is allocated: one array of an estimate
+holds at most 2^27 float64 values (1 GiB: n n_noise d noised points per time, T n n_noise draws),
+at most 10^5 times, a Gauss-Legendre rule at most 1000 nodes, :func:`expected_loss_gap_t` at
+most 10^4 datasets. A score returning NaN, inf or the wrong shape raises ``ValueError``.
 
 A score is a callable ``score(t, x) -> (B, d)`` (``t`` a float, ``x`` of shape ``(B, d)``) or a
 mixture object with ``score_t(x, t, schedule)`` such as
@@ -57,6 +61,7 @@ from typing import Any, NamedTuple
 import mpmath
 import numpy as np
 from numpy.typing import ArrayLike
+from scipy.special import logsumexp
 
 from diffmem_theory._validation import (
     as_float_array,
@@ -101,6 +106,16 @@ _DEFAULT_DPS = 50
 # collapsed, target - s_hat is exactly 0 or ~1e-15): the z-score's standard error is floored
 # at this fraction of the Fisher divergence.
 _ROUNDING = 1e-9
+# Sizes (ValueError beyond them, checked before anything is allocated): one array of a Monte
+# Carlo estimate holds at most 2^27 float64 values (1 GiB: the noised points of one time, n
+# n_noise d, and the draws of one estimate, T n n_noise); at most 10^5 times are evaluated, a
+# Gauss-Legendre rule has at most 1000 nodes (its construction costs O(m^2) memory) and
+# expected_loss_gap_t averages at most 10^4 datasets.
+_MAX_VALUES = 2**27
+_LOG_MAX = math.log(np.finfo(np.float64).max)
+_MAX_TIMES = 10**5
+_MAX_GAUSS_NODES = 1000
+_MAX_DATASETS = 10**4
 
 
 # ----------------------------------------------------------------------------------------------
@@ -137,13 +152,26 @@ def _as_score(score: Any, schedule: Schedule, name: str = "score") -> ScoreFn:
 
 
 def _score_at(score: ScoreFn, t: float, xt: np.ndarray, name: str) -> np.ndarray:
-    out = np.asarray(score(t, xt), dtype=np.float64)
+    out = np.asarray(score(t, xt))
+    if out.dtype.kind not in "fiu":
+        raise ValueError(f"{name} must return real scores, got dtype {out.dtype} at t = {t!r}")
     if out.shape != xt.shape:
         raise ValueError(
             f"{name} returned shape {out.shape} for queries of shape {xt.shape}; it must return "
             "one score per query"
         )
-    return out
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"{name} returned non-finite values (NaN or inf) at t = {t!r}")
+    return out.astype(np.float64, copy=False)
+
+
+def _check_size(count: int, what: str) -> None:
+    """Raise ``ValueError`` when an array of ``count`` float64 values would exceed the limit."""
+    if count > _MAX_VALUES:
+        raise ValueError(
+            f"{what} needs an array of {count:.4g} float64 values, more than the limit of "
+            f"{_MAX_VALUES} values (1 GiB); use fewer draws, points or times"
+        )
 
 
 def reference_isotropic(
@@ -212,7 +240,11 @@ def _draw_terms(
     :class:`LossEstimate` of shape ``(T, n, n_noise)``.
     """
     pts, times, key = _setup(points, t, schedule, n_noise, seed, name)
-    n, r = pts.shape[0], key[1]
+    (n, d), r = pts.shape, key[1]
+    if not 1 <= times.size <= _MAX_TIMES:
+        raise ValueError(f"t must hold between 1 and {_MAX_TIMES} times, got {times.size}")
+    _check_size(n * r * d, f"n_noise = {r} draws for each of the {n} rows of {name} (d = {d})")
+    _check_size(times.size * n * r, f"{times.size} times x {n} rows of {name} x n_noise = {r}")
     draws: list[np.ndarray] = []
     for ell, tt, xt, x0 in _noised(pts, times, schedule, r, seed):
         alpha, sigma2 = float(schedule.alpha(tt)), float(schedule.sigma2(tt))
@@ -242,6 +274,7 @@ def dsm_loss_t(
 
     ``n_noise`` draws of Z per training point (rows of ``X``, shape ``(n, d)``); ``t`` a time or
     a 1-D array. The noise depends only on ``(seed, index of t)`` (common random numbers).
+    ``ValueError`` where n n_noise d or T n n_noise exceeds 2^27 values (1 GiB), see the module.
 
     >>> import numpy as np
     >>> X = np.zeros((50, 3))
@@ -438,8 +471,9 @@ def _time_nodes(
     lo = check_scalar(t0, "t0", low=0.0, low_open=True)
     hi = check_scalar(T, "T", low=lo, low_open=True)
     schedule.check_time(np.array([lo, hi]), "[t0, T]")
-    m = check_int(n_times, "n_times", low=2)
-    if check_choice(method, "method", _INTEGRATION) == "uniform":
+    gauss = check_choice(method, "method", _INTEGRATION) == "gauss-log"
+    m = check_int(n_times, "n_times", low=2, high=_MAX_GAUSS_NODES if gauss else _MAX_TIMES)
+    if not gauss:
         seq = np.random.SeedSequence(check_int(seed, "seed", low=0), spawn_key=(2**30,))
         times = np.sort(np.random.default_rng(seq).uniform(lo, hi, m))
         return times, np.full(m, (hi - lo) / m)
@@ -451,12 +485,23 @@ def _time_nodes(
 
 def _integrated(est: LossEstimate, weights: np.ndarray, method: str) -> tuple[float, float]:
     """(integral, standard error): Gauss nodes add the noise variances; uniform nodes use
-    the spread of the m values (T - t0) L_t(s), which includes the variation in t."""
-    value = float(weights @ est.mean)
-    if method == "uniform":
-        samples = weights.size * weights * est.mean
-        return value, float(samples.std(ddof=1) / math.sqrt(weights.size))
-    return value, float(np.sqrt((weights**2) @ (est.stderr**2)))
+    the spread of the m values (T - t0) L_t(s), which includes the variation in t. Squares
+    are taken of scaled values (no overflow); a value beyond float64 raises ``ValueError``."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        value = float(weights @ est.mean)
+        if method == "uniform":
+            samples = weights.size * weights * est.mean
+            scale = float(np.abs(samples).max())
+            spread = scale * float((samples / scale).std(ddof=1)) if scale > 0 else 0.0
+            err = spread / math.sqrt(weights.size)
+        else:
+            err = float(np.hypot.reduce(weights * est.stderr))
+    if not (math.isfinite(value) and math.isfinite(err)):
+        raise ValueError(
+            f"the integral over [t0, T] overflows float64 (value {value!r}, standard error "
+            f"{err!r}); shorten [t0, T]"
+        )
+    return value, err
 
 
 def dsm_loss(
@@ -480,6 +525,8 @@ def dsm_loss(
       (the quadrature error is not included);
     * ``method="uniform"``: t ~ Unif[t0, T] i.i.d. (drawn from ``seed``), as in training,
       times (T - t0); the standard error includes the spread over t.
+
+    ``n_times`` is at most 1000 (Gauss) or 10^5 (uniform); sizes as in :func:`dsm_loss_t`.
 
     >>> X = np.zeros((20, 2))
     >>> val, se = dsm_loss(lambda t, x: 0 * x, X, 0.1, 1.0, n_noise=50)   # int 2/sigma_t^2 dt
@@ -544,7 +591,9 @@ def expected_loss_gap_t(
     Ye et al., Thm 4.3: the expectation over the dataset D of the loss gap of the true score
     (the mixture's own ``score_t``). Dataset j and its noise come from independent streams of
     ``seed``. Returns ``(mean, standard error)`` over the ``n_datasets`` datasets, one per time
-    (the standard error is the spread over datasets, noise included).
+    (the standard error is the spread over datasets, noise included). ``2 <= n_datasets <=
+    10^4``; ``mixture`` needs ``sample(n, rng)``, ``dim`` and ``score_t`` (a ``TypeError``
+    otherwise); a dataset holds at most 2^27 values (``ValueError``).
 
     >>> from diffmem_theory.mixtures import IsotropicGaussianMixture
     >>> means = np.zeros((2, 8))
@@ -556,8 +605,14 @@ def expected_loss_gap_t(
     >>> bool(abs(mean[0] - 156.033) < 4 * se[0])
     True
     """
-    m = check_int(n_datasets, "n_datasets", low=2)
+    m = check_int(n_datasets, "n_datasets", low=2, high=_MAX_DATASETS)
     count = check_int(n, "n", low=1)
+    if not (callable(getattr(mixture, "sample", None)) and hasattr(mixture, "dim")):
+        raise TypeError(
+            "mixture must be a mixture with a sample(n, rng) method and a dim (e.g. a "
+            f"GaussianMixture), got {type(mixture).__name__}"
+        )
+    _check_size(count * int(mixture.dim), f"a dataset of n = {count} points (d = {mixture.dim})")
     base = np.random.SeedSequence(check_int(seed, "seed", low=0), spawn_key=(2**30 + 1,))
     gaps = []
     for child in base.spawn(m):
@@ -668,12 +723,24 @@ def loss_gap_asymptotic_gaussian(
     sched = _schedule(schedule)
     lam = covariance_spectrum(cov)
     tt = sched.check_time(as_float_array(t, "t", dtype=np.float64))
-    a2 = np.exp(2.0 * sched.log_alpha(tt))[..., None]
-    s2 = sched.sigma2(tt)[..., None]
-    return np.sum(np.exp(sched.log_snr(tt))[..., None] * lam / (a2 * lam + s2), axis=-1)
+    with np.errstate(divide="ignore"):  # lambda = 0 contributes exp(-inf) = 0
+        log_terms = (
+            sched.log_snr(tt)[..., None] + np.log(lam) - _log_noised_variances(tt, lam, sched)
+        )
+    return _finite_exp(logsumexp(log_terms, axis=-1), "F_t")
 
 
-def _log_noised_variances(t: np.ndarray, lam: np.ndarray, sched: VPExp) -> np.ndarray:
+def _finite_exp(log_value: np.ndarray, what: str) -> np.ndarray:
+    """exp(log_value), or ``ValueError`` where it exceeds the float64 range."""
+    if np.any(log_value > _LOG_MAX):
+        raise ValueError(
+            f"{what} overflows float64 (log value {float(np.max(log_value)):.6g} > "
+            f"{_LOG_MAX:.6g}); t is too small"
+        )
+    return np.exp(log_value)
+
+
+def _log_noised_variances(t: np.ndarray, lam: np.ndarray, sched: Schedule) -> np.ndarray:
     """log(alpha_t^2 lambda + sigma_t^2), shape t.shape + (d,), finite for lambda = 0."""
     with np.errstate(divide="ignore"):
         log_lam = np.log(lam)
@@ -798,7 +865,13 @@ def thm43_rhs_shape(
     dd = check_positive(d, "d")
     tr = check_positive(trace_sigma, "trace_sigma", allow_zero=True)
     cc = check_scalar(c, "c", low=0.0, low_open=True)
-    return cc * (dd / sched.sigma2(tt) + tr)
+    with np.errstate(over="ignore"):
+        out = cc * (dd / sched.sigma2(tt) + tr)
+    if not np.all(np.isfinite(out)):
+        raise ValueError(
+            "c (d/sigma_t^2 + tr Sigma) overflows float64; t is too small or d too large"
+        )
+    return out
 
 
 class Thm43Conditions(NamedTuple):
@@ -868,10 +941,11 @@ def thm43_conditions(
         )
     ]
     log_sigma = 0.5 * sched.log_sigma2(times)
+    log_k_max = c[2] * math.log(dim)  # K <= d^k_power, compared in logs where d^k_power overflows
     return Thm43Conditions(
         separation=bool(sep >= c[0] * math.sqrt(dim)),
         sample_size=bool(math.log(size) <= c[1] * dim),
-        components=bool(k <= dim ** c[2]),
+        components=bool(k <= dim ** c[2] if log_k_max < 700.0 else math.log(k) <= log_k_max),
         early=bool(log_sigma[0] >= -c[3] * dim),
         late=bool(log_sigma[1] <= -c[4] * math.log(dim)),
         ordered=bool(times[0] <= times[1]),

@@ -69,6 +69,11 @@ TAYLOR_C_PAPER: float = 3.0 * TAYLOR_U
 #: The smallest valid constant c, c log(c/e) = 1, i.e. c = 1/W(1/e) = 3.5911215... (notes §2.5).
 TAYLOR_C_SHARP: float = float(1.0 / lambertw(1.0 / math.e).real)
 
+_LOG_MAX = math.log(np.finfo(np.float64).max)
+# Terms of the series of truncated_exp: for r < 1 the k-th is below 1/k!, for r > 2p their
+# ratios are below 1/2.
+_SMALL_TERMS, _FAR_TERMS = 25, 61
+
 
 # ---------------------------------------------------------------------------------------------
 # Theorem 5.1: network sizes
@@ -106,7 +111,8 @@ def relu_size_empirical(
 
     for error E_D E_{P^_t} |s_1 - grad log p^_t|^2 <~ eps / sigma_t^4 (5.1). The constants
     hidden in O(.) are the keyword arguments (default 1); only the shapes are meaningful.
-    Vectorized over ``n >= 1`` and ``eps`` in (0, 1).
+    Vectorized over ``n >= 1`` and ``eps`` in (0, 1). A size beyond float64 is ``inf``, as in
+    :func:`relu_size_true`.
 
     >>> s = relu_size_empirical(1000, 1e-2)
     >>> round(s.width), round(s.depth, 4), round(s.size)
@@ -114,17 +120,19 @@ def relu_size_empirical(
     """
     nn = _ranged(n, "n", 1.0)
     ell = _log_inv_eps(eps)
-    return NetworkSize(
-        width=_out(_constant(c_width, "c_width") * nn * ell**3),
-        depth=_out(_constant(c_depth, "c_depth") * ell**2),
-        size=_out(_constant(c_size, "c_size") * nn * ell**4),
-    )
+    with np.errstate(over="ignore"):
+        return NetworkSize(
+            width=_out(_constant(c_width, "c_width") * nn * ell**3),
+            depth=_out(_constant(c_depth, "c_depth") * ell**2),
+            size=_out(_constant(c_size, "c_size") * nn * ell**4),
+        )
 
 
 def _dimension_exponent(d: ArrayLike, beta: ArrayLike, rate: float) -> np.ndarray:
     dd = _ranged(d, "d", 1.0)
     bb = _ranged(beta, "beta", 0.0, low_open=True)
-    return dd / (_constant(rate, "rate") * bb)
+    with np.errstate(over="ignore"):  # d/(rate beta) beyond float64: inf, the sizes are inf
+        return dd / (_constant(rate, "rate") * bb)
 
 
 def relu_size_true(
@@ -151,16 +159,13 @@ def relu_size_true(
     (4392581, 449.762, 93156070)
     """
     ell = _log_inv_eps(eps)
-    log_scale = _dimension_exponent(d, beta, rate) * ell
-    log_w = math.log(_constant(c_width, "c_width")) + log_scale + 7.0 * np.log(ell)
-    log_n = math.log(_constant(c_size, "c_size")) + log_scale + 9.0 * np.log(ell)
     with np.errstate(over="ignore"):
+        log_scale = _dimension_exponent(d, beta, rate) * ell
+        log_w = math.log(_constant(c_width, "c_width")) + log_scale + 7.0 * np.log(ell)
+        log_n = math.log(_constant(c_size, "c_size")) + log_scale + 9.0 * np.log(ell)
         width, size = np.exp(log_w), np.exp(log_n)
-    return NetworkSize(
-        width=_out(width),
-        depth=_out(_constant(c_depth, "c_depth") * ell**4),
-        size=_out(size),
-    )
+        depth = _constant(c_depth, "c_depth") * ell**4
+    return NetworkSize(width=_out(width), depth=_out(depth), size=_out(size))
 
 
 def size_crossover_n(
@@ -181,6 +186,7 @@ def size_crossover_n(
 
     For n > n* the empirical-score bound exceeds the true-score bound. Both are upper bounds,
     so n* is a comparison of bounds, not a proven threshold. ``log=True`` returns log n*.
+    n* beyond float64 is ``inf`` (its log is finite unless d/(rate beta) overflows).
 
     >>> round(size_crossover_n(1e-2, 2, 1.0))
     207123
@@ -188,12 +194,12 @@ def size_crossover_n(
     12.241068
     """
     ell = _log_inv_eps(eps)
-    ratio = _constant(c_size_true, "c_size_true") / _constant(c_size_empirical, "c_size_empirical")
-    log_n = math.log(ratio) + _dimension_exponent(d, beta, rate) * ell + 5.0 * np.log(ell)
-    if log:
-        return _out(log_n)
+    log_ratio = math.log(_constant(c_size_true, "c_size_true")) - math.log(
+        _constant(c_size_empirical, "c_size_empirical")
+    )
     with np.errstate(over="ignore"):
-        return _out(np.exp(log_n))
+        log_n = log_ratio + _dimension_exponent(d, beta, rate) * ell + 5.0 * np.log(ell)
+        return _out(log_n if log else np.exp(log_n))
 
 
 def score_error_scales(
@@ -202,14 +208,18 @@ def score_error_scales(
     r"""The error scales of Thm 5.1: eps / sigma_t^4 (5.1) and eps / sigma_t^2 (5.2).
 
     The empirical score is harder to represent near t = 0 (one more factor 1/sigma_t^2).
-    Vectorized over ``t`` and ``eps``.
+    Vectorized over ``t`` and ``eps``; a scale beyond float64 raises ``ValueError``.
 
     >>> [round(v, 4) for v in score_error_scales(0.01, 1e-3)]
     [10.1004, 0.1005]
     """
     _, s2 = _alpha2_sigma2(t, schedule)
     e = _ranged(eps, "eps", 0.0, low_open=True)
-    return _out(e / (s2 * s2)), _out(e / s2)
+    with np.errstate(over="ignore"):
+        empirical, true = e / s2 / s2, e / s2
+    if not np.all(np.isfinite(empirical)):
+        raise ValueError("eps / sigma_t^4 overflows float64: t is too small or eps too large")
+    return _out(empirical), _out(true)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -230,21 +240,40 @@ def taylor_order(eps: float, c: float = TAYLOR_C_PAPER) -> int:
     """
     e = check_scalar(eps, "eps", low=0.0, high=1.0, low_open=True, high_open=True)
     cc = check_scalar(c, "c", low=TAYLOR_C_SHARP * (1.0 - 1e-12))
-    return max(1, math.ceil(cc * math.log(1.0 / e)))
+    order = cc * -math.log(e)
+    if not math.isfinite(order):
+        raise ValueError(f"c log(1/eps) overflows float64, got c = {cc!r}, eps = {e!r}")
+    return max(1, math.ceil(order))
 
 
 def taylor_remainder_bound(r: ArrayLike, p: int) -> Any:
     r"""The alternating-series remainder bound |e^{-r} - sum_{k<p} (-r)^k/k!| <= r^p/p!, r >= 0.
 
     Ye et al., App. B.3.4 (B.18); computed as exp(p log r - log p!). At r = log(1/eps) and
-    p = :func:`taylor_order` it is <= eps.
+    p = :func:`taylor_order` it is <= eps. A bound beyond float64 raises ``ValueError``.
 
     >>> round(taylor_remainder_bound(np.log(100.0), 18), 7)   # notes §4.3: 1.355e-4
     0.0001355
     """
     rr = _ranged(r, "r", 0.0)
     pp = check_int(p, "p", low=1)
-    return _out(np.exp(xlogy(pp, rr) - gammaln(pp + 1.0)))
+    log_bound = xlogy(pp, rr) - gammaln(pp + 1.0)
+    if np.any(log_bound > _LOG_MAX):
+        raise ValueError(
+            f"r^p/p! overflows float64 (log {float(np.max(log_bound)):.6g}), got p = {pp} and "
+            f"max r = {float(np.max(rr))!r}"
+        )
+    return _out(np.exp(log_bound))
+
+
+def _log_taylor_term(r: float, p: int) -> float:
+    """log(r^p / p!) for r >= 0, p >= 1 (-inf at r = 0)."""
+    return (p * math.log(r) if r > 0 else -math.inf) - math.lgamma(p + 1.0)
+
+
+#: Largest order :func:`minimal_taylor_order` returns (beyond it ``ValueError``): the order is
+#: about e r_max there, and float64 no longer resolves log(r^p / p!) to the unit.
+_MAX_TAYLOR_ORDER: int = 10**12
 
 
 def minimal_taylor_order(r_max: float, tol: float, prefactor: float = 1.0) -> int:
@@ -254,41 +283,101 @@ def minimal_taylor_order(r_max: float, tol: float, prefactor: float = 1.0) -> in
     |[alpha_t x_i - x]_j|/sigma_t <= sqrt(2 r) <= 2 sqrt(log(1/eps)) with r <= 2 log(1/eps),
     so :func:`taylor_density_terms` uses ``minimal_taylor_order(2 l, eps, 2 sqrt(l))``.
 
+    f(p) = log(prefactor) + p log r_max - log p! is concave in p, so the p with f(p) <= log(tol)
+    form a tail [p*, inf) of the integers >= 2 (or include p = 1); p* is found by doubling and
+    bisection in O(log p*) evaluations. p* grows like e r_max: a ``ValueError`` beyond
+    10^12 (r_max above ~3.7e11).
+
     >>> minimal_taylor_order(np.log(100.0), 1e-2)
     15
+    >>> minimal_taylor_order(1e9, 0.01)
+    2718281822
     """
     rm = check_scalar(r_max, "r_max", low=0.0)
     tl = check_scalar(tol, "tol", low=0.0, low_open=True)
     pf = check_scalar(prefactor, "prefactor", low=0.0, low_open=True)
-    p = 1
-    while math.log(pf) + (p * math.log(rm) if rm > 0 else -math.inf) - math.lgamma(p + 1) > (
-        math.log(tl)
-    ):
-        p += 1
-    return p
+    log_pf, log_tol = math.log(pf), math.log(tl)
+
+    def small_enough(p: int) -> bool:
+        return log_pf + _log_taylor_term(rm, p) <= log_tol
+
+    if small_enough(1):
+        return 1
+    lo, hi = 1, 2  # small_enough(lo) is False
+    while not small_enough(hi):
+        if hi >= _MAX_TAYLOR_ORDER:
+            raise ValueError(
+                f"the Taylor order for r_max = {rm!r}, tol = {tl!r}, prefactor = {pf!r} exceeds "
+                f"{_MAX_TAYLOR_ORDER:.0e} (it is about e r_max = {math.e * rm:.3g}); reduce r_max"
+            )
+        lo, hi = hi, min(2 * hi, _MAX_TAYLOR_ORDER)
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        lo, hi = (lo, mid) if small_enough(mid) else (mid, hi)
+    return hi
+
+
+def _series(ratio: Any, n_terms: int, like: np.ndarray) -> np.ndarray:
+    """sum_{m < n_terms} prod_{i=1}^{m} ratio(i), elementwise (``ratio(i)`` an array like
+    ``like``)."""
+    total, term = np.ones_like(like), np.ones_like(like)
+    for i in range(1, n_terms):
+        term = term * ratio(i)
+        total = total + term
+    return total
 
 
 def truncated_exp(r: ArrayLike, p: int) -> Any:
     r"""The truncated series T_p(r) = sum_{k<p} (-r)^k / k! of e^{-r}, r >= 0, without cancellation.
 
     Ye et al., App. B.3.4: the polynomial a ReLU network emulates. Summing the alternating
-    series in float64 loses ~e^{r} u (notes §2.5); instead
+    series in float64 loses ~e^{r} u (notes §2.5); instead, by regime,
 
-        T_p(r) = e^{-r} - (-r)^p / p! * e^{-r} 1F1(p; p+1; r)
+    * r < 1: the series itself (terms below 1, their sum above e^{-1}; 25 terms, the rest is
+      below 1/25!);
+    * 1 <= r <= 2p: the remainder in Kummer form (a positive-term integral, e^{-r} - T_p(r) =
+      (-1)^p/(p-1)! int_0^r (r-s)^{p-1} e^{-s} ds),
 
-    (Kummer's transformation of the remainder, a series of positive terms; SciPy ``hyp1f1``),
-    accurate to ~1e-13 relative to max(e^{-r}, r^p/p!) (r <= 700).
+          T_p(r) = e^{-r} - (-1)^p (r^p / p!) 1F1(1; p+1; -r),   0 < 1F1(1; p+1; -r) <= 1
+
+      (SciPy ``hyp1f1``);
+    * r > 2p: the series read from its largest term,
+      T_p(r) = ((-r)^{p-1}/(p-1)!) sum_{m<p} prod_{i=1}^{m} (-(p-i)/r), whose ratios are
+      below 1/2 (no cancellation; 61 terms, the rest is below 2^-60 of the first).
+
+    r^p/p! is formed in log space. Accurate to ~1e-12 relative to max(e^{-r}, r^p/p!); a value
+    beyond the float64 range raises ``ValueError`` (e.g. T_90(1e20) ~ e^3785).
 
     >>> round(truncated_exp(2.0, 3), 12)        # 1 - 2 + 2
     1.0
     >>> f"{truncated_exp(30.0, 90) - np.exp(-30.0):.6e}"   # mpmath: -4.415098e-06
     '-4.415098e-06'
+    >>> [round(float(truncated_exp(r, 3)) / (1 - r + r * r / 2), 12) for r in (1e3, 1e20)]
+    [1.0, 1.0]
     """
     rr = _ranged(r, "r", 0.0)
     pp = check_int(p, "p", low=1)
-    log_mag = xlogy(pp, rr) - gammaln(pp + 1.0) - rr
-    remainder = (-1.0) ** pp * np.exp(log_mag) * hyp1f1(pp, pp + 1.0, rr)
-    return _out(np.exp(-rr) - remainder)
+    small, far = rr < 1.0, rr > 2.0 * pp
+    mid = ~(small | far)
+    r_small, r_mid, r_far = (np.where(m, rr, v) for m, v in ((small, 0.0), (mid, 1.0), (far, 1.0)))
+    # log r^p/p! (mid) and log r^{p-1}/(p-1)! (far) where they are used, 0 elsewhere
+    log_mag = np.where(mid, pp * np.log(r_mid) - gammaln(pp + 1.0), 0.0)
+    log_mag = np.where(far, (pp - 1.0) * np.log(r_far) - gammaln(float(pp)), log_mag)
+    if np.any(log_mag > _LOG_MAX):
+        k = int(np.argmax(log_mag))
+        raise ValueError(
+            f"truncated_exp overflows float64 at r = {float(rr.flat[k])!r}, p = {pp} "
+            f"(|T_p(r)| ~ e^{float(log_mag.flat[k]):.6g})"
+        )
+    mag = np.exp(log_mag)
+    head = _series(lambda k: -r_small / k, min(pp, _SMALL_TERMS), r_small)
+    body = np.exp(-r_mid) - (-1.0) ** pp * mag * hyp1f1(1.0, pp + 1.0, -r_mid)
+    tail = (
+        (-1.0) ** (pp - 1)
+        * mag
+        * _series(lambda i: np.where(far, -(pp - i) / r_far, 0.0), min(pp, _FAR_TERMS), r_far)
+    )
+    return _out(np.where(small, head, np.where(far, tail, body)))
 
 
 def _scaled_distances(
@@ -299,7 +388,9 @@ def _scaled_distances(
     if a2.ndim != 0:
         raise ValueError(f"t must be a scalar, got shape {a2.shape}")
     alpha, s2f = math.sqrt(float(a2)), float(s2)
-    return cdist(x, alpha * data, "sqeuclidean") / (2.0 * s2f), alpha, math.sqrt(s2f)
+    with np.errstate(over="ignore"):  # r = inf: the point is outside every truncated set
+        r = cdist(x, alpha * data, "sqeuclidean") / (2.0 * s2f)
+    return r, alpha, math.sqrt(s2f)
 
 
 def _inputs(x: ArrayLike, X0: ArrayLike) -> tuple[np.ndarray, bool, np.ndarray]:
@@ -444,9 +535,10 @@ def taylor_score(
 
 
 def _unit_ramp(u: np.ndarray, tau: float) -> np.ndarray:
-    """r_tau(u) = ReLU(u/tau) - ReLU(u/tau - 1), in [0, 1] (two ReLUs)."""
-    v = u / tau
-    return np.maximum(v, 0.0) - np.maximum(v - 1.0, 0.0)
+    """r_tau(u) = ReLU(u/tau) - ReLU(u/tau - 1) = clip(u/tau, 0, 1) (two ReLUs), evaluated as
+    the clip: the difference of ReLUs rounds to 0 for u/tau >~ 1e16, and u/tau may overflow."""
+    with np.errstate(over="ignore"):
+        return np.clip(u / tau, 0.0, 1.0)
 
 
 def relu_interval_indicator(x: ArrayLike, B: float, tau: float, *, printed: bool = False) -> Any:
@@ -458,7 +550,8 @@ def relu_interval_indicator(x: ArrayLike, B: float, tau: float, *, printed: bool
     1 on |x| <= B, 0 on |x| >= B + tau, linear in between; one hidden layer of width 4 (so
     L = 2, W = 4 and at most 13 non-zero parameters, not the printed N = 1). ``printed=True``
     gives the printed r_tau(x + B) - r_tau(x - B), which is 0 at x = -B and never reaches 1 on
-    [-B, -B + tau) -- it does not have the stated properties.
+    [-B, -B + tau) -- it does not have the stated properties. Each ramp is evaluated as
+    clip(u/tau, 0, 1), its value, exact for every x.
 
     >>> relu_interval_indicator([-1.6, -1.5, -1.0, 0.0, 1.0, 1.25, 1.5], 1.0, 0.5).tolist()
     [0.0, 0.0, 1.0, 1.0, 1.0, 0.5, 0.0]
@@ -468,5 +561,6 @@ def relu_interval_indicator(x: ArrayLike, B: float, tau: float, *, printed: bool
     xx = _ranged(x, "x")
     b = check_scalar(B, "B", low=0.0, low_open=True)
     ta = check_scalar(tau, "tau", low=0.0, high=1.0, low_open=True)
-    shift = b if printed else b + ta
-    return _out(_unit_ramp(xx + shift, ta) - _unit_ramp(xx - b, ta))
+    with np.errstate(over="ignore"):  # x +- B beyond float64: +-inf, where the ramps are 0 or 1
+        left = xx + b if printed else (xx + b) + ta  # x + B first: exact at x = -B
+        return _out(_unit_ramp(left, ta) - _unit_ramp(xx - b, ta))

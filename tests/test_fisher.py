@@ -362,3 +362,70 @@ def test_loss_estimates_carry_score_units():
     other = LossEstimate(est.times, est.draws, est.noise_key)  # x0 units
     with pytest.raises(ValueError, match="units"):
         est - other
+
+
+# --- issue 14: sizes, empty input, overflow -------------------------------------------------------
+
+_GMM = IsotropicGaussianMixture(np.zeros((2, 3)), 1.0)
+_X = np.zeros((4, 3))
+_ZERO = lambda t, x: 0 * x  # noqa: E731
+_HUGE = 2**62
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: fi.dsm_loss_t(_ZERO, _X, 0.5, n_noise=_HUGE),
+        lambda: fi.loss_gap_t(_X, _GMM, 0.5, n_noise=_HUGE),
+        lambda: fi.fisher_divergence_t(_X, _GMM, 0.5, n_noise=_HUGE),
+        lambda: fi.prop41_sides(_X, _GMM, 0.5, n_noise=_HUGE),
+        lambda: fi.dsm_loss(_ZERO, _X, 0.1, 1.0, n_noise=_HUGE),
+        lambda: fi.loss_gap_integral(_X, _GMM, 0.1, 1.0, n_noise=_HUGE),
+        lambda: fi.expected_loss_gap_t(_GMM, 5, 0.5, n_noise=_HUGE),
+        lambda: fi.expected_loss_gap_t(_GMM, _HUGE, 0.5),
+        lambda: fi.loss_gap_curve([0.1], _X, _GMM, n_noise=_HUGE),
+        lambda: fi.dsm_loss_t(_ZERO, _X, np.full(10**5, 0.5), n_noise=10**3),
+    ],
+)
+def test_sizes_beyond_the_limit_raise_before_allocating(call):
+    # n_noise = 2^62 segfaulted in np.repeat
+    with pytest.raises(ValueError, match="more than the limit of 134217728 values"):
+        call()
+
+
+def test_counts_are_bounded():
+    with pytest.raises(ValueError, match="n_times must be <= 1000"):
+        fi.dsm_loss(_ZERO, _X, 0.1, 1.0, n_times=10**6)
+    with pytest.raises(ValueError, match="n_times must be <= 100000"):
+        fi.dsm_loss(_ZERO, _X, 0.1, 1.0, n_times=10**6, method="uniform")
+    with pytest.raises(ValueError, match="n_datasets must be <= 10000"):
+        fi.expected_loss_gap_t(_GMM, 5, 0.5, n_datasets=10**5)
+    with pytest.raises(ValueError, match="t must hold between 1 and 100000 times, got 0"):
+        fi.loss_gap_curve([], _X, _GMM)  # was an IndexError
+    with pytest.raises(ValueError, match="t must hold between 1 and 100000 times, got 0"):
+        fi.dsm_loss_t(_ZERO, _X, [])
+
+
+def test_bad_scores_and_mixtures():
+    with pytest.raises(ValueError, match="score returned non-finite values"):
+        fi.dsm_loss_t(lambda t, x: np.nan * x, _X, 0.5)
+    with pytest.raises(ValueError, match="score must return real scores"):
+        fi.dsm_loss_t(lambda t, x: 1j * x, _X, 0.5)
+    with pytest.raises(TypeError, match="mixture must be a mixture with a sample"):
+        fi.expected_loss_gap_t(None, 5, 0.5)
+
+
+def test_overflow_raises_or_is_avoided():
+    # 3 * 1e300 is representable: the terms are summed in log space
+    assert fi.loss_gap_asymptotic_gaussian(1e-300, [1e300] * 3) == pytest.approx(3e300, rel=1e-12)
+    with pytest.raises(ValueError, match="F_t overflows float64"):
+        fi.loss_gap_asymptotic_gaussian(5e-324, [1.0])
+    with pytest.raises(ValueError, match="overflows float64"):
+        fi.thm43_rhs_shape(1e-300, 1e300, 1.0)
+    with pytest.raises(ValueError, match="the integral over \\[t0, T\\] overflows"):
+        fi.dsm_loss(_ZERO, np.zeros((2, 2)), 1e-300, 1e300, n_times=3)
+    val, se = fi.dsm_loss(_ZERO, np.zeros((2, 2)), 1e-300, 1e300, n_times=3, method="uniform")
+    assert math.isfinite(val) and math.isfinite(se)
+    # d^k_power overflows a float: compared in logs (was an OverflowError)
+    cond = fi.thm43_conditions(32, 1000, 8, 20.0, 1e-4, 5e-4, k_power=1e3)
+    assert cond.components

@@ -243,3 +243,87 @@ def test_interval_indicator_printed_fails():
 def test_bad_input_raises(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# --- issue 14: large arguments (NaN, hangs, overflow) -------------------------------------------
+
+
+def _exact_truncated_exp(r: float, p: int) -> tuple[float, float, float]:
+    """(T_p(r), max(e^{-r}, r^p/p!), log|T_p(r)|) in exact arithmetic (digits enough for the
+    cancellation); the first two are inf beyond float64."""
+    with mpmath.workdps(40 + int(r)):
+        rr = mpmath.mpf(r)
+        exact = mpmath.fsum((-rr) ** k / mpmath.factorial(k) for k in range(p))
+        scale = max(mpmath.exp(-rr), rr**p / mpmath.factorial(p))
+        big = float(np.finfo(float).max)
+        as_float = [float(v) if abs(v) < big else math.inf for v in (exact, scale)]
+        return as_float[0], as_float[1], float(mpmath.log(abs(exact)))
+
+
+def test_truncated_exp_large_r_is_the_polynomial():
+    # the Kummer form gave NaN at r = 1000 (0 * inf) and hung at r = 1e20
+    assert sep.truncated_exp(1000.0, 3) == pytest.approx(499001.0, rel=1e-14)
+    assert sep.truncated_exp(1e20, 3) == pytest.approx(5e39, rel=1e-14)
+    assert sep.truncated_exp(1e300, 1) == 1.0
+    r = np.array([0.0, 5e-324, 1e-200, 0.5, 3.0, 1e3, 1e20])
+    out = sep.truncated_exp(r, 4)
+    np.testing.assert_allclose(out, 1 - r + r**2 / 2 - r**3 / 6, rtol=1e-14)
+
+
+@PROPS
+@given(r=st.floats(0.0, 1500.0), p=st.integers(1, 300))
+def test_truncated_exp_vs_mpmath_every_regime(r, p):
+    exact, scale, log_abs = _exact_truncated_exp(r, p)
+    if log_abs > 710.0:  # beyond float64: refused
+        with pytest.raises(ValueError, match="overflows"):
+            sep.truncated_exp(r, p)
+        return
+    try:
+        value = sep.truncated_exp(r, p)
+    except ValueError as err:  # within a factor 2 of the float64 maximum, refusal is allowed
+        assert log_abs > 708.0 and "overflows" in str(err)
+        return
+    assert abs(value - exact) <= 1e-12 * scale + 1e-300
+
+
+def test_truncated_exp_overflow_is_refused():
+    with pytest.raises(ValueError, match="truncated_exp overflows float64 at r = 1e"):
+        sep.truncated_exp([1.0, 1e20], 90)
+
+
+def test_minimal_taylor_order_large_r_is_fast_and_minimal():
+    p = sep.minimal_taylor_order(1e9, 0.01)  # took over 15 s by linear search
+    assert p == 2718281822
+    with mpmath.workdps(40):
+        log_term = lambda q: q * mpmath.log(10**9) - mpmath.loggamma(q + 1)  # noqa: E731
+        assert log_term(p) <= mpmath.log(mpmath.mpf("0.01")) < log_term(p - 1)
+    with pytest.raises(ValueError, match="exceeds 1e"):
+        sep.minimal_taylor_order(1e300, 0.01)
+
+
+@PROPS
+@given(log_r=st.floats(-5.0, 14.0), log_tol=st.floats(-300.0, 0.0), pf=st.floats(0.1, 10.0))
+def test_minimal_taylor_order_is_minimal_wide(log_r, log_tol, pf):
+    r_max, tol = math.exp(log_r), math.exp(log_tol)
+    p = sep.minimal_taylor_order(r_max, tol, pf)
+    bound = lambda q: math.log(pf) + q * log_r - math.lgamma(q + 1)  # noqa: E731
+    assert bound(p) <= log_tol + 1e-9 * max(1.0, abs(log_tol))
+    if p > 1:
+        assert bound(p - 1) > log_tol - 1e-9 * max(1.0, abs(log_tol))
+
+
+def test_extreme_floats_raise_or_stay_exact():
+    with pytest.raises(ValueError, match="eps / sigma_t\\^4 overflows"):
+        sep.score_error_scales(5e-324, 1e308)  # was inf with a RuntimeWarning
+    with pytest.raises(ValueError, match="r\\^p/p! overflows"):
+        sep.taylor_remainder_bound(1e308, 10**20)
+    with pytest.raises(ValueError, match="c log\\(1/eps\\) overflows"):
+        sep.taylor_order(1e-300, 1e307)  # was an OverflowError from ceil(inf)
+    # the ramps are clips: ReLU(v) - ReLU(v - 1) rounded to 0 for v ~ 1e17 and gave inf - inf
+    x = [0.0, -1e17, 1e17, -1e308, 1e308, 1e17 + 2**16]
+    assert sep.relu_interval_indicator(x, 1e17, 0.5).tolist() == [1.0, 1.0, 1.0, 0.0, 0.0, 0.0]
+    assert sep.relu_interval_indicator(1e308, 1e308, 1e-300) == 1.0
+    # network sizes beyond float64 are inf, as documented, without a RuntimeWarning
+    size = sep.relu_size_empirical(1e308, 1e-300)
+    assert math.isinf(size.width) and math.isinf(size.size) and math.isfinite(size.depth)
+    assert math.isinf(sep.size_crossover_n(1e-300, 1e308, 1e-300))
