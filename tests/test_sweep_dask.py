@@ -81,6 +81,7 @@ def starts(tmp_path, monkeypatch) -> Path:
     path = tmp_path / "starts"
     path.mkdir()
     monkeypatch.setenv(STARTS, str(path))  # set before the cluster spawns its workers
+    sweep.list_sweeps()  # first, or the package's sweeps would land in the scratch registry
     monkeypatch.setattr(sweep, "_SWEEPS", dict(sweep._SWEEPS))
 
     @sweep_spec(SWEEP)
@@ -149,7 +150,7 @@ def _assert_every_result_once(out: Path, starts: Path, writes: Counter, victim_p
     assert len(pids[victim_key]) == 2 and victim_pid in pids[victim_key]
     assert set(pids) == {config_key(c) for c in _configs()}
     # every result file written exactly once, complete; nothing else in the output directory
-    expected = sorted(f"{config_key(c)}.json" for c in _configs())
+    expected = sorted([sweep.MANIFEST, *(f"{config_key(c)}.json" for c in _configs())])
     assert sorted(writes) == [str(out / name) for name in expected]
     assert set(writes.values()) == {1}
     assert sorted(p.name for p in out.iterdir()) == expected
