@@ -31,10 +31,12 @@ pure function of ``(seed, index of t)``, so estimates made with the same ``seed`
 noise (common random numbers) -- with paper 000's :func:`~diffmem_theory.losses.training_losses`
 too -- and are returned as :class:`~diffmem_theory.losses.LossEstimate` with
 ``unit="score"``; ``est.to_unit("x0", schedule)`` multiplies by sigma_t^4/alpha_t^2.
-Sizes are bounded, with a ``ValueError`` before anything is allocated: one array of an estimate
-holds at most 2^27 float64 values (1 GiB: n n_noise d noised points per time, T n n_noise draws),
-at most 10^5 times, a Gauss-Legendre rule at most 1000 nodes, :func:`expected_loss_gap_t` at
-most 10^4 datasets. A score returning NaN, inf or the wrong shape raises ``ValueError``.
+Sizes are bounded, with a ``ValueError`` before anything is allocated: the working memory of
+one time (~8 arrays of n n_noise d values) and the draws (T n n_noise values per term) are
+capped at 8 GiB (``_validation.check_allocation``), at most 10^5 times are evaluated, a
+Gauss-Legendre rule has at most 1000 nodes, :func:`expected_loss_gap_t` averages at most 10^4
+datasets, and ``dps`` is at most 10^4. A score returning NaN, inf or the wrong shape raises
+``ValueError``.
 
 A score is a callable ``score(t, x) -> (B, d)`` (``t`` a float, ``x`` of shape ``(B, d)``) or a
 mixture object with ``score_t(x, t, schedule)`` such as
@@ -65,13 +67,15 @@ from scipy.special import logsumexp
 
 from diffmem_theory._validation import (
     as_float_array,
+    check_allocation,
     check_choice,
+    check_dps,
     check_int,
     check_positive,
     check_scalar,
     covariance_spectrum,
 )
-from diffmem_theory.hiprec import _dps, _pos_mpf, _vec
+from diffmem_theory.hiprec import _pos_mpf, _vec
 from diffmem_theory.losses import LossEstimate, _noised, _setup, _squared_error
 from diffmem_theory.mixtures import GaussianMixture, IsotropicGaussianMixture
 from diffmem_theory.schedules import Schedule, VPExp, as_schedule
@@ -106,12 +110,12 @@ _DEFAULT_DPS = 50
 # collapsed, target - s_hat is exactly 0 or ~1e-15): the z-score's standard error is floored
 # at this fraction of the Fisher divergence.
 _ROUNDING = 1e-9
-# Sizes (ValueError beyond them, checked before anything is allocated): one array of a Monte
-# Carlo estimate holds at most 2^27 float64 values (1 GiB: the noised points of one time, n
-# n_noise d, and the draws of one estimate, T n n_noise); at most 10^5 times are evaluated, a
+# Sizes (ValueError beyond them, checked before anything is allocated): the working memory of
+# one time (about 8 arrays of n n_noise d values) and the draws of an estimate (up to 3 arrays
+# of T n n_noise values) are capped by check_allocation; at most 10^5 times are evaluated, a
 # Gauss-Legendre rule has at most 1000 nodes (its construction costs O(m^2) memory) and
 # expected_loss_gap_t averages at most 10^4 datasets.
-_MAX_VALUES = 2**27
+_ARRAYS_PER_TIME, _DRAW_ARRAYS = 8, 3
 _LOG_MAX = math.log(np.finfo(np.float64).max)
 _MAX_TIMES = 10**5
 _MAX_GAUSS_NODES = 1000
@@ -163,15 +167,6 @@ def _score_at(score: ScoreFn, t: float, xt: np.ndarray, name: str) -> np.ndarray
     if not np.all(np.isfinite(out)):
         raise ValueError(f"{name} returned non-finite values (NaN or inf) at t = {t!r}")
     return out.astype(np.float64, copy=False)
-
-
-def _check_size(count: int, what: str) -> None:
-    """Raise ``ValueError`` when an array of ``count`` float64 values would exceed the limit."""
-    if count > _MAX_VALUES:
-        raise ValueError(
-            f"{what} needs an array of {count:.4g} float64 values, more than the limit of "
-            f"{_MAX_VALUES} values (1 GiB); use fewer draws, points or times"
-        )
 
 
 def reference_isotropic(
@@ -243,8 +238,14 @@ def _draw_terms(
     (n, d), r = pts.shape, key[1]
     if not 1 <= times.size <= _MAX_TIMES:
         raise ValueError(f"t must hold between 1 and {_MAX_TIMES} times, got {times.size}")
-    _check_size(n * r * d, f"n_noise = {r} draws for each of the {n} rows of {name} (d = {d})")
-    _check_size(times.size * n * r, f"{times.size} times x {n} rows of {name} x n_noise = {r}")
+    check_allocation(
+        _ARRAYS_PER_TIME * n * r * d,
+        f"n_noise = {r} draws for each of the {n} rows of {name} (d = {d})",
+    )
+    check_allocation(
+        _DRAW_ARRAYS * times.size * n * r,
+        f"{times.size} times x {n} rows of {name} x n_noise = {r} draws",
+    )
     draws: list[np.ndarray] = []
     for ell, tt, xt, x0 in _noised(pts, times, schedule, r, seed):
         alpha, sigma2 = float(schedule.alpha(tt)), float(schedule.sigma2(tt))
@@ -274,7 +275,7 @@ def dsm_loss_t(
 
     ``n_noise`` draws of Z per training point (rows of ``X``, shape ``(n, d)``); ``t`` a time or
     a 1-D array. The noise depends only on ``(seed, index of t)`` (common random numbers).
-    ``ValueError`` where n n_noise d or T n n_noise exceeds 2^27 values (1 GiB), see the module.
+    ``ValueError`` where the arrays would exceed the memory cap (see the module docstring).
 
     >>> import numpy as np
     >>> X = np.zeros((50, 3))
@@ -593,7 +594,7 @@ def expected_loss_gap_t(
     ``seed``. Returns ``(mean, standard error)`` over the ``n_datasets`` datasets, one per time
     (the standard error is the spread over datasets, noise included). ``2 <= n_datasets <=
     10^4``; ``mixture`` needs ``sample(n, rng)``, ``dim`` and ``score_t`` (a ``TypeError``
-    otherwise); a dataset holds at most 2^27 values (``ValueError``).
+    otherwise); sizes are capped as in :func:`dsm_loss_t` (``ValueError``).
 
     >>> from diffmem_theory.mixtures import IsotropicGaussianMixture
     >>> means = np.zeros((2, 8))
@@ -612,7 +613,9 @@ def expected_loss_gap_t(
             "mixture must be a mixture with a sample(n, rng) method and a dim (e.g. a "
             f"GaussianMixture), got {type(mixture).__name__}"
         )
-    _check_size(count * int(mixture.dim), f"a dataset of n = {count} points (d = {mixture.dim})")
+    check_allocation(
+        count * int(mixture.dim), f"a dataset of n = {count} points (d = {mixture.dim})"
+    )
     base = np.random.SeedSequence(check_int(seed, "seed", low=0), spawn_key=(2**30 + 1,))
     gaps = []
     for child in base.spawn(m):
@@ -800,7 +803,7 @@ def loss_gap_asymptotic_gaussian_mp(
     3184.026666622222328
     """
     beta = mpmath.mpf(_vp_exp(schedule).beta)
-    with mpmath.workdps(_dps(dps)):
+    with mpmath.workdps(check_dps(dps)):
         a2, s2 = _mp_schedule(_pos_mpf(t, "t"), beta)
         lam = _eigvals_mp(eigvals)
         return +mpmath.fsum(a2 * v / (s2 * (a2 * v + s2)) for v in lam)
@@ -825,7 +828,7 @@ def loss_gap_integral_asymptotic_mp(
     191.216099447945
     """
     beta = mpmath.mpf(_vp_exp(schedule).beta)
-    with mpmath.workdps(_dps(dps)):
+    with mpmath.workdps(check_dps(dps)):
         lo, hi = _pos_mpf(t0, "t0"), _pos_mpf(t1, "t1")
         if hi < lo:
             raise ValueError(f"t1 must be >= t0, got t0 = {t0!r}, t1 = {t1!r}")

@@ -384,12 +384,12 @@ _HUGE = 2**62
         lambda: fi.expected_loss_gap_t(_GMM, 5, 0.5, n_noise=_HUGE),
         lambda: fi.expected_loss_gap_t(_GMM, _HUGE, 0.5),
         lambda: fi.loss_gap_curve([0.1], _X, _GMM, n_noise=_HUGE),
-        lambda: fi.dsm_loss_t(_ZERO, _X, np.full(10**5, 0.5), n_noise=10**3),
+        lambda: fi.dsm_loss_t(_ZERO, _X, np.full(10**5, 0.5), n_noise=10**4),
     ],
 )
 def test_sizes_beyond_the_limit_raise_before_allocating(call):
     # n_noise = 2^62 segfaulted in np.repeat
-    with pytest.raises(ValueError, match="more than the limit of 134217728 values"):
+    with pytest.raises(ValueError, match="GiB of working memory, more than the limit"):
         call()
 
 
@@ -429,3 +429,10 @@ def test_overflow_raises_or_is_avoided():
     # d^k_power overflows a float: compared in logs (was an OverflowError)
     cond = fi.thm43_conditions(32, 1000, 8, 20.0, 1e-4, 5e-4, k_power=1e3)
     assert cond.components
+
+
+def test_mpmath_precision_is_bounded():
+    with pytest.raises(ValueError, match="dps must be <= 10000"):
+        fi.loss_gap_asymptotic_gaussian_mp(0.1, [1.0], dps=10**9)
+    with pytest.raises(ValueError, match="dps must be <= 10000"):
+        fi.loss_gap_integral_asymptotic_mp(0.1, 0.2, [1.0], dps=10**9)
