@@ -45,13 +45,16 @@ from numpy.typing import ArrayLike
 from diffmem_theory._validation import (
     as_float_array,
     as_rng,
+    check_allocation,
+    check_callable,
     check_choice,
     check_int,
     check_last_dim,
     check_scalar,
+    finite_result,
 )
 from diffmem_theory.kernels import softmax_weighted_sum
-from diffmem_theory.schedules import Schedule
+from diffmem_theory.schedules import Schedule, as_schedule
 from diffmem_theory.training import GMMDenoiser, Objective, gmm_loss_and_grad
 
 __all__ = [
@@ -85,6 +88,11 @@ __all__ = [
 
 SD2_BETA_START, SD2_BETA_END, SD2_STEPS = 0.00085, 0.012, 1000
 Score = Callable[[float, np.ndarray], np.ndarray]
+# Working arrays of one Algorithm 1 batch (x0, copies, two noise draws, states, targets), each of
+# 2 n n_dup d values at most; the sizes are capped by _validation.check_allocation.
+_BATCH_ARRAYS = 8
+# Steps of lemma41_collapse (each evaluates the exact score 4 times).
+_MAX_STEPS = 10**5
 
 
 # ----------------------------------------------------------------------------------------------
@@ -205,7 +213,10 @@ def lemma_c1_coeffs(
         c1 = alpha_tn sigma_{t|tn}^2 / sigma_t^2,   c2 = alpha_t sigma_tn^2 / (sigma_t^2 alpha_tn).
 
     VP (``alpha = sqrt(1 - sigma^2)``) gives eq. (6)'s coefficients, VE (``alpha = 1``) the VE
-    form; see :func:`ambient_coeffs`.
+    form; see :func:`ambient_coeffs`. With q = (alpha_t/alpha_tn)(sigma_tn/sigma_t) they are
+    evaluated as c1 = alpha_tn (1 - q)(1 + q), c2 = q sigma_tn/sigma_t (no square overflows).
+    Requires alpha_t, alpha_tn, sigma_t > 0, sigma_tn >= 0 and sigma_{t|tn}^2 >= 0 (t >= t_n);
+    coefficients beyond float64 raise ``ValueError``.
 
     >>> c1, c2 = lemma_c1_coeffs(1.0, 2.0, 1.0, 1.0)    # VE: (s_t^2 - s_n^2)/s_t^2, s_n^2/s_t^2
     >>> float(c1), float(c2)
@@ -217,10 +228,21 @@ def lemma_c1_coeffs(
     )
     an = as_float_array(alpha_tn, "alpha_tn", dtype=np.float64)
     sn = as_float_array(sigma_tn, "sigma_tn", dtype=np.float64)
-    if np.any(an <= 0) or np.any(st <= 0):
-        raise ValueError("alpha_tn and sigma_t must be > 0")
-    cond = st**2 - (at * sn / an) ** 2
-    return an * cond / st**2, at * sn**2 / (st**2 * an)
+    for arr, name in ((at, "alpha_t"), (an, "alpha_tn"), (st, "sigma_t")):
+        if np.any(arr <= 0):
+            raise ValueError(f"{name} must be > 0, got min {float(arr.min())!r}")
+    if np.any(sn < 0):
+        raise ValueError(f"sigma_tn must be >= 0, got min {float(sn.min())!r}")
+    with np.errstate(over="ignore", invalid="ignore"):
+        ratio = sn / st
+        q = (at / an) * ratio
+        c1, c2 = an * (1.0 - q) * (1.0 + q), q * ratio
+    if np.any(q > 1.0):
+        raise ValueError(
+            "sigma_t^2 must be >= (alpha_t sigma_tn / alpha_tn)^2 (a conditional variance "
+            "sigma_{t|tn}^2 >= 0, i.e. t >= t_n)"
+        )
+    return finite_result(c1, "c1"), finite_result(c2, "c2")
 
 
 def ambient_coeffs(
@@ -234,7 +256,8 @@ def ambient_coeffs(
         c2 = (sigma_tn^2 / sigma_t^2) sqrt((1 - sigma_t^2)/(1 - sigma_tn^2));
 
     VE (EDM, ``param="ve"``, noise scales s): ``c1 = (s_t^2 - s_n^2)/s_t^2``, ``c2 = s_n^2/s_t^2``
-    (notes §1.7). Both are Lemma C.1 (:func:`lemma_c1_coeffs`) for their schedule.
+    (notes §1.7). Both are Lemma C.1 (:func:`lemma_c1_coeffs`) for their schedule. Both are
+    formed from sigma_tn/sigma_t, so sigma_t near 0 loses nothing.
 
     >>> [round(float(c), 6) for c in ambient_coeffs(0.5, 0.0)]     # t_n = 0: DDPM
     [1.0, 0.0]
@@ -243,10 +266,11 @@ def ambient_coeffs(
     """
     st, sn = _level_pair(sigma_t, sigma_tn, param)
     ratio = (sn / st) ** 2
+    gap = ((st - sn) / st) * ((st + sn) / st)  # 1 - ratio, without cancellation or underflow
     if param == "ve":
-        return (st - sn) * (st + sn) / st**2, ratio
+        return gap, ratio
     an = vp_alpha(sn)
-    return (st - sn) * (st + sn) / (st**2 * an), ratio * vp_alpha(st) / an
+    return gap / an, ratio * vp_alpha(st) / an
 
 
 def extra_noise_scales(sigma_t: ArrayLike, sigma_tn: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
@@ -299,7 +323,8 @@ def ambient_loss(
     x0-prediction h_theta(x_t, t) and (c1, c2) come from :func:`ambient_coeffs`; valid for
     t > t_n. Averaging over (x_tn, t, x_t) gives J_amb, minimized by h = E[X_0 | X_t]
     (Lemma C.1). With ``param="ve"`` all inputs are VE (x_VE, noise scales s); the VP residual
-    divided by alpha_tn equals the VE residual (notes §1.7).
+    divided by alpha_tn equals the VE residual (notes §1.7). A loss beyond float64 raises
+    ``ValueError``.
 
     >>> ambient_loss([[1.0]], [[1.0]], [[0.0]], 0.5, 0.0).tolist()    # t_n = 0: |h - x0|^2
     [1.0]
@@ -312,7 +337,9 @@ def ambient_loss(
         raise ValueError(
             f"h, x_t and x_tn must share one shape, got {hh.shape}, {xt.shape}, {xn.shape}"
         )
-    return np.sum((c1 * hh + c2 * xt - xn) ** 2, axis=-1)
+    with np.errstate(over="ignore", invalid="ignore"):
+        loss = np.sum((c1 * hh + c2 * xt - xn) ** 2, axis=-1)
+    return finite_result(loss, "the ambient loss |c1 h + c2 x_t - x_tn|^2")
 
 
 def x0_proxy(
@@ -321,7 +348,8 @@ def x0_proxy(
     r"""The unbiased ambient proxy ``X~0 = (x_tn - c2 x_t)/c1`` with E[X~0 | X_t] = E[X0 | X_t].
 
     Shah et al., Lemma C.1-C.2 (notes §2): eq. (6) equals ``c1^2 |h - X~0|^2``, an x0-loss
-    with target X~0 and weight c1^2. ``sigma_t`` may be one value per row.
+    with target X~0 and weight c1^2. ``sigma_t`` may be one value per row. A proxy beyond
+    float64 (c1 -> 0 as sigma_t -> sigma_tn) raises ``ValueError``.
 
     >>> x0_proxy(np.array([[1.0]]), np.array([[1.0]]), 0.8, 0.6).round(6).tolist()
     [[1.057143]]
@@ -329,7 +357,9 @@ def x0_proxy(
     xt = as_float_array(x_t, "x_t", dtype=np.float64)
     xn = as_float_array(x_tn, "x_tn", dtype=np.float64)
     c1, c2 = (np.asarray(c)[..., None] for c in ambient_coeffs(sigma_t, sigma_tn))
-    return (xn - c2 * xt) / c1
+    with np.errstate(over="ignore", invalid="ignore"):
+        proxy = (xn - c2 * xt) / c1
+    return finite_result(proxy, "the proxy (x_tn - c2 x_t)/c1")
 
 
 def v_target_ambient(
@@ -345,7 +375,9 @@ def v_target_ambient(
     """
     st = np.asarray(_vp_sigma(sigma_t, "sigma_t"))[..., None]
     xt = as_float_array(x_t, "x_t", dtype=np.float64)
-    return (vp_alpha(st) * xt - x0_proxy(x_t, x_tn, sigma_t, sigma_tn)) / st
+    with np.errstate(over="ignore", invalid="ignore"):
+        target = (vp_alpha(st) * xt - x0_proxy(x_t, x_tn, sigma_t, sigma_tn)) / st
+    return finite_result(target, "the v-target")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -364,6 +396,15 @@ def noisy_copies(X: ArrayLike, sigma_tn: float, rng: np.random.Generator | int) 
     data = as_float_array(X, "X", ndim=2, dtype=np.float64)
     sn = float(_vp_sigma(check_scalar(sigma_tn, "sigma_tn"), "sigma_tn"))
     return float(vp_alpha(sn)) * data + sn * as_rng(rng).standard_normal(data.shape)
+
+
+def _check_dup(n_dup: int, data: np.ndarray) -> int:
+    """``n_dup >= 1``, with the working arrays of a batch within the memory cap."""
+    k = check_int(n_dup, "n_dup", low=1)
+    check_allocation(
+        _BATCH_ARRAYS * 2 * k * data.size, f"a batch of n_dup = {k} copies of X {data.shape}"
+    )
+    return k
 
 
 def _check_tn(t_n: float, schedule: Schedule, T: float) -> tuple[float, float]:
@@ -389,7 +430,9 @@ def algorithm1_batch(
     times (the union S u S_tn, half clean, half noisy). Clean rows: ``t ~ U(t_min, t_n)``,
     ``x_t = alpha_t x0 + sigma_t eps``, target ``x0`` (eq. (3)). Noisy rows: ``t ~ U(t_n, T]``,
     ``x_t`` by line 10 (:func:`ambient_add_noise`), target the proxy :func:`x0_proxy`, so that
-    ``c1^2 |h - target|^2`` is eq. (6). The rows are ordered clean first.
+    ``c1^2 |h - target|^2`` is eq. (6). The rows are ordered clean first. ``schedule`` is a
+    VP :class:`~diffmem_theory.schedules.Schedule` or its name; ``n_dup`` is bounded by the
+    memory cap of ``_validation.check_allocation`` (``ValueError``).
 
     >>> from diffmem_theory.schedules import VPTrig
     >>> X = np.zeros((3, 2))
@@ -397,6 +440,7 @@ def algorithm1_batch(
     >>> xt.shape, bool(np.all(t[:6] <= 0.5) and np.all(t[6:] > 0.5))
     ((12, 2), True)
     """
+    schedule = as_schedule(schedule, required=True)
     data = as_float_array(X, "X", ndim=2, dtype=np.float64)
     copies = as_float_array(X_tn, "X_tn", ndim=2, dtype=np.float64)
     if copies.shape != data.shape:
@@ -405,7 +449,7 @@ def algorithm1_batch(
     tn, sn = _check_tn(t_n, schedule, check_scalar(T, "T", low=lo, low_open=True))
     if tn <= lo:
         raise ValueError(f"t_n must exceed t_min={lo}, got {tn}")
-    gen, k = as_rng(rng), check_int(n_dup, "n_dup", low=1)
+    gen, k = as_rng(rng), _check_dup(n_dup, data)
     x0, xn = np.repeat(data, k, axis=0), np.repeat(copies, k, axis=0)
     b = x0.shape[0]
     t_clean = gen.uniform(lo, tn, b)
@@ -461,10 +505,12 @@ def ddpm_objective(
     >>> bool(obj(res.params, 0)[0] < obj(theta0, 0)[0])     # same epoch's batch
     True
     """
+    schedule = as_schedule(schedule, required=True)
     data = as_float_array(X, "X", ndim=2, dtype=np.float64)
-    k = check_int(n_dup, "n_dup", low=1)
+    k = _check_dup(n_dup, data)
     lo = check_scalar(t_min, "t_min", low=0.0, low_open=True)
     hi = check_scalar(T, "T", low=lo, low_open=True)
+    schedule.check_time(np.array([lo, hi]), "[t_min, T]")
 
     def batch(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         x0 = np.repeat(data, 2 * k, axis=0)
@@ -509,6 +555,7 @@ def algorithm1_objective(
     >>> bool(obj(res.params, 0)[0] < obj(theta0, 0)[0])     # same epoch's batch
     True
     """
+    schedule = as_schedule(schedule, required=True)
     data = as_float_array(X, "X", ndim=2, dtype=np.float64)
     tn, sn = _check_tn(t_n, schedule, T)
     seed_ = check_int(seed, "seed", low=0)
@@ -588,16 +635,20 @@ def algorithm1_optimal_score(
 
     Shah et al., App. A / notes §1.10: :func:`clean_optimal_score` on ``S`` for
     sigma_t <= sigma_tn and :func:`noisy_optimal_score` on ``S_tn`` for sigma_t > sigma_tn. A
-    sampler driven by it still ends on training points (notes §2, Lemma 4.1 caveat).
+    sampler driven by it still ends on training points (notes §2, Lemma 4.1 caveat). Both
+    sets are validated whichever branch is taken.
 
     >>> S = np.array([[1.0]])
     >>> abs(float(algorithm1_optimal_score(np.array([0.75]), 0.8, S, S, 0.6)[0])) < 1e-12
     True
     """
     st = check_scalar(sigma_t, "sigma_t")
+    clean = as_float_array(S, "S", ndim=2, dtype=np.float64)
+    noisy = as_float_array(S_tn, "S_tn", ndim=2, dtype=np.float64)
+    check_last_dim(noisy, clean.shape[1], "S_tn", "S")
     if st <= check_scalar(sigma_tn, "sigma_tn"):
-        return clean_optimal_score(x, st, S)
-    return noisy_optimal_score(x, st, S_tn, sigma_tn)
+        return clean_optimal_score(x, st, clean)
+    return noisy_optimal_score(x, st, noisy, sigma_tn)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -613,6 +664,19 @@ def _check_vp(schedule: Schedule, t: np.ndarray) -> None:
         )
 
 
+def _velocity_inputs(
+    t: float, x: ArrayLike, score: ArrayLike, schedule: Schedule | str
+) -> tuple[float, np.ndarray, np.ndarray, Schedule]:
+    """Validated (t in the schedule's domain, real finite x, score broadcasting to x, schedule)."""
+    sched = as_schedule(schedule, required=True)
+    tt = float(sched.check_time(check_scalar(t, "t")))
+    xx = as_float_array(x, "x", dtype=np.float64)
+    ss = as_float_array(score, "score", dtype=np.float64)
+    if np.broadcast_shapes(xx.shape, ss.shape) != xx.shape:
+        raise ValueError(f"score must broadcast to the shape of x {xx.shape}, got {ss.shape}")
+    return tt, xx, ss, sched
+
+
 def pf_ode_velocity(t: float, x: np.ndarray, score: ArrayLike, schedule: Schedule) -> np.ndarray:
     r"""Probability-flow velocity of eq. (1): ``dx/dt = -(sigma sigma'/(1 - sigma^2)) (x + score)``.
 
@@ -620,12 +684,18 @@ def pf_ode_velocity(t: float, x: np.ndarray, score: ArrayLike, schedule: Schedul
     g^2 = 2 sigma sigma'/(1 - sigma^2), f x - g^2 score/2 is the line above. It is the ODE of
     :func:`diffmem_theory.sampling.probability_flow_sample` written in the paper's sigma.
 
+    ``t`` is a time of ``schedule`` (a :class:`~diffmem_theory.schedules.Schedule` or its
+    name; ``TypeError`` for anything else), ``x`` a real finite array and ``score`` one that
+    broadcasts to it; a velocity beyond float64 raises ``ValueError``.
+
     >>> from diffmem_theory.schedules import VPTrig
     >>> pf_ode_velocity(0.6, np.array([1.0]), np.array([0.0]), VPTrig()).round(12).tolist()
     [-0.9375]
     """
-    rate = 0.5 * float(schedule.dsigma2(t)) / float(schedule.alpha(t)) ** 2
-    return -rate * (x + np.asarray(score))
+    tt, xx, ss, sched = _velocity_inputs(t, x, score, schedule)
+    rate = 0.5 * float(sched.dsigma2(tt)) / float(sched.alpha(tt)) ** 2
+    with np.errstate(over="ignore", invalid="ignore"):
+        return finite_result(-rate * (xx + ss), "the velocity")
 
 
 def eq5_as_printed_velocity(
@@ -637,12 +707,16 @@ def eq5_as_printed_velocity(
     ends at std 0.95 instead of 0.3 (notes §1.5; check ``paper004.eq5_printed``). Kept for
     documentation; sample with :func:`pf_ode_velocity`.
 
+    Arguments as :func:`pf_ode_velocity`.
+
     >>> from diffmem_theory.schedules import VPTrig
     >>> eq5_as_printed_velocity(0.5, np.array([1.0]), np.array([-1.0]), VPTrig()).tolist()
     [-0.6]
     """
-    rate = 0.5 * float(schedule.dsigma2(t)) / (1.0 + float(schedule.sigma2(t)))
-    return -np.asarray(x) - rate * np.asarray(score)
+    tt, xx, ss, sched = _velocity_inputs(t, x, score, schedule)
+    rate = 0.5 * float(sched.dsigma2(tt)) / (1.0 + float(sched.sigma2(tt)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        return finite_result(-xx - rate * ss, "the velocity")
 
 
 def pf_ode_sample(
@@ -659,7 +733,9 @@ def pf_ode_sample(
     (x + score(t, x))`` from ``times[0]`` down to ``times[-1]``, started at ``x_T`` (the paper's
     N(0, I_d), exact when sigma_T = 1, notes §5.16). ``score(t, x)`` returns grad log p_t for
     (B, d) rows; ``schedule`` must be VP. ``velocity=eq5_as_printed_velocity`` integrates the
-    printed (wrong) equation, for the erratum check only.
+    printed (wrong) equation, for the erratum check only. ``score`` and ``velocity`` must be
+    callables and ``schedule`` a Schedule or its name (``TypeError``); a score that returns
+    NaN/inf or the wrong shape raises ``ValueError``.
 
     >>> from diffmem_theory.schedules import VPTrig
     >>> sched = VPTrig()                       # data N(0, 0.3^2): exact Gaussian score
@@ -669,6 +745,9 @@ def pf_ode_sample(
     >>> round(float(out.std() / x_T.std()), 3)   # the map is exactly linear: 0.3/sqrt(var_T)
     0.3
     """
+    schedule = as_schedule(schedule, required=True)
+    check_callable(score, "score", "a callable score(t, x) -> (B, d) array")
+    check_callable(velocity, "velocity", "a callable velocity(t, x, score, schedule)")
     grid = schedule.check_time(as_float_array(times, "times", ndim=1, dtype=np.float64))
     if grid.size < 2 or np.any(np.diff(grid) >= 0):
         raise ValueError("times must hold at least two strictly decreasing times")
@@ -678,7 +757,10 @@ def pf_ode_sample(
     _check_vp(schedule, mids)
 
     def v(t: float, y: np.ndarray) -> np.ndarray:
-        return velocity(t, y, score(t, y), schedule)
+        s = np.asarray(score(t, y))  # real and finite: checked by the velocity
+        if s.shape != y.shape:
+            raise ValueError(f"score(t, x) must return the shape of x {y.shape}, got {s.shape}")
+        return velocity(t, y, s, schedule)
 
     for t0, tm, t1 in zip(grid[:-1], mids, grid[1:], strict=True):
         h = float(t1 - t0)
@@ -686,7 +768,8 @@ def pf_ode_sample(
         k2 = v(float(tm), x + 0.5 * h * k1)
         k3 = v(float(tm), x + 0.5 * h * k2)
         k4 = v(float(t1), x + h * k3)
-        x = x + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4)
+        with np.errstate(over="ignore", invalid="ignore"):
+            x = finite_result(x + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4), "the ODE state")
     return x
 
 
@@ -705,7 +788,8 @@ def lemma41_collapse(
 
     Shah et al., Lemma 4.1: the law at t_n is the empirical law of the noisy copies S_tn, so
     the particles end within ~gamma(t_n + gap) sqrt(d) of a copy, each copy equally often. The
-    grid is geometric in t - t_n (the score is stiff as gamma -> 0). Returns ``samples``,
+    grid is geometric in t - t_n (the score is stiff as gamma -> 0); ``n_steps <= 10^5`` and the
+    particle-copy distances within the memory cap (``ValueError``). Returns ``samples``,
     ``nn_distance`` (to S_tn), ``occupancy`` (fraction per copy) and ``gamma`` (gamma(t_n + gap)).
 
     >>> from diffmem_theory.schedules import VPTrig
@@ -714,14 +798,18 @@ def lemma41_collapse(
     >>> bool(np.median(out["nn_distance"]) < 3 * out["gamma"] * np.sqrt(2))
     True
     """
+    schedule = as_schedule(schedule, required=True)
     copies = as_float_array(S_tn, "S_tn", ndim=2, dtype=np.float64)
-    tn, sn = _check_tn(t_n, schedule, check_scalar(t_start, "t_start", low=0.0, low_open=True))
-    g = check_scalar(gap, "gap", low=0.0, high=t_start - tn, low_open=True, high_open=True)
-    steps = check_int(n_steps, "n_steps", low=1)
-    x_T = as_rng(rng).standard_normal(
-        (check_int(n_particles, "n_particles", low=1), copies.shape[1])
+    start = check_scalar(t_start, "t_start", low=0.0, low_open=True)
+    tn, sn = _check_tn(t_n, schedule, start)
+    g = check_scalar(gap, "gap", low=0.0, high=start - tn, low_open=True, high_open=True)
+    steps = check_int(n_steps, "n_steps", low=1, high=_MAX_STEPS)
+    particles = check_int(n_particles, "n_particles", low=1)
+    check_allocation(
+        particles * copies.size, f"{particles} particles x {copies.shape[0]} copies distances"
     )
-    grid = tn + np.geomspace(t_start - tn, g, steps + 1)
+    x_T = as_rng(rng).standard_normal((particles, copies.shape[1]))
+    grid = tn + np.geomspace(start - tn, g, steps + 1)
 
     def score(t: float, x: np.ndarray) -> np.ndarray:
         return noisy_optimal_score(x, float(schedule.sigma(t)), copies, sn)

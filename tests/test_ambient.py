@@ -327,3 +327,94 @@ def test_frechet_against_scipy_sqrtm(seed, d):
 
 def test_frechet_one_dimensional_closed_form():
     assert gaussian_frechet_distance([1.0], [[4.0]], [0.0], [[1.0]]) == pytest.approx(2.0)
+
+
+# --- issue 14: schedules, NaN/complex states, sizes, extreme floats -------------------------------
+
+_X1 = np.array([1.0])
+_ZERO1 = np.array([0.0])
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda s: amb.pf_ode_velocity(0.5, _X1, _ZERO1, s),
+        lambda s: amb.eq5_as_printed_velocity(0.5, _X1, _ZERO1, s),
+        lambda s: amb.pf_ode_sample(lambda t, x: -x, s, np.zeros((2, 1)), [0.9, 0.1]),
+        lambda s: amb.algorithm1_batch(np.zeros((3, 2)), np.zeros((3, 2)), 0.5, s, 0),
+        lambda s: amb.algorithm1_objective(np.zeros((3, 2)), np.zeros((3, 2)), 0.5, s),
+        lambda s: amb.ddpm_objective(np.zeros((3, 2)), s),
+        lambda s: amb.lemma41_collapse(np.zeros((2, 2)), 0.6, s, 0, n_steps=2),
+    ],
+)
+def test_schedule_none_or_a_number_is_a_type_error(call):
+    # was an AttributeError ('NoneType' object has no attribute 'dsigma2' / 'sigma')
+    for bad in (None, 1.5, np.zeros(2)):
+        with pytest.raises(TypeError, match="schedule"):
+            call(bad)
+
+
+def test_schedule_by_name():
+    by_name = amb.pf_ode_velocity(0.6, _X1, _ZERO1, "VPTrig")
+    assert by_name.tolist() == amb.pf_ode_velocity(0.6, _X1, _ZERO1, VPTrig()).tolist()
+
+
+@pytest.mark.parametrize("velocity", [amb.pf_ode_velocity, amb.eq5_as_printed_velocity])
+def test_velocity_rejects_nan_and_complex(velocity):
+    for name, x, s in (
+        ("x", np.array([np.nan]), _ZERO1),
+        ("x", np.array([1j]), _ZERO1),
+        ("score", _X1, np.array([np.nan])),
+        ("score", _X1, np.array([1 + 1j])),
+        ("score", _X1, np.zeros(3)),
+    ):
+        with pytest.raises(ValueError, match=name):
+            velocity(0.5, x, s, VPTrig())
+    with pytest.raises(ValueError, match="t must lie"):
+        velocity(1.5, _X1, _ZERO1, VPTrig())
+
+
+def test_pf_ode_sample_checks_the_score():
+    x_T = np.zeros((2, 1))
+    with pytest.raises(TypeError, match="score must be a callable"):
+        amb.pf_ode_sample(None, VPTrig(), x_T, [0.9, 0.1])
+    with pytest.raises(ValueError, match="score must be finite"):
+        amb.pf_ode_sample(lambda t, x: np.nan * x, VPTrig(), x_T, [0.9, 0.1])
+    with pytest.raises(ValueError, match="must return the shape of x"):
+        amb.pf_ode_sample(lambda t, x: x[:1], VPTrig(), x_T, [0.9, 0.1])
+
+
+def test_sizes_are_bounded():
+    X = np.zeros((3, 2))
+    with pytest.raises(ValueError, match="n_dup = 18446744073709551616"):
+        amb.algorithm1_batch(X, X, 0.5, VPTrig(), 0, n_dup=2**64)  # was an OverflowError
+    with pytest.raises(ValueError, match="GiB of working memory"):
+        amb.ddpm_objective(X, VPTrig(), n_dup=10**30)
+    with pytest.raises(ValueError, match="n_steps must be <= 100000"):
+        amb.lemma41_collapse(X, 0.6, VPTrig(), 0, n_steps=2**63 - 1)  # was an IndexError
+
+
+def test_extreme_levels_and_states():
+    # sigma_t^2 underflowed: 0/0 = NaN
+    c1, c2 = amb.ambient_coeffs(5e-324, 0.0)
+    assert (float(c1), float(c2)) == (1.0, 0.0)
+    assert [float(c) for c in amb.ambient_coeffs(1e-300, 0.5e-300)] == pytest.approx([0.75, 0.25])
+    assert amb.ambient_loss([[1.0]], [[1.0]], [[0.0]], 1e-300, 0.0).tolist() == [1.0]
+    with pytest.raises(ValueError, match="outside the float64 range"):
+        amb.ambient_loss([[1e300]], [[1.0]], [[0.0]], 0.5, 0.0)
+    with pytest.raises(ValueError, match="outside the float64 range"):
+        amb.v_target_ambient(np.array([[1.0]]), np.array([[1.797e308]]), 0.8, 0.6)
+    # general schedule: no square overflows; t < t_n (negative conditional variance) refused
+    assert [float(c) for c in amb.lemma_c1_coeffs(1.0, 1e300, 1.0, 1.0)] == [1.0, 0.0]
+    with pytest.raises(ValueError, match="conditional variance"):
+        amb.lemma_c1_coeffs(1.0, 1.0, 1.0, 2.0)
+    with pytest.raises(ValueError, match="alpha_t must be > 0"):
+        amb.lemma_c1_coeffs(0.0, 1.0, 1.0, 0.5)
+
+
+def test_optimal_score_validates_both_sets():
+    good = np.array([[1.0]])
+    with pytest.raises(ValueError, match="S must be finite"):
+        amb.algorithm1_optimal_score(np.array([0.75]), 0.8, np.array([[np.nan]]), good, 0.6)
+    with pytest.raises(ValueError, match="S_tn must be a real"):
+        amb.algorithm1_optimal_score(np.array([0.75]), 0.3, good, np.array([[1j]]), 0.6)
