@@ -115,8 +115,18 @@ class GMMDenoiser:
 
     @classmethod
     def unpack(cls, theta: np.ndarray, d: int) -> GMMDenoiser:
-        """Inverse of :meth:`pack`."""
-        return cls(theta[:-1].reshape(-1, d).copy(), float(theta[-1]) ** 2)
+        """Inverse of :meth:`pack`: ``theta`` holds M d means and sqrt(var), M >= 1.
+
+        >>> GMMDenoiser.unpack(np.array([1.0, 2.0, 0.5]), 2).var
+        0.25
+        """
+        d = check_int(d, "d", low=1)
+        flat = as_float_array(theta, "theta", ndim=1)
+        if flat.size < d + 1 or (flat.size - 1) % d:
+            raise ValueError(
+                f"theta must hold M d means and sqrt(var) (M >= 1, d = {d}), got {flat.size} values"
+            )
+        return cls(flat[:-1].reshape(-1, d).copy(), float(flat[-1]) ** 2)
 
 
 def partial_memorization_init(

@@ -25,8 +25,14 @@ followed to t = 1e-6 (s = 6.9 + ...) in a few dozen steps.
 The integrator is Dormand-Prince 5(4) compiled with Numba (:mod:`diffmem_theory.kernels._dopri`):
 every trajectory has its own step-size control (SciPy's RK45 rules: same tableau, error norm,
 safety factors and initial step), states at requested times come from the 4th-order continuous
-extension, trajectories run in parallel. ``backend="numpy"``/``"cupy"`` runs its lock-step
-array-API twin (:mod:`diffmem_theory.kernels._dopri_xp`) instead.
+extension, trajectories run in parallel (handed out one at a time to the threads, so the results
+are bit-identical for any ``NUMBA_NUM_THREADS``). ``backend="numpy"``/``"cupy"`` runs its
+lock-step array-API twin (:mod:`diffmem_theory.kernels._dopri_xp`) instead.
+
+Inputs are checked before the integrator starts: states and training points must have squared
+norms <= 1e300 (so that squared distances stay finite), and a t-time run must end where the drift
+g^2/(2 (sigma^2 + c)) is a finite float. A trajectory whose state or field stops being finite
+ends with status ``"nonfinite"``; nothing inside the compiled integrator raises.
 
 Example
 -------

@@ -397,3 +397,10 @@ def test_type_errors_name_the_argument(call, match):
 def test_more_value_errors_name_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_unpack_checks_the_layout():
+    with pytest.raises(ValueError, match="theta must hold"):
+        tr.GMMDenoiser.unpack(np.ones(4), 2)
+    with pytest.raises(ValueError, match="d must be >= 1"):
+        tr.GMMDenoiser.unpack(np.ones(3), 0)
