@@ -97,9 +97,14 @@ def softmax_weighted_sum(
     backend : {"numba", "numpy", "cupy"}
         See the module docstring. ``"cupy"`` returns CuPy arrays.
     dtype : float32 or float64, optional
-        Computation and output dtype. Default: float32 if every array input is float32,
-        float64 otherwise. Expect ~1e-12 relative agreement with exact arithmetic in float64
-        and ~1e-5 in float32 (for logit spreads of order 10 or less).
+        Data and output dtype. Default: float32 if every array input is float32, float64
+        otherwise. In float32 only the matrix products run in float32; the logits, their
+        maxima and sums stay float64, so a logit that carries weight is accurate to about
+        (d + 3) eps32 times its own size ||x_i - a c_j||^2 / (2 v_j) (the accuracy of a
+        float32 product), however large the logits are: the result agrees with float64
+        wherever the top logits of a row are further apart than that. Expect ~1e-12 relative
+        agreement with exact arithmetic in float64 and ~1e-5 in float32 for logits of order
+        10 or less.
     query_chunk, center_chunk : int, optional
         Tile sizes (queries x centres) of the online softmax; the default is tuned per
         backend. Peak extra memory is O(N d + query_chunk * center_chunk) per thread; the
@@ -149,10 +154,13 @@ def softmax_weighted_sum(
     def prepared(v: Any) -> Any:
         return xp.ascontiguousarray(v, dtype=dtype)
 
+    def float64(v: Any) -> Any:  # the logits' per-centre terms stay float64 in either dtype
+        return xp.ascontiguousarray(v, dtype=xp.float64)
+
     N = centers.shape[0]
     V = prepared(centers if values is None else values)
-    w = xp.full(N, 0.5 / var, dtype=dtype) if isinstance(var, float) else prepared(0.5 / var)
-    b = xp.zeros(N, dtype=dtype) if log_weights is None else prepared(log_weights)
+    w = xp.full(N, 0.5 / var, dtype=xp.float64) if isinstance(var, float) else 0.5 / float64(var)
+    b = xp.zeros(N, dtype=xp.float64) if log_weights is None else float64(log_weights)
     if x.shape[0] == 0:
         out, lse = xp.zeros((0, V.shape[1]), dtype=dtype), xp.zeros(0, dtype=dtype)
     else:

@@ -14,6 +14,12 @@ recomputed exactly from x_i - a_i c_j (same rule as ``_numba``); a running max a
 query rescale the accumulator when the max grows. The scale a and the query precision u are
 one number for every query (the kernels' ``softmax_weighted_sum``) or one per query (the
 lock-step ODE integrator of ``_dopri_xp``, where every trajectory has its own time).
+
+Precision as in ``_numba``: with float32 data only the products (``matmul``) take float32
+operands; the centroid, the squared norms, w, b, u, a, every tile of logits, the exact
+recomputation, the running max, sum and accumulator are float64, and the weights are rounded
+to float32 (subnormals flushed to 0) only as the operand of P @ V. Results come back in the
+dtype of ``x``.
 """
 
 from __future__ import annotations
@@ -79,32 +85,33 @@ def softmax_weighted_sum_xp(
     N = centers.shape[0]
     qb = query_chunk or QUERY_CHUNK
     nb = center_chunk or CENTER_CHUNK
-    eps = float(xp.finfo(x.dtype).eps)
+    dtype, f64 = x.dtype, xp.float64
+    info = xp.finfo(dtype)
+    eps, tiny = float(info.eps), float(info.smallest_normal)
     rule = ((d + 3.0) * eps, 64.0 * eps, 3.0 - math.log(eps))  # gamma, tau, window
 
-    w, b, u = half_precision, log_weights, query_precision
+    w, b, u = (
+        None if v is None else xp.astype(v, f64, copy=False)
+        for v in (half_precision, log_weights, query_precision)
+    )
+    scale = scale if isinstance(scale, (int, float)) else xp.astype(scale, f64, copy=False)
     if not _logits_fit(x, centers, scale, w, u):
         raise FloatingPointError("a logit could overflow")
-    cbar = xp.mean(centers, axis=0)
-    centred = centers - cbar  # c'_j
-    cc = w * xp.sum(centred * centred, axis=1)  # w_j ||c'_j||^2
-    scaled = (2.0 * w)[:, None] * centred
+    cbar, scaled, cc = _prepared_centres(centers, w, nb)
 
     outs, lses = [], []
     for i0 in range(0, B, qb):
         rows = slice(i0, i0 + qb)
-        xq = x[rows, :]
+        xq = xp.astype(x[rows, :], f64, copy=False)
         a, uq = _rows(scale, rows), _rows(u, rows)
         xs = xq - _column(a) * cbar  # x'_i = x_i - a_i cbar
         xx = xp.sum(xs * xs, axis=1)
+        xs = xp.astype(xs, dtype, copy=False)  # the operand of the products
         m = s = acc = None
         for j0 in range(0, N, nb):
             blk = slice(j0, j0 + nb)
-            inner = (
-                _column(a) * xp.matmul(xs, scaled[blk, :].T)
-                - _column(a * a) * cc[blk]
-                - w[blk] * xx[:, None]
-            )
+            product = xp.astype(xp.matmul(xs, scaled[blk, :].T), f64, copy=False)
+            inner = _column(a) * product - _column(a * a) * cc[blk] - w[blk] * xx[:, None]
             logits = b[blk] + (inner if uq is None else uq[:, None] * inner)
             tile = (centers[blk, :], w[blk], b[blk], cc[blk])
             logits = _refine(logits, xq, xx, a, uq, tile, m, rule)
@@ -112,7 +119,9 @@ def softmax_weighted_sum_xp(
             if m is not None:
                 m_new = xp.maximum(m, m_new)
             p = xp.exp(logits - m_new[:, None])
-            tile_sum, tile_acc = xp.sum(p, axis=1), xp.matmul(p, values[blk, :])
+            p = xp.astype(xp.where(p >= tiny, p, 0.0), dtype, copy=False)  # no subnormal weights
+            tile_sum = xp.sum(xp.astype(p, f64, copy=False), axis=1)
+            tile_acc = xp.astype(xp.matmul(p, values[blk, :]), f64, copy=False)
             if m is None:
                 s, acc = tile_sum, tile_acc
             else:
@@ -120,9 +129,30 @@ def softmax_weighted_sum_xp(
                 s = s * rescale + tile_sum
                 acc = acc * rescale[:, None] + tile_acc
             m = m_new
-        outs.append(acc / s[:, None])
-        lses.append(m + xp.log(s))
+        outs.append(xp.astype(acc / s[:, None], dtype, copy=False))
+        lses.append(xp.astype(m + xp.log(s), dtype, copy=False))
     return xp.concat(outs, axis=0), xp.concat(lses, axis=0) if with_lse else None
+
+
+def _prepared_centres(centers: Any, w: Any, nb: int) -> tuple[Any, Any, Any]:
+    """``(cbar, C'', cc)``: the float64 centroid cbar, the product operand C''_j = 2 w_j (c_j -
+    cbar) in the dtype of the centres and the float64 w_j ||c_j - cbar||^2, computed block by
+    block (at most ``nb`` float64 rows at a time)."""
+    xp = array_namespace(centers, w)
+    N = centers.shape[0]
+    f64 = xp.float64
+    blocks = range(0, N, nb)
+    cbar = (
+        sum(xp.sum(xp.astype(centers[j0 : j0 + nb, :], f64, copy=False), axis=0) for j0 in blocks)
+        / N
+    )
+    scaled, cc = [], []
+    for j0 in blocks:
+        centred = xp.astype(centers[j0 : j0 + nb, :], f64, copy=False) - cbar  # c'_j
+        wj = w[j0 : j0 + nb]
+        cc.append(wj * xp.sum(centred * centred, axis=1))
+        scaled.append(xp.astype((2.0 * wj)[:, None] * centred, centers.dtype, copy=False))
+    return cbar, xp.concat(scaled, axis=0), xp.concat(cc, axis=0)
 
 
 def _rows(value: Any, rows: slice) -> Any:
@@ -194,7 +224,8 @@ def _refine(
     exact = []
     for k0 in range(0, qi.shape[0], step):
         i, j = qi[k0 : k0 + step], cj[k0 : k0 + step]
-        diff = xp.take(xq, i, axis=0) - _column(_at(a, i, xp)) * xp.take(centers, j, axis=0)
+        rows = xp.astype(xp.take(centers, j, axis=0), xp.float64, copy=False)
+        diff = xp.take(xq, i, axis=0) - _column(_at(a, i, xp)) * rows
         scaled_w = xp.take(w, j) if u is None else xp.take(u, i) * xp.take(w, j)
         exact.append(xp.take(b, j) - scaled_w * xp.sum(diff * diff, axis=1))
     logits[need] = xp.concat(exact, axis=0)

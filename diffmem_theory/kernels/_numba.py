@@ -15,8 +15,21 @@ with the flash-attention / online-softmax scheme: the B x N logits are produced 
   closer to a centre than to the centroid, tiny variances); every entry whose weight is
   not negligible (within ``window`` of the row max) and whose error bound
   gamma w_j (||x'||^2 + ||c'||^2) exceeds both ``tau`` and ``RHO`` times the logit's own
-  size is recomputed exactly from ``x_i - a c_j``. For small d the tile is computed
-  directly (exact, and faster than a BLAS call on a thin inner dimension).
+  size is recomputed exactly (in float64) from ``x_i - a c_j``. For small d the tile is
+  computed directly (exact, and faster than a BLAS call on a thin inner dimension).
+* Precision. In float32 only the operands and results of the two products (G = X' C''^T and
+  P V_block) are float32. Everything the weights depend on is float64: w_j and b_j, the
+  centre r, ||a c_j - r||^2, ||x'_i||^2, every row of logits (formed from the float32 G in a
+  float64 row buffer; the direct path computes in float64 throughout), the refinement, the
+  running max, sum and accumulator. So no logit is ever rounded to float32 (whose spacing is
+  ~1e3 at |l| ~ 1e10, far more than the gaps that decide the weights), every weight
+  exp(l_ij - m_i) is formed against its row's own float64 max (the row's sum is >= 1, never 0),
+  and lse = m + log(s) is exact before its final rounding. With eps the float32 epsilon in the
+  refinement rule, a logit taken from the float32 product is within
+  min(gamma size_ij, max(tau, RHO gamma |l_ij - b_j|)) of the exact one (gamma = (d+3) eps,
+  size_ij = w_j (||x'_i||^2 + ||c'_j||^2)): the accuracy of a float32 product relative to the
+  logit's own size, whatever that size. Weights below the smallest normal float32 are flushed
+  to 0 before the product P V (subnormal operands slow a float32 product down ~10x).
 * Online softmax. Each row keeps a running max m_i and sum s_i; a new tile with a larger
   max rescales s_i and the accumulator by exp(m_old - m_new). The exponentials are
   evaluated by ``exp_nonpositive_scalar`` (a vectorizable exp for arguments <= 0; Numba's
@@ -39,12 +52,13 @@ with the flash-attention / online-softmax scheme: the B x N logits are produced 
 * Checks. One vectorized pass over the inputs detects non-finite values and logits that
   could overflow (status 1; the caller names the argument), so the public function does
   not need a separate ``isfinite`` pass.
-* Memory. Peak extra memory: O(N (d + 1)) for the prepared centres, O(n_part B (k + 2)) for
+* Memory. Peak extra memory: O(N (d + 2)) for the prepared centres, O(n_part B (k + 2)) for
   the per-row results and O(query_chunk * (center_chunk + d + k)) per thread; the B x N
   logits and the B x N x d differences are never formed.
 
-Only float32 and float64 are compiled (all arrays of one call share the dtype), which keeps
-the number of Numba specializations at two per function.
+Only float32 and float64 data are compiled (``x``, ``C`` and ``V`` of one call share the
+dtype; ``w`` and ``b`` are always float64), which keeps the number of Numba specializations at
+two per function.
 """
 
 from __future__ import annotations
@@ -185,7 +199,8 @@ def _direct_tile(T, xT, C, a, b, w, j0, mb):
 
     ``xT`` holds the queries transposed and zero-padded to DIRECT_MAX_D = 4 rows; the padded
     coordinates contribute exact zeros, so one fused pass serves every d <= 4 (two passes'
-    worth of work are skipped when d <= 2).
+    worth of work are skipped when d <= 2). ``T`` and ``xT`` are float64 whatever the dtype of
+    the data (float32 centres are widened as they are read).
     """
     na, qa = T.shape
     d = C.shape[1]
@@ -297,19 +312,23 @@ def _refine_row(row, best, m_run, xi2, xrow, centres, j0, blk):
 
 
 @njit(fastmath=_FASTMATH, cache=True)
-def _expanded_update(L, V, j0, xx, xrows, centres, beta, blk, m, s, acc, t_buf, first):
-    """Logits beta_j + g_ij - w_j ||x'_i||^2 from G = L (in place), exact refinement where the
-    expansion lost digits, then the online-softmax step and acc += P @ V_block."""
+def _expanded_update(L, lrow, V, j0, xx, xrows, centres, beta, blk, m, s, acc, t_buf, first):
+    """Logits beta_j + g_ij - w_j ||x'_i||^2 in float64 (in ``lrow``) from the product G = L,
+    exact refinement where the expansion lost digits, then the online-softmax step: L is
+    overwritten by the weights P (in its own dtype, subnormals flushed to 0) and
+    acc += P @ V_block."""
     qa, na = L.shape
     k = acc.shape[1]
     w = centres[3]
     gamma, tau, wmax, eemax, bmin = blk[0], blk[1], blk[3], blk[4], blk[5]
+    tiny = np.finfo(L.dtype).tiny
+    row = lrow[:na]
     for ii in range(qa):
-        row = L[ii]
+        g = L[ii]
         xi2 = xx[ii]
         best = -np.inf
         for j in range(na):
-            v = row[j] + beta[j0 + j] - w[j0 + j] * xi2
+            v = np.float64(g[j]) + beta[j0 + j] - w[j0 + j] * xi2
             row[j] = v
             best = max(best, v)
         size = wmax * xi2 + eemax  # bounds w_j (||x'_i||^2 + ||c'_j||^2) over the block
@@ -327,9 +346,9 @@ def _expanded_update(L, V, j0, xx, xrows, centres, beta, blk, m, s, acc, t_buf, 
         m[ii] = m_new
         total = 0.0
         for j in range(na):
-            p = exp_nonpositive_scalar(np.float64(row[j] - m_new))
-            row[j] = p
-            total += p
+            p = exp_nonpositive_scalar(row[j] - m_new)
+            g[j] = p if p >= tiny else 0.0  # a subnormal weight slows the product down ~10x
+            total += g[j]
         s[ii] = total if first else s[ii] + total
     T = t_buf[: qa * k].reshape(qa, k)
     np.dot(L, V[j0 : j0 + na], T)
@@ -339,8 +358,11 @@ def _expanded_update(L, V, j0, xx, xrows, centres, beta, blk, m, s, acc, t_buf, 
 
 
 @njit(cache=True)
-def _expanded_item(x, C, V, a, w, b, prep, i0, qa, cb0, cb1, nb, tile, xq, xx, t_buf, m, s, acc):
-    """Running (m, s, acc) of queries i0 .. i0+qa-1 over the centre blocks cb0 .. cb1-1."""
+def _expanded_item(
+    x, C, V, a, w, b, prep, i0, qa, cb0, cb1, nb, tile, lrow, xq, xx, t_buf, m, s, acc
+):
+    """Running (m, s, acc) of queries i0 .. i0+qa-1 over the centre blocks cb0 .. cb1-1;
+    ``lrow`` is a float64 buffer of one row of logits."""
     N, d = C.shape
     r, scaled, beta, ee, blocks = prep
     centres = (C, a, b, w, ee)
@@ -358,7 +380,8 @@ def _expanded_item(x, C, V, a, w, b, prep, i0, qa, cb0, cb1, nb, tile, xq, xx, t
         L = tile[: qa * na].reshape(qa, na)
         np.dot(xq[:qa], scaled[j0 * d : (j0 + na) * d].reshape(na, d).T, L)
         first = cb == cb0
-        _expanded_update(L, V, j0, xx, xrows, centres, beta, blocks[cb], m, s, acc, t_buf, first)
+        blk = blocks[cb]
+        _expanded_update(L, lrow, V, j0, xx, xrows, centres, beta, blk, m, s, acc, t_buf, first)
 
 
 @njit(cache=True)
@@ -402,8 +425,9 @@ def plan_chunks(B, N, d, k, query_chunk, center_chunk):
 
 @njit(cache=True)
 def _prepare_centres(C, a, w, b, nb):
-    """Centre r = a mean(C); C'' = 2 w (a C - r) (flat); beta = b - w ||a c - r||^2; ee = w ||a c
-    - r||^2; per centre block (gamma, tau, window, max w, max ee, min b) for the refinement."""
+    """Centre r = a mean(C); C'' = 2 w (a C - r) (flat, in the dtype of C: the operand of the
+    products); float64 beta = b - w ||a c - r||^2 and ee = w ||a c - r||^2; per centre block
+    (gamma, tau, window, max w, max ee, min b) for the refinement, with the eps of C's dtype."""
     N, d = C.shape
     eps = np.finfo(C.dtype).eps
     r = np.zeros(d)
@@ -413,8 +437,8 @@ def _prepare_centres(C, a, w, b, nb):
     for t in range(d):
         r[t] *= a / N
     scaled = np.empty(N * d, C.dtype)
-    beta = np.empty(N, C.dtype)
-    ee = np.empty(N, C.dtype)
+    beta = np.empty(N)
+    ee = np.empty(N)
     for j in range(N):
         cc = 0.0
         for t in range(d):
@@ -442,10 +466,11 @@ def softmax_weighted_sum_numba(x, C, V, a, w, b, query_chunk, center_chunk, n_th
     and sum (float64, so that lse = m + log(s)); status 1 (and no result) if an input is not
     finite or a logit would overflow.
 
-    All arrays are C-contiguous and share the dtype (float32 or float64); ``w = 1/(2 var)``
-    and ``b`` have length N. ``query_chunk``/``center_chunk`` are tile sizes (0: automatic,
-    see ``plan_chunks``); ``n_threads`` is ``numba.get_num_threads()`` (passed in: reading it
-    here would make the function uncacheable).
+    All arrays are C-contiguous; ``x``, ``C``, ``V`` share the dtype (float32 or float64),
+    ``w = 1/(2 var)`` and ``b`` are float64 of length N. ``query_chunk``/``center_chunk`` are
+    tile sizes (0: automatic, see ``plan_chunks``); ``n_threads`` is
+    ``numba.get_num_threads()`` (passed in: reading it here would make the function
+    uncacheable); it decides only whether the items run in a parallel region.
     """
     B, d = x.shape
     N = C.shape[0]
@@ -516,9 +541,11 @@ def _run_slot(counter, data, prep, plan, parts):
     dtype = C.dtype
     n_cb = (N + nb - 1) // nb
     n_items = ((B + qb - 1) // qb) * n_part
-    tile = np.empty(qb * nb, dtype)
+    direct = d <= DIRECT_MAX_D
+    tile = np.empty(0 if direct else qb * nb, dtype)  # products G, then weights P
+    tile64 = np.empty(qb * nb if direct else nb, np.float64)  # logits
     xq = np.empty((qb, d), dtype)
-    xT_buf = np.empty(DIRECT_MAX_D * qb, dtype)
+    xT_buf = np.empty(DIRECT_MAX_D * qb)
     t_buf = np.empty(qb * k, dtype)
     xx = np.empty(qb)
     mb = np.empty(qb)
@@ -533,14 +560,33 @@ def _run_slot(counter, data, prep, plan, parts):
         i0 = q * qb
         qa = min(B, i0 + qb) - i0
         cb0, cb1 = (p * n_cb) // n_part, ((p + 1) * n_cb) // n_part
-        if d <= DIRECT_MAX_D:
+        if direct:
             accT = accT_buf[: k * qa].reshape(k, qa)
             xT = xT_buf[: DIRECT_MAX_D * qa].reshape(DIRECT_MAX_D, qa)
-            _direct_item(x, C, V, a, w, b, i0, cb0, cb1, nb, tile, xT, mb, rescale, m, s, accT)
+            _direct_item(x, C, V, a, w, b, i0, cb0, cb1, nb, tile64, xT, mb, rescale, m, s, accT)
             acc[:qa] = accT.T
         else:
             _expanded_item(
-                x, C, V, a, w, b, prep, i0, qa, cb0, cb1, nb, tile, xq, xx, t_buf, m, s, acc
+                x,
+                C,
+                V,
+                a,
+                w,
+                b,
+                prep,
+                i0,
+                qa,
+                cb0,
+                cb1,
+                nb,
+                tile,
+                tile64,
+                xq,
+                xx,
+                t_buf,
+                m,
+                s,
+                acc,
             )
         M[p, i0 : i0 + qa] = m[:qa]
         S[p, i0 : i0 + qa] = s[:qa]
@@ -692,7 +738,8 @@ def softmax_weighted_sum_cpu(
     >>> out.tolist(), round(float(lse[0]), 6)
     ([[0.0, 0.0]], 0.193147)
     """
-    args = (x, centers, values, float(scale), half_precision, log_weights)
+    w64, b64 = (np.ascontiguousarray(v, np.float64) for v in (half_precision, log_weights))
+    args = (x, centers, values, float(scale), w64, b64)
     chunks = (query_chunk or 0, center_chunk or 0, numba.get_num_threads())
     if x.shape[1] <= DIRECT_MAX_D:  # no BLAS call
         status, out, m, s = softmax_weighted_sum_numba(*args, *chunks)
