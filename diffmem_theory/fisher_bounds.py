@@ -35,9 +35,17 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import exp1, gammaincc, gammaln, lambertw
 
-from diffmem_theory._validation import as_float_array, check_choice, check_int, check_scalar
+from diffmem_theory._validation import (
+    as_float_array,
+    check_allocation,
+    check_choice,
+    check_dps,
+    check_scalar,
+    finite_result,
+)
 from diffmem_theory.concentration import Bound, _out, _ranged
 from diffmem_theory.denoisers import _map_over_times, _means, _queries, _unbatch
+from diffmem_theory.hiprec import _mpf, _pos_mpf
 from diffmem_theory.kernels import softmax_weighted_sum
 from diffmem_theory.schedules import Schedule, VPExp, as_schedule
 from diffmem_theory.voronoi_geometry import d_minus, d_plus
@@ -69,6 +77,24 @@ __all__ = [
 LOWER_ENDS: tuple[str, ...] = ("lambert", "quadratic", "printed")
 
 _EULER_GAMMA = 0.5772156649015329
+_LOG_MAX = math.log(np.finfo(np.float64).max)
+# |a| below which Gamma(a, x) = E_1(x) to double precision (the a-derivative is O(log x)).
+_A_ZERO = 1e-20
+# tau below which the roots of h(x) = tau come from the series of W at its branch point (SciPy's
+# lambertw loses up to all digits of x - 1 there), and above which e^{-1-tau} underflows (the
+# upper root then comes from Newton's method).
+_TAU_SERIES, _TAU_UNDERFLOW = 1e-5, 700.0
+# W(-1/e + q) = sum_k c_k p^k with p = +-sqrt(2 e q) (Corless, Gonnet, Hare, Jeffrey, Knuth,
+# "On the Lambert W function", 1996): the + sign is W_0, the - sign W_{-1}.
+_BRANCH_SERIES = (
+    -1.0,
+    1.0,
+    -1.0 / 3.0,
+    11.0 / 72.0,
+    -43.0 / 540.0,
+    769.0 / 17280.0,
+    -221.0 / 8505.0,
+)
 
 
 def _schedule(schedule: Schedule | None) -> Schedule:
@@ -98,7 +124,7 @@ def laurent_massart(d: ArrayLike, t: ArrayLike, tail: str = "upper") -> Bound:
 
     Returns a :class:`~diffmem_theory.concentration.Bound` of kind ``"upper"`` / ``"lower"``
     (``value`` the threshold, ``failure_probability`` e^{-t}); vectorized over ``d > 0`` and
-    ``t > 0``.
+    ``t > 0``. A threshold beyond float64 raises ``ValueError``.
 
     >>> b = laurent_massart(8, 2.0)
     >>> round(b.value, 6), round(b.failure_probability, 6)
@@ -109,10 +135,12 @@ def laurent_massart(d: ArrayLike, t: ArrayLike, tail: str = "upper") -> Bound:
     dd = _ranged(d, "d", 0.0, low_open=True)
     tt = _ranged(t, "t", 0.0, low_open=True)
     check_choice(tail, "tail", ("upper", "lower"))
-    root = 2.0 * np.sqrt(dd * tt)
-    value = dd + root + 2.0 * tt if tail == "upper" else dd - root
+    with np.errstate(over="ignore"):
+        prod = dd * tt  # sqrt(d) sqrt(t) where d t overflows
+        root = 2.0 * np.where(np.isfinite(prod), np.sqrt(prod), np.sqrt(dd) * np.sqrt(tt))
+        value = dd + root + 2.0 * tt if tail == "upper" else dd - root
     return Bound(
-        value=_out(value),
+        value=_out(finite_result(value, "the Laurent-Massart threshold")),
         failure_probability=_out(np.exp(-tt)),
         kind=tail,
         statement=f"Ye et al., Lemma A.1 ({tail} tail)",
@@ -167,14 +195,16 @@ def norm_tail_bound(
     else:
         e = _ranged(eta, "eta", 1.0 - 1.0 / c, 1.0, low_open=True, high_open=True)
         x = c * (1.0 - e)
-    return _out(ratio * np.exp(-0.5 * dd * chi2_rate(x)))
+    with np.errstate(over="ignore"):  # d h = inf: the bound is exp(-inf) = 0
+        return _out(ratio * np.exp(-0.5 * dd * chi2_rate(x)))
 
 
 def norm_tau(delta: ArrayLike, d: ArrayLike, B_over_cf: float = 1.0) -> Any:
     r"""tau(delta) = (2/d) log(2 B / (c_f delta)), Ye et al., Lemma A.2 (Part 3).
 
     Each one-sided tail of :func:`norm_tail_bound` is <= delta/2 exactly when h(x) >= tau.
-    Corollary A.3 uses tau(delta/n). ``delta`` in (0, 1), ``d > 0``, ``B_over_cf >= 1``.
+    Corollary A.3 uses tau(delta/n). ``delta`` in (0, 1), ``d > 0``, ``B_over_cf >= 1``; a tau
+    beyond float64 (d near 0) raises ``ValueError``.
 
     >>> round(norm_tau(0.01, 8), 6)        # (1/4) log 200
     1.324579
@@ -182,7 +212,9 @@ def norm_tau(delta: ArrayLike, d: ArrayLike, B_over_cf: float = 1.0) -> Any:
     dl = _ranged(delta, "delta", 0.0, 1.0, low_open=True, high_open=True)
     dd = _ranged(d, "d", 0.0, low_open=True)
     ratio = check_scalar(B_over_cf, "B_over_cf", low=1.0)
-    return _out((2.0 / dd) * (math.log(2.0 * ratio) - np.log(dl)))
+    with np.errstate(over="ignore"):
+        tau = (2.0 / dd) * (math.log(2.0 * ratio) - np.log(dl))
+    return _out(finite_result(tau, "tau"))
 
 
 def printed_roots(tau: ArrayLike) -> tuple[Any, Any]:
@@ -190,13 +222,15 @@ def printed_roots(tau: ArrayLike) -> tuple[Any, Any]:
 
     The roots of x^2 - 2(1 + tau) x + 1 = 0, i.e. of (x - 1)^2/(2x) = tau (so y_l y_u = 1;
     y_l is computed as 1/y_u). y_u is a valid upper end (h(x) >= (x-1)^2/(2x) for x >= 1);
-    y_l is **not** a valid lower end (the inequality reverses on (0, 1)).
+    y_l is **not** a valid lower end (the inequality reverses on (0, 1)). y_u ~ 2 tau beyond
+    float64 raises ``ValueError``.
 
     >>> [round(v, 6) for v in printed_roots(norm_tau(0.01, 8))]
     [0.226087, 4.423071]
     """
     ta = _ranged(tau, "tau", 0.0)
-    y_u = 1.0 + ta + np.sqrt(ta * (2.0 + ta))
+    with np.errstate(over="ignore"):
+        y_u = finite_result(1.0 + ta + np.sqrt(ta) * np.sqrt(2.0 + ta), "y_u")
     return _out(1.0 / y_u), _out(y_u)
 
 
@@ -206,17 +240,29 @@ def chi2_rate_roots(tau: ArrayLike) -> tuple[Any, Any]:
         x_l = -W_0(-e^{-1-tau}),   x_u = -W_{-1}(-e^{-1-tau})   (Lambert W).
 
     So P(|eps|^2 <= x_l d/C) <= delta/2 and P(|eps|^2 >= x_u d/C) <= delta/2 at
-    tau = :func:`norm_tau`. x_u <= y_u of :func:`printed_roots`, x_l < y_l. Near tau = 0
-    (the branch point) the roots carry an error ~ 1e-16/sqrt(tau).
+    tau = :func:`norm_tau`. x_u <= y_u of :func:`printed_roots`, x_l < y_l. Below tau = 1e-5
+    (near the branch point of W, where SciPy's ``lambertw`` loses the digits of x - 1) W comes
+    from its branch-point series, W = sum_k c_k p^k, p = +-sqrt(2 (1 - e^{-tau})), 7 terms
+    (tau = 0: both roots 1). Above tau = 700, where e^{-1-tau} underflows, x_l (< e^{-700}) is 0
+    in float64 and x_u comes from Newton's method on x - log x = 1 + tau started at
+    1 + tau + log(1 + tau). Each root is accurate to a few units of its last place.
 
     >>> [round(v, 6) for v in chi2_rate_roots(norm_tau(0.01, 8))]
     [0.109101, 3.607631]
     """
     ta = _ranged(tau, "tau", 0.0)
-    z = -np.exp(-1.0 - ta)
-    x_l = _newton_polish(np.minimum(-lambertw(z, 0).real, 1.0), ta)
-    x_u = _newton_polish(np.maximum(-lambertw(z, -1).real, 1.0), ta)
-    return _out(x_l), _out(x_u)
+    series, huge = ta < _TAU_SERIES, ta > _TAU_UNDERFLOW
+    mid = np.where(series | huge, 1.0, ta)
+    z = -np.exp(-1.0 - mid)
+    x_l = _newton_polish(np.minimum(-lambertw(z, 0).real, 1.0), mid)
+    x_u = _newton_polish(np.maximum(-lambertw(z, -1).real, 1.0), mid)
+    p = np.sqrt(-2.0 * np.expm1(-np.where(series, ta, 0.0)))
+    x_l = np.where(series, -np.polynomial.polynomial.polyval(p, _BRANCH_SERIES), x_l)
+    x_u = np.where(series, -np.polynomial.polynomial.polyval(-p, _BRANCH_SERIES), x_u)
+    big = np.where(huge, ta, _TAU_UNDERFLOW)
+    start = 1.0 + big + np.log1p(big)
+    x_u = np.where(huge, _newton_polish(start, big), x_u)
+    return _out(np.where(huge, 0.0, x_l)), _out(x_u)
 
 
 def _newton_polish(x: np.ndarray, tau: np.ndarray) -> np.ndarray:
@@ -250,7 +296,7 @@ def norm_concentration_interval(
     * ``"printed"``: the paper's y_l (for errata checks only).
 
     Returns an ``"interval"`` :class:`~diffmem_theory.concentration.Bound` on |eps|^2 with
-    ``failure_probability`` delta.
+    ``failure_probability`` delta. An end beyond float64 raises ``ValueError``.
 
     >>> b = norm_concentration_interval(0.01, 8)
     >>> round(b.lower, 6), round(b.upper, 6)
@@ -267,11 +313,14 @@ def norm_concentration_interval(
         low = np.maximum(0.0, 1.0 - np.sqrt(2.0 * ta))
     else:
         low = y_l
+    with np.errstate(over="ignore"):
+        upper = finite_result(np.asarray(y_u) * dd / c, "the upper end y_u d/C")
+        lower_end = np.asarray(low) * dd / c
     return Bound(
-        value=_out(np.asarray(y_u) * dd / c),
+        value=_out(upper),
         failure_probability=_out(np.asarray(delta, dtype=np.float64)),
         kind="interval",
-        lower=_out(np.asarray(low) * dd / c),
+        lower=_out(lower_end),
         statement=f"Ye et al., Lemma A.2 (lower end: {lower})",
     )
 
@@ -322,7 +371,7 @@ def lemma_a6_error_bound(
 
     where B bounds every partial derivative of f (so |grad f| <= B sqrt(d); needs beta >= 1,
     unstated in the paper, notes §5 item 9) and c_f <= f. It is O(sigma_t^2) as t -> 0, which
-    implies the printed O(sigma_t / alpha_t).
+    implies the printed O(sigma_t / alpha_t). A bound beyond float64 raises ``ValueError``.
 
     >>> round(lemma_a6_error_bound(0.1, 1, B=0.5, c_f=0.5), 6)
     0.095163
@@ -332,7 +381,9 @@ def lemma_a6_error_bound(
     b = check_scalar(B, "B", low=0.0)
     cf = check_scalar(c_f, "c_f", low=0.0, low_open=True)
     c = check_scalar(C, "C", low=0.0, low_open=True)
-    return _out(b * np.sqrt(dd) * s2 / (cf * (a2 + c * s2)))
+    with np.errstate(over="ignore"):
+        bound = b * np.sqrt(dd) * s2 / (cf * (a2 + c * s2))
+    return _out(finite_result(bound, "the Lemma A.6 bound"))
 
 
 def empirical_score_sup_bound(
@@ -342,7 +393,8 @@ def empirical_score_sup_bound(
 
         |grad log p^_t(x)|_inf <= (|x|_inf + B_D) / sigma_t^2,   B_D = max_i |x_i|_inf.
 
-    ``x`` is ``(B, d)`` or ``(d,)``; ``t`` a scalar or ``(B,)``. Returns ``(B,)`` (or a float).
+    ``x`` is ``(B, d)`` or ``(d,)``; ``t`` a scalar or ``(B,)``. Returns ``(B,)`` (or a float);
+    a bound beyond float64 raises ``ValueError``.
 
     >>> round(empirical_score_sup_bound(1.0, [0.5, -2.0], [[1.0, 0.0], [0.0, 3.0]]), 6)
     7.909884
@@ -350,7 +402,14 @@ def empirical_score_sup_bound(
     xq, single = _queries(x)
     data = _means(X0, xq.shape[1], "X0")
     _, s2 = _alpha2_sigma2(t, schedule)
-    out = (np.abs(xq).max(axis=1) + np.abs(data).max()) / s2
+    if s2.ndim > 1 or (s2.ndim == 1 and s2.shape[0] != xq.shape[0]):
+        raise ValueError(
+            f"t must be a scalar or have shape ({xq.shape[0]},) (one per query), got {s2.shape}"
+        )
+    with np.errstate(over="ignore"):
+        out = finite_result(
+            (np.abs(xq).max(axis=1) + np.abs(data).max()) / s2, "the Lemma B.1 bound"
+        )
     return _out(out[0]) if single else out
 
 
@@ -368,9 +427,11 @@ def _incgamma_args(a: ArrayLike, x: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
 def upper_incomplete_gamma(a: ArrayLike, x: ArrayLike) -> Any:
     r"""Gamma(a, x) = int_x^inf s^{a-1} e^{-s} ds for a > -1, x > 0 (float64).
 
-    a > 0: ``gammaincc(a, x) * Gamma(a)`` (SciPy); a = 0: E_1(x) (``exp1``); a in (-1, 0):
-    the recurrence Gamma(a, x) = (Gamma(a+1, x) - x^a e^{-x}) / a, whose relative error grows
-    like 1e-16 (1 + x)/|a| near a = 0 (use :func:`upper_incomplete_gamma_mp` there).
+    |a| < 1e-20: E_1(x) (``exp1``; Gamma(a, x) - E_1(x) = O(a log x)); a > 0:
+    ``gammaincc(a, x) * Gamma(a)`` (SciPy), multiplied in log space; a in (-1, 0): the
+    recurrence Gamma(a, x) = (Gamma(a+1, x) - x^a e^{-x}) / a, whose relative error grows like
+    1e-16 (1 + x)/|a| near a = 0 (use :func:`upper_incomplete_gamma_mp` there). A value beyond
+    float64 (large a, or x -> 0 with a < 0) raises ``ValueError``.
 
     >>> round(upper_incomplete_gamma(2.0, 1.0), 6), round(upper_incomplete_gamma(0.0, 1.0), 6)
     (0.735759, 0.219384)
@@ -378,25 +439,33 @@ def upper_incomplete_gamma(a: ArrayLike, x: ArrayLike) -> Any:
     0.178148
     """
     aa, xx = _incgamma_args(a, x)
-    pos = aa > 0
-    out = np.where(aa == 0, exp1(xx), 0.0)
+    zero = np.abs(aa) < _A_ZERO
+    pos, neg = (aa > 0) & ~zero, (aa < 0) & ~zero
     ap = np.where(pos, aa, 1.0)
-    out = np.where(pos, gammaincc(ap, xx) * np.exp(gammaln(ap)), out)
-    neg = aa < 0
+    with np.errstate(divide="ignore"):  # gammaincc underflows to 0 only where the value does
+        log_pos = np.log(gammaincc(ap, xx)) + gammaln(ap)
     an = np.where(neg, aa, -0.5)
+    log_power = np.where(neg, an * np.log(xx) - xx, 0.0)  # log(x^a e^{-x}) of the recurrence
+    if np.any(pos & (log_pos > _LOG_MAX)) or np.any(log_power > _LOG_MAX):
+        raise ValueError("Gamma(a, x) is outside the float64 range at these a, x")
     up = gammaincc(an + 1.0, xx) * np.exp(gammaln(an + 1.0))
-    rec = (up - np.exp(an * np.log(xx) - xx)) / an
-    return _out(np.where(neg, rec, out))
+    with np.errstate(over="ignore"):
+        rec = (up - np.exp(log_power)) / an
+    out = np.where(zero, exp1(xx), np.where(pos, np.exp(np.where(pos, log_pos, 0.0)), rec))
+    return _out(finite_result(out, "Gamma(a, x)"))
 
 
 def upper_incomplete_gamma_mp(a: Any, x: Any, dps: int = 50) -> mpmath.mpf:
     r"""High-precision twin of :func:`upper_incomplete_gamma`: ``mpmath.gammainc(a, x)``.
 
+    ``a`` any finite real, ``x > 0`` finite (floats, ints, decimal strings or mpf), ``dps`` in
+    [5, 10^4].
+
     >>> print(mpmath.nstr(upper_incomplete_gamma_mp(-0.5, 1.0, dps=30), 15))
     0.178147711781561
     """
-    with mpmath.workdps(check_int(dps, "dps", low=5)):
-        return mpmath.gammainc(mpmath.mpf(a), mpmath.mpf(x))
+    with mpmath.workdps(check_dps(dps)):
+        return mpmath.gammainc(_mpf(a, "a"), _pos_mpf(x, "x"))
 
 
 def _pinelis_b(a: np.ndarray) -> np.ndarray:
@@ -418,8 +487,9 @@ def incgamma_upper_bound(a: ArrayLike, x: ArrayLike) -> Any:
 
         Gamma(a, x) <= x^{a-1} e^{-x} / (1 - (a-1)/x).
 
-    G_a is evaluated as x^a e^{-x} expm1(a log1p(b_a/x)) / (a b_a), continuous at a = 0.
-    Vectorized; ``ValueError`` for a <= -1, x <= 0, or a > 1 with x <= a - 1.
+    G_a is evaluated as -(x + b_a)^a e^{-x} expm1(a log u) / (a b_a), u = x/(x + b_a)
+    (continuous at a = 0, and no overflow of b_a/x as x -> 0). Vectorized; ``ValueError`` for
+    a <= -1, x <= 0, a > 1 with x <= a - 1, or a bound beyond float64.
 
     >>> round(incgamma_upper_bound(0.0, 1.0), 6), round(incgamma_upper_bound(3.0, 4.0), 6)
     (0.254995, 0.5861)
@@ -434,15 +504,24 @@ def incgamma_upper_bound(a: ArrayLike, x: ArrayLike) -> Any:
         )
     small_a = np.where(big, 0.5, aa)
     b = _pinelis_b(small_a)
-    lg = np.log1p(b / xx)
-    tiny = np.abs(small_a) < 1e-8  # expm1(a L)/a = L (1 + a L/2 + ...), also for subnormal a
+    # log u = log(x/(x + b)): from the logs where x < b (b/x may overflow), else -log1p(b/x)
+    near = xx < b
+    log_u = np.where(near, np.log(xx) - np.log(xx + b), -np.log1p(b / np.where(near, b, xx)))
+    tiny = np.abs(small_a) < 1e-8  # -expm1(a L)/a = -L (1 + a L/2 + ...), also for subnormal a
     safe = np.where(tiny, 1.0, small_a)
-    ratio = np.where(tiny, lg * (1.0 + 0.5 * small_a * lg), np.expm1(safe * lg) / safe)
-    g_small = np.exp(small_a * np.log(xx) - xx) * ratio / b
+    with np.errstate(over="ignore"):
+        ratio = np.where(
+            tiny, -log_u * (1.0 + 0.5 * small_a * log_u), -np.expm1(safe * log_u) / safe
+        )
+        g_small = np.exp(small_a * np.log(xx + b) - xx) * ratio / b
     xb = np.where(big, xx, 2.0)
     ab = np.where(big, aa, 1.5)
-    g_big = np.exp((ab - 1.0) * np.log(xb) - xb) / (1.0 - (ab - 1.0) / xb)
-    return _out(np.where(big, g_big, g_small))
+    with np.errstate(over="ignore"):
+        log_big = (ab - 1.0) * np.log(xb) - xb
+    if np.any(log_big > _LOG_MAX):
+        raise ValueError("the bound x^{a-1} e^{-x}/(1 - (a-1)/x) is outside the float64 range")
+    g_big = np.exp(log_big) / (1.0 - (ab - 1.0) / xb)
+    return _out(finite_result(np.where(big, g_big, g_small), "the Pinelis bound"))
 
 
 def incgamma_upper_bound_mp(a: Any, x: Any, dps: int = 50) -> mpmath.mpf:
@@ -451,8 +530,8 @@ def incgamma_upper_bound_mp(a: Any, x: Any, dps: int = 50) -> mpmath.mpf:
     >>> print(mpmath.nstr(incgamma_upper_bound_mp(0.0, 1.0, dps=30), 12))
     0.254994597434
     """
-    with mpmath.workdps(check_int(dps, "dps", low=5)):
-        a, x = mpmath.mpf(a), mpmath.mpf(x)
+    with mpmath.workdps(check_dps(dps)):
+        a, x = _mpf(a, "a"), _mpf(x, "x")
         if a <= -1 or x <= 0 or (a > 1 and x <= a - 1):
             raise ValueError(f"need a > -1, x > 0 and x > a - 1 when a > 1, got a={a}, x={x}")
         if a > 1:
@@ -481,7 +560,9 @@ def _hessian_terms(
     mean = out[:, d * d :]
     cov = second - mean[:, :, None] * mean[:, None, :]
     cov = 0.5 * (cov + np.swapaxes(cov, 1, 2))
-    return (alpha * alpha / (s2 * s2) * cov - np.eye(d) / s2,)
+    with np.errstate(over="ignore", invalid="ignore"):
+        hess = alpha * alpha / s2 / s2 * cov - np.eye(d) / s2
+    return (finite_result(hess, "the Hessian (alpha^2/sigma^4 scale)"),)
 
 
 def empirical_score_hessian(
@@ -500,7 +581,9 @@ def empirical_score_hessian(
 
     The weighted moments come from :func:`diffmem_theory.kernels.softmax_weighted_sum`
     (log-sum-exp) on data centred at its mean (Cov is shift invariant). ``x`` is ``(B, d)``
-    (returns ``(B, d, d)``) or ``(d,)`` (returns ``(d, d)``); ``t`` a scalar or ``(B,)``.
+    (returns ``(B, d, d)``) or ``(d,)`` (returns ``(d, d)``); ``t`` a scalar or ``(B,)``. The
+    (n + B) d^2 moments are within the memory cap of ``_validation.check_allocation``, and a
+    Hessian beyond float64 (t -> 0) raises ``ValueError``.
 
     >>> alpha = float(VPExp().alpha(0.01))
     >>> H = empirical_score_hessian(0.01, [alpha / 2], [[0.0], [1.0]])
@@ -510,6 +593,8 @@ def empirical_score_hessian(
     sched = _schedule(schedule)
     xq, single = _queries(x)
     data = _means(X0, xq.shape[1], "X0")
+    d = data.shape[1]
+    check_allocation(2 * (data.shape[0] + xq.shape[0]) * (d * d + d), "the d x d moments")
     (hess,) = _map_over_times(t, xq, sched, _hessian_terms, X0=data, backend=backend)
     return _unbatch(hess, single)
 
@@ -546,7 +631,8 @@ def empirical_score_lipschitz_max(
     The largest local Lipschitz constant (:func:`empirical_score_lipschitz`) over ``points``
     (``(B, d)``), by default the alpha_t-scaled midpoints alpha_t (x_i + x_j)/2 of all pairs
     (where the proof of (C.2) evaluates it; notes §5 item 11) and the points alpha_t x_i.
-    For n = 2 the midpoint is the maximizer, so the value is C_L itself.
+    For n = 2 the midpoint is the maximizer, so the value is C_L itself. The n(n+1)/2 default
+    points are within the memory cap of ``_validation.check_allocation`` (``ValueError``).
 
     >>> round(empirical_score_lipschitz_max(0.01, [[0.0], [1.0]]), 3)   # notes §4.3
     2399.478
@@ -556,6 +642,8 @@ def empirical_score_lipschitz_max(
     data = _means(X0, None, "X0")
     if points is None:
         alpha = float(sched.alpha(tt))
+        n = data.shape[0]
+        check_allocation(3 * (n * (n + 1) // 2) * data.shape[1], f"the midpoints of {n} points")
         pts = alpha * np.concatenate([_pair_midpoints(data), data])
     else:
         pts = _means(points, data.shape[1], "points", "X0")
@@ -583,7 +671,7 @@ def lipschitz_bounds(
 
     Returns an ``"interval"`` :class:`~diffmem_theory.concentration.Bound` (``lower``,
     ``upper``, ``failure_probability`` 0, ``conditions_hold`` the separation condition),
-    vectorized over ``t``.
+    vectorized over ``t``; ends beyond float64 (t -> 0) raise ``ValueError``.
 
     >>> b = lipschitz_bounds(0.01, [[0.0], [1.0]])
     >>> round(b.lower, 3), round(b.upper, 3), b.conditions_hold
@@ -596,9 +684,14 @@ def lipschitz_bounds(
         raise ValueError(f"X0 must hold at least 2 points, got shape {data.shape}")
     c = check_scalar(constant, "constant", low=0.0, low_open=True, high=0.125)
     dmin, dmax = d_minus(data), d_plus(data)
-    lower = c * a2 * dmin**2 / (s2 * s2) - 1.0 / s2
-    upper = 1.0 / s2 + a2 * dmax**2 / (4.0 * s2 * s2)
-    threshold = 2.0 * np.sqrt(s2 / a2) * math.sqrt(max(0.0, math.log(max(n - 2, 1) / 2.0)))
+    with np.errstate(over="ignore", invalid="ignore"):
+        lower = c * a2 * (dmin / s2) * (dmin / s2) - 1.0 / s2
+        upper = 1.0 / s2 + a2 * (dmax / s2) * (dmax / s2) / 4.0
+    finite_result(lower, "the lower end of (C.2)")
+    finite_result(upper, "the upper end of (C.2)")
+    factor = math.sqrt(max(0.0, math.log(max(n - 2, 1) / 2.0)))  # 0 for n <= 4: vacuous
+    with np.errstate(divide="ignore"):  # alpha_t^2 = 0 (t -> inf): the condition cannot hold
+        threshold = 2.0 * np.sqrt(s2 / a2) * factor if factor > 0 else np.zeros_like(s2)
     return Bound(
         value=_out(upper),
         failure_probability=0.0,
@@ -617,11 +710,15 @@ def gaussian_score_lipschitz(
         |grad^2 log p_t|_2 = |(alpha_t^2 Sigma + sigma_t^2 I)^{-1}|_2
                            = 1 / (sigma_t^2 + alpha_t^2 lambda_min)
 
-    for every x; O(1) uniformly in t when lambda_min(Sigma) > 0. Vectorized; lambda_min >= 0.
+    for every x; O(1) uniformly in t when lambda_min(Sigma) > 0. Vectorized; lambda_min >= 0;
+    a constant beyond float64 (t -> 0 with lambda_min = 0) raises ``ValueError``.
 
+    >>> round(gaussian_score_lipschitz(0.1, 0.3), 4)
+    2.7277
     >>> [round(gaussian_score_lipschitz(t, 0.3), 4) for t in (1e-3, 0.1, 1.0, 5.0)]
     [3.3256, 2.7277, 1.3468, 1.0047]
     """
     a2, s2 = _alpha2_sigma2(t, schedule)
     lam = _ranged(lambda_min, "lambda_min", 0.0)
-    return _out(1.0 / (s2 + a2 * lam))
+    with np.errstate(divide="ignore", over="ignore"):
+        return _out(finite_result(1.0 / (s2 + a2 * lam), "1/(sigma_t^2 + alpha_t^2 lambda_min)"))

@@ -269,3 +269,84 @@ def test_gaussian_lipschitz_vs_hessian_eigenvalues():
 def test_bad_input_raises(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+# --- issue 14: branch point, extreme floats, precision and sizes ---------------------------------
+
+
+@pytest.mark.parametrize("tau", [0.0, 5e-324, 1e-300, 1e-14, 1e-9, 1e-7, 3e-6, 2e-5, 0.5, 650.0])
+def test_chi2_rate_roots_near_the_branch_point(tau):
+    # tau = 0 gave NaN, and at tau = 1e-9 the upper root was 1 + 3e-9 instead of 1 + 4.47e-5
+    x_l, x_u = fb.chi2_rate_roots(tau)
+    with mpmath.workdps(60):
+        z = -mpmath.exp(-1 - mpmath.mpf(tau))
+        exact = (-mpmath.lambertw(z, 0), -mpmath.lambertw(z, -1))
+    for got, want in zip((x_l, x_u), exact, strict=True):
+        assert abs(got - float(want)) <= 1e-14 * float(want)
+
+
+def test_chi2_rate_roots_huge_tau():
+    x_l, x_u = fb.chi2_rate_roots([701.0, 1e300, 1.797e308])
+    assert x_l.tolist() == [0.0, 0.0, 0.0]  # e^{-1-tau} underflows
+    assert x_u[0] == pytest.approx(708.563239313176, rel=1e-14)
+    assert x_u[1] == pytest.approx(1e300, rel=1e-14) and x_u[2] == pytest.approx(1.797e308)
+    bound = fb.norm_concentration_interval(0.01, 1e300)  # lower end was NaN
+    assert math.isfinite(bound.lower) and bound.lower <= bound.value
+
+
+def test_extreme_floats_raise_instead_of_inf_or_nan():
+    for call in (
+        lambda: fb.laurent_massart(1e308, 1e308),
+        lambda: fb.norm_tau(0.01, 5e-324),
+        lambda: fb.printed_roots(1e308),
+        lambda: fb.norm_concentration_interval(0.01, 8, C=5e-324),
+        lambda: fb.lemma_a6_error_bound(0.1, 1, B=0.5, c_f=5e-324),
+        lambda: fb.empirical_score_sup_bound(5e-324, [1.0, 0.0], [[1.0, 0.0]]),
+        lambda: fb.upper_incomplete_gamma(200.0, 1.0),
+        lambda: fb.incgamma_upper_bound(300.0, 300.0),
+        lambda: fb.empirical_score_hessian(1e-300, [0.5], [[0.0], [1.0]]),  # ZeroDivisionError
+        lambda: fb.lipschitz_bounds(5e-324, [[0.0], [1.0]]),
+        lambda: fb.gaussian_score_lipschitz(5e-324, 0.0),
+    ):
+        with pytest.raises(ValueError, match="float64 range"):
+            call()
+    assert fb.printed_roots(1e200)[1] == pytest.approx(2e200)
+    assert fb.laurent_massart(8, 1e308, tail="lower").value == pytest.approx(
+        -2 * math.sqrt(8) * math.sqrt(1e308)
+    )
+    assert fb.norm_tail_bound(1e308, 1e308) == 0.0
+
+
+def test_incomplete_gamma_tiny_a_and_x():
+    # a = 5e-324 gave NaN (0 * inf); Gamma(a, x) -> E_1(x) as a -> 0
+    e1 = float(mpmath.e1(1.0))
+    out = fb.upper_incomplete_gamma([5e-324, -1e-30, 1e-30, 0.0], 1.0)
+    np.testing.assert_allclose(out, e1, rtol=4e-15)
+    # x = 5e-324 gave NaN: b_a/x overflowed
+    for a in (0.5, 0.0, -0.5, 1.0):
+        bound = fb.incgamma_upper_bound(a, 5e-324)
+        exact = float(mpmath.gammainc(a, mpmath.mpf(5e-324)))
+        assert math.isfinite(bound) and bound >= exact * (1 - 1e-12)
+
+
+def test_mpmath_twins_validate():
+    with pytest.raises(ValueError, match="dps must be <= 10000"):
+        fb.upper_incomplete_gamma_mp(0.5, 1.0, dps=2**62)  # hung
+    with pytest.raises(ValueError, match="dps must be <= 10000"):
+        fb.incgamma_upper_bound_mp(0.5, 1.0, dps=2**62)
+    with pytest.raises(ValueError, match="x must be > 0"):
+        fb.upper_incomplete_gamma_mp(0.5, -1.0)  # was a complex result
+    with pytest.raises(ValueError, match="a must be finite"):
+        fb.incgamma_upper_bound_mp(math.nan, 1.0)  # was nan
+    with pytest.raises(ValueError, match="x must be finite"):
+        fb.upper_incomplete_gamma_mp(0.5, math.inf)
+
+
+def test_shapes_and_sizes():
+    with pytest.raises(ValueError, match="t must be a scalar or have shape \\(1,\\)"):
+        fb.empirical_score_sup_bound([], [1.0, 0.0], [[1.0, 0.0]])  # was an IndexError
+    with pytest.raises(ValueError, match="midpoints of 200000 points"):
+        fb.empirical_score_lipschitz_max(0.01, np.zeros((200_000, 1)))
+    # alpha_t = 0 (t -> inf): no RuntimeWarning; n <= 4 makes the condition vacuous
+    bound = fb.lipschitz_bounds(1e300, [[0.0], [1.0]])
+    assert bound.conditions_hold and (bound.lower, bound.value) == (-1.0, 1.0)
