@@ -80,22 +80,23 @@ def row_bounded(xx, x0x0, a, s2t, lam, var, mm_max, limit):
     >>> row_bounded(1e300, 1.0, 0.8, 0.36, 1.8, 1.0, 1.0, 1e300)
     False
     """
-    v = a * a * var + s2t
+    inv_v = 1.0 / (a * a * var + s2t)
     rx, r0, rm = math.sqrt(xx), math.sqrt(x0x0), math.sqrt(mm_max)
     reach = rx + a * rm
     d_max = reach * reach
-    cb = s2t / v
-    e = (a * var / v) * rx + cb * rm + r0
+    cb = s2t * inv_v
+    e = (a * var * inv_v) * rx + cb * rm + r0
     g = 2.0 * lam * e
-    c = 2.0 * cb * g * rm * a / v
+    c = 2.0 * cb * g * rm * a * inv_v
+    dvar = (g * rx * a * s2t + g * rm * a * a * s2t + cb * g * rm * d_max * a * a) * inv_v * inv_v
     terms = (
-        d_max / (2.0 * v),
+        d_max * 0.5 * inv_v,
         e,
         lam * e * e,
         g * (rx + rm),
         cb * g + c * reach,
-        (g * rx * a * s2t + g * rm * a * a * s2t + cb * g * rm * d_max * a * a) / (v * v),
-        1.0 / (v * v),
+        dvar,
+        inv_v * inv_v,
     )
     for term in terms:
         if not term < limit:
