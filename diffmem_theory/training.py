@@ -200,7 +200,12 @@ def gmm_loss_and_grad(
             f"x_t {xt.shape}, x0 {target.shape} and model.means {means.shape} must share (B, d), "
             "B >= 1"
         )
-    tt = np.broadcast_to(schedule.check_time(t), (xt.shape[0],))
+    tt = schedule.check_time(t)
+    if tt.ndim > 1 or tt.size not in (1, xt.shape[0]):
+        raise ValueError(
+            f"t must be one time or one per query ({xt.shape[0]}), got shape {tt.shape}"
+        )
+    tt = np.broadcast_to(tt.reshape(-1), (xt.shape[0],))
     lam = _weights(weighting, tt, schedule)
     var = check_scalar(model.var, "model.var", low=0.0, low_open=True)
     backend = check_choice(backend, "backend", BACKENDS)

@@ -377,6 +377,10 @@ def test_type_errors_name_the_argument(call, match):
             "B >= 1",
         ),
         (
+            lambda: tr.gmm_loss_and_grad(ONE, np.ones((3, 1)), np.ones((3, 1)), [0.5, 0.6], SCHED),
+            "t must be one time or one per query",
+        ),
+        (
             lambda: tr.gmm_loss_and_grad(
                 tr.GMMDenoiser(np.array([[np.nan]]), 1.0),
                 np.ones((1, 1)),
