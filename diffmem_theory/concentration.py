@@ -21,6 +21,9 @@ Conventions: ``log`` is the natural logarithm; ``V = alpha_t^2 s_*^2 + sigma_t^2
 separation ``min_{k != k'} |mu_k - mu_k'|`` and ``Gamma`` the maximal norm ``max_k |mu_k|`` of the
 true means. Failure probabilities are returned as computed (not clipped to 1): a value >= 1 means
 the statement is vacuous at those parameters. Scalars in give Python floats out; arrays broadcast.
+A bound, threshold or failure probability beyond the float64 range (e.g. ``gamma = 1e300``) raises
+``ValueError``; a ``log_value`` (or ``log=True`` result) is -inf where the bound is exactly 0 or
+its logarithm is below the float64 range (e.g. ``t -> 0``), where the bound itself is 0.0.
 
 Example
 -------
@@ -31,16 +34,18 @@ Example
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import log_ndtr
 
-from diffmem_theory._validation import as_float_array, check_choice, check_int
+from diffmem_theory._validation import as_float_array, check_choice, check_int, finite_result
 from diffmem_theory.schedules import Schedule, as_schedule
 
 __all__ = [
@@ -113,6 +118,15 @@ class Bound:
         check_choice(self.kind, "kind", _KINDS)
         if self.kind == "interval" and self.lower is None:
             raise ValueError("lower must be given for kind='interval'")
+        if not isinstance(self.statement, str):
+            raise TypeError(f"statement must be a str, got {type(self.statement).__name__}")
+        for name in ("value", "failure_probability", "lower", "center", "log_value"):
+            field = getattr(self, name)
+            if field is not None and np.any(np.isnan(as_float_array(field, name, finite=False))):
+                raise ValueError(f"{name} must not be NaN, got {field!r}")
+        held = np.asarray(self.conditions_hold)
+        if held.dtype != bool:
+            raise ValueError(f"conditions_hold must be a bool or bool array, got {held.dtype}")
 
     @property
     def upper(self) -> Any:
@@ -153,6 +167,39 @@ def _out(x: Any) -> Any:
     if arr.ndim == 0:
         return bool(arr) if arr.dtype == bool else float(arr)
     return arr
+
+
+def _field(name: str, x: Any) -> Any:
+    """A numeric field of a returned :class:`Bound`: finite, or -inf for ``log_value``."""
+    return _log_out(x, name) if name == "log_value" else _finite(x, name)
+
+
+def _finite(x: Any, what: str) -> Any:
+    """:func:`_out` of ``x``, or ``ValueError`` if it is beyond float64 (inf) or NaN."""
+    return _out(finite_result(x, what))
+
+
+def _log_out(x: Any, what: str) -> Any:
+    """:func:`_out` of a log-bound: -inf allowed (the bound is 0 or below the float64 range)."""
+    arr = np.asarray(x)
+    if np.any(np.isnan(arr) | np.isposinf(arr)):
+        raise ValueError(f"{what} is outside the float64 range at these inputs")
+    return _out(arr)
+
+
+_F = TypeVar("_F", bound=Callable[..., Any])
+
+
+def _overflow_checked(func: _F) -> _F:
+    """Run ``func`` with float overflow, underflow and division by zero silent: its results are
+    checked by :func:`_finite` / :func:`_log_out` instead (a clean ``ValueError``)."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with np.errstate(over="ignore", under="ignore", divide="ignore"):
+            return func(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]
 
 
 def _ranged(
@@ -197,6 +244,16 @@ def _alpha2_sigma2(t: ArrayLike, schedule: Schedule | None) -> tuple[np.ndarray,
     return a * a, np.asarray(sched.sigma2(t), dtype=np.float64)
 
 
+def _log_sigma2(t: ArrayLike, schedule: Schedule | None) -> np.ndarray:
+    """log sigma_t^2, finite even where sigma_t^2 underflows (t -> 0)."""
+    return np.asarray(as_schedule(schedule).log_sigma2(t), dtype=np.float64)
+
+
+def _over_sigma2(x: np.ndarray, t: ArrayLike, schedule: Schedule | None) -> np.ndarray:
+    """x / sigma_t^2 for x >= 0 in log space: inf (not a 0/0 NaN) where it overflows."""
+    return np.exp(_log(x) - _log_sigma2(t, schedule))
+
+
 def _log(x: Any) -> np.ndarray:
     """log of a nonnegative array, -inf at 0 without a warning."""
     arr = np.asarray(x, dtype=np.float64)
@@ -214,6 +271,7 @@ def _tail(d: np.ndarray, eps: np.ndarray) -> np.ndarray:
 # ---------------------------------------------------------------------------------------------
 
 
+@_overflow_checked
 def chi2_lower_tail_bound(p: ArrayLike, eps: ArrayLike, *, log: bool = False) -> Any:
     r"""Chernoff bound on the lower tail of a chi-square: ``P(X <= (1 - eps) p)``, ``X ~ chi2(p)``.
 
@@ -232,9 +290,10 @@ def chi2_lower_tail_bound(p: ArrayLike, eps: ArrayLike, *, log: bool = False) ->
     pp = _ranged(p, "p", 0.0, low_open=True)
     e = _ranged(eps, "eps", 0.0, 1.0, high_open=True)
     log_bound = 0.5 * pp * (e + np.log1p(-e))
-    return _out(log_bound if log else np.exp(log_bound))
+    return _log_out(log_bound, "the log-bound") if log else _out(np.exp(log_bound))
 
 
+@_overflow_checked
 def chi2_upper_tail_bound(p: ArrayLike, eps: ArrayLike, *, log: bool = False) -> Any:
     r"""Chernoff bound on the upper tail of a chi-square: ``P(X >= (1 + eps) p)``, ``X ~ chi2(p)``.
 
@@ -252,9 +311,10 @@ def chi2_upper_tail_bound(p: ArrayLike, eps: ArrayLike, *, log: bool = False) ->
     pp = _ranged(p, "p", 0.0, low_open=True)
     e = _ranged(eps, "eps", 0.0)
     log_bound = -0.5 * pp * (e - np.log1p(e))
-    return _out(log_bound if log else np.exp(log_bound))
+    return _log_out(log_bound, "the log-bound") if log else _out(np.exp(log_bound))
 
 
+@_overflow_checked
 def chi2_two_sided_bound(p: ArrayLike, eps: ArrayLike, *, log: bool = False) -> Any:
     r"""Two-sided chi-square concentration ``P(|X - p| >= eps p) <= 2 exp(-p eps^2 / 8)``.
 
@@ -270,7 +330,7 @@ def chi2_two_sided_bound(p: ArrayLike, eps: ArrayLike, *, log: bool = False) -> 
     pp = _ranged(p, "p", 0.0, low_open=True)
     e = _ranged(eps, "eps", 0.0, 1.0)
     log_bound = math.log(2.0) - pp * e * e / 8.0
-    return _out(log_bound if log else np.exp(log_bound))
+    return _log_out(log_bound, "the log-bound") if log else _out(np.exp(log_bound))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -278,6 +338,7 @@ def chi2_two_sided_bound(p: ArrayLike, eps: ArrayLike, *, log: bool = False) -> 
 # ---------------------------------------------------------------------------------------------
 
 
+@_overflow_checked
 def gaussian_norm_deviation(
     d: ArrayLike, eps: ArrayLike, var: ArrayLike = 1.0, mean_norm: ArrayLike = 0.0
 ) -> Bound:
@@ -302,14 +363,15 @@ def gaussian_norm_deviation(
     mn = _ranged(mean_norm, "mean_norm", 0.0)
     s_sqrt_d = np.sqrt(s2 * dd)
     return Bound(
-        value=_out(e * s_sqrt_d * (s_sqrt_d + mn)),
-        failure_probability=_out(4.0 * _tail(dd, e)),
+        value=_field("value", e * s_sqrt_d * (s_sqrt_d + mn)),
+        failure_probability=_field("failure_probability", 4.0 * _tail(dd, e)),
         kind="deviation",
-        center=_out(mn * mn + s2 * dd),
+        center=_field("center", mn * mn + s2 * dd),
         statement="Buchanan et al., Lemma C.2",
     )
 
 
+@_overflow_checked
 def prop_c3_bounds(
     d: ArrayLike, n: int, eps: ArrayLike, var_star: ArrayLike = 1.0, printed: bool = False
 ) -> Bound:
@@ -342,10 +404,10 @@ def prop_c3_bounds(
     lower = dd * (1.0 - 3.0 * e) * (1.0 if printed else s2)
     rate = 2.0 if printed else 8.0
     return Bound(
-        value=_out(2.0 * dd * s2 * (1.0 + 3.0 * e)),
-        failure_probability=_out(6.0 * nn * np.exp(-dd * e * e / rate)),
+        value=_field("value", 2.0 * dd * s2 * (1.0 + 3.0 * e)),
+        failure_probability=_field("failure_probability", 6.0 * nn * np.exp(-dd * e * e / rate)),
         kind="interval",
-        lower=_out(lower),
+        lower=_field("lower", lower),
         statement="Buchanan et al., Proposition C.3" + (" (as printed)" if printed else ""),
     )
 
@@ -355,6 +417,7 @@ def prop_c3_bounds(
 # ---------------------------------------------------------------------------------------------
 
 
+@_overflow_checked
 def coupon_min_draws(K: ArrayLike, d: ArrayLike) -> Any:
     r"""The number of draws ``l = ceil((1 + log d) K log K)`` assumed by Proposition C.4.
 
@@ -366,8 +429,12 @@ def coupon_min_draws(K: ArrayLike, d: ArrayLike) -> Any:
     """
     kk = _ranged(K, "K", 1.0, integer=True)
     dd = _ranged(d, "d", 1.0)
-    out = np.ceil((1.0 + np.log(dd)) * kk * np.log(kk)).astype(np.int64)
-    return int(out) if out.ndim == 0 else out
+    out = finite_result(np.ceil((1.0 + np.log(dd)) * kk * np.log(kk)), "(1 + log d) K log K")
+    if out.ndim == 0:
+        return int(out)
+    if np.any(out >= 2.0**63):
+        raise ValueError("(1 + log d) K log K exceeds int64; pass scalars for an exact Python int")
+    return out.astype(np.int64)
 
 
 def _binomial_convolution(a: list[int], b: list[int], top: int, only_top: bool) -> list[int]:
@@ -416,6 +483,27 @@ def _count_inclusion_exclusion(K: int, l: int) -> int:
     return total
 
 
+#: Limits of the exact coupon count (a few seconds of big-integer arithmetic at most).
+_COUPON_L_MAX = 200_000
+_COUPON_EXPAND_WORK = 2 * 10**8  # K min(K, l) l
+_COUPON_DP_L_MAX = 1000
+
+
+def _check_coupon_cost(k: int, n: int, method: str) -> None:
+    if method == "dp":
+        if n > _COUPON_DP_L_MAX:
+            raise ValueError(
+                f"l must be <= {_COUPON_DP_L_MAX} for method='dp' (O(l^3) big-integer work), "
+                f"got {n}; use method='expand'"
+            )
+        return
+    if n > _COUPON_L_MAX or k * min(k, n) * n > _COUPON_EXPAND_WORK:
+        raise ValueError(
+            f"K = {k}, l = {n} is too large for the exact count (needs l <= {_COUPON_L_MAX} and "
+            f"K min(K, l) l <= {_COUPON_EXPAND_WORK:.0e}); use coupon_bound_rigorous"
+        )
+
+
 def coupon_probability_exact(
     K: int, l: int, *, exact: bool = False, method: str = "expand"
 ) -> float | Fraction:
@@ -434,7 +522,9 @@ def coupon_probability_exact(
     ``sum_{m>=2} x^m/m!`` to the power ``K`` by binary powering with binomial convolutions
     (``O(l^2 log K)`` operations, seconds for ``l ~ 1000``). Both are exact and agree.
     Returns a float (correctly rounded) or, with ``exact=True``, a :class:`fractions.Fraction`.
-    ``K >= 1``, ``l >= 0``.
+    ``K >= 1``, ``l >= 0``. The exact count is refused (``ValueError``) beyond a few seconds of
+    work: ``l <= 200,000`` and ``K min(K, l) l <= 2e8`` for ``"expand"``, ``l <= 1000`` for
+    ``"dp"``.
 
     >>> round(coupon_probability_exact(12, 78), 6)
     0.893773
@@ -444,6 +534,8 @@ def coupon_probability_exact(
     k = check_int(K, "K", low=1)
     n = check_int(l, "l", low=0)
     check_choice(method, "method", ("expand", "dp"))
+    if n >= 2 * k:
+        _check_coupon_cost(k, n, method)
     if n < 2 * k:
         prob = Fraction(0)
     else:
@@ -452,6 +544,7 @@ def coupon_probability_exact(
     return prob if exact else float(prob)
 
 
+@_overflow_checked
 def coupon_bound_printed(K: ArrayLike, d: ArrayLike) -> Any:
     r"""Proposition C.4 *as printed*: ``P[A] >= 1 - K^{-log d} (1 + log K log d)``.
 
@@ -467,9 +560,10 @@ def coupon_bound_printed(K: ArrayLike, d: ArrayLike) -> Any:
     kk = _ranged(K, "K", 1.0, integer=True)
     dd = _ranged(d, "d", 1.0)
     lk, ld = np.log(kk), np.log(dd)
-    return _out(1.0 - np.exp(-lk * ld) * (1.0 + lk * ld))
+    return _finite(1.0 - np.exp(-lk * ld) * (1.0 + lk * ld), "the bound")
 
 
+@_overflow_checked
 def coupon_bound_rigorous(
     K: ArrayLike, d: ArrayLike, l: ArrayLike | None = None, *, form: str = "union"
 ) -> Any:
@@ -497,7 +591,7 @@ def coupon_bound_rigorous(
     check_choice(form, "form", ("union", "closed"))
     kk = _ranged(K, "K", 2.0, integer=True)
     dd = _ranged(d, "d", 1.0)
-    l_min = (1.0 + np.log(dd)) * kk * np.log(kk)
+    l_min = finite_result((1.0 + np.log(dd)) * kk * np.log(kk), "(1 + log d) K log K")
     if l is None:
         ll = np.ceil(l_min)
     else:
@@ -509,11 +603,12 @@ def coupon_bound_rigorous(
             )
     if form == "closed":
         lk = np.log(kk)
-        return _out(
-            1.0 - np.exp(-lk * np.log(dd)) * (1.0 + kk / (kk - 1.0) * lk * (1.0 + np.log(dd)))
+        return _finite(
+            1.0 - np.exp(-lk * np.log(dd)) * (1.0 + kk / (kk - 1.0) * lk * (1.0 + np.log(dd))),
+            "the bound",
         )
     log_miss = ll * np.log1p(-1.0 / kk) + np.log1p(ll / (kk - 1.0))
-    return _out(1.0 - kk * np.exp(log_miss))
+    return _finite(1.0 - kk * np.exp(log_miss), "the bound")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -521,6 +616,7 @@ def coupon_bound_rigorous(
 # ---------------------------------------------------------------------------------------------
 
 
+@_overflow_checked
 def softmax_onehot_bound(n: ArrayLike, gap: ArrayLike, T: ArrayLike, p: float | None = None) -> Any:
     r"""Distance of a low-temperature softmax from the one-hot vector of its argmax.
 
@@ -544,12 +640,12 @@ def softmax_onehot_bound(n: ArrayLike, gap: ArrayLike, T: ArrayLike, p: float | 
     tt = _ranged(T, "T", 0.0, low_open=True)
     base = (nn - 1.0) * np.exp(-g / tt)
     if p is None:
-        return _out(2.0 * base)
+        return _finite(2.0 * base, "the bound")
     pp = _norm_order(p)
     if math.isinf(pp):
-        return _out(base)
+        return _finite(base, "the bound")
     factor = np.where(nn > 1, (1.0 + np.maximum(nn - 1.0, 1.0) ** (1.0 - pp)) ** (1.0 / pp), 0.0)
-    return _out(base * factor)
+    return _finite(base * factor, "the bound")
 
 
 def _norm_order(p: Any) -> float:
@@ -560,6 +656,7 @@ def _norm_order(p: Any) -> float:
     raise ValueError(f"p must be a real number >= 1 or math.inf, got {p!r}")
 
 
+@_overflow_checked
 def softmax_subset_bound(
     n: ArrayLike, S_size: ArrayLike, gap_S: ArrayLike, T: ArrayLike, p: float = 1.0
 ) -> Any:
@@ -584,7 +681,7 @@ def softmax_subset_bound(
     tt = _ranged(T, "T", 0.0, low_open=True)
     pp = _norm_order(p)
     lead = 1.0 if math.isinf(pp) else (1.0 + ss) ** (1.0 / pp)
-    return _out(lead * (nn - ss) * np.exp(-g / tt))
+    return _finite(lead * (nn - ss) * np.exp(-g / tt), "the bound")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -603,6 +700,7 @@ def _common(
     return e, dd, g, s2, a2, sig2
 
 
+@_overflow_checked
 def coupling_conditions(
     t: ArrayLike,
     eps: ArrayLike,
@@ -681,6 +779,7 @@ def coupling_conditions(
     return _out(ok)
 
 
+@_overflow_checked
 def gap_means_failure_exact(
     t: ArrayLike,
     K: ArrayLike,
@@ -712,9 +811,10 @@ def gap_means_failure_exact(
     s2 = _ranged(var_star, "var_star", 0.0, low_open=True)
     a2, sig2 = _alpha2_sigma2(t, schedule)
     x = np.sqrt(a2) * g / (4.0 * np.sqrt(a2 * s2 + sig2))
-    return _out((kk - 1.0) * np.exp(log_ndtr(-x)))
+    return _finite((kk - 1.0) * np.exp(log_ndtr(-x)), "the bound")
 
 
+@_overflow_checked
 def gamma_star(Gamma: ArrayLike, eps: ArrayLike, d: ArrayLike, var_star: ArrayLike = 1.0) -> Any:
     r"""``Gamma_* = sqrt(Gamma^2 + eps s sqrt(d) Gamma + (1 + eps) s^2 d)`` of Lemmas E.5 / E.6.
 
@@ -729,7 +829,10 @@ def gamma_star(Gamma: ArrayLike, eps: ArrayLike, d: ArrayLike, var_star: ArrayLi
     e = _ranged(eps, "eps", 0.0, 1.0)
     dd = _ranged(d, "d", 0.0, low_open=True)
     s2 = _ranged(var_star, "var_star", 0.0, low_open=True)
-    return _out(np.sqrt(G * G + e * np.sqrt(s2 * dd) * G + (1.0 + e) * s2 * dd))
+    s_sqrt_d = np.sqrt(s2 * dd)
+    scale = np.maximum(G, s_sqrt_d)  # > 0; scaled so that the squares cannot overflow
+    g, s = G / scale, s_sqrt_d / scale
+    return _finite(scale * np.sqrt(g * g + e * s * g + (1.0 + e) * s * s), "Gamma_*")
 
 
 def _count(value: Any, name: str, low: int = 1) -> np.ndarray:
@@ -752,6 +855,7 @@ def _need_gamma_max(Gamma: Any, lemma: str) -> np.ndarray:
     return _ranged(Gamma, "Gamma", 0.0)
 
 
+@_overflow_checked
 def lemma_e1(
     t: ArrayLike,
     eps: ArrayLike,
@@ -786,8 +890,8 @@ def lemma_e1(
     kk = _count(K, "K")
     _check_unused(N=N, Gamma=Gamma)
     return Bound(
-        value=_out(a2 * g * g / 2.0),
-        failure_probability=_out(4.0 * kk * _tail(dd, e)),
+        value=_field("value", a2 * g * g / 2.0),
+        failure_probability=_field("failure_probability", 4.0 * kk * _tail(dd, e)),
         kind="lower",
         conditions_hold=coupling_conditions(
             t, eps, d, gamma, var_star, schedule, lemma="E.1", printed=printed
@@ -796,6 +900,7 @@ def lemma_e1(
     )
 
 
+@_overflow_checked
 def lemma_e2(
     t: ArrayLike,
     eps: ArrayLike,
@@ -830,14 +935,15 @@ def lemma_e2(
     nn = _count(N, "N", 2)
     _check_unused(K=K, Gamma=Gamma)
     return Bound(
-        value=_out(a2 * s2 * (1.0 - e) * dd),
-        failure_probability=_out(4.0 * nn * _tail(dd, e)),
+        value=_field("value", a2 * s2 * (1.0 - e) * dd),
+        failure_probability=_field("failure_probability", 4.0 * nn * _tail(dd, e)),
         kind="lower",
         conditions_hold=coupling_conditions(t, eps, d, gamma, var_star, schedule, lemma="E.2"),
         statement="Buchanan et al., Lemma E.2",
     )
 
 
+@_overflow_checked
 def lemma_e3(
     t: ArrayLike,
     eps: ArrayLike,
@@ -871,14 +977,15 @@ def lemma_e3(
     _check_unused(K=K, Gamma=Gamma)
     value = a2 * g * g / 2.0 + (a2 * s2 * (1.0 - e) * dd if strong else 0.0)
     return Bound(
-        value=_out(value),
-        failure_probability=_out(4.0 * nn * _tail(dd, e)),
+        value=_field("value", value),
+        failure_probability=_field("failure_probability", 4.0 * nn * _tail(dd, e)),
         kind="lower",
         conditions_hold=coupling_conditions(t, eps, d, gamma, var_star, schedule, lemma="E.3"),
         statement="Buchanan et al., Lemma E.3" + (" (proof's stronger form)" if strong else ""),
     )
 
 
+@_overflow_checked
 def lemma_e4(
     t: ArrayLike,
     eps: ArrayLike,
@@ -912,12 +1019,12 @@ def lemma_e4(
     G = _need_gamma_max(Gamma, "E.4")
     _check_unused(N=N)
     v1 = a2 * s2 + sig2
-    pref = 2.0 * (kk if printed else kk - 1.0) * G * sig2 / v1
-    log_value = _log(pref) - a2 * g * g / (4.0 * v1)
+    pref = 2.0 * (kk if printed else kk - 1.0) * G / v1  # times sigma^2, in log space
+    log_value = _log(pref) + _log_sigma2(t, schedule) - a2 * g * g / (4.0 * v1)
     return Bound(
-        value=_out(np.exp(log_value)),
-        log_value=_out(log_value),
-        failure_probability=_out(4.0 * kk * _tail(dd, e)),
+        value=_field("value", np.exp(log_value)),
+        log_value=_field("log_value", log_value),
+        failure_probability=_field("failure_probability", 4.0 * kk * _tail(dd, e)),
         kind="upper",
         conditions_hold=coupling_conditions(
             t, eps, d, gamma, var_star, schedule, lemma="E.4", printed=printed
@@ -926,6 +1033,7 @@ def lemma_e4(
     )
 
 
+@_overflow_checked
 def lemma_e5(
     t: ArrayLike,
     eps: ArrayLike,
@@ -955,22 +1063,23 @@ def lemma_e5(
     >>> round(b.log_value, 3), round(b.failure_probability, 6), b.conditions_hold
     (-57.836, 0.041566, True)
     """
-    e, dd, _, s2, a2, sig2 = _common(t, eps, d, gamma, var_star, schedule)
+    e, dd, _, s2, a2, _ = _common(t, eps, d, gamma, var_star, schedule)
     nn = _count(N, "N", 2)
     G = _need_gamma_max(Gamma, "E.5")
     _check_unused(K=K)
     pref = 2.0 * (nn if printed else nn - 1.0) * gamma_star(G, e, dd, s2)
-    log_value = _log(pref) - a2 * s2 * (1.0 - e) * dd / (2.0 * sig2)
+    log_value = _log(pref) - _over_sigma2(a2 * s2 * (1.0 - e) * dd / 2.0, t, schedule)
     return Bound(
-        value=_out(np.exp(log_value)),
-        log_value=_out(log_value),
-        failure_probability=_out(8.0 * nn * _tail(dd, e)),
+        value=_field("value", np.exp(log_value)),
+        log_value=_field("log_value", log_value),
+        failure_probability=_field("failure_probability", 8.0 * nn * _tail(dd, e)),
         kind="upper",
         conditions_hold=coupling_conditions(t, eps, d, gamma, var_star, schedule, lemma="E.5"),
         statement="Buchanan et al., Lemma E.5" + (" (as printed)" if printed else ""),
     )
 
 
+@_overflow_checked
 def lemma_e6(
     t: ArrayLike,
     eps: ArrayLike,
@@ -1030,7 +1139,7 @@ def lemma_e6(
     (-2638.27, 0.1012, True)
     """
     check_choice(coupon, "coupon", ("union", "closed"))
-    e, dd, g, s2, a2, sig2 = _common(t, eps, d, gamma, var_star, schedule)
+    e, dd, g, s2, a2, _ = _common(t, eps, d, gamma, var_star, schedule)
     nn = _count(N, "N", 2)
     kk = _count(K, "K", 2)
     mm = _count(M, "M")
@@ -1042,24 +1151,26 @@ def lemma_e6(
     name = "Buchanan et al., Lemma E.6 " + ("(i)" if memorized else "(ii)")
     if memorized:
         count = nn if printed else mm
-        log_value = _log(2.0 * (count if printed else count - 1.0) * gs) - a2 * s2 * (
-            1.0 - e
-        ) * dd / (2.0 * sig2)
+        log_value = _log(2.0 * (count if printed else count - 1.0) * gs) - _over_sigma2(
+            a2 * s2 * (1.0 - e) * dd / 2.0, t, schedule
+        )
         return Bound(
-            value=_out(np.exp(log_value)),
-            log_value=_out(log_value),
-            failure_probability=_out(8.0 * count * tail),
+            value=_field("value", np.exp(log_value)),
+            log_value=_field("log_value", log_value),
+            failure_probability=_field("failure_probability", 8.0 * count * tail),
             kind="upper",
             conditions_hold=coupling_conditions(t, eps, d, gamma, var_star, schedule, lemma="E.6"),
             statement=name + (" (as printed)" if printed else ""),
         )
     if printed:
         lk, ld = np.log(kk), np.log(dd)
-        log_value = _log(gs * (1.0 + nn) ** 2) - a2 * g * g / (2.0 * sig2)
+        log_value = _log(gs * (1.0 + nn) ** 2) - _over_sigma2(a2 * g * g / 2.0, t, schedule)
         return Bound(
-            value=_out(np.exp(log_value)),
-            log_value=_out(log_value),
-            failure_probability=_out(8.0 * nn * tail + np.exp(-lk * ld) * (1.0 + lk * ld)),
+            value=_field("value", np.exp(log_value)),
+            log_value=_field("log_value", log_value),
+            failure_probability=_field(
+                "failure_probability", 8.0 * nn * tail + np.exp(-lk * ld) * (1.0 + lk * ld)
+            ),
             kind="upper",
             conditions_hold=coupling_conditions(
                 t, eps, d, gamma, var_star, schedule, lemma="E.6ii", printed=True
@@ -1067,11 +1178,11 @@ def lemma_e6(
             statement=name + " (as printed)",
         )
     miss = 1.0 - np.asarray(coupon_bound_rigorous(kk, dd, mm, form=coupon))
-    log_value = _log(2.0 * (mm - 1.0) * gs) - a2 * g * g / (4.0 * sig2)
+    log_value = _log(2.0 * (mm - 1.0) * gs) - _over_sigma2(a2 * g * g / 4.0, t, schedule)
     return Bound(
-        value=_out(np.exp(log_value)),
-        log_value=_out(log_value),
-        failure_probability=_out((10.0 * mm + 1.0) * tail + miss),
+        value=_field("value", np.exp(log_value)),
+        log_value=_field("log_value", log_value),
+        failure_probability=_field("failure_probability", (10.0 * mm + 1.0) * tail + miss),
         kind="upper",
         conditions_hold=coupling_conditions(t, eps, d, gamma, var_star, schedule, lemma="E.6ii"),
         statement=name + " (corrected: exponent alpha^2 gamma^2/(4 sigma^2))",

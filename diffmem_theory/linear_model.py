@@ -71,6 +71,7 @@ __all__ = [
 _DATA_MODELS = ("forward", "appendixB")
 _CONVENTIONS = ("correct", "paper")
 _LOG_2PI = math.log(2.0 * math.pi)
+_N_SIM_MAX = 10**6  # Monte Carlo repetitions accepted by one call
 
 
 def _pos(x, name: str) -> float:
@@ -139,7 +140,8 @@ class LinearDiffusionConfig:
     @property
     def sigma_X2(self) -> float:
         """Population sigma_X^2 = e^{-2T} sigma^2 + Delta_T."""
-        return (math.exp(-self.T) * self.sigma) ** 2 + self.delta_T
+        scaled = math.exp(-self.T) * self.sigma
+        return scaled * scaled + self.delta_T  # inf (caught in __post_init__), not OverflowError
 
     @property
     def u(self) -> float:
@@ -213,8 +215,10 @@ def late_time_params(Y, T: float, lam: float) -> tuple[np.ndarray, float]:
     Y = _samples(Y, "Y")
     dT = noise_variance(T, lam)
     eT = math.exp(-T)
-    Yb = Y.mean(axis=0)
-    return eT * Yb, eT**2 * float(np.mean((Y - Yb) ** 2)) + dT
+    with np.errstate(over="ignore"):
+        Yb = Y.mean(axis=0)
+        s2 = float(np.mean(((Y - Yb) * eT) ** 2))  # e^{-2T} mean |Y_k - Y-bar|^2
+    return finite_result(eT * Yb, "mu_X"), finite_result(s2 + dT, "sigma_X^2")
 
 
 def generated_gaussian(
@@ -469,6 +473,7 @@ def model_params(cfg: LinearDiffusionConfig) -> tuple[float, float, float]:
     >>> [round(v, 9) for v in model_params(LinearDiffusionConfig(d=16))]
     [0.036295815, 3.728674578, 0.49537877]
     """
+    _check_config(cfg)
     s2 = cfg.sigma_X2
     if cfg.data_model == "appendixB":
         return s2, math.exp(cfg.T), cfg.delta_T
@@ -713,14 +718,15 @@ def prob_delta_positive(
     """P(Delta > 0) over training and original sets, as 0.5 + 0.5 mean(sign Delta), and its SE.
 
     Bandwidths eps_T = sigma n^{-1/d}, eps_O = sigma N^{-1/d} (Fig. 4); a fresh original set of N
-    samples of N(mu, sigma^2 I) per simulation; ``n_sim >= 2`` (for the standard error).
+    samples of N(mu, sigma^2 I) per simulation; ``2 <= n_sim <= 10**6`` (``>= 2`` for the
+    standard error).
 
     >>> p, se = prob_delta_positive(LinearDiffusionConfig(d=2), 50, 4, rng=0, N=200)
     >>> 0.0 <= p <= 1.0
     True
     """
     _check_config(cfg)
-    n, n_sim = check_int(n, "n", low=2), check_int(n_sim, "n_sim", low=2)
+    n, n_sim = check_int(n, "n", low=2), check_int(n_sim, "n_sim", low=2, high=_N_SIM_MAX)
     N = check_int(N, "N", low=2)
     check_allocation(N * cfg.d, f"an original set of N={N} samples in dimension {cfg.d}")
     g = as_rng(rng)
@@ -736,13 +742,15 @@ def prob_delta_positive(
 
 
 def expected_hellinger(cfg: LinearDiffusionConfig, n: int, n_sim: int, rng) -> tuple[float, float]:
-    """Monte Carlo <H^2> (3.4) over training sets (Fig. 3) and its standard error (n_sim >= 2).
+    """Monte Carlo <H^2> (3.4) over training sets (Fig. 3) and its standard error.
+
+    ``2 <= n_sim <= 10**6`` (``>= 2`` for the standard error).
 
     >>> expected_hellinger(LinearDiffusionConfig(d=16), 10, 3, rng=0)[0]
     1.0
     """
     _check_config(cfg)
-    n, n_sim = check_int(n, "n", low=2), check_int(n_sim, "n_sim", low=2)
+    n, n_sim = check_int(n, "n", low=2), check_int(n_sim, "n_sim", low=2, high=_N_SIM_MAX)
     g = as_rng(rng)
     h = np.array(
         [hellinger_sq(*simulate_generated(cfg, n, g)[:2], cfg.mu, cfg.sigma) for _ in range(n_sim)]

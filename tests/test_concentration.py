@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 from fractions import Fraction
 
 import numpy as np
@@ -718,3 +719,53 @@ def test_unused_arguments_are_validated(lemma, which):
     args[which] = math.nan
     with pytest.raises(ValueError, match=which):
         lemma(0.3, 0.5, 200, args["N"], args["K"], 39.6, args["Gamma"], var_star=0.8)
+
+
+# --- issue 14 fuzzing: extreme valid floats, sizes, Bound fields -------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: cc.lemma_e1(0.3, 0.5, 200, 10, 3, 1e300),  # alpha^2 gamma^2 / 2 overflows
+        lambda: cc.lemma_e3(0.6, 0.55, 200, 1.797e308, 3, 25.46),  # 4 N e^{...} overflows
+        lambda: cc.gaussian_norm_deviation(100, 0.5, mean_norm=1e300),  # center overflows
+        lambda: cc.coupon_min_draws(1.797e308, 5),
+        lambda: cc.coupon_probability_exact(12, 2**62),  # hung in the big-integer sum
+        lambda: cc.coupon_probability_exact(300, 3000),
+        lambda: cc.coupon_probability_exact(12, 2000, method="dp"),
+    ],
+)
+def test_results_beyond_float64_or_too_costly_raise(call):
+    with pytest.raises(ValueError):
+        call()
+
+
+def test_extreme_valid_floats_are_finite_and_right():
+    assert cc.gamma_star(1e300, 0.5, 100, 1.0) == pytest.approx(1e300, rel=1e-15)  # was inf
+    assert cc.coupon_min_draws(2**62, 5) == math.ceil((1 + math.log(5)) * 2**62 * math.log(2**62))
+    b = cc.lemma_e4(1e-300, 0.5, 200, 10, 3, 39.6, Gamma=28.0, var_star=0.8)
+    # log of 2 (K-1) Gamma sigma^2 / V e^{-alpha^2 gamma^2/(4V)}: sigma^2 = 1e-600 underflows
+    v = 0.8 * (1 - 1e-600)
+    ref = math.log(2 * 2 * 28.0 / v) + 2 * math.log(1e-300) - 39.6**2 / (4 * v)
+    assert b.log_value == pytest.approx(ref, rel=1e-12) and b.value == 0.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no RuntimeWarning from the overflow of an exponent
+        assert cc.lemma_e5(1e-300, 0.55, 200, 10, 3, 25.46, 18.0, 0.8).log_value == -math.inf
+        assert cc.softmax_onehot_bound(10, 3.0, 5e-324) == 0.0
+        assert cc.chi2_upper_tail_bound(100, 1.797e308, log=True) == -math.inf
+        assert cc.coupling_conditions(0.5, 0.1, 1.797e308, 10.0) is False
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("value", 1j), ("failure_probability", math.nan), ("lower", 1 + 1j), ("log_value", "x")],
+)
+def test_bound_fields_are_validated(field, value):
+    kwargs = {"value": 1.0, "failure_probability": 0.1, "kind": "upper", field: value}
+    with pytest.raises(ValueError, match=field):
+        cc.Bound(**kwargs)
+    with pytest.raises(TypeError, match="statement"):
+        cc.Bound(value=1.0, failure_probability=0.1, statement=1j)
+    with pytest.raises(ValueError, match="conditions_hold"):
+        cc.Bound(value=1.0, failure_probability=0.1, conditions_hold=1.5)

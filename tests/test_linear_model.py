@@ -482,3 +482,16 @@ def test_empty_mismatched_or_huge_sizes_raise_value_error(call):
 def test_a_config_is_required():
     with pytest.raises(TypeError, match="LinearDiffusionConfig"):
         lm.simulate_generated(None, 10, 0)
+
+
+def test_fuzz_findings_linear_model():
+    with pytest.raises(ValueError, match="sigma_X"):  # was OverflowError
+        lm.LinearDiffusionConfig(d=2, sigma=1e300)
+    with pytest.raises(ValueError, match="n_sim must be <="):  # hung
+        lm.expected_hellinger(lm.LinearDiffusionConfig(d=2), 5, 2**62, 0)
+    with pytest.raises(ValueError, match="sigma_X"):  # returned inf
+        lm.late_time_params(np.array([[1e300], [0.0]]), 1.0, 1.0)
+    with pytest.raises(TypeError, match="cfg must be a LinearDiffusionConfig"):
+        lm.model_params(None)  # AttributeError
+    _, s2 = lm.late_time_params(np.array([[1e150], [0.0]]), 1.0, 1.0)
+    assert s2 == pytest.approx(math.exp(-2.0) * 0.25e300 + lm.noise_variance(1.0, 1.0), rel=1e-14)
