@@ -72,7 +72,12 @@ class Outcome:
 
 @dataclass(frozen=True)
 class CheckResult:
-    """A check's outcome with its metadata, as shown in the report and ``diffmem check``."""
+    """A check's outcome with its metadata, as shown in the report and ``diffmem check``.
+
+    ``seconds`` (the wall time of the run) is a record for the report only: ``passed`` and
+    ``status`` come from the check's :class:`Outcome` and never from how long it took, which
+    depends on the machine and its load.
+    """
 
     name: str
     paper: str

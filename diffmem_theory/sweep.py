@@ -122,8 +122,6 @@ MODES = ("quick", "full")
 _MAX_KEY_LEN = 120  # longer readable keys are shortened and get a hash suffix
 _SAFE_KEY = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.+-]*\Z")
 _SAFE_STR = re.compile(r"[A-Za-z0-9.+-]+\Z")  # no "_" (the separator) and no "="
-_BLAS_VARS = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
-_NUMBA_VAR = "NUMBA_NUM_THREADS"
 # the distributions whose versions, besides the config, determine a run's numbers
 _ENV_PACKAGES = ("diffmem-theory", "numpy", "scipy", "numba")
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
@@ -555,7 +553,7 @@ def _identity(task_name: str, name: str | None, mode: str | None) -> dict[str, A
 
 def _label(record: dict) -> str:
     sweep, mode = record.get("sweep"), record.get("mode")
-    text = "a sweep without a name" if sweep is None else f"sweep {sweep!r}"
+    text = "an unnamed sweep" if sweep is None else f"sweep {sweep!r}"
     return text if mode is None else f"{text} ({mode})"
 
 
@@ -1036,12 +1034,12 @@ def run_sweep(
     >>> task = "diffmem_theory.experiments.paper000_crossover_sweep:crossover_task"
     >>> configs = [{"C": c, "weighting": "x0", "times": "grid"} for c in (2.0, 1.0, -1.0)]
     >>> with tempfile.TemporaryDirectory() as out:
-    ...     runs = run_sweep(task, configs, out, workers=1, progress=False)
+    ...     runs = run_sweep(task, configs, out, workers=1, progress=False, name="demo")
     ...     try:  # the same folder for another mode: refused
-    ...         run_sweep(task, configs, out, workers=1, progress=False, mode="full")
+    ...         run_sweep(task, configs, out, workers=1, name="demo", mode="full")
     ...     except ValueError as err:
     ...         print(str(err).split(" (see")[0].split("holds ")[1])
-    results of a sweep without a name, not of a sweep without a name (full)
+    results of sweep 'demo', not of sweep 'demo' (full)
     >>> [r["status"] for r in runs]   # C must be > 0: the failure is recorded, not raised
     ['done', 'done', 'failed']
     >>> [round(r["result"]["ratio"], 5) for r in runs[:2]], runs[2]["error"]

@@ -47,7 +47,7 @@ def test_every_file_and_the_folder_record_what_produced_them(tmp_path):
     [
         ({"name": "core.toy", "mode": "quick"}, {"name": "core.toy", "mode": "full"}, "(full)"),
         ({"name": "core.toy", "mode": "quick"}, {"name": "core.other", "mode": "quick"}, "other"),
-        ({"name": "core.toy"}, {}, "sweep without a name"),
+        ({"name": "core.toy"}, {}, "not of an unnamed sweep"),
     ],
 )
 def test_another_sweep_or_mode_is_refused_before_anything_runs(tmp_path, first, second, message):
