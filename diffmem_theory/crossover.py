@@ -55,6 +55,7 @@ from diffmem_theory._validation import (
     check_int,
     check_positive,
     check_scalar,
+    finite_result,
     warn_out_of_range,
 )
 from diffmem_theory.schedules import PREDICTIONS, Schedule, VPTrig, as_schedule
@@ -110,6 +111,18 @@ def _gen_fraction(t: np.ndarray, s2: np.ndarray, schedule: Schedule) -> np.ndarr
     return expit(-(schedule.log_snr(t) + np.log(s2)))
 
 
+def _log_gen_excess(t: np.ndarray, d: np.ndarray, s2: np.ndarray, schedule: Schedule) -> Any:
+    """log(d s2 / (psi_t s2 + 1)) = log d + log s2 - softplus(log psi_t + log s2)."""
+    x = schedule.log_snr(t) + np.log(s2)
+    return np.log(d) + np.log(s2) - np.logaddexp(0.0, x)
+
+
+def _exp_finite(log_value: Any, what: str) -> np.ndarray:
+    """e^log_value, ``ValueError`` where it exceeds float64."""
+    with np.errstate(over="ignore"):
+        return finite_result(np.exp(log_value), what)
+
+
 def gen_excess_loss(
     t: ArrayLike, d: ArrayLike, var_star: ArrayLike = 1.0, schedule: Schedule | None = None
 ) -> np.ndarray:
@@ -130,7 +143,7 @@ def gen_excess_loss(
     tt = sched.check_time(t)
     dd = check_positive(d, "d")
     s2 = _var_star(var_star)
-    return dd * s2 * _gen_fraction(tt, s2, sched)
+    return _exp_finite(_log_gen_excess(tt, dd, s2, sched), "the excess loss d s2/(psi_t s2 + 1)")
 
 
 def _ratio_mn(M: ArrayLike, N: ArrayLike) -> np.ndarray:
@@ -161,7 +174,9 @@ def pmem_excess_loss(
     [90.0, 50.0, 0.0]
     """
     r = _ratio_mn(M, N)
-    return _constant_c(C) * (1.0 - r) * check_positive(d, "d") * _var_star(var_star)
+    c, dd, s2 = _constant_c(C), check_positive(d, "d"), _var_star(var_star)
+    with np.errstate(over="ignore"):
+        return finite_result(c * (1.0 - r) * dd * s2, "the excess loss C (1 - M/N) d s2")
 
 
 def approx_losses(
@@ -189,10 +204,9 @@ def approx_losses(
     (6.4901, [50.0, 0.0])
     """
     lm = check_positive(loss_mem, "loss_mem", allow_zero=True)
-    return (
-        lm + gen_excess_loss(t, d, var_star, schedule),
-        lm + pmem_excess_loss(M, N, d, var_star, C),
-    )
+    gen, pmem = gen_excess_loss(t, d, var_star, schedule), pmem_excess_loss(M, N, d, var_star, C)
+    with np.errstate(over="ignore"):
+        return finite_result(lm + gen, "Lhat_gen"), finite_result(lm + pmem, "Lhat_pmem")
 
 
 def kappa(d: ArrayLike, c: float = 1.0, schedule: Schedule | None = None) -> np.ndarray:
@@ -235,8 +249,11 @@ def empirical_constant(
     r = _ratio_mn(M, N)
     if np.any(r >= 1):
         raise ValueError(f"M must be < N for the empirical constant (1 - M/N > 0), got M={M!r}")
-    excess = as_float_array(loss_pmem, "loss_pmem") - as_float_array(loss_mem, "loss_mem")
-    return excess / ((1.0 - r) * check_positive(d, "d") * _var_star(var_star))
+    dd, s2 = check_positive(d, "d"), _var_star(var_star)
+    with np.errstate(over="ignore", under="ignore"):
+        excess = as_float_array(loss_pmem, "loss_pmem") - as_float_array(loss_mem, "loss_mem")
+        out = excess / (1.0 - r) / dd / s2
+    return finite_result(out, "the empirical constant")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -287,13 +304,14 @@ def loss_weighting(
     ``E_t[lambda(t) L_{N,t}]`` with ``lambda = psi_t`` ("eps": ``|eps_hat - eps|^2 = psi_t
     |xbar - x0|^2``); ``"x0"`` is ``lambda = 1``, ``"score"`` ``alpha^2/sigma^4``, ``"v"``
     ``((alpha^2 + sigma^2)/sigma)^2`` (:func:`diffmem_theory.schedules.loss_scale`).
+    A weight beyond float64 (``"eps"`` at ``t = 1e-300``: ``psi = 1e600``) raises ``ValueError``.
 
     >>> loss_weighting("eps", [0.5, 0.36028]).round(5).tolist()
     [3.0, 6.70406]
     """
     sched = as_schedule(schedule)
     tt = sched.check_time(t)
-    return np.exp(_log_weight(weighting, tt, sched))
+    return _exp_finite(_log_weight(weighting, tt, sched), f"the weighting {weighting!r:.40}")
 
 
 def _grid_weights(weighting: Weighting, times: np.ndarray, schedule: Schedule) -> np.ndarray:
@@ -366,7 +384,10 @@ def approx_loss_difference(
             raise ValueError("weighting overflows float64 on the grid")
     if not math.isfinite(mean_w):
         raise ValueError("the weighting is not integrable on the domain: E_t[lambda] = inf")
-    return check_positive(d, "d") * s2 * (excess * float(mean_w) - float(mean_wg))
+    dd = check_positive(d, "d")
+    with np.errstate(over="ignore", invalid="ignore"):
+        out = dd * s2 * (excess * float(mean_w) - float(mean_wg))
+    return finite_result(out, "the loss difference")
 
 
 def crossover_ratio(
@@ -428,10 +449,14 @@ def crossover_ratio(
         tt = _times(times, sched)
         lam = _grid_weights(weighting, tt, sched)
         lam = lam / lam.max()
-        return float(1.0 - (lam * _gen_fraction(tt, np.asarray(s2), sched)).sum() / (c * lam.sum()))
+        with np.errstate(over="ignore"):
+            ratio = 1.0 - (lam * _gen_fraction(tt, np.asarray(s2), sched)).sum() / (c * lam.sum())
+        return float(finite_result(ratio, "M_*/N"))
     mean_w, mean_wg = _continuous_moments(weighting, sched, s2, t_min, t_max, dps)
     if dps is None:
-        return 1.0 if mean_w == math.inf else float(1 - mean_wg / (c * mean_w))
+        if mean_w == math.inf:
+            return 1.0
+        return float(finite_result(float(1 - mean_wg / (c * mean_w)), "M_*/N"))
     with mpmath.workdps(dps):
         return mpmath.mpf(1) if mean_w == math.inf else 1 - mean_wg / (c * mean_w)
 
@@ -494,8 +519,9 @@ def crossover_argmin(
                 f"loss_pmem must have shape ({ms.size}, {tt.size}) and loss_gen ({tt.size},), "
                 f"got {pmem.shape} and {gen.shape}"
             )
-    objective = ((pmem - gen) @ lam) ** 2
-    best = ms[int(np.argmin(objective))]
+    with np.errstate(over="ignore", invalid="ignore"):
+        gap = finite_result((pmem - gen) @ lam, "sum_l lambda(t_l) (L_pmem - L_gen)")
+    best = ms[int(np.argmin(np.abs(gap)))]  # the argmin of the square, without overflow
     return int(best) if float(best).is_integer() else float(best)
 
 
@@ -637,7 +663,7 @@ def _residual_instance(
     var_star: ArrayLike,
     schedule: Schedule | None,
 ) -> tuple[np.ndarray, ...]:
-    """Validated (eps, d, N, K, gamma, Gamma, s2, psi_t, v) of Thm F.1 / Prop F.2.
+    """Validated (eps, d, N, K, gamma, Gamma, s2, log psi_t, v) of Thm F.1 / Prop F.2.
 
     ``eps=None`` is Prop F.2's ``log(d)/sqrt(d)`` (then ``d > 1``);
     ``v = s2 sigma_t^2/(alpha_t^2 s2 + sigma_t^2) = s2/(psi_t s2 + 1)``.
@@ -657,8 +683,17 @@ def _residual_instance(
     g = check_positive(gamma, "gamma")
     big = check_positive(Gamma, "Gamma", allow_zero=True)
     s2 = _var_star(var_star)
-    psi = np.exp(sched.log_snr(tt))
-    return e, dd, n, k, g, big, s2, psi, s2 * _gen_fraction(tt, s2, sched)
+    return e, dd, n, k, g, big, s2, sched.log_snr(tt), s2 * _gen_fraction(tt, s2, sched)
+
+
+def _alpha2_gamma2_over_v(g: np.ndarray, s2: np.ndarray, log_psi: np.ndarray) -> np.ndarray:
+    """gamma^2 psi/(psi s2 + 1) = alpha^2 gamma^2 / V = gamma^2 / (s2 + 1/psi), no inf/inf."""
+    return g * g / (s2 + np.exp(-log_psi))
+
+
+def _log_sum_squares(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """log(a^2 + b^2) for a, b >= 0 without overflow (log(0) = -inf)."""
+    return np.logaddexp(2.0 * np.log(a), 2.0 * np.log(b))
 
 
 def thm_f1_residual(
@@ -686,21 +721,29 @@ def thm_f1_residual(
 
     with ``v = s2 sigma_t^2/(alpha_t^2 s2 + sigma_t^2)``, ``gamma`` the minimum and ``Gamma`` the
     maximum norm of the means' separations/norms. ``C3`` is an unspecified numerical constant in
-    the paper. Vectorized with broadcasting; the exponents are evaluated in log space.
+    the paper. Vectorized with broadcasting; the whole second term is evaluated in log space (no
+    0 * inf at ``t -> 0`` or huge ``Gamma``); a residual beyond float64 raises ``ValueError``.
 
     >>> round(float(thm_f1_residual(0.36028, 0.5, 50, 200, 12, 10.0, 7.07, C3=0.0)), 3)  # eps d v
     3.245
     """
-    e, dd, n, k, g, big, s2, psi, v = _residual_instance(
+    e, dd, n, k, g, big, s2, log_psi, v = _residual_instance(
         t, eps, d, N, K, gamma, Gamma, var_star, schedule
     )
     c3 = check_scalar(C3, "C3", low=0.0)
-    tails = (
-        np.exp(-(g**2) * psi / (2.0 * (psi * s2 + 1.0)))  # alpha^2 gamma^2 / (2 V)
-        + np.exp(-0.5 * psi * s2 * (1.0 - e) * dd)
-        + np.exp(-(e**2) * dd / 16.0)
-    )
-    return e * dd * v + c3 * (big**2 + (1.0 + s2) * dd) * (k**2 + n**2) * tails
+    with np.errstate(over="ignore", divide="ignore"):
+        log_tails = np.logaddexp(
+            np.logaddexp(
+                -0.5 * _alpha2_gamma2_over_v(g, s2, log_psi),  # alpha^2 gamma^2 / (2 V)
+                -0.5 * np.exp(log_psi + np.log(s2 * (1.0 - e) * dd)),
+            ),
+            -(e**2) * dd / 16.0,
+        )
+        log_coef = (
+            np.log(c3) + _log_sum_squares(big, np.sqrt((1.0 + s2) * dd)) + _log_sum_squares(k, n)
+        )
+        out = e * dd * v + np.exp(log_coef + log_tails)
+    return finite_result(out, "the residual Xi of Thm F.1")
 
 
 def prop_f2_residual(
@@ -725,17 +768,27 @@ def prop_f2_residual(
     ``v = s2/(psi_t s2 + 1)``, ``eps = Theta(log d/sqrt d)`` (default ``log(d)/sqrt(d)``) and
     ``Poly(d) = K^2 + N^2``, the polynomial factor inherited from Thm F.1 (``N = poly(d)``); ``C4``
     is unspecified in the paper. The proof's condition "1 - eps <= 1/2" is a misprint for
-    ``1 - eps >= 1/2`` (notes §5.12). Vectorized with broadcasting; ``d > 1``.
+    ``1 - eps >= 1/2`` (notes §5.12). Vectorized with broadcasting; ``d > 1``. Evaluated in log
+    space with ``v (1/s2 + psi_t) = 1``; a residual beyond float64 raises ``ValueError``.
 
     >>> round(float(prop_f2_residual(0.36028, 50, 200, 12, 10.0, 7.07, C4=0.0)), 4)
     3.5906
     """
-    e, dd, n, k, g, big, s2, psi, v = _residual_instance(
+    e, dd, n, k, g, big, s2, log_psi, v = _residual_instance(
         t, eps, d, N, K, gamma, Gamma, var_star, schedule
     )
     c4 = check_scalar(C4, "C4", low=0.0)
-    rate = np.minimum(np.minimum(np.log(dd) ** 2, psi * s2 * dd), g**2 * psi / (1.0 + s2 * psi))
-    poly = k**2 + n**2
-    return e * dd * v + c4 * (1.0 + big**2 / dd + s2) * poly * dd * v * (1.0 / s2 + psi) * np.exp(
-        -rate / 16.0
-    )
+    with np.errstate(over="ignore", divide="ignore"):
+        psi_s2_d = np.exp(log_psi + np.log(s2 * dd))
+        rate = np.minimum(
+            np.minimum(np.log(dd) ** 2, psi_s2_d), _alpha2_gamma2_over_v(g, s2, log_psi)
+        )
+        # v (1/s2 + psi) = 1 exactly; (1 + Gamma^2/d + s2) d = Gamma^2 + (1 + s2) d
+        log_rest = (
+            np.log(c4)
+            + _log_sum_squares(big, np.sqrt((1.0 + s2) * dd))
+            + _log_sum_squares(k, n)
+            - rate / 16.0
+        )
+        out = e * dd * v + np.exp(log_rest)
+    return finite_result(out, "the residual of Prop F.2")

@@ -346,3 +346,58 @@ def test_constant_outside_thm_3_2_range_warns(call):
         warnings.simplefilter("error", OutOfRangeWarning)
         for C in (1.0, 1.5, 2.0):
             call(C)
+
+
+# --- issue 14 fuzzing: extreme valid floats ------------------------------------------------------
+
+
+def test_residuals_at_tiny_t_and_huge_gamma_are_finite():
+    # were NaN: psi_t = inf gave inf/inf and 0 * inf
+    for t in (1e-300, 5e-324):
+        xi = cx.thm_f1_residual(t, 0.5, 50, 200, 12, 10.0, 7.07)
+        # t -> 0: v -> 0, every tail -> 0 but exp(-eps^2 d/16)
+        ref = (7.07**2 + 2 * 50) * (12**2 + 200**2) * math.exp(-0.25 * 50 / 16)
+        assert float(xi) == pytest.approx(ref, rel=1e-12)
+        assert math.isfinite(float(cx.prop_f2_residual(t, 50, 200, 12, 10.0, 7.07)))
+    big = cx.thm_f1_residual(0.36028, 0.5, 50, 200, 12, 10.0, 1e100)
+    assert float(big) == pytest.approx(
+        float(cx.thm_f1_residual(0.36028, 0.5, 50, 200, 12, 10.0, 1e100, C3=0.0))
+        + 1e200 * (12**2 + 200**2) * float(np.exp(-0.25 * 50 / 16)),
+        rel=1e-6,
+    )
+
+
+def test_gen_excess_loss_huge_var_star_is_finite():
+    # d s2/(psi s2 + 1) -> d/psi as s2 -> inf (was NaN: inf * 0)
+    t = 0.36028
+    psi = float(VPTrig().snr(t))
+    assert float(cx.gen_excess_loss(t, 50, 1.797e308)) == pytest.approx(50 / psi, rel=1e-12)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: cx.pmem_excess_loss(10, 200, 50, var_star=1.797e308),
+        lambda: cx.empirical_constant(41.0, 2.0, 100, 200, 5e-324),
+        lambda: cx.loss_weighting("eps", 1e-300),  # psi = 1e600
+        lambda: cx.thm_f1_residual(0.5, 0.5, 50, 200, 12, 10.0, 7.0, C3=1.797e308),
+    ],
+)
+def test_results_beyond_float64_raise_value_error(call):
+    with pytest.raises(ValueError, match="float64"):
+        call()
+
+
+def test_crossover_results_beyond_float64_raise_value_error():
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfRangeWarning)
+        with pytest.raises(ValueError, match="float64"):
+            cx.crossover_ratio(C=5e-324)
+        with pytest.raises(ValueError, match="float64"):
+            cx.crossover_ratio("x0", times=GRID, C=5e-324)
+
+
+def test_crossover_argmin_huge_d_no_overflow():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # the square of the objective overflowed
+        assert cx.crossover_argmin(200, times=GRID, d=1e300) == cx.crossover_argmin(200, times=GRID)
