@@ -52,11 +52,15 @@ from scipy.stats import multivariate_normal
 from diffmem_theory._validation import (
     as_float_array,
     as_rng,
+    check_allocation,
     check_choice,
+    check_dps,
     check_int,
+    check_scalar,
     covariance_spectrum,
+    finite_result,
 )
-from diffmem_theory.hiprec import _dps, _mpf
+from diffmem_theory.hiprec import _mpf
 
 __all__ = [
     "LeakageEstimate",
@@ -71,6 +75,9 @@ __all__ = [
 
 MODELS: tuple[str, ...] = ("ambient", "ddpm")
 BOUND_VARIANTS: tuple[str, ...] = ("paper", "tight")
+# leakage_mc: the joint Gaussian of the k distinct samples has dimension k d <= this (its
+# log-density needs an eigendecomposition, O((k d)^3)).
+_MAX_JOINT_DIM = 4096
 
 
 # --- validation --------------------------------------------------------------------------------
@@ -84,6 +91,9 @@ def _sigma_tn(sigma_tn: ArrayLike) -> np.ndarray:
 
 
 def _copies(m: ArrayLike, name: str = "m") -> np.ndarray:
+    """An integer count (array) >= 1 as float64; a Python int beyond int64 is accepted."""
+    if isinstance(m, int) and not isinstance(m, bool) and m >= 1:
+        return np.asarray(float(m))
     arr = np.asarray(m)
     if arr.dtype.kind not in "iu" or np.any(arr < 1):
         raise ValueError(f"{name} must be an integer (array) >= 1, got {m!r}")
@@ -159,7 +169,7 @@ def _half_logdet_mp(cov: ArrayLike, c: mpmath.mpf) -> mpmath.mpf:
 
 
 def _at_dps(dps: Any, func: Any, *args: Any) -> mpmath.mpf:
-    with mpmath.workdps(_dps(dps)):
+    with mpmath.workdps(check_dps(dps)):
         return +func(*args)
 
 
@@ -221,7 +231,9 @@ def mi_ddpm_paper(
     if dps is not None:
         c = check_int(m, "m", low=1)
         return _at_dps(dps, lambda: c * mi_ambient(cov, sigma_tn, dps=mpmath.mp.dps))
-    return _out(_copies(m) * np.asarray(mi_ambient(cov, sigma_tn)))
+    with np.errstate(over="ignore"):
+        value = _copies(m) * np.asarray(mi_ambient(cov, sigma_tn))
+    return _out(finite_result(value, "m I(A; x0)"))
 
 
 def mmse_x0(
@@ -239,21 +251,23 @@ def mmse_x0(
     ``kind="ambient"`` gives ``tr((Sigma^{-1} + SNR I)^{-1})`` whatever m, since the m ambient
     samples are copies of one noisy point (the result still broadcasts with m). Written as
     ``sum_k lambda_k / (1 + m SNR lambda_k)``, so a singular Sigma is allowed. By the I-MMSE
-    relation, ``d I / d(m SNR) = mmse / 2``.
+    relation, ``d I / d(m SNR) = mmse / 2``. ``m`` is validated (integer >= 1) for either kind.
 
     >>> [round(float(mmse_x0([1.0], 0.5, 10, kind)), 12) for kind in ("ambient", "ddpm")]
     [0.25, 0.032258064516]
     """
     ambient = check_choice(kind, "kind", MODELS) == "ambient"
     if dps is not None:
-        c = 1 if ambient else check_int(m, "m", low=1)
+        c = check_int(m, "m", low=1)
+        c = 1 if ambient else c
 
         def mmse() -> mpmath.mpf:
             snr = c * _snr_mp(sigma_tn)
             return mpmath.fsum(v / (1 + snr * v) for v in _spectrum_mp(cov))
 
         return _at_dps(dps, mmse)
-    copies = np.ones(np.shape(m), dtype=int) if ambient else m  # same shape as m for either kind
+    copies = _copies(m)
+    copies = np.ones(copies.shape, dtype=int) if ambient else m  # same shape for either kind
     lam = covariance_spectrum(cov)
     return _out(np.sum(lam * expit(-_log_signal(cov, sigma_tn, copies)), axis=-1))
 
@@ -282,13 +296,14 @@ def mi_ambient_dataset_bound(
       log(1/sigma_tn^2)``.
 
     Both are 0 at sigma_tn = 1 and, at m = N = 1, equal :func:`mi_ambient` with ``Sigma = I_d``.
+    A bound beyond float64 raises ``ValueError``.
 
     >>> round(float(mi_ambient_dataset_bound(2, 0.5, 10, 3, "paper")), 6)
     13.862944
     >>> round(float(mi_ambient_dataset_bound(2, 0.5, 10, 3)), 6)
     4.086762
     """
-    d = check_int(d, "d", low=1)
+    d = check_int(d, "d", low=1, high=2**63 - 1)
     check_choice(variant, "variant", BOUND_VARIANTS)
     if dps is not None:
         mm, nn = check_int(m, "m", low=1), check_int(N, "N", low=1)
@@ -299,23 +314,39 @@ def mi_ambient_dataset_bound(
             return count * per_point
 
         return _at_dps(dps, bound)
-    per_point = -d * np.log(_sigma_tn(sigma_tn))
+    per_point = -float(d) * np.log(_sigma_tn(sigma_tn))
     mm, nn = _copies(m), _copies(N, "N")
-    if variant == "paper":
-        return _out(mm * per_point)
-    with np.errstate(divide="ignore"):  # N = 1: log1p(-1) = -inf, expm1(-inf) = -1
-        distinct = -nn * np.expm1(mm * np.log1p(-1.0 / nn))
-    return _out(distinct * per_point)
+    with np.errstate(divide="ignore", over="ignore"):  # N = 1: log1p(-1) = -inf, expm1 -> -1
+        if variant == "paper":
+            value = mm * per_point
+        else:
+            value = -nn * np.expm1(mm * np.log1p(-1.0 / nn)) * per_point
+    return _out(finite_result(value, "the Lemma D.1 bound"))
 
 
 # --- Monte Carlo ---------------------------------------------------------------------------------
 
 
-class LeakageEstimate(NamedTuple):
-    """A Monte Carlo estimate of a mutual information (nats) and its standard error."""
-
+class _Estimate(NamedTuple):
     estimate: float
     stderr: float
+
+
+class LeakageEstimate(_Estimate):
+    """A Monte Carlo estimate of a mutual information (nats) and its standard error.
+
+    Both fields are finite real numbers, ``stderr >= 0`` (``ValueError`` otherwise).
+
+    >>> LeakageEstimate(1.5, 0.25)
+    LeakageEstimate(estimate=1.5, stderr=0.25)
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, estimate: float, stderr: float) -> LeakageEstimate:
+        return super().__new__(
+            cls, check_scalar(estimate, "estimate"), check_scalar(stderr, "stderr", low=0.0)
+        )
 
 
 def _sample_leakage(
@@ -346,7 +377,9 @@ def leakage_mc(
     set has one distinct point. The estimate is the mean of the information density
     ``log p(samples | x0) - log p(samples)``, with the joint ``(k d)``-dimensional Gaussian
     ``p(samples) = N(0, alpha^2 (1 1^T kron Sigma) + sigma_tn^2 I)`` (k distinct samples),
-    independently of the log-det closed forms. ``rng``: Generator or seed.
+    independently of the log-det closed forms. ``rng``: Generator or seed. The joint dimension
+    k d is at most 4096 (its log-density needs an O((k d)^3) factorization) and the samples are
+    within the memory cap of ``_validation.check_allocation`` (``ValueError``).
 
     >>> est = leakage_mc([1.0], 0.5, 10, n_samples=4000, rng=1)
     >>> abs(est.estimate - mi_ddpm_exact([1.0], 0.5, 10)) < 3 * est.stderr
@@ -354,10 +387,17 @@ def leakage_mc(
     """
     lam = covariance_spectrum(cov)
     cov_mat = np.diag(lam) if np.ndim(cov) == 1 else as_float_array(cov, "cov", dtype=np.float64)
-    s = float(_sigma_tn(sigma_tn))
-    check_int(m, "m", low=1)
+    s = float(_sigma_tn(check_scalar(sigma_tn, "sigma_tn")))
+    copies = check_int(m, "m", low=1)
     check_choice(model, "model", MODELS)
     n = check_int(n_samples, "n_samples", low=2)
+    joint_dim = (1 if model == "ambient" else copies) * lam.size
+    if joint_dim > _MAX_JOINT_DIM:
+        raise ValueError(
+            f"the joint dimension m d = {joint_dim} of the samples exceeds {_MAX_JOINT_DIM}; "
+            "use fewer copies m or a smaller dimension"
+        )
+    check_allocation(4 * n * joint_dim, f"n_samples = {n} draws of dimension {joint_dim}")
     gen = as_rng(rng)
     w, v = np.linalg.eigh(cov_mat)
     root = v * np.sqrt(np.clip(w, 0.0, None))

@@ -282,3 +282,36 @@ def test_checks_pass(name):
     spec = get_check(name)
     result = spec.run()
     assert result.status == ("erratum" if spec.erratum else "pass"), result.note
+
+
+# --- issue 14: counts, sizes, results beyond float64 ----------------------------------------------
+
+
+@pytest.mark.parametrize("m", [math.nan, 1.5, 0, 1j, "2"])
+def test_mmse_ambient_validates_m(m):
+    # kind="ambient" ignored m: mmse_x0([1.], .5, nan, kind="ambient") returned 0.25
+    with pytest.raises(ValueError, match="m must be"):
+        lk.mmse_x0([1.0], 0.5, m, kind="ambient")
+    with pytest.raises(ValueError, match="m must be"):
+        lk.mmse_x0([1.0], 0.5, m, kind="ambient", dps=30)
+
+
+def test_counts_beyond_int64_and_sizes():
+    # a Python int beyond int64 is a valid count
+    assert lk.mi_ddpm_exact([1.0], 0.5, 10**30) == pytest.approx(0.5 * math.log1p(3e30))
+    with pytest.raises(ValueError, match="joint dimension m d = 1000000"):
+        lk.leakage_mc([1.0], 0.5, 10**6)  # was a MemoryError
+    with pytest.raises(ValueError, match="GiB of working memory"):
+        lk.leakage_mc([1.0], 0.5, 3, n_samples=2**62)
+    with pytest.raises(ValueError, match="dps must be <= 10000"):
+        lk.mi_ambient([1.0], "0.5", dps=10**9)
+    with pytest.raises(ValueError, match="outside the float64 range"):
+        lk.mi_ambient_dataset_bound(2**62, 5e-324, 10**300, 2, "paper")
+
+
+def test_leakage_estimate_fields_are_real():
+    with pytest.raises(ValueError, match="estimate must be a real scalar"):
+        lk.LeakageEstimate(1j, 0.1)
+    with pytest.raises(ValueError, match="stderr must be >= 0"):
+        lk.LeakageEstimate(1.0, -0.1)
+    assert lk.LeakageEstimate(1, 0) == (1.0, 0.0)
