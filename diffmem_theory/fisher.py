@@ -68,6 +68,7 @@ from scipy.special import logsumexp
 from diffmem_theory._validation import (
     as_float_array,
     check_allocation,
+    check_bool,
     check_choice,
     check_dps,
     check_int,
@@ -249,7 +250,13 @@ def _draw_terms(
     draws: list[np.ndarray] = []
     for ell, tt, xt, x0 in _noised(pts, times, schedule, r, seed):
         alpha, sigma2 = float(schedule.alpha(tt)), float(schedule.sigma2(tt))
-        values = terms(tt, xt, (alpha * x0 - xt) / sigma2)
+        with np.errstate(over="ignore", invalid="ignore"):
+            values = terms(tt, xt, (alpha * x0 - xt) / sigma2)
+        if not all(np.all(np.isfinite(v)) for v in values):
+            raise ValueError(
+                f"the loss at t = {tt!r} overflows float64 (sigma_t^2 = {sigma2!r}); use t "
+                "further from 0 or smaller data"
+            )
         if not draws:
             draws = [np.empty((times.size, n, r)) for _ in values]
         for out, value in zip(draws, values, strict=True):
@@ -877,15 +884,31 @@ def thm43_rhs_shape(
     return out
 
 
-class Thm43Conditions(NamedTuple):
-    """The hypotheses of Thm 4.3 with explicit constants (see :func:`thm43_conditions`)."""
-
+class _Conditions(NamedTuple):
     separation: bool
     sample_size: bool
     components: bool
     early: bool
     late: bool
     ordered: bool
+
+
+class Thm43Conditions(_Conditions):
+    """The hypotheses of Thm 4.3 with explicit constants (see :func:`thm43_conditions`).
+
+    Every field is a bool (``True``/``False`` or a NumPy bool; ``TypeError`` otherwise).
+
+    >>> Thm43Conditions(True, True, True, True, False, True).holds
+    False
+    """
+
+    __slots__ = ()
+
+    def __new__(cls, *flags: bool, **named: bool) -> Thm43Conditions:
+        values = dict(zip(_Conditions._fields, flags, strict=False), **named)
+        if set(values) != set(_Conditions._fields) or len(flags) > len(_Conditions._fields):
+            raise TypeError(f"Thm43Conditions takes the fields {list(_Conditions._fields)}")
+        return super().__new__(cls, **{k: check_bool(v, k) for k, v in values.items()})
 
     @property
     def holds(self) -> bool:

@@ -436,3 +436,15 @@ def test_mpmath_precision_is_bounded():
         fi.loss_gap_asymptotic_gaussian_mp(0.1, [1.0], dps=10**9)
     with pytest.raises(ValueError, match="dps must be <= 10000"):
         fi.loss_gap_integral_asymptotic_mp(0.1, 0.2, [1.0], dps=10**9)
+
+
+def test_overflowing_loss_and_condition_fields():
+    # t = 5e-324: |Z|^2 / sigma_t^2 overflowed to inf in the draws
+    with pytest.raises(ValueError, match="the loss at t = 5e-324 overflows float64"):
+        fi.dsm_loss_t(_ZERO, _X, 5e-324, n_noise=2)
+    with pytest.raises(ValueError, match="separation must be True or False"):
+        fi.Thm43Conditions(1j, True, True, True, True, True)
+    with pytest.raises(TypeError, match="takes the fields"):
+        fi.Thm43Conditions(True, True)
+    cond = fi.Thm43Conditions(True, True, True, True, False, np.True_)
+    assert not cond.holds and cond.ordered is True
