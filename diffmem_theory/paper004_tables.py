@@ -23,9 +23,11 @@ threshold), :func:`table2_table1_mismatches`, :func:`table5_percentile_violation
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from types import MappingProxyType
 from typing import Any
+
+from diffmem_theory._validation import check_scalar
 
 __all__ = [
     "TABLE1",
@@ -44,20 +46,45 @@ __all__ = [
 
 @dataclass(frozen=True)
 class MemorizationRow:
-    """One column of Tables 1-2: FID and the % of samples above each similarity threshold."""
+    """One column of Tables 1-2: FID and the % of samples above each similarity threshold.
+
+    ``fid`` is a finite real >= 0 and ``above`` three percentages in [0, 100] (``ValueError``
+    otherwise).
+
+    >>> MemorizationRow(15.05, (49.68, 40.01, 29.86)).above
+    (49.68, 40.01, 29.86)
+    """
 
     fid: float
     above: tuple[float, float, float]
 
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "fid", check_scalar(self.fid, "fid", low=0.0))
+        if not isinstance(self.above, (tuple, list)) or len(self.above) != 3:
+            raise ValueError(f"above must hold three percentages, got {self.above!r}")
+        above = tuple(check_scalar(v, "above", low=0.0, high=100.0) for v in self.above)
+        object.__setattr__(self, "above", above)
+
 
 @dataclass(frozen=True)
 class SD2Row:
-    """One row of Table 5: mean top-1 similarity, its 95th percentile, CLIP score, FID."""
+    """One row of Table 5: mean top-1 similarity, its 95th percentile, CLIP score, FID.
+
+    Every field is a finite real number (``ValueError`` otherwise).
+
+    >>> SD2Row(0.378, 0.649, 0.306, 18.18).fid
+    18.18
+    """
 
     sim: float
     p95: float
     clip: float
     fid: float
+
+    def __post_init__(self) -> None:
+        for field in fields(self):
+            value = check_scalar(getattr(self, field.name), field.name)
+            object.__setattr__(self, field.name, value)
 
 
 def _frozen(d: dict[Any, Any]) -> MappingProxyType:

@@ -73,3 +73,16 @@ def test_claims_versus_data_recorded_as_is():
     assert TABLE1["FFHQ"][3000]["Ours"].fid > TABLE1["FFHQ"][3000]["DDPM"].fid  # 6.46 > 6.42
     assert TABLE4[0.1][0] > TABLE4["DDPM"][0]  # mean similarity higher at sigma = 0.1
     assert [s for s in (0.1, 0.25, 0.3, 0.4, 0.5) if TABLE3[s] < TABLE3["Baseline"]] == [0.1, 0.25]
+
+
+def test_rows_validate_their_fields():
+    """Issue 14: complex or out-of-range fields were stored as given."""
+    with pytest.raises(ValueError, match="fid must be a real scalar"):
+        tables.MemorizationRow(1j, (1.0, 2.0, 3.0))
+    with pytest.raises(ValueError, match="above must hold three percentages"):
+        tables.MemorizationRow(1.0, (1.0, 2.0))
+    with pytest.raises(ValueError, match="above must be <= 100"):
+        tables.MemorizationRow(1.0, (1.0, 2.0, 300.0))
+    with pytest.raises(ValueError, match="p95 must be a real scalar"):
+        tables.SD2Row(0.3, 1 + 1j, 0.3, 18.0)
+    assert tables.SD2Row(0, 1, 0, 18).p95 == 1.0
