@@ -42,7 +42,14 @@ from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import pdist, squareform
 from scipy.special import erf, erfinv, logsumexp, xlog1py, xlogy
 
-from diffmem_theory._validation import as_float_array, as_rng, check_choice, check_int
+from diffmem_theory._validation import (
+    as_float_array,
+    as_rng,
+    check_allocation,
+    check_choice,
+    check_int,
+    finite_result,
+)
 from diffmem_theory.concentration import _out, _ranged
 
 __all__ = [
@@ -189,14 +196,18 @@ def tau_dirichlet(ell: ArrayLike, n: ArrayLike, N: ArrayLike, k: ArrayLike = 1.0
 
     With ``D ~ Dir(k, ..., k)``, ``pi_bar = Beta(k, (N-1) k)`` and ``D_{-i}/(1 - D_i)`` is
     independent of ``D_i``, so the posterior mean of ``D_i`` given ``l`` hits in n draws is
-    exactly tau_l of eq. (10) (notes §2, Thm B.2 caveat (ii)).
+    exactly tau_l of eq. (10) (notes §2, Thm B.2 caveat (ii)). Evaluated with numerator and
+    denominator divided by max(k, 1), so a huge k gives (1 + l/k)/(N + n/k) -> 1/N.
 
     >>> tau_dirichlet(1, 1000, 1000)
     0.001
     """
     kk = _ranged(k, "k", 0.0, low_open=True)
-    num = kk + _ranged(ell, "ell", 0.0)
-    return _out(num / (_ranged(N, "N", 1.0) * kk + _ranged(n, "n", 1.0)))
+    ll, NN, nn = _ranged(ell, "ell", 0.0), _ranged(N, "N", 1.0), _ranged(n, "n", 1.0)
+    scale = np.maximum(kk, 1.0)  # numerator and denominator divided by max(k, 1): no N k overflow
+    with np.errstate(over="ignore"):
+        tau = (kk / scale + ll / scale) / (NN * (kk / scale) + nn / scale)
+    return _out(finite_result(tau, "tau_l"))
 
 
 # --- weights and the heavy tail (eq. (7), App. B.3) ----------------------------------------------
@@ -257,14 +268,16 @@ def lemma_B4_constant(n: ArrayLike) -> Any:
     Since ``E[alpha (1-alpha)^{n-1}] <= E[alpha] = 1/N``, ``tau_1 >= weight * min a(1-a)^{n-1}``
     over the window; ``a(1-a)^{n-1}`` is unimodal, so the minimum is at an end point. The value
     tends to ``(5/3) e^{-1/3} = 1.19422`` and is >= 1.111 for n >= 3 (notes §2, Lemma B.4).
+    Evaluated in log space (finite up to n = 1.8e308).
 
     >>> np.round(lemma_B4_constant([3, 4, 5, 10]), 4)
     array([1.1111, 1.25  , 1.2647, 1.2284])
     """
     nn = _ranged(n, "n", 1.0, integer=True)
-    ends = np.stack([1.0 / (3.0 * nn), np.minimum(2.0 / nn, 1.0)])
-    log_val = np.log(ends) + xlog1py(nn - 1.0, -ends)
-    return _out(5.0 * nn * np.exp(log_val.min(axis=0)))
+    log_n = np.log(nn)
+    log_ends = np.stack([-math.log(3.0) - log_n, np.minimum(math.log(2.0) - log_n, 0.0)])
+    log_val = log_ends + xlog1py(nn - 1.0, -np.exp(log_ends))
+    return _out(np.exp(math.log(5.0) + log_n + log_val.min(axis=0)))
 
 
 def lemma_B5_applies(prior: FrequencyPrior, n: int, theta: float) -> bool:
@@ -354,7 +367,9 @@ def mc_smoothed_diameter(
     r"""Monte Carlo diameters of ``{x0, x_t^1, ..., x_t^m}``, one per trial (Lemma B.7).
 
     ``x_t^i = sqrt(1 - sigma^2) x0 + sigma z^i``; returns an array of shape ``(trials,)``.
-    Compare with :func:`smoothed_diameter_bound`.
+    Compare with :func:`smoothed_diameter_bound`. The points are within the memory cap of
+    ``_validation.check_allocation``; coordinates beyond 2^500 are rescaled by a power of two
+    (exact) so that squared distances do not overflow.
 
     >>> diam = mc_smoothed_diameter(0.01, np.ones(50), 5, 100)
     >>> bool(np.all(diam <= smoothed_diameter_bound(0.01, 50, np.sqrt(50))))
@@ -364,11 +379,15 @@ def mc_smoothed_diameter(
     x = as_float_array(x0, "x0", ndim=1, dtype=np.float64)
     m = check_int(m, "m", low=1)
     trials = check_int(trials, "trials", low=1)
+    check_allocation(3 * trials * (m + 1) * x.size, f"{trials} trials of {m + 1} points")
     z = as_rng(rng).standard_normal((trials, m, x.size))
     pts = np.concatenate(
         [np.broadcast_to(x, (trials, 1, x.size)), _contraction(s) * x + s * z], axis=1
     )
-    return np.array([pdist(p).max() for p in pts])
+    # squared distances overflow beyond ~1e154: rescale by a power of two (exact) there
+    top = float(np.abs(pts).max())
+    scale = 2.0 ** math.frexp(top)[1] if top > 2.0**500 else 1.0
+    return np.array([pdist(p / scale).max() * scale for p in pts])
 
 
 # --- Lemma 4.5 / B.8 / B.9: separation and merging of Gaussian components ------------------------

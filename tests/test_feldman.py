@@ -346,3 +346,20 @@ def test_checks_registered_and_pass():
     for spec in mine:
         result = spec.run(seed=0)
         assert result.status == ("erratum" if spec.erratum else "pass"), (spec.name, result.note)
+
+
+# --- issue 14: extreme valid floats ------------------------------------------------------------
+
+
+def test_extreme_floats_stay_finite():
+    # n = 1.8e308 gave NaN (5 n overflowed against exp(-inf)); the limit is (5/3) e^{-1/3}
+    assert lemma_B4_constant(1.797e308) == pytest.approx(5 / 3 * math.exp(-1 / 3), rel=1e-12)
+    # k = 1.8e308: N k overflowed (RuntimeWarning) and tau was 0 instead of ~1/N
+    assert tau_dirichlet(1, 1000, 1000, 1.797e308) == pytest.approx(1e-3, rel=1e-12)
+    # x0 ~ 1e300: squared distances overflowed to an infinite diameter
+    x0 = np.zeros(50)
+    x0[0] = 1e300
+    diam = mc_smoothed_diameter(0.01, x0, 5, 3)
+    assert np.all(np.isfinite(diam)) and np.allclose(diam, (1 - math.sqrt(1 - 1e-4)) * 1e300)
+    with pytest.raises(ValueError, match="GiB of working memory"):
+        mc_smoothed_diameter(0.01, np.ones(50), 2**40, 2**20)
