@@ -114,6 +114,12 @@ def _t_mixing_float(s: float, dd: int, lm: float, ln: float) -> float:
     return 0.5 * _softplus(2.0 * math.log(s) - math.log(lm) - _log_expm1(y))
 
 
+def _out_finite(out: Any, what: str) -> Any:
+    """A float for a 0-d result, the array otherwise; ``ValueError`` if beyond float64."""
+    finite_result(out, what)
+    return float(out) if np.ndim(out) == 0 else out
+
+
 def _time(t: Any) -> float:
     return check_scalar(t, "t", low=0.0, low_open=True)
 
@@ -251,6 +257,8 @@ def kde_bandwidth(
     * ``"mixing"``: sqrt(2 t_M), eq. (2.10) with t_M of :func:`t_mixing`;
     * ``"silverman"``: (4/(d+2))^{1/(d+4)} sigma n^{-1/(d+4)}, eq. (2.11) (AMISE-optimal).
 
+    >>> round(kde_bandwidth(1.0, 16, 10**4), 10)
+    0.5623413252
     >>> [round(kde_bandwidth(1.0, 16, 10**4, rule=r), 10) for r in BANDWIDTH_RULES]
     [0.5623413252, 0.6165471661, 0.5852472401]
     """
@@ -510,11 +518,17 @@ class LateTimeQuadratic(NamedTuple):
         True
         """
         t = self.t
+        d = self.mean.shape[0]
+        xx = as_float_array(x, "x", ndim=(1, 2), dtype=np.float64)
+        if xx.shape[-1] != d:
+            raise ValueError(f"x must have shape (d,) or (B, d) with d = {d}, got {xx.shape}")
         delta = -math.expm1(-2.0 * t)
-        u = np.asarray(x, dtype=np.float64) * math.exp(-t)
-        lin = u @ self.mean
-        quad = np.einsum("...i,ij,...j->...", u, self.Sigma_t, u)
-        return self.constant + lin / delta - 0.5 * quad / delta
+        with np.errstate(over="ignore", invalid="ignore"):
+            u = xx * math.exp(-t)
+            lin = u @ self.mean
+            quad = np.einsum("...i,ij,...j->...", u, self.Sigma_t, u)
+            out = self.constant + lin / delta - 0.5 * quad / delta
+        return _out_finite(out, "the quadratic model of log rho")
 
 
 def late_time_quadratic(

@@ -46,7 +46,14 @@ from dataclasses import dataclass, field
 import numpy as np
 import numpy.typing as npt
 
-from ._validation import as_float_array, check_choice, check_int, check_scalar
+from ._validation import (
+    as_float_array,
+    check_allocation,
+    check_choice,
+    check_int,
+    check_scalar,
+    finite_result,
+)
 
 __all__ = [
     "OU",
@@ -88,6 +95,12 @@ def _interval(low: float, high: float, low_open: bool, high_open: bool) -> str:
 _LN2 = math.log(2.0)
 
 
+def _exp_quiet(x: np.ndarray) -> np.ndarray:
+    """e^x with an overflow to inf left to the caller's check (no RuntimeWarning)."""
+    with np.errstate(over="ignore"):
+        return np.exp(x)
+
+
 def _log1mexp(x: np.ndarray) -> np.ndarray:
     """log(1 - e^{-x}) for x > 0 without cancellation at either end (Maechler, 2012)."""
     with np.errstate(divide="ignore"):  # the branch not taken may be log(0)
@@ -104,7 +117,10 @@ class Schedule(ABC):
 
     Concrete schedules implement the closed forms ``_log_alpha``, ``_sigma2``, ``_drift``,
     ``_dsigma2``, ``_diffusion2``, ``_inverse_sigma2`` and ``_inverse_snr`` on validated
-    times; the public methods validate and share the identities between them.
+    times; the public methods validate and share the identities between them. A quantity
+    beyond the float64 range at a valid time (psi_t = 1/t^2 at t = 1e-300 for VPTrig, B(t) of
+    OU at t = 1e308) raises ``ValueError``; its logarithm (:meth:`log_snr` ...) is often
+    still finite. ``T`` may be ``math.inf`` for every schedule but VPTrig (domain (0, inf)).
 
     Example
     -------
@@ -161,6 +177,15 @@ class Schedule(ABC):
         """psi at the end of the domain (its infimum: psi decreases); 0 when open at T."""
         return 0.0 if self._open_at_T else float(np.exp(self._log_snr(np.float64(self.T))))
 
+    def _finite(self, values: np.ndarray, what: str) -> np.ndarray:
+        """``values``, or ``ValueError`` where a quantity overflows float64 at a valid time."""
+        if not np.all(np.isfinite(values)):
+            raise ValueError(
+                f"{what} of {self.name} is outside the float64 range at these times (use the "
+                "log-space methods, e.g. log_snr)"
+            )
+        return values
+
     # --- identity and domain ---
     @property
     def name(self) -> str:
@@ -209,7 +234,7 @@ class Schedule(ABC):
         >>> round(float(VPLinear().alpha(1.0)), 6)   # paper 002 App. C.2, m(1)
         0.472248
         """
-        return self._alpha(self.check_time(t))
+        return self._finite(self._alpha(self.check_time(t)), "alpha_t")
 
     def sigma(self, t: npt.ArrayLike) -> np.ndarray:
         """Noise scale sigma_t = sqrt(sigma_t^2) (paper 000, eq. (1)).
@@ -217,7 +242,7 @@ class Schedule(ABC):
         >>> round(float(VE.exp().sigma(1.0)), 6)     # paper 002 §4.4, sigma(T)
         4.636548
         """
-        return np.sqrt(self._sigma2(self.check_time(t)))
+        return self._finite(np.sqrt(self._sigma2(self.check_time(t))), "sigma_t")
 
     def sigma2(self, t: npt.ArrayLike) -> np.ndarray:
         """Noise variance sigma_t^2 (paper 002, Lemma 3.1, eq. (3.6)).
@@ -225,7 +250,7 @@ class Schedule(ABC):
         >>> round(float(OU(lam=0.5).sigma2(1.0)), 6)   # 0.5 (1 - e^{-2})
         0.432332
         """
-        return self._sigma2(self.check_time(t))
+        return self._finite(self._sigma2(self.check_time(t)), "sigma_t^2")
 
     def log_alpha(self, t: npt.ArrayLike) -> np.ndarray:
         """log alpha_t, computed without forming alpha_t (finite where alpha_t underflows).
@@ -233,7 +258,7 @@ class Schedule(ABC):
         >>> float(OU().log_alpha(800.0))
         -800.0
         """
-        return self._log_alpha(self.check_time(t))
+        return self._finite(self._log_alpha(self.check_time(t)), "log alpha_t")
 
     def log_sigma2(self, t: npt.ArrayLike) -> np.ndarray:
         """log sigma_t^2, computed without cancellation near t = 0.
@@ -241,7 +266,7 @@ class Schedule(ABC):
         >>> round(float(VPTrig().log_sigma2(1e-3)), 6)   # 2 log 1e-3
         -13.815511
         """
-        return self._log_sigma2(self.check_time(t))
+        return self._finite(self._log_sigma2(self.check_time(t)), "log sigma_t^2")
 
     # --- signal-to-noise ratio ---
     def snr(self, t: npt.ArrayLike) -> np.ndarray:
@@ -250,7 +275,7 @@ class Schedule(ABC):
         >>> round(float(VPTrig().snr(0.36028)), 5)   # paper 000, t_16
         6.70406
         """
-        return np.exp(self._log_snr(self.check_time(t)))
+        return self._finite(_exp_quiet(self._log_snr(self.check_time(t))), "psi_t")
 
     def log_snr(self, t: npt.ArrayLike) -> np.ndarray:
         """log psi_t = 2 log alpha_t - log sigma_t^2.
@@ -258,7 +283,7 @@ class Schedule(ABC):
         >>> round(float(VPTrig().log_snr(0.5)), 6)   # log 3
         1.098612
         """
-        return self._log_snr(self.check_time(t))
+        return self._finite(self._log_snr(self.check_time(t)), "log psi_t")
 
     def inverse_snr(self, psi: npt.ArrayLike) -> np.ndarray:
         """The time t with psi_t = psi: paper 000's inverse SNR varsigma (§2).
@@ -329,7 +354,7 @@ class Schedule(ABC):
         -0.75
         """
         t = self.check_time(t)
-        return self._alpha(t) * self._drift(t)
+        return self._finite(self._alpha(t) * self._drift(t), "d alpha_t/dt")
 
     def dsigma(self, t: npt.ArrayLike) -> np.ndarray:
         """d sigma_t / dt = (d sigma_t^2/dt) / (2 sigma_t).
@@ -338,7 +363,8 @@ class Schedule(ABC):
         1.0
         """
         t = self.check_time(t)
-        return self._dsigma2(t) / (2.0 * np.sqrt(self._sigma2(t)))
+        with np.errstate(over="ignore", divide="ignore"):
+            return self._finite(self._dsigma2(t) / (2.0 * np.sqrt(self._sigma2(t))), "d sigma_t/dt")
 
     def dsigma2(self, t: npt.ArrayLike) -> np.ndarray:
         """d sigma_t^2 / dt in closed form.
@@ -346,7 +372,7 @@ class Schedule(ABC):
         >>> round(float(VE.exp().dsigma2(0.5)), 6)   # g = 10^{2t}
         10.0
         """
-        return self._dsigma2(self.check_time(t))
+        return self._finite(self._dsigma2(self.check_time(t)), "d sigma_t^2/dt")
 
     def drift(self, t: npt.ArrayLike) -> np.ndarray:
         """Drift f_t = d log alpha_t / dt of dX = f_t X dt + g_t dB (paper 000, eq. (2)).
@@ -357,7 +383,7 @@ class Schedule(ABC):
         >>> round(float(VPTrig().drift(0.5)), 6)
         -0.666667
         """
-        return self._drift(self.check_time(t))
+        return self._finite(self._drift(self.check_time(t)), "f_t")
 
     def diffusion2(self, t: npt.ArrayLike) -> np.ndarray:
         """Squared diffusion g_t^2 = d sigma_t^2/dt - 2 f_t sigma_t^2 (paper 000, eq. (2)).
@@ -369,7 +395,7 @@ class Schedule(ABC):
         >>> round(float(VPTrig().diffusion2(0.5)), 6)
         1.333333
         """
-        return self._diffusion2(self.check_time(t))
+        return self._finite(self._diffusion2(self.check_time(t)), "g_t^2")
 
     # --- transformed time of Baptista et al. ---
     def s_time(self, t: npt.ArrayLike, c: float = 0.0) -> np.ndarray:
@@ -383,7 +409,7 @@ class Schedule(ABC):
         >>> round(float(VPLinear().s_time(1.0)), 6)  # paper 002, s_0 for VP
         0.126169
         """
-        return self._s_time(self.check_time(t), check_scalar(c, "c", low=0.0))
+        return self._finite(self._s_time(self.check_time(t), check_scalar(c, "c", low=0.0)), "s")
 
     def _s_time(self, t: np.ndarray, c: float) -> np.ndarray:
         if c == 0.0:
@@ -423,7 +449,8 @@ class Schedule(ABC):
         """
         t = self.check_time(t)
         c = check_scalar(c, "c", low=0.0)
-        return -0.5 * self._dsigma2(t) / (self._sigma2(t) + c)
+        with np.errstate(over="ignore", divide="ignore"):
+            return self._finite(-0.5 * self._dsigma2(t) / (self._sigma2(t) + c), "ds/dt")
 
     # --- time grids ---
     def time_grid(
@@ -447,6 +474,7 @@ class Schedule(ABC):
         [1.99, 0.5298, 0.1411, 0.0376, 0.01]
         """
         n_steps = check_int(n_steps, "n_steps", low=1)
+        check_allocation(n_steps + 1, f"a grid of n_steps + 1 = {n_steps + 1} times")
         eps = check_scalar(eps, "eps", low=0.0, low_open=True)
         check_choice(spacing, "spacing", ("linear", "log"))
         if t_max is None:
@@ -455,7 +483,9 @@ class Schedule(ABC):
             t_max = self.T
         t_max = check_scalar(t_max, "t_max", low=2.0 * eps, low_open=True, high=self.T)
         space = np.linspace if spacing == "linear" else np.geomspace
-        return np.ascontiguousarray(space(eps, t_max - eps, n_steps + 1)[::-1])
+        with np.errstate(over="ignore"):  # geomspace's intermediate powers near the float max
+            grid = space(eps, t_max - eps, n_steps + 1)
+        return np.ascontiguousarray(self._finite(grid, "the time grid")[::-1])
 
 
 @dataclass(frozen=True)
@@ -529,7 +559,8 @@ class _AffineBetaVP(Schedule):
         """
         t = self.check_time(t)
         b0, b1, _ = self._coefficients()
-        return b0 + b1 * t
+        with np.errstate(over="ignore"):
+            return self._finite(b0 + b1 * t, "beta(t)")
 
     def integrated_beta(self, t: npt.ArrayLike) -> np.ndarray:
         """B(t) = int_0^t beta = beta_0 t + beta_1 t^2 / 2 (paper 002, App. C.2).
@@ -537,11 +568,13 @@ class _AffineBetaVP(Schedule):
         >>> round(float(VPLinear().integrated_beta(1.0)), 6)   # 0.001 + 1.4995
         1.5005
         """
-        return self._integrated_beta(self.check_time(t))
+        return self._finite(self._integrated_beta(self.check_time(t)), "B(t)")
 
     def _integrated_beta(self, t: np.ndarray) -> np.ndarray:
+        """B(t); +inf where it overflows (then alpha_t = 0, sigma_t^2 = lam exactly)."""
         b0, b1, _ = self._coefficients()
-        return t * (b0 + 0.5 * b1 * t)
+        with np.errstate(over="ignore"):
+            return t * (b0 + 0.5 * b1 * t)
 
     def _t_of_integrated_beta(self, B: np.ndarray) -> np.ndarray:
         """Stable positive root of beta_1 t^2/2 + beta_0 t - B = 0."""
@@ -596,7 +629,8 @@ class VPLinear(_AffineBetaVP):
     Baptista et al. (paper 002), App. C.2 (and §5.3): alpha_t = m(t) = exp(-B/2),
     sigma_t^2 = 1 - e^{-B} (computed as -expm1(-B)), B(t) = beta_min t +
     (beta_max - beta_min) t^2/2, f_t = -beta/2, g_t^2 = beta. beta_max is the rate at
-    t = 1 whatever T is. Requires 0 <= beta_min <= beta_max, beta_max > 0.
+    t = 1 whatever T is. Requires 0 <= beta_min <= beta_max, beta_max > 0. ``T`` (default 1)
+    may be ``math.inf``.
 
     >>> s = VPLinear(0.001, 3.0)
     >>> round(float(s.sigma(1.0)), 6), round(float(s.alpha(1.0)), 6)
@@ -624,7 +658,8 @@ class VPExp(_AffineBetaVP):
 
     The convention of Ye et al. (paper 003, §1.1) and Shah et al. (paper 004), and
     Baptista et al. (paper 002) Ex. 3.5 ("VP_const1", beta = 1). The constant-beta
-    case of the VP family of :class:`VPLinear`: f_t = -beta/2, g_t^2 = beta.
+    case of the VP family of :class:`VPLinear`: f_t = -beta/2, g_t^2 = beta. ``T`` is
+    ``math.inf`` by default (domain (0, inf)); a finite ``T`` closes the domain.
 
     >>> s = VPExp()
     >>> round(float(s.alpha(2.0)), 6), round(float(s.sigma2(2.0)), 6)   # e^{-1}, 1 - e^{-2}
@@ -648,7 +683,8 @@ class OU(_AffineBetaVP):
 
     Halder (paper 001), eq. (2.1) and footnote 5 (noise scale lambda): alpha_t = e^{-t},
     sigma_t^2 = lam (1 - e^{-2t}) = lam delta_t, f = -1, g^2 = 2 lam. It is the VP family
-    with beta = 2 and sigma^2 scaled by lam, so alpha_t^2 + sigma_t^2/lam = 1.
+    with beta = 2 and sigma^2 scaled by lam, so alpha_t^2 + sigma_t^2/lam = 1. ``T = math.inf``
+    (fixed): the domain is (0, inf).
 
     >>> s = OU(lam=0.5)
     >>> round(float(s.sigma2(1.0)), 6), float(s.drift(1.0)), float(s.diffusion2(1.0))
@@ -737,7 +773,8 @@ class VEPower(VE):
     """VE schedule with g(t) = scale t^a: sigma_t^2 = scale t^{a+1}/(a+1).
 
     Baptista et al. (paper 002), Ex. 2.5 (scale = 1) and Ex. 3.4 (a = 1, scale = 2).
-    Requires a >= 0 and scale > 0; Remark 4.6: t g/(2 sigma^2) = (a+1)/2.
+    Requires a >= 0 and scale > 0; Remark 4.6: t g/(2 sigma^2) = (a+1)/2. ``T`` (default 1)
+    may be ``math.inf``.
 
     >>> s = VEPower(a=1.0, scale=2.0)
     >>> round(float(s.sigma2(0.5)), 6), round(float(s.diffusion2(0.5)), 6)
@@ -772,6 +809,7 @@ class VEExp(VE):
 
     Baptista et al. (paper 002), §4.4, §5.1, §5.2 with sigma_max = 10 (notes A1);
     sigma^2 is computed as expm1(k t)/k with k = 2 ln sigma_max. Requires sigma_max > 1.
+    ``T`` (default 1) may be ``math.inf``.
 
     >>> s = VEExp(sigma_max=10.0)
     >>> round(float(s.sigma2(1.0)), 6), round(float(s.diffusion2(1.0)), 6)
@@ -835,6 +873,8 @@ def as_schedule(
     if isinstance(schedule, Schedule):
         return schedule
     allowed = f"a Schedule or one of the names {list(SCHEDULE_NAMES)}"
+    if default is not None and not isinstance(default, Schedule):
+        raise TypeError(f"default must be a Schedule or None, got {type(default).__name__}")
     if schedule is None:
         if required:
             raise TypeError(f"{name} is required: give {allowed}")
@@ -913,10 +953,12 @@ def convert_prediction(
     if source == target:
         return pred.copy()
     alpha, sigma = schedule.alpha(t)[..., None], schedule.sigma(t)[..., None]
-    a_src, b_src = _unit_coefficients(source, alpha, sigma)
-    a_tgt, b_tgt = _unit_coefficients(target, alpha, sigma)
-    x0 = (pred - a_src * x) / b_src
-    return (a_tgt * x + b_tgt * x0).astype(np.result_type(x, pred), copy=False)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        a_src, b_src = _unit_coefficients(source, alpha, sigma)
+        a_tgt, b_tgt = _unit_coefficients(target, alpha, sigma)
+        x0 = (pred - a_src * x) / b_src
+        out = (a_tgt * x + b_tgt * x0).astype(np.result_type(x, pred), copy=False)
+    return finite_result(out, f"the {target}-prediction (from {source})")
 
 
 def loss_scale(
@@ -937,6 +979,8 @@ def loss_scale(
     schedule = _check_units(schedule, source, target)
     t = schedule.check_time(t)
     alpha, sigma = schedule.alpha(t), schedule.sigma(t)
-    b_src = _unit_coefficients(source, alpha, sigma)[1]
-    b_tgt = _unit_coefficients(target, alpha, sigma)[1]
-    return (b_tgt / b_src) ** 2
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        b_src = _unit_coefficients(source, alpha, sigma)[1]
+        b_tgt = _unit_coefficients(target, alpha, sigma)[1]
+        out = (b_tgt / b_src) ** 2
+    return finite_result(out, f"the {source} -> {target} loss scale")

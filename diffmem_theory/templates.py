@@ -84,6 +84,7 @@ from diffmem_theory._validation import (
     check_choice,
     check_int,
     check_scalar,
+    finite_result,
 )
 from diffmem_theory.crossover import loss_weighting
 from diffmem_theory.denoisers import memorized_subset, template_denoiser
@@ -426,7 +427,11 @@ def resize_bicubic(images: ArrayLike, size: int, method: str = "pil") -> np.ndar
         raise ValueError(
             f"images must be a non-empty real (n, H, W) array, got {arr.dtype} of shape {arr.shape}"
         )
-    as_float_array(arr, "images")  # finite
+    if arr.dtype.kind == "f" and not np.all(np.abs(arr) <= np.finfo(np.float32).max):
+        raise ValueError(
+            "images must be finite and within the float32 range (Pillow resizes in float32), "
+            f"got max |x| = {float(np.max(np.abs(arr)))!r}"
+        )
     check_allocation(arr.shape[0] * s * s, f"{arr.shape[0]} images of {s} x {s} pixels")
     if method == "scipy":
         from scipy.ndimage import zoom
@@ -591,7 +596,12 @@ class TemplateDenoiser:
     def unpack(
         cls, theta: np.ndarray, image_shape: tuple[int, int, int], M: int
     ) -> TemplateDenoiser:
-        """Inverse of :meth:`pack` for ``M`` components of images ``(c, h, w)``."""
+        """Inverse of :meth:`pack` for ``M`` components of images ``(c, h, w)``.
+
+        >>> m = TemplateDenoiser(np.ones((2, 1, 3)), np.zeros((2, 4)), 0.25)
+        >>> TemplateDenoiser.unpack(m.pack(), (4, 1, 3), 2).color_var
+        0.25
+        """
         c, h, w = _shape3(image_shape)
         M = check_int(M, "M", low=1)
         theta = _packed(theta, M * (h * w + c) + 1)
@@ -620,7 +630,10 @@ def _image_shape(
     Y: np.ndarray, image_shape: tuple[int, ...] | None, templates: np.ndarray | None
 ) -> tuple[int, int, int]:
     if Y.ndim == 4:
-        return _shape3(Y.shape[1:], "the image shape of Y")
+        shape = _shape3(Y.shape[1:], "the image shape of Y")
+        if image_shape is not None and _shape3(image_shape) != shape:
+            raise ValueError(f"image_shape {image_shape} does not match Y of shape {Y.shape}")
+        return shape
     if Y.ndim != 2:
         raise ValueError(f"Y must have shape (N, c, h, w) or (N, c*h*w), got shape {Y.shape}")
     if image_shape is not None:
@@ -908,6 +921,8 @@ def template_loss_and_grad(
     tt = np.broadcast_to(schedule.check_time(t), (n,))
     lam = np.ascontiguousarray(np.broadcast_to(loss_weighting(weighting, tt, schedule), (n,)))
     alpha, sig2 = schedule.alpha(tt), schedule.sigma2(tt)
+    if np.any(sig2 == 0.0):
+        raise ValueError(f"t must give sigma_t^2 > 0 in float64, got t = {float(np.min(tt))!r}")
     acc = _Model(model)
 
     def fill(i: int, ws: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
@@ -915,7 +930,11 @@ def template_loss_and_grad(
         return xt[sl], target[sl], alpha[sl], sig2[sl], lam[sl]
 
     n_blocks = -(-n // QUERY_BLOCK)
-    loss, dT, dU, ds2 = acc.run(n_blocks, QUERY_BLOCK, fill, n)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        loss, dT, dU, ds2 = acc.run(n_blocks, QUERY_BLOCK, fill, n)
+    finite_result([loss, ds2], "the loss (or its gradient) for these inputs")
+    finite_result(dT, "the gradient for these inputs")
+    finite_result(dU, "the gradient for these inputs")
     return loss, dT.reshape(model.templates.shape), dU, ds2
 
 
@@ -1076,6 +1095,7 @@ def train_template_denoiser(
     sched = as_schedule(schedule)
     if init is not None:
         _check_model(init, "init")
+    check_bool(progress, "progress")
     data = as_float_array(Y, "Y", ndim=(2, 4), dtype=np.float64)
     tpl = None if templates is None else as_float_array(templates, "templates", ndim=3)
     c, h, w = _image_shape(data, image_shape, tpl)

@@ -422,3 +422,15 @@ def test_late_time_range():
         mx.t_relaxation(mean=np.zeros(2), cov=np.eye(2), t_max=1e300)
     with pytest.raises(ValueError, match="corrected"):
         mx.late_time_quadratic(1.0, mean=np.zeros(2), cov=np.eye(2), corrected="no")
+
+
+def test_late_time_log_density_validates_x():
+    q = mx.late_time_quadratic(3.0, mean=np.zeros(2), cov=np.eye(2))
+    with pytest.raises(ValueError, match="x must be a real"):  # complex was cast to real
+        q.log_density([1j, 0.0])
+    with pytest.raises(ValueError, match="x must be a real"):  # None gave NaN
+        q.log_density(np.array([None, 0.0], dtype=object))
+    with pytest.raises(ValueError, match="float64"):  # inf
+        q.log_density([1e300, 0.0])
+    with pytest.raises(ValueError, match="shape"):
+        q.log_density(np.zeros(3))

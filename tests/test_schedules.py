@@ -8,6 +8,7 @@ differences, sympy derivations of f and g^2, and plain NumPy unit conversions.
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 
 import mpmath as mp
@@ -638,3 +639,41 @@ def test_moment_z_scores_follow_the_standard_error():
     assert abs(z_mean) < 4 and abs(z_var) < 4
     z_mean, z_var = schedule_checks._moment_z_scores(samples, 0.35, 4.2)
     assert z_mean < -4 and z_var < -4
+
+
+# --- issue 14 fuzzing: quantities beyond float64 at valid times --------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: VPTrig().snr(1e-300),  # psi = 1e600
+        lambda: VEPower().dsigma(1e-300),
+        lambda: VPTrig().ds_dt(1e-300),
+        lambda: OU().integrated_beta(1.797e308),
+        lambda: OU().log_snr(1.797e308),
+        lambda: loss_scale(1e-300, VPTrig()),
+        lambda: convert_prediction(np.ones(2), np.ones(2), 1e-300, VPTrig(), "x0", "score"),
+        lambda: convert_prediction(np.ones(2), np.array([1.0, 1.797e308]), 0.5, VPTrig()),
+    ],
+)
+def test_quantities_beyond_float64_raise_value_error(call):
+    with pytest.raises(ValueError, match="float64"):
+        call()
+
+
+def test_overflowing_intermediates_are_silent_where_the_result_is_finite():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # RuntimeWarning: overflow in B(t) = t (2 + 0 t)
+        assert float(OU().sigma2(1.797e308)) == 1.0
+        assert float(OU().alpha(1.797e308)) == 0.0
+        assert float(VPTrig().log_snr(1e-300)) == pytest.approx(2 * 690.7755278982137, rel=1e-15)
+        grid = VPExp().time_grid(4, t_max=np.finfo(np.float64).max, spacing="log")
+        assert np.all(np.isfinite(grid))
+
+
+def test_time_grid_and_as_schedule_bad_sizes_and_defaults():
+    with pytest.raises(ValueError, match="GiB"):
+        VPTrig().time_grid(2**63 - 1)  # IndexError from linspace
+    with pytest.raises(TypeError, match="default must be a Schedule"):
+        as_schedule(None, float("nan"))

@@ -423,3 +423,23 @@ def test_fig4_runs_and_plots():
     fig = spec.plot(result)
     assert len(fig.axes) == 16
     plt.close(fig)
+
+
+def test_fuzz_findings_templates():
+    m = tp.TemplateDenoiser(np.ones((1, 1, 2)), np.array([[0.5, 1.0]]), 1.0)
+    x, y = np.ones((1, 4)), np.zeros((1, 4))
+    with pytest.raises(ValueError, match="sigma_t"):  # was NaN: sigma_t^2 underflows
+        tp.template_loss_and_grad(m, x, y, 1e-300, SCHED, "x0")
+    with pytest.raises(ValueError, match="float64"):  # was NaN / inf
+        tp.template_loss_and_grad(m, np.full((1, 4), 1e300), y, 0.6, SCHED, "x0")
+    with pytest.raises(ValueError, match="float64"):
+        tp.template_loss_and_grad(m, x, np.full((1, 4), 1e300), 0.6, SCHED, "x0")
+    with pytest.raises(ValueError, match="float32 range"):  # Pillow gave inf
+        tp.resize_bicubic(np.full((1, 28, 28), 1e300), 15)
+    tpl, Y, labels = _data()
+    with pytest.raises(ValueError, match="image_shape"):  # NaN image_shape was ignored
+        tp.template_partial_memorization_init(
+            Y, 2, 0, templates=tpl, labels=labels, image_shape=float("nan")
+        )
+    with pytest.raises(ValueError, match="progress"):
+        tp.train_template_denoiser(Y, 2, TrainConfig(n_epochs=1), progress=float("nan"))
