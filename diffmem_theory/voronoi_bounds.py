@@ -19,6 +19,9 @@ empirical score is (4.24) ``dy/ds = -(y - y_N(y, s))`` (VE) or (C.6)
 * :func:`ball_bound`, :func:`ball_bound_vp` -- (A.4a) and (A.10);
 * :func:`tikhonov_excess` -- the completed square (5.4) of Thm 5.1.
 
+Points with coordinates beyond ~1e150 / sqrt(d) are refused (``ValueError``, as in
+:mod:`diffmem_theory.voronoi_geometry`); constants beyond float64 raise ``ValueError``.
+
 Errata handled here (the code follows the proofs): (4.33b) prints ``e^{-e^{2 s_0} delta / 2}``
 for ``e^{-e^{2 s_0} delta^2 / 2}``; (C.10) prints ``delta^2 / (2 D |x|_inf)`` where the proof needs
 ``delta^2 / (8 D^+ r)``; both conditions of (C.13) lack the factor ``|x|_inf`` that the proof of
@@ -38,9 +41,23 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import expit
 
-from diffmem_theory._validation import as_float_array, check_int, check_scalar
+from diffmem_theory._validation import (
+    as_float_array,
+    check_bool,
+    check_int,
+    check_scalar,
+    finite_result,
+)
 from diffmem_theory.voronoi import _symmetric_matrix
-from diffmem_theory.voronoi_geometry import _data, alpha_n, d_minus, d_plus, s_alpha, x_inf
+from diffmem_theory.voronoi_geometry import (
+    _bounded,
+    _data,
+    alpha_n,
+    d_minus,
+    d_plus,
+    s_alpha,
+    x_inf,
+)
 
 __all__ = [
     "ball_bound",
@@ -80,7 +97,8 @@ def _collapse_exponent(s: ArrayLike, delta: ArrayLike, divisor: float) -> np.nda
 def _weight_bounds(
     s: ArrayLike, delta: ArrayLike, N: int, divisor: float, log: bool
 ) -> tuple[np.ndarray | float, np.ndarray | float]:
-    n = check_int(N, "N", low=2)
+    n = check_int(N, "N", low=2, high=2**63 - 1)
+    log = check_bool(log, "log")
     log_up = _collapse_exponent(s, delta, divisor)
     log_lo = -np.log1p((n - 1) * np.exp(log_up))
     if log:
@@ -187,7 +205,7 @@ def shrunk_face_points(n: int, l: int, eps: float, X0: ArrayLike, q: ArrayLike) 
     [0.75, -0.5]
     """
     xn, diff, e = _pair(n, l, eps, X0)
-    qq = as_float_array(q, "q", ndim=(1, 2), dtype=np.float64)
+    qq = _bounded(as_float_array(q, "q", ndim=(1, 2), dtype=np.float64), "q")
     if qq.shape[-1] != diff.shape[0]:
         raise ValueError(f"q must have last dimension {diff.shape[0]} (that of X0), got {qq.shape}")
     dd = float(diff @ diff)
@@ -214,7 +232,9 @@ def s_weight_vp(delta: float, X0: ArrayLike, r: float, *, printed: bool = False)
     the factor ``4 r / |x|_inf`` and does not imply (C.11) (check
     ``paper002.lemmaC_5_sD_printed``). Solving, ``e^{-2s} < 1 - (1 - c)^2 = c (2 - c)``:
 
-        s^D = -(1/2) [log c + log(2 - c)]      (c < 1 always, as delta < D_- <= D^+ <= 2 |x|_inf).
+        s^D = -(1/2) [log c + log(2 - c)]      (c < 1 always, as delta < D_- <= D^+ <= 2 |x|_inf),
+
+    with log c formed from the logs of its factors (no underflow for tiny delta).
 
     Requires ``delta in (0, D_-)`` and ``r > |x|_inf``.
 
@@ -227,8 +247,9 @@ def s_weight_vp(delta: float, X0: ArrayLike, r: float, *, printed: bool = False)
     dl, data = _delta_and_data(delta, X0)
     xi = x_inf(data)
     rr = check_scalar(r, "r", low=xi, low_open=True)
-    c = dl * dl / (2.0 * d_plus(data) * xi) if printed else dl * dl / (8.0 * d_plus(data) * rr)
-    return float(-0.5 * (math.log(c) + math.log(2.0 - c)))
+    denominator = 2.0 * xi if check_bool(printed, "printed") else 8.0 * rr
+    log_c = 2.0 * math.log(dl) - math.log(d_plus(data)) - math.log(denominator)  # c may underflow
+    return float(-0.5 * (log_c + math.log(2.0 - math.exp(log_c))))
 
 
 def s_one_two_vp(delta: float, X0: ArrayLike, n: int | None = None) -> tuple[float, float]:
@@ -279,12 +300,20 @@ def _rate_inputs(
         raise ValueError(
             f"y_star and x_n must be points (..., d) with the same d, got {y.shape} and {x.shape}"
         )
-    dist = np.sqrt(((y - x) ** 2).sum(-1))
+    dist = np.sqrt(((_bounded(y, "y_star") - _bounded(x, "x_n")) ** 2).sum(-1))
     s = as_float_array(s_star, "s_star", dtype=np.float64)
-    n = check_int(N, "N", low=2)
+    n = check_int(N, "N", low=2, high=2**63 - 1)
     xi = check_scalar(xinf, "xinf", low=0.0, low_open=True)
     dl = check_scalar(delta, "delta", low=0.0, low_open=True)
     return dist, s, n, xi, dl
+
+
+def _rate_constant(dist: np.ndarray, s: np.ndarray, log_tail: np.ndarray) -> np.ndarray:
+    """|y(s*) - x_0^n| e^{s*} + e^{log_tail}, each term from its logarithm (no 0 * inf), or
+    ``ValueError`` where K is beyond float64."""
+    with np.errstate(divide="ignore", over="ignore"):
+        log_terms = np.stack(np.broadcast_arrays(np.log(dist) + s, log_tail))
+        return finite_result(np.exp(log_terms).sum(axis=0), "K")
 
 
 def lemma413_K(
@@ -307,15 +336,18 @@ def lemma413_K(
     ``e^{-e^{2 s_0} delta / 2}`` (``printed=True``; notes A5), which for ``delta < 1`` is a
     smaller, invalid constant (check ``paper002.lemma4_13_delta_printed``). The printed ``s_0``
     is the start ``s*`` of the interval. ``y_star`` and ``x_n`` are points ``(..., d)``
-    (broadcast), ``s_star`` broadcasts against their leading shape.
+    (broadcast), ``s_star`` broadcasts against their leading shape. Both terms are formed from
+    their logarithms; a K beyond float64 raises ``ValueError``.
 
     >>> round(float(lemma413_K([0.1], [0.1], 0.0, 2, 1.0, 1.0)), 6)   # 2 e^{-1/2}
     1.213061
     """
     dist, s, n, xi, dl = _rate_inputs(y_star, x_n, s_star, N, xinf, delta)
-    power = dl if printed else dl * dl
-    tail = math.log(2.0 * (n - 1) * xi / (dl * dl)) - s - np.exp(2.0 * s) * power / 2.0
-    return _out(dist * np.exp(s) + np.exp(tail))
+    log_power = math.log(dl) if check_bool(printed, "printed") else 2.0 * math.log(dl)
+    log_front = math.log(2.0 * (n - 1)) + math.log(xi) - 2.0 * math.log(dl)
+    with np.errstate(over="ignore"):  # e^{2s} delta^2 = inf: the tail is e^{-inf} = 0
+        tail = log_front - s - np.exp(2.0 * s + log_power) / 2.0
+    return _out(_rate_constant(dist, s, tail))
 
 
 def lemmaC8_K(
@@ -328,8 +360,9 @@ def lemmaC8_K(
             + |x|_inf [1 + e^{s*} (1 - sqrt(1 - e^{-2 s*}))],
 
     for a trajectory of (C.6) in ``V_delta^r(x_0^n)`` at ``s* > max(s^r, s^D, s^1, s^2,
-    s^alpha)``; the printed ``s_0`` is ``s*``. ``1 - sqrt(1 - e^{-2s})`` is evaluated as
-    ``-expm1(log1p(-e^{-2s}) / 2)``. Arguments as :func:`lemma413_K`; ``s_star > 0``.
+    s^alpha)``; the printed ``s_0`` is ``s*``. ``e^{s} (1 - sqrt(1 - e^{-2s}))`` is evaluated
+    as ``e^{-s} / (1 + sqrt(1 - e^{-2s}))`` (no cancellation). Arguments as
+    :func:`lemma413_K`; ``s_star > 0``.
 
     >>> round(float(lemmaC8_K([0.1], [0.1], 1.0, 2, 1.0, 1.0)), 6)
     1.422635
@@ -337,9 +370,12 @@ def lemmaC8_K(
     dist, s, n, xi, dl = _rate_inputs(y_star, x_n, s_star, N, xinf, delta)
     if np.any(s <= 0):
         raise ValueError(f"s_star must be > 0 (VP s-time), got min {float(s.min())!r}")
-    tail = math.log(4.0 * (n - 1) * xi / (dl * dl)) - s - np.exp(2.0 * s) * dl * dl / 4.0
-    one_minus_m = -np.expm1(0.5 * np.log1p(-np.exp(-2.0 * s)))
-    return _out(dist * np.exp(s) + np.exp(tail) + xi * (1.0 + np.exp(s) * one_minus_m))
+    log_front = math.log(4.0 * (n - 1)) + math.log(xi) - 2.0 * math.log(dl)
+    with np.errstate(over="ignore"):  # e^{2s} delta^2 = inf: the tail is e^{-inf} = 0
+        tail = log_front - s - np.exp(2.0 * s + 2.0 * math.log(dl)) / 4.0
+    # e^s (1 - m) = e^{-s} / (1 + m), m = sqrt(1 - e^{-2s}): no cancellation, no inf * 0
+    last = xi * (1.0 + np.exp(-s) / (1.0 + np.sqrt(-np.expm1(-2.0 * s))))
+    return _out(finite_result(_rate_constant(dist, s, tail) + last, "K"))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -377,6 +413,8 @@ def ball_bound(
     data = _data(X0, 1)
     zz = as_float_array(z, "z", dtype=np.float64)
     xt = as_float_array(x_T, "x_T", dtype=np.float64)
+    if zz.ndim and xt.ndim:
+        zz, xt = _bounded(zz, "z"), _bounded(xt, "x_T")
     d = data.shape[1]
     for name, arr in (("z", zz), ("x_T", xt)):
         if arr.ndim == 0 or arr.shape[-1] != d:
@@ -405,6 +443,7 @@ def ball_bound_vp(x_T: ArrayLike, X0: ArrayLike, s: ArrayLike) -> np.ndarray | f
     xt = as_float_array(x_T, "x_T", dtype=np.float64)
     if xt.ndim == 0 or xt.shape[-1] != data.shape[1]:
         raise ValueError(f"x_T must be points (..., {data.shape[1]}) like X0, got {xt.shape}")
+    xt = _bounded(xt, "x_T")
     R = np.maximum(np.sqrt((xt * xt).sum(-1)), x_inf(data))
     return _out((np.exp(-ss) + np.sqrt(-np.expm1(-2.0 * ss))) * R)
 
@@ -428,7 +467,8 @@ def tikhonov_excess(
     integrand of ``K_Gamma`` (5.2). Integrating ``lambda E`` over ``(x, t)`` gives (5.4), so
     ``s_reg = A^{-1} v`` (5.3) minimizes (5.1) with value ``K_Gamma``. Returns
     ``(left side, right side)`` over the leading axes of ``s`` and ``v`` (shape ``(..., d)``);
-    ``Gamma`` is ``(d, d)``. ``v^T Gamma A^{-1} v`` is computed as ``v^T (v - A^{-1} v)``.
+    ``Gamma`` is ``(d, d)``. ``v^T Gamma A^{-1} v`` is computed as ``v^T (v - A^{-1} v)``. Sides
+    beyond float64 raise ``ValueError``.
 
     >>> lhs, rhs = tikhonov_excess([1.0, 0.0], [3.0, 0.0], [[1.0, 0.0], [0.0, 1.0]])
     >>> lhs, rhs                 # |(-2, 0)|^2 + 1 = 5 = 2 (1 - 1.5)^2 + 3 * 1.5
@@ -445,7 +485,8 @@ def tikhonov_excess(
     A = np.eye(d) + G
     u = np.linalg.solve(A, np.broadcast_to(vv, np.broadcast_shapes(ss.shape, vv.shape))[..., None])
     u = u[..., 0]
-    lhs = ((ss - vv) ** 2).sum(-1) + np.einsum("...i,ij,...j->...", ss, G, ss)
-    w = ss - u
-    rhs = np.einsum("...i,ij,...j->...", w, A, w) + (vv * (vv - u)).sum(-1)
-    return _out(lhs), _out(rhs)
+    with np.errstate(over="ignore", invalid="ignore"):
+        lhs = ((ss - vv) ** 2).sum(-1) + np.einsum("...i,ij,...j->...", ss, G, ss)
+        w = ss - u
+        rhs = np.einsum("...i,ij,...j->...", w, A, w) + (vv * (vv - u)).sum(-1)
+    return _out(finite_result(lhs, "the left side")), _out(finite_result(rhs, "the right side"))

@@ -15,7 +15,10 @@ Diffusion Models" (paper 002), Sec. 4 and App. C; notation of ``notes/paper_002.
 * :func:`memorization_fraction` -- the fraction of samples within ``tau`` of the training set.
 
 Nearest and second-nearest distances come from :func:`diffmem_theory.metrics.two_nearest`
-(exact ``sum((x - x_0^n)^2)`` for the two nearest points).
+(exact ``sum((x - x_0^n)^2)`` for the two nearest points). Points whose coordinates exceed
+~1e150 / sqrt(d) are refused with a ``ValueError`` (their squared distances would overflow
+float64; rescale the data), and a gap ``delta^2`` or ``eps^2`` beyond float64 counts as
+infinite.
 
 >>> import numpy as np
 >>> X0 = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 3.0]])
@@ -27,6 +30,7 @@ Nearest and second-nearest distances come from :func:`diffmem_theory.metrics.two
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -52,10 +56,41 @@ __all__ = [
 ]
 
 _CHUNK_BYTES = 32 * 2**20
+_LIMIT_KINDS = ("data", "boundary", "neither")
+# Points whose largest coordinate times sqrt(d) exceeds 2^500 (~3e150) are refused: their squared
+# distances (<= 4 d max|x|^2) could overflow float64. Rescaling the data is the remedy.
+_MAX_SCALE = 2.0**500
+
+
+def _bounded(arr: np.ndarray, name: str) -> np.ndarray:
+    """``arr`` if no squared distance between such points can overflow, else ``ValueError``."""
+    top = float(np.abs(arr).max()) if arr.size else 0.0
+    if top * math.sqrt(arr.shape[-1] if arr.ndim else 1) > _MAX_SCALE:
+        raise ValueError(
+            f"{name} has coordinates up to {top:.3g}: squared distances overflow float64 beyond "
+            "~1e150 / sqrt(d); rescale the points"
+        )
+    return arr
+
+
+def _pts(value: ArrayLike, name: str, d: int | None = None, other: str = "") -> np.ndarray:
+    """Points ``(N, d)`` (metrics' checks) within the range of :func:`_bounded`."""
+    return _bounded(_points(value, name, d, other), name)
+
+
+def _qry(value: ArrayLike, name: str) -> tuple[np.ndarray, bool]:
+    """Queries ``(B, d)`` or one ``(d,)`` (metrics' checks) within the range of :func:`_bounded`."""
+    arr, single = _queries(value, name)
+    return _bounded(arr, name), single
+
+
+def _square(value: float) -> float:
+    """value^2, ``inf`` beyond float64 (a gap that no finite squared distance exceeds)."""
+    return value * value if abs(value) < 1e154 else math.inf
 
 
 def _data(X0: ArrayLike, min_points: int = 1) -> np.ndarray:
-    data = _points(X0, "X0")
+    data = _pts(X0, "X0")
     if data.shape[0] < min_points:
         raise ValueError(f"X0 must hold at least {min_points} data points, got shape {data.shape}")
     return data
@@ -92,8 +127,8 @@ def voronoi_index(x: ArrayLike, X0: ArrayLike) -> np.ndarray | int:
     >>> voronoi_index(np.array([0.9, 5.0]), np.array([[0.0, 0.0], [1.0, 0.0]]))
     1
     """
-    Y, single = _queries(x, "x")
-    data = _points(X0, "X0", Y.shape[1], "x")
+    Y, single = _qry(x, "x")
+    data = _pts(X0, "X0", Y.shape[1], "x")
     _, idx = two_nearest(Y, data)
     out = idx[:, 0].astype(np.intp)
     return int(out[0]) if single else out
@@ -115,12 +150,12 @@ def in_shrunk_cell(x: ArrayLike, n: int | None, delta: float, X0: ArrayLike) -> 
     >>> in_shrunk_cell(np.array([[0.0], [0.7], [1.2]]), 0, 1.0, X0).tolist()  # gaps 4, 1.2, -0.8
     [True, True, False]
     """
-    Y, single = _queries(x, "x")
-    data = _points(X0, "X0", Y.shape[1], "x")
+    Y, single = _qry(x, "x")
+    data = _pts(X0, "X0", Y.shape[1], "x")
     N = data.shape[0]
     if n is not None:
         n = check_int(n, "n", low=0, high=N - 1)
-    d2 = check_scalar(delta, "delta", low=0.0) ** 2
+    d2 = _square(check_scalar(delta, "delta", low=0.0))
     if N == 1:
         out = np.ones(Y.shape[0], dtype=bool)
     else:
@@ -191,11 +226,11 @@ def l_eps(x: ArrayLike, n: int, eps: float, X0: ArrayLike, *, rtol: float = 1e-9
     >>> l_eps(np.array([0.75, 0.3]), 0, 1.0, X0).tolist()   # 1.5625 + 0.09 = 1.5625 + 0.09 + 1 - 1
     [1]
     """
-    y = as_float_array(x, "x", ndim=1, dtype=np.float64)
-    data = _points(X0, "X0", y.shape[0], "x")
+    y = _bounded(as_float_array(x, "x", ndim=1, dtype=np.float64), "x")
+    data = _pts(X0, "X0", y.shape[0], "x")
     N = data.shape[0]
     n = check_int(n, "n", low=0, high=N - 1)
-    e2 = check_scalar(eps, "eps", low=0.0) ** 2
+    e2 = _square(check_scalar(eps, "eps", low=0.0))
     tol = check_scalar(rtol, "rtol", low=0.0)
     diff = y - data
     sq = (diff * diff).sum(-1)
@@ -260,8 +295,9 @@ def s_alpha(delta: float, X0: ArrayLike, n: int | None = None, s0: float = -np.i
         else float(alphas[check_int(n, "n", low=0, high=len(alphas) - 1)])
     )
     start = -np.inf if np.ndim(s0) == 0 and s0 == -np.inf else check_scalar(s0, "s0")
-    A = 4.0 * d_plus(data) * (data.shape[0] - 1) * x_inf(data) / a
-    bound = 0.5 * np.log(2.0 / (float(delta) ** 2) * np.log(A))
+    log_a = math.log(4.0 * (data.shape[0] - 1)) + math.log(d_plus(data)) + math.log(x_inf(data))
+    log_a -= math.log(a)  # log A, in logs: no ZeroDivisionError or overflow for extreme delta
+    bound = 0.5 * (math.log(2.0) - 2.0 * math.log(float(delta)) + math.log(log_a))
     return float(max(start, bound))
 
 
@@ -277,12 +313,33 @@ class LimitClassification:
     ``kind``: ``"data"``, ``"boundary"`` or ``"neither"``; ``index``: nearest data point;
     ``distance``: ``|x - x^(1)|``; ``bisector_distance``: distance to the bisector of the two
     nearest points, ``(|x - x^(2)|^2 - |x - x^(1)|^2) / (2 |x^(1) - x^(2)|)`` (``inf`` for N = 1).
+    The four arrays share one 1-D shape; ``kind`` holds only the three labels, ``index``
+    integers >= 0, ``distance`` finite values >= 0 and ``bisector_distance`` values >= 0 or
+    ``inf`` (``ValueError`` otherwise).
     """
 
     kind: np.ndarray
     index: np.ndarray
     distance: np.ndarray
     bisector_distance: np.ndarray
+
+    def __post_init__(self) -> None:
+        kind = np.asarray(self.kind)
+        index = np.asarray(self.index)
+        if kind.ndim != 1 or not np.all(np.isin(kind, _LIMIT_KINDS)):
+            raise ValueError(f"kind must be a 1-D array of labels in {list(_LIMIT_KINDS)}")
+        if index.shape != kind.shape or index.dtype.kind not in "iu" or np.any(index < 0):
+            raise ValueError(f"index must hold {kind.shape[0]} integers >= 0")
+        distance = as_float_array(self.distance, "distance", ndim=1, dtype=np.float64)
+        bisector = as_float_array(
+            self.bisector_distance, "bisector_distance", ndim=1, dtype=np.float64, finite=False
+        )
+        for name, arr in (("distance", distance), ("bisector_distance", bisector)):
+            if arr.shape != kind.shape or np.any(~(arr >= 0)):
+                raise ValueError(f"{name} must hold {kind.shape[0]} values >= 0 (no NaN)")
+        for name, value in (("kind", kind), ("index", index), ("distance", distance)):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "bisector_distance", bisector)
 
 
 def classify_limit(x_end: ArrayLike, X0: ArrayLike, tol: float = 1e-2) -> LimitClassification:
@@ -300,8 +357,8 @@ def classify_limit(x_end: ArrayLike, X0: ArrayLike, tol: float = 1e-2) -> LimitC
     >>> classify_limit(np.array([[0.999, 0.0], [0.0, 0.3], [0.5, 0.0]]), X0).kind.tolist()
     ['data', 'boundary', 'neither']
     """
-    Y, _ = _queries(x_end, "x_end")
-    data = _points(X0, "X0", Y.shape[1], "x_end")
+    Y, _ = _qry(x_end, "x_end")
+    data = _pts(X0, "X0", Y.shape[1], "x_end")
     t = check_scalar(tol, "tol", low=0.0)
     sq, idx = two_nearest(Y, data)
     dist = np.sqrt(sq[:, 0])
@@ -317,13 +374,24 @@ def classify_limit(x_end: ArrayLike, X0: ArrayLike, tol: float = 1e-2) -> LimitC
 
 @dataclass(frozen=True)
 class RateFit:
-    """Least-squares fit ``log distance = slope * log sigma + intercept``, with standard errors."""
+    """Least-squares fit ``log distance = slope * log sigma + intercept``, with standard errors.
+
+    ``slope`` and ``intercept`` are finite reals, the standard errors finite and >= 0,
+    ``n_points >= 3`` an integer (``ValueError`` otherwise).
+    """
 
     slope: float
     intercept: float
     stderr: float
     intercept_stderr: float
     n_points: int
+
+    def __post_init__(self) -> None:
+        for name in ("slope", "intercept"):
+            object.__setattr__(self, name, check_scalar(getattr(self, name), name))
+        for name in ("stderr", "intercept_stderr"):
+            object.__setattr__(self, name, check_scalar(getattr(self, name), name, low=0.0))
+        object.__setattr__(self, "n_points", check_int(self.n_points, "n_points", low=3))
 
 
 def convergence_rate_fit(sigma: ArrayLike, distance: ArrayLike) -> RateFit:
@@ -384,10 +452,10 @@ def memorization_fraction(samples: ArrayLike, X0: ArrayLike, tau: float = 1e-2) 
     >>> round(memorization_fraction(np.array([[0.001, 0.0], [0.5, 0.5], [1.0, 0.995]]), X0), 12)
     0.666666666667
     """
-    Y, _ = _queries(samples, "samples")
+    Y, _ = _qry(samples, "samples")
     if Y.shape[0] == 0:
         raise ValueError("samples must hold at least one sample, got shape (0, d)")
-    data = _points(X0, "X0", Y.shape[1], "samples")
+    data = _pts(X0, "X0", Y.shape[1], "samples")
     t = check_scalar(tau, "tau", low=0.0, low_open=True)
     sq, _ = two_nearest(Y, data)
     return float(np.mean(sq[:, 0] < t * t))

@@ -428,3 +428,50 @@ def test_invalid_input():
         tikhonov_excess([1.0, 0.0], [0.0, 1.0], [[1.0, 0.5], [0.0, 1.0]])
     with pytest.raises(ValueError, match="s and v must be vectors"):
         tikhonov_excess([1.0, 0.0], [0.0, 1.0, 2.0], np.eye(2))
+
+
+# --- issue 14: tiny delta, extreme s*, huge points, flags -------------------------------------
+
+_X2 = np.array([[0.0, 0.0], [2.0, 0.0]])
+_X3 = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 3.0]])
+
+
+def test_constants_for_extreme_arguments():
+    # delta = 5e-324 gave ZeroDivisionError; s* = 1e300 gave NaN (0 * inf)
+    assert lemma413_K([0.1], [0.1], 1e300, 2, 1.0, 1.0) == 0.0
+    assert lemmaC8_K([0.1], [0.1], 1e300, 2, 1.0, 1.0) == 1.0  # -> |x|_inf
+    # s* -> 0: log1p(-1) warned; K -> 4 (N-1) |x|_inf e^{-delta^2/4}/delta^2 + 2 |x|_inf
+    assert lemmaC8_K([0.1], [0.1], 5e-324, 2, 1.0, 1.0) == pytest.approx(4 * math.exp(-0.25) + 2)
+    for call in (
+        lambda: lemma413_K([0.1], [0.1], 0.0, 2, 1.0, 5e-324),
+        lambda: lemma413_K([0.1], [0.2], 1e300, 2, 1.0, 1.0),
+        lambda: lemmaC8_K([0.1], [0.1], 1.0, 2, 1.0, 5e-324),
+        lambda: tikhonov_excess([1e300, 0.0], [3.0, 0.0], np.eye(2)),
+    ):
+        with pytest.raises(ValueError, match="outside the float64 range"):
+            call()
+    s1, s2 = s_one_two_vp(5e-324, _X3)
+    assert math.isfinite(s1) and math.isfinite(s2)
+    assert s_weight_vp(5e-324, _X2, 2.5) == pytest.approx(
+        -0.5 * (2 * math.log(5e-324) - math.log(2.0 * 8.0 * 2.5) + math.log(2.0))
+    )
+
+
+def test_huge_points_and_flags_are_refused():
+    huge = np.array([[1e300, 0.0], [2.0, 0.0]])
+    for call in (
+        lambda: shrunk_hyperplane(0, 1, 1.0, huge),  # NaN offset
+        lambda: shrunk_face_points(0, 1, 1.0, huge, [3.0, 0.5]),
+        lambda: ball_bound([1e300, 0.0], [3.0, 4.0], _X2, 1.0, 0.0),  # inf
+        lambda: ball_bound_vp([1e300, 0.0], _X2, 1.0),
+    ):
+        with pytest.raises(ValueError, match="squared distances overflow"):
+            call()
+    for call in (
+        lambda: weight_bounds_ve(1.0, 0.5, 3, log=np.nan),  # NaN was read as True
+        lambda: weight_bounds_vp(1.0, 0.5, 3, log="yes"),
+        lambda: s_weight_vp(1.0, _X2, 2.5, printed=1j),
+        lambda: lemma413_K([0.1], [0.1], 0.0, 2, 1.0, 1.0, printed=np.nan),
+    ):
+        with pytest.raises(ValueError, match="must be True or False"):
+            call()

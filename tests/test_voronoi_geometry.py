@@ -287,3 +287,64 @@ def test_value_errors():
         memorization_fraction(np.zeros((1, 2)), X0, 0.0)
     with pytest.raises(ValueError, match="samples"):
         memorization_fraction(np.zeros((0, 2)), X0)
+
+
+# --- issue 14: huge coordinates, huge gaps, tiny delta, result records ---------------------------
+
+_X0 = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 3.0]])
+_HUGE = np.array([[1e300, 0.0], [2.0, 0.0], [0.0, 3.0]])
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: d_minus(_HUGE),  # RuntimeWarning (overflow) in the distances
+        lambda: d_plus(_HUGE),  # inf
+        lambda: x_inf(_HUGE),  # inf
+        lambda: alpha_n(1.0, _HUGE),  # inf
+        lambda: s_alpha(1.0, _HUGE),  # inf
+        lambda: classify_limit(np.array([[1e300, 0.0]]), _X0),  # NaN bisector distance
+        lambda: voronoi_index(np.array([1e300, 0.0]), _X0),
+        lambda: memorization_fraction(np.array([[1e300, 0.0]]), _X0),
+        lambda: in_shrunk_cell(np.array([[1e300, 0.0]]), 0, 1.0, _X0),
+        lambda: l_eps(np.array([1e300, 0.0]), 0, 1.0, _X0),
+    ],
+)
+def test_points_whose_squared_distances_overflow_are_refused(call):
+    with pytest.raises(ValueError, match="squared distances overflow float64"):
+        call()
+
+
+def test_extreme_gaps_and_delta():
+    assert d_plus(_X0 * 1e140) == pytest.approx(np.sqrt(13.0) * 1e140)
+    # delta^2 overflowed (OverflowError): no finite gap exceeds an infinite one
+    x = np.array([[0.0], [0.7]])
+    assert in_shrunk_cell(x, 0, 1e300, np.array([[0.0], [2.0]])).tolist() == [False, False]
+    assert l_eps(np.array([0.75, 0.3]), 0, 1e300, _X0).tolist() == []
+    # delta = 5e-324 gave a ZeroDivisionError: s_alpha = (1/2) log((2/delta^2) log A)
+    assert s_alpha(5e-324, _X0) == pytest.approx(
+        0.5 * (np.log(2.0) - 2 * np.log(5e-324) + np.log(s_alpha_log_a(_X0))), rel=1e-12
+    )
+
+
+def s_alpha_log_a(X0):
+    """log A = log(4 D^+ (N - 1) |x|_inf / min alpha_n) of (4.31), at delta -> 0."""
+    return np.log(4.0 * d_plus(X0) * (len(X0) - 1) * x_inf(X0) / (0.5 * d_minus(X0) ** 2))
+
+
+def test_result_records_validate_their_fields():
+    from diffmem_theory.voronoi_geometry import LimitClassification, RateFit
+
+    with pytest.raises(ValueError, match="slope must be"):
+        RateFit(np.nan, 0.0, 0.1, 0.1, 5)
+    with pytest.raises(ValueError, match="stderr must be >= 0"):
+        RateFit(1.0, 0.0, -0.1, 0.1, 5)
+    with pytest.raises(ValueError, match="n_points must be >= 3"):
+        RateFit(1.0, 0.0, 0.1, 0.1, 2)
+    good = classify_limit(np.array([[0.999, 0.0], [0.0, 0.3]]), np.array([[1.0, 0.0], [-1, 0]]))
+    with pytest.raises(ValueError, match="distance must be finite"):
+        LimitClassification(good.kind, good.index, np.array([np.nan, 1.0]), good.bisector_distance)
+    with pytest.raises(ValueError, match="kind must be a 1-D array of labels"):
+        LimitClassification(np.array(["x", "data"]), good.index, good.distance, good.distance)
+    one = classify_limit(np.array([[0.5, 0.0]]), np.array([[1.0, 0.0]]))  # N = 1: inf allowed
+    assert np.isinf(one.bisector_distance[0])
