@@ -40,12 +40,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.sparse.csgraph import connected_components
 from scipy.spatial.distance import pdist, squareform
-from scipy.special import erf, erfinv, logsumexp, xlog1py, xlogy
+from scipy.special import erf, erfinv, softmax, xlog1py, xlogy
 
 from diffmem_theory._validation import (
     as_float_array,
     as_rng,
     check_allocation,
+    check_bool,
     check_choice,
     check_int,
     finite_result,
@@ -140,7 +141,9 @@ class FrequencyPrior:
         check_choice(method, "method", ("approx", "mc"))
         if method == "approx":
             return cls(p / p.sum(), N=p.size)
-        draws = p[as_rng(rng).integers(0, p.size, (check_int(replicas, "replicas", low=1), p.size))]
+        count = check_int(replicas, "replicas", low=1)
+        check_allocation(3 * count * p.size, f"{count} replicas of {p.size} frequencies")
+        draws = p[as_rng(rng).integers(0, p.size, (count, p.size))]
         return cls((draws / draws.sum(axis=1, keepdims=True)).ravel(), N=p.size)
 
 
@@ -150,7 +153,9 @@ def zipf_frequencies(N: int, exponent: float = 1.0) -> np.ndarray:
     >>> zipf_frequencies(3).round(4)
     array([0.5455, 0.2727, 0.1818])
     """
-    k = np.arange(1, check_int(N, "N", low=1) + 1, dtype=np.float64)
+    count = check_int(N, "N", low=1)
+    check_allocation(3 * count, f"N = {count} frequencies")
+    k = np.arange(1, count + 1, dtype=np.float64)
     w = k ** -float(_ranged(exponent, "exponent", 0.0))
     return w / w.sum()
 
@@ -168,8 +173,10 @@ def tau_ell(ell: ArrayLike, n: int, prior: FrequencyPrior) -> Any:
     r"""``tau_l = E[alpha^{l+1} (1-alpha)^{n-l}] / E[alpha^l (1-alpha)^{n-l}]``, alpha ~ pi_bar.
 
     Shah et al., Thm B.2 / eq. (10) (Feldman 2020, Lemma 2.1): the posterior mean of a frequency
-    seen ``l`` times among ``n`` draws, computed in log-sum-exp form (the powers underflow for
-    large n). Vectorized over ``ell`` (integers in [0, n]). The decomposition (10) with this
+    seen ``l`` times among ``n`` draws, computed as the posterior average sum_i w_i a_i with
+    w = softmax of the log-weights (the powers underflow for large n, and their log-sums lose
+    all digits of the ratio for n ~ 1e16 and beyond). Vectorized over ``ell`` (integers in
+    [0, n]). The decomposition (10) with this
     tau_l is exact for the Dirichlet prior (:func:`tau_dirichlet`) and approximate under the
     literal normalised list model of Def. B.1 (notes §5 item 9).
 
@@ -186,8 +193,8 @@ def tau_ell(ell: ArrayLike, n: int, prior: FrequencyPrior) -> Any:
     log_den = xlogy(l_col, a) + xlog1py(n - l_col, -a) + lp
     if np.any(np.all(np.isneginf(log_den), axis=1)):
         raise ValueError("prior gives probability 0 to the count ell (all atoms in {0, 1})")
-    log_num = xlogy(l_col + 1.0, a) + xlog1py(n - l_col, -a) + lp
-    tau = np.exp(logsumexp(log_num, axis=1) - logsumexp(log_den, axis=1))
+    # tau = sum_i softmax(log_den)_i a_i: no difference of two huge log-sums (n up to 2^63)
+    tau = np.sum(softmax(log_den, axis=1) * a, axis=1)
     return _out(tau.reshape(l_arr.shape))
 
 
@@ -325,7 +332,8 @@ def singletons_lower_bound(prior: FrequencyPrior, n: int, *, printed: bool = Fal
     (3.6788, 5.0)
     """
     n = check_int(n, "n", low=1)
-    return (0.5 if printed else math.exp(-1.0)) * n * weight(prior, 0.0, 1.0 / n)
+    factor = 0.5 if check_bool(printed, "printed") else math.exp(-1.0)
+    return factor * n * weight(prior, 0.0, 1.0 / n)
 
 
 # --- Lemma B.7: smoothed single representatives --------------------------------------------------
@@ -548,6 +556,7 @@ def merge_weights(weights: ArrayLike, means: ArrayLike, sigma: float, eps: float
         raise ValueError(f"means must have {w.size} rows (one per weight), got {mu.shape[0]}")
     s = float(_ranged(sigma, "sigma", 0.0, 1.0))
     e = float(_ranged(eps, "eps", 0.0))
+    check_allocation(3 * w.size * w.size, f"the pairwise distances of {w.size} components")
     tv = tv_isotropic(_contraction(s) * squareform(pdist(mu)))
     _, label = connected_components(np.atleast_2d(tv <= e), directed=False)
     return np.bincount(label, weights=w)

@@ -35,7 +35,7 @@ from numpy.typing import ArrayLike
 from scipy.spatial.distance import cdist
 from scipy.special import gammaln, hyp1f1, lambertw, xlogy
 
-from diffmem_theory._validation import check_int, check_scalar
+from diffmem_theory._validation import check_bool, check_int, check_scalar
 from diffmem_theory.concentration import _out, _ranged
 from diffmem_theory.denoisers import _means, _queries, _unbatch
 from diffmem_theory.fisher_bounds import _alpha2_sigma2, empirical_score_sup_bound
@@ -562,5 +562,5 @@ def relu_interval_indicator(x: ArrayLike, B: float, tau: float, *, printed: bool
     b = check_scalar(B, "B", low=0.0, low_open=True)
     ta = check_scalar(tau, "tau", low=0.0, high=1.0, low_open=True)
     with np.errstate(over="ignore"):  # x +- B beyond float64: +-inf, where the ramps are 0 or 1
-        left = xx + b if printed else (xx + b) + ta  # x + B first: exact at x = -B
+        left = xx + b if check_bool(printed, "printed") else (xx + b) + ta  # x + B first
         return _out(_unit_ramp(left, ta) - _unit_ramp(xx - b, ta))

@@ -363,3 +363,17 @@ def test_extreme_floats_stay_finite():
     assert np.all(np.isfinite(diam)) and np.allclose(diam, (1 - math.sqrt(1 - 1e-4)) * 1e300)
     with pytest.raises(ValueError, match="GiB of working memory"):
         mc_smoothed_diameter(0.01, np.ones(50), 2**40, 2**20)
+
+
+def test_tau_ell_for_huge_n_and_bounded_sizes():
+    # n = 2^62: the two log-sums (~ -5e17) lost every digit of their difference, tau was 1.0
+    prior = FrequencyPrior([0.1, 0.4], N=4)
+    np.testing.assert_allclose(tau_ell(np.arange(3), 2**62, prior), 0.1, rtol=1e-12)
+    with pytest.raises(ValueError, match="GiB of working memory"):
+        zipf_frequencies(2**62)
+    with pytest.raises(ValueError, match="GiB of working memory"):
+        FrequencyPrior.from_list([1.0, 2.0], method="mc", replicas=2**62)
+    with pytest.raises(ValueError, match="GiB of working memory"):
+        merge_weights(np.full(10**5, 1e-5), np.zeros((10**5, 1)), 0.5, 0.1)  # MemoryError
+    with pytest.raises(ValueError, match="printed must be True or False"):
+        singletons_lower_bound(FrequencyPrior([0.1], N=10), 10, printed=math.nan)

@@ -327,3 +327,8 @@ def test_extreme_floats_raise_or_stay_exact():
     size = sep.relu_size_empirical(1e308, 1e-300)
     assert math.isinf(size.width) and math.isinf(size.size) and math.isfinite(size.depth)
     assert math.isinf(sep.size_crossover_n(1e-300, 1e308, 1e-300))
+
+
+def test_printed_flag_is_a_bool():
+    with pytest.raises(ValueError, match="printed must be True or False"):
+        sep.relu_interval_indicator(0.0, 1.0, 0.5, printed=math.nan)  # NaN was read as True
