@@ -131,3 +131,21 @@ def test_plot(quick):
     fig = get_experiment("paper003.memorization").plot(quick)
     assert len(fig.get_axes()) == 3
     matplotlib.pyplot.close(fig)
+
+
+def test_bad_arguments_are_refused_before_sampling():
+    """Issue 14: AttributeError for a model that is not a mixture, IndexError for an empty X or
+    a huge n_steps, NaN for an empty test set, -inf for a log-density beyond float64."""
+    gmm, X = mem.laboratory(30, 4, 2, seed=0)
+    with pytest.raises(TypeError, match="model must be an IsotropicGaussianMixture"):
+        mem.evaluate(None, gmm, X, X[:5], n_samples=5, seed=0, n_steps=10)
+    with pytest.raises(TypeError, match="gmm must be an IsotropicGaussianMixture"):
+        mem.evaluate(gmm, 1.0, X, X[:5], n_samples=5, seed=0, n_steps=10)
+    with pytest.raises(ValueError, match="X must have 2 dimension"):
+        mem.evaluate(gmm, gmm, np.empty(0), X[:5], n_samples=5, seed=0, n_steps=10)
+    with pytest.raises(ValueError, match="test must hold at least one point"):
+        mem.evaluate(gmm, gmm, X, np.empty((0, 4)), n_samples=5, seed=0, n_steps=10)
+    with pytest.raises(ValueError, match="n_steps must be <= 1000000"):
+        mem.sampling_grid(2**63 - 1)
+    with pytest.raises(ValueError, match="log-density is outside the float64 range"):
+        mem.data_log_likelihood(gmm, np.full((1, 4), 1e300))

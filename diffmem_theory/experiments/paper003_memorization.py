@@ -51,7 +51,13 @@ from numpy.typing import ArrayLike
 from scipy.special import logsumexp
 from tqdm.auto import tqdm
 
-from diffmem_theory._validation import as_float_array, check_int, check_last_dim
+from diffmem_theory._validation import (
+    as_float_array,
+    check_allocation,
+    check_int,
+    check_last_dim,
+    finite_result,
+)
 from diffmem_theory.metrics import memorization_ratio
 from diffmem_theory.mixtures import IsotropicGaussianMixture
 from diffmem_theory.plotting import PALETTE, figure, paper_style
@@ -73,6 +79,7 @@ __all__ = [
 
 SCHED = VPExp()
 T_MAX, T_MIN = 8.0, 1e-3
+_MAX_STEPS = 10**6  # sampling_grid: at most this many Euler-Maruyama steps
 MEANS_SCALE = 2.0  # mu_k ~ N(0, 4 I)
 TRAIN_TIMES = tuple(np.geomspace(T_MAX, T_MIN, 26).tolist())
 QUICK: dict[str, Any] = {
@@ -120,7 +127,9 @@ def data_log_likelihood(mixture: IsotropicGaussianMixture, x: ArrayLike) -> np.n
 
     ``log p(x) = logsumexp_k [log pi_k - (d/2) log(2 pi s_k^2) - |x - mu_k|^2 / (2 s_k^2)]``, the
     mean log-likelihood of Ye et al. (paper 003), Fig. 2 (dashed lines), evaluated under the true
-    mixture as the notes recommend (§3.2). ``x`` has shape ``(B, d)``; returns ``(B,)``.
+    mixture as the notes recommend (§3.2). ``x`` has shape ``(B, d)``; returns ``(B,)``. The
+    (B, K, d) differences are within the memory cap of ``_validation.check_allocation``, and a
+    log-density beyond float64 (|x| ~ 1e155 and more) raises ``ValueError``.
 
     >>> mix = IsotropicGaussianMixture(np.zeros((1, 2)), 1.0)
     >>> data_log_likelihood(mix, np.zeros((1, 2))).round(6).tolist()   # -log(2 pi)
@@ -136,19 +145,23 @@ def data_log_likelihood(mixture: IsotropicGaussianMixture, x: ArrayLike) -> np.n
         )
     pts = as_float_array(x, "x", ndim=2)
     check_last_dim(pts, mixture.dim, "x", "the mixture")
-    sq = np.sum((pts[:, None, :] - mixture.means[None]) ** 2, axis=-1)
+    check_allocation(2 * pts.shape[0] * mixture.means.size, "the (B, K, d) differences")
+    with np.errstate(over="ignore"):
+        sq = np.sum((pts[:, None, :] - mixture.means[None]) ** 2, axis=-1)
     logits = np.log(mixture.weights) - 0.5 * mixture.dim * np.log(2 * np.pi * var) - sq / (2 * var)
-    return logsumexp(logits, axis=1)
+    return finite_result(logsumexp(logits, axis=1), "the log-density")
 
 
 def sampling_grid(n_steps: int = 1000) -> np.ndarray:
     """The notes' sampling grid: ``n_steps + 1`` geometric times from T = 8 down to t_0 = 1e-3.
 
+    ``1 <= n_steps <= 10^6``.
+
     >>> g = sampling_grid()
     >>> g.size, float(g[0]), float(g[-1])
     (1001, 8.0, 0.001)
     """
-    return np.geomspace(T_MAX, T_MIN, check_int(n_steps, "n_steps", low=1) + 1)
+    return np.geomspace(T_MAX, T_MIN, check_int(n_steps, "n_steps", low=1, high=_MAX_STEPS) + 1)
 
 
 def trained_mixture(X: np.ndarray, M: int, train: dict[str, Any], seed: int) -> Any:
@@ -183,25 +196,40 @@ def evaluate(
     denoiser on :func:`sampling_grid`, from ``N(0, I)``; returns the memorization ratio
     (``|x - x_(1)| <= |x - x_(2)|/3``, Ye et al., Sec. 6.1), the mean true log-likelihood of
     the samples (:func:`data_log_likelihood`) and the mean log-density of ``test`` under the
-    model's marginal at ``t_0``.
+    model's marginal at ``t_0``. ``model`` and ``gmm`` are
+    :class:`~diffmem_theory.mixtures.IsotropicGaussianMixture` (``TypeError`` otherwise), ``X``
+    and ``test`` non-empty ``(n, d)`` arrays in the mixtures' dimension, ``n_samples >= 1``.
 
     >>> gmm, X = laboratory(30, 4, 2, seed=0)
     >>> memorizer = IsotropicGaussianMixture(X, 0.0)   # the empirical score
     >>> evaluate(memorizer, gmm, X, X[:5], n_samples=20, seed=0, n_steps=400)["ratio"]
     1.0
     """
+    for value, name in ((model, "model"), (gmm, "gmm")):
+        if not isinstance(value, IsotropicGaussianMixture):
+            raise TypeError(f"{name} must be an IsotropicGaussianMixture, got {type(value)!r}")
+    data, held_out = (
+        as_float_array(v, name, ndim=2, dtype=np.float64) for v, name in ((X, "X"), (test, "test"))
+    )
+    for arr, name in ((data, "X"), (held_out, "test")):
+        if arr.shape[0] == 0:
+            raise ValueError(f"{name} must hold at least one point, got shape {arr.shape}")
+        check_last_dim(arr, gmm.dim, name, "gmm")
+    check_last_dim(data, model.dim, "X", "model")
+    count = check_int(n_samples, "n_samples", low=1)
+    check_allocation(4 * count * data.shape[1], f"n_samples = {count} samples")
     samples = euler_maruyama_sample(
         lambda t, x: model.denoiser(t, x, SCHED),
         SCHED,
-        n=n_samples,
-        d=X.shape[1],
+        n=count,
+        d=data.shape[1],
         times=sampling_grid(n_steps),
-        rng=np.random.default_rng(seed),
+        rng=np.random.default_rng(check_int(seed, "seed", low=0)),
     )
     return {
-        "ratio": memorization_ratio(samples, X),
+        "ratio": memorization_ratio(samples, data),
         "sample_ll": float(np.mean(data_log_likelihood(gmm, samples))),
-        "test_ll": float(np.mean(model.log_prob_t(test, T_MIN, SCHED))),
+        "test_ll": float(np.mean(model.log_prob_t(held_out, T_MIN, SCHED))),
     }
 
 
