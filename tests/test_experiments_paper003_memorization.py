@@ -149,3 +149,12 @@ def test_bad_arguments_are_refused_before_sampling():
         mem.sampling_grid(2**63 - 1)
     with pytest.raises(ValueError, match="log-density is outside the float64 range"):
         mem.data_log_likelihood(gmm, np.full((1, 4), 1e300))
+
+
+def test_huge_data_is_refused():
+    """Issue 14: X ~ 1e300 reached the memorization ratio, whose squared distances overflowed."""
+    gmm, X = mem.laboratory(30, 4, 2, seed=0)
+    huge = X.copy()
+    huge[0, 0] = 1e300
+    with pytest.raises(ValueError, match="X has coordinates up to 1e\\+300"):
+        mem.evaluate(gmm, gmm, huge, X[:5], n_samples=5, seed=0, n_steps=10)

@@ -65,6 +65,7 @@ from diffmem_theory.registry import experiment
 from diffmem_theory.sampling import euler_maruyama_sample
 from diffmem_theory.schedules import VPExp
 from diffmem_theory.training import TrainConfig, train_gmm_denoiser
+from diffmem_theory.voronoi_geometry import _bounded
 
 __all__ = [
     "FULL",
@@ -198,7 +199,8 @@ def evaluate(
     the samples (:func:`data_log_likelihood`) and the mean log-density of ``test`` under the
     model's marginal at ``t_0``. ``model`` and ``gmm`` are
     :class:`~diffmem_theory.mixtures.IsotropicGaussianMixture` (``TypeError`` otherwise), ``X``
-    and ``test`` non-empty ``(n, d)`` arrays in the mixtures' dimension, ``n_samples >= 1``.
+    and ``test`` non-empty ``(n, d)`` arrays in the mixtures' dimension (coordinates below
+    ~1e150, so that squared distances are finite), ``n_samples >= 1``.
 
     >>> gmm, X = laboratory(30, 4, 2, seed=0)
     >>> memorizer = IsotropicGaussianMixture(X, 0.0)   # the empirical score
@@ -215,6 +217,7 @@ def evaluate(
         if arr.shape[0] == 0:
             raise ValueError(f"{name} must hold at least one point, got shape {arr.shape}")
         check_last_dim(arr, gmm.dim, name, "gmm")
+        _bounded(arr, name)  # the memorization ratio needs finite squared distances
     check_last_dim(data, model.dim, "X", "model")
     count = check_int(n_samples, "n_samples", low=1)
     check_allocation(4 * count * data.shape[1], f"n_samples = {count} samples")
