@@ -40,9 +40,10 @@ from diffmem_theory._validation import (
     check_int,
     check_last_dim,
     check_positive,
+    finite_result,
 )
 from diffmem_theory.kernels import softmax_weighted_sum
-from diffmem_theory.schedules import Schedule, convert_prediction
+from diffmem_theory.schedules import Schedule, as_schedule, convert_prediction
 
 __all__ = [
     "eps_from_denoiser",
@@ -149,8 +150,6 @@ def _templates(templates: ArrayLike, name: str = "templates") -> np.ndarray:
 
 def _times(t: ArrayLike, schedule: Schedule, n: int) -> np.ndarray:
     """Validated times: a 0-d array, or shape ``(n,)`` (one per query)."""
-    if not isinstance(schedule, Schedule):
-        raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
     arr = as_float_array(t, "t", ndim=(0, 1), dtype=np.float64)
     if arr.ndim == 1 and arr.shape[0] != n:
         raise ValueError(
@@ -178,8 +177,29 @@ def _map_over_times(
     **params: Any,
 ) -> tuple[np.ndarray, ...]:
     """Validate ``t`` and evaluate ``fn(alpha_t, sigma_t, x_rows, **params)`` once per unique
-    time, scattering the rows back."""
+    time, scattering the rows back. Results beyond float64 (a query or a mean so far out that
+    its squared distance overflows) raise ``ValueError`` instead of giving inf or NaN."""
+    schedule = as_schedule(schedule, required=True)
     t = _times(t, schedule, x.shape[0])
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
+        outs = _evaluate_over_times(t, x, schedule, fn, **params)
+    for out in outs:
+        if not np.all(np.isfinite(out)):
+            raise ValueError(
+                "the posterior mean (or log-density) is outside the float64 range at these "
+                "inputs: a squared distance ||x - alpha_t mu||^2 / sigma_t^2 overflows; rescale "
+                "the data"
+            )
+    return outs
+
+
+def _evaluate_over_times(
+    t: np.ndarray,
+    x: np.ndarray,
+    schedule: Schedule,
+    fn: Callable[..., tuple[np.ndarray, ...]],
+    **params: Any,
+) -> tuple[np.ndarray, ...]:
     if t.ndim == 0:
         alpha, sigma = _alpha_sigma(schedule, t)
         return fn(float(alpha), float(sigma), x, **params)
@@ -672,12 +692,14 @@ def nominal_denoiser(
         raise ValueError(
             f"labels must lie in [0, {mu.shape[0]}), got range [{lab.min()}, {lab.max()}]"
         )
+    schedule = as_schedule(schedule, required=True)
     tt = _times(t, schedule, xq.shape[0])
     alpha, sigma = (a.reshape(-1, 1) for a in _alpha_sigma(schedule, tt))
     s2 = v if v.ndim == 0 else v[lab][:, None]
-    noised = alpha**2 * s2 + sigma**2
-    out = (alpha * s2 / noised) * xq + (sigma**2 / noised) * mu[lab]
-    return _unbatch(out, single)
+    with np.errstate(over="ignore", invalid="ignore"):
+        noised = alpha**2 * s2 + sigma**2
+        out = (alpha * s2 / noised) * xq + (sigma**2 / noised) * mu[lab]
+    return _unbatch(finite_result(out, "the nominal posterior mean (rescale the data)"), single)
 
 
 def template_denoiser(

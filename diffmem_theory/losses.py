@@ -41,10 +41,16 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from diffmem_theory._validation import as_float_array, check_choice, check_int
+from diffmem_theory._validation import (
+    as_float_array,
+    check_allocation,
+    check_choice,
+    check_int,
+    finite_result,
+)
 from diffmem_theory.crossover import _grid_weights
 from diffmem_theory.denoisers import memorizing_denoiser
-from diffmem_theory.schedules import PREDICTIONS, Schedule, loss_scale
+from diffmem_theory.schedules import PREDICTIONS, Schedule, as_schedule, loss_scale
 
 __all__ = [
     "LossEstimate",
@@ -90,6 +96,20 @@ class LossEstimate:
     noise_key: tuple[int, ...]
     unit: str = "x0"
 
+    def __post_init__(self) -> None:
+        times = as_float_array(self.times, "times", ndim=1, dtype=np.float64)
+        draws = as_float_array(self.draws, "draws", ndim=3, dtype=np.float64)
+        if draws.shape[0] != times.shape[0] or min(draws.shape) < 1:
+            raise ValueError(
+                f"draws must have shape (len(times), N, R) = ({times.shape[0]}, N >= 1, R >= 1), "
+                f"got {draws.shape}"
+            )
+        if not isinstance(self.noise_key, tuple):
+            raise TypeError(f"noise_key must be a tuple, got {type(self.noise_key).__name__}")
+        check_choice(self.unit, "unit", PREDICTIONS)
+        object.__setattr__(self, "times", times)
+        object.__setattr__(self, "draws", draws)
+
     @property
     def mean(self) -> np.ndarray:
         return self.draws.mean(axis=(1, 2))
@@ -100,7 +120,10 @@ class LossEstimate:
 
     @property
     def stderr(self) -> np.ndarray:
+        """Standard error of :attr:`mean`; ``inf`` from a single draw (no spread to estimate)."""
         _, n, r = self.draws.shape
+        if n * r == 1:
+            return np.full(len(self.times), np.inf)
         if r == 1:
             return self.draws.reshape(len(self.times), -1).std(axis=1, ddof=1) / np.sqrt(n)
         return np.sqrt(self.draws.var(axis=2, ddof=1).sum(axis=1) / (n**2 * r))
@@ -134,8 +157,10 @@ class LossEstimate:
         [3.0]
         """
         check_choice(unit, "unit", PREDICTIONS)
-        scale = loss_scale(self.times, schedule, self.unit, unit)
-        return LossEstimate(self.times, self.draws * scale[:, None, None], self.noise_key, unit)
+        scale = loss_scale(self.times, as_schedule(schedule, required=True), self.unit, unit)
+        with np.errstate(over="ignore"):
+            draws = finite_result(self.draws * scale[:, None, None], f"the loss in {unit} units")
+        return LossEstimate(self.times, draws, self.noise_key, unit)
 
     def weighted(
         self, weighting: str | Callable[[np.ndarray], ArrayLike] | ArrayLike, schedule: Schedule
@@ -153,13 +178,16 @@ class LossEstimate:
         >>> round(float(est.weighted("eps", VPTrig())[0]), 12)   # (3 + 0.64/0.36) / 2
         2.388888888889
         """
+        schedule = as_schedule(schedule, required=True)
         est = self if self.unit == "x0" else self.to_unit("x0", schedule)
         lam = _grid_weights(weighting, est.times, schedule)
         n_t = len(est.times)
-        return (
-            float(lam @ est.mean / n_t),
-            float(np.sqrt((lam**2) @ (est.stderr**2)) / n_t),
-        )
+        with np.errstate(over="ignore", invalid="ignore"):
+            value = finite_result(float(lam @ est.mean / n_t), "the weighted loss")
+            se = float(np.sqrt((lam**2) @ (est.stderr**2)) / n_t)
+        if np.isnan(se):
+            raise ValueError("the standard error of the weighted loss overflows float64")
+        return value, se
 
 
 def noise_draws(seed: int, time_index: int, n_points: int, n_noise: int, d: int) -> np.ndarray:
@@ -173,8 +201,12 @@ def noise_draws(seed: int, time_index: int, n_points: int, n_noise: int, d: int)
     >>> z1.shape, bool((z1 == z2).all()), bool((z1 != noise_draws(3, 1, 2, 4, 5)).all())
     ((2, 4, 5), True, True)
     """
+    time_index = check_int(time_index, "time_index", low=0)
     seq = np.random.SeedSequence(check_int(seed, "seed", low=0), spawn_key=(time_index,))
-    return np.random.default_rng(seq).standard_normal((n_points, n_noise, d))
+    sizes = ((n_points, "n_points"), (n_noise, "n_noise"), (d, "d"))
+    shape = tuple(check_int(v, k, low=1) for v, k in sizes)
+    check_allocation(shape[0] * shape[1] * shape[2], f"noise draws of shape {shape}")
+    return np.random.default_rng(seq).standard_normal(shape)
 
 
 def _points(X: ArrayLike, name: str) -> np.ndarray:
@@ -189,7 +221,7 @@ def _check_denoisers(denoisers: Mapping[str, Denoiser]) -> None:
         raise ValueError("denoisers must be a non-empty mapping name -> callable(t, x_t)")
     for name, f in denoisers.items():
         if not callable(f):
-            raise ValueError(f"denoisers[{name!r}] must be callable(t, x_t), got {f!r}")
+            raise ValueError(f"denoisers[{name!r}] must be callable(t, x_t), got {f!r:.80}")
 
 
 def _predict(f: Denoiser, name: str, t: float, xt: np.ndarray) -> np.ndarray:
@@ -204,13 +236,17 @@ def _predict(f: Denoiser, name: str, t: float, xt: np.ndarray) -> np.ndarray:
                 f"denoiser {name!r} returned shape {pred.shape} for queries of shape {want}; "
                 "it must return one x0-prediction per query"
             )
+        if not np.all(np.isfinite(pred)):
+            raise ValueError(f"denoiser {name!r} returned non-finite values at t = {t!r}")
     return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
 
 def _squared_error(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Row-wise |pred - target|^2 (one temporary, no squared copy)."""
-    diff = pred - target
-    return np.einsum("ij,ij->i", diff, diff)
+    """Row-wise |pred - target|^2 (one temporary, no squared copy); ValueError if it overflows."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        diff = pred - target
+        out = np.einsum("ij,ij->i", diff, diff)
+    return finite_result(out, "the squared error |xbar - x0|^2 (rescale the data)")
 
 
 def _noised(X: np.ndarray, times: np.ndarray, schedule: Schedule, n_noise: int, seed: int) -> Any:
@@ -220,17 +256,22 @@ def _noised(X: np.ndarray, times: np.ndarray, schedule: Schedule, n_noise: int, 
     target = np.repeat(X, n_noise, axis=0)
     for ell, t in enumerate(times):
         z = noise_draws(seed, ell, n, n_noise, d).reshape(n * n_noise, d)
-        yield ell, float(t), alpha[ell] * target + sigma[ell] * z, target
+        with np.errstate(over="ignore"):
+            xt = finite_result(alpha[ell] * target + sigma[ell] * z, "x_t (rescale the data)")
+        yield ell, float(t), xt, target
 
 
 def _setup(
     X: ArrayLike, t: ArrayLike, schedule: Schedule, n_noise: int, seed: int, name: str = "X"
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
-    if not isinstance(schedule, Schedule):
-        raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
+    schedule = as_schedule(schedule, required=True)
     pts = _points(X, name)
     times = schedule.check_time(np.atleast_1d(as_float_array(t, "t", ndim=(0, 1))))
     r = check_int(n_noise, "n_noise", low=1)
+    check_allocation(
+        3 * pts.shape[0] * r * pts.shape[1] + times.size * pts.shape[0] * r,
+        f"{pts.shape[0]} points x {r} noise draws in dimension {pts.shape[1]}",
+    )
     key = (check_int(seed, "seed", low=0), r, *pts.shape)
     return pts, times, key
 
@@ -261,6 +302,7 @@ def training_losses(
     [1.0]
     """
     _check_denoisers(denoisers)
+    schedule = as_schedule(schedule, required=True)
     pts, times, key = _setup(X, t, schedule, n_noise, seed)
     n, r = pts.shape[0], key[1]
     draws = {name: np.empty((times.size, n, r)) for name in denoisers}
@@ -353,6 +395,7 @@ def test_loss(
     True
     """
     n = check_int(n_test, "n_test", low=1)
+    check_allocation(n, f"n_test = {n} held-out samples")
     if not callable(getattr(mixture, "sample", None)):
         raise ValueError(f"mixture must have a sample(n, rng) method, got {mixture!r}")
     seq = np.random.SeedSequence(check_int(seed, "seed", low=0), spawn_key=(2**31,))
@@ -392,12 +435,15 @@ def orthogonality_residual(
     True
     """
     if not callable(denoiser):
-        raise ValueError(f"denoiser must be callable(t, x_t), got {denoiser!r}")
+        raise ValueError(f"denoiser must be callable(t, x_t), got {denoiser!r:.80}")
+    schedule = as_schedule(schedule, required=True)
     pts, times, key = _setup(X, t, schedule, n_noise, seed)
     n, r = pts.shape[0], key[1]
     draws = np.empty((times.size, n, r))
     for ell, tt, xt, target in _noised(pts, times, schedule, r, seed):
         pred = _predict(denoiser, "denoiser", tt, xt)
         mem = _predict(lambda s, x: memorizing_denoiser(s, x, pts, schedule), "mem", tt, xt)
-        draws[ell] = (2.0 * ((pred - mem) * (mem - target)).sum(axis=1)).reshape(n, r)
+        with np.errstate(over="ignore", invalid="ignore"):
+            res = finite_result(2.0 * ((pred - mem) * (mem - target)).sum(axis=1), "the residual")
+        draws[ell] = res.reshape(n, r)
     return LossEstimate(times, draws, key)

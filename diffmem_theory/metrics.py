@@ -38,10 +38,13 @@ from numpy.typing import ArrayLike
 
 from diffmem_theory._validation import (
     as_float_array,
+    check_bool,
     check_choice,
+    check_covariance,
     check_int,
     check_last_dim,
     check_scalar,
+    finite_result,
 )
 
 __all__ = [
@@ -102,6 +105,12 @@ def _two_nearest(
     """
     B, d = Y.shape
     N = X.shape[0]
+    top = max(float(np.abs(Y).max()), float(np.abs(X).max()))
+    if not np.isfinite(4.0 * top * top * d):
+        raise ValueError(
+            f"the points are too large for squared distances in float64 (max |coordinate| = "
+            f"{top:.3g} in dimension {d}); rescale the data"
+        )
     k_out = min(N, 2)
     k = min(N, _N_CANDIDATES)
     chunk = chunk_size or max(1, _CHUNK_BYTES // (8 * N))
@@ -207,6 +216,7 @@ def is_memorized(
             f"second nearest, undefined for N = 1), got shape {data.shape}"
         )
     ratio = check_scalar(c, "c", low=0.0, high=1.0, low_open=True, high_open=True)
+    strict = check_bool(strict, "strict")
     if chunk_size is not None:
         chunk_size = check_int(chunk_size, "chunk_size", low=1)
     sq, _ = _two_nearest(Y, data, chunk_size)
@@ -489,7 +499,9 @@ def gaussian_frechet_distance(
 
     ``FD = |mu1 - mu2|^2 + tr(C1 + C2 - 2 (C1^{1/2} C2 C1^{1/2})^{1/2})`` (Dowson & Landau 1982;
     the FID of Heusel et al. 2017, used by Shah et al., Sec. 5, on DINOv2/Inception features).
-    Square roots by symmetric eigendecomposition (negative rounding clipped to 0).
+    Square roots by symmetric eigendecomposition (negative rounding clipped to 0). ``cov1`` and
+    ``cov2`` must be symmetric positive semi-definite; a distance beyond float64 raises
+    ``ValueError``.
 
     >>> gaussian_frechet_distance([0.0, 0.0], np.eye(2), [1.0, 0.0], 4.0 * np.eye(2))
     3.0
@@ -497,14 +509,18 @@ def gaussian_frechet_distance(
     m1 = as_float_array(mu1, "mu1", ndim=1, dtype=np.float64)
     m2 = as_float_array(mu2, "mu2", ndim=1, dtype=np.float64)
     d = m1.shape[0]
+    if d < 1:
+        raise ValueError("mu1 must hold at least one coordinate")
     covs = []
     for value, name in ((cov1, "cov1"), (cov2, "cov2")):
-        c = as_float_array(value, name, ndim=2, dtype=np.float64)
+        c = check_covariance(value, name)[0]
         if c.shape != (d, d):
             raise ValueError(f"{name} must have shape ({d}, {d}), got {c.shape}")
         covs.append(c)
     check_last_dim(m2, d, "mu2", "mu1")
-    r1 = _psd_sqrt(covs[0])
-    cross = np.trace(_psd_sqrt(r1 @ covs[1] @ r1))
-    value = float(np.sum((m1 - m2) ** 2) + np.trace(covs[0]) + np.trace(covs[1]) - 2.0 * cross)
-    return max(value, 0.0)
+    with np.errstate(over="ignore", invalid="ignore"):
+        r1 = _psd_sqrt(covs[0])
+        cross = np.trace(_psd_sqrt(r1 @ covs[1] @ r1))
+        diff = m1 - m2
+        value = float(diff @ diff + np.trace(covs[0]) + np.trace(covs[1]) - 2.0 * cross)
+    return max(finite_result(value, "the Frechet distance"), 0.0)

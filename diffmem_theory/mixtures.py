@@ -27,7 +27,15 @@ from functools import cached_property
 import numpy as np
 from numpy.typing import ArrayLike
 
-from diffmem_theory._validation import as_rng, check_int, check_last_dim, check_scalar
+from diffmem_theory._validation import (
+    as_rng,
+    check_allocation,
+    check_choice,
+    check_int,
+    check_last_dim,
+    check_scalar,
+    finite_result,
+)
 from diffmem_theory.denoisers import (
     _covariances,
     _gmm_eval,
@@ -40,6 +48,7 @@ from diffmem_theory.denoisers import (
     _unbatch,
     _variances,
 )
+from diffmem_theory.kernels import BACKENDS
 from diffmem_theory.schedules import Schedule
 
 __all__ = ["GaussianMixture", "IsotropicGaussianMixture", "TemplateMixture", "sphere_means"]
@@ -85,11 +94,15 @@ class _Mixture:
         ``np.random.Generator`` or an integer seed (same seed, same samples).
         """
         count = check_int(n, "n", low=0)
+        check_allocation(count * (self.dim + 1), f"{count} samples in dimension {self.dim}")
         gen = as_rng(rng)
         labels = gen.choice(self.n_components, size=count, p=self.weights)
-        return self._draw(labels, gen), labels
+        with np.errstate(over="ignore", invalid="ignore"):
+            X = finite_result(self._draw(labels, gen), "the samples")
+        return X, labels
 
-    def _query(self, x: ArrayLike) -> tuple[np.ndarray, bool]:
+    def _query(self, x: ArrayLike, backend: str) -> tuple[np.ndarray, bool]:
+        check_choice(backend, "backend", BACKENDS)
         xq, single = _queries(x)
         check_last_dim(xq, self.dim, "x", "the mixture")
         return xq, single
@@ -104,7 +117,7 @@ class _Mixture:
         shape ``(B,)`` (a float for a single query). ``backend`` selects the fused-kernel backend
         of isotropic mixtures; the general and template mixtures evaluate in NumPy.
         """
-        xq, single = self._query(x)
+        xq, single = self._query(x, backend)
         _, log_p = self._eval(t, xq, schedule, "x0", backend)
         return _unbatch(log_p, single)
 
@@ -116,7 +129,7 @@ class _Mixture:
         Buchanan et al. (paper 000), eq. (16), with ``A_k = alpha_t^2 Sigma_k + sigma_t^2 I`` and
         the Lemma 2.1 logits ``w``; evaluated directly (not through Tweedie), shaped like ``x``.
         """
-        xq, single = self._query(x)
+        xq, single = self._query(x, backend)
         score, _ = self._eval(t, xq, schedule, "score", backend)
         return _unbatch(score, single)
 
@@ -128,7 +141,7 @@ class _Mixture:
         This is the generalizing denoiser ``xbar_*`` of paper 000 when the mixture is the data
         distribution. Shaped like ``x``.
         """
-        xq, single = self._query(x)
+        xq, single = self._query(x, backend)
         out, _ = self._eval(t, xq, schedule, "x0", backend)
         return _unbatch(out, single)
 
@@ -254,6 +267,11 @@ class TemplateMixture(_Mixture):
     >>> X, labels = tm.sample(4, 0)
     >>> X.reshape(4, *tm.image_shape).shape
     (4, 3, 2, 2)
+    >>> from diffmem_theory.schedules import VPTrig
+    >>> tm.denoiser(0.5, X, VPTrig()).shape, tm.score_t(X[0], 0.5, VPTrig()).shape
+    ((4, 12), (12,))
+    >>> tm.log_prob_t(X, 0.5, VPTrig()).shape
+    (4,)
     """
 
     templates: np.ndarray
@@ -322,6 +340,7 @@ class TemplateMixture(_Mixture):
         """
         flat, u = self._flat, self.color_means
         means = (u[:, :, None] * flat[:, None, :]).reshape(flat.shape[0], -1)
+        check_allocation(flat.shape[0] * self.dim**2, f"{flat.shape[0]} dense covariances")
         eye = np.eye(u.shape[1])
         covs = np.stack([self.color_var * np.kron(eye, np.outer(x, x)) for x in flat])
         return GaussianMixture(means, covs, self.weights)
@@ -342,6 +361,7 @@ def sphere_means(
     """
     k = check_int(K, "K", low=1)
     dim = check_int(d, "d", low=1)
+    check_allocation(k * dim, f"{k} means in dimension {dim}")
     r = np.sqrt(dim) if radius is None else check_scalar(radius, "radius", low=0.0, low_open=True)
     g = as_rng(rng).standard_normal((k, dim))
     return r * g / np.linalg.norm(g, axis=1, keepdims=True)

@@ -477,3 +477,27 @@ def test_checks_pass():
     ):
         result = get_check(name).run(seed=3)
         assert result.status == "pass", result
+
+
+# --- issue 14 fuzzing ------------------------------------------------------------------------
+
+
+def test_fuzz_findings_denoisers():
+    sched = VPTrig()
+    means = np.array([[1.0, 0.0], [-1.0, 0.0]])
+    covs = np.array([np.eye(2) * 0.5, np.diag([0.2, 1.0])])
+    with pytest.raises(ValueError, match="float64 range"):  # was NaN
+        dn.gmm_denoiser(0.5, np.array([[1e300, -1e300]]), means, covs, sched)
+    tpl = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [1.0, 1.0]]])
+    x = np.arange(8.0) / 8
+    with pytest.raises(ValueError, match="float64 range"):  # was NaN
+        dn.template_denoiser(0.5, np.where(x > 0.5, 1e300, x), tpl, np.zeros((2, 2)), 1.0, sched)
+    with pytest.raises(ValueError, match="float64 range"):
+        dn.template_denoiser(0.5, x, tpl, np.zeros((2, 2)), 1.797e308, sched)
+    for bad in (None, 1.5, []):  # AttributeError
+        with pytest.raises(TypeError, match="schedule"):
+            dn.nominal_denoiser(0.5, np.array([[0.3, -0.4]]), means, 1.0, [1], bad)
+    out = dn.nominal_denoiser(0.5, np.array([[0.3, -0.4]]), means, 1.0, [1], "VPTrig")
+    assert np.array_equal(
+        out, dn.nominal_denoiser(0.5, np.array([[0.3, -0.4]]), means, 1.0, [1], sched)
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -201,7 +203,33 @@ def test_value_errors_name_the_argument(call, match):
 
 def test_schedule_type_checked():
     with pytest.raises(TypeError, match="schedule must be a Schedule"):
-        losses.training_loss(lambda t, x: x, np.eye(2), 0.5, "VPTrig")
+        losses.training_loss(lambda t, x: x, np.eye(2), 0.5, 1.0)
+    by_name = losses.training_loss(lambda t, x: x, np.eye(2), 0.5, "VPTrig", n_noise=3)
+    assert np.array_equal(
+        by_name.draws,
+        losses.training_loss(lambda t, x: x, np.eye(2), 0.5, VPTrig(), n_noise=3).draws,
+    )
+
+
+def test_fuzz_findings_losses():
+    est = losses.LossEstimate(np.array([0.5, 0.6]), np.ones((2, 1, 2)), (0, 2, 1, 1))
+    for bad in (None, 1.5, "nope"):  # AttributeError from est.weighted
+        with pytest.raises((TypeError, ValueError), match="schedule"):
+            est.weighted("eps", bad)
+    with pytest.raises(ValueError, match="GiB"):  # OverflowError
+        losses.test_loss(lambda t, x: x, None, 0.5, VPTrig(), n_test=10**30)
+    with pytest.raises(ValueError, match="float64"):  # inf draws, NaN weighted loss
+        losses.training_loss(lambda t, x: 0 * x, np.full((2, 2), 1e300), 0.5, VPTrig(), n_noise=2)
+    with pytest.raises(ValueError, match="non-finite"):
+        losses.training_loss(lambda t, x: np.nan * x, np.eye(2), 0.5, VPTrig(), n_noise=2)
+    with pytest.raises(ValueError, match="draws must have shape"):
+        losses.LossEstimate(np.array([0.5]), np.ones((2, 1, 2)), (0, 2, 1, 1))
+    with pytest.raises(ValueError, match="draws must be finite"):
+        losses.LossEstimate(np.array([0.5]), np.full((1, 1, 2), np.nan), (0, 2, 1, 1))
+    one = losses.LossEstimate(np.array([0.5]), np.ones((1, 1, 1)), (0, 1, 1, 1))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # ddof=1 of one draw: RuntimeWarning and NaN
+        assert one.stderr.tolist() == [np.inf]
 
 
 def test_weighting_applies_to_the_x0_loss_whatever_the_unit():

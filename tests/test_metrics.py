@@ -9,6 +9,7 @@ from hypothesis import strategies as st
 
 from diffmem_theory.metrics import (
     PhaseTransition,
+    gaussian_frechet_distance,
     is_memorized,
     memorization_ratio,
     near_counts,
@@ -334,3 +335,17 @@ def test_diagnostics_bad_input():
         near_counts(np.zeros((3, 2)), np.zeros((3, 2)), np.zeros((2, 3)))
     with pytest.raises(ValueError, match="ratio"):
         near_counts(np.zeros((3, 2)), np.zeros((3, 2)), np.zeros((2, 2)), ratio=1.0)
+
+
+def test_fuzz_findings_metrics():
+    X = np.array([[0.0], [3.0]])
+    with pytest.raises(ValueError, match="rescale"):  # overflow RuntimeWarning, inf
+        two_nearest(np.array([[1e300, 1e300]]), np.zeros((2, 2)))
+    with pytest.raises(ValueError, match="rescale"):
+        is_memorized(np.array([[0.0]]), np.array([[1e300], [0.0]]))
+    with pytest.raises(ValueError, match="strict"):
+        is_memorized(np.array([[0.0]]), X, strict=float("nan"))
+    with pytest.raises(ValueError, match="float64"):  # inf
+        gaussian_frechet_distance([1e300], [[1.0]], [-1e300], [[1.0]])
+    with pytest.raises(ValueError, match="cov2 must be symmetric positive semi-definite"):
+        gaussian_frechet_distance([0.0], [[1.0]], [0.0], [[-1.0]])

@@ -264,3 +264,18 @@ def test_iso_backends_agree():
 def test_value_errors_name_the_argument(call, match):
     with pytest.raises(ValueError, match=match):
         call()
+
+
+def test_fuzz_findings_mixtures():
+    gmm = IsotropicGaussianMixture(np.array([[3.0, 0.0], [-3.0, 0.0]]), 1.0)
+    with pytest.raises(ValueError, match="GiB"):  # OverflowError
+        gmm.sample(2**64, 0)
+    general = GaussianMixture(np.zeros((1, 2)), np.eye(2)[None])
+    with pytest.raises(ValueError, match="float64 range"):  # NaN
+        general.denoiser(0.5, [1e300, 0.0], VPTrig())
+    with pytest.raises(ValueError, match="float64 range"):
+        general.log_prob_t([1e300, 0.0], 0.5, VPTrig())
+    with pytest.raises(ValueError, match="backend"):  # ignored before
+        general.denoiser(0.5, [1.0, 0.0], VPTrig(), backend="nope")
+    with pytest.raises(ValueError, match="GiB"):
+        sphere_means(2**40, 2**30, 0)
