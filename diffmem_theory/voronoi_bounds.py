@@ -374,7 +374,8 @@ def lemmaC8_K(
     with np.errstate(over="ignore"):  # e^{2s} delta^2 = inf: the tail is e^{-inf} = 0
         tail = log_front - s - np.exp(2.0 * s + 2.0 * math.log(dl)) / 4.0
     # e^s (1 - m) = e^{-s} / (1 + m), m = sqrt(1 - e^{-2s}): no cancellation, no inf * 0
-    last = xi * (1.0 + np.exp(-s) / (1.0 + np.sqrt(-np.expm1(-2.0 * s))))
+    with np.errstate(over="ignore"):  # 2 s = inf: m = 1
+        last = xi * (1.0 + np.exp(-s) / (1.0 + np.sqrt(-np.expm1(-2.0 * s))))
     return _out(finite_result(_rate_constant(dist, s, tail) + last, "K"))
 
 

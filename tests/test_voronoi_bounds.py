@@ -440,6 +440,7 @@ def test_constants_for_extreme_arguments():
     # delta = 5e-324 gave ZeroDivisionError; s* = 1e300 gave NaN (0 * inf)
     assert lemma413_K([0.1], [0.1], 1e300, 2, 1.0, 1.0) == 0.0
     assert lemmaC8_K([0.1], [0.1], 1e300, 2, 1.0, 1.0) == 1.0  # -> |x|_inf
+    assert lemmaC8_K([0.1], [0.1], 1.797e308, 2, 1.0, 1.0) == 1.0  # 2 s overflows
     # s* -> 0: log1p(-1) warned; K -> 4 (N-1) |x|_inf e^{-delta^2/4}/delta^2 + 2 |x|_inf
     assert lemmaC8_K([0.1], [0.1], 5e-324, 2, 1.0, 1.0) == pytest.approx(4 * math.exp(-0.25) + 2)
     for call in (
