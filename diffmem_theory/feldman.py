@@ -139,11 +139,11 @@ class FrequencyPrior:
         """
         p = _ranged(pi, "pi", 0.0, low_open=True).ravel()
         check_choice(method, "method", ("approx", "mc"))
+        count, gen = check_int(replicas, "replicas", low=1), as_rng(rng)  # both, for either method
         if method == "approx":
             return cls(p / p.sum(), N=p.size)
-        count = check_int(replicas, "replicas", low=1)
         check_allocation(3 * count * p.size, f"{count} replicas of {p.size} frequencies")
-        draws = p[as_rng(rng).integers(0, p.size, (count, p.size))]
+        draws = p[gen.integers(0, p.size, (count, p.size))]
         return cls((draws / draws.sum(axis=1, keepdims=True)).ravel(), N=p.size)
 
 

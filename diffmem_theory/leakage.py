@@ -253,6 +253,8 @@ def mmse_x0(
     ``sum_k lambda_k / (1 + m SNR lambda_k)``, so a singular Sigma is allowed. By the I-MMSE
     relation, ``d I / d(m SNR) = mmse / 2``. ``m`` is validated (integer >= 1) for either kind.
 
+    >>> round(float(mmse_x0([1.0], 0.5, 10)), 6)
+    0.032258
     >>> [round(float(mmse_x0([1.0], 0.5, 10, kind)), 12) for kind in ("ambient", "ddpm")]
     [0.25, 0.032258064516]
     """

@@ -35,7 +35,7 @@ from numpy.typing import ArrayLike
 from scipy.spatial.distance import cdist
 from scipy.special import gammaln, hyp1f1, lambertw, xlogy
 
-from diffmem_theory._validation import check_bool, check_int, check_scalar
+from diffmem_theory._validation import as_float_array, check_bool, check_int, check_scalar
 from diffmem_theory.concentration import _out, _ranged
 from diffmem_theory.denoisers import _means, _queries, _unbatch
 from diffmem_theory.fisher_bounds import _alpha2_sigma2, empirical_score_sup_bound
@@ -82,11 +82,24 @@ _SMALL_TERMS, _FAR_TERMS = 25, 61
 
 @dataclass(frozen=True)
 class NetworkSize:
-    """Width W, depth L and number of non-zero parameters N of a ReLU class F(W, L, N)."""
+    """Width W, depth L and number of non-zero parameters N of a ReLU class F(W, L, N).
+
+    Each field is a real number or array >= 0; ``inf`` stands for a size beyond float64 (see
+    :func:`relu_size_true`), NaN and complex values raise ``ValueError``.
+
+    >>> NetworkSize(97665.0, 21.2, 449762.0).depth
+    21.2
+    """
 
     width: Any
     depth: Any
     size: Any
+
+    def __post_init__(self) -> None:
+        for name in ("width", "depth", "size"):
+            arr = as_float_array(getattr(self, name), name, finite=False)
+            if np.any(~(arr >= 0)):
+                raise ValueError(f"{name} must be >= 0 (inf allowed), got {getattr(self, name)!r}")
 
 
 def _log_inv_eps(eps: ArrayLike) -> np.ndarray:
@@ -199,7 +212,7 @@ def size_crossover_n(
     )
     with np.errstate(over="ignore"):
         log_n = log_ratio + _dimension_exponent(d, beta, rate) * ell + 5.0 * np.log(ell)
-        return _out(log_n if log else np.exp(log_n))
+        return _out(log_n if check_bool(log, "log") else np.exp(log_n))
 
 
 def score_error_scales(
@@ -420,7 +433,8 @@ def truncated_set_U(
     xq, single, data = _inputs(x, X0)
     e = check_scalar(eps, "eps", low=0.0, high=1.0, low_open=True, high_open=True)
     r, _, _ = _scaled_distances(t, xq, data, schedule)
-    return _unbatch(r <= (2.0 if numerator else 1.0) * math.log(1.0 / e), single)
+    radius = (2.0 if check_bool(numerator, "numerator") else 1.0) * math.log(1.0 / e)
+    return _unbatch(r <= radius, single)
 
 
 def density_terms(

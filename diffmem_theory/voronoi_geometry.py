@@ -316,6 +316,9 @@ class LimitClassification:
     The four arrays share one 1-D shape; ``kind`` holds only the three labels, ``index``
     integers >= 0, ``distance`` finite values >= 0 and ``bisector_distance`` values >= 0 or
     ``inf`` (``ValueError`` otherwise).
+
+    >>> LimitClassification(np.array(["data"]), np.array([0]), [0.0], [np.inf]).bisector_distance
+    array([inf])
     """
 
     kind: np.ndarray

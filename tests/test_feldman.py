@@ -377,3 +377,11 @@ def test_tau_ell_for_huge_n_and_bounded_sizes():
         merge_weights(np.full(10**5, 1e-5), np.zeros((10**5, 1)), 0.5, 0.1)  # MemoryError
     with pytest.raises(ValueError, match="printed must be True or False"):
         singletons_lower_bound(FrequencyPrior([0.1], N=10), 10, printed=math.nan)
+
+
+def test_from_list_validates_unused_arguments():
+    # with method="approx", replicas and rng were not looked at (NaN accepted)
+    with pytest.raises(ValueError, match="replicas must be an integer"):
+        FrequencyPrior.from_list([1.0, 2.0], replicas=math.nan)
+    with pytest.raises(TypeError, match="rng must be"):
+        FrequencyPrior.from_list([1.0, 2.0], rng=math.nan)

@@ -315,3 +315,7 @@ def test_leakage_estimate_fields_are_real():
     with pytest.raises(ValueError, match="stderr must be >= 0"):
         lk.LeakageEstimate(1.0, -0.1)
     assert lk.LeakageEstimate(1, 0) == (1.0, 0.0)
+
+
+def test_mmse_default_kind_is_ddpm():
+    assert lk.mmse_x0([1.0], 0.5, 10) == pytest.approx(1.0 / 31.0)

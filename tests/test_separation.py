@@ -332,3 +332,15 @@ def test_extreme_floats_raise_or_stay_exact():
 def test_printed_flag_is_a_bool():
     with pytest.raises(ValueError, match="printed must be True or False"):
         sep.relu_interval_indicator(0.0, 1.0, 0.5, printed=math.nan)  # NaN was read as True
+
+
+def test_flags_and_network_size_fields():
+    with pytest.raises(ValueError, match="log must be True or False"):
+        sep.size_crossover_n(1e-2, 2, 1.0, log=math.nan)
+    with pytest.raises(ValueError, match="numerator must be True or False"):
+        sep.truncated_set_U(0.01, [0.0], [[0.0], [1.0]], 1e-2, numerator=math.nan)
+    with pytest.raises(ValueError, match="width must be >= 0"):
+        sep.NetworkSize(math.nan, 1.0, 1.0)
+    with pytest.raises(ValueError, match="size must be a real"):
+        sep.NetworkSize(1.0, 1.0, 1j)
+    assert math.isinf(sep.NetworkSize(math.inf, 1.0, math.inf).size)
