@@ -935,7 +935,8 @@ class Scan:
     """Non-finite or complex floating-point content found in a result, with where."""
 
     nan: str | None = None
-    inf: str | None = None
+    posinf: str | None = None
+    neginf: str | None = None
     complex: str | None = None
     exact_inf: str | None = None  # sympy's oo, mpmath's inf: infinite in exact arithmetic
     budget: int = 20000
@@ -956,7 +957,7 @@ def scan(obj: Any, path: str = "result", out: Scan | None = None, depth: int = 0
         if math.isnan(obj):
             out.note("nan", path)
         elif math.isinf(obj):
-            out.note("inf", path)
+            out.note("posinf" if obj > 0 else "neginf", path)
     elif isinstance(obj, (complex, np.complexfloating)):
         out.note("complex", path)
         scan(obj.real, path, out, depth + 1)
@@ -968,9 +969,11 @@ def scan(obj: Any, path: str = "result", out: Scan | None = None, depth: int = 0
             bad_nan = np.isnan(obj)
             if bad_nan.any():
                 out.note("nan", f"{path}[{np.argwhere(bad_nan)[0].tolist()}]")
-            bad_inf = np.isinf(obj)
-            if bad_inf.any():
-                out.note("inf", f"{path}[{np.argwhere(bad_inf)[0].tolist()}]")
+            for what, bad in (("posinf", np.isposinf(obj)), ("neginf", np.isneginf(obj))):
+                if obj.dtype.kind == "c":
+                    bad = np.isinf(obj.real if what == "posinf" else obj.imag)
+                if bad.any():
+                    out.note(what, f"{path}[{np.argwhere(bad)[0].tolist()}]")
         elif obj.dtype.kind == "O":
             for i, v in enumerate(obj.flat):
                 if i > 1000:
@@ -1036,52 +1039,78 @@ _DOC_SAYS = [
         rf"\b(?:returns?|gives?|yields?|holds?|is|are|becomes?)\b[^.;=]{{0,40}}?`*{_NONFINITE}\b",
         re.IGNORECASE,
     ),
-    # "NaN when the set has one point", "inf if the bound is vacuous"
+    # "NaN when the set has one point", "-inf where the bound is 0"
     re.compile(rf"{_NONFINITE}`*\)?,?\s+(?:when|if|where|for|once)\b", re.IGNORECASE),
 ]
 _DOC_REFUSAL = re.compile(r"rais|reject|refus|error|must|allowed|warn", re.IGNORECASE)
 
 
-def _says_nonfinite(doc: str | None) -> tuple[bool, bool]:
-    """Whether a docstring says, in a sentence not about refusing them, that a NaN or an
-    infinity is returned (see :func:`documented_nonfinite`)."""
+def _tokens(word: str) -> set[str]:
+    """The non-finite values a documented word stands for: ``nan``, ``+inf``, ``-inf``."""
+    word = word.lower()
+    if word == "nan":
+        return {"nan"}
+    if word.startswith("-"):
+        return {"-inf"}
+    if word.startswith("inf") and word != "inf":  # "infinite", "infinity": either sign
+        return {"+inf", "-inf"}
+    return {"+inf"}
+
+
+def _says_nonfinite(doc: str | None, about: str | None = None) -> set[str]:
+    """The non-finite values (``nan``, ``+inf``, ``-inf``) that a docstring says are returned,
+    in sentences not about refusing them (and, with ``about``, that name that field)."""
     sentences = re.split(r"(?<=[.;])\s+|\n\s*\n", " ".join((doc or "").split("\n")))
-    nan = inf = False
+    found: set[str] = set()
     for sentence in sentences:
         if _DOC_REFUSAL.search(sentence):
             continue
+        if about is not None and not re.search(rf"\b{re.escape(about)}\b", sentence):
+            continue
         for pattern in _DOC_SAYS:
             for m in pattern.finditer(sentence):
-                word = re.findall(_NONFINITE, m.group(0), re.IGNORECASE)[-1].lower()
-                nan |= word == "nan"
-                inf |= word.lstrip("+-") != "nan"
-    return nan, inf
+                found |= _tokens(re.findall(_NONFINITE, m.group(0), re.IGNORECASE)[-1])
+    return found
 
 
 @functools.cache
-def documented_nonfinite(target: Target) -> tuple[bool, bool]:
-    """``(nan, inf)``: whether the target's docstring says that it returns NaN or an infinity
-    (for a class, its docstring or its ``__init__``'s).
+def documented_nonfinite(target: Target) -> frozenset[str]:
+    """The non-finite values (``nan``, ``+inf``, ``-inf``) that the target's docstring says it
+    returns (for a class, its docstring or its ``__init__``'s).
 
     A function that documents a NaN or an infinite value returns it by design ("Returns nan if
-    there is no crossing on the grid", "``second`` (NaN when the set has one point)", "inf when
-    the bound is vacuous"); such a value is not a silent failure, so the oracle accepts it from
+    there is no crossing on the grid", "``second`` (NaN when the set has one point)", "-inf
+    where the bound is 0"); such a value is not a silent failure, so the oracle accepts it from
     finite input too. Sentences about refusing them ("NaN or inf raise ValueError") and mere
-    mathematical notation ("on (0, inf)") do not count."""
+    mathematical notation ("on (0, inf)", "when T = inf") do not count."""
     obj, _, _, _ = resolve(target)
     doc = inspect.getdoc(obj)
     if inspect.isclass(obj):
         doc = f"{doc or ''}\n\n{inspect.getdoc(obj.__init__) or ''}"
-    return _says_nonfinite(doc)
+    return frozenset(_says_nonfinite(doc))
 
 
-def _result_type_says(result: Any) -> tuple[bool, bool]:
-    """What the docstring of a result's class (a package class) says about NaN and inf
-    fields, e.g. ``Trajectories``: "``t`` is NaN for schedule-free s-time runs"."""
+def _field_of(path: str) -> str | None:
+    """The last named field of a scan path: ``result.details['lower'][[0]]`` -> ``lower``."""
+    names = re.findall(r"\.(\w+)|\['(\w+)'\]", path)
+    return next((a or b for a, b in reversed(names)), None)
+
+
+def _documented_at(target: Target, result: Any, what: str, where: str) -> bool:
+    """Whether the non-finite value ``what`` at ``where`` in the result is documented: by the
+    target's docstring, by the docstring of the result's class (``Trajectories``: "``t`` is
+    NaN for schedule-free s-time runs"), or by a sentence of the module's docstring that names
+    the field (``concentration``: "a ``log_value`` ... is -inf where the bound is exactly 0")."""
+    if what in documented_nonfinite(target):
+        return True
     kind = type(result)
-    if not getattr(kind, "__module__", "").startswith(PACKAGE):
-        return False, False
-    return _says_nonfinite(inspect.getdoc(kind))
+    if getattr(kind, "__module__", "").startswith(PACKAGE) and what in _says_nonfinite(
+        inspect.getdoc(kind)
+    ):
+        return True
+    name = _field_of(where)
+    module_doc = importlib.import_module(target.module).__doc__
+    return name is not None and what in _says_nonfinite(module_doc, about=name)
 
 
 @dataclass
@@ -1139,25 +1168,20 @@ def classify(
     bad_input = _nonfinite_input(mutated)
     complex_input = _complex_input(mutated)
     found = scan(result)
-    doc_nan, doc_inf = documented_nonfinite(target)
-    type_nan, type_inf = _result_type_says(result)
-    doc_nan, doc_inf = doc_nan or type_nan, doc_inf or type_inf
     if found.complex and not base_scan.complex and not complex_input:
         return Outcome("complex_result", f"complex value at {found.complex}")
-    for what, documented, base_has in (
-        ("nan", doc_nan, base_scan.nan),
-        ("inf", doc_inf, base_scan.inf),
-    ):
-        where = getattr(found, what)
+    for field_name, what in (("nan", "nan"), ("posinf", "+inf"), ("neginf", "-inf")):
+        where = getattr(found, field_name)
         if where is None:
             continue
         if bad_input:
             # NaN in, NaN out: IEEE propagation, not a value made up from valid numbers
             return Outcome("bad_input_passed_on", f"{what} at {where}")
-        if documented or base_has:
-            # the function returns this value by design: documented, or in its own example
+        if getattr(base_scan, field_name) or _documented_at(target, result, what, where):
+            # the function returns this value by design: documented, or for its own example
             return Outcome("nonfinite_documented", f"{what} at {where}")
-        return Outcome(f"{what}_from_finite", f"{what} at {where}")
+        category = "nan_from_finite" if what == "nan" else "inf_from_finite"
+        return Outcome(category, f"{what} at {where}")
     discarded = [w for w in caught if issubclass(w.category, _COMPLEX_WARNING)]
     if discarded:
         # numpy dropped an imaginary part: a complex argument silently became a real one
@@ -1654,6 +1678,8 @@ def summary_report(result: RunResult, mode: str, header: str = "") -> str:
     )
     lines = [
         f"# fuzz summary ({mode} run) {header}".rstrip(),
+        "# one module again: python tests/fuzzing.py --modules diffmem_theory.X --findings DIR",
+        "# (--mode sample for the default pytest sample; tests/test_fuzz.py runs both)",
         f"calls {len(records)} over {len(infos)} callables; wall time {result.seconds:.0f} s, "
         f"child restarts {result.restarts}",
         "base calls: " + ", ".join(f"{k} {v}" for k, v in sorted(by_source.items())),
