@@ -45,7 +45,7 @@ from numpy.typing import ArrayLike
 from diffmem_theory._validation import as_float_array, check_last_dim, check_scalar
 from diffmem_theory.denoisers import _covariances, _map_over_times, _means, _queries, _unbatch
 from diffmem_theory.kernels import softmax_weighted_sum
-from diffmem_theory.schedules import Schedule
+from diffmem_theory.schedules import Schedule, as_schedule
 
 __all__ = [
     "conditional_empirical_score",
@@ -321,7 +321,7 @@ def gaussian_score(
 
     The printed Remark 3.7 omits m^2 (its VE form) although it cites the VP process of
     Ex. 3.5. ``C`` is a symmetric positive semi-definite ``(d, d)`` matrix; ``mean``
-    defaults to 0. Fully vectorized over ``t``.
+    defaults to 0; ``schedule`` a Schedule or its name. Fully vectorized over ``t``.
 
     >>> import numpy as np
     >>> from diffmem_theory.schedules import VPLinear
@@ -329,8 +329,7 @@ def gaussian_score(
     >>> print(np.round(s, 6))
     [-1.       -0.653361]
     """
-    if not isinstance(schedule, Schedule):
-        raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
+    schedule = as_schedule(schedule, required=True)
     xq, single = _queries(x)
     d = xq.shape[1]
     cov = _symmetric_matrix(C, "C", d, definite=False)

@@ -193,3 +193,11 @@ def test_tikhonov_gamma_time_dependent_per_row():
     )
     with pytest.raises(ValueError, match=r"gamma\(t\)"):
         vo.tikhonov_score_gamma(t, x, X0, sched, lambda s: -np.eye(2))
+
+
+def test_gaussian_score_schedule_by_name_or_type_error():
+    x, cov = np.array([1.0, 2.0]), np.diag([1.0, 4.0])
+    by_name = vo.gaussian_score(0.5, x, cov, "VPLinear")
+    np.testing.assert_array_equal(by_name, vo.gaussian_score(0.5, x, cov, VPLinear()))
+    with pytest.raises(TypeError, match="schedule is required"):
+        vo.gaussian_score(0.5, x, cov, None)
