@@ -36,7 +36,13 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize, special, stats
 
-from diffmem_theory._validation import as_rng, check_int, check_scalar
+from diffmem_theory._validation import (
+    as_rng,
+    check_allocation,
+    check_int,
+    check_scalar,
+    finite_result,
+)
 from diffmem_theory.concentration import (
     chi2_two_sided_bound,
     coupling_conditions,
@@ -411,6 +417,29 @@ class Counterexample:
     details: Mapping[str, float] = field(default_factory=dict)
     note: str = ""
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.erratum, str) or not isinstance(self.note, str):
+            raise TypeError("erratum and note must be str")
+        for name in ("printed", "actual"):
+            finite_result(_real(getattr(self, name), name), f"{name} of erratum {self.erratum}")
+        for name in ("printed_fails", "corrected_holds"):
+            if not isinstance(getattr(self, name), (bool, np.bool_)):
+                raise ValueError(f"{name} must be True or False, got {getattr(self, name)!r}")
+        for name in ("params", "details"):
+            values = getattr(self, name)
+            if not isinstance(values, Mapping):
+                raise TypeError(f"{name} must be a mapping, got {type(values).__name__}")
+            for key, value in values.items():
+                if np.isnan(_real(value, f"{name}[{key!r}]")):
+                    raise ValueError(f"{name}[{key!r}] must not be NaN")
+
+
+def _real(value: object, name: str) -> float:
+    """A real number (bool, int or float) as a float; anything else raises ``ValueError``."""
+    if not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a real number, got {value!r:.60}")
+    return float(value)
+
 
 # ----------------------------------------------------------------------------------------------
 # §5.2 time grids, §5.3 quoted SNR
@@ -540,7 +569,9 @@ def snr_quoted_time(t_quoted: float = 0.3, psi_quoted: float = 6.704) -> Counter
     grid = sched.time_grid()
     idx = int(np.argmin(np.abs(grid - t_of_psi)))
     psi_grid = float(sched.snr(grid[idx]))
-    rel = abs(psi_at_t - psi_quoted) / psi_quoted
+    with np.errstate(over="ignore"):
+        rel = abs(psi_at_t - psi_quoted) / np.float64(psi_quoted)
+    rel = float(finite_result(rel, "the relative error"))
     return Counterexample(
         "5.3",
         psi_quoted,
@@ -622,6 +653,10 @@ def chi2_proof_step(
     )
 
 
+#: Largest |mu| / sqrt(d) scanned: |mu|^2 + d and the noncentral chi-square stay in range.
+_MEAN_RATIO_MAX = 1e100
+
+
 def lemma_c2_quoted_constant_scan(
     d_values: tuple[int, ...] = (9, 10, 15, 20, 30, 50, 100, 200, 500, 1000),
     n_eps: int = 25,
@@ -637,19 +672,20 @@ def lemma_c2_quoted_constant_scan(
     bound is below 1. No counterexample exists there: ``actual`` is the largest ratio
     exact / (3 exp[-d eps^2/8]), far below 1 (so even the constant 1 would do); the misquote is
     harmless (``printed_fails`` is False). ``printed`` is 1 (the ratio the quote
-    needs to stay below).
+    needs to stay below). ``0 <= mean_ratios[i] <= 1e100``.
 
     >>> ce = lemma_c2_quoted_constant_scan()
     >>> ce.printed_fails, ce.actual < 0.2
     (False, True)
     """
     n_eps = check_int(n_eps, "n_eps", low=1)
+    check_allocation(n_eps + 1, f"n_eps = {n_eps} values of eps")
     worst, arg = 0.0, (0.0, 0.0, 0.0)
     for d in d_values:
         d = check_int(d, "d_values[i]", low=1)
         eps = np.linspace(0.0, 1.0, n_eps + 1)[1:]
         for m in mean_ratios:
-            m = check_scalar(m, "mean_ratios[i]", low=0.0)
+            m = check_scalar(m, "mean_ratios[i]", low=0.0, high=_MEAN_RATIO_MAX)
             mu = m * math.sqrt(d)
             thr = eps * math.sqrt(d) * (math.sqrt(d) + mu)
             centre = mu**2 + d
@@ -760,6 +796,7 @@ def prop_c3_failure_scan(
     """
     n_eps = check_int(n_eps, "n_eps", low=1)
     n_weights = check_int(n_weights, "n_weights", low=1)
+    check_allocation(n_eps + 2 + n_weights, f"n_eps = {n_eps} and n_weights = {n_weights}")
     eps = np.linspace(0.0, 1.0, n_eps + 2)[1:-1]
     worst, arg = 0.0, (0.0, 0.0, 0.0, 0.0)
     for d in d_values:
@@ -908,9 +945,10 @@ def lemma_e1_coupling(
     eps_corr = min(eps, r * r)
 
     def proof_bound(e: float) -> float:
-        return a * a * gamma**2 - e * (2 * d * V + a * math.sqrt(d * V) * gamma)
+        value = a * a * gamma * gamma - e * (2 * d * V + a * math.sqrt(d * V) * gamma)
+        return float(finite_result(value, "the proof's gap bound"))
 
-    target = a * a * gamma**2 / 2
+    target = float(finite_result(a * a * gamma * gamma / 2, "gamma^2 alpha^2 / 2"))
     exact_fail = float(gap_means_failure_exact(t, K, gamma, var_star, sched))
     stated_fail = 4 * K * math.exp(-d * eps**2 / 8)
     return Counterexample(
@@ -970,6 +1008,11 @@ def lemma_e6_exponent(
     rng = as_rng(seed, "seed")
     sched = VPTrig()
     a, s = float(sched.alpha(t)), float(sched.sigma(t))
+    if s * s < 1e-150:
+        raise ValueError(
+            f"t = {t!r} is too small for this Monte Carlo: the logits |.|^2/sigma_t^2 overflow"
+        )
+    check_allocation(n_trials * (ell + 2) * d, f"{n_trials} trials of {ell + 1} points in d = {d}")
     K, var_star = 2, 1.0
     mu = np.zeros((K, d))
     mu[0, 0], mu[1, 0] = math.sqrt(d), -math.sqrt(d)
@@ -1058,7 +1101,8 @@ def prop_f2_condition(d: float = 1000.0, c: float = 1.0) -> Counterexample:
     the proof needs 1 - eps >= 1/2 (to bound exp[-alpha^2 sigma_*^2 (1 - eps) d/(2 sigma^2)] by
     exp[-psi sigma_*^2 d/4]), which does hold for all large d. Correction: 1 - eps >= 1/2.
     ``eps = c log d / sqrt d``; ``printed`` = 1/2 (the printed upper bound on 1 - eps), ``actual``
-    = 1 - eps; ``details["d_max_printed"]`` is the largest d where the printed one holds.
+    = 1 - eps; ``details["d_max_printed"]`` is the largest d where the printed one holds
+    (1.0, the lower end of d > 1, when it holds for no d).
 
     >>> ce = prop_f2_condition()
     >>> round(ce.actual, 4), ce.printed_fails, ce.corrected_holds
@@ -1075,7 +1119,7 @@ def prop_f2_condition(d: float = 1000.0, c: float = 1.0) -> Counterexample:
     eps = eps_of(d)
     peak = math.exp(2.0)  # log x / sqrt x is maximal at x = e^2
     if eps_of(peak) < 0.5:
-        d_max = math.nan  # the printed assumption never holds
+        d_max = 1.0  # the printed assumption holds for no d > 1
     else:
         hi = peak
         while eps_of(hi) >= 0.5:
@@ -1120,10 +1164,20 @@ def regression_temperature(tau: float = 1 / 20, N: int = 200, C: float = 2.0) ->
     C = check_scalar(C, "C", low=0.0, low_open=True)
     grid = VPTrig().time_grid()
     Ms = (N // 10) * np.arange(1, 11)
-    delta = C * (1 - Ms / N) - float(np.mean(grid**2))
+    delta = np.abs(C * (1 - Ms / N) - float(np.mean(grid**2)))
+    # the logits -delta^2/tau shifted by their maximum (softmax is shift-invariant): <= 0, no
+    # inf - inf; an overflow to -inf is a weight that rounds to 0
+    low = float(delta.min())
+    with np.errstate(over="ignore"):
+        gaps = (delta - low) * (delta + low)
+
+    def neg_logits(x: float) -> np.ndarray:
+        with np.errstate(over="ignore"):
+            return -gaps / x
+
     taus = np.geomspace(1e-2, 1e2, 41)
-    entropies = np.array([_entropy(-(delta**2) / x) for x in taus])
-    h_tau, h_one = _entropy(-(delta**2) / tau), _entropy(-(delta**2))
+    entropies = np.array([_entropy(neg_logits(x)) for x in taus])
+    h_tau, h_one = _entropy(neg_logits(tau)), _entropy(neg_logits(1.0))
     return Counterexample(
         "5.16",
         h_one,

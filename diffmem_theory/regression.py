@@ -82,6 +82,7 @@ from diffmem_theory._validation import (
     check_int,
     check_positive,
     check_scalar,
+    finite_result,
 )
 from diffmem_theory.crossover import crossover_ratio, gen_excess_loss, pmem_excess_loss
 from diffmem_theory.schedules import Schedule, as_schedule
@@ -100,6 +101,7 @@ BETA = 1e-3
 NORMALIZATIONS = ("d_s2", "none")
 M_GRIDS = ("all", "baseline")
 _BEST_RTOL = 1e-9  # starts within this relative objective gap of the best count as optimal
+_MAX_STARTS = 10_000  # optimizer starts accepted by fit_loss_weighting
 
 
 def _times(times: ArrayLike | None, schedule: Schedule) -> np.ndarray:
@@ -190,9 +192,17 @@ def _pack(grids: Sequence[tuple[np.ndarray, np.ndarray]], N: np.ndarray) -> _Pro
 
 
 def _smoothed(prob: _Problem, w: np.ndarray, tau: float) -> tuple[np.ndarray, ...]:
-    """(Delta, z, log p, p, Mbar) of eq. (30) for the weights w (padded entries have p = 0)."""
-    delta = prob.D @ w
-    z = np.where(prob.mask, -(delta**2) / tau, -np.inf)
+    """(Delta, z, log p, p, Mbar) of eq. (30) for the weights w (padded entries have p = 0).
+
+    ``z = -(Delta^2 - min_M Delta^2)/tau``: the softmax logits shifted per tuple (the softmax,
+    its entropy and ``z - sum p z`` are shift-invariant), so they are <= 0 with a 0 at the
+    argmin and never ``inf - inf``; an overflow to -inf is a weight that rounds to 0.
+    """
+    with np.errstate(over="ignore", invalid="ignore"):
+        delta = finite_result(prob.D @ w, "Delta(M) = sum_l lambda~_l D(M, t_l)")
+        size = np.where(prob.mask, np.abs(delta), np.inf)
+        low = size.min(axis=1, keepdims=True)
+        z = np.where(prob.mask, -((size - low) * (size + low)) / tau, -np.inf)
     logp = log_softmax(z, axis=1)
     p = np.exp(logp)
     logp = np.where(prob.mask, logp, 0.0)
@@ -203,7 +213,9 @@ def _smoothed(prob: _Problem, w: np.ndarray, tau: float) -> tuple[np.ndarray, ..
 
 def _hard(prob: _Problem, w: np.ndarray) -> np.ndarray:
     """Eq. (15)'s argmin_M Delta(M)^2 per tuple (ties go to the smallest M)."""
-    obj = np.where(prob.mask, (prob.D @ w) ** 2, np.inf)
+    with np.errstate(over="ignore", invalid="ignore"):
+        delta = finite_result(prob.D @ w, "Delta(M) = sum_l lambda~_l D(M, t_l)")
+    obj = np.where(prob.mask, np.abs(delta), np.inf)  # argmin |Delta| = argmin Delta^2
     return prob.Ms[np.arange(prob.Ms.shape[0]), np.argmin(obj, axis=1)]
 
 
@@ -221,13 +233,20 @@ def _objective(
     delta, z, logp, p, mbar = _smoothed(prob, w, tau)
     n = prob.N
     r = mbar / n - target
-    entropy = -np.sum(p * logp, axis=1)
+    with np.errstate(invalid="ignore"):
+        entropy = -np.sum(np.where(p > 0, p * logp, 0.0), axis=1)  # 0 log 0 = 0
     value = float(np.sum(r**2) + beta * np.sum(entropy))
-    zbar = np.sum(p * z, axis=1)
-    dz = 2.0 * (r / n)[:, None] * p * (prob.Ms - mbar[:, None]) - beta * p * (z - zbar[:, None])
-    ddelta = np.where(prob.mask, dz * (-2.0 * delta / tau), 0.0)
-    grad_w = np.einsum("nm,nml->l", ddelta, prob.D)
-    return value, w * (grad_w - w @ grad_w)
+    with np.errstate(over="ignore", invalid="ignore"):
+        pz = np.where(p > 0, p * z, 0.0)  # p log p -> 0 where the weight is 0
+        zbar = np.sum(pz, axis=1)
+        dz = 2.0 * (r / n)[:, None] * p * (prob.Ms - mbar[:, None]) - beta * (
+            pz - p * zbar[:, None]
+        )
+        ddelta = np.where(prob.mask & (dz != 0), dz * (-2.0 * delta / tau), 0.0)
+        grad_w = np.einsum("nm,nml->l", ddelta, prob.D)
+        grad = w * (grad_w - w @ grad_w)
+    finite_result(value, "the objective (30)")
+    return value, finite_result(grad, "the gradient of (30) (tau too small or D too large)")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -456,6 +475,26 @@ class LossWeightingFit:
     starts: np.ndarray
     settings: dict[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        finite = ("times", "weights", "N", "d", "M_pt", "M_bar", "M_hard", "starts")
+        for name in finite:
+            as_float_array(getattr(self, name), name, ndim=1)
+        as_float_array(self.K, "K", ndim=1, finite=False)  # NaN: K not given
+        for name in ("train", "test"):
+            idx = np.asarray(getattr(self, name))
+            if idx.ndim != 1 or idx.dtype.kind not in "iu":
+                raise ValueError(f"{name} must be a 1-D integer index array, got {idx.dtype}")
+        for name in ("train_mse", "train_mse_hard", "ratio", "objective"):
+            check_scalar(getattr(self, name), name)
+        for name in ("test_mse", "test_mse_hard"):  # NaN for an empty test set
+            value = np.asarray(getattr(self, name))
+            if value.ndim or value.dtype.kind != "f" or np.isinf(value):
+                raise ValueError(f"{name} must be a real number or NaN, got {value!r}")
+        if not isinstance(self.converged, (bool, np.bool_)):
+            raise ValueError(f"converged must be True or False, got {self.converged!r}")
+        if not isinstance(self.settings, dict):
+            raise TypeError(f"settings must be a dict, got {type(self.settings).__name__}")
+
     @property
     def observed_ratio(self) -> np.ndarray:
         """``M_pt/N`` per tuple (the regression targets)."""
@@ -514,7 +553,8 @@ def fit_loss_weighting(
     ``tau = 1/20`` and ``beta = 1e-3`` is minimized on the training tuples over
     ``lambda~ = softmax(theta)`` by L-BFGS-B with the analytic gradient
     (:func:`regression_objective`) from ``theta = 0`` and ``n_starts - 1`` random starts
-    ``theta ~ N(0, start_scale^2)`` (seeded by ``seed``). See the module docstring for the
+    ``theta ~ N(0, start_scale^2)`` (seeded by ``seed``; ``n_starts <= 10,000``). See the module
+    docstring for the
     normalization, the M grid, ``loss_differences`` (measured ``(Ms, D)`` per tuple, normalized by
     ``d s2`` under ``"d_s2"``) and why the approximate losses make the fit predict a single ratio
     ``M/N = crossover_ratio(lambda~, times=grid, C=C)`` for all tuples.
@@ -529,7 +569,7 @@ def fit_loss_weighting(
     n_arr, d_arr, k_arr, m_arr = _tuples(N, d, K, M_pt)
     tau = check_scalar(tau, "tau", low=0.0, low_open=True)
     beta = check_scalar(beta, "beta", low=0.0)
-    n_starts = check_int(n_starts, "n_starts", low=1)
+    n_starts = check_int(n_starts, "n_starts", low=1, high=_MAX_STARTS)
     start_scale = check_scalar(start_scale, "start_scale", low=0.0)
     maxiter = check_int(maxiter, "maxiter", low=1)
     opts = _options(var_star, C, normalization, m_grid)

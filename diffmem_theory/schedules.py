@@ -858,8 +858,8 @@ def as_schedule(
     gives that schedule with its default parameters; ``None`` gives ``default`` (default: paper
     000's :class:`VPTrig`; modules whose paper uses another process pass it, paper 003:
     ``VPExp()``), or raises ``TypeError`` when ``required`` (the argument has no default).
-    Anything else raises ``TypeError`` naming ``name`` and what is allowed; an unknown name
-    raises ``ValueError``.
+    Anything else, an unknown name included, raises ``TypeError`` naming ``name`` and what is
+    allowed.
 
     >>> as_schedule(None).name, as_schedule(OU()).name, as_schedule(None, VPExp()).name
     ('VPTrig', 'OU', 'VPExp')
@@ -883,7 +883,7 @@ def as_schedule(
         by_name = {key.lower(): key for key in SCHEDULE_NAMES}
         key = by_name.get(schedule.strip().lower())
         if key is None:
-            raise ValueError(f"{name} must be {allowed}, got the unknown name {schedule!r}")
+            raise TypeError(f"{name} must be {allowed}, got the unknown name {schedule!r}")
         return globals()[key]()
     raise TypeError(f"{name} must be {allowed}, got {type(schedule).__name__}")
 

@@ -702,7 +702,7 @@ def test_bad_input_raises_value_error(call, match):
 def test_bad_schedule_raises_type_error():
     with pytest.raises(TypeError, match="schedule"):
         cc.lemma_e1(0.5, 0.1, 10, 5, 3, 1.0, schedule=3)
-    with pytest.raises(ValueError, match="schedule"):
+    with pytest.raises(TypeError, match="schedule"):
         cc.lemma_e1(0.5, 0.1, 10, 5, 3, 1.0, schedule="VPTrigg")
 
 

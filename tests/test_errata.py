@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 import pytest
@@ -287,3 +288,34 @@ def test_corrected_time_grid_is_vptrig_grid(L):
 def test_bad_input_raises(func, kwargs, match):
     with pytest.raises(ValueError, match=match):
         func(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: errata.lemma_c2_quoted_constant_scan(mean_ratios=(1e300,)),  # OverflowError
+        lambda: errata.lemma_e1_coupling(gamma=1e300),  # OverflowError
+        lambda: errata.lemma_e1_coupling(var_star=1.797e308),  # NaN
+        lambda: errata.lemma_e6_exponent(t=1e-300),  # ZeroDivisionError
+        lambda: errata.prop_c3_failure_scan(n_eps=2**63 - 1),  # IndexError
+        lambda: errata.snr_quoted_time(psi_quoted=5e-324),  # inf relative error
+    ],
+)
+def test_fuzz_findings_errata_raise_value_error(call):
+    with pytest.raises(ValueError):
+        call()
+
+
+def test_fuzz_findings_errata_finite_limits():
+    ce = errata.prop_f2_condition(c=1e-300)  # the printed assumption never holds: was NaN
+    assert ce.details["d_max_printed"] == 1.0
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        tiny = errata.regression_temperature(tau=5e-324)  # one-hot softmax, was NaN
+        assert tiny.actual == 0.0 and tiny.printed_fails
+        huge = errata.regression_temperature(C=1e300)  # overflow in delta^2
+        assert math.isfinite(huge.actual)
+    with pytest.raises(ValueError, match="actual"):
+        errata.Counterexample("x", 1.0, math.nan, True, True)
+    with pytest.raises(ValueError, match="printed_fails"):
+        errata.Counterexample("x", 1.0, 1.0, 1j, True)

@@ -4,11 +4,14 @@ train/test split and the input validation."""
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from diffmem_theory._validation import OutOfRangeWarning
 from diffmem_theory.crossover import crossover_argmin, crossover_ratio
 from diffmem_theory.regression import (
     LossWeightingFit,
@@ -393,3 +396,22 @@ def test_other_entry_points_reject_bad_input():
         train_test_split(0)
     with pytest.raises(TypeError, match="Schedule"):
         fit_loss_weighting([50], [30], None, [40], schedule="vp")
+
+
+def test_fuzz_findings_regression():
+    w = np.ones(26) / 26
+    # tiny tau: the softmax is the argmin (was NaN from -inf - -inf)
+    Mbar, Mhard = predict_M_pt(w, [100, 200], [30, 60], tau=5e-324)
+    assert Mbar.tolist() == [83.0, 166.0] and Mhard.tolist() == [83, 166]
+    value, grad = regression_objective(np.zeros(26), [100], [30], [80], tau=5e-324)
+    assert value == pytest.approx((0.83 - 0.8) ** 2, rel=1e-12) and np.all(grad == 0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", OutOfRangeWarning)
+        warnings.simplefilter("error", RuntimeWarning)  # overflow in Delta^2
+        Mbar, Mhard = predict_M_pt(w, [100, 200], [30, 60], C=1e300)
+        assert Mhard.tolist() == [100, 200] and np.all(np.isfinite(Mbar))
+        assert np.isfinite(regression_objective(np.zeros(26), [100], [30], [80], C=1e300)[0])
+    big = predict_M_pt(np.full(26, 1e300), [100, 200], [30, 60])
+    assert big[1].tolist() == [83, 166]
+    with pytest.raises(ValueError, match="n_starts must be <= 10000"):  # hung
+        fit_loss_weighting([50, 100], [30, 30], [3, 6], [40, 80], n_starts=2**62)

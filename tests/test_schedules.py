@@ -590,7 +590,7 @@ def test_as_schedule_accepts_registered_names():
         assert sched == as_schedule(name.lower()) and sched.name == name
         assert type(sched)() == sched  # the default parameters
     assert float(loss_scale(0.5, "VPTrig")) == float(loss_scale(0.5, VPTrig()))
-    with pytest.raises(ValueError, match="unknown name 'VPTrigg'"):
+    with pytest.raises(TypeError, match="unknown name 'VPTrigg'"):
         as_schedule("VPTrigg")
     for bad in (3, 1.5, object(), [VPTrig()]):
         with pytest.raises(TypeError, match="schedule must be a Schedule or one of the names"):
