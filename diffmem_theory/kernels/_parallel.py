@@ -21,10 +21,20 @@ Usage inside a ``parallel=True`` function::
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 from numba import njit, types
 from numba.core import cgutils
 from numba.extending import intrinsic
+
+# GNU OpenMP (Numba's threading layer where libgomp is present) lets idle threads spin for
+# ~0.2 s after each parallel region by default. On a machine shared with another busy process
+# those spinning threads steal the cores the working threads need: a 2-thread training epoch
+# ran 3-5x slower under load than with passive waiting (benchmarks/bench_shared_machine.py).
+# libgomp reads the variable once, when it is loaded (at the first parallel call, after this
+# import); a user's own setting wins.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 @intrinsic
