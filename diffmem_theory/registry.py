@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import math
 import pkgutil
 import time
 import traceback
@@ -34,7 +35,12 @@ from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
+from ._validation import check_bool, check_callable, check_scalar
+
 __all__ = [
+    "CHECK_STATUSES",
     "CheckResult",
     "CheckSpec",
     "ExperimentSpec",
@@ -52,6 +58,37 @@ __all__ = [
 _CHECKS: dict[str, CheckSpec] = {}
 _EXPERIMENTS: dict[str, ExperimentSpec] = {}
 _PAPERS = ("core", "paper000", "paper001", "paper002", "paper003", "paper004")
+#: The statuses of a :class:`CheckResult`, in the order the report tallies them.
+CHECK_STATUSES = ("pass", "erratum", "fail", "error")
+
+
+def _check_text(value: Any, name: str) -> str:
+    """Return ``value`` if it is a string, else raise ``TypeError`` naming ``name``."""
+    if not isinstance(value, str):
+        raise TypeError(f"{name} must be a string, got {type(value).__name__} {value!r:.80}")
+    return value
+
+
+def _optional_real(value: Any, name: str, *, low: float | None = None) -> float | None:
+    """``None``, or ``value`` as a finite real float (``>= low``); else ``ValueError``."""
+    return None if value is None else check_scalar(value, name, low=low)
+
+
+def _measured_value(value: Any, passed: bool) -> float | None:
+    """A check's computed value as a float: a real number, finite whenever the check passed.
+
+    NaN or an infinity is the value of a check that could not compute one, which therefore
+    fails (``passed=False``); with ``passed=True`` it raises ``ValueError``.
+    """
+    if value is None:
+        return None
+    arr = np.asarray(value)
+    if arr.ndim != 0 or arr.dtype.kind not in "fiu":
+        raise ValueError(f"value must be a real scalar, got {value!r:.80}")
+    x = float(arr)
+    if passed and not math.isfinite(x):
+        raise ValueError(f"value must be finite when passed is True, got {x!r}")
+    return x
 
 
 @dataclass(frozen=True)
@@ -61,6 +98,24 @@ class Outcome:
     ``value`` is the computed quantity, ``reference`` what the theorem (or the paper's
     printed statement) predicts, ``tolerance`` the allowed deviation, and ``passed``
     the verdict. For errata, ``passed`` means "the printed statement failed here".
+
+    The fields are validated: ``value`` a real number, stored as a float, which may be NaN
+    or infinite only in a failing outcome (a check that could not compute its value);
+    ``reference`` ``None`` or a finite real, ``tolerance`` ``None`` or a finite real >= 0,
+    ``passed`` ``True``/``False`` (NumPy bools are stored as ``bool``) and ``note`` a string.
+    Anything else raises ``ValueError`` (a wrong number) or ``TypeError`` (a wrong kind of
+    object), naming the field.
+
+    Example
+    -------
+    >>> Outcome(value=np.float64(2.0), reference=2, tolerance=0.0, passed=np.True_)
+    Outcome(value=2.0, reference=2.0, tolerance=0.0, passed=True, note='')
+    >>> Outcome(value=float("nan"), reference=None, tolerance=None, passed=False).value
+    nan
+    >>> Outcome(value=1, reference=1.0, tolerance=-0.5, passed=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: tolerance must be >= 0.0, got -0.5
     """
 
     value: float
@@ -68,6 +123,16 @@ class Outcome:
     tolerance: float | None
     passed: bool
     note: str = ""
+
+    def __post_init__(self) -> None:
+        passed = check_bool(self.passed, "passed")
+        object.__setattr__(self, "passed", passed)
+        if self.value is None:
+            raise ValueError("value must be a real number (NaN if none was computed), got None")
+        object.__setattr__(self, "value", _measured_value(self.value, passed))
+        object.__setattr__(self, "reference", _optional_real(self.reference, "reference"))
+        object.__setattr__(self, "tolerance", _optional_real(self.tolerance, "tolerance", low=0.0))
+        _check_text(self.note, "note")
 
 
 @dataclass(frozen=True)
@@ -77,6 +142,24 @@ class CheckResult:
     ``seconds`` (the wall time of the run) is a record for the report only: ``passed`` and
     ``status`` come from the check's :class:`Outcome` and never from how long it took, which
     depends on the machine and its load.
+
+    The fields are validated as :class:`Outcome`'s are (``value``, ``reference`` and
+    ``tolerance`` may also be ``None``: a check that raised has none), and together: ``name``
+    looks like ``"<paper>.<what>"`` and ``paper`` is its ``<paper>``; ``status`` is one of
+    ``"pass"``, ``"fail"``, ``"erratum"``, ``"error"``, ``"erratum"`` exactly for a passed
+    erratum, ``"pass"`` for a passed check that is not one, ``passed`` is ``True`` exactly for
+    those two; ``seconds`` is finite and >= 0; ``options`` is a dict with string keys.
+    ``ValueError`` or ``TypeError`` names the field otherwise.
+
+    Example
+    -------
+    >>> CheckResult(name="core.demo", paper="core", equation="eq. (1)", description="",
+    ...             erratum=False, value=2.0, reference=2.0, tolerance=0.0, passed=True,
+    ...             note="", seconds=0.01,
+    ...             status="fail")
+    Traceback (most recent call last):
+    ...
+    ValueError: status must be 'pass' when passed is True and erratum is False, got 'fail'
     """
 
     name: str
@@ -93,11 +176,46 @@ class CheckResult:
     seconds: float
     options: dict[str, Any] = field(default_factory=dict)  # the options the check accepted
 
+    def __post_init__(self) -> None:
+        paper = _paper_of(self.name)
+        if _check_text(self.paper, "paper") != paper:
+            raise ValueError(
+                f"paper must be {paper!r}, the prefix of name {self.name!r}, got {self.paper!r}"
+            )
+        for name in ("equation", "description", "note"):
+            _check_text(getattr(self, name), name)
+        erratum = check_bool(self.erratum, "erratum")
+        passed = check_bool(self.passed, "passed")
+        if _check_text(self.status, "status") not in CHECK_STATUSES:
+            raise ValueError(f"status must be one of {list(CHECK_STATUSES)}, got {self.status!r}")
+        if passed and self.status != ("erratum" if erratum else "pass"):
+            raise ValueError(
+                f"status must be {'erratum' if erratum else 'pass'!r} when passed is True and "
+                f"erratum is {erratum}, got {self.status!r}"
+            )
+        if not passed and self.status not in ("fail", "error"):
+            raise ValueError(
+                f"status must be 'fail' or 'error' when passed is False, got {self.status!r}"
+            )
+        fields = {
+            "erratum": erratum,
+            "passed": passed,
+            "value": _measured_value(self.value, passed),
+            "reference": _optional_real(self.reference, "reference"),
+            "tolerance": _optional_real(self.tolerance, "tolerance", low=0.0),
+            "seconds": check_scalar(self.seconds, "seconds", low=0.0),
+        }
+        for name, value in fields.items():
+            object.__setattr__(self, name, value)
+        if not isinstance(self.options, dict) or not all(isinstance(k, str) for k in self.options):
+            raise TypeError(f"options must be a dict with string keys, got {self.options!r:.80}")
+
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def _paper_of(name: str) -> str:
+    _check_text(name, "name")
     paper = name.split(".", 1)[0]
     if "." not in name or paper not in _PAPERS:
         raise ValueError(
@@ -108,7 +226,19 @@ def _paper_of(name: str) -> str:
 
 @dataclass(frozen=True)
 class CheckSpec:
-    """A registered check: the function and where its statement comes from."""
+    """A registered check: the function and where its statement comes from.
+
+    ``name`` looks like ``"<paper>.<what>"`` (``paper`` is set from it), ``func`` is callable,
+    ``equation`` and ``description`` are strings and ``erratum`` is ``True``/``False``;
+    anything else raises ``ValueError`` or ``TypeError`` naming the field.
+
+    Example
+    -------
+    >>> spec = CheckSpec(name="core.demo", func=lambda: Outcome(1.0, 1.0, 0.0, True),
+    ...                  equation="1 = 1", description="a demo")
+    >>> spec.paper, spec.run().status
+    ('core', 'pass')
+    """
 
     name: str
     func: Callable[..., Outcome]
@@ -119,6 +249,10 @@ class CheckSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "paper", _paper_of(self.name))
+        check_callable(self.func, "func", "a check function returning an Outcome")
+        _check_text(self.equation, "equation")
+        _check_text(self.description, "description")
+        object.__setattr__(self, "erratum", check_bool(self.erratum, "erratum"))
 
     def run(self, **options: Any) -> CheckResult:
         """Run the check. Options (``seed``, ``dps``, ``quick``) are passed when accepted."""
@@ -129,7 +263,7 @@ class CheckSpec:
             out = self.func(**kwargs)
             if not isinstance(out, Outcome):
                 raise TypeError(f"check {self.name} returned {type(out).__name__}, not Outcome")
-            passed = bool(out.passed)
+            passed = out.passed
             status = ("erratum" if self.erratum else "pass") if passed else "fail"
             value, ref, tol, note = out.value, out.reference, out.tolerance, out.note
         except Exception as err:  # a crashing check is reported, not raised
@@ -142,9 +276,9 @@ class CheckSpec:
             equation=self.equation,
             description=self.description,
             erratum=self.erratum,
-            value=None if value is None else float(value),
-            reference=None if ref is None else float(ref),
-            tolerance=None if tol is None else float(tol),
+            value=value,
+            reference=ref,
+            tolerance=tol,
             passed=passed,
             status=status,
             note=note,
@@ -155,7 +289,19 @@ class CheckSpec:
 
 @dataclass(frozen=True)
 class ExperimentSpec:
-    """A registered figure: ``run(quick, seed) -> result`` and ``plot(result) -> Figure``."""
+    """A registered figure: ``run(quick, seed) -> result`` and ``plot(result) -> Figure``.
+
+    ``name`` looks like ``"<paper>.<what>"`` (``paper`` is set from it), ``run`` and ``plot``
+    are callable, ``figure`` and ``title`` are strings; anything else raises ``ValueError`` or
+    ``TypeError`` naming the field.
+
+    Example
+    -------
+    >>> spec = ExperimentSpec(name="core.demo", run=lambda quick=True, seed=0: [1, 2],
+    ...                       plot=len, figure="-", title="a demo")
+    >>> spec.paper, spec.plot(spec.run())
+    ('core', 2)
+    """
 
     name: str
     run: Callable[..., Any]
@@ -166,6 +312,10 @@ class ExperimentSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "paper", _paper_of(self.name))
+        check_callable(self.run, "run", "a function run(quick, seed) -> result")
+        check_callable(self.plot, "plot", "a function plot(result) -> Figure")
+        _check_text(self.figure, "figure")
+        _check_text(self.title, "title")
 
 
 def check(
@@ -181,7 +331,15 @@ def check(
     ``equation`` cites the statement, e.g. ``"Buchanan et al., Lemma 2.1 / eq. (4)"``.
     The description defaults to the first line of the function's docstring.
     ``register=False`` builds the spec without adding it to the registry (for examples).
+    The arguments are checked here, before the decorated function is seen: a ``name`` that
+    does not look like ``"<paper>.<what>"`` raises ``ValueError``, a non-string ``name``,
+    ``equation`` or ``description`` ``TypeError``, a non-bool flag ``ValueError``.
     """
+    _paper_of(name)
+    _check_text(equation, "equation")
+    _check_text(description, "description")
+    check_bool(erratum, "erratum")
+    register = check_bool(register, "register")
 
     def decorate(func: Callable[..., Outcome]) -> CheckSpec:
         doc = (func.__doc__ or "").strip().splitlines()
@@ -204,7 +362,22 @@ def check(
 def experiment(
     name: str, *, plot: Callable[[Any], Any], figure: str, title: str
 ) -> Callable[[Callable[..., Any]], ExperimentSpec]:
-    """Register ``run(quick=True, seed=0) -> result`` with its ``plot`` as experiment ``name``."""
+    """Register ``run(quick=True, seed=0) -> result`` with its ``plot`` as experiment ``name``.
+
+    The arguments are checked as :class:`ExperimentSpec` checks its fields, here, before the
+    decorated function is seen.
+
+    Example
+    -------
+    >>> register = experiment("core.demo_sum", plot=len, figure="-", title="a demo")
+    >>> register(lambda quick=True, seed=0: [seed, 1]).plot([0, 1])
+    2
+    >>> _ = _EXPERIMENTS.pop("core.demo_sum")  # examples leave the registry as it was
+    """
+    _paper_of(name)
+    check_callable(plot, "plot", "a function plot(result) -> Figure")
+    _check_text(figure, "figure")
+    _check_text(title, "title")
 
     def decorate(run: Callable[..., Any]) -> ExperimentSpec:
         spec = ExperimentSpec(name=name, run=run, plot=plot, figure=figure, title=title)
@@ -224,9 +397,31 @@ def discover() -> None:
             importlib.import_module(f"{pkg_name}.{info.name}")
 
 
+def _names(names: Any, kind: str) -> list[str] | None:
+    """``names`` as a list of strings (``None`` or empty: no filter), else ``TypeError``."""
+    if names is None:
+        return None
+    if isinstance(names, str) or not isinstance(names, Iterable):
+        raise TypeError(
+            f"names must be a list of {kind} names or prefixes, got "
+            f"{type(names).__name__} {names!r:.80}"
+        )
+    out = list(names)
+    bad = [n for n in out if not isinstance(n, str)]
+    if bad:
+        raise TypeError(f"names must be strings, got {bad!r:.80}")
+    return out or None
+
+
 def _select(
     registry: dict[str, Any], kind: str, paper: str | None, names: Iterable[str] | None
 ) -> list[Any]:
+    if paper is not None and not isinstance(paper, str):
+        raise TypeError(
+            f"paper must be a string such as 'paper000', '000' or 'core', or None, "
+            f"got {type(paper).__name__} {paper!r:.80}"
+        )
+    wanted = _names(names, kind)
     discover()
     if paper is not None:
         key = paper if paper.startswith(("paper", "core")) else f"paper{paper}"
@@ -234,7 +429,6 @@ def _select(
             raise ValueError(f"paper must be one of {_PAPERS} (or 000-004), got {paper!r}")
         paper = key
     chosen = []
-    wanted = list(names) if names else None
     if wanted:
         unknown = [
             n
@@ -269,7 +463,15 @@ def list_experiments(
 
 
 def get_check(name: str) -> CheckSpec:
-    """The check registered as ``name`` (``ValueError`` if there is none)."""
+    """The check registered as ``name`` (``ValueError`` if there is none, ``TypeError`` for a
+    name that is not a string).
+
+    Example
+    -------
+    >>> get_check("core.g2_consistency").paper
+    'core'
+    """
+    _check_text(name, "name")
     discover()
     if name not in _CHECKS:
         raise ValueError(f"unknown check {name!r}; see `diffmem list`")
@@ -277,7 +479,15 @@ def get_check(name: str) -> CheckSpec:
 
 
 def get_experiment(name: str) -> ExperimentSpec:
-    """The experiment registered as ``name`` (``ValueError`` if there is none)."""
+    """The experiment registered as ``name`` (``ValueError`` if there is none, ``TypeError``
+    for a name that is not a string).
+
+    Example
+    -------
+    >>> get_experiment("core.schedules").paper
+    'core'
+    """
+    _check_text(name, "name")
     discover()
     if name not in _EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; see `diffmem list`")
@@ -285,5 +495,11 @@ def get_experiment(name: str) -> ExperimentSpec:
 
 
 def run_check(name: str, **options: Any) -> CheckResult:
-    """Run the registered check ``name``; see :meth:`CheckSpec.run` for the options."""
+    """Run the registered check ``name``; see :meth:`CheckSpec.run` for the options.
+
+    Example
+    -------
+    >>> run_check("core.g2_consistency", seed=0).status
+    'pass'
+    """
     return get_check(name).run(**options)

@@ -40,7 +40,7 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from ._validation import check_choice, check_scalar
-from .registry import CheckResult
+from .registry import CHECK_STATUSES, CheckResult, _check_text, _paper_of
 from .sweep import _writable_dir
 
 __all__ = ["FIGURE_MODES", "FIGURE_STATUSES", "FigureRecord", "environment", "write_report"]
@@ -63,9 +63,12 @@ def _relative_posix(path: str) -> str:
 class FigureRecord:
     """One experiment's run as shown in the report.
 
-    ``mode`` is ``"quick"`` or ``"full"``, ``status`` ``"ok"`` or ``"error"``, ``seconds``
-    the wall time (finite, >= 0) and ``files`` the PNG/PDF paths relative to the report
-    directory (stored with ``/`` separators). Anything else raises ``ValueError``.
+    ``name`` is the experiment's ``"<paper>.<what>"`` and ``paper`` its ``<paper>``; ``figure``,
+    ``title`` and ``error`` (the traceback of a failed run) are strings; ``mode`` is
+    ``"quick"`` or ``"full"``, ``status`` ``"ok"`` or ``"error"``, ``seconds`` the wall time
+    (finite, >= 0) and ``files`` a list of the PNG/PDF paths (strings or path objects) relative
+    to the report directory (stored with ``/`` separators). A wrong kind of object raises
+    ``TypeError``, a wrong value ``ValueError``, naming the field.
 
     Example
     -------
@@ -91,10 +94,23 @@ class FigureRecord:
     error: str = ""
 
     def __post_init__(self) -> None:
-        check_choice(self.mode, "mode", FIGURE_MODES)
-        check_choice(self.status, "status", FIGURE_STATUSES)
+        paper = _paper_of(self.name)
+        if _check_text(self.paper, "paper") != paper:
+            raise ValueError(
+                f"paper must be {paper!r}, the prefix of name {self.name!r}, got {self.paper!r}"
+            )
+        for name in ("figure", "title", "error"):
+            _check_text(getattr(self, name), name)
+        check_choice(_check_text(self.mode, "mode"), "mode", FIGURE_MODES)
+        check_choice(_check_text(self.status, "status"), "status", FIGURE_STATUSES)
         self.seconds = check_scalar(self.seconds, "seconds", low=0.0)
-        self.files = [_relative_posix(f) for f in self.files]
+        if not isinstance(self.files, (list, tuple)) or not all(
+            isinstance(f, (str, os.PathLike)) and isinstance(os.fspath(f), str) for f in self.files
+        ):
+            raise TypeError(
+                f"files must be a list of paths (str or os.PathLike), got {self.files!r:.80}"
+            )
+        self.files = [_relative_posix(os.fspath(f)) for f in self.files]
 
 
 def _usable_cores() -> int:
@@ -267,9 +283,6 @@ def _check_rows(checks: Sequence[CheckResult]) -> str:
     )
 
 
-_CHECK_STATUSES = ("pass", "erratum", "fail", "error")
-
-
 def _paper_rows(checks: Sequence[CheckResult]) -> str:
     """One row per paper: how many of its checks have each status."""
     by_paper: dict[str, Counter[str]] = {}
@@ -279,7 +292,7 @@ def _paper_rows(checks: Sequence[CheckResult]) -> str:
         _row(
             "paper-row",
             [(html.escape(paper), "")]
-            + [(str(n[s]), "num") for s in _CHECK_STATUSES]
+            + [(str(n[s]), "num") for s in CHECK_STATUSES]
             + [(str(n.total()), "num")],
         )
         for paper, n in sorted(by_paper.items())
@@ -308,7 +321,7 @@ here, as the notes predict.</p>
 <table id="summary">{_head(_SUMMARY_HEAD)}
 {_summary_rows(figures)}
 </table>
-<table id="papers">{_head(("paper", *_CHECK_STATUSES, "checks"))}
+<table id="papers">{_head(("paper", *CHECK_STATUSES, "checks"))}
 {_paper_rows(checks)}
 </table>
 <h2>Figures</h2>

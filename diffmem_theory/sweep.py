@@ -78,6 +78,7 @@ import functools
 import hashlib
 import importlib
 import json
+import math
 import multiprocessing
 import os
 import platform
@@ -99,7 +100,8 @@ from typing import Any
 
 import numpy as np
 
-from .registry import _paper_of, discover
+from ._validation import check_bool, check_callable
+from .registry import _check_text, _paper_of, discover
 
 __all__ = [
     "SweepSpec",
@@ -136,7 +138,15 @@ _SWEEPS: dict[str, SweepSpec] = {}
 
 @dataclass(frozen=True)
 class SweepSpec:
-    """A registered sweep: ``build(quick) -> (task, configs)`` under a ``"<paper>.<what>"`` name."""
+    """A registered sweep: ``build(quick) -> (task, configs)`` under a ``"<paper>.<what>"`` name.
+
+    ``paper`` is set from ``name``; ``build`` must be callable and ``description`` a string. A
+    bad field raises ``ValueError`` or ``TypeError`` naming it.
+
+    >>> spec = SweepSpec(name="core.demo", build=lambda quick: ("pkg.mod:task", [{"seed": 0}]))
+    >>> spec.paper, spec.specs(quick=True)
+    ('core', ('pkg.mod:task', [{'seed': 0}]))
+    """
 
     name: str
     build: Callable[[bool], tuple[str, list[dict]]]
@@ -145,15 +155,19 @@ class SweepSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "paper", _paper_of(self.name))
+        check_callable(self.build, "build", "a function specs(quick) -> (task, configs)")
+        _check_text(self.description, "description")
 
     def specs(self, quick: bool = True) -> tuple[str, list[dict]]:
         """The task string and the configs of the quick (or full) sweep, validated.
+
+        ``quick`` must be ``True`` or ``False`` (``ValueError`` otherwise).
 
         >>> task, configs = get_sweep("paper000.crossover_grid").specs(quick=True)
         >>> task.endswith(":crossover_task"), len(configs)
         (True, 12)
         """
-        out = self.build(bool(quick))
+        out = self.build(check_bool(quick, "quick"))
         if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], str)):
             raise TypeError(f"sweep {self.name}: specs(quick) must return (task: str, configs)")
         task, configs = out
@@ -184,6 +198,9 @@ def sweep_spec(
     ``name`` looks like ``"<paper>.<what>"`` (``paper000`` ... ``paper004`` or ``core``); the
     description defaults to the first line of the function's docstring. ``register=False``
     builds the :class:`SweepSpec` without adding it to the registry (for examples and tests).
+    The arguments are checked here, before the decorated function is seen (a non-string ``name``
+    or ``description`` raises ``TypeError``, a bad ``name`` or a non-bool ``register``
+    ``ValueError``).
 
     >>> @sweep_spec("core.example", register=False)
     ... def _specs(quick):
@@ -193,6 +210,10 @@ def sweep_spec(
     >>> _specs.name, _specs.description, len(_specs.specs(quick=True)[1])
     ('core.example', 'Two runs of the crossover task.', 2)
     """
+
+    _paper_of(name)
+    _check_text(description, "description")
+    register = check_bool(register, "register")
 
     def decorate(func: Callable[[bool], tuple[str, list[dict]]]) -> SweepSpec:
         doc = (func.__doc__ or "").strip().splitlines()
@@ -223,6 +244,7 @@ def get_sweep(name: str) -> SweepSpec:
     >>> get_sweep("paper000.crossover_grid").paper
     'paper000'
     """
+    _check_text(name, "name")
     discover()
     if name not in _SWEEPS:
         raise ValueError(f"unknown sweep {name!r}; see `diffmem sweep --list`")
@@ -308,17 +330,36 @@ def _canonical(config: dict) -> str:
     return json.dumps(config, sort_keys=True, separators=(",", ":"), allow_nan=True)
 
 
+def _has_nan(value: Any) -> bool:
+    """Whether a config value is NaN or a list, tuple or dict holding a NaN."""
+    if isinstance(value, float):
+        return math.isnan(value)
+    if isinstance(value, (list, tuple)):
+        return any(_has_nan(v) for v in value)
+    if isinstance(value, dict):
+        return any(_has_nan(v) for v in value.values())
+    return False
+
+
+def _check_config(config: Any, name: str) -> None:
+    """A config is a dict with string keys and no NaN: a NaN parameter describes no run."""
+    if not isinstance(config, dict):
+        raise TypeError(f"{name} must be a dict, got {type(config).__name__} {config!r:.80}")
+    bad = [k for k in config if not isinstance(k, str)]
+    if bad:
+        raise ValueError(f"{name} keys must be strings, got {bad!r}")
+    for key, value in config.items():
+        if _has_nan(value):
+            raise ValueError(f"{name}[{key!r}] must not be or hold NaN, got {value!r:.80}")
+
+
 def _check_configs(configs: Any) -> list[dict]:
     if isinstance(configs, (str, bytes, dict)) or not isinstance(configs, Iterable):
         raise TypeError(f"configs must be a list of dicts, got {type(configs).__name__}")
     out: list[dict] = []
     seen: dict[str, int] = {}
     for i, config in enumerate(configs):
-        if not isinstance(config, dict):
-            raise TypeError(f"configs[{i}] must be a dict, got {type(config).__name__}")
-        bad = [k for k in config if not isinstance(k, str)]
-        if bad:
-            raise ValueError(f"configs[{i}] keys must be strings, got {bad!r}")
+        _check_config(config, f"configs[{i}]")
         try:
             normalized = json.loads(_canonical(config))
         except (TypeError, ValueError) as err:
@@ -364,7 +405,8 @@ def config_key(config: dict) -> str:
     ``.+-`` are spelled out; other values (lists, strings with ``_``, ``/``, spaces, strings that
     read like numbers, ...) and keys longer than 120 characters in total are replaced by the
     first 16 hex digits of the SHA-256 of the canonical JSON after an ``@``. Different configs
-    get different keys.
+    get different keys. ``config`` must be a dict (``TypeError``) with string keys and no NaN
+    value, also inside lists and dicts (``ValueError``); infinities are allowed.
 
     >>> config_key({"seed": 0, "N": 200, "d": 50, "K": 12, "M": 20})
     'K=12_M=20_N=200_d=50_seed=0'
@@ -373,6 +415,7 @@ def config_key(config: dict) -> str:
     >>> config_key({"M": 20, "path": "/tmp/x"})
     'M=20@7f917bb963109250'
     """
+    _check_config(config, "config")
     parts = [_readable(k, config[k]) for k in sorted(config)]
     text = "_".join(p for p in parts if p is not None)
     if parts and None not in parts and len(text) <= _MAX_KEY_LEN:
@@ -384,10 +427,13 @@ def config_key(config: dict) -> str:
 def result_path(out_dir: str | os.PathLike, config: dict) -> Path:
     """Where :func:`run_sweep` writes the result of ``config``: ``out_dir/<config_key>.json``.
 
+    ``out_dir`` must be a non-empty path (``TypeError`` for a non-path, ``ValueError`` for an
+    empty one), ``config`` as for :func:`config_key`.
+
     >>> result_path("runs", {"M": 20, "seed": 0}).as_posix()
     'runs/M=20_seed=0.json'
     """
-    return Path(out_dir) / f"{config_key(config)}.json"
+    return Path(_as_path(out_dir, "out_dir")) / f"{config_key(config)}.json"
 
 
 def _failure_path(out_dir: Path, key: str) -> Path:
@@ -442,8 +488,12 @@ def load_results(out_dir: str | os.PathLike) -> list[dict]:
     """The result records in ``out_dir``, sorted by file name (failed runs not included).
 
     Each record holds ``key``, ``config``, ``result``, ``task``, ``seconds``, ``attempts`` and
-    ``finished`` (UTC, ISO 8601). Temporary files of interrupted writes are never read.
+    ``finished`` (UTC, ISO 8601). Temporary files of interrupted writes are never read. A folder
+    that does not exist holds no results; ``out_dir`` must be a non-empty path (``TypeError``
+    for a non-path, ``ValueError`` for an empty one).
 
+    >>> load_results("no/such/folder")
+    []
     >>> import tempfile
     >>> task = "diffmem_theory.experiments.paper000_crossover_sweep:crossover_task"
     >>> with tempfile.TemporaryDirectory() as out:
@@ -453,7 +503,7 @@ def load_results(out_dir: str | os.PathLike) -> list[dict]:
     [('C=2.0_times=continuous_weighting=eps', {'ratio': 1.0})]
     """
     records = []
-    for path in sorted(Path(out_dir).glob("*.json")):
+    for path in sorted(Path(_as_path(out_dir, "out_dir")).glob("*.json")):
         if path.name.startswith("."):
             continue
         record = _read_json(path)
@@ -467,6 +517,8 @@ def load_failures(out_dir: str | os.PathLike) -> list[dict]:
 
     A failure record is removed when a later run of the same config succeeds.
 
+    >>> load_failures("no/such/folder")
+    []
     >>> import tempfile
     >>> task = "diffmem_theory.experiments.paper000_crossover_sweep:crossover_task"
     >>> with tempfile.TemporaryDirectory() as out:
@@ -475,12 +527,23 @@ def load_failures(out_dir: str | os.PathLike) -> list[dict]:
     ...     runs[0]["status"], load_failures(out)[0]["error"]
     ('failed', 'ValueError: C must be > 0.0, got 0.0')
     """
-    return load_results(Path(out_dir) / FAILED_DIR)
+    return load_results(Path(_as_path(out_dir, "out_dir")) / FAILED_DIR)
 
 
 # ----------------------------------------------------------------------------------------------
 # the folder: where it is, and what produced the results in it
 # ----------------------------------------------------------------------------------------------
+
+
+def _as_path(path: Any, name: str) -> str:
+    """``path`` as a non-empty string path: ``TypeError`` for a non-path (naming ``name``),
+    ``ValueError`` for an empty or blank one."""
+    if not isinstance(path, (str, os.PathLike)) or not isinstance(os.fspath(path), str):
+        raise TypeError(f"{name} must be a path (str or os.PathLike), got {path!r:.80}")
+    text = os.fspath(path)
+    if not text.strip():
+        raise ValueError(f"{name} must be a directory path, got {text!r}")
+    return text
 
 
 def _writable_dir(path: Any, name: str = "out_dir", *, create: bool = False) -> Path:
@@ -502,11 +565,7 @@ def _writable_dir(path: Any, name: str = "out_dir", *, create: bool = False) -> 
     ...         print(str(err).replace(fh.name, "FILE"))
     out_dir 'FILE/sub' lies under the file 'FILE', not a directory
     """
-    if not isinstance(path, (str, os.PathLike)) or not isinstance(os.fspath(path), str):
-        raise TypeError(f"{name} must be a path (str or os.PathLike), got {path!r}")
-    text = os.fspath(path)
-    if not text.strip():
-        raise ValueError(f"{name} must be a directory path, got {text!r}")
+    text = _as_path(path, name)
     out = Path(text)
     existing = next(p for p in (out, *out.parents) if p.exists())  # "." or "/" at the latest
     if not existing.is_dir():

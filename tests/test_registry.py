@@ -2,10 +2,24 @@
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
 import pytest
 
 from diffmem_theory import registry
-from diffmem_theory.registry import Outcome, check, list_checks, list_experiments
+from diffmem_theory.registry import (
+    CheckResult,
+    CheckSpec,
+    ExperimentSpec,
+    Outcome,
+    check,
+    experiment,
+    get_check,
+    get_experiment,
+    list_checks,
+    list_experiments,
+)
 
 
 def _spec(passed: bool, *, erratum: bool = False, raises: bool = False):
@@ -95,3 +109,160 @@ def test_every_registered_check_passes():
     results = [spec.run(seed=0) for spec in list_checks()]
     bad = [(r.name, r.status, r.note[:300]) for r in results if not r.passed]
     assert not bad, bad
+
+
+# ---------------------------------------------------------------------------------------------
+# the records validate their fields (issue 14: NaN, inf and complex were stored and passed on)
+
+_OUTCOME = dict(value=1.0, reference=1.0, tolerance=0.0, passed=True, note="")
+_RESULT = dict(
+    name="core.demo",
+    paper="core",
+    equation="eq. (1)",
+    description="a statement",
+    erratum=False,
+    value=1.0,
+    reference=1.0,
+    tolerance=0.0,
+    passed=True,
+    status="pass",
+    note="",
+    seconds=0.5,
+)
+_BAD_TEXT = [math.nan, math.inf, 1 + 1j, None, 3]
+_TEXT_FIELDS = ["name", "paper", "equation", "description", "status", "note"]
+
+
+@pytest.mark.parametrize(
+    ("fields", "error", "message"),
+    [({f: bad}, TypeError, f"{f} must be a string") for f in _TEXT_FIELDS for bad in _BAD_TEXT]
+    + [
+        ({"value": math.nan}, ValueError, "value must be finite when passed is True"),
+        ({"value": math.inf}, ValueError, "value must be finite when passed is True"),
+        ({"value": 1j}, ValueError, "value must be a real scalar"),
+        ({"reference": math.nan}, ValueError, "reference must be finite"),
+        ({"reference": -math.inf}, ValueError, "reference must be finite"),
+        ({"reference": 1 + 1j}, ValueError, "reference must be a real scalar"),
+        ({"tolerance": math.inf}, ValueError, "tolerance must be finite"),
+        ({"tolerance": -1e-3}, ValueError, "tolerance must be >= 0"),
+        ({"passed": math.nan}, ValueError, "passed must be True or False"),
+        ({"passed": 1}, ValueError, "passed must be True or False"),
+        ({"erratum": "no"}, ValueError, "erratum must be True or False"),
+        ({"seconds": math.nan}, ValueError, "seconds must be finite"),
+        ({"seconds": -1.0}, ValueError, "seconds must be >= 0"),
+        ({"seconds": 1j}, ValueError, "seconds must be a real scalar"),
+        ({"status": "done"}, ValueError, "status must be one of"),
+        ({"status": "fail"}, ValueError, "status must be 'pass' when passed is True"),
+        ({"erratum": True}, ValueError, "status must be 'erratum' when passed is True"),
+        ({"passed": False}, ValueError, "status must be 'fail' or 'error' when passed is False"),
+        ({"paper": "paper000"}, ValueError, "paper must be 'core', the prefix of name"),
+        ({"name": "demo"}, ValueError, "name must look like"),
+        ({"options": math.nan}, TypeError, "options must be a dict with string keys"),
+        ({"options": [("seed", 1)]}, TypeError, "options must be a dict with string keys"),
+        ({"options": {1: 2}}, TypeError, "options must be a dict with string keys"),
+    ],
+)
+def test_check_result_fields_are_checked(fields, error, message):
+    with pytest.raises(error, match=message):
+        CheckResult(**{**_RESULT, **fields})
+
+
+@pytest.mark.parametrize(
+    ("fields", "error", "message"),
+    [
+        ({"value": math.nan}, ValueError, "value must be finite when passed is True"),
+        ({"value": None}, ValueError, "value must be a real number"),
+        ({"value": "1.0"}, ValueError, "value must be a real scalar"),
+        ({"reference": math.inf}, ValueError, "reference must be finite"),
+        ({"reference": 1j}, ValueError, "reference must be a real scalar"),
+        ({"tolerance": math.nan}, ValueError, "tolerance must be finite"),
+        ({"tolerance": -1.0}, ValueError, "tolerance must be >= 0"),
+        ({"passed": math.inf}, ValueError, "passed must be True or False"),
+        ({"note": math.nan}, TypeError, "note must be a string"),
+        ({"note": 1 + 1j}, TypeError, "note must be a string"),
+    ],
+)
+def test_outcome_fields_are_checked(fields, error, message):
+    with pytest.raises(error, match=message):
+        Outcome(**{**_OUTCOME, **fields})
+
+
+def test_a_failing_outcome_may_have_no_finite_value_and_values_are_stored_as_floats():
+    """A check that could not compute its value fails with NaN (paper 000's bad-parameter
+    outcomes); NumPy scalars and integers are stored as float and bool."""
+    assert math.isnan(Outcome(math.nan, None, None, False).value)
+    assert Outcome(-math.inf, 0.0, 0.0, False).value == -math.inf
+    out = Outcome(np.int64(3), np.float32(3.0), 0, np.True_)
+    assert (type(out.value), type(out.reference), type(out.tolerance)) == (float, float, float)
+    assert out.passed is True
+
+
+def test_a_check_returning_a_bad_outcome_is_an_error_not_a_bad_record():
+    spec = check("core.bad_outcome", equation="-", register=False)(
+        lambda: Outcome(value=math.nan, reference=0.0, tolerance=0.0, passed=True)
+    )
+    result = spec.run()
+    assert result.status == "error" and result.value is None
+    assert "value must be finite when passed is True" in result.note
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "message"),
+    [
+        (lambda: CheckSpec("core.x", print, math.nan, ""), TypeError, "equation must be a str"),
+        (lambda: CheckSpec("core.x", print, "-", 1j), TypeError, "description must be a str"),
+        (lambda: CheckSpec("core.x", None, "-", ""), TypeError, "func must be a check function"),
+        (lambda: CheckSpec(math.nan, print, "-", ""), TypeError, "name must be a string"),
+        (lambda: CheckSpec("core.x", print, "-", "", math.nan), ValueError, "erratum must be"),
+        (lambda: ExperimentSpec("core.x", print, len, math.inf, "t"), TypeError, "figure must"),
+        (lambda: ExperimentSpec("core.x", print, len, "-", None), TypeError, "title must"),
+        (lambda: ExperimentSpec("core.x", 3, len, "-", "t"), TypeError, "run must be a function"),
+        (lambda: ExperimentSpec("core.x", print, 3, "-", "t"), TypeError, "plot must be a functi"),
+    ],
+)
+def test_spec_fields_are_checked(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "message"),
+    [
+        (lambda: check(math.nan, equation="-"), TypeError, "name must be a string"),
+        (lambda: check("core.x", equation=math.inf), TypeError, "equation must be a string"),
+        (lambda: check("core.x", equation="-", description=1j), TypeError, "description must"),
+        (lambda: check("core.x", equation="-", erratum=math.nan), ValueError, "erratum must be"),
+        (lambda: check("core.x", equation="-", register=1j), ValueError, "register must be"),
+        (lambda: experiment("core.x", plot=len, figure=math.nan, title="t"), TypeError, "figure"),
+        (lambda: experiment("core.x", plot=None, figure="-", title="t"), TypeError, "plot must"),
+        (lambda: experiment("nodot", plot=len, figure="-", title="t"), ValueError, "look like"),
+    ],
+)
+def test_decorator_arguments_are_checked_before_a_function_is_seen(make, error, message):
+    with pytest.raises(error, match=message):
+        make()
+
+
+@pytest.mark.parametrize("select", [list_checks, list_experiments])
+@pytest.mark.parametrize("paper", [math.nan, 0.0, True, 1j, ["paper000"], np.empty(0)])
+def test_a_paper_that_is_not_a_string_is_a_type_error(select, paper):
+    """It was an AttributeError ('float' object has no attribute 'startswith')."""
+    with pytest.raises(TypeError, match="paper must be a string"):
+        select(paper=paper)
+
+
+@pytest.mark.parametrize("select", [list_checks, list_experiments])
+def test_names_must_be_a_list_of_strings(select):
+    with pytest.raises(TypeError, match="names must be a list"):
+        select(names="core")  # a bare string was split into one-letter prefixes
+    with pytest.raises(TypeError, match="names must be a list"):
+        select(names=3)
+    with pytest.raises(TypeError, match="names must be strings"):
+        select(names=["core", None])
+
+
+@pytest.mark.parametrize("get", [get_check, get_experiment, registry.run_check])
+@pytest.mark.parametrize("name", [None, math.nan, ["core.x"]])
+def test_a_name_that_is_not_a_string_is_a_type_error(get, name):
+    with pytest.raises(TypeError, match="name must be a string"):
+        get(name)

@@ -113,9 +113,36 @@ def test_figure_record_rejects_bad_fields(fields, argument):
         FigureRecord(**{**base, "status": "ok", **fields})
 
 
+@pytest.mark.parametrize(
+    ("fields", "error", "argument"),
+    [
+        ({f: bad}, TypeError, f"{f} must be a string")
+        for f in ("name", "paper", "figure", "title", "error", "mode", "status")
+        for bad in (math.nan, -math.inf, 1 + 1j, None)
+    ]
+    + [
+        ({"paper": "paper000"}, ValueError, "paper must be 'core', the prefix of name"),
+        ({"name": "x"}, ValueError, "name must look like"),
+        ({"seconds": 1j}, ValueError, "seconds must be a real scalar"),
+        ({"files": "figures/a.png"}, TypeError, "files must be a list of paths"),
+        ({"files": None}, TypeError, "files must be a list of paths"),
+        ({"files": [math.nan]}, TypeError, "files must be a list of paths"),
+        ({"files": [b"a.png"]}, TypeError, "files must be a list of paths"),
+    ],
+)
+def test_figure_record_fields_have_their_types(fields, error, argument):
+    """NaN, inf and complex were stored in the text fields and a string split into files."""
+    base = dict(name="core.x", paper="core", figure="-", title="t", mode="quick", seconds=1.0)
+    with pytest.raises(error, match=argument):
+        FigureRecord(**{**base, "status": "ok", **fields})
+
+
 def test_figure_record_stores_posix_paths():
     rec = FigureRecord("core.x", "core", "-", "t", "full", 2, "ok", ["figures\\a.png", "b/c.pdf"])
     assert rec.files == ["figures/a.png", "b/c.pdf"] and rec.seconds == 2.0
+    assert FigureRecord(
+        "core.x", "core", "-", "t", "full", 2, "ok", [Path("d", "e.png")]
+    ).files == ["d/e.png"]
 
 
 def test_environment_names_versions_cores_and_backend():
@@ -170,21 +197,31 @@ _TEXT = st.text(
     max_size=12,
 )
 _STATUSES = ("pass", "erratum", "fail", "error")  # the column order of table#papers
-_VALUE = st.none() | st.floats(allow_nan=False, width=64)
+_PAPERS = ("core", "paper000", "paper001", "paper002", "paper003", "paper004")
+_VALUE = st.none() | st.floats(allow_nan=False, allow_infinity=False, width=64)
+_NONFINITE = st.sampled_from([math.nan, math.inf, -math.inf])  # a failed check's value
+
+
+@st.composite
+def _names(draw) -> str:
+    """A registered name ``<paper>.<any text>``: the markup characters are in its tail."""
+    return f"{draw(st.sampled_from(_PAPERS))}.{draw(_TEXT)}"
 
 
 @st.composite
 def _check_results(draw) -> CheckResult:
     status = draw(st.sampled_from(_STATUSES))
+    failed = status in ("fail", "error")
+    name = draw(_names())
     return _result(
-        draw(_TEXT),
+        name,
         status,
-        paper=draw(_TEXT),
+        paper=name.split(".")[0],
         equation=draw(_TEXT),
         description=draw(_TEXT),
-        value=draw(_VALUE),
+        value=draw(_VALUE | _NONFINITE if failed else _VALUE),
         reference=draw(_VALUE),
-        tolerance=draw(_VALUE),
+        tolerance=draw(st.none() | st.floats(0, 1e300)),
         note=draw(_TEXT),
         seconds=draw(st.floats(0, 1e4)),
     )
@@ -193,9 +230,10 @@ def _check_results(draw) -> CheckResult:
 @st.composite
 def _figure_records(draw) -> FigureRecord:
     stem = draw(st.from_regex(r"[a-z0-9_]{1,8}", fullmatch=True))
+    name = draw(_names())
     return FigureRecord(
-        name=draw(_TEXT),
-        paper=draw(_TEXT),
+        name=name,
+        paper=name.split(".")[0],
         figure=draw(_TEXT),
         title=draw(_TEXT),
         mode=draw(st.sampled_from(["quick", "full"])),

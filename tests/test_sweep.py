@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import multiprocessing
 import os
 import re
@@ -22,6 +23,7 @@ from diffmem_theory import sweep
 from diffmem_theory.crossover import crossover_ratio
 from diffmem_theory.schedules import VPTrig
 from diffmem_theory.sweep import (
+    SweepSpec,
     config_key,
     get_sweep,
     list_sweeps,
@@ -414,6 +416,55 @@ def test_registry_of_named_sweeps(monkeypatch):
     assert len(toy_specs.specs(quick=False)[1]) == 4
     with pytest.raises(ValueError, match="already registered"):
         sweep_spec("core.toy")(lambda quick: (TASK, []))
+
+
+@pytest.mark.parametrize(
+    ("make", "error", "message"),
+    [
+        (lambda: sweep_spec(math.nan), TypeError, "name must be a string"),
+        (lambda: sweep_spec("core.x", description=1j), TypeError, "description must be a str"),
+        (lambda: sweep_spec("core.x", register=math.nan), ValueError, "register must be True"),
+        (lambda: SweepSpec("core.x", None), TypeError, "build must be a function"),
+        (lambda: SweepSpec("core.x", print, math.inf), TypeError, "description must be a str"),
+        (lambda: get_sweep(None), TypeError, "name must be a string"),
+        (lambda: get_sweep("paper000.crossover_grid").specs(math.nan), ValueError, "quick must"),
+        (lambda: get_sweep("paper000.crossover_grid").specs(1j), ValueError, "quick must be"),
+    ],
+)
+def test_sweep_specs_check_their_arguments(make, error, message):
+    """NaN and complex were accepted as names, descriptions and the quick flag (bool(nan))."""
+    with pytest.raises(error, match=message):
+        make()
+
+
+@pytest.mark.parametrize(
+    ("call", "error", "message"),
+    [
+        (lambda: config_key({"K": math.nan}), ValueError, r"config\['K'\] must not be or hold NaN"),
+        (lambda: config_key({"v": [1.0, math.nan]}), ValueError, r"config\['v'\] must not be"),
+        (lambda: config_key(None), TypeError, "config must be a dict"),
+        (lambda: config_key([("K", 1)]), TypeError, "config must be a dict"),
+        (lambda: config_key({1: 2}), ValueError, "config keys must be strings"),
+        (lambda: result_path("runs", {"seed": math.nan}), ValueError, "must not be or hold NaN"),
+        (lambda: result_path(None, {"seed": 0}), TypeError, "out_dir must be a path"),
+        (lambda: load_results(1.5), TypeError, "out_dir must be a path"),
+        (lambda: load_failures(math.nan), TypeError, "out_dir must be a path"),
+        (lambda: load_results(""), ValueError, "out_dir must be a directory path"),
+    ],
+)
+def test_configs_and_folders_are_checked(call, error, message):
+    """A NaN parameter describes no run (and the key said 'K=nan'); a non-path was a TypeError
+    from pathlib that did not name out_dir."""
+    with pytest.raises(error, match=message):
+        call()
+
+
+def test_a_nan_config_is_refused_before_anything_runs(tmp_path, markers):
+    out = tmp_path / "out"
+    with pytest.raises(ValueError, match=r"configs\[1\]\['x'\] must not be or hold NaN"):
+        run_sweep(TASK, [{"x": 1, "seed": 0}, {"x": math.nan, "seed": 0}], out, workers=1)
+    assert not any(markers.iterdir()) and not out.exists()
+    assert config_key({"x": math.inf}) == "x=inf"  # infinities stay valid parameters
 
 
 def test_crossover_grid_sweep_matches_eq_14(tmp_path):
