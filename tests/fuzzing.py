@@ -61,6 +61,7 @@ import warnings
 import zlib
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -299,6 +300,12 @@ class DocIndex:
                 if test.examples and test.name not in self.tests:
                     self.tests[test.name] = test
         self.matches: dict[str, list[_Match]] = {}
+        # the names called in each docstring, so that finding the docstrings that may call a
+        # target is a set lookup
+        self.called = {
+            name: set(re.findall(r"(\w+)\(", test.docstring or ""))
+            for name, test in self.tests.items()
+        }
 
     def matches_in(self, name: str) -> list[_Match]:
         """The calls of package callables in the examples of doctest ``name`` (executed once)."""
@@ -436,10 +443,9 @@ class BaseFinder:
         if owner is not None:
             own.add(f"{owner.__module__}.{owner.__qualname__}")
         plain = target.qualname.split(".")[-1]
-        pattern = re.compile(rf"\b{re.escape(plain)}\(")
         prio: list[list[str]] = [[], [], [], []]
-        for name, test in self.docs.tests.items():
-            if not pattern.search(test.docstring or ""):
+        for name in self.docs.tests:
+            if plain not in self.docs.called[name]:
                 continue
             if name in own:
                 prio[0].append(name)
@@ -727,9 +733,8 @@ def _scalar_kinds(value: Any) -> dict[str, st.SearchStrategy]:
 
 
 def _string_kind(value: Any) -> st.SearchStrategy:
-    from diffmem_theory.schedules import Schedule
-
-    if isinstance(value, Schedule):
+    schedules = sys.modules.get(f"{PACKAGE}.schedules")  # a schedule's module is imported
+    if schedules is not None and isinstance(value, schedules.Schedule):
         names = [type(value).__name__, "VPTrig", "vptrig", "VE", "nope", ""]
     elif isinstance(value, str):
         names = ["", "nope", value.upper(), value + "x", " " + value]
@@ -803,7 +808,7 @@ def draw(strategy: st.SearchStrategy, n: int, key: str) -> list[Any]:
 
     @hypothesis_seed(zlib.crc32(key.encode()))
     @settings(
-        max_examples=4 * n,
+        max_examples=n + 2,
         database=None,
         deadline=None,
         phases=[Phase.generate],
@@ -817,6 +822,9 @@ def draw(strategy: st.SearchStrategy, n: int, key: str) -> list[Any]:
             texts.add(text)
             found.append(example)
 
+    # no example database: skip hashing the source of ``collect`` on every call (an optional
+    # speed-up; hypothesis versions without this attribute just compute the digest)
+    collect._hypothesis_internal_database_key = None  # type: ignore[attr-defined]
     collect()
     return found
 
@@ -863,7 +871,9 @@ def plan_cases(base: BaseCall, mode: str, kinds: Iterable[str] | None = None) ->
         )
         # hypothesis generates the simplest example first; the sample takes the next one
         # (random, with the seed of draw)
-        cases = [Case(p, draw(strategies[p][k], 2, f"{name}:{p}:{k}")[-1]) for p, k in pairs]
+        chosen = st.tuples(*(strategies[p][k] for p, k in pairs))
+        drawn = draw(chosen, 2, name)[-1] if pairs else ()
+        cases = [Case(p, m) for (p, _), m in zip(pairs, drawn, strict=True)]
         return [c for c in cases if not _same(c.mutation.value, sig.parameters[c.param].default)]
     cases = []
     for param, kinds in strategies.items():
@@ -966,14 +976,15 @@ def scan(obj: Any, path: str = "result", out: Scan | None = None, depth: int = 0
         if obj.dtype.kind in "fc":
             if obj.dtype.kind == "c":
                 out.note("complex", path)
-            bad_nan = np.isnan(obj)
-            if bad_nan.any():
-                out.note("nan", f"{path}[{np.argwhere(bad_nan)[0].tolist()}]")
-            for what, bad in (("posinf", np.isposinf(obj)), ("neginf", np.isneginf(obj))):
-                if obj.dtype.kind == "c":
-                    bad = np.isinf(obj.real if what == "posinf" else obj.imag)
-                if bad.any():
-                    out.note(what, f"{path}[{np.argwhere(bad)[0].tolist()}]")
+            parts = (obj.real, obj.imag) if obj.dtype.kind == "c" else (obj,)
+            for part in parts:
+                for what, bad in (
+                    ("nan", np.isnan(part)),
+                    ("posinf", np.isposinf(part)),
+                    ("neginf", np.isneginf(part)),
+                ):
+                    if bad.any():
+                        out.note(what, f"{path}[{np.argwhere(bad)[0].tolist()}]")
         elif obj.dtype.kind == "O":
             for i, v in enumerate(obj.flat):
                 if i > 1000:
@@ -1227,16 +1238,19 @@ def run_call(base: BaseCall, case: Case) -> tuple[Outcome, float]:
         except BaseException as err:  # the oracle judges every exception type
             error = err
     seconds = time.perf_counter() - start
-    outcome = classify(
-        result,
-        error,
-        caught,
-        target=base.target,
-        param=param,
-        mutated=mutated,
-        base_scan=base.scan or Scan(),
-        path_argument=path_argument,
-    )
+    try:
+        outcome = classify(
+            result,
+            error,
+            caught,
+            target=base.target,
+            param=param,
+            mutated=mutated,
+            base_scan=base.scan or Scan(),
+            path_argument=path_argument,
+        )
+    except Exception as err:  # a bug of the harness: reported, and the run goes on
+        outcome = Outcome("harness_error", f"{type(err).__name__}: {_first_line(err)}")
     _close_figures()
     return outcome, seconds
 
@@ -1257,8 +1271,9 @@ def _child(args: argparse.Namespace) -> None:
     def emit(**event: Any) -> None:
         channel.write(json.dumps(event, default=repr) + "\n")
 
-    _listen_to_numba(emit)
     targets = [Target.from_spec(s) for s in json.loads(Path(args.targets).read_text())]
+    if any(t.module.split(".")[0] == PACKAGE for t in targets):
+        _listen_to_numba(emit)
     start_target, start_case = (int(x) for x in args.resume.split(","))
     finder = BaseFinder(targets)
     for ti, target in enumerate(targets):
@@ -1437,9 +1452,31 @@ def run(
     base_timeout: float = BASE_TIMEOUT,
     kinds: Iterable[str] | None = None,
     progress: Callable[[str], None] | None = None,
+    jobs: int = 1,
 ) -> RunResult:
     """Fuzz ``targets`` in a child process, restarted after each crash or hang; ``mode`` is
-    ``"sample"`` or ``"full"`` (see :func:`plan_cases`), ``kinds`` restricts the mutations."""
+    ``"sample"`` or ``"full"`` (see :func:`plan_cases`), ``kinds`` restricts the mutations.
+
+    ``jobs`` children run side by side, each on a fixed, contiguous share of the targets: the
+    outcomes do not depend on it, only the wall time."""
+    if jobs > 1 and len(targets) > 1:
+        size = -(-len(targets) // jobs)
+        shares = [targets[i : i + size] for i in range(0, len(targets), size)]
+        with ThreadPoolExecutor(len(shares)) as pool:
+            parts = list(
+                pool.map(
+                    lambda share: run(
+                        share, mode, timeout=timeout, base_timeout=base_timeout,
+                        kinds=kinds, progress=progress,
+                    ),
+                    shares,
+                )
+            )  # fmt: skip
+        out = RunResult()
+        for part in parts:
+            out.merge(part)
+        out.seconds = max(part.seconds for part in parts)
+        return out
     out = RunResult()
     start = time.monotonic()
     with tempfile.TemporaryDirectory(prefix="fuzz-") as tmp:

@@ -31,7 +31,7 @@ def _report(records: list[fuzzing.Record]) -> str:
 
 @pytest.fixture(scope="module")
 def sample() -> fuzzing.RunResult:
-    return fuzzing.run(fuzzing.discover_targets(), "sample")
+    return fuzzing.run(fuzzing.discover_targets(), "sample", jobs=2)
 
 
 @pytest.mark.parametrize("module", MODULES)
@@ -73,7 +73,7 @@ SELFTESTS = ["crash", "hang", "index", "nan", "warn", "clean", "inf"]
 def harness() -> fuzzing.RunResult:
     targets = [fuzzing.Target("fuzz_selftest", f"selftest_{name}") for name in SELFTESTS]
     kinds = ["huge_int", "negative", "nan", "huge", "zero"]
-    return fuzzing.run(targets, "full", timeout=3.0, kinds=kinds)
+    return fuzzing.run(targets, "full", timeout=1.5, kinds=kinds)
 
 
 def _outcomes(result: fuzzing.RunResult, name: str) -> dict[str, set[str]]:
