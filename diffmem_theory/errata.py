@@ -1154,6 +1154,8 @@ def regression_temperature(tau: float = 1 / 20, N: int = 200, C: float = 2.0) ->
     entropy at tau = 1 (a "high" temperature must not lower it), ``actual`` the entropy at tau;
     ``printed_fails`` says the entropy at tau is below it. Correction: call tau = 1/20 a low
     temperature (entropy increases with tau, ``corrected_holds`` checks this on a grid).
+    ``details["inverse_temperature"]`` is ``1/tau``: inf for a tau below 1/1.8e308, where the
+    softmax is one-hot (entropy 0).
 
     >>> ce = regression_temperature()
     >>> round(ce.actual, 4) < round(ce.printed, 4), ce.printed_fails, ce.corrected_holds

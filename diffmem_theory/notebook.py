@@ -55,7 +55,22 @@ def experiment(name: str, quick: bool | None = None, seed: int = 0) -> Any:
 
 
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
-    """Print ``rows`` as a right-aligned text table (floats with 6 significant digits)."""
+    """Print ``rows`` as a right-aligned text table (floats with 6 significant digits).
+
+    ``headers`` is a sequence of strings and every row a sequence of as many cells.
+
+    >>> table(["a", "b"], [(1, 0.5), ("x", 2.0)])
+    a    b
+    1  0.5
+    x    2
+    """
+    if isinstance(headers, str) or not all(isinstance(h, str) for h in headers):
+        raise TypeError(f"headers must be a sequence of str, got {headers!r:.60}")
+    if isinstance(rows, str) or any(
+        isinstance(row, str) or not hasattr(row, "__len__") or len(row) != len(headers)
+        for row in rows
+    ):
+        raise ValueError(f"rows must be sequences of {len(headers)} cells (one per header)")
     cells = [[f"{c:.6g}" if isinstance(c, float) else str(c) for c in row] for row in rows]
     widths = [max(len(str(h)), *(len(r[i]) for r in cells)) for i, h in enumerate(headers)]
     print("  ".join(f"{h:>{w}}" for h, w in zip(headers, widths, strict=True)))

@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from ._validation import check_choice, check_int
+from ._validation import check_choice, check_int, check_scalar
 
 __all__ = ["PALETTE", "STYLE", "figure", "paper_style", "save_figure"]
 
@@ -72,6 +72,7 @@ STYLE: dict[str, Any] = {
 }
 
 _WIDTHS = {"single": 3.4, "double": 7.0}
+_MAX_PANELS = 100  # rows or columns of one figure
 
 
 @contextmanager
@@ -100,7 +101,8 @@ def figure(
     """Create a figure in the package style with an ``nrows x ncols`` grid of axes.
 
     ``width`` is ``"single"`` (3.4 in) or ``"double"`` (7.0 in); each panel's height is
-    ``aspect`` times its width. Returns the figure and a flat array of axes.
+    ``aspect`` times its width; at most 100 rows and 100 columns. Returns the figure and a flat
+    array of axes.
 
     Example
     -------
@@ -108,9 +110,10 @@ def figure(
     >>> axes.shape
     (3,)
     """
-    ncols = check_int(ncols, "ncols", low=1)
-    nrows = check_int(nrows, "nrows", low=1)
+    ncols = check_int(ncols, "ncols", low=1, high=_MAX_PANELS)
+    nrows = check_int(nrows, "nrows", low=1, high=_MAX_PANELS)
     check_choice(width, "width", tuple(_WIDTHS))
+    aspect = check_scalar(aspect, "aspect", low=0.0, low_open=True, high=100.0)
     w = _WIDTHS[width]
     with paper_style():
         fig, axes = plt.subplots(

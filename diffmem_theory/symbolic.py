@@ -35,7 +35,10 @@ import functools
 from fractions import Fraction
 from typing import Any
 
+import numpy as np
 import sympy as sp
+
+from diffmem_theory._validation import check_int
 
 __all__ = [
     "C_KAPPA",
@@ -85,6 +88,65 @@ E_LAMBDA = sp.Symbol("E_lambda", positive=True)  # E_t[lambda(t)]
 E_LAMBDA_GEN = sp.Symbol("E_lambda_gen", positive=True)  # E_t[lambda(t)/(psi_t s2 + 1)]
 
 _WEIGHTINGS = ("x0", "eps", "score", "v")
+_MAX_GRID_STEPS = 10_000  # exact rationals per grid (sums of sympy terms beyond are minutes)
+
+
+def _real(value: Any, name: str, *, positive: bool = False) -> sp.Expr:
+    """``value`` as a real sympy expression (a number or a real symbolic expression).
+
+    Rejects bools, containers, strings that are not expressions, complex or infinite numbers,
+    NaN, and (``positive=True``) anything not known to be > 0; ``ValueError`` naming ``name``.
+    """
+    if isinstance(value, (bool, np.bool_, str, list, tuple, dict, set, np.ndarray)):
+        raise ValueError(f"{name} must be a real number or sympy expression, got {value!r:.60}")
+    try:
+        expr = sp.sympify(value, strict=True)
+    except (sp.SympifyError, TypeError, ValueError) as err:
+        raise ValueError(
+            f"{name} must be a real number or sympy expression, got {value!r:.60}"
+        ) from err
+    if not isinstance(expr, sp.Expr) or expr.is_real is False or expr.is_finite is False:
+        raise ValueError(f"{name} must be a finite real number or expression, got {value!r:.60}")
+    if expr.has(sp.nan, sp.zoo, sp.oo, -sp.oo, sp.I):
+        raise ValueError(f"{name} must be a finite real number or expression, got {value!r:.60}")
+    if positive and expr.is_positive is not True:
+        raise ValueError(f"{name} must be > 0 (a positive number or symbol), got {value!r:.60}")
+    return expr
+
+
+def _number(
+    value: Any,
+    name: str,
+    low: Any = None,
+    high: Any = None,
+    *,
+    low_open: bool = False,
+    high_open: bool = False,
+) -> sp.Expr:
+    """A real expression; if it is a number, within ``[low, high]`` (ends open as asked)."""
+    expr = _real(value, name)
+    if expr.free_symbols:
+        return expr
+    if (low is not None and (expr < low if not low_open else expr <= low)) or (
+        high is not None and (expr > high if not high_open else expr >= high)
+    ):
+        left, right = "(" if low_open else "[", ")" if high_open else "]"
+        raise ValueError(f"{name} must lie in {left}{low}, {high}{right}, got {value!r:.60}")
+    return expr
+
+
+def _s2(s2: Any) -> sp.Expr:
+    """sigma_*^2: the symbol ``s2`` for None, else a positive number or positive expression."""
+    return S2 if s2 is None else _real(s2, "s2", positive=True)
+
+
+def _times_pair(t_min: Any, t_max: Any) -> tuple[sp.Expr, sp.Expr]:
+    """``0 <= t_min < t_max <= 1`` where they are numbers (symbols such as T_MIN pass)."""
+    lo = _number(t_min, "t_min", 0, 1, high_open=True)
+    hi = _number(t_max, "t_max", 0, 1, low_open=True)
+    if not (lo.free_symbols or hi.free_symbols) and not bool(lo < hi):
+        raise ValueError(f"t_min must be < t_max, got t_min = {t_min!r}, t_max = {t_max!r}")
+    return lo, hi
 
 
 # --- schedule --------------------------------------------------------------------------------
@@ -163,7 +225,7 @@ def gen_excess_expr(s2: Any = None) -> sp.Expr:
     d*t**2
     """
     sch = vptrig_schedule()
-    s2v = S2 if s2 is None else sp.sympify(s2)
+    s2v = _s2(s2)
     expr = D * S2 * sch["sigma2"] / (sch["alpha2"] * S2 + sch["sigma2"])
     assert sp.cancel(expr - D * S2 / (sch["psi"] * S2 + 1)) == 0  # the two forms of Thm F.1
     return sp.factor(expr.subs(S2, s2v))
@@ -197,7 +259,9 @@ def approx_loss_difference_expr(
     >>> sp.expand(delta - (C * (1 - M / N) * D * S2 * E_LAMBDA - D * S2 * E_LAMBDA_GEN))
     0
     """
-    return pmem_excess_expr() * sp.sympify(mean_lambda) - D * S2 * sp.sympify(mean_lambda_gen)
+    mean_w = _real(mean_lambda, "mean_lambda")
+    mean_wg = _real(mean_lambda_gen, "mean_lambda_gen")
+    return pmem_excess_expr() * mean_w - D * S2 * mean_wg
 
 
 @functools.cache
@@ -268,8 +332,8 @@ def weighting_expr(weighting: str) -> sp.Expr:
 
 
 def _branch(s2: sp.Expr) -> str:
-    """'lt', 'eq' or 'gt': where the number s2 lies relative to 1."""
-    if s2 == 1:
+    """'lt', 'eq' or 'gt': where the number s2 lies relative to 1 (1.0 is 1)."""
+    if (s2 - 1).is_zero:
         return "eq"
     return "lt" if bool(s2 < 1) else "gt"
 
@@ -284,14 +348,16 @@ def kernel_integral_expr(x: Any = T, s2: Any = S2, branch: str | None = None) ->
         s2 = 1:  x,
         s2 > 1:  atanh(x sqrt(-q/s2)) / sqrt(-q s2)   (the argument is < 1 for x <= 1).
 
-    ``branch`` ("lt", "eq", "gt") is required when ``s2`` is a symbol.
+    ``branch`` ("lt", "eq", "gt") is required when ``s2`` is a symbol. ``x`` (a number in
+    (0, 1] or an expression) and ``s2 > 0`` are validated (``ValueError``).
 
     >>> kernel_integral_expr(1, sp.Rational(1, 2))
     pi/2
     >>> sp.simplify(sp.diff(kernel_integral_expr(T, S2, "gt"), T) - 1 / (S2 + (1 - S2) * T**2))
     0
     """
-    x, s2 = sp.sympify(x), sp.sympify(s2)
+    x = _number(x, "x", 0, 1, low_open=True)
+    s2 = _real(s2, "s2", positive=True)
     if branch is None:
         if s2.free_symbols:
             raise ValueError("branch ('lt', 'eq' or 'gt') is required for a symbolic s2")
@@ -365,8 +431,9 @@ def crossover_moments_expr(
     >>> crossover_moments_expr("eps", 1, 0)
     (oo, 2/3)
     """
-    s2v, t_min, t_max = sp.sympify(s2), sp.sympify(t_min), sp.sympify(t_max)
-    if s2v.free_symbols or not bool(s2v > 0):
+    s2v = _real(s2, "s2", positive=True)
+    t_min, t_max = _times_pair(t_min, t_max)
+    if s2v.free_symbols:
         raise ValueError(f"s2 must be a positive number, got {s2!r}")
     mean_w, mean_wg = _moments_branch(weighting, s2v, t_min, t_max, _branch(s2v))
     if t_min == 0:
@@ -405,15 +472,15 @@ def crossover_ratio_expr(
     1
     """
     weighting_expr(weighting)  # validates the name
-    t_min, t_max = sp.sympify(t_min), sp.sympify(t_max)
+    t_min, t_max = _times_pair(t_min, t_max)
     if s2 is None:
         return sp.Piecewise(
             (_ratio_branch(weighting, S2, t_min, t_max, "lt"), S2 < 1),
             (_ratio_branch(weighting, sp.Integer(1), t_min, t_max, "eq"), sp.Eq(S2, 1)),
             (_ratio_branch(weighting, S2, t_min, t_max, "gt"), True),
         )
-    s2v = sp.sympify(s2)
-    if s2v.free_symbols or not bool(s2v > 0):
+    s2v = _real(s2, "s2", positive=True)
+    if s2v.free_symbols:
         raise ValueError(f"s2 must be a positive number or None (symbolic), got {s2!r}")
     return _ratio_branch(weighting, s2v, t_min, t_max, _branch(s2v))
 
@@ -425,11 +492,17 @@ def grid_times(n_steps: int = 25, eps: Any = Fraction(1, 1000)) -> list[sp.Ratio
     Buchanan et al. (paper 000), Sec. 4 and App. H.1: with the defaults
     ``t_l = 999/1000 - 998 l/25000``, ``l = 0..25`` (:meth:`VPTrig.time_grid`).
 
+    ``1 <= n_steps <= 10,000`` and ``0 < eps < 1/2``.
+
     >>> g = grid_times()
     >>> len(g), g[0], g[16], g[-1]
     (26, 999/1000, 9007/25000, 1/1000)
     """
-    e = sp.Rational(eps)
+    n_steps = check_int(n_steps, "n_steps", low=1, high=_MAX_GRID_STEPS)
+    e = _number(eps, "eps", 0, sp.Rational(1, 2), low_open=True, high_open=True)
+    if e.free_symbols:
+        raise ValueError(f"eps must be a number, got {eps!r}")
+    e = sp.Rational(e) if e.is_Rational else sp.nsimplify(e, rational=True)
     return [1 - e - (1 - 2 * e) * sp.Rational(l, n_steps) for l in range(n_steps + 1)]
 
 
@@ -446,8 +519,12 @@ def crossover_moments_times_expr(
     (3, 3/4)
     """
     lam = weighting_expr(weighting)
-    gen = vptrig_schedule()["gen"].subs(S2, S2 if s2 is None else sp.sympify(s2))
-    ts = [sp.sympify(t) for t in times]
+    gen = vptrig_schedule()["gen"].subs(S2, _s2(s2))
+    if isinstance(times, (str, bytes)) or not hasattr(times, "__iter__"):
+        raise ValueError(f"times must be a sequence of times in (0, 1), got {times!r:.60}")
+    if len(times) > _MAX_GRID_STEPS + 1:
+        raise ValueError(f"times must hold at most {_MAX_GRID_STEPS + 1} times, got {len(times)}")
+    ts = [_number(t, "times[i]", 0, 1, low_open=True, high_open=True) for t in times]
     if not ts:
         raise ValueError("times must hold at least one time")
     n = len(ts)

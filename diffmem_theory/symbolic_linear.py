@@ -39,6 +39,8 @@ import functools
 
 import sympy as sp
 
+from diffmem_theory._validation import check_int
+
 __all__ = [
     "ALPHA",
     "B17_T",
@@ -137,10 +139,12 @@ def t_mixing_series(order: int = 3) -> sp.Expr:
     """Series of (2.9) in x = n^{-2/d} up to and including x^order (the O-term removed).
 
     t_M = 1/2 log(1 + sigma^2 x / (lam (1 - x))); the x^1 term is :func:`t_mixing_leading_expr`.
+    ``1 <= order <= 20`` (a few seconds of sympy series expansion at 20).
 
     >>> t_mixing_series(1)
     sigma**2*x/(2*lam)
     """
+    order = check_int(order, "order", low=1, high=20)
     expr = sp.log(1 + SIGMA**2 * X / (LAM * (1 - X))) / 2
     ser = sp.series(expr, X, 0, order + 1).removeO()
     return sp.collect(sp.expand(ser), X)

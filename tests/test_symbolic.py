@@ -397,3 +397,34 @@ def test_ratio_with_t_max_vs_numeric(weighting, s2):
     exact = float(mp_eval(f, s2, 1.5, 0.01, 0.8))
     num = cx.crossover_ratio(weighting, var_star=s2, C=1.5, t_min=0.01, t_max=0.8)
     assert rel_err(num, exact) < 1e-10
+
+
+# --- issue 14 fuzzing: bad symbolic arguments --------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: sym.gen_excess_expr(True),  # AttributeError
+        lambda: sym.crossover_moments_expr("x0", None),  # AttributeError
+        lambda: sym.crossover_ratio_expr("x0", s2=[1.0, "a", None]),
+        lambda: sym.crossover_ratio_expr("x0", s2=1, t_max=0),  # NaN
+        lambda: sym.crossover_ratio_grid_expr("x0", s2=np.empty(0)),
+        lambda: sym.crossover_ratio_grid_expr("x0", n_steps=0),  # NaN
+        lambda: sym.grid_times(2**62),  # hung
+        lambda: sym.grid_times(eps=math.inf),  # accepted
+        lambda: sym.kernel_integral_expr(np.full((2, 3), 0.5), S2, "lt"),  # AttributeError
+        lambda: sym.kernel_integral_expr(T, 0.0),  # ZeroDivisionError
+        lambda: sym.crossover_moments_times_expr([0.5], "x0", s2=math.inf),
+        lambda: sym.approx_loss_difference_expr(1 + 1j),  # complex accepted
+        lambda: sym.crossover_moments_expr("x0", 1, 1 + 1j),
+    ],
+)
+def test_bad_symbolic_arguments_raise_value_error(call):
+    with pytest.raises(ValueError):
+        call()
+
+
+def test_kernel_integral_float_one_is_the_s2_equal_one_branch():
+    # s2 = 1.0 took the s2 != 1 branch: atan(0)/0 = NaN
+    assert sym.kernel_integral_expr(sp.Rational(1, 2), 1.0) == sp.Rational(1, 2)

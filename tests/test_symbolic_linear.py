@@ -170,3 +170,10 @@ def test_b17_structure():
     # the floor d u^2/4 is the notes' Fig. 2 "floor" column (d = 16, lamhat = 1: 3.85482)
     u = sl.b17_structure()["u_late"].subs({sl.LAM_HAT: 1, B17_T: 2})
     assert math.isclose(float((D * U**2 / 4).subs({D: 16, U: u})), 3.85482, rel_tol=1e-5)
+
+
+@pytest.mark.parametrize("order", [0, 21, 2**62, math.inf])
+def test_t_mixing_series_order_is_bounded(order):
+    # issue 14: inf gave OverflowError, 2**62 hung
+    with pytest.raises(ValueError, match="order"):
+        sl.t_mixing_series(order)

@@ -109,3 +109,25 @@ def test_check_allocation_finite_result_dps_bool_callable():
     with pytest.warns(v.OutOfRangeWarning, match="outside"):
         v.warn_out_of_range("outside", stacklevel=2)
     assert issubclass(v.OutOfRangeWarning, UserWarning)
+
+
+def test_notebook_table_and_plotting_figure_validate_their_arguments():
+    # issue 14 fuzzing: IndexError from table, MemoryError/OverflowError from figure
+    from diffmem_theory.notebook import table
+    from diffmem_theory.plotting import figure
+
+    with pytest.raises(TypeError, match="headers"):
+        table([1.0, "a", None], [(1, 2, 3)])
+    with pytest.raises(TypeError, match="headers"):
+        table("ab", [(1, 2)])
+    with pytest.raises(ValueError, match="rows"):
+        table(["a", "b"], "nope")
+    with pytest.raises(ValueError, match="rows"):
+        table(["a", "b"], [(1,)])
+    for bad in (2**62, 2**64):
+        with pytest.raises(ValueError, match="ncols"):
+            figure(ncols=bad)
+        with pytest.raises(ValueError, match="nrows"):
+            figure(nrows=bad)
+    with pytest.raises(ValueError, match="aspect"):
+        figure(aspect=float("nan"))
