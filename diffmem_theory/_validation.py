@@ -284,3 +284,19 @@ def exp_or_raise(log_value: float, what: str) -> float:
     if log_value > _LOG_FLOAT64_MAX:
         raise ValueError(f"{what} = e^{log_value:.6g} is outside the float64 range")
     return float(np.exp(log_value))
+
+
+def check_config(config: Any, name: str = "config", required: Sequence[str] = ()) -> Any:
+    """Validate a run configuration: a mapping holding every key of ``required``.
+
+    A non-mapping raises ``TypeError``; a missing key ``ValueError`` naming it. The values are
+    checked by the caller (e.g. ``check_int(config["N"], "config['N']")``).
+    """
+    from collections.abc import Mapping
+
+    if not isinstance(config, Mapping):
+        raise TypeError(f"{name} must be a dict, got {type(config).__name__}")
+    missing = [key for key in required if key not in config]
+    if missing:
+        raise ValueError(f"{name} is missing {missing} (required keys: {list(required)})")
+    return config

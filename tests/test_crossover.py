@@ -401,3 +401,12 @@ def test_crossover_argmin_huge_d_no_overflow():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # the square of the objective overflowed
         assert cx.crossover_argmin(200, times=GRID, d=1e300) == cx.crossover_argmin(200, times=GRID)
+
+
+def test_crossover_task_validates_its_config():
+    from diffmem_theory.experiments.paper000_crossover_sweep import crossover_task
+
+    with pytest.raises(TypeError, match="config must be a dict"):  # AttributeError
+        crossover_task(1.5)
+    with pytest.raises(ValueError, match=r"config is missing \['C'\]"):  # KeyError
+        crossover_task({"weighting": "x0"})

@@ -349,3 +349,21 @@ def test_fuzz_findings_metrics():
         gaussian_frechet_distance([1e300], [[1.0]], [-1e300], [[1.0]])
     with pytest.raises(ValueError, match="cov2 must be symmetric positive semi-definite"):
         gaussian_frechet_distance([0.0], [[1.0]], [0.0], [[-1.0]])
+
+
+def test_phase_sweep_configs_are_validated():
+    from diffmem_theory.experiments.paper000_phase import (
+        LAB,
+        QUICK,
+        phase_configs,
+        train_and_evaluate,
+    )
+
+    with pytest.raises(ValueError, match="seed"):  # OverflowError
+        phase_configs([20], float("inf"), QUICK, LAB)
+    with pytest.raises(ValueError, match=r"Ms\[i\]"):
+        phase_configs([float("inf")], 0, QUICK, LAB)
+    with pytest.raises(TypeError, match="config must be a dict"):  # IndexError
+        train_and_evaluate(np.empty(0))
+    with pytest.raises(ValueError, match=r"missing \['K'\]"):  # KeyError
+        train_and_evaluate({"N": 20, "d": 5, "M": 4, "seed": 0})

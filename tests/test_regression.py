@@ -415,3 +415,14 @@ def test_fuzz_findings_regression():
     assert big[1].tolist() == [83, 166]
     with pytest.raises(ValueError, match="n_starts must be <= 10000"):  # hung
         fit_loss_weighting([50, 100], [30, 30], [3, 6], [40, 80], n_starts=2**62)
+
+
+def test_observed_transitions_validates_its_runs():
+    from diffmem_theory.experiments.paper000_fig3 import observed_transitions
+
+    with pytest.raises(TypeError, match="runs must be a dict"):  # AttributeError
+        observed_transitions(1.5)
+    with pytest.raises(ValueError, match="keyed by"):
+        observed_transitions({"a": []})
+    with pytest.raises(ValueError, match="missing"):
+        observed_transitions({(20, 5, 2): [{"config": {"M": 4}}]})

@@ -22,6 +22,7 @@ Example
 
 from __future__ import annotations
 
+from diffmem_theory._validation import check_config
 from diffmem_theory.crossover import crossover_ratio
 from diffmem_theory.schedules import VPTrig
 from diffmem_theory.sweep import sweep_spec
@@ -41,6 +42,7 @@ def crossover_task(config: dict) -> dict:
     >>> crossover_task({"C": 2.0, "weighting": "eps", "times": "grid"})["ratio"] > 0.9999
     True
     """
+    check_config(config, "config", ("C", "weighting"))
     times = config.get("times", "grid")
     if times not in _TIMES:
         raise ValueError(f"config['times'] must be one of {list(_TIMES)}, got {times!r}")

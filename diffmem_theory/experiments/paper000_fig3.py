@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from diffmem_theory._validation import as_float_array, check_config, check_int
 from diffmem_theory.experiments import paper000_phase as phase
 from diffmem_theory.metrics import phase_transition, refinement_grid
 from diffmem_theory.plotting import figure
@@ -145,11 +146,21 @@ def observed_transitions(runs: dict[tuple[int, int, int], list[dict]]) -> dict[s
     >>> out["M_pt"].tolist(), out["M_start"].tolist(), out["M_end"].tolist()
     ([12.0], [8.0], [16.0])
     """
+    check_config(runs, "runs")
     cols: dict[str, list] = {k: [] for k in ("N", "d", "K", "M_pt", "M_start", "M_end")}
     curves = []
-    for (N, d, K), recs in runs.items():
-        Ms = np.array([r["config"]["M"] for r in recs], dtype=np.int64)
-        ratios = np.array([r["result"]["ratio"] for r in recs], dtype=float)
+    for key, recs in runs.items():
+        if not isinstance(key, tuple) or len(key) != 3:
+            raise ValueError(f"runs must be keyed by (N, d, K) tuples, got the key {key!r:.60}")
+        N, d, K = key
+        if isinstance(recs, (str, bytes)) or not hasattr(recs, "__iter__"):
+            raise TypeError(f"runs[{key}] must be a list of run records, got {type(recs).__name__}")
+        for rec in recs:
+            check_config(rec, f"a record of runs[{key}]", ("config", "result"))
+            check_config(rec["config"], f"a record's config in runs[{key}]", ("M",))
+            check_config(rec["result"], f"a record's result in runs[{key}]", ("ratio",))
+        Ms = np.array([check_int(r["config"]["M"], "config['M']", low=1) for r in recs])
+        ratios = as_float_array([r["result"]["ratio"] for r in recs], "result['ratio']", ndim=1)
         pt = phase_transition(Ms, ratios)
         for key, value in (
             ("N", N),

@@ -38,6 +38,7 @@ from typing import Any
 
 import numpy as np
 
+from diffmem_theory._validation import check_config, check_int
 from diffmem_theory.denoisers import memorized_subset, memorizing_denoiser
 from diffmem_theory.losses import test_loss, training_losses
 from diffmem_theory.metrics import memorization_ratio, nearest_distances, phase_transition
@@ -95,7 +96,11 @@ def train_and_evaluate(config: dict) -> dict:
     nearest training sample and nearest true mean (Fig. 6), and the train/test losses at t_16
     (x0 units) of the model and of the pmem (random M-subset), mem and ground-truth denoisers.
     """
-    N, d, K, M, seed = (int(config[k]) for k in ("N", "d", "K", "M", "seed"))
+    keys = ("N", "d", "K", "M", "seed")
+    check_config(config, "config", keys)
+    N, d, K, M, seed = (
+        check_int(config[k], f"config[{k!r}]", low=0 if k == "seed" else 1) for k in keys
+    )
     settings = {k: config.get(k, QUICK[k]) for k in _TRAIN_KEYS}
     gmm, X = laboratory(N, d, K, seed)
     res = train_gmm_denoiser(X, M, TrainConfig(seed=seed, **settings), progress=False)
@@ -146,9 +151,13 @@ def phase_configs(Ms: Any, seed: int, settings: dict, lab: dict) -> list[dict]:
     >>> phase_configs([20], 0, QUICK, LAB)[0]["M"]
     20
     """
-    return [
-        {**lab, "M": int(M), "seed": int(seed), **settings, "version": TASK_VERSION} for M in Ms
-    ]
+    seed = check_int(seed, "seed", low=0)
+    check_config(settings, "settings")
+    check_config(lab, "lab", ("N", "d", "K"))
+    if isinstance(Ms, (str, bytes)) or not hasattr(Ms, "__iter__"):
+        raise TypeError(f"Ms must be a sequence of model sizes, got {type(Ms).__name__}")
+    sizes = [check_int(M, "Ms[i]", low=1) for M in Ms]
+    return [{**lab, "M": M, "seed": seed, **settings, "version": TASK_VERSION} for M in sizes]
 
 
 def phase_runs(
