@@ -476,3 +476,10 @@ def test_huge_points_and_flags_are_refused():
     ):
         with pytest.raises(ValueError, match="must be True or False"):
             call()
+
+
+def test_lemma4_13_two_points_subnormal_stages():
+    """A hypothesis example whose DOP853 stages went subnormal: 0/0 in scipy's error norm."""
+    a = 1.0
+    frac = pos = ds = 0.7665553923903363
+    test_lemma4_13_two_points.hypothesis.inner_test(a, frac, pos, ds)
