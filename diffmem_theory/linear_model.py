@@ -533,7 +533,8 @@ def log_kde_cross(mu_G, Sigma_G, Y, eps: float) -> float:
     """log sum_k N(mu_G | Y_k, Sigma_G + eps^2 I), the cross term of (3.7), in log space.
 
     ``Sigma_G`` symmetric positive semi-definite (d, d), ``mu_G`` (d,), ``Y`` (n, d).
-    ``ValueError`` if Sigma_G + eps^2 I is singular or infinite in float64.
+    ``ValueError`` if Sigma_G + eps^2 I is singular or infinite in float64, or if the squared
+    distances overflow.
 
     >>> round(log_kde_cross([0.0], [[0.0]], np.zeros((1, 1)), 1.0), 12)
     -0.918938533205
@@ -558,7 +559,13 @@ def log_kde_cross(mu_G, Sigma_G, Y, eps: float) -> float:
         sq = np.einsum("ij,ij->j", z, z)
     logdet = 2.0 * float(np.sum(np.log(np.diag(L))))
     logs = -0.5 * sq - 0.5 * (d * _LOG_2PI + logdet)
-    return float(logsumexp(logs))
+    out = float(logsumexp(logs))
+    if not math.isfinite(out):
+        raise ValueError(
+            "log sum_k N(mu_G | Y_k, Sigma_G + eps^2 I) is below the float64 range: |Y_k - mu_G|^2 "
+            "overflows (rescale the data)"
+        )
+    return out
 
 
 def _same_dimension(Y: np.ndarray, d: int, name: str = "Y") -> None:

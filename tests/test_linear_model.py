@@ -495,3 +495,11 @@ def test_fuzz_findings_linear_model():
         lm.model_params(None)  # AttributeError
     _, s2 = lm.late_time_params(np.array([[1e150], [0.0]]), 1.0, 1.0)
     assert s2 == pytest.approx(math.exp(-2.0) * 0.25e300 + lm.noise_variance(1.0, 1.0), rel=1e-14)
+
+
+def test_log_kde_cross_far_points_raise():
+    # issue 14 fuzzing: -inf from |Y - mu_G|^2 = 1e600
+    with pytest.raises(ValueError, match="rescale"):
+        lm.log_kde_cross([0.0], [[1.0]], np.full((1, 1), 1e300), 1.0)
+    with pytest.raises(ValueError, match="rescale"):
+        lm.log_kde_cross([1e300], [[1.0]], np.zeros((1, 1)), 1.0)
