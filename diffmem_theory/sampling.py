@@ -52,10 +52,18 @@ import numpy as np
 from array_api_compat import array_namespace
 from numpy.typing import ArrayLike, DTypeLike
 
-from diffmem_theory._validation import as_float_array, as_rng, check_choice, check_dtype, check_int
+from diffmem_theory._validation import (
+    as_float_array,
+    as_rng,
+    check_allocation,
+    check_bool,
+    check_choice,
+    check_dtype,
+    check_int,
+)
 from diffmem_theory.kernels import BACKENDS, _namespace
 from diffmem_theory.kernels._array_api import to_host
-from diffmem_theory.schedules import Schedule
+from diffmem_theory.schedules import Schedule, as_schedule
 
 __all__ = ["Denoiser", "ddim_sample", "euler_maruyama_sample", "probability_flow_sample"]
 
@@ -67,13 +75,14 @@ Denoiser = Callable[[float, np.ndarray], np.ndarray]
 # ----------------------------------------------------------------------------------------------
 
 
-def _check_callables(denoiser: Any, schedule: Any) -> None:
+def _check_callables(denoiser: Any, schedule: Any, return_trajectory: Any) -> Schedule:
+    """Validate the denoiser and the trajectory flag; return the schedule (or the named one)."""
     if not callable(denoiser):
         raise TypeError(
             f"denoiser must be a callable denoiser(t, x) -> x0_hat, got {type(denoiser).__name__}"
         )
-    if not isinstance(schedule, Schedule):
-        raise TypeError(f"schedule must be a Schedule, got {type(schedule).__name__}")
+    check_bool(return_trajectory, "return_trajectory")
+    return as_schedule(schedule, required=True)
 
 
 def _grid(schedule: Schedule, times: ArrayLike | None) -> np.ndarray:
@@ -133,12 +142,15 @@ def _host_start(
                 f"the shape (n, d) of the initial noise"
             )
         count, dim = check_int(n, "n", low=1), check_int(d, "d", low=1)
+        check_allocation(count * dim, f"n x d = {count} x {dim} initial states")
         if rng is None:
             raise ValueError("rng is required when x_init is None (it draws the initial noise)")
         target = check_dtype(np.float64 if dtype is None else dtype)
         scale = math.sqrt(float(schedule.alpha(t0)) ** 2 + float(schedule.sigma2(t0)))
         x = scale * as_rng(rng).standard_normal((count, dim), dtype=target)
         return x, False, target
+    if rng is not None:
+        as_rng(rng)  # unused with x_init, but a bad rng is still an error
     x = as_float_array(_host(x_init), "x_init", ndim=(1, 2))
     given = x.shape
     target = check_dtype(x.dtype if dtype is None else dtype)
@@ -256,7 +268,7 @@ def ddim_sample(
     >>> print(np.round(out, 6), bool(np.allclose(out, exact, rtol=1e-14, atol=0)))
     [[ 2.999864 -0.999955]] True
     """
-    _check_callables(denoiser, schedule)
+    schedule = _check_callables(denoiser, schedule, return_trajectory)
     grid = _grid(schedule, times)
     x, single, target = _start(schedule, float(grid[0]), x_init, n, d, rng, dtype, backend)
     alpha = np.asarray(schedule.alpha(grid), dtype=np.float64).tolist()
@@ -333,7 +345,7 @@ def probability_flow_sample(
     >>> bool(abs(out[0, 0] - exact) < 1e-4)      # global error O(h^2): 1.1e-5 here
     True
     """
-    _check_callables(denoiser, schedule)
+    schedule = _check_callables(denoiser, schedule, return_trajectory)
     grid = _grid(schedule, times)
     x, single, target = _start(schedule, float(grid[0]), x_init, n, d, rng, dtype, backend)
     a, b = _pf_coefficients(schedule, grid)
@@ -393,7 +405,7 @@ def euler_maruyama_sample(
     >>> bool(abs(out.mean() - mu) < 0.01), bool(out.std() < 0.01)
     (True, True)
     """
-    _check_callables(denoiser, schedule)
+    schedule = _check_callables(denoiser, schedule, return_trajectory)
     grid = _grid(schedule, times)
     if rng is None:
         raise ValueError("rng is required: the reverse SDE draws a Gaussian increment each step")

@@ -365,7 +365,15 @@ def test_bad_input_raises_naming_the_argument(sampler):
     with pytest.raises(TypeError, match="denoiser"):
         sampler("not callable", SCHED, x0, rng=0)
     with pytest.raises(TypeError, match="schedule"):
-        sampler(den, "VPTrig", x0, rng=0)
+        sampler(den, 1.0, x0, rng=0)
+    with pytest.raises(TypeError, match="schedule"):
+        sampler(den, "VPTrigg", x0, rng=0)
+    with pytest.raises(TypeError, match="rng"):  # ignored with x_init before
+        sampler(den, "VPTrig", x0, rng=float("nan"))
+    with pytest.raises(ValueError, match="return_trajectory"):
+        sampler(den, "VPTrig", x0, rng=0, return_trajectory=float("nan"))
+    with pytest.raises(ValueError, match="GiB"):
+        sampler(den, "VPTrig", n=2**40, d=2**30, rng=0)
     with pytest.raises(TypeError, match="rng"):
         sampler(den, SCHED, n=2, d=3, rng=1.5)
 
