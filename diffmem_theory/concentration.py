@@ -45,7 +45,13 @@ import numpy as np
 from numpy.typing import ArrayLike
 from scipy.special import log_ndtr
 
-from diffmem_theory._validation import as_float_array, check_choice, check_int, finite_result
+from diffmem_theory._validation import (
+    as_float_array,
+    check_bool,
+    check_choice,
+    check_int,
+    finite_result,
+)
 from diffmem_theory.schedules import Schedule, as_schedule
 
 __all__ = [
@@ -139,8 +145,11 @@ class Bound:
         return _out(np.maximum(0.0, 1.0 - np.asarray(self.failure_probability, dtype=float)))
 
     def holds(self, observed: ArrayLike) -> np.ndarray:
-        """Elementwise: does the event hold for the observed quantity ``q`` (broadcast)?"""
-        q = np.asarray(observed, dtype=float)
+        """Elementwise: does the event hold for the observed quantity ``q`` (broadcast)?
+
+        ``q`` is real (+-inf allowed); NaN raises ``ValueError``.
+        """
+        q = _observed(observed, "observed")
         if self.kind == "upper":
             return q <= self.value
         if self.kind == "lower":
@@ -158,7 +167,15 @@ class Bound:
         """
         if self.kind != "upper" or self.log_value is None:
             raise ValueError("holds_log needs an 'upper' bound with a log_value")
-        return np.asarray(log_observed, dtype=float) <= self.log_value
+        return _observed(log_observed, "log_observed") <= self.log_value
+
+
+def _observed(value: ArrayLike, name: str) -> np.ndarray:
+    """An observed quantity: real, +-inf allowed (q = 0 has log q = -inf), NaN rejected."""
+    arr = as_float_array(value, name, finite=False)
+    if np.any(np.isnan(arr)):
+        raise ValueError(f"{name} must not be NaN")
+    return arr
 
 
 def _out(x: Any) -> Any:
@@ -287,6 +304,7 @@ def chi2_lower_tail_bound(p: ArrayLike, eps: ArrayLike, *, log: bool = False) ->
     >>> round(chi2_lower_tail_bound(100, 0.3), 6)   # exact: chi2.cdf(70, 100) = 0.009846
     0.058792
     """
+    check_bool(log, "log")
     pp = _ranged(p, "p", 0.0, low_open=True)
     e = _ranged(eps, "eps", 0.0, 1.0, high_open=True)
     log_bound = 0.5 * pp * (e + np.log1p(-e))
@@ -308,6 +326,7 @@ def chi2_upper_tail_bound(p: ArrayLike, eps: ArrayLike, *, log: bool = False) ->
     >>> round(chi2_upper_tail_bound(100, 0.3), 6)   # exact: chi2.sf(130, 100) = 0.023512
     0.152318
     """
+    check_bool(log, "log")
     pp = _ranged(p, "p", 0.0, low_open=True)
     e = _ranged(eps, "eps", 0.0)
     log_bound = -0.5 * pp * (e - np.log1p(e))
@@ -327,6 +346,7 @@ def chi2_two_sided_bound(p: ArrayLike, eps: ArrayLike, *, log: bool = False) -> 
     >>> round(chi2_two_sided_bound(100, 0.3), 6)
     0.649305
     """
+    check_bool(log, "log")
     pp = _ranged(p, "p", 0.0, low_open=True)
     e = _ranged(eps, "eps", 0.0, 1.0)
     log_bound = math.log(2.0) - pp * e * e / 8.0
@@ -397,6 +417,7 @@ def prop_c3_bounds(
     >>> round(prop_c3_bounds(1000, 3, 0.2, var_star=0.5, printed=True).lower, 9)
     400.0
     """
+    check_bool(printed, "printed")
     dd = _ranged(d, "d", 0.0, low_open=True)
     nn = check_int(n, "n", low=2)
     e = _ranged(eps, "eps", 0.0, 1.0, low_open=True, high_open=True)
@@ -531,6 +552,7 @@ def coupon_probability_exact(
     >>> coupon_probability_exact(2, 4, exact=True)   # aabb-type sequences: 6 of 16
     Fraction(3, 8)
     """
+    check_bool(exact, "exact")
     k = check_int(K, "K", low=1)
     n = check_int(l, "l", low=0)
     check_choice(method, "method", ("expand", "dp"))
@@ -748,6 +770,8 @@ def coupling_conditions(
     >>> coupling_conditions(0.3, 0.1, 50, 9.0, lemma="E.1")   # sqrt(eps) is too large
     False
     """
+    check_bool(printed, "printed")
+    check_bool(sharp, "sharp")
     check_choice(lemma, "lemma", LEMMAS)
     e, dd, g, s2, a2, sig2 = _common(t, eps, d, gamma, var_star, schedule)
     alpha = np.sqrt(a2)
@@ -886,6 +910,7 @@ def lemma_e1(
     >>> round(b.value, 3), round(b.failure_probability, 6), b.conditions_hold
     (713.513, 0.023165, True)
     """
+    check_bool(printed, "printed")
     e, dd, g, _, a2, _ = _common(t, eps, d, gamma, var_star, schedule)
     kk = _count(K, "K")
     _check_unused(N=N, Gamma=Gamma)
@@ -931,6 +956,7 @@ def lemma_e2(
     >>> round(b.value, 4), round(b.failure_probability, 6), b.conditions_hold
     (46.08, 0.020783, True)
     """
+    check_bool(printed, "printed")
     e, dd, _, s2, a2, _ = _common(t, eps, d, gamma, var_star, schedule)
     nn = _count(N, "N", 2)
     _check_unused(K=K, Gamma=Gamma)
@@ -972,6 +998,8 @@ def lemma_e3(
     >>> round(b.value, 4), b.conditions_hold
     (253.5077, True)
     """
+    check_bool(strong, "strong")
+    check_bool(printed, "printed")
     e, dd, g, s2, a2, _ = _common(t, eps, d, gamma, var_star, schedule)
     nn = _count(N, "N", 2)
     _check_unused(K=K, Gamma=Gamma)
@@ -1014,6 +1042,7 @@ def lemma_e4(
     >>> round(b.log_value, 3), round(b.failure_probability, 6), b.conditions_hold
     (-433.621, 0.023165, True)
     """
+    check_bool(printed, "printed")
     e, dd, g, s2, a2, sig2 = _common(t, eps, d, gamma, var_star, schedule)
     kk = _count(K, "K")
     G = _need_gamma_max(Gamma, "E.4")
@@ -1063,6 +1092,7 @@ def lemma_e5(
     >>> round(b.log_value, 3), round(b.failure_probability, 6), b.conditions_hold
     (-57.836, 0.041566, True)
     """
+    check_bool(printed, "printed")
     e, dd, _, s2, a2, _ = _common(t, eps, d, gamma, var_star, schedule)
     nn = _count(N, "N", 2)
     G = _need_gamma_max(Gamma, "E.5")
@@ -1138,6 +1168,8 @@ def lemma_e6(
     >>> round(b.log_value, 2), round(b.failure_probability, 4), b.conditions_hold
     (-2638.27, 0.1012, True)
     """
+    check_bool(memorized, "memorized")
+    check_bool(printed, "printed")
     check_choice(coupon, "coupon", ("union", "closed"))
     e, dd, g, s2, a2, _ = _common(t, eps, d, gamma, var_star, schedule)
     nn = _count(N, "N", 2)

@@ -49,6 +49,7 @@ import numpy.typing as npt
 from ._validation import (
     as_float_array,
     check_allocation,
+    check_bool,
     check_choice,
     check_int,
     check_scalar,
@@ -219,6 +220,8 @@ class Schedule(ABC):
         ...
         ValueError: t must lie in (0, 1) for VPTrig, got 1.0
         """
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, got {type(name).__name__}")
         arr = as_float_array(t, name, finite=False)
         below_end = arr < self.T if self._open_at_T else arr <= self.T
         bad = ~((arr > 0) & below_end)
@@ -873,6 +876,9 @@ def as_schedule(
     if isinstance(schedule, Schedule):
         return schedule
     allowed = f"a Schedule or one of the names {list(SCHEDULE_NAMES)}"
+    if not isinstance(name, str):
+        raise TypeError(f"name must be a str, got {type(name).__name__}")
+    check_bool(required, "required")
     if default is not None and not isinstance(default, Schedule):
         raise TypeError(f"default must be a Schedule or None, got {type(default).__name__}")
     if schedule is None:

@@ -769,3 +769,21 @@ def test_bound_fields_are_validated(field, value):
         cc.Bound(value=1.0, failure_probability=0.1, statement=1j)
     with pytest.raises(ValueError, match="conditions_hold"):
         cc.Bound(value=1.0, failure_probability=0.1, conditions_hold=1.5)
+
+
+def test_flags_and_observed_quantities_are_validated():
+    # issue 14 fuzzing: NaN / complex flags were accepted as truthy, NaN observations as False
+    with pytest.raises(ValueError, match="printed"):
+        cc.lemma_e1(0.3, 0.5, 200, 10, 3, 39.6, var_star=0.8, printed=float("nan"))
+    with pytest.raises(ValueError, match="log"):
+        cc.chi2_upper_tail_bound(100, 0.3, log=1j)
+    with pytest.raises(ValueError, match="exact"):
+        cc.coupon_probability_exact(2, 4, exact=float("inf"))
+    with pytest.raises(ValueError, match="strong"):
+        cc.lemma_e3(0.6, 0.55, 200, 10, 3, 25.46, var_star=0.8, strong=float("nan"))
+    b = cc.Bound(value=2.0, failure_probability=0.1, kind="upper", log_value=0.5)
+    assert b.holds([math.inf, -math.inf]).tolist() == [False, True]
+    with pytest.raises(ValueError, match="observed must not be NaN"):
+        b.holds([1.0, math.nan])
+    with pytest.raises(ValueError, match="log_observed must not be NaN"):
+        b.holds_log(math.nan)

@@ -503,3 +503,13 @@ def test_log_kde_cross_far_points_raise():
         lm.log_kde_cross([0.0], [[1.0]], np.full((1, 1), 1e300), 1.0)
     with pytest.raises(ValueError, match="rescale"):
         lm.log_kde_cross([1e300], [[1.0]], np.zeros((1, 1)), 1.0)
+
+
+def test_half_crossing_validates_its_input():
+    from diffmem_theory.experiments.paper001_linear import half_crossing
+
+    with pytest.raises(ValueError, match="p must be finite"):  # inf was accepted
+        half_crossing([1, 2, 3], np.array([0.2, np.inf, 0.6]))
+    with pytest.raises(ValueError, match="one value per n"):
+        half_crossing([1, 2], np.array([0.2, 0.4, 0.6]))
+    assert half_crossing([1, 2, 3], np.array([0.2, 0.4, 0.6])) == pytest.approx(2.5)

@@ -426,3 +426,10 @@ def test_observed_transitions_validates_its_runs():
         observed_transitions({"a": []})
     with pytest.raises(ValueError, match="missing"):
         observed_transitions({(20, 5, 2): [{"config": {"M": 4}}]})
+
+
+def test_fig3_tuples_flag_is_validated():
+    from diffmem_theory.experiments.paper000_fig3 import tuples
+
+    with pytest.raises(ValueError, match="quick"):
+        tuples(float("nan"))

@@ -677,3 +677,13 @@ def test_time_grid_and_as_schedule_bad_sizes_and_defaults():
         VPTrig().time_grid(2**63 - 1)  # IndexError from linspace
     with pytest.raises(TypeError, match="default must be a Schedule"):
         as_schedule(None, float("nan"))
+
+
+def test_name_arguments_are_strings():
+    # issue 14 fuzzing: a NaN or complex ``name`` was accepted
+    with pytest.raises(TypeError, match="name must be a str"):
+        VPTrig().check_time(0.5, name=float("nan"))
+    with pytest.raises(TypeError, match="name must be a str"):
+        as_schedule(None, name=1j)
+    with pytest.raises(ValueError, match="required"):
+        as_schedule(None, required=float("nan"))

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from diffmem_theory._validation import as_float_array, check_config, check_int
+from diffmem_theory._validation import as_float_array, check_bool, check_config, check_int
 from diffmem_theory.experiments import paper000_phase as phase
 from diffmem_theory.metrics import phase_transition, refinement_grid
 from diffmem_theory.plotting import figure
@@ -61,7 +61,7 @@ def tuples(quick: bool) -> tuple[tuple[int, int, int], ...]:
     >>> len(tuples(quick=False)), tuples(quick=True)[0]
     (64, (50, 30, 3))
     """
-    return QUICK_TUPLES if quick else FULL_TUPLES
+    return QUICK_TUPLES if check_bool(quick, "quick") else FULL_TUPLES
 
 
 def _base_grid(N: int) -> list[int]:

@@ -52,6 +52,7 @@ from typing import Any
 
 import numpy as np
 
+from .._validation import as_float_array, check_scalar
 from ..linear_model import (
     LinearDiffusionConfig,
     expected_kl_var_B17,
@@ -137,8 +138,11 @@ def half_crossing(ns, p: np.ndarray, after: float = 0.0) -> float:
     >>> half_crossing([1, 2, 3], np.array([0.2, 0.4, 0.45]))
     nan
     """
-    ns = np.asarray(ns, dtype=float)
-    p = np.asarray(p, dtype=float)
+    ns = as_float_array(ns, "ns", ndim=1, dtype=np.float64)
+    p = as_float_array(p, "p", ndim=1, dtype=np.float64)
+    after = check_scalar(after, "after")
+    if p.shape != ns.shape:
+        raise ValueError(f"p must have one value per n, got shapes {p.shape} and {ns.shape}")
     idx = np.flatnonzero((ns > after) & (p >= 0.5))
     if idx.size == 0:
         return math.nan
