@@ -36,6 +36,7 @@ from scipy.linalg import solve_triangular
 from diffmem_theory._validation import (
     as_float_array,
     as_rng,
+    check_covariance,
     check_dtype,
     check_int,
     check_last_dim,
@@ -59,7 +60,6 @@ __all__ = [
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
 _WEIGHT_SUM_TOL = 1e-6
-_SYMMETRY_TOL = 1e-10
 _PSD_TOL = 1e-10
 
 
@@ -107,19 +107,7 @@ def _covariances(covs: ArrayLike, m: int, d: int, name: str = "covs") -> np.ndar
     cov = as_float_array(covs, name, ndim=3, dtype=np.float64)
     if cov.shape != (m, d, d):
         raise ValueError(f"{name} must have shape ({m}, {d}, {d}), got shape {cov.shape}")
-    scale = max(1.0, float(np.abs(cov).max()))
-    asym = float(np.abs(cov - cov.transpose(0, 2, 1)).max())
-    if asym > _SYMMETRY_TOL * scale:
-        raise ValueError(f"{name} must be symmetric, got max |Sigma - Sigma^T| = {asym:.3g}")
-    cov = 0.5 * (cov + cov.transpose(0, 2, 1))
-    low = np.linalg.eigvalsh(cov).min(axis=1)
-    bad = np.flatnonzero(low < -_PSD_TOL * scale)
-    if bad.size:
-        raise ValueError(
-            f"{name} must be positive semi-definite, but component {int(bad[0])} has "
-            f"eigenvalue {low[bad[0]]:.3g}"
-        )
-    return cov
+    return check_covariance(cov, name, stacked=True, rtol=_PSD_TOL)[0]
 
 
 def _log_weights(weights: ArrayLike | None, m: int, name: str = "weights") -> np.ndarray:
