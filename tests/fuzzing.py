@@ -940,6 +940,24 @@ def _complex_input(value: Any, depth: int = 0) -> bool:
     return False
 
 
+def _has_float(value: Any, depth: int = 0) -> bool:
+    """Whether an argument holds a floating-point number (Python, NumPy or sympy)."""
+    if depth > 4:
+        return False
+    if isinstance(value, (float, complex, np.floating, np.complexfloating)):
+        return True
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "O":
+            return any(_has_float(v, depth + 1) for v in value.flat)
+        return value.dtype.kind in "fc"
+    if isinstance(value, (list, tuple)):
+        return any(_has_float(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return any(_has_float(v, depth + 1) for v in value.values())
+    sympy = sys.modules.get("sympy")
+    return sympy is not None and isinstance(value, sympy.Basic) and bool(value.atoms(sympy.Float))
+
+
 @dataclass
 class Scan:
     """Non-finite or complex floating-point content found in a result, with where."""
@@ -1021,8 +1039,14 @@ def _scan_sympy(obj: Any, path: str, out: Scan) -> None:
         out.note("nan", path)
     if obj.has(sympy.zoo):
         out.note("nan", path + " (zoo)")
-    if obj.has(sympy.oo) or obj.has(-sympy.oo):
-        out.note("exact_inf", path)
+    if obj.has(sympy.I):
+        out.note("complex", path)
+    for infinity, what in ((sympy.oo, "posinf"), (-sympy.oo, "neginf")):
+        if obj.has(infinity):
+            # exact arithmetic has no overflow: oo is the mathematical value (a divergent
+            # integral); with Floats in the expression it may be a rounding artefact instead
+            # (atanh(1.0) = oo where the exact argument is below 1)
+            out.note(what if obj.atoms(sympy.Float) else "exact_inf", path)
 
 
 def _scan_mpmath(obj: Any, path: str, out: Scan) -> None:
@@ -1169,6 +1193,7 @@ def classify(
     mutated: Any,
     base_scan: Scan,
     path_argument: bool = False,
+    exact_inputs: bool = False,
 ) -> Outcome:
     """The oracle (see the module docstring): an :class:`Outcome` whose category is one of
     :data:`OK_OUTCOMES` or names the failure."""
@@ -1204,10 +1229,18 @@ def classify(
         return Outcome("runtime_warning", f"{w.category.__name__}: {w.message} ({where})")
     if found.complex and complex_input:
         return Outcome("bad_input_passed_on", f"complex at {found.complex}")
-    if found.exact_inf:
-        # sympy and mpmath have no overflow: their infinity is the exact value (a divergent
-        # integral, log 0), which the mathematics says, not a rounding accident
+    if found.exact_inf and exact_inputs:
+        # sympy without floats has no overflow and no rounding: its oo is the exact value (a
+        # divergent integral), which the mathematics says, not an accident
         return Outcome("exact_infinity", f"infinity at {found.exact_inf}")
+    if found.exact_inf:
+        # floats among the inputs: oo may be a rounding artefact (atanh(1.0) where the exact
+        # argument is below 1)
+        if bad_input:
+            return Outcome("bad_input_passed_on", f"infinity at {found.exact_inf}")
+        if _documented_at(target, result, "+inf", found.exact_inf):
+            return Outcome("nonfinite_documented", f"infinity at {found.exact_inf}")
+        return Outcome("inf_from_finite", f"sympy infinity at {found.exact_inf}")
     if bad_input and param is not None:
         return Outcome("finite_from_bad_input", "accepted")
     return Outcome("finite")
@@ -1248,6 +1281,7 @@ def run_call(base: BaseCall, case: Case) -> tuple[Outcome, float]:
             mutated=mutated,
             base_scan=base.scan or Scan(),
             path_argument=path_argument,
+            exact_inputs=not any(_has_float(v) for v in values.values()),
         )
     except Exception as err:  # a bug of the harness: reported, and the run goes on
         outcome = Outcome("harness_error", f"{type(err).__name__}: {_first_line(err)}")
@@ -1671,6 +1705,7 @@ def module_report(module: str, result: RunResult, mode: str, header: str = "") -
     counts = Counter(r.category for r in records)
     fails = [r for r in records if not r.ok]
     review = [r for r in records if r.category == "finite_from_bad_input"]
+    documented = [r for r in records if r.category in ("nonfinite_documented", "exact_infinity")]
     missing = [i for i in infos if i.error is not None]
     lines = [
         f"# fuzz findings: {module} ({mode} run) {header}".rstrip(),
@@ -1689,6 +1724,10 @@ def module_report(module: str, result: RunResult, mode: str, header: str = "") -
         f"== REVIEW ({len(review)} calls): finite result from a NaN/inf/complex argument "
         "(allowed by the oracle; a silent acceptance may still be a bug) ==",
         *_grouped(review, module),
+        "",
+        f"== DOCUMENTED NON-FINITE ({len(documented)} calls): a NaN/inf the docstring documents "
+        "(or the valid base call returns), sympy/mpmath infinities (allowed; listed to audit) ==",
+        *_grouped(documented, module),
         "",
         "== EVERY FINDING: callable | argument = value [mutation kind] | outcome | detail ==",
         *(format_record(r) for r in sorted(fails, key=_order)),

@@ -147,3 +147,32 @@ def test_fuzz_harness_warning_from_finite_input_only() -> None:
         1.0, None, caught, target=target, param="x", mutated=np.nan, base_scan=fuzzing.Scan()
     )
     assert nan.category == "finite_from_bad_input" and nan.ok
+
+
+def test_fuzz_harness_sympy_infinity_exact_only_without_floats() -> None:
+    import sympy as sp
+
+    target = fuzzing.Target("fuzz_selftest", "selftest_clean")
+    common = {"target": target, "param": "x", "mutated": 0, "base_scan": fuzzing.Scan()}
+    exact = fuzzing.classify(sp.oo, None, [], exact_inputs=True, **common)
+    assert exact.category == "exact_infinity" and exact.ok
+    rounded = fuzzing.classify(sp.oo, None, [], exact_inputs=False, **common)
+    assert rounded.category == "inf_from_finite"
+    with_float = fuzzing.classify(
+        sp.oo * sp.Float(2.0) + sp.Float(1e-300) * sp.I, None, [], exact_inputs=True, **common
+    )
+    assert with_float.category == "complex_result"
+
+
+def test_fuzz_harness_documented_nonfinite() -> None:
+    says = fuzzing._says_nonfinite
+    assert says("Returns nan if there is no crossing on the grid.") == {"nan"}
+    assert says("``second`` (NaN when the set has one point).") == {"nan"}
+    assert says("a ``log_value`` is -inf where the bound is 0.", about="log_value") == {"-inf"}
+    assert says("a ``log_value`` is -inf where the bound is 0.", about="value") == set()
+    assert says("Overflow gives ``inf``.") == {"+inf"}
+    # refusals and notation are not documentation of a returned value
+    assert says("NaN or inf in x raise ValueError.") == set()
+    assert says("Ornstein-Uhlenbeck process on (0, inf).") == set()
+    assert says("``t_max`` defaults to T and is required when T = inf.") == set()
+    assert says("Whether each sample is memorized in the sense of Buchanan et al.") == set()
