@@ -1,6 +1,6 @@
 """Benchmark of the fused softmax-weighted sum on the memorizing-denoiser shapes.
 
-    python benchmarks/bench_kernels.py [--quick]
+    python benchmarks/bench_kernels.py [--quick] [--dtype float32]
 
 For each (B, N, d) it evaluates the memorizing denoiser of Buchanan et al. (paper 000,
 eq. (7)), out = sum_j softmax_j(-||x - alpha X_j||^2 / (2 sigma^2)) X_j, with alpha = 0.8,
@@ -16,6 +16,8 @@ sigma = 0.6 (VPTrig at t = 0.6) and x = alpha X_i + sigma eps, and prints one li
 * peak: the extra resident memory of one kernel call, measured in a fresh subprocess as the
   peak RSS after the call minus the RSS once the inputs exist and the kernel is warm (Linux:
   VmHWM reset through /proc/self/clear_refs; elsewhere ru_maxrss).
+
+``--dtype float32`` runs everything (data, kernel, floor, broadcast) in float32.
 
 Timings interleave the candidates (kernel, matmul, exp, array-API) repetition by repetition,
 pause between measurements and keep the best, which limits the effect of other processes
@@ -39,16 +41,18 @@ from diffmem_theory.kernels import softmax_weighted_sum
 
 SHAPES = ((4096, 10000, 50), (1000, 20, 2), (20000, 200, 50))
 ALPHA, SIGMA = 0.8, 0.6
-BROADCAST_BUDGET = 256 * 2**20  # bytes of one B x N x d float64 array
+BROADCAST_BUDGET = 256 * 2**20  # bytes of one B x N x d array
 PAUSE = 0.2  # seconds between measurements (see best_of)
 
 
-def memorizing_problem(B: int, N: int, d: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+def memorizing_problem(
+    B: int, N: int, d: int, dtype: str = "float64", seed: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
     """Training points X ~ N(0, I_d) and noisy queries x = alpha X_i + sigma eps."""
     rng = np.random.default_rng(seed)
     X = rng.standard_normal((N, d))
     x = ALPHA * X[rng.integers(0, N, B)] + SIGMA * rng.standard_normal((B, d))
-    return x, X
+    return x.astype(dtype), X.astype(dtype)
 
 
 def kernel(x: np.ndarray, X: np.ndarray, backend: str = "numba") -> np.ndarray:
@@ -96,9 +100,9 @@ def best_of(timers: dict[str, Callable[[], float]], repeats: int) -> dict[str, f
     return best
 
 
-def peak_memory_mib(B: int, N: int, d: int, backend: str) -> float:
+def peak_memory_mib(B: int, N: int, d: int, backend: str, dtype: str) -> float:
     """Extra peak RSS (MiB) of one call, measured in a fresh subprocess."""
-    cmd = [sys.executable, __file__, "--peak-memory", str(B), str(N), str(d), backend]
+    cmd = [sys.executable, __file__, "--peak-memory", str(B), str(N), str(d), backend, dtype]
     result = subprocess.run(cmd, capture_output=True, text=True, check=True)
     return float(result.stdout.strip().splitlines()[-1])
 
@@ -125,8 +129,8 @@ def _reset_high_water() -> None:
         pass
 
 
-def _measure_peak(B: int, N: int, d: int, backend: str) -> None:
-    x, X = memorizing_problem(B, N, d)
+def _measure_peak(B: int, N: int, d: int, backend: str, dtype: str) -> None:
+    x, X = memorizing_problem(B, N, d, dtype)
     kernel(x[:2], X[:3], backend)  # load the compiled kernel and start its threads
     _reset_high_water()
     before = _rss_high_water()
@@ -134,8 +138,8 @@ def _measure_peak(B: int, N: int, d: int, backend: str) -> None:
     print((_rss_high_water() - before) / 2**20)
 
 
-def run_shape(B: int, N: int, d: int, repeats: int) -> str:
-    x, X = memorizing_problem(B, N, d)
+def run_shape(B: int, N: int, d: int, repeats: int, dtype: str) -> str:
+    x, X = memorizing_problem(B, N, d, dtype)
     logits = -np.abs(x @ X.T)  # realistic, non-positive arguments for the exp of the floor
     timers = {
         "numba": calibrated(lambda: kernel(x, X)),
@@ -146,13 +150,13 @@ def run_shape(B: int, N: int, d: int, repeats: int) -> str:
     t = best_of(timers, repeats)
     floor = t["matmul"] + t["exp"]
 
-    n_sub = min(B, max(1, BROADCAST_BUDGET // (N * d * 8)))
+    n_sub = min(B, max(1, BROADCAST_BUDGET // (N * d * x.itemsize)))
     xs = x[:n_sub]
     t_sub = best_of({"broadcast": calibrated(lambda: broadcast(xs, X))}, max(1, repeats // 3))
     t_broadcast = t_sub["broadcast"] * B / n_sub
     star = "*" if n_sub < B else " "
-    peak = peak_memory_mib(B, N, d, "numba")
-    peak_xp = peak_memory_mib(B, N, d, "numpy")
+    peak = peak_memory_mib(B, N, d, "numba", dtype)
+    peak_xp = peak_memory_mib(B, N, d, "numpy", dtype)
     line = (
         f"B={B:<6d}N={N:<6d}d={d:<3d}| numba {ms(t['numba'])} | floor {ms(floor)} "
         f"(matmul {ms(t['matmul'])} + exp {ms(t['exp'])}) | ratio {t['numba'] / floor:5.2f} "
@@ -161,7 +165,7 @@ def run_shape(B: int, N: int, d: int, repeats: int) -> str:
         f"| peak numba {peak:7.1f} MiB, array-API {peak_xp:7.1f} MiB"
     )
     if n_sub < B:
-        gib = B * N * d * 8 / 2**30
+        gib = B * N * d * x.itemsize / 2**30
         line += (
             f"\n    * broadcast timed on {n_sub} of {B} queries and scaled per query "
             f"(the full B x N x d array would take {gib:.1f} GiB)"
@@ -176,20 +180,21 @@ def ms(seconds: float) -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer repetitions")
-    parser.add_argument("--peak-memory", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--dtype", choices=("float64", "float32"), default="float64")
+    parser.add_argument("--peak-memory", nargs=5, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.peak_memory:
-        B, N, d, backend = args.peak_memory
-        _measure_peak(int(B), int(N), int(d), backend)
+        B, N, d, backend, dtype = args.peak_memory
+        _measure_peak(int(B), int(N), int(d), backend, dtype)
         return
     repeats = 3 if args.quick else 10
     print(
-        f"softmax_weighted_sum, memorizing denoiser (paper 000 eq. (7)); numba threads "
-        f"{numba.get_num_threads()}, numpy {np.__version__}, load average "
+        f"softmax_weighted_sum, memorizing denoiser (paper 000 eq. (7)), {args.dtype}; numba "
+        f"threads {numba.get_num_threads()}, numpy {np.__version__}, load average "
         f"{os.getloadavg()[0]:.2f}; best of {repeats}"
     )
     for B, N, d in SHAPES:
-        print(run_shape(B, N, d, repeats), flush=True)
+        print(run_shape(B, N, d, repeats, args.dtype), flush=True)
 
 
 if __name__ == "__main__":

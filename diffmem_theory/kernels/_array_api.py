@@ -110,8 +110,11 @@ def softmax_weighted_sum_xp(
         m = s = acc = None
         for j0 in range(0, N, nb):
             blk = slice(j0, j0 + nb)
-            product = xp.astype(xp.matmul(xs, scaled[blk, :].T), f64, copy=False)
-            inner = _column(a) * product - _column(a * a) * cc[blk] - w[blk] * xx[:, None]
+            inner = (
+                _column(a) * xp.astype(xp.matmul(xs, scaled[blk, :].T), f64, copy=False)
+                - _column(a * a) * cc[blk]
+                - w[blk] * xx[:, None]
+            )
             logits = b[blk] + (inner if uq is None else uq[:, None] * inner)
             tile = (centers[blk, :], w[blk], b[blk], cc[blk])
             logits = _refine(logits, xq, xx, a, uq, tile, m, rule)
@@ -119,7 +122,8 @@ def softmax_weighted_sum_xp(
             if m is not None:
                 m_new = xp.maximum(m, m_new)
             p = xp.exp(logits - m_new[:, None])
-            p = xp.astype(xp.where(p >= tiny, p, 0.0), dtype, copy=False)  # no subnormal weights
+            p[p < tiny] = 0.0  # no subnormal weights: they slow the product down ~10x
+            p = xp.astype(p, dtype, copy=False)
             tile_sum = xp.sum(xp.astype(p, f64, copy=False), axis=1)
             tile_acc = xp.astype(xp.matmul(p, values[blk, :]), f64, copy=False)
             if m is None:

@@ -358,11 +358,11 @@ def _expanded_update(L, lrow, V, j0, xx, xrows, centres, beta, blk, m, s, acc, t
 
 
 @njit(cache=True)
-def _expanded_item(
-    x, C, V, a, w, b, prep, i0, qa, cb0, cb1, nb, tile, lrow, xq, xx, t_buf, m, s, acc
-):
+def _expanded_item(x, C, V, a, w, b, prep, i0, qa, cb0, cb1, nb, scratch, m, s, acc):
     """Running (m, s, acc) of queries i0 .. i0+qa-1 over the centre blocks cb0 .. cb1-1;
-    ``lrow`` is a float64 buffer of one row of logits."""
+    ``scratch`` holds the slot's buffers: the product tile (data dtype), a float64 row of
+    logits, the centred queries (data dtype), their squared norms and the P V tile."""
+    tile, lrow, xq, xx, t_buf = scratch
     N, d = C.shape
     r, scaled, beta, ee, blocks = prep
     centres = (C, a, b, w, ee)
@@ -554,6 +554,7 @@ def _run_slot(counter, data, prep, plan, parts):
     s = np.empty(qb)
     acc = np.empty((qb, k))
     accT_buf = np.empty(k * qb)
+    scratch = (tile, tile64, xq, xx, t_buf)
     item = next_item(counter)
     while item < n_items:
         q, p = item // n_part, item % n_part
@@ -566,28 +567,7 @@ def _run_slot(counter, data, prep, plan, parts):
             _direct_item(x, C, V, a, w, b, i0, cb0, cb1, nb, tile64, xT, mb, rescale, m, s, accT)
             acc[:qa] = accT.T
         else:
-            _expanded_item(
-                x,
-                C,
-                V,
-                a,
-                w,
-                b,
-                prep,
-                i0,
-                qa,
-                cb0,
-                cb1,
-                nb,
-                tile,
-                tile64,
-                xq,
-                xx,
-                t_buf,
-                m,
-                s,
-                acc,
-            )
+            _expanded_item(x, C, V, a, w, b, prep, i0, qa, cb0, cb1, nb, scratch, m, s, acc)
         M[p, i0 : i0 + qa] = m[:qa]
         S[p, i0 : i0 + qa] = s[:qa]
         ACC[p, i0 : i0 + qa] = acc[:qa]
