@@ -96,6 +96,7 @@ def _real(value: Any, name: str, *, positive: bool = False) -> sp.Expr:
 
     Rejects bools, containers, strings that are not expressions, complex or infinite numbers,
     NaN, and (``positive=True``) anything not known to be > 0; ``ValueError`` naming ``name``.
+    A float becomes the exact rational of its binary value.
     """
     if isinstance(value, (bool, np.bool_, str, list, tuple, dict, set, np.ndarray)):
         raise ValueError(f"{name} must be a real number or sympy expression, got {value!r:.60}")
@@ -111,7 +112,9 @@ def _real(value: Any, name: str, *, positive: bool = False) -> sp.Expr:
         raise ValueError(f"{name} must be a finite real number or expression, got {value!r:.60}")
     if positive and expr.is_positive is not True:
         raise ValueError(f"{name} must be > 0 (a positive number or symbol), got {value!r:.60}")
-    return expr
+    # a float is read as its exact binary value: the closed forms are exact, and rounding inside
+    # them (e.g. 1 - 1/s2 -> 1 for s2 = 1e300, then atanh(1)) would break them
+    return sp.Rational(expr) if expr.is_Float else expr
 
 
 def _number(
@@ -422,8 +425,8 @@ def crossover_moments_expr(
 
     Buchanan et al. (paper 000), eq. (14): the two means whose ratio gives ``M_*/N``; feed them to
     :func:`approx_loss_difference_expr`. ``s2`` must be a positive number here (see
-    :func:`crossover_ratio_expr` for the symbolic ``s2``); ``t_min = 0`` gives ``oo`` for a
-    weighting not integrable at 0.
+    :func:`crossover_ratio_expr` for the symbolic ``s2``); ``t_min = 0`` gives ``oo`` (an infinite
+    ``E_t[lambda]``, the true value) for a weighting not integrable at 0.
 
     >>> e_w, e_wg = crossover_moments_expr("eps", 1, T_MIN)
     >>> sp.simplify(e_w - (1 - T_MIN) / T_MIN), sp.simplify(e_wg - (1 - T_MIN) * (2 + T_MIN) / 3)

@@ -428,3 +428,16 @@ def test_bad_symbolic_arguments_raise_value_error(call):
 def test_kernel_integral_float_one_is_the_s2_equal_one_branch():
     # s2 = 1.0 took the s2 != 1 branch: atan(0)/0 = NaN
     assert sym.kernel_integral_expr(sp.Rational(1, 2), 1.0) == sp.Rational(1, 2)
+
+
+def test_float_arguments_are_exact_rationals():
+    # issue 14 fuzzing: s2 = 1e300 rounded 1 - 1/s2 to 1, giving complex or infinite results
+    expr = sym.crossover_ratio_expr("x0", s2=1e300)
+    assert not expr.has(sp.I) and not expr.atoms(sp.Float)
+    value = sp.N(expr.subs(C, 1), 50)
+    assert value.is_finite and value.is_real
+    k = sym.kernel_integral_expr(1, 1e300)
+    assert sp.N(k, 400).is_finite  # atanh(sqrt(1 - 1e-300)) / sqrt(s2 (s2 - 1)), exact
+    assert sym.kernel_integral_expr(0.5, 0.5) == sym.kernel_integral_expr(
+        sp.Rational(1, 2), sp.Rational(1, 2)
+    )
