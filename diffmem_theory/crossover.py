@@ -51,6 +51,7 @@ from scipy.special import expit
 
 from diffmem_theory._validation import (
     as_float_array,
+    check_allocation,
     check_dps,
     check_int,
     check_positive,
@@ -502,6 +503,8 @@ def crossover_argmin(
     n = check_int(N, "N", low=1)
     sched = as_schedule(schedule)
     tt = _times(times, sched)
+    if Ms is None:
+        check_allocation(2 * n * tt.size, f"the objective at M = 1..N = {n} on {tt.size} times")
     ms = np.arange(1, n + 1) if Ms is None else as_float_array(Ms, "Ms", ndim=1)
     if ms.size == 0 or np.any(ms < 0) or np.any(ms > n):
         raise ValueError(f"Ms must be a non-empty 1-D array of values in [0, N={n}]")

@@ -448,6 +448,7 @@ def _real(value: object, name: str) -> float:
 
 def _steps(L: int) -> tuple[int, np.ndarray, np.ndarray]:
     L = check_int(L, "L", low=1)
+    check_allocation(L + 1, f"a grid of L + 1 = {L + 1} times")
     ell = np.arange(L + 1)
     return L, ell, VPTrig().time_grid(L, eps=_GRID_EPS)
 
@@ -744,6 +745,7 @@ def prop_c3_missing_variance(
     eps = check_scalar(eps, "eps", low=0.0, high=1.0, low_open=True, high_open=True)
     var_star = check_scalar(var_star, "var_star", low=0.0, low_open=True)
     n_trials = check_int(n_trials, "n_trials", low=1)
+    check_allocation(n_trials * n * (d + 1), f"{n_trials} trials of {n} points in d = {d}")
     rng = as_rng(seed, "seed")
     printed = prop_c3_bounds(d, n, eps, var_star=var_star, printed=True)
     corrected = prop_c3_bounds(d, n, eps, var_star=var_star, printed=False)
@@ -1229,6 +1231,10 @@ def h4_code_logdet(
         raise ValueError(f"templates must be a finite (K, h, w) or (K, p) array, got {tpl.shape}")
     flat = tpl.reshape(tpl.shape[0], -1)
     p = flat.shape[1]
+    check_allocation(
+        flat.shape[0] * (c * p) ** 2 + n_queries * c * p,
+        f"{flat.shape[0]} dense {c * p}^2 covariances",
+    )
     sched = VPTrig()
     a2, s2 = float(sched.alpha(t)) ** 2, float(sched.sigma2(t))
     norms2 = np.sum(flat**2, axis=1)

@@ -38,6 +38,7 @@ from numpy.typing import ArrayLike
 
 from diffmem_theory._validation import (
     as_float_array,
+    check_allocation,
     check_bool,
     check_choice,
     check_covariance,
@@ -365,7 +366,9 @@ def refinement_grid(M_start: int, M_end: int, n_models: int = 10) -> np.ndarray:
     lo = check_int(M_start, "M_start", low=0)
     hi = check_int(M_end, "M_end", low=lo)
     n = check_int(n_models, "n_models", low=1)
-    return np.arange(lo, hi + 1, max((hi - lo) // n, 1), dtype=np.int64)
+    step = max((hi - lo) // n, 1)
+    check_allocation((hi - lo) // step + 1, f"a grid of {(hi - lo) // step + 1} model sizes")
+    return np.arange(lo, hi + 1, step, dtype=np.int64)
 
 
 # ----------------------------------------------------------------------------------------------

@@ -78,6 +78,7 @@ from scipy.special import log_softmax, softmax
 
 from diffmem_theory._validation import (
     as_float_array,
+    check_allocation,
     check_choice,
     check_int,
     check_positive,
@@ -116,6 +117,7 @@ def _times(times: ArrayLike | None, schedule: Schedule) -> np.ndarray:
 def _m_grid(N: int, m_grid: str) -> np.ndarray:
     check_choice(m_grid, "m_grid", M_GRIDS)
     step = 1 if m_grid == "all" else max(N // 100, 1)
+    check_allocation(27 * (N // step), f"the M grid of N = {N} ({m_grid!r}) on the time grid")
     return np.arange(step, N + 1, step, dtype=np.float64)
 
 

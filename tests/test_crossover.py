@@ -410,3 +410,8 @@ def test_crossover_task_validates_its_config():
         crossover_task(1.5)
     with pytest.raises(ValueError, match=r"config is missing \['C'\]"):  # KeyError
         crossover_task({"weighting": "x0"})
+
+
+def test_crossover_argmin_huge_N_is_refused_before_allocating():
+    with pytest.raises(ValueError, match="GiB"):
+        cx.crossover_argmin(2**62, times=GRID)

@@ -319,3 +319,16 @@ def test_fuzz_findings_errata_finite_limits():
         errata.Counterexample("x", 1.0, math.nan, True, True)
     with pytest.raises(ValueError, match="printed_fails"):
         errata.Counterexample("x", 1.0, 1.0, 1j, True)
+
+
+@pytest.mark.parametrize(
+    "call",
+    [
+        lambda: errata.time_grid_h1_formula(2**62),
+        lambda: errata.prop_c3_missing_variance(n_trials=2**40),
+        lambda: errata.h4_code_logdet(n_colors=2**20),
+    ],
+)
+def test_errata_sizes_are_bounded(call):
+    with pytest.raises(ValueError, match="GiB"):
+        call()

@@ -367,3 +367,8 @@ def test_phase_sweep_configs_are_validated():
         train_and_evaluate(np.empty(0))
     with pytest.raises(ValueError, match=r"missing \['K'\]"):  # KeyError
         train_and_evaluate({"N": 20, "d": 5, "M": 4, "seed": 0})
+
+
+def test_refinement_grid_size_is_bounded():
+    with pytest.raises(ValueError, match="GiB"):
+        refinement_grid(0, 2**62, 2**61)

@@ -433,3 +433,8 @@ def test_fig3_tuples_flag_is_validated():
 
     with pytest.raises(ValueError, match="quick"):
         tuples(float("nan"))
+
+
+def test_huge_N_is_refused_before_allocating():
+    with pytest.raises(ValueError, match="GiB"):
+        loss_difference_table(2**62, 30)
