@@ -325,17 +325,64 @@ class DocIndex:
             except SyntaxError:
                 continue
             if example.exc_msg is None:
+                loops = _loop_variables(tree)
                 calls = sorted(
                     (n for n in ast.walk(tree) if isinstance(n, ast.Call)),
                     key=lambda n: (n.lineno, n.col_offset),
                 )
                 for node in calls:
-                    match = _evaluate_call(node, globs)
+                    match = _evaluate_call(node, _with_loops(globs, loops.get(node, [])))
                     if match is not None:
                         found.append(match)
             with _quiet(), contextlib.suppress(BaseException):
                 exec(compile(example.source, test.name, "exec"), globs)
         return found
+
+
+def _loop_variables(tree: ast.AST) -> dict[ast.AST, list[ast.comprehension | ast.For]]:
+    """For each node, the comprehensions and ``for`` loops around it (outermost first)."""
+    out: dict[ast.AST, list] = {}
+
+    def visit(node: ast.AST, loops: list) -> None:
+        out[node] = loops
+        if isinstance(node, (ast.ListComp, ast.SetComp, ast.GeneratorExp, ast.DictComp)):
+            inner = loops + list(node.generators)
+            for child in ast.iter_child_nodes(node):
+                visit(child, inner)
+        elif isinstance(node, ast.For):
+            for child in node.body:
+                visit(child, [*loops, node])
+            for child in (node.iter, *node.orelse):
+                visit(child, loops)
+        else:
+            for child in ast.iter_child_nodes(node):
+                visit(child, loops)
+
+    visit(tree, [])
+    return out
+
+
+def _with_loops(globs: dict, loops: list[ast.comprehension | ast.For]) -> dict:
+    """``globs`` with the loop variables bound to their first values (``[f(w) for w in
+    ("x0", "eps")]`` calls ``f("x0")`` first), or ``globs`` itself without loops."""
+    if not loops:
+        return globs
+    scope = dict(globs)
+    try:
+        with _quiet():
+            for loop in loops:
+                first = next(
+                    iter(eval(compile(ast.Expression(loop.iter), "<fuzz>", "eval"), scope))
+                )
+                target = loop.target
+                names = [target] if isinstance(target, ast.Name) else list(target.elts)
+                values = [first] if isinstance(target, ast.Name) else list(first)
+                if len(names) != len(values) or not all(isinstance(n, ast.Name) for n in names):
+                    return globs
+                scope.update({n.id: v for n, v in zip(names, values, strict=True)})
+    except BaseException:
+        return globs
+    return scope
 
 
 def _evaluate_call(node: ast.Call, globs: dict) -> _Match | None:
@@ -422,6 +469,57 @@ def _package_classes() -> dict[str, tuple[str, type]]:
     return out
 
 
+@functools.cache
+def _producers(class_name: str) -> list[Target]:
+    """Public functions of the package whose return annotation names ``class_name``."""
+    out = []
+    for modname in package_modules():
+        mod = importlib.import_module(modname)
+        for name in getattr(mod, "__all__", ()):
+            obj = getattr(mod, name)
+            if not inspect.isfunction(obj) or obj.__module__ != modname:
+                continue
+            with contextlib.suppress(ValueError, TypeError):
+                returns = str(inspect.signature(obj).return_annotation)
+                if re.search(rf"\b{class_name}\b", returns):
+                    out.append(Target(modname, name))
+    return out
+
+
+@functools.cache
+def _public_constants() -> list[tuple[str, Any]]:
+    """The public non-callable values of the package's modules (tables, catalogues)."""
+    out = []
+    for modname in package_modules():
+        mod = importlib.import_module(modname)
+        for name in getattr(mod, "__all__", ()):
+            value = getattr(mod, name)
+            if not callable(value):
+                out.append((f"{modname}.{name}", value))
+    return out
+
+
+def _instance_in(value: Any, cls: type, depth: int = 0) -> Any:
+    """An instance of exactly ``cls`` in ``value`` (itself, or inside containers and records)."""
+    if type(value) is cls:
+        return value
+    if depth >= 3:
+        return None
+    if isinstance(value, dict):
+        items = list(value.values())
+    elif isinstance(value, (list, tuple)):
+        items = list(value)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        items = [getattr(value, f.name, None) for f in dataclasses.fields(value)]
+    else:
+        return None
+    for item in items[:200]:
+        found = _instance_in(item, cls, depth + 1)
+        if found is not None:
+            return found
+    return None
+
+
 class BaseFinder:
     """Finds the base call of each target (docstring examples first, then the signature)."""
 
@@ -432,6 +530,7 @@ class BaseFinder:
         self.docs = DocIndex(sorted(modules))
         self.cache: dict[Target, BaseCall | str] = {}
         self.building: set[type] = set()
+        self.producing: set[type] = set()
         self.keys = {t: _target_key(t) for t in targets}
 
     def _doc_order(self, target: Target) -> list[str]:
@@ -470,7 +569,9 @@ class BaseFinder:
         if param.default is inspect.Parameter.empty:
             for name, (module, cls) in _package_classes().items():
                 if re.search(rf"\b{name}\b", ann) and cls not in self.building:
-                    return self._instance(cls, module)
+                    inst = self._instance(cls, module)
+                    many = re.search(rf"(?:Sequence|list|Iterable)\[{name}\]", ann)
+                    return [inst] if many else inst
         return guess_value(param)
 
     def _instance(self, owner: type, module: str) -> Any:
@@ -480,8 +581,30 @@ class BaseFinder:
         finally:
             self.building.discard(owner)
         if isinstance(base, str) or base.error is not None:
-            raise LookupError(f"no instance of {owner.__name__}")
+            return self._produced(owner)[0]
         return base.result
+
+    def _produced(self, cls: type) -> tuple[Any, str]:
+        """An instance of ``cls`` returned by the base call of a package function whose return
+        annotation names it (``fit_loss_weighting -> LossWeightingFit``), or held by a public
+        constant (``errata.CATALOGUE``), with where it came from."""
+        if cls in self.producing:
+            raise LookupError(f"no instance of {cls.__name__}")
+        self.producing.add(cls)
+        try:
+            for producer in _producers(cls.__name__):
+                base = self.find(producer)
+                if isinstance(base, BaseCall) and base.error is None:
+                    found = _instance_in(base.result, cls)
+                    if found is not None:
+                        return found, producer.qualname
+            for name, value in _public_constants():
+                found = _instance_in(value, cls)
+                if found is not None:
+                    return found, name
+        finally:
+            self.producing.discard(cls)
+        raise LookupError(f"no instance of {cls.__name__}")
 
     def _find(self, target: Target) -> BaseCall | str:
         _, owner, meth, kind = resolve(target)
@@ -516,6 +639,21 @@ class BaseFinder:
             if err is None:
                 return base
             errors.append(err)
+        obj = resolve(target)[0]
+        if kind == "class" and dataclasses.is_dataclass(obj):
+            # a record type: the fields of an instance that the package itself returns
+            try:
+                inst, source = self._produced(obj)
+                fields = {f.name: getattr(inst, f.name) for f in dataclasses.fields(obj) if f.init}
+                base = BaseCall(
+                    target, f"fields of a {obj.__name__} from {source}", None, [], fields
+                )
+                err = _try_base(base)
+                if err is None:
+                    return base
+                errors.append(err)
+            except LookupError as err:
+                errors.append(str(err))
         try:
             receiver = self._instance(owner, target.module) if kind == "method" else None
             func = BaseCall(target, "", receiver, [], {}).callable(receiver)
