@@ -96,7 +96,7 @@ def _real(value: Any, name: str, *, positive: bool = False) -> sp.Expr:
 
     Rejects bools, containers, strings that are not expressions, complex or infinite numbers,
     NaN, and (``positive=True``) anything not known to be > 0; ``ValueError`` naming ``name``.
-    A float becomes the exact rational of its binary value.
+    A float becomes the exact rational of the decimal it prints as (``0.1`` is ``1/10``).
     """
     if isinstance(value, (bool, np.bool_, str, list, tuple, dict, set, np.ndarray)):
         raise ValueError(f"{name} must be a real number or sympy expression, got {value!r:.60}")
@@ -112,9 +112,10 @@ def _real(value: Any, name: str, *, positive: bool = False) -> sp.Expr:
         raise ValueError(f"{name} must be a finite real number or expression, got {value!r:.60}")
     if positive and expr.is_positive is not True:
         raise ValueError(f"{name} must be > 0 (a positive number or symbol), got {value!r:.60}")
-    # a float is read as its exact binary value: the closed forms are exact, and rounding inside
-    # them (e.g. 1 - 1/s2 -> 1 for s2 = 1e300, then atanh(1)) would break them
-    return sp.Rational(expr) if expr.is_Float else expr
+    # a float is read as the decimal it prints as (1e-308 -> 10^-308, 0.1 -> 1/10): the closed
+    # forms are exact, and rounding inside them (1 - 1/s2 -> 1 for s2 = 1e300, then atanh(1))
+    # would break them; the binary value of 1e-308 has a 1000-bit denominator (slow to factor)
+    return sp.Rational(str(expr)) if expr.is_Float else expr
 
 
 def _number(

@@ -441,3 +441,10 @@ def test_float_arguments_are_exact_rationals():
     assert sym.kernel_integral_expr(0.5, 0.5) == sym.kernel_integral_expr(
         sp.Rational(1, 2), sp.Rational(1, 2)
     )
+
+
+def test_tiny_float_s2_is_the_decimal_it_prints_as():
+    # issue 14 fuzzing: s2 = 1e-308 as its binary value (a 1000-bit denominator) took > 15 s
+    assert sym._real(1e-308, "s2") == sp.Rational(1, 10**308)
+    moments = sym.crossover_moments_expr("eps", 1e-308, T_MIN)
+    assert moments == sym.crossover_moments_expr("eps", sp.Rational(1, 10**308), T_MIN)
