@@ -95,7 +95,17 @@ def run_checks(paper: str, seed: int = 0) -> list[CheckResult]:
 
 
 def show_errata(results: Sequence[CheckResult]) -> None:
-    """Print each erratum: the printed statement, computed vs printed value, counterexample."""
+    """Print each erratum: the printed statement, computed vs printed value, counterexample.
+
+    ``results`` is a sequence of :class:`~diffmem_theory.registry.CheckResult` (e.g. from
+    :func:`run_checks`); anything else raises ``TypeError``.
+    """
+    if isinstance(results, (str, bytes)) or not hasattr(results, "__iter__"):
+        raise TypeError(f"results must be a sequence of CheckResult, got {type(results).__name__}")
+    results = list(results)
+    for r in results:
+        if not isinstance(r, CheckResult):
+            raise TypeError(f"results must hold CheckResult objects, got {type(r).__name__}")
     for r in results:
         if r.status == "erratum":
             print(f"{r.name}\n  printed:  {r.equation}")

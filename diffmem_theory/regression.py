@@ -67,6 +67,7 @@ unaffected at the ``1/N`` resolution.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -513,11 +514,29 @@ class LossWeightingFit:
         return self.M_hard / self.N
 
     def as_dict(self) -> dict[str, Any]:
-        """A JSON-serializable summary (lists instead of arrays)."""
+        """A JSON-serializable summary: lists instead of arrays, ``None`` (JSON null) for NaN.
+
+        NaN marks what is absent (``test_mse`` without a test set, ``K`` not given), and NaN is
+        not valid JSON.
+
+        >>> fit = fit_loss_weighting([50, 100], [30, 30], None, [40, 80], test_fraction=0.0,
+        ...                          n_starts=1)
+        >>> summary = fit.as_dict()
+        >>> summary["test_mse"], summary["K"], summary["N"]
+        (None, [None, None], [50, 100])
+        """
+
+        def plain(value: Any) -> Any:
+            if isinstance(value, float) and math.isnan(value):
+                return None
+            if isinstance(value, list):
+                return [plain(v) for v in value]
+            return value
+
         out: dict[str, Any] = {}
         for key in self.__dataclass_fields__:
             value = getattr(self, key)
-            out[key] = value.tolist() if isinstance(value, np.ndarray) else value
+            out[key] = plain(value.tolist() if isinstance(value, np.ndarray) else value)
         return out
 
 

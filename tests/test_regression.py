@@ -438,3 +438,12 @@ def test_fig3_tuples_flag_is_validated():
 def test_huge_N_is_refused_before_allocating():
     with pytest.raises(ValueError, match="GiB"):
         loss_difference_table(2**62, 30)
+
+
+def test_as_dict_is_strict_json():
+    import json
+
+    fit = fit_loss_weighting([50, 100], [30, 30], None, [40, 80], test_fraction=0.0, n_starts=1)
+    summary = fit.as_dict()  # NaN (no test set, no K) is not JSON: None
+    assert summary["test_mse"] is None and summary["K"] == [None, None]
+    json.dumps(summary, allow_nan=False)

@@ -131,3 +131,12 @@ def test_notebook_table_and_plotting_figure_validate_their_arguments():
             figure(nrows=bad)
     with pytest.raises(ValueError, match="aspect"):
         figure(aspect=float("nan"))
+
+
+def test_show_errata_needs_check_results():
+    from diffmem_theory.notebook import show_errata
+
+    with pytest.raises(TypeError, match="CheckResult"):  # AttributeError before
+        show_errata(np.full((2, 3), 0.5))
+    with pytest.raises(TypeError, match="CheckResult"):
+        show_errata(1.5)
