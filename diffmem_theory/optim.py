@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diffmem_theory._validation import check_int, check_scalar
+from diffmem_theory._validation import as_float_array, check_int, check_scalar
 
 __all__ = ["Adam", "AdamState", "WarmupDecay", "ema_update"]
 
@@ -66,11 +66,30 @@ class WarmupDecay:
 
 @dataclass
 class AdamState:
-    """Adam's first and second moment estimates and the number of steps taken."""
+    """Adam's first and second moment estimates and the number of steps taken.
+
+    ``m`` and ``v`` are finite float arrays of one shape, ``v >= 0``, and ``count >= 0``.
+
+    >>> import numpy as np
+    >>> s = AdamState(np.zeros(2), np.zeros(2), 3)
+    >>> AdamState.from_arrays(s.to_arrays()).count
+    3
+    """
 
     m: np.ndarray
     v: np.ndarray
     count: int = 0
+
+    def __post_init__(self) -> None:
+        self.m = as_float_array(self.m, "AdamState.m")
+        self.v = as_float_array(self.v, "AdamState.v")
+        if self.v.shape != self.m.shape:
+            raise ValueError(
+                f"AdamState.v has shape {self.v.shape} but AdamState.m has {self.m.shape}"
+            )
+        if np.any(self.v < 0):
+            raise ValueError("AdamState.v is a second moment and must be >= 0")
+        self.count = check_int(self.count, "AdamState.count", low=0)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
         """The state as arrays (for ``np.savez`` checkpoints)."""
@@ -78,10 +97,15 @@ class AdamState:
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> AdamState:
-        """Inverse of :meth:`to_arrays`."""
-        return cls(
-            np.array(arrays["adam_m"]), np.array(arrays["adam_v"]), int(arrays["adam_count"])
-        )
+        """Inverse of :meth:`to_arrays`; ``arrays`` needs the keys ``adam_m``, ``adam_v`` and
+        ``adam_count`` (a ``dict`` or an ``np.load`` archive)."""
+        missing = [k for k in ("adam_m", "adam_v", "adam_count") if k not in arrays]
+        if missing:
+            raise ValueError(f"arrays lacks the Adam state entries {missing}")
+        count = np.asarray(arrays["adam_count"])
+        if count.shape != () or count.dtype.kind not in "iu":
+            raise ValueError(f"adam_count must be one integer, got {count!r}")
+        return cls(np.array(arrays["adam_m"]), np.array(arrays["adam_v"]), int(count))
 
 
 @dataclass(frozen=True)
@@ -106,15 +130,33 @@ class Adam:
     eps: float = 1e-8
 
     def init(self, params: np.ndarray) -> AdamState:
-        """Zero moments shaped like ``params``."""
+        """Zero moments shaped like ``params`` (a finite float array)."""
+        params = as_float_array(params, "params")
         return AdamState(np.zeros_like(params), np.zeros_like(params), 0)
 
     def step(
         self, params: np.ndarray, grad: np.ndarray, state: AdamState
     ) -> tuple[np.ndarray, AdamState]:
-        """One update; returns the new parameters and state (the inputs are not modified)."""
-        if grad.shape != params.shape:
-            raise ValueError(f"grad has shape {grad.shape} but params has {params.shape}")
+        """One update; returns the new parameters and state (the inputs are not modified).
+
+        ``params`` and ``grad`` are finite float arrays of one shape, ``state`` the
+        :class:`AdamState` of the previous step (or of :meth:`init`). A gradient entry above
+        1e150 in magnitude is refused: its square, the second moment, would overflow float64.
+        """
+        params = as_float_array(params, "params")
+        grad = as_float_array(grad, "grad")
+        if not isinstance(state, AdamState):
+            raise TypeError(f"state must be an AdamState (from Adam.init), got {state!r}")
+        if grad.shape != params.shape or state.m.shape != params.shape:
+            raise ValueError(
+                f"grad has shape {grad.shape} and state.m {state.m.shape} but params has "
+                f"{params.shape}"
+            )
+        if grad.size and float(np.max(np.abs(grad))) > _GRAD_MAX:
+            raise ValueError(
+                f"grad has an entry of magnitude {float(np.max(np.abs(grad))):.3g} > 1e150: its "
+                "square (Adam's second moment) overflows float64; rescale the loss"
+            )
         k = state.count + 1
         m = self.b1 * state.m + (1 - self.b1) * grad
         v = self.b2 * state.v + (1 - self.b2) * grad * grad
@@ -123,6 +165,9 @@ class Adam:
         lr = self.lr(state.count)  # type: ignore[operator]
         new = params - (lr * mhat / (np.sqrt(vhat) + self.eps)).astype(params.dtype)
         return new, AdamState(m, v, k)
+
+
+_GRAD_MAX = 1e150
 
 
 def ema_update(average: np.ndarray, params: np.ndarray, decay: float) -> np.ndarray:
