@@ -811,12 +811,14 @@ def _shape_kinds(arr: np.ndarray, as_list: bool) -> dict[str, st.SearchStrategy]
     """Mutations of an array's shape: empty, wrong ndim, wrong length of an axis."""
     base = np.asarray(arr, dtype=np.result_type(arr, 0.0))
     empties = [(0, *arr.shape[1:]), (0,)] if arr.ndim > 1 else [(0,), (0, 1)]
-    wrong_ndim = [base[None], base.reshape(-1)[0]]
+    flat = base.reshape(-1)
+    wrong_ndim = [base[None], flat[0] if flat.size else 0.5]
     if arr.ndim > 1:
-        wrong_ndim.append(base.reshape(-1))
+        wrong_ndim.append(flat)
     elif arr.ndim == 1:
         wrong_ndim.append(base[:, None])
-    wrong_shape = [np.concatenate([base, base[..., :1]], axis=-1)]
+    longer = (*arr.shape[:-1], arr.shape[-1] + 1)  # one more entry on the last axis
+    wrong_shape = [np.concatenate([base, base[..., :1]], axis=-1) if base.size else np.ones(longer)]
     if arr.shape[-1] > 1:
         wrong_shape.append(base[..., :-1])
     if arr.ndim > 1 and arr.shape[0] > 1:
@@ -1055,6 +1057,11 @@ def _nonfinite_input(value: Any, depth: int = 0) -> bool:
         return any(_nonfinite_input(v, depth + 1) for v in value)
     if isinstance(value, dict):
         return any(_nonfinite_input(v, depth + 1) for v in value.values())
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return any(
+            _nonfinite_input(getattr(value, f.name, None), depth + 1)
+            for f in dataclasses.fields(value)
+        )
     return False
 
 
@@ -1460,7 +1467,10 @@ def _child(args: argparse.Namespace) -> None:
         if first_time:
             outcome = classify(
                 base.result, base.error, base.caught, target=target, param=None,
-                mutated=list(_arguments(base, base.callable(base.receiver))[1].values()),
+                mutated=[
+                    base.receiver,  # a method's instance is an input too
+                    *_arguments(base, base.callable(base.receiver))[1].values(),
+                ],
                 base_scan=Scan(),
             )  # fmt: skip
             emit(ev="result", t=ti, c=-1, outcome=dataclasses.asdict(outcome), s=base.seconds)

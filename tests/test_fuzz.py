@@ -5,7 +5,7 @@ of bad and extreme arguments, an oracle that allows a ``ValueError``/``TypeError
 result, and child processes so that a crash or a hang is a finding, not a dead pytest.
 
 * default ``pytest``: a fixed sample (``fuzzing.SAMPLE_CASES`` mutated calls per callable, chosen
-  by a seed fixed by the callable's name), all modules in one child process;
+  by a seed fixed by the callable's name), the modules shared between two child processes;
 * ``pytest -m slow``: every callable x every mutation kind, one child per module.
 
 The deliberately broken functions of ``tests/fuzz_selftest.py`` check that the harness sees each
@@ -47,7 +47,7 @@ def test_fuzz_sample_reaches_the_callables(sample: fuzzing.RunResult) -> None:
     infos = list(sample.targets.values())
     with_base = [i for i in infos if i.error is None]
     assert len(infos) >= 400
-    assert len(with_base) >= 0.9 * len(infos), [i.target for i in infos if i.error][:20]
+    assert len(with_base) >= 0.95 * len(infos), [i.target for i in infos if i.error][:20]
     mutated = {r.target for r in sample.records if r.param is not None}
     assert len(mutated) >= 0.9 * len(with_base)
 
