@@ -197,6 +197,8 @@ def discover_targets(modules: Iterable[str] | None = None) -> list[Target]:
         if modname != canonical or (wanted is not None and modname not in wanted):
             continue
         if inspect.isclass(obj):
+            if issubclass(obj, BaseException):
+                continue  # exception and warning types: raised by the package, not called
             if not inspect.isabstract(obj):
                 targets.append(Target(modname, name))
                 for meth, _ in _own_methods(obj):
