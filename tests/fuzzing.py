@@ -103,7 +103,7 @@ OK_OUTCOMES = (
     "nonfinite_documented",  # a NaN/inf the function documents or returns for valid input too
     "finite_from_bad_input",  # finite result from a NaN/inf/complex argument (listed for review)
     "os_error_for_path",  # OSError for a mutated path argument
-    "exact_infinity",  # sympy's oo or mpmath's inf: infinite in exact arithmetic
+    "exact_infinity",  # sympy's oo or mpmath's inf from float-free input: exact, no overflow
 )
 
 # ----------------------------------------------------------------------------------------------
@@ -1483,7 +1483,10 @@ def _child(args: argparse.Namespace) -> None:
         base.scan = scan(base.result)
         try:
             cases = plan_cases(base, args.mode, args.kinds.split(",") if args.kinds else None)
-        except Exception as err:
+        except Exception as err:  # a bug of the harness: a finding of its own, and go on
+            failure = Outcome("harness_error", f"planning: {type(err).__name__}: {err}")
+            emit(ev="start", t=ti, c=-3, param=None, kind="planning", text="")
+            emit(ev="result", t=ti, c=-3, outcome=dataclasses.asdict(failure), s=0.0)
             emit(ev="target", t=ti, source=base.source, error=f"planning: {err}", n=0)
             continue
         emit(ev="target", t=ti, source=base.source, error=None, n=len(cases), s=base.seconds)

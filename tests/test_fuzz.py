@@ -52,6 +52,19 @@ def test_fuzz_sample_reaches_the_callables(sample: fuzzing.RunResult) -> None:
     assert len(mutated) >= 0.9 * len(with_base)
 
 
+def test_fuzz_exclusions_are_public_callables() -> None:
+    """Every exclusion names a callable that exists (a renamed one would hide nothing)."""
+    for name in fuzzing.EXCLUDED:
+        module, _, qualname = name.rpartition(".")
+        if qualname and module.rsplit(".", 1)[-1][:1].isupper():  # a method: module.Class.meth
+            module, _, owner = module.rpartition(".")
+            qualname = f"{owner}.{qualname}"
+        obj = __import__(module, fromlist=["_"])
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+        assert callable(obj), name
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("module", MODULES)
 def test_fuzz_full(module: str) -> None:
