@@ -14,7 +14,8 @@ What it does
 3. **Mutations.** One argument per call is replaced by a bad or extreme value drawn from the
    hypothesis strategies of :func:`mutation_strategies` (NaN, +-inf, 0, -0.0, -1, 1e-300,
    5e-324, 1e300, 2**62, complex, None, strings, booleans, empty arrays, wrong ndim and shape,
-   one NaN/inf/huge element, object arrays, mixed lists, dict entries).
+   one NaN/inf/huge element, object arrays, mixed lists, dict entries; and valid variants of an
+   array: float32, Fortran order, a strided view).
 4. **Oracle** (:func:`classify`). Allowed (:data:`OK_OUTCOMES`): a ``ValueError`` or
    ``TypeError``; a result whose floating-point content is finite; NaN/inf/complex passed on
    from a NaN/inf/complex argument; a NaN or an infinity that the function documents as a
@@ -843,6 +844,20 @@ def _shape_kinds(arr: np.ndarray, as_list: bool) -> dict[str, st.SearchStrategy]
     }
 
 
+def _layout_kinds(arr: np.ndarray) -> dict[str, st.SearchStrategy]:
+    """The same numbers in another dtype or memory layout: valid input, which must give a
+    finite result or a clean error (float32 kernels, Fortran order, strided views)."""
+    kinds = {}
+    if arr.dtype.kind == "f" and arr.dtype != np.float32:
+        kinds["float32"] = _const("float32", (arr.astype(np.float32), "the array as float32"))
+    if arr.ndim >= 2:
+        kinds["layout"] = _const("layout", (np.asfortranarray(arr), "the array in Fortran order"))
+    else:
+        strided = np.repeat(arr, 2, axis=0)[::2]  # a view with stride 2: not contiguous
+        kinds["layout"] = _const("layout", (strided, "the array as a strided view"))
+    return kinds
+
+
 def _scalar_kinds(value: Any) -> dict[str, st.SearchStrategy]:
     """Replacements of the whole argument by an extreme or bad scalar."""
     is_int = isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
@@ -922,6 +937,8 @@ def mutation_strategies(value: Any) -> dict[str, st.SearchStrategy]:
         kinds.update(_shape_kinds(arr, as_list))
         if arr.size:
             kinds.update(_element_kinds(arr, as_list))
+            if not as_list:
+                kinds.update(_layout_kinds(arr))
     else:
         kinds["empty"] = _const("empty", (np.empty(0), "np.empty(0)"), ([], "[]"))
         kinds["wrong_ndim"] = _const("wrong_ndim", (np.full((2, 3), 0.5), "np.full((2, 3), .5)"))
