@@ -702,6 +702,24 @@ def _try_base(base: BaseCall) -> str | None:
     return None
 
 
+def _short(value: Any) -> str:
+    """A short repr: small arrays in full, larger ones by shape and dtype."""
+    if isinstance(value, np.ndarray):
+        if value.size <= 6:
+            return f"np.array({value.tolist()!r})"
+        return f"<array {value.shape} {value.dtype}>"
+    text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+def _call_text(base: BaseCall) -> str:
+    """The base call as text, to reproduce a finding (mutate one argument of it)."""
+    parts = [_short(a) for a in base.args] + [f"{k}={_short(v)}" for k, v in base.kwargs.items()]
+    owner = f"<{type(base.receiver).__name__} instance>." if base.receiver is not None else ""
+    name = base.target.qualname.split(".")[-1] if owner else base.target.qualname
+    return f"{owner}{name}({', '.join(parts)})"
+
+
 def _copied(args: list, kwargs: dict, receiver: Any) -> tuple[list, dict, Any]:
     try:
         return copy.deepcopy((args, kwargs, receiver))
@@ -1506,7 +1524,10 @@ def _child(args: argparse.Namespace) -> None:
             emit(ev="result", t=ti, c=-3, outcome=dataclasses.asdict(failure), s=0.0)
             emit(ev="target", t=ti, source=base.source, error=f"planning: {err}", n=0)
             continue
-        emit(ev="target", t=ti, source=base.source, error=None, n=len(cases), s=base.seconds)
+        emit(
+            ev="target", t=ti, source=base.source, error=None, n=len(cases), s=base.seconds,
+            call=_call_text(base),
+        )  # fmt: skip
         for ci, case in enumerate(cases):
             if ti == start_target and ci <= start_case:
                 continue
@@ -1572,6 +1593,7 @@ class TargetInfo:
     target: str
     module: str
     source: str | None = None
+    call: str | None = None
     error: str | None = None
     n_cases: int = 0
     base_seconds: float = 0.0
@@ -1797,6 +1819,7 @@ class _Child:
                 elif kind == "target":
                     info = self._info(ti)
                     info.source, info.error, info.n_cases = ev["source"], ev["error"], ev["n"]
+                    info.call = ev.get("call")
                     info.base_seconds = ev.get("s", 0.0)
                     phase = "between"
                     deadline = now + self.base_timeout
@@ -1853,8 +1876,11 @@ def format_record(r: Record) -> str:
     return f"{short} | {arg} | {r.category} | {r.detail}"
 
 
-def _grouped(records: list[Record], module: str) -> list[str]:
-    """One line per (callable, argument, outcome): the values that gave it and one detail."""
+def _grouped(
+    records: list[Record], module: str, sources: dict[str, str | None] | None = None
+) -> list[str]:
+    """One line per (callable, argument, outcome): the values that gave it and one detail
+    (and, with ``sources``, where the other arguments came from: to reproduce it)."""
     groups: dict[tuple, list[Record]] = defaultdict(list)
     for r in sorted(records, key=_order):
         groups[r.target, r.param or "", r.category].append(r)
@@ -1863,7 +1889,10 @@ def _grouped(records: list[Record], module: str) -> list[str]:
         short = target.removeprefix(module + ".")
         values = ", ".join(dict.fromkeys(r.text for r in rs[:8])) + (", ..." if len(rs) > 8 else "")
         arg = "(base call)" if not param else f"{param} = {values}"
-        lines.append(f"{short} | {arg} | {category} x{len(rs)} | e.g. {rs[0].detail}")
+        line = f"{short} | {arg} | {category} x{len(rs)} | e.g. {rs[0].detail}"
+        if sources is not None:
+            line += f" | base call: {sources.get(target) or '?'}"
+        lines.append(line)
     return lines
 
 
@@ -1886,7 +1915,7 @@ def module_report(module: str, result: RunResult, mode: str, header: str = "") -
         "# line format: callable | argument = the values that gave it | outcome xcount | detail",
         "",
         f"== FINDINGS ({len(fails)} calls), grouped ==",
-        *_grouped(fails, module),
+        *_grouped(fails, module, {i.target: i.call for i in infos}),
         "",
         f"== NO BASE CALL OR ABORTED ({len(missing)}): not fuzzed ==",
         *(f"{i.target.removeprefix(module + '.')} | {i.error}" for i in missing),
