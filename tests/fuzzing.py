@@ -23,7 +23,8 @@ What it does
    exact infinities of sympy and mpmath (no overflow there); ``OSError`` for a path argument.
    Findings: any other exception type (numba's errors and numpy's ``AxisError`` included), a
    crash (calls run in a child process, so a segfault is a finding, not a dead pytest), a hang
-   (a per-call timeout enforced by the parent, numba compilation time excluded), NaN or inf
+   (a per-call limit on the child's CPU time, with a wall-clock cap, numba compilation
+   excluded: see :class:`_Clock`), NaN or inf
    from finite input, a complex result from real input, an imaginary part silently dropped
    (``ComplexWarning``), a ``RuntimeWarning`` from finite input. Finite results from a
    NaN/inf/complex argument are allowed but listed for review in the findings files.
@@ -92,7 +93,7 @@ EXCLUDED: dict[str, str] = {
 # in-memory matplotlib objects, and their size arguments are exactly what fuzzing should probe);
 # a returned figure is closed after the call and is not scanned for floats.
 
-CALL_TIMEOUT = 15.0  # seconds per call, numba compilation excluded
+CALL_TIMEOUT = 15.0  # CPU seconds per call, numba compilation excluded (see _Clock)
 BASE_TIMEOUT = 180.0  # executing docstrings and the base call of one target
 MEMORY_LIMIT = 4 << 30  # address-space limit of the child (bytes): a huge allocation fails fast
 SAMPLE_CASES = 3  # mutated calls per callable in the default (sample) run
@@ -1535,7 +1536,7 @@ def _child(args: argparse.Namespace) -> None:
                 ev="start", t=ti, c=ci, param=case.param, kind=case.mutation.kind,
                 text=case.mutation.text,
             )  # fmt: skip
-            faulthandler.dump_traceback_later(args.timeout * 0.9)
+            faulthandler.dump_traceback_later(args.timeout * 0.9, repeat=True)
             outcome, seconds = run_call(base, case)
             faulthandler.cancel_dump_traceback_later()
             emit(ev="result", t=ti, c=ci, outcome=dataclasses.asdict(outcome), s=seconds)
@@ -1629,6 +1630,54 @@ def _child_env() -> dict[str, str]:
     )
     env.pop("PYTHONWARNINGS", None)
     return env
+
+
+WALL_FACTOR = 4.0  # a step may take this many times its limit in wall-clock time
+
+
+class _Clock:
+    """How long the child has spent on its current step, against a limit.
+
+    The measure is the child's CPU time (``/proc/<pid>/stat``), so that a machine shared with
+    other work does not turn a slow call into a "hang", minus numba compilation; a child that
+    waits instead of computing is caught by a wall-clock cap of :data:`WALL_FACTOR` times the
+    limit. Without ``/proc``, wall-clock time is the measure."""
+
+    def __init__(self, pid: int, limit: float) -> None:
+        self.pid = pid
+        self.restart(limit)
+
+    def _cpu(self) -> float | None:
+        try:
+            fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            return None
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+
+    def restart(self, limit: float) -> None:
+        self.limit, self.paused = limit, None
+        self.cpu0, self.wall0 = self._cpu(), time.monotonic()
+
+    def pause(self) -> None:
+        self.paused = (self._cpu(), time.monotonic())
+
+    def resume(self) -> None:
+        if self.paused is not None:
+            cpu, wall = self.paused
+            now_cpu = self._cpu()
+            if self.cpu0 is not None and cpu is not None and now_cpu is not None:
+                self.cpu0 += now_cpu - cpu
+            self.wall0 += time.monotonic() - wall
+            self.paused = None
+
+    def expired(self) -> bool:
+        if self.paused is not None:
+            return False  # compiling
+        wall = time.monotonic() - self.wall0
+        cpu = self._cpu()
+        if self.cpu0 is None or cpu is None:
+            return wall > self.limit
+        return cpu - self.cpu0 > self.limit or wall > WALL_FACTOR * self.limit
 
 
 class _Lines:
@@ -1785,27 +1834,22 @@ class _Child:
         proc, read_fd = self._spawn(resume, stderr_path)
         lines = _Lines(read_fd)
         ti, case, phase = resume[0], {}, "base"
-        deadline = time.monotonic() + self.base_timeout
-        paused_at: float | None = None
+        clock = _Clock(proc.pid, self.base_timeout)
         status = "crash"
         try:
             while True:
-                wait = 3600.0 if paused_at is not None else deadline - time.monotonic()
-                line = lines.read(wait)
+                line = lines.read(0.25)
                 if line is None:
-                    status = "hang"
-                    break
+                    if clock.expired():
+                        status = "hang"
+                        break
+                    continue
                 if line == "":
                     break
                 ev = json.loads(line)
-                now = time.monotonic()
                 kind = ev["ev"]
                 if kind == "compile":  # compilation time does not count against the call
-                    if ev["on"]:
-                        paused_at = now
-                    elif paused_at is not None:
-                        deadline += now - paused_at
-                        paused_at = None
+                    clock.pause() if ev["on"] else clock.resume()
                     continue
                 if kind == "done":
                     status = "done"
@@ -1813,7 +1857,7 @@ class _Child:
                 ti = ev["t"]
                 if kind == "base":
                     phase, case = "base", {}
-                    deadline = now + self.base_timeout
+                    clock.restart(self.base_timeout)
                     if self.progress:
                         self.progress(self.targets[ti].name)
                 elif kind == "target":
@@ -1822,15 +1866,15 @@ class _Child:
                     info.call = ev.get("call")
                     info.base_seconds = ev.get("s", 0.0)
                     phase = "between"
-                    deadline = now + self.base_timeout
+                    clock.restart(self.base_timeout)
                 elif kind == "start":
                     phase, case = "call", ev
-                    deadline = now + self.timeout
+                    clock.restart(self.timeout)
                 elif kind == "result":
                     o = ev["outcome"]
                     self._record(ti, case, o["category"], o["detail"], o["names_argument"], ev["s"])
                     phase = "between"
-                    deadline = now + self.base_timeout
+                    clock.restart(self.base_timeout)
         finally:
             if status != "done":
                 with contextlib.suppress(ProcessLookupError):
