@@ -2073,6 +2073,11 @@ def main(argv: list[str] | None = None) -> None:
         )
         if args.findings:
             write_findings(total, args.findings, args.mode, header)
+    if args.findings and not args.modules:  # a whole run: drop files of modules now gone
+        current = {i.module for i in total.targets.values()}
+        for stale in args.findings.glob(f"{PACKAGE}*.txt"):
+            if stale.stem not in current:
+                stale.unlink()
 
 
 if __name__ == "__main__":
