@@ -159,10 +159,17 @@ def _points(x: ArrayLike, X0: ArrayLike, name: str) -> tuple[np.ndarray, bool, n
     return np.ascontiguousarray(xq), single, np.ascontiguousarray(data)
 
 
+# Largest step budget per trajectory (an int64 counter in the kernels; 10^12 steps would run for
+# days): a larger max_steps is refused rather than overflowing the kernel's integer.
+MAX_STEPS = 10**12
+# Smallest s of the s-time fields: e^(-2s), the variance, overflows float64 below it.
+_S_MIN = -0.5 * math.log(np.finfo(np.float64).max)
+
+
 def _tolerances(rtol: float, atol: float, max_steps: int) -> tuple[float, float, int]:
     rtol = check_scalar(rtol, "rtol", low=1e-14, high=1.0)
     atol = check_scalar(atol, "atol", low=0.0, low_open=True)
-    return rtol, atol, check_int(max_steps, "max_steps", low=1)
+    return rtol, atol, check_int(max_steps, "max_steps", low=1, high=MAX_STEPS)
 
 
 def _start_time(schedule: Schedule, t_start: float | None) -> float:
@@ -442,7 +449,8 @@ def s_time_velocity(
     yq, single, data = _points(y, X0, "y")
     family = check_choice(family, "family", FAMILIES)
     code, c_map, log_ceb = _score_args(score, c)
-    s = check_scalar(s, "s")
+    # e^(-2s) is the variance: below s = -354 it overflows float64
+    s = check_scalar(s, "s", low=_S_MIN)
     v = math.exp(-2.0 * s) - c_map
     if v <= 0:
         raise ValueError(f"s must be < -1/2 log c (variance e^(-2s) - c > 0), got {s!r}")

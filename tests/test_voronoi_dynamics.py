@@ -418,3 +418,16 @@ def test_other_unvalidated_arguments() -> None:
     for span in (5.0, (0.0, 1.0, 2.0), (0.0, float("nan"))):
         with pytest.raises(ValueError, match="s_span"):
             solve_s_time(np.zeros(2), SEED1, span)
+
+
+def test_step_budget_and_s_range_are_bounded():
+    """Fuzz findings (issue 14): a step budget beyond the kernel's int64 counter and an s whose
+    variance e^(-2s) overflows were OverflowErrors; both are ValueErrors naming the argument."""
+    from diffmem_theory.schedules import VPLinear
+
+    with pytest.raises(ValueError, match="max_steps must be <="):
+        reverse_ode([1.0, 1.0], np.array([[0.5, -0.2]]), VPLinear(), t_end=1e-3, max_steps=10**30)
+    for s in (-1e300, -(2**62)):
+        with pytest.raises(ValueError, match="s must be >="):
+            s_time_velocity(s, [0.5, 0.5], [[1.0, 0.0], [-1.0, 0.0]])
+    assert np.all(np.isfinite(s_time_velocity(-300.0, [0.5, 0.5], [[1.0, 0.0], [-1.0, 0.0]])))
