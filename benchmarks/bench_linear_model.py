@@ -21,7 +21,7 @@ import math
 import numpy as np
 from bench_kernels import best_of, calibrated
 
-from diffmem_theory.linear_model import (
+from diffmem_theory.mixing.linear_model import (
     LinearDiffusionConfig,
     delta_stat,
     log_kde_pair_offdiag,

@@ -24,12 +24,12 @@ from bench_kernels import best_of, calibrated
 from scipy import integrate
 from scipy.special import softmax
 
-from diffmem_theory.concentration import coupon_probability_exact
-from diffmem_theory.crossover import _gen_fraction, _log_weight, crossover_ratio
-from diffmem_theory.denoisers import memorizing_denoiser
-from diffmem_theory.losses import noise_draws, training_losses
-from diffmem_theory.mixtures import IsotropicGaussianMixture, sphere_means
-from diffmem_theory.schedules import VPTrig
+from diffmem_theory.core.denoisers import memorizing_denoiser
+from diffmem_theory.core.distributions import IsotropicGaussianMixture, sphere_means
+from diffmem_theory.core.losses import log_loss_weighting, noise_draws, training_losses
+from diffmem_theory.core.schedules import VPTrig
+from diffmem_theory.crossover.concentration import coupon_probability_exact
+from diffmem_theory.crossover.excess import _gen_fraction, crossover_ratio
 
 SCHED = VPTrig()
 T16 = float(SCHED.time_grid()[16])
@@ -93,7 +93,7 @@ def bench_crossover(repeats: int = 5) -> str:
     def scipy_generic() -> float:  # scipy.quad on the same schedule-generic integrand
         def part(u: float, gen: bool) -> float:
             t = np.array([min(max(np.exp(u), 1e-300), np.nextafter(1.0, 0.0))])
-            w = float(np.exp(_log_weight("x0", t, SCHED)[0] + u))
+            w = float(np.exp(log_loss_weighting("x0", t, SCHED)[0] + u))
             return w * float(_gen_fraction(t, np.asarray(s2), SCHED)[0]) if gen else w
 
         kw = {"epsabs": 0.0, "epsrel": 1e-12, "limit": 500}

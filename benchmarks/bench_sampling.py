@@ -25,10 +25,10 @@ import time
 import numba
 import numpy as np
 
-from diffmem_theory.denoisers import memorizing_denoiser
-from diffmem_theory.metrics import memorization_ratio
-from diffmem_theory.sampling import ddim_sample
-from diffmem_theory.schedules import VPTrig
+from diffmem_theory.core.denoisers import memorizing_denoiser
+from diffmem_theory.core.dynamics import ddim_sample
+from diffmem_theory.core.metrics import memorization_ratio
+from diffmem_theory.core.schedules import VPTrig
 
 N, D = 200, 50
 BATCHES = (50, 1000)

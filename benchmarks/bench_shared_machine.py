@@ -6,11 +6,11 @@ Three workloads, each run in fresh worker processes (``NUMBA_NUM_THREADS`` is fi
 starts):
 
 * ``epoch``: training epochs of paper 000's quick Fig. 2 setting through
-  :func:`~diffmem_theory.training.train_gmm_denoiser` (N = 200, d = 50, K = 12, M = 100,
+  :func:`~diffmem_theory.core.training.train_gmm_denoiser` (N = 200, d = 50, K = 12, M = 100,
   N_dup = 10: 2,000 noisy queries an epoch; peak learning rate 1e-2, Adam b2 = 0.99);
 * ``softmax``: ``kernels.softmax_weighted_sum`` with B = 4,096 queries, N = 10,000 centres,
   d = 50 (the memorizing denoiser at alpha = 0.8, sigma = 0.6);
-* ``ode``: :func:`~diffmem_theory.voronoi_dynamics.reverse_ode` of 16 trajectories, N = 10^4,
+* ``ode``: :func:`~diffmem_theory.voronoi.dynamics.reverse_ode` of 16 trajectories, N = 10^4,
   d = 50 (VE, g = 10^{2t}, s-time, from t = 1 to 1e-3, rtol = atol = 1e-5).
 
 For each workload and each thread count n (default 1 and 2), three cases:
@@ -54,8 +54,8 @@ BUSY = "while True: pass"
 
 
 def _epoch() -> tuple[Callable[[int], None], int]:
-    from diffmem_theory.mixtures import IsotropicGaussianMixture, sphere_means
-    from diffmem_theory.training import TrainConfig, train_gmm_denoiser
+    from diffmem_theory.core.distributions import IsotropicGaussianMixture, sphere_means
+    from diffmem_theory.core.training import TrainConfig, train_gmm_denoiser
 
     rng = np.random.default_rng(0)
     X, _ = IsotropicGaussianMixture(sphere_means(12, 50, rng), 1.0).sample(200, rng)
@@ -82,8 +82,8 @@ def _softmax() -> tuple[Callable[[int], None], int]:
 
 
 def _ode() -> tuple[Callable[[int], None], int]:
-    from diffmem_theory.schedules import VE
-    from diffmem_theory.voronoi_dynamics import initial_states, reverse_ode
+    from diffmem_theory.core.schedules import VE
+    from diffmem_theory.voronoi.dynamics import initial_states, reverse_ode
 
     sched = VE.exp()
     X0 = np.random.default_rng(1).standard_normal((10_000, 50))

@@ -23,9 +23,10 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 from bench_kernels import best_of, calibrated
 
-from diffmem_theory.mixtures import TemplateMixture
-from diffmem_theory.schedules import VPTrig
-from diffmem_theory.templates import (
+from diffmem_theory.core.distributions import TemplateMixture
+from diffmem_theory.core.schedules import VPTrig
+from diffmem_theory.core.training import TrainConfig
+from diffmem_theory.crossover.templates import (
     QUERY_BLOCK,
     _n_threads,
     _single_threaded_numpy_blas,
@@ -33,7 +34,6 @@ from diffmem_theory.templates import (
     template_objective,
     template_partial_memorization_init,
 )
-from diffmem_theory.training import TrainConfig
 
 SCHED = VPTrig()
 N, K, C, SIZE, N_DUP = 100, 4, 3, 15, 100

@@ -5,7 +5,8 @@
 For N = 200, d = 50, N_dup = 100 (B = 20,000 noisy queries per epoch) and M in {20, 100, 200},
 one line per M (best of several interleaved repetitions, see ``bench_kernels.best_of``):
 
-* kernel: the fused loss + analytic gradient (:func:`diffmem_theory.training.gmm_loss_and_grad`)
+* kernel: the fused loss + analytic gradient
+(:func:`diffmem_theory.core.training.gmm_loss_and_grad`)
   on one epoch's batch;
 * epoch: a whole epoch as ``train_gmm_denoiser`` runs it (draw the times and the 20,000 x 50
   Gaussian noise, the fused kernel that forms the queries block by block, Adam);
@@ -23,10 +24,10 @@ from __future__ import annotations
 import numpy as np
 from bench_kernels import best_of, calibrated
 
-from diffmem_theory.mixtures import IsotropicGaussianMixture, sphere_means
-from diffmem_theory.optim import Adam, WarmupDecay
-from diffmem_theory.schedules import VPTrig
-from diffmem_theory.training import (
+from diffmem_theory.core.distributions import IsotropicGaussianMixture, sphere_means
+from diffmem_theory.core.optim import Adam, WarmupDecay
+from diffmem_theory.core.schedules import VPTrig
+from diffmem_theory.core.training import (
     GMMDenoiser,
     _epoch_batch,
     _epoch_noise,

@@ -30,8 +30,8 @@ import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.special import logsumexp
 
-from diffmem_theory.schedules import VE
-from diffmem_theory.voronoi_dynamics import reverse_ode
+from diffmem_theory.core.schedules import VE
+from diffmem_theory.voronoi.dynamics import reverse_ode
 
 SCHED = VE.exp()
 T_END, TOL = 1e-3, 1e-5

@@ -7,11 +7,13 @@ is allowed. These helpers keep those messages uniform; they are private to the p
 
 from __future__ import annotations
 
+import math
 import warnings
 from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 FLOAT_DTYPES = (np.dtype(np.float32), np.dtype(np.float64))
 
@@ -300,3 +302,68 @@ def check_config(config: Any, name: str = "config", required: Sequence[str] = ()
     if missing:
         raise ValueError(f"{name} is missing {missing} (required keys: {list(required)})")
     return config
+
+
+# ---- shared array helpers (queries, point sets, covariances) ----
+
+
+_COV_RTOL = 1e-10
+
+
+def as_queries(x: ArrayLike, name: str = "x") -> tuple[np.ndarray, bool]:
+    """Queries as a float64 ``(B, d)`` array and whether a single ``(d,)`` query was given."""
+    arr = as_float_array(x, name, ndim=(1, 2), dtype=np.float64)
+    if arr.shape[-1] == 0:
+        raise ValueError(f"{name} must have a positive dimension d, got shape {arr.shape}")
+    return (arr[None, :], True) if arr.ndim == 1 else (arr, False)
+
+
+def unbatch(out: np.ndarray, single: bool) -> np.ndarray:
+    """``out[0]`` for a single query (see :func:`as_queries`), else ``out``."""
+    return out[0] if single else out
+
+
+def as_points(means: ArrayLike, d: int | None, name: str = "means", other: str = "x") -> np.ndarray:
+    """Points (component means, data, centres) as a float64 ``(n, d)`` array, ``n, d >= 1``.
+
+    With ``d`` given, the last dimension must be ``d`` (``other`` names the argument that
+    fixed it)."""
+    mu = as_float_array(means, name, ndim=2, dtype=np.float64)
+    if mu.shape[0] == 0 or mu.shape[1] == 0:
+        raise ValueError(f"{name} must have shape (n, d) with n, d >= 1, got shape {mu.shape}")
+    if d is not None:
+        check_last_dim(mu, d, name, other)
+    return mu
+
+
+def as_covariances(covs: ArrayLike, m: int, d: int, name: str = "covs") -> np.ndarray:
+    """Symmetric positive semi-definite ``(m, d, d)`` covariances (symmetrized on return).
+
+    Semi-definiteness is tested to a relative tolerance of ``1e-10`` (:func:`check_covariance`).
+    """
+    cov = as_float_array(covs, name, ndim=3, dtype=np.float64)
+    if cov.shape != (m, d, d):
+        raise ValueError(f"{name} must have shape ({m}, {d}, {d}), got shape {cov.shape}")
+    return check_covariance(cov, name, stacked=True, rtol=_COV_RTOL)[0]
+
+
+# Points whose largest coordinate times sqrt(d) exceeds 2^500 (~3e150) are refused: their squared
+# distances (<= 4 d max|x|^2) could overflow float64. Rescaling the data is the remedy.
+_MAX_SCALE = 2.0**500
+
+
+def bounded_points(arr: np.ndarray, name: str) -> np.ndarray:
+    """``arr`` if no squared distance between such points can overflow, else ``ValueError``.
+
+    Points whose largest coordinate times ``sqrt(d)`` exceeds ``2^500`` are refused.
+
+    >>> bounded_points(np.ones((2, 3)), "X").shape
+    (2, 3)
+    """
+    top = float(np.abs(arr).max()) if arr.size else 0.0
+    if top * math.sqrt(arr.shape[-1] if arr.ndim else 1) > _MAX_SCALE:
+        raise ValueError(
+            f"{name} has coordinates up to {top:.3g}: squared distances overflow float64 beyond "
+            "~1e150 / sqrt(d); rescale the points"
+        )
+    return arr

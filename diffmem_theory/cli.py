@@ -37,9 +37,9 @@ from typing import NoReturn
 
 from tqdm import tqdm
 
-from .registry import CheckResult, ExperimentSpec, list_checks, list_experiments
-from .report import FigureRecord, environment, write_report
-from .sweep import _Terminated, _writable_dir
+from diffmem_theory.registry import CheckResult, ExperimentSpec, list_checks, list_experiments
+from diffmem_theory.report import FigureRecord, environment, write_report
+from diffmem_theory.sweep import Terminated, writable_dir
 
 __all__ = ["main"]
 
@@ -109,7 +109,7 @@ def _print_checks(results: Sequence[CheckResult], as_json: bool) -> None:
 def _run_figure(spec: ExperimentSpec, quick: bool, seed: int, out: Path) -> FigureRecord:
     import matplotlib.pyplot as plt
 
-    from .plotting import save_figure
+    from diffmem_theory.plotting import save_figure
 
     start = time.perf_counter()
     files: list[str] = []
@@ -159,8 +159,8 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
 def _output_dir(path: str) -> Path:
     """``--out`` of figure and reproduce, checked before any figure is computed."""
-    out = _writable_dir(path, "--out")
-    _writable_dir(out / "figures", "--out")
+    out = writable_dir(path, "--out")
+    writable_dir(out / "figures", "--out")
     return out
 
 
@@ -197,7 +197,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
 
 
 def _cmd_sweep(args: argparse.Namespace) -> int:
-    from .sweep import _summary, get_sweep, list_sweeps, load_failures
+    from diffmem_theory.sweep import get_sweep, list_sweeps, load_failures, status_counts
 
     if args.list:
         for spec in list_sweeps():
@@ -206,7 +206,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
     if not args.name or not args.out:
         raise ValueError("give a sweep NAME and --out DIR (or --list)")
     spec = get_sweep(args.name)
-    out = _writable_dir(args.out, "--out")
+    out = writable_dir(args.out, "--out")
     mode = "quick" if args.quick else "full"
     try:
         records = spec.run(
@@ -227,7 +227,7 @@ def _cmd_sweep(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return _signal_status(err)
-    counts = _summary(records)
+    counts = status_counts(records)
     for r in records:
         if r["status"] == "failed":
             print(f"FAILED {r['key']}: {r['error']}", file=sys.stderr)
@@ -323,12 +323,12 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _signal_name(err: KeyboardInterrupt) -> str:
-    return "SIGTERM" if isinstance(err, _Terminated) else "Ctrl-C"
+    return "SIGTERM" if isinstance(err, Terminated) else "Ctrl-C"
 
 
 def _signal_status(err: KeyboardInterrupt) -> int:
     """128 + the signal's number, as a shell reports a process ended by it."""
-    return 128 + int(signal.SIGTERM if isinstance(err, _Terminated) else signal.SIGINT)
+    return 128 + int(signal.SIGTERM if isinstance(err, Terminated) else signal.SIGINT)
 
 
 def _quiet_stdout() -> None:

@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from ._validation import check_choice, check_int, check_scalar
+from diffmem_theory._validation import check_choice, check_int, check_scalar
 
 __all__ = ["PALETTE", "STYLE", "figure", "paper_style", "save_figure"]
 

@@ -9,8 +9,11 @@ Names are ``"<paper>.<what>"`` where ``<paper>`` is ``paper000`` ... ``paper004`
 ``core`` (package-level identities such as Tweedie's formula that several papers use).
 
 Errata are checks registered with ``erratum=True``: their function returns
-``passed=True`` when the printed statement *fails* as the notes predict (the
-counterexample was reproduced); the report shows them with the status ``erratum``.
+``passed=True`` when the printed statement *fails* as predicted (the counterexample was
+reproduced); the report shows them with the status ``erratum``. Each theory package's
+``errata`` module also enters every erratum of its paper in the catalogue with
+:func:`erratum` (where it is, the statement as printed, the correction and the
+counterexample); :func:`list_errata` returns it and ``diffmem list --errata`` prints it.
 
 Example
 -------
@@ -26,6 +29,7 @@ Example
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import inspect
 import math
 import pkgutil
@@ -37,32 +41,46 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_bool, check_callable, check_scalar
+from diffmem_theory._validation import check_bool, check_callable, check_scalar
 
 __all__ = [
     "CHECK_STATUSES",
     "CheckResult",
     "CheckSpec",
+    "Erratum",
     "ExperimentSpec",
     "Outcome",
     "check",
     "discover",
+    "erratum",
     "experiment",
     "get_check",
     "get_experiment",
     "list_checks",
+    "list_errata",
     "list_experiments",
     "run_check",
 ]
 
 _CHECKS: dict[str, CheckSpec] = {}
 _EXPERIMENTS: dict[str, ExperimentSpec] = {}
-_PAPERS = ("core", "paper000", "paper001", "paper002", "paper003", "paper004")
+_ERRATA: dict[str, Erratum] = {}
+#: The package of the repository that holds each paper's theory (``core`` holds the
+#: paper-agnostic checks of schedules and denoisers).
+PACKAGES = {
+    "core": "core",
+    "paper000": "crossover",
+    "paper001": "mixing",
+    "paper002": "voronoi",
+    "paper003": "fisher",
+    "paper004": "leakage",
+}
+_PAPERS = tuple(PACKAGES)
 #: The statuses of a :class:`CheckResult`, in the order the report tallies them.
 CHECK_STATUSES = ("pass", "erratum", "fail", "error")
 
 
-def _check_text(value: Any, name: str) -> str:
+def check_text(value: Any, name: str) -> str:
     """Return ``value`` if it is a string, else raise ``TypeError`` naming ``name``."""
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a string, got {type(value).__name__} {value!r:.80}")
@@ -132,7 +150,7 @@ class Outcome:
         object.__setattr__(self, "value", _measured_value(self.value, passed))
         object.__setattr__(self, "reference", _optional_real(self.reference, "reference"))
         object.__setattr__(self, "tolerance", _optional_real(self.tolerance, "tolerance", low=0.0))
-        _check_text(self.note, "note")
+        check_text(self.note, "note")
 
 
 @dataclass(frozen=True)
@@ -177,16 +195,16 @@ class CheckResult:
     options: dict[str, Any] = field(default_factory=dict)  # the options the check accepted
 
     def __post_init__(self) -> None:
-        paper = _paper_of(self.name)
-        if _check_text(self.paper, "paper") != paper:
+        paper = paper_of(self.name)
+        if check_text(self.paper, "paper") != paper:
             raise ValueError(
                 f"paper must be {paper!r}, the prefix of name {self.name!r}, got {self.paper!r}"
             )
         for name in ("equation", "description", "note"):
-            _check_text(getattr(self, name), name)
+            check_text(getattr(self, name), name)
         erratum = check_bool(self.erratum, "erratum")
         passed = check_bool(self.passed, "passed")
-        if _check_text(self.status, "status") not in CHECK_STATUSES:
+        if check_text(self.status, "status") not in CHECK_STATUSES:
             raise ValueError(f"status must be one of {list(CHECK_STATUSES)}, got {self.status!r}")
         if passed and self.status != ("erratum" if erratum else "pass"):
             raise ValueError(
@@ -214,8 +232,11 @@ class CheckResult:
         return asdict(self)
 
 
-def _paper_of(name: str) -> str:
-    _check_text(name, "name")
+def paper_of(name: str) -> str:
+    """The paper key (``"core"``, ``"paper000"``...) of a check or figure name
+    ``"<paper>.<what>"``.
+    """
+    check_text(name, "name")
     paper = name.split(".", 1)[0]
     if "." not in name or paper not in _PAPERS:
         raise ValueError(
@@ -248,10 +269,10 @@ class CheckSpec:
     paper: str = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "paper", _paper_of(self.name))
+        object.__setattr__(self, "paper", paper_of(self.name))
         check_callable(self.func, "func", "a check function returning an Outcome")
-        _check_text(self.equation, "equation")
-        _check_text(self.description, "description")
+        check_text(self.equation, "equation")
+        check_text(self.description, "description")
         object.__setattr__(self, "erratum", check_bool(self.erratum, "erratum"))
 
     def run(self, **options: Any) -> CheckResult:
@@ -311,11 +332,11 @@ class ExperimentSpec:
     paper: str = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "paper", _paper_of(self.name))
+        object.__setattr__(self, "paper", paper_of(self.name))
         check_callable(self.run, "run", "a function run(quick, seed) -> result")
         check_callable(self.plot, "plot", "a function plot(result) -> Figure")
-        _check_text(self.figure, "figure")
-        _check_text(self.title, "title")
+        check_text(self.figure, "figure")
+        check_text(self.title, "title")
 
 
 def check(
@@ -335,9 +356,9 @@ def check(
     does not look like ``"<paper>.<what>"`` raises ``ValueError``, a non-string ``name``,
     ``equation`` or ``description`` ``TypeError``, a non-bool flag ``ValueError``.
     """
-    _paper_of(name)
-    _check_text(equation, "equation")
-    _check_text(description, "description")
+    paper_of(name)
+    check_text(equation, "equation")
+    check_text(description, "description")
     check_bool(erratum, "erratum")
     register = check_bool(register, "register")
 
@@ -359,6 +380,77 @@ def check(
     return decorate
 
 
+@dataclass(frozen=True)
+class Erratum:
+    """A catalogue entry: a statement of a paper that is wrong as printed, and its correction.
+
+    ``name`` looks like ``"<paper>.<what>"`` (``paper`` is set from it); ``where`` locates the
+    statement in the paper (``"Lemma 4.2, eq. (11)"``); ``printed`` is the statement as printed,
+    ``correction`` the corrected statement the package implements, ``counterexample`` the
+    parameters and numbers at which the printed statement fails (empty for a misprint with no
+    numerical consequence) and ``check`` the name of the registered check that reproduces the
+    counterexample (``None`` for a misprint). Anything else raises ``ValueError`` or
+    ``TypeError`` naming the field.
+
+    Example
+    -------
+    >>> e = Erratum(name="core.demo_misprint", where="eq. (1)", printed="1 + 1 = 3",
+    ...             correction="1 + 1 = 2", counterexample="", check=None)
+    >>> e.paper
+    'core'
+    """
+
+    name: str
+    where: str
+    printed: str
+    correction: str
+    counterexample: str = ""
+    check: str | None = None
+    paper: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "paper", paper_of(self.name))
+        for key in ("where", "printed", "correction", "counterexample"):
+            check_text(getattr(self, key), key)
+        if self.check is not None:
+            paper_of(self.check)
+
+
+def erratum(
+    name: str,
+    *,
+    where: str,
+    printed: str,
+    correction: str,
+    counterexample: str = "",
+    check: str | None = None,
+) -> Erratum:
+    """Enter an erratum in the catalogue and return it (see :class:`Erratum`).
+
+    Registering the same ``name`` twice with different fields raises ``ValueError``.
+
+    Example
+    -------
+    >>> e = erratum("core.demo_misprint", where="eq. (1)", printed="1 + 1 = 3",
+    ...             correction="1 + 1 = 2")
+    >>> e in list_errata("core")
+    True
+    >>> _ = _ERRATA.pop("core.demo_misprint")  # examples leave the catalogue as it was
+    """
+    entry = Erratum(
+        name=name,
+        where=where,
+        printed=printed,
+        correction=correction,
+        counterexample=counterexample,
+        check=check,
+    )
+    if name in _ERRATA and _ERRATA[name] != entry:
+        raise ValueError(f"erratum name {name!r} is already registered")
+    _ERRATA[name] = entry
+    return entry
+
+
 def experiment(
     name: str, *, plot: Callable[[Any], Any], figure: str, title: str
 ) -> Callable[[Callable[..., Any]], ExperimentSpec]:
@@ -374,10 +466,10 @@ def experiment(
     2
     >>> _ = _EXPERIMENTS.pop("core.demo_sum")  # examples leave the registry as it was
     """
-    _paper_of(name)
+    paper_of(name)
     check_callable(plot, "plot", "a function plot(result) -> Figure")
-    _check_text(figure, "figure")
-    _check_text(title, "title")
+    check_text(figure, "figure")
+    check_text(title, "title")
 
     def decorate(run: Callable[..., Any]) -> ExperimentSpec:
         spec = ExperimentSpec(name=name, run=run, plot=plot, figure=figure, title=title)
@@ -390,11 +482,24 @@ def experiment(
 
 
 def discover() -> None:
-    """Import every module of ``diffmem_theory.checks`` and ``diffmem_theory.experiments``."""
-    for pkg_name in ("diffmem_theory.checks", "diffmem_theory.experiments"):
-        pkg = importlib.import_module(pkg_name)
-        for info in pkgutil.iter_modules(pkg.__path__):
-            importlib.import_module(f"{pkg_name}.{info.name}")
+    """Import every registering module: each package's ``checks``, ``figures`` and ``errata``.
+
+    The packages are those of :data:`PACKAGES` (``core`` and the five theory packages); a
+    module registers its checks and figures when it is imported.
+    """
+    for package in PACKAGES.values():
+        base = f"diffmem_theory.{package}"
+        for sub in ("checks", "figures"):
+            try:
+                pkg = importlib.import_module(f"{base}.{sub}")
+            except ModuleNotFoundError as exc:
+                if exc.name != f"{base}.{sub}":
+                    raise
+                continue
+            for info in pkgutil.iter_modules(pkg.__path__):
+                importlib.import_module(f"{base}.{sub}.{info.name}")
+        if importlib.util.find_spec(f"{base}.errata") is not None:
+            importlib.import_module(f"{base}.errata")
 
 
 def _names(names: Any, kind: str) -> list[str] | None:
@@ -455,6 +560,17 @@ def list_checks(paper: str | None = None, names: Iterable[str] | None = None) ->
     return _select(_CHECKS, "check", paper, names)
 
 
+def list_errata(paper: str | None = None, names: Iterable[str] | None = None) -> list[Erratum]:
+    """The errata catalogue of all five papers, sorted by name, optionally filtered by paper.
+
+    Example
+    -------
+    >>> all(e.paper == "paper000" for e in list_errata("000"))
+    True
+    """
+    return _select(_ERRATA, "erratum", paper, names)
+
+
 def list_experiments(
     paper: str | None = None, names: Iterable[str] | None = None
 ) -> list[ExperimentSpec]:
@@ -471,7 +587,7 @@ def get_check(name: str) -> CheckSpec:
     >>> get_check("core.g2_consistency").paper
     'core'
     """
-    _check_text(name, "name")
+    check_text(name, "name")
     discover()
     if name not in _CHECKS:
         raise ValueError(f"unknown check {name!r}; see `diffmem list`")
@@ -487,7 +603,7 @@ def get_experiment(name: str) -> ExperimentSpec:
     >>> get_experiment("core.schedules").paper
     'core'
     """
-    _check_text(name, "name")
+    check_text(name, "name")
     discover()
     if name not in _EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; see `diffmem list`")

@@ -39,9 +39,9 @@ from importlib import metadata
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
-from ._validation import check_choice, check_scalar
-from .registry import CHECK_STATUSES, CheckResult, _check_text, _paper_of
-from .sweep import _writable_dir
+from diffmem_theory._validation import check_choice, check_scalar
+from diffmem_theory.registry import CHECK_STATUSES, CheckResult, check_text, paper_of
+from diffmem_theory.sweep import writable_dir
 
 __all__ = ["FIGURE_MODES", "FIGURE_STATUSES", "FigureRecord", "environment", "write_report"]
 
@@ -94,15 +94,15 @@ class FigureRecord:
     error: str = ""
 
     def __post_init__(self) -> None:
-        paper = _paper_of(self.name)
-        if _check_text(self.paper, "paper") != paper:
+        paper = paper_of(self.name)
+        if check_text(self.paper, "paper") != paper:
             raise ValueError(
                 f"paper must be {paper!r}, the prefix of name {self.name!r}, got {self.paper!r}"
             )
         for name in ("figure", "title", "error"):
-            _check_text(getattr(self, name), name)
-        check_choice(_check_text(self.mode, "mode"), "mode", FIGURE_MODES)
-        check_choice(_check_text(self.status, "status"), "status", FIGURE_STATUSES)
+            check_text(getattr(self, name), name)
+        check_choice(check_text(self.mode, "mode"), "mode", FIGURE_MODES)
+        check_choice(check_text(self.status, "status"), "status", FIGURE_STATUSES)
         self.seconds = check_scalar(self.seconds, "seconds", low=0.0)
         if not isinstance(self.files, (list, tuple)) or not all(
             isinstance(f, (str, os.PathLike)) and isinstance(os.fspath(f), str) for f in self.files
@@ -363,7 +363,7 @@ def write_report(
     >>> text.count("<tr class='check-row'>"), "<td class='pass'>pass</td>" in text
     (1, True)
     """
-    out = _writable_dir(out_dir, create=True)
+    out = writable_dir(out_dir, create=True)
     env = environment() if env is None else {str(k): str(v) for k, v in env.items()}
     path = out / "index.html"
     path.write_text(_page(figures, checks, env), encoding="utf-8")

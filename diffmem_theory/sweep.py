@@ -50,14 +50,14 @@ Named sweeps are registered like the checks and experiments (:mod:`diffmem_theor
 
     @sweep_spec("paper000.crossover_grid")
     def specs(quick: bool) -> tuple[str, list[dict]]:
-        return "diffmem_theory.experiments.paper000_crossover_sweep:crossover_task", configs
+        return "diffmem_theory.crossover.figures.crossover_sweep:crossover_task", configs
 
 and run with ``diffmem sweep paper000.crossover_grid --out DIR``.
 
 Example
 -------
 >>> import tempfile
->>> task = "diffmem_theory.experiments.paper000_crossover_sweep:crossover_task"
+>>> task = "diffmem_theory.crossover.figures.crossover_sweep:crossover_task"
 >>> configs = [{"C": c, "weighting": "x0", "times": "continuous"} for c in (1.0, 2.0)]
 >>> with tempfile.TemporaryDirectory() as out:
 ...     runs = run_sweep(task, configs, out, workers=1, progress=False)
@@ -100,8 +100,8 @@ from typing import Any
 
 import numpy as np
 
-from ._validation import check_bool, check_callable
-from .registry import _check_text, _paper_of, discover
+from diffmem_theory._validation import check_bool, check_callable
+from diffmem_theory.registry import check_text, discover, paper_of
 
 __all__ = [
     "SweepSpec",
@@ -154,9 +154,9 @@ class SweepSpec:
     paper: str = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "paper", _paper_of(self.name))
+        object.__setattr__(self, "paper", paper_of(self.name))
         check_callable(self.build, "build", "a function specs(quick) -> (task, configs)")
-        _check_text(self.description, "description")
+        check_text(self.description, "description")
 
     def specs(self, quick: bool = True) -> tuple[str, list[dict]]:
         """The task string and the configs of the quick (or full) sweep, validated.
@@ -206,13 +206,13 @@ def sweep_spec(
     ... def _specs(quick):
     ...     '''Two runs of the crossover task.'''
     ...     configs = [{"C": 1.0, "weighting": w, "times": "grid"} for w in ("x0", "eps")]
-    ...     return "diffmem_theory.experiments.paper000_crossover_sweep:crossover_task", configs
+    ...     return "diffmem_theory.crossover.figures.crossover_sweep:crossover_task", configs
     >>> _specs.name, _specs.description, len(_specs.specs(quick=True)[1])
     ('core.example', 'Two runs of the crossover task.', 2)
     """
 
-    _paper_of(name)
-    _check_text(description, "description")
+    paper_of(name)
+    check_text(description, "description")
     register = check_bool(register, "register")
 
     def decorate(func: Callable[[bool], tuple[str, list[dict]]]) -> SweepSpec:
@@ -244,7 +244,7 @@ def get_sweep(name: str) -> SweepSpec:
     >>> get_sweep("paper000.crossover_grid").paper
     'paper000'
     """
-    _check_text(name, "name")
+    check_text(name, "name")
     discover()
     if name not in _SWEEPS:
         raise ValueError(f"unknown sweep {name!r}; see `diffmem sweep --list`")
@@ -277,7 +277,7 @@ def resolve_task(task: Task) -> Callable[[dict], Any]:
     """The callable behind ``task``: a ``"package.module:function"`` string, a registered sweep
     name (its task) or a callable (returned as is).
 
-    >>> f = resolve_task("diffmem_theory.experiments.paper000_crossover_sweep:crossover_task")
+    >>> f = resolve_task("diffmem_theory.crossover.figures.crossover_sweep:crossover_task")
     >>> f is resolve_task("paper000.crossover_grid")
     True
     >>> round(f({"C": 1.0, "weighting": "x0", "times": "grid"})["ratio"], 5)
@@ -495,7 +495,7 @@ def load_results(out_dir: str | os.PathLike) -> list[dict]:
     >>> load_results("no/such/folder")
     []
     >>> import tempfile
-    >>> task = "diffmem_theory.experiments.paper000_crossover_sweep:crossover_task"
+    >>> task = "diffmem_theory.crossover.figures.crossover_sweep:crossover_task"
     >>> with tempfile.TemporaryDirectory() as out:
     ...     _ = run_sweep(task, [{"C": 2.0, "weighting": "eps", "times": "continuous"}], out,
     ...                   workers=1, progress=False)
@@ -520,7 +520,7 @@ def load_failures(out_dir: str | os.PathLike) -> list[dict]:
     >>> load_failures("no/such/folder")
     []
     >>> import tempfile
-    >>> task = "diffmem_theory.experiments.paper000_crossover_sweep:crossover_task"
+    >>> task = "diffmem_theory.crossover.figures.crossover_sweep:crossover_task"
     >>> with tempfile.TemporaryDirectory() as out:
     ...     runs = run_sweep(task, [{"C": 0.0, "weighting": "x0", "times": "grid"}], out,
     ...                      workers=1, progress=False)
@@ -546,7 +546,7 @@ def _as_path(path: Any, name: str) -> str:
     return text
 
 
-def _writable_dir(path: Any, name: str = "out_dir", *, create: bool = False) -> Path:
+def writable_dir(path: Any, name: str = "out_dir", *, create: bool = False) -> Path:
     """``path`` as a directory that exists or can be created, and takes new files.
 
     Checked before any work, so that a bad path costs nothing: ``TypeError`` for a non-path,
@@ -556,11 +556,11 @@ def _writable_dir(path: Any, name: str = "out_dir", *, create: bool = False) -> 
 
     >>> import tempfile, pathlib
     >>> with tempfile.TemporaryDirectory() as tmp:
-    ...     _writable_dir(pathlib.Path(tmp, "a", "b"), create=True).is_dir()
+    ...     writable_dir(pathlib.Path(tmp, "a", "b"), create=True).is_dir()
     True
     >>> with tempfile.NamedTemporaryFile() as fh:
     ...     try:
-    ...         _writable_dir(pathlib.Path(fh.name, "sub"))
+    ...         writable_dir(pathlib.Path(fh.name, "sub"))
     ...     except ValueError as err:
     ...         print(str(err).replace(fh.name, "FILE"))
     out_dir 'FILE/sub' lies under the file 'FILE', not a directory
@@ -699,7 +699,7 @@ def _execute(task: Task, config: dict, key: str, retries: int) -> dict:
     NumPy's and SciPy's OpenBLAS run single-threaded inside the task: their dot products round
     differently for each thread count, and the thread count differs between in-process runs and
     worker processes. The outcome names the environment it was computed in."""
-    from .kernels._numba import single_threaded_blas
+    from diffmem_theory.kernels import single_threaded_blas
 
     start = time.perf_counter()
     attempts = 0
@@ -747,13 +747,13 @@ def _execute(task: Task, config: dict, key: str, retries: int) -> dict:
 # ----------------------------------------------------------------------------------------------
 
 
-class _Terminated(KeyboardInterrupt):
+class Terminated(KeyboardInterrupt):
     """SIGTERM, raised where Ctrl-C raises ``KeyboardInterrupt`` (and handled the same way)."""
 
 
 @contextlib.contextmanager
 def _sigterm_interrupts() -> Iterator[None]:
-    """Inside the block SIGTERM raises :class:`_Terminated` in the main thread, so that
+    """Inside the block SIGTERM raises :class:`Terminated` in the main thread, so that
     ``timeout``, job schedulers and ``kill`` stop a sweep as cleanly as Ctrl-C: the runs in
     progress are stopped and the finished ones stay. Only where SIGTERM has its default action
     (a handler of the caller's is left alone) and only in the main thread (where Python runs
@@ -767,7 +767,7 @@ def _sigterm_interrupts() -> Iterator[None]:
 
     def interrupt(signum: int, frame: Any) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
-        raise _Terminated("SIGTERM")
+        raise Terminated("SIGTERM")
 
     signal.signal(signal.SIGTERM, interrupt)
     try:
@@ -1090,7 +1090,7 @@ def run_sweep(
     ``traceback`` instead of ``result``).
 
     >>> import tempfile
-    >>> task = "diffmem_theory.experiments.paper000_crossover_sweep:crossover_task"
+    >>> task = "diffmem_theory.crossover.figures.crossover_sweep:crossover_task"
     >>> configs = [{"C": c, "weighting": "x0", "times": "grid"} for c in (2.0, 1.0, -1.0)]
     >>> with tempfile.TemporaryDirectory() as out:
     ...     runs = run_sweep(task, configs, out, workers=1, progress=False, name="demo")
@@ -1124,7 +1124,7 @@ def run_sweep(
     local = scheduler is None and n_workers == 1
     task_ref, task_name = _task_ref(task, local)
 
-    out = _writable_dir(out_dir)
+    out = writable_dir(out_dir)
     ident = _identity(task_name, name, mode)
     has_manifest = _check_folder(out, ident)
     keys = [config_key(c) for c in configs]
@@ -1151,7 +1151,7 @@ def run_sweep(
     client, owned = _dask_client(scheduler) if scheduler is not None else (None, False)
     try:
         if not has_manifest:
-            _writable_dir(out, create=True)
+            writable_dir(out, create=True)
             stamp = datetime.now(timezone.utc).isoformat(timespec="seconds")
             _write_json_atomic(out / MANIFEST, {**ident, "created": stamp})
         book.bar = tqdm(
@@ -1177,7 +1177,7 @@ def run_sweep(
     return list(book.records)  # type: ignore[arg-type]
 
 
-def _summary(records: Sequence[dict]) -> dict[str, int]:
+def status_counts(records: Sequence[dict]) -> dict[str, int]:
     """Counts of ``done`` / ``skipped`` / ``failed`` records."""
     counts = {"done": 0, "skipped": 0, "failed": 0}
     for r in records:

@@ -86,8 +86,8 @@ EXCLUDED: dict[str, str] = {
     "diffmem_theory.notebook.show": "writes figure files and displays them",
     "diffmem_theory.notebook.experiment": "runs a registered experiment and writes its figure",
     "diffmem_theory.notebook.run_checks": "runs every check of a paper (minutes)",
-    "diffmem_theory.experiments.paper000_phase.phase_runs": "runs a sweep: processes, files",
-    "diffmem_theory.experiments.paper000_fig3.fig3_runs": "runs a sweep: processes, files",
+    "diffmem_theory.crossover.figures.phase.phase_runs": "runs a sweep: processes, files",
+    "diffmem_theory.crossover.figures.fig3.fig3_runs": "runs a sweep: processes, files",
 }
 # Plotting: ``plotting.figure`` and ``plotting.paper_style`` are fuzzed (they only build
 # in-memory matplotlib objects, and their size arguments are exactly what fuzzing should probe);
@@ -449,7 +449,7 @@ def guess_value(param: inspect.Parameter) -> Any:
         return np.random.default_rng(0).normal(size=(6, 2))
     ann = str(param.annotation)
     if "Schedule" in ann or param.name in ("sched", "schedule"):
-        from diffmem_theory.schedules import VPTrig
+        from diffmem_theory.core.schedules import VPTrig
 
         return VPTrig()
     for word, value in (("bool", True), ("int", 3), ("float", 0.5)):
@@ -1784,6 +1784,7 @@ class _Child:
         self.timeout, self.base_timeout, self.tmp = timeout, base_timeout, tmp
         self.out, self.progress = out, progress
         self.retried: set[tuple[int, int]] = set()
+        self.silent_crashes = 0  # consecutive children that died before their first event
         self.kinds = ""
         self.with_base: set[int] = set()
 
@@ -1836,6 +1837,7 @@ class _Child:
         ti, case, phase = resume[0], {}, "base"
         clock = _Clock(proc.pid, self.base_timeout)
         status = "crash"
+        heard = False
         try:
             while True:
                 line = lines.read(0.25)
@@ -1846,6 +1848,7 @@ class _Child:
                     continue
                 if line == "":
                     break
+                heard = True
                 ev = json.loads(line)
                 kind = ev["ev"]
                 if kind == "compile":  # compilation time does not count against the call
@@ -1892,6 +1895,11 @@ class _Child:
         else:
             category = f"crash:exit status {code}"
         detail = _crash_detail(stderr_path)
+        self.silent_crashes = 0 if heard else self.silent_crashes + 1
+        if self.silent_crashes >= 2:
+            # a child that dies before its first event dies at start-up (an import error, a
+            # target that no longer resolves): restarting it would never end
+            raise RuntimeError(f"the fuzz child dies at start-up: {category} {detail}".rstrip())
         at = (ti, case["c"] if phase == "call" else -1)
         if status == "crash" and at not in self.retried:
             # a crash is confirmed by running the same call once more in a fresh child, so that

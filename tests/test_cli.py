@@ -139,7 +139,7 @@ def test_sweep_failures_and_bad_usage(tmp_path, capsys, monkeypatch):
     assert "unknown sweep" in capsys.readouterr().err
 
     monkeypatch.setattr(sweep, "_SWEEPS", dict(sweep._SWEEPS))
-    task = "diffmem_theory.experiments.paper000_crossover_sweep:crossover_task"
+    task = "diffmem_theory.crossover.figures.crossover_sweep:crossover_task"
 
     @sweep.sweep_spec("core.failing_sweep")
     def _specs(quick):

@@ -4,12 +4,12 @@ Each workload runs in a fresh interpreter with ``NUMBA_NUM_THREADS`` = 1, 2 and 
 count is fixed when Numba starts, so it cannot vary inside one process); the results are
 compared as raw bytes (``tobytes()``), not with a tolerance:
 
-* training: :func:`~diffmem_theory.training.train_gmm_denoiser` at paper 000's quick size
+* training: :func:`~diffmem_theory.core.training.train_gmm_denoiser` at paper 000's quick size
   (N = 200, d = 50, K = 12, N_dup = 10, so B = 2,000 noisy queries an epoch: 8 query blocks)
-  with M = 20 for 200 epochs, and one :func:`~diffmem_theory.training.gmm_loss_and_grad` call
+  with M = 20 for 200 epochs, and one :func:`~diffmem_theory.core.training.gmm_loss_and_grad` call
   on 3,000 queries (the unfused path);
-* :func:`~diffmem_theory.voronoi_dynamics.reverse_ode` on 64 trajectories, in s and in t;
-* :func:`~diffmem_theory.denoisers.memorizing_denoiser` (through the softmax kernel
+* :func:`~diffmem_theory.voronoi.dynamics.reverse_ode` on 64 trajectories, in s and in t;
+* :func:`~diffmem_theory.core.denoisers.memorizing_denoiser` (through the softmax kernel
   ``kernels.softmax_weighted_sum``) at a size large enough to run in parallel.
 """
 
@@ -28,9 +28,10 @@ THREADS = (1, 2, 4)
 SCRIPT = r"""
 import hashlib, json
 import numpy as np
-from diffmem_theory import denoisers, training, voronoi_dynamics
-from diffmem_theory.mixtures import IsotropicGaussianMixture, sphere_means
-from diffmem_theory.schedules import VE, VPTrig
+from diffmem_theory.core import denoisers, training
+from diffmem_theory.voronoi import dynamics as voronoi_dynamics
+from diffmem_theory.core.distributions import IsotropicGaussianMixture, sphere_means
+from diffmem_theory.core.schedules import VE, VPTrig
 
 def digest(*arrays):
     h = hashlib.sha256()

@@ -20,8 +20,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from diffmem_theory import sweep
-from diffmem_theory.crossover import crossover_ratio
-from diffmem_theory.schedules import VPTrig
+from diffmem_theory.core.schedules import VPTrig
+from diffmem_theory.crossover.excess import crossover_ratio
 from diffmem_theory.sweep import (
     SweepSpec,
     config_key,
@@ -179,7 +179,7 @@ def test_bad_input_is_rejected_before_anything_runs(tmp_path, markers):
 
 def test_out_dir_of_another_task_is_refused(tmp_path, markers):
     run_sweep(TASK, _configs(2), tmp_path, workers=1, progress=False)
-    other = "diffmem_theory.experiments.paper000_crossover_sweep:crossover_task"
+    other = "diffmem_theory.crossover.figures.crossover_sweep:crossover_task"
     with pytest.raises(ValueError, match="holds results of task"):
         run_sweep(other, _configs(2), tmp_path, workers=1)
 

@@ -19,8 +19,8 @@ import numba
 import numpy as np
 import pytest
 
+from diffmem_theory.core.training import TrainConfig, train_gmm_denoiser
 from diffmem_theory.sweep import run_sweep
-from diffmem_theory.training import TrainConfig, train_gmm_denoiser
 
 # Worker processes (spawn) import the task from this module by this name.
 TASK = f"{__name__}:train_task"

@@ -1,7 +1,14 @@
-"""Fused softmax-weighted sums: the hot path of every empirical-score and GMM computation.
+"""The hot path: fused kernels behind three public entry points.
 
-:func:`softmax_weighted_sum` is the one dispatch point. It validates the inputs once and runs
-one of three backends:
+* :func:`softmax_weighted_sum` -- the softmax-weighted sum of every empirical-score and GMM
+  computation;
+* :func:`gmm_loss_and_grad` -- the fused loss and gradient of GMM-denoiser training;
+* :func:`integrate` -- the adaptive Dormand-Prince integration of the empirical-score ODE.
+
+Nothing outside this package imports a private kernel module; :func:`backend_namespace`,
+:func:`to_host` and :func:`single_threaded_blas` are the helpers the callers share.
+
+Each entry point validates its inputs once and runs one of three backends:
 
 * ``"numba"`` (default): a parallel, chunked online-softmax kernel on the CPU
   (:mod:`diffmem_theory.kernels._numba`): BLAS tiles, a vectorized exp, bounded memory.
@@ -27,10 +34,19 @@ from diffmem_theory._validation import (
     check_positive,
     check_scalar,
 )
-from diffmem_theory.kernels._array_api import softmax_weighted_sum_xp
-from diffmem_theory.kernels._numba import softmax_weighted_sum_cpu
+from diffmem_theory.kernels._array_api import backend_namespace, softmax_weighted_sum_xp, to_host
+from diffmem_theory.kernels._numba import single_threaded_blas, softmax_weighted_sum_cpu
+from diffmem_theory.kernels._training import loss_and_grad_cpu
+from diffmem_theory.kernels._training_xp import loss_and_grad_on
 
-__all__ = ["BACKENDS", "softmax_weighted_sum"]
+__all__ = [
+    "BACKENDS",
+    "backend_namespace",
+    "gmm_loss_and_grad",
+    "single_threaded_blas",
+    "softmax_weighted_sum",
+    "to_host",
+]
 
 BACKENDS = ("numba", "numpy", "cupy")
 
@@ -137,7 +153,7 @@ def softmax_weighted_sum(
     True
     """
     check_choice(backend, "backend", BACKENDS)
-    xp = _namespace(backend)
+    xp = backend_namespace(backend)
     # The Numba kernel checks finiteness in its own first pass over the data (cheaper for
     # small calls); on a non-finite input it raises FloatingPointError, and
     # _raise_nonfinite then names the argument.
@@ -208,20 +224,6 @@ def _compute_dtype(dtype: Any, inputs: tuple) -> np.dtype:
     return np.dtype(np.float32 if all(v.dtype == np.float32 for v in arrays) else np.float64)
 
 
-def _namespace(backend: str) -> Any:
-    """The array module of ``backend``: NumPy, or CuPy imported on demand."""
-    if backend != "cupy":
-        return np
-    try:
-        import cupy
-    except ImportError as err:
-        raise ImportError(
-            'backend="cupy" needs CuPy and a CUDA GPU: pip install "diffmem-theory[gpu]" '
-            '(or use backend="numba" or backend="numpy")'
-        ) from err
-    return cupy
-
-
 def _as_array(value: Any, name: str, xp: Any, finite: bool) -> Any:
     """``as_float_array`` on NumPy; the same rules (real, float32/64, finite) on a device."""
     if xp is np:
@@ -274,3 +276,40 @@ _OVERFLOW = (
     "var is too small for the scale of x and centers: ||x - scale * c||^2 / (2 var) (or a "
     "squared norm of the data) overflows the floating-point range; rescale the data"
 )
+
+
+def gmm_loss_and_grad(
+    xt: np.ndarray,
+    x0: np.ndarray,
+    alpha: np.ndarray,
+    sigma2: np.ndarray,
+    lam: np.ndarray,
+    means: np.ndarray,
+    var: float,
+    *,
+    n_dup: int = 0,
+    backend: str = "numba",
+) -> tuple[float, np.ndarray, float]:
+    r"""Fused weighted GMM-denoiser loss and its exact gradient, ``(loss, dL/dmeans, dL/dvar)``.
+
+    ``L = (1/B) sum_q lam_q |xbar(x_t^q) - x0^q|^2`` with the isotropic-GMM posterior mean
+
+        xbar(x) = sum_k w_k (mu_k + alpha v / (alpha^2 v + sigma^2) (x - alpha mu_k)),
+        w = softmax_k(-|x - alpha mu_k|^2 / (2 (alpha^2 v + sigma^2))),
+
+    (means ``mu_k``, variance ``v = var``) of Buchanan et al. (paper 000), eqs. (5)-(6) and
+    (11)-(12), on validated C-contiguous arrays sharing one float dtype. ``n_dup > 0`` is the
+    fused epoch form: ``xt`` holds the noise and ``alpha``, ``sigma2``, ``lam`` are per
+    training point. ``backend`` is ``"numba"`` (the parallel CPU kernel) or ``"numpy"`` /
+    ``"cupy"`` (its array-API twin); the public, validating entry is
+    :func:`diffmem_theory.core.training.gmm_loss_and_grad`.
+
+    >>> one = np.ones(1)
+    >>> loss, g, gv = gmm_loss_and_grad(np.ones((1, 1)), np.zeros((1, 1)), 0.8 * one,
+    ...                                 0.36 * one, one, np.ones((1, 1)), 1.0)
+    >>> round(loss, 4)
+    1.3456
+    """
+    if backend == "numba":
+        return loss_and_grad_cpu(xt, x0, alpha, sigma2, lam, means, var, n_dup=n_dup)
+    return loss_and_grad_on(xt, x0, alpha, sigma2, lam, means, var, n_dup=n_dup, backend=backend)

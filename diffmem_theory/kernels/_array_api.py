@@ -37,6 +37,24 @@ QUERY_CHUNK = 1024
 CENTER_CHUNK = 2048
 
 
+def backend_namespace(backend: str) -> Any:
+    """The array module of ``backend``: NumPy, or CuPy imported on demand.
+
+    >>> backend_namespace("numpy").__name__
+    'numpy'
+    """
+    if backend != "cupy":
+        return np
+    try:
+        import cupy
+    except ImportError as err:
+        raise ImportError(
+            'backend="cupy" needs CuPy and a CUDA GPU: pip install "diffmem-theory[gpu]" '
+            '(or use backend="numba" or backend="numpy")'
+        ) from err
+    return cupy
+
+
 def to_host(a: Any) -> np.ndarray:
     """A NumPy copy (or view) of an array of any namespace (CuPy: copied from the device).
 

@@ -1,6 +1,6 @@
 """Batched Dormand-Prince 5(4) for the empirical-score reverse ODE (private).
 
-Used by :mod:`diffmem_theory.voronoi_dynamics`.
+Used by :mod:`diffmem_theory.voronoi.dynamics`.
 
 Every trajectory is integrated on its own (per-trajectory step-size control, FSAL, the
 4th-order continuous extension for saved times), trajectories in parallel: each trajectory is one

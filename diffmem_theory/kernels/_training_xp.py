@@ -19,8 +19,7 @@ from typing import Any
 import numpy as np
 from array_api_compat import array_namespace
 
-from diffmem_theory.kernels import _namespace
-from diffmem_theory.kernels._array_api import to_host
+from diffmem_theory.kernels._array_api import backend_namespace, to_host
 from diffmem_theory.kernels._training import QUERY_CHUNK
 
 
@@ -47,7 +46,7 @@ def loss_and_grad_on(
     >>> loss_and_grad_cpu(*args)[0] == loss_and_grad_on(*args)[0] == 1.0
     True
     """
-    xp = _namespace(backend)
+    xp = backend_namespace(backend)
     arrays = (xp.asarray(a) for a in (xt, x0, alpha, sigma2, lam, means))
     loss, grad, dvar = loss_and_grad_xp(*arrays, var, n_dup=n_dup)
     return loss, to_host(grad), dvar

@@ -1,1 +1,0 @@
-"""Registered theorem checks, one module per topic (discovered by :func:`registry.discover`)."""

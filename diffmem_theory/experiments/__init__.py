@@ -1,1 +1,0 @@
-"""Registered experiments (paper figures), one module per figure family."""
