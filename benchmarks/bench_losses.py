@@ -35,7 +35,7 @@ SCHED = VPTrig()
 T16 = float(SCHED.time_grid()[16])
 
 
-def _broadcast_denoiser(t: float, x: np.ndarray, centers: np.ndarray, s2: float) -> np.ndarray:
+def _broadcast_denoiser(x: np.ndarray, t: float, centers: np.ndarray, s2: float) -> np.ndarray:
     """Eqs. (11)-(12) in plain NumPy (s2 = 0: the memorizing denoiser (7))."""
     a, s = float(SCHED.alpha(t)), float(SCHED.sigma(t))
     v = a**2 * s2 + s**2
@@ -49,9 +49,9 @@ def bench_training_losses(repeats: int = 5) -> str:
     X, _ = gmm.sample(200, rng)
     sub = X[:100]
     dens = {
-        "gen": lambda t, x: gmm.denoiser(t, x, SCHED),
-        "mem": lambda t, x: memorizing_denoiser(t, x, X, SCHED),
-        "pmem": lambda t, x: memorizing_denoiser(t, x, sub, SCHED),
+        "gen": lambda x, t: gmm.denoiser(x, t, SCHED),
+        "mem": lambda x, t: memorizing_denoiser(x, t, X, SCHED),
+        "pmem": lambda x, t: memorizing_denoiser(x, t, sub, SCHED),
     }
     z = noise_draws(0, 0, 200, 100, 50).reshape(-1, 50)
     xt = float(SCHED.alpha(T16)) * np.repeat(X, 100, axis=0) + float(SCHED.sigma(T16)) * z
@@ -65,7 +65,7 @@ def bench_training_losses(repeats: int = 5) -> str:
     def naive() -> None:
         for centers, s2 in pairs:
             for chunk in np.array_split(xt, 10):  # keep B x N x d below ~160 MB
-                _broadcast_denoiser(T16, chunk, centers, s2)
+                _broadcast_denoiser(chunk, T16, centers, s2)
 
     best = best_of(
         {

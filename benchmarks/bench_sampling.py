@@ -39,9 +39,9 @@ def instrumented(X: np.ndarray, sched: VPTrig) -> tuple[object, list[float]]:
     """The memorizing denoiser, accumulating the wall time of each call in a list."""
     spent: list[float] = []
 
-    def denoiser(t: float, x: np.ndarray) -> np.ndarray:
+    def denoiser(x: np.ndarray, t: float) -> np.ndarray:
         start = time.perf_counter()
-        out = memorizing_denoiser(t, x, X, sched)
+        out = memorizing_denoiser(x, t, X, sched)
         spent.append(time.perf_counter() - start)
         return out
 
@@ -53,7 +53,7 @@ def run_ddim(B: int, repeats: int) -> str:
     sched = VPTrig()
     X = rng.standard_normal((N, D))
     x_init = rng.standard_normal((B, D))
-    ddim_sample(lambda t, x: memorizing_denoiser(t, x, X, sched), sched, x_init)  # warm-up
+    ddim_sample(lambda x, t: memorizing_denoiser(x, t, X, sched), sched, x_init)  # warm-up
     best_total, best_den, calls = np.inf, np.inf, 0
     for _ in range(repeats):
         time.sleep(PAUSE)

@@ -323,12 +323,18 @@ def unbatch(out: np.ndarray, single: bool) -> np.ndarray:
     return out[0] if single else out
 
 
-def as_points(means: ArrayLike, d: int | None, name: str = "means", other: str = "x") -> np.ndarray:
+def as_points(
+    value: ArrayLike, name: str = "points", d: int | None = None, other: str = "x"
+) -> np.ndarray:
     """Points (component means, data, centres) as a float64 ``(n, d)`` array, ``n, d >= 1``.
 
     With ``d`` given, the last dimension must be ``d`` (``other`` names the argument that
-    fixed it)."""
-    mu = as_float_array(means, name, ndim=2, dtype=np.float64)
+    fixed it).
+
+    >>> as_points([[1.0, 2.0]], "means", 2).shape
+    (1, 2)
+    """
+    mu = as_float_array(value, name, ndim=2, dtype=np.float64)
     if mu.shape[0] == 0 or mu.shape[1] == 0:
         raise ValueError(f"{name} must have shape (n, d) with n, d >= 1, got shape {mu.shape}")
     if d is not None:

@@ -130,8 +130,8 @@ def _alpha_sigma(schedule: Schedule, t: np.ndarray) -> tuple[np.ndarray, np.ndar
 
 
 def _map_over_times(
-    t: ArrayLike,
     x: np.ndarray,
+    t: ArrayLike,
     schedule: Schedule,
     fn: Callable[..., tuple[np.ndarray, ...]],
     **params: Any,
@@ -142,7 +142,7 @@ def _map_over_times(
     schedule = as_schedule(schedule, required=True)
     t = _times(t, schedule, x.shape[0])
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        outs = _evaluate_over_times(t, x, schedule, fn, **params)
+        outs = _evaluate_over_times(x, t, schedule, fn, **params)
     for out in outs:
         if not np.all(np.isfinite(out)):
             raise ValueError(
@@ -154,8 +154,8 @@ def _map_over_times(
 
 
 def _evaluate_over_times(
-    t: np.ndarray,
     x: np.ndarray,
+    t: np.ndarray,
     schedule: Schedule,
     fn: Callable[..., tuple[np.ndarray, ...]],
     **params: Any,
@@ -333,8 +333,8 @@ def _template_terms(
 
 
 def _iso_eval(
-    t: ArrayLike,
     xq: np.ndarray,
+    t: ArrayLike,
     means: np.ndarray,
     var: np.ndarray,
     log_w: np.ndarray,
@@ -345,8 +345,8 @@ def _iso_eval(
 ) -> tuple[np.ndarray, np.ndarray]:
     dt = check_dtype(np.float64 if dtype is None else dtype)
     out, log_p = _map_over_times(
-        t,
         xq,
+        t,
         schedule,
         _iso_terms,
         means=means,
@@ -360,8 +360,8 @@ def _iso_eval(
 
 
 def _gmm_eval(
-    t: ArrayLike,
     xq: np.ndarray,
+    t: ArrayLike,
     means: np.ndarray,
     covs: np.ndarray,
     log_w: np.ndarray,
@@ -369,13 +369,13 @@ def _gmm_eval(
     target: str,
 ) -> tuple[np.ndarray, np.ndarray]:
     return _map_over_times(
-        t, xq, schedule, _gmm_terms, means=means, covs=covs, log_w=log_w, target=target
+        xq, t, schedule, _gmm_terms, means=means, covs=covs, log_w=log_w, target=target
     )
 
 
 def _template_eval(
-    t: ArrayLike,
     xq: np.ndarray,
+    t: ArrayLike,
     templates: np.ndarray,
     color_means: np.ndarray,
     color_var: float,
@@ -384,8 +384,8 @@ def _template_eval(
     target: str,
 ) -> tuple[np.ndarray, np.ndarray]:
     return _map_over_times(
-        t,
         xq,
+        t,
         schedule,
         _template_terms,
         templates=templates,
@@ -420,8 +420,8 @@ def _template_params(
 
 
 def gmm_denoiser(
-    t: ArrayLike,
     x: ArrayLike,
+    t: ArrayLike,
     means: ArrayLike,
     covs: ArrayLike,
     schedule: Schedule,
@@ -432,7 +432,7 @@ def gmm_denoiser(
     Buchanan et al. (paper 000), Lemma 2.1 / A.1, eq. (9): for
     ``pi = sum_i pi_i N(mu_i, Sigma_i)`` and ``A_i = alpha_t^2 Sigma_i + sigma_t^2 I``,
 
-        xbar(t, x) = (1/alpha_t) (x - sigma_t^2 sum_i A_i^{-1} (x - alpha_t mu_i) softmax(w)_i),
+        xbar(x, t) = (1/alpha_t) (x - sigma_t^2 sum_i A_i^{-1} (x - alpha_t mu_i) softmax(w)_i),
         w_i = log pi_i - (1/2) log det A_i - (1/2) (x - alpha_t mu_i)^T A_i^{-1} (x - alpha_t mu_i).
 
     It is evaluated in the equivalent form without ``1/alpha_t``,
@@ -450,20 +450,20 @@ def gmm_denoiser(
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> means = np.array([[1.0, 0.0], [-1.0, 0.0]])
     >>> covs = np.array([np.eye(2) * 0.5, np.diag([0.2, 1.0])])
-    >>> out = gmm_denoiser(0.5, np.array([[0.3, -0.4]]), means, covs, VPTrig())
+    >>> out = gmm_denoiser(np.array([[0.3, -0.4]]), 0.5, means, covs, VPTrig())
     >>> print(np.round(out, 6))
     [[ 0.390901 -0.290756]]
     """
     xq, single = as_queries(x)
-    mu = as_points(means, xq.shape[1])
+    mu = as_points(means, "means", xq.shape[1])
     cov = as_covariances(covs, mu.shape[0], mu.shape[1])
-    out, _ = _gmm_eval(t, xq, mu, cov, _log_weights(weights, mu.shape[0]), schedule, "x0")
+    out, _ = _gmm_eval(xq, t, mu, cov, _log_weights(weights, mu.shape[0]), schedule, "x0")
     return unbatch(out, single)
 
 
 def iso_gmm_denoiser(
-    t: ArrayLike,
     x: ArrayLike,
+    t: ArrayLike,
     means: ArrayLike,
     var: ArrayLike,
     schedule: Schedule,
@@ -477,7 +477,7 @@ def iso_gmm_denoiser(
     Buchanan et al. (paper 000), eqs. (11)-(12) (Lemma 2.1 with ``Sigma_i = s^2 I``): with
     ``V = alpha_t^2 s^2 + sigma_t^2``,
 
-        xbar(t, x) = (alpha_t s^2 / V) x + (sigma_t^2 / V) sum_i mu_i softmax(w)_i,
+        xbar(x, t) = (alpha_t s^2 / V) x + (sigma_t^2 / V) sum_i mu_i softmax(w)_i,
         w_i = log pi_i - |alpha_t mu_i - x|^2 / (2 V).
 
     ``var`` is the scalar ``s^2 >= 0`` of the paper, or one variance per component ``(M,)``; then
@@ -489,21 +489,21 @@ def iso_gmm_denoiser(
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> means = np.array([[1.0, 0.0], [-1.0, 0.0]])
-    >>> out = iso_gmm_denoiser(0.5, np.array([[0.3, -0.4]]), means, 0.5, VPTrig())
+    >>> out = iso_gmm_denoiser(np.array([[0.3, -0.4]]), 0.5, means, 0.5, VPTrig())
     >>> print(np.round(out, 6))
     [[ 0.365164 -0.277128]]
     """
     xq, single = as_queries(x)
-    mu = as_points(means, xq.shape[1])
+    mu = as_points(means, "means", xq.shape[1])
     v = _variances(var, mu.shape[0])
     log_w = _log_weights(weights, mu.shape[0])
-    out, _ = _iso_eval(t, xq, mu, v, log_w, schedule, "x0", backend, dtype)
+    out, _ = _iso_eval(xq, t, mu, v, log_w, schedule, "x0", backend, dtype)
     return unbatch(out, single)
 
 
 def memorizing_denoiser(
-    t: ArrayLike,
     x: ArrayLike,
+    t: ArrayLike,
     X: ArrayLike,
     schedule: Schedule,
     *,
@@ -514,7 +514,7 @@ def memorizing_denoiser(
 
     Buchanan et al. (paper 000), eq. (7): the minimizer of the training loss (6),
 
-        xbar_mem(t, x) = sum_{i=1}^N x^i softmax(w(x))_i,  w_i = -|alpha_t x^i - x|^2/(2 sigma_t^2)
+        xbar_mem(x, t) = sum_{i=1}^N x^i softmax(w(x))_i,  w_i = -|alpha_t x^i - x|^2/(2 sigma_t^2)
 
     (Lemma 2.1 with ``M = N``, ``Sigma_i = 0``, ``mu_i = x^i``). ``X`` has shape ``(N, d)``.
     Runs on the fused kernel (``backend``, ``dtype`` passed through).
@@ -522,13 +522,13 @@ def memorizing_denoiser(
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> X = np.array([[1.0, 0.0], [0.0, 1.0]])
-    >>> print(np.round(memorizing_denoiser(0.5, np.array([0.8, 0.1]), X, VPTrig()), 6))
+    >>> print(np.round(memorizing_denoiser(np.array([0.8, 0.1]), 0.5, X, VPTrig()), 6))
     [0.918704 0.081296]
     """
     xq, single = as_queries(x)
-    data = as_points(X, xq.shape[1], "X")
+    data = as_points(X, "X", xq.shape[1])
     log_w = _log_weights(None, data.shape[0])
-    out, _ = _iso_eval(t, xq, data, np.asarray(0.0), log_w, schedule, "x0", backend, dtype)
+    out, _ = _iso_eval(xq, t, data, np.asarray(0.0), log_w, schedule, "x0", backend, dtype)
     return unbatch(out, single)
 
 
@@ -574,8 +574,8 @@ def memorized_subset(
 
 
 def partial_memorizing_denoiser(
-    t: ArrayLike,
     x: ArrayLike,
+    t: ArrayLike,
     X: ArrayLike,
     M: int | None = None,
     idx: ArrayLike | None = None,
@@ -599,21 +599,21 @@ def partial_memorizing_denoiser(
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> X = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
-    >>> out = partial_memorizing_denoiser(0.5, np.array([-0.8, 0.1]), X, M=2, schedule=VPTrig())
+    >>> out = partial_memorizing_denoiser(np.array([-0.8, 0.1]), 0.5, X, M=2, schedule=VPTrig())
     >>> print(np.round(out, 6))
     [0.042383 0.957617]
     """
     xq, single = as_queries(x)
-    data = as_points(X, xq.shape[1], "X")
+    data = as_points(X, "X", xq.shape[1])
     keep = memorized_subset(data.shape[0], M, idx, rng)
     log_w = _log_weights(None, keep.size)
-    out, _ = _iso_eval(t, xq, data[keep], np.asarray(0.0), log_w, schedule, "x0", backend, dtype)
+    out, _ = _iso_eval(xq, t, data[keep], np.asarray(0.0), log_w, schedule, "x0", backend, dtype)
     return unbatch(out, single)
 
 
 def nominal_denoiser(
-    t: ArrayLike,
     x: ArrayLike,
+    t: ArrayLike,
     means: ArrayLike,
     var: ArrayLike,
     labels: ArrayLike,
@@ -623,7 +623,7 @@ def nominal_denoiser(
 
     Buchanan et al. (paper 000), Lemma E.4: with ``V = alpha_t^2 s^2 + sigma_t^2``,
 
-        xbar_nom(t, x) = (alpha_t s^2 / V) x + (sigma_t^2 / V) mu_k,
+        xbar_nom(x, t) = (alpha_t s^2 / V) x + (sigma_t^2 / V) mu_k,
 
     the posterior mean of the single Gaussian ``N(mu_k, s^2 I)``. For
     ``x = alpha_t x^i + sigma_t g`` with ``x^i ~ N(mu_k, s^2 I)``,
@@ -635,12 +635,12 @@ def nominal_denoiser(
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> means = np.array([[1.0, 0.0], [-1.0, 0.0]])
-    >>> out = nominal_denoiser(0.5, np.array([[0.3, -0.4]]), means, 1.0, [1], VPTrig())
+    >>> out = nominal_denoiser(np.array([[0.3, -0.4]]), 0.5, means, 1.0, [1], VPTrig())
     >>> print(np.round(out, 6))
     [[ 0.009808 -0.34641 ]]
     """
     xq, single = as_queries(x)
-    mu = as_points(means, xq.shape[1])
+    mu = as_points(means, "means", xq.shape[1])
     v = _variances(var, mu.shape[0])
     lab = np.asarray(labels)
     if lab.dtype.kind not in "iu" or lab.size != xq.shape[0] or lab.ndim > 1:
@@ -663,8 +663,8 @@ def nominal_denoiser(
 
 
 def template_denoiser(
-    t: ArrayLike,
     x: ArrayLike,
+    t: ArrayLike,
     templates: ArrayLike,
     color_means: ArrayLike,
     color_var: ArrayLike,
@@ -695,7 +695,7 @@ def template_denoiser(
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> templates = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [1.0, 1.0]]])
     >>> x = np.arange(8.0) / 8
-    >>> out = template_denoiser(0.5, x, templates, np.zeros((2, 2)), 1.0, VPTrig())
+    >>> out = template_denoiser(x, 0.5, templates, np.zeros((2, 2)), 1.0, VPTrig())
     >>> print(np.round(out, 4))
     [0.0405 0.2032 0.2032 0.2436 0.1484 0.6095 0.6095 0.7578]
     """
@@ -703,7 +703,7 @@ def template_denoiser(
     tpl, u, s2 = _template_params(templates, color_means, color_var)
     check_last_dim(xq, u.shape[1] * tpl.shape[1], "x", "the template model (c * h * w)")
     log_w = _log_weights(weights, tpl.shape[0])
-    out, _ = _template_eval(t, xq, tpl, u, s2, log_w, schedule, "x0")
+    out, _ = _template_eval(xq, t, tpl, u, s2, log_w, schedule, "x0")
     return unbatch(out, single)
 
 
@@ -721,18 +721,18 @@ def _checked_prediction(x: ArrayLike, x0_hat: ArrayLike) -> tuple[np.ndarray, np
 
 
 def score_from_denoiser(
-    t: ArrayLike, x: ArrayLike, x0_hat: ArrayLike, schedule: Schedule
+    x: ArrayLike, t: ArrayLike, x0_hat: ArrayLike, schedule: Schedule
 ) -> np.ndarray:
     r"""Score ``grad log p_t(x)`` from an x0-prediction, by Tweedie's identity.
 
-    Buchanan et al. (paper 000), eq. (4): ``grad log p_t(x) = (alpha_t xbar(t, x) - x)/sigma_t^2``.
+    Buchanan et al. (paper 000), eq. (4): ``grad log p_t(x) = (alpha_t xbar(x, t) - x)/sigma_t^2``.
     A thin wrapper over :func:`diffmem_theory.core.schedules.convert_prediction` (source ``"x0"``,
     target ``"score"``); ``t`` is a scalar or ``(B,)`` for ``x`` of shape ``(B, d)``.
 
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> x, x0_hat = np.array([1.0, 2.0]), np.array([0.5, 1.0])
-    >>> print(np.round(score_from_denoiser(0.5, x, x0_hat, VPTrig()), 6))
+    >>> print(np.round(score_from_denoiser(x, 0.5, x0_hat, VPTrig()), 6))
     [-2.267949 -4.535898]
     """
     xq, pred = _checked_prediction(x, x0_hat)
@@ -740,9 +740,9 @@ def score_from_denoiser(
 
 
 def eps_from_denoiser(
-    t: ArrayLike, x: ArrayLike, x0_hat: ArrayLike, schedule: Schedule
+    x: ArrayLike, t: ArrayLike, x0_hat: ArrayLike, schedule: Schedule
 ) -> np.ndarray:
-    r"""Noise prediction from an x0-prediction: ``eps = (x - alpha_t xbar(t, x)) / sigma_t``.
+    r"""Noise prediction from an x0-prediction: ``eps = (x - alpha_t xbar(x, t)) / sigma_t``.
 
     Buchanan et al. (paper 000), eq. (4) rewritten in noise units (``|eps_hat - eps|^2 =
     psi_t |xbar - x_0|^2``, Sec. 2). A thin wrapper over
@@ -751,7 +751,7 @@ def eps_from_denoiser(
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> x, x0_hat = np.array([1.0, 2.0]), np.array([0.5, 1.0])
-    >>> print(np.round(eps_from_denoiser(0.5, x, x0_hat, VPTrig()), 6))
+    >>> print(np.round(eps_from_denoiser(x, 0.5, x0_hat, VPTrig()), 6))
     [1.133975 2.267949]
     """
     xq, pred = _checked_prediction(x, x0_hat)

@@ -63,7 +63,7 @@ def _frozen(arr: np.ndarray) -> np.ndarray:
 class _Mixture:
     """Shared methods: ``n_components``, ``sample``, ``log_prob_t``, ``score_t``, ``denoiser``.
 
-    Subclasses provide ``weights``, ``_draw(labels, rng)`` and ``_eval(t, x, schedule, target,
+    Subclasses provide ``weights``, ``_draw(labels, rng)`` and ``_eval(x, t, schedule, target,
     backend)`` returning ``(x0-prediction or score, log p_t(x))``.
     """
 
@@ -83,7 +83,7 @@ class _Mixture:
         raise NotImplementedError
 
     def _eval(
-        self, t: ArrayLike, x: np.ndarray, schedule: Schedule, target: str, backend: str
+        self, x: np.ndarray, t: ArrayLike, schedule: Schedule, target: str, backend: str
     ) -> tuple[np.ndarray, np.ndarray]:
         raise NotImplementedError
 
@@ -118,7 +118,7 @@ class _Mixture:
         of isotropic mixtures; the general and template mixtures evaluate in NumPy.
         """
         xq, single = self._query(x, backend)
-        _, log_p = self._eval(t, xq, schedule, "x0", backend)
+        _, log_p = self._eval(xq, t, schedule, "x0", backend)
         return unbatch(log_p, single)
 
     def score_t(
@@ -130,11 +130,11 @@ class _Mixture:
         the Lemma 2.1 logits ``w``; evaluated directly (not through Tweedie), shaped like ``x``.
         """
         xq, single = self._query(x, backend)
-        score, _ = self._eval(t, xq, schedule, "score", backend)
+        score, _ = self._eval(xq, t, schedule, "score", backend)
         return unbatch(score, single)
 
     def denoiser(
-        self, t: ArrayLike, x: ArrayLike, schedule: Schedule, *, backend: str = "numba"
+        self, x: ArrayLike, t: ArrayLike, schedule: Schedule, *, backend: str = "numba"
     ) -> np.ndarray:
         """Posterior mean ``E[X_0 | X_t = x]`` (Lemma 2.1, eq. (9)), as in :mod:`.denoisers`.
 
@@ -142,7 +142,7 @@ class _Mixture:
         distribution. Shaped like ``x``.
         """
         xq, single = self._query(x, backend)
-        out, _ = self._eval(t, xq, schedule, "x0", backend)
+        out, _ = self._eval(xq, t, schedule, "x0", backend)
         return unbatch(out, single)
 
 
@@ -169,7 +169,7 @@ class GaussianMixture(_Mixture):
     weights: np.ndarray | None = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        mu = as_points(self.means, None)
+        mu = as_points(self.means, "means", None)
         cov = as_covariances(self.covs, *mu.shape)
         log_w = _log_weights(self.weights, mu.shape[0])
         for name, value in (("means", mu), ("covs", cov), ("weights", np.exp(log_w))):
@@ -191,9 +191,9 @@ class GaussianMixture(_Mixture):
         return self.means[labels] + np.einsum("nij,nj->ni", self._roots[labels], z)
 
     def _eval(
-        self, t: ArrayLike, x: np.ndarray, schedule: Schedule, target: str, backend: str
+        self, x: np.ndarray, t: ArrayLike, schedule: Schedule, target: str, backend: str
     ) -> tuple[np.ndarray, np.ndarray]:
-        return _gmm_eval(t, x, self.means, self.covs, np.log(self.weights), schedule, target)
+        return _gmm_eval(x, t, self.means, self.covs, np.log(self.weights), schedule, target)
 
 
 @dataclass(frozen=True, eq=False)
@@ -221,7 +221,7 @@ class IsotropicGaussianMixture(_Mixture):
     weights: np.ndarray | None = None  # type: ignore[assignment]
 
     def __post_init__(self) -> None:
-        mu = as_points(self.means, None)
+        mu = as_points(self.means, "means", None)
         v = _variances(self.var, mu.shape[0])
         log_w = _log_weights(self.weights, mu.shape[0])
         for name, value in (("means", mu), ("weights", np.exp(log_w))):
@@ -240,10 +240,10 @@ class IsotropicGaussianMixture(_Mixture):
         return self.means[labels] + scale * z
 
     def _eval(
-        self, t: ArrayLike, x: np.ndarray, schedule: Schedule, target: str, backend: str
+        self, x: np.ndarray, t: ArrayLike, schedule: Schedule, target: str, backend: str
     ) -> tuple[np.ndarray, np.ndarray]:
         var = np.asarray(self.var)
-        return _iso_eval(t, x, self.means, var, np.log(self.weights), schedule, target, backend)
+        return _iso_eval(x, t, self.means, var, np.log(self.weights), schedule, target, backend)
 
 
 @dataclass(frozen=True, eq=False)
@@ -268,7 +268,7 @@ class TemplateMixture(_Mixture):
     >>> X.reshape(4, *tm.image_shape).shape
     (4, 3, 2, 2)
     >>> from diffmem_theory.core.schedules import VPTrig
-    >>> tm.denoiser(0.5, X, VPTrig()).shape, tm.score_t(X[0], 0.5, VPTrig()).shape
+    >>> tm.denoiser(X, 0.5, VPTrig()).shape, tm.score_t(X[0], 0.5, VPTrig()).shape
     ((4, 12), (12,))
     >>> tm.log_prob_t(X, 0.5, VPTrig()).shape
     (4,)
@@ -311,11 +311,11 @@ class TemplateMixture(_Mixture):
         return (colors[:, :, None] * self._flat[labels][:, None, :]).reshape(labels.size, -1)
 
     def _eval(
-        self, t: ArrayLike, x: np.ndarray, schedule: Schedule, target: str, backend: str
+        self, x: np.ndarray, t: ArrayLike, schedule: Schedule, target: str, backend: str
     ) -> tuple[np.ndarray, np.ndarray]:
         return _template_eval(
-            t,
             x,
+            t,
             self._flat,
             self.color_means,
             self.color_var,

@@ -1,7 +1,7 @@
 r"""Samplers that turn a denoiser into generated samples: DDIM, probability-flow ODE, reverse SDE.
 
-A *denoiser* is any callable ``denoiser(t, x) -> x0_hat`` with ``t`` a Python float and ``x`` of
-shape ``(B, d)``, returning the x0-prediction ``xbar(t, x) ~ E[X_0 | X_t = x]`` of shape ``(B, d)``
+A *denoiser* is any callable ``denoiser(x, t) -> x0_hat`` with ``t`` a Python float and ``x`` of
+shape ``(B, d)``, returning the x0-prediction ``xbar(x, t) ~ E[X_0 | X_t = x]`` of shape ``(B, d)``
 (the unit of every denoiser in :mod:`diffmem_theory.core.denoisers`), for instance
 ``lambda t, x: memorizing_denoiser(t, x, X, sched)``. The score enters only through Tweedie's
 identity (Buchanan et al. (paper 000), eq. (4)), ``grad log p_t(x) = (alpha_t xbar - x)/sigma_t^2``.
@@ -36,7 +36,7 @@ and copied to the device, so a seed gives the same samples on every backend.
 >>> from diffmem_theory.core.metrics import memorization_ratio
 >>> from diffmem_theory.core.schedules import VPTrig
 >>> X = np.random.default_rng(0).standard_normal((20, 10))
->>> samples = ddim_sample(lambda t, x: memorizing_denoiser(t, x, X, VPTrig()), VPTrig(),
+>>> samples = ddim_sample(lambda x, t: memorizing_denoiser(x, t, X, VPTrig()), VPTrig(),
 ...                       n=50, d=10, rng=1)
 >>> samples.shape, memorization_ratio(samples, X)     # the empirical denoiser memorizes
 ((50, 10), 1.0)
@@ -78,7 +78,7 @@ def _check_callables(denoiser: Any, schedule: Any, return_trajectory: Any) -> Sc
     """Validate the denoiser and the trajectory flag; return the schedule (or the named one)."""
     if not callable(denoiser):
         raise TypeError(
-            f"denoiser must be a callable denoiser(t, x) -> x0_hat, got {type(denoiser).__name__}"
+            f"denoiser must be a callable denoiser(x, t) -> x0_hat, got {type(denoiser).__name__}"
         )
     check_bool(return_trajectory, "return_trajectory")
     return as_schedule(schedule, required=True)
@@ -180,8 +180,8 @@ def _caller(denoiser: Denoiser, x: Any) -> Callable[[float, Any], Any]:
     the output is taken as an array of the namespace of the state ``x``."""
     xp, shape = array_namespace(x), x.shape
 
-    def call(t: float, x: Any) -> Any:
-        out = xp.asarray(denoiser(t, x))
+    def call(x: Any, t: float) -> Any:
+        out = xp.asarray(denoiser(x, t))
         if out.shape != shape:
             raise ValueError(
                 f"denoiser must return an x0-prediction of shape {shape} (the shape of x), got "
@@ -262,7 +262,7 @@ def ddim_sample(
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> sched, p, x0 = VPTrig(), np.array([[3.0, -1.0]]), np.zeros((1, 2))
-    >>> out = ddim_sample(lambda t, x: np.repeat(p, len(x), 0), sched, x0)   # data = one point p
+    >>> out = ddim_sample(lambda x, t: np.repeat(p, len(x), 0), sched, x0)   # data = one point p
     >>> exact = sched.alpha(0.001) * p + (0.001 / 0.999) * (x0 - sched.alpha(0.999) * p)
     >>> print(np.round(out, 6), bool(np.allclose(out, exact, rtol=1e-14, atol=0)))
     [[ 2.999864 -0.999955]] True
@@ -276,7 +276,7 @@ def ddim_sample(
     path = [x] if return_trajectory else None
     for l in range(len(grid) - 1):
         ratio = sigma[l + 1] / sigma[l]
-        xbar = call(float(grid[l]), x)
+        xbar = call(x, float(grid[l]))
         # a fresh array each step: the denoiser may return (a view of) its input
         x_next = ratio * x
         x_next += (alpha[l + 1] - ratio * alpha[l]) * xbar
@@ -287,7 +287,7 @@ def ddim_sample(
 
 
 def _pf_coefficients(schedule: Schedule, grid: np.ndarray) -> tuple[list[float], list[float]]:
-    """``(a_t, b_t)`` with the probability-flow velocity ``v(t, x) = a_t x + b_t xbar(t, x)``.
+    """``(a_t, b_t)`` with the probability-flow velocity ``v(x, t) = a_t x + b_t xbar(x, t)``.
 
     From ``f x - (1/2) g^2 (alpha xbar - x)/sigma^2`` and ``g^2 = 2 sigma sigma' - 2 f sigma^2``:
     ``a = sigma'/sigma`` and ``b = alpha' - alpha sigma'/sigma`` (no cancellation of the large
@@ -319,7 +319,7 @@ def probability_flow_sample(
     from the denoiser by Tweedie (paper 000, eq. (4)):
 
         dx/dt = f_t x - (1/2) g_t^2 grad log p_t(x),  grad log p_t(x) = (alpha_t xbar - x)/sigma_t^2
-              = (sigma_t'/sigma_t) x + (alpha_t' - alpha_t sigma_t'/sigma_t) xbar(t, x),
+              = (sigma_t'/sigma_t) x + (alpha_t' - alpha_t sigma_t'/sigma_t) xbar(x, t),
 
     integrated from ``t_0`` down to ``t_L`` on the grid (``h_l = t_{l+1} - t_l < 0``) by Heun's
     (explicit trapezoidal) method, ``v_0 = v(t_l, x_l)``, ``x_pred = x_l + h_l v_0``,
@@ -333,7 +333,7 @@ def probability_flow_sample(
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> sched, mu, s2 = VPTrig(), 2.0, 0.25       # data N(mu, s2): exact denoiser, affine flow
-    >>> def gauss(t, x):
+    >>> def gauss(x, t):
     ...     a, v = float(sched.alpha(t)), float(sched.sigma2(t))
     ...     return mu + a * s2 / (a * a * s2 + v) * (x - a * mu)
     >>> grid = sched.time_grid(200, t_max=0.9)
@@ -353,9 +353,9 @@ def probability_flow_sample(
     path = [x] if return_trajectory else None
     for l in range(len(grid) - 1):
         h = float(grid[l + 1] - grid[l])
-        v_now = a[l] * x + b[l] * call(float(grid[l]), x)
+        v_now = a[l] * x + b[l] * call(x, float(grid[l]))
         x_pred = x + h * v_now
-        v_next = a[l + 1] * x_pred + b[l + 1] * call(float(grid[l + 1]), x_pred)
+        v_next = a[l + 1] * x_pred + b[l + 1] * call(x_pred, float(grid[l + 1]))
         x = xp.astype(x + (0.5 * h) * (v_now + v_next), target, copy=False)
         if path is not None:
             path.append(x)
@@ -381,7 +381,7 @@ def euler_maruyama_sample(
     Anderson, 1982; Song et al., 2021, eq. (6)), written in forward time t decreasing,
 
         dx = [f_t x - g_t^2 grad log p_t(x)] dt + g_t dBbar_t,
-        grad log p_t(x) = (alpha_t xbar(t, x) - x)/sigma_t^2               (Tweedie, eq. (4)),
+        grad log p_t(x) = (alpha_t xbar(x, t) - x)/sigma_t^2               (Tweedie, eq. (4)),
 
     is discretized with coefficients frozen at the left (earlier in reverse time) end of each step,
     ``h_l = t_l - t_{l+1} > 0``:
@@ -399,7 +399,7 @@ def euler_maruyama_sample(
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> sched, mu = VPTrig(), 3.0                  # data = the point mu: xbar = mu
-    >>> out = euler_maruyama_sample(lambda t, x: np.full_like(x, mu), sched, n=20000, d=1,
+    >>> out = euler_maruyama_sample(lambda x, t: np.full_like(x, mu), sched, n=20000, d=1,
     ...                             times=sched.time_grid(400, t_max=0.9), rng=0)
     >>> bool(abs(out.mean() - mu) < 0.01), bool(out.std() < 0.01)
     (True, True)
@@ -423,7 +423,7 @@ def euler_maruyama_sample(
     xp = array_namespace(x)
     path = [x] if return_trajectory else None
     for l in range(len(grid) - 1):
-        xbar = call(float(grid[l]), x)
+        xbar = call(x, float(grid[l]))
         z = xp.asarray(gen.standard_normal(x.shape, dtype=target))
         x = xp.astype(c_x[l] * x + c_bar[l] * xbar + c_z[l] * z, target, copy=False)
         if path is not None:

@@ -13,7 +13,7 @@ Thms 3.1 and 3.2 are about -- has a far smaller standard error than either loss.
 :class:`LossEstimate` keeps the per-draw squared errors, so ``a - b`` is the CRN difference with
 its own standard error.
 
-A denoiser is any callable ``denoiser(t, x_t) -> x0_hat`` with ``t`` a float and ``x_t`` of shape
+A denoiser is any callable ``denoiser(x_t, t) -> x0_hat`` with ``t`` a float and ``x_t`` of shape
 ``(B, d)``, for instance ``lambda t, x: memorizing_denoiser(t, x, X, sched)``.
 
 >>> import numpy as np
@@ -24,8 +24,8 @@ A denoiser is any callable ``denoiser(t, x_t) -> x0_hat`` with ``t`` a float and
 >>> gmm = IsotropicGaussianMixture(sphere_means(4, 30, rng), 1.0)
 >>> X, _ = gmm.sample(100, rng)
 >>> out = training_losses(
-...     {"gen": lambda t, x: gmm.denoiser(t, x, sched),
-...      "mem": lambda t, x: memorizing_denoiser(t, x, X, sched)},
+...     {"gen": lambda x, t: gmm.denoiser(x, t, sched),
+...      "mem": lambda x, t: memorizing_denoiser(x, t, X, sched)},
 ...     X, 0.3, sched, n_noise=20)
 >>> excess = out["gen"] - out["mem"]          # common random numbers
 >>> bool(abs(excess.mean[0] - 30 * 0.3**2) < 4 * excess.stderr[0])   # Thm 3.1: d t^2
@@ -318,15 +318,15 @@ def noise_draws(seed: int, time_index: int, n_points: int, n_noise: int, d: int)
 
 def _check_denoisers(denoisers: Mapping[str, Denoiser]) -> None:
     if not isinstance(denoisers, Mapping) or not denoisers:
-        raise ValueError("denoisers must be a non-empty mapping name -> callable(t, x_t)")
+        raise ValueError("denoisers must be a non-empty mapping name -> callable(x_t, t)")
     for name, f in denoisers.items():
         if not callable(f):
-            raise ValueError(f"denoisers[{name!r}] must be callable(t, x_t), got {f!r:.80}")
+            raise ValueError(f"denoisers[{name!r}] must be callable(x_t, t), got {f!r:.80}")
 
 
 def _predict(f: Denoiser, name: str, t: float, xt: np.ndarray) -> np.ndarray:
     chunks = [
-        np.asarray(f(t, xt[start : start + _MAX_BATCH]), dtype=np.float64)
+        np.asarray(f(xt[start : start + _MAX_BATCH], t), dtype=np.float64)
         for start in range(0, xt.shape[0], _MAX_BATCH)
     ]
     for start, pred in zip(range(0, xt.shape[0], _MAX_BATCH), chunks, strict=True):
@@ -424,7 +424,7 @@ def training_losses(
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> X = np.eye(3)
-    >>> out = training_losses({"zero": lambda t, x: 0 * x, "id": lambda t, x: x}, X, 0.5,
+    >>> out = training_losses({"zero": lambda x, t: 0 * x, "id": lambda x, t: x}, X, 0.5,
     ...                       VPTrig(), n_noise=4)
     >>> out["zero"].mean.tolist()   # |0 - x^i|^2 = 1 exactly
     [1.0]
@@ -458,12 +458,12 @@ def training_loss(
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> X = np.zeros((5, 2))
-    >>> est = training_loss(lambda t, x: x, X, [0.5, 0.8], VPTrig(), n_noise=2000)
+    >>> est = training_loss(lambda x, t: x, X, [0.5, 0.8], VPTrig(), n_noise=2000)
     >>> est.mean.round(1).tolist()   # E|x_t - 0|^2 = d sigma_t^2
     [0.5, 1.3]
     """
     if not callable(denoiser):
-        raise ValueError(f"denoiser must be callable(t, x_t), got {denoiser!r}")
+        raise ValueError(f"denoiser must be callable(x_t, t), got {denoiser!r}")
     return training_losses({"denoiser": denoiser}, X, t, schedule, n_noise=n_noise, seed=seed)[
         "denoiser"
     ]
@@ -488,7 +488,7 @@ def weighted_loss(
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> X = np.eye(2)
-    >>> round(float(weighted_loss(lambda t, x: 0 * x, X, [0.5, 0.6], VPTrig(), n_noise=3)[0]), 12)
+    >>> round(float(weighted_loss(lambda x, t: 0 * x, X, [0.5, 0.6], VPTrig(), n_noise=3)[0]), 12)
     2.388888888889
     """
     est = training_loss(denoiser, X, times, schedule, n_noise=n_noise, seed=seed)
@@ -518,7 +518,7 @@ def test_loss(
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> sched = VPTrig()
     >>> gmm = IsotropicGaussianMixture(np.array([[3.0, 0.0], [-3.0, 0.0]]), 1.0)
-    >>> est = test_loss(lambda t, x: gmm.denoiser(t, x, sched), gmm, 0.5, sched, n_test=400)
+    >>> est = test_loss(lambda x, t: gmm.denoiser(x, t, sched), gmm, 0.5, sched, n_test=400)
     >>> bool(abs(est.mean[0] - 2 * 0.25) < 4 * est.stderr[0])   # xbar_*: about d t^2
     True
     """
@@ -558,19 +558,19 @@ def orthogonality_residual(
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> X = np.random.default_rng(1).standard_normal((50, 4))
-    >>> res = orthogonality_residual(lambda t, x: 0.5 * x, X, 0.6, VPTrig(), n_noise=50)
+    >>> res = orthogonality_residual(lambda x, t: 0.5 * x, X, 0.6, VPTrig(), n_noise=50)
     >>> bool(abs(res.mean[0]) < 4 * res.stderr[0])
     True
     """
     if not callable(denoiser):
-        raise ValueError(f"denoiser must be callable(t, x_t), got {denoiser!r:.80}")
+        raise ValueError(f"denoiser must be callable(x_t, t), got {denoiser!r:.80}")
     schedule = as_schedule(schedule, required=True)
     pts, times, key = common_noise_setup(X, t, schedule, n_noise, seed)
     n, r = pts.shape[0], key[1]
     draws = np.empty((times.size, n, r))
     for ell, tt, xt, target in noised_points(pts, times, schedule, r, seed):
         pred = _predict(denoiser, "denoiser", tt, xt)
-        mem = _predict(lambda s, x: memorizing_denoiser(s, x, pts, schedule), "mem", tt, xt)
+        mem = _predict(lambda x, s: memorizing_denoiser(x, s, pts, schedule), "mem", tt, xt)
         with np.errstate(over="ignore", invalid="ignore"):
             res = finite_result(2.0 * ((pred - mem) * (mem - target)).sum(axis=1), "the residual")
         draws[ell] = res.reshape(n, r)

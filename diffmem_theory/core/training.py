@@ -87,13 +87,13 @@ Objective = Callable[[np.ndarray, int], tuple[float, np.ndarray]]
 class GMMDenoiser:
     r"""An isotropic M-component GMM denoiser ``theta = (mu^1..mu^M, s2)`` (eqs. (11)-(12)).
 
-    ``denoiser(t, x, schedule)`` is ``xbar_theta`` of paper 000, eqs. (11)-(12) (Lemma 2.1 with
+    ``denoiser(x, t, schedule)`` is ``xbar_theta`` of paper 000, eqs. (11)-(12) (Lemma 2.1 with
     ``Sigma^i = s2 I`` and weights 1/M), evaluated on the fused kernel.
 
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> m = GMMDenoiser(np.array([[1.0, 0.0], [-1.0, 0.0]]), 0.5)
-    >>> m.denoiser(0.5, np.array([0.9, 0.1]), VPTrig()).round(6).tolist()
+    >>> m.denoiser(np.array([0.9, 0.1]), 0.5, VPTrig()).round(6).tolist()
     [0.962523, 0.069282]
     """
 
@@ -104,9 +104,9 @@ class GMMDenoiser:
     def n_components(self) -> int:
         return int(self.means.shape[0])
 
-    def denoiser(self, t: ArrayLike, x: ArrayLike, schedule: Schedule) -> np.ndarray:
-        """``xbar_theta(t, x)`` (eqs. (11)-(12)); see :func:`~.denoisers.iso_gmm_denoiser`."""
-        return iso_gmm_denoiser(t, x, self.means, self.var, schedule)
+    def denoiser(self, x: ArrayLike, t: ArrayLike, schedule: Schedule) -> np.ndarray:
+        """``xbar_theta(x, t)`` (eqs. (11)-(12)); see :func:`~.denoisers.iso_gmm_denoiser`."""
+        return iso_gmm_denoiser(x, t, self.means, self.var, schedule)
 
     def pack(self) -> np.ndarray:
         """Flat parameter vector ``[means.ravel(), sqrt(var)]`` (the optimized variables)."""

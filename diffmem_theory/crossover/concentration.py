@@ -871,7 +871,7 @@ def lemma_e4(
 
     Buchanan et al. (paper 000), Lemma E.4: with probability at least ``1 - 4K exp(-d eps^2/8)``,
 
-        |xbar_*(t, x_t^i) - xbar_nom(t, x_t^i)|
+        |xbar_*(x_t^i, t) - xbar_nom(x_t^i, t)|
             <= [2 (K-1) Gamma sigma^2 / V] exp(-alpha^2 gamma^2/(4V)),
 
     an ``"upper"`` :class:`Bound`. The statement prints ``2K``; the proof gives ``2(K-1)`` (both
@@ -921,7 +921,7 @@ def lemma_e5(
     Buchanan et al. (paper 000), Lemma E.5: with probability at least ``1 - 8N exp(-d eps^2/8)``
     (conditions of E.2),
 
-        |xbar_mem(t, x_t^i) - x^i| <= 2 (N - 1) Gamma_* exp(-alpha^2 s^2 (1 - eps) d / (2 sigma^2)),
+        |xbar_mem(x_t^i, t) - x^i| <= 2 (N - 1) Gamma_* exp(-alpha^2 s^2 (1 - eps) d / (2 sigma^2)),
 
     with ``Gamma_*`` from :func:`gamma_star`. The statement prints ``2N``; the proof gives
     ``2(N-1)`` (``printed=True`` uses ``2N``). The ``8N`` counts ``4N`` (E.2) plus ``4N``

@@ -988,7 +988,7 @@ def lemma_e6_exponent(
     Printed (Buchanan et al., App. E, Lemma E.6 (ii)): for i not among the l memorized points,
     with probability >= 1 - 8N exp[-d eps^2/8] - K^{-log d}(1 + log K log d), S_i (memorized
     points of x^i's cluster) is non-empty and
-    ``|xbar_pmem(t, x_t^i) - sum_{j in S_i} softmax(w|S_i)_j x^j| <= Gamma_*(1 + N)^2
+    ``|xbar_pmem(x_t^i, t) - sum_{j in S_i} softmax(w|S_i)_j x^j| <= Gamma_*(1 + N)^2
     exp[-alpha_t^2 gamma^2/(2 sigma_t^2)]``. Monte Carlo with K = 2 antipodal means +-sqrt(d) e_1
     (gamma = 2 sqrt d, sigma_*^2 = 1) at parameters that satisfy both coupling conditions: the
     event fails in about 2/3 of the draws (``actual``) against the stated 0.12 (``printed``). The

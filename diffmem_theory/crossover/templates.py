@@ -544,7 +544,7 @@ class TemplateDenoiser:
     >>> m = TemplateDenoiser(np.ones((1, 2, 2)), np.array([[1.0, -1.0]]), 0.5)
     >>> m.image_shape, m.dim
     ((2, 2, 2), 8)
-    >>> m.denoiser(0.5, np.zeros(8), VPTrig()).round(6).tolist()[:2]   # sigma^2 u / D = 0.25/1.75
+    >>> m.denoiser(np.zeros(8), 0.5, VPTrig()).round(6).tolist()[:2]   # sigma^2 u / D = 0.25/1.75
     [0.142857, 0.142857]
     """
 
@@ -578,10 +578,10 @@ class TemplateDenoiser:
     def dim(self) -> int:
         return int(np.prod(self.image_shape))
 
-    def denoiser(self, t: ArrayLike, x: ArrayLike, schedule: Schedule | str) -> np.ndarray:
-        """``xbar_theta(t, x)``; see :func:`~diffmem_theory.core.denoisers.template_denoiser`."""
+    def denoiser(self, x: ArrayLike, t: ArrayLike, schedule: Schedule | str) -> np.ndarray:
+        """``xbar_theta(x, t)``; see :func:`~diffmem_theory.core.denoisers.template_denoiser`."""
         sched = as_schedule(schedule, required=True)
-        return template_denoiser(t, x, self.templates, self.color_means, self.color_var, sched)
+        return template_denoiser(x, t, self.templates, self.color_means, self.color_var, sched)
 
     def to_mixture(self) -> TemplateMixture:
         """The model distribution ``(1/M) sum_i N(u^i (x) x^i, s2 I_c (x) x^i x^i^T)``."""

@@ -335,7 +335,7 @@ def norm_concentration_interval(
 
 
 def component_posterior_mean_approx(
-    t: float, x_t: ArrayLike, mu_k: ArrayLike, *, C: float = 1.0, schedule: Schedule | None = None
+    x_t: ArrayLike, t: float, mu_k: ArrayLike, *, C: float = 1.0, schedule: Schedule | None = None
 ) -> np.ndarray:
     r"""Leading term of the component posterior mean, Ye et al., Lemma A.6.
 
@@ -345,14 +345,14 @@ def component_posterior_mean_approx(
     sub-Gaussian Hölder density is bounded by :func:`lemma_a6_error_bound`. ``x_t`` is
     ``(B, d)`` or ``(d,)``, ``mu_k`` is ``(d,)``.
 
-    >>> print(np.round(component_posterior_mean_approx(0.5, [1.0, 0.0], [0.0, 2.0]), 6))
+    >>> print(np.round(component_posterior_mean_approx([1.0, 0.0], 0.5, [0.0, 2.0]), 6))
     [0.778801 0.786939]
     """
     a2, s2 = _alpha2_sigma2(t, schedule)
     if a2.ndim != 0:
         raise ValueError(f"t must be a scalar, got shape {a2.shape}")
     xq, single = as_queries(x_t, "x_t")
-    mu = as_points(np.atleast_2d(mu_k), xq.shape[1], "mu_k", "x_t")[0]
+    mu = as_points(np.atleast_2d(mu_k), "mu_k", xq.shape[1], "x_t")[0]
     c = check_scalar(C, "C", low=0.0, low_open=True)
     alpha = math.sqrt(float(a2))
     out = mu + alpha / (float(a2) + c * float(s2)) * (xq - alpha * mu)
@@ -391,7 +391,7 @@ def lemma_a6_error_bound(
 
 
 def empirical_score_sup_bound(
-    t: ArrayLike, x: ArrayLike, X0: ArrayLike, schedule: Schedule | None = None
+    x: ArrayLike, t: ArrayLike, X0: ArrayLike, schedule: Schedule | None = None
 ) -> Any:
     r"""Sup-norm bound on the empirical score, Ye et al., Lemma B.1.
 
@@ -400,11 +400,11 @@ def empirical_score_sup_bound(
     ``x`` is ``(B, d)`` or ``(d,)``; ``t`` a scalar or ``(B,)``. Returns ``(B,)`` (or a float);
     a bound beyond float64 raises ``ValueError``.
 
-    >>> round(empirical_score_sup_bound(1.0, [0.5, -2.0], [[1.0, 0.0], [0.0, 3.0]]), 6)
+    >>> round(empirical_score_sup_bound([0.5, -2.0], 1.0, [[1.0, 0.0], [0.0, 3.0]]), 6)
     7.909884
     """
     xq, single = as_queries(x)
-    data = as_points(X0, xq.shape[1], "X0")
+    data = as_points(X0, "X0", xq.shape[1])
     _, s2 = _alpha2_sigma2(t, schedule)
     if s2.ndim > 1 or (s2.ndim == 1 and s2.shape[0] != xq.shape[0]):
         raise ValueError(
@@ -570,8 +570,8 @@ def _hessian_terms(
 
 
 def empirical_score_hessian(
-    t: ArrayLike,
     x: ArrayLike,
+    t: ArrayLike,
     X0: ArrayLike,
     schedule: Schedule | None = None,
     *,
@@ -590,31 +590,31 @@ def empirical_score_hessian(
     Hessian beyond float64 (t -> 0) raises ``ValueError``.
 
     >>> alpha = float(VPExp().alpha(0.01))
-    >>> H = empirical_score_hessian(0.01, [alpha / 2], [[0.0], [1.0]])
+    >>> H = empirical_score_hessian([alpha / 2], 0.01, [[0.0], [1.0]])
     >>> round(float(H[0, 0]), 3)      # alpha^2/(4 sigma^4) - 1/sigma^2 at the midpoint
     2399.478
     """
     sched = _schedule(schedule)
     xq, single = as_queries(x)
-    data = as_points(X0, xq.shape[1], "X0")
+    data = as_points(X0, "X0", xq.shape[1])
     d = data.shape[1]
     check_allocation(2 * (data.shape[0] + xq.shape[0]) * (d * d + d), "the d x d moments")
-    (hess,) = _map_over_times(t, xq, sched, _hessian_terms, X0=data, backend=backend)
+    (hess,) = _map_over_times(xq, t, sched, _hessian_terms, X0=data, backend=backend)
     return unbatch(hess, single)
 
 
 def empirical_score_lipschitz(
-    t: ArrayLike, x: ArrayLike, X0: ArrayLike, schedule: Schedule | None = None
+    x: ArrayLike, t: ArrayLike, X0: ArrayLike, schedule: Schedule | None = None
 ) -> Any:
     r"""Local Lipschitz constant |grad^2 log p^_t(x)|_2 of the empirical score (Lemma C.1).
 
     The spectral norm (largest |eigenvalue|) of :func:`empirical_score_hessian`; C_L of (C.2)
     is its supremum over x. Shape ``(B,)`` for ``(B, d)`` queries, a float for ``(d,)``.
 
-    >>> round(empirical_score_lipschitz(0.01, [0.0], [[0.0], [1.0]]), 4)
+    >>> round(empirical_score_lipschitz([0.0], 0.01, [[0.0], [1.0]]), 4)
     100.5008
     """
-    hess = empirical_score_hessian(t, x, X0, schedule)
+    hess = empirical_score_hessian(x, t, X0, schedule)
     eig = np.linalg.eigvalsh(hess)
     return to_output(np.abs(eig).max(axis=-1))
 
@@ -643,15 +643,15 @@ def empirical_score_lipschitz_max(
     """
     sched = _schedule(schedule)
     tt = check_scalar(t, "t", low=0.0, low_open=True)
-    data = as_points(X0, None, "X0")
+    data = as_points(X0, "X0", None)
     if points is None:
         alpha = float(sched.alpha(tt))
         n = data.shape[0]
         check_allocation(3 * (n * (n + 1) // 2) * data.shape[1], f"the midpoints of {n} points")
         pts = alpha * np.concatenate([_pair_midpoints(data), data])
     else:
-        pts = as_points(points, data.shape[1], "points", "X0")
-    return float(np.max(empirical_score_lipschitz(tt, pts, data, sched)))
+        pts = as_points(points, "points", data.shape[1], "X0")
+    return float(np.max(empirical_score_lipschitz(pts, tt, data, sched)))
 
 
 def lipschitz_bounds(
@@ -682,7 +682,7 @@ def lipschitz_bounds(
     (524.494, 2600.48, True)
     """
     a2, s2 = _alpha2_sigma2(t, schedule)
-    data = as_points(X0, None, "X0")
+    data = as_points(X0, "X0", None)
     n = data.shape[0]
     if n < 2:
         raise ValueError(f"X0 must hold at least 2 points, got shape {data.shape}")

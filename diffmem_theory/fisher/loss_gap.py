@@ -39,7 +39,7 @@ Gauss-Legendre rule has at most 1000 nodes, :func:`expected_loss_gap_t` averages
 datasets, and ``dps`` is at most 10^4. A score returning NaN, inf or the wrong shape raises
 ``ValueError``.
 
-A score is a callable ``score(t, x) -> (B, d)`` (``t`` a float, ``x`` of shape ``(B, d)``) or a
+A score is a callable ``score(x, t) -> (B, d)`` (``t`` a float, ``x`` of shape ``(B, d)``) or a
 mixture object with ``score_t(x, t, schedule)`` such as
 :class:`~diffmem_theory.core.distributions.GaussianMixture` (its true score under ``schedule``).
 
@@ -151,19 +151,19 @@ def _vp_exp(schedule: VPExp | None) -> VPExp:
 
 
 def _as_score(score: Any, schedule: Schedule, name: str = "score") -> ScoreFn:
-    """A callable ``score(t, x)``; a mixture with ``score_t`` becomes its true score."""
+    """A callable ``score(x, t)``; a mixture with ``score_t`` becomes its true score."""
     if callable(score):
         return score
     if callable(getattr(score, "score_t", None)):
-        return lambda t, x: score.score_t(x, t, schedule)
+        return lambda x, t: score.score_t(x, t, schedule)
     raise TypeError(
-        f"{name} must be a callable score(t, x) or a mixture with a score_t(x, t, schedule) "
+        f"{name} must be a callable score(x, t) or a mixture with a score_t(x, t, schedule) "
         f"method, got {type(score).__name__}"
     )
 
 
 def _score_at(score: ScoreFn, t: float, xt: np.ndarray, name: str) -> np.ndarray:
-    out = np.asarray(score(t, xt))
+    out = np.asarray(score(xt, t))
     if out.dtype.kind not in "fiu":
         raise ValueError(f"{name} must return real scores, got dtype {out.dtype} at t = {t!r}")
     if out.shape != xt.shape:
@@ -237,7 +237,7 @@ def _draw_terms(
 ) -> tuple[LossEstimate, ...]:
     """Per-draw terms at X_t = alpha_t x_i + sigma_t Z (paper 000's noise for ``seed``).
 
-    ``terms(t, x_t, target)`` gets the DSM target -Z/sigma_t = (alpha_t x_i - x_t)/sigma_t^2
+    ``terms(x_t, t, target)`` gets the DSM target -Z/sigma_t = (alpha_t x_i - x_t)/sigma_t^2
     for the ``(n n_noise, d)`` rows ``x_t`` and returns row-wise values; each becomes a
     :class:`LossEstimate` of shape ``(T, n, n_noise)``.
     """
@@ -257,7 +257,7 @@ def _draw_terms(
     for ell, tt, xt, x0 in noised_points(pts, times, schedule, r, seed):
         alpha, sigma2 = float(schedule.alpha(tt)), float(schedule.sigma2(tt))
         with np.errstate(over="ignore", invalid="ignore"):
-            values = terms(tt, xt, (alpha * x0 - xt) / sigma2)
+            values = terms(xt, tt, (alpha * x0 - xt) / sigma2)
         if not all(np.all(np.isfinite(v)) for v in values):
             raise ValueError(
                 f"the loss at t = {tt!r} overflows float64 (sigma_t^2 = {sigma2!r}); use t "
@@ -292,7 +292,7 @@ def dsm_loss_t(
 
     >>> import numpy as np
     >>> X = np.zeros((50, 3))
-    >>> est = dsm_loss_t(lambda t, x: 0 * x, X, 0.5, n_noise=400)   # E|Z|^2/sigma^2
+    >>> est = dsm_loss_t(lambda x, t: 0 * x, X, 0.5, n_noise=400)   # E|Z|^2/sigma^2
     >>> exact = 3 / -np.expm1(-0.5)
     >>> round(float(exact), 3), bool(abs(est.mean[0] - exact) < 4 * est.stderr[0])
     (7.624, True)
@@ -305,21 +305,21 @@ def dsm_loss_t(
         sched,
         n_noise,
         seed,
-        lambda tt, xt, target: (squared_error(_score_at(s, tt, xt, "score"), target),),
+        lambda xt, tt, target: (squared_error(_score_at(s, tt, xt, "score"), target),),
     )
     return est
 
 
 def _empirical(X: np.ndarray, schedule: Schedule, backend: str) -> ScoreFn:
     """The empirical score grad log p_hat_t of the rows of ``X`` (notes §1.3)."""
-    return lambda t, x: empirical_score(t, x, X, schedule, backend=backend)
+    return lambda x, t: empirical_score(x, t, X, schedule, backend=backend)
 
 
 def _gap_terms(s: ScoreFn, s_hat: ScoreFn) -> Callable[..., tuple[np.ndarray, ...]]:
     """Per draw: the gap |target - s|^2 - |target - s_hat|^2, the Fisher term |s_hat - s|^2
     and their difference 2 <target - s_hat, s_hat - s> (computed directly, no cancellation)."""
 
-    def terms(t: float, xt: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, ...]:
+    def terms(xt: np.ndarray, t: float, target: np.ndarray) -> tuple[np.ndarray, ...]:
         true, emp = _score_at(s, t, xt, "score"), _score_at(s_hat, t, xt, "empirical score")
         gap = squared_error(true, target) - squared_error(emp, target)
         cross = 2.0 * np.einsum("ij,ij->i", target - emp, emp - true)
@@ -359,7 +359,7 @@ def loss_gap_t(
 
     >>> import numpy as np
     >>> X = np.random.default_rng(0).normal(0.0, 3.0, (40, 2))
-    >>> zero = loss_gap_t(X, lambda t, x: empirical_score(t, x, X, VPExp()), 0.3, n_noise=5)
+    >>> zero = loss_gap_t(X, lambda x, t: empirical_score(x, t, X, VPExp()), 0.3, n_noise=5)
     >>> float(np.abs(zero.draws).max())   # s = s_hat: no gap in any draw
     0.0
     """
@@ -414,7 +414,7 @@ def fisher_divergence_t(
         sched,
         n_noise,
         seed,
-        lambda tt, xt, _: (
+        lambda xt, tt, _: (
             squared_error(
                 _score_at(s_hat, tt, xt, "empirical score"), _score_at(s, tt, xt, "score")
             ),
@@ -464,7 +464,7 @@ def prop41_sides(
     >>> import numpy as np
     >>> rng = np.random.default_rng(1)
     >>> X = rng.normal(0.0, 2.0, (60, 3))
-    >>> res = prop41_sides(X, lambda t, x: -0.7 * x + 0.3, [0.1, 1.0], n_noise=10)
+    >>> res = prop41_sides(X, lambda x, t: -0.7 * x + 0.3, [0.1, 1.0], n_noise=10)
     >>> bool(np.all(np.abs(res.z) < 4)), bool(np.all(res.lhs.mean > 0))
     (True, True)
     """
@@ -543,7 +543,7 @@ def dsm_loss(
     ``n_times`` is at most 1000 (Gauss) or 10^5 (uniform); sizes as in :func:`dsm_loss_t`.
 
     >>> X = np.zeros((20, 2))
-    >>> val, se = dsm_loss(lambda t, x: 0 * x, X, 0.1, 1.0, n_noise=50)   # int 2/sigma_t^2 dt
+    >>> val, se = dsm_loss(lambda x, t: 0 * x, X, 0.1, 1.0, n_noise=50)   # int 2/sigma_t^2 dt
     >>> exact = 2 * (math.log(math.e - 1) - math.log(math.expm1(0.1)))    # 2 log(e^t - 1)
     >>> round(exact, 4), bool(abs(val - exact) < 4 * se)
     (5.587, True)

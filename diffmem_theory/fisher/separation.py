@@ -401,7 +401,7 @@ def truncated_exp(r: ArrayLike, p: int) -> Any:
 
 
 def _scaled_distances(
-    t: float, x: np.ndarray, data: np.ndarray, schedule: Schedule | None
+    x: np.ndarray, t: float, data: np.ndarray, schedule: Schedule | None
 ) -> tuple[np.ndarray, float, float]:
     """(r_ij = |x_i - alpha x_j|^2 / (2 sigma^2), alpha, sigma) at one time."""
     a2, s2 = _alpha2_sigma2(t, schedule)
@@ -415,12 +415,12 @@ def _scaled_distances(
 
 def _inputs(x: ArrayLike, X0: ArrayLike) -> tuple[np.ndarray, bool, np.ndarray]:
     xq, single = as_queries(x)
-    return xq, single, as_points(X0, xq.shape[1], "X0")
+    return xq, single, as_points(X0, "X0", xq.shape[1])
 
 
 def truncated_set_U(
-    t: float,
     x: ArrayLike,
+    t: float,
     X0: ArrayLike,
     eps: float,
     schedule: Schedule | None = None,
@@ -434,18 +434,18 @@ def truncated_set_U(
 
     Returns a boolean ``(B, n)`` array (``(n,)`` for a single ``(d,)`` query).
 
-    >>> truncated_set_U(0.01, [0.0], [[0.0], [1.0]], 1e-2).tolist()
+    >>> truncated_set_U([0.0], 0.01, [[0.0], [1.0]], 1e-2).tolist()
     [True, False]
     """
     xq, single, data = _inputs(x, X0)
     e = check_scalar(eps, "eps", low=0.0, high=1.0, low_open=True, high_open=True)
-    r, _, _ = _scaled_distances(t, xq, data, schedule)
+    r, _, _ = _scaled_distances(xq, t, data, schedule)
     radius = (2.0 if check_bool(numerator, "numerator") else 1.0) * math.log(1.0 / e)
     return unbatch(r <= radius, single)
 
 
 def density_terms(
-    t: float, x: ArrayLike, X0: ArrayLike, schedule: Schedule | None = None
+    x: ArrayLike, t: float, X0: ArrayLike, schedule: Schedule | None = None
 ) -> tuple[Any, np.ndarray]:
     r"""The exact D_1 and D_2 of Ye et al., App. B.2 (Prop. B.4), unnormalized.
 
@@ -457,7 +457,7 @@ def density_terms(
     Computed from the log-sum-exp kernel: D_1 = e^{lse}/n, D_2 = D_1 (alpha_t mu^ - x)/sigma_t.
     Returns ``D_1`` ``(B,)`` and ``D_2`` ``(B, d)`` (a float and ``(d,)`` for one query).
 
-    >>> D1, D2 = density_terms(1.0, [0.0], [[0.0], [1.0]])
+    >>> D1, D2 = density_terms([0.0], 1.0, [[0.0], [1.0]])
     >>> round(D1, 6), np.round(D2, 6).tolist()
     (0.873762, [0.285133])
     """
@@ -473,8 +473,8 @@ def density_terms(
 
 
 def taylor_density_terms(
-    t: float,
     x: ArrayLike,
+    t: float,
     X0: ArrayLike,
     eps: float,
     schedule: Schedule | None = None,
@@ -493,8 +493,8 @@ def taylor_density_terms(
     |D_1~ - D_1| <= 2 eps and |D_2~ - D_2|_inf <= 2 eps at every x (the dropped terms cost
     <= eps, the truncation <= eps). ``order`` / ``order_numerator`` override p / p'.
 
-    >>> D1t, D2t = taylor_density_terms(1.0, [0.0], [[0.0], [1.0]], 1e-3)
-    >>> D1, D2 = density_terms(1.0, [0.0], [[0.0], [1.0]])
+    >>> D1t, D2t = taylor_density_terms([0.0], 1.0, [[0.0], [1.0]], 1e-3)
+    >>> D1, D2 = density_terms([0.0], 1.0, [[0.0], [1.0]])
     >>> bool(abs(D1t - D1) <= 2e-3), bool(np.all(np.abs(D2t - D2) <= 2e-3))
     (True, True)
     """
@@ -507,7 +507,7 @@ def taylor_density_terms(
         if order_numerator is None
         else check_int(order_numerator, "order_numerator", low=1)
     )
-    r, alpha, sigma = _scaled_distances(t, xq, data, schedule)
+    r, alpha, sigma = _scaled_distances(xq, t, data, schedule)
     n = data.shape[0]
     d1 = np.where(r <= ell, truncated_exp(np.minimum(r, ell), p), 0.0).sum(axis=1) / n
     w2 = np.where(r <= 2.0 * ell, truncated_exp(np.minimum(r, 2.0 * ell), p2), 0.0) / n
@@ -516,8 +516,8 @@ def taylor_density_terms(
 
 
 def taylor_score(
-    t: float,
     x: ArrayLike,
+    t: float,
     X0: ArrayLike,
     eps: float,
     schedule: Schedule | None = None,
@@ -536,17 +536,17 @@ def taylor_score(
     >>> from diffmem_theory.voronoi.scores import empirical_score
     >>> from diffmem_theory.core.schedules import VPExp
     >>> X0 = [[0.0], [1.0]]
-    >>> s = taylor_score(1.0, [0.2], X0, 1e-6)
-    >>> bool(abs(s[0] - empirical_score(1.0, [0.2], X0, VPExp())[0]) < 1e-4)
+    >>> s = taylor_score([0.2], 1.0, X0, 1e-6)
+    >>> bool(abs(s[0] - empirical_score([0.2], 1.0, X0, VPExp())[0]) < 1e-4)
     True
     """
     xq, single, data = _inputs(x, X0)
     e = check_scalar(eps, "eps", low=0.0, high=1.0, low_open=True, high_open=True)
     low = 4.0 * e if eps_low is None else check_scalar(eps_low, "eps_low", low=0.0, low_open=True)
-    d1, d2 = taylor_density_terms(t, xq, data, e, schedule)
+    d1, d2 = taylor_density_terms(xq, t, data, e, schedule)
     _, s2 = _alpha2_sigma2(t, schedule)
     raw = d2 / (math.sqrt(float(s2)) * np.maximum(d1, low)[:, None])
-    bound = np.asarray(empirical_score_sup_bound(t, xq, data, schedule))[:, None]
+    bound = np.asarray(empirical_score_sup_bound(xq, t, data, schedule))[:, None]
     return unbatch(np.clip(raw, -bound, bound), single)
 
 

@@ -82,7 +82,7 @@ def softmax_weighted_sum(
     Uses in this package (all of them go through this function):
 
     * memorizing denoiser, Buchanan et al. (paper 000) eq. (7):
-      x_mem(t, x) = sum_i x^i softmax_i(-||alpha_t x^i - x||^2 / (2 sigma_t^2)), i.e.
+      x_mem(x, t) = sum_i x^i softmax_i(-||alpha_t x^i - x||^2 / (2 sigma_t^2)), i.e.
       ``softmax_weighted_sum(x, X, scale=alpha_t, var=sigma_t**2)``;
     * isotropic GMM denoiser, paper 000 eqs. (11)-(12): ``centers`` = means mu^i,
       ``scale`` = alpha_t, ``var`` = alpha_t^2 s^2 + sigma_t^2; the denoiser is

@@ -665,7 +665,7 @@ def _check_vp(schedule: Schedule, t: np.ndarray) -> None:
 
 
 def _velocity_inputs(
-    t: float, x: ArrayLike, score: ArrayLike, schedule: Schedule | str
+    x: ArrayLike, t: float, score: ArrayLike, schedule: Schedule | str
 ) -> tuple[float, np.ndarray, np.ndarray, Schedule]:
     """Validated (t in the schedule's domain, real finite x, score broadcasting to x, schedule)."""
     sched = as_schedule(schedule, required=True)
@@ -677,7 +677,7 @@ def _velocity_inputs(
     return tt, xx, ss, sched
 
 
-def pf_ode_velocity(t: float, x: np.ndarray, score: ArrayLike, schedule: Schedule) -> np.ndarray:
+def pf_ode_velocity(x: np.ndarray, t: float, score: ArrayLike, schedule: Schedule) -> np.ndarray:
     r"""Probability-flow velocity of eq. (1): ``dx/dt = -(sigma sigma'/(1 - sigma^2)) (x + score)``.
 
     Shah et al., eq. (5), corrected (notes §1.5, ERRATUM): with f = d log alpha/dt and
@@ -689,17 +689,17 @@ def pf_ode_velocity(t: float, x: np.ndarray, score: ArrayLike, schedule: Schedul
     broadcasts to it; a velocity beyond float64 raises ``ValueError``.
 
     >>> from diffmem_theory.core.schedules import VPTrig
-    >>> pf_ode_velocity(0.6, np.array([1.0]), np.array([0.0]), VPTrig()).round(12).tolist()
+    >>> pf_ode_velocity(np.array([1.0]), 0.6, np.array([0.0]), VPTrig()).round(12).tolist()
     [-0.9375]
     """
-    tt, xx, ss, sched = _velocity_inputs(t, x, score, schedule)
+    tt, xx, ss, sched = _velocity_inputs(x, t, score, schedule)
     rate = 0.5 * float(sched.dsigma2(tt)) / float(sched.alpha(tt)) ** 2
     with np.errstate(over="ignore", invalid="ignore"):
         return finite_result(-rate * (xx + ss), "the velocity")
 
 
 def eq5_as_printed_velocity(
-    t: float, x: np.ndarray, score: ArrayLike, schedule: Schedule
+    x: np.ndarray, t: float, score: ArrayLike, schedule: Schedule
 ) -> np.ndarray:
     r"""Eq. (5) as printed: ``dx/dt = -x - (sigma' sigma/(1 + sigma^2)) score`` (ERRATUM).
 
@@ -710,10 +710,10 @@ def eq5_as_printed_velocity(
     Arguments as :func:`pf_ode_velocity`.
 
     >>> from diffmem_theory.core.schedules import VPTrig
-    >>> eq5_as_printed_velocity(0.5, np.array([1.0]), np.array([-1.0]), VPTrig()).tolist()
+    >>> eq5_as_printed_velocity(np.array([1.0]), 0.5, np.array([-1.0]), VPTrig()).tolist()
     [-0.6]
     """
-    tt, xx, ss, sched = _velocity_inputs(t, x, score, schedule)
+    tt, xx, ss, sched = _velocity_inputs(x, t, score, schedule)
     rate = 0.5 * float(sched.dsigma2(tt)) / (1.0 + float(sched.sigma2(tt)))
     with np.errstate(over="ignore", invalid="ignore"):
         return finite_result(-xx - rate * ss, "the velocity")
@@ -730,8 +730,8 @@ def pf_ode_sample(
     r"""Integrate the reverse ODE of eq. (5) (corrected) with classical RK4 on a decreasing grid.
 
     Shah et al., eq. (5) corrected (notes §1.5, §1.10): ``dx/dt = -(sigma sigma'/(1 - sigma^2))
-    (x + score(t, x))`` from ``times[0]`` down to ``times[-1]``, started at ``x_T`` (the paper's
-    N(0, I_d), exact when sigma_T = 1, notes §5.16). ``score(t, x)`` returns grad log p_t for
+    (x + score(x, t))`` from ``times[0]`` down to ``times[-1]``, started at ``x_T`` (the paper's
+    N(0, I_d), exact when sigma_T = 1, notes §5.16). ``score(x, t)`` returns grad log p_t for
     (B, d) rows; ``schedule`` must be VP. ``velocity=eq5_as_printed_velocity`` integrates the
     printed (wrong) equation, for the erratum check only. ``score`` and ``velocity`` must be
     callables and ``schedule`` a Schedule or its name (``TypeError``); a score that returns
@@ -739,15 +739,15 @@ def pf_ode_sample(
 
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> sched = VPTrig()                       # data N(0, 0.3^2): exact Gaussian score
-    >>> score = lambda t, x: -x / (0.09 * float(sched.alpha(t)) ** 2 + t * t)
+    >>> score = lambda x, t: -x / (0.09 * float(sched.alpha(t)) ** 2 + t * t)
     >>> x_T = np.random.default_rng(0).standard_normal((4000, 1))
     >>> out = pf_ode_sample(score, sched, x_T, np.geomspace(0.999, 1e-4, 200))
     >>> round(float(out.std() / x_T.std()), 3)   # the map is exactly linear: 0.3/sqrt(var_T)
     0.3
     """
     schedule = as_schedule(schedule, required=True)
-    check_callable(score, "score", "a callable score(t, x) -> (B, d) array")
-    check_callable(velocity, "velocity", "a callable velocity(t, x, score, schedule)")
+    check_callable(score, "score", "a callable score(x, t) -> (B, d) array")
+    check_callable(velocity, "velocity", "a callable velocity(x, t, score, schedule)")
     grid = schedule.check_time(as_float_array(times, "times", ndim=1, dtype=np.float64))
     if grid.size < 2 or np.any(np.diff(grid) >= 0):
         raise ValueError("times must hold at least two strictly decreasing times")
@@ -756,18 +756,18 @@ def pf_ode_sample(
     mids = 0.5 * (grid[:-1] + grid[1:])
     _check_vp(schedule, mids)
 
-    def v(t: float, y: np.ndarray) -> np.ndarray:
-        s = np.asarray(score(t, y))  # real and finite: checked by the velocity
+    def v(y: np.ndarray, t: float) -> np.ndarray:
+        s = np.asarray(score(y, t))  # real and finite: checked by the velocity
         if s.shape != y.shape:
-            raise ValueError(f"score(t, x) must return the shape of x {y.shape}, got {s.shape}")
-        return velocity(t, y, s, schedule)
+            raise ValueError(f"score(x, t) must return the shape of x {y.shape}, got {s.shape}")
+        return velocity(y, t, s, schedule)
 
     for t0, tm, t1 in zip(grid[:-1], mids, grid[1:], strict=True):
         h = float(t1 - t0)
-        k1 = v(float(t0), x)
-        k2 = v(float(tm), x + 0.5 * h * k1)
-        k3 = v(float(tm), x + 0.5 * h * k2)
-        k4 = v(float(t1), x + h * k3)
+        k1 = v(x, float(t0))
+        k2 = v(x + 0.5 * h * k1, float(tm))
+        k3 = v(x + 0.5 * h * k2, float(tm))
+        k4 = v(x + h * k3, float(t1))
         with np.errstate(over="ignore", invalid="ignore"):
             x = finite_result(x + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4), "the ODE state")
     return x
@@ -811,7 +811,7 @@ def lemma41_collapse(
     x_T = as_rng(rng).standard_normal((particles, copies.shape[1]))
     grid = tn + np.geomspace(start - tn, g, steps + 1)
 
-    def score(t: float, x: np.ndarray) -> np.ndarray:
+    def score(x: np.ndarray, t: float) -> np.ndarray:
         return noisy_optimal_score(x, float(schedule.sigma(t)), copies, sn)
 
     samples = pf_ode_sample(score, schedule, x_T, grid)

@@ -395,7 +395,7 @@ def score_rho_hat(
 ) -> np.ndarray:
     r"""Score of the empirical OU density (2.7): grad_x log rho_hat(t, x) (eq. 2.2),
 
-        s(t, x) = (e^{-t} sum_k w_k x_k - x) / (lam delta_t),
+        s(x, t) = (e^{-t} sum_k w_k x_k - x) / (lam delta_t),
         w_k = softmax_k(-|x - x_k e^{-t}|^2 / (2 lam delta_t)),
 
     through the fused kernel. ``x`` (d,) gives (d,), (B, d) gives (B, d).

@@ -155,7 +155,7 @@ def _score_args(score: str, c: float) -> tuple[int, float, float]:
 def _states_and_data(x: ArrayLike, X0: ArrayLike, name: str) -> tuple[np.ndarray, bool, np.ndarray]:
     """States and training points, float64, with squared norms <= ``_dopri.STATE_MAX_SQ``."""
     xq, single = as_queries(x, name)
-    data = as_points(X0, xq.shape[1], "X0")
+    data = as_points(X0, "X0", xq.shape[1])
     for arr, label in ((xq, name), (data, "X0")):
         with np.errstate(over="ignore"):
             sq = np.einsum("ij,ij->i", arr, arr)
@@ -436,8 +436,8 @@ def _s_of_t(schedule: Schedule, t: np.ndarray, c: float) -> np.ndarray:
 
 
 def s_time_velocity(
-    s: float,
     y: ArrayLike,
+    s: float,
     X0: ArrayLike,
     *,
     family: str = "VE",
@@ -450,7 +450,7 @@ def s_time_velocity(
     (``backend="numpy"``), independent of the compiled integrator's own field.
 
     >>> import numpy as np
-    >>> v = s_time_velocity(0.0, [0.5, 0.5], [[1.0, 0.0], [-1.0, 0.0]])
+    >>> v = s_time_velocity([0.5, 0.5], 0.0, [[1.0, 0.0], [-1.0, 0.0]])
     >>> np.round(v, 6)                            # -(y - tanh(0.5) e_1)
     array([-0.037883, -0.5     ])
     """
@@ -486,8 +486,8 @@ def _rho(lse: np.ndarray, code: int, log_ceb: float, N: int, d: int, v: float) -
 
 
 def t_time_velocity(
-    t: float,
     x: ArrayLike,
+    t: float,
     X0: ArrayLike,
     schedule: Schedule,
     *,
@@ -502,7 +502,7 @@ def t_time_velocity(
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VE
     >>> X0 = np.array([[1.0, 0.0], [-1.0, 0.0]])
-    >>> np.round(t_time_velocity(0.5, [0.5, 0.5], X0, VE.linear2t()), 6)  # (x - x_N)/t
+    >>> np.round(t_time_velocity([0.5, 0.5], 0.5, X0, VE.linear2t()), 6)  # (x - x_N)/t
     array([-0.928055,  1.      ])
     """
     schedule = as_schedule(schedule, required=True)
@@ -511,11 +511,11 @@ def t_time_velocity(
     f = float(schedule.drift(t))
     g2 = float(schedule.diffusion2(t))
     if score == "tikhonov":
-        sc = voronoi.tikhonov_score(t, x, X0, schedule, c)
+        sc = voronoi.tikhonov_score(x, t, X0, schedule, c)
     elif score == "empirical":
-        sc = voronoi.empirical_score(t, x, X0, schedule)
+        sc = voronoi.empirical_score(x, t, X0, schedule)
     else:
-        sc = voronoi.eb_score(t, x, X0, schedule, c, normalized=score == "eb_normalized")
+        sc = voronoi.eb_score(x, t, X0, schedule, c, normalized=score == "eb_normalized")
     return f * np.asarray(x, dtype=np.float64) - 0.5 * g2 * sc
 
 
@@ -593,7 +593,7 @@ def reverse_sde(
         t, h = float(grid[l]), float(grid[l] - grid[l + 1])
         g2 = float(schedule.diffusion2(t))
         # drift of (2.10) = (1 + alpha2) x (probability-flow drift) - alpha2 f x
-        flow = t_time_velocity(t, x, data, schedule, score=score, c=c)
+        flow = t_time_velocity(x, t, data, schedule, score=score, c=c)
         drift = (1.0 + alpha2) * flow - alpha2 * float(schedule.drift(t)) * x
         x = x - h * drift + math.sqrt(alpha2 * g2 * h) * gen.standard_normal(x.shape)
     return unbatch(x, single)

@@ -30,7 +30,7 @@ Example
 >>> import numpy as np
 >>> from diffmem_theory.core.schedules import VE
 >>> X0 = np.array([[1.0, 0.0], [-1.0, 0.0]])
->>> print(np.round(empirical_score(0.5, np.array([0.5, 0.5]), X0, VE.linear2t()), 6))
+>>> print(np.round(empirical_score(np.array([0.5, 0.5]), 0.5, X0, VE.linear2t()), 6))
 [ 1.85611 -2.     ]
 """
 
@@ -86,17 +86,17 @@ def _mixture_terms(
 
 
 def _mixture(
-    t: ArrayLike, x: ArrayLike, X0: ArrayLike, schedule: Schedule, backend: str
+    x: ArrayLike, t: ArrayLike, X0: ArrayLike, schedule: Schedule, backend: str
 ) -> tuple[np.ndarray, bool, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Validated queries and, per query, x_N (4.16), lse = log sum_n w~_n, m(t), sigma^2(t)."""
     xq, single = as_queries(x)
-    data = as_points(X0, xq.shape[1], "X0")
-    x_n, lse, m, s2 = _map_over_times(t, xq, schedule, _mixture_terms, X0=data, backend=backend)
+    data = as_points(X0, "X0", xq.shape[1])
+    x_n, lse, m, s2 = _map_over_times(xq, t, schedule, _mixture_terms, X0=data, backend=backend)
     return xq, single, x_n, lse, m[:, None], s2[:, None]
 
 
 def log_empirical_density(
-    t: ArrayLike, x: ArrayLike, X0: ArrayLike, schedule: Schedule, *, backend: str = "numba"
+    x: ArrayLike, t: ArrayLike, X0: ArrayLike, schedule: Schedule, *, backend: str = "numba"
 ) -> np.ndarray:
     r"""Log of the empirical density p^N(x, t), eqs. (3.4)-(3.5).
 
@@ -108,10 +108,10 @@ def log_empirical_density(
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VE
     >>> X0 = np.array([[1.0, 0.0], [-1.0, 0.0]])
-    >>> round(float(log_empirical_density(0.5, np.array([0.5, 0.5]), X0, VE.linear2t())), 6)
+    >>> round(float(log_empirical_density(np.array([0.5, 0.5]), 0.5, X0, VE.linear2t())), 6)
     -2.12658
     """
-    xq, single, _, lse, _, s2 = _mixture(t, x, X0, schedule, backend)
+    xq, single, _, lse, _, s2 = _mixture(x, t, X0, schedule, backend)
     n = np.asarray(X0).shape[0]
     out = lse - math.log(n) - 0.5 * xq.shape[1] * (_LOG_2PI + np.log(s2[:, 0]))
     return out[0] if single else out
@@ -133,7 +133,7 @@ def _symmetric_matrix(value: ArrayLike, name: str, d: int, *, definite: bool) ->
 
 
 def empirical_score(
-    t: ArrayLike, x: ArrayLike, X0: ArrayLike, schedule: Schedule, *, backend: str = "numba"
+    x: ArrayLike, t: ArrayLike, X0: ArrayLike, schedule: Schedule, *, backend: str = "numba"
 ) -> np.ndarray:
     r"""The empirical score s^N = grad log p^N, Thm 3.2, eqs. (3.8)/(3.9).
 
@@ -146,16 +146,16 @@ def empirical_score(
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPLinear
     >>> X0 = np.array([[1.0, 0.0], [-1.0, 0.0]])
-    >>> print(np.round(empirical_score(0.5, np.array([0.5, 0.5]), X0, VPLinear(0.001, 3)), 6))
+    >>> print(np.round(empirical_score(np.array([0.5, 0.5]), 0.5, X0, VPLinear(0.001, 3)), 6))
     [ 0.700773 -1.597605]
     """
-    xq, single, x_n, _, m, s2 = _mixture(t, x, X0, schedule, backend)
+    xq, single, x_n, _, m, s2 = _mixture(x, t, X0, schedule, backend)
     return unbatch(-(xq - m * x_n) / s2, single)
 
 
 def tikhonov_score(
-    t: ArrayLike,
     x: ArrayLike,
+    t: ArrayLike,
     X0: ArrayLike,
     schedule: Schedule,
     c: float,
@@ -172,17 +172,17 @@ def tikhonov_score(
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VE
     >>> X0 = np.array([[1.0, 0.0], [-1.0, 0.0]])
-    >>> print(np.round(tikhonov_score(0.5, np.array([0.5, 0.5]), X0, VE.linear2t(), 0.25), 6))
+    >>> print(np.round(tikhonov_score(np.array([0.5, 0.5]), 0.5, X0, VE.linear2t(), 0.25), 6))
     [ 0.928055 -1.      ]
     """
     cc = check_scalar(c, "c", low=0.0)
-    xq, single, x_n, _, m, s2 = _mixture(t, x, X0, schedule, backend)
+    xq, single, x_n, _, m, s2 = _mixture(x, t, X0, schedule, backend)
     return unbatch(-(xq - m * x_n) / (s2 + cc), single)
 
 
 def tikhonov_score_gamma(
-    t: ArrayLike,
     x: ArrayLike,
+    t: ArrayLike,
     X0: ArrayLike,
     schedule: Schedule,
     gamma: ArrayLike | Callable[[float], ArrayLike],
@@ -202,16 +202,16 @@ def tikhonov_score_gamma(
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VE
     >>> X0, x, sched = np.array([[1.0, 0.0], [-1.0, 0.0]]), np.array([0.5, 0.5]), VE.linear2t()
-    >>> print(np.round(tikhonov_score_gamma(0.5, x, X0, sched, np.diag([1.0, 3.0])), 6))
+    >>> print(np.round(tikhonov_score_gamma(x, 0.5, X0, sched, np.diag([1.0, 3.0])), 6))
     [ 0.928055 -0.5     ]
     >>> gam = lambda t: (0.25 / float(sched.sigma2(t))) * np.eye(2)     # (5.7) with c = 0.25
-    >>> bool(np.allclose(tikhonov_score_gamma(0.5, x, X0, sched, gam),
-    ...                  tikhonov_score(0.5, x, X0, sched, 0.25)))
+    >>> bool(np.allclose(tikhonov_score_gamma(x, 0.5, X0, sched, gam),
+    ...                  tikhonov_score(x, 0.5, X0, sched, 0.25)))
     True
     """
     xq, single = as_queries(x)
     d = xq.shape[1]
-    score = empirical_score(t, xq, X0, schedule, backend=backend)
+    score = empirical_score(xq, t, X0, schedule, backend=backend)
     if not callable(gamma):
         gm = _symmetric_matrix(gamma, "gamma", d, definite=True)
         return unbatch(np.linalg.solve(np.eye(d) + gm, score.T).T, single)
@@ -225,8 +225,8 @@ def tikhonov_score_gamma(
 
 
 def eb_score(
-    t: ArrayLike,
     x: ArrayLike,
+    t: ArrayLike,
     X0: ArrayLike,
     schedule: Schedule,
     c: float,
@@ -250,13 +250,13 @@ def eb_score(
     >>> from diffmem_theory.core.schedules import VE
     >>> X0 = np.array([[1.0, 0.0], [-1.0, 0.0]])
     >>> x = np.array([0.5, 0.5])
-    >>> print(np.round(eb_score(0.5, x, X0, VE.linear2t(), 0.5), 6))
+    >>> print(np.round(eb_score(x, 0.5, X0, VE.linear2t(), 0.5), 6))
     [ 1.390662 -1.49847 ]
     """
     cc = check_scalar(c, "c", low=0.0)
     if not isinstance(normalized, (bool, np.bool_)):
         raise ValueError(f"normalized must be a bool, got {normalized!r}")
-    xq, single, x_n, lse, m, s2 = _mixture(t, x, X0, schedule, backend)
+    xq, single, x_n, lse, m, s2 = _mixture(x, t, X0, schedule, backend)
     score = -(xq - m * x_n) / s2
     if cc == 0.0:
         return unbatch(score, single)
@@ -269,8 +269,8 @@ def eb_score(
 
 
 def conditional_empirical_score(
-    t: ArrayLike,
     x: ArrayLike,
+    t: ArrayLike,
     y: ArrayLike,
     X0: ArrayLike,
     Y: ArrayLike,
@@ -293,12 +293,12 @@ def conditional_empirical_score(
     >>> from diffmem_theory.core.schedules import VE
     >>> X0 = np.array([[1.0, 0.0], [-1.0, 0.0], [0.0, 2.0]])
     >>> Y = np.array([0.0, 1.0, 0.0])
-    >>> s = conditional_empirical_score(0.5, np.array([0.5, 0.5]), 1.0, X0, Y, VE.linear2t())
+    >>> s = conditional_empirical_score(np.array([0.5, 0.5]), 0.5, 1.0, X0, Y, VE.linear2t())
     >>> print(np.round(s, 6))
     [-6. -2.]
     """
     xq, single = as_queries(x)
-    data = as_points(X0, xq.shape[1], "X0")
+    data = as_points(X0, "X0", xq.shape[1])
     obs = as_float_array(Y, "Y", ndim=(1, 2), dtype=np.float64)
     if obs.shape[0] != data.shape[0]:
         raise ValueError(
@@ -313,12 +313,12 @@ def conditional_empirical_score(
             f"y must be one of the observed y^n (the conditional empirical score is undefined "
             f"elsewhere, paper 002 Def. 6.2), got y = {yy.tolist()}"
         )
-    return unbatch(empirical_score(t, xq, data[keep], schedule, backend=backend), single)
+    return unbatch(empirical_score(xq, t, data[keep], schedule, backend=backend), single)
 
 
 def gaussian_score(
-    t: ArrayLike,
     x: ArrayLike,
+    t: ArrayLike,
     C: ArrayLike,
     schedule: Schedule,
     mean: ArrayLike | None = None,
@@ -333,7 +333,7 @@ def gaussian_score(
 
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPLinear
-    >>> s = gaussian_score(0.5, np.array([1.0, 2.0]), np.diag([1.0, 4.0]), VPLinear(0.001, 3))
+    >>> s = gaussian_score(np.array([1.0, 2.0]), 0.5, np.diag([1.0, 4.0]), VPLinear(0.001, 3))
     >>> print(np.round(s, 6))
     [-1.       -0.653361]
     """

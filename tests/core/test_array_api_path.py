@@ -243,9 +243,9 @@ def test_samplers_numpy_path_equals_numba_denoiser(sampler, grid):
     seen = []
 
     def denoiser(backend):
-        def call(t, x):
+        def call(x, t):
             seen.append(type(x))
-            return sampling_denoiser(t, x, data, backend)
+            return sampling_denoiser(x, t, data, backend)
 
         return call
 
@@ -261,7 +261,7 @@ def test_samplers_numpy_path_equals_numba_denoiser(sampler, grid):
     np.testing.assert_allclose(path, ref_path, rtol=0, atol=1e-10)
 
 
-def sampling_denoiser(t, x, data, backend):
+def sampling_denoiser(x, t, data, backend):
     """The memorizing denoiser (paper 000, eq. (7)) on one kernel backend."""
     sched = VPTrig()
     a, s2 = float(sched.alpha(t)), float(sched.sigma2(t))
@@ -270,7 +270,7 @@ def sampling_denoiser(t, x, data, backend):
 
 def test_sampler_rejects_unknown_backend():
     with pytest.raises(ValueError, match="backend"):
-        sampling.ddim_sample(lambda t, x: x, VPTrig(), n=2, d=2, rng=0, backend="jax")
+        sampling.ddim_sample(lambda x, t: x, VPTrig(), n=2, d=2, rng=0, backend="jax")
 
 
 # ----------------------------------------------------------------------------------------------
@@ -280,7 +280,7 @@ def test_sampler_rejects_unknown_backend():
 CUPY_CALLS = {
     "softmax_weighted_sum": lambda: softmax_weighted_sum(STARTS, X0, backend="cupy"),
     "ddim_sample": lambda: sampling.ddim_sample(
-        lambda t, x: x, VPTrig(), n=2, d=2, rng=0, backend="cupy"
+        lambda x, t: x, VPTrig(), n=2, d=2, rng=0, backend="cupy"
     ),
     "solve_s_time": lambda: vd.solve_s_time(STARTS, X0, (0.0, 1.0), backend="cupy"),
     "reverse_ode": lambda: vd.reverse_ode(STARTS, X0, VE.exp(), backend="cupy"),

@@ -116,7 +116,7 @@ def test_score_t_is_gradient_and_tweedie(seed, t):
         )
         scale = max(1.0, np.abs(fd).max())
         np.testing.assert_allclose(score, fd, rtol=1e-6, atol=1e-6 * scale, err_msg=name)
-        tweedie = dn.score_from_denoiser(t, x, mix.denoiser(t, x, SCHED), SCHED)
+        tweedie = dn.score_from_denoiser(x, t, mix.denoiser(x, t, SCHED), SCHED)
         np.testing.assert_allclose(score, tweedie, rtol=1e-9, atol=1e-9 * scale, err_msg=name)
 
 
@@ -135,11 +135,11 @@ def test_template_matches_dense_mixture():
             err_msg=method,
         )
     np.testing.assert_allclose(
-        tm.denoiser(t, x, SCHED), gm.denoiser(t, x, SCHED), rtol=1e-8, atol=1e-10
+        tm.denoiser(x, t, SCHED), gm.denoiser(x, t, SCHED), rtol=1e-8, atol=1e-10
     )
     np.testing.assert_allclose(
-        tm.denoiser(t, x, SCHED),
-        dn.template_denoiser(t, x, tm.templates, tm.color_means, tm.color_var, SCHED, tm.weights),
+        tm.denoiser(x, t, SCHED),
+        dn.template_denoiser(x, t, tm.templates, tm.color_means, tm.color_var, SCHED, tm.weights),
         rtol=1e-14,
     )
 
@@ -219,7 +219,7 @@ def test_extreme_times_are_finite(t):
         x = np.concatenate([mix.sample(2, 0)[0], np.full((1, mix.dim), 1e4 / np.sqrt(mix.dim))])
         for method in ("log_prob_t", "score_t"):
             assert np.all(np.isfinite(getattr(mix, method)(x, t, SCHED))), (name, method, t)
-        assert np.all(np.isfinite(mix.denoiser(t, x, SCHED))), (name, t)
+        assert np.all(np.isfinite(mix.denoiser(x, t, SCHED))), (name, t)
 
 
 def test_iso_backends_agree():
@@ -274,10 +274,10 @@ def test_fuzz_findings_mixtures():
         gmm.sample(2**64, 0)
     general = GaussianMixture(np.zeros((1, 2)), np.eye(2)[None])
     with pytest.raises(ValueError, match="float64 range"):  # NaN
-        general.denoiser(0.5, [1e300, 0.0], VPTrig())
+        general.denoiser([1e300, 0.0], 0.5, VPTrig())
     with pytest.raises(ValueError, match="float64 range"):
         general.log_prob_t([1e300, 0.0], 0.5, VPTrig())
     with pytest.raises(ValueError, match="backend"):  # ignored before
-        general.denoiser(0.5, [1.0, 0.0], VPTrig(), backend="nope")
+        general.denoiser([1.0, 0.0], 0.5, VPTrig(), backend="nope")
     with pytest.raises(ValueError, match="GiB"):
         sphere_means(2**40, 2**30, 0)

@@ -22,7 +22,7 @@ SAMPLERS = (ddim_sample, probability_flow_sample, euler_maruyama_sample)
 def gaussian_denoiser(schedule, mu, s2):
     """Exact posterior mean of data N(mu, s2 I): mu + alpha s2 / V (x - alpha mu)."""
 
-    def denoiser(t, x):
+    def denoiser(x, t):
         a, v = float(schedule.alpha(t)), float(schedule.sigma2(t))
         return mu + a * s2 / (a * a * s2 + v) * (x - a * mu)
 
@@ -55,7 +55,7 @@ def twin_ddim(denoise_one, schedule, x_init, times):
         for l in range(len(times) - 1):
             t, s = float(times[l]), float(times[l + 1])
             a_l, a_n = math.sqrt(1 - t * t), math.sqrt(1 - s * s)  # VPTrig, sigma = t
-            xbar = denoise_one(t, x)
+            xbar = denoise_one(x, t)
             x = [(s / t) * xi + (a_n - (s / t) * a_l) * bi for xi, bi in zip(x, xbar, strict=True)]
         out.append(x)
     return np.array(out)
@@ -65,7 +65,7 @@ def test_ddim_matches_plain_python_twin():
     rng = np.random.default_rng(3)
     X = rng.standard_normal((7, 3))
 
-    def denoise_one(t, x):  # memorizing denoiser eq. (7) for one query, in plain Python
+    def denoise_one(x, t):  # memorizing denoiser eq. (7) for one query, in plain Python
         a = math.sqrt(1 - t * t)
         logits = [
             -sum((xi - a * pi) ** 2 for xi, pi in zip(x, p, strict=True)) / (2 * t * t)
@@ -79,7 +79,7 @@ def test_ddim_matches_plain_python_twin():
     x_init = rng.standard_normal((5, 3))
     for times in (SCHED.time_grid(), np.array([0.9, 0.5, 0.31, 0.02])):
         got = ddim_sample(
-            lambda t, x: memorizing_denoiser(t, x, X, SCHED), SCHED, x_init, times=times
+            lambda x, t: memorizing_denoiser(x, t, X, SCHED), SCHED, x_init, times=times
         )
         np.testing.assert_allclose(
             got, twin_ddim(denoise_one, SCHED, x_init, times), rtol=1e-11, atol=1e-11
@@ -90,7 +90,7 @@ def test_ddim_with_memorizing_denoiser_reproduces_training_points():
     """Eq. (7) + H.2 on the paper's grid: every sample lands on a training point (ratio 1)."""
     rng = np.random.default_rng(0)
     X = rng.standard_normal((20, 10))
-    out = ddim_sample(lambda t, x: memorizing_denoiser(t, x, X, SCHED), SCHED, n=200, d=10, rng=rng)
+    out = ddim_sample(lambda x, t: memorizing_denoiser(x, t, X, SCHED), SCHED, n=200, d=10, rng=rng)
     assert memorization_ratio(out, X) == 1.0
     sq, _ = two_nearest(out, X)
     # x_{t_L} = alpha_L x^i + sigma_L eps_hat, with sigma_L = 0.001
@@ -103,7 +103,7 @@ def test_ddim_with_ground_truth_gmm_generalizes():
     rng = np.random.default_rng(1)
     gmm = IsotropicGaussianMixture(sphere_means(4, 50, rng), 1.0)
     X, _ = gmm.sample(200, rng)
-    out = ddim_sample(lambda t, x: gmm.denoiser(t, x, SCHED), SCHED, n=100, d=50, rng=rng)
+    out = ddim_sample(lambda x, t: gmm.denoiser(x, t, SCHED), SCHED, n=100, d=50, rng=rng)
     assert memorization_ratio(out, X) <= 0.05
     nearest_mean_sq, _ = two_nearest(out, gmm.means)
     per_coord = nearest_mean_sq[:, 0] / 50  # ~ chi^2_50 / 50 for exact samples
@@ -116,7 +116,7 @@ def test_ddim_is_exact_for_point_mass_and_first_order_for_gaussian():
     PF-ODE flow with order 1 on the paper's grid (it is the first-order exponential integrator)."""
     p = np.array([[2.0, -1.0, 0.5]])
     x0 = np.random.default_rng(0).standard_normal((4, 3))
-    out = ddim_sample(lambda t, x: np.repeat(p, len(x), 0), SCHED, x0)
+    out = ddim_sample(lambda x, t: np.repeat(p, len(x), 0), SCHED, x0)
     np.testing.assert_allclose(out, gaussian_flow(SCHED, p, 0.0, 0.999, 0.001, x0), rtol=1e-13)
 
     mu, s2, x = 1.5, 0.3, np.array([[0.7]])
@@ -222,8 +222,8 @@ def test_euler_maruyama_has_weak_order_one():
 def test_euler_maruyama_is_reproducible_and_uses_rng():
     X = np.random.default_rng(0).standard_normal((5, 3))
 
-    def den(t, x):
-        return memorizing_denoiser(t, x, X, SCHED)
+    def den(x, t):
+        return memorizing_denoiser(x, t, X, SCHED)
 
     grid = SCHED.time_grid(30, t_max=0.9)
     a = euler_maruyama_sample(den, SCHED, n=4, d=3, times=grid, rng=11)
@@ -249,9 +249,9 @@ class Recorder:
     def __init__(self, X):
         self.X, self.calls = X, []
 
-    def __call__(self, t, x):
+    def __call__(self, x, t):
         self.calls.append((t, x.shape))
-        return memorizing_denoiser(t, x, self.X, SCHED)
+        return memorizing_denoiser(x, t, self.X, SCHED)
 
 
 @pytest.mark.parametrize(
@@ -277,8 +277,8 @@ def test_denoiser_calls_are_batched_at_grid_times(sampler, evals):
 def test_trajectory_determinism_dtype_and_input_safety(sampler):
     X = np.random.default_rng(0).standard_normal((6, 4))
 
-    def den(t, x):
-        return memorizing_denoiser(t, x, X, SCHED)
+    def den(x, t):
+        return memorizing_denoiser(x, t, X, SCHED)
 
     grid = SCHED.time_grid(12, t_max=0.9)
     x0 = np.random.default_rng(1).standard_normal((5, 4))
@@ -305,22 +305,22 @@ def test_denoiser_returning_its_input_is_safe(sampler):
     """An identity denoiser returns the very array it was given; no in-place update may alias."""
     grid = np.array([0.5, 0.4, 0.2])
     x0 = np.array([[1.0, -2.0]])
-    out = sampler(lambda t, x: x, SCHED, x0, times=grid, rng=0)
-    ref = sampler(lambda t, x: x.copy(), SCHED, x0, times=grid, rng=0)
+    out = sampler(lambda x, t: x, SCHED, x0, times=grid, rng=0)
+    ref = sampler(lambda x, t: x.copy(), SCHED, x0, times=grid, rng=0)
     np.testing.assert_array_equal(out, ref)
 
 
 def test_default_initial_noise_is_standard_normal_on_vp():
     """x_{t_0} ~ N(0, (alpha^2 + sigma^2) I) = N(0, I) on VPTrig (paper's Y_0)."""
     _, traj = ddim_sample(
-        lambda t, x: np.zeros_like(x), SCHED, n=4000, d=5, rng=0, return_trajectory=True
+        lambda x, t: np.zeros_like(x), SCHED, n=4000, d=5, rng=0, return_trajectory=True
     )
     y = traj[0].ravel()
     assert abs(y.mean()) < 4 / math.sqrt(y.size)
     assert abs(y.var() - 1.0) < 4 * math.sqrt(2 / y.size)
     # on OU(lam) it is N(0, alpha^2 + sigma^2) ~ N(0, lam) at large t
     _, traj = ddim_sample(
-        lambda t, x: np.zeros_like(x),
+        lambda x, t: np.zeros_like(x),
         OU(lam=4.0),
         n=4000,
         d=5,
@@ -338,7 +338,7 @@ def test_default_initial_noise_is_standard_normal_on_vp():
 
 @pytest.mark.parametrize("sampler", SAMPLERS)
 def test_bad_input_raises_naming_the_argument(sampler):
-    den = lambda t, x: x  # noqa: E731
+    den = lambda x, t: x  # noqa: E731
     x0 = np.zeros((2, 3))
     cases = [
         (dict(x_init=x0, times=[0.5, 0.6]), "times"),
@@ -361,9 +361,9 @@ def test_bad_input_raises_naming_the_argument(sampler):
     with pytest.raises(ValueError, match="times must be given for OU"):
         sampler(den, OU(), x0, rng=0)
     with pytest.raises(ValueError, match=r"denoiser must return .* shape \(2, 3\)"):
-        sampler(lambda t, x: x[:, :2], SCHED, x0, rng=0)
+        sampler(lambda x, t: x[:, :2], SCHED, x0, rng=0)
     with pytest.raises(ValueError, match="denoiser led to non-finite"):
-        sampler(lambda t, x: np.full_like(x, np.nan), SCHED, x0, rng=0)
+        sampler(lambda x, t: np.full_like(x, np.nan), SCHED, x0, rng=0)
     with pytest.raises(TypeError, match="denoiser"):
         sampler("not callable", SCHED, x0, rng=0)
     with pytest.raises(TypeError, match="schedule"):
@@ -382,12 +382,12 @@ def test_bad_input_raises_naming_the_argument(sampler):
 
 def test_euler_maruyama_requires_rng_even_with_x_init():
     with pytest.raises(ValueError, match="rng is required"):
-        euler_maruyama_sample(lambda t, x: x, SCHED, np.zeros((2, 3)))
+        euler_maruyama_sample(lambda x, t: x, SCHED, np.zeros((2, 3)))
 
 
 def test_is_memorized_flags_ddim_output_of_duplicated_training_point():
     """A sanity link between the modules: duplicated X rows give d1 = d2, never memorized."""
     X = np.repeat(np.random.default_rng(0).standard_normal((1, 4)), 2, axis=0)
     X = np.vstack([X, X + 10.0])
-    out = ddim_sample(lambda t, x: memorizing_denoiser(t, x, X, SCHED), SCHED, n=20, d=4, rng=0)
+    out = ddim_sample(lambda x, t: memorizing_denoiser(x, t, X, SCHED), SCHED, n=20, d=4, rng=0)
     assert not is_memorized(out, X).any()

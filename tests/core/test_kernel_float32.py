@@ -174,8 +174,8 @@ def test_memorizing_denoiser_float32_far_queries(backend, value):
     before; the answer is the nearest training point, as in float64."""
     X = data_set(10)
     x = np.full((8, 10), value)
-    out32 = memorizing_denoiser(1e-4, x, X, VPTrig(), dtype=np.float32, backend=backend)
-    out64 = memorizing_denoiser(1e-4, x, X, VPTrig(), backend=backend)
+    out32 = memorizing_denoiser(x, 1e-4, X, VPTrig(), dtype=np.float32, backend=backend)
+    out64 = memorizing_denoiser(x, 1e-4, X, VPTrig(), backend=backend)
     assert out32.dtype == np.float32 and np.all(np.isfinite(out32))
     X32 = X.astype(np.float32).astype(np.float64)
     np.testing.assert_allclose(out32, X32[nearest(x, X32)], rtol=0, atol=4 * EPS32 * 3)

@@ -26,7 +26,7 @@ def twin_loss(denoiser, X, t, n_noise, seed, time_index=0):
     for i, x0 in enumerate(X):
         for r in range(n_noise):
             xt = a * x0 + s * z[i, r]
-            per_draw[i, r] = ((denoiser(t, xt[None])[0] - x0) ** 2).sum()
+            per_draw[i, r] = ((denoiser(xt[None], t)[0] - x0) ** 2).sum()
     return per_draw
 
 
@@ -34,7 +34,7 @@ def twin_loss(denoiser, X, t, n_noise, seed, time_index=0):
 @given(seed=SEEDS, t=st.floats(0.05, 0.95), n=st.integers(1, 6), d=st.integers(1, 4))
 def test_training_loss_equals_twin(seed, t, n, d):
     X = np.random.default_rng(seed).normal(size=(n, d))
-    den = lambda s, x: memorizing_denoiser(s, x, X[: max(1, n - 1)], SCHED)  # noqa: E731
+    den = lambda x, s: memorizing_denoiser(x, s, X[: max(1, n - 1)], SCHED)  # noqa: E731
     est = losses.training_loss(den, X, t, SCHED, n_noise=3, seed=seed % 1000)
     np.testing.assert_allclose(est.draws[0], twin_loss(den, X, t, 3, seed % 1000), rtol=1e-12)
     assert est.mean.shape == est.stderr.shape == (1,)
@@ -46,7 +46,7 @@ def test_training_loss_equals_twin(seed, t, n, d):
 def test_linear_denoiser_closed_form(seed, t, c):
     """xbar = c x_t: E|xbar - x0|^2 = (c alpha - 1)^2 |x0|^2 + c^2 sigma^2 d, within 4.5 SE."""
     X = np.random.default_rng(seed).normal(size=(20, 3))
-    est = losses.training_loss(lambda s, x: c * x, X, t, SCHED, n_noise=200, seed=seed % 97)
+    est = losses.training_loss(lambda x, s: c * x, X, t, SCHED, n_noise=200, seed=seed % 97)
     a, s = float(SCHED.alpha(t)), float(SCHED.sigma(t))
     exact = ((c * a - 1) ** 2 * (X**2).sum(1) + c**2 * s**2 * 3).mean()
     assert abs(est.mean[0] - exact) <= 4.5 * est.stderr[0] + 1e-12
@@ -65,7 +65,7 @@ def test_stderr_formula_and_single_draw_fallback():
 def test_stderr_is_calibrated():
     """Across 200 independent seeds the spread of the estimates matches the reported stderr."""
     X = np.random.default_rng(1).normal(size=(10, 2))
-    den = lambda s, x: 0.5 * x  # noqa: E731
+    den = lambda x, s: 0.5 * x  # noqa: E731
     ests = [losses.training_loss(den, X, 0.5, SCHED, n_noise=4, seed=k) for k in range(200)]
     means = np.array([e.mean[0] for e in ests])
     ses = np.array([e.stderr[0] for e in ests])
@@ -79,8 +79,8 @@ def test_common_random_numbers():
     X, _ = gmm.sample(40, rng)
     near = IsotropicGaussianMixture(gmm.means, 1.2)
     dens = {
-        "gen": lambda t, x: gmm.denoiser(t, x, SCHED),
-        "near": lambda t, x: near.denoiser(t, x, SCHED),
+        "gen": lambda x, t: gmm.denoiser(x, t, SCHED),
+        "near": lambda x, t: near.denoiser(x, t, SCHED),
     }
     out = losses.training_losses(dens, X, [0.3, 0.6], SCHED, n_noise=10, seed=4)
     again = losses.training_loss(dens["gen"], X, [0.3, 0.6], SCHED, n_noise=10, seed=4)
@@ -100,7 +100,7 @@ def test_common_random_numbers():
 def test_units_and_weighting():
     X = np.random.default_rng(3).normal(size=(5, 2))
     times = SCHED.time_grid()[[10, 16, 20]]
-    est = losses.training_loss(lambda t, x: 0.9 * x, X, times, SCHED, n_noise=6)
+    est = losses.training_loss(lambda x, t: 0.9 * x, X, times, SCHED, n_noise=6)
     eps = est.to_unit("eps", SCHED)
     np.testing.assert_allclose(eps.mean, est.mean * loss_scale(times, SCHED, "x0", "eps"))
     assert (est.unit, eps.unit) == ("x0", "eps")
@@ -109,7 +109,7 @@ def test_units_and_weighting():
     psi = SCHED.snr(times)
     assert value == pytest.approx(np.mean(psi * est.mean))
     assert se == pytest.approx(np.sqrt(np.sum((psi * est.stderr) ** 2)) / 3)
-    assert losses.weighted_loss(lambda t, x: 0.9 * x, X, times, SCHED, n_noise=6) == (value, se)
+    assert losses.weighted_loss(lambda x, t: 0.9 * x, X, times, SCHED, n_noise=6) == (value, se)
     assert est.weighted([1.0, 0.0, 0.0], SCHED)[0] == pytest.approx(est.mean[0] / 3)
 
 
@@ -117,8 +117,8 @@ def test_test_loss_draws_fresh_samples():
     rng = np.random.default_rng(4)
     gmm = IsotropicGaussianMixture(sphere_means(3, 8, rng), 1.0)
     X, _ = gmm.sample(50, rng)
-    mem = lambda t, x: memorizing_denoiser(t, x, X, SCHED)  # noqa: E731
-    gen = lambda t, x: gmm.denoiser(t, x, SCHED)  # noqa: E731
+    mem = lambda x, t: memorizing_denoiser(x, t, X, SCHED)  # noqa: E731
+    gen = lambda x, t: gmm.denoiser(x, t, SCHED)  # noqa: E731
     t = 0.36028
     train = losses.training_losses({"mem": mem, "gen": gen}, X, t, SCHED, n_noise=10)
     test_mem = losses.test_loss(mem, gmm, t, SCHED, n_test=100, n_noise=10, seed=1)
@@ -140,19 +140,19 @@ def test_orthogonality_identity_averaged_over_i(seed, t, c):
     rng = np.random.default_rng(seed)
     X = rng.normal(size=(15, 3)) * 2
     res = losses.orthogonality_residual(
-        lambda s, x: c * x + np.sin(x), X, t, SCHED, n_noise=60, seed=seed % 1000
+        lambda x, s: c * x + np.sin(x), X, t, SCHED, n_noise=60, seed=seed % 1000
     )
     assert abs(res.mean[0]) <= 4.5 * res.stderr[0]
 
 
 def test_orthogonality_residual_matches_decomposition():
     X = np.random.default_rng(5).normal(size=(6, 2))
-    den = lambda s, x: 0.7 * x  # noqa: E731
-    mem = lambda s, x: memorizing_denoiser(s, x, X, SCHED)  # noqa: E731
+    den = lambda x, s: 0.7 * x  # noqa: E731
+    mem = lambda x, s: memorizing_denoiser(x, s, X, SCHED)  # noqa: E731
     res = losses.orthogonality_residual(den, X, 0.5, SCHED, n_noise=3, seed=2)
     z = losses.noise_draws(2, 0, 6, 3, 2)
     xt = float(SCHED.alpha(0.5)) * X[:, None] + float(SCHED.sigma(0.5)) * z
-    f, m = den(0.5, xt.reshape(-1, 2)), mem(0.5, xt.reshape(-1, 2))
+    f, m = den(xt.reshape(-1, 2), 0.5), mem(xt.reshape(-1, 2), 0.5)
     x0 = np.repeat(X, 3, axis=0)
     lhs = ((f - x0) ** 2).sum(1) - ((f - m) ** 2).sum(1) - ((m - x0) ** 2).sum(1)
     np.testing.assert_allclose(res.draws[0].ravel(), lhs, atol=1e-12)
@@ -163,7 +163,7 @@ def test_large_batches_are_chunked(monkeypatch):
     X = np.random.default_rng(6).normal(size=(5, 2))
     calls = []
 
-    def den(t, x):
+    def den(x, t):
         calls.append(x.shape[0])
         return 0.5 * x
 
@@ -171,7 +171,7 @@ def test_large_batches_are_chunked(monkeypatch):
     assert max(calls) == 7 and sum(calls) == 20
     monkeypatch.setattr(losses, "_MAX_BATCH", 1 << 16)
     np.testing.assert_allclose(
-        est.draws, losses.training_loss(lambda t, x: 0.5 * x, X, 0.5, SCHED, n_noise=4).draws
+        est.draws, losses.training_loss(lambda x, t: 0.5 * x, X, 0.5, SCHED, n_noise=4).draws
     )
 
 
@@ -181,19 +181,19 @@ def test_large_batches_are_chunked(monkeypatch):
         (lambda: losses.training_loss(1.0, np.eye(2), 0.5, SCHED), "denoiser must be callable"),
         (lambda: losses.training_losses({}, np.eye(2), 0.5, SCHED), "non-empty mapping"),
         (lambda: losses.training_losses({"a": 3}, np.eye(2), 0.5, SCHED), r"denoisers\['a'\]"),
-        (lambda: losses.training_loss(lambda t, x: x, np.ones(3), 0.5, SCHED), "X must have 2"),
-        (lambda: losses.training_loss(lambda t, x: x, np.eye(2), 1.0, SCHED), "t must lie in"),
+        (lambda: losses.training_loss(lambda x, t: x, np.ones(3), 0.5, SCHED), "X must have 2"),
+        (lambda: losses.training_loss(lambda x, t: x, np.eye(2), 1.0, SCHED), "t must lie in"),
         (
-            lambda: losses.training_loss(lambda t, x: x, np.eye(2), 0.5, SCHED, n_noise=0),
+            lambda: losses.training_loss(lambda x, t: x, np.eye(2), 0.5, SCHED, n_noise=0),
             "n_noise must be >= 1",
         ),
         (
-            lambda: losses.training_loss(lambda t, x: x, np.eye(2), 0.5, SCHED, seed=-1),
+            lambda: losses.training_loss(lambda x, t: x, np.eye(2), 0.5, SCHED, seed=-1),
             "seed must be >= 0",
         ),
-        (lambda: losses.training_loss(lambda t, x: x[:, :1], np.eye(2), 0.5, SCHED), "returned"),
-        (lambda: losses.test_loss(lambda t, x: x, object(), 0.5, SCHED), "sample"),
-        (lambda: losses.test_loss(lambda t, x: x, None, 0.5, SCHED, n_test=0), "n_test"),
+        (lambda: losses.training_loss(lambda x, t: x[:, :1], np.eye(2), 0.5, SCHED), "returned"),
+        (lambda: losses.test_loss(lambda x, t: x, object(), 0.5, SCHED), "sample"),
+        (lambda: losses.test_loss(lambda x, t: x, None, 0.5, SCHED, n_test=0), "n_test"),
     ],
 )
 def test_value_errors_name_the_argument(call, match):
@@ -203,11 +203,11 @@ def test_value_errors_name_the_argument(call, match):
 
 def test_schedule_type_checked():
     with pytest.raises(TypeError, match="schedule must be a Schedule"):
-        losses.training_loss(lambda t, x: x, np.eye(2), 0.5, 1.0)
-    by_name = losses.training_loss(lambda t, x: x, np.eye(2), 0.5, "VPTrig", n_noise=3)
+        losses.training_loss(lambda x, t: x, np.eye(2), 0.5, 1.0)
+    by_name = losses.training_loss(lambda x, t: x, np.eye(2), 0.5, "VPTrig", n_noise=3)
     assert np.array_equal(
         by_name.draws,
-        losses.training_loss(lambda t, x: x, np.eye(2), 0.5, VPTrig(), n_noise=3).draws,
+        losses.training_loss(lambda x, t: x, np.eye(2), 0.5, VPTrig(), n_noise=3).draws,
     )
 
 
@@ -217,11 +217,11 @@ def test_fuzz_findings_losses():
         with pytest.raises((TypeError, ValueError), match="schedule"):
             est.weighted("eps", bad)
     with pytest.raises(ValueError, match="GiB"):  # OverflowError
-        losses.test_loss(lambda t, x: x, None, 0.5, VPTrig(), n_test=10**30)
+        losses.test_loss(lambda x, t: x, None, 0.5, VPTrig(), n_test=10**30)
     with pytest.raises(ValueError, match="float64"):  # inf draws, NaN weighted loss
-        losses.training_loss(lambda t, x: 0 * x, np.full((2, 2), 1e300), 0.5, VPTrig(), n_noise=2)
+        losses.training_loss(lambda x, t: 0 * x, np.full((2, 2), 1e300), 0.5, VPTrig(), n_noise=2)
     with pytest.raises(ValueError, match="non-finite"):
-        losses.training_loss(lambda t, x: np.nan * x, np.eye(2), 0.5, VPTrig(), n_noise=2)
+        losses.training_loss(lambda x, t: np.nan * x, np.eye(2), 0.5, VPTrig(), n_noise=2)
     with pytest.raises(ValueError, match="draws must have shape"):
         losses.LossEstimate(np.array([0.5]), np.ones((2, 1, 2)), (0, 2, 1, 1))
     with pytest.raises(ValueError, match="draws must be finite"):
@@ -236,7 +236,7 @@ def test_weighting_applies_to_the_x0_loss_whatever_the_unit():
     """A loss stored in eps units gives the same L_N as the same loss stored in x0 units."""
     X = np.random.default_rng(5).normal(size=(5, 2))
     times = SCHED.time_grid()[[10, 16, 20]]
-    est = losses.training_loss(lambda t, x: 0.9 * x, X, times, SCHED, n_noise=4)
+    est = losses.training_loss(lambda x, t: 0.9 * x, X, times, SCHED, n_noise=4)
     eps = est.to_unit("eps", SCHED)
     for weighting in ("x0", "eps", "v"):
         np.testing.assert_allclose(eps.weighted(weighting, SCHED), est.weighted(weighting, SCHED))

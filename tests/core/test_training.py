@@ -83,7 +83,7 @@ def test_fused_epoch_equals_the_materialized_batch():
     idx = tr._epoch_time_index(3, 11, 30, GRID.size)
     z = tr._epoch_noise(3, 11, 210, 4, np.dtype(np.float64))
     lam = SCHED.snr(GRID)[idx]
-    fused = tr.loss_and_grad_cpu(
+    fused = tr.kernel_loss_and_grad(
         z, X, SCHED.alpha(GRID)[idx], SCHED.sigma2(GRID)[idx], lam, model.means, 0.3, n_dup=7
     )
     assert fused[0] == pytest.approx(ref[0], rel=1e-14)
@@ -180,7 +180,7 @@ def test_resume_gives_the_uninterrupted_result(tmp_path, monkeypatch):
     full = tr.train_gmm_denoiser(X, 5, cfg, progress=False)
     ck = tmp_path / "run.npz"
     calls = {"n": 0}
-    real = tr.loss_and_grad_cpu
+    real = tr.kernel_loss_and_grad
 
     def crashing(*args, **kwargs):
         calls["n"] += 1
@@ -188,13 +188,13 @@ def test_resume_gives_the_uninterrupted_result(tmp_path, monkeypatch):
             raise KeyboardInterrupt  # interrupted after the checkpoint at epoch 50
         return real(*args, **kwargs)
 
-    monkeypatch.setattr(tr, "loss_and_grad_cpu", crashing)
+    monkeypatch.setattr(tr, "kernel_loss_and_grad", crashing)
     with pytest.raises(KeyboardInterrupt):
         tr.train_gmm_denoiser(X, 5, cfg, checkpoint=ck, checkpoint_every=50, progress=False)
     assert ck.exists() and not list(tmp_path.glob("*.tmp.npz"))
     with np.load(ck) as saved:
         assert int(saved["epoch"]) == 50
-    monkeypatch.setattr(tr, "loss_and_grad_cpu", real)
+    monkeypatch.setattr(tr, "kernel_loss_and_grad", real)
     resumed = tr.train_gmm_denoiser(X, 5, cfg, checkpoint=ck, checkpoint_every=50, progress=False)
     np.testing.assert_array_equal(resumed.model.means, full.model.means)
     np.testing.assert_array_equal(resumed.ema_model.means, full.ema_model.means)

@@ -534,7 +534,7 @@ def test_lemmas_e2_e3_e5_monte_carlo(seed, d, N, target, u, c, s2):
     fails2 = ~e2.holds(gaps.min(1))
     other = np.where(lab[:, 1:] == lab[:, :1], np.inf, gaps).min(1)
     fails3 = ~e3.holds(other)
-    fails5 = ~e5.holds_log(ck._log_mem_minus_point(t, x, X))
+    fails5 = ~e5.holds_log(ck._log_mem_minus_point(x, t, X))
     for fails, b in ((fails2, e2), (fails3, e3), (fails5, e5)):
         assert excess_z(float(np.mean(fails)), b.failure_probability, trials) <= Z
 
@@ -558,7 +558,7 @@ def test_lemmas_e1_e4_monte_carlo(seed, d, K, u):
     own = dist[np.arange(trials), lab[:, 0]].copy()
     dist[np.arange(trials), lab[:, 0]] = np.inf
     fails1 = ~e1.holds(dist.min(1) - own)
-    fails4 = ~e4.holds_log(ck._log_true_minus_nominal(t, x, mu, s2, lab[:, 0]))
+    fails4 = ~e4.holds_log(ck._log_true_minus_nominal(x, t, mu, s2, lab[:, 0]))
     for fails, b in ((fails1, e1), (fails4, e4)):
         assert excess_z(float(np.mean(fails)), b.failure_probability, trials) <= Z
 
@@ -575,20 +575,20 @@ def test_log_residual_helpers_match_denoisers():
     X, lab = ck._draw_points(rng, 1, N, mu, s2)
     X, lab = X[0], lab[0]
     x = ck._noisy(rng, X[:1], t)  # a noisy copy of X[0], shape (1, d)
-    true = iso_gmm_denoiser(t, x, mu, s2, SCHED) - nominal_denoiser(t, x, mu, s2, lab[:1], SCHED)
-    got = ck._log_true_minus_nominal(t, x, mu, s2, lab[:1])
+    true = iso_gmm_denoiser(x, t, mu, s2, SCHED) - nominal_denoiser(x, t, mu, s2, lab[:1], SCHED)
+    got = ck._log_true_minus_nominal(x, t, mu, s2, lab[:1])
     assert got[0] == pytest.approx(math.log(np.linalg.norm(true)), rel=1e-9)
-    mem = memorizing_denoiser(t, x, X, SCHED) - X[0]
-    got = ck._log_mem_minus_point(t, x, X[None])
+    mem = memorizing_denoiser(x, t, X, SCHED) - X[0]
+    got = ck._log_mem_minus_point(x, t, X[None])
     assert got[0] == pytest.approx(math.log(np.linalg.norm(mem)), rel=1e-9)
     held = X[0]  # hold out point 0; memorize points 1..M
     idx = np.arange(1, M + 1)
-    pmem = partial_memorizing_denoiser(t, x, X, idx=idx, schedule=SCHED)
+    pmem = partial_memorizing_denoiser(x, t, X, idx=idx, schedule=SCHED)
     S = idx[lab[idx] == lab[0]]
     assert S.size > 0
     w = softmax(-((math.sqrt(1 - t * t) * X[S] - x) ** 2).sum(1) / (2 * t * t))
     want = np.linalg.norm(pmem[0] - w @ X[S])
-    got, nonempty = ck._log_pmem_minus_subset(t, x, X[None, idx], lab[None, idx], lab[:1])
+    got, nonempty = ck._log_pmem_minus_subset(x, t, X[None, idx], lab[None, idx], lab[:1])
     assert nonempty[0] and got[0] == pytest.approx(math.log(want), rel=1e-9)
     assert held.shape == (d,)
 

@@ -208,9 +208,9 @@ def test_mc_argmin_matches_prediction_with_empirical_constant():
     gmm = IsotropicGaussianMixture(sphere_means(4, 30, rng), 1.0)
     X, _ = gmm.sample(60, rng)
     times, Ms = GRID[[12, 16, 20]], np.arange(6, 61, 6)
-    dens = {"gen": lambda t, x: gmm.denoiser(t, x, SCHED)}
+    dens = {"gen": lambda x, t: gmm.denoiser(x, t, SCHED)}
     for M in Ms:
-        dens[M] = lambda t, x, S=X[:M]: memorizing_denoiser(t, x, S, SCHED)
+        dens[M] = lambda x, t, S=X[:M]: memorizing_denoiser(x, t, S, SCHED)
     out = training_losses(dens, X, times, SCHED, n_noise=5)
     pmem = np.stack([out[M].mean for M in Ms])
     M_mc = cx.crossover_argmin(60, Ms, times=times, loss_pmem=pmem, loss_gen=out["gen"].mean)
@@ -275,8 +275,8 @@ def test_thm3_2_fails_when_clusters_are_not_represented():
     X, labels = gmm.sample(200, rng)
     keep = np.flatnonzero(labels == 0)
     dens = {
-        "mem": lambda t, x: memorizing_denoiser(t, x, X, SCHED),
-        "pmem": lambda t, x: memorizing_denoiser(t, x, X[keep], SCHED),
+        "mem": lambda x, t: memorizing_denoiser(x, t, X, SCHED),
+        "pmem": lambda x, t: memorizing_denoiser(x, t, X[keep], SCHED),
     }
     out = training_losses(dens, X, T16, SCHED, n_noise=5)
     diff = out["pmem"] - out["mem"]

@@ -157,7 +157,7 @@ def test_idx_bad_files(fmnist, tmp_path):
 
 def twin_loss(T, U, s2, xt, x0, t):
     """The eps-weighted loss through the independent H.4 denoiser of denoisers.py."""
-    out = template_denoiser(t, xt, T, U, s2, SCHED)
+    out = template_denoiser(xt, t, T, U, s2, SCHED)
     return float((SCHED.snr(t) * ((out - x0) ** 2).sum(1)).mean())
 
 
@@ -234,9 +234,9 @@ def test_model_denoiser_is_the_h4_denoiser():
     model = tp.TemplateDenoiser(rng.uniform(0.1, 1, (3, 4, 4)), rng.normal(size=(3, 3)), 0.4)
     x = rng.normal(size=(7, 48))
     t = rng.choice(GRID, 7)
-    ref = template_denoiser(t, x, model.templates, model.color_means, 0.4, SCHED)
-    assert np.array_equal(model.denoiser(t, x, SCHED), ref)
-    assert np.allclose(model.to_mixture().denoiser(t, x, SCHED), ref, rtol=1e-12)
+    ref = template_denoiser(x, t, model.templates, model.color_means, 0.4, SCHED)
+    assert np.array_equal(model.denoiser(x, t, SCHED), ref)
+    assert np.allclose(model.to_mixture().denoiser(x, t, SCHED), ref, rtol=1e-12)
     back = tp.TemplateDenoiser.unpack(model.pack(), model.image_shape, 3)
     assert np.array_equal(back.templates, model.templates) and back.color_var == pytest.approx(0.4)
 
@@ -296,7 +296,7 @@ def test_phase_transition_smoke():
     for m in (2, 16):
         res = tp.train_template_denoiser(Y, m, cfg, templates=tpl, labels=labels, progress=False)
         smp = ddim_sample(
-            lambda t, x, mod=res.model: mod.denoiser(t, x, SCHED), SCHED, n=40, d=108, rng=1
+            lambda x, t, mod=res.model: mod.denoiser(x, t, SCHED), SCHED, n=40, d=108, rng=1
         )
         ratios[m] = memorization_ratio(smp, Y)
     assert ratios[2] <= 0.1

@@ -122,7 +122,7 @@ def test_taylor_errors_against_numpy_twin():
     q = X[:5] + 0.1
     r = ((q[:, None, :] - float(VP.alpha(p3.TAYLOR_T)) * X[None]) ** 2).sum(-1)
     d1 = np.exp(-r / (2 * float(VP.sigma2(p3.TAYLOR_T)))).mean(axis=1)
-    err = np.abs(taylor_density_terms(p3.TAYLOR_T, q, X, 1e-3)[0] - d1).max()
+    err = np.abs(taylor_density_terms(q, p3.TAYLOR_T, X, 1e-3)[0] - d1).max()
     assert p3._taylor_errors(X, q, 1e-3)[0] == pytest.approx(err, rel=1e-6, abs=1e-15)
 
 

@@ -34,8 +34,8 @@ def test_variance_zero_mixture_is_the_memorizing_denoiser():
     x = np.random.default_rng(3).standard_normal((7, 3))
     for t in (1e-3, 0.5, 8.0):
         np.testing.assert_allclose(
-            IsotropicGaussianMixture(X, 0.0).denoiser(t, x, mem.SCHED),
-            memorizing_denoiser(t, x, X, mem.SCHED),
+            IsotropicGaussianMixture(X, 0.0).denoiser(x, t, mem.SCHED),
+            memorizing_denoiser(x, t, X, mem.SCHED),
             rtol=1e-12,
             atol=1e-12,
         )

@@ -125,7 +125,7 @@ def _random_problem(seed: int):
     gm = GaussianMixture(rng.normal(0.0, 2.0, (K, d)), roots @ roots.transpose(0, 2, 1))
     X, _ = gm.sample(120, rng)
     A, b = rng.normal(0.0, 0.5, (d, d)), rng.normal(0.0, 1.0, d)
-    return gm, X, (lambda t, x: x @ A + b)
+    return gm, X, (lambda x, t: x @ A + b)
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -153,7 +153,7 @@ def test_gap_is_difference_of_dsm_losses_on_common_noise():
     _, X, wrong = _random_problem(1)
     times = [0.1, 0.7]
     gap = fi.loss_gap_t(X, wrong, times, n_noise=6, seed=4)
-    emp = fi.dsm_loss_t(lambda t, x: fi.empirical_score(t, x, X, VP), X, times, n_noise=6, seed=4)
+    emp = fi.dsm_loss_t(lambda x, t: fi.empirical_score(x, t, X, VP), X, times, n_noise=6, seed=4)
     diff = fi.dsm_loss_t(wrong, X, times, n_noise=6, seed=4) - emp
     np.testing.assert_allclose(gap.draws, diff.draws, rtol=1e-9, atol=1e-9)
 
@@ -176,8 +176,8 @@ def test_empirical_score_minimizes_the_loss(seed, t, shrink):
     X = rng.normal(0.0, 2.0, (30, 3))
     shift = rng.normal(0.0, 0.3, 3)
 
-    def score(tt, x):
-        return (1 + shrink) * fi.empirical_score(tt, x, X, VP) + shift
+    def score(x, tt):
+        return (1 + shrink) * fi.empirical_score(x, tt, X, VP) + shift
 
     res = fi.prop41_sides(X, score, t, n_noise=8, seed=seed)
     assert res.lhs.mean[0] > -4 * res.lhs.stderr[0]
@@ -190,7 +190,7 @@ def test_empirical_score_minimizes_the_loss(seed, t, shrink):
 @pytest.mark.parametrize("method", ["gauss-log", "uniform"])
 def test_dsm_loss_zero_score(method):
     X = np.zeros((20, 2))
-    val, se = fi.dsm_loss(lambda t, x: 0 * x, X, 0.1, 1.0, n_noise=50, method=method)
+    val, se = fi.dsm_loss(lambda x, t: 0 * x, X, 0.1, 1.0, n_noise=50, method=method)
     exact = 2 * (math.log(math.e - 1) - math.log(math.expm1(0.1)))
     assert abs(val - exact) < 4 * se
 
@@ -306,7 +306,7 @@ def test_thm43_shape_and_conditions():
 
 def test_value_errors():
     X = np.zeros((5, 2))
-    zero = lambda t, x: 0 * x  # noqa: E731
+    zero = lambda x, t: 0 * x  # noqa: E731
     with pytest.raises(ValueError, match="t must lie"):
         fi.loss_gap_asymptotic_gaussian(0.0, np.ones(2))
     with pytest.raises(ValueError, match="cov"):
@@ -324,7 +324,7 @@ def test_value_errors():
     with pytest.raises(ValueError, match="seed"):
         fi.dsm_loss_t(zero, X, 0.1, seed=-1)
     with pytest.raises(ValueError, match="returned shape"):
-        fi.dsm_loss_t(lambda t, x: x[:, :1], X, 0.1)
+        fi.dsm_loss_t(lambda x, t: x[:, :1], X, 0.1)
     with pytest.raises(TypeError, match="score must be"):
         fi.loss_gap_t(X, 3.0, 0.1)
     with pytest.raises(ValueError, match="method"):
@@ -359,7 +359,7 @@ def test_loss_estimates_carry_score_units():
     from diffmem_theory.core.schedules import VPExp
 
     X = np.random.default_rng(0).normal(size=(6, 2))
-    est = fi.dsm_loss_t(lambda t, x: -x, X, [0.2, 0.7], n_noise=3, seed=1)
+    est = fi.dsm_loss_t(lambda x, t: -x, X, [0.2, 0.7], n_noise=3, seed=1)
     assert est.unit == "score"
     sched = VPExp()
     t = np.array([0.2, 0.7])
@@ -374,7 +374,7 @@ def test_loss_estimates_carry_score_units():
 
 _GMM = IsotropicGaussianMixture(np.zeros((2, 3)), 1.0)
 _X = np.zeros((4, 3))
-_ZERO = lambda t, x: 0 * x  # noqa: E731
+_ZERO = lambda x, t: 0 * x  # noqa: E731
 _HUGE = 2**62
 
 
@@ -414,9 +414,9 @@ def test_counts_are_bounded():
 
 def test_bad_scores_and_mixtures():
     with pytest.raises(ValueError, match="score returned non-finite values"):
-        fi.dsm_loss_t(lambda t, x: np.nan * x, _X, 0.5)
+        fi.dsm_loss_t(lambda x, t: np.nan * x, _X, 0.5)
     with pytest.raises(ValueError, match="score must return real scores"):
-        fi.dsm_loss_t(lambda t, x: 1j * x, _X, 0.5)
+        fi.dsm_loss_t(lambda x, t: 1j * x, _X, 0.5)
     with pytest.raises(TypeError, match="mixture must be a mixture with a sample"):
         fi.expected_loss_gap_t(None, 5, 0.5)
 

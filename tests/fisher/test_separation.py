@@ -104,16 +104,16 @@ def _data(seed: int, n: int, d: int, t: float):
 def test_taylor_error_at_most_2eps(seed, n, d, t, log_inv_eps):
     eps = math.exp(-log_inv_eps)
     X0, x = _data(seed, n, d, t)
-    D1, D2 = sep.density_terms(t, x, X0)
-    A1, A2 = sep.taylor_density_terms(t, x, X0, eps)
+    D1, D2 = sep.density_terms(x, t, X0)
+    A1, A2 = sep.taylor_density_terms(x, t, X0, eps)
     assert np.all(np.abs(A1 - D1) <= 2 * eps)
     assert np.all(np.abs(A2 - D2) <= 2 * eps)
 
 
 def test_taylor_error_can_fail_with_too_low_order():
     X0, x = _data(0, 30, 2, 0.05)
-    D1, _ = sep.density_terms(0.05, x, X0)
-    A1, _ = sep.taylor_density_terms(0.05, x, X0, 1e-6, order=3)
+    D1, _ = sep.density_terms(x, 0.05, X0)
+    A1, _ = sep.taylor_density_terms(x, 0.05, X0, 1e-6, order=3)
     assert np.max(np.abs(A1 - D1)) > 2e-6
 
 
@@ -122,11 +122,11 @@ def test_density_terms_plain_numpy_twin():
     a, s = float(VP.alpha(0.3)), float(VP.sigma(0.3))
     diff = a * X0[None] - x[:, None]
     w = np.exp(-(diff**2).sum(-1) / (2 * s * s)) / X0.shape[0]
-    D1, D2 = sep.density_terms(0.3, x, X0)
+    D1, D2 = sep.density_terms(x, 0.3, X0)
     np.testing.assert_allclose(D1, w.sum(1), rtol=1e-12)
     np.testing.assert_allclose(D2, (w[:, :, None] * diff / s).sum(1), rtol=1e-10, atol=1e-300)
     np.testing.assert_allclose(
-        D2 / (s * D1[:, None]), empirical_score(0.3, x, X0, VP), rtol=1e-10, atol=1e-12
+        D2 / (s * D1[:, None]), empirical_score(x, 0.3, X0, VP), rtol=1e-10, atol=1e-12
     )
 
 
@@ -135,9 +135,9 @@ def test_truncated_set_radii():
     t, eps = 0.5, 1e-2
     r = (0.0 - float(VP.alpha(t)) * X0[:, 0]) ** 2 / (2 * float(VP.sigma2(t)))
     ell = math.log(1 / eps)
-    assert sep.truncated_set_U(t, [0.0], X0, eps).tolist() == (r <= ell).tolist()
+    assert sep.truncated_set_U([0.0], t, X0, eps).tolist() == (r <= ell).tolist()
     assert (
-        sep.truncated_set_U(t, [0.0], X0, eps, numerator=True).tolist() == (r <= 2 * ell).tolist()
+        sep.truncated_set_U([0.0], t, X0, eps, numerator=True).tolist() == (r <= 2 * ell).tolist()
     )
 
 
@@ -146,15 +146,15 @@ def test_truncated_set_radii():
 def test_taylor_score_error_where_density_is_large(seed, t, log_inv_eps):
     eps = math.exp(-log_inv_eps)
     X0, x = _data(seed, 20, 2, t)
-    D1, _ = sep.density_terms(t, x, X0)
-    s = empirical_score(t, x, X0, VP)
-    approx = sep.taylor_score(t, x, X0, eps)
+    D1, _ = sep.density_terms(x, t, X0)
+    s = empirical_score(x, t, X0, VP)
+    approx = sep.taylor_score(x, t, X0, eps)
     sigma = float(VP.sigma(t))
     keep = D1 >= 4 * eps
     err = np.abs(approx - s).max(1)
     bound = 4 * eps * (1 + sigma * np.abs(s).max(1)) / (sigma * np.where(keep, D1, 1.0))
     assert np.all(err[keep] <= bound[keep] * (1 + 1e-9) + 1e-12)
-    clip = empirical_score_sup_bound(t, x, X0)
+    clip = empirical_score_sup_bound(x, t, X0)
     assert np.all(np.abs(approx) <= clip[:, None] * (1 + 1e-12))
 
 
@@ -236,9 +236,9 @@ def test_interval_indicator_printed_fails():
         (lambda: sep.taylor_order(1e-2, c=3.0), "c must"),
         (lambda: sep.truncated_exp(-1.0, 3), "r must"),
         (lambda: sep.truncated_exp(1.0, 0), "p must"),
-        (lambda: sep.taylor_density_terms([0.1, 0.2], [0.0], [[0.0]], 1e-2), "t must be a scalar"),
-        (lambda: sep.taylor_density_terms(0.1, [0.0, 1.0], [[0.0]], 1e-2), "dimension"),
-        (lambda: sep.taylor_score(0.1, [0.0], [[0.0]], 1e-2, eps_low=0.0), "eps_low must"),
+        (lambda: sep.taylor_density_terms([0.0], [0.1, 0.2], [[0.0]], 1e-2), "t must be a scalar"),
+        (lambda: sep.taylor_density_terms([0.0, 1.0], 0.1, [[0.0]], 1e-2), "dimension"),
+        (lambda: sep.taylor_score([0.0], 0.1, [[0.0]], 1e-2, eps_low=0.0), "eps_low must"),
         (lambda: sep.relu_interval_indicator(0.0, 1.0, 2.0), "tau must"),
     ],
 )
@@ -340,7 +340,7 @@ def test_flags_and_network_size_fields():
     with pytest.raises(ValueError, match="log must be True or False"):
         sep.size_crossover_n(1e-2, 2, 1.0, log=math.nan)
     with pytest.raises(ValueError, match="numerator must be True or False"):
-        sep.truncated_set_U(0.01, [0.0], [[0.0], [1.0]], 1e-2, numerator=math.nan)
+        sep.truncated_set_U([0.0], 0.01, [[0.0], [1.0]], 1e-2, numerator=math.nan)
     with pytest.raises(ValueError, match="width must be >= 0"):
         sep.NetworkSize(math.nan, 1.0, 1.0)
     with pytest.raises(ValueError, match="size must be a real"):

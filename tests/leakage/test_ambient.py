@@ -161,7 +161,7 @@ def test_bad_input_raises(call, match):
 
 def _reference_loss(objective_batch, weight, model, sched):
     x_t, target, t = objective_batch
-    h = model.denoiser(t, x_t, sched)
+    h = model.denoiser(x_t, t, sched)
     return float(np.mean(weight(t) * np.sum((h - target) ** 2, axis=1)))
 
 
@@ -176,7 +176,7 @@ def test_algorithm1_loss_is_eq3_plus_eq6():
     loss, _ = obj(model.pack(), 7)
     gen = np.random.default_rng(np.random.SeedSequence(5, spawn_key=(7,)))
     x_t, target, t = amb.algorithm1_batch(X, X_tn, t_n, sched, gen, n_dup=2)
-    h = model.denoiser(t, x_t, sched)
+    h = model.denoiser(x_t, t, sched)
     half = t.size // 2
     clean = np.sum((h[:half] - target[:half]) ** 2, axis=1)
     noisy = amb.ambient_loss(
@@ -234,7 +234,7 @@ def test_clean_score_is_the_empirical_score(sig, seed):
     rng = np.random.default_rng(seed)
     S, x = rng.uniform(-2, 2, (5, 2)), rng.uniform(-2, 2, (3, 2))
     ours = amb.clean_optimal_score(x, sig, S)
-    np.testing.assert_allclose(ours, empirical_score(sig, x, S, VPTrig()), rtol=1e-9, atol=1e-9)
+    np.testing.assert_allclose(ours, empirical_score(x, sig, S, VPTrig()), rtol=1e-9, atol=1e-9)
     np.testing.assert_allclose(ours, amb.noisy_optimal_score(x, sig, S, 0.0), rtol=1e-12)
     np.testing.assert_allclose(amb.algorithm1_optimal_score(x[0], sig, S, S + 9, 0.99), ours[0])
 
@@ -255,11 +255,11 @@ def test_pf_ode_matches_the_package_sampler(sched):
     """RK4 on eq. (5) (sigma form) vs Heun on f x - g^2 s/2: one ODE, exact Gaussian flow."""
     s2, x = 0.25, np.linspace(-2.0, 2.0, 5)[:, None]
 
-    def score(t, y):
+    def score(y, t):
         a = float(sched.alpha(t))
         return -(y - a * 1.0) / (a * a * s2 + float(sched.sigma2(t)))
 
-    def denoiser(t, y):
+    def denoiser(y, t):
         a, v = float(sched.alpha(t)), float(sched.sigma2(t))
         return 1.0 + a * s2 / (a * a * s2 + v) * (y - a)
 
@@ -274,7 +274,7 @@ def test_pf_ode_matches_the_package_sampler(sched):
 
 
 def test_pf_ode_rejects_bad_grids_and_non_vp():
-    score = lambda t, x: -x  # noqa: E731
+    score = lambda x, t: -x  # noqa: E731
     with pytest.raises(ValueError, match="strictly decreasing"):
         amb.pf_ode_sample(score, VPTrig(), np.zeros((1, 1)), [0.1, 0.5])
     with pytest.raises(ValueError, match="variance preserving"):
@@ -297,7 +297,7 @@ def test_lemma41_collapse_and_exact_optimum_copies():
     grid = np.geomspace(0.6 + 1e-3, 2e-3, 200)
     sched = VPTrig()
     final = amb.pf_ode_sample(
-        lambda t, x: amb.clean_optimal_score(x, float(sched.sigma(t)), S),
+        lambda x, t: amb.clean_optimal_score(x, float(sched.sigma(t)), S),
         sched,
         out["samples"],
         grid,
@@ -338,9 +338,9 @@ _ZERO1 = np.array([0.0])
 @pytest.mark.parametrize(
     "call",
     [
-        lambda s: amb.pf_ode_velocity(0.5, _X1, _ZERO1, s),
-        lambda s: amb.eq5_as_printed_velocity(0.5, _X1, _ZERO1, s),
-        lambda s: amb.pf_ode_sample(lambda t, x: -x, s, np.zeros((2, 1)), [0.9, 0.1]),
+        lambda s: amb.pf_ode_velocity(_X1, 0.5, _ZERO1, s),
+        lambda s: amb.eq5_as_printed_velocity(_X1, 0.5, _ZERO1, s),
+        lambda s: amb.pf_ode_sample(lambda x, t: -x, s, np.zeros((2, 1)), [0.9, 0.1]),
         lambda s: amb.algorithm1_batch(np.zeros((3, 2)), np.zeros((3, 2)), 0.5, s, 0),
         lambda s: amb.algorithm1_objective(np.zeros((3, 2)), np.zeros((3, 2)), 0.5, s),
         lambda s: amb.ddpm_objective(np.zeros((3, 2)), s),
@@ -355,8 +355,8 @@ def test_schedule_none_or_a_number_is_a_type_error(call):
 
 
 def test_schedule_by_name():
-    by_name = amb.pf_ode_velocity(0.6, _X1, _ZERO1, "VPTrig")
-    assert by_name.tolist() == amb.pf_ode_velocity(0.6, _X1, _ZERO1, VPTrig()).tolist()
+    by_name = amb.pf_ode_velocity(_X1, 0.6, _ZERO1, "VPTrig")
+    assert by_name.tolist() == amb.pf_ode_velocity(_X1, 0.6, _ZERO1, VPTrig()).tolist()
 
 
 @pytest.mark.parametrize("velocity", [amb.pf_ode_velocity, amb.eq5_as_printed_velocity])
@@ -369,9 +369,9 @@ def test_velocity_rejects_nan_and_complex(velocity):
         ("score", _X1, np.zeros(3)),
     ):
         with pytest.raises(ValueError, match=name):
-            velocity(0.5, x, s, VPTrig())
+            velocity(x, 0.5, s, VPTrig())
     with pytest.raises(ValueError, match="t must lie"):
-        velocity(1.5, _X1, _ZERO1, VPTrig())
+        velocity(_X1, 1.5, _ZERO1, VPTrig())
 
 
 def test_pf_ode_sample_checks_the_score():
@@ -379,9 +379,9 @@ def test_pf_ode_sample_checks_the_score():
     with pytest.raises(TypeError, match="score must be a callable"):
         amb.pf_ode_sample(None, VPTrig(), x_T, [0.9, 0.1])
     with pytest.raises(ValueError, match="score must be finite"):
-        amb.pf_ode_sample(lambda t, x: np.nan * x, VPTrig(), x_T, [0.9, 0.1])
+        amb.pf_ode_sample(lambda x, t: np.nan * x, VPTrig(), x_T, [0.9, 0.1])
     with pytest.raises(ValueError, match="must return the shape of x"):
-        amb.pf_ode_sample(lambda t, x: x[:1], VPTrig(), x_T, [0.9, 0.1])
+        amb.pf_ode_sample(lambda x, t: x[:1], VPTrig(), x_T, [0.9, 0.1])
 
 
 def test_sizes_are_bounded():

@@ -26,7 +26,7 @@ def _problem(seed, N=7, d=3, B=5):
     return rng.uniform(-2, 2, (N, d)), rng.uniform(-2.5, 2.5, (B, d))
 
 
-def twin_terms(t, x, X0, sched):
+def twin_terms(x, t, X0, sched):
     """Plain NumPy (3.8)/(3.9): s^N, the unnormalized mass sum w~ and log p^N."""
     m, s2 = float(sched.alpha(t)), float(sched.sigma2(t))
     diff = x[:, None, :] - m * X0[None, :, :]
@@ -44,11 +44,11 @@ def twin_terms(t, x, X0, sched):
 @given(seed=SEEDS, t=TIMES, sched=SCHED)
 def test_empirical_score_and_density_match_twin(seed, t, sched):
     X0, x = _problem(seed)
-    score, _, log_p = twin_terms(t, x, X0, sched)
-    np.testing.assert_allclose(vo.empirical_score(t, x, X0, sched), score, rtol=1e-10, atol=1e-10)
-    np.testing.assert_allclose(vo.log_empirical_density(t, x, X0, sched), log_p, rtol=1e-12)
+    score, _, log_p = twin_terms(x, t, X0, sched)
+    np.testing.assert_allclose(vo.empirical_score(x, t, X0, sched), score, rtol=1e-10, atol=1e-10)
+    np.testing.assert_allclose(vo.log_empirical_density(x, t, X0, sched), log_p, rtol=1e-12)
     np.testing.assert_allclose(
-        vo.empirical_score(t, x, X0, sched, backend="numpy"), score, rtol=1e-10, atol=1e-10
+        vo.empirical_score(x, t, X0, sched, backend="numpy"), score, rtol=1e-10, atol=1e-10
     )
 
 
@@ -56,14 +56,14 @@ def test_empirical_score_and_density_match_twin(seed, t, sched):
 @given(seed=SEEDS, t=TIMES, sched=SCHED, c=st.floats(1e-4, 10.0))
 def test_tikhonov_matches_twin(seed, t, sched, c):
     X0, x = _problem(seed)
-    score, _, _ = twin_terms(t, x, X0, sched)
+    score, _, _ = twin_terms(x, t, X0, sched)
     s2 = float(sched.sigma2(t))
     np.testing.assert_allclose(
-        vo.tikhonov_score(t, x, X0, sched, c), score * s2 / (s2 + c), rtol=1e-10, atol=1e-12
+        vo.tikhonov_score(x, t, X0, sched, c), score * s2 / (s2 + c), rtol=1e-10, atol=1e-12
     )
     gamma = np.diag([c, 2 * c, 0.5])
     np.testing.assert_allclose(
-        vo.tikhonov_score_gamma(t, x, X0, sched, gamma),
+        vo.tikhonov_score_gamma(x, t, X0, sched, gamma),
         score / (1 + np.diag(gamma)),
         rtol=1e-10,
         atol=1e-12,
@@ -74,29 +74,29 @@ def test_tikhonov_matches_twin(seed, t, sched, c):
 @given(seed=SEEDS, t=TIMES, sched=SCHED, log_c=st.floats(-30, 5), normalized=st.booleans())
 def test_eb_matches_twin(seed, t, sched, log_c, normalized):
     X0, x = _problem(seed)
-    score, lse, log_p = twin_terms(t, x, X0, sched)
+    score, lse, log_p = twin_terms(x, t, X0, sched)
     mass = np.exp(log_p if normalized else lse)
     c = math.exp(log_c)
     expected = score * (mass / np.maximum(mass, c))[:, None]
-    out = vo.eb_score(t, x, X0, sched, c, normalized=normalized)
+    out = vo.eb_score(x, t, X0, sched, c, normalized=normalized)
     np.testing.assert_allclose(out, expected, rtol=1e-9, atol=1e-12)
 
 
 def test_limits():
     X0, x = _problem(1)
     sched = VE.exp()
-    s_n = vo.empirical_score(0.3, x, X0, sched)
-    np.testing.assert_array_equal(vo.tikhonov_score(0.3, x, X0, sched, 0.0), s_n)
-    np.testing.assert_array_equal(vo.eb_score(0.3, x, X0, sched, 0.0), s_n)
-    np.testing.assert_array_equal(vo.eb_score(0.3, x, X0, sched, 0.0, normalized=True), s_n)
+    s_n = vo.empirical_score(x, 0.3, X0, sched)
+    np.testing.assert_array_equal(vo.tikhonov_score(x, 0.3, X0, sched, 0.0), s_n)
+    np.testing.assert_array_equal(vo.eb_score(x, 0.3, X0, sched, 0.0), s_n)
+    np.testing.assert_array_equal(vo.eb_score(x, 0.3, X0, sched, 0.0, normalized=True), s_n)
     # Tikhonov stays bounded as t -> 0; the empirical score blows up like 1/sigma^2
-    assert np.all(np.isfinite(vo.tikhonov_score(1e-9, x, X0, sched, 1e-3)))
-    assert np.abs(vo.empirical_score(1e-6, x, X0, sched)).max() > 1e5
+    assert np.all(np.isfinite(vo.tikhonov_score(x, 1e-9, X0, sched, 1e-3)))
+    assert np.abs(vo.empirical_score(x, 1e-6, X0, sched)).max() > 1e5
     # a single training point: s^N = -(x - m x_0)/sigma^2 exactly (VP)
     vp = VPLinear(0.001, 3.0)
     m, s2 = float(vp.alpha(0.4)), float(vp.sigma2(0.4))
     np.testing.assert_allclose(
-        vo.empirical_score(0.4, x, X0[:1], vp), -(x - m * X0[0]) / s2, rtol=1e-12
+        vo.empirical_score(x, 0.4, X0[:1], vp), -(x - m * X0[0]) / s2, rtol=1e-12
     )
 
 
@@ -104,11 +104,11 @@ def test_per_query_times_and_single_query():
     X0, x = _problem(2)
     sched = VPLinear(0.001, 3.0)
     t = np.array([0.1, 0.5, 0.1, 0.9, 0.5])
-    out = vo.empirical_score(t, x, X0, sched)
+    out = vo.empirical_score(x, t, X0, sched)
     for i in range(x.shape[0]):
-        np.testing.assert_allclose(out[i], vo.empirical_score(t[i], x[i], X0, sched), rtol=1e-13)
-    assert vo.empirical_score(0.2, x[0], X0, sched).shape == (3,)
-    g = vo.gaussian_score(t, x, np.eye(3), sched)
+        np.testing.assert_allclose(out[i], vo.empirical_score(x[i], t[i], X0, sched), rtol=1e-13)
+    assert vo.empirical_score(x[0], 0.2, X0, sched).shape == (3,)
+    g = vo.gaussian_score(x, t, np.eye(3), sched)
     m2s2 = sched.alpha(t) ** 2 + sched.sigma2(t)
     np.testing.assert_allclose(g, -x / m2s2[:, None], rtol=1e-12)
 
@@ -117,9 +117,9 @@ def test_conditional_score():
     X0, x = _problem(3, N=6)
     Y = np.array([[0.0, 1.0], [1.0, 1.0], [0.0, 1.0], [2.0, 0.0], [0.0, 1.0], [1.0, 1.0]])
     sched = VE.exp()
-    out = vo.conditional_empirical_score(0.2, x, [0.0, 1.0], X0, Y, sched)
-    np.testing.assert_allclose(out, vo.empirical_score(0.2, x, X0[[0, 2, 4]], sched), rtol=1e-13)
-    single = vo.conditional_empirical_score(0.2, x, [2.0, 0.0], X0, Y, sched)
+    out = vo.conditional_empirical_score(x, 0.2, [0.0, 1.0], X0, Y, sched)
+    np.testing.assert_allclose(out, vo.empirical_score(x, 0.2, X0[[0, 2, 4]], sched), rtol=1e-13)
+    single = vo.conditional_empirical_score(x, 0.2, [2.0, 0.0], X0, Y, sched)
     np.testing.assert_allclose(single, -(x - X0[3]) / float(sched.sigma2(0.2)), rtol=1e-12)
 
 
@@ -130,30 +130,30 @@ def test_gaussian_score_with_mean_vp():
     x = np.array([[0.3, 0.4], [-1.0, 2.0]])
     m, s2 = float(sched.alpha(0.7)), float(sched.sigma2(0.7))
     expected = -np.linalg.solve(m * m * C + s2 * np.eye(2), (x - m * mu).T).T
-    np.testing.assert_allclose(vo.gaussian_score(0.7, x, C, sched, mu), expected, rtol=1e-12)
+    np.testing.assert_allclose(vo.gaussian_score(x, 0.7, C, sched, mu), expected, rtol=1e-12)
 
 
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda X0, x, s: vo.tikhonov_score(0.3, x, X0, s, -1.0), "c"),
-        (lambda X0, x, s: vo.eb_score(0.3, x, X0, s, -1.0), "c"),
-        (lambda X0, x, s: vo.eb_score(0.3, x, X0, s, 1.0, normalized="yes"), "normalized"),
-        (lambda X0, x, s: vo.empirical_score(0.0, x, X0, s), "t"),
-        (lambda X0, x, s: vo.empirical_score(0.3, x, X0[:, :2], s), "X0"),
-        (lambda X0, x, s: vo.empirical_score(0.3, np.zeros((2, 2, 2)), X0, s), "x"),
-        (lambda X0, x, s: vo.tikhonov_score_gamma(0.3, x, X0, s, np.eye(2)), "gamma"),
-        (lambda X0, x, s: vo.tikhonov_score_gamma(0.3, x, X0, s, -np.eye(3)), "gamma"),
+        (lambda X0, x, s: vo.tikhonov_score(x, 0.3, X0, s, -1.0), "c"),
+        (lambda X0, x, s: vo.eb_score(x, 0.3, X0, s, -1.0), "c"),
+        (lambda X0, x, s: vo.eb_score(x, 0.3, X0, s, 1.0, normalized="yes"), "normalized"),
+        (lambda X0, x, s: vo.empirical_score(x, 0.0, X0, s), "t"),
+        (lambda X0, x, s: vo.empirical_score(x, 0.3, X0[:, :2], s), "X0"),
+        (lambda X0, x, s: vo.empirical_score(np.zeros((2, 2, 2)), 0.3, X0, s), "x"),
+        (lambda X0, x, s: vo.tikhonov_score_gamma(x, 0.3, X0, s, np.eye(2)), "gamma"),
+        (lambda X0, x, s: vo.tikhonov_score_gamma(x, 0.3, X0, s, -np.eye(3)), "gamma"),
         (
-            lambda X0, x, s: vo.tikhonov_score_gamma(0.3, x, X0, s, np.triu(np.ones((3, 3)))),
+            lambda X0, x, s: vo.tikhonov_score_gamma(x, 0.3, X0, s, np.triu(np.ones((3, 3)))),
             "gamma",
         ),
-        (lambda X0, x, s: vo.conditional_empirical_score(0.3, x, 5.0, X0, np.zeros(7), s), "y"),
-        (lambda X0, x, s: vo.conditional_empirical_score(0.3, x, 0.0, X0, np.zeros(3), s), "Y"),
-        (lambda X0, x, s: vo.gaussian_score(0.3, x, np.eye(2), s), "C"),
-        (lambda X0, x, s: vo.gaussian_score(0.3, x, -np.eye(3), s), "C"),
-        (lambda X0, x, s: vo.gaussian_score(0.3, x, np.eye(3), s, np.zeros(2)), "mean"),
-        (lambda X0, x, s: vo.gaussian_score(2.0, x, np.eye(3), s), "t"),
+        (lambda X0, x, s: vo.conditional_empirical_score(x, 0.3, 5.0, X0, np.zeros(7), s), "y"),
+        (lambda X0, x, s: vo.conditional_empirical_score(x, 0.3, 0.0, X0, np.zeros(3), s), "Y"),
+        (lambda X0, x, s: vo.gaussian_score(x, 0.3, np.eye(2), s), "C"),
+        (lambda X0, x, s: vo.gaussian_score(x, 0.3, -np.eye(3), s), "C"),
+        (lambda X0, x, s: vo.gaussian_score(x, 0.3, np.eye(3), s, np.zeros(2)), "mean"),
+        (lambda X0, x, s: vo.gaussian_score(x, 2.0, np.eye(3), s), "t"),
     ],
 )
 def test_value_errors(call, match):
@@ -189,17 +189,17 @@ def test_tikhonov_gamma_time_dependent_per_row():
     t = np.array([0.1, 0.5, 0.1, 0.9, 0.5])
     gam = lambda s: (c / float(sched.sigma2(s))) * np.eye(2)  # noqa: E731
     np.testing.assert_allclose(
-        vo.tikhonov_score_gamma(t, x, X0, sched, gam),
-        vo.tikhonov_score(t, x, X0, sched, c),
+        vo.tikhonov_score_gamma(x, t, X0, sched, gam),
+        vo.tikhonov_score(x, t, X0, sched, c),
         rtol=1e-12,
     )
     with pytest.raises(ValueError, match=r"gamma\(t\)"):
-        vo.tikhonov_score_gamma(t, x, X0, sched, lambda s: -np.eye(2))
+        vo.tikhonov_score_gamma(x, t, X0, sched, lambda s: -np.eye(2))
 
 
 def test_gaussian_score_schedule_by_name_or_type_error():
     x, cov = np.array([1.0, 2.0]), np.diag([1.0, 4.0])
-    by_name = vo.gaussian_score(0.5, x, cov, "VPLinear")
-    np.testing.assert_array_equal(by_name, vo.gaussian_score(0.5, x, cov, VPLinear()))
+    by_name = vo.gaussian_score(x, 0.5, cov, "VPLinear")
+    np.testing.assert_array_equal(by_name, vo.gaussian_score(x, 0.5, cov, VPLinear()))
     with pytest.raises(TypeError, match="schedule is required"):
-        vo.gaussian_score(0.5, x, cov, None)
+        vo.gaussian_score(x, 0.5, cov, None)

@@ -48,7 +48,7 @@ def test_s_field_matches_numpy(family: str, score: str) -> None:
         ours = _dopri.velocity_batch(
             s, y, np.ascontiguousarray(X0.T), mode, 0, np.zeros(3), c_map, code, log_ceb
         )
-        twin = s_time_velocity(s, y, X0, family=family, score=score, c=c)
+        twin = s_time_velocity(y, s, X0, family=family, score=score, c=c)
         np.testing.assert_allclose(ours, twin, rtol=1e-11, atol=1e-12)
 
 
@@ -65,7 +65,7 @@ def test_t_field_matches_scores(schedule, score: str) -> None:
     XT = np.ascontiguousarray(X0.T)
     for t in (0.05, 0.4, 0.9):
         ours = _dopri.velocity_batch(t, x, XT, _dopri.T_TIME, kind, params, c_map, code, log_ceb)
-        twin = t_time_velocity(t, x, X0, schedule, score=score, c=c)
+        twin = t_time_velocity(x, t, X0, schedule, score=score, c=c)
         np.testing.assert_allclose(ours, twin, rtol=1e-10, atol=1e-10)
 
 
@@ -76,8 +76,8 @@ def test_s_and_t_fields_agree_through_ds_dt() -> None:
     for sched, family in ((VE_EXP, "VE"), (VP_LIN, "VP")):
         for t in (0.1, 0.6):
             s = float(sched.s_time(t))
-            lhs = t_time_velocity(t, x, X0, sched)
-            rhs = float(sched.ds_dt(t)) * s_time_velocity(s, x, X0, family=family)
+            lhs = t_time_velocity(x, t, X0, sched)
+            rhs = float(sched.ds_dt(t)) * s_time_velocity(x, s, X0, family=family)
             np.testing.assert_allclose(lhs, rhs, rtol=1e-10, atol=1e-12)
 
 
@@ -125,7 +125,7 @@ def test_matches_solve_ivp(n: int, d: int, seed: int, vp: bool) -> None:
     sol = reverse_ode(x_T, X0, sched, 1e-3, time="t", save_t=save, rtol=1e-8, atol=1e-8)
     for b in range(3):
         ref = solve_ivp(
-            lambda t, y: t_time_velocity(t, y, X0, sched),
+            lambda t, y: t_time_velocity(y, t, X0, sched),
             (1.0, 1e-3),
             x_T[b],
             method="RK45",
@@ -143,7 +143,7 @@ def test_same_steps_as_solve_ivp() -> None:
     x_T = np.array([1.3, -2.2])
     sol = reverse_ode(x_T, SEED1, VE_EXP, 1e-2, time="t", rtol=1e-6, atol=1e-6)
     ref = solve_ivp(
-        lambda t, y: t_time_velocity(t, y, SEED1, VE_EXP),
+        lambda t, y: t_time_velocity(y, t, SEED1, VE_EXP),
         (1.0, 1e-2),
         x_T,
         method="RK45",
@@ -404,14 +404,14 @@ def test_missing_schedule_is_a_type_error() -> None:
     with pytest.raises(TypeError, match="schedule"):
         reverse_sde(np.zeros(2), SEED1, None, [1.0, 0.5], rng=0)
     with pytest.raises(TypeError, match="schedule"):
-        t_time_velocity(0.5, np.zeros(2), SEED1, None)
+        t_time_velocity(np.zeros(2), 0.5, SEED1, None)
     with pytest.raises(TypeError, match="schedule"):
         initial_states(object(), 3, 2, 0)
 
 
 def test_other_unvalidated_arguments() -> None:
     with pytest.raises(ValueError, match="c must be finite"):
-        t_time_velocity(0.5, np.zeros(2), SEED1, VE_EXP, c=float("nan"))
+        t_time_velocity(np.zeros(2), 0.5, SEED1, VE_EXP, c=float("nan"))
     with pytest.raises(ValueError, match="s must be a real"):
         voronoi_ode(np.zeros(2), SEED1, 1.0 + 1j)
     with pytest.raises(ValueError, match="save_t must be a real"):
@@ -430,5 +430,5 @@ def test_step_budget_and_s_range_are_bounded():
         reverse_ode([1.0, 1.0], np.array([[0.5, -0.2]]), VPLinear(), t_end=1e-3, max_steps=10**30)
     for s in (-1e300, -(2**62)):
         with pytest.raises(ValueError, match="s must be >="):
-            s_time_velocity(s, [0.5, 0.5], [[1.0, 0.0], [-1.0, 0.0]])
-    assert np.all(np.isfinite(s_time_velocity(-300.0, [0.5, 0.5], [[1.0, 0.0], [-1.0, 0.0]])))
+            s_time_velocity([0.5, 0.5], s, [[1.0, 0.0], [-1.0, 0.0]])
+    assert np.all(np.isfinite(s_time_velocity([0.5, 0.5], -300.0, [[1.0, 0.0], [-1.0, 0.0]])))

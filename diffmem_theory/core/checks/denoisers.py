@@ -53,8 +53,8 @@ def lemma2_1_tweedie(seed: int = 0) -> Outcome:
     mix = GaussianMixture(rng.standard_normal((m, d)) * 1.5, _random_covs(rng, m, d), w / w.sum())
     t = float(rng.uniform(0.2, 0.8))
     x = rng.standard_normal((5, d)) * 1.5
-    xbar = gmm_denoiser(t, x, mix.means, mix.covs, _SCHED, mix.weights)
-    score = score_from_denoiser(t, x, xbar, _SCHED)
+    xbar = gmm_denoiser(x, t, mix.means, mix.covs, _SCHED, mix.weights)
+    score = score_from_denoiser(x, t, xbar, _SCHED)
     h = 1e-5
     fd = np.stack(
         [
@@ -75,8 +75,8 @@ def iso_equals_general(seed: int = 0) -> Outcome:
     means, s2 = rng.standard_normal((m, d)) * 2, float(rng.uniform(0.2, 2.0))
     t = float(rng.uniform(0.05, 0.95))
     x = rng.standard_normal((8, d)) * 2
-    iso = iso_gmm_denoiser(t, x, means, s2, _SCHED)
-    general = gmm_denoiser(t, x, means, np.broadcast_to(s2 * np.eye(d), (m, d, d)), _SCHED)
+    iso = iso_gmm_denoiser(x, t, means, s2, _SCHED)
+    general = gmm_denoiser(x, t, means, np.broadcast_to(s2 * np.eye(d), (m, d, d)), _SCHED)
     err, tol = _rel_err(iso, general), 1e-9
     return Outcome(err, 0.0, tol, err <= tol, f"t={t:.3f}, s^2={s2:.3f}")
 
@@ -91,8 +91,8 @@ def eq9_memorizing_limit(seed: int = 0) -> Outcome:
     n, d = 20, 4
     X, x = rng.standard_normal((n, d)), rng.standard_normal((6, d))
     t = float(rng.uniform(0.2, 0.9))
-    limit = gmm_denoiser(t, x, X, np.broadcast_to(1e-9 * np.eye(d), (n, d, d)), _SCHED)
-    mem = memorizing_denoiser(t, x, X, _SCHED)
+    limit = gmm_denoiser(x, t, X, np.broadcast_to(1e-9 * np.eye(d), (n, d, d)), _SCHED)
+    mem = memorizing_denoiser(x, t, X, _SCHED)
     err, tol = _rel_err(limit, mem), 1e-6
     return Outcome(err, 0.0, tol, err <= tol, f"t={t:.3f}, N={n}, s^2=1e-9")
 
@@ -115,7 +115,7 @@ def generalizing_is_true_posterior(seed: int = 0) -> Outcome:
     x0, _ = mix.sample(3, rng)
     x = alpha * x0 + sigma * rng.standard_normal(x0.shape)
     prior, _ = mix.sample(200_000, rng)
-    xbar = mix.denoiser(t, x, _SCHED)
+    xbar = mix.denoiser(x, t, _SCHED)
     z = []
     for xi, xb in zip(x, xbar, strict=True):
         logw = -0.5 * ((xi - alpha * prior) ** 2).sum(1) / sigma**2
@@ -145,9 +145,9 @@ def h4_woodbury(seed: int = 0) -> Outcome:
     x = np.concatenate(
         [float(_SCHED.alpha(t)) * tm.sample(3, rng)[0], rng.standard_normal((3, tm.dim))]
     )
-    woodbury = template_denoiser(t, x, templates, tm.color_means, tm.color_var, _SCHED)
+    woodbury = template_denoiser(x, t, templates, tm.color_means, tm.color_var, _SCHED)
     errs = [
-        _rel_err(woodbury, gmm_denoiser(t, x, gm.means, gm.covs, _SCHED)),
+        _rel_err(woodbury, gmm_denoiser(x, t, gm.means, gm.covs, _SCHED)),
         _rel_err(tm.log_prob_t(x, t, _SCHED), gm.log_prob_t(x, t, _SCHED)),
         _rel_err(tm.score_t(x, t, _SCHED), gm.score_t(x, t, _SCHED)),
     ]
@@ -172,7 +172,7 @@ def nominal_error_law(seed: int = 0) -> Outcome:
     mix = IsotropicGaussianMixture(sphere_means(k, d, rng), s2)
     X, labels = mix.sample(n, rng)
     xt = float(_SCHED.alpha(t)) * X + float(_SCHED.sigma(t)) * rng.standard_normal(X.shape)
-    err2 = ((nominal_denoiser(t, xt, mix.means, s2, labels, _SCHED) - X) ** 2).sum(1)
+    err2 = ((nominal_denoiser(xt, t, mix.means, s2, labels, _SCHED) - X) ** 2).sum(1)
     reference = d * s2 / (float(_SCHED.snr(t)) * s2 + 1.0)
     mean, tol = float(err2.mean()), 4.0 * float(err2.std(ddof=1)) / np.sqrt(n)
     return Outcome(mean, reference, tol, abs(mean - reference) <= tol, f"t={t}, d={d}, n={n}")

@@ -446,14 +446,14 @@ def e4_true_vs_nominal(seed: int = 0) -> Outcome:
     n = 20_000
     x0, lab = _draw_points(rng, n, 1, mu, s2)
     x = _noisy(rng, x0[:, 0], t)
-    log_lhs = _log_true_minus_nominal(t, x, mu, s2, lab[:, 0])
+    log_lhs = _log_true_minus_nominal(x, t, mu, s2, lab[:, 0])
     return _quantile_outcome(log_lhs, b, "E.4")
 
 
 def _log_true_minus_nominal(
-    t: float, x: np.ndarray, mu: np.ndarray, s2: float, labels: np.ndarray
+    x: np.ndarray, t: float, mu: np.ndarray, s2: float, labels: np.ndarray
 ) -> np.ndarray:
-    """log |xbar_*(t, x) - xbar_nom(t, x)| = log (sigma^2/V) |sum_k softmax(w)_k (mu_k - mu_l)|."""
+    """log |xbar_*(x, t) - xbar_nom(x, t)| = log (sigma^2/V) |sum_k softmax(w)_k (mu_k - mu_l)|."""
     a2, sig2 = float(_SCHED.alpha(t)) ** 2, float(_SCHED.sigma2(t))
     V = a2 * s2 + sig2
     logits = -_sq_dist_to(x, mu, math.sqrt(a2)) / (2 * V)
@@ -462,7 +462,7 @@ def _log_true_minus_nominal(
     return math.log(sig2 / V) + _log_weighted_norm(logits, vecs, keep)
 
 
-def _log_mem_minus_point(t: float, x: np.ndarray, X: np.ndarray) -> np.ndarray:
+def _log_mem_minus_point(x: np.ndarray, t: float, X: np.ndarray) -> np.ndarray:
     """log |xbar_mem(t, x_b) - X_b0| for queries x (B, d) and training sets X (B, n, d)."""
     alpha, sig2 = float(_SCHED.alpha(t)), float(_SCHED.sigma2(t))
     logits = -_sq_dist_to(x, X, alpha) / (2 * sig2)
@@ -470,9 +470,9 @@ def _log_mem_minus_point(t: float, x: np.ndarray, X: np.ndarray) -> np.ndarray:
 
 
 def _log_pmem_minus_subset(
-    t: float, x: np.ndarray, mem: np.ndarray, mem_labels: np.ndarray, labels: np.ndarray
+    x: np.ndarray, t: float, mem: np.ndarray, mem_labels: np.ndarray, labels: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray]:
-    """log |xbar_pmem(t, x) - sum_{j in S} softmax(w|_S)_j x^j|, S = memorized points of ``labels``.
+    """log |xbar_pmem(x, t) - sum_{j in S} softmax(w|_S)_j x^j|, S = memorized points of ``labels``.
 
     ``mem`` (B, M, d) are the memorized points with labels ``mem_labels`` (B, M); ``labels`` (B,)
     the cluster of each held-out point. Returns (log residual, S non-empty); rows with an empty S
@@ -493,16 +493,16 @@ def _log_pmem_minus_subset(
 def _memorizing_log_residual(
     rng: np.random.Generator, n_trials: int, n_points: int, p: dict
 ) -> np.ndarray:
-    """log |xbar_mem(t, x) - x^0| for x = a x^0 + s g, with n_points training points."""
+    """log |xbar_mem(x, t) - x^0| for x = a x^0 + s g, with n_points training points."""
     mu = _axis_means(p["K"], p["d"], p["r"])
     X, _ = _draw_points(rng, n_trials, n_points, mu, p["s2"])
     x = _noisy(rng, X[:, 0], p["t"])
-    return _log_mem_minus_point(p["t"], x, X)
+    return _log_mem_minus_point(x, p["t"], X)
 
 
 @check("paper000.e5_memorizing_vs_point", equation="Buchanan et al., Lemma E.5")
 def e5_memorizing_vs_point(seed: int = 0) -> Outcome:
-    """MC quantile of log |xbar_mem(t, x_t^i) - x^i| vs log of 2 (N-1) Gamma_* e^{-gap}.
+    """MC quantile of log |xbar_mem(x_t^i, t) - x^i| vs log of 2 (N-1) Gamma_* e^{-gap}.
 
     The E.2 setting (N = 10, failure probability 8 N e^{-d eps^2/8} = 0.042), 4000 draws.
     """
@@ -543,7 +543,7 @@ def _pmem_heldout_log_residual(
     mu = _axis_means(p["K"], p["d"], p["r"])
     X, lab = _draw_points(rng, n_trials, p["M"] + 1, mu, p["s2"])  # point 0 is held out
     x = _noisy(rng, X[:, 0], p["t"])
-    return _log_pmem_minus_subset(p["t"], x, X[:, 1:], lab[:, 1:], lab[:, 0])
+    return _log_pmem_minus_subset(x, p["t"], X[:, 1:], lab[:, 1:], lab[:, 0])
 
 
 @check("paper000.e6_pmem_heldout", equation="Buchanan et al., Lemma E.6 (ii) (corrected)")

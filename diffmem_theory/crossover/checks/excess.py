@@ -43,8 +43,8 @@ def _laboratory(seed: int, d: int, K: int = 12, N: int = 200):
 
 def _gen_and_mem(gmm: IsotropicGaussianMixture, X: np.ndarray) -> dict:
     return {
-        "gen": lambda t, x: gmm.denoiser(t, x, _SCHED),
-        "mem": lambda t, x: memorizing_denoiser(t, x, X, _SCHED),
+        "gen": lambda x, t: gmm.denoiser(x, t, _SCHED),
+        "mem": lambda x, t: memorizing_denoiser(x, t, X, _SCHED),
     }
 
 
@@ -84,7 +84,7 @@ def thm3_2(seed: int = 0) -> Outcome:
         while np.unique(labels[keep]).size < gmm.n_components:
             keep = memorized_subset(N, M, rng=rng)
         subsets[M] = keep
-        dens[f"pmem{M}"] = lambda t, x, S=X[keep]: memorizing_denoiser(t, x, S, _SCHED)
+        dens[f"pmem{M}"] = lambda x, t, S=X[keep]: memorizing_denoiser(x, t, S, _SCHED)
     out = training_losses(dens, X, _T16, _SCHED, n_noise=10)
     worst, tol, values = 0.0, 0.0, []
     for M in subsets:
@@ -108,8 +108,8 @@ def eq13_orthogonality(seed: int = 0) -> Outcome:
     keep = memorized_subset(X.shape[0], 50, rng=rng)
     worst = 0.0
     for den in (
-        lambda t, x: gmm.denoiser(t, x, _SCHED),
-        lambda t, x: memorizing_denoiser(t, x, X[keep], _SCHED),
+        lambda x, t: gmm.denoiser(x, t, _SCHED),
+        lambda x, t: memorizing_denoiser(x, t, X[keep], _SCHED),
     ):
         res = orthogonality_residual(den, X, [_T16, 0.6], _SCHED, n_noise=20, seed=seed)
         worst = max(worst, float(np.max(np.abs(res.mean) / res.stderr)))
@@ -130,7 +130,7 @@ def eq13_termwise(seed: int = 0) -> Outcome:
     """
     _, gmm, X, _ = _laboratory(seed, 5, K=4, N=20)
     res = orthogonality_residual(
-        lambda t, x: gmm.denoiser(t, x, _SCHED), X, 0.8, _SCHED, n_noise=400, seed=seed
+        lambda x, t: gmm.denoiser(x, t, _SCHED), X, 0.8, _SCHED, n_noise=400, seed=seed
     )
     per_i = res.draws[0]
     z = per_i.mean(axis=1) / (per_i.std(axis=1, ddof=1) / math.sqrt(per_i.shape[1]))

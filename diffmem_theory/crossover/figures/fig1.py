@@ -288,8 +288,8 @@ def run_fig1(quick: bool = True, seed: int = 0) -> dict[str, Any]:
 
     base = losses(
         {
-            "gen": lambda t, x: gmm.denoiser(t, x, sched),
-            "mem": lambda t, x: memorizing_denoiser(t, x, X, sched),
+            "gen": lambda x, t: gmm.denoiser(x, t, sched),
+            "mem": lambda x, t: memorizing_denoiser(x, t, X, sched),
         }
     )
     gen, mem = base["gen"], base["mem"]
@@ -301,8 +301,8 @@ def run_fig1(quick: bool = True, seed: int = 0) -> dict[str, Any]:
     ):
         est = losses(
             {
-                "pmem": lambda t, x, keep=keep: partial_memorizing_denoiser(
-                    t, x, X, idx=keep, schedule=sched
+                "pmem": lambda x, t, keep=keep: partial_memorizing_denoiser(
+                    x, t, X, idx=keep, schedule=sched
                 )
             }
         )["pmem"]

@@ -298,7 +298,7 @@ def run_fig5(
     ratios, samples = [], []
     for i, res in enumerate(models):
         smp = ddim_sample(
-            lambda t, x, mod=res.model: mod.denoiser(t, x, sched),
+            lambda x, t, mod=res.model: mod.denoiser(x, t, sched),
             sched,
             n=_N_EVAL,
             d=X.shape[1],
@@ -318,18 +318,18 @@ def run_fig5(
         return {name: float(est.mean[0]) for name, est in train.items()}, test
 
     model_dens = {
-        f"M={int(m)}": (lambda t, x, mod=res.model: mod.denoiser(t, x, sched))
+        f"M={int(m)}": (lambda x, t, mod=res.model: mod.denoiser(x, t, sched))
         for m, res in zip(ms, models, strict=True)
     }
     base_dens: dict[str, Any] = {
-        "gen": lambda t, x: mix.denoiser(t, x, sched),
-        "mem": lambda t, x: memorizing_denoiser(t, x, X, sched),
+        "gen": lambda x, t: mix.denoiser(x, t, sched),
+        "mem": lambda x, t: memorizing_denoiser(x, t, X, sched),
     }
     sub_rng = _rng(seed, _SUBSET_KEY)
     for m in ms_base:
         keep = memorized_subset(n, int(m), rng=sub_rng)
-        base_dens[f"pmem{int(m)}"] = lambda t, x, keep=keep: partial_memorizing_denoiser(
-            t, x, X, idx=keep, schedule=sched
+        base_dens[f"pmem{int(m)}"] = lambda x, t, keep=keep: partial_memorizing_denoiser(
+            x, t, X, idx=keep, schedule=sched
         )
     train_m, test_m = evaluate(model_dens)
     train_b, test_b = evaluate(base_dens)

@@ -109,15 +109,15 @@ def train_and_evaluate(config: dict) -> dict:
     model = res.model
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(7,)))
     samples = ddim_sample(
-        lambda t, x: model.denoiser(t, x, _SCHED), _SCHED, n=int(config.get("n_eval", 50)), d=d,
+        lambda x, t: model.denoiser(x, t, _SCHED), _SCHED, n=int(config.get("n_eval", 50)), d=d,
         rng=rng,
     )  # fmt: skip
     keep = memorized_subset(N, min(M, N), rng=rng)
     dens = {
-        "model": lambda t, x: model.denoiser(t, x, _SCHED),
-        "pmem": lambda t, x: memorizing_denoiser(t, x, X[keep], _SCHED),
-        "mem": lambda t, x: memorizing_denoiser(t, x, X, _SCHED),
-        "gen": lambda t, x: gmm.denoiser(t, x, _SCHED),
+        "model": lambda x, t: model.denoiser(x, t, _SCHED),
+        "pmem": lambda x, t: memorizing_denoiser(x, t, X[keep], _SCHED),
+        "mem": lambda x, t: memorizing_denoiser(x, t, X, _SCHED),
+        "gen": lambda x, t: gmm.denoiser(x, t, _SCHED),
     }
     n_noise, n_test = int(config.get("n_noise", 20)), int(config.get("n_test", 100))
     train = training_losses(dens, X, _T16, _SCHED, n_noise=n_noise, seed=seed)

@@ -93,7 +93,7 @@ def lemma_a6() -> Outcome:
     for t in (0.01, 0.1, 0.5):
         bound = fb.lemma_a6_error_bound(t, 1, B=a * omega, c_f=1.0 - a)
         for x_t in (-1.0, 0.2, 1.5):
-            approx = float(fb.component_posterior_mean_approx(t, [x_t], [mu])[0])
+            approx = float(fb.component_posterior_mean_approx([x_t], t, [mu])[0])
             err = abs(_posterior_mean_1d(x_t, mu, t, a, omega) - approx)
             worst = max(worst, err / bound)
     return Outcome(worst, 1.0, 0.0, worst <= 1.0, "max |E_k| / (B sqrt(d)/(c_f gamma_t^2))")
@@ -109,8 +109,8 @@ def lemma_b1(seed: int = 0) -> Outcome:
     X0, x = rng.normal(0.0, 2.0, (20, 4)), rng.normal(0.0, 3.0, (64, 4))
     worst = 0.0
     for t in (0.01, 0.3, 2.0):
-        s = np.abs(empirical_score(t, x, X0, _VP)).max(axis=1)
-        worst = max(worst, float(np.max(s / fb.empirical_score_sup_bound(t, x, X0))))
+        s = np.abs(empirical_score(x, t, X0, _VP)).max(axis=1)
+        worst = max(worst, float(np.max(s / fb.empirical_score_sup_bound(x, t, X0))))
     return Outcome(worst, 1.0, 0.0, worst <= 1.0, "max |score|_inf / bound")
 
 
@@ -160,7 +160,7 @@ def lemma_c1() -> Outcome:
     """
     X0 = np.array([[0.0], [1.0]])
     grid = np.linspace(-0.5, 1.5, 4001)[:, None]
-    c_l = float(np.max(fb.empirical_score_lipschitz(0.01, grid, X0)))
+    c_l = float(np.max(fb.empirical_score_lipschitz(grid, 0.01, X0)))
     b = fb.lipschitz_bounds(0.01, X0)
     ok = b.lower <= c_l <= b.upper and abs(c_l - 2399.478) < 1e-3
     note = f"bounds [{b.lower:.3f}, {b.upper:.3f}] (notes [524.494, 2600.480])"
@@ -178,11 +178,11 @@ def lemma_c1_hessian(seed: int = 0) -> Outcome:
     worst = 0.0
     for t in (0.05, 0.5):
         h = 1e-5 * float(_VP.sigma(t))
-        hess = fb.empirical_score_hessian(t, x, X0)
+        hess = fb.empirical_score_hessian(x, t, X0)
         for k in range(3):
             e = np.zeros(3)
             e[k] = h
-            fd = (empirical_score(t, x + e, X0, _VP) - empirical_score(t, x - e, X0, _VP)) / (2 * h)
+            fd = (empirical_score(x + e, t, X0, _VP) - empirical_score(x - e, t, X0, _VP)) / (2 * h)
             scale = max(1.0, float(np.abs(hess).max()))
             worst = max(worst, float(np.abs(hess[:, :, k] - fd).max()) / scale)
     return Outcome(worst, 0.0, 1e-6, worst <= 1e-6, "max rel |H - FD Jacobian|")
@@ -201,8 +201,8 @@ def lemma_c1_midpoint_printed() -> Outcome:
     """
     X0 = np.array([[0.0], [10.0]])
     alpha = float(_VP.alpha(1.0))
-    printed = float(fb.empirical_score_lipschitz(1.0, [5.0], X0))
-    fixed = float(fb.empirical_score_lipschitz(1.0, [5.0 * alpha], X0))
+    printed = float(fb.empirical_score_lipschitz([5.0], 1.0, X0))
+    fixed = float(fb.empirical_score_lipschitz([5.0 * alpha], 1.0, X0))
     lower = fb.lipschitz_bounds(1.0, X0).lower
     note = f"|H| at alpha-midpoint = {fixed:.4f} >= lower end {lower:.4f}"
     return Outcome(printed, lower, 0.0, printed < lower <= fixed, note)
@@ -237,9 +237,9 @@ def taylor_error(seed: int = 0) -> Outcome:
     worst = 0.0
     for t in (0.01, 0.2):
         x = float(_VP.alpha(t)) * X0[:40] + float(_VP.sigma(t)) * rng.normal(0.0, 1.5, (40, 2))
-        D1, D2 = sep.density_terms(t, x, X0)
+        D1, D2 = sep.density_terms(x, t, X0)
         for eps in (1e-2, 1e-4, 1e-8):
-            A1, A2 = sep.taylor_density_terms(t, x, X0, eps)
+            A1, A2 = sep.taylor_density_terms(x, t, X0, eps)
             err = max(float(np.abs(A1 - D1).max()), float(np.abs(A2 - D2).max()))
             worst = max(worst, err / (2.0 * eps))
     note = (

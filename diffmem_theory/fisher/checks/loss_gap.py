@@ -46,7 +46,7 @@ def prop4_1(seed: int = 0) -> Outcome:
     gm = GaussianMixture(rng.normal(0.0, 2.0, (3, 6)), roots @ roots.transpose(0, 2, 1))
     X, _ = gm.sample(150, rng)
     W = rng.normal(0.0, 0.5, (6, 6))
-    scores = {"true": gm, "wrong": lambda t, x: gm.score_t(x, t, _VP) + np.tanh(x @ W)}
+    scores = {"true": gm, "wrong": lambda x, t: gm.score_t(x, t, _VP) + np.tanh(x @ W)}
     worst = 0.0
     for score in scores.values():
         res = prop41_sides(X, score, [0.05, 0.3, 1.5], n_noise=100, seed=seed)
@@ -153,8 +153,8 @@ def paper000_consistency(seed: int = 0) -> Outcome:
         gap = loss_gap_t(X, gmm, times, sched, n_noise=5, seed=seed)
         losses = training_losses(
             {
-                "gen": lambda t, x, s=sched: gmm.denoiser(t, x, s),
-                "mem": lambda t, x, s=sched: memorizing_denoiser(t, x, X, s),
+                "gen": lambda x, t, s=sched: gmm.denoiser(x, t, s),
+                "mem": lambda x, t, s=sched: memorizing_denoiser(x, t, X, s),
             },
             X,
             times,

@@ -472,11 +472,11 @@ def _taylor_data(seed: int) -> np.ndarray:
 def _taylor_errors(X: np.ndarray, queries: np.ndarray, eps: float) -> tuple[float, float, float]:
     """max |D_1~ - D_1|, max |D_2~ - D_2|_inf and max D_1 sigma |s~ - s_hat|_inf/(1 + sigma|s_hat|)
     (the last over queries with D_1 >= 4 eps, 0 if none)."""
-    d1, d2 = density_terms(TAYLOR_T, queries, X)
-    d1t, d2t = taylor_density_terms(TAYLOR_T, queries, X, eps)
+    d1, d2 = density_terms(queries, TAYLOR_T, X)
+    d1t, d2t = taylor_density_terms(queries, TAYLOR_T, X, eps)
     sigma = float(_VP.sigma(TAYLOR_T))
-    s_hat = empirical_score(TAYLOR_T, queries, X, _VP)
-    s_tilde = taylor_score(TAYLOR_T, queries, X, eps)
+    s_hat = empirical_score(queries, TAYLOR_T, X, _VP)
+    s_tilde = taylor_score(queries, TAYLOR_T, X, eps)
     ok = d1 >= 4.0 * eps
     weighted = d1 * sigma * np.abs(s_tilde - s_hat).max(axis=1)
     weighted /= 1.0 + sigma * np.abs(s_hat).max(axis=1)

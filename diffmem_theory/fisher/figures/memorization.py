@@ -222,7 +222,7 @@ def evaluate(
     count = check_int(n_samples, "n_samples", low=1)
     check_allocation(4 * count * data.shape[1], f"n_samples = {count} samples")
     samples = euler_maruyama_sample(
-        lambda t, x: model.denoiser(t, x, SCHED),
+        lambda x, t: model.denoiser(x, t, SCHED),
         SCHED,
         n=count,
         d=data.shape[1],

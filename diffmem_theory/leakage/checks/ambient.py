@@ -178,7 +178,7 @@ def _gaussian_flow_std(velocity, seed: int, n: int = 20_000, steps: int = 400) -
     """Final std of eq. (5) (given velocity) for p_0 = N(0, 0.3^2), sigma(t) = t, from N(0, 1)."""
     sched = VPTrig()
 
-    def score(t: float, x: np.ndarray) -> np.ndarray:
+    def score(x: np.ndarray, t: float) -> np.ndarray:
         return -x / (DATA_STD**2 * float(sched.alpha(t)) ** 2 + t * t)
 
     x_T = np.random.default_rng(seed).standard_normal((n, 1))

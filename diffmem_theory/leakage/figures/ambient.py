@@ -131,7 +131,7 @@ def _one_seed(seed: int, cfg: dict[str, Any]) -> tuple[dict[str, list[float]], f
     for level in cfg["levels"]:
         model = train_denoiser(X, level, cfg["epochs"], cfg["n_dup"], seed)
         samples = ddim_sample(
-            lambda t, x, m=model: m.denoiser(t, x, SCHED), SCHED, n=N_GEN, d=D, rng=seed + 7
+            lambda x, t, m=model: m.denoiser(x, t, SCHED), SCHED, n=N_GEN, d=D, rng=seed + 7
         )
         for key, value in evaluate(samples, X, moments).items():
             rows.setdefault(key, []).append(value)

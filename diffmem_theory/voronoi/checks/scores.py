@@ -57,8 +57,8 @@ def thm3_2_tweedie(seed: int = 0) -> Outcome:
     worst = 0.0
     for sched in _SCHEDULES:
         for t in _TIMES:
-            ours = empirical_score(t, x, X0, sched)
-            tweedie = score_from_denoiser(t, x, memorizing_denoiser(t, x, X0, sched), sched)
+            ours = empirical_score(x, t, X0, sched)
+            tweedie = score_from_denoiser(x, t, memorizing_denoiser(x, t, X0, sched), sched)
             worst = max(worst, _rel(ours, tweedie))
     return Outcome(worst, 0.0, 1e-10, worst <= 1e-10, "max rel |s^N - Tweedie(x_mem)|")
 
@@ -74,8 +74,8 @@ def thm3_2_gradient(seed: int = 0) -> Outcome:
     for sched in _SCHEDULES:
         for t in _TIMES:
             h = 1e-5 * float(sched.sigma(t))
-            fd = _fd_grad(lambda z, t=t, s=sched: log_empirical_density(t, z, X0, s), x, h)
-            worst = max(worst, _rel(empirical_score(t, x, X0, sched), fd))
+            fd = _fd_grad(lambda z, t=t, s=sched: log_empirical_density(z, t, X0, s), x, h)
+            worst = max(worst, _rel(empirical_score(x, t, X0, sched), fd))
     return Outcome(worst, 0.0, 1e-6, worst <= 1e-6, "max rel |s^N - FD grad log p^N|")
 
 
@@ -93,13 +93,13 @@ def eq5_7_tikhonov(seed: int = 0) -> Outcome:
     for sched in _SCHEDULES:
         for t in _TIMES:
             s2 = float(sched.sigma2(t))
-            s_n = empirical_score(t, x, X0, sched)
-            reg = tikhonov_score(t, x, X0, sched, c)
-            gam = tikhonov_score_gamma(t, x, X0, sched, (c / s2) * np.eye(x.shape[1]))
+            s_n = empirical_score(x, t, X0, sched)
+            reg = tikhonov_score(x, t, X0, sched, c)
+            gam = tikhonov_score_gamma(x, t, X0, sched, (c / s2) * np.eye(x.shape[1]))
             worst = max(worst, _rel(reg, s_n * s2 / (s2 + c)), _rel(gam, reg))
-            worst = max(worst, _rel(tikhonov_score(t, x, X0, sched, 0.0), s_n))
+            worst = max(worst, _rel(tikhonov_score(x, t, X0, sched, 0.0), s_n))
         m = float(sched.alpha(1e-8))
-        small = np.linalg.norm(tikhonov_score(1e-8, x, X0, sched, c), axis=1)
+        small = np.linalg.norm(tikhonov_score(x, 1e-8, X0, sched, c), axis=1)
         bounded &= bool(np.all(small <= (np.linalg.norm(x, axis=1) + m * x_inf) / c))
     ok = worst <= 1e-12 and bounded
     return Outcome(worst, 0.0, 1e-12, ok, f"identities; bounded at t = 1e-8: {bounded}")
@@ -119,7 +119,7 @@ def eq5_11_eb(seed: int = 0) -> Outcome:
     for sched in _SCHEDULES:
         for t in _TIMES:
             m, s2 = float(sched.alpha(t)), float(sched.sigma2(t))
-            s_n = empirical_score(t, x, X0, sched)
+            s_n = empirical_score(x, t, X0, sched)
             diff = x[:, None, :] - m * X0[None, :, :]
             w_tilde = np.exp(-np.sum(diff**2, axis=2) / (2.0 * s2))
             mass = w_tilde.sum(axis=1)
@@ -127,17 +127,17 @@ def eq5_11_eb(seed: int = 0) -> Outcome:
             big = 10.0 * float(mass.max())
             worst = max(
                 worst,
-                _rel(eb_score(t, x, X0, sched, 0.0), s_n),
-                _rel(eb_score(t, x, X0, sched, 0.5 * float(mass.min())), s_n),
-                _rel(eb_score(t, x, X0, sched, big), direct / big),
+                _rel(eb_score(x, t, X0, sched, 0.0), s_n),
+                _rel(eb_score(x, t, X0, sched, 0.5 * float(mass.min())), s_n),
+                _rel(eb_score(x, t, X0, sched, big), direct / big),
             )
             c11 = 1e-3
             c12 = c11 * N * (2.0 * np.pi * s2) ** (d / 2)
             worst = max(
                 worst,
                 _rel(
-                    eb_score(t, x, X0, sched, c11, normalized=True),
-                    eb_score(t, x, X0, sched, c12),
+                    eb_score(x, t, X0, sched, c11, normalized=True),
+                    eb_score(x, t, X0, sched, c12),
                 ),
             )
     return Outcome(worst, 0.0, 1e-10, worst <= 1e-10, "c = 0, small c, large c, (5.11)<->(5.12)")
@@ -149,9 +149,9 @@ def _conditional_problem(seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]
     return X0, x, Y
 
 
-def _conditional_fd(t: float, x: np.ndarray, X0: np.ndarray, sched: Schedule) -> np.ndarray:
+def _conditional_fd(x: np.ndarray, t: float, X0: np.ndarray, sched: Schedule) -> np.ndarray:
     h = 1e-5 * float(sched.sigma(t))
-    return _fd_grad(lambda z: log_empirical_density(t, z, X0, sched), x, h)
+    return _fd_grad(lambda z: log_empirical_density(z, t, X0, sched), x, h)
 
 
 @check("paper002.thm6_4", equation="Baptista et al., Thm 6.4 (corrected, notes A4)")
@@ -168,10 +168,10 @@ def thm6_4(seed: int = 0) -> Outcome:
         for t in _TIMES:
             for y in (0.0, 1.0):
                 keep = Y == y
-                ours = conditional_empirical_score(t, x, y, X0, Y, sched)
-                worst = max(worst, _rel(ours, _conditional_fd(t, x, X0[keep], sched)))
+                ours = conditional_empirical_score(x, t, y, X0, Y, sched)
+                worst = max(worst, _rel(ours, _conditional_fd(x, t, X0[keep], sched)))
             m, s2 = float(sched.alpha(t)), float(sched.sigma2(t))
-            single = conditional_empirical_score(t, x, 3.0, X0, Y, sched)
+            single = conditional_empirical_score(x, t, 3.0, X0, Y, sched)
             worst = max(worst, _rel(single, -(x - m * X0[6]) / s2))
     return Outcome(worst, 0.0, 1e-6, worst <= 1e-6, "max rel error vs FD and the |I_j| = 1 case")
 
@@ -196,11 +196,11 @@ def thm6_4_printed(seed: int = 0) -> Outcome:
     w = np.exp(logits - logits.max(axis=1, keepdims=True))
     w /= w.sum(axis=1, keepdims=True)
     printed = np.einsum("bn,bnd->bd", w[:, keep], diff[:, keep]) / (keep.sum() * s2)
-    value = _rel(printed, _conditional_fd(t, x, X0[keep], sched))
+    value = _rel(printed, _conditional_fd(x, t, X0[keep], sched))
     return Outcome(value, 0.1, None, value > 0.1, "rel error of the printed formula vs FD")
 
 
-def _gaussian_log_density(t: float, x: np.ndarray, C: np.ndarray, sched: Schedule) -> np.ndarray:
+def _gaussian_log_density(x: np.ndarray, t: float, C: np.ndarray, sched: Schedule) -> np.ndarray:
     m, s2 = float(sched.alpha(t)), float(sched.sigma2(t))
     cov = m * m * C + s2 * np.eye(C.shape[0])
     return -0.5 * np.einsum("bi,ij,bj->b", x, np.linalg.inv(cov), x)
@@ -220,8 +220,8 @@ def remark3_7_score(seed: int = 0) -> Outcome:
     worst = 0.0
     for sched in _SCHEDULES:
         for t in _TIMES:
-            fd = _fd_grad(lambda z, t=t, s=sched: _gaussian_log_density(t, z, C, s), x, 1e-5)
-            worst = max(worst, _rel(gaussian_score(t, x, C, sched), fd))
+            fd = _fd_grad(lambda z, t=t, s=sched: _gaussian_log_density(z, t, C, s), x, 1e-5)
+            worst = max(worst, _rel(gaussian_score(x, t, C, sched), fd))
     return Outcome(worst, 0.0, 1e-6, worst <= 1e-6, "max rel error vs FD of the exact density")
 
 
@@ -239,5 +239,5 @@ def remark3_7_printed(seed: int = 0) -> Outcome:
     x = np.random.default_rng(seed).normal(size=(8, 2))
     s2 = float(sched.sigma2(t))
     printed = -np.linalg.solve(C + s2 * np.eye(2), x.T).T
-    value = _rel(printed, gaussian_score(t, x, C, sched))
+    value = _rel(printed, gaussian_score(x, t, C, sched))
     return Outcome(value, 0.1, None, value > 0.1, "rel error of the printed VP score")
