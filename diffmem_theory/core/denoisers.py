@@ -39,6 +39,8 @@ from diffmem_theory._validation import (
     as_points,
     as_queries,
     as_rng,
+    check_callable,
+    check_choice,
     check_dtype,
     check_int,
     check_last_dim,
@@ -46,10 +48,12 @@ from diffmem_theory._validation import (
     finite_result,
     unbatch,
 )
-from diffmem_theory.core.schedules import Schedule, as_schedule, convert_prediction
+from diffmem_theory.core.schedules import PREDICTIONS, Schedule, as_schedule, convert_prediction
 from diffmem_theory.kernels import softmax_weighted_sum
 
 __all__ = [
+    "Denoiser",
+    "as_denoiser",
     "eps_from_denoiser",
     "gmm_denoiser",
     "iso_gmm_denoiser",
@@ -201,8 +205,35 @@ def _stream_softmax(
 
 
 # ----------------------------------------------------------------------------------------------
-# per-time engines: (alpha, sigma, x) -> (x0-prediction or score, log p_t(x))
+# per-time engines: (alpha, sigma, x) -> (prediction in unit `target`, log p_t(x))
 # ----------------------------------------------------------------------------------------------
+
+
+def _unit_weights(unit: str, alpha: float, sigma: float) -> tuple[float, float]:
+    """``(w_x0, w_score)`` with ``unit = w_x0 x0 + w_score score``, per mixture component.
+
+    With ``x = alpha x0 + sigma eps`` and the score ``-eps/sigma``: ``eps = -sigma score`` and
+    ``v = alpha eps - sigma x0 = -sigma (x0 + alpha score)``. Applied to the posterior mean and
+    the score of each component before the softmax average, every unit comes from the same
+    log-sum-exp terms, without the Tweedie cancellation ``alpha x0 - x`` of a conversion.
+    """
+    if unit == "x0":
+        return 1.0, 0.0
+    if unit == "score":
+        return 0.0, 1.0
+    if unit == "eps":
+        return 0.0, -sigma
+    return -sigma, -alpha * sigma
+
+
+def _combine(weights: tuple[float, float], x0: Any, score: Any) -> Any:
+    """``w_x0 x0 + w_score score``; a term with weight 0 is skipped (and may be ``None``)."""
+    w_x0, w_score = weights
+    if w_score == 0.0:
+        return x0 if w_x0 == 1.0 else w_x0 * x0
+    if w_x0 == 0.0:
+        return score if w_score == 1.0 else w_score * score
+    return w_x0 * x0 + w_score * score
 
 
 def _iso_terms(
@@ -220,16 +251,15 @@ def _iso_terms(
 
     With ``V_j = alpha^2 s_j^2 + sigma^2`` each component contributes ``a_j mu_j + b_j x`` where
     ``(a, b) = (sigma^2/V, alpha s^2/V)`` for the posterior mean and ``(alpha/V, -1/V)`` for the
-    score. A scalar variance gives one common ``(a, b)``; per-component variances put ``b_j`` in
+    score, and the other units combine the two (:func:`_unit_weights`). A scalar variance gives
+    one common ``(a, b)``; per-component variances put ``b_j`` in
     an extra value column and ``-(d/2) log V_j`` in the log-weights.
     """
     d = x.shape[1]
     noised = alpha**2 * var + sigma**2
-    a, b = (
-        (sigma**2 / noised, alpha * var / noised)
-        if target == "x0"
-        else (alpha / noised, -1.0 / noised)
-    )
+    w_x0, w_score = _unit_weights(target, alpha, sigma)
+    a = w_x0 * (sigma**2 / noised) + w_score * (alpha / noised)
+    b = w_x0 * (alpha * var / noised) + w_score * (-1.0 / noised)
     common = dict(scale=alpha, return_logsumexp=True, backend=backend, dtype=dtype)
     if var.ndim == 0:
         mean, lse = softmax_weighted_sum(x, means, var=float(noised), log_weights=log_w, **common)
@@ -268,6 +298,7 @@ def _gmm_terms(
     """
     d = x.shape[1]
     eye = np.eye(d)
+    weights = _unit_weights(target, alpha, sigma)
 
     def terms() -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for mu, cov, lw in zip(means, covs, log_w, strict=True):
@@ -275,7 +306,8 @@ def _gmm_terms(
             white = solve_triangular(chol, (x - alpha * mu).T, lower=True)
             u = solve_triangular(chol, white, lower=True, trans="T").T
             logit = lw - np.log(np.diag(chol)).sum() - 0.5 * np.einsum("ij,ij->j", white, white)
-            yield logit, (mu + alpha * (u @ cov) if target == "x0" else -u)
+            post = mu + alpha * (u @ cov) if weights[0] else None
+            yield logit, _combine(weights, post, -u)
 
     out, lse = _stream_softmax(terms())
     return out, lse - 0.5 * d * _LOG_2PI
@@ -306,6 +338,7 @@ def _template_terms(
     norm2 = np.einsum("kp,kp->k", templates, templates)
     noised = sigma**2 + alpha**2 * color_var * norm2
     proj = np.einsum("ncp,kp->knc", xc, templates)
+    weights = _unit_weights(target, alpha, sigma)
 
     def terms() -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for i in range(k):
@@ -316,11 +349,13 @@ def _template_terms(
                 "nc,nc->n", par, par
             ) / (norm2[i] * noised[i])
             logit = log_w[i] - 0.5 * c * np.log(noised[i]) - 0.5 * quad
-            if target == "x0":
+            post = score = None
+            if weights[0]:
                 color = (sigma**2 * color_means[i] + alpha * color_var * proj[i]) / noised[i]
-                value = color[:, :, None] * tpl
-            else:
-                value = -(perp / sigma**2 + (par / (norm2[i] * noised[i]))[:, :, None] * tpl)
+                post = color[:, :, None] * tpl
+            if weights[1]:
+                score = -(perp / sigma**2 + (par / (norm2[i] * noised[i]))[:, :, None] * tpl)
+            value = _combine(weights, post, score)
             yield logit, value.reshape(n, c * p)
 
     out, lse = _stream_softmax(terms())
@@ -756,3 +791,199 @@ def eps_from_denoiser(
     """
     xq, pred = _checked_prediction(x, x0_hat)
     return convert_prediction(pred, xq, t, schedule, source="x0", target="eps")
+
+
+# ----------------------------------------------------------------------------------------------
+# the denoiser protocol: any model in any prediction unit
+# ----------------------------------------------------------------------------------------------
+
+
+def _is_distribution(model: Any) -> bool:
+    """A law answers ``denoiser(x, t, schedule, prediction=...)`` (e.g. a Gaussian mixture)."""
+    return not isinstance(model, Denoiser) and callable(getattr(model, "denoiser", None))
+
+
+class Denoiser:
+    r"""A model's prediction in every unit: the object :func:`as_denoiser` returns.
+
+    Calling it gives the x0-prediction ``xbar(x, t) ~ E[X_0 | X_t = x]``;
+    :meth:`predict` gives the prediction in any unit of
+    :data:`diffmem_theory.core.schedules.PREDICTIONS`. Build it with :func:`as_denoiser`.
+
+    Attributes
+    ----------
+    model : callable or distribution
+        The wrapped model: a callable ``model(x, t)`` returning a prediction in unit
+        ``prediction``, or a law with a method ``denoiser(x, t, schedule, *, prediction)``.
+    schedule : Schedule or None
+        The noise schedule ``X_t = alpha_t X_0 + sigma_t Z`` the model was trained on (``None``
+        for a callable x0 model used only in x0 units).
+    prediction : str
+        The unit the model returns natively. A law answers every unit directly from its own
+        closed form, so for a law it only records the unit a caller prefers.
+
+    See Also
+    --------
+    as_denoiser : Builds it, with the validation of the model and the units.
+    diffmem_theory.core.schedules.convert_prediction : The affine change of unit.
+    """
+
+    __slots__ = ("_law", "model", "prediction", "schedule")
+
+    def __init__(self, model: Any, schedule: Schedule | None, prediction: str) -> None:
+        self.model = model
+        self.schedule = schedule
+        self.prediction = prediction
+        self._law = _is_distribution(model)
+
+    def __repr__(self) -> str:
+        schedule = None if self.schedule is None else self.schedule.name
+        return (
+            f"Denoiser(model={self.model!r:.60}, schedule={schedule}, "
+            f"prediction={self.prediction!r})"
+        )
+
+    def __call__(self, x: Any, t: Any) -> Any:
+        """The x0-prediction ``E[X_0 | X_t = x]`` at ``(x, t)`` (see :meth:`predict`)."""
+        return self.predict(x, t, "x0")
+
+    def predict(self, x: Any, t: Any, unit: str) -> Any:
+        r"""The prediction at ``(x, t)`` in unit ``unit``.
+
+        Parameters
+        ----------
+        x : array, shape (B, d) or (d,)
+            Noisy states ``x_t``.
+        t : float or array of shape (B,)
+            Times, one for all rows or one per row.
+        unit : {"x0", "eps", "score", "v", ...}
+            A unit of :data:`~diffmem_theory.core.schedules.PREDICTIONS`. With
+            ``x_t = alpha_t x0 + sigma_t eps``: ``eps = (x - alpha_t x0)/sigma_t``,
+            ``score = (alpha_t x0 - x)/sigma_t^2`` (Tweedie, Buchanan et al. (paper 000),
+            eq. (4)) and the Salimans-Ho ``v = alpha_t eps - sigma_t x0``.
+
+        Returns
+        -------
+        array, shaped like ``x``
+            A law computes the unit directly from its closed form (no Tweedie cancellation at
+            small ``t``); a callable's output is converted by
+            :func:`~diffmem_theory.core.schedules.convert_prediction` only when ``unit``
+            differs from its own unit, and returned as is otherwise.
+
+        Raises
+        ------
+        ValueError
+            For an unknown ``unit``, or a model output that is not shaped like ``x``.
+        TypeError
+            For a model output that is not an array.
+        """
+        check_choice(unit, "unit", PREDICTIONS)
+        if self._law:
+            return self.model.denoiser(x, t, self.schedule, prediction=unit)
+        out = self.model(x, t)
+        shape = getattr(out, "shape", None)
+        if shape is None:
+            raise TypeError(
+                f"the model must return an array shaped like x, got {type(out).__name__} "
+                f"{out!r:.80}"
+            )
+        if tuple(shape) != tuple(np.shape(x)):
+            raise ValueError(
+                f"the model's {self.prediction}-prediction has shape {tuple(shape)} but x has "
+                f"shape {tuple(np.shape(x))}; a denoiser must return one prediction per state"
+            )
+        if unit == self.prediction:
+            return out
+        assert self.schedule is not None  # as_denoiser requires it for a non-x0 model
+        return convert_prediction(out, x, t, self.schedule, source=self.prediction, target=unit)
+
+
+def as_denoiser(
+    model: Any, schedule: Schedule | str | None = None, *, prediction: str = "x0"
+) -> Denoiser:
+    r"""Wrap a model (a callable in any prediction unit, or a law) as a :class:`Denoiser`.
+
+    The one protocol by which the samplers, losses and metrics of the package use a model:
+    the result ``den`` gives the x0-prediction ``den(x, t) ~ E[X_0 | X_t = x]`` and the
+    prediction in any unit ``den.predict(x, t, unit)``. With ``x_t = alpha_t x0 + sigma_t eps``
+    every unit is affine in the x0-prediction given ``x``:
+
+        eps = (x - alpha_t x0) / sigma_t,
+        score = (alpha_t x0 - x) / sigma_t^2        (Tweedie; Buchanan et al. (paper 000), eq. (4)),
+        v = alpha_t eps - sigma_t x0                (Salimans & Ho, 2022).
+
+    Parameters
+    ----------
+    model : callable or distribution
+        Either a callable ``model(x, t)`` returning, for ``x`` of shape ``(B, d)`` and ``t`` a
+        float or shape ``(B,)``, an array shaped like ``x`` in unit ``prediction`` (a trained
+        network, :func:`memorizing_denoiser` with its data bound, ...), or a law with a method
+        ``denoiser(x, t, schedule, *, prediction)``
+        (:class:`~diffmem_theory.core.distributions.GaussianMixture`,
+        :class:`~diffmem_theory.core.distributions.EmpiricalDistribution`, ...), which answers
+        every unit directly. A :class:`Denoiser` is returned as is (re-bound to ``schedule``
+        when one is given).
+    schedule : Schedule or str, optional
+        The noise schedule (a :class:`~diffmem_theory.core.schedules.Schedule` or one of its
+        names). Required for a law and for a callable whose ``prediction`` is not ``"x0"``
+        (its conversion to x0 needs ``alpha_t`` and ``sigma_t``).
+    prediction : str, default "x0"
+        The unit the callable returns, one of
+        :data:`~diffmem_theory.core.schedules.PREDICTIONS`. For a law, the unit a caller
+        prefers; it answers every unit directly. Ignored for a :class:`Denoiser`, which knows
+        its unit.
+
+    Returns
+    -------
+    Denoiser
+        With attributes ``model``, ``schedule``, ``prediction``.
+
+    Raises
+    ------
+    TypeError
+        If ``model`` is neither callable nor a law, or ``schedule`` is missing where it is
+        required or not a schedule.
+    ValueError
+        If ``prediction`` is not a known unit.
+
+    See Also
+    --------
+    diffmem_theory.core.schedules.convert_prediction : The change of unit of a callable.
+    diffmem_theory.core.distributions.EmpiricalDistribution.denoiser : A law's direct units.
+
+    References
+    ----------
+    Buchanan et al. (paper 000), eq. (4) (Tweedie's identity). T. Salimans and J. Ho,
+    "Progressive distillation for fast sampling of diffusion models", ICLR 2022 (the ``v`` unit).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from diffmem_theory.core.schedules import VPTrig
+    >>> X = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> den = as_denoiser(lambda x, t: memorizing_denoiser(x, t, X, VPTrig()), VPTrig())
+    >>> x = np.array([[0.8, 0.1]])
+    >>> print(np.round(den(x, 0.5), 6))
+    [[0.918704 0.081296]]
+    >>> eps_model = as_denoiser(lambda x, t: den.predict(x, t, "eps"), VPTrig(), prediction="eps")
+    >>> print(np.round(eps_model(x, 0.5), 6))    # back to x0
+    [[0.918704 0.081296]]
+    """
+    if isinstance(model, Denoiser):
+        if schedule is None:
+            return model
+        return as_denoiser(model.model, schedule, prediction=model.prediction)
+    check_choice(prediction, "prediction", PREDICTIONS)
+    if _is_distribution(model):
+        return Denoiser(model, as_schedule(schedule, required=True), prediction)
+    check_callable(
+        model,
+        "model",
+        "a callable model(x, t) or a law with a denoiser(x, t, schedule, prediction=...) method",
+    )
+    if schedule is None and prediction != "x0":
+        raise TypeError(
+            f"schedule is required for a model in {prediction!r} units (converting it to x0 "
+            f"needs alpha_t and sigma_t), got None"
+        )
+    return Denoiser(model, None if schedule is None else as_schedule(schedule), prediction)

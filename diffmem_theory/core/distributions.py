@@ -48,7 +48,7 @@ from diffmem_theory.core.denoisers import (
     _template_params,
     _variances,
 )
-from diffmem_theory.core.schedules import Schedule
+from diffmem_theory.core.schedules import PREDICTIONS, Schedule
 from diffmem_theory.kernels import BACKENDS
 
 __all__ = ["GaussianMixture", "IsotropicGaussianMixture", "TemplateMixture", "sphere_means"]
@@ -134,15 +134,22 @@ class _Mixture:
         return unbatch(score, single)
 
     def denoiser(
-        self, x: ArrayLike, t: ArrayLike, schedule: Schedule, *, backend: str = "numba"
+        self,
+        x: ArrayLike,
+        t: ArrayLike,
+        schedule: Schedule,
+        *,
+        prediction: str = "x0",
+        backend: str = "numba",
     ) -> np.ndarray:
         """Posterior mean ``E[X_0 | X_t = x]`` (Lemma 2.1, eq. (9)), as in :mod:`.denoisers`.
 
         This is the generalizing denoiser ``xbar_*`` of paper 000 when the mixture is the data
         distribution. Shaped like ``x``.
         """
+        check_choice(prediction, "prediction", PREDICTIONS)
         xq, single = self._query(x, backend)
-        out, _ = self._eval(xq, t, schedule, "x0", backend)
+        out, _ = self._eval(xq, t, schedule, prediction, backend)
         return unbatch(out, single)
 
 
