@@ -1,19 +1,22 @@
 """Statements of Buchanan et al. (paper 000) that are false or misprinted, with counterexamples.
 
-Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"; the list follows
-the notes on paper 000, §5. :data:`CATALOGUE` holds one :class:`Erratum` per item: where it is, what
-is printed, the correction, and whether a numerical counterexample exists. Each falsifiable item has
-a function here that *produces* the counterexample (or the demonstrable inconsistency) and returns
-a :class:`Counterexample`; :mod:`diffmem_theory.crossover.errata` registers it as the check
-``paper000.erratum_<what>`` (status ``"erratum"`` when the printed statement fails as predicted).
+Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models". Each falsifiable
+erratum has a function here that *produces* the counterexample (or the demonstrable
+inconsistency) and returns a :class:`Counterexample` whose ``erratum`` is the name of the
+erratum in the catalogue (``"paper000.<what>"``). The catalogue itself (where each statement is,
+as printed, its correction and the counterexample) and the checks that run these functions
+(``paper000.erratum_<what>``, status ``"erratum"`` when the printed statement fails as predicted)
+are registered by :mod:`diffmem_theory.crossover.errata`; ``diffmem list --errata`` prints them.
+This module is the mathematics only and imports no registry.
 
-Two items are searched numerically without finding a counterexample; their functions return a
-:class:`Counterexample` with ``printed_fails=False`` and they are catalogued as misprints only:
+Two misprinted constants are searched numerically without finding a counterexample; their
+functions return a :class:`Counterexample` with ``printed_fails=False`` and the catalogue lists
+them as misprints only:
 
-* §5.5, Lemma C.2's probability ``4 exp[-d eps^2/8]``, quoted as ``3 exp[...]`` in Lemmas
+* Lemma C.2's probability ``4 exp[-d eps^2/8]``, quoted as ``3 exp[...]`` in Lemmas
   E.1/E.5/E.6: the exact (noncentral chi-square) tail stays far below ``3 exp[-d eps^2/8]``
   (:func:`lemma_c2_quoted_constant_scan`);
-* §5.6, Prop. C.3's failure probability ``6n exp[-d eps^2/2]`` (the proof gives ``/8``): for weights
+* Prop. C.3's failure probability ``6n exp[-d eps^2/2]`` (the proof gives ``/8``): for weights
   independent of the points the exact failure probability stays below it
   (:func:`prop_c3_failure_scan`).
 
@@ -21,10 +24,9 @@ Where the library implements a corrected statement, the correction lives with th
 (:mod:`diffmem_theory.crossover.concentration`, :mod:`diffmem_theory.core.schedules`, ...); this
 module only holds the evidence.
 
->>> [e.id for e in CATALOGUE if e.check is not None][:4]
-['5.2a', '5.2b', '5.2c', '5.3']
->>> get_erratum("5.7").check
-'paper000.erratum_coupon_c4'
+>>> result = coupon_counterexample(12, 5)
+>>> result.erratum, result.printed_fails, result.corrected_holds
+('paper000.coupon_c4', True, True)
 """
 
 from __future__ import annotations
@@ -57,13 +59,10 @@ from diffmem_theory.crossover.concentration import (
 )
 
 __all__ = [
-    "CATALOGUE",
     "Counterexample",
-    "Erratum",
     "chi2_proof_step",
     "coupon_counterexample",
     "coupon_violations",
-    "get_erratum",
     "h4_code_logdet",
     "lemma_c2_quoted_constant_scan",
     "lemma_e1_coupling",
@@ -82,330 +81,15 @@ _GRID_L = 25
 _GRID_EPS = 1e-3
 
 
-# ----------------------------------------------------------------------------------------------
-# the catalogue
-# ----------------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Erratum:
-    """One item of the notes' §5: a printed statement, its correction and its status.
-
-    ``status`` is one of
-
-    * ``"counterexample"``: the printed statement is false and :attr:`function` produces the
-      counterexample (registered as :attr:`check`);
-    * ``"proof step"``: a step of a proof is false (demonstrated by :attr:`function`, registered);
-    * ``"code"``: an erratum of the authors' public code, not of the paper (registered);
-    * ``"misprint, no counterexample"``: a misprinted constant or exponent for which a numerical
-      search found no counterexample (the function, if any, returns the search);
-    * ``"notation/not numerically falsifiable"``: typos, notation clashes, unspecified details;
-    * ``"elsewhere"``: falsifiable, but the counterexample lives in another module.
-    """
-
-    id: str
-    location: str
-    printed: str
-    correction: str
-    has_counterexample: bool
-    status: str
-    check: str | None = None
-    function: str | None = None
-
-
-_STATUSES = (
-    "counterexample",
-    "proof step",
-    "code",
-    "misprint, no counterexample",
-    "notation/not numerically falsifiable",
-    "elsewhere",
-)
-_NOTATION = "notation/not numerically falsifiable"
-
-CATALOGUE: tuple[Erratum, ...] = (
-    Erratum(
-        "5.1",
-        "Sec. 2, eq. (8)",
-        "pi_* = (1/K) sum_k N(mu_*^k, Sigma_*^k I)",
-        "N(mu_*^k, Sigma_*^k)",
-        False,
-        _NOTATION,
-    ),
-    Erratum(
-        "5.2a",
-        "App. H.1 (time grid)",
-        "t_l = 0.01 + 0.998(L - l)/L = 0.999 - 0.998 l/L, in (0, 1)",
-        "t_l = 0.001 + 0.998(L - l)/L = 0.999 - 0.998 l/L (the left form gives t_0 = 1.008 > 1)",
-        True,
-        "counterexample",
-        "paper000.erratum_time_grid_h1_formula",
-        "time_grid_h1_formula",
-    ),
-    Erratum(
-        "5.2b",
-        "App. H.1 (time grid)",
-        "L = 25 decreasing timesteps t_l, l = 0..L",
-        "L + 1 = 26 timesteps (Sec. 4: [eps, 1 - eps] into L + 1 points)",
-        True,
-        "counterexample",
-        "paper000.erratum_time_grid_h1_count",
-        "time_grid_h1_count",
-    ),
-    Erratum(
-        "5.2c",
-        "App. H.2 (sampling grid)",
-        "increasing timesteps t_l = 0.999 - l/L, L = 25, l = 0..L",
-        "decreasing timesteps t_l = 0.999 - 0.998 l/L (the printed t_L = -0.001 < 0)",
-        True,
-        "counterexample",
-        "paper000.erratum_time_grid_h2",
-        "time_grid_h2",
-    ),
-    Erratum(
-        "5.3",
-        "Figs. 2 and 5 captions",
-        "a representative t ~ 0.3 with SNR psi_t ~ 6.704",
-        "psi = 6.704 is t_16 = 0.36028 (psi(0.3) = 10.11)",
-        True,
-        "counterexample",
-        "paper000.erratum_snr_quoted_time",
-        "snr_quoted_time",
-    ),
-    Erratum(
-        "5.4",
-        "App. C, proof of Thm C.1",
-        "log(1 + x) - x <= -x^2/2 + x^3/6 on [0, 1]; both deviations <= -x^2/8 gives (19)",
-        "log(1 + x) - x <= -x^2/2 + x^3/3; the -x^2/8 route gives exponent p eps^2/16 only; (19) "
-        "itself holds via eps - log(1 + eps) >= eps^2/4",
-        True,
-        "proof step",
-        "paper000.erratum_chi2_proof_step",
-        "chi2_proof_step",
-    ),
-    Erratum(
-        "5.5",
-        "Lemmas E.1, E.5, E.6 (quoting Lemma C.2)",
-        "P[norm deviation] <= 3 exp[-d eps^2/8]",
-        "4 exp[-d eps^2/8] (Lemma C.2); the exact tail is below both, so harmless",
-        False,
-        "misprint, no counterexample",
-        None,
-        "lemma_c2_quoted_constant_scan",
-    ),
-    Erratum(
-        "5.6a",
-        "App. C, Prop. C.3 (last line of the proof)",
-        "... >= d(1 - 3 eps) with probability >= 1 - 6n exp[-d eps^2/2]",
-        "d sigma_*^2 (1 - 3 eps) (the sigma_*^2 of the statement)",
-        True,
-        "counterexample",
-        "paper000.erratum_prop_c3_variance",
-        "prop_c3_missing_variance",
-    ),
-    Erratum(
-        "5.6b",
-        "App. C, Prop. C.3 (failure probability)",
-        "with probability at least 1 - 6n exp[-d eps^2/2]",
-        "the proof yields 1 - 6n exp[-d eps^2/8]; no counterexample to /2 for independent weights",
-        False,
-        "misprint, no counterexample",
-        None,
-        "prop_c3_failure_scan",
-    ),
-    Erratum(
-        "5.6c",
-        "App. C, Prop. C.3 (hypotheses and notation)",
-        "(w)_{i=1}^{n-1} positive random variables; Gaussians named g^i, used as x^j",
-        "(w_j)_{j=1}^{n-1}. (The notes add that the lower bound needs weights independent of "
-        "x^n; it does not: the proof's event bounds every |<x^j, x^n>|/|x^n|, uniformly in w.)",
-        False,
-        _NOTATION,
-    ),
-    Erratum(
-        "5.7",
-        "App. C.2, Prop. C.4 (coupon collector)",
-        "P[A] >= 1 - K^{-log d}(1 + log K log d) for l >= (1 + log d) K log K",
-        "P[A] >= 1 - K(1 - 1/K)^l (1 + l/(K - 1)) >= 1 - K^{-log d}(1 + K/(K-1) log K (1 + log d))",
-        True,
-        "counterexample",
-        "paper000.erratum_coupon_c4",
-        "coupon_counterexample",
-    ),
-    Erratum(
-        "5.8",
-        "App. E, Lemma E.1 (coupling condition); Thm F.1 uses 2 for 4",
-        "eps <= alpha_t gamma / (4 sqrt(d V)) suffices for the proof",
-        "the proof needs sqrt(eps) <= alpha_t gamma / (4 sqrt(d V)); the lemma's conclusion itself "
-        "still holds (exact failure probability <= (K - 1) Q(alpha_t gamma / (4 sqrt V)))",
-        True,
-        "proof step",
-        "paper000.erratum_lemma_e1_coupling",
-        "lemma_e1_coupling",
-    ),
-    Erratum(
-        "5.9",
-        "App. E, Lemmas E.4/E.5",
-        "prefactors 2K and 2N; 'corresponds to sigma_* = 0'; ||e_{k_i} - w||",
-        "proofs give 2(K - 1), 2(N - 1) (both valid); model variance 0; ||e_{k_i} - softmax(w)||",
-        False,
-        _NOTATION,
-    ),
-    Erratum(
-        "5.10",
-        "App. E, Lemma E.6 (ii)",
-        "||xbar_pmem - sum_{S_i} softmax(w|S_i)_j x^j|| <= Gamma_*(1 + N)^2 "
-        "exp[-alpha_t^2 gamma^2/(2 sigma_t^2)] w.p. >= 1 - 8N exp[-d eps^2/8] - K^{-log d}(...)",
-        "heuristic; the exponent does not follow (gap alpha^2 gamma^2/2 relative to x^i gives "
-        "alpha^2 gamma^2/(4 sigma^2)); use the /4 exponent",
-        True,
-        "counterexample",
-        "paper000.erratum_lemma_e6_exponent",
-        "lemma_e6_exponent",
-    ),
-    Erratum(
-        "5.11",
-        "App. F, proof of Thm F.3",
-        "'d/2 + p' (p undefined); 'each term in (28)'; prefactor 2N Gamma_*",
-        "p = 4; copy-paste from F.1; (2N Gamma_*)^2",
-        False,
-        _NOTATION,
-    ),
-    Erratum(
-        "5.12",
-        "App. F, proof of Prop. F.2",
-        "assume d is large enough so that 1 - eps <= 1/2 (eps = Theta(log d / sqrt d))",
-        "1 - eps >= 1/2 (the printed one fails for every d > 74.19 when eps = log d / sqrt d)",
-        True,
-        "counterexample",
-        "paper000.erratum_prop_f2_direction",
-        "prop_f2_condition",
-    ),
-    Erratum(
-        "5.13",
-        "Eq. (13) / proof of Thm F.1",
-        "the orthogonality identity, used per sample i",
-        "holds only averaged over i "
-        "(counterexample: diffmem_theory.core.losses.orthogonality_residual)",
-        True,
-        "elsewhere",
-        "paper000.eq13_termwise",
-    ),
-    Erratum(
-        "5.14",
-        "Sec. 2 (Weed & Bach rates)",
-        "N^{-1/2d}; C_1 >= 0",
-        "N^{-1/(2d)}; C_1 > 0",
-        False,
-        _NOTATION,
-    ),
-    Erratum(
-        "5.15",
-        "Thm 3.2, Fig. 1, code",
-        "constant C in Theta((1 - M/N) d sigma_*^2), C in [1, 2]",
-        "Fig. 1 uses C = 2, the code C = 1, empirically C depends on M; expose C",
-        False,
-        _NOTATION,
-    ),
-    Erratum(
-        "5.16",
-        "App. H.3 (loss-weight regression)",
-        "softmax with 'high temperature' tau = 1/20 of -(1/tau)(...)^2",
-        "tau = 1/20 multiplies the logits by 20: a low temperature (sharper softmax)",
-        True,
-        "counterexample",
-        "paper000.erratum_h3_temperature",
-        "regression_temperature",
-    ),
-    Erratum(
-        "5.17",
-        "Sec. 4.2 / Fig. 5 / code config",
-        "'color dimension d = 3'; K = 4, LR 1e-3",
-        "c = 3; the code uses K = 6 and other LR settings",
-        False,
-        _NOTATION,
-    ),
-    Erratum(
-        "5.18",
-        "App. H.4 log-det, as implemented in the authors' public code",
-        "code: 2 c d^2 log sigma + log(1 + alpha^2 s^2 |x|^2 / sigma^2)",
-        "paper (correct): c (2 d^2 log sigma + log(1 + alpha^2 s^2 |x|^2 / sigma^2)); an "
-        "erratum of the code, not of the paper",
-        True,
-        "code",
-        "paper000.erratum_h4_code_logdet",
-        "h4_code_logdet",
-    ),
-    Erratum(
-        "5.19",
-        "Sec. 3 (hypothesis)",
-        "lambda in the hypothesis",
-        "a free effective weighting, not the training weighting psi_t",
-        False,
-        _NOTATION,
-    ),
-    Erratum(
-        "5.20",
-        "Sec. 2 -> App. A",
-        "generalization 'formalized ... see Appendix A'",
-        "App. A has no formal definition; use the held-out test loss",
-        False,
-        _NOTATION,
-    ),
-    Erratum(
-        "5.21",
-        "throughout",
-        "w, M, Gamma, l, c each with two or three meanings",
-        "disambiguate by context",
-        False,
-        _NOTATION,
-    ),
-    Erratum(
-        "5.22",
-        "Sec. 4 vs code (phase-transition start)",
-        "first M with ratio >= 0.1",
-        "code: last grid M before crossing 0.1",
-        False,
-        _NOTATION,
-    ),
-    Erratum(
-        "5.23",
-        "Thms 3.1/3.2",
-        "uniformly on t in [0, kappa(d)]",
-        "t in (0, kappa(d)] (sigma_0 = 0)",
-        False,
-        _NOTATION,
-    ),
-    Erratum(
-        "5.24",
-        "Fig. 1",
-        "'high-SNR value of t'",
-        "unspecified; use t_16",
-        False,
-        _NOTATION,
-    ),
-)
-
-
-def get_erratum(erratum_id: str) -> Erratum:
-    """The catalogue entry with id ``erratum_id`` (e.g. ``"5.7"``); ``ValueError`` if none.
-
-    >>> get_erratum("5.16").status
-    'counterexample'
-    """
-    for entry in CATALOGUE:
-        if entry.id == erratum_id:
-            return entry
-    raise ValueError(f"erratum_id must be one of {[e.id for e in CATALOGUE]}, got {erratum_id!r}")
-
-
 @dataclass(frozen=True)
 class Counterexample:
     """What an erratum function returns.
 
-    ``printed`` is the value the printed statement asserts (a bound, a quoted number, a count),
-    ``actual`` the independently computed one; ``printed_fails`` says the printed statement is
-    false here, ``corrected_holds`` that the corrected statement (catalogue ``correction``) holds
+    ``erratum`` is the name of the erratum in the catalogue (``"paper000.<what>"``, see
+    :func:`diffmem_theory.registry.list_errata`); ``printed`` is the value the printed statement
+    asserts (a bound, a quoted number, a count), ``actual`` the independently computed one;
+    ``printed_fails`` says the printed statement is false here, ``corrected_holds`` that the
+    corrected statement (the catalogue's ``correction``) holds
     here. ``params`` are the parameters used, ``details`` further numbers worth reporting.
     """
 
@@ -443,7 +127,7 @@ def _real(value: object, name: str) -> float:
 
 
 # ----------------------------------------------------------------------------------------------
-# §5.2 time grids, §5.3 quoted SNR
+# App. H.1/H.2 time grids, the SNR quoted in Figs. 2 and 5
 # ----------------------------------------------------------------------------------------------
 
 
@@ -479,7 +163,7 @@ def time_grid_h1_formula(L: int = _GRID_L) -> Counterexample:
         np.allclose(right, ref, rtol=0, atol=1e-12)
     )
     return Counterexample(
-        "5.2a",
+        "paper000.time_grid_h1_formula",
         float(left[0]),
         float(ref[0]),
         fails,
@@ -504,7 +188,7 @@ def time_grid_h1_count(L: int = _GRID_L) -> Counterexample:
     L, ell, ref = _steps(L)
     n = float(ref.size)
     return Counterexample(
-        "5.2b",
+        "paper000.time_grid_h1_count",
         float(L),
         n,
         n != L,
@@ -538,7 +222,7 @@ def time_grid_h2(L: int = _GRID_L) -> Counterexample:
         and bool(np.all((ref > 0) & (ref < 1)))
     )
     return Counterexample(
-        "5.2c",
+        "paper000.time_grid_h2",
         float(printed[-1]),
         float(ref[-1]),
         fails,
@@ -575,7 +259,7 @@ def snr_quoted_time(t_quoted: float = 0.3, psi_quoted: float = 6.704) -> Counter
         rel = abs(psi_at_t - psi_quoted) / np.float64(psi_quoted)
     rel = float(finite_result(rel, "the relative error"))
     return Counterexample(
-        "5.3",
+        "paper000.snr_quoted_time",
         psi_quoted,
         psi_at_t,
         rel > 0.05,
@@ -592,7 +276,7 @@ def snr_quoted_time(t_quoted: float = 0.3, psi_quoted: float = 6.704) -> Counter
 
 
 # ----------------------------------------------------------------------------------------------
-# §5.4 Thm C.1 proof, §5.5 Lemma C.2 quoted constant
+# the proof of Thm C.1, the constant of Lemma C.2 as quoted in App. E
 # ----------------------------------------------------------------------------------------------
 
 
@@ -639,7 +323,7 @@ def chi2_proof_step(
     bound = np.asarray(chi2_two_sided_bound(P, E), dtype=float)
     ratio = float(np.max(exact / bound))
     return Counterexample(
-        "5.4",
+        "paper000.chi2_proof_step",
         rhs,
         lhs,
         lhs > rhs,
@@ -668,7 +352,8 @@ def lemma_c2_quoted_constant_scan(
 
     Lemma C.2 (Buchanan et al., App. C): for g ~ N(mu, s^2 I_d) and 0 <= eps <= 1,
     P[| |g|^2 - (|mu|^2 + s^2 d) | >= eps s sqrt(d) (s sqrt(d) + |mu|)] <= 4 exp[-d eps^2/8];
-    Lemmas E.1, E.5 and E.6 quote it with 3 instead of 4 (notes §5.5). The exact probability
+    Lemmas E.1, E.5 and E.6 quote it with 3 instead of 4
+    (a misquote). The exact probability
     (|g|^2/s^2 is noncentral chi-square with d degrees of freedom and noncentrality |mu|^2/s^2; it
     does not depend on s) is evaluated on a grid of d, eps and |mu| = m sqrt(d), where the quoted
     bound is below 1. No counterexample exists there: ``actual`` is the largest ratio
@@ -702,7 +387,7 @@ def lemma_c2_quoted_constant_scan(
             if ratio[k] > worst:
                 worst, arg = float(ratio[k]), (float(d), float(eps[k]), float(m))
     return Counterexample(
-        "5.5",
+        "paper000.lemma_c2_quoted_constant",
         1.0,
         worst,
         worst > 1.0,
@@ -714,7 +399,7 @@ def lemma_c2_quoted_constant_scan(
 
 
 # ----------------------------------------------------------------------------------------------
-# §5.6 Prop C.3
+# Prop. C.3
 # ----------------------------------------------------------------------------------------------
 
 
@@ -759,7 +444,7 @@ def prop_c3_missing_variance(
     p_bound = float(printed.failure_probability)
     se = math.sqrt(max(p_bound * (1 - p_bound), 1e-12) / n_trials)
     return Counterexample(
-        "5.6a",
+        "paper000.prop_c3_variance",
         p_bound,
         printed_fail,
         printed_fail > p_bound + 4 * se,
@@ -787,7 +472,7 @@ def prop_c3_failure_scan(
     Printed (Buchanan et al., App. C, Prop. C.3): the two-sided event
     ``d s^2 (1 - 3 eps) <= |sum_j softmax(w)_j g^j - g^n|^2 <= 2 d s^2 (1 + 3 eps)`` (with the
     sigma_*^2 restored) fails with probability at most 6n exp[-d eps^2/2]; the proof only yields
-    exp[-d eps^2/8] (notes §5.6). For weights independent of the points the quantity is exactly
+    exp[-d eps^2/8]. For weights independent of the points the quantity is exactly
     ``s^2 c chi^2_d`` with ``c = 1 + sum_j softmax(w)_j^2 in [1 + 1/(n - 1), 2]``, so the failure
     probability is a chi-square tail. Scanning d, n, eps in (0, 1) and c (where the printed bound
     is below 1) finds no counterexample: ``actual`` is the largest ratio exact / bound, tiny.
@@ -822,7 +507,7 @@ def prop_c3_failure_scan(
                 if ratio[k] > worst:
                     worst, arg = float(ratio[k]), (float(d), float(n), float(e[k]), float(c))
     return Counterexample(
-        "5.6b",
+        "paper000.prop_c3_failure_probability",
         1.0,
         worst,
         worst > 1.0,
@@ -834,7 +519,7 @@ def prop_c3_failure_scan(
 
 
 # ----------------------------------------------------------------------------------------------
-# §5.7 Prop C.4
+# Prop. C.4
 # ----------------------------------------------------------------------------------------------
 
 
@@ -863,7 +548,7 @@ def coupon_counterexample(K: int = 12, d: int = 5) -> Counterexample:
     printed = float(coupon_bound_printed(K, d))
     rigorous = float(coupon_bound_rigorous(K, d, l))
     return Counterexample(
-        "5.7",
+        "paper000.coupon_c4",
         printed,
         exact,
         printed > exact,
@@ -895,7 +580,7 @@ def coupon_violations(
 
 
 # ----------------------------------------------------------------------------------------------
-# §5.8 Lemma E.1, §5.10 Lemma E.6 (ii)
+# Lemma E.1, Lemma E.6 (ii)
 # ----------------------------------------------------------------------------------------------
 
 
@@ -956,7 +641,7 @@ def lemma_e1_coupling(
     exact_fail = float(gap_means_failure_exact(t, K, gamma, var_star, sched))
     stated_fail = 4 * K * math.exp(-d * eps**2 / 8)
     return Counterexample(
-        "5.8",
+        "paper000.lemma_e1_coupling",
         target,
         proof_bound(eps),
         ok_printed and not ok_corrected and proof_bound(eps) < target,
@@ -994,7 +679,7 @@ def lemma_e6_exponent(
     event fails in about 2/3 of the draws (``actual``) against the stated 0.12 (``printed``). The
     logit gap between the nearest out-of-cluster and in-cluster memorized points fluctuates by
     O(alpha^2 gamma / sigma^2) around alpha^2 gamma^2/(2 sigma^2), so the exponent cannot hold
-    with high probability. Correction (notes §5.10): exponent alpha^2 gamma^2/(4 sigma^2), whose
+    with high probability. Correction: exponent alpha^2 gamma^2/(4 sigma^2), whose
     failure frequency (``details``) is below the stated probability. The printed bound and
     probability come from :func:`~diffmem_theory.crossover.concentration.lemma_e6`
     (``printed=True``, which
@@ -1067,7 +752,7 @@ def lemma_e6_exponent(
     fail_corr = float(np.mean(empty | (lhs > log_rhs_corr)))
     se = math.sqrt(max(stated * (1 - stated), 1e-12) / n_trials)
     return Counterexample(
-        "5.10",
+        "paper000.lemma_e6_exponent",
         stated,
         fail,
         conditions and stated < 1 and fail > stated + 4 * se,
@@ -1093,7 +778,7 @@ def lemma_e6_exponent(
 
 
 # ----------------------------------------------------------------------------------------------
-# §5.12 Prop F.2, §5.16 H.3 temperature, §5.18 H.4 code log-det
+# Prop. F.2, the H.3 temperature, the H.4 log-det of the authors' code
 # ----------------------------------------------------------------------------------------------
 
 
@@ -1131,7 +816,7 @@ def prop_f2_condition(d: float = 1000.0, c: float = 1.0) -> Counterexample:
             hi *= 2
         d_max = float(optimize.brentq(lambda x: eps_of(x) - 0.5, peak, hi, xtol=1e-12))
     return Counterexample(
-        "5.12",
+        "paper000.prop_f2_direction",
         0.5,
         1 - eps,
         1 - eps > 0.5,
@@ -1186,7 +871,7 @@ def regression_temperature(tau: float = 1 / 20, N: int = 200, C: float = 2.0) ->
     entropies = np.array([_entropy(neg_logits(x)) for x in taus])
     h_tau, h_one = _entropy(neg_logits(tau)), _entropy(neg_logits(1.0))
     return Counterexample(
-        "5.16",
+        "paper000.h3_temperature",
         h_one,
         h_tau,
         h_tau < h_one,
@@ -1259,7 +944,7 @@ def h4_code_logdet(
     worst = int(np.argmax(np.abs(err_code)))
     scale = max(1.0, float(np.max(np.abs(dense))))
     return Counterexample(
-        "5.18",
+        "paper000.h4_code_logdet",
         float(code[worst]),
         float(dense[worst]),
         float(np.ptp(err_code)) > 1e-8 * scale,

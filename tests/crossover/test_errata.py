@@ -11,19 +11,47 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy import stats
 
+from diffmem_theory import registry
 from diffmem_theory.core.schedules import VPTrig
 from diffmem_theory.crossover import counterexamples as errata
+from diffmem_theory.crossover import errata as paper000_errata
 from diffmem_theory.crossover.concentration import (
     coupon_bound_printed,
     coupon_bound_rigorous,
     coupon_min_draws,
     coupon_probability_exact,
 )
-from diffmem_theory.crossover.counterexamples import CATALOGUE, Counterexample
+from diffmem_theory.crossover.counterexamples import Counterexample
 from diffmem_theory.crossover.errata import _outcome
-from diffmem_theory.registry import list_checks, run_check
+from diffmem_theory.registry import CheckSpec, list_checks, list_errata, run_check
 
-REGISTERED = [e for e in CATALOGUE if e.check is not None]
+# the catalogue of paper 000, registered by importing crossover.errata (without discovering the
+# other papers' modules at collection time)
+CATALOGUE = sorted(
+    (e for e in registry._ERRATA.values() if e.paper == "paper000"), key=lambda e: e.name
+)
+CHECKED = [e for e in CATALOGUE if e.check is not None]
+#: the checks that crossover.errata registers itself
+MODULE_CHECKS = sorted(
+    spec.name for spec in vars(paper000_errata).values() if isinstance(spec, CheckSpec)
+)
+#: every function of counterexamples that returns a Counterexample (with its default arguments)
+FUNCTIONS = [
+    errata.time_grid_h1_formula,
+    errata.time_grid_h1_count,
+    errata.time_grid_h2,
+    errata.snr_quoted_time,
+    errata.chi2_proof_step,
+    errata.lemma_c2_quoted_constant_scan,
+    errata.prop_c3_missing_variance,
+    errata.prop_c3_failure_scan,
+    errata.coupon_counterexample,
+    errata.lemma_e1_coupling,
+    errata.lemma_e6_exponent,
+    errata.prop_f2_condition,
+    errata.regression_temperature,
+    errata.h4_code_logdet,
+]
 
 
 # ----------------------------------------------------------------------------------------------
@@ -31,7 +59,7 @@ REGISTERED = [e for e in CATALOGUE if e.check is not None]
 # ----------------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("entry", REGISTERED, ids=[e.id for e in REGISTERED])
+@pytest.mark.parametrize("entry", CHECKED, ids=[e.name for e in CHECKED])
 def test_erratum_check_reproduces(entry):
     result = run_check(entry.check, seed=0)
     assert result.erratum
@@ -45,44 +73,134 @@ def test_erratum_checks_with_other_seeds():
 
 
 def test_catalogue_matches_registry():
+    assert list_errata("000") == CATALOGUE  # discovery adds no paper-000 entry elsewhere
     registered = {c.name for c in list_checks("paper000") if c.erratum}
-    catalogued = {e.check for e in REGISTERED}
+    catalogued = {e.check for e in CHECKED}
     assert registered == catalogued  # every erratum check is catalogued and vice versa
     mine = {
         c.name for c in list_checks("paper000") if c.func.__module__.endswith("crossover.errata")
     }
-    assert mine == {e.check for e in REGISTERED if e.status != "elsewhere"}
+    assert mine == set(MODULE_CHECKS) == catalogued - {"paper000.eq13_termwise"}
     assert all(n.startswith("paper000.erratum_") for n in mine)
 
 
-def test_catalogue_is_consistent():
-    ids = [e.id for e in CATALOGUE]
-    assert len(ids) == len(set(ids))
-    # every item of the notes' §5 (1..24) is catalogued
-    assert {i.split(".")[1].rstrip("abc") for i in ids} == {str(k) for k in range(1, 25)}
+def test_catalogue_is_complete_and_consistent():
+    # 24 items: the time grid (3 entries) and Prop. C.3 (3 entries) count as one item each
+    assert len(CATALOGUE) == 28 and len(CHECKED) == 13
     for e in CATALOGUE:
-        assert e.status in errata._STATUSES
-        if e.status in ("counterexample", "proof step", "code"):
-            assert e.has_counterexample and e.check and e.function, e.id
-        if e.status == "elsewhere":
-            assert e.has_counterexample and e.check and e.function is None, e.id
-        if e.status in ("misprint, no counterexample", "notation/not numerically falsifiable"):
-            assert not e.has_counterexample and e.check is None, e.id
-        if e.function is not None:
-            assert e.function in errata.__all__ and callable(getattr(errata, e.function))
-            assert getattr(errata, e.function).__doc__
-    assert errata.get_erratum("5.7").function == "coupon_counterexample"
-    with pytest.raises(ValueError, match="erratum_id"):
-        errata.get_erratum("9.9")
+        assert e.where and e.printed and e.correction, e.name
+        # a counterexample exactly where a check reproduces it; misprints have neither
+        assert bool(e.counterexample) == (e.check is not None), e.name
+        assert "notes" not in f"{e.where} {e.printed} {e.correction} {e.counterexample}"
 
 
-def test_function_results_match_their_ids():
-    for e in CATALOGUE:
-        if e.function is not None:
-            ce = getattr(errata, e.function)()
-            assert isinstance(ce, Counterexample) and ce.erratum == e.id
-            assert ce.printed_fails == e.has_counterexample, e.id
-            assert ce.corrected_holds, e.id
+def test_function_results_name_their_catalogue_entries():
+    entries = {e.name: e for e in CATALOGUE}
+    produced = set()
+    for func in FUNCTIONS:
+        ce = func()
+        assert isinstance(ce, Counterexample) and ce.erratum in entries, func.__name__
+        assert ce.printed_fails == (entries[ce.erratum].check is not None), ce.erratum
+        assert ce.corrected_holds, ce.erratum
+        assert func.__doc__
+        produced.add(ce.erratum)
+    assert {e.name for e in CHECKED} - produced == {"paper000.eq13_termwise"}
+    assert sorted(produced - {e.name for e in CHECKED}) == [
+        "paper000.lemma_c2_quoted_constant",
+        "paper000.prop_c3_failure_probability",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("name", "numbers"),
+    [
+        ("paper000.time_grid_h1_formula", lambda: [f"{errata.time_grid_h1_formula().printed:.3f}"]),
+        ("paper000.time_grid_h2", lambda: [f"{errata.time_grid_h2().printed:.3f}"]),
+        (
+            "paper000.eq13_termwise",
+            lambda: [f"{run_check('paper000.eq13_termwise', seed=0).value:.1f}"],
+        ),
+        ("paper000.snr_quoted_time", lambda: [f"{errata.snr_quoted_time().actual:.4f}"]),
+        (
+            "paper000.chi2_proof_step",
+            lambda: [
+                f"{errata.chi2_proof_step().actual:.6f}",
+                f"{errata.chi2_proof_step().printed:.6f}",
+            ],
+        ),
+        (
+            "paper000.prop_c3_variance",
+            lambda: [
+                f"{errata.prop_c3_missing_variance().printed:.4f}",
+                f"{errata.prop_c3_missing_variance().actual:.0%}",
+            ],
+        ),
+        (
+            "paper000.coupon_c4",
+            lambda: (
+                [
+                    f"{ce.actual:.6f} < {ce.printed:.6f}"
+                    for ce in [errata.coupon_counterexample(12, 5)]
+                ]
+                + [
+                    f"{ce.actual:.5f} < {ce.printed:.5f}"
+                    for ce in (
+                        errata.coupon_counterexample(5, 3),
+                        errata.coupon_counterexample(20, 10),
+                    )
+                ]
+            ),
+        ),
+        (
+            "paper000.lemma_e1_coupling",
+            lambda: [
+                f"{errata.lemma_e1_coupling().actual:.2f}",
+                f"{errata.lemma_e1_coupling().printed:.2f}",
+                f"{errata.lemma_e1_coupling().details['corrected_eps']:.4f}",
+            ],
+        ),
+        (
+            "paper000.lemma_e6_exponent",
+            lambda: [
+                f"{errata.lemma_e6_exponent().actual:.0%}",
+                f"{errata.lemma_e6_exponent().printed:.2f}",
+            ],
+        ),
+        (
+            "paper000.prop_f2_direction",
+            lambda: [
+                f"{errata.prop_f2_condition().details['d_max_printed']:.2f}",
+                f"{errata.prop_f2_condition().actual:.4f}",
+            ],
+        ),
+        (
+            "paper000.h3_temperature",
+            lambda: [
+                f"{errata.regression_temperature().actual:.4f}",
+                f"{errata.regression_temperature().printed:.4f}",
+            ],
+        ),
+        (
+            "paper000.h4_code_logdet",
+            lambda: [
+                f"{errata.h4_code_logdet().details['max_abs_error_code']:.2f}",
+                f"{errata.h4_code_logdet().details['max_weight_change']:.2f}",
+            ],
+        ),
+    ],
+)
+def test_catalogue_numbers_are_those_the_functions_compute(name, numbers):
+    text = {e.name: e.counterexample for e in CATALOGUE}[name]
+    for number in numbers():
+        assert number in text, (name, number)
+
+
+def test_catalogue_numbers_of_the_searches():
+    entries = {e.name: e.correction for e in CATALOGUE}
+    assert errata.lemma_c2_quoted_constant_scan().actual < 0.14
+    assert "below 0.14 times" in entries["paper000.lemma_c2_quoted_constant"]
+    assert errata.prop_c3_failure_scan().actual < 6e-4
+    assert "below 6e-4 times" in entries["paper000.prop_c3_failure_probability"]
 
 
 def test_outcome_fails_when_printed_statement_holds():
@@ -95,7 +213,7 @@ def test_outcome_fails_when_printed_statement_holds():
 
 
 # ----------------------------------------------------------------------------------------------
-# reference numbers of the notes
+# reference numbers
 # ----------------------------------------------------------------------------------------------
 
 
@@ -111,7 +229,7 @@ def test_reference_numbers():
     assert (5, 10) not in rows and (12, 10) not in rows
     assert rows[(5, 3)] == pytest.approx((0.47966, 0.52762), abs=1e-5)
     assert rows[(20, 10)] == pytest.approx((0.99115, 0.99202), abs=1e-5)
-    # notes §2.9: (12, 10) and (12, 30) do not violate
+    # (12, 10) and (12, 30) do not violate
     assert not errata.coupon_counterexample(12, 10).printed_fails
     assert not errata.coupon_counterexample(12, 30).printed_fails
     snr = errata.snr_quoted_time()
