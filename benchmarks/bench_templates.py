@@ -2,17 +2,16 @@
 
     python benchmarks/bench_templates.py
 
-One line per case M in {10, 50, 100} at the Fig. 5 full-mode workload (N = 100 images of
-K = 4 generated 15 x 15 templates with c = 3 colors, n_dup = 100, so B = 10,000 queries of
-d = 675 per epoch): milliseconds per epoch of ``templates.template_objective`` (loss and analytic
-gradient; the Adam step is O(M p) and negligible) against its floor, the five unavoidable GEMMs
-of size (B c) x p x M -- the projections P = X T^T, the output xbar = W T, the back-projection
-H = G T^T and the two halves dT = W^T G + dP^T X of the template gradient -- run on the same
-query blocks and threads (single-threaded BLAS per block, as in the trainer). The remainder is
-the B c p = 6.75e6 Gaussian noise draws (~10 ns each: ~35 ms per epoch on two threads, the
-largest non-BLAS part at small M), forming x_t and the residual, and O(B c M) element-wise work.
-On an idle 2-core machine: 89 / 138 / 208 ms per epoch for M = 10 / 50 / 100, ratios 5.6 /
-3.2 / 2.6. Best of
+One line per case M in {10, 50, 100} at the Fig. 5 full-mode workload (N = 100 images of K = 4
+generated 15 x 15 templates with c = 3 colors, n_dup = 100, so B = 10,000 queries of d = 675 per
+epoch): milliseconds per epoch of ``template_model.template_objective`` (loss and analytic gradient;
+the Adam step is O(M p) and negligible) against its floor, the five unavoidable GEMMs of size (B c)
+x p x M -- the projections P = X T^T, the output xbar = W T, the back-projection H = G T^T and the
+two halves dT = W^T G + dP^T X of the template gradient -- run on the same query blocks and threads
+(single-threaded BLAS per block, as in the trainer). The remainder is the B c p = 6.75e6 Gaussian
+noise draws (~10 ns each: ~35 ms per epoch on two threads, the largest non-BLAS part at small M),
+forming x_t and the residual, and O(B c M) element-wise work. On an idle 2-core machine: 89 / 138 /
+208 ms per epoch for M = 10 / 50 / 100, ratios 5.6 / 3.2 / 2.6. Best of
 several interleaved repetitions (``bench_kernels.best_of``).
 """
 
@@ -20,20 +19,20 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import numba
 import numpy as np
 from bench_kernels import best_of, calibrated
 
 from diffmem_theory.core.distributions import TemplateMixture
 from diffmem_theory.core.schedules import VPTrig
 from diffmem_theory.core.training import TrainConfig
-from diffmem_theory.crossover.templates import (
+from diffmem_theory.crossover.template_data import generated_templates
+from diffmem_theory.crossover.template_model import (
     QUERY_BLOCK,
-    _n_threads,
-    _single_threaded_numpy_blas,
-    generated_templates,
     template_objective,
     template_partial_memorization_init,
 )
+from diffmem_theory.kernels import single_threaded_blas
 
 SCHED = VPTrig()
 N, K, C, SIZE, N_DUP = 100, 4, 3, 15, 100
@@ -67,8 +66,8 @@ def bench_epoch(M: int, repeats: int = 5) -> str:
         W.T @ X  # dP^T X
 
     def floor() -> None:
-        with _single_threaded_numpy_blas() as pinned:
-            workers = min(_n_threads() if pinned else 1, n_blocks)
+        with single_threaded_blas("numpy") as pinned:
+            workers = min(max(1, numba.get_num_threads()) if pinned else 1, n_blocks)
             with ThreadPoolExecutor(workers) as pool:
                 list(pool.map(gemms, range(n_blocks)))
 

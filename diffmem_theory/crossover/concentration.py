@@ -240,9 +240,9 @@ def prop_c3_bounds(
 
         d s^2 (1 - 3 eps) <= |sum_{j=1}^{n-1} softmax(w)_j x^j - x^n|^2 <= 2 d s^2 (1 + 3 eps).
 
-    Corrections (notes §5 item 6): the printed failure probability ``6 n exp(-d eps^2/2)`` is not
-    what the proof gives (``exp(-d eps^2/8)``), and the printed lower end ``d (1 - 3 eps)`` drops
-    ``s^2``; ``printed=True`` returns the printed statement. The proof's event (every
+    Corrections (ours, from the paper's proof): the printed failure probability ``6 n exp(-d
+    eps^2/2)`` is not what the proof gives (``exp(-d eps^2/8)``), and the printed lower end ``d (1 -
+    3 eps)`` drops ``s^2``; ``printed=True`` returns the printed statement. The proof's event (every
     ``|x^j - x^n|^2``, ``|x^n|^2`` and projection ``<x^j, x^n>/|x^n|`` concentrates) does not
     involve ``w``, so the bound holds uniformly over all weights, even weights that depend on the
     points (e.g. the softmax weights of the partially memorizing denoiser).
@@ -410,11 +410,12 @@ def coupon_probability_exact(
 def coupon_bound_printed(K: ArrayLike, d: ArrayLike) -> Any:
     r"""Proposition C.4 *as printed*: ``P[A] >= 1 - K^{-log d} (1 + log K log d)``.
 
-    Buchanan et al. (paper 000), Proposition C.4, for ``l >= (1 + log d) K log K``. **This is
-    false for small d**: at ``K = 12, d = 5, l = 78`` it gives 0.908371 while the exact
-    probability is 0.893773 (also false at (K, d) = (5, 3), (20, 10); notes §2.9). The proof's
-    own last line carries a factor 2 that the statement drops, and its union bound loses a
-    ``1 +`` (``1 + log d``, not ``log d``). Use :func:`coupon_bound_rigorous`. Vectorized.
+    Buchanan et al. (paper 000), Proposition C.4, for ``l >= (1 + log d) K log K``. **This is false
+    for small d**: at ``K = 12, d = 5, l = 78`` it gives 0.908371 while the exact probability is
+    0.893773 (also false at (K, d, l) = (5, 3, 17): exact 0.47966 < 0.52762, and (20, 10, 198):
+    0.99115 < 0.99202; exact values from :func:`coupon_probability_exact`). The proof's own last
+    line carries a factor 2 that the statement drops, and its union bound loses a ``1 +`` (``1 + log
+    d``, not ``log d``). Use :func:`coupon_bound_rigorous`. Vectorized.
 
     >>> round(coupon_bound_printed(12, 5), 6)
     0.908371
@@ -431,7 +432,7 @@ def coupon_bound_rigorous(
 ) -> Any:
     r"""A correct lower bound on ``P[A]`` of Proposition C.4 (every label drawn at least twice).
 
-    Buchanan et al. (paper 000), Proposition C.4, corrected (notes §2.9, §5 item 7). Exactly,
+    Buchanan et al. (paper 000), Proposition C.4, corrected here. Exactly,
     ``P[A_k^c] = (1 - 1/K)^l (1 + l/(K - 1))``, so by a union bound over the ``K`` labels
 
         ``form="union"``:   P[A] >= 1 - K (1 - 1/K)^l (1 + l/(K - 1))          (any l >= 0),
@@ -441,8 +442,10 @@ def coupon_bound_rigorous(
 
         ``form="closed"``:  P[A] >= 1 - K^{-log d} (1 + (K/(K-1)) log K (1 + log d)).
 
-    The union form is the sharper of the two; both hold in every row of the notes' table and
-    under the property tests (``tests/test_concentration.py``). ``K >= 2``; ``d >= 1``;
+    The union form is the sharper of the two; both hold at ``(K, d) = (5, 3), (12, 5), (20, 10),
+    (12, 10), (12, 30)`` with ``l = coupon_min_draws(K, d)`` (exact ``P[A]`` = 0.47966, 0.893773,
+    0.99115, 0.97833, 0.998397, where the printed bound fails in the first three) and under the
+    property tests (``tests/crossover/test_concentration.py``). ``K >= 2``; ``d >= 1``;
     ``form="closed"`` rejects an ``l`` below ``(1 + log d) K log K``. Vectorized.
 
     >>> round(coupon_bound_rigorous(12, 5), 6)     # exact P[A] = 0.893773
@@ -581,7 +584,8 @@ def coupling_conditions(
     ``V_2 = 2 alpha^2 s^2 + sigma^2`` (``s^2 = var_star``) and always ``0 <= eps <= 1``:
 
     * ``"E.1"``, ``"E.4"`` -- printed: ``eps <= alpha gamma / (4 sqrt(d V))``. The proof needs
-      ``max(eps, sqrt(eps)) <= alpha gamma/(4 sqrt(d V))`` (notes §5 item 8), the default here.
+      ``max(eps, sqrt(eps)) <= alpha gamma/(4 sqrt(d V))`` (the proof uses the threshold for
+      ``sqrt(eps)``, i.e. ``eps <= alpha^2 gamma^2/(16 d V)``), the default here.
       ``sharp=True``: ``eps <= alpha gamma/(2 sqrt(d V))`` -- the claim of E.1 holds under this
       weaker condition, because each gap is exactly Gaussian (see :func:`gap_means_failure_exact`).
     * ``"E.2"``, ``"E.3"``, ``"E.5"``, ``"E.6"`` (printed = default):
@@ -591,9 +595,10 @@ def coupling_conditions(
       ``8 eps d (alpha^2 s^2 + sqrt(2) alpha s sqrt(V)) <= alpha^2 gamma^2``, plus the second E.2
       condition. ``printed=True`` gives the E.2 conditions that the paper states for it.
     * ``"F.1"``, ``"F.3"`` -- printed: ``eps <= alpha gamma/(2 sqrt(d V))`` and the second E.2
-      condition (notes §2.3). Their proofs use Lemmas E.4 (E.1) and E.5 / E.6 (E.2), so the
-      default is the E.1 condition above *and* the E.2 conditions; with ``sharp=True`` the E.2
-      conditions alone (they imply the sharp E.1 condition, since ``V_2 > V``).
+      condition (the coupling conditions of Thm F.1). Their proofs use Lemmas E.4 (E.1) and E.5 /
+      E.6 (E.2), so the default is the E.1 condition above *and* the E.2 conditions; with
+      ``sharp=True`` the E.2 conditions alone (they imply the sharp E.1 condition, since
+      ``V_2 > V``).
 
     The second condition is evaluated as ``2 sigma^2 eps^2 <= (1 - eps) alpha^2 s^2`` (no
     division, so ``eps = 1`` is simply ``False``). Vectorized over ``t`` (and ``eps``, ``d``...);

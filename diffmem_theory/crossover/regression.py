@@ -13,7 +13,9 @@ entropy penalty ``beta = 1e-3``:
     min_{lambda~} sum_tuples (Mbar_pt/N - M_pt/N)^2 - beta sum_tuples sum_M p~(M) log p~(M),
     Mbar_pt = sum_M M p~(M),   p~ = softmax_M(-(1/tau) Delta(M)^2).
 
-Choices the paper leaves open (notes §3.3, §5 items 15-16), fixed here:
+Choices the paper leaves open (Sec. 4.1 and App. H.3 leave the normalization of the
+"normalized approximate losses", the parameterization of ``lambda~``, the train/test split, the
+optimizer, the M grid and the constant ``C`` unspecified), fixed here:
 
 * **Loss differences.** By default the closed forms of Thms 3.1/3.2,
   ``D(M, t) = C (1 - M/N) d s2 - d s2/(psi_t s2 + 1)`` (``L_mem`` cancels), with ``C = 2``
@@ -35,7 +37,7 @@ Choices the paper leaves open (notes §3.3, §5 items 15-16), fixed here:
 * **Optimizer**: L-BFGS-B on ``theta`` with the analytic gradient, from ``theta = 0`` (uniform
   weights) and ``n_starts - 1`` seeded random starts.
 
-Identifiability [derived, notes §1.8 and §3.3]. With the approximate losses and ``"d_s2"``,
+Identifiability (our derivation from eq. (14)). With the approximate losses and ``"d_s2"``,
 ``Delta(M) = C (1 - M/N) - G(lambda~)`` with ``G = sum_l lambda~_l/(psi_l s2 + 1)``: ``d`` and
 ``K`` drop out and the objective depends on ``lambda~`` only through the scalar ``G``. Every fit
 therefore predicts one ratio,

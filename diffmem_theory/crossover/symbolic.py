@@ -543,7 +543,7 @@ def crossover_ratio_times_expr(times: Any, weighting: str = "x0", s2: Any = 1) -
     Buchanan et al. (paper 000), eq. (14) with ``E_t`` the average over ``times``:
     ``1 - sum_l lambda(t_l) g(t_l) / (C sum_l lambda(t_l))``, ``g = t^2/(s2 (1 - t^2) + t^2)``;
     rational in ``C`` when the times and ``s2`` are rational. One time ``t``, ``lambda = 1``,
-    ``s2 = 1``: ``1 - t^2/C`` (``t_16 = 9007/25000``: 0.8702 for C = 1, notes §2.5).
+    ``s2 = 1``: ``1 - t^2/C`` (``t_16 = 9007/25000``: 0.8702 for C = 1).
 
     >>> crossover_ratio_times_expr([sp.Rational(1, 2)])
     1 - 1/(4*C)
@@ -555,11 +555,11 @@ def crossover_ratio_times_expr(times: Any, weighting: str = "x0", s2: Any = 1) -
 
 
 def crossover_ratio_grid_expr(weighting: str = "x0", s2: Any = 1, n_steps: int = 25) -> sp.Expr:
-    r"""``M_*/N`` on the experiments' 26-point grid as an exact rational in ``C`` (notes §4.9).
+    r"""``M_*/N`` on the experiments' 26-point grid as an exact rational in ``C``.
 
     Buchanan et al. (paper 000), eq. (14) on the grid of :func:`grid_times`; for ``lambda = 1``
     and ``s2 = 1`` it is ``1 - mean_l(t_l^2)/C``:
-    0.66036 (C = 1) and 0.83018 (C = 2) to the 5 digits of the notes; exactly,
+    0.66036 (C = 1) and 0.83018 (C = 2) to 5 digits; exactly,
     ``mean_l t_l^2 = 8491009/25000000 = 0.33964036``. ``lambda = psi``: 0.99998285 (C = 1).
 
     >>> r = crossover_ratio_grid_expr("x0")

@@ -186,7 +186,7 @@ def test_prop_c3_printed_lower_bound_drops_var_star():
 # Proposition C.4
 # ---------------------------------------------------------------------------------------------
 
-NOTES_TABLE = [  # K, d, l, exact P[A], printed bound (notes §2.9)
+REFERENCE_TABLE = [  # K, d, l, exact P[A] (our exact counts), printed bound (Prop. C.4)
     (5, 3, 17, 0.47966, 0.52762),
     (12, 5, 78, 0.89377, 0.90837),
     (20, 10, 198, 0.99115, 0.99202),
@@ -195,7 +195,7 @@ NOTES_TABLE = [  # K, d, l, exact P[A], printed bound (notes §2.9)
 ]
 
 
-@pytest.mark.parametrize(("K", "d", "l", "exact", "printed"), NOTES_TABLE)
+@pytest.mark.parametrize(("K", "d", "l", "exact", "printed"), REFERENCE_TABLE)
 def test_coupon_reference_table(K, d, l, exact, printed):
     assert cc.coupon_min_draws(K, d) == l
     digits = 6 if exact > 0.998 else 5
@@ -715,14 +715,14 @@ def test_schedule_by_name():
 @pytest.mark.parametrize("lemma", [cc.lemma_e1, cc.lemma_e2, cc.lemma_e3, cc.lemma_e4, cc.lemma_e5])
 @pytest.mark.parametrize("which", ["N", "K", "Gamma"])
 def test_unused_arguments_are_validated(lemma, which):
-    # issue 14: lemma_e1(.3, .5, 200, nan, 3, 39.6, var_star=.8) accepted the NaN N
+    # regression: lemma_e1(.3, .5, 200, nan, 3, 39.6, var_star=.8) accepted the NaN N
     args = {"N": 10, "K": 3, "Gamma": 28.0}
     args[which] = math.nan
     with pytest.raises(ValueError, match=which):
         lemma(0.3, 0.5, 200, args["N"], args["K"], 39.6, args["Gamma"], var_star=0.8)
 
 
-# --- issue 14 fuzzing: extreme valid floats, sizes, Bound fields -------------------------------
+# --- fuzzing findings: extreme valid floats, sizes, Bound fields ---------------------------------
 
 
 @pytest.mark.parametrize(
@@ -773,7 +773,7 @@ def test_bound_fields_are_validated(field, value):
 
 
 def test_flags_and_observed_quantities_are_validated():
-    # issue 14 fuzzing: NaN / complex flags were accepted as truthy, NaN observations as False
+    # fuzzing finding: NaN / complex flags were accepted as truthy, NaN observations as False
     with pytest.raises(ValueError, match="printed"):
         cc.lemma_e1(0.3, 0.5, 200, 10, 3, 39.6, var_star=0.8, printed=float("nan"))
     with pytest.raises(ValueError, match="log"):

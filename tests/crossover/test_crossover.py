@@ -269,7 +269,7 @@ def test_eq13_termwise_erratum_reproduced():
 
 
 def test_thm3_2_fails_when_clusters_are_not_represented():
-    """Documented limitation: memorizing only one cluster pushes C_emp above 2 (notes §2.4)."""
+    """Documented limitation: memorizing only one cluster pushes C_emp above 2 (Prop. C.4 fails)."""
     rng = np.random.default_rng(0)
     gmm = IsotropicGaussianMixture(sphere_means(12, 50, rng), 1.0)
     X, labels = gmm.sample(200, rng)
@@ -340,7 +340,7 @@ def test_schedule_type_checked():
     ],
 )
 def test_constant_outside_thm_3_2_range_warns(call):
-    # issue 14: crossover_ratio(C=0.5) silently used Thm 3.2 outside C in [1, 2]
+    # regression: crossover_ratio(C=0.5) silently used Thm 3.2 outside C in [1, 2]
     for C in (0.5, 2.5):
         with pytest.warns(OutOfRangeWarning, match=r"C = .* outside \[1, 2\]"):
             call(C)
@@ -350,7 +350,7 @@ def test_constant_outside_thm_3_2_range_warns(call):
             call(C)
 
 
-# --- issue 14 fuzzing: extreme valid floats ------------------------------------------------------
+# --- fuzzing findings: extreme valid floats ------------------------------------------------------
 
 
 def test_residuals_at_tiny_t_and_huge_gamma_are_finite():

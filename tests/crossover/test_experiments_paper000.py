@@ -56,13 +56,13 @@ def test_generalizing_excess_is_d_t2_at_t16(fig1):
 
 
 def test_generalizing_excess_at_every_high_snr_time(fig1):
-    """Thm 3.1 within 2% wherever psi_t >~ 1 (t <= 0.6); it degrades as t -> 1 (notes §2.3)."""
+    """Thm 3.1 within 2% wherever psi_t >~ 1 (t <= 0.6); it degrades as t -> 1 (psi_t -> 0)."""
     t = fig1["times"]
     np.testing.assert_allclose(fig1["excess_gen_theory"], 50 * t**2, rtol=1e-12)
     high = fig1["psi"] >= 1.0
     assert high.sum() == 4
     np.testing.assert_allclose(fig1["excess_gen"][high], 50 * t[high] ** 2, rtol=0.02)
-    # L_mem vanishes at high SNR and is small but positive at t = 0.8 (notes: 0.18)
+    # L_mem vanishes at high SNR and is small but positive at t = 0.8 (we measured 0.18)
     assert np.all(fig1["loss_mem"][high] < 1e-6)
     assert 0.05 < fig1["loss_mem"][~high][0] < 0.4
 
@@ -88,7 +88,10 @@ def test_empirical_constant_does_not_depend_on_t(fig1):
 
 
 def test_empirical_constant_near_reference_values(fig1):
-    """notes §2.4: C_emp ~ 1.50 (M = 100), 1.44 (M = 160), one data seed; +-0.15 across seeds."""
+    """Our Monte Carlo reference: C_emp ~ 1.50 (M = 100), 1.44 (M = 160), one data seed.
+
+    +-0.15 across seeds.
+    """
     j16 = fig1["j16"]
     for m, ref in ((100, 1.50), (160, 1.44)):
         i = int(np.flatnonzero(fig1["C_emp_M"] == m)[0])
@@ -146,7 +149,10 @@ def test_fig1_is_reproducible():
 
 
 def test_theory_reference_crossovers(theory):
-    """notes §2.5: grid lambda = 1: 0.83018 (C = 2), 0.66036 (C = 1); lambda = psi: ~1."""
+    """Eq. (14) on the grid: lambda = 1: 0.83018 (C = 2), 0.66036 (C = 1); lambda = psi: ~1.
+
+    For lambda = 1 the ratio is 1 - mean_l(t_l^2)/C with mean_l t_l^2 = 0.33964.
+    """
     assert theory["ratio_grid"]["x0"] == pytest.approx(0.83018, abs=1e-5)
     c = theory["C_values"]
     assert c[0] == 1.0 and c[-1] == 2.0

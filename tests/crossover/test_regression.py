@@ -192,7 +192,7 @@ def test_gradient_with_measured_differences_and_the_baseline_grid():
 
 
 # ------------------------------------------------------------------------------------------------
-# invariances of the approximate losses (notes §1.8, §3.3)
+# invariances of the approximate losses (d cancels from eq. (14), K never enters it)
 # ------------------------------------------------------------------------------------------------
 
 

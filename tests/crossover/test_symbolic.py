@@ -162,7 +162,7 @@ def test_gen_excess_vs_numeric(t, d, s2):
     f = sp.lambdify((T, D, S2), sym.gen_excess_expr(), "mpmath")
     num = float(cx.gen_excess_loss(t, d, var_star=s2))
     assert rel_err(num, float(mp_eval(f, t, d, s2))) < 1e-13
-    # s2 = 1: exactly d t^2 (notes §1.8)
+    # s2 = 1: exactly d t^2 (1/(psi_t + 1) = t^2 for VPTrig)
     assert rel_err(float(cx.gen_excess_loss(t, d)), d * t * t) < 1e-13
 
 
@@ -400,7 +400,7 @@ def test_ratio_with_t_max_vs_numeric(weighting, s2):
     assert rel_err(num, exact) < 1e-10
 
 
-# --- issue 14 fuzzing: bad symbolic arguments --------------------------------------------------
+# --- fuzzing findings: bad symbolic arguments ----------------------------------------------------
 
 
 @pytest.mark.parametrize(
@@ -432,7 +432,7 @@ def test_kernel_integral_float_one_is_the_s2_equal_one_branch():
 
 
 def test_float_arguments_are_exact_rationals():
-    # issue 14 fuzzing: s2 = 1e300 rounded 1 - 1/s2 to 1, giving complex or infinite results
+    # fuzzing finding: s2 = 1e300 rounded 1 - 1/s2 to 1, giving complex or infinite results
     expr = sym.crossover_ratio_expr("x0", s2=1e300)
     assert not expr.has(sp.I) and not expr.atoms(sp.Float)
     value = sp.N(expr.subs(C, 1), 400)  # 1 - 1/s2 = 1 - 1e-300 needs 300+ digits
@@ -445,7 +445,7 @@ def test_float_arguments_are_exact_rationals():
 
 
 def test_tiny_float_s2_is_the_decimal_it_prints_as():
-    # issue 14 fuzzing: s2 = 1e-308 as its binary value (a 1000-bit denominator) took > 15 s
+    # fuzzing finding: s2 = 1e-308 as its binary value (a 1000-bit denominator) took > 15 s
     assert sym._real(1e-308, "s2") == sp.Rational(1, 10**308)
     moments = sym.crossover_moments_expr("eps", 1e-308, T_MIN)
     assert moments == sym.crossover_moments_expr("eps", sp.Rational(1, 10**308), T_MIN)

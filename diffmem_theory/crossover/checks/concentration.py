@@ -199,9 +199,9 @@ _COUPON_TABLE = ((5, 3, 0.47966), (12, 5, 0.893773), (20, 10, 0.99115), (12, 10,
 def c4_coupon_exact(seed: int = 0) -> Outcome:
     """Exact P[every label at least twice] (EGF) = Monte Carlo frequency, K = 12, l = 78.
 
-    200 000 sequences of 78 uniform labels; value = |MC - exact| / SE (<= 4). The note also
-    checks that the EGF dynamic program gives the same fraction and the notes' reference
-    0.893773 (1e-6).
+    200 000 sequences of 78 uniform labels; value = |MC - exact| / SE (<= 4). The check also
+    requires that the EGF dynamic program gives the same fraction and that it equals the
+    reference 0.893773 (our exact count, 1e-6).
     """
     rng = np.random.default_rng(seed)
     K, l, n = 12, 78, 200_000
@@ -220,7 +220,8 @@ def c4_coupon_exact(seed: int = 0) -> Outcome:
 def c4_coupon_rigorous() -> Outcome:
     """The corrected coupon bounds (union and closed form) are <= the exact probability.
 
-    The five rows of the notes' table (l = ceil((1 + log d) K log K)) plus K in {2..40} x
+    The five rows of the reference table ``_COUPON_TABLE`` (our exact values at
+    l = ceil((1 + log d) K log K)) plus K in {2..40} x
     d in {1, 2, 5, 50, 1e4}; value = min(exact - bound) over both forms (>= 0). The note counts
     the grid points where the printed bound exceeds the exact probability.
     """
@@ -238,7 +239,7 @@ def c4_coupon_rigorous() -> Outcome:
     passed = worst >= 0.0 and ref_err < 6e-6
     note = (
         f"{len(margins) // 2} (K, d) pairs; printed bound exceeds the exact probability at "
-        f"{printed_false}; max |exact - notes table| = {ref_err:.1e}"
+        f"{printed_false}; max |exact - reference table| = {ref_err:.1e}"
     )
     return Outcome(worst, 0.0, 0.0, passed, note)
 

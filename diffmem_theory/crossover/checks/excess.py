@@ -55,7 +55,7 @@ def thm3_1(seed: int = 0) -> Outcome:
     K = 12, N = 200, t_16 = 0.36028 and t = 0.2006 (grid indices 16 and 20), 20 noise draws per
     point on common random numbers; value = largest relative deviation from d t^2.
     """
-    worst, notes = 0.0, []
+    worst, parts = 0.0, []
     for d in (30, 50):
         _, gmm, X, _ = _laboratory(seed, d)
         out = training_losses(_gen_and_mem(gmm, X), X, _GRID[[16, 20]], _SCHED, n_noise=20)
@@ -63,8 +63,8 @@ def thm3_1(seed: int = 0) -> Outcome:
         predicted = gen_excess_loss(excess.times, d)
         rel = np.abs(excess.mean - predicted) / predicted
         worst = max(worst, float(rel.max()))
-        notes.append(f"d={d}: MC {np.round(excess.mean, 3).tolist()} vs {predicted.round(3)}")
-    return Outcome(worst, 0.0, 0.02, worst <= 0.02, "; ".join(notes))
+        parts.append(f"d={d}: MC {np.round(excess.mean, 3).tolist()} vs {predicted.round(3)}")
+    return Outcome(worst, 0.0, 0.02, worst <= 0.02, "; ".join(parts))
 
 
 @check("paper000.thm3_2", equation="Buchanan et al., Thm 3.2 / Thm F.3 (1 <= C <= 2)")
@@ -126,7 +126,8 @@ def eq13_termwise(seed: int = 0) -> Outcome:
 
     xbar = xbar_* with d = 5, K = 4, N = 20 at t = 0.8 (psi = 0.56, where xbar_mem mixes several
     points), 400 draws per point; value = largest per-point |z|; the per-i identity fails if it
-    exceeds 6 (notes §5.13); averaged over i it holds (paper000.eq13_orthogonality).
+    exceeds 6 (the proof of Thm F.1 applies its '= (1/N) sum_i' step per i, where it is
+    only an inequality); averaged over i it holds (paper000.eq13_orthogonality).
     """
     _, gmm, X, _ = _laboratory(seed, 5, K=4, N=20)
     res = orthogonality_residual(
@@ -140,7 +141,11 @@ def eq13_termwise(seed: int = 0) -> Outcome:
 
 @check("paper000.eq14_grid", equation="Buchanan et al., eq. (14) on the 26-point grid")
 def eq14_grid() -> Outcome:
-    """Grid crossover ratios M_*/N (VPTrig, s2 = 1) against notes §4.9.
+    """Grid crossover ratios M_*/N (VPTrig, s2 = 1) against our exact values.
+
+    The references are ``1 - mean_l(t_l^2)/C`` (``mean_l t_l^2 = 0.33964036`` exactly, see
+    :func:`~diffmem_theory.crossover.symbolic.crossover_ratio_grid_expr`) and its analogue
+    for ``lambda = psi``.
 
     lambda = 1: 0.66036 (C = 1), 0.83018 (C = 2); lambda = psi: 0.9999828 / 0.9999914; the argmin
     form of Sec. 4.1 at N = 200 must pick the grid point nearest N M_*/N.

@@ -2,7 +2,7 @@ r"""``paper000.fig1`` and ``paper000.crossover_theory``: the loss approximations
 
 Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models" (paper 000).
 
-``paper000.fig1`` (Fig. 1; Thms 3.1 and 3.2, notes §2.3-2.4, §3.5). An isotropic mixture of
+``paper000.fig1`` (Fig. 1; Thms 3.1 and 3.2). An isotropic mixture of
 ``K = 12`` Gaussians in ``d = 50`` with means on the sphere of radius ``sqrt(d)`` and
 ``sigma_*^2 = 1``, ``N = 200`` training points, VPTrig (``alpha_t = sqrt(1 - t^2)``,
 ``sigma_t = t``). Four panels:
@@ -24,7 +24,7 @@ Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
 All losses share common random numbers (every denoiser sees the same noise draws), so the
 differences -- the quantities the theorems are about -- have small standard errors.
 
-``paper000.crossover_theory`` (eq. (14), notes §2.5; closed forms only). (a) The approximate loss
+``paper000.crossover_theory`` (eq. (14); closed forms only). (a) The approximate loss
 difference ``E_t[lambda {C (1 - M/N) d s2 - d s2/(psi_t s2 + 1)}]`` on the 26-point grid, divided by
 ``d s2 E_t[lambda]`` so that every weighting shares the axes, for ``lambda = 1`` ("x0"),
 ``lambda = psi_t`` ("eps", the training weighting), ``"v"`` and two truncated weightings

@@ -16,7 +16,8 @@ memorization ratio is >= 1/2 (``phase_transition``, paper convention). The loss 
 Thms 3.1/3.2 with C = 2, tau = 1/20, beta = 1e-3, seeded 80/20 train/test split of the tuples).
 
 Paper: train and test MSE <= 2e-4 and ``Mtilde_pt = 0.8 N`` for every tuple. The approximate
-losses make the prediction independent of d and K (notes §1.8, §3.3), so the fit can only
+losses make the prediction independent of d and K (``d`` cancels from eq. (14) and ``K`` never
+enters it), so the fit can only
 return one ratio ``crossover_ratio(lambda~)``; the figure shows how well one ratio explains the
 observed ``M_pt/N``.
 
@@ -52,7 +53,7 @@ FULL_TUPLES = tuple(
     (N, d, K) for N in (50, 100, 150, 200) for d in (30, 40, 50, 60) for K in (3, 6, 9, 12)
 )
 QUICK_TUPLES = tuple((N, 30, K) for N in (50, 100) for K in (3, 6))
-C = 2.0  # the constant of Thm 3.2 in the approximate losses (notes §5.15)
+C = 2.0  # the constant of Thm 3.2 in the approximate losses (Fig. 1 of the paper uses 2)
 
 
 def tuples(quick: bool) -> tuple[tuple[int, int, int], ...]:

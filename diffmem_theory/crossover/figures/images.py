@@ -2,9 +2,9 @@ r"""``paper000.fig4`` and ``paper000.fig5``: the colored-template image model (S
 
 Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models" (paper 000).
 
-Templates: :func:`diffmem_theory.crossover.templates.generated_templates` (procedural garment
+Templates: :func:`diffmem_theory.crossover.template_data.generated_templates` (procedural garment
 silhouettes, 15 x 15, jointly min-max normalized), or real FashionMNIST templates
-(:func:`~diffmem_theory.crossover.templates.load_fashion_mnist_templates`) when the environment
+(:func:`~diffmem_theory.crossover.template_data.load_fashion_mnist_templates`) when the environment
 variable ``DIFFMEM_FASHION_MNIST`` names a directory holding the IDX files. Colors ``c ~ N(0, I_3)``
 (``u_* = 0``, ``s_*^2 = 1``), sample ``y = c (x) x_k``.
 
@@ -16,11 +16,11 @@ negative channel darker).
 
 ``paper000.fig5`` (Fig. 5, the image-model analogue of Fig. 2): ``N = 100`` samples of ``K = 4``
 templates, ``c = 3``; ten models ``M = N/10, 2N/10, ..., N`` trained by
-:func:`~diffmem_theory.crossover.templates.train_template_denoiser` from the partial-memorization
-initialization. Panels: (a) memorization ratio (``N_eval = 50`` DDIM samples on the 26-point grid,
-Def. 2.2 with ``c = 1/9``) against ``M/N`` with the phase transition (ratio 1/10 to 9/10)
-shaded; (b) training loss ``L_{N,t}`` at ``t_16 = 0.36028`` (``psi = 6.704``, x0 units) of the
-trained models against the partially memorizing ``xbar_pmem,M``, memorizing ``xbar_mem`` and
+:func:`~diffmem_theory.crossover.template_model.train_template_denoiser` from the
+partial-memorization initialization. Panels: (a) memorization ratio (``N_eval = 50`` DDIM samples on
+the 26-point grid, Def. 2.2 with ``c = 1/9``) against ``M/N`` with the phase transition (ratio 1/10
+to 9/10) shaded; (b) training loss ``L_{N,t}`` at ``t_16 = 0.36028`` (``psi = 6.704``, x0 units) of
+the trained models against the partially memorizing ``xbar_pmem,M``, memorizing ``xbar_mem`` and
 ground-truth ``xbar_*`` denoisers; (c) the test loss ``L_t`` on 100 held-out samples.
 
 * Full mode: the paper's training (App. H.1): 100,000 epochs, ``n_dup = 100``, Adam (b2 = 0.999)
@@ -28,18 +28,18 @@ ground-truth ``xbar_*`` denoisers; (c) the test loss ``L_t`` on 100 held-out sam
   epoch; losses with 100 noise draws per point, baselines for every ``M = 1..N``. About 0.1 s
   (M = 10) to 0.4 s (M = 100) per epoch on two cores, i.e. 3-12 hours per model;
   ``checkpoint_dir`` makes the runs resumable.
-* Quick mode (~4-5 minutes on two cores; same data, ``N``, ``K`` and 15 x 15 images): a
-  compressed schedule -- 1,000 epochs, ``n_dup = 10``, lr ``0 -> 2e-3`` over 100 epochs then
-  ``-> 1e-6``, Adam ``b2 = 0.9``, and *stratified* grid times (draw ``r`` of a sample at grid
-  index ``(k + r) mod 26``: still an unbiased estimate of the same loss, with much less
-  epoch-to-epoch noise, see :func:`~diffmem_theory.crossover.templates.template_objective`). Why:
-  the ``psi_t`` weighting makes the gradient heavy-tailed (``psi = 1e6`` at ``t = 0.001``); with
-  ``b2 = 0.999`` or ``0.99`` Adam's second moment remembers the large early gradients and a
-  compressed run barely moves the variance (M = 10: ``s`` from 1e-3 to 0.05 in 600 epochs at
-  lr 1e-2), while with ``b2 = 0.9`` it reaches the generalizing ``s2 ~ 1`` in a few hundred.
-  A larger peak lr (1e-2) makes the Adam steps jitter the templates enough to knock even
-  ``M = N`` out of the memorizing basin (it then generalizes too); 2e-3 keeps ``M = N``
-  memorizing. Losses with 20 noise draws per point, baselines on the grid of trained ``M``.
+* Quick mode (~4-5 minutes on two cores; same data, ``N``, ``K`` and 15 x 15 images): a compressed
+  schedule -- 1,000 epochs, ``n_dup = 10``, lr ``0 -> 2e-3`` over 100 epochs then ``-> 1e-6``, Adam
+  ``b2 = 0.9``, and *stratified* grid times (draw ``r`` of a sample at grid index ``(k + r) mod
+  26``: still an unbiased estimate of the same loss, with much less epoch-to-epoch noise, see
+  :func:`~diffmem_theory.crossover.template_model.template_objective`). Why: the ``psi_t`` weighting
+  makes the gradient heavy-tailed (``psi = 1e6`` at ``t = 0.001``); with ``b2 = 0.999`` or ``0.99``
+  Adam's second moment remembers the large early gradients and a compressed run barely moves the
+  variance (M = 10: ``s`` from 1e-3 to 0.05 in 600 epochs at lr 1e-2), while with ``b2 = 0.9`` it
+  reaches the generalizing ``s2 ~ 1`` in a few hundred. A larger peak lr (1e-2) makes the Adam steps
+  jitter the templates enough to knock even ``M = N`` out of the memorizing basin (it then
+  generalizes too); 2e-3 keeps ``M = N`` memorizing. Losses with 20 noise draws per point, baselines
+  on the grid of trained ``M``.
   Result (seed 0, generated templates): ratios 0-0.14 for ``M <= 90`` and 1.0 at
   ``M = N``, the learned color variance falling from 0.7 (M = 10) to 0.06 (M = 90) and 5e-8
   (M = 100); with the eps weighting the transition sits at the very end (eq. (14) gives
@@ -74,11 +74,11 @@ from diffmem_theory.core.losses import test_loss, training_losses
 from diffmem_theory.core.metrics import memorization_ratio, phase_transition
 from diffmem_theory.core.schedules import VPTrig
 from diffmem_theory.core.training import TrainConfig
-from diffmem_theory.crossover.templates import (
+from diffmem_theory.crossover.template_data import (
     generated_templates,
     load_fashion_mnist_templates,
-    train_template_denoiser,
 )
+from diffmem_theory.crossover.template_model import train_template_denoiser
 from diffmem_theory.plotting import PALETTE, figure, paper_style
 from diffmem_theory.registry import experiment
 
