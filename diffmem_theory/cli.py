@@ -1,6 +1,8 @@
 """The ``diffmem`` command line: list, check, figure, reproduce, sweep.
 
 ``diffmem list``                         registered checks and experiments
+``diffmem list --errata [--paper P]``    the errata catalogue of the five papers: where each
+statement is, as printed, its correction, the counterexample and the check that reproduces it
 ``diffmem check [NAME ...] [--paper P]``  run checks; exit status 1 if any fails
 ``diffmem figure NAME [--quick] [--out DIR]``     regenerate one figure (PNG + PDF)
 ``diffmem reproduce --quick --out DIR``   every figure, every check, and ``DIR/index.html``
@@ -29,6 +31,7 @@ import json
 import os
 import signal
 import sys
+import textwrap
 import time
 import traceback
 from collections.abc import Callable, Sequence
@@ -37,7 +40,15 @@ from typing import NoReturn
 
 from tqdm import tqdm
 
-from diffmem_theory.registry import CheckResult, ExperimentSpec, list_checks, list_experiments
+from diffmem_theory.registry import (
+    PACKAGES,
+    CheckResult,
+    Erratum,
+    ExperimentSpec,
+    list_checks,
+    list_errata,
+    list_experiments,
+)
 from diffmem_theory.report import FigureRecord, environment, write_report
 from diffmem_theory.sweep import Terminated, writable_dir
 
@@ -135,7 +146,47 @@ def _run_figure(spec: ExperimentSpec, quick: bool, seed: int, out: Path) -> Figu
     )
 
 
+_WIDTH = 100  # the errata listing is wrapped to this many columns
+
+
+def _print_errata(entries: Sequence[Erratum], paper: str | None) -> None:
+    """The catalogue grouped by paper: name and where, then printed, correction,
+    counterexample and check, each wrapped and indented (``-`` for a field that is empty)."""
+    by_paper: dict[str, list[Erratum]] = {}
+    for e in entries:
+        by_paper.setdefault(e.paper, []).append(e)
+    papers = sorted(by_paper) if paper else [p for p in PACKAGES if p != "core" or p in by_paper]
+    if not papers:
+        print(f"no errata catalogued for paper {paper}")
+    for key in papers:
+        group = by_paper.get(key, [])
+        count = f"{len(group)} {'erratum' if len(group) == 1 else 'errata'}"
+        print(f"{key} ({PACKAGES[key]}): {count if group else 'no errata'}")
+        for e in group:
+            print(f"  {e.name}  -- {e.where}")
+            fields = {
+                "printed": e.printed,
+                "correction": e.correction,
+                "counterexample": e.counterexample or "-",
+                "check": e.check or "-",
+            }
+            for label, text in fields.items():
+                print(
+                    textwrap.fill(
+                        text,
+                        _WIDTH,
+                        initial_indent=f"    {label + ':':16s}",
+                        subsequent_indent=" " * 20,
+                        break_long_words=False,
+                        break_on_hyphens=False,
+                    )
+                )
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
+    if args.errata:
+        _print_errata(list_errata(paper=args.paper), args.paper)
+        return 0
     checks = [] if args.experiments_only else list_checks(paper=args.paper)
     experiments = [] if args.checks_only else list_experiments(paper=args.paper)
     if not args.experiments_only:
@@ -251,11 +302,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     sub = p.add_subparsers(dest="command", required=True)
 
-    q = sub.add_parser("list", help="list registered checks and experiments")
+    q = sub.add_parser("list", help="list registered checks and experiments, or the errata")
     q.add_argument("--paper", help="000-004 or core")
     g = q.add_mutually_exclusive_group()
     g.add_argument("--checks", dest="checks_only", action="store_true", help="checks only")
     g.add_argument("--experiments", dest="experiments_only", action="store_true")
+    g.add_argument(
+        "--errata",
+        action="store_true",
+        help="the errata catalogue: each statement printed wrong in a paper, its correction, "
+        "the counterexample and the check that reproduces it",
+    )
     q.set_defaults(func=_cmd_list)
 
     q = sub.add_parser("check", help="run theorem checks; exit 1 if any fails")

@@ -45,6 +45,7 @@ from diffmem_theory._validation import check_bool, check_callable, check_scalar
 
 __all__ = [
     "CHECK_STATUSES",
+    "PACKAGES",
     "CheckResult",
     "CheckSpec",
     "Erratum",

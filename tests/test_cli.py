@@ -38,6 +38,64 @@ def test_list_names_checks_and_experiments(capsys):
         assert spec.name in out
 
 
+def test_list_errata_prints_the_catalogue_of_every_paper(capsys):
+    assert main(["list", "--errata"]) == 0
+    out = capsys.readouterr().out
+    assert "checks:" not in out and "experiments:" not in out
+    for paper, package in registry.PACKAGES.items():
+        if paper != "core":
+            assert re.search(rf"^{paper} \({package}\): ", out, re.M), paper
+    for entry in registry.list_errata():
+        assert f"  {entry.name}  -- {entry.where}\n" in out
+        assert f"    check:          {entry.check or '-'}\n" in out[out.index(entry.name) :]
+
+
+def test_list_errata_of_one_paper(capsys):
+    assert main(["list", "--errata", "--paper", "000"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("paper000 (crossover): ")
+    assert "paper001" not in out and "paper000.coupon_c4  -- App. C.2, Prop. C.4" in out
+    assert "0.893773 < 0.908371" in out  # the counterexample's numbers
+
+
+def test_list_errata_layout(capsys, monkeypatch):
+    """Grouped by paper; every field on its own labelled line, wrapped to 100 columns."""
+    monkeypatch.setattr(registry, "_ERRATA", {})
+    monkeypatch.setattr(registry, "discover", lambda: None)
+    registry.erratum("core.demo_misprint", where="eq. (1)", printed="1 + 1 = 3", correction="2")
+    long = " ".join(["word"] * 40)
+    registry.erratum(
+        "paper002.demo_bound",
+        where="Thm 9",
+        printed="x <= 1",
+        correction=long,
+        counterexample="x = 2",
+        check="paper002.erratum_demo_bound",
+    )
+    assert main(["list", "--errata"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[:2] == ["core (core): 1 erratum", "  core.demo_misprint  -- eq. (1)"]
+    assert lines[2:6] == [
+        "    printed:        1 + 1 = 3",
+        "    correction:     2",
+        "    counterexample: -",
+        "    check:          -",
+    ]
+    assert "paper001 (mixing): no errata" in lines and "paper002 (voronoi): 1 erratum" in lines
+    assert max(len(line) for line in lines) <= 100
+    at = lines.index("    printed:        x <= 1")
+    assert lines[at + 1].startswith("    correction:     word word")
+    end = lines.index("    counterexample: x = 2")
+    assert all(line.startswith(" " * 20 + "word") for line in lines[at + 2 : end])
+    assert lines[end : end + 3] == [
+        "    counterexample: x = 2",
+        "    check:          paper002.erratum_demo_bound",
+        "paper003 (fisher): no errata",
+    ]
+    assert main(["list", "--errata", "--paper", "001"]) == 0
+    assert capsys.readouterr().out == "no errata catalogued for paper 001\n"
+
+
 def test_check_json_and_exit_status(capsys, monkeypatch):
     first = registry.list_checks()[0].name
     assert main(["check", first, "--json"]) == 0

@@ -84,6 +84,8 @@ def _refused(capsys, argv: list[str], *phrases: str) -> str:
         (["no_such_command"], "invalid choice"),
         (["list", "--checks", "--experiments"], "not allowed with argument"),
         (["list", "--paper", "7"], "paper must be one of"),
+        (["list", "--errata", "--checks"], "not allowed with argument"),
+        (["list", "--errata", "--paper", "paper9"], "paper must be one of"),
         (["check", "core.no_such_check"], "unknown check"),
         (["figure", "core.no_such_figure"], "unknown experiment"),
         (["sweep", "core.no_such_sweep", "--out", "d"], "unknown sweep"),
