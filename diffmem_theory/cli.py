@@ -236,7 +236,7 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
         for spec in _progress(specs, "figures", not args.no_progress)
     ]
     checks = _run_checks(None, args.paper, args.seed, None, not args.no_progress)
-    page = write_report(out, figures, checks, environment())
+    page = write_report(out, figures, checks, environment(), list_errata(paper=args.paper))
     for rec in figures:
         print(f"{rec.status.upper():6s} {rec.name} ({rec.seconds:.1f} s)")
         if rec.error:

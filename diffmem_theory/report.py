@@ -1,13 +1,16 @@
 """The static HTML report written by ``diffmem reproduce``.
 
 One static ``index.html`` (no scripts, no external resources; figures are PNG files next
-to it, with links to their PDFs) with four sections:
+to it, with links to their PDFs) with these sections:
 
 * **Summary**: one row per figure (paper, figure, experiment, quick/full, wall time,
   status), the total wall time, and per paper the number of checks of each status;
 * **Figures**: every figure, or the traceback of an experiment that failed;
 * **Checks**: the full table of checks (name, paper, equation, statement, computed
   value, reference, tolerance, pass/fail/erratum/error, time, note);
+* **Errata** (when the catalogue is given): per paper, every statement printed wrong in it
+  (where, as printed, the correction, the counterexample) with the check that reproduces the
+  counterexample and that check's status in this run;
 * **Environment**: versions, cores and the numerical backend of the run.
 
 A machine-readable ``results.json`` holds the same tables.
@@ -40,7 +43,14 @@ from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
 
 from diffmem_theory._validation import check_choice, check_scalar
-from diffmem_theory.registry import CHECK_STATUSES, CheckResult, check_text, paper_of
+from diffmem_theory.registry import (
+    CHECK_STATUSES,
+    PACKAGES,
+    CheckResult,
+    Erratum,
+    check_text,
+    paper_of,
+)
 from diffmem_theory.sweep import writable_dir
 
 __all__ = ["FIGURE_MODES", "FIGURE_STATUSES", "FigureRecord", "environment", "write_report"]
@@ -212,6 +222,9 @@ _CHECK_HEAD = (
 )
 
 
+_ERRATA_HEAD = ("erratum", "where", "as printed", "correction", "counterexample", "check", "status")
+
+
 def _head(names: Sequence[str]) -> str:
     return "<tr>" + "".join(f"<th>{html.escape(n)}</th>" for n in names) + "</tr>"
 
@@ -283,6 +296,52 @@ def _check_rows(checks: Sequence[CheckResult]) -> str:
     )
 
 
+def _erratum_status(entry: Erratum, statuses: dict[str, str]) -> str:
+    """The status of the entry's check in this run, ``"not run"``, or ``"misprint"`` (no check)."""
+    if entry.check is None:
+        return "misprint"
+    return statuses.get(entry.check, "not run")
+
+
+def _errata_section(errata: Sequence[Erratum], checks: Sequence[CheckResult]) -> str:
+    """One table per paper: the catalogue entries with the status of their checks."""
+    if not errata:
+        return ""
+    e = html.escape
+    statuses = {c.name: c.status for c in checks}
+    by_paper: dict[str, list[Erratum]] = {}
+    for entry in errata:
+        by_paper.setdefault(entry.paper, []).append(entry)
+    blocks = [
+        "<h2>Errata</h2>\n<p>Statements printed wrong in the papers, as printed and corrected. "
+        "The package implements the correction; the check reproduces the counterexample "
+        "(status <span class='erratum'>erratum</span>: the printed statement failed and the "
+        "correction held in this run). A misprint has no numerical consequence to check.</p>"
+    ]
+    for paper, entries in sorted(by_paper.items()):
+        rows = "\n".join(
+            _row(
+                "erratum-row",
+                [
+                    (e(x.name), ""),
+                    (e(x.where), ""),
+                    (e(x.printed), ""),
+                    (e(x.correction), ""),
+                    (e(x.counterexample) or "&ndash;", ""),
+                    (e(x.check) if x.check else "&ndash;", ""),
+                    (e(status), e(status) if status in CHECK_STATUSES else ""),
+                ],
+            )
+            for x in entries
+            for status in [_erratum_status(x, statuses)]
+        )
+        blocks.append(
+            f"<h3>{e(paper)} ({e(PACKAGES[paper])})</h3>\n"
+            f"<table class='errata' id='errata-{e(paper)}'>{_head(_ERRATA_HEAD)}\n{rows}\n</table>"
+        )
+    return "\n".join(blocks)
+
+
 def _paper_rows(checks: Sequence[CheckResult]) -> str:
     """One row per paper: how many of its checks have each status."""
     by_paper: dict[str, Counter[str]] = {}
@@ -303,8 +362,14 @@ def _tally(statuses: Sequence[str]) -> str:
     return ", ".join(f"{n} {s}" for s, n in sorted(Counter(statuses).items())) or "none"
 
 
-def _page(figures: Sequence[FigureRecord], checks: Sequence[CheckResult], env: dict) -> str:
+def _page(
+    figures: Sequence[FigureRecord],
+    checks: Sequence[CheckResult],
+    env: dict,
+    errata: Sequence[Erratum],
+) -> str:
     e = html.escape
+    listed = " (the Errata section lists each statement, its correction and counterexample)"
     n_ok = sum(r.status == "ok" for r in figures)
     wall = sum(r.seconds for r in figures) + sum(c.seconds for c in checks)
     env_rows = "\n".join(f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>" for k, v in env.items())
@@ -316,7 +381,7 @@ def _page(figures: Sequence[FigureRecord], checks: Sequence[CheckResult], env: d
 <p>Figures: {n_ok} of {len(figures)} ok. Checks: {e(_tally([c.status for c in checks]))}.
 Total wall time: {wall:.1f} s.
 Status <span class="erratum">erratum</span> means a statement printed in a paper was shown false
-here, as the notes predict.</p>
+here{listed if errata else ""}.</p>
 <h2>Summary</h2>
 <table id="summary">{_head(_SUMMARY_HEAD)}
 {_summary_rows(figures)}
@@ -330,6 +395,7 @@ here, as the notes predict.</p>
 <table id="checks">{_head(_CHECK_HEAD)}
 {_check_rows(checks)}
 </table>
+{_errata_section(errata, checks)}
 <h2>Environment</h2>
 <table id="environment">{env_rows}</table>
 </body></html>
@@ -341,15 +407,22 @@ def write_report(
     figures: Sequence[FigureRecord],
     checks: Sequence[CheckResult],
     env: dict[str, str] | None = None,
+    errata: Sequence[Erratum] = (),
 ) -> Path:
     """Write ``index.html`` and ``results.json`` into ``out_dir``; return the HTML path.
 
     ``figures`` are the experiments' runs (their files relative to ``out_dir``),
-    ``checks`` the check results in the order they are shown, and ``env`` the
-    environment table (default: :func:`environment`). The page is static: it has one
-    ``tr.figure-row`` per figure, one ``img`` per PNG file and one ``tr.check-row`` in
-    ``table#checks`` per check. ``out_dir`` is created if needed; a file, a path under a file or
-    a directory that cannot be written raises ``ValueError`` before anything is written.
+    ``checks`` the check results in the order they are shown, ``env`` the
+    environment table (default: :func:`environment`) and ``errata`` the errata catalogue
+    to list (:func:`~diffmem_theory.registry.list_errata`; default none: no Errata section).
+    The page is static: it has one ``tr.figure-row`` per figure, one ``img`` per PNG file,
+    one ``tr.check-row`` in ``table#checks`` per check and one ``tr.erratum-row`` in
+    ``table#errata-<paper>`` per catalogue entry, whose last cell is the status of the entry's
+    check among ``checks`` (``"not run"`` if it is not there, ``"misprint"`` for an entry
+    without a check). ``errata`` that is not a sequence of
+    :class:`~diffmem_theory.registry.Erratum` raises ``TypeError``. ``out_dir`` is created if
+    needed; a file, a path under a file or a directory that cannot be written raises
+    ``ValueError`` before anything is written.
 
     Example
     -------
@@ -363,13 +436,19 @@ def write_report(
     >>> text.count("<tr class='check-row'>"), "<td class='pass'>pass</td>" in text
     (1, True)
     """
+    if isinstance(errata, (str, bytes)) or not isinstance(errata, Sequence):
+        raise TypeError(f"errata must be a sequence of Erratum, got {type(errata).__name__}")
+    bad = [type(x).__name__ for x in errata if not isinstance(x, Erratum)]
+    if bad:
+        raise TypeError(f"errata must hold Erratum objects, got {bad[0]}")
     out = writable_dir(out_dir, create=True)
     env = environment() if env is None else {str(k): str(v) for k, v in env.items()}
     path = out / "index.html"
-    path.write_text(_page(figures, checks, env), encoding="utf-8")
+    path.write_text(_page(figures, checks, env, errata), encoding="utf-8")
     payload: dict[str, Any] = {
         "figures": [asdict(r) for r in figures],
         "checks": [c.to_dict() for c in checks],
+        "errata": [asdict(x) for x in errata],
         "environment": env,
     }
     (out / "results.json").write_text(json.dumps(payload, indent=2), encoding="utf-8")

@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from diffmem_theory.plotting import figure, save_figure
-from diffmem_theory.registry import CheckResult, Outcome, check
+from diffmem_theory.registry import CheckResult, Erratum, Outcome, check
 from diffmem_theory.report import FigureRecord, environment, write_report
 
 # ---------------------------------------------------------------------------------------------
@@ -191,6 +191,71 @@ def test_report_sections_statuses_and_json(tmp_path):
     assert saved["environment"] == {"cores": "2", "kernel backend": "numba"}
     assert [c["status"] for c in saved["checks"]] == ["pass", "fail", "erratum", "error"]
     assert [FigureRecord(**f) for f in saved["figures"]] == figs
+
+
+def test_report_lists_the_errata_catalogue_per_paper_with_the_check_status(tmp_path):
+    errata = [
+        Erratum("paper000.bound", "Thm 1", "x <= 1", "x <= 2", "x = 1.5", "paper000.erratum_bound"),
+        Erratum("paper000.typo", "Sec. 2", "N^{-1/2d}", "N^{-1/(2d)}"),
+        Erratum("paper002.limit", "eq. (3) <&>", "a < b", "a <= b", "a = b = 0", "paper002.lim"),
+        Erratum("paper003.gone", "Lemma 4", "p >= 0.9", "p >= 0.8", "p = 0.85", "paper003.gone"),
+    ]
+    checks = [
+        _result("paper000.erratum_bound", "erratum"),
+        _result("paper002.lim", "fail", erratum=True),
+        _result("paper000.other", "pass"),
+    ]
+    page = write_report(tmp_path, [], checks, env={"cores": "2"}, errata=errata)
+    text = page.read_text()
+    rows = _parse(page).rows["erratum-row"]
+    assert rows == [
+        [
+            "paper000.bound",
+            "Thm 1",
+            "x <= 1",
+            "x <= 2",
+            "x = 1.5",
+            "paper000.erratum_bound",
+            "erratum",
+        ],
+        ["paper000.typo", "Sec. 2", "N^{-1/2d}", "N^{-1/(2d)}", "\u2013", "\u2013", "misprint"],
+        ["paper002.limit", "eq. (3) <&>", "a < b", "a <= b", "a = b = 0", "paper002.lim", "fail"],
+        [
+            "paper003.gone",
+            "Lemma 4",
+            "p >= 0.9",
+            "p >= 0.8",
+            "p = 0.85",
+            "paper003.gone",
+            "not run",
+        ],
+    ]
+    for paper, package in (
+        ("paper000", "crossover"),
+        ("paper002", "voronoi"),
+        ("paper003", "fisher"),
+    ):
+        assert f"<h3>{paper} ({package})</h3>" in text
+        assert f"<table class='errata' id='errata-{paper}'>" in text
+    assert "paper001 (" not in text  # a paper without entries has no table
+    assert (
+        text.index('id="checks"') < text.index("<h2>Errata</h2>") < text.index('id="environment"')
+    )
+    assert "Errata section lists" in text and "notes" not in text
+    saved = json.loads((tmp_path / "results.json").read_text())
+    assert [
+        Erratum(**{k: v for k, v in e.items() if k != "paper"}) for e in saved["errata"]
+    ] == errata
+    # without a catalogue the page has no Errata section
+    plain = write_report(tmp_path / "plain", [], checks, env={"cores": "2"}).read_text()
+    assert "<h2>Errata</h2>" not in plain and "erratum-row" not in plain
+
+
+@pytest.mark.parametrize("errata", ["paper000.bound", [("paper000.bound",)], None])
+def test_report_errata_must_be_a_sequence_of_erratum(tmp_path, errata):
+    with pytest.raises(TypeError, match="errata must"):
+        write_report(tmp_path, [], [], env={}, errata=errata)
+    assert not (tmp_path / "index.html").exists()
 
 
 _TEXT = st.text(
