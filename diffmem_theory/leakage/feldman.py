@@ -1,32 +1,36 @@
 r"""Feldman's long-tail argument at a fixed noise level (Shah et al., paper 004, Sec. 4.2, App. B).
 
-Subpopulations M_1..M_N with frequencies D ~ D_pi (Def. B.1); the marginal of one frequency is
-the prior ``pi_bar(a) = Pr[D_i = a]`` (eq. (8)), represented here by a :class:`FrequencyPrior`
-(finitely many atoms, their probabilities and N).
+Shah, Kalavasis, Klivans, Daras, "Does Generation Require Memorization?" (ICML 2025), Sec. 4.2
+(Thm 4.3, Lemmas 4.4, 4.5) and App. B (Def. B.1, Thm B.2, Lemmas B.4-B.9), after Feldman (2020),
+"Does learning require memorization?". Subpopulations M_1..M_N with frequencies D ~ D_pi
+(Def. B.1); the marginal of one frequency is the prior ``pi_bar(a) = Pr[D_i = a]`` (eq. (8)),
+represented here by a :class:`FrequencyPrior` (finitely many atoms, their probabilities and N).
 
 * :func:`tau_ell` -- the coefficient tau_l of Thm B.2 / eq. (10), the posterior mean of a
   frequency seen l times in n draws; :func:`tau_dirichlet` -- its exact Dirichlet form;
 * :func:`weight`, :func:`heavy_tail_weight`, :func:`is_heavy_tailed` -- eq. (7) / App. B.3;
-* :func:`lemma_B4_rhs`, :func:`lemma_B4_constant` (Lemma B.4), :func:`lemma_B5_applies`
+* :func:`lemma_b4_rhs`, :func:`lemma_b4_constant` (Lemma B.4), :func:`lemma_b5_applies`
   (Lemma B.5); :func:`expected_singletons` and :func:`singletons_lower_bound` (App. B.3, with
   the printed n/2 corrected to n/e);
 * :func:`smoothed_diameter_bound`, :func:`smoothed_failure_bound`, :func:`mc_smoothed_diameter`
-  -- Lemma B.7 with the concentration step of its proof corrected (notes §5 item 6);
+  -- Lemma B.7 with the concentration step of its proof corrected;
 * :func:`tv_isotropic`, :func:`tv_at_noise` and the separation / merging thresholds of
-  Lemma 4.5 / B.8 / B.9: as printed (``*_paper``), exact (``*_exact``, from the erf form of the
-  total variation) and as proved (``*_proof``, Arbas et al. constants in Delta);
+  Lemma 4.5 / B.8 / B.9: :func:`sigma_sep`, :func:`sigma_merge` (exact, from the erf form of the
+  total variation; ``printed=True`` for the thresholds of the statements) and
+  :func:`sigma_sep_proof`, :func:`sigma_merge_proof` (the proof's thresholds in Delta, with the
+  Arbas et al. constants);
 * :func:`merge_weights`, :func:`tau1_vs_noise` -- an extension (not in the paper): merge the
   components of a GMM whose noised TV is <= eps and recompute tau_1 (Sec. 4.2.3 narrative).
 
-Errata handled here (notes §5 items 6-9): the singleton count uses 1/e, not 1/2; Lemma B.7's
-proof needs ``P[|z| >= 2 sqrt(d)] <= exp(-d/2)``; the high-noise half of Lemma 4.5 / B.9 is
-false at the printed threshold (the exact one is larger); Thm B.2's tau_l is exact only for
-priors such as the Dirichlet (``pi_bar = Beta(k, (N - 1) k)``).
+Errata handled here (catalogued in :mod:`diffmem_theory.leakage.errata`): the singleton count
+uses 1/e, not 1/2; Lemma B.7's proof needs ``P[|z| >= 2 sqrt(d)] <= exp(-d/2)``; the high-noise
+half of Lemma 4.5 / B.9 is false at the printed threshold (the exact one is larger); Thm B.2's
+tau_l is exact only for priors such as the Dirichlet (``pi_bar = Beta(k, (N - 1) k)``).
 
 >>> prior = FrequencyPrior.from_list(zipf_frequencies(1000))
 >>> round(1000 * tau_ell(1, 1000, prior), 5)
 0.55881
->>> round(float(tv_at_noise(0.5, sigma_merge_paper(0.125, 0.5))), 6)   # > eps: erratum
+>>> round(float(tv_at_noise(0.5, sigma_merge(0.125, 0.5, printed=True))), 6)   # > eps: erratum
 0.133906
 """
 
@@ -58,16 +62,14 @@ __all__ = [
     "expected_singletons",
     "heavy_tail_weight",
     "is_heavy_tailed",
-    "lemma_B4_constant",
-    "lemma_B4_rhs",
-    "lemma_B5_applies",
+    "lemma_b4_constant",
+    "lemma_b4_rhs",
+    "lemma_b5_applies",
     "mc_smoothed_diameter",
     "merge_weights",
-    "sigma_merge_exact",
-    "sigma_merge_paper",
+    "sigma_merge",
     "sigma_merge_proof",
-    "sigma_sep_exact",
-    "sigma_sep_paper",
+    "sigma_sep",
     "sigma_sep_proof",
     "singletons_lower_bound",
     "smoothed_diameter_bound",
@@ -175,11 +177,36 @@ def tau_ell(ell: ArrayLike, n: int, prior: FrequencyPrior) -> Any:
     Shah et al., Thm B.2 / eq. (10) (Feldman 2020, Lemma 2.1): the posterior mean of a frequency
     seen ``l`` times among ``n`` draws, computed as the posterior average sum_i w_i a_i with
     w = softmax of the log-weights (the powers underflow for large n, and their log-sums lose
-    all digits of the ratio for n ~ 1e16 and beyond). Vectorized over ``ell`` (integers in
-    [0, n]). The decomposition (10) with this
-    tau_l is exact for the Dirichlet prior (:func:`tau_dirichlet`) and approximate under the
-    literal normalised list model of Def. B.1 (notes §5 item 9).
+    all digits of the ratio for n ~ 1e16 and beyond). The decomposition (10) with this tau_l is
+    exact for priors under which ``D_{-i} / (1 - D_i)`` is independent of ``D_i``, such as the
+    Dirichlet (:func:`tau_dirichlet`); under the literal normalised list model of Def. B.1 it is
+    an approximation (the independence fails for a finite list).
 
+    Parameters
+    ----------
+    ell : array_like of int
+        Counts l in [0, n]; vectorized.
+    n : int
+        Number of draws, >= 1.
+    prior : FrequencyPrior
+        The frequency prior pi_bar.
+
+    Returns
+    -------
+    float or ndarray
+        tau_l, of the shape of ``ell``.
+
+    See Also
+    --------
+    tau_dirichlet : the closed form for the Dirichlet prior.
+    lemma_b4_rhs : Lemma B.4's lower bound on tau_1.
+
+    References
+    ----------
+    Shah, Kalavasis, Klivans, Daras (2025), Thm B.2, eq. (10); Feldman (2020), Lemma 2.1.
+
+    Examples
+    --------
     >>> p = FrequencyPrior([0.001, 0.004, 0.01, 0.05, 0.2], [.3, .3, .2, .15, .05], N=100)
     >>> np.round(tau_ell([0, 1, 2, 5], 100, p), 7)
     array([0.0033884, 0.007095 , 0.0156918, 0.0491377])
@@ -202,10 +229,36 @@ def tau_dirichlet(ell: ArrayLike, n: ArrayLike, N: ArrayLike, k: ArrayLike = 1.0
     r"""``tau_l = (k + l) / (N k + n)``: Thm B.2 for the symmetric Dirichlet(k) prior.
 
     With ``D ~ Dir(k, ..., k)``, ``pi_bar = Beta(k, (N-1) k)`` and ``D_{-i}/(1 - D_i)`` is
-    independent of ``D_i``, so the posterior mean of ``D_i`` given ``l`` hits in n draws is
-    exactly tau_l of eq. (10) (notes §2, Thm B.2 caveat (ii)). Evaluated with numerator and
-    denominator divided by max(k, 1), so a huge k gives (1 + l/k)/(N + n/k) -> 1/N.
+    independent of ``D_i``, so the posterior mean of ``D_i`` given ``l`` hits in n draws
+    (Beta-binomial conjugacy, our derivation) is exactly tau_l of eq. (10). Evaluated with
+    numerator and denominator divided by max(k, 1), so a huge k gives (1 + l/k)/(N + n/k) -> 1/N.
 
+    Parameters
+    ----------
+    ell : array_like
+        Counts l >= 0.
+    n : array_like
+        Number of draws, >= 1.
+    N : array_like
+        Number of subpopulations, >= 1.
+    k : array_like, default 1.0
+        Dirichlet concentration, > 0.
+
+    Returns
+    -------
+    float or ndarray
+        tau_l, of the broadcast shape of the arguments.
+
+    See Also
+    --------
+    tau_ell : tau_l for any discrete prior.
+
+    References
+    ----------
+    Shah, Kalavasis, Klivans, Daras (2025), Thm B.2; Feldman (2020), Lemma 2.1.
+
+    Examples
+    --------
     >>> tau_dirichlet(1, 1000, 1000)
     0.001
     """
@@ -256,28 +309,29 @@ def is_heavy_tailed(prior: FrequencyPrior, n: int, c: float = 0.05) -> bool:
     return heavy_tail_weight(prior, n) >= float(ranged(c, "c", 0.0))
 
 
-def lemma_B4_rhs(prior: FrequencyPrior, n: int) -> float:
+def lemma_b4_rhs(prior: FrequencyPrior, n: int) -> float:
     r"""Lemma B.4 (Feldman 2020, Lemma 2.6): ``tau_1 >= weight(pi_bar, [1/(3n), 2/n]) / (5n)``.
 
     Returns the right-hand side. It holds for every prior when n >= 3 (see
-    :func:`lemma_B4_constant`).
+    :func:`lemma_b4_constant`).
 
-    >>> round(1000 * lemma_B4_rhs(FrequencyPrior.from_list(zipf_frequencies(1000)), 1000), 5)
+    >>> round(1000 * lemma_b4_rhs(FrequencyPrior.from_list(zipf_frequencies(1000)), 1000), 5)
     0.04797
     """
     n = check_int(n, "n", low=1)
     return weight(prior, 1.0 / (3 * n), 2.0 / n) / (5 * n)
 
 
-def lemma_B4_constant(n: ArrayLike) -> Any:
+def lemma_b4_constant(n: ArrayLike) -> Any:
     r"""``5 n min_{a in [1/(3n), 2/n]} a (1-a)^{n-1}``: Lemma B.4 holds for every prior iff >= 1.
 
     Since ``E[alpha (1-alpha)^{n-1}] <= E[alpha] = 1/N``, ``tau_1 >= weight * min a(1-a)^{n-1}``
     over the window; ``a(1-a)^{n-1}`` is unimodal, so the minimum is at an end point. The value
-    tends to ``(5/3) e^{-1/3} = 1.19422`` and is >= 1.111 for n >= 3 (notes §2, Lemma B.4).
+    tends to ``(5/3) e^{-1/3} = 1.19422`` and is >= 1.111 for n >= 3 (our computation: the
+    minimum of the two end values over n).
     Evaluated in log space (finite up to n = 1.8e308).
 
-    >>> np.round(lemma_B4_constant([3, 4, 5, 10]), 4)
+    >>> np.round(lemma_b4_constant([3, 4, 5, 10]), 4)
     array([1.1111, 1.25  , 1.2647, 1.2284])
     """
     nn = ranged(n, "n", 1.0, integer=True)
@@ -287,14 +341,14 @@ def lemma_B4_constant(n: ArrayLike) -> Any:
     return to_output(np.exp(math.log(5.0) + log_n + log_val.min(axis=0)))
 
 
-def lemma_B5_applies(prior: FrequencyPrior, n: int, theta: float) -> bool:
+def lemma_b5_applies(prior: FrequencyPrior, n: int, theta: float) -> bool:
     r"""Hypothesis of Lemma B.5 (Feldman 2020, Lemma 2.7); when it holds, ``tau_1 <= 2 theta``.
 
     ``theta <= 1/(2n)``, ``beta = weight(pi_bar, [0, theta]) > 0``, ``t = ln(1/(theta beta))``
     and ``weight(pi_bar, [theta, t/n]) = 0``.
 
     >>> prior = FrequencyPrior([1e-4, 0.5], [0.98, 0.02], N=100)
-    >>> lemma_B5_applies(prior, 20, 0.01), bool(tau_ell(1, 20, prior) <= 0.02)
+    >>> lemma_b5_applies(prior, 20, 0.01), bool(tau_ell(1, 20, prior) <= 0.02)
     (True, True)
     """
     n = check_int(n, "n", low=1)
@@ -325,8 +379,33 @@ def singletons_lower_bound(prior: FrequencyPrior, n: int, *, printed: bool = Fal
 
     Shah et al., App. B.3 prints ``(n/2) weight(pi_bar, [0, 1/n])`` (``printed=True``), which
     is false: with N = n and all D_i = 1/n the count is ``n (1-1/n)^{n-1}`` (3.874 < 5 at
-    n = 10). The correct constant is 1/e, because ``(1 - 1/n)^{n-1} >= 1/e`` (notes §5 item 8).
+    n = 10). The correct constant is 1/e: each atom ``a <= 1/n`` contributes ``n a (1 -
+    a)^{n-1} >= n a (1 - 1/n)^{n-1}`` and ``(1 - 1/n)^{n-1} >= 1/e``.
 
+    Parameters
+    ----------
+    prior : FrequencyPrior
+        The frequency prior pi_bar.
+    n : int
+        Number of draws, >= 1.
+    printed : bool, default False
+        ``True``: the printed constant 1/2 (false in general).
+
+    Returns
+    -------
+    float
+        The lower bound.
+
+    See Also
+    --------
+    expected_singletons : the exact expected count.
+
+    References
+    ----------
+    Shah, Kalavasis, Klivans, Daras (2025), App. B.3.
+
+    Examples
+    --------
     >>> p = FrequencyPrior([0.1], N=10)
     >>> round(singletons_lower_bound(p, 10), 4), singletons_lower_bound(p, 10, printed=True)
     (3.6788, 5.0)
@@ -345,9 +424,35 @@ def smoothed_diameter_bound(sigma: ArrayLike, d: ArrayLike, R: ArrayLike) -> Any
     For ``x_t^i = sqrt(1 - sigma^2) x0 + sigma z^i`` with ``|x0| = R``: ``1 - sqrt(1-sigma^2) <=
     sigma^2`` and, on the event ``|z^i| < 2 sqrt(d)`` for all i (probability >=
     ``1 - m exp(-d/2)``, :func:`smoothed_failure_bound`), the set ``{x0, x_t^1..x_t^m}`` has
-    diameter <= eps. The proof of Lemma B.7 (App. D.2.2) uses ``sqrt(d)`` instead of
-    ``2 sqrt(d)``, which is false (notes §5 item 6).
+    diameter <= eps (our explicit form of the lemma's "poly(1/d)-smoothed single
+    representative"). The proof of Lemma B.7 (App. D.2.2) uses ``sqrt(d)`` instead of
+    ``2 sqrt(d)``, which is false: ``P[|z| > sqrt(d)]`` is about 0.48 at d = 100.
 
+    Parameters
+    ----------
+    sigma : array_like
+        VP noise level(s) in [0, 1] (standard deviations).
+    d : array_like
+        Dimension, >= 1.
+    R : array_like
+        Norm of x0, >= 0.
+
+    Returns
+    -------
+    float or ndarray
+        The diameter bound eps.
+
+    See Also
+    --------
+    smoothed_failure_bound : the probability that the bound fails.
+    mc_smoothed_diameter : Monte Carlo diameters to compare with.
+
+    References
+    ----------
+    Shah, Kalavasis, Klivans, Daras (2025), Def. B.6, Lemma B.7, App. D.2.2.
+
+    Examples
+    --------
     >>> smoothed_diameter_bound(0.01, 100, 10.0)
     0.402
     """
@@ -370,16 +475,49 @@ def smoothed_failure_bound(m: ArrayLike, d: ArrayLike) -> Any:
 
 
 def mc_smoothed_diameter(
-    sigma: float, x0: ArrayLike, m: int, trials: int, rng: Any = 0
+    x0: ArrayLike, sigma: float, m: int, trials: int, rng: Any = 0
 ) -> np.ndarray:
     r"""Monte Carlo diameters of ``{x0, x_t^1, ..., x_t^m}``, one per trial (Lemma B.7).
 
-    ``x_t^i = sqrt(1 - sigma^2) x0 + sigma z^i``; returns an array of shape ``(trials,)``.
-    Compare with :func:`smoothed_diameter_bound`. The points are within the memory cap of
-    ``_validation.check_allocation``; coordinates beyond 2^500 are rescaled by a power of two
-    (exact) so that squared distances do not overflow.
+    ``x_t^i = sqrt(1 - sigma^2) x0 + sigma z^i`` with standard normal ``z^i``. Coordinates
+    beyond 2^500 are rescaled by a power of two (exact) so that squared distances do not
+    overflow.
 
-    >>> diam = mc_smoothed_diameter(0.01, np.ones(50), 5, 100)
+    Parameters
+    ----------
+    x0 : array_like, shape (d,)
+        The representative point.
+    sigma : float
+        VP noise level in [0, 1].
+    m : int
+        Number of noisy copies, >= 1.
+    trials : int
+        Number of independent trials, >= 1.
+    rng : numpy.random.Generator or int, default 0
+        Generator or seed.
+
+    Returns
+    -------
+    ndarray, shape (trials,)
+        The diameter of each trial's point set.
+
+    Raises
+    ------
+    ValueError
+        When the points exceed the memory cap of ``_validation.check_allocation``.
+
+    See Also
+    --------
+    smoothed_diameter_bound : the bound the diameters stay below with probability
+        ``>= 1 - m exp(-d/2)``.
+
+    References
+    ----------
+    Shah, Kalavasis, Klivans, Daras (2025), Lemma B.7.
+
+    Examples
+    --------
+    >>> diam = mc_smoothed_diameter(np.ones(50), 0.01, 5, 100)
     >>> bool(np.all(diam <= smoothed_diameter_bound(0.01, 50, np.sqrt(50))))
     True
     """
@@ -424,8 +562,31 @@ def tv_at_noise(C: ArrayLike, sigma: ArrayLike) -> Any:
     r"""``TV_t = erf(sqrt(1 - sigma^2) erfinv(C))``: the TV of two components with TV C at t = 0.
 
     Under the VP process (1) ``q_t = sum_i w_i N(sqrt(1 - sigma_t^2) mu_i, I)`` (Shah et al.,
-    Sec. 4.2.3), so Delta contracts by ``sqrt(1 - sigma^2)`` and ``Delta = 2 sqrt 2 erfinv(C)``.
+    Sec. 4.2.3, App. D.2.3), so the distance Delta of the means contracts by ``sqrt(1 -
+    sigma^2)``; with :func:`tv_isotropic`, ``Delta = 2 sqrt 2 erfinv(C)``.
 
+    Parameters
+    ----------
+    C : array_like
+        Total variation at t = 0, in [0, 1).
+    sigma : array_like
+        VP noise level(s) in [0, 1]; broadcast with ``C``.
+
+    Returns
+    -------
+    float or ndarray
+        The total variation at noise level sigma.
+
+    See Also
+    --------
+    sigma_sep, sigma_merge : the noise levels where TV_t crosses 2 eps and eps.
+
+    References
+    ----------
+    Shah, Kalavasis, Klivans, Daras (2025), Lemma 4.5, Lemmas B.8-B.9.
+
+    Examples
+    --------
     >>> round(tv_at_noise(0.5, 0.972422), 4)
     0.125
     """
@@ -447,60 +608,93 @@ def _threshold(ratio: np.ndarray) -> Any:
     return to_output(_contraction(ratio))
 
 
-def sigma_sep_paper(eps: ArrayLike, C: ArrayLike) -> Any:
-    r"""Printed low-noise threshold: ``sigma_t <= sqrt(1 - (2 eps / C)^2)`` => eps-separated.
+def sigma_sep(eps: ArrayLike, C: ArrayLike, *, printed: bool = False) -> Any:
+    r"""Separation threshold of Lemma 4.5 / B.8 (low noise): below it, ``TV_t > 2 eps``.
 
-    Shah et al., Lemma 4.5 (low noise) and Lemma B.8 (C = 1/600). True for every C in (0, 1)
-    (erf is concave, so ``TV_t > a C``), but conservative: see :func:`sigma_sep_exact`.
-    Requires ``eps < C/2``.
+    Exact: ``sigma_sep = sqrt(1 - (erfinv(2 eps) / erfinv(C))^2)``, from :func:`tv_at_noise`
+    (``TV_t > 2 eps`` iff sigma is below it). The paper states (``printed=True``)
+    ``sigma_t <= sqrt(1 - (2 eps / C)^2)`` => eps-separated (Lemma 4.5; Lemma B.8 with
+    C = 1/600). The printed threshold is valid for every C in (0, 1) but conservative: erf is
+    concave on [0, inf), so ``erf(a x) > a erf(x)`` for a in (0, 1) and ``TV_t > a C = 2 eps``
+    at ``a = 2 eps / C``.
 
-    >>> round(sigma_sep_paper(0.125, 0.5), 6)
-    0.866025
+    Parameters
+    ----------
+    eps : array_like
+        Merging level eps > 0, with ``eps < C/2``.
+    C : array_like
+        Total variation of the two components at t = 0, in (0, 1).
+    printed : bool, default False
+        ``True``: the threshold of the statement, ``sqrt(1 - (2 eps / C)^2)``.
+
+    Returns
+    -------
+    float or ndarray
+        The VP noise level of the threshold.
+
+    See Also
+    --------
+    sigma_merge : the high-noise (merging) threshold.
+    sigma_sep_proof : the threshold of the proof, in the distance Delta of the means.
+    tv_at_noise : the total variation it inverts.
+
+    References
+    ----------
+    Shah, Kalavasis, Klivans, Daras (2025), Lemma 4.5, Lemma B.8, App. D.2.3.
+
+    Examples
+    --------
+    >>> round(sigma_sep(0.125, 0.5), 6), round(sigma_sep(0.125, 0.5, printed=True), 6)
+    (0.881376, 0.866025)
     """
     e, c = _eps_c(eps, C, 2.0)
-    return _threshold(2.0 * e / c)
-
-
-def sigma_merge_paper(eps: ArrayLike, C: ArrayLike) -> Any:
-    r"""Printed high-noise threshold: ``sigma_t >= sqrt(1 - (eps / C)^2)`` => eps-merged.
-
-    Shah et al., Lemma 4.5 (high noise) and Lemma B.9 (C = 1/600). **False as printed**: at this
-    sigma ``TV_t > eps`` strictly (relative excess ~7e-7 at C = 1/600, 7.5e-2 at C = 0.5); use
-    :func:`sigma_merge_exact` (notes §5 item 7). Requires ``eps < C``.
-
-    >>> round(sigma_merge_paper(0.125, 0.5), 6)
-    0.968246
-    """
-    e, c = _eps_c(eps, C, 1.0)
-    return _threshold(e / c)
-
-
-def sigma_sep_exact(eps: ArrayLike, C: ArrayLike) -> Any:
-    r"""Exact separation threshold ``sqrt(1 - (erfinv(2 eps) / erfinv(C))^2)``.
-
-    ``TV_t > 2 eps`` iff sigma is below it.
-
-    From :func:`tv_at_noise`; the exact version of Lemma 4.5 / B.8 (low noise). Requires
-    ``eps < C/2``.
-
-    >>> round(sigma_sep_exact(0.125, 0.5), 6)
-    0.881376
-    """
-    e, c = _eps_c(eps, C, 2.0)
+    if check_bool(printed, "printed"):
+        return _threshold(2.0 * e / c)
     return _threshold(erfinv(2.0 * e) / erfinv(c))
 
 
-def sigma_merge_exact(eps: ArrayLike, C: ArrayLike) -> Any:
-    r"""Exact merging threshold ``sqrt(1 - (erfinv(eps) / erfinv(C))^2)``.
+def sigma_merge(eps: ArrayLike, C: ArrayLike, *, printed: bool = False) -> Any:
+    r"""Merging threshold of Lemma 4.5 / B.9 (high noise): at and above it, ``TV_t <= eps``.
 
-    ``TV_t <= eps`` iff sigma is at or above it.
+    Exact: ``sigma_merge = sqrt(1 - (erfinv(eps) / erfinv(C))^2)``, from :func:`tv_at_noise`
+    (``TV_t <= eps`` iff sigma is at or above it). The paper states (``printed=True``)
+    ``sigma_t >= sqrt(1 - (eps / C)^2)`` => eps-merged (Lemma 4.5; Lemma B.9 with C = 1/600),
+    which is **false**: by the concavity of erf, at ``a = eps / C`` the total variation is
+    ``TV_t > a C = eps`` strictly. The relative excess ``(TV_t - eps) / eps`` there is ~7e-7 at
+    C = 1/600, 2.6e-3 at C = 0.1, 7.5e-2 at C = 0.5 and 0.45 at C = 0.9 (eps = C/4).
 
-    The corrected Lemma 4.5 / B.9 (high noise). Requires ``eps < C``.
+    Parameters
+    ----------
+    eps : array_like
+        Merging level eps > 0, with ``eps < C``.
+    C : array_like
+        Total variation of the two components at t = 0, in (0, 1).
+    printed : bool, default False
+        ``True``: the threshold of the statement, ``sqrt(1 - (eps / C)^2)`` (too small).
 
-    >>> round(sigma_merge_exact(0.125, 0.5), 6)
-    0.972422
+    Returns
+    -------
+    float or ndarray
+        The VP noise level of the threshold.
+
+    See Also
+    --------
+    sigma_sep : the low-noise (separation) threshold.
+    sigma_merge_proof : the threshold of the proof, in the distance Delta of the means.
+    tv_at_noise : the total variation it inverts.
+
+    References
+    ----------
+    Shah, Kalavasis, Klivans, Daras (2025), Lemma 4.5, Lemma B.9, App. D.2.3.
+
+    Examples
+    --------
+    >>> round(sigma_merge(0.125, 0.5), 6), round(sigma_merge(0.125, 0.5, printed=True), 6)
+    (0.972422, 0.968246)
     """
     e, c = _eps_c(eps, C, 1.0)
+    if check_bool(printed, "printed"):
+        return _threshold(e / c)
     return _threshold(erfinv(e) / erfinv(c))
 
 
@@ -516,8 +710,33 @@ def sigma_merge_proof(eps: ArrayLike, delta: ArrayLike) -> Any:
     r"""Threshold of the proof (App. D.2.3): ``sigma >= sqrt(1 - 2 (eps/Delta)^2)`` => merged.
 
     From ``TV <= Delta/sqrt(2)`` (Arbas et al.); a valid sufficient condition (Pinsker's
-    ``TV <= Delta/2`` is tighter). ``Delta = |mu - mu'|``; requires ``eps < Delta/sqrt(2)``.
+    ``TV <= Delta/2`` is tighter). A separate function, not a ``printed=`` variant of
+    :func:`sigma_merge`: it is a threshold in the distance ``Delta = |mu - mu'|`` of the means,
+    not in the total variation C, and its constants differ from the statement's. Requires
+    ``eps < Delta/sqrt(2)``.
 
+    Parameters
+    ----------
+    eps : array_like
+        Merging level, > 0.
+    delta : array_like
+        Distance of the two means at t = 0, > 0.
+
+    Returns
+    -------
+    float or ndarray
+        The VP noise level of the threshold.
+
+    See Also
+    --------
+    sigma_merge : the threshold of the statement in C (exact or printed).
+
+    References
+    ----------
+    Shah, Kalavasis, Klivans, Daras (2025), App. D.2.3; Arbas, Ashtiani, Liaw (2023).
+
+    Examples
+    --------
     >>> round(sigma_merge_proof(0.01, 0.1), 6)
     0.989949
     """
@@ -528,8 +747,32 @@ def sigma_merge_proof(eps: ArrayLike, delta: ArrayLike) -> Any:
 def sigma_sep_proof(eps: ArrayLike, delta: ArrayLike) -> Any:
     r"""Proof threshold (App. D.2.3): ``sigma <= sqrt(1 - 200^2 (2 eps/Delta)^2)`` => separated.
 
-    From ``TV >= Delta/200`` (Arbas et al., small-TV regime); requires ``eps < Delta/400``.
+    From ``TV >= Delta/200`` (Arbas et al., small-TV regime). A separate function, not a
+    ``printed=`` variant of :func:`sigma_sep`: it is a threshold in the distance ``Delta`` of
+    the means, not in the total variation C. Requires ``eps < Delta/400``.
 
+    Parameters
+    ----------
+    eps : array_like
+        Merging level, > 0.
+    delta : array_like
+        Distance of the two means at t = 0, > 0.
+
+    Returns
+    -------
+    float or ndarray
+        The VP noise level of the threshold.
+
+    See Also
+    --------
+    sigma_sep : the threshold of the statement in C (exact or printed).
+
+    References
+    ----------
+    Shah, Kalavasis, Klivans, Daras (2025), App. D.2.3; Arbas, Ashtiani, Liaw (2023).
+
+    Examples
+    --------
     >>> round(sigma_sep_proof(1e-4, 0.1), 6)
     0.916515
     """
@@ -545,7 +788,7 @@ def merge_weights(weights: ArrayLike, means: ArrayLike, sigma: float, eps: float
 
     Builds the graph "TV(N(a mu_i, I), N(a mu_j, I)) <= eps" with ``a = sqrt(1 - sigma^2)``
     (Shah et al., Sec. 4.2.3 / Lemma 4.5: merged components add their weights), takes its
-    connected components and sums the weights in each. Not in the paper (notes §2, extension).
+    connected components and sums the weights in each. An extension, not in the paper.
 
     >>> merge_weights([0.5, 0.3, 0.2], [[0.0], [0.1], [5.0]], 0.0, 0.05).round(2)
     array([0.8, 0.2])

@@ -1,23 +1,24 @@
 r"""Information leakage of the ambient and the standard (DDPM) optimum at time t_n (paper 004).
 
 Shah, Kalavasis, Klivans, Daras, "Does Generation Require Memorization? Creative Diffusion Models
-using Ambient Diffusion" (paper 004), Lemma 4.2 (proof in App. D.1.2) and Lemma D.1 (App. D.1.3);
-notes ``paper_004.md`` §2 and §5.4-5.5. VP noise, ``x_tn = sqrt(1 - sigma_tn^2) x0 + sigma_tn z``,
-``SNR = (1 - sigma_tn^2) / sigma_tn^2``; information in nats.
+using Ambient Diffusion" (ICML 2025), Sec. 4.1: Lemma 4.2 (proof in App. D.1.2), the estimation
+claim after it, and Lemma D.1 (App. D.1.3). VP noise, ``x_tn = sqrt(1 - sigma_tn^2) x0 +
+sigma_tn z`` (eq. (1)), ``SNR = (1 - sigma_tn^2) / sigma_tn^2``; information in nats (the paper
+does not state the base of its logarithm).
 
 A training point ``x0 ~ N(mu, Sigma)``. The ambient optimum at t_n is ``delta(x - x_tn)`` for one
 fixed noisy copy (Lemma 4.1), so its m samples ``A`` are m copies of ``x_tn``; the DDPM optimum is
 ``N(sqrt(1 - sigma_tn^2) x0, sigma_tn^2 I)``, so its m samples ``D`` are i.i.d. given ``x0``.
 
 * :func:`mi_ambient` -- ``I(A; x0) = 1/2 log det(I + SNR Sigma)`` for every m (Lemma 4.2, correct);
-* :func:`mi_ddpm_exact` -- ``I(D; x0) = 1/2 log det(I + m SNR Sigma)`` (the sample mean is
-  sufficient), the **corrected** DDPM side of Lemma 4.2;
-* :func:`mi_ddpm_paper` -- ``m I(A; x0)``, the paper's printed "I(D; x0) = m I(A; x0)" (an
-  erratum: the m draws are i.i.d. only given x0); by subadditivity it is an upper bound;
+* :func:`mi_ddpm` -- ``I(D; x0) = 1/2 log det(I + m SNR Sigma)`` (the sample mean is
+  sufficient), the **corrected** DDPM side of Lemma 4.2; ``printed=True`` gives the paper's
+  ``m I(A; x0)`` (an erratum: the m draws are i.i.d. only given x0), an upper bound by
+  subadditivity;
 * :func:`mmse_x0` -- the posterior MMSE ``tr((Sigma^{-1} + m SNR I)^{-1})`` behind the paper's
   "poly(1/m) error for DDPM, no consistent estimator for ambient";
-* :func:`mi_ambient_dataset_bound` -- Lemma D.1 for N training points and ``Sigma = I``, as printed
-  (``m d/2 log(1/sigma_tn^2)``) and the tight distinct-index version of the notes;
+* :func:`mi_ambient_dataset_bound` -- Lemma D.1 for N training points and ``Sigma = I``: the
+  distinct-index bound (ours) and, with ``printed=True``, the printed ``m d/2 log(1/sigma_tn^2)``;
 * :func:`leakage_mc` -- a seeded Monte Carlo estimate of either leakage that simulates the samples
   and averages the information density with the joint Gaussian log-density (no log-det formula).
 
@@ -28,13 +29,14 @@ twin through ``dps=`` (scalar arguments, an ``mpmath.mpf`` result). A 1-D ``cov`
 lambda)``, so sigma_tn -> 0 (SNR -> inf) does not overflow.
 
 The exact optimum of Algorithm 1 still reproduces the noisy copies; these bounds quantify what the
-copies reveal, and the paper's memorization reduction remains empirical (notes §5.17).
+copies reveal, and the paper's memorization reduction remains empirical (Sec. 4.1 states it as a
+conjecture; Sec. 5 measures it).
 
 Example
 -------
->>> round(float(mi_ambient([1.0], 0.5)), 8), round(float(mi_ddpm_exact([1.0], 0.5, 10)), 8)
+>>> round(float(mi_ambient([1.0], 0.5)), 8), round(float(mi_ddpm([1.0], 0.5, 10)), 8)
 (0.69314718, 1.7169936)
->>> round(float(mi_ddpm_paper([1.0], 0.5, 10)), 7)
+>>> round(float(mi_ddpm([1.0], 0.5, 10, printed=True)), 7)
 6.9314718
 """
 
@@ -54,6 +56,7 @@ from diffmem_theory._validation import (
     as_float_array,
     as_rng,
     check_allocation,
+    check_bool,
     check_choice,
     check_dps,
     check_int,
@@ -68,13 +71,11 @@ __all__ = [
     "log_snr",
     "mi_ambient",
     "mi_ambient_dataset_bound",
-    "mi_ddpm_exact",
-    "mi_ddpm_paper",
+    "mi_ddpm",
     "mmse_x0",
 ]
 
 MODELS: tuple[str, ...] = ("ambient", "ddpm")
-BOUND_VARIANTS: tuple[str, ...] = ("paper", "tight")
 # leakage_mc: the joint Gaussian of the k distinct samples has dimension k d <= this (its
 # log-density needs an eigendecomposition, O((k d)^3)).
 _MAX_JOINT_DIM = 4096
@@ -141,6 +142,18 @@ def log_snr(sigma_tn: ArrayLike) -> np.ndarray | float:
     ``t = sigma_tn`` extended to the closed end t = 1, where the leakage is 0 and which the
     schedule's open domain excludes.
 
+    Parameters
+    ----------
+    sigma_tn : array_like
+        VP noise level(s) in (0, 1] (standard deviations).
+
+    Returns
+    -------
+    float or ndarray
+        The log signal-to-noise ratio, of the shape of ``sigma_tn``.
+
+    Examples
+    --------
     >>> round(float(log_snr(0.5)), 12) == round(math.log(3.0), 12)
     True
     >>> float(log_snr(1.0))
@@ -179,11 +192,37 @@ def _at_dps(dps: Any, func: Any, *args: Any) -> mpmath.mpf:
 def mi_ambient(cov: ArrayLike, sigma_tn: ArrayLike, *, dps: int | None = None) -> Any:
     r"""Leakage of the ambient optimum, ``I(A; x0) = 1/2 log det(I + SNR Sigma)`` (nats).
 
-    Shah et al., Lemma 4.2 and eq. (11): the m samples of the ambient optimum at t_n are m copies
-    of one noisy point ``x_tn``, so ``I(A; x0) = I(x_tn; x0)`` for every m. For ``Sigma = I_d``
-    it is ``(d/2) log(1/sigma_tn^2)``. ``cov``: spectrum ``(d,)`` or PSD matrix ``(d, d)``;
-    ``sigma_tn`` in (0, 1], vectorized; ``dps``: mpmath precision (scalar sigma_tn).
+    Shah et al., Lemma 4.2 and eq. (11): the m samples ``A`` of the ambient optimum at t_n are m
+    copies of one noisy point ``x_tn = sqrt(1 - sigma_tn^2) x0 + sigma_tn z``, so
+    ``I(A; x0) = I(x_tn; x0)`` for every m. For ``Sigma = I_d`` it is
+    ``(d/2) log(1/sigma_tn^2)``. This half of Lemma 4.2 is correct as printed.
 
+    Parameters
+    ----------
+    cov : array_like
+        The covariance Sigma of the training point ``x0 ~ N(mu, Sigma)``: its spectrum, shape
+        ``(d,)``, or the symmetric PSD matrix, shape ``(d, d)``.
+    sigma_tn : array_like
+        VP noise level(s) of the noisy copy, in (0, 1] (a standard deviation); vectorized.
+    dps : int, optional
+        Decimal digits of an mpmath evaluation (scalar ``sigma_tn``); ``None`` for float64.
+
+    Returns
+    -------
+    float, ndarray or mpmath.mpf
+        ``I(A; x0)`` in nats, of the shape of ``sigma_tn`` (an ``mpf`` when ``dps`` is given).
+
+    See Also
+    --------
+    mi_ddpm : the DDPM side of Lemma 4.2 (``mi_ddpm(cov, sigma_tn, 1)`` equals this).
+    leakage_mc : a Monte Carlo estimate of the same information.
+
+    References
+    ----------
+    Shah, Kalavasis, Klivans, Daras (2025), Lemma 4.2, eq. (11), App. D.1.2.
+
+    Examples
+    --------
     >>> round(float(mi_ambient([1.0], 0.5)), 12) == round(math.log(2.0), 12)
     True
     >>> print(mpmath.nstr(mi_ambient([[2.0, 0.5], [0.5, 1.0]], "0.3", dps=30), 20))
@@ -191,49 +230,78 @@ def mi_ambient(cov: ArrayLike, sigma_tn: ArrayLike, *, dps: int | None = None) -
     """
     if dps is not None:
         return _at_dps(dps, lambda: _half_logdet_mp(cov, _snr_mp(sigma_tn)))
-    return mi_ddpm_exact(cov, sigma_tn, 1)
+    return mi_ddpm(cov, sigma_tn, 1)
 
 
-def mi_ddpm_exact(
-    cov: ArrayLike, sigma_tn: ArrayLike, m: ArrayLike, *, dps: int | None = None
+def mi_ddpm(
+    cov: ArrayLike,
+    sigma_tn: ArrayLike,
+    m: ArrayLike,
+    *,
+    printed: bool = False,
+    dps: int | None = None,
 ) -> Any:
-    r"""Exact leakage of m DDPM samples, ``I(D; x0) = 1/2 log det(I + m SNR Sigma)`` (nats).
+    r"""Leakage of m DDPM samples, ``I(D; x0) = 1/2 log det(I + m SNR Sigma)`` (nats).
 
-    Corrects Shah et al., Lemma 4.2 / App. D.1.2 (notes §5.4): the samples ``x_i = sqrt(1 -
-    sigma_tn^2) x0 + sigma_tn z_i`` are i.i.d. only given x0, their mean is sufficient with noise
-    covariance ``sigma_tn^2 I / m``, hence the factor m inside the log-det. It satisfies
-    ``I(A) <= I(D) <= m I(A)`` and ``I(D) - I(A) <= (d/2) log m``. ``m`` integer >= 1,
-    broadcast with ``sigma_tn``.
+    Shah et al., Lemma 4.2 corrected. The m samples ``x_i = sqrt(1 - sigma_tn^2) x0 + sigma_tn
+    z_i`` of the DDPM optimum are i.i.d. only given x0; their mean is a sufficient statistic with
+    noise covariance ``sigma_tn^2 I / m``, hence the factor m inside the log-det (our
+    derivation: the Gaussian channel ``x0 -> mean`` has SNR ``m SNR``). It satisfies ``I(A) <=
+    I(D) <= m I(A)`` and ``I(D) - I(A) <= (d/2) log m``.
 
-    >>> round(float(mi_ddpm_exact([1.0], 0.5, 10)), 12) == round(0.5 * math.log(31.0), 12)
+    The paper prints ``I(D; x0) = m I(A; x0) = (m/2) log det(I + SNR Sigma)`` (``printed=True``):
+    it treats the m draws as independent. It is only an upper bound (subadditivity), tight as
+    sigma_tn -> 1 (ratio -> m) and off by a factor m as sigma_tn -> 0 (ratio -> 1).
+
+    Parameters
+    ----------
+    cov : array_like
+        Spectrum ``(d,)`` or PSD matrix ``(d, d)`` of Sigma.
+    sigma_tn : array_like
+        VP noise level(s) in (0, 1]; broadcast with ``m``.
+    m : array_like of int
+        Number of DDPM samples, integers >= 1 (a Python int beyond int64 is accepted).
+    printed : bool, default False
+        ``True``: the printed ``m I(A; x0)`` instead of the exact leakage.
+    dps : int, optional
+        Decimal digits of an mpmath evaluation (scalar arguments); ``None`` for float64.
+
+    Returns
+    -------
+    float, ndarray or mpmath.mpf
+        ``I(D; x0)`` in nats, of the broadcast shape of ``sigma_tn`` and ``m``. A printed value
+        beyond float64 raises ``ValueError``.
+
+    See Also
+    --------
+    mi_ambient : ``I(A; x0)``, the ambient leakage (``m = 1``).
+    mmse_x0 : the posterior MMSE of x0, ``2 dI / d(m SNR)`` (I-MMSE relation).
+    leakage_mc : Monte Carlo estimate of the exact leakage.
+
+    References
+    ----------
+    Shah, Kalavasis, Klivans, Daras (2025), Lemma 4.2, App. D.1.2.
+
+    Examples
+    --------
+    >>> round(float(mi_ddpm([1.0], 0.5, 10)), 12) == round(0.5 * math.log(31.0), 12)
     True
-    >>> mi_ddpm_exact([1.0, 0.5], [0.3, 0.9], [[1], [100]]).shape
+    >>> round(float(mi_ddpm([1.0], 0.5, 10, printed=True)), 7)
+    6.9314718
+    >>> mi_ddpm([1.0, 0.5], [0.3, 0.9], [[1], [100]]).shape
     (2, 2)
     """
+    if check_bool(printed, "printed"):
+        if dps is not None:
+            c = check_int(m, "m", low=1)
+            return _at_dps(dps, lambda: c * mi_ambient(cov, sigma_tn, dps=mpmath.mp.dps))
+        with np.errstate(over="ignore"):
+            value = _copies(m) * np.asarray(mi_ambient(cov, sigma_tn))
+        return _out(finite_result(value, "m I(A; x0)"))
     if dps is not None:
         c = check_int(m, "m", low=1)
         return _at_dps(dps, lambda: _half_logdet_mp(cov, c * _snr_mp(sigma_tn)))
     return _out(0.5 * np.sum(np.logaddexp(0.0, _log_signal(cov, sigma_tn, m)), axis=-1))
-
-
-def mi_ddpm_paper(
-    cov: ArrayLike, sigma_tn: ArrayLike, m: ArrayLike, *, dps: int | None = None
-) -> Any:
-    r"""The paper's printed DDPM leakage ``I(D; x0) = m I(A; x0) = (m/2) log det(I + SNR Sigma)``.
-
-    Shah et al., Lemma 4.2 as printed. **Erratum** (notes §5.4): it treats the m draws as
-    independent; the exact value is :func:`mi_ddpm_exact`, and this is only an upper bound on it,
-    tight as sigma_tn -> 1 (ratio -> m) and off by a factor m as sigma_tn -> 0 (ratio -> 1).
-
-    >>> round(float(mi_ddpm_paper([1.0], 0.5, 10)), 7)
-    6.9314718
-    """
-    if dps is not None:
-        c = check_int(m, "m", low=1)
-        return _at_dps(dps, lambda: c * mi_ambient(cov, sigma_tn, dps=mpmath.mp.dps))
-    with np.errstate(over="ignore"):
-        value = _copies(m) * np.asarray(mi_ambient(cov, sigma_tn))
-    return _out(finite_result(value, "m I(A; x0)"))
 
 
 def mmse_x0(
@@ -246,13 +314,42 @@ def mmse_x0(
 ) -> Any:
     r"""Posterior MMSE of x0 from the samples, ``tr((Sigma^{-1} + m SNR I)^{-1})``.
 
-    Shah et al., Sec. 4.1 after Lemma 4.2 ("poly(1/m) error for DDPM; no consistent estimator for
-    ambient"), made exact in notes §2: ``kind="ddpm"`` uses the m i.i.d. samples (O(1/m));
-    ``kind="ambient"`` gives ``tr((Sigma^{-1} + SNR I)^{-1})`` whatever m, since the m ambient
-    samples are copies of one noisy point (the result still broadcasts with m). Written as
-    ``sum_k lambda_k / (1 + m SNR lambda_k)``, so a singular Sigma is allowed. By the I-MMSE
-    relation, ``d I / d(m SNR) = mmse / 2``. ``m`` is validated (integer >= 1) for either kind.
+    Shah et al., Sec. 4.1 after Lemma 4.2 ("poly(1/m) error for DDPM; no consistent estimator
+    for ambient"), made exact here: for a Gaussian x0 observed through the sufficient statistic
+    of the samples, the posterior covariance is ``(Sigma^{-1} + m SNR I)^{-1}``. ``kind="ddpm"``
+    uses the m i.i.d. samples (O(1/m)); ``kind="ambient"`` gives ``tr((Sigma^{-1} + SNR
+    I)^{-1})`` whatever m, since the m ambient samples are copies of one noisy point (the
+    result still broadcasts with m). Written as ``sum_k lambda_k / (1 + m SNR lambda_k)``, so a
+    singular Sigma is allowed. By the I-MMSE relation, ``d I / d(m SNR) = mmse / 2``.
 
+    Parameters
+    ----------
+    cov : array_like
+        Spectrum ``(d,)`` or PSD matrix ``(d, d)`` of Sigma.
+    sigma_tn : array_like
+        VP noise level(s) in (0, 1]; broadcast with ``m``.
+    m : array_like of int, default 1
+        Number of samples, integers >= 1 (validated for either kind).
+    kind : {"ddpm", "ambient"}, default "ddpm"
+        Which optimum produced the samples.
+    dps : int, optional
+        Decimal digits of an mpmath evaluation (scalar arguments); ``None`` for float64.
+
+    Returns
+    -------
+    float, ndarray or mpmath.mpf
+        The MMSE (sum over the d coordinates).
+
+    See Also
+    --------
+    mi_ddpm : the leakage whose derivative in ``m SNR`` is half this MMSE.
+
+    References
+    ----------
+    Shah, Kalavasis, Klivans, Daras (2025), Sec. 4.1; Guo, Shamai, Verdu (2005), I-MMSE.
+
+    Examples
+    --------
     >>> round(float(mmse_x0([1.0], 0.5, 10)), 6)
     0.032258
     >>> [round(float(mmse_x0([1.0], 0.5, 10, kind)), 12) for kind in ("ambient", "ddpm")]
@@ -282,44 +379,72 @@ def mi_ambient_dataset_bound(
     sigma_tn: ArrayLike,
     m: ArrayLike,
     N: ArrayLike,
-    variant: str = "tight",
     *,
+    printed: bool = False,
     dps: int | None = None,
 ) -> Any:
     r"""Lemma D.1: bound on ``I(A; S)`` for m ambient samples from N points ``S ~ N(mu, I_d)``.
 
-    Shah et al., Lemma D.1 (App. D.1.3), with the notes' fixes (§5.5): the printed ``I(D; S)`` is
-    ``I(A; S)``, the noisy copies are ``Y_i = sqrt(1 - sigma_tn^2) X_i + sigma_tn Z_i`` (the proof
-    omits the square root) and ``I(Y; S) = N I(Y_1; X_1)``, not ``m I(Y_1; X_1)``. The stated bound
-    still holds via the sample indices J: ``I(A; S) <= I(A, J; S) = E[#distinct J] I(Y_1; X_1)``.
+    Shah et al., Lemma D.1 (App. D.1.3) states ``I(D; S) <= m (d/2) log(1/sigma_tn^2)``
+    (``printed=True``). Its proof has three slips: the left side is ``I(A; S)``, the noisy
+    copies are ``Y_i = sqrt(1 - sigma_tn^2) X_i + sigma_tn Z_i`` (the proof omits the square
+    root) and ``I(Y; S) = N I(Y_1; X_1)``, not ``m I(Y_1; X_1)``. The stated bound still holds,
+    by our route through the sample indices J: ``I(A; S) <= I(A, J; S) = E[#distinct J]
+    I(Y_1; X_1)``, and m uniform draws from N indices have ``E[#distinct J] = N (1 - (1 -
+    1/N)^m) <= min(m, N)``. The default is that tighter bound,
+    ``N (1 - (1 - 1/N)^m) (d/2) log(1/sigma_tn^2)``.
 
-    * ``variant="paper"``: ``m (d/2) log(1/sigma_tn^2)`` (as printed);
-    * ``variant="tight"``: ``N (1 - (1 - 1/N)^m) (d/2) log(1/sigma_tn^2)`` ``<= min(m, N) (d/2)
-      log(1/sigma_tn^2)``.
+    Parameters
+    ----------
+    d : int
+        Dimension, >= 1.
+    sigma_tn : array_like
+        VP noise level(s) in (0, 1]; broadcast with ``m`` and ``N``.
+    m : array_like of int
+        Number of ambient samples, >= 1.
+    N : array_like of int
+        Number of training points, >= 1.
+    printed : bool, default False
+        ``True``: the printed bound ``m (d/2) log(1/sigma_tn^2)`` (valid, but looser).
+    dps : int, optional
+        Decimal digits of an mpmath evaluation (scalar arguments); ``None`` for float64.
 
-    Both are 0 at sigma_tn = 1 and, at m = N = 1, equal :func:`mi_ambient` with ``Sigma = I_d``.
-    A bound beyond float64 raises ``ValueError``.
+    Returns
+    -------
+    float, ndarray or mpmath.mpf
+        The bound in nats; 0 at sigma_tn = 1 and, at m = N = 1, equal to :func:`mi_ambient` with
+        ``Sigma = I_d``. A bound beyond float64 raises ``ValueError``.
 
-    >>> round(float(mi_ambient_dataset_bound(2, 0.5, 10, 3, "paper")), 6)
+    See Also
+    --------
+    mi_ambient : the per-point leakage ``I(Y_1; X_1)``.
+
+    References
+    ----------
+    Shah, Kalavasis, Klivans, Daras (2025), Lemma D.1, App. D.1.3.
+
+    Examples
+    --------
+    >>> round(float(mi_ambient_dataset_bound(2, 0.5, 10, 3, printed=True)), 6)
     13.862944
     >>> round(float(mi_ambient_dataset_bound(2, 0.5, 10, 3)), 6)
     4.086762
     """
     d = check_int(d, "d", low=1, high=2**63 - 1)
-    check_choice(variant, "variant", BOUND_VARIANTS)
+    as_printed = check_bool(printed, "printed")
     if dps is not None:
         mm, nn = check_int(m, "m", low=1), check_int(N, "N", low=1)
 
         def bound() -> mpmath.mpf:
             per_point = -d * mpmath.log(_sigma_mp(sigma_tn))
-            count = mm if variant == "paper" else nn * (1 - (1 - mpmath.mpf(1) / nn) ** mm)
+            count = mm if as_printed else nn * (1 - (1 - mpmath.mpf(1) / nn) ** mm)
             return count * per_point
 
         return _at_dps(dps, bound)
     per_point = -float(d) * np.log(_sigma_tn(sigma_tn))
     mm, nn = _copies(m), _copies(N, "N")
     with np.errstate(divide="ignore", over="ignore"):  # N = 1: log1p(-1) = -inf, expm1 -> -1
-        if variant == "paper":
+        if as_printed:
             value = mm * per_point
         else:
             value = -nn * np.expm1(mm * np.log1p(-1.0 / nn)) * per_point
@@ -379,12 +504,47 @@ def leakage_mc(
     set has one distinct point. The estimate is the mean of the information density
     ``log p(samples | x0) - log p(samples)``, with the joint ``(k d)``-dimensional Gaussian
     ``p(samples) = N(0, alpha^2 (1 1^T kron Sigma) + sigma_tn^2 I)`` (k distinct samples),
-    independently of the log-det closed forms. ``rng``: Generator or seed. The joint dimension
-    k d is at most 4096 (its log-density needs an O((k d)^3) factorization) and the samples are
-    within the memory cap of ``_validation.check_allocation`` (``ValueError``).
+    independently of the log-det closed forms.
 
+    Parameters
+    ----------
+    cov : array_like
+        Spectrum ``(d,)`` or PSD matrix ``(d, d)`` of Sigma.
+    sigma_tn : float
+        VP noise level in (0, 1].
+    m : int
+        Number of samples, >= 1.
+    model : {"ddpm", "ambient"}, default "ddpm"
+        Which optimum draws the samples.
+    n_samples : int, default 20000
+        Monte Carlo draws of ``(x0, samples)``, >= 2.
+    rng : numpy.random.Generator or int, default 0
+        Generator or seed.
+
+    Returns
+    -------
+    LeakageEstimate
+        The estimate (nats) and its standard error.
+
+    Raises
+    ------
+    ValueError
+        When the joint dimension ``k d`` exceeds 4096 (its log-density needs an
+        ``O((k d)^3)`` factorization) or the draws exceed the memory cap of
+        ``_validation.check_allocation``.
+
+    See Also
+    --------
+    mi_ambient, mi_ddpm : the closed forms it estimates.
+
+    References
+    ----------
+    Shah, Kalavasis, Klivans, Daras (2025), Lemma 4.2.
+
+    Examples
+    --------
     >>> est = leakage_mc([1.0], 0.5, 10, n_samples=4000, rng=1)
-    >>> abs(est.estimate - mi_ddpm_exact([1.0], 0.5, 10)) < 3 * est.stderr
+    >>> abs(est.estimate - mi_ddpm([1.0], 0.5, 10)) < 3 * est.stderr
     True
     """
     lam = covariance_spectrum(cov)

@@ -1,13 +1,17 @@
-r"""Tables 1-5 of Shah et al. (paper 004), transcribed verbatim (notes ``paper_004.md`` §3).
+r"""The experimental results of Shah et al. (paper 004): Tables 1-5, transcribed as printed.
 
-GPU-only results (EDM / Stable Diffusion 2 training, FID, DINOv2 similarities): the package
-ships the numbers, not their reproduction. Percentages are "% of 50,000 generated samples whose
-top-1 similarity to the training set exceeds the threshold"; the per-setting t_n of "Ours" is
-not reported. sigma units in Tables 3-4 are unspecified (likely EDM VE sigma, notes §5 item 10).
+Shah, Kalavasis, Klivans, Daras, "Does Generation Require Memorization? Creative Diffusion Models
+using Ambient Diffusion" (ICML 2025), Sec. 5 and App. E. These are GPU results (EDM and Stable
+Diffusion 2 training, FID, DINOv2 similarities): the package ships the printed numbers and checks
+their internal consistency; it does not reproduce them. Percentages are "% of 50,000 generated
+samples whose top-1 similarity to the training set exceeds the threshold"; the per-setting t_n of
+"Ours" is not reported. The sigma of Tables 3-4 is in unspecified units (a VP level is at most 1,
+and Fig. 2 quotes [0.4, 4]; most likely EDM VE scales).
 
 * :data:`TABLE1` -- FID and memorization, DDPM vs Algorithm 1 ("Ours"), CIFAR-10 / FFHQ /
   ImageNet at 300, 1000, 3000 training images; :data:`THRESHOLDS` per data set.
-* :data:`TABLE2` -- FFHQ (inferred, notes §5 item 13): DDPM, Masking, Noise, Ours.
+* :data:`TABLE2` -- DDPM, Masking, Noise, Ours. Its caption names no data set; its DDPM and Ours
+  columns equal Table 1's FFHQ rows, so it is read as FFHQ (:func:`table2_table1_mismatches`).
 * :data:`TABLE3` -- FD_DINOv2, :data:`TABLE4` -- mean / median top-1 similarity (FFHQ, 300).
 * :data:`TABLE5` -- Stable Diffusion 2 on LAION-10k: Sim, 95th percentile, CLIP, FID.
 
@@ -237,7 +241,7 @@ def _memorization_columns() -> list[tuple[str, MemorizationRow]]:
 def threshold_violations() -> list[str]:
     """Columns of Tables 1-2 where the % above a threshold rises with the threshold.
 
-    ``P(S > c)`` is non-increasing in c, so each column must be non-increasing (notes §3).
+    ``P(S > c)`` is non-increasing in c, so each column must be non-increasing.
 
     >>> threshold_violations()
     []
@@ -252,7 +256,7 @@ def threshold_violations() -> list[str]:
 def table2_table1_mismatches() -> list[str]:
     """Entries where Table 2's DDPM / Ours columns differ from Table 1's FFHQ rows.
 
-    Their equality is why Table 2 is read as FFHQ (notes §5 item 13).
+    Their equality is why Table 2, whose caption names no data set, is read as FFHQ.
 
     >>> table2_table1_mismatches()
     []
@@ -268,7 +272,7 @@ def table2_table1_mismatches() -> list[str]:
 def table5_percentile_violations() -> list[str]:
     """Rows of Table 5 whose 95th percentile of the similarity is below its mean.
 
-    A plausibility check (notes §3), not a theorem: a right-skewed distribution could violate it.
+    A plausibility check, not a theorem: a right-skewed distribution could violate it.
 
     >>> table5_percentile_violations()
     []

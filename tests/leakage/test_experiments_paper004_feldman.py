@@ -6,7 +6,7 @@ import matplotlib
 import numpy as np
 import pytest
 
-from diffmem_theory.leakage.feldman import sigma_merge_exact
+from diffmem_theory.leakage.feldman import sigma_merge
 from diffmem_theory.registry import get_experiment
 
 matplotlib.use("Agg")
@@ -27,7 +27,7 @@ def test_separation_thresholds(separation):
     assert np.all(r["printed_merge_fails"]) and np.all(r["printed_sep_holds"])
     assert np.all(r["merge_exact"] > r["merge_paper"])
     assert np.all(r["sep_exact"] >= r["sep_paper"])
-    np.testing.assert_allclose(r["merge_exact"], sigma_merge_exact(r["eps"], r["C"]))
+    np.testing.assert_allclose(r["merge_exact"], sigma_merge(r["eps"], r["C"]))
     excess = r["merge_excess"]
     assert np.all(np.diff(excess) > 0)  # the erratum grows with C
     assert excess[0] < 1e-8 and excess[-1] > 0.4

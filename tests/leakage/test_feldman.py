@@ -20,16 +20,14 @@ from diffmem_theory.leakage.feldman import (
     expected_singletons,
     heavy_tail_weight,
     is_heavy_tailed,
-    lemma_B4_constant,
-    lemma_B4_rhs,
-    lemma_B5_applies,
+    lemma_b4_constant,
+    lemma_b4_rhs,
+    lemma_b5_applies,
     mc_smoothed_diameter,
     merge_weights,
-    sigma_merge_exact,
-    sigma_merge_paper,
+    sigma_merge,
     sigma_merge_proof,
-    sigma_sep_exact,
-    sigma_sep_paper,
+    sigma_sep,
     sigma_sep_proof,
     singletons_lower_bound,
     smoothed_diameter_bound,
@@ -44,7 +42,7 @@ from diffmem_theory.leakage.feldman import (
 )
 from diffmem_theory.registry import list_checks
 
-# --- reference values (notes §2 and §4.1) --------------------------------------------------------
+# --- reference values ----------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize(("key", "ref"), list(ZIPF_TABLE.items()))
@@ -83,20 +81,22 @@ def test_singleton_reference_and_erratum():
 
 def test_tv_and_threshold_references():
     assert tv_isotropic(0.7) == pytest.approx(0.2736613, abs=1e-7)
-    assert sigma_merge_paper(0.125, 0.5) == pytest.approx(0.968246, abs=1e-6)
-    assert tv_at_noise(0.5, sigma_merge_paper(0.125, 0.5)) == pytest.approx(0.133906, abs=1e-6)
-    assert sigma_merge_exact(0.125, 0.5) == pytest.approx(0.972422, abs=1e-6)
-    C = 1 / 600
-    assert sigma_merge_paper(C / 4, C) == pytest.approx(0.96824584, abs=1e-8)
-    assert sigma_merge_exact(C / 4, C) == pytest.approx(0.96824588, abs=1e-8)
-
-
-def test_lemma_B4_constant_values():
-    np.testing.assert_allclose(
-        lemma_B4_constant([3, 4, 5, 10]), [1.111, 1.25, 1.2647, 1.2284], atol=1e-3
+    assert sigma_merge(0.125, 0.5, printed=True) == pytest.approx(0.968246, abs=1e-6)
+    assert tv_at_noise(0.5, sigma_merge(0.125, 0.5, printed=True)) == pytest.approx(
+        0.133906, abs=1e-6
     )
-    assert lemma_B4_constant(10**7) == pytest.approx(5 / 3 * math.exp(-1 / 3), abs=1e-5)
-    assert lemma_B4_constant(2) < 1.0  # n = 2: the degenerate case a = 1 breaks the lemma
+    assert sigma_merge(0.125, 0.5) == pytest.approx(0.972422, abs=1e-6)
+    C = 1 / 600
+    assert sigma_merge(C / 4, C, printed=True) == pytest.approx(0.96824584, abs=1e-8)
+    assert sigma_merge(C / 4, C) == pytest.approx(0.96824588, abs=1e-8)
+
+
+def test_lemma_b4_constant_values():
+    np.testing.assert_allclose(
+        lemma_b4_constant([3, 4, 5, 10]), [1.111, 1.25, 1.2647, 1.2284], atol=1e-3
+    )
+    assert lemma_b4_constant(10**7) == pytest.approx(5 / 3 * math.exp(-1 / 3), abs=1e-5)
+    assert lemma_b4_constant(2) < 1.0  # n = 2: the degenerate case a = 1 breaks the lemma
 
 
 # --- tau_l against twins -------------------------------------------------------------------------
@@ -161,22 +161,22 @@ def test_tau_dirichlet_is_beta_posterior_mean(N, n, k):
 
 @settings(max_examples=60, deadline=None)
 @given(st.integers(3, 2000), st.integers(0, 2**32 - 1))
-def test_lemma_B4_no_violation_for_n_at_least_3(n, seed):
+def test_lemma_b4_no_violation_for_n_at_least_3(n, seed):
     prior = random_prior(np.random.default_rng(seed), n)
     assert prior.total_weight == pytest.approx(1.0)
-    assert tau_ell(1, n, prior) >= lemma_B4_rhs(prior, n) * (1 - 1e-12)
+    assert tau_ell(1, n, prior) >= lemma_b4_rhs(prior, n) * (1 - 1e-12)
 
 
 @settings(max_examples=40, deadline=None)
 @given(st.integers(3, 10**6))
-def test_lemma_B4_constant_at_least_one(n):
-    assert lemma_B4_constant(n) >= 1.0
+def test_lemma_b4_constant_at_least_one(n):
+    assert lemma_b4_constant(n) >= 1.0
 
 
-def test_lemma_B4_can_fail_at_n_2():
-    """A prior with all mass at a = 1 = 2/n: tau_1 = 0 < RHS (the degenerate case of the notes)."""
+def test_lemma_b4_can_fail_at_n_2():
+    """A prior with all mass at a = 1 = 2/n: tau_1 = 0 < RHS (the degenerate case n = 2)."""
     prior = FrequencyPrior([1.0, 1e-6], [0.5, 0.5], N=1)
-    assert lemma_B4_rhs(prior, 2) == pytest.approx(0.05)
+    assert lemma_b4_rhs(prior, 2) == pytest.approx(0.05)
     assert tau_ell(1, 2, prior) < 1e-5
 
 
@@ -188,7 +188,7 @@ def test_lemma_B4_can_fail_at_n_2():
     st.floats(0.3, 0.999),
     st.floats(1.0, 3.0),
 )
-def test_lemma_B5_no_violation(n, theta_frac, small_frac, q, big_factor):
+def test_lemma_b5_no_violation(n, theta_frac, small_frac, q, big_factor):
     theta = theta_frac / (2 * n)
     small = small_frac * theta
     beta_guess = q * small / (q * small + (1 - q) * 0.5)
@@ -196,14 +196,14 @@ def test_lemma_B5_no_violation(n, theta_frac, small_frac, q, big_factor):
     prior = FrequencyPrior(
         [small, big], [q, 1 - q], N=max(1, round(1 / (q * small + (1 - q) * big)))
     )
-    if lemma_B5_applies(prior, n, theta):
+    if lemma_b5_applies(prior, n, theta):
         assert tau_ell(1, n, prior) <= 2 * theta
 
 
-def test_lemma_B5_hypothesis_rejects():
+def test_lemma_b5_hypothesis_rejects():
     zipf = FrequencyPrior.from_list(zipf_frequencies(1000))
-    assert not lemma_B5_applies(zipf, 1000, 1e-4)  # heavy tail: no gap
-    assert not lemma_B5_applies(zipf, 1000, 1e-3)  # theta > 1/(2n)
+    assert not lemma_b5_applies(zipf, 1000, 1e-4)  # heavy tail: no gap
+    assert not lemma_b5_applies(zipf, 1000, 1e-3)  # theta > 1/(2n)
 
 
 @settings(max_examples=50, deadline=None)
@@ -227,16 +227,16 @@ def test_weight_definitions():
 
 @settings(max_examples=20, deadline=None)
 @given(st.integers(2, 12), st.integers(1, 6), st.floats(1e-3, 0.3), st.floats(0.0, 20.0))
-def test_lemma_B7_corrected_failure_rate(d, m, sigma, R):
+def test_lemma_b7_corrected_failure_rate(d, m, sigma, R):
     x0 = np.zeros(d)
     x0[0] = R
-    diam = mc_smoothed_diameter(sigma, x0, m, 2000, rng=d * 100 + m)
+    diam = mc_smoothed_diameter(x0, sigma, m, 2000, rng=d * 100 + m)
     rate = np.mean(diam > smoothed_diameter_bound(sigma, d, R))
     bound = min(1.0, smoothed_failure_bound(m, d))
     assert rate <= bound + 3 * math.sqrt(bound * (1 - bound) / diam.size) + 1e-12
 
 
-def test_lemma_B7_printed_concentration_fails():
+def test_lemma_b7_printed_concentration_fails():
     assert chi2.sf(100, 100) == pytest.approx(0.48, abs=0.01)  # P(|z| > sqrt d), not <= e^{-50}
     d = np.arange(1, 300)
     assert np.all(chi2.logsf(4 * d, d) <= -d / 2)  # P(|z| >= 2 sqrt d) <= e^{-d/2}
@@ -244,7 +244,7 @@ def test_lemma_B7_printed_concentration_fails():
 
 def test_smoothed_diameter_is_not_vacuous():
     """Half the bound's noise term is exceeded often: the MC can detect a wrong bound."""
-    diam = mc_smoothed_diameter(0.1, np.zeros(10), 5, 500, rng=0)
+    diam = mc_smoothed_diameter(np.zeros(10), 0.1, 5, 500, rng=0)
     assert np.mean(diam > 0.5 * 4 * 0.1 * math.sqrt(10) / 2) > 0.5
 
 
@@ -256,7 +256,7 @@ def test_smoothed_diameter_is_not_vacuous():
 def test_low_noise_claim_holds(C, frac):
     """Lemma 4.5 / B.8 (low noise) holds for every C: TV_t > 2 eps at the printed sigma."""
     eps = frac * C
-    assert tv_at_noise(C, sigma_sep_paper(eps, C)) > 2 * eps
+    assert tv_at_noise(C, sigma_sep(eps, C, printed=True)) > 2 * eps
 
 
 @pytest.mark.xfail(strict=True, reason="Lemma 4.5 / B.9 high noise is false as printed (erratum)")
@@ -264,18 +264,18 @@ def test_low_noise_claim_holds(C, frac):
 @given(st.floats(1e-3, 0.999), st.floats(0.01, 0.99))
 def test_high_noise_claim_as_printed(C, frac):
     eps = frac * C
-    assert tv_at_noise(C, sigma_merge_paper(eps, C)) <= eps
+    assert tv_at_noise(C, sigma_merge(eps, C, printed=True)) <= eps
 
 
 @settings(max_examples=40, deadline=None)
 @given(st.floats(1e-3, 0.99), st.floats(0.01, 0.49))
 def test_exact_thresholds_match_bisection(C, frac):
     eps = frac * C
-    for level, exact in ((eps, sigma_merge_exact(eps, C)), (2 * eps, sigma_sep_exact(eps, C))):
+    for level, exact in ((eps, sigma_merge(eps, C)), (2 * eps, sigma_sep(eps, C))):
         root = brentq(lambda s, lv=level: tv_at_noise(C, s) - lv, 0.0, 1.0, xtol=1e-15)
         assert abs(root - exact) <= 1e-12
-    assert sigma_merge_exact(eps, C) > sigma_merge_paper(eps, C)  # the printed one is too low
-    assert sigma_sep_exact(eps, C) >= sigma_sep_paper(eps, C)  # the printed one is conservative
+    assert sigma_merge(eps, C) > sigma_merge(eps, C, printed=True)  # the printed one is too low
+    assert sigma_sep(eps, C) >= sigma_sep(eps, C, printed=True)  # the printed one is conservative
 
 
 @settings(max_examples=40, deadline=None)
@@ -300,8 +300,8 @@ def test_tv_at_noise_limits_and_monotone():
 @pytest.mark.parametrize(
     ("call", "match"),
     [
-        (lambda: sigma_sep_paper(0.3, 0.5), "eps must be < C/2"),
-        (lambda: sigma_merge_exact(0.6, 0.5), "eps must be < C"),
+        (lambda: sigma_sep(0.3, 0.5, printed=True), "eps must be < C/2"),
+        (lambda: sigma_merge(0.6, 0.5), "eps must be < C"),
         (lambda: tv_at_noise(1.0, 0.5), "C must lie"),
         (lambda: tv_at_noise(0.5, 1.5), "sigma must lie"),
         (lambda: sigma_sep_proof(0.01, 1.0), "eps must be < delta/400"),
@@ -341,30 +341,44 @@ def test_tau1_vs_noise_singleton_mass_identity():
     assert r["singleton_mass"][1] < r["singleton_mass"][0]
 
 
+# the errata of App. B and Lemma 4.5, registered in diffmem_theory.leakage.errata
+FELDMAN_ERRATA = {
+    "paper004.singletons_n_over_2",
+    "paper004.lemma_B7_concentration",
+    "paper004.lemma_4_5_high_noise",
+    "paper004.lemma_B9_high_noise",
+}
+
+
 def test_checks_registered_and_pass():
     specs = list_checks(paper="paper004")
-    mine = [s for s in specs if s.func.__module__ == "diffmem_theory.leakage.checks.feldman"]
+    mine = [
+        s
+        for s in specs
+        if s.func.__module__ == "diffmem_theory.leakage.checks.feldman" or s.name in FELDMAN_ERRATA
+    ]
+    assert FELDMAN_ERRATA <= {s.name for s in mine}
     assert len(mine) >= 17
     for spec in mine:
         result = spec.run(seed=0)
         assert result.status == ("erratum" if spec.erratum else "pass"), (spec.name, result.note)
 
 
-# --- issue 14: extreme valid floats ------------------------------------------------------------
+# --- extreme valid floats ----------------------------------------------------------------------
 
 
 def test_extreme_floats_stay_finite():
     # n = 1.8e308 gave NaN (5 n overflowed against exp(-inf)); the limit is (5/3) e^{-1/3}
-    assert lemma_B4_constant(1.797e308) == pytest.approx(5 / 3 * math.exp(-1 / 3), rel=1e-12)
+    assert lemma_b4_constant(1.797e308) == pytest.approx(5 / 3 * math.exp(-1 / 3), rel=1e-12)
     # k = 1.8e308: N k overflowed (RuntimeWarning) and tau was 0 instead of ~1/N
     assert tau_dirichlet(1, 1000, 1000, 1.797e308) == pytest.approx(1e-3, rel=1e-12)
     # x0 ~ 1e300: squared distances overflowed to an infinite diameter
     x0 = np.zeros(50)
     x0[0] = 1e300
-    diam = mc_smoothed_diameter(0.01, x0, 5, 3)
+    diam = mc_smoothed_diameter(x0, 0.01, 5, 3)
     assert np.all(np.isfinite(diam)) and np.allclose(diam, (1 - math.sqrt(1 - 1e-4)) * 1e300)
     with pytest.raises(ValueError, match="GiB of working memory"):
-        mc_smoothed_diameter(0.01, np.ones(50), 2**40, 2**20)
+        mc_smoothed_diameter(np.ones(50), 0.01, 2**40, 2**20)
 
 
 def test_tau_ell_for_huge_n_and_bounded_sizes():

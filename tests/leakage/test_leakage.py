@@ -1,9 +1,9 @@
 """Tests of diffmem_theory.leakage.information: Lemma 4.2 (corrected) and Lemma D.1 of Shah et al.
 (paper 004).
 
-The notes' table entry "sigma = 0.9, m = 100: paper 68.07, exact 6.555" does not state its d and
-Sigma (d = 1, Sigma = 1 gives 10.536 and 1.598), so it is not asserted; the table is recomputed
-by the inequality tests instead.
+Reference values at d = 1, Sigma = 1, sigma_tn = 0.5 (SNR = 3), m = 10 are worked out by hand:
+I(A) = ln 2, the printed I(D) = 10 ln 2, the exact I(D) = 1/2 ln 31, MMSE 1/4 and 1/31. Elsewhere
+the closed forms are tested against joint-covariance log-determinants and inequalities.
 """
 
 from __future__ import annotations
@@ -37,8 +37,12 @@ def _gaussian_mi(joint: np.ndarray, k: int) -> float:
     return 0.5 * (logdet(joint[:k, :k]) + logdet(joint[k:, k:]) - logdet(joint))
 
 
+def _mi_ddpm_printed(cov, sigma, m, **kw):
+    return lk.mi_ddpm(cov, sigma, m, printed=True, **kw)
+
+
 def _joint_x0_samples(cov: np.ndarray, sigma: float, m: int) -> np.ndarray:
-    """Covariance of (x0, x_1..x_m), x_i = a x0 + sigma z_i (DDPM samples, notes §2)."""
+    """Covariance of (x0, x_1..x_m), x_i = a x0 + sigma z_i (DDPM samples, Lemma 4.2)."""
     a = math.sqrt(1.0 - sigma**2)
     d = cov.shape[0]
     cross = np.kron(np.ones((1, m)), a * cov)
@@ -46,13 +50,13 @@ def _joint_x0_samples(cov: np.ndarray, sigma: float, m: int) -> np.ndarray:
     return np.block([[cov, cross], [cross.T, block]])
 
 
-# --- reference values (notes §2 / §4.1) --------------------------------------------------------
+# --- reference values ------------------------------------------------------------------------
 
 
 def test_reference_values():
     assert lk.mi_ambient([1.0], 0.5) == pytest.approx(math.log(2.0), abs=1e-12)
-    assert lk.mi_ddpm_paper([1.0], 0.5, 10) == pytest.approx(6.9314718056, abs=1e-9)
-    assert lk.mi_ddpm_exact([1.0], 0.5, 10) == pytest.approx(1.7169936022, abs=1e-9)
+    assert lk.mi_ddpm([1.0], 0.5, 10, printed=True) == pytest.approx(6.9314718056, abs=1e-9)
+    assert lk.mi_ddpm([1.0], 0.5, 10) == pytest.approx(1.7169936022, abs=1e-9)
     assert lk.mmse_x0([1.0], 0.5, 10, "ambient") == pytest.approx(0.25, abs=1e-12)
     assert lk.mmse_x0([1.0], 0.5, 10) == pytest.approx(1.0 / 31.0, abs=1e-12)
 
@@ -61,16 +65,18 @@ def test_table_d1():
     sigma = np.array([0.1, 0.5, 0.9, 0.99])[:, None]
     m = np.array([1, 10, 100])
     snr = (1 - sigma**2) / sigma**2
-    np.testing.assert_allclose(lk.mi_ddpm_exact([1.0], sigma, m), 0.5 * np.log(1 + m * snr))
-    np.testing.assert_allclose(lk.mi_ddpm_paper([1.0], sigma, m), 0.5 * m * np.log(1 + snr))
+    np.testing.assert_allclose(lk.mi_ddpm([1.0], sigma, m), 0.5 * np.log(1 + m * snr))
+    np.testing.assert_allclose(lk.mi_ddpm([1.0], sigma, m, printed=True), 0.5 * m * np.log(1 + snr))
 
 
 def test_identity_covariance_is_d_half_log_inverse_variance():
     for d in (1, 3, 8):
         want = 0.5 * d * math.log(1.0 / 0.3**2)
         assert lk.mi_ambient(np.eye(d), 0.3) == pytest.approx(want, abs=1e-12)
-        assert lk.mi_ambient_dataset_bound(d, 0.3, 1, 1, "tight") == pytest.approx(want, abs=1e-12)
-        assert lk.mi_ambient_dataset_bound(d, 0.3, 1, 1, "paper") == pytest.approx(want, abs=1e-12)
+        assert lk.mi_ambient_dataset_bound(d, 0.3, 1, 1) == pytest.approx(want, abs=1e-12)
+        assert lk.mi_ambient_dataset_bound(d, 0.3, 1, 1, printed=True) == pytest.approx(
+            want, abs=1e-12
+        )
 
 
 # --- closed forms against the joint-covariance log-determinant (eq. (11)) ----------------------
@@ -81,7 +87,7 @@ def test_identity_covariance_is_d_half_log_inverse_variance():
 def test_closed_forms_match_joint_gaussian_logdet(d, sigma, m, seed):
     cov = _spd(d, seed)
     joint = _joint_x0_samples(cov, sigma, m)
-    assert lk.mi_ddpm_exact(cov, sigma, m) == pytest.approx(_gaussian_mi(joint, d), rel=1e-9)
+    assert lk.mi_ddpm(cov, sigma, m) == pytest.approx(_gaussian_mi(joint, d), rel=1e-9)
     one = _joint_x0_samples(cov, sigma, 1)
     assert lk.mi_ambient(cov, sigma) == pytest.approx(_gaussian_mi(one, d), rel=1e-9)
 
@@ -100,7 +106,7 @@ def test_mmse_matches_posterior_covariance(d, sigma, m, seed):
 def test_spectrum_and_matrix_inputs_agree():
     cov = _spd(3, 1)
     lam = np.linalg.eigvalsh(cov)
-    for func in (lk.mi_ddpm_exact, lk.mi_ddpm_paper, lk.mmse_x0):
+    for func in (lk.mi_ddpm, _mi_ddpm_printed, lk.mmse_x0):
         assert func(lam, 0.4, 7) == pytest.approx(func(cov, 0.4, 7), rel=1e-12)
 
 
@@ -109,7 +115,7 @@ def test_log_snr_matches_vptrig():
     np.testing.assert_allclose(lk.log_snr(s), VPTrig().log_snr(s), rtol=1e-12, atol=1e-12)
 
 
-# --- inequalities and limits of Lemma 4.2 (notes §2 property tests) ----------------------------
+# --- inequalities and limits of Lemma 4.2 -----------------------------------------------------
 
 
 @settings(max_examples=60, deadline=None)
@@ -117,10 +123,10 @@ def test_log_snr_matches_vptrig():
 def test_lemma42_inequalities(d, sigma, m, seed):
     cov = _spd(d, seed)
     i_a = lk.mi_ambient(cov, sigma)
-    i_d = lk.mi_ddpm_exact(cov, sigma, m)
-    assert i_a - 1e-12 <= i_d <= lk.mi_ddpm_paper(cov, sigma, m) + 1e-12  # subadditivity
+    i_d = lk.mi_ddpm(cov, sigma, m)
+    assert i_a - 1e-12 <= i_d <= lk.mi_ddpm(cov, sigma, m, printed=True) + 1e-12  # subadditivity
     assert i_d - i_a <= 0.5 * d * math.log(m) + 1e-12
-    assert lk.mi_ddpm_exact(cov, sigma, 1) == pytest.approx(i_a, rel=1e-14)
+    assert lk.mi_ddpm(cov, sigma, 1) == pytest.approx(i_a, rel=1e-14)
     assert lk.mmse_x0(cov, sigma, m) <= lk.mmse_x0(cov, sigma, m, "ambient") + 1e-15
 
 
@@ -128,7 +134,7 @@ def test_lemma42_inequalities(d, sigma, m, seed):
 @given(DIMS, st.floats(0.01, 0.98), st.floats(1e-4, 0.01), COPIES, SEEDS)
 def test_leakage_decreasing_in_noise(d, sigma, step, m, seed):
     cov = _spd(d, seed)
-    for func in (lk.mi_ambient, lambda c, s: lk.mi_ddpm_exact(c, s, m)):
+    for func in (lk.mi_ambient, lambda c, s: lk.mi_ddpm(c, s, m)):
         assert func(cov, sigma + step) < func(cov, sigma)
     assert lk.mmse_x0(cov, sigma + step, m) > lk.mmse_x0(cov, sigma, m)
 
@@ -136,10 +142,10 @@ def test_leakage_decreasing_in_noise(d, sigma, step, m, seed):
 def test_limits_in_sigma():
     cov = _spd(2, 4)
     assert lk.mi_ambient(cov, 1.0) == 0.0
-    assert lk.mi_ddpm_exact(cov, 1.0, 50) == 0.0
+    assert lk.mi_ddpm(cov, 1.0, 50) == 0.0
     assert lk.mi_ambient(cov, 1e-150) > 600  # -> inf, without overflow
-    ratio_high = lk.mi_ddpm_exact(cov, 1 - 1e-9, 50) / lk.mi_ambient(cov, 1 - 1e-9)
-    ratio_low = lk.mi_ddpm_exact(cov, 1e-100, 50) / lk.mi_ambient(cov, 1e-100)
+    ratio_high = lk.mi_ddpm(cov, 1 - 1e-9, 50) / lk.mi_ambient(cov, 1 - 1e-9)
+    ratio_low = lk.mi_ddpm(cov, 1e-100, 50) / lk.mi_ambient(cov, 1e-100)
     assert ratio_high == pytest.approx(50, rel=1e-6)  # paper's m-times is tight only here
     assert 1.0 < ratio_low < 1.01  # and off by a factor m here (ratio -> 1 like 1/log SNR)
     assert lk.mmse_x0(cov, 1.0, 5) == pytest.approx(np.trace(cov), rel=1e-12)
@@ -156,9 +162,9 @@ def test_mmse_is_order_one_over_m():
 
 
 def test_vectorized_shapes_and_singular_covariance():
-    out = lk.mi_ddpm_exact([1.0, 0.0], np.array([0.2, 0.5, 1.0]), np.array([[1], [10]]))
+    out = lk.mi_ddpm([1.0, 0.0], np.array([0.2, 0.5, 1.0]), np.array([[1], [10]]))
     assert out.shape == (2, 3)
-    single = [lk.mi_ddpm_exact([1.0], s, m) for m in (1, 10) for s in (0.2, 0.5, 1.0)]
+    single = [lk.mi_ddpm([1.0], s, m) for m in (1, 10) for s in (0.2, 0.5, 1.0)]
     np.testing.assert_allclose(out.ravel(), single, rtol=1e-14)
     assert lk.mmse_x0([[1.0, 1.0], [1.0, 1.0]], 0.5, 3) == pytest.approx(2 / (1 + 3 * 3 * 2))
 
@@ -170,7 +176,7 @@ def test_vectorized_shapes_and_singular_covariance():
 @given(DIMS, SIGMAS, COPIES, st.integers(1, 500), st.floats(1e-4, 0.01))
 def test_dataset_bound_properties(d, sigma, m, N, step):
     tight = lk.mi_ambient_dataset_bound(d, sigma, m, N)
-    paper = lk.mi_ambient_dataset_bound(d, sigma, m, N, "paper")
+    paper = lk.mi_ambient_dataset_bound(d, sigma, m, N, printed=True)
     per_point = lk.mi_ambient(np.ones(d), sigma)
     assert 0.0 <= tight <= min(m, N) * per_point * (1 + 1e-12) + 1e-12
     assert tight <= paper * (1 + 1e-12)
@@ -193,16 +199,16 @@ def test_dataset_bound_counts_distinct_indices():
 @given(st.integers(1, 3), st.floats(1e-6, 1.0), st.integers(1, 10**4), SEEDS)
 def test_mpmath_twins(d, sigma, m, seed):
     cov = _spd(d, seed)
-    for func in (lk.mi_ddpm_exact, lk.mi_ddpm_paper, lk.mmse_x0):
+    for func in (lk.mi_ddpm, _mi_ddpm_printed, lk.mmse_x0):
         fast, slow = func(cov, sigma, m), func(cov, sigma, m, dps=30)
         assert isinstance(slow, mpmath.mpf)
         assert fast == pytest.approx(float(slow), rel=1e-12, abs=1e-300)
     assert lk.mi_ambient(cov, sigma) == pytest.approx(
         float(lk.mi_ambient(cov, sigma, dps=30)), rel=1e-12, abs=1e-300
     )
-    for variant in lk.BOUND_VARIANTS:
-        fast = lk.mi_ambient_dataset_bound(d, sigma, m, 7, variant)
-        slow = lk.mi_ambient_dataset_bound(d, sigma, m, 7, variant, dps=30)
+    for printed in (False, True):
+        fast = lk.mi_ambient_dataset_bound(d, sigma, m, 7, printed=printed)
+        slow = lk.mi_ambient_dataset_bound(d, sigma, m, 7, printed=printed, dps=30)
         assert fast == pytest.approx(float(slow), rel=1e-12, abs=1e-300)
 
 
@@ -218,7 +224,7 @@ def test_mpmath_beyond_float64():
 @pytest.mark.parametrize(("model", "sigma", "m"), [("ddpm", 0.6, 5), ("ambient", 0.6, 5)])
 def test_mc_within_three_standard_errors(model, sigma, m):
     cov = _spd(2, 11)
-    exact = lk.mi_ddpm_exact(cov, sigma, m) if model == "ddpm" else lk.mi_ambient(cov, sigma)
+    exact = lk.mi_ddpm(cov, sigma, m) if model == "ddpm" else lk.mi_ambient(cov, sigma)
     est = lk.leakage_mc(cov, sigma, m, model, n_samples=20_000, rng=3)
     assert abs(est.estimate - exact) < 3 * est.stderr
     assert est.stderr < 0.02
@@ -226,7 +232,7 @@ def test_mc_within_three_standard_errors(model, sigma, m):
 
 def test_mc_rejects_the_printed_m_times_formula():
     est = lk.leakage_mc([1.0], 0.5, 10, n_samples=20_000, rng=5)
-    assert lk.mi_ddpm_paper([1.0], 0.5, 10) - est.estimate > 50 * est.stderr
+    assert lk.mi_ddpm([1.0], 0.5, 10, printed=True) - est.estimate > 50 * est.stderr
 
 
 def test_mc_is_seeded_and_ambient_ignores_m():
@@ -244,16 +250,16 @@ def test_mc_is_seeded_and_ambient_ignores_m():
         (lambda: lk.mi_ambient([1.0], 0.0), "sigma_tn"),
         (lambda: lk.mi_ambient([1.0], 1.5), "sigma_tn"),
         (lambda: lk.mi_ambient([1.0], "-1e-500", dps=30), "sigma_tn"),
-        (lambda: lk.mi_ddpm_exact([1.0], 0.5, 0), "m"),
-        (lambda: lk.mi_ddpm_exact([1.0], 0.5, 2.5), "m"),
-        (lambda: lk.mi_ddpm_exact([1.0], 0.5, 2.5, dps=30), "m"),
+        (lambda: lk.mi_ddpm([1.0], 0.5, 0), "m"),
+        (lambda: lk.mi_ddpm([1.0], 0.5, 2.5), "m"),
+        (lambda: lk.mi_ddpm([1.0], 0.5, 2.5, dps=30), "m"),
         (lambda: lk.mi_ambient([[1.0, 0.3], [0.0, 1.0]], 0.5), "cov"),
         (lambda: lk.mi_ambient([-1.0], 0.5), "cov"),
         (lambda: lk.mi_ambient([[1.0, 2.0], [2.0, 1.0]], 0.5, dps=20), "cov"),
         (lambda: lk.mmse_x0([1.0], 0.5, 2, "both"), "kind"),
         (lambda: lk.mi_ambient_dataset_bound(0, 0.5, 2, 3), "d"),
         (lambda: lk.mi_ambient_dataset_bound(2, 0.5, 2, 0), "N"),
-        (lambda: lk.mi_ambient_dataset_bound(2, 0.5, 2, 3, "loose"), "variant"),
+        (lambda: lk.mi_ambient_dataset_bound(2, 0.5, 2, 3, printed="loose"), "printed"),
         (lambda: lk.mi_ambient([1.0], 0.5, dps=2), "dps"),
         (lambda: lk.leakage_mc([1.0], 0.5, 2, "vae"), "model"),
         (lambda: lk.leakage_mc([1.0], 0.5, 2, n_samples=1), "n_samples"),
@@ -285,7 +291,7 @@ def test_checks_pass(name):
     assert result.status == ("erratum" if spec.erratum else "pass"), result.note
 
 
-# --- issue 14: counts, sizes, results beyond float64 ----------------------------------------------
+# --- counts, sizes, results beyond float64 ----------------------------------------------------
 
 
 @pytest.mark.parametrize("m", [math.nan, 1.5, 0, 1j, "2"])
@@ -299,7 +305,7 @@ def test_mmse_ambient_validates_m(m):
 
 def test_counts_beyond_int64_and_sizes():
     # a Python int beyond int64 is a valid count
-    assert lk.mi_ddpm_exact([1.0], 0.5, 10**30) == pytest.approx(0.5 * math.log1p(3e30))
+    assert lk.mi_ddpm([1.0], 0.5, 10**30) == pytest.approx(0.5 * math.log1p(3e30))
     with pytest.raises(ValueError, match="joint dimension m d = 1000000"):
         lk.leakage_mc([1.0], 0.5, 10**6)  # was a MemoryError
     with pytest.raises(ValueError, match="GiB of working memory"):
@@ -307,7 +313,7 @@ def test_counts_beyond_int64_and_sizes():
     with pytest.raises(ValueError, match="dps must be <= 10000"):
         lk.mi_ambient([1.0], "0.5", dps=10**9)
     with pytest.raises(ValueError, match="outside the float64 range"):
-        lk.mi_ambient_dataset_bound(2**62, 5e-324, 10**300, 2, "paper")
+        lk.mi_ambient_dataset_bound(2**62, 5e-324, 10**300, 2, printed=True)
 
 
 def test_leakage_estimate_fields_are_real():

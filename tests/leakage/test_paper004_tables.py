@@ -22,7 +22,7 @@ from diffmem_theory.leakage.tables import (
 
 
 def test_spot_values_verbatim():
-    """A few entries from each table (notes §3)."""
+    """A few entries from each table, as printed in Sec. 5 and App. E."""
     assert TABLE1["CIFAR-10"][300]["DDPM"] == MemorizationRow(25.1, (78.96, 67.2, 56.56))
     assert TABLE1["ImageNet"][3000]["Ours"] == MemorizationRow(39.87, (28.40, 9.44, 4.02))
     assert 300 not in TABLE1["ImageNet"]  # footnote 2: no 300-image setting

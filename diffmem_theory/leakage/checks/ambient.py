@@ -1,9 +1,9 @@
 """Checks of the ambient-diffusion part of Shah et al. (paper 004): noise-scale conversions, the
 coefficients and minimizer of eq. (6) (Lemma C.1), the ambient-optimal score (App. D.1.1), the
-reverse ODE eq. (5) (corrected, and the printed form as an erratum) and Lemma 4.1.
+reverse ODE eq. (5) (corrected; the printed form is the check ``paper004.eq5_printed`` of
+:mod:`diffmem_theory.leakage.errata`) and Lemma 4.1.
 
-Reference values are those of notes ``paper_004.md`` §4.1; the schedule is ``VPTrig``
-(sigma(t) = t, the notes' verification setting).
+The schedule is ``VPTrig`` (sigma(t) = t, the paper's VP parametrisation of eq. (1)).
 """
 
 from __future__ import annotations
@@ -14,13 +14,11 @@ from diffmem_theory.core.schedules import VPTrig
 from diffmem_theory.leakage.ambient import (
     ambient_coeffs,
     ambient_loss,
-    eq5_as_printed_velocity,
     extra_noise_scales,
     lemma41_collapse,
     lemma_c1_coeffs,
     noisy_copies,
     noisy_optimal_score,
-    pf_ode_sample,
     pf_ode_velocity,
     sd2_sigma,
     ve_to_vp,
@@ -28,9 +26,11 @@ from diffmem_theory.leakage.ambient import (
     vp_to_ve,
     x0_proxy,
 )
+from diffmem_theory.leakage.errata import DATA_STD, STD_TOL, gaussian_flow_std
 from diffmem_theory.registry import Outcome, check
 
-#: Notes §4.1: EDM (VE) noise scales of Fig. 2 / Tables 3-4 and their VP levels.
+#: EDM (VE) noise scales of Fig. 2 / Tables 3-4 and their VP levels s / sqrt(1 + s^2), worked
+#: out by hand to 7 decimals.
 VE_TO_VP_TABLE = {
     0.1: 0.0995037,
     0.25: 0.2425356,
@@ -39,10 +39,10 @@ VE_TO_VP_TABLE = {
     0.5: 0.4472136,
     4.0: 0.9701425,
 }
-#: Notes §4.1: SD2 scaled-linear sigma_VP at DDPM timesteps 25, 50, 100 (Sec. 5.2's t_n).
+#: SD2 scaled-linear sigma_VP = sqrt(1 - abar_t) at DDPM timesteps 25, 50, 100 (Sec. 5.2's t_n,
+#: read as timesteps), with beta_i = (sqrt(0.00085) + i (sqrt(0.012) - sqrt(0.00085))/999)^2 and
+#: abar_t = prod_{i <= t} (1 - beta_i) evaluated as a plain cumulative product, to 6 decimals.
 SD2_TABLE = {25: 0.152950, 50: 0.220052, 100: 0.325233}
-DATA_STD = 0.3  # notes §1.5: p_0 = N(0, 0.3^2)
-STD_TOL = 0.005
 
 
 def _levels(seed: int, n: int = 64) -> tuple[np.ndarray, np.ndarray]:
@@ -54,7 +54,7 @@ def _levels(seed: int, n: int = 64) -> tuple[np.ndarray, np.ndarray]:
 
 @check("paper004.ve_vp", equation="Shah et al., §1.1 (EDM VE sigma -> VP sigma)")
 def ve_vp(seed: int = 0) -> Outcome:
-    """sigma_VP = s/sqrt(1+s^2) at the notes' six EDM scales (1e-7), and the round trip."""
+    """sigma_VP = s/sqrt(1+s^2) at six EDM scales of Sec. 5.1 (1e-7), and the round trip."""
     s = np.array(list(VE_TO_VP_TABLE))
     err = float(np.max(np.abs(ve_to_vp(s) - np.array(list(VE_TO_VP_TABLE.values())))))
     trip = float(np.max(np.abs(vp_to_ve(ve_to_vp(s)) - s) / s))
@@ -63,7 +63,7 @@ def ve_vp(seed: int = 0) -> Outcome:
 
 @check("paper004.sd2_sigma", equation="Shah et al., Sec. 5.2 (SD2 scaled_linear, t_n timesteps)")
 def sd2(seed: int = 0) -> Outcome:
-    """SD2's sigma_VP at timesteps 25, 50, 100 against the notes (1e-6)."""
+    """SD2's sigma_VP at timesteps 25, 50, 100 against SD2_TABLE (1e-6)."""
     t = np.array(list(SD2_TABLE))
     ours = sd2_sigma(t)
     err = float(np.max(np.abs(ours - np.array(list(SD2_TABLE.values())))))
@@ -71,7 +71,7 @@ def sd2(seed: int = 0) -> Outcome:
 
 
 @check("paper004.lemma_c1_coeffs", equation="Shah et al., eq. (6) and Lemma C.1")
-def lemma_c1(seed: int = 0) -> Outcome:
+def lemma_c_1(seed: int = 0) -> Outcome:
     """eq. (6)'s (c1, c2) and the VE form equal Lemma C.1 with alpha = sqrt(1-sigma^2) / 1.
 
     Also gamma^2 of Alg. 1 line 10 equals sigma_{t|tn}^2 (App. C). 64 random pairs, rel 1e-12.
@@ -174,48 +174,18 @@ def ambient_score(seed: int = 0) -> Outcome:
     return Outcome(tweedie_err, 0.0, 1e-12, ok, f"FD gradient rel err {fd_err:.1e} (tol 1e-7)")
 
 
-def _gaussian_flow_std(velocity, seed: int, n: int = 20_000, steps: int = 400) -> float:
-    """Final std of eq. (5) (given velocity) for p_0 = N(0, 0.3^2), sigma(t) = t, from N(0, 1)."""
-    sched = VPTrig()
-
-    def score(x: np.ndarray, t: float) -> np.ndarray:
-        return -x / (DATA_STD**2 * float(sched.alpha(t)) ** 2 + t * t)
-
-    x_T = np.random.default_rng(seed).standard_normal((n, 1))
-    grid = np.geomspace(0.999, 1e-4, steps)
-    return float(pf_ode_sample(score, sched, x_T, grid, velocity=velocity).std())
-
-
 @check("paper004.pf_ode", equation="Shah et al., eq. (5) corrected (probability flow of eq. (1))")
 def pf_ode(seed: int = 0) -> Outcome:
     """The corrected reverse ODE sends N(0, I) to N(0, 0.3^2) data: final std 0.300 +- 0.005."""
-    std = _gaussian_flow_std(pf_ode_velocity, seed)
+    std = gaussian_flow_std(pf_ode_velocity, seed)
     return Outcome(std, DATA_STD, STD_TOL, abs(std - DATA_STD) <= STD_TOL, "20k samples, RK4")
 
 
-@check(
-    "paper004.eq5_printed",
-    equation="Shah et al., eq. (5) as printed",
-    erratum=True,
-)
-def eq5_printed(seed: int = 0) -> Outcome:
-    """Eq. (5) as printed does not reverse eq. (1): N(0, 0.3^2) data end at std ~0.95, not 0.3.
-
-    Passes (the erratum reproduces) when the printed ODE misses 0.3 by more than 0.005 while the
-    corrected one hits it (notes §1.5: 0.950 vs 0.2988).
-    """
-    printed = _gaussian_flow_std(eq5_as_printed_velocity, seed)
-    corrected = _gaussian_flow_std(pf_ode_velocity, seed)
-    ok = abs(printed - DATA_STD) > STD_TOL and abs(corrected - DATA_STD) <= STD_TOL
-    note = f"printed std {printed:.4f}, corrected {corrected:.4f}"
-    return Outcome(printed, DATA_STD, STD_TOL, ok, note)
-
-
 @check("paper004.lemma4_1", equation="Shah et al., Lemma 4.1 (proof D.1.1)")
-def lemma4_1(seed: int = 0) -> Outcome:
+def lemma_4_1(seed: int = 0) -> Outcome:
     """The ambient-optimal flow from N(0, I) collapses onto the noisy copies S_tn at t_n.
 
-    d = 2, n = 5 copies, sigma_tn = 0.6, 2000 particles stopped at t_n + 1e-3 (notes §2):
+    d = 2, n = 5 copies, sigma_tn = 0.6, 2000 particles stopped at t_n + 1e-3:
     value = median nearest-copy distance, reference gamma(t) sqrt(d), passes when the median is
     below 3 gamma sqrt(d) and the occupancy chi-square (4 d.o.f.) is below 18.5 (p = 0.001).
     """

@@ -2,37 +2,33 @@
 
 tau_l against a Monte Carlo posterior and the exact Dirichlet form (Thm B.2), the Zipf reference
 table (eq. (7), Lemma B.4), Lemmas B.4 / B.5 on random priors, Lemma B.7 (corrected) and the
-separation / merging thresholds of Lemma 4.5 / B.8 / B.9; errata: the n/2 singleton count, the
-concentration step of Lemma B.7's proof and the high-noise half of Lemma 4.5 / B.9. Also the
-data-integrity checks of the transcribed Tables 1-5.
+separation / merging thresholds of Lemma 4.5 / B.8 / B.9. Also the data-integrity checks of the
+transcribed Tables 1-5. The errata of App. B (the n/2 singleton count, the concentration step of
+Lemma B.7's proof, the high-noise half of Lemma 4.5 / B.9) are checks of
+:mod:`diffmem_theory.leakage.errata`.
 """
 
 from __future__ import annotations
 
 import math
 
-import mpmath
 import numpy as np
 from scipy.integrate import quad
 from scipy.optimize import brentq
 from scipy.special import roots_jacobi
-from scipy.stats import chi2, norm
+from scipy.stats import norm
 
 from diffmem_theory.leakage.feldman import (
     FrequencyPrior,
     _contraction,
-    expected_singletons,
-    lemma_B4_constant,
-    lemma_B4_rhs,
-    lemma_B5_applies,
+    lemma_b4_constant,
+    lemma_b4_rhs,
+    lemma_b5_applies,
     mc_smoothed_diameter,
-    sigma_merge_exact,
-    sigma_merge_paper,
+    sigma_merge,
     sigma_merge_proof,
-    sigma_sep_exact,
-    sigma_sep_paper,
+    sigma_sep,
     sigma_sep_proof,
-    singletons_lower_bound,
     smoothed_diameter_bound,
     smoothed_failure_bound,
     tau_dirichlet,
@@ -49,7 +45,11 @@ from diffmem_theory.leakage.tables import (
 )
 from diffmem_theory.registry import Outcome, check
 
-#: Notes §2 (Lemma B.4): (N, n) -> n tau_1, w[1/2n,1/n], w[1/3n,2/n], w[0,1/n], n (B.4 bound).
+#: Zipf reference table (eq. (7), Lemma B.4) for pi_k ~ 1/k and the 'approx' pi_bar of Def. B.1:
+#: (N, n) -> n tau_1, w[1/2n, 1/n], w[1/3n, 2/n], w[0, 1/n], n x (B.4 bound), rounded to 5
+#: decimals. Computed with mpmath at 50 digits from the atoms 1/(k H_N) (H_N the harmonic
+#: number, uniform probabilities), eq. (10) with its powers written out, and the window sums:
+#: independent of the float64 code.
 ZIPF_TABLE: dict[tuple[int, int], tuple[float, ...]] = {
     (1000, 1000): (0.55881, 0.09285, 0.23987, 0.26907, 0.04797),
     (10000, 1000): (0.24640, 0.07057, 0.18223, 0.46799, 0.03645),
@@ -59,10 +59,10 @@ ZIPF_TABLE: dict[tuple[int, int], tuple[float, ...]] = {
 
 
 def zipf_row(N: int, n: int) -> tuple[float, ...]:
-    """The Zipf-table quantities of notes §2 for pi_k ~ 1/k ('approx' pi_bar)."""
+    """The quantities of :data:`ZIPF_TABLE` for pi_k ~ 1/k ('approx' pi_bar)."""
     p = FrequencyPrior.from_list(zipf_frequencies(N))
     windows = ((1 / (2 * n), 1 / n), (1 / (3 * n), 2 / n), (0.0, 1 / n))
-    return (n * tau_ell(1, n, p), *(weight(p, a, b) for a, b in windows), n * lemma_B4_rhs(p, n))
+    return (n * tau_ell(1, n, p), *(weight(p, a, b) for a, b in windows), n * lemma_b4_rhs(p, n))
 
 
 def random_prior(rng: np.random.Generator, n: int) -> FrequencyPrior:
@@ -80,7 +80,7 @@ def random_prior(rng: np.random.Generator, n: int) -> FrequencyPrior:
 def tau_posterior_mc(seed: int = 0) -> Outcome:
     """tau_l is the Monte Carlo posterior mean E[alpha | K = l], alpha ~ pi_bar, K ~ Bin(n, alpha).
 
-    Notes' prior: atoms {0.001, 0.004, 0.01, 0.05, 0.2}, probs {.3, .3, .2, .15, .05}, n = 100,
+    Prior: atoms {0.001, 0.004, 0.01, 0.05, 0.2}, probs {.3, .3, .2, .15, .05}, n = 100,
     l in {0, 1, 2, 5}; 10^6 draws. Value = largest |MC - tau| / s.e., tolerance 4.
     """
     prior = FrequencyPrior([0.001, 0.004, 0.01, 0.05, 0.2], [0.3, 0.3, 0.2, 0.15, 0.05], N=100)
@@ -96,7 +96,7 @@ def tau_posterior_mc(seed: int = 0) -> Outcome:
     return Outcome(max(z), 0.0, 4.0, max(z) <= 4.0, f"tau = {np.round(tau, 7).tolist()}")
 
 
-@check("paper004.tau_dirichlet_quadrature", equation="Shah et al., Thm B.2; notes §2 caveat (ii)")
+@check("paper004.tau_dirichlet_quadrature", equation="Shah et al., Thm B.2 (Dirichlet prior)")
 def tau_dirichlet_quadrature() -> Outcome:
     """tau_l of the Beta(k, (N-1)k) prior (Gauss-Jacobi atoms) is (k + l)/(Nk + n) (Dirichlet).
 
@@ -133,9 +133,9 @@ def tau_dirichlet_posterior(seed: int = 0) -> Outcome:
 # --- weights, Lemma B.4, Lemma B.5, singletons ---------------------------------------------------
 
 
-@check("paper004.zipf_table", equation="Shah et al., eq. (7), Lemma B.4; notes §2 Zipf table")
+@check("paper004.zipf_table", equation="Shah et al., eq. (7), Lemma B.4 (Zipf populations)")
 def zipf_table() -> Outcome:
-    """n tau_1, the eq. (7) weights and n x (Lemma B.4 bound) for Zipf lists match notes §2.
+    """n tau_1, the eq. (7) weights and n x (Lemma B.4 bound) for Zipf lists match ZIPF_TABLE.
 
     Four (N, n) rows, five columns; value = largest absolute error, tolerance 1e-4 (the table
     is rounded to 5 decimals).
@@ -145,11 +145,11 @@ def zipf_table() -> Outcome:
         for key, ref in ZIPF_TABLE.items()
         for a, b in zip(zipf_row(*key), ref, strict=True)
     )
-    return Outcome(err, 0.0, 1e-4, err <= 1e-4, "rows (N, n) of the notes' table")
+    return Outcome(err, 0.0, 1e-4, err <= 1e-4, "rows (N, n) of the reference table")
 
 
 @check("paper004.lemma_B4", equation="Shah et al., Lemma B.4 (Feldman 2020, Lemma 2.6)")
-def lemma_B4(seed: int = 0) -> Outcome:
+def lemma_b4(seed: int = 0) -> Outcome:
     """tau_1 >= weight(pi_bar, [1/3n, 2/n]) / (5n) on 800 random priors, n in [3, 2000].
 
     Also the constant 5 n min a(1-a)^{n-1} >= 1 for every n in [3, 10^5]. Value = smallest
@@ -160,17 +160,17 @@ def lemma_B4(seed: int = 0) -> Outcome:
     for _ in range(800):
         n = int(rng.integers(3, 2001))
         prior = random_prior(rng, n)
-        rhs = lemma_B4_rhs(prior, n)
+        rhs = lemma_b4_rhs(prior, n)
         if rhs > 0:
             ratios.append(tau_ell(1, n, prior) / rhs)
-    constant = float(np.min(lemma_B4_constant(np.arange(3, 100_001))))
+    constant = float(np.min(lemma_b4_constant(np.arange(3, 100_001))))
     worst = min(ratios)
     note = f"{len(ratios)} priors; min 5n min a(1-a)^(n-1) = {constant:.5f}"
     return Outcome(worst, 1.0, 0.0, worst >= 1.0 and constant >= 1.0, note)
 
 
 @check("paper004.lemma_B5", equation="Shah et al., Lemma B.5 (Feldman 2020, Lemma 2.7)")
-def lemma_B5() -> Outcome:
+def lemma_b5() -> Outcome:
     """tau_1 <= 2 theta whenever the gap hypothesis holds: adversarial two-atom priors.
 
     Small atom s <= theta (mass from beta), large atom just above t/n; n in {3, 10, 100, 1000},
@@ -186,53 +186,17 @@ def lemma_B5() -> Outcome:
                     prior = FrequencyPrior(
                         [s, big], [q, 1 - q], N=round(1 / (q * s + (1 - q) * big))
                     )
-                    if lemma_B5_applies(prior, n, theta):
+                    if lemma_b5_applies(prior, n, theta):
                         cases += 1
                         worst = max(worst, tau_ell(1, n, prior) / (2 * theta))
     return Outcome(worst, 1.0, 0.0, cases > 0 and worst <= 1.0, f"{cases} priors satisfy B.5")
 
 
-@check(
-    "paper004.singletons_n_over_2",
-    equation="Shah et al., App. B.3: E[#singletons] >= (n/2) weight(pi_bar, [0, 1/n])",
-    erratum=True,
-)
-def singletons_n_over_2() -> Outcome:
-    """The printed n/2 singleton bound fails for N = n, D_i = 1/n; the corrected n/e holds.
-
-    n = 10: E[#singletons] = n (1 - 1/n)^{n-1} = 3.874205 < 5 = (n/2) weight; >= n/e = 3.679.
-    """
-    prior = FrequencyPrior([0.1], N=10)
-    value = expected_singletons(prior, 10)
-    printed = singletons_lower_bound(prior, 10, printed=True)
-    fixed = singletons_lower_bound(prior, 10)
-    note = f"corrected (n/e) bound {fixed:.6f} holds: {value >= fixed}"
-    return Outcome(value, printed, 0.0, fixed <= value < printed, note)
-
-
 # --- Lemma B.7 -----------------------------------------------------------------------------------
 
 
-@check(
-    "paper004.lemma_B7_concentration",
-    equation="Shah et al., proof of Lemma B.7 (App. D.2.2): Pr[|z| > sqrt(d)] <= exp(-d/2)",
-    erratum=True,
-)
-def lemma_B7_concentration() -> Outcome:
-    """The printed Gaussian-norm tail fails: Pr[|z| > sqrt(d)] = chi2_d.sf(d) ~ 0.48 at d = 100.
-
-    Value = the exact probability at d = 100, reference exp(-50). The corrected tail
-    Pr[|z| >= 2 sqrt(d)] <= exp(-d/2) holds for every d in [1, 500] (note).
-    """
-    d = np.arange(1, 501)
-    value = float(chi2.sf(100.0, 100))
-    corrected = bool(np.all(chi2.logsf(4.0 * d, d) <= -d / 2.0))
-    note = f"corrected 2 sqrt(d) tail holds for d <= 500: {corrected}"
-    return Outcome(value, math.exp(-50.0), 0.0, value > math.exp(-50.0) and corrected, note)
-
-
-@check("paper004.lemma_B7_corrected", equation="Shah et al., Lemma B.7 (corrected, notes §2)")
-def lemma_B7_corrected(seed: int = 0) -> Outcome:
+@check("paper004.lemma_B7_corrected", equation="Shah et al., Lemma B.7 (proof corrected)")
+def lemma_b7_corrected(seed: int = 0) -> Outcome:
     """Diameter of {x0, x_t^1..x_t^m} > 2 sigma^2 R + 4 sigma sqrt(d) with freq <= m e^{-d/2}.
 
     d = 6, m = 4, sigma = 0.05, |x0| = R = 10, 20,000 trials; value = failure rate, reference
@@ -240,7 +204,7 @@ def lemma_B7_corrected(seed: int = 0) -> Outcome:
     """
     d, m, sigma = 6, 4, 0.05
     x0 = np.full(d, 10.0 / math.sqrt(d))
-    diam = mc_smoothed_diameter(sigma, x0, m, 20_000, seed)
+    diam = mc_smoothed_diameter(x0, sigma, m, 20_000, seed)
     rate = float(np.mean(diam > smoothed_diameter_bound(sigma, d, 10.0)))
     bound = float(smoothed_failure_bound(m, d))
     tol = 3.0 * math.sqrt(bound * (1 - bound) / diam.size)
@@ -254,8 +218,8 @@ def lemma_B7_corrected(seed: int = 0) -> Outcome:
 def tv_isotropic_quadrature() -> Outcome:
     """The erf form of the TV equals 1-D quadrature of (phi(x) - phi(x - Delta))_+ .
 
-    Delta in {0.01, 0.7, 2, 5}; value = largest absolute error, tolerance 1e-10 (notes:
-    0.2736613 at Delta = 0.7).
+    Delta in {0.01, 0.7, 2, 5}; value = largest absolute error, tolerance 1e-10 (0.2736613 at
+    Delta = 0.7).
     """
     err = 0.0
     for delta in (0.01, 0.7, 2.0, 5.0):
@@ -277,43 +241,8 @@ def lemma_4_5_low_noise() -> Outcome:
     Grid C in (1/600, 0.99), eps / C in [0.01, 0.49]; value = smallest TV_t / (2 eps), ref 1.
     """
     C, eps = _c_eps_grid()
-    ratio = float(np.min(tv_at_noise(C, sigma_sep_paper(eps, C)) / (2 * eps)))
+    ratio = float(np.min(tv_at_noise(C, sigma_sep(eps, C, printed=True)) / (2 * eps)))
     return Outcome(ratio, 1.0, 0.0, ratio > 1.0, f"{C.size} (C, eps) pairs")
-
-
-@check(
-    "paper004.lemma_4_5_high_noise",
-    equation="Shah et al., Lemma 4.5 (high noise): sigma >= sqrt(1 - (eps/C)^2) => eps-merged",
-    erratum=True,
-)
-def lemma_4_5_high_noise() -> Outcome:
-    """C = 0.5, eps = 0.125: at the printed sigma = 0.968246, TV_t = 0.133906 > eps (not merged).
-
-    The exact merging threshold is 0.972422
-    (:func:`~diffmem_theory.leakage.feldman.sigma_merge_exact`).
-    """
-    sigma = sigma_merge_paper(0.125, 0.5)
-    value = tv_at_noise(0.5, sigma)
-    note = f"printed sigma {sigma:.6f}; exact threshold {sigma_merge_exact(0.125, 0.5):.6f}"
-    return Outcome(value, 0.125, 0.0, value > 0.125, note)
-
-
-@check(
-    "paper004.lemma_B9_high_noise",
-    equation="Shah et al., Lemma B.9: C = 1/600, sigma >= sqrt(1 - (eps/C)^2) => eps-merged",
-    erratum=True,
-)
-def lemma_B9_high_noise(dps: int = 40) -> Outcome:
-    """C = 1/600, eps = C/4: at the printed sigma = sqrt(15/16), TV_t exceeds eps (mpmath).
-
-    Value = (TV_t - eps) / eps at ``dps`` digits (~7e-7: tiny, but the strict claim fails).
-    """
-    with mpmath.workdps(dps):
-        C = mpmath.mpf(1) / 600
-        eps = C / 4
-        a = eps / C  # sqrt(1 - sigma^2) at the printed threshold
-        excess = (mpmath.erf(a * mpmath.erfinv(C)) - eps) / eps
-    return Outcome(float(excess), 0.0, 0.0, excess > 0, "relative excess of TV_t over eps")
 
 
 @check("paper004.exact_thresholds", equation="TV_t = erf(sqrt(1 - sigma^2) erfinv(C))")
@@ -325,11 +254,11 @@ def exact_thresholds() -> Outcome:
     C, eps = _c_eps_grid()
     err = 0.0
     for c, e in zip(C, eps, strict=True):
-        for level, exact in ((e, sigma_merge_exact(e, c)), (2 * e, sigma_sep_exact(e, c))):
+        for level, exact in ((e, sigma_merge(e, c)), (2 * e, sigma_sep(e, c))):
             root = brentq(lambda s, c=c, lv=level: tv_at_noise(c, s) - lv, 0.0, 1.0, xtol=1e-15)
             err = max(err, abs(root - exact))
-    ok = err <= 1e-12 and round(sigma_merge_exact(0.125, 0.5), 6) == 0.972422
-    return Outcome(err, 0.0, 1e-12, ok, "sigma_merge_exact(0.125, 0.5) = 0.972422")
+    ok = err <= 1e-12 and round(sigma_merge(0.125, 0.5), 6) == 0.972422
+    return Outcome(err, 0.0, 1e-12, ok, "sigma_merge(0.125, 0.5) = 0.972422")
 
 
 @check("paper004.proof_thresholds", equation="Shah et al., App. D.2.3 (Arbas et al. constants)")
@@ -354,14 +283,14 @@ def proof_thresholds() -> Outcome:
 # --- Tables 1-5 ----------------------------------------------------------------------------------
 
 
-@check("paper004.tables_monotone", equation="Shah et al., Tables 1-2 (notes §3)")
+@check("paper004.tables_monotone", equation="Shah et al., Tables 1-2")
 def tables_monotone() -> Outcome:
     """Every column of Tables 1-2: the % of samples above a threshold falls as it rises."""
     bad = threshold_violations()
     return Outcome(len(bad), 0.0, 0.0, not bad, "; ".join(bad) or "all columns monotone")
 
 
-@check("paper004.table2_is_ffhq", equation="Shah et al., Tables 1-2 (notes §5 item 13)")
+@check("paper004.table2_is_ffhq", equation="Shah et al., Tables 1-2 (Table 2 names no data set)")
 def table2_is_ffhq() -> Outcome:
     """Table 2's DDPM / Ours columns equal Table 1's FFHQ rows (so Table 2 is FFHQ)."""
     bad = table2_table1_mismatches()

@@ -1,9 +1,11 @@
 """Checks of the information-leakage lemmas of Shah et al. (paper 004, Lemma 4.2 and Lemma D.1).
 
-Reference values of notes §2 / §4.1 (ln 2, 6.9314718, 1/2 ln 31 = 1.7169936, MMSE 0.25 and 1/31),
-Monte Carlo information densities against the closed forms, the mpmath twins, the I-MMSE relation,
-Lemma D.1 against an independent Monte Carlo / quadrature value of ``I(A; S)``, and the errata of
-notes §5.4 (DDPM leakage "m times" the ambient one) and §5.5 (Lemma D.1's proof).
+Reference values at d = 1, Sigma = 1, sigma_tn = 0.5 (SNR = 3), m = 10, worked out by hand from
+the closed forms (ln 2, 1/2 ln 31 = 1.7169936, the printed 10 ln 2 = 6.9314718, MMSE 1/4 and 1/31),
+Monte Carlo information densities against the closed forms, the mpmath twins, the I-MMSE relation
+and Lemma D.1 against an independent Monte Carlo / quadrature value of ``I(A; S)``. The errata of
+Lemma 4.2 (DDPM leakage "m times" the ambient one) and of Lemma D.1's proof are checks of
+:mod:`diffmem_theory.leakage.errata`.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from scipy.special import logsumexp
 from diffmem_theory.leakage import information as lk
 from diffmem_theory.registry import Outcome, check
 
-_SIGMA, _M = 0.5, 10  # notes §2: d = 1, Sigma = 1, sigma_tn = 0.5 (SNR = 3), m = 10
+_SIGMA, _M = 0.5, 10  # reference setting: d = 1, Sigma = 1, sigma_tn = 0.5 (SNR = 3), m = 10
 _LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -26,17 +28,17 @@ def _random_spd(d: int, seed: int) -> np.ndarray:
     return g @ g.T / d + 0.2 * np.eye(d)
 
 
-@check("paper004.lemma42_reference", equation="Shah et al., Lemma 4.2 / eq. (11); notes §2")
-def lemma42_reference() -> Outcome:
-    """Closed forms hit the notes' values at d = 1, Sigma = 1, sigma_tn = 0.5, m = 10.
+@check("paper004.lemma42_reference", equation="Shah et al., Lemma 4.2 / eq. (11)")
+def lemma_4_2_reference() -> Outcome:
+    """Closed forms hit the hand-computed values at d = 1, Sigma = 1, sigma_tn = 0.5, m = 10.
 
     I(A) = ln 2, paper I(D) = 10 ln 2 = 6.9314718, exact I(D) = 1/2 ln 31 = 1.7169936, MMSE 0.25
     (ambient) and 1/31 (DDPM). Value = largest absolute deviation; tolerance 1e-12.
     """
     got = [
         lk.mi_ambient([1.0], _SIGMA),
-        lk.mi_ddpm_paper([1.0], _SIGMA, _M),
-        lk.mi_ddpm_exact([1.0], _SIGMA, _M),
+        lk.mi_ddpm([1.0], _SIGMA, _M, printed=True),
+        lk.mi_ddpm([1.0], _SIGMA, _M),
         lk.mmse_x0([1.0], _SIGMA, _M, "ambient"),
         lk.mmse_x0([1.0], _SIGMA, _M, "ddpm"),
     ]
@@ -45,35 +47,15 @@ def lemma42_reference() -> Outcome:
     return Outcome(worst, 0.0, 1e-12, worst <= 1e-12)
 
 
-@check(
-    "paper004.erratum_lemma42_ddpm_m_times",
-    equation="Shah et al., Lemma 4.2: I(D; x0) = m I(A; x0)",
-    erratum=True,
-)
-def erratum_lemma42_ddpm_m_times(seed: int = 0) -> Outcome:
-    """The printed I(D; x0) = m I(A; x0) fails: Monte Carlo gives 1/2 ln(1 + m SNR), not m ln 2.
-
-    d = 1, Sigma = 1, sigma_tn = 0.5, m = 10: printed 6.9314718, exact 1.7169936. Value = the
-    Monte Carlo information of 10 DDPM samples; passes (erratum reproduced) when it is within
-    3 s.e. of the exact value and more than 10 s.e. below the printed one.
-    """
-    est = lk.leakage_mc([1.0], _SIGMA, _M, "ddpm", n_samples=20_000, rng=seed)
-    printed = float(lk.mi_ddpm_paper([1.0], _SIGMA, _M))
-    exact = float(lk.mi_ddpm_exact([1.0], _SIGMA, _M))
-    ok = abs(est.estimate - exact) <= 3 * est.stderr and printed - est.estimate > 10 * est.stderr
-    note = f"MC {est.estimate:.4f} +- {est.stderr:.4f}; exact {exact:.7f}; printed {printed:.7f}"
-    return Outcome(est.estimate, printed, 3 * est.stderr, ok, note)
-
-
-@check("paper004.lemma42_mc", equation="Shah et al., Lemma 4.2 (corrected, notes §2)")
-def lemma42_mc(seed: int = 0) -> Outcome:
+@check("paper004.lemma42_mc", equation="Shah et al., Lemma 4.2 (corrected)")
+def lemma_4_2_mc(seed: int = 0) -> Outcome:
     """Monte Carlo leakage agrees with both closed forms within 3 s.e. (d = 2, random SPD Sigma).
 
-    sigma_tn = 0.6, m = 5 (the notes' setting, another Sigma), ambient and DDPM models.
+    sigma_tn = 0.6, m = 5, ambient and DDPM models.
     Value = the largest |MC - exact| / s.e.; tolerance 3.
     """
     cov = _random_spd(2, seed)
-    exact = {"ambient": lk.mi_ambient(cov, 0.6), "ddpm": lk.mi_ddpm_exact(cov, 0.6, 5)}
+    exact = {"ambient": lk.mi_ambient(cov, 0.6), "ddpm": lk.mi_ddpm(cov, 0.6, 5)}
     z, note = 0.0, []
     for i, (model, value) in enumerate(exact.items()):
         est = lk.leakage_mc(cov, 0.6, 5, model, n_samples=20_000, rng=seed + i)
@@ -82,8 +64,12 @@ def lemma42_mc(seed: int = 0) -> Outcome:
     return Outcome(z, 0.0, 3.0, z <= 3.0, "; ".join(note))
 
 
+def _mi_ddpm_printed(cov: np.ndarray, sigma_tn: float, m: int, **kw: int) -> float:
+    return lk.mi_ddpm(cov, sigma_tn, m, printed=True, **kw)
+
+
 @check("paper004.lemma42_mpmath", equation="Shah et al., Lemma 4.2, eq. (11); Lemma D.1")
-def lemma42_mpmath(dps: int = 40) -> Outcome:
+def lemma_4_2_mpmath(dps: int = 40) -> Outcome:
     """float64 leakage, MMSE and Lemma D.1 bound equal their mpmath twins (``dps`` digits, 40).
 
     sigma_tn from 1e-6 to 0.999999, m in {1, 7, 1000}, a 3x3 SPD Sigma. Value = largest relative
@@ -93,16 +79,16 @@ def lemma42_mpmath(dps: int = 40) -> Outcome:
     worst = 0.0
     for s in (1e-6, 0.05, 0.5, 0.9, 0.999999):
         for m in (1, 7, 1000):
-            for func in (lk.mi_ddpm_exact, lk.mi_ddpm_paper, lk.mmse_x0):
+            for func in (lk.mi_ddpm, _mi_ddpm_printed, lk.mmse_x0):
                 fast, slow = func(cov, s, m), func(cov, s, m, dps=dps)
                 worst = max(worst, abs(fast - float(slow)) / float(slow))
-            bound = lk.mi_ambient_dataset_bound(3, s, m, 5, "tight", dps=dps)
+            bound = lk.mi_ambient_dataset_bound(3, s, m, 5, dps=dps)
             worst = max(worst, abs(lk.mi_ambient_dataset_bound(3, s, m, 5) / float(bound) - 1))
     return Outcome(worst, 0.0, 1e-12, worst <= 1e-12)
 
 
 @check("paper004.lemma42_i_mmse", equation="Shah et al., Lemma 4.2; Guo-Shamai-Verdu I-MMSE")
-def lemma42_i_mmse() -> Outcome:
+def lemma_4_2_i_mmse() -> Outcome:
     """I-MMSE: d I(D; x0) / d sigma_tn = (mmse / 2) d(m SNR) / d sigma_tn (mpmath derivative).
 
     d(m SNR)/d sigma = -2 m / sigma^3; ``mpmath.diff`` at 30 digits of the dps = 60 leakage;
@@ -114,7 +100,7 @@ def lemma42_i_mmse() -> Outcome:
     with mpmath.workdps(30):
         for s in (0.2, 0.6, 0.95):
             for m in (1, 10):
-                slope = mpmath.diff(lambda v, m=m: lk.mi_ddpm_exact(cov, v, m, dps=60), s)
+                slope = mpmath.diff(lambda v, m=m: lk.mi_ddpm(cov, v, m, dps=60), s)
                 pred = lk.mmse_x0(cov, s, m, dps=30) / 2 * (-2 * m / mpmath.mpf(s) ** 3)
                 worst = max(worst, float(abs(slope / pred - 1)))
     return Outcome(worst, 0.0, 1e-10, worst <= 1e-10)
@@ -135,8 +121,8 @@ def _ambient_info_mc(sigma: float, N: int, draws: int, seed: int) -> tuple[float
     return float(info.mean()), float(info.std(ddof=1) / math.sqrt(draws))
 
 
-@check("paper004.lemmaD1_bound", equation="Shah et al., Lemma D.1 (fixed, notes §5.5)")
-def lemmaD1_bound(seed: int = 0) -> Outcome:
+@check("paper004.lemmaD1_bound", equation="Shah et al., Lemma D.1 (proof corrected)")
+def lemma_d1_bound(seed: int = 0) -> Outcome:
     """I(A; S) of one ambient sample from N = 3 points is below the Lemma D.1 bound (1/2)ln(1/s^2).
 
     d = 1, m = 1, sigma_tn = 0.5: I(A; S) by Monte Carlo over S (600 datasets) and quadrature of
@@ -149,34 +135,8 @@ def lemmaD1_bound(seed: int = 0) -> Outcome:
     d4 = 2.0 * math.log(1.0 / _SIGMA**2)
     consistent = max(
         abs(lk.mi_ambient(np.ones(4), _SIGMA) - d4),
-        abs(lk.mi_ambient_dataset_bound(4, _SIGMA, 1, 1, "paper") - d4),
+        abs(lk.mi_ambient_dataset_bound(4, _SIGMA, 1, 1, printed=True) - d4),
     )
     ok = info <= bound + 3 * se and consistent <= 1e-12
     note = f"I(A;S) = {info:.4f} +- {se:.4f}; consistency error {consistent:.1e}"
     return Outcome(info, bound, 3 * se, ok, note)
-
-
-@check(
-    "paper004.erratum_lemmaD1_proof",
-    equation="Shah et al., Lemma D.1 proof: I(Y; S) = m I(Y_1; X_1), H(Y_1) = (d/2) log(2 pi e)",
-    erratum=True,
-)
-def erratum_lemmaD1_proof() -> Outcome:
-    """Lemma D.1's proof: I(Y; S) is N I(Y_1; X_1), not m I(Y_1; X_1); Y needs sqrt(1 - s^2) X.
-
-    d = 2, N = 5, m = 2, sigma_tn = 0.5: the exact I(Y; S) is the Gaussian leakage of the N d
-    independent coordinates (``mi_ambient`` with Sigma = I_{Nd}), 5 ln 4 = 6.93, against the
-    proof's m I(Y_1; X_1) = 2 ln 4. With the printed Y = (1 - s^2) X + s Z, Var Y = 13/16, not
-    1, so H(Y_1) = (d/2) log(2 pi e) fails too. The stated bound still holds (tight <= paper).
-    Passes (erratum reproduced) when the proof's value differs from the exact one.
-    """
-    d, N, m, s = 2, 5, 2, _SIGMA
-    exact = float(lk.mi_ambient(np.ones(N * d), s))
-    proof = m * float(lk.mi_ambient(np.ones(d), s))
-    var_printed = (1 - s * s) ** 2 + s * s
-    holds = lk.mi_ambient_dataset_bound(d, s, m, N) <= lk.mi_ambient_dataset_bound(
-        d, s, m, N, "paper"
-    )
-    ok = abs(exact - proof) > 1e-6 and abs(var_printed - 1) > 1e-6 and bool(holds)
-    note = f"I(Y;S) = {exact:.6f}, proof's m I = {proof:.6f}, printed Var Y = {var_printed:.4f}"
-    return Outcome(proof, exact, 0.0, ok, note)

@@ -1,8 +1,8 @@
 r"""``paper004.ambient``: a synthetic analogue of Shah et al.'s Fig. 2 / Table 4 (paper 004).
 
-Setting (notes ``paper_004.md`` §3, §4.1 "small synthetic CPU experiments"): the true law is a
-3-component isotropic Gaussian mixture in d = 2 (means on the circle of radius 2, variance 0.3),
-the training set has n = 16 points. An under-parameterized M = 8 component GMM denoiser
+Setting (our small CPU analogue of Sec. 5.1): the true law is a 3-component isotropic Gaussian
+mixture in d = 2 (means on the circle of radius 2, variance 0.3), the training set has n = 16
+points. An under-parameterized M = 8 component GMM denoiser
 (:class:`~diffmem_theory.core.training.GMMDenoiser`, started from 8 training points) is trained by
 full-batch Adam (:func:`~diffmem_theory.core.training.fit`) either on the DDPM x0-objective eq. (3)
 (:func:`~diffmem_theory.leakage.ambient.ddpm_objective`) or on Algorithm 1
@@ -17,8 +17,9 @@ are DDIM end points (2000 per model). Reported per model:
 * quality: the closed-form Gaussian Frechet distance (FD) of the samples to the true mixture
   (:func:`~diffmem_theory.core.metrics.gaussian_frechet_distance` on means and covariances).
 
-The exact optimum of either objective reproduces the training set (notes §2, Lemma 4.1 caveat),
-whose FD is reported as ``fd_training_set``; the effect needs imperfect fitting.
+The exact optimum of either objective reproduces the training set (Sec. 2.2; Algorithm 1 trains
+on the clean points for t <= t_n, so its exact optimum ends on them too), whose FD is reported as
+``fd_training_set``; the effect needs imperfect fitting.
 
 Quick mode: one seed, sigma_tn in {0 (DDPM), 0.3, 0.45, 0.6, 0.8}, 500 epochs, 4 noise draws
 per point and epoch (~10 s). Full mode: seeds ``seed..seed+2``, nine levels up to 0.9, 3000

@@ -1,6 +1,6 @@
 r"""``paper004.separation`` and ``paper004.feldman``: the theory figures of Shah et al., Sec. 4.2.
 
-Shah, Kalavasis, Klivans, Daras (paper 004; notes ``paper_004.md`` §2). The paper has no figure
+Shah, Kalavasis, Klivans, Daras (paper 004, Sec. 4.2 and App. B). The paper has no figure
 for Sec. 4.2 / App. B; these two illustrate its lemmas with the package's exact formulas.
 
 ``paper004.separation``. Two components ``N(mu, I)``, ``N(mu', I)`` with total variation C at
@@ -43,11 +43,9 @@ import numpy as np
 from diffmem_theory.leakage.feldman import (
     FrequencyPrior,
     heavy_tail_weight,
-    lemma_B4_rhs,
-    sigma_merge_exact,
-    sigma_merge_paper,
-    sigma_sep_exact,
-    sigma_sep_paper,
+    lemma_b4_rhs,
+    sigma_merge,
+    sigma_sep,
     tau1_vs_noise,
     tau_ell,
     tv_at_noise,
@@ -86,10 +84,10 @@ def separation_curves(quick: bool = True) -> dict[str, Any]:
         "eps": eps,
         "sigma": sigma,
         "tv_over_C": tv,
-        "sep_paper": sigma_sep_paper(eps, C),
-        "sep_exact": sigma_sep_exact(eps, C),
-        "merge_paper": sigma_merge_paper(eps, C),
-        "merge_exact": sigma_merge_exact(eps, C),
+        "sep_paper": sigma_sep(eps, C, printed=True),
+        "sep_exact": sigma_sep(eps, C),
+        "merge_paper": sigma_merge(eps, C, printed=True),
+        "merge_exact": sigma_merge(eps, C),
     }
 
 
@@ -136,8 +134,8 @@ def run_separation(quick: bool = True, seed: int = 0) -> dict[str, Any]:
     result = separation_curves(quick)
     C = np.geomspace(1e-4, 0.99, N_C[quick])
     eps = EPS_FRACTION * C
-    tv_merge = tv_at_noise(C, sigma_merge_paper(eps, C))
-    tv_sep = tv_at_noise(C, sigma_sep_paper(eps, C))
+    tv_merge = tv_at_noise(C, sigma_merge(eps, C, printed=True))
+    tv_sep = tv_at_noise(C, sigma_sep(eps, C, printed=True))
     return {
         **result,
         "C_grid": C,
@@ -158,7 +156,7 @@ def zipf_sweep(n: int, ratios: np.ndarray) -> dict[str, np.ndarray]:
     for ratio in ratios:
         prior = FrequencyPrior.from_list(zipf_frequencies(round(ratio * n)))
         rows.append(
-            (n * tau_ell(1, n, prior), heavy_tail_weight(prior, n), n * lemma_B4_rhs(prior, n))
+            (n * tau_ell(1, n, prior), heavy_tail_weight(prior, n), n * lemma_b4_rhs(prior, n))
         )
     n_tau1, w, b4 = np.array(rows).T
     return {"ratio": ratios, "n_tau1": n_tau1, "weight": w, "n_b4": b4}

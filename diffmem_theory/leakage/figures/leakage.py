@@ -1,9 +1,9 @@
 r"""``paper004.leakage``: information leakage of the ambient and the DDPM optimum vs noise level.
 
 Shah et al., "Does Generation Require Memorization?" (paper 004), Lemma 4.2 (Sec. 4.1, proof in
-App. D.1.2; notes ``paper_004.md`` §2 and erratum §5.4). Not a figure of the paper: it plots the
-lemma. A training point ``x0 ~ N(0, Sigma)`` with ``d = 1``, ``Sigma = 1`` (the notes' reference
-setting), VP noise level ``sigma_tn`` and ``m in {1, 10, 100}`` generated samples at t_n:
+App. D.1.2; its DDPM side is an erratum, see :mod:`diffmem_theory.leakage.errata`). Not a figure
+of the paper: it plots the lemma. A training point ``x0 ~ N(0, Sigma)`` with ``d = 1``,
+``Sigma = 1``, VP noise level ``sigma_tn`` and ``m in {1, 10, 100}`` generated samples at t_n:
 
 * (a) ``I(samples; x0)`` (nats) against sigma_tn: ambient (m copies of one noisy point,
   ``1/2 log(1 + SNR)`` for every m), DDPM exact ``1/2 log(1 + m SNR)`` and the paper's printed
@@ -32,8 +32,7 @@ import numpy as np
 from diffmem_theory.leakage.information import (
     leakage_mc,
     mi_ambient,
-    mi_ddpm_exact,
-    mi_ddpm_paper,
+    mi_ddpm,
     mmse_x0,
 )
 from diffmem_theory.plotting import PALETTE, figure, paper_style
@@ -109,12 +108,12 @@ def run(quick: bool = True, seed: int = 0) -> dict[str, Any]:
         "sigma": sigma,
         "m": COPIES,
         "ambient": mi_ambient(COV, sigma),
-        "exact": mi_ddpm_exact(COV, sigma, m),
-        "printed": mi_ddpm_paper(COV, sigma, m),
+        "exact": mi_ddpm(COV, sigma, m),
+        "printed": mi_ddpm(COV, sigma, m, printed=True),
         "mc_sigma": mc_sigma,
         "mc_exact": {
             "ambient": mi_ambient(COV, mc_sigma),
-            "ddpm": mi_ddpm_exact(COV, mc_sigma, MC_COPIES),
+            "ddpm": mi_ddpm(COV, mc_sigma, MC_COPIES),
         },
         "mc": _monte_carlo(mc_sigma, 4000 if quick else 20_000, seed),
         "mmse_m": mmse_m,
@@ -122,7 +121,7 @@ def run(quick: bool = True, seed: int = 0) -> dict[str, Any]:
         "mmse_ambient": mmse_x0(COV, REFERENCE_SIGMA, mmse_m, "ambient"),
         "reference": {
             "ambient": mi_ambient(COV, REFERENCE_SIGMA),
-            "exact": mi_ddpm_exact(COV, REFERENCE_SIGMA, MC_COPIES),
-            "printed": mi_ddpm_paper(COV, REFERENCE_SIGMA, MC_COPIES),
+            "exact": mi_ddpm(COV, REFERENCE_SIGMA, MC_COPIES),
+            "printed": mi_ddpm(COV, REFERENCE_SIGMA, MC_COPIES, printed=True),
         },
     }
