@@ -5,16 +5,16 @@ Diffusion Models", Sec. 4.3, App. A and App. C. In s-time (4.20) the reverse ODE
 empirical score is (4.24) ``dy/ds = -(y - y_N(y, s))`` (VE) or (C.6)
 ``dy/ds = -(y - y_N(y, s) / m(s))`` with ``m(s) = sqrt(1 - e^{-2s})`` (VP), where
 ``y_N = sum_n omega_n x_0^n`` and ``omega_n = softmax_n(-e^{2s} |y - m x_0^n|^2 / 2)``
-(``m = 1`` for VE). Notation of ``notes/paper_002.md`` Sec. 1.6-1.7; the data constants
-``D_-``, ``D^+``, ``|x|_inf``, ``alpha_n`` and ``s^alpha`` are in
-:mod:`diffmem_theory.voronoi.geometry`.
+(``m = 1`` for VE; (4.22), (C.5)). The data constants ``D_-``, ``D^+``, ``|x|_inf``,
+``alpha_n`` and ``s^alpha`` are in :mod:`diffmem_theory.voronoi.geometry`.
 
+* :func:`s_time_log_weights` -- the log of the s-time weights omega_n, (4.22)/(C.5);
 * :func:`shrunk_hyperplane`, :func:`shrunk_face_points` -- the faces of ``V_eps(x_0^n)``,
   Lemma 4.5, (4.12)/(4.13)/(A.5);
 * :func:`weight_bounds_ve`, :func:`weight_bounds_vp` -- Lemma 4.10 and Lemma C.5 (C.11);
 * :func:`s_weight_vp` -- ``s^D`` of (C.10) (the proof's constant; the printed one on request);
-* :func:`s_one_two_vp` -- ``s^1``, ``s^2`` of (C.13), corrected (notes A6);
-* :func:`lemma413_K`, :func:`lemmaC8_K` -- the rate constants (4.33b) (``delta^2``, notes A5)
+* :func:`s_one_two_vp` -- ``s^1``, ``s^2`` of (C.13), with the factor ``|x|_inf`` of the proof;
+* :func:`lemma_4_13_k`, :func:`lemma_c_8_k` -- the rate constants (4.33b) (with ``delta^2``)
   and (C.14b);
 * :func:`ball_bound`, :func:`ball_bound_vp` -- (A.4a) and (A.10);
 * :func:`tikhonov_excess` -- the completed square (5.4) of Thm 5.1.
@@ -22,10 +22,11 @@ empirical score is (4.24) ``dy/ds = -(y - y_N(y, s))`` (VE) or (C.6)
 Points with coordinates beyond ~1e150 / sqrt(d) are refused (``ValueError``, as in
 :mod:`diffmem_theory.voronoi.geometry`); constants beyond float64 raise ``ValueError``.
 
-Errata handled here (the code follows the proofs): (4.33b) prints ``e^{-e^{2 s_0} delta / 2}``
-for ``e^{-e^{2 s_0} delta^2 / 2}``; (C.10) prints ``delta^2 / (2 D |x|_inf)`` where the proof needs
-``delta^2 / (8 D^+ r)``; both conditions of (C.13) lack the factor ``|x|_inf`` that the proof of
-Lemma C.6 uses.
+Errata handled here (the code follows the proofs, ``printed=True`` gives the printed form;
+catalogued in :mod:`diffmem_theory.voronoi.errata`): (4.33b) prints ``e^{-e^{2 s_0} delta / 2}``
+for ``e^{-e^{2 s_0} delta^2 / 2}``; (C.10) prints ``delta^2 / (2 D |x|_inf)`` where the proof
+needs ``delta^2 / (8 D^+ r)``; both conditions of (C.13) lack the factor ``|x|_inf`` that the
+proof of Lemma C.6 uses.
 
 >>> import numpy as np
 >>> lo, up = weight_bounds_ve(1.0, 0.5, 3)
@@ -39,10 +40,12 @@ import math
 
 import numpy as np
 from numpy.typing import ArrayLike
-from scipy.special import expit
+from scipy.special import expit, logsumexp
 
 from diffmem_theory._validation import (
     as_float_array,
+    as_points,
+    as_queries,
     bounded_points,
     check_bool,
     check_int,
@@ -55,9 +58,10 @@ from diffmem_theory.voronoi.scores import _symmetric_matrix
 __all__ = [
     "ball_bound",
     "ball_bound_vp",
-    "lemma413_K",
-    "lemmaC8_K",
+    "lemma_4_13_k",
+    "lemma_c_8_k",
     "s_one_two_vp",
+    "s_time_log_weights",
     "s_weight_vp",
     "shrunk_face_points",
     "shrunk_hyperplane",
@@ -99,6 +103,62 @@ def _weight_bounds(
     return _out(expit(-math.log(n - 1) - log_up)), _out(np.exp(log_up))
 
 
+def s_time_log_weights(y: ArrayLike, s: float, X0: ArrayLike, *, vp: bool = False) -> np.ndarray:
+    r"""Logarithm of the s-time weights omega_n(y, s) of the reverse ODE, (4.22) / (C.5).
+
+    .. math::
+
+        \log \omega_n(y, s) = -\tfrac{1}{2} e^{2s} |y - m(s) x_0^n|^2
+            - \log \sum_l e^{-\frac{1}{2} e^{2s} |y - m(s) x_0^l|^2},
+
+    with m = 1 for VE (4.22) and m(s) = sqrt(1 - e^{-2s}) for VP (C.5); by log-sum-exp, so
+    weights that underflow keep a finite logarithm.
+
+    Parameters
+    ----------
+    y : array_like, shape (B, d) or (d,)
+        Points in s-time coordinates.
+    s : float
+        The s-time (``s > 0`` for VP).
+    X0 : array_like, shape (N, d)
+        Training points.
+    vp : bool, optional
+        The VP weights (C.5) instead of the VE weights (4.22).
+
+    Returns
+    -------
+    ndarray, shape (B, N) or (N,)
+        log omega_n(y, s) for each point and each n.
+
+    See Also
+    --------
+    weight_bounds_ve, weight_bounds_vp : the bounds of Lemmas 4.10 and C.5 on these weights.
+
+    References
+    ----------
+    Baptista et al., Sec. 4.3, eqs. (4.20)-(4.24); App. C, eqs. (C.3)-(C.6).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X0 = np.array([[0.0], [1.0]])
+    >>> print(np.round(np.exp(s_time_log_weights([0.25], 0.0, X0)), 6))   # expit(1/4)
+    [0.562177 0.437823]
+    """
+    yq, single = as_queries(y, "y")
+    yq = bounded_points(yq, "y")
+    data = bounded_points(as_points(X0, "X0", yq.shape[1], "y"), "X0")
+    ss = check_scalar(s, "s", low=0.0 if check_bool(vp, "vp") else None, low_open=True)
+    m = math.sqrt(-math.expm1(-2.0 * ss)) if vp else 1.0
+    diff = yq[:, None, :] - m * data[None, :, :]
+    sq = (diff * diff).sum(-1)
+    # relative to the nearest point (logit 0): a logit of -inf is a weight of exactly 0
+    with np.errstate(over="ignore"):
+        logits = -0.5 * math.exp(min(2.0 * ss, _EXP_MAX)) * (sq - sq.min(axis=1, keepdims=True))
+    out = logits - logsumexp(logits, axis=1, keepdims=True)
+    return out[0] if single else out
+
+
 def weight_bounds_ve(
     s: ArrayLike, delta: ArrayLike, N: int, *, log: bool = False
 ) -> tuple[np.ndarray | float, np.ndarray | float]:
@@ -107,13 +167,43 @@ def weight_bounds_ve(
     For ``delta in (0, D_-)``, ``y in V_delta(x_0^n)`` and ``s >= s_0``, with
     ``u = exp(-e^{2s} delta^2 / 2)``:
 
-        1 / (1 + (N - 1) u) < omega_n(y, s) <= 1,      0 <= omega_l(y, s) < u   (l != n).
+    .. math::
+
+        \frac{1}{1 + (N - 1) u} < \omega_n(y, s) \le 1, \qquad
+        0 \le \omega_l(y, s) < u \quad (l \ne n).
 
     (Proof: ``omega_l / omega_n = exp(-e^{2s} (|y - x_0^l|^2 - |y - x_0^n|^2) / 2) < u``.)
-    Returns ``(lower bound on omega_n, upper bound on omega_l)``, broadcast over ``s`` and
-    ``delta``; ``log=True`` returns their logarithms (``-log1p((N-1) u)``, ``-e^{2s} delta^2/2``),
-    which stay finite where the bounds underflow. ``N >= 2``.
 
+    Parameters
+    ----------
+    s : float or array_like
+        s-time(s).
+    delta : float or array_like
+        Gap of the shrunk cell, ``> 0``; broadcast against ``s``.
+    N : int
+        Number of training points, ``N >= 2``.
+    log : bool, optional
+        Return the logarithms ``(-log1p((N-1) u), -e^{2s} delta^2 / 2)``, which stay finite
+        where the bounds underflow.
+
+    Returns
+    -------
+    lower : float or ndarray
+        Lower bound on omega_n (or its log).
+    upper : float or ndarray
+        Upper bound on omega_l, l != n (or its log).
+
+    See Also
+    --------
+    weight_bounds_vp : the VP analogue, Lemma C.5.
+    s_time_log_weights : the weights themselves.
+
+    References
+    ----------
+    Baptista et al., Lemma 4.10 (Sec. 4.3) and its proof in App. A.
+
+    Examples
+    --------
     >>> lo, up = weight_bounds_ve(0.0, 1.0, 2)
     >>> round(float(up), 6), round(float(lo), 6)     # e^{-1/2}, 1/(1 + e^{-1/2})
     (0.606531, 0.622459)
@@ -130,10 +220,41 @@ def weight_bounds_vp(
     ``m(s) = sqrt(1 - e^{-2s})``; for ``s >= s^D`` (:func:`s_weight_vp`) and
     ``y in V_delta^r(x_0^n)``, with ``u = exp(-e^{2s} delta^2 / 4)`` (exponent /4, not /2):
 
-        1 / (1 + (N - 1) u) < omega_n(y, s) <= 1,      0 <= omega_l(y, s) < u   (l != n).
+    .. math::
 
-    Returns ``(lower bound on omega_n, upper bound on omega_l)`` as :func:`weight_bounds_ve`.
+        \frac{1}{1 + (N - 1) u} < \omega_n(y, s) \le 1, \qquad
+        0 \le \omega_l(y, s) < u \quad (l \ne n).
 
+    Parameters
+    ----------
+    s : float or array_like
+        s-time(s), at least ``s^D``.
+    delta : float or array_like
+        Gap of the shrunk cell, ``> 0``; broadcast against ``s``.
+    N : int
+        Number of training points, ``N >= 2``.
+    log : bool, optional
+        Return the logarithms of the bounds (finite where the bounds underflow).
+
+    Returns
+    -------
+    lower : float or ndarray
+        Lower bound on omega_n (or its log).
+    upper : float or ndarray
+        Upper bound on omega_l, l != n (or its log).
+
+    See Also
+    --------
+    weight_bounds_ve : the VE analogue, Lemma 4.10.
+    s_weight_vp : the time s^D from which the bounds hold.
+    s_time_log_weights : the weights themselves (``vp=True``).
+
+    References
+    ----------
+    Baptista et al., App. C, Lemma C.5, eqs. (C.10)-(C.11).
+
+    Examples
+    --------
     >>> lo, up = weight_bounds_vp(0.0, 1.0, 2)
     >>> round(float(up), 6), round(float(lo), 6)     # e^{-1/4}, 1/(1 + e^{-1/4})
     (0.778801, 0.562177)
@@ -169,9 +290,35 @@ def shrunk_hyperplane(n: int, l: int, eps: float, X0: ArrayLike) -> tuple[np.nda
     ``<x, nu> - b`` is the signed Euclidean distance to the face (> 0 on ``x_0^n``'s side). By
     (4.13), ``x_0^n`` lies at distance ``(|x_0^n - x_0^l|^2 - eps^2) / (2 |x_0^n - x_0^l|) > 0``
     and ``x_0^l`` at ``-(|x_0^n - x_0^l|^2 + eps^2) / (2 |x_0^n - x_0^l|)``: the face separates
-    them. Requires ``n != l`` and ``0 <= eps < |x_0^n - x_0^l|`` (the lemma takes
-    ``eps < D_-``).
+    them.
 
+    Parameters
+    ----------
+    n, l : int
+        Indices of the two training points, ``n != l``.
+    eps : float
+        Gap, ``0 <= eps < |x_0^n - x_0^l|`` (the lemma takes ``eps < D_-``).
+    X0 : array_like, shape (N, d)
+        Training points.
+
+    Returns
+    -------
+    nu : ndarray, shape (d,)
+        Unit normal, pointing to ``x_0^n``'s side.
+    b : float
+        Offset.
+
+    See Also
+    --------
+    shrunk_face_points : points of the same face, parameterized by (A.5).
+    diffmem_theory.voronoi.geometry.in_shrunk_cell : membership of ``V_eps(x_0^n)``.
+
+    References
+    ----------
+    Baptista et al., Lemma 4.5, eqs. (4.12)-(4.13).
+
+    Examples
+    --------
     >>> import numpy as np
     >>> nu, b = shrunk_hyperplane(0, 1, 1.0, np.array([[0.0, 0.0], [2.0, 0.0]]))
     >>> nu.tolist(), b       # the face x_1 = 0.75, i.e. -x_1 = -0.75
@@ -188,11 +335,36 @@ def shrunk_face_points(n: int, l: int, eps: float, X0: ArrayLike, q: ArrayLike) 
 
     (A.5): ``x_0^n - y = (1/2) D - (eps^2 / 2) D / |D|^2 + q_perp``, ``D = x_0^n - x_0^l``,
     where ``q_perp`` is the component of ``q`` orthogonal to ``D`` (the lemma's
-    ``q perp D``). ``q`` has shape ``(B, d)`` or ``(d,)``; returns ``y`` of the same shape.
-    Every ``y`` satisfies (4.12) and (4.13); which of them lie on the boundary of the shrunk
-    cell ``V_eps(x_0^n)`` depends on the other faces (test with
+    ``q perp D``). Every ``y`` satisfies (4.12) and (4.13); which of them lie on the boundary
+    of the shrunk cell ``V_eps(x_0^n)`` depends on the other faces (test with
     :func:`diffmem_theory.voronoi.geometry.in_shrunk_cell` at a slightly smaller ``eps``).
 
+    Parameters
+    ----------
+    n, l : int
+        Indices of the two training points, ``n != l``.
+    eps : float
+        Gap, ``0 <= eps < |x_0^n - x_0^l|``.
+    X0 : array_like, shape (N, d)
+        Training points.
+    q : array_like, shape (B, d) or (d,)
+        Face parameters (their component along ``D`` is ignored).
+
+    Returns
+    -------
+    ndarray, shape like ``q``
+        Points ``y`` of the face.
+
+    See Also
+    --------
+    shrunk_hyperplane : the same face as ``<y, nu> = b``.
+
+    References
+    ----------
+    Baptista et al., Lemma 4.5 and its proof, eq. (A.5).
+
+    Examples
+    --------
     >>> import numpy as np
     >>> shrunk_face_points(0, 1, 1.0, np.array([[0.0, 0.0], [2.0, 0.0]]), [3.0, 0.5]).tolist()
     [0.75, -0.5]
@@ -220,17 +392,48 @@ def _delta_and_data(delta: float, X0: ArrayLike) -> tuple[float, np.ndarray]:
 def s_weight_vp(delta: float, X0: ArrayLike, r: float, *, printed: bool = False) -> float:
     r"""Infimum of the times ``s^D`` of Lemma C.5: ``1 - sqrt(1 - e^{-2s}) < c`` for ``s > s^D``.
 
-    The proof of Lemma C.5 needs ``c = delta^2 / (8 D^+ r)`` (notes A6; default); (C.10) prints
+    The proof of Lemma C.5 bounds the cross term ``2 (1 - m) y^T (x_0^l - x_0^n)``, for
+    ``|y| < r``, by ``2 (1 - m) r D^+`` and needs it below ``delta^2 / 4`` (so that the
+    exponent gap of the weights is at least ``delta^2 / 2``): ``c = delta^2 / (8 D^+ r)``
+    (default). (C.10) prints
     ``c = delta^2 / (2 D^+ |x|_inf)`` (``printed=True``, ``r`` then unused), which is weaker by
-    the factor ``4 r / |x|_inf`` and does not imply (C.11) (check
-    ``paper002.lemmaC_5_sD_printed``). Solving, ``e^{-2s} < 1 - (1 - c)^2 = c (2 - c)``:
+    the factor ``4 r / |x|_inf`` and does not imply (C.11) (erratum ``paper002.lemma_c_5_s_d``).
+    Solving, ``e^{-2s} < 1 - (1 - c)^2 = c (2 - c)``:
 
-        s^D = -(1/2) [log c + log(2 - c)]      (c < 1 always, as delta < D_- <= D^+ <= 2 |x|_inf),
+    .. math::
 
-    with log c formed from the logs of its factors (no underflow for tiny delta).
+        s^D = -\tfrac{1}{2} \bigl[\log c + \log(2 - c)\bigr]
 
-    Requires ``delta in (0, D_-)`` and ``r > |x|_inf``.
+    (``c < 1`` always, as ``delta < D_- <= D^+ <= 2 |x|_inf``), with ``log c`` formed from the
+    logs of its factors (no underflow for tiny ``delta``).
 
+    Parameters
+    ----------
+    delta : float
+        Gap, ``0 < delta < D_-``.
+    X0 : array_like, shape (N, d)
+        Training points, ``N >= 2``.
+    r : float
+        Radius of the ball ``B(0, r)``, ``r > |x|_inf``.
+    printed : bool, optional
+        Use the constant printed in (C.10) instead of the proof's.
+
+    Returns
+    -------
+    float
+        ``s^D``.
+
+    See Also
+    --------
+    weight_bounds_vp : the bounds (C.11) that hold for ``s >= s^D``.
+    s_one_two_vp : the further times ``s^1``, ``s^2`` of Lemma C.6.
+
+    References
+    ----------
+    Baptista et al., App. C, Lemma C.5, eq. (C.10) and its proof.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> X0 = np.array([[0.0, 0.0], [2.0, 0.0]])
     >>> s = s_weight_vp(1.0, X0, 2.5)          # c = 1 / 40
@@ -250,15 +453,41 @@ def s_one_two_vp(delta: float, X0: ArrayLike, n: int | None = None) -> tuple[flo
 
     The proof of Lemma C.6 needs, for ``s >= s^1`` and ``s >= s^2``,
 
-        (N - 1) exp(-e^{2s} delta^2 / 4) |x|_inf < alpha_n / (4 D^+),
-        (1 / sqrt(1 - e^{-2s}) - 1) |x|_inf <= alpha_n / (4 D^+);
+    .. math::
 
-    (C.13) prints both without the factor ``|x|_inf`` (notes A6 for the second; the first
-    mirrors (4.31)). Hence ``s^1 = s^alpha + (1/2) log 2`` (:func:`s_alpha`, exponent /4 instead
-    of /2) and, with ``b = alpha_n / (4 D^+ |x|_inf)``,
-    ``s^2 = log(1 + b) - (1/2) log(b (2 + b))``. ``n=None`` uses ``min_n alpha_n`` (valid for all
-    cells). Requires ``delta in (0, D_-)``.
+        (N - 1) e^{-e^{2s} \delta^2 / 4} |x|_\infty < \frac{\alpha_n}{4 D^+}, \qquad
+        \Bigl(\frac{1}{\sqrt{1 - e^{-2s}}} - 1\Bigr) |x|_\infty \le \frac{\alpha_n}{4 D^+};
 
+    (C.13) prints both without the factor ``|x|_inf`` (the first mirrors (4.31), which has
+    it). Hence ``s^1 = s^alpha + (1/2) log 2`` (:func:`~diffmem_theory.voronoi.geometry.s_alpha`,
+    exponent /4 instead of /2) and, with ``b = alpha_n / (4 D^+ |x|_inf)``,
+    ``s^2 = log(1 + b) - (1/2) log(b (2 + b))``.
+
+    Parameters
+    ----------
+    delta : float
+        Gap, ``0 < delta < D_-``.
+    X0 : array_like, shape (N, d)
+        Training points, ``N >= 2``.
+    n : int, optional
+        Cell index; ``None`` uses ``min_n alpha_n`` (valid for all cells).
+
+    Returns
+    -------
+    s1, s2 : float
+        The two times.
+
+    See Also
+    --------
+    s_weight_vp : the time ``s^D`` of Lemma C.5.
+    diffmem_theory.voronoi.geometry.alpha_n : the constant alpha_n (4.30).
+
+    References
+    ----------
+    Baptista et al., App. C, Lemma C.6, eqs. (C.12)-(C.13) and the proof.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> X0 = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 3.0]])
     >>> s1, s2 = s_one_two_vp(1.0, X0)
@@ -285,7 +514,7 @@ def s_one_two_vp(delta: float, X0: ArrayLike, n: int | None = None) -> tuple[flo
 
 
 def _rate_inputs(
-    y_star: ArrayLike, x_n: ArrayLike, s_star: ArrayLike, N: int, xinf: float, delta: float
+    y_star: ArrayLike, s_star: ArrayLike, x_n: ArrayLike, N: int, xinf: float, delta: float
 ) -> tuple[np.ndarray, np.ndarray, int, float, float]:
     y = as_float_array(y_star, "y_star", dtype=np.float64)
     x = as_float_array(x_n, "x_n", dtype=np.float64)
@@ -309,10 +538,10 @@ def _rate_constant(dist: np.ndarray, s: np.ndarray, log_tail: np.ndarray) -> np.
         return finite_result(np.exp(log_terms).sum(axis=0), "K")
 
 
-def lemma413_K(
+def lemma_4_13_k(
     y_star: ArrayLike,
-    x_n: ArrayLike,
     s_star: ArrayLike,
+    x_n: ArrayLike,
     N: int,
     xinf: float,
     delta: float,
@@ -321,21 +550,64 @@ def lemma413_K(
 ) -> np.ndarray | float:
     r"""Lemma 4.13's constant K (4.33b): ``|y(s) - x_0^n| <= K e^{-s}`` for ``s >= s*`` (VE).
 
-        K = |y(s*) - x_0^n| e^{s*}
-            + (2 (N - 1) |x|_inf / delta^2) e^{-s*} e^{-e^{2 s*} delta^2 / 2},
+    .. math::
+
+        K = |y(s^*) - x_0^n| e^{s^*}
+            + \frac{2 (N - 1) |x|_\infty}{\delta^2} e^{-s^*} e^{-e^{2 s^*} \delta^2 / 2},
 
     for a trajectory of (4.24) in ``V_delta^r(x_0^n)`` at ``s* > max(s^r, s^alpha)``. The proof
-    integrates (A.6) and gives ``delta^2`` in the last exponent; (4.33b) prints
-    ``e^{-e^{2 s_0} delta / 2}`` (``printed=True``; notes A5), which for ``delta < 1`` is a
-    smaller, invalid constant (check ``paper002.lemma4_13_delta_printed``). The printed ``s_0``
-    is the start ``s*`` of the interval. ``y_star`` and ``x_n`` are points ``(..., d)``
-    (broadcast), ``s_star`` broadcasts against their leading shape. Both terms are formed from
-    their logarithms; a K beyond float64 raises ``ValueError``.
+    integrates (A.6) with the weight bound of Lemma 4.10, ``omega_l < exp(-e^{2s} delta^2 / 2)``,
+    and so gives ``delta^2`` in the last exponent; (4.33b) prints ``e^{-e^{2 s_0} delta / 2}``
+    (``printed=True``), which for ``delta < 1`` is a smaller, invalid constant (erratum
+    ``paper002.lemma_4_13_k``). The printed ``s_0`` is the start ``s*`` of the interval. Both
+    terms are formed from their logarithms.
 
-    >>> round(float(lemma413_K([0.1], [0.1], 0.0, 2, 1.0, 1.0)), 6)   # 2 e^{-1/2}
+    Parameters
+    ----------
+    y_star : array_like, shape (..., d)
+        The trajectory's point ``y(s*)``.
+    s_star : float or array_like
+        The time ``s*``, broadcast against the leading shape of ``y_star`` and ``x_n``.
+    x_n : array_like, shape (..., d)
+        The data point ``x_0^n`` whose cell holds the trajectory (broadcast with ``y_star``).
+    N : int
+        Number of training points, ``N >= 2``.
+    xinf : float
+        ``|x|_inf > 0`` (4.27).
+    delta : float
+        Gap of the shrunk cell, ``> 0``.
+    printed : bool, optional
+        Use ``delta`` for ``delta^2`` in the exponent, as printed in (4.33b).
+
+    Returns
+    -------
+    float or ndarray
+        K.
+
+    Raises
+    ------
+    ValueError
+        Where K is beyond float64.
+
+    See Also
+    --------
+    lemma_c_8_k : the VP analogue (C.14b).
+    weight_bounds_ve : the weight bound the proof integrates.
+
+    References
+    ----------
+    Baptista et al., Lemma 4.13, eq. (4.33), proof in App. A (A.6).
+
+    Examples
+    --------
+    >>> round(float(lemma_4_13_k([0.1], 0.0, [0.1], 2, 1.0, 1.0)), 6)   # 2 e^{-1/2}
     1.213061
+    >>> round(float(lemma_4_13_k([0.1], 0.0, [0.1], 2, 1.0, 0.5)), 6)   # 8 e^{-1/8}
+    7.059975
+    >>> round(float(lemma_4_13_k([0.1], 0.0, [0.1], 2, 1.0, 0.5, printed=True)), 6)
+    6.230406
     """
-    dist, s, n, xi, dl = _rate_inputs(y_star, x_n, s_star, N, xinf, delta)
+    dist, s, n, xi, dl = _rate_inputs(y_star, s_star, x_n, N, xinf, delta)
     log_power = math.log(dl) if check_bool(printed, "printed") else 2.0 * math.log(dl)
     log_front = math.log(2.0 * (n - 1)) + math.log(xi) - 2.0 * math.log(dl)
     with np.errstate(over="ignore"):  # e^{2s} delta^2 = inf: the tail is e^{-inf} = 0
@@ -343,24 +615,61 @@ def lemma413_K(
     return _out(_rate_constant(dist, s, tail))
 
 
-def lemmaC8_K(
-    y_star: ArrayLike, x_n: ArrayLike, s_star: ArrayLike, N: int, xinf: float, delta: float
+def lemma_c_8_k(
+    y_star: ArrayLike, s_star: ArrayLike, x_n: ArrayLike, N: int, xinf: float, delta: float
 ) -> np.ndarray | float:
     r"""Lemma C.8's constant K (C.14b): ``|y(s) - x_0^n| <= K e^{-s}`` for ``s >= s*`` (VP).
 
-        K = |y(s*) - x_0^n| e^{s*}
-            + (4 (N - 1) |x|_inf / delta^2) e^{-s*} e^{-e^{2 s*} delta^2 / 4}
-            + |x|_inf [1 + e^{s*} (1 - sqrt(1 - e^{-2 s*}))],
+    .. math::
+
+        K = |y(s^*) - x_0^n| e^{s^*}
+            + \frac{4 (N - 1) |x|_\infty}{\delta^2} e^{-s^*} e^{-e^{2 s^*} \delta^2 / 4}
+            + |x|_\infty \bigl[1 + e^{s^*} \bigl(1 - \sqrt{1 - e^{-2 s^*}}\bigr)\bigr],
 
     for a trajectory of (C.6) in ``V_delta^r(x_0^n)`` at ``s* > max(s^r, s^D, s^1, s^2,
     s^alpha)``; the printed ``s_0`` is ``s*``. ``e^{s} (1 - sqrt(1 - e^{-2s}))`` is evaluated
-    as ``e^{-s} / (1 + sqrt(1 - e^{-2s}))`` (no cancellation). Arguments as
-    :func:`lemma413_K`; ``s_star > 0``.
+    as ``e^{-s} / (1 + sqrt(1 - e^{-2s}))`` (no cancellation).
 
-    >>> round(float(lemmaC8_K([0.1], [0.1], 1.0, 2, 1.0, 1.0)), 6)
+    Parameters
+    ----------
+    y_star : array_like, shape (..., d)
+        The trajectory's point ``y(s*)``.
+    s_star : float or array_like
+        The time ``s* > 0``, broadcast against the leading shape of ``y_star`` and ``x_n``.
+    x_n : array_like, shape (..., d)
+        The data point ``x_0^n`` whose cell holds the trajectory.
+    N : int
+        Number of training points, ``N >= 2``.
+    xinf : float
+        ``|x|_inf > 0`` (4.27).
+    delta : float
+        Gap of the shrunk cell, ``> 0``.
+
+    Returns
+    -------
+    float or ndarray
+        K.
+
+    Raises
+    ------
+    ValueError
+        Where K is beyond float64.
+
+    See Also
+    --------
+    lemma_4_13_k : the VE analogue (4.33b).
+    weight_bounds_vp : the weight bound the proof integrates.
+
+    References
+    ----------
+    Baptista et al., App. C, Lemma C.8, eq. (C.14).
+
+    Examples
+    --------
+    >>> round(float(lemma_c_8_k([0.1], 1.0, [0.1], 2, 1.0, 1.0)), 6)
     1.422635
     """
-    dist, s, n, xi, dl = _rate_inputs(y_star, x_n, s_star, N, xinf, delta)
+    dist, s, n, xi, dl = _rate_inputs(y_star, s_star, x_n, N, xinf, delta)
     if np.any(s <= 0):
         raise ValueError(f"s_star must be > 0 (VP s-time), got min {float(s.min())!r}")
     log_front = math.log(4.0 * (n - 1)) + math.log(xi) - 2.0 * math.log(dl)
@@ -386,27 +695,59 @@ def _elapsed(s: ArrayLike, s0: float) -> tuple[np.ndarray, float]:
 
 
 def ball_bound(
-    z: ArrayLike, x_T: ArrayLike, X0: ArrayLike, s: ArrayLike, s0: float
+    x_T: ArrayLike, s: ArrayLike, X0: ArrayLike, s0: float, z: ArrayLike | None = None
 ) -> np.ndarray | float:
     r"""Lemma A.2, (A.4a): a bound on ``|y(s) - z|`` along the VE s-time ODE (4.24).
 
     For any ``z`` and the solution with ``y(s0) = x_T``:
 
-        |y(s) - z| <= |x_T - z| e^{-(s - s0)} + max_l |z - x_0^l| (1 - e^{-(s - s0)}),
+    .. math::
+
+        |y(s) - z| \le |x_T - z| e^{-(s - s_0)}
+                       + \max_l |z - x_0^l| \bigl(1 - e^{-(s - s_0)}\bigr),
 
     which is ``<= max(|x_T - z|, max_l |z - x_0^l|)`` (A.2a; ``z = 0`` gives (4.28a)) and tends
-    to ``max_l |z - x_0^l|`` (A.2b). ``z`` and ``x_T`` are points ``(..., d)`` (broadcast),
-    ``s >= s0`` broadcasts against their leading shape.
+    to ``max_l |z - x_0^l|`` (A.2b).
 
+    Parameters
+    ----------
+    x_T : array_like, shape (..., d)
+        Initial states ``y(s0)``.
+    s : float or array_like
+        Times ``s >= s0``, broadcast against the leading shape of ``x_T`` and ``z``.
+    X0 : array_like, shape (N, d)
+        Training points.
+    s0 : float
+        The initial time.
+    z : array_like, shape (..., d), optional
+        Centre(s), broadcast against ``x_T`` (default: the origin, (4.28a)).
+
+    Returns
+    -------
+    float or ndarray
+        The bound on ``|y(s) - z|``.
+
+    See Also
+    --------
+    ball_bound_vp : the VP analogue (A.10).
+
+    References
+    ----------
+    Baptista et al., Lemmas 4.8-4.9 (eq. (4.28)), Lemma A.2 (eqs. (A.2), (A.4)).
+
+    Examples
+    --------
     >>> import numpy as np
     >>> X0 = np.array([[1.0, 0.0], [-1.0, 0.0]])
-    >>> round(float(ball_bound([0.0, 0.0], [3.0, 4.0], X0, np.log(2.0), 0.0)), 6)  # 5/2 + 1/2
+    >>> round(float(ball_bound([3.0, 4.0], np.log(2.0), X0, 0.0)), 6)  # 5/2 + 1/2
     3.0
+    >>> round(float(ball_bound([3.0, 4.0], np.log(2.0), X0, 0.0, z=[1.0, 0.0])), 6)  # 2.236 + 1
+    3.236068
     """
     ss, start = _elapsed(s, s0)
     data = _data(X0, 1)
-    zz = as_float_array(z, "z", dtype=np.float64)
     xt = as_float_array(x_T, "x_T", dtype=np.float64)
+    zz = np.zeros(data.shape[1]) if z is None else as_float_array(z, "z", dtype=np.float64)
     if zz.ndim and xt.ndim:
         zz, xt = bounded_points(zz, "z"), bounded_points(xt, "x_T")
     d = data.shape[1]
@@ -419,15 +760,38 @@ def ball_bound(
     return _out(start_dist * decay - far * np.expm1(-(ss - start)))
 
 
-def ball_bound_vp(x_T: ArrayLike, X0: ArrayLike, s: ArrayLike) -> np.ndarray | float:
+def ball_bound_vp(x_T: ArrayLike, s: ArrayLike, X0: ArrayLike) -> np.ndarray | float:
     r"""Lemma C.3, (A.10): ``|y(s)| <= [e^{-s} + sqrt(1 - e^{-2s})] R`` along the VP ODE (C.6).
 
     ``R = max(|x_T|, |x|_inf)`` with ``y(s0) = x_T`` at any ``s0 <= s``; the factor is at most
-    ``sqrt(2)`` (C.8) and tends to 1 (C.9). ``x_T`` is ``(..., d)``, ``s > 0`` broadcasts
-    against its leading shape.
+    ``sqrt(2)`` (C.8) and tends to 1 (C.9).
 
+    Parameters
+    ----------
+    x_T : array_like, shape (..., d)
+        Initial states.
+    s : float or array_like
+        Times ``s > 0``, broadcast against the leading shape of ``x_T``.
+    X0 : array_like, shape (N, d)
+        Training points.
+
+    Returns
+    -------
+    float or ndarray
+        The bound on ``|y(s)|``.
+
+    See Also
+    --------
+    ball_bound : the VE analogue (A.4a).
+
+    References
+    ----------
+    Baptista et al., App. C, Lemma C.3, eqs. (C.8)-(C.9), (A.10).
+
+    Examples
+    --------
     >>> import numpy as np
-    >>> round(float(ball_bound_vp([3.0, 4.0], np.array([[1.0, 0.0]]), np.log(2.0))), 6)
+    >>> round(float(ball_bound_vp([3.0, 4.0], np.log(2.0), np.array([[1.0, 0.0]]))), 6)
     6.830127
     """
     ss = as_float_array(s, "s", dtype=np.float64)
@@ -455,15 +819,44 @@ def tikhonov_excess(
     With ``v = grad log p``, a score value ``s`` and a symmetric positive semi-definite
     ``Gamma``, ``A = I + Gamma``:
 
-        |s - v|^2 + s^T Gamma s  =  |s - A^{-1} v|_A^2 + v^T Gamma A^{-1} v,
+    .. math::
+
+        |s - v|^2 + s^T \Gamma s = |s - A^{-1} v|_A^2 + v^T \Gamma A^{-1} v,
 
     where ``|w|_A^2 = w^T A w`` and ``v^T Gamma A^{-1} v = |v|^2 - |A^{-1} v|_A^2`` is the
     integrand of ``K_Gamma`` (5.2). Integrating ``lambda E`` over ``(x, t)`` gives (5.4), so
-    ``s_reg = A^{-1} v`` (5.3) minimizes (5.1) with value ``K_Gamma``. Returns
-    ``(left side, right side)`` over the leading axes of ``s`` and ``v`` (shape ``(..., d)``);
-    ``Gamma`` is ``(d, d)``. ``v^T Gamma A^{-1} v`` is computed as ``v^T (v - A^{-1} v)``. Sides
-    beyond float64 raise ``ValueError``.
+    ``s_reg = A^{-1} v`` (5.3) minimizes (5.1) with value ``K_Gamma``.
+    ``v^T Gamma A^{-1} v`` is computed as ``v^T (v - A^{-1} v)``.
 
+    Parameters
+    ----------
+    s : array_like, shape (..., d)
+        Score values (not a time).
+    v : array_like, shape (..., d)
+        True score values ``grad log p``, broadcast against ``s``.
+    Gamma : array_like, shape (d, d)
+        Symmetric positive semi-definite regularization matrix.
+
+    Returns
+    -------
+    lhs, rhs : float or ndarray
+        The two sides, over the leading axes of ``s`` and ``v``.
+
+    Raises
+    ------
+    ValueError
+        Where a side is beyond float64.
+
+    See Also
+    --------
+    diffmem_theory.voronoi.scores.tikhonov_score_gamma : the minimizer for p = p^N.
+
+    References
+    ----------
+    Baptista et al., Sec. 5.1, Thm 5.1, eqs. (5.1)-(5.4).
+
+    Examples
+    --------
     >>> lhs, rhs = tikhonov_excess([1.0, 0.0], [3.0, 0.0], [[1.0, 0.0], [0.0, 1.0]])
     >>> lhs, rhs                 # |(-2, 0)|^2 + 1 = 5 = 2 (1 - 1.5)^2 + 3 * 1.5
     (5.0, 5.0)

@@ -15,8 +15,8 @@ from diffmem_theory.registry import run_check
 from diffmem_theory.voronoi.bounds import (
     ball_bound,
     ball_bound_vp,
-    lemma413_K,
-    lemmaC8_K,
+    lemma_4_13_k,
+    lemma_c_8_k,
     s_one_two_vp,
     s_weight_vp,
     shrunk_face_points,
@@ -25,7 +25,7 @@ from diffmem_theory.voronoi.bounds import (
     weight_bounds_ve,
     weight_bounds_vp,
 )
-from diffmem_theory.voronoi.checks.bounds import _two_point_scaled_error
+from diffmem_theory.voronoi.errata import _two_point_scaled_error
 from diffmem_theory.voronoi.geometry import (
     alpha_n,
     d_minus,
@@ -277,10 +277,10 @@ def test_lemma4_13_two_points(a, frac, pos, ds):
     y_star = delta**2 / (4 * a) * (1 + 1e-6) + pos * (x_inf(X0) - delta**2 / (4 * a))
     sol = _two_point_scaled_error(a, y_star, s_star, s_star + 4.0)
     assert sol.success
-    K = lemma413_K([y_star], [a], s_star, 2, a, delta)
+    K = lemma_4_13_k([y_star], s_star, [a], 2, a, delta)
     assert np.abs(sol.y[0]).max() <= K * (1 + 1e-9)
     if delta < 1:
-        assert lemma413_K([y_star], [a], s_star, 2, a, delta, printed=True) <= K
+        assert lemma_4_13_k([y_star], s_star, [a], 2, a, delta, printed=True) <= K
 
 
 @settings(max_examples=10, deadline=None)
@@ -302,21 +302,21 @@ def test_lemma4_13_and_C8_trajectories(seed, frac):
         ve_rhs(X0), (s_ve, s_ve + 3), y_star, t_eval=s_ve + grid, rtol=1e-10, atol=1e-13
     )
     dist = np.linalg.norm(sol.y.T - X0[n], axis=1)
-    assert np.all(dist <= lemma413_K(y_star, X0[n], s_ve, N, xi, delta) * np.exp(-sol.t) + 1e-12)
+    assert np.all(dist <= lemma_4_13_k(y_star, s_ve, X0[n], N, xi, delta) * np.exp(-sol.t) + 1e-12)
     s_vp = max(s_weight_vp(delta, X0, r), *s_one_two_vp(delta, X0), s_alpha(delta, X0)) + 0.01
     sol = solve_ivp(
         vp_rhs(X0), (s_vp, s_vp + 3), y_star, t_eval=s_vp + grid, rtol=1e-10, atol=1e-13
     )
     dist = np.linalg.norm(sol.y.T - X0[n], axis=1)
-    assert np.all(dist <= lemmaC8_K(y_star, X0[n], s_vp, N, xi, delta) * np.exp(-sol.t) + 1e-12)
+    assert np.all(dist <= lemma_c_8_k(y_star, s_vp, X0[n], N, xi, delta) * np.exp(-sol.t) + 1e-12)
 
 
 def test_rate_constants_closed_form():
     y, x = np.array([[0.3, 0.4], [0.0, 0.0]]), np.zeros(2)
-    K = lemma413_K(y, x, 0.5, 3, 2.0, 0.6)
+    K = lemma_4_13_k(y, 0.5, x, 3, 2.0, 0.6)
     tail = 2 * 2 * 2.0 / 0.36 * math.exp(-0.5) * math.exp(-math.e * 0.36 / 2)
     np.testing.assert_allclose(K, [0.5 * math.exp(0.5) + tail, tail], rtol=1e-14)
-    KC = lemmaC8_K(y, x, 0.5, 3, 2.0, 0.6)
+    KC = lemma_c_8_k(y, 0.5, x, 3, 2.0, 0.6)
     tailC = 4 * 2 * 2.0 / 0.36 * math.exp(-0.5) * math.exp(-math.e * 0.36 / 4)
     last = 2.0 * (1 + math.exp(0.5) * (1 - math.sqrt(1 - math.exp(-1.0))))
     np.testing.assert_allclose(KC, [0.5 * math.exp(0.5) + tailC + last, tailC + last], rtol=1e-13)
@@ -338,7 +338,7 @@ def test_ball_bounds_along_trajectories(seed):
     s_eval = np.linspace(0.0, 2.5, 26)
     sol = solve_ivp(ve_rhs(X0), (0.0, 2.5), x_T, t_eval=s_eval, rtol=1e-10, atol=1e-12)
     dist = np.linalg.norm(sol.y.T[:, None, :] - z[None], axis=2)  # (times, z)
-    bound = ball_bound(z[None], x_T, X0, s_eval[:, None], 0.0)
+    bound = ball_bound(x_T, s_eval[:, None], X0, 0.0, z[None])
     assert np.all(dist <= bound + 1e-9)
     far = np.linalg.norm(z[:, None] - X0[None], axis=2).max(1)
     assert np.all(bound <= np.maximum(np.linalg.norm(x_T - z, axis=1), far) + 1e-12)  # (A.2a)
@@ -346,7 +346,7 @@ def test_ball_bounds_along_trajectories(seed):
     sv = np.linspace(s0, s0 + 2.5, 26)
     sol = solve_ivp(vp_rhs(X0), (s0, sv[-1]), x_T, t_eval=sv, rtol=1e-10, atol=1e-12)
     norms = np.linalg.norm(sol.y.T, axis=1)
-    bound_vp = ball_bound_vp(x_T, X0, sv)
+    bound_vp = ball_bound_vp(x_T, sv, X0)
     assert np.all(norms <= bound_vp + 1e-9)
     R = max(np.linalg.norm(x_T), x_inf(X0))
     assert np.all(bound_vp <= math.sqrt(2) * R * (1 + 1e-15))  # (C.8)
@@ -354,9 +354,9 @@ def test_ball_bounds_along_trajectories(seed):
 
 def test_ball_bound_limits():
     X0 = np.array([[1.0, 0.0], [-1.0, 0.0]])
-    assert ball_bound([0.0, 0.0], [3.0, 4.0], X0, 0.0, 0.0) == pytest.approx(5.0)
-    assert ball_bound([0.0, 0.0], [3.0, 4.0], X0, 60.0, 0.0) == pytest.approx(1.0)
-    assert ball_bound_vp([0.0, 0.0], X0, 40.0) == pytest.approx(1.0)
+    assert ball_bound([3.0, 4.0], 0.0, X0, 0.0, [0.0, 0.0]) == pytest.approx(5.0)
+    assert ball_bound([3.0, 4.0], 60.0, X0, 0.0, [0.0, 0.0]) == pytest.approx(1.0)
+    assert ball_bound_vp([0.0, 0.0], 40.0, X0) == pytest.approx(1.0)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -411,17 +411,17 @@ def test_invalid_input():
     with pytest.raises(ValueError, match="X0 must hold at least 2"):
         s_one_two_vp(0.1, X0[:1])
     with pytest.raises(ValueError, match="y_star and x_n must be points"):
-        lemma413_K([0.0, 1.0], [0.0], 1.0, 3, 1.0, 0.1)
+        lemma_4_13_k([0.0, 1.0], 1.0, [0.0], 3, 1.0, 0.1)
     with pytest.raises(ValueError, match="s_star must be > 0"):
-        lemmaC8_K([0.0], [0.0], 0.0, 3, 1.0, 0.1)
+        lemma_c_8_k([0.0], 0.0, [0.0], 3, 1.0, 0.1)
     with pytest.raises(ValueError, match="xinf must be > 0"):
-        lemma413_K([0.0], [0.0], 1.0, 3, 0.0, 0.1)
+        lemma_4_13_k([0.0], 1.0, [0.0], 3, 0.0, 0.1)
     with pytest.raises(ValueError, match="s must be >= s0"):
-        ball_bound([0.0, 0.0], [1.0, 1.0], X0, -1.0, 0.0)
+        ball_bound([1.0, 1.0], -1.0, X0, 0.0, [0.0, 0.0])
     with pytest.raises(ValueError, match="z must be points"):
-        ball_bound([0.0], [1.0, 1.0], X0, 1.0, 0.0)
+        ball_bound([1.0, 1.0], 1.0, X0, 0.0, [0.0])
     with pytest.raises(ValueError, match="s must be > 0"):
-        ball_bound_vp([1.0, 1.0], X0, 0.0)
+        ball_bound_vp([1.0, 1.0], 0.0, X0)
     with pytest.raises(ValueError, match="Gamma must have shape"):
         tikhonov_excess([1.0, 0.0], [0.0, 1.0], np.eye(3))
     with pytest.raises(ValueError, match="Gamma"):
@@ -430,7 +430,7 @@ def test_invalid_input():
         tikhonov_excess([1.0, 0.0], [0.0, 1.0, 2.0], np.eye(2))
 
 
-# --- issue 14: tiny delta, extreme s*, huge points, flags -------------------------------------
+# --- tiny delta, extreme s*, huge points, flags (no overflow, no silent NaN) -----------------
 
 _X2 = np.array([[0.0, 0.0], [2.0, 0.0]])
 _X3 = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 3.0]])
@@ -438,15 +438,15 @@ _X3 = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 3.0]])
 
 def test_constants_for_extreme_arguments():
     # delta = 5e-324 gave ZeroDivisionError; s* = 1e300 gave NaN (0 * inf)
-    assert lemma413_K([0.1], [0.1], 1e300, 2, 1.0, 1.0) == 0.0
-    assert lemmaC8_K([0.1], [0.1], 1e300, 2, 1.0, 1.0) == 1.0  # -> |x|_inf
-    assert lemmaC8_K([0.1], [0.1], 1.797e308, 2, 1.0, 1.0) == 1.0  # 2 s overflows
+    assert lemma_4_13_k([0.1], 1e300, [0.1], 2, 1.0, 1.0) == 0.0
+    assert lemma_c_8_k([0.1], 1e300, [0.1], 2, 1.0, 1.0) == 1.0  # -> |x|_inf
+    assert lemma_c_8_k([0.1], 1.797e308, [0.1], 2, 1.0, 1.0) == 1.0  # 2 s overflows
     # s* -> 0: log1p(-1) warned; K -> 4 (N-1) |x|_inf e^{-delta^2/4}/delta^2 + 2 |x|_inf
-    assert lemmaC8_K([0.1], [0.1], 5e-324, 2, 1.0, 1.0) == pytest.approx(4 * math.exp(-0.25) + 2)
+    assert lemma_c_8_k([0.1], 5e-324, [0.1], 2, 1.0, 1.0) == pytest.approx(4 * math.exp(-0.25) + 2)
     for call in (
-        lambda: lemma413_K([0.1], [0.1], 0.0, 2, 1.0, 5e-324),
-        lambda: lemma413_K([0.1], [0.2], 1e300, 2, 1.0, 1.0),
-        lambda: lemmaC8_K([0.1], [0.1], 1.0, 2, 1.0, 5e-324),
+        lambda: lemma_4_13_k([0.1], 0.0, [0.1], 2, 1.0, 5e-324),
+        lambda: lemma_4_13_k([0.1], 1e300, [0.2], 2, 1.0, 1.0),
+        lambda: lemma_c_8_k([0.1], 1.0, [0.1], 2, 1.0, 5e-324),
         lambda: tikhonov_excess([1e300, 0.0], [3.0, 0.0], np.eye(2)),
     ):
         with pytest.raises(ValueError, match="outside the float64 range"):
@@ -463,8 +463,8 @@ def test_huge_points_and_flags_are_refused():
     for call in (
         lambda: shrunk_hyperplane(0, 1, 1.0, huge),  # NaN offset
         lambda: shrunk_face_points(0, 1, 1.0, huge, [3.0, 0.5]),
-        lambda: ball_bound([1e300, 0.0], [3.0, 4.0], _X2, 1.0, 0.0),  # inf
-        lambda: ball_bound_vp([1e300, 0.0], _X2, 1.0),
+        lambda: ball_bound([3.0, 4.0], 1.0, _X2, 0.0, [1e300, 0.0]),  # inf
+        lambda: ball_bound_vp([1e300, 0.0], 1.0, _X2),
     ):
         with pytest.raises(ValueError, match="squared distances overflow"):
             call()
@@ -472,7 +472,7 @@ def test_huge_points_and_flags_are_refused():
         lambda: weight_bounds_ve(1.0, 0.5, 3, log=np.nan),  # NaN was read as True
         lambda: weight_bounds_vp(1.0, 0.5, 3, log="yes"),
         lambda: s_weight_vp(1.0, _X2, 2.5, printed=1j),
-        lambda: lemma413_K([0.1], [0.1], 0.0, 2, 1.0, 1.0, printed=np.nan),
+        lambda: lemma_4_13_k([0.1], 0.0, [0.1], 2, 1.0, 1.0, printed=np.nan),
     ):
         with pytest.raises(ValueError, match="must be True or False"):
             call()

@@ -27,7 +27,7 @@ SEEDS = st.integers(0, 2**31 - 1)
 
 
 def seed1_data():
-    """The 20-point data set of notes Sec. 3.0 (authors' ``np.random.seed(1); randn(20, 2)``)."""
+    """The 20-point data set of Sec. 4.4 (authors' ``np.random.seed(1); randn(20, 2)``)."""
     return np.random.RandomState(1).randn(20, 2)  # same stream as np.random.seed(1)
 
 
@@ -44,7 +44,7 @@ def brute_sq(samples, X):
 
 
 # ---------------------------------------------------------------------------------------------
-# reference values (notes Sec. 3.0 / Sec. 4)
+# reference values of the 20 points (computed once with NumPy in float64)
 # ---------------------------------------------------------------------------------------------
 
 
@@ -289,7 +289,7 @@ def test_value_errors():
         memorization_fraction(np.zeros((0, 2)), X0)
 
 
-# --- issue 14: huge coordinates, huge gaps, tiny delta, result records ---------------------------
+# --- huge coordinates, huge gaps, tiny delta, result records --------------------------------------
 
 _X0 = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 3.0]])
 _HUGE = np.array([[1e300, 0.0], [2.0, 0.0], [0.0, 3.0]])

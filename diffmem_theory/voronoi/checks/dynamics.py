@@ -4,8 +4,10 @@ Thm 4.3 (every trajectory ends at a data point, at the rate sigma(t)), Ex. 4.4 (
 point), the exact single-point solutions (also the distinct-label case of Thm 6.4), the a-priori
 bounds of Lemma 4.8 / A.2 / 4.9 (VE) and C.3 (VP), the invariance and rate constants of Lemmas
 4.12-4.13 (VE) and C.7-C.8 (VP), and the Tikhonov / empirical-Bayes tables of §5.1-5.2. The data
-set is the authors' seed-1 set; trajectories come from :func:`voronoi_dynamics.reverse_ode` /
-:func:`voronoi_dynamics.solve_s_time` (Dormand-Prince 5(4), tolerances as stated per check).
+set is the authors' 20 points (:data:`diffmem_theory.voronoi.data.SEED1_DATA`); trajectories come
+from :func:`diffmem_theory.voronoi.dynamics.reverse_ode` and
+:func:`diffmem_theory.voronoi.dynamics.solve_s_time` (Dormand-Prince 5(4), tolerances as stated
+per check).
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ from diffmem_theory.registry import Outcome, check
 from diffmem_theory.voronoi.bounds import (
     ball_bound,
     ball_bound_vp,
-    lemma413_K,
-    lemmaC8_K,
+    lemma_4_13_k,
+    lemma_c_8_k,
     s_one_two_vp,
     s_weight_vp,
 )
@@ -43,10 +45,14 @@ def _starts(sched, n: int, seed: int) -> np.ndarray:
     return initial_states(sched, n, 2, seed)
 
 
-@check("paper002.thm4_3_limits", equation="Baptista et al., Thm 4.3 (limit points), notes A18")
+@check("paper002.thm4_3_limits", equation="Baptista et al., Thm 4.3 (limit points), Secs. 4.2, 7")
 def thm4_3_limits(seed: int = 0) -> Outcome:
     """1000 trajectories from the initial law (VE and VP), t = 1 -> 1e-6: the fraction within
-    1e-2 of a data point (value: the smaller of the two) is >= 0.998 (notes §4: 1.000).
+    1e-2 of a data point (value: the smaller of the two) is >= 0.998.
+
+    Secs. 4.2 and 7 conjecture (without proof) that limit points on the Voronoi boundary have
+    probability zero for Gaussian x_T; on the seed-1 data every one of 1000 trajectories, VE
+    and VP, ends at a data point (fraction 1.000).
     """
     fracs = []
     for sched in (_VE, _VP):
@@ -61,7 +67,8 @@ def thm4_3_limits(seed: int = 0) -> Outcome:
 def thm4_3_rate(seed: int = 0) -> Outcome:
     """|x(t) - x*| ~ sigma(t): median slope of log|x - x*| vs log sigma(t) over 30 trajectories
     on t in [1e-5, 1e-3] (rtol 1e-9) is 1.00 +- 0.02 for VE and VP; |x - x*|/sigma stays bounded
-    (notes: max about 2.7-2.9). Value: the median slope farthest from 1.
+    (below 10; its maximum is about 2.7-2.9 on this data set). Value: the median slope farthest
+    from 1.
     """
     save = np.concatenate([[1.0], np.geomspace(1e-3, 1e-5, 21)])
     worst, ratios = 1.0, []
@@ -104,9 +111,11 @@ def ex4_4(seed: int = 0) -> Outcome:
 @check("paper002.single_point_exact", equation="Baptista et al., (4.1), Thm 6.4 (|I_j| = 1)")
 def single_point_exact(seed: int = 0) -> Outcome:
     """N = 1 (also the conditional score of Thm 6.4 with distinct labels): the reverse ODE is
-    x(t) = m(t) x_0 + (sigma(t)/sigma(T)) (x_T - m(T) x_0) (notes §2, exact), so x(t) -> x_0 for
-    every x_T. Integrated in s and in t (rtol 1e-11), VE and VP, to t = 1e-6; value: the largest
-    deviation at 9 saved times, tolerance 1e-8.
+    x(t) = m(t) x_0 + (sigma(t)/sigma(T)) (x_T - m(T) x_0) (exact: the score is
+    -(x - m x_0)/sigma^2, and this x(t) solves dx/dt = f x - g^2 s / 2 because
+    d(sigma^2)/dt = 2 f sigma^2 + g^2), so x(t) -> x_0 for every x_T. Integrated in s and in t
+    (rtol 1e-11), VE and VP, to t = 1e-6; value: the largest deviation at 9 saved times,
+    tolerance 1e-8.
     """
     rng = np.random.default_rng(seed)
     x0, x_T = rng.normal(size=(1, 2)), 3.0 * rng.normal(size=(10, 2))
@@ -142,7 +151,7 @@ def lemma4_8(seed: int = 0) -> Outcome:
     x_T, s0, s, y = _s_paths(_VE, "VE", 200, seed, 30.0)
     worst = -np.inf
     for z in np.concatenate([np.zeros((1, 2)), rng.uniform(-3, 3, (5, 2))]):
-        bound = ball_bound(z, x_T[:, None, :], _X0, s[None, :], s0)
+        bound = ball_bound(x_T[:, None, :], s[None, :], _X0, s0, z)
         worst = max(worst, float(np.max(np.linalg.norm(y - z, axis=-1) - bound)))
     end_excess = float(np.max(np.linalg.norm(y[:, -1], axis=-1)) - x_inf(_X0))
     value = max(worst, end_excess)
@@ -157,7 +166,7 @@ def lemmaC_3(seed: int = 0) -> Outcome:
     """
     x_T, _, s, y = _s_paths(_VP, "VP", 200, seed, 30.0)
     norm = np.linalg.norm(y, axis=-1)
-    a10 = float(np.max(norm - ball_bound_vp(x_T[:, None, :], _X0, s[None, :])))
+    a10 = float(np.max(norm - ball_bound_vp(x_T[:, None, :], s[None, :], _X0)))
     R = np.maximum(np.linalg.norm(x_T, axis=-1), x_inf(_X0))
     c8 = float(np.max(norm - np.sqrt(2.0) * R[:, None]))
     c9 = float(np.max(norm[:, -1]) - x_inf(_X0))
@@ -200,7 +209,7 @@ def _invariance_check(sched, family: str, extra_starts, K_fn, seed: int) -> Outc
     s_star = max(starts) + 0.1
     N, xi = _X0.shape[0], x_inf(_X0)
     count, leaves, worst = _invariance_and_rate(
-        y, s, s_star, delta, lambda ys, xn, ss: K_fn(ys, xn, ss, N, xi, delta)
+        y, s, s_star, delta, lambda ys, xn, ss: K_fn(ys, ss, xn, N, xi, delta)
     )
     ok = count > 0 and leaves == 0 and worst <= 1e-9
     note = f"{count} trajectories in V_delta at s* = {s_star:.3f}, {leaves} left"
@@ -211,23 +220,24 @@ def _invariance_check(sched, family: str, extra_starts, K_fn, seed: int) -> Outc
 def lemma4_12_4_13(seed: int = 0) -> Outcome:
     """VE, delta = D_-/2, r = |x|_inf + 0.1: trajectories inside V_delta^r(x_0^n) at
     s* = max(s^r, s^alpha) + 0.1 stay there (Lemma 4.12) and obey |y(s) - x_0^n| <= K e^{-s}
-    with the corrected K (4.33b) (delta^2, notes A5). 200 trajectories to s = 14; value: the
-    largest |y - x_0^n| e^s / K - 1 (must be <= 0), with no cell exits.
+    with the corrected K (4.33b) (delta^2 for the printed delta). 200 trajectories to s = 14;
+    value: the largest |y - x_0^n| e^s / K - 1 (must be <= 0), with no cell exits.
     """
-    return _invariance_check(_VE, "VE", lambda delta, r: (), lemma413_K, seed)
+    return _invariance_check(_VE, "VE", lambda delta, r: (), lemma_4_13_k, seed)
 
 
 @check("paper002.lemmaC_7_C_8", equation="Baptista et al., Lemmas C.7-C.8, (C.14)")
 def lemmaC_7_C_8(seed: int = 0) -> Outcome:
     """VP analogue: inside V_delta^r(x_0^n) at s* = max(s^r, s^D, s^1, s^2, s^alpha) + 0.1
-    (proof constants, notes A6) trajectories stay there and |y - x_0^n| <= K e^{-s} with K of
-    (C.14b). 200 trajectories to s = 14; value as for Lemma 4.13.
+    (the constants the proofs of Lemmas C.5-C.6 use) trajectories stay there and
+    |y - x_0^n| <= K e^{-s} with K of (C.14b). 200 trajectories to s = 14; value as for
+    Lemma 4.13.
     """
 
     def extra(delta: float, r: float) -> tuple[float, ...]:
         return (s_weight_vp(delta, _X0, r), *s_one_two_vp(delta, _X0))
 
-    return _invariance_check(_VP, "VP", extra, lemmaC8_K, seed)
+    return _invariance_check(_VP, "VP", extra, lemma_c_8_k, seed)
 
 
 def _table_check(score: str, table: dict, name: str, seed: int) -> Outcome:
@@ -242,13 +252,14 @@ def _table_check(score: str, table: dict, name: str, seed: int) -> Outcome:
 @check("paper002.tikhonov_table", equation="Baptista et al., §5.1, Fig. 5, (5.7)-(5.8)")
 def tikhonov_table(seed: int = 0) -> Outcome:
     """Fraction of 1000 Tikhonov samples within 1e-2 of the data for the 9 values of c of Fig. 5
-    within 0.04 of the notes' table, and non-increasing in c. Value: the largest distance to the
+    within 0.04 of the reference table :data:`~diffmem_theory.voronoi.regularized.TIKHONOV_TABLE`
+    (the authors' code, three seeds), and non-increasing in c. Value: the largest distance to the
     table's range.
     """
     return _table_check("tikhonov", TIKHONOV_TABLE, "Tikhonov", seed)
 
 
-@check("paper002.eb_table", equation="Baptista et al., §5.2, Fig. 7, (5.12), notes A8")
+@check("paper002.eb_table", equation="Baptista et al., §5.2, Fig. 7, (5.12)")
 def eb_table(seed: int = 0) -> Outcome:
     """As ``paper002.tikhonov_table`` for the empirical-Bayes score (5.12), the 7 values of c of
     Fig. 7.
