@@ -1,10 +1,16 @@
-"""Posterior-mean denoisers E[X_0 | X_t = x] of Gaussian mixtures and of the empirical distribution.
+"""Denoisers ``E[X_0 | X_t = x]`` as functions, Tweedie conversions, and the denoiser protocol.
 
 Buchanan et al. (paper 000): the Gaussian-mixture denoiser of Lemma 2.1 / A.1 (eq. (9)), its
 isotropic form (eqs. (11)-(12)), the memorizing denoiser (eq. (7)), the partially memorizing
 denoiser (eq. (10)), the nominal one-sparse denoiser (Lemma E.4) and the low-rank colored-template
-denoiser (App. H.4). Tweedie's identity (eq. (4)) turns any of them into a score or a noise
-prediction (:func:`score_from_denoiser`, :func:`eps_from_denoiser`).
+denoiser (App. H.4). Each is a one-line use of the law it belongs to in
+:mod:`diffmem_theory.core.distributions` (:class:`GaussianMixture`,
+:class:`IsotropicGaussianMixture`, :class:`EmpiricalDistribution`, :class:`TemplateMixture`),
+whose methods also give the log-density, the score and every other prediction unit directly.
+Tweedie's identity (eq. (4)) turns an x0-prediction into a score or a noise prediction
+(:func:`score_from_denoiser`, :func:`eps_from_denoiser`), and :func:`as_denoiser` wraps any model
+(a callable in any prediction unit, or a law) into the one :class:`Denoiser` protocol that the
+samplers of :mod:`diffmem_theory.core.dynamics` use.
 
 Conventions
 -----------
@@ -14,9 +20,7 @@ Conventions
 * ``t`` is a scalar or an array of shape ``(B,)`` (one time per query). Queries are grouped by
   unique time and each group is one vectorized evaluation, so a 26-point training grid costs 26
   kernel calls whatever the batch size.
-* Softmaxes are in log-sum-exp form and no formula divides by ``alpha_t``: the posterior mean of
-  each component is written as ``mu + alpha Sigma (alpha^2 Sigma + sigma^2 I)^{-1} (x - alpha mu)``,
-  which equals eq. (9) and stays finite as ``alpha_t -> 0``.
+* Softmaxes are in log-sum-exp form and no formula divides by ``alpha_t``.
 * The isotropic and empirical (memorizing) denoisers run on the package's fused kernel
   :func:`diffmem_theory.kernels.softmax_weighted_sum` (``backend="numba" | "numpy" | "cupy"``,
   ``dtype=float64`` by default, ``float32`` allowed). The general-covariance and template denoisers
@@ -26,30 +30,26 @@ Conventions
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
-from scipy.linalg import solve_triangular
 
 from diffmem_theory._validation import (
-    as_covariances,
     as_float_array,
     as_points,
-    as_queries,
     as_rng,
     check_callable,
     check_choice,
-    check_dtype,
     check_int,
-    check_last_dim,
-    check_positive,
-    finite_result,
-    unbatch,
+)
+from diffmem_theory.core.distributions import (
+    EmpiricalDistribution,
+    GaussianMixture,
+    IsotropicGaussianMixture,
+    TemplateMixture,
 )
 from diffmem_theory.core.schedules import PREDICTIONS, Schedule, as_schedule, convert_prediction
-from diffmem_theory.kernels import softmax_weighted_sum
 
 __all__ = [
     "Denoiser",
@@ -64,390 +64,6 @@ __all__ = [
     "score_from_denoiser",
     "template_denoiser",
 ]
-
-_LOG_2PI = float(np.log(2.0 * np.pi))
-_WEIGHT_SUM_TOL = 1e-6
-
-
-# ----------------------------------------------------------------------------------------------
-# validation (shared with mixtures.py)
-# ----------------------------------------------------------------------------------------------
-
-
-def _variances(var: ArrayLike, m: int, name: str = "var") -> np.ndarray:
-    """A variance >= 0, scalar (0-d array) or one per component ``(m,)``."""
-    v = check_positive(
-        as_float_array(var, name, ndim=(0, 1), dtype=np.float64), name, allow_zero=True
-    )
-    if v.ndim == 1 and v.shape[0] != m:
-        raise ValueError(
-            f"{name} must be a scalar or have shape ({m},) (one per component), got shape {v.shape}"
-        )
-    return v
-
-
-def _log_weights(weights: ArrayLike | None, m: int, name: str = "weights") -> np.ndarray:
-    """``log pi_i`` of mixture weights ``pi`` (> 0, summing to 1); ``None`` means uniform 1/m."""
-    if weights is None:
-        return np.full(m, -np.log(m))
-    w = as_float_array(weights, name, ndim=1, dtype=np.float64)
-    if w.shape[0] != m:
-        raise ValueError(f"{name} must have shape ({m},) (one per component), got shape {w.shape}")
-    check_positive(w, name)
-    total = float(w.sum())
-    if abs(total - 1.0) > _WEIGHT_SUM_TOL:
-        raise ValueError(f"{name} must sum to 1, got sum {total!r}")
-    return np.log(w) - np.log(total)
-
-
-def _templates(templates: ArrayLike, name: str = "templates") -> np.ndarray:
-    """Templates ``(K, h, w)`` or ``(K, p)`` flattened to ``(K, p)``; each must be nonzero."""
-    tpl = as_float_array(templates, name, ndim=(2, 3), dtype=np.float64)
-    flat = tpl.reshape(tpl.shape[0], -1)
-    if flat.shape[0] == 0 or flat.shape[1] == 0:
-        raise ValueError(f"{name} must have shape (K, h, w) with K, h, w >= 1, got {tpl.shape}")
-    zero = np.flatnonzero(np.einsum("kp,kp->k", flat, flat) == 0.0)
-    if zero.size:
-        raise ValueError(f"{name} must be nonzero images, but template {int(zero[0])} is all zeros")
-    return flat
-
-
-def _times(t: ArrayLike, schedule: Schedule, n: int) -> np.ndarray:
-    """Validated times: a 0-d array, or shape ``(n,)`` (one per query)."""
-    arr = as_float_array(t, "t", ndim=(0, 1), dtype=np.float64)
-    if arr.ndim == 1 and arr.shape[0] != n:
-        raise ValueError(
-            f"t must be a scalar or have shape ({n},) (one time per query), got shape {arr.shape}"
-        )
-    schedule.check_time(arr, "t")
-    return arr
-
-
-def _alpha_sigma(schedule: Schedule, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    alpha = np.asarray(schedule.alpha(t), dtype=np.float64)
-    sigma = np.asarray(schedule.sigma(t), dtype=np.float64)
-    if np.any(sigma <= 0.0):
-        raise ValueError(
-            f"t must give sigma_t > 0 (denoisers are undefined at sigma_t = 0), got t={t}"
-        )
-    return alpha, sigma
-
-
-def _map_over_times(
-    x: np.ndarray,
-    t: ArrayLike,
-    schedule: Schedule,
-    fn: Callable[..., tuple[np.ndarray, ...]],
-    **params: Any,
-) -> tuple[np.ndarray, ...]:
-    """Validate ``t`` and evaluate ``fn(alpha_t, sigma_t, x_rows, **params)`` once per unique
-    time, scattering the rows back. Results beyond float64 (a query or a mean so far out that
-    its squared distance overflows) raise ``ValueError`` instead of giving inf or NaN."""
-    schedule = as_schedule(schedule, required=True)
-    t = _times(t, schedule, x.shape[0])
-    with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        outs = _evaluate_over_times(x, t, schedule, fn, **params)
-    for out in outs:
-        if not np.all(np.isfinite(out)):
-            raise ValueError(
-                "the posterior mean (or log-density) is outside the float64 range at these "
-                "inputs: a squared distance ||x - alpha_t mu||^2 / sigma_t^2 overflows; rescale "
-                "the data"
-            )
-    return outs
-
-
-def _evaluate_over_times(
-    x: np.ndarray,
-    t: np.ndarray,
-    schedule: Schedule,
-    fn: Callable[..., tuple[np.ndarray, ...]],
-    **params: Any,
-) -> tuple[np.ndarray, ...]:
-    if t.ndim == 0:
-        alpha, sigma = _alpha_sigma(schedule, t)
-        return fn(float(alpha), float(sigma), x, **params)
-    unique, inverse = np.unique(t, return_inverse=True)
-    alphas, sigmas = _alpha_sigma(schedule, unique)
-    order = np.argsort(inverse, kind="stable")
-    groups = np.split(order, np.cumsum(np.bincount(inverse))[:-1])
-    outs: tuple[np.ndarray, ...] = ()
-    for alpha, sigma, rows in zip(alphas, sigmas, groups, strict=True):
-        parts = fn(float(alpha), float(sigma), x[rows], **params)
-        if not outs:
-            outs = tuple(np.empty((x.shape[0], *p.shape[1:]), dtype=p.dtype) for p in parts)
-        for out, part in zip(outs, parts, strict=True):
-            out[rows] = part
-    return outs
-
-
-def _host(arr: Any) -> np.ndarray:
-    """A float64 NumPy copy of a kernel result (CuPy results are copied back from the device)."""
-    return np.asarray(arr.get() if hasattr(arr, "get") else arr, dtype=np.float64)
-
-
-def _stream_softmax(
-    terms: Iterable[tuple[np.ndarray, np.ndarray]],
-) -> tuple[np.ndarray, np.ndarray]:
-    """``(sum_i softmax(l)_i v_i, logsumexp_i l_i)`` from pairs ``(l_i (B,), v_i (B, k))``."""
-    top = total = acc = None
-    for logit, value in terms:
-        if top is None:
-            top, total, acc = logit, np.ones_like(logit), np.array(value, dtype=np.float64)
-            continue
-        new_top = np.maximum(top, logit)
-        old, new = np.exp(top - new_top), np.exp(logit - new_top)
-        total = total * old + new
-        acc = acc * old[:, None] + new[:, None] * value
-        top = new_top
-    assert top is not None and total is not None and acc is not None
-    return acc / total[:, None], top + np.log(total)
-
-
-# ----------------------------------------------------------------------------------------------
-# per-time engines: (alpha, sigma, x) -> (prediction in unit `target`, log p_t(x))
-# ----------------------------------------------------------------------------------------------
-
-
-def _unit_weights(unit: str, alpha: float, sigma: float) -> tuple[float, float]:
-    """``(w_x0, w_score)`` with ``unit = w_x0 x0 + w_score score``, per mixture component.
-
-    With ``x = alpha x0 + sigma eps`` and the score ``-eps/sigma``: ``eps = -sigma score`` and
-    ``v = alpha eps - sigma x0 = -sigma (x0 + alpha score)``. Applied to the posterior mean and
-    the score of each component before the softmax average, every unit comes from the same
-    log-sum-exp terms, without the Tweedie cancellation ``alpha x0 - x`` of a conversion.
-    """
-    if unit == "x0":
-        return 1.0, 0.0
-    if unit == "score":
-        return 0.0, 1.0
-    if unit == "eps":
-        return 0.0, -sigma
-    return -sigma, -alpha * sigma
-
-
-def _combine(weights: tuple[float, float], x0: Any, score: Any) -> Any:
-    """``w_x0 x0 + w_score score``; a term with weight 0 is skipped (and may be ``None``)."""
-    w_x0, w_score = weights
-    if w_score == 0.0:
-        return x0 if w_x0 == 1.0 else w_x0 * x0
-    if w_x0 == 0.0:
-        return score if w_score == 1.0 else w_score * score
-    return w_x0 * x0 + w_score * score
-
-
-def _iso_terms(
-    alpha: float,
-    sigma: float,
-    x: np.ndarray,
-    means: np.ndarray,
-    var: np.ndarray,
-    log_w: np.ndarray,
-    target: str,
-    backend: str,
-    dtype: np.dtype,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Isotropic mixture at one time, on the fused kernel (eqs. (11)-(12), (16)).
-
-    With ``V_j = alpha^2 s_j^2 + sigma^2`` each component contributes ``a_j mu_j + b_j x`` where
-    ``(a, b) = (sigma^2/V, alpha s^2/V)`` for the posterior mean and ``(alpha/V, -1/V)`` for the
-    score, and the other units combine the two (:func:`_unit_weights`). A scalar variance gives
-    one common ``(a, b)``; per-component variances put ``b_j`` in
-    an extra value column and ``-(d/2) log V_j`` in the log-weights.
-    """
-    d = x.shape[1]
-    noised = alpha**2 * var + sigma**2
-    w_x0, w_score = _unit_weights(target, alpha, sigma)
-    a = w_x0 * (sigma**2 / noised) + w_score * (alpha / noised)
-    b = w_x0 * (alpha * var / noised) + w_score * (-1.0 / noised)
-    common = dict(scale=alpha, return_logsumexp=True, backend=backend, dtype=dtype)
-    if var.ndim == 0:
-        mean, lse = softmax_weighted_sum(x, means, var=float(noised), log_weights=log_w, **common)
-        out = a * _host(mean) + b * x
-        log_norm = 0.5 * d * np.log(noised)
-    else:
-        values = np.column_stack([a[:, None] * means, b])
-        mean, lse = softmax_weighted_sum(
-            x,
-            means,
-            var=noised,
-            log_weights=log_w - 0.5 * d * np.log(noised),
-            values=values,
-            **common,
-        )
-        mean = _host(mean)
-        out = mean[:, :d] + mean[:, d:] * x
-        log_norm = 0.0
-    return out, _host(lse) - log_norm - 0.5 * d * _LOG_2PI
-
-
-def _gmm_terms(
-    alpha: float,
-    sigma: float,
-    x: np.ndarray,
-    means: np.ndarray,
-    covs: np.ndarray,
-    log_w: np.ndarray,
-    target: str,
-) -> tuple[np.ndarray, np.ndarray]:
-    """General-covariance mixture at one time (Lemma 2.1, eqs. (9), (16)), a Cholesky per component.
-
-    With ``A_i = alpha^2 Sigma_i + sigma^2 I = L_i L_i^T``, ``r_i = x - alpha mu_i`` and
-    ``u_i = A_i^{-1} r_i``: logit ``w_i = log pi_i - sum log diag L_i - |L_i^{-1} r_i|^2 / 2``,
-    component posterior mean ``mu_i + alpha Sigma_i u_i`` and component score ``-u_i``.
-    """
-    d = x.shape[1]
-    eye = np.eye(d)
-    weights = _unit_weights(target, alpha, sigma)
-
-    def terms() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        for mu, cov, lw in zip(means, covs, log_w, strict=True):
-            chol = np.linalg.cholesky(alpha**2 * cov + sigma**2 * eye)
-            white = solve_triangular(chol, (x - alpha * mu).T, lower=True)
-            u = solve_triangular(chol, white, lower=True, trans="T").T
-            logit = lw - np.log(np.diag(chol)).sum() - 0.5 * np.einsum("ij,ij->j", white, white)
-            post = mu + alpha * (u @ cov) if weights[0] else None
-            yield logit, _combine(weights, post, -u)
-
-    out, lse = _stream_softmax(terms())
-    return out, lse - 0.5 * d * _LOG_2PI
-
-
-def _template_terms(
-    alpha: float,
-    sigma: float,
-    x: np.ndarray,
-    templates: np.ndarray,
-    color_means: np.ndarray,
-    color_var: float,
-    log_w: np.ndarray,
-    target: str,
-) -> tuple[np.ndarray, np.ndarray]:
-    """Low-rank template mixture at one time via Sherman-Morrison-Woodbury (App. H.4).
-
-    Component i: ``A_i = I_c (x) x_i``, ``n_i^2 = |x_i|^2``, ``D_i = sigma^2 + alpha^2 s^2 n_i^2``,
-    ``P_i = A_i^T x`` (channel-wise projections), ``r = x - alpha A_i u_i``. Then
-    ``r^T (alpha^2 Sigma_i + sigma^2 I)^{-1} r = |x_perp|^2/sigma^2 + |A_i^T r|^2/(n_i^2 D_i)``
-    with ``x_perp = x - A_i P_i / n_i^2``; the log-determinant is
-    ``c((p - 1) log sigma^2 + log D_i) = c(2p log sigma + log(1 + alpha^2 s^2 n_i^2/sigma^2))``;
-    the component posterior mean is ``A_i (sigma^2 u_i + alpha s^2 P_i) / D_i``.
-    """
-    n, k = x.shape[0], templates.shape[0]
-    c, p = color_means.shape[1], templates.shape[1]
-    xc = x.reshape(n, c, p)
-    norm2 = np.einsum("kp,kp->k", templates, templates)
-    noised = sigma**2 + alpha**2 * color_var * norm2
-    proj = np.einsum("ncp,kp->knc", xc, templates)
-    weights = _unit_weights(target, alpha, sigma)
-
-    def terms() -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        for i in range(k):
-            tpl = templates[i]
-            par = proj[i] - alpha * norm2[i] * color_means[i]
-            perp = xc - (proj[i] / norm2[i])[:, :, None] * tpl
-            quad = np.einsum("ncp,ncp->n", perp, perp) / sigma**2 + np.einsum(
-                "nc,nc->n", par, par
-            ) / (norm2[i] * noised[i])
-            logit = log_w[i] - 0.5 * c * np.log(noised[i]) - 0.5 * quad
-            post = score = None
-            if weights[0]:
-                color = (sigma**2 * color_means[i] + alpha * color_var * proj[i]) / noised[i]
-                post = color[:, :, None] * tpl
-            if weights[1]:
-                score = -(perp / sigma**2 + (par / (norm2[i] * noised[i]))[:, :, None] * tpl)
-            value = _combine(weights, post, score)
-            yield logit, value.reshape(n, c * p)
-
-    out, lse = _stream_softmax(terms())
-    return out, lse - 0.5 * c * (p - 1) * np.log(sigma**2) - 0.5 * c * p * _LOG_2PI
-
-
-# ----------------------------------------------------------------------------------------------
-# evaluation over (B,) times, shared with mixtures.py
-# ----------------------------------------------------------------------------------------------
-
-
-def _iso_eval(
-    xq: np.ndarray,
-    t: ArrayLike,
-    means: np.ndarray,
-    var: np.ndarray,
-    log_w: np.ndarray,
-    schedule: Schedule,
-    target: str,
-    backend: str = "numba",
-    dtype: DTypeLike | None = None,
-) -> tuple[np.ndarray, np.ndarray]:
-    dt = check_dtype(np.float64 if dtype is None else dtype)
-    out, log_p = _map_over_times(
-        xq,
-        t,
-        schedule,
-        _iso_terms,
-        means=means,
-        var=var,
-        log_w=log_w,
-        target=target,
-        backend=backend,
-        dtype=dt,
-    )
-    return out.astype(dt, copy=False), log_p
-
-
-def _gmm_eval(
-    xq: np.ndarray,
-    t: ArrayLike,
-    means: np.ndarray,
-    covs: np.ndarray,
-    log_w: np.ndarray,
-    schedule: Schedule,
-    target: str,
-) -> tuple[np.ndarray, np.ndarray]:
-    return _map_over_times(
-        xq, t, schedule, _gmm_terms, means=means, covs=covs, log_w=log_w, target=target
-    )
-
-
-def _template_eval(
-    xq: np.ndarray,
-    t: ArrayLike,
-    templates: np.ndarray,
-    color_means: np.ndarray,
-    color_var: float,
-    log_w: np.ndarray,
-    schedule: Schedule,
-    target: str,
-) -> tuple[np.ndarray, np.ndarray]:
-    return _map_over_times(
-        xq,
-        t,
-        schedule,
-        _template_terms,
-        templates=templates,
-        color_means=color_means,
-        color_var=color_var,
-        log_w=log_w,
-        target=target,
-    )
-
-
-def _template_params(
-    templates: ArrayLike, color_means: ArrayLike, color_var: ArrayLike
-) -> tuple[np.ndarray, np.ndarray, float]:
-    tpl = _templates(templates)
-    u = as_float_array(color_means, "color_means", ndim=2, dtype=np.float64)
-    if u.shape[0] != tpl.shape[0] or u.shape[1] == 0:
-        raise ValueError(
-            f"color_means must have shape ({tpl.shape[0]}, c) with c >= 1 (one color mean per "
-            f"template), got shape {u.shape}"
-        )
-    s2 = _variances(color_var, tpl.shape[0], "color_var")
-    if s2.ndim != 0:
-        raise ValueError(
-            f"color_var must be a scalar (shared color variance), got shape {s2.shape}"
-        )
-    return tpl, u, float(s2)
-
 
 # ----------------------------------------------------------------------------------------------
 # public denoisers
@@ -489,11 +105,7 @@ def gmm_denoiser(
     >>> print(np.round(out, 6))
     [[ 0.390901 -0.290756]]
     """
-    xq, single = as_queries(x)
-    mu = as_points(means, "means", xq.shape[1])
-    cov = as_covariances(covs, mu.shape[0], mu.shape[1])
-    out, _ = _gmm_eval(xq, t, mu, cov, _log_weights(weights, mu.shape[0]), schedule, "x0")
-    return unbatch(out, single)
+    return GaussianMixture(means, covs, weights).denoiser(x, t, schedule)
 
 
 def iso_gmm_denoiser(
@@ -528,12 +140,8 @@ def iso_gmm_denoiser(
     >>> print(np.round(out, 6))
     [[ 0.365164 -0.277128]]
     """
-    xq, single = as_queries(x)
-    mu = as_points(means, "means", xq.shape[1])
-    v = _variances(var, mu.shape[0])
-    log_w = _log_weights(weights, mu.shape[0])
-    out, _ = _iso_eval(xq, t, mu, v, log_w, schedule, "x0", backend, dtype)
-    return unbatch(out, single)
+    law = IsotropicGaussianMixture(means, var, weights)
+    return law.denoiser(x, t, schedule, backend=backend, dtype=dtype)
 
 
 def memorizing_denoiser(
@@ -560,11 +168,7 @@ def memorizing_denoiser(
     >>> print(np.round(memorizing_denoiser(np.array([0.8, 0.1]), 0.5, X, VPTrig()), 6))
     [0.918704 0.081296]
     """
-    xq, single = as_queries(x)
-    data = as_points(X, "X", xq.shape[1])
-    log_w = _log_weights(None, data.shape[0])
-    out, _ = _iso_eval(xq, t, data, np.asarray(0.0), log_w, schedule, "x0", backend, dtype)
-    return unbatch(out, single)
+    return EmpiricalDistribution(X).denoiser(x, t, schedule, backend=backend, dtype=dtype)
 
 
 def memorized_subset(
@@ -638,12 +242,9 @@ def partial_memorizing_denoiser(
     >>> print(np.round(out, 6))
     [0.042383 0.957617]
     """
-    xq, single = as_queries(x)
-    data = as_points(X, "X", xq.shape[1])
-    keep = memorized_subset(data.shape[0], M, idx, rng)
-    log_w = _log_weights(None, keep.size)
-    out, _ = _iso_eval(xq, t, data[keep], np.asarray(0.0), log_w, schedule, "x0", backend, dtype)
-    return unbatch(out, single)
+    data = as_points(X, "X")
+    law = EmpiricalDistribution(data[memorized_subset(data.shape[0], M, idx, rng)])
+    return law.denoiser(x, t, schedule, backend=backend, dtype=dtype)
 
 
 def nominal_denoiser(
@@ -674,27 +275,7 @@ def nominal_denoiser(
     >>> print(np.round(out, 6))
     [[ 0.009808 -0.34641 ]]
     """
-    xq, single = as_queries(x)
-    mu = as_points(means, "means", xq.shape[1])
-    v = _variances(var, mu.shape[0])
-    lab = np.asarray(labels)
-    if lab.dtype.kind not in "iu" or lab.size != xq.shape[0] or lab.ndim > 1:
-        raise ValueError(
-            f"labels must be integers, one per query (shape ({xq.shape[0]},)), got {lab!r}"
-        )
-    lab = lab.reshape(-1)
-    if lab.min() < 0 or lab.max() >= mu.shape[0]:
-        raise ValueError(
-            f"labels must lie in [0, {mu.shape[0]}), got range [{lab.min()}, {lab.max()}]"
-        )
-    schedule = as_schedule(schedule, required=True)
-    tt = _times(t, schedule, xq.shape[0])
-    alpha, sigma = (a.reshape(-1, 1) for a in _alpha_sigma(schedule, tt))
-    s2 = v if v.ndim == 0 else v[lab][:, None]
-    with np.errstate(over="ignore", invalid="ignore"):
-        noised = alpha**2 * s2 + sigma**2
-        out = (alpha * s2 / noised) * xq + (sigma**2 / noised) * mu[lab]
-    return unbatch(finite_result(out, "the nominal posterior mean (rescale the data)"), single)
+    return IsotropicGaussianMixture(means, var).component_denoiser(x, t, schedule, labels)
 
 
 def template_denoiser(
@@ -734,12 +315,7 @@ def template_denoiser(
     >>> print(np.round(out, 4))
     [0.0405 0.2032 0.2032 0.2436 0.1484 0.6095 0.6095 0.7578]
     """
-    xq, single = as_queries(x)
-    tpl, u, s2 = _template_params(templates, color_means, color_var)
-    check_last_dim(xq, u.shape[1] * tpl.shape[1], "x", "the template model (c * h * w)")
-    log_w = _log_weights(weights, tpl.shape[0])
-    out, _ = _template_eval(xq, t, tpl, u, s2, log_w, schedule, "x0")
-    return unbatch(out, single)
+    return TemplateMixture(templates, color_means, color_var, weights).denoiser(x, t, schedule)
 
 
 # ----------------------------------------------------------------------------------------------
