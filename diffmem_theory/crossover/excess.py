@@ -71,8 +71,8 @@ __all__ = [
     "gen_excess_loss",
     "kappa",
     "pmem_excess_loss",
-    "prop_f2_residual",
-    "thm_f1_residual",
+    "prop_f_2_residual",
+    "thm_f_1_residual",
 ]
 
 
@@ -628,7 +628,7 @@ def _log_sum_squares(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return np.logaddexp(2.0 * np.log(a), 2.0 * np.log(b))
 
 
-def thm_f1_residual(
+def thm_f_1_residual(
     t: ArrayLike,
     eps: ArrayLike,
     d: ArrayLike,
@@ -656,7 +656,7 @@ def thm_f1_residual(
     the paper. Vectorized with broadcasting; the whole second term is evaluated in log space (no
     0 * inf at ``t -> 0`` or huge ``Gamma``); a residual beyond float64 raises ``ValueError``.
 
-    >>> round(float(thm_f1_residual(0.36028, 0.5, 50, 200, 12, 10.0, 7.07, C3=0.0)), 3)  # eps d v
+    >>> round(float(thm_f_1_residual(0.36028, 0.5, 50, 200, 12, 10.0, 7.07, C3=0.0)), 3)  # eps d v
     3.245
     """
     e, dd, n, k, g, big, s2, log_psi, v = _residual_instance(
@@ -678,7 +678,7 @@ def thm_f1_residual(
     return finite_result(out, "the residual Xi of Thm F.1")
 
 
-def prop_f2_residual(
+def prop_f_2_residual(
     t: ArrayLike,
     d: ArrayLike,
     N: ArrayLike,
@@ -703,7 +703,7 @@ def prop_f2_residual(
     >= 1/2`` (the proof needs ``eps <= 1/2``). Vectorized with broadcasting; ``d > 1``. Evaluated in
     log space with ``v (1/s2 + psi_t) = 1``; a residual beyond float64 raises ``ValueError``.
 
-    >>> round(float(prop_f2_residual(0.36028, 50, 200, 12, 10.0, 7.07, C4=0.0)), 4)
+    >>> round(float(prop_f_2_residual(0.36028, 50, 200, 12, 10.0, 7.07, C4=0.0)), 4)
     3.5906
     """
     e, dd, n, k, g, big, s2, log_psi, v = _residual_instance(

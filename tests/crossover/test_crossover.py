@@ -226,19 +226,19 @@ def test_mc_argmin_matches_prediction_with_empirical_constant():
 
 def test_residuals_reduce_to_eps_dv_and_grow_with_constants():
     dv = float(cx.gen_excess_loss(T16, 50))
-    assert float(cx.thm_f1_residual(T16, 0.3, 50, 200, 12, 10.0, 7.0, C3=0.0)) == pytest.approx(
+    assert float(cx.thm_f_1_residual(T16, 0.3, 50, 200, 12, 10.0, 7.0, C3=0.0)) == pytest.approx(
         0.3 * dv
     )
-    lo = cx.thm_f1_residual(T16, 0.3, 50, 200, 12, 10.0, 7.0, C3=1.0)
-    hi = cx.thm_f1_residual(T16, 0.3, 50, 200, 12, 10.0, 7.0, C3=2.0)
+    lo = cx.thm_f_1_residual(T16, 0.3, 50, 200, 12, 10.0, 7.0, C3=1.0)
+    hi = cx.thm_f_1_residual(T16, 0.3, 50, 200, 12, 10.0, 7.0, C3=2.0)
     assert lo > 0.3 * dv and hi - 0.3 * dv == pytest.approx(2 * (lo - 0.3 * dv))
     eps = math.log(50) / math.sqrt(50)
-    assert float(cx.prop_f2_residual(T16, 50, 200, 12, 10.0, 7.0, C4=0.0)) == pytest.approx(
+    assert float(cx.prop_f_2_residual(T16, 50, 200, 12, 10.0, 7.0, C4=0.0)) == pytest.approx(
         eps * dv
     )
     # the exponential part decays with d at fixed N, K (the separation grows like sqrt d)
     d = np.array([100.0, 1e4, 1e6])
-    ex = cx.prop_f2_residual(T16, d, 200, 12, np.sqrt(d), np.sqrt(d)) - np.log(d) / np.sqrt(
+    ex = cx.prop_f_2_residual(T16, d, 200, 12, np.sqrt(d), np.sqrt(d)) - np.log(d) / np.sqrt(
         d
     ) * cx.gen_excess_loss(T16, d)
     assert np.all(np.diff(ex / cx.gen_excess_loss(T16, d)) < 0)
@@ -314,8 +314,8 @@ def test_thm3_2_fails_when_clusters_are_not_represented():
             ),
             "loss_pmem must have shape",
         ),
-        (lambda: cx.thm_f1_residual(0.5, 1.5, 50, 200, 12, 10, 7), "eps must lie in"),
-        (lambda: cx.prop_f2_residual(0.5, 1.0, 200, 12, 10, 7), "d must be > 1"),
+        (lambda: cx.thm_f_1_residual(0.5, 1.5, 50, 200, 12, 10, 7), "eps must lie in"),
+        (lambda: cx.prop_f_2_residual(0.5, 1.0, 200, 12, 10, 7), "d must be > 1"),
     ],
 )
 def test_value_errors_name_the_argument(call, match):
@@ -356,14 +356,14 @@ def test_constant_outside_thm_3_2_range_warns(call):
 def test_residuals_at_tiny_t_and_huge_gamma_are_finite():
     # were NaN: psi_t = inf gave inf/inf and 0 * inf
     for t in (1e-300, 5e-324):
-        xi = cx.thm_f1_residual(t, 0.5, 50, 200, 12, 10.0, 7.07)
+        xi = cx.thm_f_1_residual(t, 0.5, 50, 200, 12, 10.0, 7.07)
         # t -> 0: v -> 0, every tail -> 0 but exp(-eps^2 d/16)
         ref = (7.07**2 + 2 * 50) * (12**2 + 200**2) * math.exp(-0.25 * 50 / 16)
         assert float(xi) == pytest.approx(ref, rel=1e-12)
-        assert math.isfinite(float(cx.prop_f2_residual(t, 50, 200, 12, 10.0, 7.07)))
-    big = cx.thm_f1_residual(0.36028, 0.5, 50, 200, 12, 10.0, 1e100)
+        assert math.isfinite(float(cx.prop_f_2_residual(t, 50, 200, 12, 10.0, 7.07)))
+    big = cx.thm_f_1_residual(0.36028, 0.5, 50, 200, 12, 10.0, 1e100)
     assert float(big) == pytest.approx(
-        float(cx.thm_f1_residual(0.36028, 0.5, 50, 200, 12, 10.0, 1e100, C3=0.0))
+        float(cx.thm_f_1_residual(0.36028, 0.5, 50, 200, 12, 10.0, 1e100, C3=0.0))
         + 1e200 * (12**2 + 200**2) * float(np.exp(-0.25 * 50 / 16)),
         rel=1e-6,
     )
@@ -382,7 +382,7 @@ def test_gen_excess_loss_huge_var_star_is_finite():
         lambda: cx.pmem_excess_loss(10, 200, 50, var_star=1.797e308),
         lambda: cx.empirical_constant(41.0, 2.0, 100, 200, 5e-324),
         lambda: loss_weighting("eps", 1e-300),  # psi = 1e600
-        lambda: cx.thm_f1_residual(0.5, 0.5, 50, 200, 12, 10.0, 7.0, C3=1.797e308),
+        lambda: cx.thm_f_1_residual(0.5, 0.5, 50, 200, 12, 10.0, 7.0, C3=1.797e308),
     ],
 )
 def test_results_beyond_float64_raise_value_error(call):

@@ -24,8 +24,8 @@ from diffmem_theory.crossover.excess import (
     crossover_ratio,
     empirical_constant,
     gen_excess_loss,
-    prop_f2_residual,
-    thm_f1_residual,
+    prop_f_2_residual,
+    thm_f_1_residual,
 )
 from diffmem_theory.registry import Outcome, check
 
@@ -203,10 +203,10 @@ def thm_f1(seed: int = 0) -> Outcome:
         training_losses(_gen_and_mem(gmm, X), X, times, _SCHED, n_noise=10)
     )
     dv = gen_excess_loss(times, d)
-    lead = thm_f1_residual(times, eps, d, N, K, gamma, Gamma, C3=0.0)
+    lead = thm_f_1_residual(times, eps, d, N, K, gamma, Gamma, C3=0.0)
     full = np.minimum(
-        thm_f1_residual(times, eps, d, N, K, gamma, Gamma, C3=1.0),
-        prop_f2_residual(times, d, N, K, gamma, Gamma, C4=1.0, eps=eps),
+        thm_f_1_residual(times, eps, d, N, K, gamma, Gamma, C3=1.0),
+        prop_f_2_residual(times, d, N, K, gamma, Gamma, C4=1.0, eps=eps),
     )
     ratio = float(np.max(np.abs(excess.mean - dv) / lead))
     note = f"{times.size} times; with C3 = C4 = 1: min Xi/(d v) = {np.min(full / dv):.3g}"
