@@ -1,4 +1,4 @@
-r"""Supporting lemmas of Ye, Zhu, Tao, Chen (paper 003), Apps. A-C, with the notes' corrections.
+r"""Supporting lemmas of Ye, Zhu, Tao, Chen (paper 003), Apps. A-C, with their corrections.
 
 Ye et al., "Provable Separations between Memorization and Generalization in Diffusion Models".
 The paper's forward process is the OU / VP process with alpha_t = e^{-t/2}, sigma_t^2 = 1 - e^{-t}
@@ -6,11 +6,13 @@ The paper's forward process is the OU / VP process with alpha_t = e^{-t/2}, sigm
 
 * Lemma A.1 (Laurent-Massart): :func:`laurent_massart`;
 * Lemma A.2 (norm concentration): :func:`chi2_rate` h, :func:`norm_tail_bound`,
-  :func:`norm_tau`, :func:`printed_roots`, :func:`chi2_rate_roots` and
-  :func:`norm_concentration_interval`. The printed lower end y_l(delta) is false (notes §2.4, §5
-  item 7; d = 8, delta = 0.01 is a counterexample); the default lower end is the Lambert-W root;
+  :func:`norm_tau`, :func:`chi2_rate_roots` (``printed=True``: the paper's roots) and
+  :func:`norm_concentration_interval`. The printed lower end y_l(delta) is false (its proof
+  uses h(x) >= (x-1)^2/(2x), which reverses for x < 1; d = 8, delta = 0.01 is a
+  counterexample, see :mod:`diffmem_theory.fisher.errata`); the default lower end is the
+  Lambert-W root of h(x) = tau;
 * Lemma A.6 (component posterior mean): :func:`component_posterior_mean_approx`,
-  :func:`lemma_a6_error_bound`;
+  :func:`lemma_a_6_error_bound`;
 * Lemma B.1: :func:`empirical_score_sup_bound`;
 * Lemma B.8 (Pinelis, incomplete gamma): :func:`upper_incomplete_gamma`,
   :func:`incgamma_upper_bound` and their mpmath twins;
@@ -19,10 +21,12 @@ The paper's forward process is the OU / VP process with alpha_t = e^{-t/2}, sigm
   :func:`empirical_score_lipschitz_max`, :func:`lipschitz_bounds` (C.2, corrected midpoint),
   :func:`gaussian_score_lipschitz` (the Gaussian contrast of Sec. 5).
 
-The empirical score itself is :func:`diffmem_theory.voronoi.scores.empirical_score` (the same
-object).
+The empirical score itself is
+:meth:`diffmem_theory.core.distributions.EmpiricalDistribution.score_t`.
 
->>> round(lipschitz_bounds(0.01, [[0.0], [1.0]]).lower, 3)   # notes §4.3, n = 2, Delta = 1
+n = 2 points at distance 1, t = 0.01 (the exact C_L = 2399.478 lies in [524.494, 2600.480]):
+
+>>> round(lipschitz_bounds(0.01, [[0.0], [1.0]]).lower, 3)
 524.494
 """
 
@@ -43,13 +47,14 @@ from diffmem_theory._validation import (
     as_points,
     as_queries,
     check_allocation,
+    check_bool,
     check_choice,
     check_dps,
     check_scalar,
     finite_result,
     unbatch,
 )
-from diffmem_theory.core.denoisers import _map_over_times
+from diffmem_theory.core.distributions import map_over_times
 from diffmem_theory.core.metrics import diameter, min_pairwise_distance
 from diffmem_theory.core.schedules import Schedule, VPExp, as_schedule
 from diffmem_theory.kernels import softmax_weighted_sum
@@ -67,18 +72,17 @@ __all__ = [
     "incgamma_upper_bound",
     "incgamma_upper_bound_mp",
     "laurent_massart",
-    "lemma_a6_error_bound",
+    "lemma_a_6_error_bound",
     "lipschitz_bounds",
     "norm_concentration_interval",
     "norm_tail_bound",
     "norm_tau",
-    "printed_roots",
     "upper_incomplete_gamma",
     "upper_incomplete_gamma_mp",
 ]
 
 #: Lower ends accepted by :func:`norm_concentration_interval`.
-LOWER_ENDS: tuple[str, ...] = ("lambert", "quadratic", "printed")
+LOWER_ENDS: tuple[str, ...] = ("lambert", "quadratic")
 
 _EULER_GAMMA = 0.5772156649015329
 _LOG_MAX = math.log(np.finfo(np.float64).max)
@@ -221,39 +225,70 @@ def norm_tau(delta: ArrayLike, d: ArrayLike, B_over_cf: float = 1.0) -> Any:
     return to_output(finite_result(tau, "tau"))
 
 
-def printed_roots(tau: ArrayLike) -> tuple[Any, Any]:
-    r"""The printed (y_l, y_u) = (1 + tau) -/+ sqrt(tau (2 + tau)), Ye et al., Lemma A.2.
-
-    The roots of x^2 - 2(1 + tau) x + 1 = 0, i.e. of (x - 1)^2/(2x) = tau (so y_l y_u = 1;
-    y_l is computed as 1/y_u). y_u is a valid upper end (h(x) >= (x-1)^2/(2x) for x >= 1);
-    y_l is **not** a valid lower end (the inequality reverses on (0, 1)). y_u ~ 2 tau beyond
-    float64 raises ``ValueError``.
-
-    >>> [round(v, 6) for v in printed_roots(norm_tau(0.01, 8))]
-    [0.226087, 4.423071]
-    """
-    ta = ranged(tau, "tau", 0.0)
+def _printed_roots(ta: np.ndarray) -> tuple[Any, Any]:
+    """(y_l, y_u) = (1 + tau) -/+ sqrt(tau (2 + tau)) of Lemma A.2 as printed, y_l = 1/y_u."""
     with np.errstate(over="ignore"):
         y_u = finite_result(1.0 + ta + np.sqrt(ta) * np.sqrt(2.0 + ta), "y_u")
     return to_output(1.0 / y_u), to_output(y_u)
 
 
-def chi2_rate_roots(tau: ArrayLike) -> tuple[Any, Any]:
-    r"""The two roots x_l <= 1 <= x_u of h(x) = x - 1 - log x = tau (notes §2.4, the fix of A.2).
+def chi2_rate_roots(tau: ArrayLike, *, printed: bool = False) -> tuple[Any, Any]:
+    r"""The two roots x_l <= 1 <= x_u of h(x) = x - 1 - log x = tau (Lemma A.2, corrected).
 
-        x_l = -W_0(-e^{-1-tau}),   x_u = -W_{-1}(-e^{-1-tau})   (Lambert W).
+    Ye et al., Lemma A.2 (Part 3) needs the ends of {h(x) <= tau}; each one-sided tail of
+    :func:`norm_tail_bound` is <= delta/2 beyond them at tau = :func:`norm_tau`. Exactly
+    (our correction, Lambert W):
 
-    So P(|eps|^2 <= x_l d/C) <= delta/2 and P(|eps|^2 >= x_u d/C) <= delta/2 at
-    tau = :func:`norm_tau`. x_u <= y_u of :func:`printed_roots`, x_l < y_l. Below tau = 1e-5
-    (near the branch point of W, where SciPy's ``lambertw`` loses the digits of x - 1) W comes
-    from its branch-point series, W = sum_k c_k p^k, p = +-sqrt(2 (1 - e^{-tau})), 7 terms
-    (tau = 0: both roots 1). Above tau = 700, where e^{-1-tau} underflows, x_l (< e^{-700}) is 0
-    in float64 and x_u comes from Newton's method on x - log x = 1 + tau started at
-    1 + tau + log(1 + tau). Each root is accurate to a few units of its last place.
+        x_l = -W_0(-e^{-1-tau}),   x_u = -W_{-1}(-e^{-1-tau}).
+
+    ``printed=True`` returns the paper's (y_l, y_u) = (1 + tau) -/+ sqrt(tau (2 + tau)), the roots
+    of x^2 - 2(1 + tau) x + 1 = 0, i.e. of (x - 1)^2/(2x) = tau (y_l y_u = 1; y_l is computed as
+    1/y_u). y_u >= x_u is a valid upper end (h(x) >= (x-1)^2/(2x) for x >= 1); y_l > x_l is
+    **not** a valid lower end (the inequality reverses on (0, 1); see
+    :func:`norm_concentration_interval`).
+
+    Numerics of the exact roots: below tau = 1e-5 (near the branch point of W, where SciPy's
+    ``lambertw`` loses the digits of x - 1) W comes from its branch-point series,
+    W = sum_k c_k p^k, p = +-sqrt(2 (1 - e^{-tau})), 7 terms (tau = 0: both roots 1). Above
+    tau = 700, where e^{-1-tau} underflows, x_l (< e^{-700}) is 0 in float64 and x_u comes from
+    Newton's method on x - log x = 1 + tau started at 1 + tau + log(1 + tau). Each root is
+    accurate to a few units of its last place. A printed y_u ~ 2 tau beyond float64 raises
+    ``ValueError``.
+
+    Parameters
+    ----------
+    tau : array_like
+        The level, >= 0.
+    printed : bool, default False
+        The paper's roots (y_l, y_u) instead of the exact ones.
+
+    Returns
+    -------
+    (float or ndarray, float or ndarray)
+        The lower and the upper root.
+
+    See Also
+    --------
+    chi2_rate : h.
+    norm_tau : tau(delta).
+    norm_concentration_interval : the interval of Lemma A.2.
+
+    References
+    ----------
+    Ye et al., Lemma A.2; Corless, Gonnet, Hare, Jeffrey, Knuth, "On the Lambert W function"
+    (1996) for the branch-point series.
+
+    Examples
+    --------
+    d = 8, delta = 0.01:
 
     >>> [round(v, 6) for v in chi2_rate_roots(norm_tau(0.01, 8))]
     [0.109101, 3.607631]
+    >>> [round(v, 6) for v in chi2_rate_roots(norm_tau(0.01, 8), printed=True)]
+    [0.226087, 4.423071]
     """
+    if check_bool(printed, "printed"):
+        return _printed_roots(ranged(tau, "tau", 0.0))
     ta = ranged(tau, "tau", 0.0)
     series, huge = ta < _TAU_SERIES, ta > _TAU_UNDERFLOW
     mid = np.where(series | huge, 1.0, ta)
@@ -286,37 +321,74 @@ def norm_concentration_interval(
     C: float = 1.0,
     B_over_cf: float = 1.0,
     lower: str = "lambert",
+    printed: bool = False,
 ) -> Bound:
     r"""Two-sided concentration of |eps|^2, Ye et al., Lemma A.2 (Part 3), corrected.
 
-    The lemma claims P(y_l d/C <= |eps|^2 <= y_u d/C) >= 1 - delta with
-    y_{l,u} = :func:`printed_roots` (tau) and tau = :func:`norm_tau` (delta, d). The upper end is
-    valid; the printed lower end is **false** (its proof uses h(x) >= (x-1)^2/(2x), which fails
-    for x < 1): for N(0, I_8), delta = 0.01, P(chi2_8 <= 8 y_l) = 0.01367 > delta (notes §2.4).
-    ``lower`` chooses the lower end:
+    The lemma claims P(y_l d/C <= |eps|^2 <= y_u d/C) >= 1 - delta with (y_l, y_u) =
+    :func:`chi2_rate_roots` (tau, printed=True) and tau = :func:`norm_tau` (delta, d). The upper
+    end is valid; the printed lower end is **false** (its proof uses h(x) >= (x-1)^2/(2x), which
+    fails for x < 1): for N(0, I_8), delta = 0.01, P(chi2_8 <= 8 y_l) = 0.01367 > delta. The
+    upper end is the printed y_u d/C; ``lower`` chooses the lower end:
 
     * ``"lambert"`` (default): x_l = -W_0(-e^{-1-tau}), the exact root of h = tau;
-    * ``"quadratic"``: max(0, 1 - sqrt(2 tau)) (h(x) >= (1-x)^2/2 on (0, 1]), more conservative;
-    * ``"printed"``: the paper's y_l (for errata checks only).
+    * ``"quadratic"``: max(0, 1 - sqrt(2 tau)) (h(x) >= (1-x)^2/2 on (0, 1]), more conservative.
 
-    Returns an ``"interval"`` :class:`~diffmem_theory.Bound` on |eps|^2 with
-    ``failure_probability`` delta. An end beyond float64 raises ``ValueError``.
+    Parameters
+    ----------
+    delta : array_like
+        The failure probability, in (0, 1).
+    d : array_like
+        The dimension, > 0.
+    C : float, default 1
+        The sub-Gaussian constant of Def. 3.2 (the density is e^{-C|x|^2/2} f(x)).
+    B_over_cf : float, default 1
+        B/c_f >= 1, the ratio of the bounds on f (1 for a Gaussian).
+    lower : {"lambert", "quadratic"}, default "lambert"
+        The corrected lower end.
+    printed : bool, default False
+        The interval as printed, with the paper's lower end y_l d/C (for the erratum check;
+        ``lower`` must then be left at its default).
 
+    Returns
+    -------
+    Bound
+        An ``"interval"`` bound on |eps|^2 (``lower``, ``upper``) with
+        ``failure_probability`` delta; an end beyond float64 raises ``ValueError``.
+
+    See Also
+    --------
+    chi2_rate_roots : the roots, exact and as printed.
+    norm_tail_bound : the one-sided tails.
+
+    References
+    ----------
+    Ye et al., Lemma A.2.
+
+    Examples
+    --------
     >>> b = norm_concentration_interval(0.01, 8)
     >>> round(b.lower, 6), round(b.upper, 6)
     (0.872811, 35.384572)
+    >>> round(norm_concentration_interval(0.01, 8, printed=True).lower, 6)   # 8 y_l
+    1.808698
     """
     check_choice(lower, "lower", LOWER_ENDS)
+    if check_bool(printed, "printed") and lower != "lambert":
+        raise ValueError(
+            f"lower must be left at 'lambert' with printed=True (the printed interval has the "
+            f"paper's lower end), got lower={lower!r}"
+        )
     c = check_scalar(C, "C", low=0.0, low_open=True)
     ta = np.asarray(norm_tau(delta, d, B_over_cf))
     dd = np.asarray(d, dtype=np.float64)
-    y_l, y_u = printed_roots(ta)
-    if lower == "lambert":
-        low = chi2_rate_roots(ta)[0]
-    elif lower == "quadratic":
-        low = np.maximum(0.0, 1.0 - np.sqrt(2.0 * ta))
+    y_l, y_u = chi2_rate_roots(ta, printed=True)
+    if printed:
+        low, name = y_l, "printed"
+    elif lower == "lambert":
+        low, name = chi2_rate_roots(ta)[0], lower
     else:
-        low = y_l
+        low, name = np.maximum(0.0, 1.0 - np.sqrt(2.0 * ta)), lower
     with np.errstate(over="ignore"):
         upper = finite_result(np.asarray(y_u) * dd / c, "the upper end y_u d/C")
         lower_end = np.asarray(low) * dd / c
@@ -325,7 +397,7 @@ def norm_concentration_interval(
         failure_probability=to_output(np.asarray(delta, dtype=np.float64)),
         kind="interval",
         lower=to_output(lower_end),
-        statement=f"Ye et al., Lemma A.2 (lower end: {lower})",
+        statement=f"Ye et al., Lemma A.2 (lower end: {name})",
     )
 
 
@@ -342,7 +414,7 @@ def component_posterior_mean_approx(
         mu_{0|t}^{(k)}(x_t) ~= mu^(k) + alpha_t / (alpha_t^2 + C sigma_t^2) (x_t - alpha_t mu^(k)).
 
     Exact (error E_k = 0) for the Gaussian component N(mu^(k), I/C); the error for a
-    sub-Gaussian Hölder density is bounded by :func:`lemma_a6_error_bound`. ``x_t`` is
+    sub-Gaussian Hölder density is bounded by :func:`lemma_a_6_error_bound`. ``x_t`` is
     ``(B, d)`` or ``(d,)``, ``mu_k`` is ``(d,)``.
 
     >>> print(np.round(component_posterior_mean_approx([1.0, 0.0], 0.5, [0.0, 2.0]), 6))
@@ -359,7 +431,7 @@ def component_posterior_mean_approx(
     return unbatch(out, single)
 
 
-def lemma_a6_error_bound(
+def lemma_a_6_error_bound(
     t: ArrayLike,
     d: ArrayLike,
     *,
@@ -373,11 +445,41 @@ def lemma_a6_error_bound(
         |E_k| = |E_Y[grad f(Y)]| / (gamma_t^2 E_Y[f(Y)]) <= B sqrt(d) / (c_f gamma_t^2),
         gamma_t^2 = alpha_t^2 / sigma_t^2 + C,
 
-    where B bounds every partial derivative of f (so |grad f| <= B sqrt(d); needs beta >= 1,
-    unstated in the paper, notes §5 item 9) and c_f <= f. It is O(sigma_t^2) as t -> 0, which
-    implies the printed O(sigma_t / alpha_t). A bound beyond float64 raises ``ValueError``.
+    where B bounds every partial derivative of f (so |grad f| <= B sqrt(d)) and c_f <= f. Stein's
+    identity needs f differentiable, i.e. Hoelder index beta >= 1, which the lemma does not
+    state. The bound is O(sigma_t^2) as t -> 0, which implies the printed O(sigma_t / alpha_t).
 
-    >>> round(lemma_a6_error_bound(0.1, 1, B=0.5, c_f=0.5), 6)
+    Parameters
+    ----------
+    t : array_like
+        Times.
+    d : array_like
+        Dimension, > 0.
+    B : float
+        Bound on the partial derivatives of f, >= 0.
+    c_f : float
+        Lower bound of f, > 0.
+    C : float, default 1
+        The sub-Gaussian constant of Def. 3.2.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPExp`.
+
+    Returns
+    -------
+    float or ndarray
+        The bound; ``ValueError`` beyond float64.
+
+    See Also
+    --------
+    component_posterior_mean_approx : the leading term whose error this bounds.
+
+    References
+    ----------
+    Ye et al., Lemma A.6 and its proof (App. A.4.2).
+
+    Examples
+    --------
+    >>> round(lemma_a_6_error_bound(0.1, 1, B=0.5, c_f=0.5), 6)
     0.095163
     """
     a2, s2 = _alpha2_sigma2(t, schedule)
@@ -431,12 +533,35 @@ def _incgamma_args(a: ArrayLike, x: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
 def upper_incomplete_gamma(a: ArrayLike, x: ArrayLike) -> Any:
     r"""Gamma(a, x) = int_x^inf s^{a-1} e^{-s} ds for a > -1, x > 0 (float64).
 
-    |a| < 1e-20: E_1(x) (``exp1``; Gamma(a, x) - E_1(x) = O(a log x)); a > 0:
-    ``gammaincc(a, x) * Gamma(a)`` (SciPy), multiplied in log space; a in (-1, 0): the
-    recurrence Gamma(a, x) = (Gamma(a+1, x) - x^a e^{-x}) / a, whose relative error grows like
-    1e-16 (1 + x)/|a| near a = 0 (use :func:`upper_incomplete_gamma_mp` there). A value beyond
-    float64 (large a, or x -> 0 with a < 0) raises ``ValueError``.
+    The function bounded by Lemma B.8 of Ye et al. By regime: |a| < 1e-20: E_1(x) (``exp1``;
+    Gamma(a, x) - E_1(x) = O(a log x)); a > 0: ``gammaincc(a, x) * Gamma(a)`` (SciPy),
+    multiplied in log space; a in (-1, 0): the recurrence Gamma(a, x) = (Gamma(a+1, x) -
+    x^a e^{-x}) / a, whose relative error grows like 1e-16 (1 + x)/|a| near a = 0 (use
+    :func:`upper_incomplete_gamma_mp` there).
 
+    Parameters
+    ----------
+    a : array_like
+        Order, > -1.
+    x : array_like
+        Argument, > 0 (broadcast with ``a``).
+
+    Returns
+    -------
+    float or ndarray
+        Gamma(a, x); ``ValueError`` beyond float64 (large a, or x -> 0 with a < 0).
+
+    See Also
+    --------
+    upper_incomplete_gamma_mp : the mpmath twin.
+    incgamma_upper_bound : Pinelis' bound on it (Lemma B.8).
+
+    References
+    ----------
+    Ye et al., Lemma B.8.
+
+    Examples
+    --------
     >>> round(upper_incomplete_gamma(2.0, 1.0), 6), round(upper_incomplete_gamma(0.0, 1.0), 6)
     (0.735759, 0.219384)
     >>> round(upper_incomplete_gamma(-0.5, 1.0), 6)
@@ -462,9 +587,26 @@ def upper_incomplete_gamma(a: ArrayLike, x: ArrayLike) -> Any:
 def upper_incomplete_gamma_mp(a: Any, x: Any, dps: int = 50) -> mpmath.mpf:
     r"""High-precision twin of :func:`upper_incomplete_gamma`: ``mpmath.gammainc(a, x)``.
 
-    ``a`` any finite real, ``x > 0`` finite (floats, ints, decimal strings or mpf), ``dps`` in
-    [5, 10^4].
+    Parameters
+    ----------
+    a : float, int, str or mpf
+        Any finite real.
+    x : float, int, str or mpf
+        Finite, > 0.
+    dps : int, default 50
+        Decimal digits, in [5, 10^4].
 
+    Returns
+    -------
+    mpmath.mpf
+
+    See Also
+    --------
+    upper_incomplete_gamma : the float64 function.
+    incgamma_upper_bound_mp : the mpmath twin of the bound.
+
+    Examples
+    --------
     >>> print(mpmath.nstr(upper_incomplete_gamma_mp(-0.5, 1.0, dps=30), 15))
     0.178147711781561
     """
@@ -492,9 +634,31 @@ def incgamma_upper_bound(a: ArrayLike, x: ArrayLike) -> Any:
         Gamma(a, x) <= x^{a-1} e^{-x} / (1 - (a-1)/x).
 
     G_a is evaluated as -(x + b_a)^a e^{-x} expm1(a log u) / (a b_a), u = x/(x + b_a)
-    (continuous at a = 0, and no overflow of b_a/x as x -> 0). Vectorized; ``ValueError`` for
-    a <= -1, x <= 0, a > 1 with x <= a - 1, or a bound beyond float64.
+    (continuous at a = 0, and no overflow of b_a/x as x -> 0).
 
+    Parameters
+    ----------
+    a : array_like
+        Order, > -1.
+    x : array_like
+        Argument, > 0, and > a - 1 where a > 1 (broadcast with ``a``).
+
+    Returns
+    -------
+    float or ndarray
+        The bound; ``ValueError`` outside the range above or beyond float64.
+
+    See Also
+    --------
+    incgamma_upper_bound_mp : the mpmath twin.
+    upper_incomplete_gamma : the function it bounds.
+
+    References
+    ----------
+    Ye et al., Lemma B.8, citing Pinelis (2020), Thm 1.1 and Prop. 2.6.
+
+    Examples
+    --------
     >>> round(incgamma_upper_bound(0.0, 1.0), 6), round(incgamma_upper_bound(3.0, 4.0), 6)
     (0.254995, 0.5861)
     """
@@ -531,6 +695,24 @@ def incgamma_upper_bound(a: ArrayLike, x: ArrayLike) -> Any:
 def incgamma_upper_bound_mp(a: Any, x: Any, dps: int = 50) -> mpmath.mpf:
     r"""High-precision twin of :func:`incgamma_upper_bound` (same formulas, mpmath at ``dps``).
 
+    Parameters
+    ----------
+    a, x : float, int, str or mpf
+        As in :func:`incgamma_upper_bound` (``ValueError`` outside its range).
+    dps : int, default 50
+        Decimal digits, in [5, 10^4].
+
+    Returns
+    -------
+    mpmath.mpf
+
+    See Also
+    --------
+    incgamma_upper_bound : the float64 function.
+    upper_incomplete_gamma_mp : the function it bounds, in mpmath.
+
+    Examples
+    --------
     >>> print(mpmath.nstr(incgamma_upper_bound_mp(0.0, 1.0, dps=30), 12))
     0.254994597434
     """
@@ -599,7 +781,7 @@ def empirical_score_hessian(
     data = as_points(X0, "X0", xq.shape[1])
     d = data.shape[1]
     check_allocation(2 * (data.shape[0] + xq.shape[0]) * (d * d + d), "the d x d moments")
-    (hess,) = _map_over_times(xq, t, sched, _hessian_terms, X0=data, backend=backend)
+    (hess,) = map_over_times(xq, t, sched, _hessian_terms, X0=data, backend=backend)
     return unbatch(hess, single)
 
 
@@ -634,11 +816,15 @@ def empirical_score_lipschitz_max(
 
     The largest local Lipschitz constant (:func:`empirical_score_lipschitz`) over ``points``
     (``(B, d)``), by default the alpha_t-scaled midpoints alpha_t (x_i + x_j)/2 of all pairs
-    (where the proof of (C.2) evaluates it; notes §5 item 11) and the points alpha_t x_i.
-    For n = 2 the midpoint is the maximizer, so the value is C_L itself. The n(n+1)/2 default
-    points are within the memory cap of ``_validation.check_allocation`` (``ValueError``).
+    (where the proof of (C.2) evaluates it, once its midpoint is corrected) and the points
+    alpha_t x_i. For n = 2 the midpoint is the maximizer, so the value is C_L itself. The
+    n(n+1)/2 default points are within the memory cap of ``_validation.check_allocation``
+    (``ValueError``).
 
-    >>> round(empirical_score_lipschitz_max(0.01, [[0.0], [1.0]]), 3)   # notes §4.3
+    n = 2, d = 1, Delta = 1, t = 0.01: C_L = alpha^2 Delta^2/(4 sigma^4) - 1/sigma^2 exactly
+    (the Hessian is -1/sigma^2 + (alpha^2/sigma^4) w (1 - w) Delta^2 with w (1 - w) <= 1/4):
+
+    >>> round(empirical_score_lipschitz_max(0.01, [[0.0], [1.0]]), 3)
     2399.478
     """
     sched = _schedule(schedule)
@@ -668,15 +854,42 @@ def lipschitz_bounds(
         constant * alpha_t^2 Delta_min^2 / sigma_t^4 - 1/sigma_t^2 <= C_L
                                     <= 1/sigma_t^2 + alpha_t^2 Delta_max^2 / (4 sigma_t^4),
 
-    the lower end under Delta_min >= (2 sigma_t/alpha_t) sqrt(log((n-2)/2)) (notes §2.6,
-    reconstructed; vacuous for n <= 4). The upper end (Popoviciu) holds always. The printed
-    constant is 1/16; the same argument gives 1/8. The lower end is attained near the midpoint
-    alpha_t (x_i + x_j)/2 of the closest pair -- the printed (x_i + x_j)/2 is a misprint.
+    the lower end under Delta_min >= (2 sigma_t/alpha_t) sqrt(log((n-2)/2)) (our reading of the
+    garbled condition: it makes the (n - 2) e^{-alpha_t^2 Delta_min^2/(4 sigma_t^2)} weight of
+    the other points at most 2; vacuous for n <= 4). The upper end (Popoviciu) holds always.
+    The printed constant is 1/16; the same argument gives 1/8. The lower end is attained near
+    the midpoint alpha_t (x_i + x_j)/2 of the closest pair -- the printed (x_i + x_j)/2 is a
+    misprint (see :mod:`diffmem_theory.fisher.errata`).
 
-    Returns an ``"interval"`` :class:`~diffmem_theory.Bound` (``lower``,
-    ``upper``, ``failure_probability`` 0, ``conditions_hold`` the separation condition),
-    vectorized over ``t``; ends beyond float64 (t -> 0) raise ``ValueError``.
+    Parameters
+    ----------
+    t : array_like
+        Times.
+    X0 : array_like, shape (n, d)
+        The training points, n >= 2.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPExp`.
+    constant : float, default 1/16
+        The constant of the lower end, in (0, 1/8].
 
+    Returns
+    -------
+    Bound
+        An ``"interval"`` bound (``lower``, ``upper``, ``failure_probability`` 0,
+        ``conditions_hold`` the separation condition), vectorized over ``t``; ends beyond
+        float64 (t -> 0) raise ``ValueError``.
+
+    See Also
+    --------
+    empirical_score_lipschitz_max : C_L estimated from the Hessian.
+    gaussian_score_lipschitz : the constant of a Gaussian's score, O(1) in t.
+
+    References
+    ----------
+    Ye et al., Lemma C.1, eq. (C.2), and Lemmas C.2-C.4.
+
+    Examples
+    --------
     >>> b = lipschitz_bounds(0.01, [[0.0], [1.0]])
     >>> round(b.lower, 3), round(b.upper, 3), b.conditions_hold
     (524.494, 2600.48, True)

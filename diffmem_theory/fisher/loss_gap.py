@@ -1,10 +1,13 @@
 r"""The loss gap of Ye, Zhu, Tao, Chen (paper 003) as a Fisher divergence, and its size.
 
 Ye et al., "Provable Separations between Memorization and Generalization in Diffusion
-Models", Sec. 3-4 and App. A. Forward process (§1.1 of the notes): the VP/OU process with
-beta = 1, alpha_t = e^{-t/2}, sigma_t^2 = 1 - e^{-t} (:class:`~diffmem_theory.core.schedules.VPExp`,
-the default schedule here; any :class:`~diffmem_theory.core.schedules.Schedule` is accepted by the
-Monte Carlo functions). Every loss is in **score units**.
+Models", Sec. 3-4 and App. A: the empirical DSM loss (3.1), the loss gap of Sec. 4,
+Prop 4.1 (the gap is a Fisher divergence), Thm 4.3 (its size for Gaussian-mixture data) and
+the closed form of the gap for Gaussian components with its time integral. Forward process
+(Sec. 3): the VP/OU process with beta = 1, alpha_t = e^{-t/2}, sigma_t^2 = 1 - e^{-t}
+(:class:`~diffmem_theory.core.schedules.VPExp`, the default schedule here; any
+:class:`~diffmem_theory.core.schedules.Schedule` is accepted by the Monte Carlo functions).
+Every loss is in **score units**.
 
 * Empirical DSM loss, eq. (3.1), at one time and integrated over [t0, T]:
 
@@ -18,18 +21,19 @@ Monte Carlo functions). Every loss is in **score units**.
   :func:`loss_gap_t`, :func:`loss_gap_integral`, :func:`expected_loss_gap_t`,
   :func:`loss_gap_curve`.
 * Prop 4.1: Loss-Gap_t(s) = Fisher(P_hat_t, P_t) = E_{X ~ P_hat_t} |s_hat(X) - s(X)|^2 (exact,
-  no 1/2, any s): :func:`fisher_divergence_t` (either direction), :func:`prop41_sides` (both
+  no 1/2, any s): :func:`fisher_divergence_t` (either direction), :func:`prop_4_1_sides` (both
   sides on common random numbers, with a z-score).
-* Gaussian closed form [notes §2.2, D]: :func:`loss_gap_asymptotic_gaussian`
-  F_t = (alpha_t^2/sigma_t^2) tr(Sigma (alpha_t^2 Sigma + sigma_t^2 I)^{-1}), its time integral
-  :func:`loss_gap_integral_asymptotic`, and mpmath twins (``*_mp``).
-* Thm 4.3: E_D[Loss-Gap_t] = Omega(d/sigma_t^2 + tr Sigma): :func:`thm43_rhs_shape`,
-  :func:`thm43_conditions`.
+* Gaussian closed form (our leading-order evaluation of the proof of Thm 4.3, App. A.2.3):
+  :func:`loss_gap_asymptotic_gaussian` F_t = (alpha_t^2/sigma_t^2)
+  tr(Sigma (alpha_t^2 Sigma + sigma_t^2 I)^{-1}), its time integral
+  :func:`loss_gap_integral_asymptotic`, and mpmath twins (``*_mp``); the sympy derivation is
+  :mod:`diffmem_theory.fisher.symbolic`.
+* Thm 4.3: E_D[Loss-Gap_t] = Omega(d/sigma_t^2 + tr Sigma): :func:`thm_4_3_rhs_shape`,
+  :func:`thm_4_3_conditions`.
 
-Monte Carlo estimates reuse paper 000's machinery (:mod:`diffmem_theory.core.losses`): the noise is
+Monte Carlo estimates reuse the machinery of :mod:`diffmem_theory.core.losses`: the noise is
 a pure function of ``(seed, index of t)``, so estimates made with the same ``seed`` share their
-noise (common random numbers) -- with paper 000's
-:func:`~diffmem_theory.core.losses.training_losses`
+noise (common random numbers) -- with :func:`~diffmem_theory.core.losses.training_losses`
 too -- and are returned as :class:`~diffmem_theory.core.losses.LossEstimate` with
 ``unit="score"``; ``est.to_unit("x0", schedule)`` multiplies by sigma_t^4/alpha_t^2.
 Sizes are bounded, with a ``ValueError`` before anything is allocated: the working memory of
@@ -40,7 +44,7 @@ datasets, and ``dps`` is at most 10^4. A score returning NaN, inf or the wrong s
 ``ValueError``.
 
 A score is a callable ``score(x, t) -> (B, d)`` (``t`` a float, ``x`` of shape ``(B, d)``) or a
-mixture object with ``score_t(x, t, schedule)`` such as
+distribution with ``score_t(x, t, schedule)`` such as
 :class:`~diffmem_theory.core.distributions.GaussianMixture` (its true score under ``schedule``).
 
 >>> import numpy as np
@@ -78,7 +82,11 @@ from diffmem_theory._validation import (
     check_scalar,
     covariance_spectrum,
 )
-from diffmem_theory.core.distributions import GaussianMixture, IsotropicGaussianMixture
+from diffmem_theory.core.distributions import (
+    EmpiricalDistribution,
+    GaussianMixture,
+    IsotropicGaussianMixture,
+)
 from diffmem_theory.core.losses import (
     LossEstimate,
     common_noise_setup,
@@ -86,7 +94,6 @@ from diffmem_theory.core.losses import (
     squared_error,
 )
 from diffmem_theory.core.schedules import Schedule, VPExp, as_schedule
-from diffmem_theory.voronoi.scores import empirical_score
 
 __all__ = [
     "LossGapCurve",
@@ -103,11 +110,11 @@ __all__ = [
     "loss_gap_integral_asymptotic",
     "loss_gap_integral_asymptotic_mp",
     "loss_gap_t",
-    "prop41_sides",
+    "prop_4_1_sides",
     "reference_anisotropic",
     "reference_isotropic",
-    "thm43_conditions",
-    "thm43_rhs_shape",
+    "thm_4_3_conditions",
+    "thm_4_3_rhs_shape",
 ]
 
 ScoreFn = Callable[[float, np.ndarray], np.ndarray]
@@ -179,8 +186,14 @@ def _score_at(score: ScoreFn, t: float, xt: np.ndarray, name: str) -> np.ndarray
 def reference_isotropic(
     seed: int = 0, n: int = 1000, var: float = 1.0
 ) -> tuple[IsotropicGaussianMixture, np.ndarray]:
-    """Notes §4.3's isotropic setting: K = 8, d = 32, mu_k ~ N(0, 4 I), components N(mu_k,
+    """Our isotropic reference setting: K = 8, d = 32, mu_k ~ N(0, 4 I), components N(mu_k,
     var I), and n training points, all from ``default_rng(seed)`` (means first).
+
+    The mixture of Ye et al., Sec. 6.1 (K = 8, mu_k ~ N(0, 4 I_d)) at d = 32 with n = 1000,
+    the setting of the checks and figures of the loss gap. Our Monte Carlo reference values
+    for it (20 noise draws per point, ``seed = 0``): Loss-Gap_t = 3188.8 +- 6.1, 303.67 +- 0.62,
+    49.08 +- 0.07, 15.27, 0.945 at t = 0.01, 0.1, 0.5, 1, 2, against F_t = 32/(e^t - 1) =
+    3184.027, 304.267, 49.328, 18.623, 5.009 (:func:`loss_gap_asymptotic_gaussian`).
 
     >>> gmm, X = reference_isotropic(n=5)
     >>> gmm.means.shape, X.shape
@@ -194,8 +207,12 @@ def reference_isotropic(
 def reference_anisotropic(
     seed: int = 3, n: int = 800
 ) -> tuple[GaussianMixture, np.ndarray, np.ndarray]:
-    """Notes §4.3's anisotropic setting: K = 4, d = 16, Sigma = diag(lambda) with
+    """Our anisotropic reference setting: K = 4, d = 16, Sigma = diag(lambda) with
     lambda ~ U(0.1, 3) (drawn first), mu ~ N(0, 9 I); returns (mixture, X, lambda).
+
+    A shared non-isotropic covariance, as Thm 4.3 of Ye et al. allows. Our Monte Carlo
+    reference values (20 noise draws per point): Loss-Gap_t = 1588.9 +- 5.6, 311.42 +- 1.05,
+    72.76 +- 0.20 at t = 0.01, 0.05, 0.2, against F_t = 1590.85, 311.33, 72.59.
 
     >>> gm, X, lam = reference_anisotropic(n=4)
     >>> X.shape, round(float(lam[0]), 6)
@@ -271,8 +288,8 @@ def _draw_terms(
 
 
 def dsm_loss_t(
-    score: Any,
     X: ArrayLike,
+    score: Any,
     t: ArrayLike,
     schedule: Schedule | None = None,
     *,
@@ -281,18 +298,57 @@ def dsm_loss_t(
 ) -> LossEstimate:
     r"""Monte Carlo empirical DSM loss L_t(s) at each time ``t``, eq. (3.1) (score units).
 
-    Ye et al., eq. (3.1) with the target grad log phi_t(X_t | x_i) = -(X_t - alpha_t x_i)/
-    sigma_t^2 (notes §1.2):
+    Ye et al., eq. (3.1), with the target grad log phi_t(X_t | x_i) = -(X_t - alpha_t x_i)/
+    sigma_t^2 (the conditional score of X_t given x_i; no time weighting):
 
-        L_t(s) = (1/n) sum_i E_Z |-Z/sigma_t - s(alpha_t x_i + sigma_t Z, t)|^2,
+        L_t(s) = (1/n) sum_i E_Z |-Z/sigma_t - s(alpha_t x_i + sigma_t Z, t)|^2.
 
-    ``n_noise`` draws of Z per training point (rows of ``X``, shape ``(n, d)``); ``t`` a time or
-    a 1-D array. The noise depends only on ``(seed, index of t)`` (common random numbers).
-    ``ValueError`` where the arrays would exceed the memory cap (see the module docstring).
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        The training points x_i.
+    score : callable or distribution
+        ``score(x, t) -> (B, d)``, or an object with ``score_t(x, t, schedule)`` (its own score
+        under ``schedule``).
+    t : float or array_like, shape (T,)
+        Times in the range of ``schedule``.
+    schedule : Schedule, optional
+        The forward process; default :class:`~diffmem_theory.core.schedules.VPExp` (beta = 1,
+        the process of the paper).
+    n_noise : int, default 20
+        Draws of Z per training point.
+    seed : int, default 0
+        The noise depends only on ``(seed, index of t)`` (common random numbers).
+
+    Returns
+    -------
+    LossEstimate
+        Per-draw losses of shape ``(T, n, n_noise)`` with ``mean`` and ``stderr`` per time,
+        ``unit="score"``.
+
+    Raises
+    ------
+    ValueError
+        Where the arrays would exceed the memory cap (see the module docstring), or the score
+        returns NaN, inf or the wrong shape.
+
+    See Also
+    --------
+    dsm_loss : the time integral of L_t.
+    loss_gap_t : L_t(s) - L_t(s_hat) on the same noise.
+
+    References
+    ----------
+    Ye, Zhu, Tao, Chen, "Provable Separations between Memorization and Generalization in
+    Diffusion Models", eq. (3.1).
+
+    Examples
+    --------
+    The zero score has loss E|Z|^2/sigma_t^2 = d/sigma_t^2:
 
     >>> import numpy as np
     >>> X = np.zeros((50, 3))
-    >>> est = dsm_loss_t(lambda x, t: 0 * x, X, 0.5, n_noise=400)   # E|Z|^2/sigma^2
+    >>> est = dsm_loss_t(X, lambda x, t: 0 * x, 0.5, n_noise=400)
     >>> exact = 3 / -np.expm1(-0.5)
     >>> round(float(exact), 3), bool(abs(est.mean[0] - exact) < 4 * est.stderr[0])
     (7.624, True)
@@ -311,8 +367,9 @@ def dsm_loss_t(
 
 
 def _empirical(X: np.ndarray, schedule: Schedule, backend: str) -> ScoreFn:
-    """The empirical score grad log p_hat_t of the rows of ``X`` (notes §1.3)."""
-    return lambda x, t: empirical_score(x, t, X, schedule, backend=backend)
+    """The empirical score grad log p_hat_t of the rows of ``X`` (Ye et al., Sec. 3)."""
+    law = EmpiricalDistribution(X)
+    return lambda x, t: law.score_t(x, t, schedule, backend=backend)
 
 
 def _gap_terms(s: ScoreFn, s_hat: ScoreFn) -> Callable[..., tuple[np.ndarray, ...]]:
@@ -347,7 +404,8 @@ def loss_gap_t(
 ) -> LossEstimate:
     r"""Monte Carlo loss gap L_t(s) - L_t(s_hat) of a score ``s`` over the empirical score.
 
-    Ye et al., Sec. 4 (definition of Loss-Gap_t, hats restored, notes §2.1):
+    Ye et al., Sec. 4 (definition of Loss-Gap_t; the hats, lost in print, restored so that
+    the gap is the true minus the empirical score's loss, >= 0):
 
         Loss-Gap_t(s) = (1/n) sum_i [l(x_i, s) - l(x_i, grad log p_hat_t)]  >= 0,
 
@@ -355,12 +413,51 @@ def loss_gap_t(
     With ``score`` the true score (e.g. the data mixture itself) it is the paper's Loss-Gap_t
     *for this dataset* (Thm 4.3 is about its mean over datasets, :func:`expected_loss_gap_t`).
     Both losses see the same noise, so the standard error is that of the difference.
-    ``backend`` is the fused-kernel backend of the empirical score.
+
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        The training points; their empirical distribution gives s_hat.
+    score : callable or distribution
+        ``score(x, t) -> (B, d)`` or an object with ``score_t(x, t, schedule)``.
+    t : float or array_like, shape (T,)
+        Times.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPExp` (the paper's process).
+    n_noise : int, default 20
+        Draws of Z per training point.
+    seed : int, default 0
+        Noise seed (common random numbers with :func:`dsm_loss_t` and
+        :func:`~diffmem_theory.core.losses.training_losses`).
+    backend : {"numba", "numpy", ...}, default "numba"
+        The fused-kernel backend of the empirical score.
+
+    Returns
+    -------
+    LossEstimate
+        Per-draw gaps of shape ``(T, n, n_noise)``, ``unit="score"``.
+
+    See Also
+    --------
+    fisher_divergence_t : the right-hand side of Prop 4.1.
+    prop_4_1_sides : both sides on the same draws, with a z-score.
+    loss_gap_asymptotic_gaussian : the closed form for Gaussian components.
+    loss_gap_integral : the time integral.
+
+    References
+    ----------
+    Ye et al., Sec. 4 and Prop 4.1.
+
+    Examples
+    --------
+    The empirical score itself has no gap in any draw:
 
     >>> import numpy as np
+    >>> from diffmem_theory.core.distributions import EmpiricalDistribution
     >>> X = np.random.default_rng(0).normal(0.0, 3.0, (40, 2))
-    >>> zero = loss_gap_t(X, lambda x, t: empirical_score(x, t, X, VPExp()), 0.3, n_noise=5)
-    >>> float(np.abs(zero.draws).max())   # s = s_hat: no gap in any draw
+    >>> emp = EmpiricalDistribution(X)
+    >>> zero = loss_gap_t(X, lambda x, t: emp.score_t(x, t, VPExp()), 0.3, n_noise=5)
+    >>> float(np.abs(zero.draws).max())
     0.0
     """
     sched = _schedule(schedule)
@@ -386,10 +483,45 @@ def fisher_divergence_t(
     grad log p_t(X)|^2 (no factor 1/2), p_hat_t built from the training points ``X``.
 
     * ``under=None``: X ~ P_hat_t (the noised training points), the right-hand side of
-      Prop 4.1 -- it equals :func:`loss_gap_t` (see :func:`prop41_sides`);
+      Prop 4.1 -- it equals :func:`loss_gap_t` (see :func:`prop_4_1_sides`);
     * ``under`` = fresh draws from P_data: X ~ P_t, i.e. Fisher(P_t, P_hat_t), the
       generalization error of the empirical score (the remark after Prop 4.1).
 
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        The training points.
+    score : callable or distribution
+        ``score(x, t)`` or an object with ``score_t(x, t, schedule)``.
+    t : float or array_like, shape (T,)
+        Times.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPExp`.
+    under : array_like, shape (m, d), optional
+        Points whose noised law X is drawn from (default: ``X``).
+    n_noise : int, default 20
+        Draws of Z per point of ``under``.
+    seed : int, default 0
+        Noise seed.
+    backend : str, default "numba"
+        Backend of the empirical score.
+
+    Returns
+    -------
+    LossEstimate
+        Per-draw squared differences, ``unit="score"``.
+
+    See Also
+    --------
+    loss_gap_t : the left-hand side of Prop 4.1.
+    prop_4_1_sides : both sides on the same draws.
+
+    References
+    ----------
+    Ye et al., Prop 4.1 and the remark after it.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> from diffmem_theory.core.distributions import IsotropicGaussianMixture
     >>> means = np.zeros((2, 8))
@@ -441,7 +573,7 @@ class Prop41Result:
     z: np.ndarray
 
 
-def prop41_sides(
+def prop_4_1_sides(
     X: ArrayLike,
     score: Any,
     t: ArrayLike,
@@ -454,17 +586,52 @@ def prop41_sides(
     r"""Loss-Gap_t(s) and Fisher(P_hat_t, P_t) from the same draws, with a z-score (Prop 4.1).
 
     Ye et al., Prop 4.1 (proof in App. A.1): Loss-Gap_t = E_{X ~ P_hat_t}|s_hat(X) - s(X)|^2.
-    The proof never uses that s is the true score, so the identity holds for any s (notes §2.1,
-    "generalized identity"). Per draw, lhs - rhs = 2 <target - s_hat, s_hat - s>, whose mean
-    over the training points and the noise is exactly 0 (s_hat is the posterior mean of the
-    target given X_t under P_hat). |z| < 4 is the test. At small t the residual is
-    heavy-tailed (it is carried by rare draws that fall between two training points), so its
-    standard error is reliable only with many draws per point (~100; with 20, |z| > 4 happens).
+    The proof never uses that s is the true score, so the identity holds for any s (our
+    generalization: the same proof with s in place of grad log p_t). Per draw, lhs - rhs =
+    2 <target - s_hat, s_hat - s>, whose mean over the training points and the noise is exactly
+    0 (s_hat is the posterior mean of the target given X_t under P_hat). |z| < 4 is the test.
+    At small t the residual is heavy-tailed (it is carried by rare draws that fall between two
+    training points), so its standard error is reliable only with many draws per point (~100;
+    with 20, |z| > 4 happens).
 
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        The training points.
+    score : callable or distribution
+        ``score(x, t)`` or an object with ``score_t(x, t, schedule)``; any score, not only the
+        true one.
+    t : float or array_like, shape (T,)
+        Times.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPExp`.
+    n_noise : int, default 20
+        Draws of Z per training point.
+    seed : int, default 0
+        Noise seed.
+    backend : str, default "numba"
+        Backend of the empirical score.
+
+    Returns
+    -------
+    Prop41Result
+        ``lhs``, ``rhs``, ``residual`` (:class:`~diffmem_theory.core.losses.LossEstimate`) and
+        ``z``, one per time.
+
+    See Also
+    --------
+    loss_gap_t, fisher_divergence_t : each side alone.
+
+    References
+    ----------
+    Ye et al., Prop 4.1 and App. A.1.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> rng = np.random.default_rng(1)
     >>> X = rng.normal(0.0, 2.0, (60, 3))
-    >>> res = prop41_sides(X, lambda x, t: -0.7 * x + 0.3, [0.1, 1.0], n_noise=10)
+    >>> res = prop_4_1_sides(X, lambda x, t: -0.7 * x + 0.3, [0.1, 1.0], n_noise=10)
     >>> bool(np.all(np.abs(res.z) < 4)), bool(np.all(res.lhs.mean > 0))
     (True, True)
     """
@@ -519,8 +686,8 @@ def _integrated(est: LossEstimate, weights: np.ndarray, method: str) -> tuple[fl
 
 
 def dsm_loss(
-    score: Any,
     X: ArrayLike,
+    score: Any,
     t0: float,
     T: float,
     schedule: Schedule | None = None,
@@ -532,7 +699,7 @@ def dsm_loss(
 ) -> tuple[float, float]:
     r"""The integrated empirical DSM loss L(s) = int_{t0}^{T} L_t(s) dt of eq. (3.1).
 
-    Ye et al., eq. (3.1): no time weighting. Returns ``(estimate, standard error)``.
+    Ye et al., eq. (3.1): no time weighting.
 
     * ``method="gauss-log"``: ``n_times``-point Gauss-Legendre rule in u = log t (the losses
       behave like powers of t near t0), dt = t du; the standard error is that of the noise
@@ -540,17 +707,52 @@ def dsm_loss(
     * ``method="uniform"``: t ~ Unif[t0, T] i.i.d. (drawn from ``seed``), as in training,
       times (T - t0); the standard error includes the spread over t.
 
-    ``n_times`` is at most 1000 (Gauss) or 10^5 (uniform); sizes as in :func:`dsm_loss_t`.
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        The training points.
+    score : callable or distribution
+        ``score(x, t)`` or an object with ``score_t(x, t, schedule)``.
+    t0, T : float
+        The time interval, 0 < t0 < T.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPExp`.
+    n_times : int, default 24
+        Quadrature nodes, at most 1000 (Gauss) or 10^5 (uniform).
+    method : {"gauss-log", "uniform"}, default "gauss-log"
+        The time quadrature.
+    n_noise : int, default 8
+        Draws of Z per training point and node.
+    seed : int, default 0
+        Noise seed (and the uniform nodes).
+
+    Returns
+    -------
+    (float, float)
+        The estimate and its standard error.
+
+    See Also
+    --------
+    dsm_loss_t : the loss at given times.
+    loss_gap_integral : the integrated gap.
+
+    References
+    ----------
+    Ye et al., eq. (3.1).
+
+    Examples
+    --------
+    The zero score: int_{0.1}^{1} 2/sigma_t^2 dt = 2 log((e - 1)/(e^{0.1} - 1)):
 
     >>> X = np.zeros((20, 2))
-    >>> val, se = dsm_loss(lambda x, t: 0 * x, X, 0.1, 1.0, n_noise=50)   # int 2/sigma_t^2 dt
-    >>> exact = 2 * (math.log(math.e - 1) - math.log(math.expm1(0.1)))    # 2 log(e^t - 1)
+    >>> val, se = dsm_loss(X, lambda x, t: 0 * x, 0.1, 1.0, n_noise=50)
+    >>> exact = 2 * (math.log(math.e - 1) - math.log(math.expm1(0.1)))
     >>> round(exact, 4), bool(abs(val - exact) < 4 * se)
     (5.587, True)
     """
     sched = _schedule(schedule)
     times, weights = _time_nodes(t0, T, sched, n_times, method, seed)
-    est = dsm_loss_t(score, X, times, sched, n_noise=n_noise, seed=seed)
+    est = dsm_loss_t(X, score, times, sched, n_noise=n_noise, seed=seed)
     return _integrated(est, weights, method)
 
 
@@ -571,9 +773,40 @@ def loss_gap_integral(
 
     Ye et al., display after Thm 4.3: E_D[L(grad log p_t) - L(grad log p_hat_t)] =
     int E_D[Loss-Gap_t] dt >~ d log(1/t0) + (t1 - t0) tr Sigma. Common random numbers at each
-    node; ``method`` as in :func:`dsm_loss`. Returns ``(estimate, standard error)``; compare
-    with :func:`loss_gap_integral_asymptotic`.
+    node; the quadrature as in :func:`dsm_loss`.
 
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        The training points.
+    score : callable or distribution
+        ``score(x, t)`` or an object with ``score_t(x, t, schedule)``.
+    t0, T : float
+        The time interval, 0 < t0 < T.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPExp`.
+    n_times, method, n_noise, seed
+        As in :func:`dsm_loss`.
+    backend : str, default "numba"
+        Backend of the empirical score.
+
+    Returns
+    -------
+    (float, float)
+        The estimate and its standard error.
+
+    See Also
+    --------
+    loss_gap_integral_asymptotic : the closed form for Gaussian components.
+    loss_gap_integral_asymptotic_mp : its mpmath twin.
+    diffmem_theory.fisher.symbolic.gap_integral_expr : its sympy derivation.
+
+    References
+    ----------
+    Ye et al., Sec. 4.2 (display after Thm 4.3).
+
+    Examples
+    --------
     >>> from diffmem_theory.core.distributions import IsotropicGaussianMixture
     >>> rng = np.random.default_rng(0)
     >>> gmm = IsotropicGaussianMixture(rng.normal(0.0, 3.0, (4, 8)), 1.0)
@@ -604,11 +837,45 @@ def expected_loss_gap_t(
 
     Ye et al., Thm 4.3: the expectation over the dataset D of the loss gap of the true score
     (the mixture's own ``score_t``). Dataset j and its noise come from independent streams of
-    ``seed``. Returns ``(mean, standard error)`` over the ``n_datasets`` datasets, one per time
-    (the standard error is the spread over datasets, noise included). ``2 <= n_datasets <=
-    10^4``; ``mixture`` needs ``sample(n, rng)``, ``dim`` and ``score_t`` (a ``TypeError``
-    otherwise); sizes are capped as in :func:`dsm_loss_t` (``ValueError``).
+    ``seed``; the standard error is the spread over datasets, noise included.
 
+    Parameters
+    ----------
+    mixture : distribution
+        Needs ``sample(n, rng)``, ``dim`` and ``score_t`` (a ``TypeError`` otherwise), e.g. a
+        :class:`~diffmem_theory.core.distributions.GaussianMixture`.
+    n : int
+        Points per dataset.
+    t : float or array_like, shape (T,)
+        Times.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPExp`.
+    n_datasets : int, default 4
+        Datasets averaged, 2 to 10^4.
+    n_noise : int, default 5
+        Draws of Z per training point.
+    seed : int, default 0
+        Seed of the datasets and their noise.
+    backend : str, default "numba"
+        Backend of the empirical score.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        Mean and standard error over the datasets, one per time.
+
+    See Also
+    --------
+    loss_gap_t : the gap of one dataset.
+    loss_gap_asymptotic_gaussian : its leading-order value.
+    thm_4_3_rhs_shape : the shape of the lower bound.
+
+    References
+    ----------
+    Ye et al., Thm 4.3.
+
+    Examples
+    --------
     >>> from diffmem_theory.core.distributions import IsotropicGaussianMixture
     >>> means = np.zeros((2, 8))
     >>> means[:, 0] = [5.0, -5.0]
@@ -649,20 +916,20 @@ class LossGapCurve:
     """Loss-Gap_t against t for one dataset, with the closed form and the Thm 4.3 shape.
 
     ``gap``: the Monte Carlo estimate (:func:`loss_gap_t`, score units); ``closed_form``:
-    sum_k pi_k F_t(Sigma_k) (:func:`loss_gap_asymptotic_gaussian`); ``thm43_shape``:
-    d/sigma_t^2 + sum_k pi_k tr Sigma_k (:func:`thm43_rhs_shape`, c = 1).
+    sum_k pi_k F_t(Sigma_k) (:func:`loss_gap_asymptotic_gaussian`); ``thm_4_3_shape``:
+    d/sigma_t^2 + sum_k pi_k tr Sigma_k (:func:`thm_4_3_rhs_shape`, c = 1).
     """
 
     times: np.ndarray
     gap: LossEstimate
     closed_form: np.ndarray
-    thm43_shape: np.ndarray
+    thm_4_3_shape: np.ndarray
 
 
 def loss_gap_curve(
-    times: ArrayLike,
     X: ArrayLike,
     mixture: Any,
+    times: ArrayLike,
     schedule: Schedule | None = None,
     *,
     n_noise: int = 20,
@@ -671,19 +938,46 @@ def loss_gap_curve(
 ) -> LossGapCurve:
     r"""Loss-Gap_t(grad log p_t) at ``times`` with its closed form and the Thm 4.3 shape.
 
-    Ye et al., Sec. 4 and Thm 4.3, for data from a Gaussian ``mixture``
-    (:class:`~diffmem_theory.core.distributions.IsotropicGaussianMixture` or
-    :class:`~diffmem_theory.core.distributions.GaussianMixture`): the Monte Carlo gap of the
-    mixture's true score over the empirical score of ``X`` (one dataset), the leading-order value
-    sum_k pi_k (alpha_t^2/sigma_t^2) tr(Sigma_k (alpha_t^2 Sigma_k + sigma_t^2 I)^{-1})
-    (notes §2.2) and d/sigma_t^2 + tr Sigma. For log-log plots of the gap against t.
+    Ye et al., Sec. 4 and Thm 4.3, for data from a Gaussian ``mixture``: the Monte Carlo gap
+    of the mixture's true score over the empirical score of ``X`` (one dataset), the
+    leading-order value sum_k pi_k (alpha_t^2/sigma_t^2) tr(Sigma_k (alpha_t^2 Sigma_k +
+    sigma_t^2 I)^{-1}) (:func:`loss_gap_asymptotic_gaussian`) and d/sigma_t^2 + tr Sigma. For
+    log-log plots of the gap against t.
 
+    Parameters
+    ----------
+    X : array_like, shape (n, d)
+        The training points (drawn from ``mixture``).
+    mixture : IsotropicGaussianMixture or GaussianMixture
+        The data law; its ``score_t`` is the true score.
+    times : array_like, shape (T,)
+        Times.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPExp`.
+    n_noise, seed, backend
+        As in :func:`loss_gap_t`.
+
+    Returns
+    -------
+    LossGapCurve
+        ``times``, ``gap`` (Monte Carlo), ``closed_form`` and ``thm_4_3_shape``.
+
+    See Also
+    --------
+    loss_gap_t, loss_gap_asymptotic_gaussian, thm_4_3_rhs_shape
+
+    References
+    ----------
+    Ye et al., Sec. 4 and Thm 4.3.
+
+    Examples
+    --------
     >>> from diffmem_theory.core.distributions import IsotropicGaussianMixture
     >>> rng = np.random.default_rng(0)
     >>> gmm = IsotropicGaussianMixture(rng.normal(0.0, 2.0, (4, 16)), 1.0)
     >>> X, _ = gmm.sample(200, rng)
-    >>> curve = loss_gap_curve([0.01, 0.1], X, gmm, n_noise=4)
-    >>> np.round(curve.closed_form, 3).tolist(), np.round(curve.thm43_shape, 2).tolist()
+    >>> curve = loss_gap_curve(X, gmm, [0.01, 0.1], n_noise=4)
+    >>> np.round(curve.closed_form, 3).tolist(), np.round(curve.thm_4_3_shape, 2).tolist()
     ([1592.013, 152.133], [1624.01, 184.13])
     >>> bool(np.all(np.abs(curve.gap.mean / curve.closed_form - 1) < 0.03))
     True
@@ -695,42 +989,70 @@ def loss_gap_curve(
         w * loss_gap_asymptotic_gaussian(gap.times, lam, sched)
         for w, lam in zip(weights, spectra, strict=True)
     )
-    shape = thm43_rhs_shape(gap.times, spectra.shape[1], float(weights @ spectra.sum(axis=1)))
+    shape = thm_4_3_rhs_shape(gap.times, spectra.shape[1], float(weights @ spectra.sum(axis=1)))
     return LossGapCurve(gap.times, gap, np.asarray(closed), shape)
 
 
 # ----------------------------------------------------------------------------------------------
-# Closed forms for Gaussian components (notes §2.2 [D]) and their mpmath twins
+# Closed forms for Gaussian components (our leading-order evaluation) and their mpmath twins
 # ----------------------------------------------------------------------------------------------
 
 
 def loss_gap_asymptotic_gaussian(
     t: ArrayLike, cov: ArrayLike, schedule: Schedule | None = None
 ) -> np.ndarray:
-    r"""F_t = (alpha_t^2/sigma_t^2) tr(Sigma (alpha_t^2 Sigma + sigma_t^2 I)^{-1}), notes §2.2.
+    r"""F_t = (alpha_t^2/sigma_t^2) tr(Sigma (alpha_t^2 Sigma + sigma_t^2 I)^{-1}).
 
-    Ye et al., Thm 4.3 and its proof (App. A.2.3), leading order [notes §2.2, D]. Exactly:
+    The leading-order loss gap of Ye et al., Thm 4.3, for Gaussian components N(mu_k, Sigma).
+    The formula is ours: it evaluates the final display of the proof (App. A.2.3) exactly
+    where the paper keeps only its order. In the regime of the theorem the empirical
+    posterior of a noised training point X_t = alpha_t x_i + sigma_t Z sits on x_i and the
+    true one on its component, so s_hat(X_t) = -Z/sigma_t and s(X_t) = -(alpha_t^2 Sigma +
+    sigma_t^2 I)^{-1}(alpha_t eps_i + sigma_t Z) with eps_i = x_i - mu_k ~ N(0, Sigma), and
+    E|s_hat - s|^2 over eps_i and Z is F_t (:mod:`diffmem_theory.fisher.symbolic` derives it).
 
-    * it **equals** E_D[Loss-Gap_t] for one Gaussian N(mu, Sigma) and n = 1 training point,
-      at every t (the empirical posterior is then delta_{x_1} and the true one is Gaussian:
-      s_hat(X_t) = -Z/sigma_t, s(X_t) = -(alpha_t^2 Sigma + sigma_t^2 I)^{-1}(alpha_t eps_1 +
-      sigma_t Z), and E|s_hat - s|^2 over eps_1 ~ N(0, Sigma) and Z is F_t);
+    * It **equals** E_D[Loss-Gap_t] for one Gaussian N(mu, Sigma) and n = 1 training point, at
+      every t (both posteriors are then exactly as above);
     * for a K-component mixture with this common Sigma it is the **leading-order** value of
       E_D[Loss-Gap_t] (and of Loss-Gap_t of one dataset, which concentrates around it) while
-      the empirical posterior concentrates on the generating sample and the true one on the
-      generating component: sigma_t/alpha_t << min pairwise sample distance / sqrt(log n) and
-      << Delta_min. With component covariances Sigma_k it is sum_k pi_k F_t(Sigma_k). It is not
-      a bound: at larger t the gap falls below it (notes §4.3: t = 1, 15.27 vs 18.62).
+      sigma_t/alpha_t << min pairwise sample distance / sqrt(log n) and << Delta_min. With
+      component covariances Sigma_k it is sum_k pi_k F_t(Sigma_k). It is not a bound: at
+      larger t the gap falls below it (:func:`reference_isotropic`, t = 1: 15.27 vs 18.62).
 
-    Per eigenvalue lambda of Sigma: psi_t lambda/(alpha_t^2 lambda + sigma_t^2); F_t -> r/sigma_t^2
-    as t -> 0 for rank r. Sigma = s^2 I gives d alpha^2 s^2/(sigma^2 (alpha^2 s^2 + sigma^2)),
-    and s = 1 (VPExp) gives d/(e^t - 1). In x0 units (times sigma_t^4/alpha_t^2) it is paper
-    000's Thm 3.1 excess d s^2 sigma^2/(alpha^2 s^2 + sigma^2)
-    (:func:`diffmem_theory.crossover.excess.gen_excess_loss`).
+    Per eigenvalue lambda of Sigma: psi_t lambda/(alpha_t^2 lambda + sigma_t^2), psi_t =
+    alpha_t^2/sigma_t^2; F_t -> r/sigma_t^2 as t -> 0 for rank r. Sigma = s^2 I gives
+    d alpha^2 s^2/(sigma^2 (alpha^2 s^2 + sigma^2)), and s = 1 (VPExp) gives d/(e^t - 1). In x0
+    units (times sigma_t^4/alpha_t^2) it is Buchanan et al.'s (paper 000) Thm 3.1 excess loss
+    d s^2 sigma^2/(alpha^2 s^2 + sigma^2). Evaluated in log space (log-sum-exp over the
+    eigenvalues).
 
-    ``cov`` is the spectrum of Sigma (shape ``(d,)``, >= 0) or the symmetric PSD matrix;
-    ``t`` any shape (the output has its shape); any schedule (default VPExp, paper 003).
+    Parameters
+    ----------
+    t : array_like
+        Times, any shape (the output has its shape).
+    cov : array_like
+        The spectrum of Sigma (shape ``(d,)``, entries >= 0) or the symmetric PSD matrix.
+    schedule : Schedule, optional
+        Any schedule; default :class:`~diffmem_theory.core.schedules.VPExp` (the paper's).
 
+    Returns
+    -------
+    ndarray
+        F_t, shape of ``t``; ``ValueError`` where it exceeds float64 (t too small).
+
+    See Also
+    --------
+    loss_gap_asymptotic_gaussian_mp : the mpmath twin.
+    diffmem_theory.fisher.symbolic.gap_direction_expr : the sympy derivation.
+    loss_gap_integral_asymptotic : its time integral.
+    loss_gap_t : the Monte Carlo gap it approximates.
+
+    References
+    ----------
+    Ye et al., Thm 4.3 and App. A.2.3; Buchanan et al., Thm 3.1 (the x0-units form).
+
+    Examples
+    --------
     >>> print(np.round(loss_gap_asymptotic_gaussian([0.01, 0.1, 0.5], np.ones(32)), 3))
     [3184.027  304.267   49.328]
     >>> print(np.round(loss_gap_asymptotic_gaussian(0.5, 4.0 * np.eye(32)), 2))   # s^2 = 4
@@ -769,18 +1091,45 @@ def loss_gap_integral_asymptotic(
 ) -> np.ndarray:
     r"""int_{t0}^{t1} F_t dt in closed form (F_t of :func:`loss_gap_asymptotic_gaussian`).
 
-    Ye et al., display after Thm 4.3 (int E_D[Loss-Gap_t] dt >~ d log(1/t0) + (t1 - t0) tr
-    Sigma), leading order [notes §2.2, D]. With u = e^{-beta t} (VPExp; beta = 1 in the paper)
-    and lambda_j the eigenvalues of Sigma, partial fractions give
+    The leading order of Ye et al.'s display after Thm 4.3 (int E_D[Loss-Gap_t] dt >~
+    d log(1/t0) + (t1 - t0) tr Sigma). Our derivation: with u = e^{-beta t} (VPExp; beta = 1 in
+    the paper), F_t dt = -lambda du/(beta (1 - u)(1 + (lambda - 1) u)) per eigenvalue lambda_j
+    of Sigma, and partial fractions give
 
         int F dt = (1/beta) sum_j [log(sigma_{t1}^2/sigma_{t0}^2)
                                    + log((alpha_{t0}^2 lambda_j + sigma_{t0}^2)
                                          / (alpha_{t1}^2 lambda_j + sigma_{t1}^2))],
 
     evaluated in log space (log1mexp, logaddexp); Sigma = I gives d log(sigma_{t1}^2/
-    sigma_{t0}^2) ~ d log(1/t0). ``t0 <= t1`` broadcast together.
+    sigma_{t0}^2) ~ d log(1/t0).
 
-    >>> round(float(loss_gap_integral_asymptotic(1e-3, 0.5, np.ones(32))), 4)   # notes §4.3
+    Parameters
+    ----------
+    t0, t1 : array_like
+        Ends of the interval, ``t0 <= t1``, broadcast together.
+    cov : array_like
+        The spectrum of Sigma (shape ``(d,)``) or the PSD matrix.
+    schedule : VPExp, optional
+        Default ``VPExp()`` (beta = 1); a ``TypeError`` for other schedules.
+
+    Returns
+    -------
+    ndarray
+        The integral, broadcast shape of ``t0`` and ``t1``.
+
+    See Also
+    --------
+    loss_gap_integral_asymptotic_mp : the mpmath twin.
+    diffmem_theory.fisher.symbolic.gap_integral_expr : the sympy derivation.
+    loss_gap_integral : the Monte Carlo integral.
+
+    References
+    ----------
+    Ye et al., Sec. 4.2 (display after Thm 4.3).
+
+    Examples
+    --------
+    >>> round(float(loss_gap_integral_asymptotic(1e-3, 0.5, np.ones(32))), 4)
     191.2161
     """
     sched = _vp_exp(schedule)
@@ -809,9 +1158,34 @@ def loss_gap_asymptotic_gaussian_mp(
     r"""mpmath twin of :func:`loss_gap_asymptotic_gaussian` at ``dps`` digits (VPExp only).
 
     F_t = sum_j (alpha_t^2/sigma_t^2) lambda_j/(alpha_t^2 lambda_j + sigma_t^2), alpha_t^2 =
-    e^{-beta t}, sigma_t^2 = 1 - e^{-beta t} (notes §2.2). ``eigvals`` are the eigenvalues of
-    Sigma (floats, ints, decimal strings or mpf); ``t`` a scalar > 0.
+    e^{-beta t}, sigma_t^2 = 1 - e^{-beta t}.
 
+    Parameters
+    ----------
+    t : float, int, str or mpf
+        A time > 0 (a decimal string is read exactly).
+    eigvals : sequence
+        The eigenvalues of Sigma (>= 0; floats, ints, decimal strings or mpf).
+    schedule : VPExp, optional
+        Default ``VPExp()``.
+    dps : int, default 50
+        Decimal digits, at most 10^4.
+
+    Returns
+    -------
+    mpmath.mpf
+
+    See Also
+    --------
+    loss_gap_asymptotic_gaussian : the float64 function.
+    diffmem_theory.fisher.symbolic.gap_vp_expr : the sympy expression.
+
+    References
+    ----------
+    Ye et al., Thm 4.3 (leading order, see :func:`loss_gap_asymptotic_gaussian`).
+
+    Examples
+    --------
     >>> print(mpmath.nstr(loss_gap_asymptotic_gaussian_mp("0.01", [1] * 32, dps=30), 20))
     3184.026666622222328
     """
@@ -835,8 +1209,34 @@ def loss_gap_integral_asymptotic_mp(
     r"""mpmath twin of :func:`loss_gap_integral_asymptotic` at ``dps`` digits (VPExp only).
 
     (1/beta) sum_j [log(sigma_{t1}^2/sigma_{t0}^2) + log((alpha_{t0}^2 lambda_j + sigma_{t0}^2)/
-    (alpha_{t1}^2 lambda_j + sigma_{t1}^2))] (notes §2.2), 0 < t0 <= t1.
+    (alpha_{t1}^2 lambda_j + sigma_{t1}^2))], 0 < t0 <= t1.
 
+    Parameters
+    ----------
+    t0, t1 : float, int, str or mpf
+        Ends of the interval, 0 < t0 <= t1.
+    eigvals : sequence
+        The eigenvalues of Sigma (>= 0).
+    schedule : VPExp, optional
+        Default ``VPExp()``.
+    dps : int, default 50
+        Decimal digits, at most 10^4.
+
+    Returns
+    -------
+    mpmath.mpf
+
+    See Also
+    --------
+    loss_gap_integral_asymptotic : the float64 function.
+    diffmem_theory.fisher.symbolic.gap_integral_expr : the sympy derivation.
+
+    References
+    ----------
+    Ye et al., Sec. 4.2 (display after Thm 4.3).
+
+    Examples
+    --------
     >>> print(mpmath.nstr(loss_gap_integral_asymptotic_mp("0.001", "0.5", [1] * 32, dps=30), 15))
     191.216099447945
     """
@@ -858,28 +1258,59 @@ def loss_gap_integral_asymptotic_mp(
 # ----------------------------------------------------------------------------------------------
 
 
-def thm43_rhs_shape(
+def thm_4_3_rhs_shape(
     t: ArrayLike,
     d: ArrayLike,
-    trace_sigma: ArrayLike,
+    trace_cov: ArrayLike,
     c: float = 1.0,
     schedule: Schedule | None = None,
 ) -> np.ndarray:
     r"""The shape c (d/sigma_t^2 + tr Sigma) of the lower bound of Thm 4.3.
 
     Ye et al., Thm 4.3: E_D[Loss-Gap_t] = Omega(d sigma_t^{-2} + tr(Sigma)) on [t0, t1]; ``c``
-    stands for the unspecified constant. Caveat (notes §2.2): the proof's tr Sigma term is of
-    C^2 tr Sigma type (for Gaussian components it tends to tr(Sigma^{-1})/alpha_t^2, which
-    *decreases* with the variance); under Assumption 4.2 it never dominates d/sigma_t^2 on
-    [t0, t1]. Vectorized with broadcasting.
+    stands for the unspecified constant. Caveat (ours, from the proof's final display): the
+    proof's tr Sigma term is of C^2 tr Sigma type -- for Gaussian components (C = 1/s^2) the
+    within-component term of F_t is alpha_t^2 tr(Sigma M_t^2), M_t = (alpha_t^2 Sigma +
+    sigma_t^2 I)^{-1}, which tends to tr(Sigma^{-1})/alpha_t^2 and so *decreases* with the
+    variance; under Assumption 4.2 (tr Sigma = O(d)) it never dominates d/sigma_t^2 on
+    [t0, t1].
 
-    >>> print(np.round(thm43_rhs_shape([0.01, 0.1], 32, 32.0), 2))
+    Parameters
+    ----------
+    t : array_like
+        Times.
+    d : array_like
+        Dimension, > 0.
+    trace_cov : array_like
+        tr Sigma, the trace of the component covariance, >= 0.
+    c : float, default 1
+        The constant of the Omega, > 0.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPExp`.
+
+    Returns
+    -------
+    ndarray
+        c (d/sigma_t^2 + tr Sigma), broadcast over the arguments; ``ValueError`` on overflow.
+
+    See Also
+    --------
+    thm_4_3_conditions : the hypotheses of the theorem.
+    loss_gap_asymptotic_gaussian : the leading-order value of the gap.
+
+    References
+    ----------
+    Ye et al., Thm 4.3.
+
+    Examples
+    --------
+    >>> print(np.round(thm_4_3_rhs_shape([0.01, 0.1], 32, 32.0), 2))
     [3248.03  368.27]
     """
     sched = _schedule(schedule)
     tt = sched.check_time(as_float_array(t, "t", dtype=np.float64))
     dd = check_positive(d, "d")
-    tr = check_positive(trace_sigma, "trace_sigma", allow_zero=True)
+    tr = check_positive(trace_cov, "trace_cov", allow_zero=True)
     cc = check_scalar(c, "c", low=0.0, low_open=True)
     with np.errstate(over="ignore"):
         out = cc * (dd / sched.sigma2(tt) + tr)
@@ -900,7 +1331,7 @@ class _Conditions(NamedTuple):
 
 
 class Thm43Conditions(_Conditions):
-    """The hypotheses of Thm 4.3 with explicit constants (see :func:`thm43_conditions`).
+    """The hypotheses of Thm 4.3 with explicit constants (see :func:`thm_4_3_conditions`).
 
     Every field is a bool (``True``/``False`` or a NumPy bool; ``TypeError`` otherwise).
 
@@ -922,7 +1353,7 @@ class Thm43Conditions(_Conditions):
         return all(self)
 
 
-def thm43_conditions(
+def thm_4_3_conditions(
     d: int,
     n: int,
     K: int,
@@ -939,7 +1370,7 @@ def thm43_conditions(
 ) -> Thm43Conditions:
     r"""The hypotheses of Thm 4.3, with the constants of its O / Omega / Theta made explicit.
 
-    Ye et al., Thm 4.3 (notes §2.2); each constant is an argument (defaults 1 are illustrative):
+    Ye et al., Thm 4.3; each constant is an argument (defaults 1 are illustrative):
 
     * ``separation``: Delta_min >= c_sep sqrt(d) ("Delta_min = Theta(sqrt(d))" with a large
       enough constant; the proof needs c_sep = 2 (sqrt(y_u(delta/n)/C) + sqrt(y_l(delta/n)/C)/2)
@@ -950,10 +1381,38 @@ def thm43_conditions(
     * ``late``: log sigma_{t1} <= -c_1 log d;
     * ``ordered``: t0 <= t1.
 
-    >>> cond = thm43_conditions(d=32, n=1000, K=8, delta_min=20.0, t0=1e-4, t1=5e-4)
+    Parameters
+    ----------
+    d, n, K : int
+        Dimension, sample size and number of components, >= 1.
+    delta_min : float
+        The smallest distance between component means, >= 0.
+    t0, t1 : float
+        The time interval of the theorem.
+    c_sep, c_n, k_power, c_0, c_1 : float, default 1
+        The constants of the hypotheses, > 0.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPExp`.
+
+    Returns
+    -------
+    Thm43Conditions
+        One bool per hypothesis; ``.holds`` is their conjunction.
+
+    See Also
+    --------
+    thm_4_3_rhs_shape : the shape of the bound.
+
+    References
+    ----------
+    Ye et al., Thm 4.3.
+
+    Examples
+    --------
+    >>> cond = thm_4_3_conditions(d=32, n=1000, K=8, delta_min=20.0, t0=1e-4, t1=5e-4)
     >>> cond.holds, cond.late
     (True, True)
-    >>> thm43_conditions(32, 1000, 8, 20.0, 1e-3, 0.5).late     # sigma_0.5 = 0.63 > 1/32
+    >>> thm_4_3_conditions(32, 1000, 8, 20.0, 1e-3, 0.5).late     # sigma_0.5 = 0.63 > 1/32
     False
     """
     sched = _schedule(schedule)

@@ -3,7 +3,9 @@ r"""Architectural separation of Ye, Zhu, Tao, Chen (paper 003), Thm 5.1 and its 
 Ye et al., "Provable Separations between Memorization and Generalization in Diffusion Models".
 Theorem 5.1 gives *upper* bounds on the size of ReLU networks (width W, depth L, non-zero
 parameters N) that approximate the empirical score (5.1)/(5.3) and the true score of a
-beta-Hölder sub-Gaussian density (5.2)/(5.4); the paper gives no lower bound (notes §5 item 14).
+beta-Hölder sub-Gaussian density (5.2)/(5.4); the paper gives no lower bound on the size of a
+network that approximates the empirical score: its "separation" compares two upper bounds (and
+the Lipschitz lower bound of Lemma C.1).
 
 * :func:`relu_size_empirical`, :func:`relu_size_true` -- the O(.) shapes (5.3)/(5.4) with the
   hidden constants as explicit arguments; :func:`size_crossover_n` -- the n* where N_1 = N_2;
@@ -20,7 +22,7 @@ Times use the paper's VP process alpha_t = e^{-t/2}, sigma_t^2 = 1 - e^{-t}
 
 >>> relu_size_empirical(100, 1e-2).size > relu_size_empirical(10, 1e-2).size
 True
->>> taylor_order(1e-2), taylor_order(1e-2, TAYLOR_C_SHARP)      # notes §4.3
+>>> taylor_order(1e-2), taylor_order(1e-2, TAYLOR_C_SHARP)
 (18, 17)
 """
 
@@ -73,7 +75,8 @@ __all__ = [
 TAYLOR_U: float = float(math.exp(lambertw(1.0 / 3.0).real))
 #: The paper's order constant 3u = 3.8816 (p = ceil(3u log(1/eps))).
 TAYLOR_C_PAPER: float = 3.0 * TAYLOR_U
-#: The smallest valid constant c, c log(c/e) = 1, i.e. c = 1/W(1/e) = 3.5911215... (notes §2.5).
+#: The smallest valid constant c, c log(c/e) = 1, i.e. c = 1/W(1/e) = 3.5911215... (our bound:
+#: r^p/p! <= (e r/p)^p <= eps for r <= log(1/eps) and p = c log(1/eps) needs c log(c/e) >= 1).
 TAYLOR_C_SHARP: float = float(1.0 / lambertw(1.0 / math.e).real)
 
 _LOG_MAX = math.log(np.finfo(np.float64).max)
@@ -131,9 +134,32 @@ def relu_size_empirical(
 
     for error E_D E_{P^_t} |s_1 - grad log p^_t|^2 <~ eps / sigma_t^4 (5.1). The constants
     hidden in O(.) are the keyword arguments (default 1); only the shapes are meaningful.
-    Vectorized over ``n >= 1`` and ``eps`` in (0, 1). A size beyond float64 is ``inf``, as in
-    :func:`relu_size_true`.
 
+    Parameters
+    ----------
+    n : array_like
+        Sample size, >= 1.
+    eps : array_like
+        Accuracy, in (0, 1) (broadcast with ``n``).
+    c_width, c_depth, c_size : float, default 1
+        The constants hidden in the O(.) of W_1, L_1, N_1, > 0.
+
+    Returns
+    -------
+    NetworkSize
+        ``width``, ``depth``, ``size``; a size beyond float64 is ``inf``.
+
+    See Also
+    --------
+    relu_size_true : the bound for the true score, (5.4).
+    size_crossover_n : the n where N_1 = N_2.
+
+    References
+    ----------
+    Ye et al., Thm 5.1, eqs. (5.1), (5.3); App. B.3 (Lemma B.6).
+
+    Examples
+    --------
     >>> s = relu_size_empirical(1000, 1e-2)
     >>> round(s.width), round(s.depth, 4), round(s.size)
     (97665, 21.2076, 449762)
@@ -171,9 +197,38 @@ def relu_size_true(
         N_2 = c_N eps^{-d/(rate beta)} log^9(1/eps),
 
     for error <~ eps / sigma_t^2 (5.2), independent of n. ``rate = 2`` reads the error of
-    (B.7) as N^{-2 beta/d}; ``rate = 1`` gives Fu et al.'s N^{-beta/d} reading (notes §5
-    item 3). Overflow gives ``inf``. Vectorized over ``eps``, ``d >= 1``, ``beta > 0``.
+    (B.7) as N^{-2 beta/d}; ``rate = 1`` gives Fu et al.'s N^{-beta/d} reading (the exponent
+    is garbled in our copy of the paper).
 
+    Parameters
+    ----------
+    eps : array_like
+        Accuracy, in (0, 1).
+    d : array_like
+        Dimension, >= 1.
+    beta : array_like
+        Hoelder index of the data density (Def. 3.2), > 0.
+    rate : float, default 2
+        The exponent reading described above, > 0.
+    c_width, c_depth, c_size : float, default 1
+        The constants hidden in the O(.), > 0.
+
+    Returns
+    -------
+    NetworkSize
+        ``width``, ``depth``, ``size``; overflow gives ``inf``.
+
+    See Also
+    --------
+    relu_size_empirical : the bound for the empirical score, (5.3).
+    size_crossover_n : the n where N_1 = N_2.
+
+    References
+    ----------
+    Ye et al., Thm 5.1, eqs. (5.2), (5.4); Thm B.5 and (B.7)-(B.8).
+
+    Examples
+    --------
     >>> s = relu_size_true(1e-2, 2, 1.0)
     >>> round(s.width), round(s.depth, 3), round(s.size)
     (4392581, 449.762, 93156070)
@@ -198,16 +253,39 @@ def size_crossover_n(
     c_size_true: float = 1.0,
     log: bool = False,
 ) -> Any:
-    r"""Sample size n* at which the two bounds of Thm 5.1 on N coincide (notes §2.5, [D]).
+    r"""Sample size n* at which the two bounds of Thm 5.1 on N coincide (ours, from (5.3)/(5.4)).
 
-    N_1(n*) = N_2 with (5.3)/(5.4):
+    Solving N_1(n*) = N_2 with (5.3)/(5.4):
 
         n* = (c_N2 / c_N1) eps^{-d/(rate beta)} log^5(1/eps).
 
     For n > n* the empirical-score bound exceeds the true-score bound. Both are upper bounds,
-    so n* is a comparison of bounds, not a proven threshold. ``log=True`` returns log n*.
-    n* beyond float64 is ``inf`` (its log is finite unless d/(rate beta) overflows).
+    so n* is a comparison of bounds, not a proven threshold.
 
+    Parameters
+    ----------
+    eps, d, beta, rate
+        As in :func:`relu_size_true`.
+    c_size_empirical, c_size_true : float, default 1
+        The constants of N_1 and N_2, > 0.
+    log : bool, default False
+        Return log n* (finite unless d/(rate beta) overflows).
+
+    Returns
+    -------
+    float or ndarray
+        n* (``inf`` beyond float64) or log n*.
+
+    See Also
+    --------
+    relu_size_empirical, relu_size_true
+
+    References
+    ----------
+    Ye et al., Thm 5.1.
+
+    Examples
+    --------
     >>> round(size_crossover_n(1e-2, 2, 1.0))
     207123
     >>> round(size_crossover_n(1e-2, 2, 1.0, log=True), 6)
@@ -253,7 +331,7 @@ def taylor_order(eps: float, c: float = TAYLOR_C_PAPER) -> int:
     On U_x every r = |x - alpha_t x_i|^2/(2 sigma_t^2) <= log(1/eps), and p! >= (p/e)^p gives
     r^p/p! <= (e/c)^{c log(1/eps)} <= eps whenever c log(c/e) >= 1, i.e.
     c >= :data:`TAYLOR_C_SHARP` = 3.5911. The paper's c = 3u with 3u log u = 1
-    (:data:`TAYLOR_C_PAPER` = 3.8816) satisfies it (notes §5 item 13).
+    (:data:`TAYLOR_C_PAPER` = 3.8816) satisfies it.
 
     >>> taylor_order(1e-2), taylor_order(1e-6)
     (18, 54)
@@ -272,7 +350,7 @@ def taylor_remainder_bound(r: ArrayLike, p: int) -> Any:
     Ye et al., App. B.3.4 (B.18); computed as exp(p log r - log p!). At r = log(1/eps) and
     p = :func:`taylor_order` it is <= eps. A bound beyond float64 raises ``ValueError``.
 
-    >>> round(taylor_remainder_bound(np.log(100.0), 18), 7)   # notes §4.3: 1.355e-4
+    >>> round(taylor_remainder_bound(np.log(100.0), 18), 7)   # eps = 1e-2, p = 18
     0.0001355
     """
     rr = ranged(r, "r", 0.0)
@@ -297,7 +375,7 @@ _MAX_TAYLOR_ORDER: int = 10**12
 
 
 def minimal_taylor_order(r_max: float, tol: float, prefactor: float = 1.0) -> int:
-    r"""Smallest p with prefactor * r_max^p / p! <= tol (notes §2.5, [D]).
+    r"""Smallest p with prefactor * r_max^p / p! <= tol (our explicit order for App. B.3.5).
 
     The D_2 truncation (App. B.3.5) gives no explicit order; there the terms carry the factor
     |[alpha_t x_i - x]_j|/sigma_t <= sqrt(2 r) <= 2 sqrt(log(1/eps)) with r <= 2 log(1/eps),
@@ -351,7 +429,8 @@ def truncated_exp(r: ArrayLike, p: int) -> Any:
     r"""The truncated series T_p(r) = sum_{k<p} (-r)^k / k! of e^{-r}, r >= 0, without cancellation.
 
     Ye et al., App. B.3.4: the polynomial a ReLU network emulates. Summing the alternating
-    series in float64 loses ~e^{r} u (notes §2.5); instead, by regime,
+    series in float64 loses ~e^{r} u (u the unit roundoff: the terms reach e^{r}/sqrt(2 pi r)
+    while the sum is e^{-r}); instead, by regime,
 
     * r < 1: the series itself (terms below 1, their sum above e^{-1}; 25 terms, the rest is
       below 1/25!);
@@ -453,7 +532,8 @@ def density_terms(
         D_2^(j)(x) = (1/n) sum_i ([alpha_t x_i - x]_j / sigma_t) exp(-r_i),
         r_i = |x - alpha_t x_i|^2 / (2 sigma_t^2),
 
-    so that grad log p^_t = D_2 / (sigma_t D_1) (no (2 pi sigma_t^2)^{-d/2} factor, notes §1.3).
+    so that grad log p^_t = D_2 / (sigma_t D_1) (no (2 pi sigma_t^2)^{-d/2} factor,
+    which cancels in the score).
     Computed from the log-sum-exp kernel: D_1 = e^{lse}/n, D_2 = D_1 (alpha_t mu^ - x)/sigma_t.
     Returns ``D_1`` ``(B,)`` and ``D_2`` ``(B, d)`` (a float and ``(d,)`` for one query).
 
@@ -530,14 +610,48 @@ def taylor_score(
 
     eps_low = 4 eps by default (the proof's choice); the clip is Lemma B.1's bound
     (:func:`diffmem_theory.fisher.bounds.empirical_score_sup_bound`). Where D_1 >= eps_low,
-    D_1 sigma_t |s~ - grad log p^_t|_inf <= 4 eps (1 + sigma_t |grad log p^_t|_inf) (from the
-    2 eps guarantees; notes §2.5 "p^_t |grad log p^_t - s^|_inf <~ eps/sigma_t").
+    D_1 sigma_t |s~ - grad log p^_t|_inf <= 4 eps (1 + sigma_t |grad log p^_t|_inf) (ours, from
+    the 2 eps guarantees of (B.19); Prop. B.4 states it as p^_t |grad log p^_t - s^|_inf <~
+    eps/sigma_t).
 
-    >>> from diffmem_theory.voronoi.scores import empirical_score
+    Parameters
+    ----------
+    x : array_like, shape (B, d) or (d,)
+        Query points.
+    t : float
+        Time.
+    X0 : array_like, shape (n, d)
+        The training points.
+    eps : float
+        Accuracy, in (0, 1).
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPExp`.
+    eps_low : float, optional
+        The floor of D_1~, > 0 (default 4 eps).
+
+    Returns
+    -------
+    ndarray
+        s~, the shape of ``x``.
+
+    See Also
+    --------
+    taylor_density_terms : D_1~ and D_2~.
+    density_terms : the exact D_1 and D_2.
+    diffmem_theory.core.distributions.EmpiricalDistribution.score_t : the exact score.
+
+    References
+    ----------
+    Ye et al., Prop. B.4, Lemmas B.1, B.6-B.7, (B.17)-(B.19).
+
+    Examples
+    --------
+    >>> from diffmem_theory.core.distributions import EmpiricalDistribution
     >>> from diffmem_theory.core.schedules import VPExp
     >>> X0 = [[0.0], [1.0]]
     >>> s = taylor_score([0.2], 1.0, X0, 1e-6)
-    >>> bool(abs(s[0] - empirical_score([0.2], 1.0, X0, VPExp())[0]) < 1e-4)
+    >>> exact = EmpiricalDistribution(X0).score_t([[0.2]], 1.0, VPExp())[0]
+    >>> bool(abs(s[0] - exact[0]) < 1e-4)
     True
     """
     xq, single, data = _inputs(x, X0)
@@ -563,17 +677,39 @@ def _unit_ramp(u: np.ndarray, tau: float) -> np.ndarray:
 
 
 def relu_interval_indicator(x: ArrayLike, B: float, tau: float, *, printed: bool = False) -> Any:
-    r"""Four-ReLU approximation of 1{|x| <= B}, Ye et al., Lemma B.18 (corrected, notes §5 item 10).
+    r"""Four-ReLU approximation of 1{|x| <= B}, Ye et al., Lemma B.18 (corrected).
 
         f_{B,tau}(x) = r_tau(x + B + tau) - r_tau(x - B),
         r_tau(u) = ReLU(u/tau) - ReLU(u/tau - 1):
 
     1 on |x| <= B, 0 on |x| >= B + tau, linear in between; one hidden layer of width 4 (so
-    L = 2, W = 4 and at most 13 non-zero parameters, not the printed N = 1). ``printed=True``
-    gives the printed r_tau(x + B) - r_tau(x - B), which is 0 at x = -B and never reaches 1 on
-    [-B, -B + tau) -- it does not have the stated properties. Each ramp is evaluated as
-    clip(u/tau, 0, 1), its value, exact for every x.
+    L = 2, W = 4 and at most 13 non-zero parameters, not the printed N = 1). The printed
+    r_tau(x + B) - r_tau(x - B) is 0 at x = -B and never reaches 1 on [-B, -B + tau) -- it
+    does not have the stated properties (see :mod:`diffmem_theory.fisher.errata`). Each ramp
+    is evaluated as clip(u/tau, 0, 1), its value, exact for every x.
 
+    Parameters
+    ----------
+    x : array_like
+        Points.
+    B : float
+        Half-width of the interval, > 0.
+    tau : float
+        Margin, in (0, 1].
+    printed : bool, default False
+        The formula as printed, r_tau(x + B) - r_tau(x - B).
+
+    Returns
+    -------
+    float or ndarray
+        f_{B,tau}(x), the shape of ``x``.
+
+    References
+    ----------
+    Ye et al., Lemma B.18.
+
+    Examples
+    --------
     >>> relu_interval_indicator([-1.6, -1.5, -1.0, 0.0, 1.0, 1.25, 1.5], 1.0, 0.5).tolist()
     [0.0, 0.0, 1.0, 1.0, 1.0, 0.5, 0.0]
     >>> float(relu_interval_indicator(-1.0, 1.0, 0.5, printed=True))

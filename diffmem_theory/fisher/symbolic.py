@@ -5,7 +5,8 @@ against the numeric twins :func:`diffmem_theory.fisher.loss_gap.loss_gap_asympto
 :func:`diffmem_theory.fisher.loss_gap.loss_gap_integral_asymptotic` (and the mpmath ``*_mp``
 versions) and against paper 000's :func:`diffmem_theory.crossover.symbolic.gen_excess_expr`.
 
-Derivation (notes §2.2 [D]). In the regime of Thm 4.3 a noised training point X_t = alpha x_i +
+Derivation (ours: the leading order of the final display of the proof of Thm 4.3, App. A.2.3,
+evaluated exactly). In the regime of Thm 4.3 a noised training point X_t = alpha x_i +
 sigma Z, x_i = mu_k + eps (eps ~ N(0, Sigma)), has empirical score s_hat = -Z/sigma (the
 empirical posterior sits on x_i) and true score s = -(alpha^2 Sigma + sigma^2 I)^{-1}(alpha eps +
 sigma Z) (the true posterior sits on component k); both are exact when n = 1 and K = 1. Sigma,
@@ -68,7 +69,7 @@ _MOMENTS = {(2, 0): 1, (0, 2): LAM, (1, 1): 0, (1, 0): 0, (0, 1): 0, (0, 0): 1}
 
 @functools.cache
 def gap_direction_expr() -> sp.Expr:
-    r"""E (s_hat - s)^2 along one eigen-direction of Sigma (eigenvalue lambda), notes §2.2.
+    r"""E (s_hat - s)^2 along one eigen-direction of Sigma (eigenvalue lambda).
 
     Ye et al., Prop 4.1 with the dominant-weight scores of the proof of Thm 4.3 (App. A.2.3):
     s_hat = -Z/sigma, s = -(alpha eps + sigma Z)/(alpha^2 lambda + sigma^2). The square is
@@ -90,7 +91,7 @@ def gap_direction_expr() -> sp.Expr:
 @functools.cache
 def gap_vp_expr() -> sp.Expr:
     r""":func:`gap_direction_expr` on the VP/OU process of paper 003: alpha^2 = e^{-t},
-    sigma^2 = 1 - e^{-t} (Ye et al., Sec. 3; notes §1.1).
+    sigma^2 = 1 - e^{-t} (Ye et al., Sec. 3).
 
     >>> gap_vp_expr()
     lambda*exp(t)/((exp(t) - 1)*(lambda + exp(t) - 1))
@@ -103,7 +104,7 @@ def gap_vp_expr() -> sp.Expr:
 def gap_vp_unit_expr() -> sp.Expr:
     r"""Unit variance (lambda = 1): F_t per direction = 1/(e^t - 1), so d/(e^t - 1) for Sigma = I.
 
-    Notes §2.2: F = d alpha_t^2/sigma_t^2 = d/(e^t - 1).
+    With Sigma = I: F = d alpha_t^2/sigma_t^2 = d/(e^t - 1).
 
     >>> sp.limit(gap_vp_unit_expr() * T, T, 0)
     1
@@ -126,7 +127,7 @@ def _log_antiderivative(expr: sp.Expr) -> sp.Expr:
 
 @functools.cache
 def gap_integral_expr() -> sp.Expr:
-    r"""int_{t0}^{t1} F_t dt per direction, derived with u = e^{-t} (notes §2.2 [D]).
+    r"""int_{t0}^{t1} F_t dt per direction, derived with u = e^{-t}.
 
     dt = -du/u turns F_t dt into -lambda du/((1 - u)(1 + (lambda - 1) u)), whose partial
     fractions -1/(1 - u) - (lambda - 1)/(1 + (lambda - 1) u) integrate to logs of the positive
@@ -151,7 +152,7 @@ def gap_x0_units_expr() -> sp.Expr:
     r"""The gap per direction in x0 units, times sigma^4/alpha^2 (paper 000's loss units).
 
     Buchanan et al. (paper 000), Thm 3.1 / F.1 per direction with s2 = lambda: lambda sigma^2/
-    (alpha^2 lambda + sigma^2) -- the two papers agree (notes §2.2, cross-check).
+    (alpha^2 lambda + sigma^2) -- the two papers agree.
 
     >>> gap_x0_units_expr()
     lambda*sigma**2/(alpha**2*lambda + sigma**2)

@@ -22,8 +22,8 @@ def results():
     return {name: get_experiment(f"paper003.{name}").run(quick=True) for name in NAMES}
 
 
-def test_full_mode_follows_the_notes():
-    """Notes §4.3: 20 noise draws per point; full mode is denser and reaches n = 10^4."""
+def test_full_mode_follows_the_reference_setting():
+    """20 noise draws per point as for the reference values; full mode is denser, n to 10^4."""
     assert p3.GAP_NOISE == 20
     assert max(p3._GAP_N[False]) == 10_000
     assert len(p3._EXTRA_TIMES[False]) > len(p3._EXTRA_TIMES[True])
@@ -32,7 +32,7 @@ def test_full_mode_follows_the_notes():
 
 @pytest.mark.parametrize("setting", ["isotropic", "anisotropic"])
 def test_loss_gap_matches_closed_form_and_quoted_numbers(results, setting):
-    """|MC/F_t - 1| <= 2% for t <= 0.5 (0.2); notes' MC numbers within 4 combined SE."""
+    """|MC/F_t - 1| <= 2% for t <= 0.5 (0.2); reference MC numbers within 4 combined SE."""
     r = results["loss_gap"][setting]
     small = r["times"] <= p3.CLOSED_FORM_TMAX[setting]
     assert np.all(np.abs(r["gap"][small] / r["closed_form"][small] - 1) <= 0.02)
@@ -40,7 +40,7 @@ def test_loss_gap_matches_closed_form_and_quoted_numbers(results, setting):
     assert np.all(np.abs(list(r["reference_z"].values())) < 4.0)
     # Thm 4.3: the gap is of order d/sigma_t^2 + tr Sigma at small t (ratio >= 0.5, c = 1)
     tiny = r["times"] <= 0.01
-    assert np.all(r["gap"][tiny] / r["thm43_shape"][tiny] >= 0.5)
+    assert np.all(r["gap"][tiny] / r["thm_4_3_shape"][tiny] >= 0.5)
     # beyond the asymptotic regime the gap falls far below F_t (t = 4)
     assert r["gap"][-1] < 0.3 * r["closed_form"][-1]
 
@@ -55,10 +55,10 @@ def test_quoted_isotropic_numbers_directly(results):
     assert abs(r["gap"][j] - 303.67) < 4 * np.hypot(r["stderr"][j], 0.62)
 
 
-def test_prop41_sides_agree(results):
+def test_prop_4_1_sides_agree(results):
     r = results["loss_gap"]
-    assert r["prop41_max_z"] < 4.0
-    for setting in r["prop41"].values():
+    assert r["prop_4_1_max_z"] < 4.0
+    for setting in r["prop_4_1"].values():
         for p in setting.values():
             assert np.all(p["lhs"] > 0)
             np.testing.assert_allclose(p["lhs"], p["rhs"], rtol=0.02)
@@ -82,7 +82,7 @@ def test_lipschitz_reference_and_bounds(results):
     assert ref["value"] == pytest.approx(2399.478, abs=5e-4)
     assert ref["lower"] == pytest.approx(524.494, abs=5e-4)
     assert ref["upper"] == pytest.approx(2600.480, abs=5e-4)
-    assert ref["within"] and ref["matches_notes"]
+    assert ref["within"] and ref["matches_reference"]
     t = r["times"]
     for key in ("two_point", "gmm"):
         c = r[key]

@@ -19,7 +19,7 @@ matplotlib.use("Agg")
 
 
 def test_sanity_reference_empirical_one_true_zero():
-    """Notes §3.1: d=8, K=4, n=200, EM 1000 steps T=8 -> 1e-3, 500 samples: 1.00 and 0.00."""
+    """d=8, K=4, n=200, EM 1000 steps T=8 -> 1e-3, 500 samples: ratios 1.00 and 0.00."""
     gmm, X = mem.laboratory(200, d=8, K=4, seed=0)
     test = X[:10]
     empirical = mem.evaluate(IsotropicGaussianMixture(X, 0.0), gmm, X, test, 500, seed=1)
@@ -67,20 +67,20 @@ def test_data_log_likelihood_matches_scipy(K, d, var, seed):
          range(K)],
         axis=0,
     )  # fmt: skip
-    np.testing.assert_allclose(mem.data_log_likelihood(mix, x), np.reshape(twin, -1), rtol=1e-12)
+    np.testing.assert_allclose(mem.data_log_likelihood(x, mix), np.reshape(twin, -1), rtol=1e-12)
 
 
 def test_data_log_likelihood_is_the_t_to_0_limit_and_validates():
     gmm, X = mem.laboratory(20, d=4, K=3, seed=5)
     np.testing.assert_allclose(
-        mem.data_log_likelihood(gmm, X), gmm.log_prob_t(X, 1e-10, mem.SCHED), rtol=1e-8
+        mem.data_log_likelihood(X, gmm), gmm.log_prob_t(X, 1e-10, mem.SCHED), rtol=1e-8
     )
     with pytest.raises(ValueError, match=r"mixture\.var"):
-        mem.data_log_likelihood(IsotropicGaussianMixture(X, 0.0), X)
+        mem.data_log_likelihood(X, IsotropicGaussianMixture(X, 0.0))
     with pytest.raises(ValueError, match="x"):
-        mem.data_log_likelihood(gmm, X[:, :3])
+        mem.data_log_likelihood(X[:, :3], gmm)
     with pytest.raises(TypeError, match="mixture"):
-        mem.data_log_likelihood("gmm", X)
+        mem.data_log_likelihood(X, "gmm")
 
 
 @pytest.fixture(scope="module")
@@ -134,7 +134,7 @@ def test_plot(quick):
 
 
 def test_bad_arguments_are_refused_before_sampling():
-    """Issue 14: AttributeError for a model that is not a mixture, IndexError for an empty X or
+    """Bad input: AttributeError for a model that is not a mixture, IndexError for an empty X or
     a huge n_steps, NaN for an empty test set, -inf for a log-density beyond float64."""
     gmm, X = mem.laboratory(30, 4, 2, seed=0)
     with pytest.raises(TypeError, match="model must be an IsotropicGaussianMixture"):
@@ -148,11 +148,11 @@ def test_bad_arguments_are_refused_before_sampling():
     with pytest.raises(ValueError, match="n_steps must be <= 1000000"):
         mem.sampling_grid(2**63 - 1)
     with pytest.raises(ValueError, match="log-density is outside the float64 range"):
-        mem.data_log_likelihood(gmm, np.full((1, 4), 1e300))
+        mem.data_log_likelihood(np.full((1, 4), 1e300), gmm)
 
 
 def test_huge_data_is_refused():
-    """Issue 14: X ~ 1e300 reached the memorization ratio, whose squared distances overflowed."""
+    """Bad input: X ~ 1e300 reached the memorization ratio, whose squared distances overflowed."""
     gmm, X = mem.laboratory(30, 4, 2, seed=0)
     huge = X.copy()
     huge[0, 0] = 1e300

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 from scipy import integrate
 
 from diffmem_theory.core.distributions import (
+    EmpiricalDistribution,
     GaussianMixture,
     IsotropicGaussianMixture,
     TemplateMixture,
@@ -39,7 +40,7 @@ def _matrix_twin(t: float, cov: np.ndarray, sched=VP) -> float:
     return a2 / s2 * float(np.trace(cov @ np.linalg.inv(a2 * cov + s2 * np.eye(len(cov)))))
 
 
-# --- reference values of notes §4.3 ---------------------------------------------------------
+# --- reference values (independent Monte Carlo and closed forms) ------------------------------
 
 
 @pytest.mark.parametrize(
@@ -72,7 +73,7 @@ def test_closed_form_reference_anisotropic_and_integrals():
 
 
 def test_mc_gap_isotropic_reference():
-    """notes §4.3: |MC/F - 1| <= 0.02 for t <= 0.5; at t = 1, 2 the gap is far below F."""
+    """|MC/F - 1| <= 0.02 for t <= 0.5; at t = 1, 2 the gap is far below F (15.27 vs 18.62)."""
     gmm, X = fi.reference_isotropic()
     times = np.array([0.01, 0.1, 0.5, 1.0, 2.0])
     gap = fi.loss_gap_t(X, gmm, times, n_noise=10)
@@ -88,11 +89,11 @@ def test_mc_gap_anisotropic_reference():
     rng.uniform(0.1, 3.0, 16)
     gm = GaussianMixture(rng.normal(0.0, 3.0, (4, 16)), np.repeat(np.diag(lam)[None], 4, axis=0))
     X, _ = gm.sample(800, rng)
-    curve = fi.loss_gap_curve([0.01, 0.05, 0.2], X, gm, n_noise=20)
+    curve = fi.loss_gap_curve(X, gm, [0.01, 0.05, 0.2], n_noise=20)
     np.testing.assert_allclose(curve.closed_form, fi.loss_gap_asymptotic_gaussian(curve.times, lam))
     err = np.abs(curve.gap.mean - curve.closed_form)
     assert np.all(err < 4 * curve.gap.stderr + 0.005 * curve.closed_form)
-    np.testing.assert_allclose(curve.thm43_shape, 16 / VP.sigma2(curve.times) + lam.sum())
+    np.testing.assert_allclose(curve.thm_4_3_shape, 16 / VP.sigma2(curve.times) + lam.sum())
 
 
 def test_single_point_single_gaussian_is_exact():
@@ -129,10 +130,10 @@ def _random_problem(seed: int):
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
-def test_prop41_random_mixture_and_wrong_score(seed):
+def test_prop_4_1_random_mixture_and_wrong_score(seed):
     gm, X, wrong = _random_problem(seed)
     for score in (gm, wrong):
-        res = fi.prop41_sides(X, score, [0.02, 0.3, 2.0], n_noise=100, seed=seed)
+        res = fi.prop_4_1_sides(X, score, [0.02, 0.3, 2.0], n_noise=100, seed=seed)
         assert np.all(np.abs(res.z) < 4)
         assert np.all(res.lhs.mean > 0)
         # lhs - rhs = 2 <target - s_hat, s_hat - s> draw by draw (algebra, up to rounding)
@@ -140,10 +141,10 @@ def test_prop41_random_mixture_and_wrong_score(seed):
         assert np.abs(res.lhs.draws - res.rhs.draws - res.residual.draws).max() < 1e-10 * scale
 
 
-def test_prop41_fails_for_a_wrong_identity():
+def test_prop_4_1_fails_for_a_wrong_identity():
     """The z-score can fail: compare the gap with half the Fisher divergence (a 1/2 factor)."""
     _, X, wrong = _random_problem(0)
-    res = fi.prop41_sides(X, wrong, 0.3, n_noise=20)
+    res = fi.prop_4_1_sides(X, wrong, 0.3, n_noise=20)
     double = fi.LossEstimate(res.rhs.times, 2.0 * res.rhs.draws, res.rhs.noise_key, "score")
     half = res.lhs - double
     assert abs(half.mean[0] / half.stderr[0]) > 4
@@ -153,14 +154,16 @@ def test_gap_is_difference_of_dsm_losses_on_common_noise():
     _, X, wrong = _random_problem(1)
     times = [0.1, 0.7]
     gap = fi.loss_gap_t(X, wrong, times, n_noise=6, seed=4)
-    emp = fi.dsm_loss_t(lambda x, t: fi.empirical_score(x, t, X, VP), X, times, n_noise=6, seed=4)
-    diff = fi.dsm_loss_t(wrong, X, times, n_noise=6, seed=4) - emp
+    emp = fi.dsm_loss_t(
+        X, lambda x, t: EmpiricalDistribution(X).score_t(x, t, VP), times, n_noise=6, seed=4
+    )
+    diff = fi.dsm_loss_t(X, wrong, times, n_noise=6, seed=4) - emp
     np.testing.assert_allclose(gap.draws, diff.draws, rtol=1e-9, atol=1e-9)
 
 
 def test_fisher_divergence_matches_rhs_and_direction():
     gm, X, _ = _random_problem(2)
-    res = fi.prop41_sides(X, gm, 0.2, n_noise=5, seed=3)
+    res = fi.prop_4_1_sides(X, gm, 0.2, n_noise=5, seed=3)
     emp = fi.fisher_divergence_t(X, gm, 0.2, n_noise=5, seed=3)
     np.testing.assert_allclose(emp.draws, res.rhs.draws)
     held_out, _ = gm.sample(120, 9)
@@ -177,9 +180,9 @@ def test_empirical_score_minimizes_the_loss(seed, t, shrink):
     shift = rng.normal(0.0, 0.3, 3)
 
     def score(x, tt):
-        return (1 + shrink) * fi.empirical_score(x, tt, X, VP) + shift
+        return (1 + shrink) * EmpiricalDistribution(X).score_t(x, tt, VP) + shift
 
-    res = fi.prop41_sides(X, score, t, n_noise=8, seed=seed)
+    res = fi.prop_4_1_sides(X, score, t, n_noise=8, seed=seed)
     assert res.lhs.mean[0] > -4 * res.lhs.stderr[0]
     assert abs(res.z[0]) < 4.5
 
@@ -190,7 +193,7 @@ def test_empirical_score_minimizes_the_loss(seed, t, shrink):
 @pytest.mark.parametrize("method", ["gauss-log", "uniform"])
 def test_dsm_loss_zero_score(method):
     X = np.zeros((20, 2))
-    val, se = fi.dsm_loss(lambda x, t: 0 * x, X, 0.1, 1.0, n_noise=50, method=method)
+    val, se = fi.dsm_loss(X, lambda x, t: 0 * x, 0.1, 1.0, n_noise=50, method=method)
     exact = 2 * (math.log(math.e - 1) - math.log(math.expm1(0.1)))
     assert abs(val - exact) < 4 * se
 
@@ -238,7 +241,7 @@ def test_closed_form_bounds_and_monotone(lam, t, bump):
     s2 = float(VP.sigma2(t))
     rank = int(np.count_nonzero(lam))
     assert 0.0 <= F <= rank / s2 * (1 + 1e-12)
-    assert F <= float(fi.thm43_rhs_shape(t, lam.size, lam.sum())) * (1 + 1e-12)
+    assert F <= float(fi.thm_4_3_rhs_shape(t, lam.size, lam.sum())) * (1 + 1e-12)
     assert float(fi.loss_gap_asymptotic_gaussian(t, lam + bump)) >= F * (1 - 1e-12)
 
 
@@ -285,20 +288,20 @@ def test_closed_form_extremes_are_finite():
     assert r == pytest.approx(2.0, rel=1e-6)
 
 
-def test_thm43_shape_and_conditions():
+def test_thm_4_3_shape_and_conditions():
     np.testing.assert_allclose(
-        fi.thm43_rhs_shape([0.01, 0.1], 32, 32.0, c=2.0),
+        fi.thm_4_3_rhs_shape([0.01, 0.1], 32, 32.0, c=2.0),
         2 * (32 / -np.expm1(-np.array([0.01, 0.1])) + 32),
     )
     base = dict(d=32, n=1000, K=8, delta_min=20.0, t0=1e-4, t1=5e-4)
-    assert fi.thm43_conditions(**base).holds
-    assert not fi.thm43_conditions(**{**base, "delta_min": 5.0}).separation
-    assert not fi.thm43_conditions(**{**base, "n": int(math.exp(33))}).sample_size
-    assert not fi.thm43_conditions(**{**base, "K": 33}).components
-    assert not fi.thm43_conditions(**{**base, "t0": 1e-30}).early
-    assert not fi.thm43_conditions(**{**base, "t1": 0.5}).late
-    assert not fi.thm43_conditions(**{**base, "t0": 1e-3}).ordered
-    assert fi.thm43_conditions(**{**base, "t1": 0.5}, c_1=0.1).late
+    assert fi.thm_4_3_conditions(**base).holds
+    assert not fi.thm_4_3_conditions(**{**base, "delta_min": 5.0}).separation
+    assert not fi.thm_4_3_conditions(**{**base, "n": int(math.exp(33))}).sample_size
+    assert not fi.thm_4_3_conditions(**{**base, "K": 33}).components
+    assert not fi.thm_4_3_conditions(**{**base, "t0": 1e-30}).early
+    assert not fi.thm_4_3_conditions(**{**base, "t1": 0.5}).late
+    assert not fi.thm_4_3_conditions(**{**base, "t0": 1e-3}).ordered
+    assert fi.thm_4_3_conditions(**{**base, "t1": 0.5}, c_1=0.1).late
 
 
 # --- bad input ---------------------------------------------------------------------------------
@@ -320,17 +323,17 @@ def test_value_errors():
     with pytest.raises(ValueError, match="X must have 2"):
         fi.loss_gap_t(np.zeros(3), zero, 0.1)
     with pytest.raises(ValueError, match="n_noise"):
-        fi.dsm_loss_t(zero, X, 0.1, n_noise=0)
+        fi.dsm_loss_t(X, zero, 0.1, n_noise=0)
     with pytest.raises(ValueError, match="seed"):
-        fi.dsm_loss_t(zero, X, 0.1, seed=-1)
+        fi.dsm_loss_t(X, zero, 0.1, seed=-1)
     with pytest.raises(ValueError, match="returned shape"):
-        fi.dsm_loss_t(lambda x, t: x[:, :1], X, 0.1)
+        fi.dsm_loss_t(X, lambda x, t: x[:, :1], 0.1)
     with pytest.raises(TypeError, match="score must be"):
         fi.loss_gap_t(X, 3.0, 0.1)
     with pytest.raises(ValueError, match="method"):
-        fi.dsm_loss(zero, X, 0.1, 1.0, method="simpson")
+        fi.dsm_loss(X, zero, 0.1, 1.0, method="simpson")
     with pytest.raises(ValueError, match="T must be"):
-        fi.dsm_loss(zero, X, 0.5, 0.1)
+        fi.dsm_loss(X, zero, 0.5, 0.1)
     with pytest.raises(ValueError, match="under has dimension"):
         fi.fisher_divergence_t(X, zero, 0.1, under=np.zeros((3, 4)))
     with pytest.raises(ValueError, match="n_datasets"):
@@ -339,7 +342,7 @@ def test_value_errors():
         )
     with pytest.raises(TypeError, match="mixture must be"):
         tm = TemplateMixture(np.ones((1, 1, 2)), np.array([[1.0]]), 0.5)
-        fi.loss_gap_curve([0.1], np.zeros((3, 2)), tm)
+        fi.loss_gap_curve(np.zeros((3, 2)), tm, [0.1])
     with pytest.raises(ValueError, match="eigvals"):
         fi.loss_gap_asymptotic_gaussian_mp(0.1, [1.0, -2.0])
     with pytest.raises(ValueError, match="dps"):
@@ -347,9 +350,9 @@ def test_value_errors():
     with pytest.raises(ValueError, match="t must be > 0"):
         fi.loss_gap_asymptotic_gaussian_mp(0, [1.0])
     with pytest.raises(ValueError, match="c must be"):
-        fi.thm43_rhs_shape(0.1, 3, 1.0, c=0.0)
+        fi.thm_4_3_rhs_shape(0.1, 3, 1.0, c=0.0)
     with pytest.raises(ValueError, match="K must be"):
-        fi.thm43_conditions(4, 10, 0, 3.0, 0.1, 0.2)
+        fi.thm_4_3_conditions(4, 10, 0, 3.0, 0.1, 0.2)
 
 
 def test_loss_estimates_carry_score_units():
@@ -359,7 +362,7 @@ def test_loss_estimates_carry_score_units():
     from diffmem_theory.core.schedules import VPExp
 
     X = np.random.default_rng(0).normal(size=(6, 2))
-    est = fi.dsm_loss_t(lambda x, t: -x, X, [0.2, 0.7], n_noise=3, seed=1)
+    est = fi.dsm_loss_t(X, lambda x, t: -x, [0.2, 0.7], n_noise=3, seed=1)
     assert est.unit == "score"
     sched = VPExp()
     t = np.array([0.2, 0.7])
@@ -370,7 +373,7 @@ def test_loss_estimates_carry_score_units():
         est - other
 
 
-# --- issue 14: sizes, empty input, overflow -------------------------------------------------------
+# --- bad input: sizes, empty input, overflow ------------------------------------------------------
 
 _GMM = IsotropicGaussianMixture(np.zeros((2, 3)), 1.0)
 _X = np.zeros((4, 3))
@@ -381,16 +384,16 @@ _HUGE = 2**62
 @pytest.mark.parametrize(
     "call",
     [
-        lambda: fi.dsm_loss_t(_ZERO, _X, 0.5, n_noise=_HUGE),
+        lambda: fi.dsm_loss_t(_X, _ZERO, 0.5, n_noise=_HUGE),
         lambda: fi.loss_gap_t(_X, _GMM, 0.5, n_noise=_HUGE),
         lambda: fi.fisher_divergence_t(_X, _GMM, 0.5, n_noise=_HUGE),
-        lambda: fi.prop41_sides(_X, _GMM, 0.5, n_noise=_HUGE),
-        lambda: fi.dsm_loss(_ZERO, _X, 0.1, 1.0, n_noise=_HUGE),
+        lambda: fi.prop_4_1_sides(_X, _GMM, 0.5, n_noise=_HUGE),
+        lambda: fi.dsm_loss(_X, _ZERO, 0.1, 1.0, n_noise=_HUGE),
         lambda: fi.loss_gap_integral(_X, _GMM, 0.1, 1.0, n_noise=_HUGE),
         lambda: fi.expected_loss_gap_t(_GMM, 5, 0.5, n_noise=_HUGE),
         lambda: fi.expected_loss_gap_t(_GMM, _HUGE, 0.5),
-        lambda: fi.loss_gap_curve([0.1], _X, _GMM, n_noise=_HUGE),
-        lambda: fi.dsm_loss_t(_ZERO, _X, np.full(10**5, 0.5), n_noise=10**4),
+        lambda: fi.loss_gap_curve(_X, _GMM, [0.1], n_noise=_HUGE),
+        lambda: fi.dsm_loss_t(_X, _ZERO, np.full(10**5, 0.5), n_noise=10**4),
     ],
 )
 def test_sizes_beyond_the_limit_raise_before_allocating(call):
@@ -401,22 +404,22 @@ def test_sizes_beyond_the_limit_raise_before_allocating(call):
 
 def test_counts_are_bounded():
     with pytest.raises(ValueError, match="n_times must be <= 1000"):
-        fi.dsm_loss(_ZERO, _X, 0.1, 1.0, n_times=10**6)
+        fi.dsm_loss(_X, _ZERO, 0.1, 1.0, n_times=10**6)
     with pytest.raises(ValueError, match="n_times must be <= 100000"):
-        fi.dsm_loss(_ZERO, _X, 0.1, 1.0, n_times=10**6, method="uniform")
+        fi.dsm_loss(_X, _ZERO, 0.1, 1.0, n_times=10**6, method="uniform")
     with pytest.raises(ValueError, match="n_datasets must be <= 10000"):
         fi.expected_loss_gap_t(_GMM, 5, 0.5, n_datasets=10**5)
     with pytest.raises(ValueError, match="t must hold between 1 and 100000 times, got 0"):
-        fi.loss_gap_curve([], _X, _GMM)  # was an IndexError
+        fi.loss_gap_curve(_X, _GMM, [])  # was an IndexError
     with pytest.raises(ValueError, match="t must hold between 1 and 100000 times, got 0"):
-        fi.dsm_loss_t(_ZERO, _X, [])
+        fi.dsm_loss_t(_X, _ZERO, [])
 
 
 def test_bad_scores_and_mixtures():
     with pytest.raises(ValueError, match="score returned non-finite values"):
-        fi.dsm_loss_t(lambda x, t: np.nan * x, _X, 0.5)
+        fi.dsm_loss_t(_X, lambda x, t: np.nan * x, 0.5)
     with pytest.raises(ValueError, match="score must return real scores"):
-        fi.dsm_loss_t(lambda x, t: 1j * x, _X, 0.5)
+        fi.dsm_loss_t(_X, lambda x, t: 1j * x, 0.5)
     with pytest.raises(TypeError, match="mixture must be a mixture with a sample"):
         fi.expected_loss_gap_t(None, 5, 0.5)
 
@@ -427,13 +430,13 @@ def test_overflow_raises_or_is_avoided():
     with pytest.raises(ValueError, match="F_t overflows float64"):
         fi.loss_gap_asymptotic_gaussian(5e-324, [1.0])
     with pytest.raises(ValueError, match="overflows float64"):
-        fi.thm43_rhs_shape(1e-300, 1e300, 1.0)
+        fi.thm_4_3_rhs_shape(1e-300, 1e300, 1.0)
     with pytest.raises(ValueError, match="the integral over \\[t0, T\\] overflows"):
-        fi.dsm_loss(_ZERO, np.zeros((2, 2)), 1e-300, 1e300, n_times=3)
-    val, se = fi.dsm_loss(_ZERO, np.zeros((2, 2)), 1e-300, 1e300, n_times=3, method="uniform")
+        fi.dsm_loss(np.zeros((2, 2)), _ZERO, 1e-300, 1e300, n_times=3)
+    val, se = fi.dsm_loss(np.zeros((2, 2)), _ZERO, 1e-300, 1e300, n_times=3, method="uniform")
     assert math.isfinite(val) and math.isfinite(se)
     # d^k_power overflows a float: compared in logs (was an OverflowError)
-    cond = fi.thm43_conditions(32, 1000, 8, 20.0, 1e-4, 5e-4, k_power=1e3)
+    cond = fi.thm_4_3_conditions(32, 1000, 8, 20.0, 1e-4, 5e-4, k_power=1e3)
     assert cond.components
 
 
@@ -447,7 +450,7 @@ def test_mpmath_precision_is_bounded():
 def test_overflowing_loss_and_condition_fields():
     # t = 5e-324: |Z|^2 / sigma_t^2 overflowed to inf in the draws
     with pytest.raises(ValueError, match=r"overflow|outside the float64 range"):
-        fi.dsm_loss_t(_ZERO, _X, 5e-324, n_noise=2)
+        fi.dsm_loss_t(_X, _ZERO, 5e-324, n_noise=2)
     with pytest.raises(ValueError, match=r"overflow|outside the float64 range"):
         fi.loss_gap_t(_X, _ZERO, 5e-324, n_noise=2)
     with pytest.raises(ValueError, match="separation must be True or False"):

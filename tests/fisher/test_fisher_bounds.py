@@ -12,21 +12,21 @@ from hypothesis import strategies as st
 from scipy import stats
 
 from diffmem_theory.core.denoisers import gmm_denoiser
+from diffmem_theory.core.distributions import EmpiricalDistribution
 from diffmem_theory.core.schedules import VPExp, VPTrig
 from diffmem_theory.fisher import bounds as fb
 from diffmem_theory.registry import get_check
-from diffmem_theory.voronoi.scores import empirical_score
 
 VP = VPExp()
 PROPS = settings(max_examples=40, deadline=None)
 times = st.floats(1e-3, 5.0)
 
-# --- reference values of notes §4.3 -------------------------------------------------------------
+# --- reference values (exact chi-square tails, Lambert W) --------------------------------------
 
 
 def test_lemma_a2_counterexample_reference_values():
     tau = fb.norm_tau(0.01, 8)
-    y_l, y_u = fb.printed_roots(tau)
+    y_l, y_u = fb.chi2_rate_roots(tau, printed=True)
     x_l, x_u = fb.chi2_rate_roots(tau)
     assert tau == pytest.approx(1.32459, abs=2e-5)  # (1/4) log 200 = 1.3245793
     assert (y_l, y_u) == pytest.approx((0.226087, 4.42307), abs=2e-6)
@@ -38,7 +38,7 @@ def test_lemma_a2_counterexample_reference_values():
 
 @pytest.mark.parametrize(("d", "delta", "p_low"), [(2, 0.1, 0.119), (32, 1e-4, 2.13e-4)])
 def test_lemma_a2_more_failures(d, delta, p_low):
-    y_l, _ = fb.printed_roots(fb.norm_tau(delta, d))
+    y_l, _ = fb.chi2_rate_roots(fb.norm_tau(delta, d), printed=True)
     assert stats.chi2.cdf(d * y_l, d) == pytest.approx(p_low, rel=5e-3)
 
 
@@ -97,7 +97,7 @@ def test_corrected_interval_holds(d, log_delta):
         assert stats.chi2.cdf(b.lower, d) + stats.chi2.sf(b.upper, d) <= delta
     lam = fb.norm_concentration_interval(delta, d)
     quad = fb.norm_concentration_interval(delta, d, lower="quadratic")
-    printed = fb.norm_concentration_interval(delta, d, lower="printed")
+    printed = fb.norm_concentration_interval(delta, d, printed=True)
     assert quad.lower <= lam.lower < printed.lower
 
 
@@ -105,7 +105,7 @@ def test_corrected_interval_holds(d, log_delta):
 @given(tau=st.floats(1e-6, 50.0))
 def test_roots_solve_h_equals_tau(tau):
     x_l, x_u = fb.chi2_rate_roots(tau)
-    y_l, y_u = fb.printed_roots(tau)
+    y_l, y_u = fb.chi2_rate_roots(tau, printed=True)
     assert fb.chi2_rate(x_u) == pytest.approx(tau, rel=1e-6, abs=1e-9)
     assert fb.chi2_rate(x_l) == pytest.approx(tau, rel=1e-6, abs=1e-9)
     assert x_l < y_l <= 1 <= x_u <= y_u
@@ -131,8 +131,8 @@ def test_lemma_a6_gaussian_component_exact():
 
 
 def test_lemma_a6_bound_shrinks_like_sigma2():
-    b1 = fb.lemma_a6_error_bound(1e-3, 4, B=1.0, c_f=0.5)
-    b2 = fb.lemma_a6_error_bound(1e-4, 4, B=1.0, c_f=0.5)
+    b1 = fb.lemma_a_6_error_bound(1e-3, 4, B=1.0, c_f=0.5)
+    b2 = fb.lemma_a_6_error_bound(1e-4, 4, B=1.0, c_f=0.5)
     assert b1 / b2 == pytest.approx(10.0, rel=1e-3)
 
 
@@ -144,7 +144,7 @@ def test_lemma_a6_bound_shrinks_like_sigma2():
 def test_lemma_b1(seed, t):
     rng = np.random.default_rng(seed)
     X0, x = rng.normal(0, 2, (7, 3)), rng.normal(0, 4, (5, 3))
-    s = np.abs(empirical_score(x, t, X0, VP)).max(axis=1)
+    s = np.abs(EmpiricalDistribution(X0).score_t(x, t, VP)).max(axis=1)
     assert np.all(s <= fb.empirical_score_sup_bound(x, t, X0) * (1 + 1e-12))
 
 
@@ -197,7 +197,10 @@ def test_hessian_matches_finite_differences(seed, t):
     for k in range(2):
         e = np.zeros(2)
         e[k] = h
-        fd = (empirical_score(x + e, t, X0, VP) - empirical_score(x - e, t, X0, VP)) / (2 * h)
+        fd = (
+            EmpiricalDistribution(X0).score_t(x + e, t, VP)
+            - EmpiricalDistribution(X0).score_t(x - e, t, VP)
+        ) / (2 * h)
         np.testing.assert_allclose(H[:, :, k], fd, atol=1e-6 * max(1.0, np.abs(H).max()))
     np.testing.assert_allclose(H, np.swapaxes(H, 1, 2))
 
@@ -271,7 +274,7 @@ def test_bad_input_raises(call, match):
         call()
 
 
-# --- issue 14: branch point, extreme floats, precision and sizes ---------------------------------
+# --- bad input: branch point, extreme floats, precision and sizes --------------------------------
 
 
 @pytest.mark.parametrize("tau", [0.0, 5e-324, 1e-300, 1e-14, 1e-9, 1e-7, 3e-6, 2e-5, 0.5, 650.0])
@@ -298,9 +301,9 @@ def test_extreme_floats_raise_instead_of_inf_or_nan():
     for call in (
         lambda: fb.laurent_massart(1e308, 1e308),
         lambda: fb.norm_tau(0.01, 5e-324),
-        lambda: fb.printed_roots(1e308),
+        lambda: fb.chi2_rate_roots(1e308, printed=True),
         lambda: fb.norm_concentration_interval(0.01, 8, C=5e-324),
-        lambda: fb.lemma_a6_error_bound(0.1, 1, B=0.5, c_f=5e-324),
+        lambda: fb.lemma_a_6_error_bound(0.1, 1, B=0.5, c_f=5e-324),
         lambda: fb.empirical_score_sup_bound([1.0, 0.0], 5e-324, [[1.0, 0.0]]),
         lambda: fb.upper_incomplete_gamma(200.0, 1.0),
         lambda: fb.incgamma_upper_bound(300.0, 300.0),
@@ -310,7 +313,7 @@ def test_extreme_floats_raise_instead_of_inf_or_nan():
     ):
         with pytest.raises(ValueError, match="float64 range"):
             call()
-    assert fb.printed_roots(1e200)[1] == pytest.approx(2e200)
+    assert fb.chi2_rate_roots(1e200, printed=True)[1] == pytest.approx(2e200)
     assert fb.laurent_massart(8, 1e308, tail="lower").value == pytest.approx(
         -2 * math.sqrt(8) * math.sqrt(1e308)
     )

@@ -12,16 +12,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from diffmem_theory.core.distributions import EmpiricalDistribution
 from diffmem_theory.core.schedules import VPExp
 from diffmem_theory.fisher import separation as sep
 from diffmem_theory.fisher.bounds import empirical_score_sup_bound
-from diffmem_theory.voronoi.scores import empirical_score
 
 VP = VPExp()
 PROPS = settings(max_examples=30, deadline=None)
 
 
-# --- reference values (notes §4.3, "Taylor constants") -----------------------------------------
+# --- reference values (the Taylor constants u and c) --------------------------------------------
 
 
 def test_taylor_constants():
@@ -126,7 +126,10 @@ def test_density_terms_plain_numpy_twin():
     np.testing.assert_allclose(D1, w.sum(1), rtol=1e-12)
     np.testing.assert_allclose(D2, (w[:, :, None] * diff / s).sum(1), rtol=1e-10, atol=1e-300)
     np.testing.assert_allclose(
-        D2 / (s * D1[:, None]), empirical_score(x, 0.3, X0, VP), rtol=1e-10, atol=1e-12
+        D2 / (s * D1[:, None]),
+        EmpiricalDistribution(X0).score_t(x, 0.3, VP),
+        rtol=1e-10,
+        atol=1e-12,
     )
 
 
@@ -147,7 +150,7 @@ def test_taylor_score_error_where_density_is_large(seed, t, log_inv_eps):
     eps = math.exp(-log_inv_eps)
     X0, x = _data(seed, 20, 2, t)
     D1, _ = sep.density_terms(x, t, X0)
-    s = empirical_score(x, t, X0, VP)
+    s = EmpiricalDistribution(X0).score_t(x, t, VP)
     approx = sep.taylor_score(x, t, X0, eps)
     sigma = float(VP.sigma(t))
     keep = D1 >= 4 * eps
@@ -247,7 +250,7 @@ def test_bad_input_raises(call, match):
         call()
 
 
-# --- issue 14: large arguments (NaN, hangs, overflow) -------------------------------------------
+# --- bad input: large arguments (NaN, hangs, overflow) ------------------------------------------
 
 
 def _exact_truncated_exp(r: float, p: int) -> tuple[float, float, float]:

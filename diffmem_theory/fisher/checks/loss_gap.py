@@ -1,10 +1,13 @@
 """Checks of the loss gap of Ye et al. (paper 003): Prop 4.1 (loss gap = Fisher divergence),
-the Gaussian closed form of the gap and its time integral (notes §2.2 / §4.3), the shape of the
-Thm 4.3 lower bound, and the agreement with paper 000's Thm 3.1 excess loss.
+our Gaussian closed form of the gap and its time integral (the leading order of the proof of
+Thm 4.3), the shape of the Thm 4.3 lower bound, and the agreement with paper 000's Thm 3.1
+excess loss.
 
-Settings of notes §4.3: isotropic (d = 32, K = 8, mu_k ~ N(0, 4 I), unit components, n = 1000)
-and anisotropic (d = 16, K = 4, mu_k ~ N(0, 9 I), Sigma = diag(lambda), lambda ~ U(0.1, 3) drawn
-first from ``default_rng(3)``, n = 800). Process: VPExp (alpha_t = e^{-t/2}).
+Reference settings (:func:`~diffmem_theory.fisher.loss_gap.reference_isotropic`,
+:func:`~diffmem_theory.fisher.loss_gap.reference_anisotropic`): isotropic (d = 32, K = 8,
+mu_k ~ N(0, 4 I), unit components, n = 1000) and anisotropic (d = 16, K = 4, mu_k ~ N(0, 9 I),
+Sigma = diag(lambda), lambda ~ U(0.1, 3) drawn first from ``default_rng(3)``, n = 800).
+Process: VPExp (alpha_t = e^{-t/2}).
 """
 
 from __future__ import annotations
@@ -21,11 +24,11 @@ from diffmem_theory.fisher.loss_gap import (
     loss_gap_integral_asymptotic,
     loss_gap_integral_asymptotic_mp,
     loss_gap_t,
-    prop41_sides,
+    prop_4_1_sides,
     reference_anisotropic,
     reference_isotropic,
-    thm43_conditions,
-    thm43_rhs_shape,
+    thm_4_3_conditions,
+    thm_4_3_rhs_shape,
 )
 from diffmem_theory.registry import Outcome, check
 
@@ -33,7 +36,7 @@ _VP = VPExp()
 
 
 @check("paper003.prop4_1", equation="Ye et al., Prop 4.1 (proof App. A.1)")
-def prop4_1(seed: int = 0) -> Outcome:
+def prop_4_1(seed: int = 0) -> Outcome:
     """Loss-Gap_t(s) = E_{P_hat_t}|s_hat - s|^2 for the true score and a random wrong score.
 
     Random GaussianMixture (K = 3, d = 6, random covariances), n = 150, t in {0.05, 0.3, 1.5},
@@ -49,16 +52,16 @@ def prop4_1(seed: int = 0) -> Outcome:
     scores = {"true": gm, "wrong": lambda x, t: gm.score_t(x, t, _VP) + np.tanh(x @ W)}
     worst = 0.0
     for score in scores.values():
-        res = prop41_sides(X, score, [0.05, 0.3, 1.5], n_noise=100, seed=seed)
+        res = prop_4_1_sides(X, score, [0.05, 0.3, 1.5], n_noise=100, seed=seed)
         worst = max(worst, float(np.max(np.abs(res.z))))
     return Outcome(worst, 0.0, 4.0, worst < 4.0, "max |z| over 2 scores x 3 times")
 
 
-@check("paper003.gap_closed_form", equation="Ye et al., Thm 4.3 proof; notes §2.2, §4.3 [D]")
+@check("paper003.gap_closed_form", equation="Ye et al., Thm 4.3 proof (App. A.2.3), leading order")
 def gap_closed_form(seed: int = 0) -> Outcome:
     """Monte Carlo Loss-Gap_t against F_t = (alpha^2/sigma^2) tr(Sigma (alpha^2 Sigma +
     sigma^2 I)^{-1}) for t <= 0.5, isotropic (t = 0.01, 0.1, 0.5) and anisotropic (t = 0.01,
-    0.05, 0.2) settings of notes §4.3, 10 noise draws per point.
+    0.05, 0.2) reference settings, 10 noise draws per point.
 
     Value = largest |MC/F - 1|; tolerance 0.02.
     """
@@ -75,13 +78,14 @@ def gap_closed_form(seed: int = 0) -> Outcome:
     return Outcome(worst, 0.0, 0.02, worst <= 0.02, note)
 
 
-@check("paper003.gap_integral", equation="Ye et al., display after Thm 4.3; notes §4.3 [D]")
+@check("paper003.gap_integral", equation="Ye et al., display after Thm 4.3, leading order")
 def gap_integral(dps: int = 30) -> Outcome:
-    """int_{1e-3}^{0.5} F_t dt for Sigma = I, d = 32 equals 191.2161 (notes §4.3).
+    """int_{1e-3}^{0.5} F_t dt for Sigma = I, d = 32 equals 191.2161 (= 32 log(sigma_0.5^2 /
+    sigma_0.001^2), evaluated independently).
 
     Also required: the closed form equals scipy quad of F_t (rel. 1e-9) and the mpmath twin
     (rel. 1e-12, ``dps`` digits), and the anisotropic integral over [1e-3, 0.7] is 99.98219
-    (notes §4.3).
+    (scipy quad of F_t, our reference value).
     Value = the isotropic integral; tolerance 5e-5.
     """
     value = float(loss_gap_integral_asymptotic(1e-3, 0.5, np.ones(32)))
@@ -98,8 +102,8 @@ def gap_integral(dps: int = 30) -> Outcome:
 
 
 @check("paper003.thm4_3_shape", equation="Ye et al., Thm 4.3")
-def thm4_3_shape(seed: int = 0) -> Outcome:
-    """Loss-Gap_t / (d/sigma_t^2 + tr Sigma) stays >= 0.5 at small t (notes §2.2, check 2).
+def thm_4_3_shape(seed: int = 0) -> Outcome:
+    """Loss-Gap_t / (d/sigma_t^2 + tr Sigma) stays >= 0.5 at small t (Thm 4.3 with c = 1/2).
 
     Isotropic setting with n = 500, t in {0.002, 0.01, 0.05}, 5 noise draws. Value = smallest
     ratio; reference 1 (the c = 1 shape); passes if >= 0.5. The note gives the log-log slope of
@@ -109,12 +113,12 @@ def thm4_3_shape(seed: int = 0) -> Outcome:
     gmm, X = reference_isotropic(seed, n=500)
     times = np.array([0.002, 0.01, 0.05])
     gap = loss_gap_t(X, gmm, times, n_noise=5, seed=seed).mean
-    ratio = gap / thm43_rhs_shape(times, 32, 32.0)
+    ratio = gap / thm_4_3_rhs_shape(times, 32, 32.0)
     s2 = _VP.sigma2(times)
     slope = float(np.log(gap[1] / gap[0]) / np.log(s2[1] / s2[0]))
     pairs = np.linalg.norm(gmm.means[:, None] - gmm.means[None], axis=-1)
     delta = float(pairs[np.triu_indices(8, 1)].min())
-    cond = thm43_conditions(32, 500, 8, delta, 0.002, 0.05)
+    cond = thm_4_3_conditions(32, 500, 8, delta, 0.002, 0.05)
     worst = float(ratio.min())
     note = f"ratios {np.round(ratio, 3).tolist()}, slope {slope:.3f}, {cond}"
     return Outcome(worst, 1.0, 0.5, worst >= 0.5, note)
@@ -122,7 +126,7 @@ def thm4_3_shape(seed: int = 0) -> Outcome:
 
 @check(
     "paper003.paper000_consistency",
-    equation="Ye et al., Prop 4.1 and notes §2.2 vs Buchanan et al., Thm 3.1 and eq. (6)",
+    equation="Ye et al., Prop 4.1 and Thm 4.3 (leading order) vs Buchanan et al., Thm 3.1, eq. (6)",
 )
 def paper000_consistency(seed: int = 0) -> Outcome:
     """The paper 003 gap in x0 units (times sigma_t^4/alpha_t^2) is paper 000's excess loss.

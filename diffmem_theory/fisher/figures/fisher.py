@@ -1,35 +1,38 @@
 r"""``paper003.loss_gap``, ``gap_vs_n``, ``lipschitz``, ``sizes``: verification plots of paper 003.
 
 Ye, Zhu, Tao, Chen, "Provable Separations between Memorization and Generalization in Diffusion
-Models" (notes ``paper_003.md`` §4.2 "new verification plots", reference values §4.3). Process:
-the VP/OU process alpha_t = e^{-t/2}, sigma_t^2 = 1 - e^{-t}
-(:class:`~diffmem_theory.core.schedules.
-VPExp`); every loss in score units. Settings of notes §4.3: *isotropic* (d = 32, K = 8,
-mu_k ~ N(0, 4 I) from ``default_rng(0)``, unit components, n = 1000) and *anisotropic* (d = 16,
-K = 4, mu_k ~ N(0, 9 I), Sigma = diag(lambda), lambda ~ U(0.1, 3), ``default_rng(3)``, n = 800);
-the datasets are fixed, ``seed`` drives the noise (and the datasets of ``gap_vs_n``).
+Models". The paper has no figure of its theory (its Figs. 1-2 are the experiments of
+:mod:`diffmem_theory.fisher.figures.memorization`); these four figures are ours: they plot
+Prop 4.1, Thm 4.3, Lemma C.1 and Thm 5.1 against independent computations. Process: the VP/OU
+process alpha_t = e^{-t/2}, sigma_t^2 = 1 - e^{-t} (:class:`~diffmem_theory.core.schedules.VPExp`);
+every loss in score units. Settings: *isotropic* (d = 32, K = 8, mu_k ~ N(0, 4 I) from
+``default_rng(0)``, unit components, n = 1000) and *anisotropic* (d = 16, K = 4,
+mu_k ~ N(0, 9 I), Sigma = diag(lambda), lambda ~ U(0.1, 3), ``default_rng(3)``, n = 800)
+(:func:`~diffmem_theory.fisher.loss_gap.reference_isotropic`,
+:func:`~diffmem_theory.fisher.loss_gap.reference_anisotropic`); the datasets are fixed, ``seed``
+drives the noise (and the datasets of ``gap_vs_n``).
 
-* ``paper003.loss_gap`` (plots (i)-(ii)): Monte Carlo Loss-Gap_t (20 noise draws per point, the
-  notes' setting) against t, log-log (shaded: t <= 0.5 isotropic, t <= 0.2 anisotropic, where
-  |MC/F_t - 1| <= 2%), with the closed form F_t = (alpha_t^2/sigma_t^2)
-  tr(Sigma (alpha_t^2 Sigma + sigma_t^2 I)^{-1}) and the Thm 4.3 shape d/sigma_t^2 + tr Sigma,
-  for both settings; and Prop 4.1, Loss-Gap_t(s) against E_{P_hat_t}|s_hat - s|^2 on common
-  random numbers (100 draws per point), for the true score and a misspecified one (the mixture
-  with component variance 4). The quoted Monte Carlo numbers of notes §4.3 are
-  :data:`ISO_MC_REFERENCE`, :data:`ANISO_MC_REFERENCE`. Quick: 7 times each, 2 Prop 4.1 times
-  per setting; full: 24 and 22 times, 5 Prop 4.1 times.
-* ``paper003.gap_vs_n`` (plot (iii)): E_D[Loss-Gap_t] over datasets of n points of the isotropic
+* ``paper003.loss_gap``: Monte Carlo Loss-Gap_t (20 noise draws per point) against t, log-log
+  (shaded: t <= 0.5 isotropic, t <= 0.2 anisotropic, where |MC/F_t - 1| <= 2%), with the
+  closed form F_t = (alpha_t^2/sigma_t^2) tr(Sigma (alpha_t^2 Sigma + sigma_t^2 I)^{-1}) and the
+  Thm 4.3 shape d/sigma_t^2 + tr Sigma, for both settings; and Prop 4.1, Loss-Gap_t(s) against
+  E_{P_hat_t}|s_hat - s|^2 on common random numbers (100 draws per point), for the true score
+  and a misspecified one (the mixture with component variance 4). Our earlier Monte Carlo
+  values (an independent script, same settings) are :data:`ISO_MC_REFERENCE`,
+  :data:`ANISO_MC_REFERENCE`. Quick: 7 times each, 2 Prop 4.1 times per setting; full: 24 and
+  22 times, 5 Prop 4.1 times.
+* ``paper003.gap_vs_n``: E_D[Loss-Gap_t] over datasets of n points of the isotropic
   mixture, against n, at t in {0.01, 0.1, 0.5, 1, 2}. For small t the gap is F_t at every n
   (asymptotic regime: the empirical posterior sits on one sample); at t >= 1 it falls with n
   (the empirical score starts to generalize). Quick: n up to 1000; full: up to 10^4 (about a
   minute of CPU); 4 datasets each.
-* ``paper003.lipschitz`` (plot (iv)): C_L = sup_x |grad^2 log p_hat_t(x)|_2 (estimated at the
+* ``paper003.lipschitz``: C_L = sup_x |grad^2 log p_hat_t(x)|_2 (estimated at the
   alpha_t-midpoints of all pairs and the points alpha_t x_i) against t with the (C.2) bounds
   (printed constant 1/16 and the sharper 1/8) and the Gaussian score's constant
-  1/(sigma_t^2 + alpha_t^2 lambda_min): for n = 2, d = 1, Delta = 1 (where C_L is known exactly,
-  notes §2.6: 2399.478 in [524.494, 2600.480] at t = 0.01) and for the first n points of the
+  1/(sigma_t^2 + alpha_t^2 lambda_min): for n = 2, d = 1, Delta = 1 (where C_L is known exactly:
+  2399.478 in [524.494, 2600.480] at t = 0.01) and for the first n points of the
   isotropic dataset. Quick: 12 times, n = 30; full: 30 times, n = 60.
-* ``paper003.sizes`` (plot (v)): the (5.3)/(5.4) size bounds N_1 = n log^4(1/eps) and
+* ``paper003.sizes``: the (5.3)/(5.4) size bounds N_1 = n log^4(1/eps) and
   N_2 = eps^{-d/(2 beta)} log^9(1/eps) (all constants 1) against n, the crossover n* against eps,
   and the measured error of the explicit Taylor construction (App. B.3.4-B.3.5) on a generated
   data set (d = 2, K = 4, mu_k ~ N(0, 4 I), n = 40): |D_1~ - D_1| and |D_2~ - D_2|_inf against
@@ -51,7 +54,7 @@ from typing import Any
 
 import numpy as np
 
-from diffmem_theory.core.distributions import IsotropicGaussianMixture
+from diffmem_theory.core.distributions import EmpiricalDistribution, IsotropicGaussianMixture
 from diffmem_theory.core.schedules import VPExp
 from diffmem_theory.fisher.bounds import (
     empirical_score_lipschitz_max,
@@ -62,10 +65,10 @@ from diffmem_theory.fisher.loss_gap import (
     expected_loss_gap_t,
     loss_gap_asymptotic_gaussian,
     loss_gap_curve,
-    prop41_sides,
+    prop_4_1_sides,
     reference_anisotropic,
     reference_isotropic,
-    thm43_rhs_shape,
+    thm_4_3_rhs_shape,
 )
 from diffmem_theory.fisher.separation import (
     density_terms,
@@ -77,7 +80,6 @@ from diffmem_theory.fisher.separation import (
 )
 from diffmem_theory.plotting import PALETTE, figure, paper_style
 from diffmem_theory.registry import experiment
-from diffmem_theory.voronoi.scores import empirical_score
 
 __all__ = [
     "ANISO_MC_REFERENCE",
@@ -95,7 +97,8 @@ _LABELS = {
     "anisotropic": r"anisotropic ($d=16$, $K=4$, $n=800$)",
 }
 
-#: Notes §4.3: Monte Carlo Loss-Gap_t (mean, standard error or None) of the isotropic setting.
+#: Our reference Monte Carlo Loss-Gap_t (mean, standard error or None) of the isotropic setting
+#: (20 noise draws per point, an independent script).
 ISO_MC_REFERENCE: dict[float, tuple[float, float | None]] = {
     0.01: (3188.8, 6.1),
     0.1: (303.67, 0.62),
@@ -103,7 +106,7 @@ ISO_MC_REFERENCE: dict[float, tuple[float, float | None]] = {
     1.0: (15.27, None),
     2.0: (0.945, None),
 }
-#: Notes §4.3: Monte Carlo Loss-Gap_t of the anisotropic setting.
+#: Our reference Monte Carlo Loss-Gap_t of the anisotropic setting.
 ANISO_MC_REFERENCE: dict[float, tuple[float, float | None]] = {
     0.01: (1588.9, 5.6),
     0.05: (311.42, 1.05),
@@ -111,11 +114,11 @@ ANISO_MC_REFERENCE: dict[float, tuple[float, float | None]] = {
 }
 _REFERENCES = {"isotropic": ISO_MC_REFERENCE, "anisotropic": ANISO_MC_REFERENCE}
 
-GAP_NOISE = 20  # noise draws per training point (notes §4.3)
-PROP41_NOISE = 100  # the Prop 4.1 residual is heavy-tailed at small t (fisher.prop41_sides)
-#: Largest t of the 2% agreement |MC/F_t - 1| <= 0.02: notes §4.3 claim t <= 0.5 for the
-#: isotropic setting; the anisotropic references stop at t = 0.2 (its gap is 2%, 5% and 10% below
-#: F_t at t = 0.3, 0.4, 0.5: lambda_min = 0.1 leaves the asymptotic regime earlier).
+GAP_NOISE = 20  # noise draws per training point (as for the reference values)
+PROP41_NOISE = 100  # the Prop 4.1 residual is heavy-tailed at small t (fisher.prop_4_1_sides)
+#: Largest t of the 2% agreement |MC/F_t - 1| <= 0.02: t <= 0.5 for the isotropic setting; the
+#: anisotropic references stop at t = 0.2 (its gap is 2%, 5% and 10% below F_t at t = 0.3, 0.4,
+#: 0.5: lambda_min = 0.1 leaves the asymptotic regime earlier).
 CLOSED_FORM_TMAX = {"isotropic": 0.5, "anisotropic": 0.2}
 _EXTRA_TIMES = {True: (1e-3, 1.0, 2.0, 4.0), False: tuple(np.geomspace(1e-3, 5.0, 19))}
 _PROP41_TIMES = {
@@ -128,7 +131,9 @@ _GAP_N = {True: (10, 30, 100, 300, 1000), False: (10, 30, 100, 300, 1000, 3000, 
 _GAP_DATASETS = {True: 4, False: 4}
 _GAP_N_NOISE = 5
 
-LIP_T_REF, LIP_REF = 0.01, (2399.478, 524.494, 2600.480)  # notes §2.6 / §4.3
+#: n = 2, d = 1, Delta = 1 at t = 0.01: the exact C_L = alpha^2/(4 sigma^4) - 1/sigma^2 and the
+#: two ends of (C.2).
+LIP_T_REF, LIP_REF = 0.01, (2399.478, 524.494, 2600.480)
 _LIP_TIMES = {True: np.geomspace(1e-3, 3.0, 12), False: np.geomspace(1e-3, 3.0, 30)}
 _LIP_N = {True: 30, False: 60}
 
@@ -149,7 +154,7 @@ def _rng(seed: int, *key: int) -> np.random.Generator:
 
 
 def _setting(name: str) -> tuple[Any, np.ndarray, np.ndarray]:
-    """(mixture, training points, spectrum of Sigma) of the notes' two settings."""
+    """(mixture, training points, spectrum of Sigma) of the two reference settings."""
     if name == "isotropic":
         mixture, X = reference_isotropic(0)
         return mixture, X, np.ones(mixture.dim)
@@ -174,30 +179,30 @@ def _reference_z(times: np.ndarray, mean: np.ndarray, se: np.ndarray, name: str)
 def _gap_curve(name: str, quick: bool, seed: int) -> dict[str, Any]:
     mixture, X, lam = _setting(name)
     times = np.unique(np.concatenate([list(_REFERENCES[name]), _EXTRA_TIMES[quick]]))
-    curve = loss_gap_curve(times, X, mixture, n_noise=GAP_NOISE, seed=seed)
+    curve = loss_gap_curve(X, mixture, times, n_noise=GAP_NOISE, seed=seed)
     mean, se = curve.gap.mean, curve.gap.stderr
     small = times <= CLOSED_FORM_TMAX[name]
     fine = np.geomspace(times[0], times[-1], 100)
     return {
         "fine_times": fine,
         "fine_closed_form": loss_gap_asymptotic_gaussian(fine, lam),
-        "fine_thm43_shape": thm43_rhs_shape(fine, lam.size, lam.sum()),
+        "fine_thm_4_3_shape": thm_4_3_rhs_shape(fine, lam.size, lam.sum()),
         "times": times,
         "gap": mean,
         "stderr": se,
         "closed_form": curve.closed_form,
-        "thm43_shape": curve.thm43_shape,
+        "thm_4_3_shape": curve.thm_4_3_shape,
         "max_rel_err_small_t": float(np.max(np.abs(mean[small] / curve.closed_form[small] - 1))),
         "reference_z": _reference_z(times, mean, se, name),
     }
 
 
-def _prop41(name: str, quick: bool, seed: int) -> dict[str, Any]:
+def _prop_4_1(name: str, quick: bool, seed: int) -> dict[str, Any]:
     mixture, X, _ = _setting(name)
     times = _PROP41_TIMES[quick][name]
     out: dict[str, Any] = {}
     for label, score in (("true score", mixture), ("misspecified", _misspecified(mixture))):
-        res = prop41_sides(X, score, times, n_noise=PROP41_NOISE, seed=seed)
+        res = prop_4_1_sides(X, score, times, n_noise=PROP41_NOISE, seed=seed)
         out[label] = {
             "times": np.asarray(times),
             "lhs": res.lhs.mean,
@@ -216,7 +221,7 @@ def _plot_loss_gap(result: dict[str, Any]) -> Any:
             r = result[name]
             ax.plot(
                 r["fine_times"],
-                r["fine_thm43_shape"],
+                r["fine_thm_4_3_shape"],
                 ":",
                 color="0.45",
                 label=r"$d/\sigma_t^2+$tr$\Sigma$",
@@ -238,7 +243,7 @@ def _plot_loss_gap(result: dict[str, Any]) -> Any:
                 label="Monte Carlo",
             )
             ref = _REFERENCES[name]
-            ax.plot(list(ref), [v for v, _ in ref.values()], "x", color="k", label="notes §4.3")
+            ax.plot(list(ref), [v for v, _ in ref.values()], "x", color="k", label="reference MC")
             ax.axvspan(r["times"][0], CLOSED_FORM_TMAX[name], color="0.93", zorder=0)
             ax.set(xscale="log", yscale="log", xlabel="$t$", ylabel=r"Loss-Gap$_t$")
             err = r["max_rel_err_small_t"]
@@ -251,7 +256,7 @@ def _plot_loss_gap(result: dict[str, Any]) -> Any:
         lo, hi = np.inf, 0.0
         for i, name in enumerate(_SETTINGS):
             for label, marker in (("true score", "o"), ("misspecified", "s")):
-                p = result["prop41"][name][label]
+                p = result["prop_4_1"][name][label]
                 ax.errorbar(
                     p["rhs"],
                     p["lhs"],
@@ -270,7 +275,7 @@ def _plot_loss_gap(result: dict[str, Any]) -> Any:
             xlabel=r"RHS $E_{\hat P_t}|\hat s-s|^2$",
             ylabel=r"LHS Loss-Gap$_t(s)$",
         )
-        ax.set_title(f"Prop 4.1 ($\\pm 2$ SE), max $|z|$ = {result['prop41_max_z']:.2f}")
+        ax.set_title(f"Prop 4.1 ($\\pm 2$ SE), max $|z|$ = {result['prop_4_1_max_z']:.2f}")
         ax.legend(loc="upper left", fontsize=5.5)
     return fig
 
@@ -278,15 +283,15 @@ def _plot_loss_gap(result: dict[str, Any]) -> Any:
 @experiment(
     "paper003.loss_gap",
     plot=_plot_loss_gap,
-    figure="new (notes §4.2 (i)-(ii))",
+    figure="new (verification of Prop 4.1 and Thm 4.3)",
     title="Loss-Gap_t vs t with F_t and the Thm 4.3 shape; Prop 4.1 LHS vs RHS",
 )
 def run_loss_gap(quick: bool = True, seed: int = 0) -> dict[str, Any]:
     """Loss-gap curves of both settings and both sides of Prop 4.1."""
     out: dict[str, Any] = {name: _gap_curve(name, quick, seed) for name in _SETTINGS}
-    out["prop41"] = {name: _prop41(name, quick, seed) for name in _SETTINGS}
-    out["prop41_max_z"] = float(
-        max(np.abs(p["z"]).max() for s in out["prop41"].values() for p in s.values())
+    out["prop_4_1"] = {name: _prop_4_1(name, quick, seed) for name in _SETTINGS}
+    out["prop_4_1_max_z"] = float(
+        max(np.abs(p["z"]).max() for s in out["prop_4_1"].values() for p in s.values())
     )
     return out
 
@@ -323,7 +328,7 @@ def _plot_gap_vs_n(result: dict[str, Any]) -> Any:
 @experiment(
     "paper003.gap_vs_n",
     plot=_plot_gap_vs_n,
-    figure="new (notes §4.2 (iii))",
+    figure="new (the gap against n, Thm 4.3)",
     title="E_D[Loss-Gap_t] vs n at fixed t, with the closed form F_t",
 )
 def run_gap_vs_n(quick: bool = True, seed: int = 0) -> dict[str, Any]:
@@ -428,7 +433,7 @@ def _plot_lipschitz(result: dict[str, Any]) -> Any:
 @experiment(
     "paper003.lipschitz",
     plot=_plot_lipschitz,
-    figure="new (notes §4.2 (iv))",
+    figure="new (verification of Lemma C.1)",
     title="Lipschitz constant of the empirical score vs t with the (C.2) bounds (Lemma C.1)",
 )
 def run_lipschitz(quick: bool = True, seed: int = 0) -> dict[str, Any]:
@@ -446,7 +451,7 @@ def run_lipschitz(quick: bool = True, seed: int = 0) -> dict[str, Any]:
         "upper": float(ref_bounds.value),
         "within": bool(ref_bounds.lower <= at_ref <= ref_bounds.value),
     }
-    reference["matches_notes"] = bool(
+    reference["matches_reference"] = bool(
         np.allclose([reference[k] for k in ("value", "lower", "upper")], LIP_REF, atol=5e-4)
     )
     return {
@@ -475,7 +480,7 @@ def _taylor_errors(X: np.ndarray, queries: np.ndarray, eps: float) -> tuple[floa
     d1, d2 = density_terms(queries, TAYLOR_T, X)
     d1t, d2t = taylor_density_terms(queries, TAYLOR_T, X, eps)
     sigma = float(_VP.sigma(TAYLOR_T))
-    s_hat = empirical_score(queries, TAYLOR_T, X, _VP)
+    s_hat = EmpiricalDistribution(X).score_t(queries, TAYLOR_T, _VP)
     s_tilde = taylor_score(queries, TAYLOR_T, X, eps)
     ok = d1 >= 4.0 * eps
     weighted = d1 * sigma * np.abs(s_tilde - s_hat).max(axis=1)
@@ -551,7 +556,7 @@ def _plot_sizes(result: dict[str, Any]) -> Any:
 @experiment(
     "paper003.sizes",
     plot=_plot_sizes,
-    figure="new (notes §4.2 (v))",
+    figure="new (Thm 5.1 and the App. B construction)",
     title="Thm 5.1 size bounds vs n and eps, crossover n*, Taylor-construction error vs 2 eps",
 )
 def run_sizes(quick: bool = True, seed: int = 0) -> dict[str, Any]:

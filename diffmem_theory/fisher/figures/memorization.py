@@ -1,12 +1,12 @@
 r"""``paper003.memorization``: memorization ratio and likelihood against model capacity and n.
 
 Ye, Zhu, Tao, Chen, "Provable Separations between Memorization and Generalization in Diffusion
-Models" (paper 003), Sec. 6.1, Figs. 1-2 (notes ``paper_003.md`` §3.1-3.2). Data: the mixture
+Models" (paper 003), Sec. 6.1, Figs. 1-2. Data: the mixture
 ``(1/K) sum_k N(mu_k, I_d)`` with ``mu_k ~ N(0, 4 I_d)`` i.i.d.; the two training sets are nested
 (the smaller is the first ``n`` points of the larger). Process: the paper's VP process with
 beta = 1 (:class:`~diffmem_theory.core.schedules.VPExp`, ``alpha_t = e^{-t/2}``, §1.1). Samples: the
 reverse SDE by Euler-Maruyama on a geometric grid of 1000 steps from ``T = 8`` to ``t_0 = 1e-3``,
-started from ``N(0, I)`` (the notes' sanity setting), output at ``t_0``.
+started from ``N(0, I)`` (the paper leaves its sampler unspecified), output at ``t_0``.
 
 Models. The paper's ReLU networks are replaced by M-component isotropic GMM denoisers trained as
 in paper 000 (:func:`~diffmem_theory.core.training.train_gmm_denoiser`, eps-weighted loss, partial
@@ -17,11 +17,12 @@ grid) and sampled on the same schedule. Every model is an isotropic mixture: the
 ``(means, var)``. Measures for each model, on the same sampler noise:
 
 * memorization ratio: the fraction of samples with ``|x - x_(1)| <= (1/3) |x - x_(2)|``
-  (unsquared l2, notes §3.1; :func:`~diffmem_theory.core.metrics.memorization_ratio` with
+  (unsquared l2, Sec. 6.1; :func:`~diffmem_theory.core.metrics.memorization_ratio` with
   ``c = 1/9`` on squared distances is the same set);
-* sample log-likelihood: mean ``log p_data(x_hat)`` under the true mixture (the notes'
-  recommended quality measure). It does *not* penalize memorization: a memorized sample is a
-  training point, i.e. a draw from ``p_data``;
+* sample log-likelihood: mean ``log p_data(x_hat)`` under the true mixture (our choice of
+  quality measure: the paper does not say under which density its likelihood is taken). It
+  does *not* penalize memorization: a memorized sample is a training point, i.e. a draw from
+  ``p_data``;
 * test log-likelihood: mean log-density of held-out data under the model's own marginal at
   ``t_0`` (a mixture with variances ``alpha^2 s^2 + sigma^2``), which a memorizing model loses
   (its density at ``t_0`` is a kernel density estimate of bandwidth ``sigma_{t_0} ~ 0.03``).
@@ -106,7 +107,7 @@ FULL: dict[str, Any] = {
 def laboratory(n: int, d: int, K: int, seed: int) -> tuple[IsotropicGaussianMixture, np.ndarray]:
     r"""The data of Sec. 6.1: ``(1/K) sum_k N(mu_k, I_d)``, ``mu_k ~ N(0, 4 I_d)``, n samples.
 
-    Ye et al. (paper 003), Sec. 6.1 ("K = 8, mu^(k) ~ N(0, 4 I_d)", notes §3.2). The means and
+    Ye et al. (paper 003), Sec. 6.1 ("K = 8, mu^(k) ~ N(0, 4 I_d)"). The means and
     the labels and the noise come from three generators spawned from ``seed``, so a larger ``n``
     extends the same sample.
 
@@ -123,17 +124,18 @@ def laboratory(n: int, d: int, K: int, seed: int) -> tuple[IsotropicGaussianMixt
     return gmm, gmm.means[labels] + noise_rng.standard_normal((count, dim))
 
 
-def data_log_likelihood(mixture: IsotropicGaussianMixture, x: ArrayLike) -> np.ndarray:
+def data_log_likelihood(x: ArrayLike, mixture: IsotropicGaussianMixture) -> np.ndarray:
     r"""Exact log-density at t = 0 of an isotropic mixture with positive variances.
 
     ``log p(x) = logsumexp_k [log pi_k - (d/2) log(2 pi s_k^2) - |x - mu_k|^2 / (2 s_k^2)]``, the
     mean log-likelihood of Ye et al. (paper 003), Fig. 2 (dashed lines), evaluated under the true
-    mixture as the notes recommend (§3.2). ``x`` has shape ``(B, d)``; returns ``(B,)``. The
-    (B, K, d) differences are within the memory cap of ``_validation.check_allocation``, and a
-    log-density beyond float64 (|x| ~ 1e155 and more) raises ``ValueError``.
+    mixture (our reading: the paper does not say under which density). ``x`` has shape
+    ``(B, d)``; returns ``(B,)``. The (B, K, d) differences are within the memory cap of
+    ``_validation.check_allocation``, and a log-density beyond float64 (|x| ~ 1e155 and more)
+    raises ``ValueError``.
 
     >>> mix = IsotropicGaussianMixture(np.zeros((1, 2)), 1.0)
-    >>> data_log_likelihood(mix, np.zeros((1, 2))).round(6).tolist()   # -log(2 pi)
+    >>> data_log_likelihood(np.zeros((1, 2)), mix).round(6).tolist()   # -log(2 pi)
     [-1.837877]
     """
     if not isinstance(mixture, IsotropicGaussianMixture):
@@ -154,7 +156,7 @@ def data_log_likelihood(mixture: IsotropicGaussianMixture, x: ArrayLike) -> np.n
 
 
 def sampling_grid(n_steps: int = 1000) -> np.ndarray:
-    """The notes' sampling grid: ``n_steps + 1`` geometric times from T = 8 down to t_0 = 1e-3.
+    """Our sampling grid: ``n_steps + 1`` geometric times from T = 8 down to t_0 = 1e-3.
 
     ``1 <= n_steps <= 10^6``.
 
@@ -231,7 +233,7 @@ def evaluate(
     )
     return {
         "ratio": memorization_ratio(samples, data),
-        "sample_ll": float(np.mean(data_log_likelihood(gmm, samples))),
+        "sample_ll": float(np.mean(data_log_likelihood(samples, gmm))),
         "test_ll": float(np.mean(model.log_prob_t(held_out, T_MIN, SCHED))),
     }
 
