@@ -15,8 +15,8 @@ reproduced); the report shows them with the status ``erratum``. Each theory pack
 :func:`erratum` (where it is, the statement as printed, the correction and the
 counterexample); :func:`list_errata` returns it and ``diffmem list --errata`` prints it.
 
-Example
--------
+Examples
+--------
 >>> from diffmem_theory.registry import check, Outcome, run_check
 >>> @check("core.example_identity", equation="1 + 1 = 2", register=False)
 ... def _example():
@@ -82,7 +82,34 @@ CHECK_STATUSES = ("pass", "erratum", "fail", "error")
 
 
 def check_text(value: Any, name: str) -> str:
-    """Return ``value`` if it is a string, else raise ``TypeError`` naming ``name``."""
+    """Return ``value`` if it is a string, else raise ``TypeError`` naming ``name``.
+
+    Parameters
+    ----------
+    value : object
+        The value to check.
+    name : str
+        The argument's name, for the message.
+
+    Returns
+    -------
+    str
+        ``value`` itself.
+
+    Raises
+    ------
+    TypeError
+        If ``value`` is not a ``str``.
+
+    Examples
+    --------
+    >>> check_text("eq. (1)", "equation")
+    'eq. (1)'
+    >>> check_text(1, "equation")
+    Traceback (most recent call last):
+    ...
+    TypeError: equation must be a string, got int 1
+    """
     if not isinstance(value, str):
         raise TypeError(f"{name} must be a string, got {type(value).__name__} {value!r:.80}")
     return value
@@ -125,8 +152,8 @@ class Outcome:
     Anything else raises ``ValueError`` (a wrong number) or ``TypeError`` (a wrong kind of
     object), naming the field.
 
-    Example
-    -------
+    Examples
+    --------
     >>> Outcome(value=np.float64(2.0), reference=2, tolerance=0.0, passed=np.True_)
     Outcome(value=2.0, reference=2.0, tolerance=0.0, passed=True, note='')
     >>> Outcome(value=float("nan"), reference=None, tolerance=None, passed=False).value
@@ -170,8 +197,8 @@ class CheckResult:
     those two; ``seconds`` is finite and >= 0; ``options`` is a dict with string keys.
     ``ValueError`` or ``TypeError`` names the field otherwise.
 
-    Example
-    -------
+    Examples
+    --------
     >>> CheckResult(name="core.demo", paper="core", equation="eq. (1)", description="",
     ...             erratum=False, value=2.0, reference=2.0, tolerance=0.0, passed=True,
     ...             note="", seconds=0.01,
@@ -230,12 +257,34 @@ class CheckResult:
             raise TypeError(f"options must be a dict with string keys, got {self.options!r:.80}")
 
     def to_dict(self) -> dict[str, Any]:
+        """The record as a dict of plain values (what ``diffmem check --json`` prints)."""
         return asdict(self)
 
 
 def paper_of(name: str) -> str:
-    """The paper key (``"core"``, ``"paper000"``...) of a check or figure name
-    ``"<paper>.<what>"``.
+    """The paper key of a registered name ``"<paper>.<what>"``.
+
+    Parameters
+    ----------
+    name : str
+        A check, experiment or erratum name.
+
+    Returns
+    -------
+    str
+        ``"core"`` or ``"paper000"`` ... ``"paper004"`` (the keys of :data:`PACKAGES`).
+
+    Raises
+    ------
+    ValueError
+        If ``name`` has no ``.`` or its prefix is not a paper key.
+    TypeError
+        If ``name`` is not a string.
+
+    Examples
+    --------
+    >>> paper_of("paper002.thm_4_3")
+    'paper002'
     """
     check_text(name, "name")
     paper = name.split(".", 1)[0]
@@ -254,8 +303,8 @@ class CheckSpec:
     ``equation`` and ``description`` are strings and ``erratum`` is ``True``/``False``;
     anything else raises ``ValueError`` or ``TypeError`` naming the field.
 
-    Example
-    -------
+    Examples
+    --------
     >>> spec = CheckSpec(name="core.demo", func=lambda: Outcome(1.0, 1.0, 0.0, True),
     ...                  equation="1 = 1", description="a demo")
     >>> spec.paper, spec.run().status
@@ -277,7 +326,22 @@ class CheckSpec:
         object.__setattr__(self, "erratum", check_bool(self.erratum, "erratum"))
 
     def run(self, **options: Any) -> CheckResult:
-        """Run the check. Options (``seed``, ``dps``, ``quick``) are passed when accepted."""
+        """Run the check and return its :class:`CheckResult`.
+
+        Parameters
+        ----------
+        **options
+            ``seed``, ``dps``, ``quick``...: each is passed to the check function when its
+            signature has a parameter of that name and the value is not ``None``; others are
+            dropped.
+
+        Returns
+        -------
+        CheckResult
+            Status ``"pass"`` (``"erratum"`` for an erratum) when the outcome passed,
+            ``"fail"`` when it did not, ``"error"`` when the function raised or returned
+            something other than an :class:`Outcome` (the traceback is the ``note``).
+        """
         params = inspect.signature(self.func).parameters
         kwargs = {k: v for k, v in options.items() if k in params and v is not None}
         start = time.perf_counter()
@@ -317,8 +381,8 @@ class ExperimentSpec:
     are callable, ``figure`` and ``title`` are strings; anything else raises ``ValueError`` or
     ``TypeError`` naming the field.
 
-    Example
-    -------
+    Examples
+    --------
     >>> spec = ExperimentSpec(name="core.demo", run=lambda quick=True, seed=0: [1, 2],
     ...                       plot=len, figure="-", title="a demo")
     >>> spec.paper, spec.plot(spec.run())
@@ -348,14 +412,50 @@ def check(
     erratum: bool = False,
     register: bool = True,
 ) -> Callable[[Callable[..., Outcome]], CheckSpec]:
-    """Register ``func`` as the check ``name`` and return its :class:`CheckSpec`.
+    """A decorator registering ``func`` as the check ``name``; it returns a :class:`CheckSpec`.
 
-    ``equation`` cites the statement, e.g. ``"Buchanan et al., Lemma 2.1 / eq. (4)"``.
-    The description defaults to the first line of the function's docstring.
-    ``register=False`` builds the spec without adding it to the registry (for examples).
-    The arguments are checked here, before the decorated function is seen: a ``name`` that
-    does not look like ``"<paper>.<what>"`` raises ``ValueError``, a non-string ``name``,
-    ``equation`` or ``description`` ``TypeError``, a non-bool flag ``ValueError``.
+    Parameters
+    ----------
+    name : str
+        ``"<paper>.<what>"``, e.g. ``"paper002.thm_4_3"``.
+    equation : str
+        The statement checked, cited, e.g. ``"Buchanan et al., Lemma 2.1 / eq. (4)"``.
+    description : str, optional
+        One line; default the first line of the function's docstring.
+    erratum : bool, optional
+        The check reproduces a counterexample to a printed statement: its function returns
+        ``passed=True`` when the printed statement fails (status ``"erratum"``). Its paper's
+        ``errata`` module also enters it in the catalogue (:func:`erratum`).
+    register : bool, optional
+        ``False`` builds the spec without adding it to the registry (for examples).
+
+    Returns
+    -------
+    callable
+        The decorator: ``func -> CheckSpec``. ``func(**options) -> Outcome`` may take
+        ``seed``, ``dps`` and ``quick``.
+
+    Raises
+    ------
+    ValueError
+        At decoration time, before the function is seen: a ``name`` that does not look like
+        ``"<paper>.<what>"``, a flag that is not a bool; when the function is registered, a
+        ``name`` already registered to another function.
+    TypeError
+        A ``name``, ``equation`` or ``description`` that is not a string.
+
+    See Also
+    --------
+    run_check, list_checks, erratum
+
+    Examples
+    --------
+    >>> @check("core.demo_sum", equation="1 + 1 = 2", register=False)
+    ... def demo() -> Outcome:
+    ...     '''One plus one.'''
+    ...     return Outcome(value=1.0 + 1.0, reference=2.0, tolerance=0.0, passed=True)
+    >>> demo.description, demo.run().status
+    ('One plus one.', 'pass')
     """
     paper_of(name)
     check_text(equation, "equation")
@@ -385,16 +485,36 @@ def check(
 class Erratum:
     """A catalogue entry: a statement of a paper that is wrong as printed, and its correction.
 
-    ``name`` looks like ``"<paper>.<what>"`` (``paper`` is set from it); ``where`` locates the
-    statement in the paper (``"Lemma 4.2, eq. (11)"``); ``printed`` is the statement as printed,
-    ``correction`` the corrected statement the package implements, ``counterexample`` the
-    parameters and numbers at which the printed statement fails (empty for a misprint with no
-    numerical consequence) and ``check`` the name of the registered check that reproduces the
-    counterexample (``None`` for a misprint). Anything else raises ``ValueError`` or
-    ``TypeError`` naming the field.
+    Parameters
+    ----------
+    name : str
+        ``"<paper>.<what>"``; ``paper`` is set from it.
+    where : str
+        Where the statement is in the paper, e.g. ``"Lemma 4.2, eq. (11)"``.
+    printed : str
+        The statement as printed.
+    correction : str
+        The corrected statement, which the package implements.
+    counterexample : str, optional
+        The parameters and numbers at which the printed statement fails (empty for a misprint
+        with no numerical consequence).
+    check : str or None, optional
+        The registered check that reproduces the counterexample (``None`` for a misprint).
 
-    Example
-    -------
+    Raises
+    ------
+    ValueError
+        A ``name`` or ``check`` that does not look like ``"<paper>.<what>"``.
+    TypeError
+        A text field that is not a string.
+
+    See Also
+    --------
+    erratum : enters an entry in the catalogue.
+    list_errata : the catalogue.
+
+    Examples
+    --------
     >>> e = Erratum(name="core.demo_misprint", where="eq. (1)", printed="1 + 1 = 3",
     ...             correction="1 + 1 = 2", counterexample="", check=None)
     >>> e.paper
@@ -426,12 +546,46 @@ def erratum(
     counterexample: str = "",
     check: str | None = None,
 ) -> Erratum:
-    """Enter an erratum in the catalogue and return it (see :class:`Erratum`).
+    """Enter a statement printed wrong in a paper in the errata catalogue.
 
-    Registering the same ``name`` twice with different fields raises ``ValueError``.
+    Each theory package's ``errata`` module calls it once per erratum of its paper, beside the
+    check (``@check(..., erratum=True)``) that reproduces the counterexample, if there is one.
 
-    Example
+    Parameters
+    ----------
+    name : str
+        ``"<paper>.<what>"``, e.g. ``"paper000.coupon_c4"``.
+    where : str
+        Where the statement is in the paper, e.g. ``"App. C.2, Prop. C.4"``.
+    printed : str
+        The statement as printed.
+    correction : str
+        The corrected statement, which the package implements.
+    counterexample : str, optional
+        The parameters and numbers at which the printed statement fails; empty for a misprint
+        with no numerical consequence.
+    check : str or None, optional
+        The name of the registered erratum check that reproduces the counterexample.
+
+    Returns
     -------
+    Erratum
+        The catalogue entry.
+
+    Raises
+    ------
+    ValueError
+        A ``name`` or ``check`` that does not look like ``"<paper>.<what>"``, or a ``name``
+        already in the catalogue with different fields.
+    TypeError
+        A field that is not a string.
+
+    See Also
+    --------
+    list_errata, check
+
+    Examples
+    --------
     >>> e = erratum("core.demo_misprint", where="eq. (1)", printed="1 + 1 = 3",
     ...             correction="1 + 1 = 2")
     >>> e in list_errata("core")
@@ -455,13 +609,36 @@ def erratum(
 def experiment(
     name: str, *, plot: Callable[[Any], Any], figure: str, title: str
 ) -> Callable[[Callable[..., Any]], ExperimentSpec]:
-    """Register ``run(quick=True, seed=0) -> result`` with its ``plot`` as experiment ``name``.
+    """A decorator registering ``run(quick=True, seed=0) -> result`` as experiment ``name``.
 
-    The arguments are checked as :class:`ExperimentSpec` checks its fields, here, before the
-    decorated function is seen.
+    Parameters
+    ----------
+    name : str
+        ``"<paper>.<what>"``, e.g. ``"paper000.fig2"``.
+    plot : callable
+        ``plot(result) -> Figure``.
+    figure : str
+        The paper's figure it regenerates, e.g. ``"Fig. 2"`` (``"-"`` for none).
+    title : str
+        One line.
 
-    Example
+    Returns
     -------
+    callable
+        The decorator: ``run -> ExperimentSpec``.
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :class:`ExperimentSpec` checks its fields, here, before the decorated function is
+        seen; ``ValueError`` also for a ``name`` already registered to another function.
+
+    See Also
+    --------
+    get_experiment, list_experiments
+
+    Examples
+    --------
     >>> register = experiment("core.demo_sum", plot=len, figure="-", title="a demo")
     >>> register(lambda quick=True, seed=0: [seed, 1]).plot([0, 1])
     2
@@ -486,7 +663,20 @@ def discover() -> None:
     """Import every registering module: each package's ``checks``, ``figures`` and ``errata``.
 
     The packages are those of :data:`PACKAGES` (``core`` and the five theory packages); a
-    module registers its checks and figures when it is imported.
+    module registers its checks, figures and catalogue entries when it is imported. The
+    ``list_*`` and ``get_*`` functions call it; importing is done once per process.
+
+    Raises
+    ------
+    ImportError
+        A registering module that exists but cannot be imported (a missing subpackage is
+        skipped).
+
+    Examples
+    --------
+    >>> discover()
+    >>> len(list_checks()) > 0
+    True
     """
     for package in PACKAGES.values():
         base = f"diffmem_theory.{package}"
@@ -557,17 +747,69 @@ def _select(
 
 
 def list_checks(paper: str | None = None, names: Iterable[str] | None = None) -> list[CheckSpec]:
-    """All registered checks, sorted by name, optionally filtered by paper or name prefix."""
+    """All registered checks, sorted by name, optionally filtered by paper or name prefix.
+
+    Parameters
+    ----------
+    paper : str or None, optional
+        ``"paper000"`` ... ``"paper004"``, ``"000"`` ... ``"004"`` or ``"core"``.
+    names : iterable of str or None, optional
+        Names or prefixes: ``"paper002"``, ``"paper002.thm"`` (a prefix ends at a ``.`` or
+        ``_``) or full names; ``None`` or empty selects all.
+
+    Returns
+    -------
+    list of CheckSpec
+
+    Raises
+    ------
+    ValueError
+        An unknown paper, or a name that matches no check.
+    TypeError
+        A ``paper`` that is not a string, ``names`` that is not an iterable of strings.
+
+    See Also
+    --------
+    get_check, run_check, list_errata
+
+    Examples
+    --------
+    >>> [c.name for c in list_checks("core", ["core.g2"])]
+    ['core.g2_consistency']
+    """
     return _select(_CHECKS, "check", paper, names)
 
 
 def list_errata(paper: str | None = None, names: Iterable[str] | None = None) -> list[Erratum]:
-    """The errata catalogue of all five papers, sorted by name, optionally filtered by paper.
+    """The errata catalogue of the five papers, sorted by name, optionally filtered.
 
-    Example
+    Parameters
+    ----------
+    paper : str or None, optional
+        ``"paper000"`` ... ``"paper004"``, ``"000"`` ... ``"004"`` or ``"core"``.
+    names : iterable of str or None, optional
+        Names or prefixes of catalogue entries, as for :func:`list_checks`.
+
+    Returns
     -------
-    >>> all(e.paper == "paper000" for e in list_errata("000"))
-    True
+    list of Erratum
+        Where each statement is, as printed, its correction, the counterexample and the check
+        that reproduces it (``diffmem list --errata`` prints them).
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`list_checks`.
+
+    See Also
+    --------
+    erratum, list_checks
+
+    Examples
+    --------
+    >>> entries = list_errata("000")
+    >>> all(e.paper == "paper000" for e in entries), len(entries) > 20
+    (True, True)
     """
     return _select(_ERRATA, "erratum", paper, names)
 
@@ -575,16 +817,57 @@ def list_errata(paper: str | None = None, names: Iterable[str] | None = None) ->
 def list_experiments(
     paper: str | None = None, names: Iterable[str] | None = None
 ) -> list[ExperimentSpec]:
-    """All registered experiments, sorted by name, optionally filtered."""
+    """All registered experiments, sorted by name, optionally filtered.
+
+    Parameters
+    ----------
+    paper : str or None, optional
+        ``"paper000"`` ... ``"paper004"``, ``"000"`` ... ``"004"`` or ``"core"``.
+    names : iterable of str or None, optional
+        Names or prefixes, as for :func:`list_checks`.
+
+    Returns
+    -------
+    list of ExperimentSpec
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`list_checks`.
+
+    Examples
+    --------
+    >>> "core.schedules" in [e.name for e in list_experiments("core")]
+    True
+    """
     return _select(_EXPERIMENTS, "experiment", paper, names)
 
 
 def get_check(name: str) -> CheckSpec:
-    """The check registered as ``name`` (``ValueError`` if there is none, ``TypeError`` for a
-    name that is not a string).
+    """The check registered as ``name``.
 
-    Example
+    Parameters
+    ----------
+    name : str
+        A full check name, e.g. ``"core.g2_consistency"``.
+
+    Returns
     -------
+    CheckSpec
+
+    Raises
+    ------
+    ValueError
+        If no check has that name.
+    TypeError
+        If ``name`` is not a string.
+
+    See Also
+    --------
+    run_check, list_checks
+
+    Examples
+    --------
     >>> get_check("core.g2_consistency").paper
     'core'
     """
@@ -596,11 +879,30 @@ def get_check(name: str) -> CheckSpec:
 
 
 def get_experiment(name: str) -> ExperimentSpec:
-    """The experiment registered as ``name`` (``ValueError`` if there is none, ``TypeError``
-    for a name that is not a string).
+    """The experiment registered as ``name``.
 
-    Example
+    Parameters
+    ----------
+    name : str
+        A full experiment name, e.g. ``"core.schedules"``.
+
+    Returns
     -------
+    ExperimentSpec
+
+    Raises
+    ------
+    ValueError
+        If no experiment has that name.
+    TypeError
+        If ``name`` is not a string.
+
+    See Also
+    --------
+    list_experiments
+
+    Examples
+    --------
     >>> get_experiment("core.schedules").paper
     'core'
     """
@@ -612,10 +914,32 @@ def get_experiment(name: str) -> ExperimentSpec:
 
 
 def run_check(name: str, **options: Any) -> CheckResult:
-    """Run the registered check ``name``; see :meth:`CheckSpec.run` for the options.
+    """Run the registered check ``name``.
 
-    Example
+    Parameters
+    ----------
+    name : str
+        A full check name.
+    **options
+        ``seed``, ``dps``, ``quick``: passed to the check when it takes them (see
+        :meth:`CheckSpec.run`).
+
+    Returns
     -------
+    CheckResult
+
+    Raises
+    ------
+    ValueError, TypeError
+        As :func:`get_check`. A check that raises is not re-raised: its result has the status
+        ``"error"``.
+
+    See Also
+    --------
+    get_check, list_checks
+
+    Examples
+    --------
     >>> run_check("core.g2_consistency", seed=0).status
     'pass'
     """

@@ -1,4 +1,4 @@
-"""`diffmem` checks its arguments before any work: one line on stderr, exit status 2 (issue 14).
+"""`diffmem` checks its arguments before any work: one line on stderr, exit status 2.
 
 Before: ``sweep --out FILE`` (or a path under a file) and an unreachable ``--scheduler`` printed
 raw tracebacks, ``figure NAME --out FILE`` computed the whole figure and then failed, ``check

@@ -18,6 +18,7 @@ from diffmem_theory.registry import (
     get_check,
     get_experiment,
     list_checks,
+    list_errata,
     list_experiments,
 )
 
@@ -104,6 +105,47 @@ def test_selection_by_paper_and_prefix():
         list_checks(paper="007")
 
 
+def test_errata_catalogue_entries_and_selection(monkeypatch):
+    registry.discover()  # first, or the package's errata would land in the scratch catalogue
+    monkeypatch.setattr(registry, "_ERRATA", {})
+    fields = dict(where="eq. (1)", printed="1 + 1 = 3", correction="1 + 1 = 2")
+    first = registry.erratum("paper001.demo_b", **fields, counterexample="x", check="paper001.c")
+    assert registry.erratum("paper001.demo_b", **fields, counterexample="x", check="paper001.c")
+    with pytest.raises(ValueError, match="already registered"):  # the same name, other fields
+        registry.erratum("paper001.demo_b", **fields)
+    misprint = registry.erratum("paper003.demo_a", **fields)
+    assert (misprint.counterexample, misprint.check, misprint.paper) == ("", None, "paper003")
+    assert list_errata() == [first, misprint]
+    assert list_errata("001") == list_errata(paper="paper001") == [first]
+    assert list_errata(names=["paper003.demo"]) == [misprint]
+    assert list_errata("004") == []
+    with pytest.raises(ValueError, match="unknown erratum"):
+        list_errata(names=["paper000.no_such_erratum"])
+    with pytest.raises(ValueError, match="paper must be one of"):
+        list_errata(paper="007")
+
+
+@pytest.mark.parametrize(
+    ("fields", "error", "message"),
+    [
+        ({"name": "nodot"}, ValueError, "name must look like"),
+        ({"name": "paper009.x"}, ValueError, "name must look like"),
+        ({"check": "x"}, ValueError, "name must look like"),
+        ({"where": None}, TypeError, "where must be a string"),
+        ({"printed": 1.0}, TypeError, "printed must be a string"),
+        ({"correction": b"x"}, TypeError, "correction must be a string"),
+        ({"counterexample": None}, TypeError, "counterexample must be a string"),
+    ],
+)
+def test_erratum_fields_are_checked(monkeypatch, fields, error, message):
+    monkeypatch.setattr(registry, "_ERRATA", {})
+    base = dict(name="core.demo", where="eq. (1)", printed="a", correction="b")
+    args = {**base, **fields}
+    with pytest.raises(error, match=message):
+        registry.erratum(args.pop("name"), **args)
+    assert registry._ERRATA == {}
+
+
 def test_every_registered_check_passes():
     """The registry's own statement: each check's prediction meets its independent computation."""
     results = [spec.run(seed=0) for spec in list_checks()]
@@ -112,7 +154,7 @@ def test_every_registered_check_passes():
 
 
 # ---------------------------------------------------------------------------------------------
-# the records validate their fields (issue 14: NaN, inf and complex were stored and passed on)
+# the records validate their fields (NaN, inf and complex were once stored and passed on)
 
 _OUTCOME = dict(value=1.0, reference=1.0, tolerance=0.0, passed=True, note="")
 _RESULT = dict(
@@ -243,7 +285,7 @@ def test_decorator_arguments_are_checked_before_a_function_is_seen(make, error, 
         make()
 
 
-@pytest.mark.parametrize("select", [list_checks, list_experiments])
+@pytest.mark.parametrize("select", [list_checks, list_experiments, list_errata])
 @pytest.mark.parametrize("paper", [math.nan, 0.0, True, 1j, ["paper000"], np.empty(0)])
 def test_a_paper_that_is_not_a_string_is_a_type_error(select, paper):
     """It was an AttributeError ('float' object has no attribute 'startswith')."""
@@ -251,7 +293,7 @@ def test_a_paper_that_is_not_a_string_is_a_type_error(select, paper):
         select(paper=paper)
 
 
-@pytest.mark.parametrize("select", [list_checks, list_experiments])
+@pytest.mark.parametrize("select", [list_checks, list_experiments, list_errata])
 def test_names_must_be_a_list_of_strings(select):
     with pytest.raises(TypeError, match="names must be a list"):
         select(names="core")  # a bare string was split into one-letter prefixes

@@ -1,4 +1,4 @@
-"""`diffmem sweep --scheduler` on a real Dask cluster survives a worker killed mid-run (issue 9).
+"""`diffmem sweep --scheduler` on a real Dask cluster survives a worker killed mid-run.
 
 A throwaway sweep of ``N_RUNS`` short runs goes through the CLI entry point to a
 ``LocalCluster`` of two worker processes. The first attempt of the ``VICTIM`` run blocks; the test

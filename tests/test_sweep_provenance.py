@@ -1,6 +1,6 @@
 """A sweep folder holds one sweep: what produced each result is recorded, and mixing is refused.
 
-Issue 14: an ``--out`` folder holding another sweep's results (or another mode's, or results
+Before: an ``--out`` folder holding another sweep's results (or another mode's, or results
 computed with other library versions) was accepted and the results mixed silently.
 """
 

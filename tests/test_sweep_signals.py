@@ -1,4 +1,4 @@
-"""A sweep's processes die with it, SIGTERM stops it like Ctrl-C, and a rerun resumes (issue 14).
+"""A sweep's processes die with it, SIGTERM stops it like Ctrl-C, and a rerun resumes.
 
 ``timeout``, job schedulers and the OOM killer end the ``diffmem sweep`` process with SIGTERM or
 SIGKILL. The sweep runs in a new session (``start_new_session``), so every process it starts --

@@ -1,4 +1,4 @@
-"""Same configs, same bits: a sweep's results do not depend on its worker count (issue 14).
+"""Same configs, same bits: a sweep's results do not depend on its worker count.
 
 The worker count sets each run's thread count: ``workers=1`` runs in this process with its
 threads, ``workers=2`` in two processes with ``cpu_count // 2`` Numba threads each unless
