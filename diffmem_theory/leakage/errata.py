@@ -18,8 +18,8 @@ The package implements the corrections: :func:`~diffmem_theory.leakage.ambient.p
 :func:`~diffmem_theory.leakage.feldman.sigma_merge` (Lemma 4.5 / B.9); ``printed=True`` gives
 the printed form where it is the same quantity.
 
-Example
--------
+Examples
+--------
 >>> from diffmem_theory.registry import list_errata
 >>> entry = {e.name: e for e in list_errata("004")}["paper004.singletons_n_over_2"]
 >>> entry.check
@@ -28,6 +28,7 @@ Example
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 
@@ -43,6 +44,7 @@ from diffmem_theory.leakage.feldman import (
     expected_singletons,
     sigma_merge,
     singletons_lower_bound,
+    tau_ell,
     tv_at_noise,
 )
 from diffmem_theory.registry import Outcome, check, erratum
@@ -146,6 +148,32 @@ def erratum_lemma_d1_proof() -> Outcome:
 
 
 # --- App. B: Feldman's argument at a fixed noise level --------------------------------------------
+
+
+@check(
+    "paper004.thm_b_2_posterior_mean",
+    equation="Shah et al., Thm B.2 proof (App. D.2.1): E[D_i | Z] = tau_l for |X_i cap Z| = l",
+    erratum=True,
+)
+def thm_b_2_posterior_mean() -> Outcome:
+    """Under the list model of Def. B.1, E[D_i | Z] is not tau_l: 14% off for an unseen class.
+
+    pi = (1, 2, 5, 20), N = 4, n = 6, counts (1, 0, 2, 3): the exact posterior means by
+    enumeration of the 4^4 equally likely draws of (p_1..p_4) are 0.17657, 0.10681, 0.29505,
+    0.42156, against tau_l = 0.17634, 0.09335, 0.29659, 0.42011 with the exact marginal pi_bar
+    (the law of D_1 over the same draws). Value = largest relative difference; passes (erratum
+    reproduced) when it exceeds 1%. Under a Dirichlet prior the identity is exact
+    (checks ``paper004.tau_dirichlet_quadrature`` and ``paper004.tau_dirichlet_posterior``).
+    """
+    pi, counts = np.array([1.0, 2.0, 5.0, 20.0]), np.array([1, 0, 2, 3])
+    draws = np.array(list(itertools.product(pi, repeat=pi.size)))
+    D = draws / draws.sum(axis=1, keepdims=True)
+    likelihood = np.prod(D**counts, axis=1)
+    posterior = likelihood @ D / likelihood.sum()
+    tau = tau_ell(counts, int(counts.sum()), FrequencyPrior(D[:, 0], N=pi.size))
+    worst = float(np.max(np.abs(posterior / tau - 1.0)))
+    note = f"posterior {np.round(posterior, 5).tolist()}; tau_l {np.round(tau, 5).tolist()}"
+    return Outcome(worst, 0.0, 0.01, worst > 0.01, note)
 
 
 @check(
@@ -305,10 +333,10 @@ erratum(
 )
 erratum(
     "paper004.thm_b_2_tau",
-    where="Thm B.2 / eq. (10) and App. B.1",
+    where="Thm B.2 / eq. (10), its proof (App. D.2.1) and App. B.1",
     printed=(
-        "tau_l = E[alpha^{l+1} (1-alpha)^{n-l}] / E[alpha^l (1-alpha)^{n-l}] is the posterior "
-        "mean of a frequency seen l times given the data set, for the list model of Def. B.1; "
+        "E[D_i | Z] = tau_l = E[alpha^{l+1} (1-alpha)^{n-l}] / E[alpha^l (1-alpha)^{n-l}] for a "
+        "subpopulation seen l times in the data set Z, under the list model of Def. B.1; "
         "'X_i cap Z = l', 'Z_1..Z_N partition', 'errn_Z'"
     ),
     correction=(
@@ -316,6 +344,12 @@ erratum(
         "Dirichlet (tau_l = (k + l)/(N k + n)); an approximation under the normalised list of "
         "Def. B.1. The notation reads |X_i cap Z| = l, Z_1..Z_n and err_Z"
     ),
+    counterexample=(
+        "pi = (1, 2, 5, 20), N = 4, n = 6, counts (1, 0, 2, 3): the exact posterior means are "
+        "0.17657, 0.10681, 0.29505, 0.42156 against tau_l = 0.17634, 0.09335, 0.29659, 0.42011 "
+        "(14% off for the unseen class)"
+    ),
+    check="paper004.thm_b_2_posterior_mean",
 )
 erratum(
     "paper004.singletons_n_over_2",

@@ -91,10 +91,29 @@ __all__ = [
 class FrequencyPrior:
     r"""A discrete frequency prior ``pi_bar`` (Def. B.1 / eq. (8)) for N subpopulations.
 
-    ``atoms`` are frequencies in [0, 1], ``probs`` their probabilities (default uniform, summing
-    to 1), ``N`` the number of subpopulations. A valid marginal has ``N E[alpha] = 1``
-    (:attr:`total_weight`); it is not enforced, since Lemmas B.4/B.5 are stated for any prior.
+    A valid marginal has ``N E[alpha] = 1`` (:attr:`total_weight`); it is not enforced, since
+    Lemmas B.4/B.5 are stated for any prior.
 
+    Parameters
+    ----------
+    atoms : array_like
+        Frequencies in [0, 1], at least one.
+    probs : array_like, optional
+        Their probabilities, >= 0 and summing to 1 (default uniform).
+    N : int
+        Number of subpopulations, >= 1 (keyword only).
+
+    See Also
+    --------
+    FrequencyPrior.from_list : the prior of Def. B.1 for a list of frequencies.
+    tau_ell : tau_l of Thm B.2 under this prior.
+
+    References
+    ----------
+    Shah, Kalavasis, Klivans, Daras (2025), Def. B.1, eq. (8); Feldman (2020), Sec. 2.
+
+    Examples
+    --------
     >>> p = FrequencyPrior([0.1, 0.4], N=4)
     >>> p.total_weight
     1.0
@@ -312,9 +331,34 @@ def is_heavy_tailed(prior: FrequencyPrior, n: int, c: float = 0.05) -> bool:
 def lemma_b4_rhs(prior: FrequencyPrior, n: int) -> float:
     r"""Lemma B.4 (Feldman 2020, Lemma 2.6): ``tau_1 >= weight(pi_bar, [1/(3n), 2/n]) / (5n)``.
 
-    Returns the right-hand side. It holds for every prior when n >= 3 (see
-    :func:`lemma_b4_constant`).
+    Returns the right-hand side. It holds for every prior when n >= 3: ``E[alpha (1 -
+    alpha)^{n-1}] <= E[alpha] = 1/N`` bounds the denominator of tau_1 and the numerator is at
+    least ``weight / N`` times the minimum of ``a (1 - a)^{n-1}`` over the window (see
+    :func:`lemma_b4_constant`); at n = 2 a prior with all mass at a = 1 breaks it.
 
+    Parameters
+    ----------
+    prior : FrequencyPrior
+        The frequency prior pi_bar.
+    n : int
+        Number of draws, >= 1.
+
+    Returns
+    -------
+    float
+        ``weight(pi_bar, [1/(3n), 2/n]) / (5n)``.
+
+    See Also
+    --------
+    tau_ell : tau_1 itself.
+    lemma_b4_constant : the constant that makes the lemma hold.
+
+    References
+    ----------
+    Shah, Kalavasis, Klivans, Daras (2025), Lemma 4.4 / B.4; Feldman (2020), Lemma 2.6.
+
+    Examples
+    --------
     >>> round(1000 * lemma_b4_rhs(FrequencyPrior.from_list(zipf_frequencies(1000)), 1000), 5)
     0.04797
     """
@@ -345,8 +389,32 @@ def lemma_b5_applies(prior: FrequencyPrior, n: int, theta: float) -> bool:
     r"""Hypothesis of Lemma B.5 (Feldman 2020, Lemma 2.7); when it holds, ``tau_1 <= 2 theta``.
 
     ``theta <= 1/(2n)``, ``beta = weight(pi_bar, [0, theta]) > 0``, ``t = ln(1/(theta beta))``
-    and ``weight(pi_bar, [theta, t/n]) = 0``.
+    and ``weight(pi_bar, [theta, t/n]) = 0`` (no frequency in the gap).
 
+    Parameters
+    ----------
+    prior : FrequencyPrior
+        The frequency prior pi_bar.
+    n : int
+        Number of draws, >= 1.
+    theta : float
+        The frequency scale, > 0.
+
+    Returns
+    -------
+    bool
+        Whether the hypothesis holds.
+
+    See Also
+    --------
+    tau_ell : tau_1, which the lemma bounds by ``2 theta``.
+
+    References
+    ----------
+    Shah, Kalavasis, Klivans, Daras (2025), Lemma B.5; Feldman (2020), Lemma 2.7.
+
+    Examples
+    --------
     >>> prior = FrequencyPrior([1e-4, 0.5], [0.98, 0.02], N=100)
     >>> lemma_b5_applies(prior, 20, 0.01), bool(tau_ell(1, 20, prior) <= 0.02)
     (True, True)
@@ -363,8 +431,31 @@ def lemma_b5_applies(prior: FrequencyPrior, n: int, theta: float) -> bool:
 def expected_singletons(prior: FrequencyPrior, n: int) -> float:
     r"""Expected number of subpopulations with exactly one of n draws: ``N E[n a (1-a)^{n-1}]``.
 
-    Shah et al., App. B.3 (= ``E_D[sum_i n D_i (1 - D_i)^{n-1}]``).
+    Shah et al., App. B.3 (= ``E_D[sum_i n D_i (1 - D_i)^{n-1}]``); the powers are evaluated as
+    ``exp((n - 1) log1p(-a))``.
 
+    Parameters
+    ----------
+    prior : FrequencyPrior
+        The frequency prior pi_bar.
+    n : int
+        Number of draws, >= 1.
+
+    Returns
+    -------
+    float
+        The expected number of singletons.
+
+    See Also
+    --------
+    singletons_lower_bound : its lower bound (corrected, or as printed).
+
+    References
+    ----------
+    Shah, Kalavasis, Klivans, Daras (2025), App. B.3.
+
+    Examples
+    --------
     >>> round(expected_singletons(FrequencyPrior([0.1], N=10), 10), 6)
     3.874205
     """
@@ -547,11 +638,31 @@ def _contraction(sigma: Any) -> Any:
 def tv_isotropic(delta: ArrayLike) -> Any:
     r"""``TV(N(mu, I), N(mu', I)) = erf(Delta / (2 sqrt 2)) = 2 Phi(Delta/2) - 1``.
 
-    ``Delta = |mu - mu'|``.
+    The exact total variation of two identity-covariance Gaussians with ``Delta = |mu - mu'|``
+    (it depends on the projection on mu - mu' only: two 1-D normals at distance Delta differ by
+    ``2 Phi(Delta/2) - 1``). Used for Lemma 4.5 / B.8 / B.9 in place of the Arbas et al.
+    bounds ``Delta/200 <= TV <= Delta/sqrt(2)`` of the proof.
 
-    The exact total variation of two identity-covariance Gaussians (it depends on the projection
-    on mu - mu' only); used for Lemma 4.5 / B.8 / B.9 in place of the Arbas et al. bounds.
+    Parameters
+    ----------
+    delta : array_like
+        Distance of the means, >= 0.
 
+    Returns
+    -------
+    float or ndarray
+        The total variation.
+
+    See Also
+    --------
+    tv_at_noise : the same total variation after VP noise.
+
+    References
+    ----------
+    Shah, Kalavasis, Klivans, Daras (2025), App. D.2.3.
+
+    Examples
+    --------
     >>> round(tv_isotropic(0.7), 7)
     0.2736613
     """
@@ -790,6 +901,33 @@ def merge_weights(weights: ArrayLike, means: ArrayLike, sigma: float, eps: float
     (Shah et al., Sec. 4.2.3 / Lemma 4.5: merged components add their weights), takes its
     connected components and sums the weights in each. An extension, not in the paper.
 
+    Parameters
+    ----------
+    weights : array_like, shape (K,)
+        Mixing weights, >= 0.
+    means : array_like, shape (K, d)
+        Component means (identity covariances).
+    sigma : float
+        VP noise level in [0, 1].
+    eps : float
+        Merging level, >= 0.
+
+    Returns
+    -------
+    ndarray
+        The weights of the merged components, one per connected component.
+
+    See Also
+    --------
+    tau1_vs_noise : tau_1 of the merged mixture over noise levels.
+    tv_isotropic : the total variation of two components.
+
+    References
+    ----------
+    Shah, Kalavasis, Klivans, Daras (2025), Sec. 4.2.3, Lemma 4.5.
+
+    Examples
+    --------
     >>> merge_weights([0.5, 0.3, 0.2], [[0.0], [0.1], [5.0]], 0.0, 0.05).round(2)
     array([0.8, 0.2])
     """
@@ -811,13 +949,41 @@ def tau1_vs_noise(
     r"""tau_1, the eq. (7) weight and the singleton mass of the merged GMM per noise level.
 
     Extension of Sec. 4.2.3 (not in the paper): at each sigma, :func:`merge_weights`; ``pi_bar``
-    is uniform over the merged weights (N = number of merged components). Returns ``sigma``,
-    ``n_components``, ``tau1`` (:func:`tau_ell`, l = 1; NaN where a single component is left,
-    since then no subpopulation can be seen exactly once), ``weight`` (:func:`heavy_tail_weight`),
-    ``singletons`` (:func:`expected_singletons`) and ``singleton_mass`` = ``N E[n a^2
-    (1-a)^{n-1}]`` = tau_1 x singletons, the expected population mass of the subpopulations
-    seen once: the most that Thm B.2's ``tau_1 err_Z(A, 1)`` term can cost.
+    is uniform over the merged weights (N = number of merged components).
 
+    Parameters
+    ----------
+    weights : array_like, shape (K,)
+        Mixing weights of the GMM at t = 0.
+    means : array_like, shape (K, d)
+        Component means (identity covariances).
+    sigmas : array_like
+        VP noise levels in [0, 1].
+    eps : float
+        Merging level of :func:`merge_weights`.
+    n : int
+        Number of draws (training points), >= 1.
+
+    Returns
+    -------
+    dict of ndarray
+        ``sigma``, ``n_components``, ``tau1`` (:func:`tau_ell`, l = 1; NaN where a single
+        component is left, since then no subpopulation can be seen exactly once), ``weight``
+        (:func:`heavy_tail_weight`), ``singletons`` (:func:`expected_singletons`) and
+        ``singleton_mass`` = ``N E[n a^2 (1-a)^{n-1}]`` = tau_1 x singletons, the expected
+        population mass of the subpopulations seen once: the most that Thm B.2's
+        ``tau_1 err_Z(A, 1)`` term can cost.
+
+    See Also
+    --------
+    merge_weights, tau_ell, heavy_tail_weight, expected_singletons
+
+    References
+    ----------
+    Shah, Kalavasis, Klivans, Daras (2025), Sec. 4.2.3, Thm B.2.
+
+    Examples
+    --------
     >>> means = np.arange(50.0)[:, None] ** 1.5
     >>> r = tau1_vs_noise(zipf_frequencies(50), means, [0.0, 0.99], 0.3, 50)
     >>> r["n_components"].tolist(), bool(r["singleton_mass"][1] < r["singleton_mass"][0])

@@ -32,8 +32,8 @@ The exact optimum of Algorithm 1 still reproduces the noisy copies; these bounds
 copies reveal, and the paper's memorization reduction remains empirical (Sec. 4.1 states it as a
 conjecture; Sec. 5 measures it).
 
-Example
--------
+Examples
+--------
 >>> round(float(mi_ambient([1.0], 0.5)), 8), round(float(mi_ddpm([1.0], 0.5, 10)), 8)
 (0.69314718, 1.7169936)
 >>> round(float(mi_ddpm([1.0], 0.5, 10, printed=True)), 7)

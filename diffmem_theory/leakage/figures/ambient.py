@@ -25,8 +25,8 @@ Quick mode: one seed, sigma_tn in {0 (DDPM), 0.3, 0.45, 0.6, 0.8}, 500 epochs, 4
 per point and epoch (~10 s). Full mode: seeds ``seed..seed+2``, nine levels up to 0.9, 3000
 epochs, 16 draws.
 
-Example
--------
+Examples
+--------
 >>> from diffmem_theory.registry import get_experiment
 >>> r = get_experiment("paper004.ambient").run(quick=True)   # doctest: +SKIP
 >>> bool(r["memorized"][:, 0].mean() > r["memorized"][:, 2].mean())   # doctest: +SKIP

@@ -26,8 +26,8 @@ once) is *not* monotone: it first rises, because the surviving singletons come f
 heavier clusters, and only falls once a few clusters remain. Quick: 10 values of N/n and
 10 sigmas; full: 25 and 30, plus the Monte Carlo pi_bar (200 replicas) at N = n.
 
-Example
--------
+Examples
+--------
 >>> from diffmem_theory.registry import get_experiment
 >>> r = get_experiment("paper004.separation").run(quick=True)
 >>> bool(r["printed_merge_fails"].all()), bool(r["printed_sep_holds"].all())

@@ -16,8 +16,8 @@ At sigma_tn = 0.5, m = 10: I(A) = ln 2, printed 6.9314718, exact 1.7169936. Quic
 levels, Monte Carlo at 3 levels with 4000 draws; full: 200 levels, 6 levels with 20000 draws.
 Both run in about a second.
 
-Example
--------
+Examples
+--------
 >>> r = run.run(quick=True)
 >>> round(float(r["reference"]["exact"]), 7), round(float(r["reference"]["printed"]), 7)
 (1.7169936, 6.9314718)
