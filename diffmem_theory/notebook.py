@@ -20,7 +20,7 @@ from typing import Any
 import matplotlib.pyplot as plt
 
 from diffmem_theory.plotting import save_figure
-from diffmem_theory.registry import CheckResult, get_experiment, list_checks
+from diffmem_theory.registry import CheckResult, get_experiment, list_checks, list_errata
 
 __all__ = ["FIGURES", "experiment", "quick_mode", "run_checks", "show", "show_errata", "table"]
 
@@ -95,10 +95,35 @@ def run_checks(paper: str, seed: int = 0) -> list[CheckResult]:
 
 
 def show_errata(results: Sequence[CheckResult]) -> None:
-    """Print each erratum: the printed statement, computed vs printed value, counterexample.
+    """Print each reproduced erratum: its catalogue entry and the values its check computed.
 
-    ``results`` is a sequence of :class:`~diffmem_theory.registry.CheckResult` (e.g. from
-    :func:`run_checks`); anything else raises ``TypeError``.
+    For every result with status ``"erratum"``: the catalogue entry whose check it is (where the
+    statement is in the paper, as printed, the correction and the counterexample; see
+    :func:`~diffmem_theory.registry.list_errata`), then the value the check computed against the
+    printed one and the check's note. A result that no catalogue entry names shows its
+    equation as the printed statement.
+
+    Parameters
+    ----------
+    results : sequence of CheckResult
+        E.g. from :func:`run_checks`; results of other statuses are skipped.
+
+    Raises
+    ------
+    TypeError
+        If ``results`` is not a sequence of :class:`~diffmem_theory.registry.CheckResult`.
+
+    Examples
+    --------
+    >>> from diffmem_theory.registry import run_check
+    >>> show_errata([run_check("paper000.erratum_coupon_c4")])  # doctest: +ELLIPSIS
+    paper000.coupon_c4 (App. C.2, Prop. C.4 (coupon collector))
+      printed:        P[A] >= 1 - K^{-log d}(1 + log K log d) for l >= (1 + log d) K log K
+      correction:     P[A] >= 1 - K(1 - 1/K)^l (1 + l/(K - 1)) >= ...
+      counterexample: at the smallest allowed l = ...: K = 12, d = 5, l = 78: 0.893773 < 0.908371...
+      check paper000.erratum_coupon_c4: computed 0.893773, printed/reference 0.908371
+      note: [paper000.coupon_c4] K=12, d=5: exact 0.893773 < printed 0.908371; ...
+    <BLANKLINE>
     """
     if isinstance(results, (str, bytes)) or not hasattr(results, "__iter__"):
         raise TypeError(f"results must be a sequence of CheckResult, got {type(results).__name__}")
@@ -106,9 +131,17 @@ def show_errata(results: Sequence[CheckResult]) -> None:
     for r in results:
         if not isinstance(r, CheckResult):
             raise TypeError(f"results must hold CheckResult objects, got {type(r).__name__}")
-    for r in results:
-        if r.status == "erratum":
-            print(f"{r.name}\n  printed:  {r.equation}")
-            ref = "-" if r.reference is None else f"{r.reference:.6g}"
-            print(f"  computed: {r.value:.6g}   printed/reference: {ref}")
-            print(f"  counterexample: {r.note.strip()}\n")
+    shown = [r for r in results if r.status == "erratum"]
+    entries = {e.check: e for e in list_errata() if e.check is not None} if shown else {}
+    for r in shown:
+        entry = entries.get(r.name)
+        if entry is None:
+            print(f"{r.name}\n  printed:        {r.equation}")
+        else:
+            print(f"{entry.name} ({entry.where})")
+            print(f"  printed:        {entry.printed}")
+            print(f"  correction:     {entry.correction}")
+            print(f"  counterexample: {entry.counterexample}")
+        ref = "-" if r.reference is None else f"{r.reference:.6g}"
+        print(f"  check {r.name}: computed {r.value:.6g}, printed/reference {ref}")
+        print(f"  note: {r.note.strip()}\n")
