@@ -139,6 +139,32 @@ def chi2_lower_tail_bound(p: ArrayLike, eps: ArrayLike, *, log: bool = False) ->
     ``eps = 0`` gives the trivial bound 1. Vectorized over ``p`` and ``eps``; ``log=True``
     returns the logarithm of the bound (finite where the bound underflows).
 
+    Parameters
+    ----------
+    p : float or array_like
+        Degrees of freedom, ``p > 0`` (any real: a Gamma(p/2, 2) variable).
+    eps : float or array_like
+        Relative deviation, ``0 <= eps < 1``.
+    log : bool, default False
+        Return the logarithm of the bound (finite where the bound underflows).
+
+    Returns
+    -------
+    float or ndarray
+        The bound on the probability (or its logarithm), broadcast over ``p`` and ``eps``.
+
+    See Also
+    --------
+    chi2_upper_tail_bound : the other bound of Theorem C.1.
+    chi2_two_sided_bound : the other bound of Theorem C.1.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Theorem C.1, eq. (17) (App. C).
+
+    Examples
+    --------
     >>> round(chi2_lower_tail_bound(100, 0.3), 6)   # exact: chi2.cdf(70, 100) = 0.009846
     0.058792
     """
@@ -161,6 +187,32 @@ def chi2_upper_tail_bound(p: ArrayLike, eps: ArrayLike, *, log: bool = False) ->
     ``eps >= 0``.) Uses ``log1p``; vectorized over ``p`` and ``eps``; ``log=True`` returns the
     logarithm of the bound.
 
+    Parameters
+    ----------
+    p : float or array_like
+        Degrees of freedom, ``p > 0`` (any real: a Gamma(p/2, 2) variable).
+    eps : float or array_like
+        Relative deviation, ``eps >= 0``.
+    log : bool, default False
+        Return the logarithm of the bound (finite where the bound underflows).
+
+    Returns
+    -------
+    float or ndarray
+        The bound on the probability (or its logarithm), broadcast over ``p`` and ``eps``.
+
+    See Also
+    --------
+    chi2_lower_tail_bound : the other bound of Theorem C.1.
+    chi2_two_sided_bound : the other bound of Theorem C.1.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Theorem C.1, eq. (18) (App. C).
+
+    Examples
+    --------
     >>> round(chi2_upper_tail_bound(100, 0.3), 6)   # exact: chi2.sf(130, 100) = 0.023512
     0.152318
     """
@@ -181,6 +233,32 @@ def chi2_two_sided_bound(p: ArrayLike, eps: ArrayLike, *, log: bool = False) -> 
     ``-eps - log(1 - eps) >= eps^2/2``, so eqs. (17)-(18) are each ``<= exp(-p eps^2/8)``.
     ``log=True`` returns ``log 2 - p eps^2/8``.
 
+    Parameters
+    ----------
+    p : float or array_like
+        Degrees of freedom, ``p > 0`` (any real: a Gamma(p/2, 2) variable).
+    eps : float or array_like
+        Relative deviation, ``0 <= eps <= 1``.
+    log : bool, default False
+        Return the logarithm of the bound (finite where the bound underflows).
+
+    Returns
+    -------
+    float or ndarray
+        The bound on the probability (or its logarithm), broadcast over ``p`` and ``eps``.
+
+    See Also
+    --------
+    chi2_lower_tail_bound : the other bound of Theorem C.1.
+    chi2_upper_tail_bound : the other bound of Theorem C.1.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Theorem C.1, eq. (19) (App. C).
+
+    Examples
+    --------
     >>> round(chi2_two_sided_bound(100, 0.3), 6)
     0.649305
     """
@@ -211,6 +289,35 @@ def gaussian_norm_deviation(
     Gaussian tails); Lemmas E.1, E.5 and E.6 quote it as 3, which their proofs do not justify --
     this function always uses 4. ``var = s^2 > 0``, ``mean_norm = |mu| >= 0``.
 
+    Parameters
+    ----------
+    d : float or array_like
+        Dimension, ``d > 0``.
+    eps : float or array_like
+        Relative deviation, ``0 <= eps <= 1``.
+    var : float or array_like, default 1.0
+        The variance ``s^2 > 0`` of each coordinate.
+    mean_norm : float or array_like, default 0.0
+        ``|mu| >= 0``.
+
+    Returns
+    -------
+    Bound
+        A ``"deviation"`` bound: ``value`` (the threshold), ``center`` (``E|g|^2``) and
+        ``failure_probability``.
+
+    See Also
+    --------
+    chi2_two_sided_bound : the chi-square part of the proof.
+    gamma_star : the norm bound of Lemmas E.5, E.6 that follows from it.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Lemma C.2 (App. C).
+
+    Examples
+    --------
     >>> b = gaussian_norm_deviation(100, 0.5, var=2.0, mean_norm=3.0)
     >>> round(b.value, 4), b.center, round(b.failure_probability, 6)
     (121.2132, 209.0, 0.175748)
@@ -249,6 +356,36 @@ def prop_c3_bounds(
 
     Returns an ``"interval"`` :class:`Bound` (``lower``, ``upper``, ``failure_probability``).
 
+    Parameters
+    ----------
+    d : float or array_like
+        Dimension, ``d > 0``.
+    n : int
+        Number of points, ``n >= 2`` (``n - 1`` averaged, one held out).
+    eps : float or array_like
+        ``0 < eps < 1``.
+    var_star : float or array_like, default 1.0
+        The variance ``s^2 > 0`` of the points.
+    printed : bool, default False
+        ``True`` returns the statement as printed (rate ``d eps^2/2``, no ``s^2`` in the lower
+        end).
+
+    Returns
+    -------
+    Bound
+        An ``"interval"`` bound (``lower``, ``value`` = upper end, ``failure_probability``).
+
+    See Also
+    --------
+    softmax_subset_bound : Lemma D.2, used with it in Thm F.3.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Proposition C.3 (App. C).
+
+    Examples
+    --------
     >>> b = prop_c3_bounds(1000, 3, 0.2, var_star=0.5)
     >>> round(b.lower, 9), b.upper, round(b.failure_probability, 6)
     (200.0, 1600.0, 0.121283)
@@ -285,6 +422,29 @@ def coupon_min_draws(K: ArrayLike, d: ArrayLike) -> Any:
     Buchanan et al. (paper 000), Proposition C.4 (``l >= (1 + log d) K log K``). ``K >= 1``
     (integer), ``d >= 1``; vectorized (returns a Python int for scalars).
 
+    Parameters
+    ----------
+    K : int or array_like of int
+        Number of labels, ``K >= 1``.
+    d : float or array_like
+        Dimension, ``d >= 1``.
+
+    Returns
+    -------
+    int or ndarray of int64
+        ``ceil((1 + log d) K log K)``.
+
+    See Also
+    --------
+    coupon_probability_exact, coupon_bound_rigorous
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Proposition C.4 (App. C).
+
+    Examples
+    --------
     >>> coupon_min_draws(12, 5), coupon_min_draws(12, 50)
     (78, 147)
     """
@@ -387,6 +547,34 @@ def coupon_probability_exact(
     work: ``l <= 200,000`` and ``K min(K, l) l <= 2e8`` for ``"expand"``, ``l <= 1000`` for
     ``"dp"``.
 
+    Parameters
+    ----------
+    K : int
+        Number of labels, ``K >= 1``.
+    l : int
+        Number of draws, ``l >= 0``.
+    exact : bool, default False
+        Return a :class:`fractions.Fraction` instead of a float.
+    method : {"expand", "dp"}
+        Inclusion-exclusion expansion (default) or the EGF dynamic program.
+
+    Returns
+    -------
+    float or fractions.Fraction
+        ``P[A]``.
+
+    See Also
+    --------
+    coupon_bound_rigorous : a corrected lower bound.
+    coupon_bound_printed : the (false) printed bound.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Proposition C.4 (App. C).
+
+    Examples
+    --------
     >>> round(coupon_probability_exact(12, 78), 6)
     0.893773
     >>> coupon_probability_exact(2, 4, exact=True)   # aabb-type sequences: 6 of 16
@@ -417,6 +605,30 @@ def coupon_bound_printed(K: ArrayLike, d: ArrayLike) -> Any:
     line carries a factor 2 that the statement drops, and its union bound loses a ``1 +`` (``1 + log
     d``, not ``log d``). Use :func:`coupon_bound_rigorous`. Vectorized.
 
+    Parameters
+    ----------
+    K : int or array_like of int
+        Number of labels, ``K >= 1``.
+    d : float or array_like
+        Dimension, ``d >= 1``.
+
+    Returns
+    -------
+    float or ndarray
+        ``1 - K^{-log d} (1 + log K log d)``.
+
+    See Also
+    --------
+    coupon_bound_rigorous : the corrected bound (use it).
+    coupon_probability_exact : the exact probability.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Proposition C.4 (App. C).
+
+    Examples
+    --------
     >>> round(coupon_bound_printed(12, 5), 6)
     0.908371
     """
@@ -448,6 +660,35 @@ def coupon_bound_rigorous(
     property tests (``tests/crossover/test_concentration.py``). ``K >= 2``; ``d >= 1``;
     ``form="closed"`` rejects an ``l`` below ``(1 + log d) K log K``. Vectorized.
 
+    Parameters
+    ----------
+    K : int or array_like of int
+        Number of labels, ``K >= 2``.
+    d : float or array_like
+        Dimension, ``d >= 1``.
+    l : int or array_like of int, optional
+        Number of draws; default :func:`coupon_min_draws`. ``form="closed"`` needs
+        ``l >= (1 + log d) K log K``.
+    form : {"union", "closed"}
+        The union bound (any ``l``) or its closed form.
+
+    Returns
+    -------
+    float or ndarray
+        The lower bound on ``P[A]``.
+
+    See Also
+    --------
+    coupon_bound_printed : the printed statement (false for small d).
+    coupon_probability_exact : the exact probability.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Proposition C.4 (App. C), corrected.
+
+    Examples
+    --------
     >>> round(coupon_bound_rigorous(12, 5), 6)     # exact P[A] = 0.893773
     0.890435
     >>> round(coupon_bound_rigorous(12, 5, form="closed"), 6)
@@ -495,6 +736,33 @@ def softmax_onehot_bound(n: ArrayLike, gap: ArrayLike, T: ArrayLike, p: float | 
     ``(n - 1) e^{-gamma/T} (1 + (n - 1)^{1-p})^{1/p}`` (``(n - 1) e^{-gamma/T}`` for
     ``p = inf``), which is at most the printed one. ``n >= 1``, ``gap >= 0``, ``T > 0``.
 
+    Parameters
+    ----------
+    n : int or array_like of int
+        Length of ``v``, ``n >= 1``.
+    gap : float or array_like
+        ``gamma = min_{i != k} (v_k - v_i) >= 0``.
+    T : float or array_like
+        Temperature, ``T > 0``.
+    p : float, optional
+        The norm order (``>= 1`` or ``math.inf``); ``None`` gives the printed bound.
+
+    Returns
+    -------
+    float or ndarray
+        The bound on ``|softmax(v/T) - e_k|_p``.
+
+    See Also
+    --------
+    softmax_subset_bound : Lemma D.2.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Lemma D.1 (App. D).
+
+    Examples
+    --------
     >>> round(softmax_onehot_bound(10, 3.0, 1.0), 6)
     0.896167
     >>> round(softmax_onehot_bound(10, 3.0, 1.0, p=2), 6)
@@ -535,6 +803,35 @@ def softmax_subset_bound(
     where ``softmax(v_S/T)`` is renormalized on ``S`` and zero outside. ``S = {k}`` is Lemma D.1
     up to its constant; ``S = [n]`` gives 0. ``1 <= S_size <= n``, ``gap_S >= 0``, ``T > 0``.
 
+    Parameters
+    ----------
+    n : int or array_like of int
+        Length of ``v``, ``n >= 1``.
+    S_size : int or array_like of int
+        ``|S|``, ``1 <= |S| <= n``.
+    gap_S : float or array_like
+        ``gamma_S = min_{i not in S} (v_k - v_i) >= 0``.
+    T : float or array_like
+        Temperature, ``T > 0``.
+    p : float, default 1.0
+        The norm order (``>= 1`` or ``math.inf``).
+
+    Returns
+    -------
+    float or ndarray
+        The bound on ``|softmax(v/T) - softmax(v_S/T)|_p``.
+
+    See Also
+    --------
+    softmax_onehot_bound : Lemma D.1.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Lemma D.2 (App. D).
+
+    Examples
+    --------
     >>> round(softmax_subset_bound(10, 3, 2.0, 0.5, p=2), 6)
     0.256419
     """
@@ -604,6 +901,44 @@ def coupling_conditions(
     division, so ``eps = 1`` is simply ``False``). Vectorized over ``t`` (and ``eps``, ``d``...);
     returns a bool for scalar inputs.
 
+    Parameters
+    ----------
+    t : float or array_like
+        Diffusion time(s) in the schedule's domain.
+    eps : float or array_like
+        The concentration parameter, ``0 <= eps <= 1``.
+    d : float or array_like
+        Dimension, ``d > 0``.
+    gamma : float or array_like
+        Minimal separation ``min_{k != k'} |mu_k - mu_k'| > 0`` of the true means.
+    var_star : float or array_like, default 1.0
+        The cluster variance ``s^2 > 0``.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPTrig`.
+    lemma : str, default "F.1"
+        One of :data:`LEMMAS`.
+    printed : bool, default False
+        The conditions as printed.
+    sharp : bool, default False
+        The weaker conditions under which the claims still hold (see above).
+
+    Returns
+    -------
+    bool or ndarray of bool
+        Whether the conditions hold, broadcast over the arguments.
+
+    See Also
+    --------
+    lemma_e1, lemma_e2, lemma_e3, lemma_e4, lemma_e5, lemma_e6 : the lemmas.
+    gap_means_failure_exact : the exact law behind the sharp E.1 condition.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Appendices E and F.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> t = np.array([0.1, 0.5, 0.9])
     >>> coupling_conditions(t, 0.1, 50, 10.0, lemma="F.1").tolist()
@@ -672,6 +1007,35 @@ def gap_means_failure_exact(
     ``eps <= alpha gamma/(2 sqrt(d V))`` (``Phi(-x) <= e^{-x^2/2}/2``), a weaker condition than
     the printed one -- only the printed *proof* needs ``sqrt(eps)``.
 
+    Parameters
+    ----------
+    t : float or array_like
+        Diffusion time(s) in the schedule's domain.
+    K : int or array_like of int
+        Number of clusters, ``K >= 1``.
+    gamma : float or array_like
+        Minimal separation ``min_{k != k'} |mu_k - mu_k'| > 0`` of the true means.
+    var_star : float or array_like, default 1.0
+        The cluster variance ``s^2 > 0``.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPTrig`.
+
+    Returns
+    -------
+    float or ndarray
+        ``(K - 1) Phi(-alpha gamma/(4 sqrt V))``.
+
+    See Also
+    --------
+    lemma_e1 : the lemma whose failure probability this bounds.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Lemma E.1 (App. E); the bound is ours.
+
+    Examples
+    --------
     >>> round(gap_means_failure_exact(0.5, 2, 4.0), 6)   # Phi(-0.866 * 4 / 4)
     0.193238
     """
@@ -691,6 +1055,33 @@ def gamma_star(Gamma: ArrayLike, eps: ArrayLike, d: ArrayLike, var_star: ArrayLi
     ``|x^j| <= Gamma_*`` except with probability ``4 exp(-d eps^2/8)`` per point (the function of
     ``|mu_k|`` is increasing, so its maximum over ``k`` is attained at ``Gamma = max_k |mu_k|``).
 
+    Parameters
+    ----------
+    Gamma : float or array_like
+        Maximal mean norm ``max_k |mu_k| >= 0``.
+    eps : float or array_like
+        ``0 <= eps <= 1``.
+    d : float or array_like
+        Dimension, ``d > 0``.
+    var_star : float or array_like, default 1.0
+        The cluster variance ``s^2 > 0``.
+
+    Returns
+    -------
+    float or ndarray
+        ``Gamma_*``.
+
+    See Also
+    --------
+    gaussian_norm_deviation : Lemma C.2.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Lemmas E.5 and E.6 (App. E).
+
+    Examples
+    --------
     >>> round(gamma_star(10.0, 0.5, 100, 1.0), 6)   # sqrt(100 + 50 + 150)
     17.320508
     """
@@ -751,6 +1142,46 @@ def lemma_e1(
     :func:`gap_means_failure_exact`). The constant 4 is right (the proof writes 3, quoting Lemma
     C.2 wrongly). ``N`` and ``Gamma`` are unused (uniform signature of ``lemma_e1..e6``).
 
+    Parameters
+    ----------
+    t : float or array_like
+        Diffusion time(s) in the schedule's domain.
+    eps : float or array_like
+        The concentration parameter, ``0 <= eps <= 1``.
+    d : float or array_like
+        Dimension, ``d > 0``.
+    N : int or array_like of int
+        Number of training points.
+    K : int or array_like of int
+        Number of clusters.
+    gamma : float or array_like
+        Minimal separation ``min_{k != k'} |mu_k - mu_k'| > 0`` of the true means.
+    Gamma : float or array_like, optional
+        Maximal mean norm ``max_k |mu_k|``.
+    var_star : float or array_like, default 1.0
+        The cluster variance ``s^2 > 0``.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPTrig`.
+    printed : bool, default False
+        The statement as printed.
+
+    Returns
+    -------
+    Bound
+        A ``"lower"`` :class:`Bound` with ``failure_probability`` and ``conditions_hold``.
+
+    See Also
+    --------
+    coupling_conditions : the conditions on ``eps``.
+    lemma_e2, lemma_e3, lemma_e4, lemma_e5, lemma_e6 : the other lemmas of Appendix E.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Lemma E.1 (App. E).
+
+    Examples
+    --------
     >>> b = lemma_e1(0.3, 0.5, 200, 10, 3, 39.6, var_star=0.8)
     >>> round(b.value, 3), round(b.failure_probability, 6), b.conditions_hold
     (713.513, 0.023165, True)
@@ -797,6 +1228,46 @@ def lemma_e2(
     whenever the latter is < 1, so the statement stands. ``K``, ``Gamma`` unused; ``printed``
     changes nothing (kept for a uniform signature).
 
+    Parameters
+    ----------
+    t : float or array_like
+        Diffusion time(s) in the schedule's domain.
+    eps : float or array_like
+        The concentration parameter, ``0 <= eps <= 1``.
+    d : float or array_like
+        Dimension, ``d > 0``.
+    N : int or array_like of int
+        Number of training points.
+    K : int or array_like of int
+        Number of clusters.
+    gamma : float or array_like
+        Minimal separation ``min_{k != k'} |mu_k - mu_k'| > 0`` of the true means.
+    Gamma : float or array_like, optional
+        Maximal mean norm ``max_k |mu_k|``.
+    var_star : float or array_like, default 1.0
+        The cluster variance ``s^2 > 0``.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPTrig`.
+    printed : bool, default False
+        Changes nothing (uniform signature).
+
+    Returns
+    -------
+    Bound
+        A ``"lower"`` :class:`Bound` with ``failure_probability`` and ``conditions_hold``.
+
+    See Also
+    --------
+    coupling_conditions : the conditions on ``eps``.
+    lemma_e1, lemma_e3, lemma_e4, lemma_e5, lemma_e6 : the other lemmas of Appendix E.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Lemma E.2 (App. E).
+
+    Examples
+    --------
     >>> b = lemma_e2(0.6, 0.55, 200, 10, 3, 25.46, var_star=0.8)
     >>> round(b.value, 4), round(b.failure_probability, 6), b.conditions_hold
     (46.08, 0.020783, True)
@@ -839,6 +1310,48 @@ def lemma_e3(
     the proof gives the stronger ``alpha^2 s^2 (1 - eps) d + alpha^2 gamma^2/2`` (``strong=True``).
     ``K``, ``Gamma`` unused; ``printed`` changes nothing.
 
+    Parameters
+    ----------
+    t : float or array_like
+        Diffusion time(s) in the schedule's domain.
+    eps : float or array_like
+        The concentration parameter, ``0 <= eps <= 1``.
+    d : float or array_like
+        Dimension, ``d > 0``.
+    N : int or array_like of int
+        Number of training points.
+    K : int or array_like of int
+        Number of clusters.
+    gamma : float or array_like
+        Minimal separation ``min_{k != k'} |mu_k - mu_k'| > 0`` of the true means.
+    Gamma : float or array_like, optional
+        Maximal mean norm ``max_k |mu_k|``.
+    var_star : float or array_like, default 1.0
+        The cluster variance ``s^2 > 0``.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPTrig`.
+    strong : bool, default False
+        The proof's stronger bound.
+    printed : bool, default False
+        Changes nothing (uniform signature).
+
+    Returns
+    -------
+    Bound
+        A ``"lower"`` :class:`Bound` with ``failure_probability`` and ``conditions_hold``.
+
+    See Also
+    --------
+    coupling_conditions : the conditions on ``eps``.
+    lemma_e1, lemma_e2, lemma_e4, lemma_e5, lemma_e6 : the other lemmas of Appendix E.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Lemma E.3 (App. E).
+
+    Examples
+    --------
     >>> b = lemma_e3(0.6, 0.55, 200, 10, 3, 25.46, var_star=0.8, strong=True)
     >>> round(b.value, 4), b.conditions_hold
     (253.5077, True)
@@ -883,6 +1396,46 @@ def lemma_e4(
     valid; ``printed=True`` uses ``2K`` and the printed E.1 condition). Conditions: Lemma E.1's
     (see :func:`coupling_conditions`). ``N`` unused. ``Gamma = max_k |mu_k|`` is required.
 
+    Parameters
+    ----------
+    t : float or array_like
+        Diffusion time(s) in the schedule's domain.
+    eps : float or array_like
+        The concentration parameter, ``0 <= eps <= 1``.
+    d : float or array_like
+        Dimension, ``d > 0``.
+    N : int or array_like of int
+        Number of training points.
+    K : int or array_like of int
+        Number of clusters.
+    gamma : float or array_like
+        Minimal separation ``min_{k != k'} |mu_k - mu_k'| > 0`` of the true means.
+    Gamma : float or array_like, optional
+        Maximal mean norm ``max_k |mu_k|``.
+    var_star : float or array_like, default 1.0
+        The cluster variance ``s^2 > 0``.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPTrig`.
+    printed : bool, default False
+        The statement as printed.
+
+    Returns
+    -------
+    Bound
+        An ``"upper"`` :class:`Bound` with ``failure_probability`` and ``conditions_hold``.
+
+    See Also
+    --------
+    coupling_conditions : the conditions on ``eps``.
+    lemma_e1, lemma_e2, lemma_e3, lemma_e5, lemma_e6 : the other lemmas of Appendix E.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Lemma E.4 (App. E).
+
+    Examples
+    --------
     >>> b = lemma_e4(0.3, 0.5, 200, 10, 3, 39.6, Gamma=28.0, var_star=0.8)
     >>> round(b.log_value, 3), round(b.failure_probability, 6), b.conditions_hold
     (-433.621, 0.023165, True)
@@ -933,6 +1486,46 @@ def lemma_e5(
     (Lemma C.2 with its proven constant 4; the proof writes 3 but still sums to ``4N``).
     ``K`` unused; ``Gamma`` required.
 
+    Parameters
+    ----------
+    t : float or array_like
+        Diffusion time(s) in the schedule's domain.
+    eps : float or array_like
+        The concentration parameter, ``0 <= eps <= 1``.
+    d : float or array_like
+        Dimension, ``d > 0``.
+    N : int or array_like of int
+        Number of training points.
+    K : int or array_like of int
+        Number of clusters.
+    gamma : float or array_like
+        Minimal separation ``min_{k != k'} |mu_k - mu_k'| > 0`` of the true means.
+    Gamma : float or array_like, optional
+        Maximal mean norm ``max_k |mu_k|``.
+    var_star : float or array_like, default 1.0
+        The cluster variance ``s^2 > 0``.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPTrig`.
+    printed : bool, default False
+        The statement as printed.
+
+    Returns
+    -------
+    Bound
+        An ``"upper"`` :class:`Bound` with ``failure_probability`` and ``conditions_hold``.
+
+    See Also
+    --------
+    coupling_conditions : the conditions on ``eps``.
+    lemma_e1, lemma_e2, lemma_e3, lemma_e4, lemma_e6 : the other lemmas of Appendix E.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Lemma E.5 (App. E).
+
+    Examples
+    --------
     >>> b = lemma_e5(0.6, 0.55, 200, 10, 3, 25.46, Gamma=18.0, var_star=0.8)
     >>> round(b.log_value, 3), round(b.failure_probability, 6), b.conditions_hold
     (-57.836, 0.041566, True)
@@ -1009,6 +1602,52 @@ def lemma_e6(
     ``|s - s_S|_1 = 2 sum_{j not in S_i} s_j <= 2 (M - |S_i|) e^{-alpha^2 gamma^2/(4 sigma^2)}``
     (Lemma D.2's first step) and ``|x^j| <= Gamma_*`` (Lemma C.2, ``4M`` terms).
 
+    Parameters
+    ----------
+    t : float or array_like
+        Diffusion time(s) in the schedule's domain.
+    eps : float or array_like
+        The concentration parameter, ``0 <= eps <= 1``.
+    d : float or array_like
+        Dimension, ``d > 0``.
+    N : int or array_like of int
+        Number of training points.
+    K : int or array_like of int
+        Number of clusters.
+    gamma : float or array_like
+        Minimal separation ``min_{k != k'} |mu_k - mu_k'| > 0`` of the true means.
+    Gamma : float or array_like, optional
+        Maximal mean norm ``max_k |mu_k|``.
+    var_star : float or array_like, default 1.0
+        The cluster variance ``s^2 > 0``.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPTrig`.
+    M : int
+        Number of memorized points (the paper's ``l``), ``1 <= M <= N``.
+    memorized : bool, default False
+        Part (i) (``i`` memorized) or (ii) (``i`` held out).
+    coupon : {"union", "closed"}
+        The coupon term of the corrected (ii).
+    printed : bool, default False
+        The statement as printed.
+
+    Returns
+    -------
+    Bound
+        An ``"upper"`` :class:`Bound` with ``failure_probability`` and ``conditions_hold``.
+
+    See Also
+    --------
+    coupling_conditions : the conditions on ``eps``.
+    lemma_e1, lemma_e2, lemma_e3, lemma_e4, lemma_e5 : the other lemmas of Appendix E.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Lemma E.6 (App. E).
+
+    Examples
+    --------
     >>> b = lemma_e6(0.5, 0.4, 400, 31, 3, 59.4, Gamma=42.0, M=30)
     >>> round(b.log_value, 2), round(b.failure_probability, 4), b.conditions_hold
     (-2638.27, 0.1012, True)

@@ -135,6 +135,35 @@ def gen_excess_loss(
     the exact MMSE of the per-cluster (nominal) denoiser. For VPTrig and ``s2 = 1`` it is ``d t^2``.
     Vectorized over ``t``, ``d`` and ``var_star`` (broadcast); ``schedule`` defaults to VPTrig.
 
+    Parameters
+    ----------
+    t : float or array_like
+        Diffusion time(s) in the schedule's domain (``(0, 1)`` for VPTrig).
+    d : float or array_like
+        Data dimension, ``d > 0``.
+    var_star : float or array_like, default 1.0
+        The cluster variance ``s2 = sigma_*^2 > 0`` (a variance).
+    schedule : Schedule, optional
+        The noise schedule; default :class:`~diffmem_theory.core.schedules.VPTrig`.
+
+    Returns
+    -------
+    ndarray
+        ``d s2 / (psi_t s2 + 1)``, broadcast over the arguments.
+
+    See Also
+    --------
+    pmem_excess_loss : the partially memorizing excess loss (Thm 3.2).
+    thm_f_1_residual : the non-asymptotic residual of Thm F.1.
+    diffmem_theory.crossover.symbolic.gen_excess_expr : the sympy twin.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Theorem 3.1 (Sec. 3) and Theorem F.1 (App. F).
+
+    Examples
+    --------
     >>> round(float(gen_excess_loss(0.36028, 50)), 4)   # t_16, d = 50: 50 t^2
     6.4901
     """
@@ -169,6 +198,37 @@ def pmem_excess_loss(
     theorem makes no claim) is evaluated with an
     :class:`~diffmem_theory._validation.OutOfRangeWarning`.
 
+    Parameters
+    ----------
+    M : float or array_like
+        Number of memorized training points, ``0 <= M <= N``.
+    N : float or array_like
+        Number of training points, ``N > 0``.
+    d : float or array_like
+        Data dimension, ``d > 0``.
+    var_star : float or array_like, default 1.0
+        The cluster variance ``s2 = sigma_*^2 > 0`` (a variance).
+    C : float, default 2.0
+        The constant of Thm 3.2, in [1, 2] (other ``C > 0`` warn with ``OutOfRangeWarning``).
+
+    Returns
+    -------
+    ndarray
+        ``C (1 - M/N) d s2``, broadcast over the arguments.
+
+    See Also
+    --------
+    gen_excess_loss : the generalizing excess loss (Thm 3.1).
+    empirical_constant : the constant ``C`` measured from losses.
+    diffmem_theory.crossover.symbolic.pmem_excess_expr : the sympy twin.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Theorem 3.2 (Sec. 3) and Theorem F.3 (App. F).
+
+    Examples
+    --------
     >>> pmem_excess_loss([20, 100, 200], 200, 50).tolist()
     [90.0, 50.0, 0.0]
     """
@@ -198,6 +258,41 @@ def approx_losses(
 
     Arguments broadcast together.
 
+    Parameters
+    ----------
+    t : float or array_like
+        Diffusion time(s) in the schedule's domain (``(0, 1)`` for VPTrig).
+    M : float or array_like
+        Number of memorized training points, ``0 <= M <= N``.
+    N : float or array_like
+        Number of training points, ``N > 0``.
+    d : float or array_like
+        Data dimension, ``d > 0``.
+    loss_mem : float or array_like
+        The memorizing denoiser's training loss ``L_{N,t}(xbar_mem) >= 0``.
+    var_star : float or array_like, default 1.0
+        The cluster variance ``s2 = sigma_*^2 > 0`` (a variance).
+    C : float, default 2.0
+        The constant of Thm 3.2, in [1, 2] (other ``C > 0`` warn with ``OutOfRangeWarning``).
+    schedule : Schedule, optional
+        The noise schedule; default :class:`~diffmem_theory.core.schedules.VPTrig`.
+
+    Returns
+    -------
+    tuple of ndarray
+        ``(Lhat_gen, Lhat_pmem)``, broadcast over the arguments.
+
+    See Also
+    --------
+    gen_excess_loss, pmem_excess_loss : the two excess losses.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Sec. 3 and Fig. 1.
+
+    Examples
+    --------
     >>> gen, pmem = approx_losses(0.36028, [100, 200], 200, 50, loss_mem=0.0)
     >>> round(float(gen), 4), pmem.tolist()
     (6.4901, [50.0, 0.0])
@@ -217,6 +312,31 @@ def kappa(d: ArrayLike, c: float = 1.0, schedule: Schedule | None = None) -> np.
     argument ``c``. For VPTrig, ``kappa(d) = (1 + c log(d)^2/d)^{-1/2} -> 1`` as d grows.
     ``d > 1``.
 
+    Parameters
+    ----------
+    d : float or array_like
+        Data dimension, ``d > 1``.
+    c : float, default 1.0
+        The unspecified constant inside ``Theta(log(d)^2/d)``, ``c > 0``.
+    schedule : Schedule, optional
+        The noise schedule; default :class:`~diffmem_theory.core.schedules.VPTrig`.
+
+    Returns
+    -------
+    ndarray
+        ``kappa(d)``, the largest time at which the excess-loss laws are claimed.
+
+    See Also
+    --------
+    diffmem_theory.crossover.symbolic.kappa_expr : the sympy twin.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Theorem 3.1, Propositions F.2 and F.4.
+
+    Examples
+    --------
     >>> kappa([30, 50]).round(3).tolist()
     [0.85, 0.875]
     """
@@ -244,6 +364,35 @@ def empirical_constant(
     at every ``t`` in {0.08, 0.20, 0.36, 0.60, 0.80}: ``C_emp`` depends on ``M``, not on ``t``.
     Needs ``M < N``.
 
+    Parameters
+    ----------
+    loss_pmem, loss_mem : float or array_like
+        Measured training losses of ``xbar_pmem,M`` and ``xbar_mem``.
+    M : float or array_like
+        Number of memorized points, ``0 <= M < N``.
+    N : float or array_like
+        Number of training points.
+    d : float or array_like
+        Data dimension, ``d > 0``.
+    var_star : float or array_like, default 1.0
+        The cluster variance ``s2 = sigma_*^2 > 0`` (a variance).
+
+    Returns
+    -------
+    ndarray
+        ``C_emp(M)``, broadcast over the arguments.
+
+    See Also
+    --------
+    pmem_excess_loss : the prediction ``C (1 - M/N) d s2``.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Theorem 3.2 and Fig. 1(d).
+
+    Examples
+    --------
     >>> float(empirical_constant(41.0, 2.0, 100, 200, 50))
     1.56
     """
@@ -295,6 +444,43 @@ def approx_loss_difference(
     (``times=None``; the weighting must then be integrable, see :func:`crossover_ratio`). It is
     decreasing in ``M`` and vanishes at ``M = crossover_M(N, ...)``. Vectorized over ``M``.
 
+    Parameters
+    ----------
+    M : float or array_like
+        Number of memorized training points, ``0 <= M <= N``.
+    N : float or array_like
+        Number of training points, ``N > 0``.
+    d : float or array_like
+        Data dimension, ``d > 0``.
+    weighting : str, callable or array_like, default "x0"
+        The loss weighting ``lambda``: ``"x0"``, ``"eps"``, ``"score"``, ``"v"``, a callable
+        ``lambda(t)`` or (with ``times``) an array of grid values.
+    times : array_like, optional
+        A time grid (``t`` uniform on it); ``None``: ``t`` uniform on the whole domain.
+    var_star : float, default 1.0
+        The cluster variance ``s2 = sigma_*^2 > 0``.
+    C : float, default 2.0
+        The constant of Thm 3.2, in [1, 2] (other ``C > 0`` warn with ``OutOfRangeWarning``).
+    schedule : Schedule, optional
+        The noise schedule; default :class:`~diffmem_theory.core.schedules.VPTrig`.
+
+    Returns
+    -------
+    ndarray
+        The approximate expected loss difference, broadcast over ``M``, ``N`` and ``d``.
+
+    See Also
+    --------
+    crossover_ratio : where the difference vanishes, ``M_*/N``.
+    diffmem_theory.crossover.symbolic.approx_loss_difference_expr : the sympy twin.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Sec. 3, the display before eq. (14).
+
+    Examples
+    --------
     >>> g = VPTrig().time_grid()
     >>> approx_loss_difference([100, 200], 200, 50, times=g).round(3).tolist()
     [33.018, -16.982]
@@ -362,6 +548,43 @@ def crossover_ratio(
     (C = 1), 0.83018 (C = 2); grid, ``lambda = psi``: 0.99998 / 0.99999; continuous ``lambda = 1``:
     ``1 - 1/(3C)``; continuous ``lambda = psi``: 1.
 
+    Parameters
+    ----------
+    weighting : str, callable or array_like, default "x0"
+        The loss weighting ``lambda``: ``"x0"``, ``"eps"``, ``"score"``, ``"v"``, a callable
+        ``lambda(t)`` or (with ``times``) an array of grid values.
+    times : array_like, optional
+        A time grid (``t`` uniform on it); ``None``: continuous ``t`` on ``(t_min, t_max)``.
+    var_star : float, default 1.0
+        The cluster variance ``s2 = sigma_*^2 > 0``.
+    C : float, default 2.0
+        The constant of Thm 3.2, in [1, 2] (other ``C > 0`` warn with ``OutOfRangeWarning``).
+    schedule : Schedule, optional
+        The noise schedule; default :class:`~diffmem_theory.core.schedules.VPTrig`.
+    t_min, t_max : float, optional
+        The range of continuous ``t`` (default the whole domain); only with ``times=None``.
+    dps : int, optional
+        Evaluate the quadrature with mpmath at this many digits (returns an ``mpf``).
+
+    Returns
+    -------
+    float or mpmath.mpf
+        The predicted ``M_*/N``.
+
+    See Also
+    --------
+    crossover_M : ``N`` times the ratio.
+    crossover_argmin : the argmin form of Sec. 4.1 on a grid.
+    diffmem_theory.crossover.symbolic.crossover_ratio_expr : the closed form for continuous ``t``.
+    diffmem_theory.crossover.symbolic.crossover_ratio_grid_expr : the exact rational on the grid.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), eq. (14), Sec. 3.
+
+    Examples
+    --------
     >>> g = VPTrig().time_grid()
     >>> round(crossover_ratio("x0", times=g), 5), round(crossover_ratio("eps", times=g, C=1), 5)
     (0.83018, 0.99998)
@@ -396,6 +619,29 @@ def crossover_M(N: ArrayLike, **kwargs: Any) -> np.ndarray:
 
     Buchanan et al. (paper 000), eq. (14); see :func:`crossover_ratio` for the keyword arguments.
 
+    Parameters
+    ----------
+    N : float or array_like
+        Number of training points, ``N > 0``.
+    **kwargs
+        The keyword arguments of :func:`crossover_ratio`.
+
+    Returns
+    -------
+    ndarray
+        ``M_* = N M_*/N``.
+
+    See Also
+    --------
+    crossover_ratio : the ratio ``M_*/N``.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), eq. (14).
+
+    Examples
+    --------
     >>> crossover_M([100, 200], times=VPTrig().time_grid()).round(3).tolist()
     [83.018, 166.036]
     """
@@ -426,6 +672,46 @@ def crossover_argmin(
     ``(len(Ms), len(times))``) and ``loss_gen`` (``(len(times),)``) to use measured losses. ``Ms``
     defaults to ``1..N``. Ties go to the smallest ``M``.
 
+    Parameters
+    ----------
+    N : int
+        Number of training points, ``N >= 1``.
+    Ms : array_like, optional
+        Candidate values of ``M`` in ``[0, N]``; default ``1..N``.
+    times : array_like
+        The time grid ``t_l``.
+    weighting : str, callable or array_like, default "x0"
+        The loss weighting ``lambda``: ``"x0"``, ``"eps"``, ``"score"``, ``"v"``, a callable
+        ``lambda(t)`` or (with ``times``) an array of grid values.
+    loss_pmem, loss_gen : array_like, optional
+        Measured losses, shapes ``(len(Ms), len(times))`` and ``(len(times),)``; give both or
+        neither (default the approximations of Thms 3.1-3.2).
+    d : float, default 1.0
+        Data dimension (cancels with the approximate losses).
+    var_star : float, default 1.0
+        The cluster variance ``s2 = sigma_*^2 > 0``.
+    C : float, default 2.0
+        The constant of Thm 3.2, in [1, 2] (other ``C > 0`` warn with ``OutOfRangeWarning``).
+    schedule : Schedule, optional
+        The noise schedule; default :class:`~diffmem_theory.core.schedules.VPTrig`.
+
+    Returns
+    -------
+    int or float
+        ``Mtilde_pt``, the candidate ``M`` closest to a zero weighted loss difference.
+
+    See Also
+    --------
+    crossover_M : the continuous prediction of eq. (14).
+    diffmem_theory.crossover.regression.predict_M_pt : the tau-smoothed version of App. H.3.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Sec. 4.1, eq. (15).
+
+    Examples
+    --------
     >>> crossover_argmin(200, times=VPTrig().time_grid())
     166
     """
@@ -656,6 +942,43 @@ def thm_f_1_residual(
     the paper. Vectorized with broadcasting; the whole second term is evaluated in log space (no
     0 * inf at ``t -> 0`` or huge ``Gamma``); a residual beyond float64 raises ``ValueError``.
 
+    Parameters
+    ----------
+    t : float or array_like
+        Diffusion time(s) in the schedule's domain (``(0, 1)`` for VPTrig).
+    eps : float or array_like
+        The concentration parameter ``eps in [0, 1]``.
+    d : float or array_like
+        Data dimension, ``d > 0``.
+    N, K : float or array_like
+        Number of training points and of clusters.
+    gamma, Gamma : float or array_like
+        Minimal separation ``min_{k != k'} |mu_k - mu_k'| > 0`` and maximal norm ``max_k |mu_k|``.
+    var_star : float or array_like, default 1.0
+        The cluster variance ``s2 = sigma_*^2 > 0`` (a variance).
+    C3 : float, default 1.0
+        The unspecified numerical constant of Thm F.1, ``C3 >= 0``.
+    schedule : Schedule, optional
+        The noise schedule; default :class:`~diffmem_theory.core.schedules.VPTrig`.
+
+    Returns
+    -------
+    ndarray
+        The residual ``Xi``, broadcast over the arguments.
+
+    See Also
+    --------
+    gen_excess_loss : the leading term.
+    prop_f_2_residual : the residual with ``eps = log(d)/sqrt(d)``.
+    diffmem_theory.crossover.concentration.coupling_conditions : the conditions on ``eps``.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Theorem F.1 (App. F).
+
+    Examples
+    --------
     >>> round(float(thm_f_1_residual(0.36028, 0.5, 50, 200, 12, 10.0, 7.07, C3=0.0)), 3)  # eps d v
     3.245
     """
@@ -703,6 +1026,41 @@ def prop_f_2_residual(
     >= 1/2`` (the proof needs ``eps <= 1/2``). Vectorized with broadcasting; ``d > 1``. Evaluated in
     log space with ``v (1/s2 + psi_t) = 1``; a residual beyond float64 raises ``ValueError``.
 
+    Parameters
+    ----------
+    t : float or array_like
+        Diffusion time(s) in the schedule's domain (``(0, 1)`` for VPTrig).
+    d : float or array_like
+        Data dimension, ``d > 1``.
+    N, K : float or array_like
+        Number of training points and of clusters.
+    gamma, Gamma : float or array_like
+        Minimal separation of the means and maximal mean norm.
+    var_star : float or array_like, default 1.0
+        The cluster variance ``s2 = sigma_*^2 > 0`` (a variance).
+    C4 : float, default 1.0
+        The unspecified numerical constant of Prop F.2, ``C4 >= 0``.
+    eps : float or array_like, optional
+        Default ``log(d)/sqrt(d)``.
+    schedule : Schedule, optional
+        The noise schedule; default :class:`~diffmem_theory.core.schedules.VPTrig`.
+
+    Returns
+    -------
+    ndarray
+        The residual of Prop F.2, broadcast over the arguments.
+
+    See Also
+    --------
+    thm_f_1_residual : the general residual of Thm F.1.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Proposition F.2 (App. F).
+
+    Examples
+    --------
     >>> round(float(prop_f_2_residual(0.36028, 50, 200, 12, 10.0, 7.07, C4=0.0)), 4)
     3.5906
     """
