@@ -19,7 +19,7 @@ NAMES = ("fig1", "fig2", "fig3", "fig4", "fig5", "fig6", "fig7", "fig19", "fig20
 
 
 def test_data_set_and_schedules_are_the_papers():
-    """Notes §3.0 / §4: the seed-1 data, sigma_VE(1), s_0 (VE and VP)."""
+    """Sec. 4.4 / App. C.2: the seed-1 data, its constants, sigma_VE(1) and s_0 (VE and VP)."""
     np.testing.assert_allclose(SEED1_DATA[0], [1.624345, -0.611756], atol=1e-6)
     np.testing.assert_allclose(SEED1_DATA[-1], [1.659802, 0.742044], atol=1e-6)
     assert round(d_minus(SEED1_DATA), 7) == 0.0762083
@@ -59,14 +59,16 @@ def test_fig3_boundary_limits():
 
 @pytest.mark.parametrize(("name", "table"), [("fig5", reg.TIKHONOV_TABLE), ("fig7", reg.EB_TABLE)])
 def test_tables_match_within_004(name, table):
-    """Notes §3.2-3.3, three seeds (full mode): every fraction within +-0.04 of the table."""
+    """Secs. 5.1-5.2, three seeds (full mode): every fraction within +-0.04 of the reference
+    tables (an independent SciPy RK45 reimplementation, see ``voronoi.regularized``)."""
     r = get_experiment(f"paper002.{name}").run(quick=False)
     assert r["fraction"].shape == (3, len(table))
     assert r["within_table"].all() and r["monotone"]
 
 
 def test_tikhonov_median_distance_scales_like_sqrt_c():
-    """Notes §1.8 [mine]: median distance ~ 1.1-1.2 sqrt(c) for c <= 1e-3."""
+    """Sec. 5.1: the Tikhonov flow stops at s = -ln(c)/2, where the distance to the data is
+    O(sqrt(c)); on the 20 points the median distance is 1.1-1.2 sqrt(c) for c <= 1e-3."""
     r = get_experiment("paper002.fig5").run(quick=True)
     small = r["c"] <= 1e-3
     ratio = r["median_distance"][0, small] / np.sqrt(r["c"][small])

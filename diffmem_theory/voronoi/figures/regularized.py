@@ -1,20 +1,22 @@
 r"""``paper002.fig4``-``fig7``: Tikhonov and empirical-Bayes regularization of the empirical score.
 
-Baptista et al. (paper 002, §5.1-5.2; notes ``paper_002.md`` §3.2-3.3). Same 20 points and VE
+Baptista et al. (paper 002, §5.1-5.2). Same 20 points and VE
 schedule (g = 10^{2t}) as :mod:`~diffmem_theory.voronoi.figures.trajectories`; samples are
 the end points of the probability-flow ODE from x_T ~ N(0, sigma(1)^2 I), integrated as the
 authors' code does (RK45 tolerances rtol = atol = 1e-5), by the package's Dormand-Prince
 integrator in s-time.
 
 * ``paper002.fig4`` (Fig. 4): 100 samples of the Tikhonov-regularized flow (5.7)-(5.8),
-  integrated to t = 0 (weights = Voronoi indicator there, notes A16), for c = 1e-4, 1e-2, 1e-1.
+  integrated to t = 0 (where the weights are the indicator of the nearest data point, their
+  t -> 0 limit), for c = 1e-4, 1e-2, 1e-1.
 * ``paper002.fig5`` (Fig. 5): the fraction of samples within tau = 1e-2 of the training set
   against c in ``logspace(-1, -5, 9)``, with the fraction within 0.1 and the median distance;
-  the notes' reference table (3 seeds) is :data:`TIKHONOV_TABLE`.
+  the reference table (3 seeds) is :data:`~diffmem_theory.voronoi.regularized.TIKHONOV_TABLE`.
 * ``paper002.fig6`` (Fig. 6): 100 samples of the empirical-Bayes flow (5.12) (threshold on the
-  unnormalized sum of weights, notes A8), integrated to t = 1e-6, for c = 0.01, 0.1, 1.
+  unnormalized sum of weights, as in the authors' code), integrated to t = 1e-6, for
+  c = 0.01, 0.1, 1.
 * ``paper002.fig7`` (Fig. 7): the fraction within 1e-2 against c in ``logspace(-2, 1, 7)``;
-  reference :data:`EB_TABLE`.
+  reference :data:`~diffmem_theory.voronoi.regularized.EB_TABLE`.
 
 Quick mode: 1000 samples from one seed (the paper's sample size); full mode: three seeds
 (``seed``, ``seed + 1``, ``seed + 2``), as for the reference tables. Each run takes about a second.
@@ -47,6 +49,7 @@ from diffmem_theory.voronoi.regularized import (
     regularized_samples,
 )
 
+#: Samples per panel of Figs. 4 and 6 (as in the paper).
 N_SCATTER = 100
 
 FIG4_C = (1e-4, 1e-2, 1e-1)
@@ -62,7 +65,7 @@ def _plot_sweep(result: dict[str, Any]) -> Any:
             result["table_low"] - TABLE_SLACK,
             result["table_high"] + TABLE_SLACK,
             color="0.85",
-            label=r"notes' reference $\pm 0.04$",
+            label=r"reference $\pm 0.04$",
         )
         for i, seed in enumerate(result["seeds"]):
             ax.plot(cs, result["fraction"][i], "o-", color=PALETTE[i], label=f"seed {seed}")
@@ -109,7 +112,7 @@ def run_fig4(quick: bool = True, seed: int = 0) -> dict[str, Any]:
     "paper002.fig5",
     plot=_plot_sweep,
     figure="Fig. 5",
-    title="Tikhonov: fraction of samples within 1e-2 of the data vs c (notes' table +- 0.04)",
+    title="Tikhonov: fraction of samples within 1e-2 of the data vs c (table +- 0.04)",
 )
 def run_fig5(quick: bool = True, seed: int = 0) -> dict[str, Any]:
     """Fractions within 1e-2 and 0.1 and the median distance for the 9 values of c."""

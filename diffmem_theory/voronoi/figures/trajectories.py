@@ -1,14 +1,15 @@
 r"""``paper002.fig1``-``fig3``, ``fig19``, ``fig20``: empirical-score trajectories and their rates.
 
 Baptista, Dasgupta, Kovachki, Oberai, Stuart, "Memorization and Regularization in Generative
-Diffusion Models" (paper 002, §4.4 and App. C.2; notes ``paper_002.md`` §3.0-3.1, §3.6). Data:
-the 20 points ``np.random.RandomState(1).randn(20, 2)`` of the authors' code (D_- = 0.0762083,
+Diffusion Models" (paper 002, §4.4 and App. C.2). Data: the 20 points
+``np.random.RandomState(1).randn(20, 2)`` of the authors' code (D_- = 0.0762083,
 D_+ = 4.1035017, |x|_inf = 2.5262501). Schedules: VE with g = 10^{2t} (sigma(1) = 4.636548,
-s_0 = -1.533970; the printed g = 10^t is notes A1) and VP with beta linear from 0.001 to 3
-(sigma(1) = 0.881465, s_0 = 0.126169). Trajectories of the probability-flow ODE (4.1) with the
-empirical score start at x_T ~ N(0, sigma(1)^2 I) (VE) or N(0, I) (VP, as the paper says; the
-code's sigma(T) N(0, I) is notes A7) and are integrated in s-time by the package's Dormand-Prince
-integrator (rtol 1e-9), saved on a dense grid.
+s_0 = -1.533970; the printed g = 10^t is the erratum ``paper002.g_exp``) and VP with beta
+linear from 0.001 to 3 (sigma(1) = 0.881465, s_0 = 0.126169). Trajectories of the
+probability-flow ODE (4.1) with the empirical score start at x_T ~ N(0, sigma(1)^2 I) (VE) or
+N(0, I) (VP, as the paper says; the authors' code draws sigma(T) N(0, I), variance 0.777) and
+are integrated in s-time by the package's Dormand-Prince integrator (rtol 1e-9), saved on a
+dense grid.
 
 * ``paper002.fig1`` / ``fig19`` (Figs. 1 and 19): four VE / VP trajectories over the Voronoi
   tessellation (``scipy.spatial.Voronoi``) of the data; 30 are computed and all end at data
@@ -18,9 +19,12 @@ integrator (rtol 1e-9), saved on a dense grid.
   t (loglog, reference 2 sigma(t)). The slope of log|x - x*| against log sigma(t) on
   t in [1e-5, 1e-3] is 1.00 +- 0.02 (Thm 4.3, (4.7)); in t it is 0.5 for VE (sigma^2 ~ t).
 * ``paper002.fig3`` (Fig. 3): the s-time ODE (4.24) with sigma = e^{-s} from 80 starts on the
-  boundary of [-2.1, 2.1]^2 (notes A10) for x_0 = (+-1, 0) and for x_0 = (+-1, 0), (0, +-1):
-  starts on the bisector x_1 = 0 end at the origin, corner starts on the diagonals end at the
-  "local averages" (+-1/2, +-1/2) (notes A11), every other start at a data point.
+  boundary of [-2.1, 2.1]^2 (the authors' code starts the s-time ODE at s = 0, sigma = 1, so the
+  half-width is about 2 sigma; the paper says "a square of width 2 sigma(T)") for
+  x_0 = (+-1, 0) and for x_0 = (+-1, 0), (0, +-1): starts on the bisector x_1 = 0 end at the
+  origin, corner starts on the diagonals end at the "local averages" (+-1/2, +-1/2), which are
+  limit points of the s-time ODE (erratum ``paper002.fig3_local_averages``), every other start
+  at a data point.
 
 The computations take seconds, so quick and full mode differ only in the number of trajectories
 whose end points are classified (1000 quick, 10000 full).
@@ -47,7 +51,7 @@ from diffmem_theory.voronoi.data import SCHEDULES, SEED1_DATA
 from diffmem_theory.voronoi.dynamics import initial_states, reverse_ode, solve_s_time
 from diffmem_theory.voronoi.geometry import classify_limit, convergence_rate_fit
 
-#: s-range of the s-plots beyond s_0 (VE: s_0 + 10; VP: up to s = 9, notes §3.1, §3.6).
+#: s-range of the s-plots (VE: s_0 to s_0 + 10 as in Fig. 2; VP: up to s = 9 as in Fig. 20).
 S_PLOT_END = {"VE": SCHEDULES["VE"].s_time(1.0) + 10.0, "VP": 9.0}
 #: t-range of the t-plots.
 T_PLOT_MIN = {"VE": 1e-5, "VP": 1e-4}
