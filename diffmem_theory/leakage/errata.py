@@ -126,7 +126,7 @@ def erratum_lemma_4_2_ddpm_m_times(seed: int = 0) -> Outcome:
     equation="Shah et al., Lemma D.1 proof: I(Y; S) = m I(Y_1; X_1), H(Y_1) = (d/2) log(2 pi e)",
     erratum=True,
 )
-def erratum_lemma_d1_proof() -> Outcome:
+def erratum_lemma_d_1_proof() -> Outcome:
     """Lemma D.1's proof: I(Y; S) is N I(Y_1; X_1), not m I(Y_1; X_1); Y needs sqrt(1 - s^2) X.
 
     d = 2, N = 5, m = 2, sigma_tn = 0.5: the exact I(Y; S) is the Gaussian leakage of the N d
@@ -199,7 +199,7 @@ def singletons_n_over_2() -> Outcome:
     equation="Shah et al., proof of Lemma B.7 (App. D.2.2): Pr[|z| > sqrt(d)] <= exp(-d/2)",
     erratum=True,
 )
-def lemma_b7_concentration() -> Outcome:
+def lemma_b_7_concentration() -> Outcome:
     """The printed Gaussian-norm tail fails: Pr[|z| > sqrt(d)] = chi2_d.sf(d) ~ 0.48 at d = 100.
 
     Value = the exact probability at d = 100, reference exp(-50). The corrected tail
@@ -234,7 +234,7 @@ def lemma_4_5_high_noise() -> Outcome:
     equation="Shah et al., Lemma B.9: C = 1/600, sigma >= sqrt(1 - (eps/C)^2) => eps-merged",
     erratum=True,
 )
-def lemma_b9_high_noise(dps: int = 40) -> Outcome:
+def lemma_b_9_high_noise(dps: int = 40) -> Outcome:
     """C = 1/600, eps = C/4: at the printed sigma = sqrt(15/16), TV_t exceeds eps (mpmath).
 
     Value = (TV_t - eps) / eps at ``dps`` digits (~7e-7: tiny, but the strict claim fails).

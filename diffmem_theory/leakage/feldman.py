@@ -9,7 +9,7 @@ represented here by a :class:`FrequencyPrior` (finitely many atoms, their probab
 * :func:`tau_ell` -- the coefficient tau_l of Thm B.2 / eq. (10), the posterior mean of a
   frequency seen l times in n draws; :func:`tau_dirichlet` -- its exact Dirichlet form;
 * :func:`weight`, :func:`heavy_tail_weight`, :func:`is_heavy_tailed` -- eq. (7) / App. B.3;
-* :func:`lemma_b4_rhs`, :func:`lemma_b4_constant` (Lemma B.4), :func:`lemma_b5_applies`
+* :func:`lemma_b_4_rhs`, :func:`lemma_b_4_constant` (Lemma B.4), :func:`lemma_b_5_applies`
   (Lemma B.5); :func:`expected_singletons` and :func:`singletons_lower_bound` (App. B.3, with
   the printed n/2 corrected to n/e);
 * :func:`smoothed_diameter_bound`, :func:`smoothed_failure_bound`, :func:`mc_smoothed_diameter`
@@ -62,9 +62,9 @@ __all__ = [
     "expected_singletons",
     "heavy_tail_weight",
     "is_heavy_tailed",
-    "lemma_b4_constant",
-    "lemma_b4_rhs",
-    "lemma_b5_applies",
+    "lemma_b_4_constant",
+    "lemma_b_4_rhs",
+    "lemma_b_5_applies",
     "mc_smoothed_diameter",
     "merge_weights",
     "sigma_merge",
@@ -218,7 +218,7 @@ def tau_ell(ell: ArrayLike, n: int, prior: FrequencyPrior) -> Any:
     See Also
     --------
     tau_dirichlet : the closed form for the Dirichlet prior.
-    lemma_b4_rhs : Lemma B.4's lower bound on tau_1.
+    lemma_b_4_rhs : Lemma B.4's lower bound on tau_1.
 
     References
     ----------
@@ -328,13 +328,13 @@ def is_heavy_tailed(prior: FrequencyPrior, n: int, c: float = 0.05) -> bool:
     return heavy_tail_weight(prior, n) >= float(ranged(c, "c", 0.0))
 
 
-def lemma_b4_rhs(prior: FrequencyPrior, n: int) -> float:
+def lemma_b_4_rhs(prior: FrequencyPrior, n: int) -> float:
     r"""Lemma B.4 (Feldman 2020, Lemma 2.6): ``tau_1 >= weight(pi_bar, [1/(3n), 2/n]) / (5n)``.
 
     Returns the right-hand side. It holds for every prior when n >= 3: ``E[alpha (1 -
     alpha)^{n-1}] <= E[alpha] = 1/N`` bounds the denominator of tau_1 and the numerator is at
     least ``weight / N`` times the minimum of ``a (1 - a)^{n-1}`` over the window (see
-    :func:`lemma_b4_constant`); at n = 2 a prior with all mass at a = 1 breaks it.
+    :func:`lemma_b_4_constant`); at n = 2 a prior with all mass at a = 1 breaks it.
 
     Parameters
     ----------
@@ -351,7 +351,7 @@ def lemma_b4_rhs(prior: FrequencyPrior, n: int) -> float:
     See Also
     --------
     tau_ell : tau_1 itself.
-    lemma_b4_constant : the constant that makes the lemma hold.
+    lemma_b_4_constant : the constant that makes the lemma hold.
 
     References
     ----------
@@ -359,14 +359,14 @@ def lemma_b4_rhs(prior: FrequencyPrior, n: int) -> float:
 
     Examples
     --------
-    >>> round(1000 * lemma_b4_rhs(FrequencyPrior.from_list(zipf_frequencies(1000)), 1000), 5)
+    >>> round(1000 * lemma_b_4_rhs(FrequencyPrior.from_list(zipf_frequencies(1000)), 1000), 5)
     0.04797
     """
     n = check_int(n, "n", low=1)
     return weight(prior, 1.0 / (3 * n), 2.0 / n) / (5 * n)
 
 
-def lemma_b4_constant(n: ArrayLike) -> Any:
+def lemma_b_4_constant(n: ArrayLike) -> Any:
     r"""``5 n min_{a in [1/(3n), 2/n]} a (1-a)^{n-1}``: Lemma B.4 holds for every prior iff >= 1.
 
     Since ``E[alpha (1-alpha)^{n-1}] <= E[alpha] = 1/N``, ``tau_1 >= weight * min a(1-a)^{n-1}``
@@ -375,7 +375,7 @@ def lemma_b4_constant(n: ArrayLike) -> Any:
     minimum of the two end values over n).
     Evaluated in log space (finite up to n = 1.8e308).
 
-    >>> np.round(lemma_b4_constant([3, 4, 5, 10]), 4)
+    >>> np.round(lemma_b_4_constant([3, 4, 5, 10]), 4)
     array([1.1111, 1.25  , 1.2647, 1.2284])
     """
     nn = ranged(n, "n", 1.0, integer=True)
@@ -385,7 +385,7 @@ def lemma_b4_constant(n: ArrayLike) -> Any:
     return to_output(np.exp(math.log(5.0) + log_n + log_val.min(axis=0)))
 
 
-def lemma_b5_applies(prior: FrequencyPrior, n: int, theta: float) -> bool:
+def lemma_b_5_applies(prior: FrequencyPrior, n: int, theta: float) -> bool:
     r"""Hypothesis of Lemma B.5 (Feldman 2020, Lemma 2.7); when it holds, ``tau_1 <= 2 theta``.
 
     ``theta <= 1/(2n)``, ``beta = weight(pi_bar, [0, theta]) > 0``, ``t = ln(1/(theta beta))``
@@ -416,7 +416,7 @@ def lemma_b5_applies(prior: FrequencyPrior, n: int, theta: float) -> bool:
     Examples
     --------
     >>> prior = FrequencyPrior([1e-4, 0.5], [0.98, 0.02], N=100)
-    >>> lemma_b5_applies(prior, 20, 0.01), bool(tau_ell(1, 20, prior) <= 0.02)
+    >>> lemma_b_5_applies(prior, 20, 0.01), bool(tau_ell(1, 20, prior) <= 0.02)
     (True, True)
     """
     n = check_int(n, "n", low=1)

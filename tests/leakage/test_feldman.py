@@ -20,9 +20,9 @@ from diffmem_theory.leakage.feldman import (
     expected_singletons,
     heavy_tail_weight,
     is_heavy_tailed,
-    lemma_b4_constant,
-    lemma_b4_rhs,
-    lemma_b5_applies,
+    lemma_b_4_constant,
+    lemma_b_4_rhs,
+    lemma_b_5_applies,
     mc_smoothed_diameter,
     merge_weights,
     sigma_merge,
@@ -91,12 +91,12 @@ def test_tv_and_threshold_references():
     assert sigma_merge(C / 4, C) == pytest.approx(0.96824588, abs=1e-8)
 
 
-def test_lemma_b4_constant_values():
+def test_lemma_b_4_constant_values():
     np.testing.assert_allclose(
-        lemma_b4_constant([3, 4, 5, 10]), [1.111, 1.25, 1.2647, 1.2284], atol=1e-3
+        lemma_b_4_constant([3, 4, 5, 10]), [1.111, 1.25, 1.2647, 1.2284], atol=1e-3
     )
-    assert lemma_b4_constant(10**7) == pytest.approx(5 / 3 * math.exp(-1 / 3), abs=1e-5)
-    assert lemma_b4_constant(2) < 1.0  # n = 2: the degenerate case a = 1 breaks the lemma
+    assert lemma_b_4_constant(10**7) == pytest.approx(5 / 3 * math.exp(-1 / 3), abs=1e-5)
+    assert lemma_b_4_constant(2) < 1.0  # n = 2: the degenerate case a = 1 breaks the lemma
 
 
 # --- tau_l against twins -------------------------------------------------------------------------
@@ -161,22 +161,22 @@ def test_tau_dirichlet_is_beta_posterior_mean(N, n, k):
 
 @settings(max_examples=60, deadline=None)
 @given(st.integers(3, 2000), st.integers(0, 2**32 - 1))
-def test_lemma_b4_no_violation_for_n_at_least_3(n, seed):
+def test_lemma_b_4_no_violation_for_n_at_least_3(n, seed):
     prior = random_prior(np.random.default_rng(seed), n)
     assert prior.total_weight == pytest.approx(1.0)
-    assert tau_ell(1, n, prior) >= lemma_b4_rhs(prior, n) * (1 - 1e-12)
+    assert tau_ell(1, n, prior) >= lemma_b_4_rhs(prior, n) * (1 - 1e-12)
 
 
 @settings(max_examples=40, deadline=None)
 @given(st.integers(3, 10**6))
-def test_lemma_b4_constant_at_least_one(n):
-    assert lemma_b4_constant(n) >= 1.0
+def test_lemma_b_4_constant_at_least_one(n):
+    assert lemma_b_4_constant(n) >= 1.0
 
 
-def test_lemma_b4_can_fail_at_n_2():
+def test_lemma_b_4_can_fail_at_n_2():
     """A prior with all mass at a = 1 = 2/n: tau_1 = 0 < RHS (the degenerate case n = 2)."""
     prior = FrequencyPrior([1.0, 1e-6], [0.5, 0.5], N=1)
-    assert lemma_b4_rhs(prior, 2) == pytest.approx(0.05)
+    assert lemma_b_4_rhs(prior, 2) == pytest.approx(0.05)
     assert tau_ell(1, 2, prior) < 1e-5
 
 
@@ -188,7 +188,7 @@ def test_lemma_b4_can_fail_at_n_2():
     st.floats(0.3, 0.999),
     st.floats(1.0, 3.0),
 )
-def test_lemma_b5_no_violation(n, theta_frac, small_frac, q, big_factor):
+def test_lemma_b_5_no_violation(n, theta_frac, small_frac, q, big_factor):
     theta = theta_frac / (2 * n)
     small = small_frac * theta
     beta_guess = q * small / (q * small + (1 - q) * 0.5)
@@ -196,14 +196,14 @@ def test_lemma_b5_no_violation(n, theta_frac, small_frac, q, big_factor):
     prior = FrequencyPrior(
         [small, big], [q, 1 - q], N=max(1, round(1 / (q * small + (1 - q) * big)))
     )
-    if lemma_b5_applies(prior, n, theta):
+    if lemma_b_5_applies(prior, n, theta):
         assert tau_ell(1, n, prior) <= 2 * theta
 
 
-def test_lemma_b5_hypothesis_rejects():
+def test_lemma_b_5_hypothesis_rejects():
     zipf = FrequencyPrior.from_list(zipf_frequencies(1000))
-    assert not lemma_b5_applies(zipf, 1000, 1e-4)  # heavy tail: no gap
-    assert not lemma_b5_applies(zipf, 1000, 1e-3)  # theta > 1/(2n)
+    assert not lemma_b_5_applies(zipf, 1000, 1e-4)  # heavy tail: no gap
+    assert not lemma_b_5_applies(zipf, 1000, 1e-3)  # theta > 1/(2n)
 
 
 @settings(max_examples=50, deadline=None)
@@ -227,7 +227,7 @@ def test_weight_definitions():
 
 @settings(max_examples=20, deadline=None)
 @given(st.integers(2, 12), st.integers(1, 6), st.floats(1e-3, 0.3), st.floats(0.0, 20.0))
-def test_lemma_b7_corrected_failure_rate(d, m, sigma, R):
+def test_lemma_b_7_corrected_failure_rate(d, m, sigma, R):
     x0 = np.zeros(d)
     x0[0] = R
     diam = mc_smoothed_diameter(x0, sigma, m, 2000, rng=d * 100 + m)
@@ -236,7 +236,7 @@ def test_lemma_b7_corrected_failure_rate(d, m, sigma, R):
     assert rate <= bound + 3 * math.sqrt(bound * (1 - bound) / diam.size) + 1e-12
 
 
-def test_lemma_b7_printed_concentration_fails():
+def test_lemma_b_7_printed_concentration_fails():
     assert chi2.sf(100, 100) == pytest.approx(0.48, abs=0.01)  # P(|z| > sqrt d), not <= e^{-50}
     d = np.arange(1, 300)
     assert np.all(chi2.logsf(4 * d, d) <= -d / 2)  # P(|z| >= 2 sqrt d) <= e^{-d/2}
@@ -369,7 +369,7 @@ def test_checks_registered_and_pass():
 
 def test_extreme_floats_stay_finite():
     # n = 1.8e308 gave NaN (5 n overflowed against exp(-inf)); the limit is (5/3) e^{-1/3}
-    assert lemma_b4_constant(1.797e308) == pytest.approx(5 / 3 * math.exp(-1 / 3), rel=1e-12)
+    assert lemma_b_4_constant(1.797e308) == pytest.approx(5 / 3 * math.exp(-1 / 3), rel=1e-12)
     # k = 1.8e308: N k overflowed (RuntimeWarning) and tau was 0 instead of ~1/N
     assert tau_dirichlet(1, 1000, 1000, 1.797e308) == pytest.approx(1e-3, rel=1e-12)
     # x0 ~ 1e300: squared distances overflowed to an infinite diameter

@@ -120,7 +120,7 @@ def test_log_snr_matches_vptrig():
 
 @settings(max_examples=60, deadline=None)
 @given(DIMS, SIGMAS, COPIES, SEEDS)
-def test_lemma42_inequalities(d, sigma, m, seed):
+def test_lemma_4_2_inequalities(d, sigma, m, seed):
     cov = _spd(d, seed)
     i_a = lk.mi_ambient(cov, sigma)
     i_d = lk.mi_ddpm(cov, sigma, m)

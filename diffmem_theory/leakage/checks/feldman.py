@@ -21,9 +21,9 @@ from scipy.stats import norm
 from diffmem_theory.leakage.feldman import (
     FrequencyPrior,
     _contraction,
-    lemma_b4_constant,
-    lemma_b4_rhs,
-    lemma_b5_applies,
+    lemma_b_4_constant,
+    lemma_b_4_rhs,
+    lemma_b_5_applies,
     mc_smoothed_diameter,
     sigma_merge,
     sigma_merge_proof,
@@ -62,7 +62,7 @@ def zipf_row(N: int, n: int) -> tuple[float, ...]:
     """The quantities of :data:`ZIPF_TABLE` for pi_k ~ 1/k ('approx' pi_bar)."""
     p = FrequencyPrior.from_list(zipf_frequencies(N))
     windows = ((1 / (2 * n), 1 / n), (1 / (3 * n), 2 / n), (0.0, 1 / n))
-    return (n * tau_ell(1, n, p), *(weight(p, a, b) for a, b in windows), n * lemma_b4_rhs(p, n))
+    return (n * tau_ell(1, n, p), *(weight(p, a, b) for a, b in windows), n * lemma_b_4_rhs(p, n))
 
 
 def random_prior(rng: np.random.Generator, n: int) -> FrequencyPrior:
@@ -149,7 +149,7 @@ def zipf_table() -> Outcome:
 
 
 @check("paper004.lemma_B4", equation="Shah et al., Lemma B.4 (Feldman 2020, Lemma 2.6)")
-def lemma_b4(seed: int = 0) -> Outcome:
+def lemma_b_4(seed: int = 0) -> Outcome:
     """tau_1 >= weight(pi_bar, [1/3n, 2/n]) / (5n) on 800 random priors, n in [3, 2000].
 
     Also the constant 5 n min a(1-a)^{n-1} >= 1 for every n in [3, 10^5]. Value = smallest
@@ -160,17 +160,17 @@ def lemma_b4(seed: int = 0) -> Outcome:
     for _ in range(800):
         n = int(rng.integers(3, 2001))
         prior = random_prior(rng, n)
-        rhs = lemma_b4_rhs(prior, n)
+        rhs = lemma_b_4_rhs(prior, n)
         if rhs > 0:
             ratios.append(tau_ell(1, n, prior) / rhs)
-    constant = float(np.min(lemma_b4_constant(np.arange(3, 100_001))))
+    constant = float(np.min(lemma_b_4_constant(np.arange(3, 100_001))))
     worst = min(ratios)
     note = f"{len(ratios)} priors; min 5n min a(1-a)^(n-1) = {constant:.5f}"
     return Outcome(worst, 1.0, 0.0, worst >= 1.0 and constant >= 1.0, note)
 
 
 @check("paper004.lemma_B5", equation="Shah et al., Lemma B.5 (Feldman 2020, Lemma 2.7)")
-def lemma_b5() -> Outcome:
+def lemma_b_5() -> Outcome:
     """tau_1 <= 2 theta whenever the gap hypothesis holds: adversarial two-atom priors.
 
     Small atom s <= theta (mass from beta), large atom just above t/n; n in {3, 10, 100, 1000},
@@ -186,7 +186,7 @@ def lemma_b5() -> Outcome:
                     prior = FrequencyPrior(
                         [s, big], [q, 1 - q], N=round(1 / (q * s + (1 - q) * big))
                     )
-                    if lemma_b5_applies(prior, n, theta):
+                    if lemma_b_5_applies(prior, n, theta):
                         cases += 1
                         worst = max(worst, tau_ell(1, n, prior) / (2 * theta))
     return Outcome(worst, 1.0, 0.0, cases > 0 and worst <= 1.0, f"{cases} priors satisfy B.5")
@@ -196,7 +196,7 @@ def lemma_b5() -> Outcome:
 
 
 @check("paper004.lemma_B7_corrected", equation="Shah et al., Lemma B.7 (proof corrected)")
-def lemma_b7_corrected(seed: int = 0) -> Outcome:
+def lemma_b_7_corrected(seed: int = 0) -> Outcome:
     """Diameter of {x0, x_t^1..x_t^m} > 2 sigma^2 R + 4 sigma sqrt(d) with freq <= m e^{-d/2}.
 
     d = 6, m = 4, sigma = 0.05, |x0| = R = 10, 20,000 trials; value = failure rate, reference

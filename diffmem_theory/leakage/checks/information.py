@@ -122,7 +122,7 @@ def _ambient_info_mc(sigma: float, N: int, draws: int, seed: int) -> tuple[float
 
 
 @check("paper004.lemmaD1_bound", equation="Shah et al., Lemma D.1 (proof corrected)")
-def lemma_d1_bound(seed: int = 0) -> Outcome:
+def lemma_d_1_bound(seed: int = 0) -> Outcome:
     """I(A; S) of one ambient sample from N = 3 points is below the Lemma D.1 bound (1/2)ln(1/s^2).
 
     d = 1, m = 1, sigma_tn = 0.5: I(A; S) by Monte Carlo over S (600 datasets) and quadrature of

@@ -43,7 +43,7 @@ import numpy as np
 from diffmem_theory.leakage.feldman import (
     FrequencyPrior,
     heavy_tail_weight,
-    lemma_b4_rhs,
+    lemma_b_4_rhs,
     sigma_merge,
     sigma_sep,
     tau1_vs_noise,
@@ -156,7 +156,7 @@ def zipf_sweep(n: int, ratios: np.ndarray) -> dict[str, np.ndarray]:
     for ratio in ratios:
         prior = FrequencyPrior.from_list(zipf_frequencies(round(ratio * n)))
         rows.append(
-            (n * tau_ell(1, n, prior), heavy_tail_weight(prior, n), n * lemma_b4_rhs(prior, n))
+            (n * tau_ell(1, n, prior), heavy_tail_weight(prior, n), n * lemma_b_4_rhs(prior, n))
         )
     n_tau1, w, b4 = np.array(rows).T
     return {"ratio": ratios, "n_tau1": n_tau1, "weight": w, "n_b4": b4}
