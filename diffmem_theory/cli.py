@@ -3,6 +3,7 @@
 ``diffmem list``                         registered checks and experiments
 ``diffmem list --errata [--paper P]``    the errata catalogue of the five papers: where each
 statement is, as printed, its correction, the counterexample and the check that reproduces it
+(``--json`` prints any list as JSON)
 ``diffmem check [NAME ...] [--paper P]``  run checks; exit status 1 if any fails
 ``diffmem figure NAME [--quick] [--out DIR]``     regenerate one figure (PNG + PDF)
 ``diffmem reproduce --quick --out DIR``   every figure, every check, and ``DIR/index.html``
@@ -35,6 +36,7 @@ import textwrap
 import time
 import traceback
 from collections.abc import Callable, Sequence
+from dataclasses import asdict
 from pathlib import Path
 from typing import NoReturn
 
@@ -183,7 +185,28 @@ def _print_errata(entries: Sequence[Erratum], paper: str | None) -> None:
                 )
 
 
+def _list_json(args: argparse.Namespace) -> dict[str, list[dict]]:
+    """What ``diffmem list --json`` prints: the selected registries as plain records."""
+    if args.errata:
+        return {"errata": [asdict(e) for e in list_errata(paper=args.paper)]}
+    out: dict[str, list[dict]] = {}
+    if not args.experiments_only:
+        out["checks"] = [
+            {k: getattr(c, k) for k in ("name", "paper", "equation", "description", "erratum")}
+            for c in list_checks(paper=args.paper)
+        ]
+    if not args.checks_only:
+        out["experiments"] = [
+            {k: getattr(e, k) for k in ("name", "paper", "figure", "title")}
+            for e in list_experiments(paper=args.paper)
+        ]
+    return out
+
+
 def _cmd_list(args: argparse.Namespace) -> int:
+    if args.json:
+        print(json.dumps(_list_json(args), indent=2))
+        return 0
     if args.errata:
         _print_errata(list_errata(paper=args.paper), args.paper)
         return 0
@@ -313,6 +336,7 @@ def _parser() -> argparse.ArgumentParser:
         help="the errata catalogue: each statement printed wrong in a paper, its correction, "
         "the counterexample and the check that reproduces it",
     )
+    q.add_argument("--json", action="store_true", help="print the lists as JSON")
     q.set_defaults(func=_cmd_list)
 
     q = sub.add_parser("check", help="run theorem checks; exit 1 if any fails")

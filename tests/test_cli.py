@@ -58,6 +58,23 @@ def test_list_errata_of_one_paper(capsys):
     assert "0.893773 < 0.908371" in out  # the counterexample's numbers
 
 
+def test_list_json(capsys):
+    assert main(["list", "--errata", "--paper", "000", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["errata"]
+    assert [registry.Erratum(**{k: v for k, v in r.items() if k != "paper"}) for r in rows] == (
+        registry.list_errata("000")
+    )
+    assert main(["list", "--checks", "--paper", "core", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert list(listed) == ["checks"]
+    assert [c["name"] for c in listed["checks"]] == [c.name for c in registry.list_checks("core")]
+    assert set(listed["checks"][0]) == {"name", "paper", "equation", "description", "erratum"}
+    assert main(["list", "--json"]) == 0
+    listed = json.loads(capsys.readouterr().out)
+    assert len(listed["experiments"]) == len(registry.list_experiments())
+    assert set(listed["experiments"][0]) == {"name", "paper", "figure", "title"}
+
+
 def test_list_errata_layout(capsys, monkeypatch):
     """Grouped by paper; every field on its own labelled line, wrapped to 100 columns."""
     monkeypatch.setattr(registry, "_ERRATA", {})
