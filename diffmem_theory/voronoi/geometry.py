@@ -217,9 +217,29 @@ def in_shrunk_cell(x: ArrayLike, n: int | None, delta: float, X0: ArrayLike) -> 
 def d_minus(X0: ArrayLike) -> float:
     r"""``D_- = min_{l != m} |x_0^l - x_0^m|`` (4.2), the smallest pairwise distance.
 
-    Needs ``N >= 2``; repeated points give ``0`` (Assumption 4.1 asks ``D_- > 0``). Paper 002's
-    name for :func:`diffmem_theory.core.metrics.min_pairwise_distance`.
+    Paper 002's name for :func:`diffmem_theory.core.metrics.min_pairwise_distance`;
+    Assumption 4.1 asks ``D_- > 0`` (repeated points give ``0``).
 
+    Parameters
+    ----------
+    X0 : array_like, shape (N, d)
+        Training points, ``N >= 2``.
+
+    Returns
+    -------
+    float
+        ``D_-``.
+
+    See Also
+    --------
+    d_plus, x_inf : the other constants of the data set.
+
+    References
+    ----------
+    Baptista et al., Sec. 4.1, eq. (4.2), Assumption 4.1.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> d_minus(np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]]))
     1.0
@@ -232,6 +252,26 @@ def d_plus(X0: ArrayLike) -> float:
 
     Paper 002's name for :func:`diffmem_theory.core.metrics.diameter`.
 
+    Parameters
+    ----------
+    X0 : array_like, shape (N, d)
+        Training points.
+
+    Returns
+    -------
+    float
+        ``D^+``.
+
+    See Also
+    --------
+    d_minus, x_inf : the other constants of the data set.
+
+    References
+    ----------
+    Baptista et al., Sec. 4.3, eq. (4.29).
+
+    Examples
+    --------
     >>> import numpy as np
     >>> d_plus(np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]]))
     5.0
@@ -242,6 +282,26 @@ def d_plus(X0: ArrayLike) -> float:
 def x_inf(X0: ArrayLike) -> float:
     r"""``|x|_inf = max_n |x_0^n|`` (4.27), the largest Euclidean norm of a data point.
 
+    Parameters
+    ----------
+    X0 : array_like, shape (N, d)
+        Training points.
+
+    Returns
+    -------
+    float
+        ``|x|_inf``.
+
+    See Also
+    --------
+    d_minus, d_plus : the other constants of the data set.
+
+    References
+    ----------
+    Baptista et al., Sec. 4.3, eq. (4.27).
+
+    Examples
+    --------
     >>> import numpy as np
     >>> x_inf(np.array([[0.0, 0.0], [3.0, 4.0]]))
     5.0
@@ -253,13 +313,41 @@ def x_inf(X0: ArrayLike) -> float:
 def l_eps(x: ArrayLike, n: int, eps: float, X0: ArrayLike, *, rtol: float = 1e-9) -> np.ndarray:
     r"""Active faces ``L_eps(x; x_0^n) = {l : |x - x_0^n|^2 = |x - x_0^l|^2 - eps^2}`` (4.11).
 
-    ``x`` is one point of shape ``(d,)``. Equality is tested as
-    ``| |x - x_0^l|^2 - |x - x_0^n|^2 - eps^2 | <= rtol * max(1, |x - x_0^l|^2, |x - x_0^n|^2)``;
-    returns the sorted indices ``l != n`` (an empty array off every face).
+    Equality is tested as
+    ``| |x - x_0^l|^2 - |x - x_0^n|^2 - eps^2 | <= rtol * max(1, |x - x_0^l|^2, |x - x_0^n|^2)``.
 
+    Parameters
+    ----------
+    x : array_like, shape (d,)
+        One point.
+    n : int
+        Cell index.
+    eps : float
+        Gap, ``>= 0``.
+    X0 : array_like, shape (N, d)
+        Training points.
+    rtol : float, optional
+        Relative tolerance of the equality (default ``1e-9``).
+
+    Returns
+    -------
+    ndarray of int
+        The sorted indices ``l != n`` (empty off every face).
+
+    See Also
+    --------
+    in_shrunk_cell : membership of ``V_eps(x_0^n)``, whose faces these are.
+    diffmem_theory.voronoi.bounds.shrunk_hyperplane : a face as a hyperplane.
+
+    References
+    ----------
+    Baptista et al., Sec. 4.2, eq. (4.11).
+
+    Examples
+    --------
     >>> import numpy as np
     >>> X0 = np.array([[0.0, 0.0], [2.0, 0.0], [-2.0, 0.0]])
-    >>> l_eps(np.array([0.75, 0.3]), 0, 1.0, X0).tolist()   # 1.5625 + 0.09 = 1.5625 + 0.09 + 1 - 1
+    >>> l_eps(np.array([0.75, 0.3]), 0, 1.0, X0).tolist()   # 0.6525 = 1.6525 - 1 on face 1
     [1]
     """
     y = bounded_points(as_float_array(x, "x", ndim=1, dtype=np.float64), "x")
