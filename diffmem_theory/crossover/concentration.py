@@ -1572,14 +1572,14 @@ def lemma_e6(
     **(i)** ``memorized=True`` (``i`` among the ``M`` memorized points): Lemma E.5 applied to the
     ``M`` memorized points,
 
-        |xbar_pmem,M(t, x_t^i) - x^i| <= 2 (M - 1) Gamma_* exp(-alpha^2 s^2 (1-eps) d / (2 sigma^2))
+        |xbar_pmem,M(x_t^i, t) - x^i| <= 2 (M - 1) Gamma_* exp(-alpha^2 s^2 (1-eps) d / (2 sigma^2))
 
     with probability ``>= 1 - 8 M exp(-d eps^2/8)`` (printed: ``2N Gamma_*`` and ``8N``).
 
     **(ii)** ``memorized=False`` (``i`` held out, ``M <= N - 1``): with ``S_i`` the memorized
     points of the cluster of ``i`` and ``s_S`` the softmax renormalized on ``S_i``,
 
-        |xbar_pmem,M(t, x_t^i) - sum_{j in S_i} s_S,j x^j|
+        |xbar_pmem,M(x_t^i, t) - sum_{j in S_i} s_S,j x^j|
             <= 2 (M - 1) Gamma_* exp(-alpha^2 gamma^2/(4 sigma^2))
 
     with probability ``>= 1 - (10 M + 1) exp(-d eps^2/8) - c``, where ``c`` is the coupon term

@@ -150,6 +150,43 @@ def loss_difference_table(
     ``1..N`` (``m_grid="all"``) or ``{s, 2s, ..., N}``, ``s = max(N // 100, 1)`` (``"baseline"``);
     ``times`` defaults to the 26-point grid of ``schedule`` (VPTrig).
 
+    Parameters
+    ----------
+    N : int
+        Number of training points, ``N >= 1``.
+    d : float
+        Dimension, ``d > 0``.
+    times : array_like, optional
+        The time grid; default the 26-point grid of ``schedule``.
+    m_grid : {"all", "baseline"}
+        ``M = 1..N`` or the authors' baseline grid.
+    var_star : float, default 1.0
+        The cluster variance ``s2 > 0``.
+    C : float, default 2.0
+        The constant of Thm 3.2.
+    normalization : {"d_s2", "none"}
+        Divide by ``d s2`` (default) or not.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPTrig`.
+
+    Returns
+    -------
+    Ms : ndarray
+        The M grid.
+    D : ndarray
+        The differences, shape ``(len(Ms), len(times))``.
+
+    See Also
+    --------
+    diffmem_theory.crossover.excess.approx_loss_difference : the same difference averaged over t.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), eq. (15), Theorems 3.1 and 3.2.
+
+    Examples
+    --------
     >>> Ms, D = loss_difference_table(10, 30)
     >>> D.shape, round(float(D[4, 16]), 5)   # M = 5, t_16: 2 (1 - 1/2) - t_16^2
     ((10, 26), 0.8702)
@@ -323,6 +360,31 @@ def train_test_split(
     The test set has ``round(test_fraction n)`` tuples, at least 1 when ``test_fraction > 0`` and
     at most ``n - 1`` (the training set is never empty); ``test_fraction = 0`` gives no test set.
 
+    Parameters
+    ----------
+    n : int
+        Number of tuples, ``n >= 1``.
+    test_fraction : float, default 0.2
+        Fraction of test tuples, in ``[0, 1)``.
+    seed : int, default 0
+        Seed of the permutation.
+
+    Returns
+    -------
+    train, test : ndarray of int
+        Sorted index arrays.
+
+    See Also
+    --------
+    fit_loss_weighting : uses this split.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), App. H.3 (the split itself is our choice).
+
+    Examples
+    --------
     >>> train, test = train_test_split(64)
     >>> len(train), len(test), sorted({*train, *test}) == list(range(64))
     (51, 13, True)
@@ -382,6 +444,48 @@ def predict_M_pt(
     ``weights`` are used as given (no normalization to sum 1): the hard argmin is invariant to
     their scale and to ``normalization``, ``Mbar`` is not.
 
+    Parameters
+    ----------
+    weights : array_like
+        ``lambda~(t_l) >= 0`` on the time grid (positive somewhere).
+    N, d : array_like
+        Number of training points and dimension of each tuple.
+    tau : float, default 1/20
+        The softmax temperature of eq. (30).
+    times : array_like, optional
+        The time grid ``t_l``; default the 26-point grid of ``schedule``.
+    var_star : float, default 1.0
+        The cluster variance ``s2 = sigma_*^2 > 0``.
+    C : float, default 2.0
+        The constant of Thm 3.2 in the approximate losses.
+    normalization : {"d_s2", "none"}
+        Divide the per-time differences by ``d s2`` (default) or not.
+    m_grid : {"all", "baseline"}
+        The M grid of the argmin and the softmax.
+    loss_differences : sequence of (Ms, D), optional
+        Measured differences per tuple instead of the approximate losses.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPTrig`.
+
+    Returns
+    -------
+    Mbar : ndarray
+        The smoothed prediction ``Mbar_pt`` per tuple (eq. 30).
+    Mtilde : ndarray
+        The argmin ``Mtilde_pt`` per tuple (eq. 15).
+
+    See Also
+    --------
+    fit_loss_weighting : fits the weights.
+    diffmem_theory.crossover.excess.crossover_argmin : the argmin for one tuple.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), eqs. (15) and (30), App. H.3.
+
+    Examples
+    --------
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> g = VPTrig().time_grid()
     >>> Mbar, Mhard = predict_M_pt(np.ones(26) / 26, [100, 200], [30, 60])
@@ -426,6 +530,51 @@ def regression_objective(
     Returns ``(F, dF/dtheta)``; the gradient is exact (chain rule through both softmaxes), and
     ``F`` is invariant to ``theta -> theta + c`` (so the gradient sums to 0).
 
+    Parameters
+    ----------
+    theta : array_like
+        Parameters, ``lambda~ = softmax(theta)``, one per grid time.
+    N, d : array_like
+        Number of training points and dimension of each tuple.
+    M_pt : array_like
+        Observed transitions of the tuples.
+    tau : float, default 1/20
+        The softmax temperature.
+    beta : float, default 1e-3
+        The weight of the entropy penalty.
+    times : array_like, optional
+        The time grid ``t_l``; default the 26-point grid of ``schedule``.
+    var_star : float, default 1.0
+        The cluster variance ``s2 = sigma_*^2 > 0``.
+    C : float, default 2.0
+        The constant of Thm 3.2 in the approximate losses.
+    normalization : {"d_s2", "none"}
+        Divide the per-time differences by ``d s2`` (default) or not.
+    m_grid : {"all", "baseline"}
+        The M grid of the argmin and the softmax.
+    loss_differences : sequence of (Ms, D), optional
+        Measured differences per tuple instead of the approximate losses.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPTrig`.
+
+    Returns
+    -------
+    value : float
+        ``F(theta)``.
+    grad : ndarray
+        ``dF/dtheta``.
+
+    See Also
+    --------
+    fit_loss_weighting : minimizes it.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), eq. (30), App. H.3.
+
+    Examples
+    --------
     >>> theta = np.zeros(26)
     >>> value, grad = regression_objective(theta, [100], [30], [80], beta=0.0)
     >>> round(value, 6), abs(float(grad.sum())) < 1e-15   # (0.82745 - 0.8)^2
@@ -582,6 +731,59 @@ def fit_loss_weighting(
     ``d s2`` under ``"d_s2"``) and why the approximate losses make the fit predict a single ratio
     ``M/N = crossover_ratio(lambda~, times=grid, C=C)`` for all tuples.
 
+    Parameters
+    ----------
+    N, d : array_like
+        Number of training points and dimension of each tuple.
+    K : array_like or None
+        Number of clusters of each tuple (bookkeeping only).
+    M_pt : array_like
+        Observed transitions of the tuples.
+    tau, beta : float
+        Temperature and entropy weight of eq. (30) (defaults 1/20 and 1e-3).
+    times : array_like, optional
+        The time grid ``t_l``; default the 26-point grid of ``schedule``.
+    var_star : float, default 1.0
+        The cluster variance ``s2 = sigma_*^2 > 0``.
+    C : float, default 2.0
+        The constant of Thm 3.2 in the approximate losses.
+    normalization : {"d_s2", "none"}
+        Divide the per-time differences by ``d s2`` (default) or not.
+    m_grid : {"all", "baseline"}
+        The M grid of the argmin and the softmax.
+    loss_differences : sequence of (Ms, D), optional
+        Measured differences per tuple instead of the approximate losses.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPTrig`.
+    test_fraction : float, default 0.2
+        Fraction of test tuples.
+    seed : int, default 0
+        Seed of the split and of the random starts.
+    n_starts : int, default 8
+        Number of L-BFGS-B starts (``<= 10,000``).
+    start_scale : float, default 2.0
+        Standard deviation of the random starts.
+    maxiter : int, default 1000
+        L-BFGS-B iterations per start.
+
+    Returns
+    -------
+    LossWeightingFit
+        The weights, predictions, errors and diagnostics.
+
+    See Also
+    --------
+    regression_objective : the objective and its gradient.
+    predict_M_pt : predictions for given weights.
+    diffmem_theory.crossover.excess.crossover_ratio : the single ratio the fit predicts.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Sec. 4.1, eq. (15); App. H.3, eq. (30).
+
+    Examples
+    --------
     >>> fit = fit_loss_weighting([50, 100], [30, 30], [3, 6], [40, 80], test_fraction=0.0,
     ...                          n_starts=1)
     >>> fit.M_hard.tolist(), round(fit.ratio, 2), fit.test.size

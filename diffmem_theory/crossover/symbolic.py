@@ -208,6 +208,23 @@ def kappa_expr() -> sp.Expr:
     ``t in (0, kappa(d)]`` with ``kappa(d) = varsigma(Theta(log(d)^2/d))``; ``c`` is the
     unspecified constant of the Theta. ``kappa(d) -> 1`` as ``d -> oo``.
 
+    Returns
+    -------
+    sympy.Expr
+        ``(1 + c log(d)^2/d)^{-1/2}`` in the symbols ``c`` and ``d``.
+
+    See Also
+    --------
+    diffmem_theory.crossover.excess.kappa : the numeric twin.
+    inverse_snr_expr : ``varsigma``.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Theorem 3.1, Proposition F.4.
+
+    Examples
+    --------
     >>> kappa_expr()
     1/sqrt(c*log(d)**2/d + 1)
     >>> sp.limit(kappa_expr(), D, sp.oo)
@@ -225,6 +242,28 @@ def gen_excess_expr(s2: Any = None) -> sp.Expr:
     s2 + sigma_t^2)``; with VPTrig ``d s2 t^2/(s2 (1 - t^2) + t^2)``, which is ``d t^2`` at
     ``s2 = 1``. ``s2=None`` keeps the symbol ``s2``.
 
+    Parameters
+    ----------
+    s2 : number, optional
+        The cluster variance ``sigma_*^2 > 0``; ``None`` keeps the symbol ``s2``.
+
+    Returns
+    -------
+    sympy.Expr
+        ``d s2 t^2/(s2 (1 - t^2) + t^2)`` in the symbols ``d``, ``t`` (and ``s2``).
+
+    See Also
+    --------
+    diffmem_theory.crossover.excess.gen_excess_loss : the numeric twin.
+    pmem_excess_expr : the partially memorizing excess loss.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Theorem 3.1 and Theorem F.1.
+
+    Examples
+    --------
     >>> gen_excess_expr(1)
     d*t**2
     """
@@ -240,6 +279,23 @@ def pmem_excess_expr() -> sp.Expr:
 
     Buchanan et al. (paper 000), Thm 3.2 / F.3, ``1 <= C <= 2``.
 
+    Returns
+    -------
+    sympy.Expr
+        ``C (1 - M/N) d s2``.
+
+    See Also
+    --------
+    diffmem_theory.crossover.excess.pmem_excess_loss : the numeric twin.
+    gen_excess_expr : the generalizing excess loss.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Theorem 3.2 and Theorem F.3.
+
+    Examples
+    --------
     >>> sp.factor(pmem_excess_expr())
     -C*d*s2*(M - N)/N
     """
@@ -259,6 +315,30 @@ def approx_loss_difference_expr(
     by linearity of ``E_t`` (the first excess does not depend on ``t``). ``mean_lambda`` and
     ``mean_lambda_gen`` default to the symbols ``E_lambda`` and ``E_lambda_gen``.
 
+    Parameters
+    ----------
+    mean_lambda : sympy expression or number, optional
+        ``E_t[lambda]``; default the symbol ``E_lambda``.
+    mean_lambda_gen : sympy expression or number, optional
+        ``E_t[lambda/(psi_t s2 + 1)]``; default the symbol ``E_lambda_gen``.
+
+    Returns
+    -------
+    sympy.Expr
+        The loss difference, linear in ``M``.
+
+    See Also
+    --------
+    diffmem_theory.crossover.excess.approx_loss_difference : the numeric twin.
+    crossover_expr : its root in ``M``.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Sec. 3, the display before eq. (14).
+
+    Examples
+    --------
     >>> delta = approx_loss_difference_expr()
     >>> sp.expand(delta - (C * (1 - M / N) * D * S2 * E_LAMBDA - D * S2 * E_LAMBDA_GEN))
     0
@@ -276,6 +356,23 @@ def crossover_expr() -> sp.Expr:
 
         M_* = N {1 - E_t[lambda/(psi_t s2 + 1)] / (C E_t[lambda])}.
 
+    Returns
+    -------
+    sympy.Expr
+        ``M_*`` in the symbols ``N``, ``C``, ``E_lambda``, ``E_lambda_gen``.
+
+    See Also
+    --------
+    diffmem_theory.crossover.excess.crossover_M : the numeric twin.
+    crossover_structure : the structural facts derived from it.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), eq. (14).
+
+    Examples
+    --------
     >>> sp.simplify(crossover_expr() - N * (1 - E_LAMBDA_GEN / (C * E_LAMBDA)))
     0
     """
@@ -468,6 +565,32 @@ def crossover_ratio_expr(
     :data:`T_MIN`, :data:`T_MAX` (``0 <= t_min < t_max <= 1``); ``t_min = 0`` takes the limit
     ``t_min -> 0+``. The weighting is one of "x0", "eps", "score", "v" (:func:`weighting_expr`).
 
+    Parameters
+    ----------
+    weighting : {"x0", "eps", "score", "v"}
+        The loss weighting ``lambda``.
+    s2 : number, optional
+        The cluster variance ``sigma_*^2 > 0``; ``None`` keeps the symbol ``s2``.
+    t_min, t_max : number or sympy symbol
+        The range of ``t`` (default 0 and 1).
+
+    Returns
+    -------
+    sympy.Expr
+        ``M_*/N`` in the symbol ``C`` (and ``s2``, ``t_min``, ``t_max`` where kept symbolic).
+
+    See Also
+    --------
+    diffmem_theory.crossover.excess.crossover_ratio : the numeric twin (quadrature).
+    crossover_ratio_grid_expr : the same on the experiments' time grid.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), eq. (14).
+
+    Examples
+    --------
     >>> sp.simplify(crossover_ratio_expr("x0", s2=sp.Rational(1, 2)) - (1 - (2 - sp.pi / 2) / C))
     0
     >>> crossover_ratio_expr("eps", s2=1, t_min=T_MIN)
@@ -545,6 +668,32 @@ def crossover_ratio_times_expr(times: Any, weighting: str = "x0", s2: Any = 1) -
     rational in ``C`` when the times and ``s2`` are rational. One time ``t``, ``lambda = 1``,
     ``s2 = 1``: ``1 - t^2/C`` (``t_16 = 9007/25000``: 0.8702 for C = 1).
 
+    Parameters
+    ----------
+    times : sequence of numbers
+        The times ``t_l`` in ``(0, 1)`` (exact rationals for an exact result).
+    weighting : {"x0", "eps", "score", "v"}
+        The loss weighting ``lambda``.
+    s2 : number, default 1
+        The cluster variance ``sigma_*^2 > 0``.
+
+    Returns
+    -------
+    sympy.Expr
+        ``M_*/N`` in the symbol ``C``.
+
+    See Also
+    --------
+    diffmem_theory.crossover.excess.crossover_ratio : the numeric twin (``times=``).
+    crossover_ratio_grid_expr : on the 26-point grid.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), eq. (14).
+
+    Examples
+    --------
     >>> crossover_ratio_times_expr([sp.Rational(1, 2)])
     1 - 1/(4*C)
     >>> round(float(crossover_ratio_times_expr([grid_times()[16]]).subs(C, 1)), 4)
@@ -562,6 +711,32 @@ def crossover_ratio_grid_expr(weighting: str = "x0", s2: Any = 1, n_steps: int =
     0.66036 (C = 1) and 0.83018 (C = 2) to 5 digits; exactly,
     ``mean_l t_l^2 = 8491009/25000000 = 0.33964036``. ``lambda = psi``: 0.99998285 (C = 1).
 
+    Parameters
+    ----------
+    weighting : {"x0", "eps", "score", "v"}
+        The loss weighting ``lambda``.
+    s2 : number, default 1
+        The cluster variance ``sigma_*^2 > 0``.
+    n_steps : int, default 25
+        The grid has ``n_steps + 1`` points (:func:`grid_times`).
+
+    Returns
+    -------
+    sympy.Expr
+        ``M_*/N`` as an exact rational function of ``C``.
+
+    See Also
+    --------
+    diffmem_theory.crossover.excess.crossover_ratio : the numeric twin.
+    crossover_ratio_times_expr : any finite set of times.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), eq. (14), Sec. 4 and App. H.1.
+
+    Examples
+    --------
     >>> r = crossover_ratio_grid_expr("x0")
     >>> r, r.subs(C, 1), r.subs(C, 2)
     (1 - 8491009/(25000000*C), 16508991/25000000, 41508991/50000000)

@@ -18,7 +18,7 @@ as ``c x p``) at ``(alpha, sigma)``, with ``n_i = |x^i|^2``, ``D_i = sigma^2 + a
 
 (The ``|X|^2/sigma^2`` term of the quadratic form is the same for every component and cancels.)
 Training (:func:`train_template_denoiser`) minimizes the eps-weighted loss of eq. (5)
-``(1/B) sum_q psi_{t_q} |xbar(t_q, x_t^q) - y_q|^2`` exactly as the GMM trainer
+``(1/B) sum_q psi_{t_q} |xbar(x_t^q, t_q) - y_q|^2`` exactly as the GMM trainer
 (:func:`diffmem_theory.core.training.train_gmm_denoiser`): one grid time per sample and epoch,
 ``n_dup`` noise draws, full-batch Adam with the H.1 schedule through
 :func:`diffmem_theory.core.training.fit` (EMA, checkpoint/resume, bit-reproducible). The analytic
@@ -456,7 +456,7 @@ def template_loss_and_grad(
     schedule: Schedule,
     weighting: str | Callable[[np.ndarray], ArrayLike] = "eps",
 ) -> tuple[float, np.ndarray, np.ndarray, float]:
-    r"""Loss ``(1/B) sum_q lambda(t_q) |xbar_theta(t_q, x_t^q) - x0^q|^2`` and its exact gradient.
+    r"""Loss ``(1/B) sum_q lambda(t_q) |xbar_theta(x_t^q, t_q) - x0^q|^2`` and its exact gradient.
 
     Paper 000, eqs. (5)-(6) for the template model of Sec. 4.2 (``xbar_theta`` as
     :meth:`TemplateDenoiser.denoiser`): returns ``(loss, dL/dtemplates (M, h, w),
@@ -467,6 +467,42 @@ def template_loss_and_grad(
     threads with single-threaded BLAS (formulas in the module docstring and
     :func:`_chunk_loss_grad`); float64; the result does not depend on the thread count.
 
+    Parameters
+    ----------
+    model : TemplateDenoiser
+        The model ``theta``.
+    x_t : array_like
+        Noisy queries, ``(B, c, h, w)`` or ``(B, c*h*w)``.
+    x0 : array_like
+        Clean targets, same shape.
+    t : float or array_like
+        One time or one per query.
+    schedule : Schedule
+        The noise schedule.
+    weighting : str or callable, default "eps"
+        The loss weighting ``lambda(t)``.
+
+    Returns
+    -------
+    loss : float
+        ``(1/B) sum_q lambda(t_q) |xbar_theta(x_t^q, t_q) - x0^q|^2``.
+    grad_templates, grad_color_means : ndarray
+        Gradients with respect to the templates and the color means.
+    grad_color_var : float
+        Gradient with respect to the shared color variance.
+
+    See Also
+    --------
+    template_objective : the per-epoch training objective built on it.
+    diffmem_theory.core.training.gmm_loss_and_grad : the GMM analogue.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), eqs. (5)-(6), Sec. 4.2, App. H.4.
+
+    Examples
+    --------
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> m = TemplateDenoiser(np.ones((1, 1, 2)), np.array([[0.5, 1.0]]), 1.0)
     >>> loss, gT, gU, gv = template_loss_and_grad(m, np.ones((1, 4)), np.zeros((1, 4)), 0.6,
@@ -649,6 +685,47 @@ def train_template_denoiser(
     (100,000 epochs, ``n_dup = 100``, ``1e-3 -> 1e-6``, warmup 1/10), the default.
     float64 only (the logits subtract terms of size ``|x|^2/sigma_t^2 ~ 1e8`` at ``t = 0.001``).
 
+    Parameters
+    ----------
+    Y : array_like
+        Training images, ``(N, c, h, w)`` or ``(N, c*h*w)``.
+    M : int
+        Number of components, ``M >= 1``.
+    config : TrainConfig, optional
+        Training settings; default :data:`IMAGE_CONFIG`.
+    templates, labels : array_like, optional
+        The generating templates and each sample's template index (for the initialization).
+    image_shape : tuple of int, optional
+        ``(c, h, w)`` when ``Y`` is flat.
+    schedule : Schedule, optional
+        Default VPTrig.
+    init : TemplateDenoiser, optional
+        Start from this model instead of the partial-memorization initialization.
+    checkpoint : str or os.PathLike, optional
+        Checkpoint file (resumable training).
+    checkpoint_every : int, default 1000
+        Epochs between checkpoints.
+    progress : bool, default True
+        Show a progress bar.
+
+    Returns
+    -------
+    TemplateTrainResult
+        The trained model (``.model``) and the training history.
+
+    See Also
+    --------
+    template_partial_memorization_init : the App. H.1 initialization.
+    template_objective : the objective minimized each epoch.
+    diffmem_theory.core.training.train_gmm_denoiser : the GMM trainer it mirrors.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Sec. 4.2 and App. H.1.
+
+    Examples
+    --------
     >>> from diffmem_theory.core.distributions import TemplateMixture
     >>> from diffmem_theory.crossover.template_data import generated_templates
     >>> tpl = generated_templates(2, size=5)

@@ -464,7 +464,7 @@ def _log_true_minus_nominal(
 
 
 def _log_mem_minus_point(x: np.ndarray, t: float, X: np.ndarray) -> np.ndarray:
-    """log |xbar_mem(t, x_b) - X_b0| for queries x (B, d) and training sets X (B, n, d)."""
+    """log |xbar_mem(x_b, t) - X_b0| for queries x (B, d) and training sets X (B, n, d)."""
     alpha, sig2 = float(_SCHED.alpha(t)), float(_SCHED.sigma2(t))
     logits = -_sq_dist_to(x, X, alpha) / (2 * sig2)
     return _log_weighted_norm(logits, X - X[:, :1], np.ones(logits.shape, dtype=bool))
@@ -517,7 +517,7 @@ def e5_memorizing_vs_point(seed: int = 0) -> Outcome:
 
 @check("paper000.e6_pmem_memorized", equation="Buchanan et al., Lemma E.6 (i)")
 def e6_pmem_memorized(seed: int = 0) -> Outcome:
-    """MC quantile of log |xbar_pmem,M(t, x_t^i) - x^i| for a memorized i, M = 8 of N = 40.
+    """MC quantile of log |xbar_pmem,M(x_t^i, t) - x^i| for a memorized i, M = 8 of N = 40.
 
     The E.2 setting with M = 8 memorized points (failure probability 8 M e^{-d eps^2/8} = 0.033);
     the partially memorizing denoiser only sees the M memorized points; 4000 draws.
