@@ -91,12 +91,41 @@ def gmm_denoiser(
     with one Cholesky factor per component: cost ``M d^3 + B M d^2`` and memory ``O(B d)``, meant
     for a moderate number ``M`` of components. Isotropic and empirical mixtures should use
     :func:`iso_gmm_denoiser` / :func:`memorizing_denoiser`, which run on the fused kernel.
+    ``GaussianMixture(means, covs, weights).denoiser(x, t, schedule)``.
 
-    Parameters: ``t`` scalar or ``(B,)``; ``x`` ``(B, d)`` or ``(d,)``; ``means`` ``(M, d)``;
-    ``covs`` ``(M, d, d)`` symmetric positive semi-definite (singular covariances are fine:
-    ``A_i`` is positive definite for ``sigma_t > 0``); ``weights`` ``(M,)`` positive, summing to 1
-    (default uniform ``1/M``, as in the paper). Returns the x0-prediction, shaped like ``x``.
+    Parameters
+    ----------
+    x : array_like, shape (B, d) or (d,)
+        Noisy states ``x_t`` (a single ``(d,)`` query gives a ``(d,)`` result).
+    t : float or array_like, shape (B,)
+        Times in the domain of ``schedule`` (``sigma_t > 0``), one for all queries or one each.
+    means : array_like, shape (M, d)
+        Component means ``mu_i``.
+    covs : array_like, shape (M, d, d)
+        Symmetric positive semi-definite covariances (singular ones are fine: ``A_i`` is
+        positive definite for ``sigma_t > 0``).
+    schedule : Schedule or str
+        The noise schedule ``X_t = alpha_t X_0 + sigma_t Z``.
+    weights : array_like, shape (M,), optional
+        Positive weights summing to 1 (default uniform ``1/M``, as in the paper).
 
+    Returns
+    -------
+    ndarray, shaped like ``x``
+        The x0-prediction ``E[X_0 | X_t = x]``.
+
+    See Also
+    --------
+    diffmem_theory.core.distributions.GaussianMixture : The law, with the score, the
+        log-density and every prediction unit.
+    iso_gmm_denoiser : ``Sigma_i = s^2 I`` on the fused kernel.
+
+    References
+    ----------
+    Buchanan et al. (paper 000), Lemma 2.1 / A.1, eq. (9).
+
+    Examples
+    --------
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> means = np.array([[1.0, 0.0], [-1.0, 0.0]])
@@ -127,12 +156,48 @@ def iso_gmm_denoiser(
         xbar(x, t) = (alpha_t s^2 / V) x + (sigma_t^2 / V) sum_i mu_i softmax(w)_i,
         w_i = log pi_i - |alpha_t mu_i - x|^2 / (2 V).
 
-    ``var`` is the scalar ``s^2 >= 0`` of the paper, or one variance per component ``(M,)``; then
-    ``V_i`` differs per component, ``w_i`` gains ``-(d/2) log V_i`` and the coefficient
-    ``alpha_t s_i^2 / V_i`` on ``x`` is averaged with the same softmax weights. ``var = 0`` gives
-    the memorizing denoiser eq. (7). Runs on :func:`diffmem_theory.kernels.softmax_weighted_sum`
-    (``backend``, ``dtype`` passed through; the result has dtype ``dtype``, float64 by default).
+    With one variance per component, ``V_i`` differs per component, ``w_i`` gains
+    ``-(d/2) log V_i`` and the coefficient ``alpha_t s_i^2 / V_i`` on ``x`` is averaged with the
+    same softmax weights. ``var = 0`` gives the memorizing denoiser eq. (7).
+    ``IsotropicGaussianMixture(means, var, weights).denoiser(x, t, schedule)``.
 
+    Parameters
+    ----------
+    x : array_like, shape (B, d) or (d,)
+        Noisy states ``x_t`` (a single ``(d,)`` query gives a ``(d,)`` result).
+    t : float or array_like, shape (B,)
+        Times in the domain of ``schedule`` (``sigma_t > 0``), one for all queries or one each.
+    means : array_like, shape (M, d)
+        Component means ``mu_i``.
+    var : float or array_like, shape (M,)
+        The variance ``s^2 >= 0`` of the paper (a variance, not a standard deviation), shared
+        or one per component.
+    schedule : Schedule or str
+        The noise schedule.
+    weights : array_like, shape (M,), optional
+        Positive weights summing to 1 (default ``1/M``).
+    backend : {"numba", "numpy", "cupy"}
+        Backend of :func:`diffmem_theory.kernels.softmax_weighted_sum`.
+    dtype : {None, float64, float32}
+        The kernel's and the result's dtype (float64 by default).
+
+    Returns
+    -------
+    ndarray, shaped like ``x``
+        The x0-prediction.
+
+    See Also
+    --------
+    diffmem_theory.core.distributions.IsotropicGaussianMixture : The law.
+    gmm_denoiser : General covariances.
+    memorizing_denoiser : ``var = 0`` with uniform weights.
+
+    References
+    ----------
+    Buchanan et al. (paper 000), eqs. (11)-(12).
+
+    Examples
+    --------
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> means = np.array([[1.0, 0.0], [-1.0, 0.0]])
@@ -159,9 +224,41 @@ def memorizing_denoiser(
 
         xbar_mem(x, t) = sum_{i=1}^N x^i softmax(w(x))_i,  w_i = -|alpha_t x^i - x|^2/(2 sigma_t^2)
 
-    (Lemma 2.1 with ``M = N``, ``Sigma_i = 0``, ``mu_i = x^i``). ``X`` has shape ``(N, d)``.
-    Runs on the fused kernel (``backend``, ``dtype`` passed through).
+    (Lemma 2.1 with ``M = N``, ``Sigma_i = 0``, ``mu_i = x^i``). This is
+    ``EmpiricalDistribution(X).denoiser(x, t, schedule)``; build the law once to evaluate many
+    times, or for its score and log-density.
 
+    Parameters
+    ----------
+    x : array_like, shape (B, d) or (d,)
+        Noisy states ``x_t`` (a single ``(d,)`` query gives a ``(d,)`` result).
+    t : float or array_like, shape (B,)
+        Times in the domain of ``schedule`` (``sigma_t > 0``), one for all queries or one each.
+    X : array_like, shape (N, d)
+        The training points ``x^i``.
+    schedule : Schedule or str
+        The noise schedule.
+    backend : {"numba", "numpy", "cupy"}
+        Backend of the fused kernel.
+    dtype : {None, float64, float32}
+        The kernel's and the result's dtype (float64 by default).
+
+    Returns
+    -------
+    ndarray, shaped like ``x``
+        The x0-prediction.
+
+    See Also
+    --------
+    diffmem_theory.core.distributions.EmpiricalDistribution : The law.
+    partial_memorizing_denoiser : That of ``M`` of the points (eq. (10)).
+
+    References
+    ----------
+    Buchanan et al. (paper 000), eqs. (6)-(7).
+
+    Examples
+    --------
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> X = np.array([[1.0, 0.0], [0.0, 1.0]])
@@ -181,10 +278,35 @@ def memorized_subset(
 
     Buchanan et al. (paper 000), eq. (10) and footnote 2: the paper memorizes "the first M"
     samples, and any size-M subset chosen independently of the samples works (the authors' code
-    draws a uniformly random one). Give either ``M`` (the first ``M`` indices, or a uniformly random
-    ``M``-subset without replacement when ``rng`` is given) or ``idx`` (distinct indices in
-    ``[0, N)``); ``1 <= M <= N``.
+    draws a uniformly random one).
 
+    Parameters
+    ----------
+    N : int
+        The number of training points, ``N >= 1``.
+    M : int, optional
+        The number of memorized points, ``1 <= M <= N``: the first ``M`` indices, or a uniformly
+        random ``M``-subset without replacement when ``rng`` is given.
+    idx : array_like of int, optional
+        Distinct indices in ``[0, N)`` (instead of ``M``; ``M``, if also given, must equal
+        ``len(idx)``).
+    rng : numpy.random.Generator or int, optional
+        Draws the random subset (not allowed with ``idx``).
+
+    Returns
+    -------
+    ndarray of intp, shape (M,)
+
+    See Also
+    --------
+    partial_memorizing_denoiser : Uses it.
+
+    References
+    ----------
+    Buchanan et al. (paper 000), eq. (10), footnote 2.
+
+    Examples
+    --------
     >>> memorized_subset(5, M=3)
     array([0, 1, 2])
     >>> memorized_subset(5, M=3, rng=0)
@@ -233,8 +355,41 @@ def partial_memorizing_denoiser(
 
     with ``S`` the first ``M`` indices (default), the given ``idx``, or a uniformly random
     ``M``-subset drawn with ``rng`` (see :func:`memorized_subset`). ``M = N`` gives eq. (7).
-    ``schedule`` is keyword-only.
+    This is ``EmpiricalDistribution(X[S]).denoiser(x, t, schedule)``.
 
+    Parameters
+    ----------
+    x : array_like, shape (B, d) or (d,)
+        Noisy states ``x_t`` (a single ``(d,)`` query gives a ``(d,)`` result).
+    t : float or array_like, shape (B,)
+        Times in the domain of ``schedule`` (``sigma_t > 0``), one for all queries or one each.
+    X : array_like, shape (N, d)
+        The training points.
+    M, idx, rng
+        The memorized subset ``S``, as in :func:`memorized_subset`.
+    schedule : Schedule or str
+        The noise schedule (keyword-only).
+    backend : {"numba", "numpy", "cupy"}
+        Backend of the fused kernel.
+    dtype : {None, float64, float32}
+        The kernel's and the result's dtype (float64 by default).
+
+    Returns
+    -------
+    ndarray, shaped like ``x``
+        The x0-prediction.
+
+    See Also
+    --------
+    memorizing_denoiser : ``M = N``.
+    memorized_subset : The subset ``S``.
+
+    References
+    ----------
+    Buchanan et al. (paper 000), eq. (10).
+
+    Examples
+    --------
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> X = np.array([[1.0, 0.0], [0.0, 1.0], [-1.0, 0.0]])
@@ -264,10 +419,40 @@ def nominal_denoiser(
     the posterior mean of the single Gaussian ``N(mu_k, s^2 I)``. For
     ``x = alpha_t x^i + sigma_t g`` with ``x^i ~ N(mu_k, s^2 I)``,
     ``xbar_nom - x^i ~ N(0, s^2 sigma_t^2 / V I)``, so
-    ``E|xbar_nom - x^i|^2 = d s^2 / (psi_t s^2 + 1)`` (proof of Thm F.1). ``labels`` holds one
-    cluster index in ``[0, K)`` per query (shape ``(B,)``, or a scalar for a single query);
-    ``var`` is a scalar or one variance per cluster ``(K,)``. Fully vectorized over ``t``.
+    ``E|xbar_nom - x^i|^2 = d s^2 / (psi_t s^2 + 1)`` (proof of Thm F.1). Fully vectorized
+    over ``t``; ``IsotropicGaussianMixture(means, var).component_denoiser(x, t, schedule, labels)``.
 
+    Parameters
+    ----------
+    x : array_like, shape (B, d) or (d,)
+        Noisy states ``x_t`` (a single ``(d,)`` query gives a ``(d,)`` result).
+    t : float or array_like, shape (B,)
+        Times in the domain of ``schedule`` (``sigma_t > 0``), one for all queries or one each.
+    means : array_like, shape (K, d)
+        Cluster means ``mu_k``.
+    var : float or array_like, shape (K,)
+        The variance ``s^2 >= 0``, shared or one per cluster.
+    labels : array_like of int, shape (B,) (a scalar for a single query)
+        The cluster of each query, in ``[0, K)``.
+    schedule : Schedule or str
+        The noise schedule.
+
+    Returns
+    -------
+    ndarray, shaped like ``x``
+        The x0-prediction.
+
+    See Also
+    --------
+    diffmem_theory.core.distributions.IsotropicGaussianMixture.component_denoiser : The method.
+    iso_gmm_denoiser : The posterior mean without the label (the generalizing denoiser).
+
+    References
+    ----------
+    Buchanan et al. (paper 000), Lemma E.4 and the proof of Thm F.1.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> means = np.array([[1.0, 0.0], [-1.0, 0.0]])
@@ -301,12 +486,42 @@ def template_denoiser(
     and the component posterior mean ``A_i (sigma^2 u_i + alpha s^2 A_i^T x) / D_i`` (no
     ``1/alpha``). Cost ``O(B K c p)``. Note the factor ``c`` on the second log-det term: it is
     in the paper (H.4) but the authors' code drops it, which changes the softmax weights when
-    template norms differ; this function follows the paper (notes on paper 000, §5 item 18).
+    template norms differ; this function follows the paper. This is
+    ``TemplateMixture(templates, color_means, color_var, weights).denoiser(x, t, schedule)``.
 
-    ``templates`` ``(K, h, w)`` (or flattened ``(K, p)``, each nonzero), ``color_means`` ``(K, c)``,
-    ``color_var`` scalar ``>= 0`` (shared), ``x`` ``(B, c*p)`` in channel-major order (reshape to
-    ``(B, c, h, w)`` for images). Returns the x0-prediction, shaped like ``x``.
+    Parameters
+    ----------
+    x : array_like, shape (B, c*h*w) or (c*h*w,)
+        Noisy images in channel-major order (reshape to ``(B, c, h, w)`` for images).
+    t : float or array_like, shape (B,)
+        Times in the domain of ``schedule`` (``sigma_t > 0``).
+    templates : array_like, shape (K, h, w) or (K, p)
+        Nonzero templates ``x_i``.
+    color_means : array_like, shape (K, c)
+        Mean colors ``u_i``.
+    color_var : float
+        The shared color variance ``s^2 >= 0``.
+    schedule : Schedule or str
+        The noise schedule.
+    weights : array_like, shape (K,), optional
+        Positive weights summing to 1 (default ``1/K``).
 
+    Returns
+    -------
+    ndarray, shaped like ``x``
+        The x0-prediction.
+
+    See Also
+    --------
+    diffmem_theory.core.distributions.TemplateMixture : The law.
+    gmm_denoiser : The dense equivalent (``TemplateMixture.to_gaussian_mixture``).
+
+    References
+    ----------
+    Buchanan et al. (paper 000), Sec. 4.2 and App. H.4.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> templates = np.array([[[1.0, 0.0], [0.0, 1.0]], [[0.0, 1.0], [1.0, 1.0]]])
@@ -338,8 +553,36 @@ def score_from_denoiser(
 
     Buchanan et al. (paper 000), eq. (4): ``grad log p_t(x) = (alpha_t xbar(x, t) - x)/sigma_t^2``.
     A thin wrapper over :func:`diffmem_theory.core.schedules.convert_prediction` (source ``"x0"``,
-    target ``"score"``); ``t`` is a scalar or ``(B,)`` for ``x`` of shape ``(B, d)``.
+    target ``"score"``). The subtraction ``alpha_t xbar - x`` cancels digits at small ``t``:
+    a law's own score (``score_t``, or ``denoiser(..., prediction="score")``) is exact there.
 
+    Parameters
+    ----------
+    x : array_like, shape (B, d) or (d,)
+        Noisy states ``x_t``.
+    t : float or array_like, shape (B,)
+        Times in the domain of ``schedule``.
+    x0_hat : array_like, shaped like ``x``
+        The x0-prediction ``xbar(x, t)``.
+    schedule : Schedule or str
+        The noise schedule.
+
+    Returns
+    -------
+    ndarray, shaped like ``x``
+        The score.
+
+    See Also
+    --------
+    eps_from_denoiser : The same identity in noise units.
+    diffmem_theory.core.distributions.EmpiricalDistribution.score_t : A law's direct score.
+
+    References
+    ----------
+    Buchanan et al. (paper 000), eq. (4).
+
+    Examples
+    --------
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> x, x0_hat = np.array([1.0, 2.0]), np.array([0.5, 1.0])
@@ -359,6 +602,33 @@ def eps_from_denoiser(
     psi_t |xbar - x_0|^2``, Sec. 2). A thin wrapper over
     :func:`diffmem_theory.core.schedules.convert_prediction` (source ``"x0"``, target ``"eps"``).
 
+    Parameters
+    ----------
+    x : array_like, shape (B, d) or (d,)
+        Noisy states ``x_t``.
+    t : float or array_like, shape (B,)
+        Times in the domain of ``schedule``.
+    x0_hat : array_like, shaped like ``x``
+        The x0-prediction ``xbar(x, t)``.
+    schedule : Schedule or str
+        The noise schedule.
+
+    Returns
+    -------
+    ndarray, shaped like ``x``
+        The noise prediction.
+
+    See Also
+    --------
+    score_from_denoiser : The same identity in score units.
+    as_denoiser : A model in any unit.
+
+    References
+    ----------
+    Buchanan et al. (paper 000), eq. (4) and Sec. 2.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> x, x0_hat = np.array([1.0, 2.0]), np.array([0.5, 1.0])
@@ -402,6 +672,16 @@ class Denoiser:
     --------
     as_denoiser : Builds it, with the validation of the model and the units.
     diffmem_theory.core.schedules.convert_prediction : The affine change of unit.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from diffmem_theory.core.distributions import EmpiricalDistribution
+    >>> den = as_denoiser(EmpiricalDistribution(np.eye(2)), "VPTrig")
+    >>> den.prediction, den.schedule.name
+    ('x0', 'VPTrig')
+    >>> print(np.round(den.predict(np.array([0.8, 0.1]), 0.5, "eps"), 6))
+    [0.008757 0.059192]
     """
 
     __slots__ = ("_law", "model", "prediction", "schedule")
@@ -452,6 +732,12 @@ class Denoiser:
             For an unknown ``unit``, or a model output that is not shaped like ``x``.
         TypeError
             For a model output that is not an array.
+        Examples
+        --------
+        >>> import numpy as np
+        >>> den = as_denoiser(lambda x, t: 0.5 * x, "VPTrig")     # an x0 model
+        >>> print(np.round(den.predict(np.ones(2), 0.6, "score"), 6))   # (0.8 * 0.5 - 1) / 0.36
+        [-1.666667 -1.666667]
         """
         check_choice(unit, "unit", PREDICTIONS)
         if self._law:
