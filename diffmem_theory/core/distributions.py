@@ -1083,12 +1083,34 @@ class TemplateMixture(_Mixture):
     Buchanan et al. (paper 000), Sec. 4.2 and App. H.4: component ``k`` draws a color
     ``c ~ N(u_k, s^2 I_c)`` and outputs ``y = c (x) x_k`` (Kronecker product, channel-major, i.e.
     ``y.reshape(c, h, w)[j] = c_j x_k``), so ``y ~ N(u_k (x) x_k, s^2 (I_c (x) x_k x_k^T))``, a
-    rank-``c`` Gaussian in dimension ``d = c h w``. ``templates`` ``(K, h, w)`` (nonzero),
-    ``color_means`` ``(K, c)``, ``color_var`` a shared scalar ``s^2 >= 0``. Densities, scores and
-    denoisers use the Sherman-Morrison-Woodbury and determinant identities of H.4 (cost
-    ``O(B K d)``); :meth:`to_gaussian_mixture` gives the dense equivalent (``d x d`` covariances,
-    small sizes only).
+    rank-``c`` Gaussian in dimension ``d = c h w``. Densities, scores and denoisers use the
+    Sherman-Morrison-Woodbury and determinant identities of H.4 (cost ``O(B K d)``; see
+    :func:`diffmem_theory.core.denoisers.template_denoiser` for the formulas);
+    :meth:`to_gaussian_mixture` gives the dense equivalent (``d x d`` covariances, small sizes
+    only).
 
+    Parameters
+    ----------
+    templates : array_like, shape (K, h, w)
+        Nonzero templates ``x_k``.
+    color_means : array_like, shape (K, c)
+        Mean colors ``u_k``.
+    color_var : float
+        The shared color variance ``s^2 >= 0`` (a variance).
+    weights : array_like, shape (K,), optional
+        Positive weights summing to 1 (default ``1/K``).
+
+    See Also
+    --------
+    GaussianMixture : The dense form (:meth:`to_gaussian_mixture`).
+    diffmem_theory.core.denoisers.template_denoiser : Its posterior mean as a function.
+
+    References
+    ----------
+    Buchanan et al. (paper 000), Sec. 4.2 and App. H.4.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> templates = np.ones((2, 2, 2)) * np.array([1.0, 2.0])[:, None, None]
     >>> tm = TemplateMixture(templates, np.zeros((2, 3)), 1.0)
@@ -1170,6 +1192,22 @@ class TemplateMixture(_Mixture):
         ``mu_k = u_k (x) x_k`` and ``Sigma_k = s^2 (I_c (x) x_k x_k^T)``; the covariances are
         ``d x d`` with ``d = c h w``, so use this for tests at small sizes.
 
+        Returns
+        -------
+        GaussianMixture
+            With the same weights; refused (``ValueError``) when the ``K d^2`` covariance
+            entries exceed the allocation limit.
+
+        See Also
+        --------
+        GaussianMixture : The general law.
+
+        References
+        ----------
+        Buchanan et al. (paper 000), App. H.4.
+
+        Examples
+        --------
         >>> import numpy as np
         >>> tm = TemplateMixture(np.ones((1, 1, 2)), np.array([[1.0, 2.0]]), 0.5)
         >>> gm = tm.to_gaussian_mixture()
@@ -1192,8 +1230,33 @@ def sphere_means(
     """``K`` means uniform on the sphere of radius ``sqrt(d)`` (normalized Gaussian vectors).
 
     Buchanan et al. (paper 000), Sec. 4.1: ``mu_k = r g_k / |g_k|`` with ``g_k ~ N(0, I_d)``
-    and ``r = sqrt(d)`` unless ``radius`` is given. Returns ``(K, d)``.
+    and ``r = sqrt(d)`` unless ``radius`` is given.
 
+    Parameters
+    ----------
+    K : int
+        The number of means, ``K >= 1``.
+    d : int
+        The dimension, ``d >= 1``.
+    rng : numpy.random.Generator or int
+        The source of randomness (an integer is a seed).
+    radius : float, optional
+        The sphere's radius ``r > 0`` (default ``sqrt(d)``).
+
+    Returns
+    -------
+    ndarray, shape (K, d)
+
+    See Also
+    --------
+    IsotropicGaussianMixture : The mixture the paper puts on these means.
+
+    References
+    ----------
+    Buchanan et al. (paper 000), Sec. 4.1.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> mu = sphere_means(4, 9, np.random.default_rng(0))
     >>> mu.shape, np.round(np.linalg.norm(mu, axis=1), 12).tolist()
