@@ -6,7 +6,8 @@ Diffusion Models using Ambient Diffusion" (ICML 2025).
 * :mod:`~diffmem_theory.leakage.information` -- information leakage, Lemma 4.2 and Lemma D.1;
 * :mod:`~diffmem_theory.leakage.feldman` -- Feldman's long-tail argument at a fixed noise level:
   Thm B.2, eq. (7), Lemmas B.4-B.9 and Lemma 4.5;
-* :mod:`~diffmem_theory.leakage.tables` -- Tables 1-5 as printed, with consistency checks;
+* :mod:`~diffmem_theory.leakage.experiment_tables` -- Tables 1-5 as printed, with consistency
+  checks;
 * :mod:`~diffmem_theory.leakage.errata` -- the errata catalogue and the erratum checks;
 * ``checks/`` and ``figures/`` -- the registered theorem checks and figures of the paper.
 """

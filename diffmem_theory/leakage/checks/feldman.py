@@ -18,6 +18,11 @@ from scipy.optimize import brentq
 from scipy.special import roots_jacobi
 from scipy.stats import norm
 
+from diffmem_theory.leakage.experiment_tables import (
+    table2_table1_mismatches,
+    table5_percentile_violations,
+    threshold_violations,
+)
 from diffmem_theory.leakage.feldman import (
     FrequencyPrior,
     _contraction,
@@ -37,11 +42,6 @@ from diffmem_theory.leakage.feldman import (
     tv_isotropic,
     weight,
     zipf_frequencies,
-)
-from diffmem_theory.leakage.tables import (
-    table2_table1_mismatches,
-    table5_percentile_violations,
-    threshold_violations,
 )
 from diffmem_theory.registry import Outcome, check
 

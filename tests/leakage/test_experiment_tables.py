@@ -1,4 +1,4 @@
-"""Tables 1-5 of Shah et al. (paper 004), transcribed in diffmem_theory.leakage.tables."""
+"""Tables 1-5 of Shah et al. (paper 004), as transcribed in leakage.experiment_tables."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ import dataclasses
 
 import pytest
 
-from diffmem_theory.leakage import tables
-from diffmem_theory.leakage.tables import (
+from diffmem_theory.leakage import experiment_tables as tables
+from diffmem_theory.leakage.experiment_tables import (
     TABLE1,
     TABLE2,
     TABLE3,
