@@ -134,6 +134,30 @@ def laurent_massart(d: ArrayLike, t: ArrayLike, tail: str = "upper") -> Bound:
     (``value`` the threshold, ``failure_probability`` e^{-t}); vectorized over ``d > 0`` and
     ``t > 0``. A threshold beyond float64 raises ``ValueError``.
 
+    Parameters
+    ----------
+    d : array_like
+        Degrees of freedom, > 0.
+    t : array_like
+        The deviation parameter, > 0 (not a diffusion time).
+    tail : {"upper", "lower"}, default "upper"
+        Which tail.
+
+    Returns
+    -------
+    Bound
+        ``value`` the threshold, ``failure_probability`` e^{-t}.
+
+    See Also
+    --------
+    norm_tail_bound : the Chernoff tails of Lemma A.2.
+
+    References
+    ----------
+    Ye et al., Lemma A.1; Laurent & Massart (2000), Lemma 1.
+
+    Examples
+    --------
     >>> b = laurent_massart(8, 2.0)
     >>> round(b.value, 6), round(b.failure_probability, 6)
     (20.0, 0.135335)
@@ -188,6 +212,35 @@ def norm_tail_bound(
     step of the proof that fails (see :func:`norm_concentration_interval`). For N(0, I_d)
     (C = 1, B/c_f = 1) they are the chi-square Chernoff bounds.
 
+    Parameters
+    ----------
+    d : array_like
+        Dimension, > 0.
+    eta : array_like
+        Relative deviation, in the range of the chosen tail (above).
+    tail : {"upper", "lower"}, default "upper"
+        Which tail.
+    C : float, default 1
+        The sub-Gaussian constant of Def. 3.2.
+    B_over_cf : float, default 1
+        B/c_f >= 1.
+
+    Returns
+    -------
+    float or ndarray
+        The bound on the tail probability.
+
+    See Also
+    --------
+    norm_concentration_interval : the two-sided statement.
+    laurent_massart : the sharper Gaussian tails of Lemma A.1.
+
+    References
+    ----------
+    Ye et al., Lemma A.2 (Parts 1-2) and its proof (App. A.4.1).
+
+    Examples
+    --------
     >>> round(norm_tail_bound(8, 1.0), 6)              # P(chi2_8 >= 16) = 0.042380
     0.29305
     >>> round(norm_tail_bound(8, 0.5, tail="lower"), 6)  # P(chi2_8 <= 4) = 0.142877
@@ -502,6 +555,33 @@ def empirical_score_sup_bound(
     ``x`` is ``(B, d)`` or ``(d,)``; ``t`` a scalar or ``(B,)``. Returns ``(B,)`` (or a float);
     a bound beyond float64 raises ``ValueError``.
 
+    Parameters
+    ----------
+    x : array_like, shape (B, d) or (d,)
+        Query points.
+    t : float or array_like, shape (B,)
+        Times.
+    X0 : array_like, shape (n, d)
+        The training points.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPExp`.
+
+    Returns
+    -------
+    float or ndarray, shape (B,)
+        The bound per query.
+
+    See Also
+    --------
+    diffmem_theory.core.distributions.EmpiricalDistribution.score_t : the score it bounds.
+    diffmem_theory.fisher.separation.taylor_score : clips at this bound.
+
+    References
+    ----------
+    Ye et al., Lemma B.1.
+
+    Examples
+    --------
     >>> round(empirical_score_sup_bound([0.5, -2.0], 1.0, [[1.0, 0.0], [0.0, 3.0]]), 6)
     7.909884
     """
@@ -771,6 +851,35 @@ def empirical_score_hessian(
     (n + B) d^2 moments are within the memory cap of ``_validation.check_allocation``, and a
     Hessian beyond float64 (t -> 0) raises ``ValueError``.
 
+    Parameters
+    ----------
+    x : array_like, shape (B, d) or (d,)
+        Query points.
+    t : float or array_like, shape (B,)
+        Times.
+    X0 : array_like, shape (n, d)
+        The training points.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPExp`.
+    backend : str, default "numba"
+        Backend of the kernel.
+
+    Returns
+    -------
+    ndarray, shape (B, d, d) or (d, d)
+        The Hessian, symmetric.
+
+    See Also
+    --------
+    empirical_score_lipschitz : its spectral norm.
+    lipschitz_bounds : the bounds (C.2) on its supremum.
+
+    References
+    ----------
+    Ye et al., Lemma C.1, eq. (C.1).
+
+    Examples
+    --------
     >>> alpha = float(VPExp().alpha(0.01))
     >>> H = empirical_score_hessian([alpha / 2], 0.01, [[0.0], [1.0]])
     >>> round(float(H[0, 0]), 3)      # alpha^2/(4 sigma^4) - 1/sigma^2 at the midpoint
@@ -793,6 +902,32 @@ def empirical_score_lipschitz(
     The spectral norm (largest |eigenvalue|) of :func:`empirical_score_hessian`; C_L of (C.2)
     is its supremum over x. Shape ``(B,)`` for ``(B, d)`` queries, a float for ``(d,)``.
 
+    Parameters
+    ----------
+    x : array_like, shape (B, d) or (d,)
+        Query points.
+    t : float or array_like, shape (B,)
+        Times.
+    X0 : array_like, shape (n, d)
+        The training points.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPExp`.
+
+    Returns
+    -------
+    float or ndarray, shape (B,)
+
+    See Also
+    --------
+    empirical_score_lipschitz_max : its maximum over points.
+    lipschitz_bounds : the bounds (C.2).
+
+    References
+    ----------
+    Ye et al., Lemma C.1.
+
+    Examples
+    --------
     >>> round(empirical_score_lipschitz([0.0], 0.01, [[0.0], [1.0]]), 4)
     100.5008
     """
@@ -930,6 +1065,29 @@ def gaussian_score_lipschitz(
     for every x; O(1) uniformly in t when lambda_min(Sigma) > 0. Vectorized; lambda_min >= 0;
     a constant beyond float64 (t -> 0 with lambda_min = 0) raises ``ValueError``.
 
+    Parameters
+    ----------
+    t : array_like
+        Times.
+    lambda_min : array_like
+        The smallest eigenvalue of Sigma, >= 0.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPExp`.
+
+    Returns
+    -------
+    float or ndarray
+
+    See Also
+    --------
+    lipschitz_bounds : the empirical score's constant, O(sigma_t^{-4}).
+
+    References
+    ----------
+    Ye et al., Sec. 5 (the contrast with Lemma C.1).
+
+    Examples
+    --------
     >>> round(gaussian_score_lipschitz(0.1, 0.3), 4)
     2.7277
     >>> [round(gaussian_score_lipschitz(t, 0.3), 4) for t in (1e-3, 0.1, 1.0, 5.0)]

@@ -537,6 +537,32 @@ def density_terms(
     Computed from the log-sum-exp kernel: D_1 = e^{lse}/n, D_2 = D_1 (alpha_t mu^ - x)/sigma_t.
     Returns ``D_1`` ``(B,)`` and ``D_2`` ``(B, d)`` (a float and ``(d,)`` for one query).
 
+    Parameters
+    ----------
+    x : array_like, shape (B, d) or (d,)
+        Query points.
+    t : float
+        Time.
+    X0 : array_like, shape (n, d)
+        The training points.
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPExp`.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        D_1, shape (B,), and D_2, shape (B, d).
+
+    See Also
+    --------
+    taylor_density_terms : their truncated-Taylor approximations.
+
+    References
+    ----------
+    Ye et al., App. B.2 (Prop. B.4).
+
+    Examples
+    --------
     >>> D1, D2 = density_terms([0.0], 1.0, [[0.0], [1.0]])
     >>> round(D1, 6), np.round(D2, 6).tolist()
     (0.873762, [0.285133])
@@ -573,6 +599,37 @@ def taylor_density_terms(
     |D_1~ - D_1| <= 2 eps and |D_2~ - D_2|_inf <= 2 eps at every x (the dropped terms cost
     <= eps, the truncation <= eps). ``order`` / ``order_numerator`` override p / p'.
 
+    Parameters
+    ----------
+    x : array_like, shape (B, d) or (d,)
+        Query points.
+    t : float
+        Time.
+    X0 : array_like, shape (n, d)
+        The training points.
+    eps : float
+        Accuracy, in (0, 1).
+    schedule : Schedule, optional
+        Default :class:`~diffmem_theory.core.schedules.VPExp`.
+    order, order_numerator : int, optional
+        The Taylor orders p and p', >= 1.
+
+    Returns
+    -------
+    (ndarray, ndarray)
+        D_1~, shape (B,), and D_2~, shape (B, d).
+
+    See Also
+    --------
+    density_terms : the exact D_1, D_2.
+    taylor_score : the score built from them.
+
+    References
+    ----------
+    Ye et al., Lemmas B.6-B.7, (B.17)-(B.19), App. B.3.4-B.3.5.
+
+    Examples
+    --------
     >>> D1t, D2t = taylor_density_terms([0.0], 1.0, [[0.0], [1.0]], 1e-3)
     >>> D1, D2 = density_terms([0.0], 1.0, [[0.0], [1.0]])
     >>> bool(abs(D1t - D1) <= 2e-3), bool(np.all(np.abs(D2t - D2) <= 2e-3))

@@ -76,6 +76,13 @@ def gap_direction_expr() -> sp.Expr:
     expanded in (Z, eps) and each monomial replaced by its moment (E Z^2 = 1, E eps^2 =
     lambda, odd and mixed moments 0).
 
+    See Also
+    --------
+    diffmem_theory.fisher.loss_gap.loss_gap_asymptotic_gaussian : its sum over the spectrum.
+    gap_x0_units_expr : the same in x0 units.
+
+    Examples
+    --------
     >>> sp.limit(gap_direction_expr() * SIGMA**2, SIGMA, 0)     # lambda > 0: 1/sigma^2
     1
     >>> gap_direction_expr().subs(LAM, 0)                       # no variance: no gap
@@ -93,6 +100,12 @@ def gap_vp_expr() -> sp.Expr:
     r""":func:`gap_direction_expr` on the VP/OU process of paper 003: alpha^2 = e^{-t},
     sigma^2 = 1 - e^{-t} (Ye et al., Sec. 3).
 
+    See Also
+    --------
+    diffmem_theory.fisher.loss_gap.loss_gap_asymptotic_gaussian_mp : the mpmath twin.
+
+    Examples
+    --------
     >>> gap_vp_expr()
     lambda*exp(t)/((exp(t) - 1)*(lambda + exp(t) - 1))
     """
@@ -136,6 +149,13 @@ def gap_integral_expr() -> sp.Expr:
         log(sigma_{t1}^2/sigma_{t0}^2) + log((alpha_{t0}^2 lambda + sigma_{t0}^2)
                                               / (alpha_{t1}^2 lambda + sigma_{t1}^2)).
 
+    See Also
+    --------
+    diffmem_theory.fisher.loss_gap.loss_gap_integral_asymptotic : the float64 twin.
+    diffmem_theory.fisher.loss_gap.loss_gap_integral_asymptotic_mp : the mpmath twin.
+
+    Examples
+    --------
     >>> sp.simplify(sp.diff(gap_integral_expr(), T1) - gap_vp_expr().subs(T, T1))
     0
     >>> gap_integral_expr().subs(LAM, 1)
@@ -154,6 +174,12 @@ def gap_x0_units_expr() -> sp.Expr:
     Buchanan et al. (paper 000), Thm 3.1 / F.1 per direction with s2 = lambda: lambda sigma^2/
     (alpha^2 lambda + sigma^2) -- the two papers agree.
 
+    See Also
+    --------
+    diffmem_theory.crossover.symbolic.gen_excess_expr : paper 000's excess loss.
+
+    Examples
+    --------
     >>> gap_x0_units_expr()
     lambda*sigma**2/(alpha**2*lambda + sigma**2)
     """
