@@ -295,8 +295,31 @@ def tau_dirichlet(ell: ArrayLike, n: ArrayLike, N: ArrayLike, k: ArrayLike = 1.0
 def weight(prior: FrequencyPrior, lo: float, hi: float) -> float:
     r"""``weight(pi_bar, [lo, hi]) = N E_{alpha ~ pi_bar}[alpha 1{alpha in [lo, hi]}]``.
 
-    Shah et al., App. B.3 (the weight below eq. (7)); equals ``E_D[sum_i D_i 1{D_i in [lo,hi]}]``.
+    Shah et al., App. B.3 (the weight below eq. (7)); equals ``E_D[sum_i D_i 1{D_i in [lo,hi]}]``,
+    the expected total frequency of the subpopulations whose frequency lies in the window.
 
+    Parameters
+    ----------
+    prior : FrequencyPrior
+        The frequency prior pi_bar.
+    lo, hi : float
+        The window, ``0 <= lo <= hi``.
+
+    Returns
+    -------
+    float
+        The weight.
+
+    See Also
+    --------
+    heavy_tail_weight : the window [1/(2n), 1/n] of eq. (7).
+
+    References
+    ----------
+    Shah, Kalavasis, Klivans, Daras (2025), eq. (7), App. B.3; Feldman (2020), Sec. 2.
+
+    Examples
+    --------
     >>> weight(FrequencyPrior([0.1, 0.4], N=4), 0.0, 0.2)
     0.2
     """
@@ -308,8 +331,30 @@ def weight(prior: FrequencyPrior, lo: float, hi: float) -> float:
 
 
 def heavy_tail_weight(prior: FrequencyPrior, n: int) -> float:
-    """``weight(pi_bar, [1/(2n), 1/n])``, the quantity that eq. (7) requires to be Omega(1).
+    r"""``weight(pi_bar, [1/(2n), 1/n])``, the quantity that eq. (7) requires to be Omega(1).
 
+    Parameters
+    ----------
+    prior : FrequencyPrior
+        The frequency prior pi_bar.
+    n : int
+        Number of draws, >= 1.
+
+    Returns
+    -------
+    float
+        The weight of the window [1/(2n), 1/n].
+
+    See Also
+    --------
+    weight, is_heavy_tailed
+
+    References
+    ----------
+    Shah, Kalavasis, Klivans, Daras (2025), eq. (7).
+
+    Examples
+    --------
     >>> heavy_tail_weight(FrequencyPrior([0.001], N=1000), 1000)
     1.0
     """
@@ -372,9 +417,28 @@ def lemma_b_4_constant(n: ArrayLike) -> Any:
     Since ``E[alpha (1-alpha)^{n-1}] <= E[alpha] = 1/N``, ``tau_1 >= weight * min a(1-a)^{n-1}``
     over the window; ``a(1-a)^{n-1}`` is unimodal, so the minimum is at an end point. The value
     tends to ``(5/3) e^{-1/3} = 1.19422`` and is >= 1.111 for n >= 3 (our computation: the
-    minimum of the two end values over n).
-    Evaluated in log space (finite up to n = 1.8e308).
+    minimum of the two end values over n). Evaluated in log space (finite up to n = 1.8e308).
 
+    Parameters
+    ----------
+    n : array_like
+        Number of draws, integers >= 1.
+
+    Returns
+    -------
+    float or ndarray
+        The constant, of the shape of ``n``.
+
+    See Also
+    --------
+    lemma_b_4_rhs : the right-hand side of Lemma B.4.
+
+    References
+    ----------
+    Shah, Kalavasis, Klivans, Daras (2025), Lemma B.4; Feldman (2020), Lemma 2.6.
+
+    Examples
+    --------
     >>> np.round(lemma_b_4_constant([3, 4, 5, 10]), 4)
     array([1.1111, 1.25  , 1.2647, 1.2284])
     """
@@ -556,8 +620,31 @@ def smoothed_failure_bound(m: ArrayLike, d: ArrayLike) -> Any:
     r"""``m exp(-d/2)``: Lemma B.7's failure probability (union bound over m copies).
 
     Uses ``P[|z| >= 2 sqrt(d)] <= P[|z| >= E|z| + sqrt(d)] <= exp(-d/2)`` (Lipschitz
-    concentration); the printed ``P[|z| > sqrt(d)] <= exp(-d/2)`` is false (~0.48 at d = 100).
+    concentration, ``E|z| <= sqrt(d)``); the printed ``P[|z| > sqrt(d)] <= exp(-d/2)`` is false
+    (~0.48 at d = 100).
 
+    Parameters
+    ----------
+    m : array_like
+        Number of noisy copies, integers >= 1.
+    d : array_like
+        Dimension, >= 1.
+
+    Returns
+    -------
+    float or ndarray
+        The failure probability bound.
+
+    See Also
+    --------
+    smoothed_diameter_bound : the diameter bound that holds outside this event.
+
+    References
+    ----------
+    Shah, Kalavasis, Klivans, Daras (2025), Lemma B.7, App. D.2.2.
+
+    Examples
+    --------
     >>> float(smoothed_failure_bound(10, 20) / np.exp(-10.0))
     10.0
     """
