@@ -60,7 +60,7 @@ for time in ("s", "t"):
 
 Xd = np.random.default_rng(3).standard_normal((2000, 20))
 q = 0.8 * Xd[:512] + 0.6 * np.random.default_rng(4).standard_normal((512, 20))
-out["memorizing_denoiser"] = digest(denoisers.memorizing_denoiser(0.6, q, Xd, VPTrig()))
+out["memorizing_denoiser"] = digest(denoisers.memorizing_denoiser(q, 0.6, Xd, VPTrig()))
 print(json.dumps(out))
 """
 

@@ -22,10 +22,13 @@ Concrete schedules (frozen dataclasses, every quantity in closed form):
 * :class:`VPExp` -- constant beta: alpha = e^{-beta t/2}, sigma^2 = 1 - e^{-beta t}
   (papers 003/004; paper 002 Ex. 3.5);
 * :class:`VEPower`, :class:`VEExp` -- alpha = 1, sigma^2 = int_0^t g (paper 002, Ex. 2.1),
-  with the presets :meth:`VE.linear2t`, :meth:`VE.power`, :meth:`VE.exp`, :meth:`VE.exp_literal`.
+  with the presets :meth:`VE.linear2t`, :meth:`VE.power`, :meth:`VE.exp`, :meth:`VE.exp_literal`;
+* :class:`FlowMatching` -- alpha = 1 - t, sigma = t on (0, 1), the linear interpolation of
+  flow matching / rectified flow (Lipman et al., 2023; Liu et al., 2023).
 
-:func:`convert_prediction` and :func:`loss_scale` move between the four prediction units
-``PREDICTIONS = ("x0", "eps", "score", "v")``; each is affine in x0 given x_t.
+Each schedule describes itself to the compiled integrator by :meth:`Schedule.kernel_spec`.
+:func:`convert_prediction` and :func:`loss_scale` move between the five prediction units
+``PREDICTIONS = ("x0", "eps", "score", "v", "velocity")``; each is affine in x0 given x_t.
 
 Example
 -------
@@ -42,6 +45,7 @@ import math
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -61,6 +65,8 @@ __all__ = [
     "PREDICTIONS",
     "SCHEDULE_NAMES",
     "VE",
+    "FlowMatching",
+    "KernelSpec",
     "Schedule",
     "VEExp",
     "VEPower",
@@ -70,9 +76,32 @@ __all__ = [
     "as_schedule",
     "convert_prediction",
     "loss_scale",
+    "unit_coefficients",
 ]
 
-PREDICTIONS: tuple[str, ...] = ("x0", "eps", "score", "v")
+PREDICTIONS: tuple[str, ...] = ("x0", "eps", "score", "v", "velocity")
+
+
+class KernelSpec(NamedTuple):
+    """How a schedule describes itself to the compiled integrator (:func:`kernels.integrate`).
+
+    Attributes
+    ----------
+    kind : str
+        The closed form of (f_t, g_t^2, alpha_t, sigma_t^2) in the kernel: ``"ve_power"``,
+        ``"ve_exp"``, ``"vp_affine"``, ``"vp_trig"`` or ``"flow_matching"``.
+    params : tuple of 3 floats
+        Its parameters (see each schedule's :meth:`~Schedule.kernel_spec`).
+    family : {"VE", "VP"} or None
+        The s-time family of Baptista et al. (paper 002), eqs. (4.24) and (C.6): ``"VE"``
+        (alpha = 1) or ``"VP"`` (alpha^2 + sigma^2 = 1), where the reverse ODE in
+        s = -1/2 log(sigma_t^2 + c) does not depend on the schedule; None when neither holds
+        (then the integration runs in t).
+    """
+
+    kind: str
+    params: tuple[float, float, float]
+    family: str | None
 
 
 def _check_horizon(T: float) -> float:
@@ -186,6 +215,21 @@ class Schedule(ABC):
                 "log-space methods, e.g. log_snr)"
             )
         return values
+
+    @abstractmethod
+    def kernel_spec(self) -> KernelSpec:
+        """The schedule's closed form for the compiled integrator, and its s-time family.
+
+        Returns
+        -------
+        KernelSpec
+            ``(kind, params, family)``; see :class:`KernelSpec`.
+
+        Examples
+        --------
+        >>> VPTrig().kernel_spec()
+        KernelSpec(kind='vp_trig', params=(0.0, 0.0, 0.0), family='VP')
+        """
 
     # --- identity and domain ---
     @property
@@ -541,6 +585,14 @@ class VPTrig(Schedule):
     def _inverse_snr(self, psi: np.ndarray) -> np.ndarray:
         return 1.0 / np.sqrt(1.0 + psi)
 
+    def kernel_spec(self) -> KernelSpec:
+        """``("vp_trig", (0, 0, 0), "VP")``: no parameters, variance preserving.
+
+        >>> VPTrig().kernel_spec().family
+        'VP'
+        """
+        return KernelSpec("vp_trig", (0.0, 0.0, 0.0), "VP")
+
 
 class _AffineBetaVP(Schedule):
     """The VP family with an affine rate beta(t) = beta_0 + beta_1 t and noise scale lam.
@@ -618,6 +670,20 @@ class _AffineBetaVP(Schedule):
         lam = self._coefficients()[2]
         big_b = math.log(lam / (lam + c)) - _log1mexp(2.0 * s + math.log(lam + c))
         return self._t_of_integrated_beta(np.maximum(big_b, 0.0))
+
+    def kernel_spec(self) -> KernelSpec:
+        """``("vp_affine", (beta_0, beta_1, lam), family)``; family ``"VP"`` when lam = 1.
+
+        With lam != 1 (:class:`OU` with a noise scale) alpha^2 + sigma^2 != 1 and there is no
+        schedule-free s-time form (family None).
+
+        >>> VPLinear(0.1, 2.0).kernel_spec()
+        KernelSpec(kind='vp_affine', params=(0.1, 1.9, 1.0), family='VP')
+        >>> OU(lam=2.0).kernel_spec().family is None
+        True
+        """
+        b0, b1, lam = self._coefficients()
+        return KernelSpec("vp_affine", (b0, b1, lam), "VP" if lam == 1.0 else None)
 
     def _inverse_snr(self, psi: np.ndarray) -> np.ndarray:
         # psi = 1 / (lam (e^B - 1))  =>  B = log(1 + 1/(lam psi)) = softplus(-log(lam psi))
@@ -805,6 +871,14 @@ class VEPower(VE):
     def _inverse_sigma2(self, v: np.ndarray) -> np.ndarray:
         return ((self.a + 1.0) / self.scale * v) ** (1.0 / (self.a + 1.0))
 
+    def kernel_spec(self) -> KernelSpec:
+        """``("ve_power", (a, scale, 0), "VE")``.
+
+        >>> VE.linear2t().kernel_spec()
+        KernelSpec(kind='ve_power', params=(1.0, 2.0, 0.0), family='VE')
+        """
+        return KernelSpec("ve_power", (float(self.a), float(self.scale), 0.0), "VE")
+
 
 @dataclass(frozen=True)
 class VEExp(VE):
@@ -843,9 +917,90 @@ class VEExp(VE):
     def _inverse_sigma2(self, v: np.ndarray) -> np.ndarray:
         return np.log1p(self._k * v) / self._k
 
+    def kernel_spec(self) -> KernelSpec:
+        """``("ve_exp", (k, 0, 0), "VE")`` with k = 2 ln sigma_max (g = e^{k t}).
+
+        >>> round(VE.exp().kernel_spec().params[0], 6)      # 2 ln 10
+        4.60517
+        """
+        return KernelSpec("ve_exp", (self._k, 0.0, 0.0), "VE")
+
+
+@dataclass(frozen=True)
+class FlowMatching(Schedule):
+    """The flow-matching (rectified-flow) schedule alpha_t = 1 - t, sigma_t = t on (0, 1).
+
+    The linear interpolation X_t = (1 - t) X_0 + t Z of conditional flow matching (Lipman et
+    al., 2023, "Flow matching for generative modeling", with sigma_min = 0) and rectified flow
+    (Liu, Gong & Liu, 2023), used by modern image models and by DiffusionLab. In the notation
+    of this module: f_t = -1/(1 - t), g_t^2 = 2t + 2t^2/(1 - t) = 2t/(1 - t),
+    psi_t = ((1 - t)/t)^2 and varsigma(psi) = 1/(1 + sqrt(psi)). It is neither VE nor VP
+    (alpha^2 + sigma^2 = 1 - 2t + 2t^2), so the reverse ODE has no schedule-free s-time form
+    (:meth:`kernel_spec` family None). The domain is open at T = 1, where alpha = 0. A model
+    trained with this schedule usually predicts the ``"velocity"`` unit
+    dx_t/dt = alpha_t' x0 + sigma_t' eps = eps - x0 (see :func:`convert_prediction`).
+
+    Examples
+    --------
+    >>> s = FlowMatching()
+    >>> float(s.alpha(0.25)), float(s.sigma(0.25)), float(s.drift(0.5)), float(s.diffusion2(0.5))
+    (0.75, 0.25, -2.0, 2.0)
+    >>> round(float(s.inverse_snr(9.0)), 6)          # (1 - t)/t = 3
+    0.25
+    """
+
+    T: float = field(default=1.0, init=False)
+
+    @property
+    def _open_at_T(self) -> bool:
+        return True
+
+    def _alpha(self, t: np.ndarray) -> np.ndarray:
+        return 1.0 - t
+
+    def _log_alpha(self, t: np.ndarray) -> np.ndarray:
+        return np.log1p(-t)
+
+    def _sigma2(self, t: np.ndarray) -> np.ndarray:
+        return t * t
+
+    def _log_sigma2(self, t: np.ndarray) -> np.ndarray:
+        return 2.0 * np.log(t)
+
+    def _drift(self, t: np.ndarray) -> np.ndarray:
+        return -1.0 / (1.0 - t)
+
+    def _dsigma2(self, t: np.ndarray) -> np.ndarray:
+        return 2.0 * t
+
+    def _diffusion2(self, t: np.ndarray) -> np.ndarray:
+        return 2.0 * t / (1.0 - t)
+
+    def _inverse_sigma2(self, v: np.ndarray) -> np.ndarray:
+        return np.sqrt(v)
+
+    def _inverse_snr(self, psi: np.ndarray) -> np.ndarray:
+        return 1.0 / (1.0 + np.sqrt(psi))
+
+    def kernel_spec(self) -> KernelSpec:
+        """``("flow_matching", (0, 0, 0), None)``: t-time only.
+
+        >>> FlowMatching().kernel_spec().kind
+        'flow_matching'
+        """
+        return KernelSpec("flow_matching", (0.0, 0.0, 0.0), None)
+
 
 #: Schedules accepted by name (their default parameters) by :func:`as_schedule`.
-SCHEDULE_NAMES: tuple[str, ...] = ("VPTrig", "VPLinear", "VPExp", "OU", "VEPower", "VEExp")
+SCHEDULE_NAMES: tuple[str, ...] = (
+    "VPTrig",
+    "VPLinear",
+    "VPExp",
+    "OU",
+    "VEPower",
+    "VEExp",
+    "FlowMatching",
+)
 
 
 def as_schedule(
@@ -897,17 +1052,63 @@ def as_schedule(
 # --- prediction units -------------------------------------------------------------------
 
 
-def _unit_coefficients(
-    unit: str, alpha: np.ndarray, sigma: np.ndarray
+def unit_coefficients(
+    unit: str, t: npt.ArrayLike, schedule: Schedule | str
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(a, b) with prediction = a x + b x0 given x = alpha x0 + sigma eps."""
-    if unit == "x0":
-        return np.zeros_like(alpha), np.ones_like(alpha)
-    if unit == "eps":
-        return 1.0 / sigma, -alpha / sigma
-    if unit == "score":
-        return -1.0 / sigma**2, alpha / sigma**2
-    return alpha / sigma, -(alpha**2 + sigma**2) / sigma  # v = alpha eps - sigma x0
+    r"""The affine form ``prediction = a_t x + b_t x0`` of a prediction unit at x = x_t.
+
+    With x = alpha_t x0 + sigma_t eps (see :func:`convert_prediction` for the units):
+
+    ============  ===========================  ==================================
+    unit          a_t                          b_t
+    ============  ===========================  ==================================
+    ``x0``        0                            1
+    ``eps``       1/sigma                      -alpha/sigma
+    ``score``     -1/sigma^2                   alpha/sigma^2
+    ``v``         alpha/sigma                  -(alpha^2 + sigma^2)/sigma
+    ``velocity``  sigma'/sigma                 alpha' - alpha sigma'/sigma
+    ============  ===========================  ==================================
+
+    with sigma'/sigma = (d sigma^2/dt)/(2 sigma^2) and alpha' = alpha f_t. Converting a
+    prediction p from unit u to unit w is ``a_w x + b_w (p - a_u x)/b_u``; this is how
+    :func:`convert_prediction` and :func:`diffmem_theory.core.dynamics.solve` change units
+    (the latter on arrays of any namespace).
+
+    Parameters
+    ----------
+    unit : {"x0", "eps", "score", "v", "velocity"}
+        The prediction unit.
+    t : float or array
+        Times in the schedule's domain.
+    schedule : Schedule or str
+        The noise schedule.
+
+    Returns
+    -------
+    a, b : ndarray
+        Shaped like ``t``.
+
+    Examples
+    --------
+    >>> a, b = unit_coefficients("velocity", 0.5, FlowMatching())     # (x - x0)/t
+    >>> float(a), float(b)
+    (2.0, -2.0)
+    """
+    schedule = as_schedule(schedule, required=True)
+    check_choice(unit, "unit", PREDICTIONS)
+    t = schedule.check_time(t)
+    alpha, sigma = schedule.alpha(t), schedule.sigma(t)
+    with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
+        if unit == "x0":
+            return np.zeros_like(alpha), np.ones_like(alpha)
+        if unit == "eps":
+            return 1.0 / sigma, -alpha / sigma
+        if unit == "score":
+            return -1.0 / sigma**2, alpha / sigma**2
+        if unit == "v":  # Salimans & Ho: v = alpha eps - sigma x0
+            return alpha / sigma, -(alpha**2 + sigma**2) / sigma
+        rate = 0.5 * schedule.dsigma2(t) / schedule.sigma2(t)  # "velocity"
+        return rate, alpha * (schedule.drift(t) - rate)
 
 
 def _check_units(schedule: Schedule | str, source: str, target: str) -> Schedule:
@@ -925,12 +1126,54 @@ def convert_prediction(
     source: str = "x0",
     target: str = "eps",
 ) -> np.ndarray:
-    """Convert a prediction at (t, x_t) from unit ``source`` to unit ``target``.
+    r"""Convert a prediction at (x_t, t) from unit ``source`` to unit ``target``.
 
-    Every unit is affine in the x0-prediction given x = x_t:
-    x0; eps = (x - alpha x0)/sigma; score = (alpha x0 - x)/sigma^2 (Tweedie, Buchanan et
-    al. (paper 000), eq. (4)); v = alpha eps - sigma x0 (Salimans & Ho, 2022). ``x`` and
-    ``pred`` have shape (..., d); ``t`` is a scalar or broadcasts against x.shape[:-1].
+    Every unit is affine in the x0-prediction given x = x_t = alpha_t x0 + sigma_t eps:
+
+    * ``"x0"``: x0;
+    * ``"eps"``: eps = (x - alpha x0)/sigma;
+    * ``"score"``: grad log p_t(x) = (alpha x0 - x)/sigma^2 (Tweedie, Buchanan et al.
+      (paper 000), eq. (4));
+    * ``"v"``: v = alpha eps - sigma x0 (Salimans & Ho, 2022, "Progressive distillation",
+      Sec. 4); on a variance-preserving schedule with alpha = cos(phi), sigma = sin(phi) it is
+      dx/dphi, the velocity in the *angle* phi, not in t;
+    * ``"velocity"``: dx_t/dt = alpha_t' x0 + sigma_t' eps, the velocity in t that flow
+      matching regresses (Lipman et al., 2023; on :class:`FlowMatching` it is eps - x0).
+      Its conditional mean given x_t is the probability-flow velocity
+      f_t x - (g_t^2/2) grad log p_t(x) (expand x = alpha x0 + sigma eps with f = alpha'/alpha
+      and g^2 = 2 sigma sigma' - 2 f sigma^2), so a "velocity" prediction is exactly the
+      right-hand side of the probability-flow ODE. Written in x and x0 it is
+      (sigma'/sigma) x + (alpha' - alpha sigma'/sigma) x0.
+
+    The two velocities differ: "v" = (d phi/dt)^{-1} "velocity" on VP schedules only (e.g. on
+    :class:`VPTrig`, d phi/dt = 1/sqrt(1 - t^2)), and "v" has no such meaning elsewhere.
+
+    Parameters
+    ----------
+    pred : (..., d) array
+        The prediction in unit ``source``.
+    x : (..., d) array
+        The noisy state x_t (same shape as ``pred``).
+    t : float or array
+        Times in the schedule's domain, a scalar or broadcasting against ``x.shape[:-1]``.
+    schedule : Schedule or str
+        The noise schedule.
+    source, target : {"x0", "eps", "score", "v", "velocity"}
+        Units.
+
+    Returns
+    -------
+    ndarray
+        The prediction in unit ``target``, shape of ``x``.
+
+    Raises
+    ------
+    ValueError
+        Shapes that do not match, times outside the domain, an unknown unit, or a result
+        beyond the float64 range.
+
+    Examples
+    --------
 
     >>> import numpy as np
     >>> s, x0, eps = VPTrig(), np.array([1.0, -2.0]), np.array([0.5, 0.5])
@@ -939,6 +1182,10 @@ def convert_prediction(
     [0.5, 0.5]
     >>> convert_prediction(eps, x, 0.6, s, "eps", "score").round(6).tolist()   # -eps/sigma
     [-0.833333, -0.833333]
+    >>> fm = FlowMatching()                                        # velocity = eps - x0
+    >>> x = fm.alpha(0.6) * x0 + fm.sigma(0.6) * eps
+    >>> convert_prediction(x0, x, 0.6, fm, "x0", "velocity").round(6).tolist()
+    [-0.5, 2.5]
     """
     schedule = _check_units(schedule, source, target)
     x = as_float_array(x, "x")
@@ -958,10 +1205,9 @@ def convert_prediction(
         )
     if source == target:
         return pred.copy()
-    alpha, sigma = schedule.alpha(t)[..., None], schedule.sigma(t)[..., None]
     with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
-        a_src, b_src = _unit_coefficients(source, alpha, sigma)
-        a_tgt, b_tgt = _unit_coefficients(target, alpha, sigma)
+        a_src, b_src = (c[..., None] for c in unit_coefficients(source, t, schedule))
+        a_tgt, b_tgt = (c[..., None] for c in unit_coefficients(target, t, schedule))
         x0 = (pred - a_src * x) / b_src
         out = (a_tgt * x + b_tgt * x0).astype(np.result_type(x, pred), copy=False)
     return finite_result(out, f"the {target}-prediction (from {source})")
@@ -975,18 +1221,38 @@ def loss_scale(
     The error of a unit is b times the x0 error (see :func:`convert_prediction`), so
     r = (b_target / b_source)^2: eps vs x0 gives psi_t ("||eps_hat - eps||^2 =
     psi_t ||x_hat - x_0||^2", Buchanan et al. (paper 000), §2 after eq. (6)); score vs x0
-    gives alpha^2/sigma^4; v vs x0 gives ((alpha^2 + sigma^2)/sigma)^2.
+    gives alpha^2/sigma^4; v (Salimans-Ho) vs x0 gives ((alpha^2 + sigma^2)/sigma)^2;
+    velocity (dx_t/dt) vs x0 gives (alpha' - alpha sigma'/sigma)^2 (1/t^2 on
+    :class:`FlowMatching`).
+
+    Parameters
+    ----------
+    t : float or array
+        Times in the schedule's domain.
+    schedule : Schedule or str
+        The noise schedule.
+    source, target : {"x0", "eps", "score", "v", "velocity"}
+        Units.
+
+    Returns
+    -------
+    ndarray
+        r(t), shape of ``t``.
+
+    Examples
+    --------
 
     >>> round(float(loss_scale(0.5, VPTrig(), "x0", "eps")), 6)   # psi = 0.75/0.25
     3.0
     >>> round(float(loss_scale(0.5, VPTrig(), "eps", "score")), 6)  # 1/sigma^2
     4.0
+    >>> round(float(loss_scale(0.5, FlowMatching(), "x0", "velocity")), 6)   # 1/t^2
+    4.0
     """
     schedule = _check_units(schedule, source, target)
     t = schedule.check_time(t)
-    alpha, sigma = schedule.alpha(t), schedule.sigma(t)
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
-        b_src = _unit_coefficients(source, alpha, sigma)[1]
-        b_tgt = _unit_coefficients(target, alpha, sigma)[1]
+        b_src = unit_coefficients(source, t, schedule)[1]
+        b_tgt = unit_coefficients(target, t, schedule)[1]
         out = (b_tgt / b_src) ** 2
     return finite_result(out, f"the {source} -> {target} loss scale")

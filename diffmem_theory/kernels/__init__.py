@@ -3,7 +3,9 @@
 * :func:`softmax_weighted_sum` -- the softmax-weighted sum of every empirical-score and GMM
   computation;
 * :func:`gmm_loss_and_grad` -- the fused loss and gradient of GMM-denoiser training;
-* :func:`integrate` -- the adaptive Dormand-Prince integration of the empirical-score ODE.
+* :func:`integrate` -- adaptive Dormand-Prince 5(4) for a batch of trajectories: of the
+  empirical-score ODE (an :class:`EmpiricalField`, which the compiled integrator evaluates
+  itself), or of any array-API vector field.
 
 Nothing outside this package imports a private kernel module; :func:`backend_namespace`,
 :func:`to_host` and :func:`single_threaded_blas` are the helpers the callers share.
@@ -20,8 +22,10 @@ Each entry point validates its inputs once and runs one of three backends:
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
+import numba
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
@@ -34,6 +38,7 @@ from diffmem_theory._validation import (
     check_positive,
     check_scalar,
 )
+from diffmem_theory.kernels import _dopri, _dopri_xp
 from diffmem_theory.kernels._array_api import backend_namespace, softmax_weighted_sum_xp, to_host
 from diffmem_theory.kernels._numba import single_threaded_blas, softmax_weighted_sum_cpu
 from diffmem_theory.kernels._training import loss_and_grad_cpu
@@ -41,8 +46,12 @@ from diffmem_theory.kernels._training_xp import loss_and_grad_on
 
 __all__ = [
     "BACKENDS",
+    "STATE_MAX_SQ",
+    "EmpiricalField",
+    "Integration",
     "backend_namespace",
     "gmm_loss_and_grad",
+    "integrate",
     "single_threaded_blas",
     "softmax_weighted_sum",
     "to_host",
@@ -313,3 +322,195 @@ def gmm_loss_and_grad(
     if backend == "numba":
         return loss_and_grad_cpu(xt, x0, alpha, sigma2, lam, means, var, n_dup=n_dup)
     return loss_and_grad_on(xt, x0, alpha, sigma2, lam, means, var, n_dup=n_dup, backend=backend)
+
+
+#: Largest squared norm of a state or training point of an :class:`EmpiricalField` (the squared
+#: distances then stay finite); a state beyond it ends its trajectory with status "nonfinite".
+STATE_MAX_SQ = _dopri.STATE_MAX_SQ
+#: Status codes of :class:`Integration`, in words (index = code).
+STATUS = ("success", "max_steps", "step_too_small", "nonfinite")
+
+
+class EmpiricalField(NamedTuple):
+    r"""The empirical-score reverse-ODE field, evaluated inside the integrator itself.
+
+    Baptista et al. (paper 002): with the softmax-weighted mean of the training points
+    x_N = sum_n w_n x_0^n, w = softmax_n(-|x - m x_0^n|^2 / (2 v)), and rho = 1 (or the
+    empirical-Bayes factor min(1, S / c_eb) of (5.12), min(1, p^N / c_eb) of (5.11)),
+
+    * ``time="s_ve"`` (4.24)/(5.9): dy/ds = -rho (y - x_N), v = e^{-2s} - c, m = 1;
+    * ``time="s_vp"`` (C.6): dy/ds = [(v + c) y - rho (y - m x_N)] / m^2, m^2 = 1 - v;
+    * ``time="t"`` (4.1)/(5.8): dx/dt = f x + (g^2 / 2) rho (x - m x_N) / (v + c), with
+      (f, g^2, m = alpha, v = sigma^2) of the schedule given by ``kind`` and ``params``
+      (a schedule's ``kernel_spec()``).
+
+    Attributes
+    ----------
+    data : (N, d) float64 array
+        Training points, squared row norms <= ``STATE_MAX_SQ``.
+    kind, params : str, tuple of 3 floats
+        The schedule's kernel kind ("ve_power", "ve_exp", "vp_affine", "vp_trig",
+        "flow_matching") and parameters (only used in t-time).
+    time : {"t", "s_ve", "s_vp"}
+        The integration variable.
+    c : float
+        Tikhonov constant of (5.7) (0 for the plain empirical score).
+    score : {"empirical", "eb", "eb_normalized"}
+        The score: plain (and Tikhonov) or empirical Bayes.
+    log_ceb : float
+        log of the empirical-Bayes threshold (unused for ``"empirical"``).
+    """
+
+    data: np.ndarray
+    kind: str = "vp_trig"
+    params: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    time: str = "t"
+    c: float = 0.0
+    score: str = "empirical"
+    log_ceb: float = 0.0
+
+
+class Integration(NamedTuple):
+    """What :func:`integrate` returns: final states, saved states, per-trajectory statistics.
+
+    ``final`` (B, d) holds each trajectory at ``tau_span[1]`` (at its last accepted time if it
+    failed), ``saved`` (B, n_save, d) the states at the saved times (NaN where a failed
+    trajectory never got), ``status`` (B,) the codes of :data:`STATUS` (0 success, 1
+    ``max_steps`` reached, 2 step below the floating-point spacing, 3 non-finite state), and
+    ``n_steps``, ``n_rejected``, ``nfev`` (B,) the accepted steps, rejected steps and
+    evaluations of the field.
+    """
+
+    final: Any
+    saved: Any
+    status: np.ndarray
+    n_steps: np.ndarray
+    n_rejected: np.ndarray
+    nfev: np.ndarray
+
+
+def integrate(
+    y0: Any,
+    tau_span: tuple[float, float],
+    save: ArrayLike,
+    field: EmpiricalField | Callable[[Any, Any], Any],
+    *,
+    rtol: float = 1e-8,
+    atol: float = 1e-8,
+    max_steps: int = 100_000,
+    backend: str = "numba",
+) -> Integration:
+    r"""Dormand-Prince 5(4) with adaptive steps for every row of ``y0`` from tau_0 to tau_1.
+
+    The explicit Runge-Kutta pair of Dormand & Prince (1980) with SciPy's ``RK45`` rules
+    (Hairer, Norsett & Wanner, *Solving ODEs I*, Sec. II.4-5): same tableau, error norm
+    ``sqrt(mean((err / (atol + rtol max(|y|, |y_new|)))^2))``, safety factor 0.9, step factors
+    in [0.2, 10], initial step, and the 4th-order continuous extension for the saved times, so
+    a one-row run takes the same steps as ``scipy.integrate.solve_ivp(method="RK45")``.
+
+    * ``field`` an :class:`EmpiricalField`: every row is its own trajectory with its own step
+      control. ``backend="numba"`` runs the compiled integrator (rows in parallel, handed out
+      one at a time, bit-identical for any thread count); ``"numpy"``/``"cupy"`` its lock-step
+      array-API twin (same steps, same controller).
+    * ``field`` a callable ``field(tau, y)``: ``tau`` a (B,) array of per-row times, ``y`` (B,
+      d), returning dy/dtau (B, d) with array-API operations (NumPy, or CuPy for
+      ``backend="cupy"``); ``backend="numba"`` is refused (a Python callable cannot run inside
+      the compiled integrator).
+
+    Inputs are validated by the caller (:func:`diffmem_theory.core.dynamics.solve`); this
+    entry point checks the backend, the field, the tolerances and the shapes.
+
+    Parameters
+    ----------
+    y0 : (B, d) float64 array
+        Starting states (copied; NumPy, or CuPy on ``backend="cupy"``).
+    tau_span : (tau_0, tau_1)
+        Start and end of the integration variable (either direction).
+    save : (n_save,) float64 array
+        Values of tau, ordered from tau_0 towards tau_1, where states are saved.
+    field : EmpiricalField or callable
+        The vector field.
+    rtol, atol : float
+        Local error tolerances (rtol >= 1e-14).
+    max_steps : int
+        Largest number of (accepted + rejected) steps per trajectory, at most 10^12.
+    backend : {"numba", "numpy", "cupy"}
+        Where the integration runs.
+
+    Returns
+    -------
+    Integration
+        Final and saved states (NumPy for an ``EmpiricalField``; the namespace of ``y0`` for a
+        callable) and per-row statistics (NumPy).
+
+    Examples
+    --------
+    Paper 002, Fig. 3 (two training points at (+-1, 0), s-time VE): a start off the bisector
+    goes to the nearer point.
+
+    >>> X0 = np.array([[1.0, 0.0], [-1.0, 0.0]])
+    >>> res = integrate(np.array([[0.5, 2.1]]), (0.0, 30.0), np.array([30.0]),
+    ...                 EmpiricalField(X0, time="s_ve"))
+    >>> np.round(res.final, 8) + 0.0, res.status.tolist()
+    (array([[1., 0.]]), [0])
+
+    Any array-API field, e.g. dy/dt = -y from 1 to 0:
+
+    >>> res = integrate(np.ones((1, 1)), (1.0, 0.0), np.array([0.0]), lambda tau, y: -y,
+    ...                 backend="numpy", rtol=1e-10, atol=1e-12)
+    >>> round(float(res.final[0, 0]), 6)              # e^{1}
+    2.718282
+    """
+    backend = check_choice(backend, "backend", BACKENDS)
+    tau0 = check_scalar(tau_span[0], "tau_span[0]")
+    tau1 = check_scalar(tau_span[1], "tau_span[1]")
+    rtol = check_scalar(rtol, "rtol", low=1e-14, high=1.0)
+    atol = check_scalar(atol, "atol", low=0.0, low_open=True)
+    max_steps = check_int(max_steps, "max_steps", low=1, high=MAX_STEPS)
+    if isinstance(field, EmpiricalField):
+        mode = _dopri.MODES[check_choice(field.time, "field.time", tuple(_dopri.MODES))]
+        kind = _dopri.KINDS[check_choice(field.kind, "field.kind", tuple(_dopri.KINDS))]
+        code = _dopri.SCORES[check_choice(field.score, "field.score", tuple(_dopri.SCORES))]
+        params = np.asarray(field.params, dtype=np.float64)
+        c, log_ceb = float(field.c), float(field.log_ceb)
+        data = np.ascontiguousarray(field.data, dtype=np.float64)
+        y = np.array(to_host(y0), dtype=np.float64)
+        save = np.ascontiguousarray(save, dtype=np.float64)
+        if backend == "numba":
+            saved, stats = _dopri.integrate_batch(
+                y, np.ascontiguousarray(data.T), tau0, tau1, save, mode, kind, params, c, code,
+                log_ceb, rtol, atol, max_steps, numba.get_num_threads(),
+            )  # fmt: skip
+            final = y
+        else:
+            xp = backend_namespace(backend)
+            rhs = _dopri_xp.empirical_rhs(
+                xp.asarray(data), (mode, kind, tuple(params.tolist()), c, code, log_ceb)
+            )
+            out = _dopri_xp.integrate_batch(
+                xp.asarray(y), rhs, tau0, tau1, xp.asarray(save), rtol, atol, max_steps
+            )
+            final, saved, stats = (to_host(a) for a in out)
+    elif callable(field):
+        if backend == "numba":
+            raise ValueError(
+                "backend must be 'numpy' or 'cupy' for a callable field (the compiled "
+                "integrator evaluates only an EmpiricalField), got 'numba'"
+            )
+        xp = backend_namespace(backend)
+        final, saved, stats = _dopri_xp.integrate_batch(
+            xp.asarray(y0), field, tau0, tau1, xp.asarray(save, dtype=xp.float64), rtol, atol,
+            max_steps,
+        )  # fmt: skip
+        stats = to_host(stats)
+    else:
+        raise TypeError(
+            f"field must be an EmpiricalField or a callable field(tau, y), got "
+            f"{type(field).__name__}"
+        )
+    return Integration(final, saved, stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3])
+
+
+#: Largest ``max_steps`` of :func:`integrate` (an int64 counter in the kernels; 10^12 steps
+#: would run for days): a larger budget is refused rather than overflowing the counter.
+MAX_STEPS = 10**12

@@ -1,6 +1,6 @@
 """Batched Dormand-Prince 5(4) for the empirical-score reverse ODE (private).
 
-Used by :mod:`diffmem_theory.voronoi.dynamics`.
+Reached only through :func:`diffmem_theory.kernels.integrate` (an ``EmpiricalField``).
 
 Every trajectory is integrated on its own (per-trajectory step-size control, FSAL, the
 4th-order continuous extension for saved times), trajectories in parallel: each trajectory is one
@@ -44,10 +44,21 @@ VE_POWER = 0  # g^2 = p1 t^p0, sigma^2 = p1 t^(p0+1)/(p0+1)
 VE_EXP = 1  # g^2 = e^{p0 t}, sigma^2 = expm1(p0 t)/p0
 VP_AFFINE = 2  # beta = p0 + p1 t, lam = p2: f = -beta/2, g^2 = lam beta, sigma^2 = -lam expm1(-B)
 VP_TRIG = 3  # alpha = sqrt(1 - t^2), sigma = t
+FLOW_MATCHING = 4  # alpha = 1 - t, sigma = t: f = -1/(1 - t), g^2 = 2t/(1 - t)
+# the names by which a schedule's ``kernel_spec()`` designates its kind
+KINDS = {
+    "ve_power": VE_POWER,
+    "ve_exp": VE_EXP,
+    "vp_affine": VP_AFFINE,
+    "vp_trig": VP_TRIG,
+    "flow_matching": FLOW_MATCHING,
+}
 
 # time variables / families / scores
 S_VE, S_VP, T_TIME = 0, 1, 2
+MODES = {"s_ve": S_VE, "s_vp": S_VP, "t": T_TIME}
 EMPIRICAL, EB, EB_NORMALIZED = 0, 1, 2
+SCORES = {"empirical": EMPIRICAL, "eb": EB, "eb_normalized": EB_NORMALIZED}
 
 # status codes
 SUCCESS, MAX_STEPS, STEP_TOO_SMALL, NONFINITE = 0, 1, 2, 3
@@ -127,6 +138,8 @@ def coefficients(kind, p, t):
         beta = p[0] + p[1] * t
         big_b = t * (p[0] + 0.5 * p[1] * t)
         return -0.5 * beta, p[2] * beta, math.exp(-0.5 * big_b), -p[2] * math.expm1(-big_b)
+    if kind == FLOW_MATCHING:
+        return -1.0 / (1.0 - t), 2.0 * t / (1.0 - t), 1.0 - t, t * t
     one_m = (1.0 - t) * (1.0 + t)  # VP_TRIG
     return -t / one_m, 2.0 * t / one_m, math.sqrt(one_m), t * t
 

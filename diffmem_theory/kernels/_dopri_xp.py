@@ -26,6 +26,7 @@ from diffmem_theory.kernels._array_api import softmax_weighted_sum_xp
 from diffmem_theory.kernels._dopri import (
     EB_NORMALIZED,
     EMPIRICAL,
+    FLOW_MATCHING,
     MAX_STEPS,
     NONFINITE,
     S_VE,
@@ -63,6 +64,8 @@ def coefficients(kind: int, p: tuple[float, float, float], tau: Any) -> tuple:
         beta = p[0] + p[1] * tau
         big_b = tau * (p[0] + 0.5 * p[1] * tau)
         return -0.5 * beta, p[2] * beta, xp.exp(-0.5 * big_b), -p[2] * xp.expm1(-big_b)
+    if kind == FLOW_MATCHING:
+        return -1.0 / (1.0 - tau), 2.0 * tau / (1.0 - tau), 1.0 - tau, tau * tau
     one_m = (1.0 - tau) * (1.0 + tau)  # VP_TRIG
     return -tau / one_m, 2.0 * tau / one_m, xp.sqrt(one_m), tau * tau
 
@@ -186,33 +189,46 @@ def _dense(y: Any, h: Any, K: Any, theta: Any) -> Any:
     return y + h[:, None] * acc
 
 
+def empirical_rhs(data: Any, field: tuple) -> Any:
+    """The right-hand side ``rhs(tau, x)`` of the empirical-score field on the rows of ``x``.
+
+    ``field`` is ``(mode, kind, p, c, score, log_ceb)`` and ``data`` the (N, d) training points.
+    """
+
+    def rhs(tau: Any, x: Any) -> Any:
+        return velocity(tau, x, data, field)
+
+    return rhs
+
+
 def integrate_batch(
     Y: Any,
-    data: Any,
+    rhs: Any,
     tau0: float,
     tau1: float,
     save: Any,
-    field: tuple,
     rtol: float,
     atol: float,
     max_steps: int,
-) -> tuple[Any, Any]:
-    """Integrate every row of ``Y`` (B, d) from tau0 to tau1 in lock-step; return the states at
-    ``save`` (B, n_save, d) and per-row (status, accepted, rejected, nfev) (B, 4) int64.
+) -> tuple[Any, Any, Any]:
+    """Integrate every row of ``Y`` (B, d) from tau0 to tau1 in lock-step; return the final
+    states (B, d), the states at ``save`` (B, n_save, d) and per-row (status, accepted,
+    rejected, nfev) (B, 4) int64.
 
-    ``data`` is (N, d) (not transposed), ``field`` is ``(mode, kind, p, c, score, log_ceb)``
-    and ``save`` a float64 array on the same device; statuses are those of ``_dopri``. Saved
-    times that a failed trajectory never reached hold NaN.
+    ``rhs(tau, x)`` is the vector field at rows ``x`` (B', d) and per-row times ``tau`` (B',)
+    (:func:`empirical_rhs`, or any array-API function); ``save`` a float64 array on the same
+    device; statuses are those of ``_dopri``. Saved times that a failed trajectory never reached
+    hold NaN; its final state is its last accepted one.
 
     >>> import numpy as np
     >>> field = (_dopri.S_VE, 0, (0.0, 0.0, 0.0), 0.0, _dopri.EMPIRICAL, 0.0)
     >>> X0 = np.array([[1.0, 0.0], [-1.0, 0.0]])
-    >>> out, stats = integrate_batch(np.array([[0.5, 2.1]]), X0, 0.0, 30.0, np.array([30.0]),
-    ...                              field, 1e-8, 1e-8, 1000)
+    >>> y, out, stats = integrate_batch(np.array([[0.5, 2.1]]), empirical_rhs(X0, field), 0.0,
+    ...                                 30.0, np.array([30.0]), 1e-8, 1e-8, 1000)
     >>> np.round(out[:, -1], 8).tolist(), int(stats[0, 0])
     ([[1.0, 0.0]], 0)
     """
-    xp = array_namespace(Y, data, save)
+    xp = array_namespace(Y, save)
     B, d = Y.shape
     n_save = save.shape[0]
     direction = 1.0 if tau1 >= tau0 else -1.0
@@ -222,9 +238,6 @@ def integrate_batch(
     at_start = int(xp.sum(xp.astype(direction * (save - tau0) <= 0.0, xp.int64)))
     out[:, :at_start, :] = Y[:, None, :]
     i_save += at_start
-
-    def rhs(tau: Any, x: Any) -> Any:
-        return velocity(tau, x, data, field)
 
     y = xp.asarray(Y, copy=True)
     tau = xp.full(B, tau0, dtype=Y.dtype)
@@ -288,7 +301,7 @@ def integrate_batch(
             tau[moved] = xp.take(t_new, acc)
             y[moved, :] = xp.take(y_new, acc, axis=0)
             k0[moved, :] = xp.take(K[6], acc, axis=0)
-    return out, xp.concat([status[:, None], counts], axis=1)
+    return y, out, xp.concat([status[:, None], counts], axis=1)
 
 
 def _save_states(

@@ -16,18 +16,22 @@ drift grows like 1/sigma^2); in s it is a contraction at unit rate, so trajector
 followed to t = 1e-6 (s = 6.9 + ...) in a few dozen steps.
 
 * :func:`solve_s_time` -- the schedule-free s-time ODE for a batch of starting points;
+* :class:`EmpiricalScoreModel` -- the empirical (or regularized) score as a model for
+  :func:`diffmem_theory.core.dynamics.solve`, which integrates it inside the compiled kernel;
 * :func:`reverse_ode` -- (4.1) for a schedule, from T to ``t_end``, in s or in t;
 * :func:`s_time_velocity`, :func:`t_time_velocity` -- the vector fields (NumPy; the reference
   the compiled integrator is tested against, and the right-hand side for SciPy);
 * :func:`voronoi_ode` -- the closed-form large-s limit dy/ds = -(y - x_0^{n(y)}) (Remark 4.7);
 * :func:`reverse_sde` -- Euler-Maruyama for the reverse SDE family (2.10).
 
-The integrator is Dormand-Prince 5(4) compiled with Numba (:mod:`diffmem_theory.kernels._dopri`):
-every trajectory has its own step-size control (SciPy's RK45 rules: same tableau, error norm,
-safety factors and initial step), states at requested times come from the 4th-order continuous
-extension, trajectories run in parallel (handed out one at a time to the threads, so the results
-are bit-identical for any ``NUMBA_NUM_THREADS``). ``backend="numpy"``/``"cupy"`` runs its
-lock-step array-API twin (:mod:`diffmem_theory.kernels._dopri_xp`) instead.
+The integrator is Dormand-Prince 5(4) compiled with Numba (:func:`diffmem_theory.kernels.integrate`
+with an :class:`~diffmem_theory.kernels.EmpiricalField`): every trajectory has its own step-size
+control (SciPy's RK45 rules: same tableau, error norm, safety factors and initial step), states
+at requested times come from the 4th-order continuous extension, trajectories run in parallel
+(handed out one at a time to the threads, so the results are bit-identical for any
+``NUMBA_NUM_THREADS``). ``backend="numpy"``/``"cupy"`` runs its lock-step array-API twin instead.
+:func:`reverse_ode` and :func:`reverse_sde` are uses of :func:`diffmem_theory.core.dynamics.solve`
+(``method="dopri5"`` and ``"euler_maruyama"``) with an :class:`EmpiricalScoreModel`.
 
 Inputs are checked before the integrator starts: states and training points must have squared
 norms <= 1e300 (so that squared distances stay finite), and a t-time run must end where the drift
@@ -50,9 +54,7 @@ True
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
 
-import numba
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -66,29 +68,23 @@ from diffmem_theory._validation import (
     check_scalar,
     unbatch,
 )
-from diffmem_theory.core.schedules import (
-    VE,
-    Schedule,
-    VEExp,
-    VEPower,
-    VPTrig,
-    _AffineBetaVP,
-    as_schedule,
-)
+from diffmem_theory.core.dynamics import Trajectories, solve
+from diffmem_theory.core.schedules import VE, Schedule, as_schedule
 from diffmem_theory.kernels import (
     BACKENDS,
-    _dopri,
-    _dopri_xp,
-    backend_namespace,
+    MAX_STEPS,
+    STATE_MAX_SQ,
+    EmpiricalField,
+    integrate,
     softmax_weighted_sum,
-    to_host,
 )
 from diffmem_theory.voronoi import scores as voronoi
 
 __all__ = [
     "FAMILIES",
+    "MAX_STEPS",
     "SCORES",
-    "Trajectories",
+    "EmpiricalScoreModel",
     "initial_states",
     "reverse_ode",
     "reverse_sde",
@@ -100,76 +96,39 @@ __all__ = [
 
 FAMILIES = ("VE", "VP")
 SCORES = ("empirical", "tikhonov", "eb", "eb_normalized")
-_SCORE_CODE = {
-    "empirical": _dopri.EMPIRICAL,
-    "tikhonov": _dopri.EMPIRICAL,
-    "eb": _dopri.EB,
-    "eb_normalized": _dopri.EB_NORMALIZED,
+# the kernel's score: the Tikhonov score is the empirical one in the shifted time map
+_KERNEL_SCORE = {
+    "empirical": "empirical",
+    "tikhonov": "empirical",
+    "eb": "eb",
+    "eb_normalized": "eb_normalized",
 }
-_STATUS = ("success", "max_steps", "step_too_small", "nonfinite")
 
 
-@dataclass(frozen=True)
-class Trajectories:
-    """Saved states of a batch of reverse-ODE trajectories.
-
-    ``x`` has shape ``(B, n_save, d)``: ``x[b, i]`` is trajectory b at ``s[i]`` / ``t[i]``
-    (``t`` is NaN for schedule-free s-time runs). ``status`` is 0 on success, 1 when
-    ``max_steps`` was reached, 2 when the step fell below the floating-point spacing, 3 on a
-    non-finite state; ``n_steps``, ``n_rejected`` and ``nfev`` count accepted steps, rejected
-    steps and vector-field evaluations per trajectory.
-    """
-
-    s: np.ndarray
-    t: np.ndarray
-    x: np.ndarray
-    status: np.ndarray
-    n_steps: np.ndarray
-    n_rejected: np.ndarray
-    nfev: np.ndarray
-
-    @property
-    def final(self) -> np.ndarray:
-        """The states at the last saved time, shape ``(B, d)``."""
-        return self.x[:, -1]
-
-    @property
-    def success(self) -> bool:
-        """Whether every trajectory reached the end time."""
-        return bool(np.all(self.status == 0))
-
-    def messages(self) -> list[str]:
-        """The status of each trajectory in words."""
-        return [_STATUS[int(k)] for k in self.status]
-
-
-def _score_args(score: str, c: float) -> tuple[int, float, float]:
-    """(score code, Tikhonov c of the time map, log of the EB threshold)."""
+def _score_args(score: str, c: float) -> tuple[str, float, float]:
+    """(kernel score, Tikhonov c of the time map, log of the EB threshold)."""
     score = check_choice(score, "score", SCORES)
     c = check_scalar(c, "c", low=0.0)
     if score in ("eb", "eb_normalized"):
-        return _SCORE_CODE[score], 0.0, (math.log(c) if c > 0 else -math.inf)
-    return _SCORE_CODE[score], (c if score == "tikhonov" else 0.0), 0.0
+        return _KERNEL_SCORE[score], 0.0, (math.log(c) if c > 0 else -math.inf)
+    return _KERNEL_SCORE[score], (c if score == "tikhonov" else 0.0), 0.0
 
 
 def _states_and_data(x: ArrayLike, X0: ArrayLike, name: str) -> tuple[np.ndarray, bool, np.ndarray]:
-    """States and training points, float64, with squared norms <= ``_dopri.STATE_MAX_SQ``."""
+    """States and training points, float64, with squared norms <= ``STATE_MAX_SQ``."""
     xq, single = as_queries(x, name)
     data = as_points(X0, "X0", xq.shape[1])
     for arr, label in ((xq, name), (data, "X0")):
         with np.errstate(over="ignore"):
             sq = np.einsum("ij,ij->i", arr, arr)
-        if not np.all(sq <= _dopri.STATE_MAX_SQ):
+        if not np.all(sq <= STATE_MAX_SQ):
             raise ValueError(
-                f"{label} must have squared row norms <= {_dopri.STATE_MAX_SQ:g} (so that squared "
+                f"{label} must have squared row norms <= {STATE_MAX_SQ:g} (so that squared "
                 f"distances stay finite), got entries up to {float(np.abs(arr).max())!r}"
             )
     return np.ascontiguousarray(xq), single, np.ascontiguousarray(data)
 
 
-# Largest step budget per trajectory (an int64 counter in the kernels; 10^12 steps would run for
-# days): a larger max_steps is refused rather than overflowing the kernel's integer.
-MAX_STEPS = 10**12
 # Smallest s of the s-time fields: e^(-2s), the variance, overflows float64 below it.
 _S_MIN = -0.5 * math.log(np.finfo(np.float64).max)
 
@@ -196,7 +155,8 @@ def _start_time(schedule: Schedule, t_start: float | None) -> float:
             f"t_start is required for {schedule.name}: its time domain {schedule.domain} has no "
             "largest time to start from (e.g. t_start=10.0)"
         )
-    return float(schedule.time_grid()[0]) if schedule._open_at_T else float(schedule.T)
+    open_at_T = schedule.domain.endswith(")")
+    return float(schedule.time_grid()[0]) if open_at_T else float(schedule.T)
 
 
 def _check_t_drift(schedule: Schedule, t_end: float, c: float) -> None:
@@ -210,23 +170,6 @@ def _check_t_drift(schedule: Schedule, t_end: float, c: float) -> None:
             f"t_end must keep the t-time drift g^2/(2 (sigma^2 + c)) finite, got t_end = {t_end!r} "
             f"(sigma^2(t_end) + c = {v!r}); integrate in s (time='s') or stop at a larger t_end"
         )
-
-
-def _schedule_code(schedule: Schedule) -> tuple[int, np.ndarray, str | None]:
-    """(kind, parameters, s-time family or None) of a schedule preset."""
-    if isinstance(schedule, VEPower):
-        return _dopri.VE_POWER, np.array([schedule.a, schedule.scale, 0.0]), "VE"
-    if isinstance(schedule, VEExp):
-        return _dopri.VE_EXP, np.array([schedule._k, 0.0, 0.0]), "VE"
-    if isinstance(schedule, _AffineBetaVP):
-        b0, b1, lam = schedule._coefficients()
-        return _dopri.VP_AFFINE, np.array([b0, b1, lam]), ("VP" if lam == 1.0 else None)
-    if isinstance(schedule, VPTrig):
-        return _dopri.VP_TRIG, np.zeros(3), "VP"
-    raise ValueError(
-        "schedule must be a VE preset (VEPower, VEExp), an affine-beta VP schedule (VPLinear, "
-        f"OU, VPExp) or VPTrig, got {schedule!r}"
-    )
 
 
 def _save_grid(save: ArrayLike | None, start: float, end: float, name: str) -> np.ndarray:
@@ -245,22 +188,71 @@ def _save_grid(save: ArrayLike | None, start: float, end: float, name: str) -> n
     return np.clip(arr, lo, hi)
 
 
-def _run(y, data, tau0, tau1, save, mode, kind, params, c, code, log_ceb, tols, backend) -> tuple:
-    """Integrate on ``backend``: the Numba integrator (``_dopri``), or its lock-step array-API
-    twin (``_dopri_xp``) on NumPy or CuPy arrays; the results come back as NumPy arrays."""
-    if backend == "numba":
-        out, stats = _dopri.integrate_batch(
-            y.copy(), np.ascontiguousarray(data.T), tau0, tau1, save, mode, kind, params, c,
-            code, log_ceb, *tols, numba.get_num_threads(),
-        )  # fmt: skip
-    else:
-        xp = backend_namespace(backend)
-        field = (mode, kind, tuple(float(q) for q in params), c, code, log_ceb)
-        out, stats = _dopri_xp.integrate_batch(
-            xp.asarray(y), xp.asarray(data), tau0, tau1, xp.asarray(save), field, *tols
-        )
-        out, stats = to_host(out), to_host(stats)
-    return out, stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3]
+class EmpiricalScoreModel:
+    r"""The empirical score of paper 002 (or a regularization) as a model for :func:`solve`.
+
+    Baptista et al. (paper 002): the empirical score (3.8), the Tikhonov score (5.7) (``c``
+    > 0) or the empirical-Bayes score (5.12)/(5.11) (threshold ``c``) of the training points
+    ``X0`` under ``schedule``. Calling it gives the score (``prediction = "score"``, evaluated
+    by :mod:`diffmem_theory.voronoi.scores`); :meth:`kernel_field` hands the same field to the
+    compiled Dormand-Prince integrator, which :func:`diffmem_theory.core.dynamics.solve`
+    (``method="dopri5"``) uses instead of calling the model.
+
+    Parameters
+    ----------
+    X0 : (N, d) array
+        Training points.
+    schedule : Schedule
+        The noise schedule.
+    score : {"empirical", "tikhonov", "eb", "eb_normalized"}
+        Which score.
+    c : float
+        Tikhonov constant or empirical-Bayes threshold (>= 0).
+
+    Examples
+    --------
+    >>> from diffmem_theory.core.schedules import VE
+    >>> model = EmpiricalScoreModel([[1.0, 0.0], [-1.0, 0.0]], VE.linear2t())
+    >>> np.round(model(np.array([[0.5, 0.5]]), 0.5), 6)          # -(x - x_N)/t^2
+    array([[ 1.856111, -2.      ]])
+    >>> model.kernel_field(VE.linear2t(), "s").time
+    's_ve'
+    """
+
+    prediction = "score"
+
+    def __init__(
+        self, X0: ArrayLike, schedule: Schedule, score: str = "empirical", c: float = 0.0
+    ) -> None:
+        self.schedule = as_schedule(schedule, required=True)
+        self.score, self.c = check_choice(score, "score", SCORES), check_scalar(c, "c", low=0.0)
+        self.X0 = as_float_array(X0, "X0", ndim=2, dtype=np.float64)
+
+    def __call__(self, x: np.ndarray, t: float) -> np.ndarray:
+        """The score at the states ``x`` (B, d) and time ``t``."""
+        if self.score == "tikhonov":
+            return voronoi.tikhonov_score(x, t, self.X0, self.schedule, self.c)
+        if self.score == "empirical":
+            return voronoi.empirical_score(x, t, self.X0, self.schedule)
+        normalized = self.score == "eb_normalized"
+        return voronoi.eb_score(x, t, self.X0, self.schedule, self.c, normalized=normalized)
+
+    def kernel_field(self, schedule: Schedule, time: str) -> EmpiricalField:
+        """The field for :func:`diffmem_theory.kernels.integrate`, in t or in s.
+
+        s-time needs a VE or variance-preserving schedule (``ValueError`` otherwise).
+        """
+        score, c_map, log_ceb = _score_args(self.score, self.c)
+        spec = schedule.kernel_spec()
+        mode = "t"
+        if time == "s":
+            if spec.family is None:
+                raise ValueError(
+                    f"time='s' needs a VE or variance-preserving (alpha^2 + sigma^2 = 1) "
+                    f"schedule, got {schedule!r}; use time='t'"
+                )
+            mode = "s_ve" if spec.family == "VE" else "s_vp"
+        return EmpiricalField(self.X0, spec.kind, spec.params, mode, c_map, score, log_ceb)
 
 
 def initial_states(
@@ -312,9 +304,12 @@ def solve_s_time(
     and the weights become the Voronoi indicator (notes A16).
 
     ``backend`` is ``"numba"`` (default: the compiled integrator, trajectories in parallel on
-    the CPU), ``"numpy"`` or ``"cupy"``: the lock-step array-API twin
-    (:mod:`diffmem_theory.kernels._dopri_xp`, same steps, same controller) on NumPy or on the
-    GPU (``pip install "diffmem-theory[gpu]"``); the results are NumPy arrays on every backend.
+    the CPU), ``"numpy"`` or ``"cupy"``: the lock-step array-API twin (same steps, same
+    controller) on NumPy or on the GPU (``pip install "diffmem-theory[gpu]"``); the results are
+    NumPy arrays on every backend. This schedule-free integration is the one place that calls
+    :func:`diffmem_theory.kernels.integrate` directly (there is no schedule for
+    :func:`~diffmem_theory.core.dynamics.solve`); the result is a
+    :class:`~diffmem_theory.core.dynamics.Trajectories` with ``t`` NaN.
 
     Fig. 3 of the paper (N = 2, x_0 = (+-1, 0)): a start on the bisector stays on it and goes
     to the origin, one off it goes to a data point.
@@ -327,7 +322,7 @@ def solve_s_time(
     """
     y, single, data = _states_and_data(y0, X0, "y0")
     family = check_choice(family, "family", FAMILIES)
-    code, c_map, log_ceb = _score_args(score, c)
+    kernel_score, c_map, log_ceb = _score_args(score, c)
     span = as_float_array(s_span, "s_span", ndim=1, dtype=np.float64)
     if span.shape != (2,):
         raise ValueError(f"s_span must be a pair (s_start, s_end), got {s_span!r}")
@@ -338,14 +333,17 @@ def solve_s_time(
     if family == "VP" and math.exp(-2.0 * s_a) - c_map >= 1.0:
         raise ValueError("s_span[0] must give e^{-2s} - c < 1 for VP (sigma^2 < 1)")
     save = _save_grid(save_s, s_a, s_b, "save_s")
-    mode = _dopri.S_VE if family == "VE" else _dopri.S_VP
-    tols = _tolerances(rtol, atol, max_steps)
+    rtol, atol, max_steps = _tolerances(rtol, atol, max_steps)
     backend = check_choice(backend, "backend", BACKENDS)
-    out, status, acc, rej, nfev = _run(
-        y, data, s_a, s_b, save, mode, 0, np.zeros(3), c_map, code, log_ceb, tols, backend
+    mode = "s_ve" if family == "VE" else "s_vp"
+    field = EmpiricalField(data, time=mode, c=c_map, score=kernel_score, log_ceb=log_ceb)
+    res = integrate(
+        y, (s_a, s_b), save, field, rtol=rtol, atol=atol, max_steps=max_steps, backend=backend
     )
-    x = out[:1] if single else out
-    return Trajectories(save, np.full(save.shape, np.nan), x, status, acc, rej, nfev)
+    rows = slice(0, 1) if single else slice(None)
+    return Trajectories(
+        np.full(save.shape, np.nan), save, res.saved[rows], res.final[rows], *res[2:]
+    )
 
 
 def reverse_ode(
@@ -385,6 +383,12 @@ def reverse_ode(
     an explicit ``t_start`` (``ValueError`` otherwise). ``rtol``/``atol`` are the local error
     tolerances in the integration variable. ``backend`` as in :func:`solve_s_time`.
 
+    This is :func:`diffmem_theory.core.dynamics.solve` with ``method="dopri5"`` on an
+    :class:`EmpiricalScoreModel` (integrated inside the compiled kernel), ``t_span =
+    [t_start, t_end]`` and ``saveat = save_t``; the result is a
+    :class:`~diffmem_theory.core.dynamics.Trajectories` (``final``, ``t``, ``s``, ``x`` of shape
+    ``(B, n_save, d)``, ``status``, ...).
+
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPLinear
     >>> X0 = np.array([[0.5, -0.2]])                        # one data point: exact solution
@@ -397,42 +401,31 @@ def reverse_ode(
     """
     x, single, data = _states_and_data(x_T, X0, "x_T")
     time = check_choice(time, "time", ("s", "t"))
-    kind, params, family = _schedule_code(schedule)
-    code, c_map, log_ceb = _score_args(score, c)
+    if not isinstance(schedule, Schedule):
+        raise ValueError(
+            f"schedule must be a Schedule preset (VEPower, VEExp, VPLinear, VPExp, OU, VPTrig, "
+            f"FlowMatching), got {schedule!r}"
+        )
+    _, c_map, _ = _score_args(score, c)
     T = _start_time(schedule, t_start)
     t_end = check_scalar(t_end, "t_end", low=0.0, low_open=c_map == 0, high=T, high_open=True)
     times = _save_grid(save_t, T, t_end, "save_t")
-    tols = _tolerances(rtol, atol, max_steps)
+    rtol, atol, max_steps = _tolerances(rtol, atol, max_steps)
     backend = check_choice(backend, "backend", BACKENDS)
     if time == "t":
         _check_t_drift(schedule, t_end, c_map)
-        out, status, acc, rej, nfev = _run(
-            x, data, T, t_end, times, _dopri.T_TIME, kind, params, c_map, code, log_ceb, tols,
-            backend,
-        )  # fmt: skip
-        s = _s_of_t(schedule, times, c_map)
-    else:
-        if family is None:
-            raise ValueError(
-                f"time='s' needs a VE or variance-preserving (alpha^2 + sigma^2 = 1) schedule, "
-                f"got {schedule!r}; use time='t'"
-            )
-        s_a, s_b = (float(v) for v in _s_of_t(schedule, np.array([T, t_end]), c_map))
-        s = np.clip(_s_of_t(schedule, times, c_map), s_a, s_b)
-        mode = _dopri.S_VE if family == "VE" else _dopri.S_VP
-        out, status, acc, rej, nfev = _run(
-            x, data, s_a, s_b, s, mode, kind, params, c_map, code, log_ceb, tols, backend
-        )
-    x_out = out[:1] if single else out
-    return Trajectories(s, times, x_out, status, acc, rej, nfev)
+    sol = solve(
+        EmpiricalScoreModel(data, schedule, score, c), schedule, x, [T, t_end],
+        method="dopri5", saveat=times, time=time, rtol=rtol, atol=atol, max_steps=max_steps,
+        backend=backend,
+    )  # fmt: skip
+    if not single:
+        return sol
+    return Trajectories(sol.t, sol.s, sol.x[:1], sol.final[:1], *_stats(sol))
 
 
-def _s_of_t(schedule: Schedule, t: np.ndarray, c: float) -> np.ndarray:
-    """s = h(t; c) (4.20), with h(0; c) = -1/2 log c for c > 0."""
-    out = np.full(t.shape, -0.5 * math.log(c) if c > 0 else np.inf)
-    pos = t > 0
-    out[pos] = schedule.s_time(t[pos], c)
-    return out
+def _stats(sol: Trajectories) -> tuple[np.ndarray, ...]:
+    return sol.status, sol.n_steps, sol.n_rejected, sol.nfev
 
 
 def s_time_velocity(
@@ -456,7 +449,7 @@ def s_time_velocity(
     """
     yq, single, data = _states_and_data(y, X0, "y")
     family = check_choice(family, "family", FAMILIES)
-    code, c_map, log_ceb = _score_args(score, c)
+    kernel_score, c_map, log_ceb = _score_args(score, c)
     # e^(-2s) is the variance: below s = -354 it overflows float64
     s = check_scalar(s, "s", low=_S_MIN)
     v = math.exp(-2.0 * s) - c_map
@@ -468,7 +461,7 @@ def s_time_velocity(
     x_n, lse = softmax_weighted_sum(
         yq, data, scale=m, var=v, return_logsumexp=True, backend="numpy"
     )
-    rho = _rho(np.asarray(lse), code, log_ceb, data.shape[0], yq.shape[1], v)[:, None]
+    rho = _rho(np.asarray(lse), kernel_score, log_ceb, data.shape[0], yq.shape[1], v)[:, None]
     if family == "VE":
         out = -rho * (yq - x_n)
     else:
@@ -476,11 +469,11 @@ def s_time_velocity(
     return unbatch(out, single)
 
 
-def _rho(lse: np.ndarray, code: int, log_ceb: float, N: int, d: int, v: float) -> np.ndarray:
+def _rho(lse: np.ndarray, score: str, log_ceb: float, N: int, d: int, v: float) -> np.ndarray:
     """The empirical-Bayes factor rho = min(1, S/c) ((5.12)) or min(1, p^N/c) ((5.11))."""
-    if code == _dopri.EMPIRICAL:
+    if score == "empirical":
         return np.ones_like(lse)
-    if code == _dopri.EB_NORMALIZED:
+    if score == "eb_normalized":
         lse = lse - math.log(N) - 0.5 * d * math.log(2.0 * math.pi * v)
     return np.exp(np.minimum(0.0, lse - log_ceb))
 
@@ -569,7 +562,9 @@ def reverse_sde(
 
     stepped backward on ``times`` (decreasing, in the schedule's domain; the last one, where no
     coefficient is evaluated, may be 0) with coefficients at the left end of each step; returns
-    the final states, shaped like ``x_T``.
+    the final states, shaped like ``x_T``. This is :func:`diffmem_theory.core.dynamics.solve`
+    with ``method="euler_maruyama"`` and ``noise_scale = alpha_2`` on an
+    :class:`EmpiricalScoreModel` (the drift of (2.10) is f x - ((1 + alpha_2)/2) g s).
 
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VE
@@ -587,13 +582,8 @@ def reverse_sde(
     if grid.size < 2 or np.any(np.diff(grid) >= 0) or grid[-1] < 0:
         raise ValueError(f"times must be a 1-d decreasing array of >= 2 times >= 0, got {times!r}")
     schedule.check_time(grid[:-1], "times")  # the coefficients are taken at the left ends
-    gen = as_rng(rng)
-    x = xq.copy()
-    for l in range(grid.size - 1):
-        t, h = float(grid[l]), float(grid[l] - grid[l + 1])
-        g2 = float(schedule.diffusion2(t))
-        # drift of (2.10) = (1 + alpha2) x (probability-flow drift) - alpha2 f x
-        flow = t_time_velocity(x, t, data, schedule, score=score, c=c)
-        drift = (1.0 + alpha2) * flow - alpha2 * float(schedule.drift(t)) * x
-        x = x - h * drift + math.sqrt(alpha2 * g2 * h) * gen.standard_normal(x.shape)
-    return unbatch(x, single)
+    model = EmpiricalScoreModel(data, schedule, score, c)
+    sol = solve(
+        model, schedule, xq, grid, method="euler_maruyama", noise_scale=alpha2, rng=as_rng(rng)
+    )
+    return unbatch(sol.final, single)

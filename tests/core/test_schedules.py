@@ -25,6 +25,7 @@ from diffmem_theory.core.schedules import (
     PREDICTIONS,
     SCHEDULE_NAMES,
     VE,
+    FlowMatching,
     Schedule,
     VEExp,
     VEPower,
@@ -52,6 +53,7 @@ SCHEDULES = {
     "VE-exp": VE.exp(),
     "VE-exp-literal": VE.exp_literal(),
     "VEExp-3-T2": VEExp(sigma_max=3.0, T=2.0),
+    "FlowMatching": FlowMatching(),
 }
 IDS = list(SCHEDULES)
 VP_FAMILY = ["VPTrig", "VPLinear", "VPLinear-steep-T2", "VPExp", "VPExp-2.5-T4"]
@@ -81,7 +83,7 @@ def _sup_sigma2(sched: Schedule) -> float:
     """sigma^2 at the end of the domain (its limit when T = inf), from the definitions."""
     if math.isinf(sched.T):
         return getattr(sched, "lam", 1.0)  # OU: lam; VPExp: 1
-    return 1.0 if isinstance(sched, VPTrig) else float(sched.sigma2(sched.T))
+    return 1.0 if isinstance(sched, (VPTrig, FlowMatching)) else float(sched.sigma2(sched.T))
 
 
 unit = st.floats(0.0, 1.0)
@@ -93,6 +95,8 @@ def _twin(sched: Schedule):
     """(alpha(t), sigma^2(t)) in mpmath, from the papers' definitions."""
     if isinstance(sched, VPTrig):  # paper 000, §2
         return (lambda t: mp.sqrt(1 - t**2)), (lambda t: t**2)
+    if isinstance(sched, FlowMatching):  # Lipman et al. (2023): alpha = 1 - t, sigma = t
+        return (lambda t: 1 - t), (lambda t: t**2)
     if isinstance(sched, OU):  # paper 001, (2.4) and footnote 5
         lam = mp.mpf(sched.lam)
         return (lambda t: mp.exp(-t)), (lambda t: lam * (1 - mp.exp(-2 * t)))
@@ -396,7 +400,7 @@ def test_vectorized_shapes_and_float32(key):
         scalar = getattr(sched, name)(float(t64[1, 2]))
         assert np.shape(scalar) == () and float(scalar) == pytest.approx(out64[1, 2], rel=1e-15)
     assert sched.inverse_snr(sched.snr(t32)).dtype == np.float32
-    if not isinstance(sched, VPTrig):  # integer times (t = 1 is in the domain) become float64
+    if not isinstance(sched, (VPTrig, FlowMatching)):  # integer t = 1 is in the domain: float64
         assert sched.alpha(np.array([1, 1])).dtype == np.float64
 
 
@@ -408,10 +412,18 @@ def _all_units(sched: Schedule, x0: np.ndarray, eps: np.ndarray, t) -> tuple[np.
     a = np.asarray(sched.alpha(t))[..., None]
     s = np.asarray(sched.sigma(t))[..., None]
     x = a * x0 + s * eps
-    return x, {"x0": x0, "eps": eps, "score": (a * x0 - x) / s**2, "v": a * eps - s * x0}
+    da = np.asarray(sched.dalpha(t))[..., None]
+    ds = np.asarray(sched.dsigma(t))[..., None]
+    return x, {
+        "x0": x0,
+        "eps": eps,
+        "score": (a * x0 - x) / s**2,
+        "v": a * eps - s * x0,
+        "velocity": da * x0 + ds * eps,
+    }
 
 
-CONVERT_KEYS = ["VPTrig", "OU-lam0.3", "VPLinear", "VE-exp", "VE-power2.5"]
+CONVERT_KEYS = ["VPTrig", "OU-lam0.3", "VPLinear", "VE-exp", "VE-power2.5", "FlowMatching"]
 
 
 @settings(max_examples=60, deadline=None)

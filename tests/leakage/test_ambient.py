@@ -14,6 +14,7 @@ from diffmem_theory.core.metrics import gaussian_frechet_distance
 from diffmem_theory.core.schedules import OU, VPLinear, VPTrig
 from diffmem_theory.core.training import GMMDenoiser
 from diffmem_theory.leakage import ambient as amb
+from diffmem_theory.leakage import errata as leakage_errata
 from diffmem_theory.leakage.checks import ambient as checks
 from diffmem_theory.voronoi.scores import empirical_score
 
@@ -282,14 +283,14 @@ def test_pf_ode_rejects_bad_grids_and_non_vp():
 
 
 def test_erratum_eq5_and_corrected_flow():
-    out = checks.eq5_printed.func()
+    out = leakage_errata.eq5_printed.func()
     assert out.passed and abs(out.value - 0.95) < 0.01, out
     assert abs(checks.pf_ode.func(seed=1).value - 0.3) <= 0.005
 
 
 def test_lemma41_collapse_and_exact_optimum_copies():
     """Lemma 4.1 at t_n; continuing with the exact clean score ends on training points."""
-    assert checks.lemma4_1.func(seed=2).passed
+    assert checks.lemma_4_1.func(seed=2).passed
     rng = np.random.default_rng(4)
     S = rng.uniform(-2, 2, (5, 2))
     S_tn = amb.noisy_copies(S, 0.6, rng)
