@@ -214,7 +214,7 @@ class EmpiricalScoreModel:
     >>> from diffmem_theory.core.schedules import VE
     >>> model = EmpiricalScoreModel([[1.0, 0.0], [-1.0, 0.0]], VE.linear2t())
     >>> np.round(model(np.array([[0.5, 0.5]]), 0.5), 6)          # -(x - x_N)/t^2
-    array([[ 1.856111, -2.      ]])
+    array([[ 1.85611, -2.     ]])
     >>> model.kernel_field(VE.linear2t(), "s").time
     's_ve'
     """
