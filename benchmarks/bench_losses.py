@@ -22,14 +22,14 @@ from __future__ import annotations
 import numpy as np
 from bench_kernels import best_of, calibrated
 from scipy import integrate
-from scipy.special import softmax
+from scipy.special import expit, softmax
 
 from diffmem_theory.core.denoisers import memorizing_denoiser
 from diffmem_theory.core.distributions import IsotropicGaussianMixture, sphere_means
 from diffmem_theory.core.losses import log_loss_weighting, noise_draws, training_losses
 from diffmem_theory.core.schedules import VPTrig
 from diffmem_theory.crossover.concentration import coupon_probability_exact
-from diffmem_theory.crossover.excess import _gen_fraction, crossover_ratio
+from diffmem_theory.crossover.excess import crossover_ratio
 
 SCHED = VPTrig()
 T16 = float(SCHED.time_grid()[16])
@@ -94,7 +94,8 @@ def bench_crossover(repeats: int = 5) -> str:
         def part(u: float, gen: bool) -> float:
             t = np.array([min(max(np.exp(u), 1e-300), np.nextafter(1.0, 0.0))])
             w = float(np.exp(log_loss_weighting("x0", t, SCHED)[0] + u))
-            return w * float(_gen_fraction(t, np.asarray(s2), SCHED)[0]) if gen else w
+            # 1/(psi_t s2 + 1) = sigmoid(-(log psi_t + log s2)), as the library evaluates it
+            return w * float(expit(-(SCHED.log_snr(t)[0] + np.log(s2)))) if gen else w
 
         kw = {"epsabs": 0.0, "epsrel": 1e-12, "limit": 500}
         w = integrate.quad(part, -np.inf, 0.0, args=(False,), **kw)[0]
