@@ -2,7 +2,7 @@ r"""Monte Carlo training and test losses of denoisers (Buchanan et al., paper 00
 
 The training loss of a denoiser ``xbar`` (an x0-prediction) on the training set ``x^1..x^N`` is
 
-    L_{N,t}(xbar) = (1/N) sum_i E_Z |xbar(t, alpha_t x^i + sigma_t Z) - x^i|^2         (eq. (6))
+    L_{N,t}(xbar) = (1/N) sum_i E_Z |xbar(alpha_t x^i + sigma_t Z, t) - x^i|^2         (eq. (6))
 
 and ``L_N(xbar, lambda) = E_t[lambda(t) L_{N,t}(xbar)]``. The expectation over ``Z`` is estimated
 with ``n_noise`` Gaussian draws per training point (the paper's ``N_dup``). The draws are a pure
@@ -14,7 +14,11 @@ Thms 3.1 and 3.2 are about -- has a far smaller standard error than either loss.
 its own standard error.
 
 A denoiser is any callable ``denoiser(x_t, t) -> x0_hat`` with ``t`` a float and ``x_t`` of shape
-``(B, d)``, for instance ``lambda t, x: memorizing_denoiser(t, x, X, sched)``.
+``(B, d)``, for instance ``lambda x, t: memorizing_denoiser(x, t, X, sched)``; a model in another
+prediction unit (a noise-predicting network, ...) enters through
+:func:`~diffmem_theory.core.denoisers.as_denoiser` (``as_denoiser(model, sched, prediction="eps")``
+is such a callable). Losses in other units follow from the x0 loss by
+:meth:`LossEstimate.to_unit` and the weightings of :func:`loss_weighting`.
 
 >>> import numpy as np
 >>> from diffmem_theory.core.denoisers import memorizing_denoiser
@@ -69,7 +73,8 @@ __all__ = [
     "weighted_loss",
 ]
 
-Denoiser = Callable[[float, np.ndarray], np.ndarray]
+#: An x0-prediction ``f(x_t, t)``: a plain callable or a ``core.denoisers.Denoiser``.
+X0Predictor = Callable[[np.ndarray, float], np.ndarray]
 
 # Rows of x_t handed to a denoiser in one call (bounds the memory of B x d batches).
 _MAX_BATCH = 1 << 16
@@ -81,18 +86,42 @@ class LossEstimate:
 
     ``draws[l, i, r]`` is the loss of training point ``i`` under noise draw ``r`` at
     ``times[l]``; ``noise_key`` identifies the noise (``(seed, n_noise, N, d)``) so that
-    differences are only formed between estimates that share it (common random numbers).
+    differences are only formed between estimates that share it (common random numbers):
+    ``a - b`` is the CRN difference (same ``noise_key`` and ``unit`` required), with its own,
+    much smaller, standard error.
 
-    * ``mean`` (shape ``(T,)``): ``L_{N,t}`` at each time, ``(1/(N R)) sum_{i,r} draws``.
-    * ``stderr``: its standard error for the fixed training set,
-      ``sqrt(sum_i s_i^2 / (N^2 R))`` with ``s_i^2`` the variance over the ``R`` draws of point
-      ``i`` (with ``R = 1`` the pooled variance over all draws, which is conservative).
-    * ``per_sample`` (``(T, N)``): the per-point averages over the draws.
-    * ``a - b``: the CRN difference (same ``noise_key`` and ``unit`` required).
-    * ``unit``: the prediction whose squared error ``draws`` holds (``"x0"`` for the losses
-      made here; paper 003's DSM losses in :mod:`diffmem_theory.fisher.loss_gap` are in ``"score"``
-      units); :meth:`to_unit` converts between them.
+    Parameters
+    ----------
+    times : array_like, shape (T,)
+        The times of the estimate.
+    draws : array_like, shape (T, N, R)
+        Squared errors per time, training point and noise draw.
+    noise_key : tuple of int
+        Identifies the noise draws (:func:`common_noise_setup`).
+    unit : str, default "x0"
+        The prediction whose squared error ``draws`` holds (``"x0"`` for the losses made here;
+        paper 003's DSM losses in :mod:`diffmem_theory.fisher.loss_gap` are in ``"score"``
+        units); :meth:`to_unit` converts between them.
 
+    Attributes
+    ----------
+    mean : ndarray, shape (T,)
+        ``L_{N,t}`` at each time, ``(1/(N R)) sum_{i,r} draws``.
+    stderr : ndarray, shape (T,)
+        Its standard error for the fixed training set.
+    per_sample : ndarray, shape (T, N)
+        The per-point averages over the draws.
+
+    See Also
+    --------
+    training_losses : Makes them, on common random numbers.
+
+    References
+    ----------
+    Buchanan et al. (paper 000), eq. (6).
+
+    Examples
+    --------
     >>> est = LossEstimate(np.array([0.5]), np.array([[[1.0, 3.0], [2.0, 2.0]]]), (0, 2, 2, 1))
     >>> est.mean.tolist(), est.per_sample.tolist(), est.stderr.round(6).tolist()
     ([2.0], [[2.0, 2.0]], [0.5])
@@ -119,15 +148,22 @@ class LossEstimate:
 
     @property
     def mean(self) -> np.ndarray:
+        r"""``L_{N,t}`` at each time: ``(1/(N R)) sum_{i,r} draws[l, i, r]``, shape ``(T,)``."""
         return self.draws.mean(axis=(1, 2))
 
     @property
     def per_sample(self) -> np.ndarray:
+        r"""The per-point averages over the noise draws, shape ``(T, N)``."""
         return self.draws.mean(axis=2)
 
     @property
     def stderr(self) -> np.ndarray:
-        """Standard error of :attr:`mean`; ``inf`` from a single draw (no spread to estimate)."""
+        r"""Standard error of :attr:`mean` for the fixed training set, shape ``(T,)``.
+
+        ``sqrt(sum_i s_i^2 / (N^2 R))`` with ``s_i^2`` the variance over the ``R`` draws of point
+        ``i``; with ``R = 1`` the pooled variance over all draws (conservative); ``inf`` from a
+        single draw (no spread to estimate).
+        """
         _, n, r = self.draws.shape
         if n * r == 1:
             return np.full(len(self.times), np.inf)
@@ -152,12 +188,31 @@ class LossEstimate:
         return LossEstimate(self.times, self.draws - other.draws, self.noise_key, self.unit)
 
     def to_unit(self, unit: str, schedule: Schedule) -> LossEstimate:
-        r"""The same estimate in the loss units of another prediction (x0, eps, score, v).
+        r"""The same estimate in the loss units of another prediction.
 
-        ``|eps_hat - eps|^2 = psi_t |xbar - x0|^2`` (paper 000, §2 after eq. (6)); in general the
-        factor is :func:`diffmem_theory.core.schedules.loss_scale` from :attr:`unit` to ``unit``.
-        The authors' plots convert eps losses back to x0 units by ``sigma^2/alpha^2``.
+        ``|eps_hat - eps|^2 = psi_t |xbar - x0|^2`` (Buchanan et al. (paper 000), Sec. 2 after
+        eq. (6)); in general the factor is :func:`diffmem_theory.core.schedules.loss_scale` from
+        :attr:`unit` to ``unit``. The authors' plots convert eps losses back to x0 units by
+        ``sigma^2/alpha^2``.
 
+        Parameters
+        ----------
+        unit : str
+            One of :data:`~diffmem_theory.core.schedules.PREDICTIONS`.
+        schedule : Schedule or str
+            The noise schedule.
+
+        Returns
+        -------
+        LossEstimate
+            With ``draws`` scaled per time and the same ``noise_key``.
+
+        See Also
+        --------
+        diffmem_theory.core.schedules.loss_scale : The factor.
+
+        Examples
+        --------
         >>> from diffmem_theory.core.schedules import VPTrig
         >>> est = LossEstimate(np.array([0.5]), np.ones((1, 1, 2)), (0, 2, 1, 1))
         >>> est.to_unit("eps", VPTrig()).mean.round(6).tolist()   # psi_0.5 = 3
@@ -175,11 +230,29 @@ class LossEstimate:
         r"""``(L_N, standard error)`` with ``L_N = E_t[lambda(t) L_{N,t}]``, t uniform on ``times``.
 
         Buchanan et al. (paper 000), eq. (6) on a time grid (Sec. 3.1: t uniform over the grid).
-        ``weighting`` is a unit name (``"x0"``: 1, ``"eps"``: ``psi_t``, ...), a callable
-        ``lambda(t)`` or an array of one weight per time; it multiplies the loss in x0 units
-        (eq. (6)), so an estimate in another :attr:`unit` is converted to x0 first. Draws at
-        different times are independent, so the squared standard errors add.
+        The weighting multiplies the loss in x0 units (eq. (6)), so an estimate in another
+        :attr:`unit` is converted to x0 first. Draws at different times are independent, so the
+        squared standard errors add.
 
+        Parameters
+        ----------
+        weighting : str, callable or array_like
+            A unit name (``"x0"``: 1, ``"eps"``: ``psi_t``, ...; see :func:`loss_weighting`), a
+            callable ``lambda(t)`` or one weight per time.
+        schedule : Schedule or str
+            The noise schedule.
+
+        Returns
+        -------
+        value, stderr : float
+
+        See Also
+        --------
+        grid_weights : The weights on the grid.
+        weighted_loss : Estimate and weight in one call.
+
+        Examples
+        --------
         >>> from diffmem_theory.core.schedules import VPTrig
         >>> est = LossEstimate(np.array([0.5, 0.6]), np.ones((2, 1, 2)), (0, 2, 1, 1))
         >>> round(float(est.weighted("eps", VPTrig())[0]), 12)   # (3 + 0.64/0.36) / 2
@@ -214,16 +287,49 @@ def _log_named_weight(name: str, t: np.ndarray, schedule: Schedule) -> np.ndarra
     log_s2 = schedule.log_sigma2(t)
     if name == "score":
         return 2.0 * schedule.log_alpha(t) - 2.0 * log_s2
-    return 2.0 * np.log(schedule.alpha(t) ** 2 + schedule.sigma2(t)) - log_s2  # "v"
+    if name == "v":
+        return 2.0 * np.log(schedule.alpha(t) ** 2 + schedule.sigma2(t)) - log_s2
+    # "velocity": (alpha' - alpha sigma'/sigma)^2 = alpha^2 (r - f)^2 with the rate
+    # r = sigma'/sigma = (d sigma^2/dt) / (2 sigma^2) > 0 and the drift f = alpha'/alpha <= 0
+    log_rate = np.log(0.5 * schedule.dsigma2(t)) - log_s2
+    with np.errstate(over="ignore"):
+        return 2.0 * (
+            schedule.log_alpha(t) + log_rate + np.log1p(-schedule.drift(t) / np.exp(log_rate))
+        )
 
 
 def log_loss_weighting(weighting: Weighting, t: np.ndarray, schedule: Schedule) -> np.ndarray:
-    """``log lambda(t)`` of a named or callable loss weighting, in log space.
+    r"""``log lambda(t)`` of a named or callable loss weighting, in log space.
 
     The named weightings are those of :func:`loss_weighting`; computing their logarithm
-    directly keeps ``"eps"`` (``log psi_t``) finite as ``t -> 0``. A callable must return
-    non-negative values; an array of values is handled by :func:`grid_weights`.
+    directly keeps ``"eps"`` (``log psi_t``) and ``"velocity"`` finite as ``t -> 0``.
 
+    Parameters
+    ----------
+    weighting : str or callable
+        A unit of :data:`~diffmem_theory.core.schedules.PREDICTIONS` or a callable
+        ``lambda(t)`` returning non-negative values (an array of values is handled by
+        :func:`grid_weights`).
+    t : ndarray
+        Validated times.
+    schedule : Schedule
+        The noise schedule.
+
+    Returns
+    -------
+    ndarray, shaped like ``t``
+        ``log lambda(t)`` (``-inf`` where a callable returns 0).
+
+    See Also
+    --------
+    loss_weighting : ``lambda(t)`` itself.
+
+    References
+    ----------
+    Buchanan et al. (paper 000), eq. (6) and Sec. 2.
+
+    Examples
+    --------
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> log_loss_weighting("eps", np.array([0.5]), VPTrig()).round(5).tolist()
     [1.09861]
@@ -255,10 +361,37 @@ def loss_weighting(
 
     Buchanan et al. (paper 000), eq. (6) and Sec. 2: training minimizes
     ``E_t[lambda(t) L_{N,t}]`` with ``lambda = psi_t`` ("eps": ``|eps_hat - eps|^2 = psi_t
-    |xbar - x0|^2``); ``"x0"`` is ``lambda = 1``, ``"score"`` ``alpha^2/sigma^4``, ``"v"``
-    ``((alpha^2 + sigma^2)/sigma)^2`` (:func:`diffmem_theory.core.schedules.loss_scale`).
-    A weight beyond float64 (``"eps"`` at ``t = 1e-300``: ``psi = 1e600``) raises ``ValueError``.
+    |xbar - x0|^2``). A unit's weighting is the factor between its squared error and the x0
+    one (:func:`diffmem_theory.core.schedules.loss_scale`): ``"x0"`` 1, ``"eps"``
+    ``psi_t = alpha^2/sigma^2``, ``"score"`` ``alpha^2/sigma^4``, ``"v"``
+    ``((alpha^2 + sigma^2)/sigma)^2`` and ``"velocity"`` ``(alpha' - alpha sigma'/sigma)^2``
+    (``1/t^2`` on the flow-matching schedule). A weight beyond float64 (``"eps"`` at
+    ``t = 1e-300``: ``psi = 1e600``) raises ``ValueError``.
 
+    Parameters
+    ----------
+    weighting : str or callable
+        A unit name or a callable ``lambda(t)``.
+    t : float or array_like
+        Times in the domain of ``schedule``.
+    schedule : Schedule or str, optional
+        The noise schedule (default :class:`~diffmem_theory.core.schedules.VPTrig`).
+
+    Returns
+    -------
+    ndarray, shaped like ``t``
+
+    See Also
+    --------
+    log_loss_weighting : Its logarithm.
+    diffmem_theory.core.schedules.loss_scale : The factor between two units.
+
+    References
+    ----------
+    Buchanan et al. (paper 000), eq. (6) and Sec. 2.
+
+    Examples
+    --------
     >>> loss_weighting("eps", [0.5, 0.36028]).round(5).tolist()
     [3.0, 6.70406]
     """
@@ -271,10 +404,28 @@ def loss_weighting(
 
 
 def grid_weights(weighting: Weighting, times: np.ndarray, schedule: Schedule) -> np.ndarray:
-    """The weights ``lambda(t_i)`` on a time grid: a unit name, a callable or one value per time.
+    r"""The weights ``lambda(t_i)`` on a time grid: a unit name, a callable or one value per time.
 
-    Finite, non-negative and positive somewhere, else ``ValueError``.
+    Parameters
+    ----------
+    weighting : str, callable or array_like
+        As in :meth:`LossEstimate.weighted`.
+    times : ndarray, shape (T,)
+        Validated times.
+    schedule : Schedule
+        The noise schedule.
 
+    Returns
+    -------
+    ndarray, shape (T,)
+        Finite, non-negative and positive somewhere (else ``ValueError``).
+
+    See Also
+    --------
+    loss_weighting : The named weightings.
+
+    Examples
+    --------
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> grid_weights("eps", np.array([0.5]), VPTrig()).round(5).tolist()
     [3.0]
@@ -298,12 +449,35 @@ def grid_weights(weighting: Weighting, times: np.ndarray, schedule: Schedule) ->
 
 
 def noise_draws(seed: int, time_index: int, n_points: int, n_noise: int, d: int) -> np.ndarray:
-    r"""The standard Gaussian noise ``Z`` (shape ``(n_points, n_noise, d)``) used at one time.
+    r"""The standard Gaussian noise ``Z`` used at one time of a Monte Carlo loss.
 
     A pure function of ``(seed, time_index)`` (NumPy ``SeedSequence(seed, spawn_key=(l,))``), so
     every loss evaluated with the same ``seed`` sees the same draws at the ``l``-th time: common
     random numbers for differences between denoisers (eq. (6) with ``N_dup = n_noise``).
 
+    Parameters
+    ----------
+    seed : int
+        The seed, ``>= 0``.
+    time_index : int
+        The index ``l >= 0`` of the time in its grid.
+    n_points, n_noise, d : int
+        The shape: training points, draws per point, dimension.
+
+    Returns
+    -------
+    ndarray, shape (n_points, n_noise, d)
+
+    See Also
+    --------
+    noised_points : The noised training points made from them.
+
+    References
+    ----------
+    Buchanan et al. (paper 000), eq. (6).
+
+    Examples
+    --------
     >>> z1, z2 = noise_draws(3, 0, 2, 4, 5), noise_draws(3, 0, 2, 4, 5)
     >>> z1.shape, bool((z1 == z2).all()), bool((z1 != noise_draws(3, 1, 2, 4, 5)).all())
     ((2, 4, 5), True, True)
@@ -316,7 +490,7 @@ def noise_draws(seed: int, time_index: int, n_points: int, n_noise: int, d: int)
     return np.random.default_rng(seq).standard_normal(shape)
 
 
-def _check_denoisers(denoisers: Mapping[str, Denoiser]) -> None:
+def _check_denoisers(denoisers: Mapping[str, X0Predictor]) -> None:
     if not isinstance(denoisers, Mapping) or not denoisers:
         raise ValueError("denoisers must be a non-empty mapping name -> callable(x_t, t)")
     for name, f in denoisers.items():
@@ -324,7 +498,7 @@ def _check_denoisers(denoisers: Mapping[str, Denoiser]) -> None:
             raise ValueError(f"denoisers[{name!r}] must be callable(x_t, t), got {f!r:.80}")
 
 
-def _predict(f: Denoiser, name: str, t: float, xt: np.ndarray) -> np.ndarray:
+def _predict(f: X0Predictor, name: str, t: float, xt: np.ndarray) -> np.ndarray:
     chunks = [
         np.asarray(f(xt[start : start + _MAX_BATCH], t), dtype=np.float64)
         for start in range(0, xt.shape[0], _MAX_BATCH)
@@ -342,10 +516,24 @@ def _predict(f: Denoiser, name: str, t: float, xt: np.ndarray) -> np.ndarray:
 
 
 def squared_error(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Row-wise ``|pred - target|^2`` of two ``(n, d)`` arrays, shape ``(n,)``.
+    r"""Row-wise ``|pred - target|^2`` of two ``(n, d)`` arrays.
 
     One temporary, no squared copy; a sum beyond float64 raises ``ValueError``.
 
+    Parameters
+    ----------
+    pred, target : ndarray, shape (n, d)
+
+    Returns
+    -------
+    ndarray, shape (n,)
+
+    See Also
+    --------
+    training_losses : Its main use.
+
+    Examples
+    --------
     >>> squared_error(np.array([[3.0, 4.0]]), np.zeros((1, 2))).tolist()
     [25.0]
     """
@@ -358,13 +546,40 @@ def squared_error(pred: np.ndarray, target: np.ndarray) -> np.ndarray:
 def noised_points(
     X: np.ndarray, times: np.ndarray, schedule: Schedule, n_noise: int, seed: int
 ) -> Any:
-    """Yield ``(l, t_l, x_t, x_0)`` for each time: the common-random-numbers noising.
+    r"""Yield ``(l, t_l, x_t, x_0)`` for each time: the common-random-numbers noising.
 
-    ``x_t = alpha_t x_0 + sigma_t z`` with ``z`` from :func:`noise_draws` (seed, time index):
-    ``x_t`` and the targets ``x_0`` have shape ``(N * R, d)`` (each point repeated ``R =
-    n_noise`` times). Every loss of this module draws its noise here, so two estimators on the
-    same seed see the same ``z``.
+    ``x_t = alpha_t x_0 + sigma_t z`` with ``z`` from :func:`noise_draws` (seed, time index).
+    Every loss of this module draws its noise here, so two estimators on the same seed see the
+    same ``z``.
 
+    Parameters
+    ----------
+    X : ndarray, shape (N, d)
+        Validated training points.
+    times : ndarray, shape (T,)
+        Validated times.
+    schedule : Schedule
+        The noise schedule.
+    n_noise : int
+        Draws per point ``R``.
+    seed : int
+        The seed of :func:`noise_draws`.
+
+    Yields
+    ------
+    l : int
+        The time index.
+    t : float
+        The time.
+    x_t, x_0 : ndarray, shape (N * R, d)
+        The noisy points and their targets (each point repeated ``R`` times).
+
+    See Also
+    --------
+    noise_draws, common_noise_setup
+
+    Examples
+    --------
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> draws = noised_points(np.zeros((2, 3)), np.array([0.5]), VPTrig(), 4, 0)
     >>> [(l, t, xt.shape) for l, t, xt, _ in draws]
@@ -383,11 +598,37 @@ def noised_points(
 def common_noise_setup(
     X: ArrayLike, t: ArrayLike, schedule: Schedule, n_noise: int, seed: int, name: str = "X"
 ) -> tuple[np.ndarray, np.ndarray, tuple[int, ...]]:
-    """Validated ``(points, times, key)`` for a Monte Carlo loss on common random numbers.
+    r"""Validated ``(points, times, key)`` for a Monte Carlo loss on common random numbers.
 
-    ``key = (seed, n_noise, N, d)`` identifies the noise draws, so results cached under it are
-    reused only for the same noise.
+    Parameters
+    ----------
+    X : array_like, shape (N, d)
+        Training points.
+    t : float or array_like, shape (T,)
+        Times in the domain of ``schedule``.
+    schedule : Schedule or str
+        The noise schedule.
+    n_noise : int
+        Draws per point, ``>= 1``.
+    seed : int
+        The seed, ``>= 0``.
+    name : str, default "X"
+        The name of ``X`` in error messages.
 
+    Returns
+    -------
+    points : ndarray, shape (N, d)
+    times : ndarray, shape (T,)
+    key : tuple of int
+        ``(seed, n_noise, N, d)``: identifies the noise draws, so results cached under it are
+        reused only for the same noise.
+
+    See Also
+    --------
+    noised_points, LossEstimate
+
+    Examples
+    --------
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> common_noise_setup(np.zeros((2, 3)), 0.5, VPTrig(), 4, 0)[2]
     (0, 4, 2, 3)
@@ -405,7 +646,7 @@ def common_noise_setup(
 
 
 def training_losses(
-    denoisers: Mapping[str, Denoiser],
+    denoisers: Mapping[str, X0Predictor],
     X: ArrayLike,
     t: ArrayLike,
     schedule: Schedule,
@@ -416,11 +657,45 @@ def training_losses(
     r"""Monte Carlo training losses ``L_{N,t}`` (eq. (6)) of several denoisers on common noise.
 
     Buchanan et al. (paper 000), eq. (6):
-    ``L_{N,t}(xbar) = (1/N) sum_i E |xbar(t, alpha_t x^i + sigma_t Z) - x^i|^2``, in x0 units,
+    ``L_{N,t}(xbar) = (1/N) sum_i E |xbar(alpha_t x^i + sigma_t Z, t) - x^i|^2``, in x0 units,
     with ``n_noise`` draws of ``Z`` per point (``N_dup``; the paper trains with 100). Every
     denoiser sees the same ``x_t`` (common random numbers), so ``out[a] - out[b]`` estimates the
-    loss difference with a small standard error. ``t`` is a time or a 1-D array of times.
+    loss difference with a small standard error.
 
+    Parameters
+    ----------
+    denoisers : mapping of str to callable
+        Name -> x0-prediction ``f(x_t, t)`` (``x_t`` of shape ``(B, d)``, ``t`` a float). A
+        model in another unit enters through
+        :func:`~diffmem_theory.core.denoisers.as_denoiser`, whose result is such a callable.
+    X : array_like, shape (N, d)
+        The training points ``x^i``.
+    t : float or array_like, shape (T,)
+        Times in the domain of ``schedule``.
+    schedule : Schedule or str
+        The noise schedule.
+    n_noise : int, default 100
+        Noise draws per point.
+    seed : int, default 0
+        Seed of the noise draws (:func:`noise_draws`).
+
+    Returns
+    -------
+    dict of str to LossEstimate
+        In x0 units, sharing one ``noise_key``.
+
+    See Also
+    --------
+    training_loss : One denoiser.
+    test_loss : On held-out samples.
+    orthogonality_residual : The identity (13).
+
+    References
+    ----------
+    Buchanan et al. (paper 000), eqs. (5)-(6).
+
+    Examples
+    --------
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> X = np.eye(3)
@@ -441,7 +716,7 @@ def training_losses(
 
 
 def training_loss(
-    denoiser: Denoiser,
+    denoiser: X0Predictor,
     X: ArrayLike,
     t: ArrayLike,
     schedule: Schedule,
@@ -451,10 +726,31 @@ def training_loss(
 ) -> LossEstimate:
     r"""Monte Carlo training loss ``L_{N,t}(xbar)`` of one denoiser (eq. (6)).
 
-    Buchanan et al. (paper 000), eq. (6); see :func:`training_losses` (this is its one-denoiser
-    case: the same ``seed`` gives the same noise, so estimates of different denoisers can be
-    differenced).
+    The one-denoiser case of :func:`training_losses`: the same ``seed`` gives the same noise,
+    so estimates of different denoisers can be differenced.
 
+    Parameters
+    ----------
+    denoiser : callable
+        The x0-prediction ``f(x_t, t)``.
+    X, t, schedule, n_noise, seed
+        As in :func:`training_losses`.
+
+    Returns
+    -------
+    LossEstimate
+        In x0 units.
+
+    See Also
+    --------
+    training_losses, weighted_loss
+
+    References
+    ----------
+    Buchanan et al. (paper 000), eq. (6).
+
+    Examples
+    --------
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> X = np.zeros((5, 2))
@@ -470,7 +766,7 @@ def training_loss(
 
 
 def weighted_loss(
-    denoiser: Denoiser,
+    denoiser: X0Predictor,
     X: ArrayLike,
     times: ArrayLike,
     schedule: Schedule,
@@ -482,9 +778,37 @@ def weighted_loss(
     r"""The weighted training loss ``L_N(xbar, lambda) = E_t[lambda(t) L_{N,t}(xbar)]`` (eq. (6)).
 
     Buchanan et al. (paper 000), eqs. (5)-(6) with ``t`` uniform on ``times`` (Sec. 3.1: the
-    26-point grid) and the training weighting ``lambda = psi_t`` (``"eps"``) by default. Returns
-    ``(estimate, standard error)``.
+    26-point grid) and the training weighting ``lambda = psi_t`` (``"eps"``) by default.
 
+    Parameters
+    ----------
+    denoiser : callable
+        The x0-prediction ``f(x_t, t)``.
+    X : array_like, shape (N, d)
+        The training points.
+    times : array_like, shape (T,)
+        The time grid.
+    schedule : Schedule or str
+        The noise schedule.
+    weighting : str, callable or array_like, default "eps"
+        As in :meth:`LossEstimate.weighted`.
+    n_noise, seed
+        As in :func:`training_losses`.
+
+    Returns
+    -------
+    value, stderr : float
+
+    See Also
+    --------
+    training_loss, loss_weighting
+
+    References
+    ----------
+    Buchanan et al. (paper 000), eqs. (5)-(6), Sec. 3.1.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> X = np.eye(2)
@@ -496,7 +820,7 @@ def weighted_loss(
 
 
 def test_loss(
-    denoiser: Denoiser,
+    denoiser: X0Predictor,
     mixture: Any,
     t: ArrayLike,
     schedule: Schedule,
@@ -508,11 +832,41 @@ def test_loss(
     r"""Monte Carlo test (held-out) loss ``L_t(xbar)``: eq. (6) on fresh samples of ``pi_*``.
 
     Buchanan et al. (paper 000), Fig. 2 (right): the generalization error is the loss (6)
-    evaluated on ``n_test`` held-out samples drawn from the data distribution ``mixture`` (any
-    object with ``sample(n, rng) -> (X, labels)``, e.g.
-    :class:`~diffmem_theory.core.distributions.IsotropicGaussianMixture`); the authors' code holds
-    out 100. The held-out samples come from ``seed`` too (a stream separate from the noise).
+    evaluated on ``n_test`` held-out samples drawn from the data distribution (the authors'
+    code holds out 100). The held-out samples come from ``seed`` too (a stream separate from the
+    noise).
 
+    Parameters
+    ----------
+    denoiser : callable
+        The x0-prediction ``f(x_t, t)``.
+    mixture : object
+        The data distribution: anything with ``sample(n, rng) -> (X, labels)``, e.g.
+        :class:`~diffmem_theory.core.distributions.IsotropicGaussianMixture`.
+    t : float or array_like
+        Times in the domain of ``schedule``.
+    schedule : Schedule or str
+        The noise schedule.
+    n_test : int, default 100
+        Held-out samples.
+    n_noise, seed
+        As in :func:`training_losses`.
+
+    Returns
+    -------
+    LossEstimate
+        In x0 units.
+
+    See Also
+    --------
+    training_loss : On the training set.
+
+    References
+    ----------
+    Buchanan et al. (paper 000), eq. (6) and Fig. 2.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> from diffmem_theory.core.distributions import IsotropicGaussianMixture
     >>> from diffmem_theory.core.schedules import VPTrig
@@ -535,7 +889,7 @@ test_loss.__test__ = False  # a loss, not a pytest test
 
 
 def orthogonality_residual(
-    denoiser: Denoiser,
+    denoiser: X0Predictor,
     X: ArrayLike,
     t: ArrayLike,
     schedule: Schedule,
@@ -547,14 +901,38 @@ def orthogonality_residual(
 
     Buchanan et al. (paper 000), eq. (13):
 
-        L_{N,t}(xbar) = (1/N) sum_i E |xbar(t, X_t^i) - xbar_mem(t, X_t^i)|^2 + L_{N,t}(xbar_mem).
+        L_{N,t}(xbar) = (1/N) sum_i E |xbar(X_t^i, t) - xbar_mem(X_t^i, t)|^2 + L_{N,t}(xbar_mem).
 
     The per-draw residual |xbar - x^i|^2 - |xbar - xbar_mem|^2 - |xbar_mem - x^i|^2
     = 2 <xbar - xbar_mem, xbar_mem - x^i> has mean exactly 0 over the joint law of
     ``(i ~ Unif[N], Z)``, because ``xbar_mem`` is the posterior mean of ``x^I`` given ``X_t``. It
-    does **not** vanish for each ``i`` separately (``per_sample`` shows it): the identity holds
-    only averaged over ``i`` (notes §5.13). ``mean / stderr`` is a z-score.
+    does **not** vanish for each ``i`` separately (``per_sample`` shows it): eq. (13) is an
+    identity between averages over ``i`` (the orthogonality principle of Sec. 3, applied to
+    the pair ``(X_0, X_t)`` with ``X_0`` uniform on the training set). ``mean / stderr`` is a
+    z-score.
 
+    Parameters
+    ----------
+    denoiser : callable
+        The x0-prediction ``f(x_t, t)``.
+    X, t, schedule, n_noise, seed
+        As in :func:`training_losses`.
+
+    Returns
+    -------
+    LossEstimate
+        The residuals per time, point and draw.
+
+    See Also
+    --------
+    diffmem_theory.core.denoisers.memorizing_denoiser : ``xbar_mem``.
+
+    References
+    ----------
+    Buchanan et al. (paper 000), eq. (13).
+
+    Examples
+    --------
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> X = np.random.default_rng(1).standard_normal((50, 4))

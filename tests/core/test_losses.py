@@ -10,9 +10,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from diffmem_theory.core import losses
-from diffmem_theory.core.denoisers import memorizing_denoiser
+from diffmem_theory.core.denoisers import as_denoiser, memorizing_denoiser
 from diffmem_theory.core.distributions import IsotropicGaussianMixture, sphere_means
-from diffmem_theory.core.schedules import VPTrig, loss_scale
+from diffmem_theory.core.schedules import PREDICTIONS, VPTrig, as_schedule, loss_scale
 
 SCHED = VPTrig()
 SEEDS = st.integers(0, 2**31 - 1)
@@ -240,3 +240,38 @@ def test_weighting_applies_to_the_x0_loss_whatever_the_unit():
     eps = est.to_unit("eps", SCHED)
     for weighting in ("x0", "eps", "v"):
         np.testing.assert_allclose(eps.weighted(weighting, SCHED), est.weighted(weighting, SCHED))
+
+
+@pytest.mark.parametrize("name", ["VPTrig", "FlowMatching", "VPLinear", "OU", "VEPower", "VEExp"])
+def test_every_named_weighting_is_the_loss_scale(name):
+    """lambda_unit(t) = loss_scale(x0 -> unit) for every unit, "velocity" included (it was the
+    v weighting before: a unit not named fell through to v)."""
+    sched = as_schedule(name)
+    t = np.array([1e-6, 0.1, 0.5, 0.9])
+    for unit in PREDICTIONS:
+        np.testing.assert_allclose(
+            losses.loss_weighting(unit, t, sched),
+            loss_scale(t, sched, "x0", unit),
+            rtol=1e-12,
+            err_msg=unit,
+        )
+    log_w = losses.log_loss_weighting("velocity", np.array([1e-300]), VPTrig())
+    np.testing.assert_allclose(log_w, 2 * np.log(1e300), rtol=1e-14)  # 1/t^2, in log space
+
+
+def test_a_model_in_eps_units_has_the_same_loss():
+    X = np.random.default_rng(3).standard_normal((6, 3))
+
+    def eps_model(x, t):
+        x0 = memorizing_denoiser(x, t, X, SCHED)
+        return (x - SCHED.alpha(t) * x0) / SCHED.sigma(t)
+
+    x0_model = as_denoiser(eps_model, SCHED, prediction="eps")
+    est = losses.training_losses(
+        {"eps": x0_model, "x0": lambda x, t: memorizing_denoiser(x, t, X, SCHED)},
+        X,
+        [0.3, 0.7],
+        SCHED,
+        n_noise=5,
+    )
+    np.testing.assert_allclose(est["eps"].draws, est["x0"].draws, rtol=1e-10, atol=1e-12)
