@@ -165,7 +165,7 @@ def _print_errata(entries: Sequence[Erratum], paper: str | None) -> None:
         count = f"{len(group)} {'erratum' if len(group) == 1 else 'errata'}"
         print(f"{key} ({PACKAGES[key]}): {count if group else 'no errata'}")
         for e in group:
-            print(f"  {e.name}  -- {e.where}")
+            print(_wrap(f"{e.name}  -- {e.where}", "  ", " " * 6))
             fields = {
                 "printed": e.printed,
                 "correction": e.correction,
@@ -173,16 +173,19 @@ def _print_errata(entries: Sequence[Erratum], paper: str | None) -> None:
                 "check": e.check or "-",
             }
             for label, text in fields.items():
-                print(
-                    textwrap.fill(
-                        text,
-                        _WIDTH,
-                        initial_indent=f"    {label + ':':16s}",
-                        subsequent_indent=" " * 20,
-                        break_long_words=False,
-                        break_on_hyphens=False,
-                    )
-                )
+                print(_wrap(text, f"    {label + ':':16s}", " " * 20))
+
+
+def _wrap(text: str, first: str, rest: str) -> str:
+    """``text`` wrapped to :data:`_WIDTH` columns after ``first``, continued after ``rest``."""
+    return textwrap.fill(
+        text,
+        _WIDTH,
+        initial_indent=first,
+        subsequent_indent=rest,
+        break_long_words=False,
+        break_on_hyphens=False,
+    )
 
 
 def _list_json(args: argparse.Namespace) -> dict[str, list[dict]]:

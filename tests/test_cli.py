@@ -45,8 +45,9 @@ def test_list_errata_prints_the_catalogue_of_every_paper(capsys):
     for paper, package in registry.PACKAGES.items():
         if paper != "core":
             assert re.search(rf"^{paper} \({package}\): ", out, re.M), paper
+    flat = " ".join(out.split())  # the long lines are wrapped
     for entry in registry.list_errata():
-        assert f"  {entry.name}  -- {entry.where}\n" in out
+        assert f"\n  {entry.name}  -- " in out and f"{entry.name} -- {entry.where}" in flat
         assert f"    check:          {entry.check or '-'}\n" in out[out.index(entry.name) :]
 
 
@@ -83,7 +84,7 @@ def test_list_errata_layout(capsys, monkeypatch):
     long = " ".join(["word"] * 40)
     registry.erratum(
         "paper002.demo_bound",
-        where="Thm 9",
+        where="Thm 9 " + " ".join(["and more"] * 15),
         printed="x <= 1",
         correction=long,
         counterexample="x = 2",
@@ -99,6 +100,9 @@ def test_list_errata_layout(capsys, monkeypatch):
         "    check:          -",
     ]
     assert "paper001 (mixing): no errata" in lines and "paper002 (voronoi): 1 erratum" in lines
+    head = lines.index("paper002 (voronoi): 1 erratum") + 1
+    assert lines[head].startswith("  paper002.demo_bound  -- Thm 9 and more")
+    assert re.match(r" {6}\S", lines[head + 1]) and lines[head + 1].endswith("and more")
     assert max(len(line) for line in lines) <= 100
     at = lines.index("    printed:        x <= 1")
     assert lines[at + 1].startswith("    correction:     word word")
