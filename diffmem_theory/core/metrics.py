@@ -144,14 +144,37 @@ def two_nearest(
 ) -> tuple[np.ndarray, np.ndarray]:
     r"""Squared distances and indices of the two nearest points of ``X`` to each sample.
 
-    Returns ``(sq, idx)`` of shapes ``(B, 2)`` (``(B, 1)`` when ``X`` holds one point; ``(2,)``
-    for a single sample of shape ``(d,)``): ``sq[:, 0] = |x - x^(1)|^2 <= sq[:, 1] =
-    |x - x^(2)|^2``, computed exactly as ``sum((x - x^(k))^2)`` (which of several exactly tied
-    points is reported is unspecified). The search is one BLAS matmul per chunk of
-    ``chunk_size`` samples (default: ~32 MiB of distances) plus an exact recomputation of three
-    candidates, certified against the rounding error of the expansion ``|x|^2 - 2 x.y + |y|^2``
-    (uncertified queries fall back to brute force).
+    ``sq[:, 0] = |x - x^(1)|^2 <= sq[:, 1] = |x - x^(2)|^2``, computed exactly as
+    ``sum((x - x^(k))^2)`` (which of several exactly tied points is reported is unspecified).
+    The search is one BLAS matmul per chunk of ``chunk_size`` samples (default: ~32 MiB of
+    distances) plus an exact recomputation of three candidates, certified against the rounding
+    error of the expansion ``|x|^2 - 2 x.y + |y|^2`` (uncertified queries fall back to brute
+    force), so the result equals the brute-force one.
 
+    Parameters
+    ----------
+    samples : array_like, shape (B, d) or (d,)
+        The query points (generated samples).
+    X : array_like, shape (N, d)
+        The training points.
+    chunk_size : int, optional
+        Samples per chunk of the distance matrix.
+
+    Returns
+    -------
+    sq : ndarray, shape (B, 2)
+        Squared distances to the nearest and second-nearest point (``(B, 1)`` when ``N = 1``;
+        ``(2,)`` for a single sample).
+    idx : ndarray of intp, shaped like ``sq``
+        Their indices in ``X``.
+
+    See Also
+    --------
+    is_memorized : Def. 2.2 on these distances.
+    nearest_other_sq : The nearest *other* point of a set.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> X = np.array([[0.0, 0.0], [3.0, 0.0], [1.0, 1.0]])
     >>> sq, idx = two_nearest(np.array([[1.0, 0.5]]), X)
@@ -192,9 +215,34 @@ def is_memorized(
     (``d1^2 < c d2^2``, the same set for ``c = 1/9``). The two differ only on the boundary, e.g.
     for a sample equal to a point that appears twice in ``X`` (``0 <= 0`` but not ``0 < 0``).
 
-    ``samples`` has shape ``(B, d)`` (or ``(d,)``, giving a bool), ``X`` shape ``(N, d)`` with
-    ``N >= 2``. Distances are those of :func:`two_nearest` (exact for the two nearest points).
+    Parameters
+    ----------
+    samples : array_like, shape (B, d) or (d,)
+        Generated samples.
+    X : array_like, shape (N, d)
+        The training points, ``N >= 2``.
+    c : float, default 1/9
+        The ratio of squared distances, ``0 < c < 1``.
+    strict : bool, default False
+        The authors' strict rule instead of the definition's.
+    chunk_size : int, optional
+        As in :func:`two_nearest` (whose exact distances are used).
 
+    Returns
+    -------
+    ndarray of bool, shape (B,), or bool for a single sample
+
+    See Also
+    --------
+    memorization_ratio : The memorized fraction.
+    two_nearest : The distances.
+
+    References
+    ----------
+    Buchanan et al. (paper 000), Def. 2.2 and Sec. 4.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> X = np.array([[0.0], [3.0]])
     >>> is_memorized(np.array([[0.0], [0.75], [1.0]]), X).tolist()   # 1 <= 4/9? no
@@ -228,8 +276,30 @@ def memorization_ratio(
 
     Buchanan et al. (paper 000), Sec. 4: the memorization ratio of a trained denoiser is this
     fraction over ``N_eval = 50`` DDIM samples, with ``c = 1/9``; ``>= 1/2`` is "memorizing on
-    average". ``samples`` must hold at least one sample, shape ``(B, d)``.
+    average".
 
+    Parameters
+    ----------
+    samples : array_like, shape (B, d)
+        Generated samples, ``B >= 1``.
+    X, c, strict, chunk_size
+        As in :func:`is_memorized`.
+
+    Returns
+    -------
+    float
+        In ``[0, 1]``.
+
+    See Also
+    --------
+    is_memorized, phase_transition, memorization_fraction
+
+    References
+    ----------
+    Buchanan et al. (paper 000), Def. 2.2 and Sec. 4.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> X = np.array([[0.0], [3.0]])
     >>> memorization_ratio(np.array([[0.1], [2.9], [1.5], [1.4]]), X)
@@ -249,10 +319,20 @@ def memorization_ratio(
 
 @dataclass(frozen=True)
 class PhaseTransition:
-    """Model sizes bracketing the memorization phase transition (paper 000, Sec. 4).
+    r"""Model sizes bracketing the memorization phase transition (paper 000, Sec. 4).
 
-    ``M_start`` (ratio reaches 1/10), ``M_pt`` (1/2, "memorizing on average", the paper's
-    ``M_pt(N, d, K)``) and ``M_end`` (9/10); ``None`` when the threshold is never reached.
+    Attributes
+    ----------
+    M_start : int, float or None
+        Where the memorization ratio reaches 1/10.
+    M_pt : int, float or None
+        Where it reaches 1/2 ("memorizing on average", the paper's ``M_pt(N, d, K)``).
+    M_end : int, float or None
+        Where it reaches 9/10. ``None`` when a threshold is never reached.
+
+    See Also
+    --------
+    phase_transition : Finds them.
     """
 
     M_start: int | float | None
@@ -282,21 +362,43 @@ def phase_transition(
 ) -> PhaseTransition:
     r"""Locate the memorization phase transition on a memorization-ratio curve.
 
-    Buchanan et al. (paper 000), Sec. 4 / notes §1.6: the denoiser has *started* the phase
-    transition when its memorization ratio is ``>= 1/10``, is memorizing on average (``M_pt``)
-    when ``>= 1/2`` and has *ended* it when ``>= 9/10``. With ``convention="paper"`` each of
+    Buchanan et al. (paper 000), Sec. 4: the denoiser has *started* the phase transition when
+    its memorization ratio is ``>= 1/10``, is memorizing on average (``M_pt``) when ``>= 1/2``
+    and has *ended* it when ``>= 9/10``. With ``convention="paper"`` each of
     ``M_start, M_pt, M_end`` is the first ``M`` of the grid whose ratio reaches the threshold
     (``None`` if none does); the curve need not be monotone.
 
-    ``convention="code"`` reproduces the authors' sweep script (notes §3.2, §5 item 22): with
-    ``i`` the first index where the ratio crosses a level upward (``r_i < level <= r_{i+1}``),
-    ``M_start = Ms[i]`` is the last grid ``M`` *before* crossing ``start`` (default ``Ms[0]``) and
-    ``M_end = Ms[i + 1]`` the first after crossing ``end`` (default ``Ms[-1]``); ``M_pt`` keeps
-    the paper's definition (the code has none). Only the refinement grid depends on this choice.
+    ``convention="code"`` reproduces the authors' sweep script: with ``i`` the first index where
+    the ratio crosses a level upward (``r_i < level <= r_{i+1}``), ``M_start = Ms[i]`` is the
+    last grid ``M`` *before* crossing ``start`` (default ``Ms[0]``) and ``M_end = Ms[i + 1]`` the
+    first after crossing ``end`` (default ``Ms[-1]``); ``M_pt`` keeps the paper's definition (the
+    code has none). Only the refinement grid (:func:`refinement_grid`) depends on this choice.
 
-    ``Ms`` are the model sizes, strictly increasing; ``ratios`` the ratios in ``[0, 1]``;
-    ``0 < start <= mid <= end <= 1``.
+    Parameters
+    ----------
+    Ms : array_like, shape (n,)
+        Model sizes, strictly increasing.
+    ratios : array_like, shape (n,)
+        Memorization ratios in ``[0, 1]``.
+    start, mid, end : float
+        The levels, ``0 < start <= mid <= end <= 1`` (default 1/10, 1/2, 9/10).
+    convention : {"paper", "code"}
+        The definition of the start and end.
 
+    Returns
+    -------
+    PhaseTransition
+
+    See Also
+    --------
+    memorization_ratio, refinement_grid
+
+    References
+    ----------
+    Buchanan et al. (paper 000), Sec. 4 and App. H.1.
+
+    Examples
+    --------
     >>> Ms = [20, 40, 60, 80, 100, 120, 140, 160, 180, 200]
     >>> ratios = [0, 0, 0.04, 0.3, 0.5, 0.8, 0.92, 1, 1, 1]
     >>> phase_transition(Ms, ratios)
@@ -342,13 +444,36 @@ def phase_transition(
 def refinement_grid(M_start: int, M_end: int, n_models: int = 10) -> np.ndarray:
     r"""The extra model sizes trained between the phase-transition start and end (App. H.1).
 
-    Paper 000, App. H.1: "10 more [models] with M equally spaced between the PT-start and the
-    PT-end M"; the authors' code builds ``range(M_start, M_end + 1, max((M_end - M_start) //
-    n_models, 1))``, which this returns (int64). That is every integer when the gap
-    ``M_end - M_start`` is below ``2 n_models``, and otherwise between ``n_models + 1`` and
+    Buchanan et al. (paper 000), App. H.1: "10 more [models] with M equally spaced between the
+    PT-start and the PT-end M"; the authors' code builds ``range(M_start, M_end + 1,
+    max((M_end - M_start) // n_models, 1))``, which this returns. That is every integer when the
+    gap ``M_end - M_start`` is below ``2 n_models``, and otherwise between ``n_models + 1`` and
     ``2 n_models`` sizes; ``M_end`` is included only when the step divides the gap
     (``refinement_grid(0, 25)`` stops at 24).
 
+    Parameters
+    ----------
+    M_start : int
+        The start, ``>= 0``.
+    M_end : int
+        The end, ``>= M_start``.
+    n_models : int, default 10
+        The number of steps, ``>= 1``.
+
+    Returns
+    -------
+    ndarray of int64
+
+    See Also
+    --------
+    phase_transition : ``M_start`` and ``M_end``.
+
+    References
+    ----------
+    Buchanan et al. (paper 000), App. H.1.
+
+    Examples
+    --------
     >>> refinement_grid(60, 140).tolist()
     [60, 68, 76, 84, 92, 100, 108, 116, 124, 132, 140]
     >>> refinement_grid(60, 75).tolist()[:4], len(refinement_grid(60, 75))
@@ -369,11 +494,22 @@ def refinement_grid(M_start: int, M_end: int, n_models: int = 10) -> np.ndarray:
 
 @dataclass(frozen=True, eq=False)
 class NearestDistances:
-    """Distances from each learned mean to its nearest and second-nearest point of a set.
+    r"""Distances from each learned mean to its nearest and second-nearest point of a set.
 
-    ``nearest``, ``second`` (NaN when the set has one point) and ``index`` have shape ``(M,)``;
-    ``mean`` is the average nearest distance (Fig. 6, middle/right) and ``percentiles`` maps each
-    level to the percentile of the nearest distances (linear interpolation, as ``np.percentile``).
+    Attributes
+    ----------
+    nearest, second : ndarray, shape (M,)
+        The nearest and second-nearest distances (``second`` is NaN when the set has one point).
+    index : ndarray of intp, shape (M,)
+        The index of the nearest point.
+    mean : float
+        The average nearest distance (Fig. 6, middle/right).
+    percentiles : dict of float to float
+        Percentiles of the nearest distances (linear interpolation, as ``np.percentile``).
+
+    See Also
+    --------
+    nearest_distances : Makes it.
     """
 
     nearest: np.ndarray
@@ -398,9 +534,31 @@ def nearest_distances(
     Buchanan et al. (paper 000), Fig. 6: the average distance from each learned mean to its
     nearest training sample (middle panel, ``points = X_train``) and to its nearest ground-truth
     mean (right panel, ``points = true_means``), against M. The authors' code also records the
-    10/25/50/75/90th percentiles and the distance to the second-nearest point. ``means`` has
-    shape ``(M, d)``, ``points`` ``(N, d)`` (``N = 1`` gives NaN second distances).
+    10/25/50/75/90th percentiles and the distance to the second-nearest point.
 
+    Parameters
+    ----------
+    means : array_like, shape (M, d)
+        Learned means.
+    points : array_like, shape (N, d)
+        Training samples or ground-truth means (``N = 1`` gives NaN second distances).
+    percentiles : sequence of float, default (10, 25, 50, 75, 90)
+        Levels in ``[0, 100]``.
+
+    Returns
+    -------
+    NearestDistances
+
+    See Also
+    --------
+    near_counts : The authors' "near" counts.
+
+    References
+    ----------
+    Buchanan et al. (paper 000), Fig. 6.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> means, X = np.array([[0.0, 1.0], [5.0, 0.0]]), np.array([[0.0, 0.0], [4.0, 0.0]])
     >>> res = nearest_distances(means, X)
@@ -425,10 +583,16 @@ def nearest_distances(
 
 @dataclass(frozen=True, eq=False)
 class NearCounts:
-    """Which learned means are near a ground-truth mean / a training sample (authors' rule).
+    r"""Which learned means are near a ground-truth mean / a training sample (authors' rule).
 
-    ``near_true_mean`` and ``near_sample`` are ``(M,)`` boolean masks; ``n_near_true_mean`` and
-    ``n_near_sample`` their counts.
+    Attributes
+    ----------
+    near_true_mean, near_sample : ndarray of bool, shape (M,)
+        The masks; :attr:`n_near_true_mean` and :attr:`n_near_sample` are their counts.
+
+    See Also
+    --------
+    near_counts : Makes it.
     """
 
     near_true_mean: np.ndarray
@@ -450,16 +614,39 @@ def near_counts(
 ) -> NearCounts:
     r"""The "learned mean near true mean / near sample" counts of the authors' code (Fig. 6).
 
-    Buchanan et al. (paper 000), Fig. 6 and notes §3.5: with ``m1, m2`` the distances from a
-    learned mean to its nearest and second-nearest ground-truth mean and ``s1, s2`` those to the
-    training samples, the distance-ratio rule of Def. 2.2 (strict, on distances, ``ratio = 1/3``
-    i.e. ``c = 1/9``) is applied against both sets:
+    Buchanan et al. (paper 000), Fig. 6, with the rule of the authors' analysis script: with
+    ``m1, m2`` the distances from a learned mean to its nearest and second-nearest ground-truth
+    mean and ``s1, s2`` those to the training samples, the distance-ratio rule of Def. 2.2
+    (strict, on distances, ``ratio = 1/3`` i.e. ``c = 1/9``) is applied against both sets:
 
         near true mean:  m1 < ratio s1  and  m1 < ratio m2   (second test only if K > 1),
         near sample:     s1 < ratio m1  and  s1 < ratio s2   (second test only if N > 1).
 
-    ``means`` ``(M, d)``, ``X_train`` ``(N, d)``, ``true_means`` ``(K, d)``; ``0 < ratio < 1``.
+    Parameters
+    ----------
+    means : array_like, shape (M, d)
+        Learned means.
+    X_train : array_like, shape (N, d)
+        Training samples.
+    true_means : array_like, shape (K, d)
+        Ground-truth means.
+    ratio : float, default 1/3
+        The distance ratio, ``0 < ratio < 1``.
 
+    Returns
+    -------
+    NearCounts
+
+    See Also
+    --------
+    nearest_distances, is_memorized
+
+    References
+    ----------
+    Buchanan et al. (paper 000), Def. 2.2 and Fig. 6.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> X, mu = np.array([[0.0, 0.0], [10.0, 0.0]]), np.array([[0.0, 5.0], [10.0, 5.0]])
     >>> res = near_counts(np.array([[0.0, 0.1], [0.2, 4.9], [5.0, 2.5]]), X, mu)
@@ -491,12 +678,30 @@ def gaussian_frechet_distance(
 ) -> float:
     r"""Frechet (2-Wasserstein squared) distance between N(mu1, C1) and N(mu2, C2), closed form.
 
-    ``FD = |mu1 - mu2|^2 + tr(C1 + C2 - 2 (C1^{1/2} C2 C1^{1/2})^{1/2})`` (Dowson & Landau 1982;
-    the FID of Heusel et al. 2017, used by Shah et al., Sec. 5, on DINOv2/Inception features).
-    Square roots by symmetric eigendecomposition (negative rounding clipped to 0). ``cov1`` and
-    ``cov2`` must be symmetric positive semi-definite; a distance beyond float64 raises
-    ``ValueError``.
+    ``FD = |mu1 - mu2|^2 + tr(C1 + C2 - 2 (C1^{1/2} C2 C1^{1/2})^{1/2})``. Square roots by
+    symmetric eigendecomposition (negative rounding clipped to 0).
 
+    Parameters
+    ----------
+    mu1, mu2 : array_like, shape (d,)
+        The means.
+    cov1, cov2 : array_like, shape (d, d)
+        Symmetric positive semi-definite covariances.
+
+    Returns
+    -------
+    float
+        ``>= 0``; a distance beyond float64 raises ``ValueError``.
+
+    References
+    ----------
+    D. C. Dowson and B. V. Landau, "The Frechet distance between multivariate normal
+    distributions", J. Multivariate Anal. 12 (1982); M. Heusel et al., "GANs trained by a two
+    time-scale update rule converge to a local Nash equilibrium", NeurIPS 2017 (the FID); Shah
+    et al. (paper 004), Sec. 5, on DINOv2/Inception features.
+
+    Examples
+    --------
     >>> gaussian_frechet_distance([0.0, 0.0], np.eye(2), [1.0, 0.0], 4.0 * np.eye(2))
     3.0
     """
@@ -520,20 +725,35 @@ def gaussian_frechet_distance(
     return max(finite_result(value, "the Frechet distance"), 0.0)
 
 
-_CHUNK_BYTES = 32 * 2**20
-
-
-def nearest_other_sq(data: np.ndarray) -> np.ndarray:
-    """Squared distance from each point of ``data`` ``(N, d)`` to its nearest *other* point,
-    ``(N,)``.
+def nearest_other_sq(data: ArrayLike) -> np.ndarray:
+    r"""Squared distance from each point of a set to its nearest *other* point.
 
     A repeated point has distance 0.
 
+    Parameters
+    ----------
+    data : array_like, shape (N, d)
+        The points, ``N >= 2``.
+
+    Returns
+    -------
+    ndarray, shape (N,)
+
+    See Also
+    --------
+    min_pairwise_distance : Its minimum, square-rooted.
+    two_nearest : The search.
+
+    Examples
+    --------
     >>> nearest_other_sq(np.array([[0.0], [1.0], [3.0]])).tolist()
     [1.0, 1.0, 4.0]
     """
-    sq, idx = two_nearest(data, data)
-    own = np.arange(data.shape[0])
+    pts = bounded_points(as_points(data, "data"), "data")
+    if pts.shape[0] < 2:
+        raise ValueError(f"data must hold at least 2 points, got shape {pts.shape}")
+    sq, idx = _two_nearest(pts, pts, None)
+    own = np.arange(pts.shape[0])
     # a point is its own nearest (distance 0) unless it has an exact duplicate
     other = np.where(idx[:, 0] == own, sq[:, 1], sq[:, 0])
     return other
@@ -542,8 +762,29 @@ def nearest_other_sq(data: np.ndarray) -> np.ndarray:
 def min_pairwise_distance(X: ArrayLike, name: str = "X") -> float:
     r"""The smallest distance between two points of a data set, ``min_{l != m} |x_l - x_m|``.
 
-    Needs ``N >= 2``; a repeated point gives ``0``. Paper 002 calls it ``D_-`` (eq. (4.2)).
+    Baptista et al. (paper 002) call it ``D_-`` (eq. (4.2)). A repeated point gives ``0``.
 
+    Parameters
+    ----------
+    X : array_like, shape (N, d)
+        The data, ``N >= 2``.
+    name : str, default "X"
+        The name of ``X`` in error messages.
+
+    Returns
+    -------
+    float
+
+    See Also
+    --------
+    diameter : The largest distance ``D^+``.
+
+    References
+    ----------
+    Baptista et al. (paper 002), eq. (4.2).
+
+    Examples
+    --------
     >>> min_pairwise_distance(np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]]))
     1.0
     """
@@ -556,9 +797,30 @@ def min_pairwise_distance(X: ArrayLike, name: str = "X") -> float:
 def diameter(X: ArrayLike, name: str = "X") -> float:
     r"""The diameter of a data set, ``max_{l, m} |x_l - x_m|``.
 
-    Exact brute force ``sum((x_l - x_m)^2)`` in chunks of rows (~32 MiB each). Paper 002 calls
-    it ``D^+`` (eq. (4.29)).
+    Exact brute force ``sum((x_l - x_m)^2)`` in chunks of rows (~32 MiB each). Baptista et al.
+    (paper 002) call it ``D^+`` (eq. (4.29)).
 
+    Parameters
+    ----------
+    X : array_like, shape (N, d)
+        The data.
+    name : str, default "X"
+        The name of ``X`` in error messages.
+
+    Returns
+    -------
+    float
+
+    See Also
+    --------
+    min_pairwise_distance : The smallest distance ``D_-``.
+
+    References
+    ----------
+    Baptista et al. (paper 002), eq. (4.29).
+
+    Examples
+    --------
     >>> diameter(np.array([[0.0, 0.0], [3.0, 4.0], [0.0, 1.0]]))
     5.0
     """
@@ -576,8 +838,32 @@ def memorization_fraction(samples: ArrayLike, X0: ArrayLike, tau: float = 1e-2) 
     r"""Fraction of samples within ``tau`` of the training set: ``mean(min_n |x - x_0^n| < tau)``.
 
     Baptista et al. (paper 002), Secs. 5.1-5.3: ``tau = 1e-2`` for analytic scores, ``tau = 0.1``
-    for learned ones (strict inequality). ``samples`` has shape ``(B, d)`` with ``B >= 1``.
+    for learned ones (strict inequality).
 
+    Parameters
+    ----------
+    samples : array_like, shape (B, d)
+        Generated samples, ``B >= 1``.
+    X0 : array_like, shape (N, d)
+        The training points.
+    tau : float, default 1e-2
+        The radius, ``> 0``.
+
+    Returns
+    -------
+    float
+        In ``[0, 1]``.
+
+    See Also
+    --------
+    memorization_ratio : The criterion of paper 000 (Def. 2.2).
+
+    References
+    ----------
+    Baptista et al. (paper 002), Secs. 5.1-5.3.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> X0 = np.array([[0.0, 0.0], [1.0, 1.0]])
     >>> round(memorization_fraction(np.array([[0.001, 0.0], [0.5, 0.5], [1.0, 0.995]]), X0), 12)

@@ -17,6 +17,7 @@ from diffmem_theory.core.metrics import (
     memorization_ratio,
     near_counts,
     nearest_distances,
+    nearest_other_sq,
     phase_transition,
     refinement_grid,
     two_nearest,
@@ -374,3 +375,12 @@ def test_phase_sweep_configs_are_validated():
 def test_refinement_grid_size_is_bounded():
     with pytest.raises(ValueError, match="GiB"):
         refinement_grid(0, 2**62, 2**61)
+
+
+def test_nearest_other_sq_validates_its_input():
+    """A public function: bad input raises ValueError naming the argument (was IndexError or a
+    silent result for one point, a list, or NaN)."""
+    np.testing.assert_array_equal(nearest_other_sq([[0.0], [2.0], [2.0]]), [4.0, 0.0, 0.0])
+    for bad in (np.zeros((1, 2)), np.zeros(3), [[np.nan, 0.0], [1.0, 1.0]]):
+        with pytest.raises(ValueError, match="data"):
+            nearest_other_sq(bad)
