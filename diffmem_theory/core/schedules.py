@@ -337,7 +337,7 @@ class Schedule(ABC):
 
         psi must lie in the range of the (decreasing) SNR over the domain: (psi_T, inf),
         closed at psi_T when the domain is closed at T. For VPTrig, varsigma(psi) =
-        (1 + psi)^{-1/2} (paper 000, [derived] in the notes); for psi below ~1e-16 that
+        (1 + psi)^{-1/2} (from psi = (1 - t^2)/t^2, paper 000 §2); for psi below ~1e-16 that
         value rounds to 1.
 
         >>> round(float(VPTrig().inverse_snr(3.0)), 6)
@@ -424,7 +424,7 @@ class Schedule(ABC):
     def drift(self, t: npt.ArrayLike) -> np.ndarray:
         """Drift f_t = d log alpha_t / dt of dX = f_t X dt + g_t dB (paper 000, eq. (2)).
 
-        For VPTrig f_t = -t/(1 - t^2) (paper 000 notes, [derived]); for the VP family
+        For VPTrig f_t = -t/(1 - t^2) (d/dt of log sqrt(1 - t^2)); for the VP family
         f_t = -beta(t)/2 (paper 002, eq. (2.3)); 0 for VE.
 
         >>> round(float(VPTrig().drift(0.5)), 6)
@@ -802,7 +802,7 @@ class VE(Schedule):
 
     @classmethod
     def exp(cls, sigma_max: float = 10.0, T: float = 1.0) -> VEExp:
-        """sqrt(g) = sigma_max^t, i.e. g = sigma_max^{2t} (paper 002, §4.4/5.1/5.2, notes A1).
+        """sqrt(g) = sigma_max^t, i.e. g = sigma_max^{2t} (paper 002, §4.4/5.1/5.2).
 
         The paper prints g = 10^t, but the authors' code and the printed s_0 = -1.5340
         use g = 10^{2t}; this preset follows the code (see :meth:`exp_literal`).
@@ -884,7 +884,8 @@ class VEPower(VE):
 class VEExp(VE):
     """VE schedule with sqrt(g) = sigma_max^t: sigma_t^2 = (sigma_max^{2t} - 1)/(2 ln sigma_max).
 
-    Baptista et al. (paper 002), §4.4, §5.1, §5.2 with sigma_max = 10 (notes A1);
+    Baptista et al. (paper 002), §4.4, §5.1, §5.2 with sigma_max = 10 (the authors' code:
+    sqrt(g) = 10^t, which gives the printed s_0 = -1.5340; see :meth:`VE.exp`);
     sigma^2 is computed as expm1(k t)/k with k = 2 ln sigma_max. Requires sigma_max > 1.
     ``T`` (default 1) may be ``math.inf``.
 

@@ -25,8 +25,9 @@ The vector field (one query ``x``, training points x_0^n given transposed as ``X
 * t-time (4.1)/(5.8):       dx/dt = f x + (g^2 / 2) rho (x - m x_N) / (v + c),
 
 with (f, g^2, m, v = sigma^2) of the schedule (``kind`` codes below). c is the Tikhonov
-constant of (5.7) (0 for the plain empirical score). At v = 0 (t = 0 with c > 0, notes A16)
-the weights are the Voronoi indicator: the nearest training point (ties share equally).
+constant of (5.7) (0 for the plain empirical score). At v = 0 (t = 0 with c > 0, where the
+Gaussian weights are 0/0) the weights are their limit, the Voronoi indicator: the nearest
+training point (ties share equally).
 """
 
 from __future__ import annotations
@@ -149,7 +150,7 @@ def _logits(x, XT, m, logits):
     """logits_n = -|x - m x_0^n|^2 (data transposed, ``XT`` is (d, N)); returns their max.
 
     No fused multiply-adds (no 'contract'), so the logits keep the data's symmetries
-    exactly (a start on a symmetry line of the data set stays on it, Fig. 3 / notes A11).
+    exactly (a start on a symmetry line of the data set stays on it, paper 002 Fig. 3).
     """
     d, N = XT.shape
     for n in range(N):

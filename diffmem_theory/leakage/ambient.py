@@ -1,7 +1,7 @@
 r"""Ambient diffusion (Shah, Kalavasis, Klivans, Daras, paper 004): noise scales, eq. (6), Alg. 1.
 
 "Does Generation Require Memorization? Creative Diffusion Models using Ambient Diffusion"
-(ICML 2025; notes ``paper_004.md`` §1, §2, §4.1, §5). The forward process is VP, eq. (1),
+(ICML 2025), §1-§5 and Apps. A-E. The forward process is VP, eq. (1),
 
     X_t = sqrt(1 - sigma_t^2) X_0 + sigma_t Z,   alpha_t := sqrt(1 - sigma_t^2),
 
@@ -10,7 +10,7 @@ enter only through a VP :class:`~diffmem_theory.core.schedules.Schedule` (``VPTr
 sigma(t) = t). The experiments used EDM (VE: x = x_0 + s n); SD2 a scaled-linear DDPM schedule.
 
 * noise scales: :func:`vp_alpha`, :func:`ve_to_vp`, :func:`vp_to_ve`, :func:`ve_state_to_vp`,
-  :func:`sd2_sigma` (SD2 ``scaled_linear``, notes §4.1);
+  :func:`sd2_sigma` (SD2 ``scaled_linear``);
 * eq. (6) and Lemma C.1/C.2: :func:`lemma_c1_coeffs`, :func:`ambient_coeffs` (VP and VE),
   :func:`ambient_loss`, :func:`x0_proxy`, :func:`v_target_ambient`;
 * Alg. 1: :func:`noisy_copies` (line 1), :func:`extra_noise_scales`, :func:`ambient_add_noise`
@@ -22,8 +22,9 @@ sigma(t) = t). The experiments used EDM (VE: x = x_0 + s n); SD2 a scaled-linear
 * eq. (5): :func:`pf_ode_velocity` (corrected) and :func:`eq5_as_printed_velocity` (ERRATUM,
   documentation only), integrated by :func:`pf_ode_sample`; :func:`lemma41_collapse` (Lemma 4.1);
 
-The exact optimum of Alg. 1 still reproduces training points (notes §2, caveat; §5.17): the
-memorization reduction of the paper is empirical and needs an imperfectly fitted score.
+The exact optimum of Alg. 1 still reproduces training points (a sampler driven by it ends on
+the data, :func:`algorithm1_optimal_score`): the memorization reduction of the paper is
+empirical and needs an imperfectly fitted score.
 
 Example
 -------
@@ -53,7 +54,9 @@ from diffmem_theory._validation import (
     check_scalar,
     finite_result,
 )
-from diffmem_theory.core.schedules import Schedule, as_schedule
+from diffmem_theory.core.distributions import EmpiricalDistribution
+from diffmem_theory.core.dynamics import solve
+from diffmem_theory.core.schedules import Schedule, VPTrig, as_schedule
 from diffmem_theory.core.training import GMMDenoiser, Objective, gmm_loss_and_grad
 from diffmem_theory.kernels import softmax_weighted_sum
 
@@ -96,7 +99,7 @@ _MAX_STEPS = 10**5
 
 
 # ----------------------------------------------------------------------------------------------
-# noise scales (notes §1.1, §4.1)
+# noise scales (eq. (1), Sec. 5)
 # ----------------------------------------------------------------------------------------------
 
 
@@ -126,8 +129,9 @@ def vp_alpha(sigma: ArrayLike) -> np.ndarray:
 def ve_to_vp(s: ArrayLike) -> np.ndarray:
     r"""VP noise level of a VE (EDM) noise scale: ``sigma_VP = s / sqrt(1 + s^2)``.
 
-    Shah et al., §1.1 of the notes: EDM's x = x_0 + s n is ``sqrt(1 + s^2)`` times a VP state
-    with this sigma (:func:`ve_state_to_vp`). Fig. 2's sigma_tn in [0.4, 4] is VE (notes §5.10).
+    Shah et al., eq. (1) and App. E (EDM code): EDM's x = x_0 + s n is ``sqrt(1 + s^2)`` times a
+    VP state with this sigma (:func:`ve_state_to_vp`). Fig. 2's sigma_tn in [0.4, 4] can only be
+    the VE scale s (a VP sigma is below 1).
 
     >>> ve_to_vp([0.1, 0.5, 4.0]).round(7).tolist()
     [0.0995037, 0.4472136, 0.9701425]
@@ -149,7 +153,7 @@ def vp_to_ve(sigma: ArrayLike) -> np.ndarray:
 
 
 def ve_state_to_vp(x: ArrayLike, s: ArrayLike) -> np.ndarray:
-    r"""VP state of a VE state: ``x_VP = x_VE / sqrt(1 + s^2)`` (notes §1.1).
+    r"""VP state of a VE state: ``x_VP = x_VE / sqrt(1 + s^2)`` (eq. (1) vs EDM's x_0 + s n).
 
     ``s`` broadcasts against the leading axes of ``x`` (a scalar or one per row).
 
@@ -167,7 +171,7 @@ def sd2_sigma(timestep: ArrayLike) -> np.ndarray:
     ``beta_i = (sqrt(0.00085) + i (sqrt(0.012) - sqrt(0.00085))/999)^2``, i = 0..999,
     ``abar_t = prod_{i<=t} (1 - beta_i)`` (0-indexed) and ``sigma_VP = sqrt(1 - abar_t)``,
     computed as ``sqrt(-expm1(sum log1p(-beta)))``. Shah et al., Sec. 5.2: t_n in {25, 50, 100},
-    read as timesteps (an assumption, notes §5.11).
+    read as timesteps (our reading: the paper calls them "noise scales" without units).
 
     >>> sd2_sigma([25, 50, 100]).round(6).tolist()
     [0.15295, 0.220052, 0.325233]
@@ -256,8 +260,8 @@ def ambient_coeffs(
         c2 = (sigma_tn^2 / sigma_t^2) sqrt((1 - sigma_t^2)/(1 - sigma_tn^2));
 
     VE (EDM, ``param="ve"``, noise scales s): ``c1 = (s_t^2 - s_n^2)/s_t^2``, ``c2 = s_n^2/s_t^2``
-    (notes §1.7). Both are Lemma C.1 (:func:`lemma_c1_coeffs`) for their schedule. Both are
-    formed from sigma_tn/sigma_t, so sigma_t near 0 loses nothing.
+    (eq. (6) with alpha = 1). Both are Lemma C.1 (:func:`lemma_c1_coeffs`) for their schedule.
+    Both are formed from sigma_tn/sigma_t, so sigma_t near 0 loses nothing.
 
     >>> [round(float(c), 6) for c in ambient_coeffs(0.5, 0.0)]     # t_n = 0: DDPM
     [1.0, 0.0]
@@ -323,7 +327,7 @@ def ambient_loss(
     x0-prediction h_theta(x_t, t) and (c1, c2) come from :func:`ambient_coeffs`; valid for
     t > t_n. Averaging over (x_tn, t, x_t) gives J_amb, minimized by h = E[X_0 | X_t]
     (Lemma C.1). With ``param="ve"`` all inputs are VE (x_VE, noise scales s); the VP residual
-    divided by alpha_tn equals the VE residual (notes §1.7). A loss beyond float64 raises
+    divided by alpha_tn equals the VE residual. A loss beyond float64 raises
     ``ValueError``.
 
     >>> ambient_loss([[1.0]], [[1.0]], [[0.0]], 0.5, 0.0).tolist()    # t_n = 0: |h - x0|^2
@@ -347,7 +351,7 @@ def x0_proxy(
 ) -> np.ndarray:
     r"""The unbiased ambient proxy ``X~0 = (x_tn - c2 x_t)/c1`` with E[X~0 | X_t] = E[X0 | X_t].
 
-    Shah et al., Lemma C.1-C.2 (notes §2): eq. (6) equals ``c1^2 |h - X~0|^2``, an x0-loss
+    Shah et al., Lemma C.1-C.2: eq. (6) equals ``c1^2 |h - X~0|^2``, an x0-loss
     with target X~0 and weight c1^2. ``sigma_t`` may be one value per row. A proxy beyond
     float64 (c1 -> 0 as sigma_t -> sigma_tn) raises ``ValueError``.
 
@@ -367,7 +371,7 @@ def v_target_ambient(
 ) -> np.ndarray:
     r"""Observable ambient v-prediction target ``(alpha_t x_t - X~0)/sigma_t`` (VP).
 
-    Shah et al., Lemma C.2, corrected (notes §5.15): the printed target uses Z, which noisy data
+    Shah et al., Lemma C.2, corrected: the printed target uses Z, which noisy data
     do not reveal; this one has the same conditional mean E[v | X_t], v = alpha_t Z - sigma_t X0.
 
     >>> v_target_ambient(np.array([[1.0]]), np.array([[1.0]]), 0.8, 0.6).round(6).tolist()
@@ -575,7 +579,7 @@ def algorithm1_objective(
 
 
 # ----------------------------------------------------------------------------------------------
-# exact optima for a finite training set (Sec. 2.2, App. D.1.1, notes §1.10)
+# exact optima for a finite training set (Sec. 2.2, App. D.1.1, App. A)
 # ----------------------------------------------------------------------------------------------
 
 
@@ -592,18 +596,22 @@ def _mixture_score(x: ArrayLike, centers: ArrayLike, scale: float, var: float) -
 def clean_optimal_score(x: ArrayLike, sigma_t: float, S: ArrayLike) -> np.ndarray:
     r"""Exact DDPM-optimal score of the empirical distribution of ``S`` at level sigma_t.
 
-    Shah et al., Sec. 2.2 (covariance corrected from sigma_t I to sigma_t^2 I, notes §5.2):
+    Shah et al., Sec. 2.2 (with the covariance sigma_t^2 I of the forward process eq. (1); the
+    paper prints sigma_t I):
 
         s*(x) = (1/sigma_t^2) sum_{x0 in S} (alpha_t x0 - x) w(x0),
         w(x0) = softmax over S of log N(x; alpha_t x0, sigma_t^2 I),
 
-    i.e. Tweedie (2) of the empirical denoiser ``sum w x0``. ``x`` is ``(d,)`` or ``(B, d)``.
+    i.e. the score of the empirical law of ``S`` noised to level sigma_t:
+    ``EmpiricalDistribution(S).score_t(x, sigma_t, VPTrig())`` (on
+    :class:`~diffmem_theory.core.schedules.VPTrig` the time is the VP noise level, sigma_t = t,
+    alpha_t = sqrt(1 - t^2)). ``x`` is ``(d,)`` or ``(B, d)``.
 
     >>> clean_optimal_score(np.array([0.8]), 0.6, np.array([[1.0]])).round(12).tolist()
     [0.0]
     """
     st = float(_vp_sigma(check_scalar(sigma_t, "sigma_t"), "sigma_t", allow_zero=False))
-    return _mixture_score(x, S, float(vp_alpha(st)), st * st)
+    return EmpiricalDistribution(as_float_array(S, "S", ndim=2)).score_t(x, st, VPTrig())
 
 
 def noisy_optimal_score(
@@ -612,7 +620,7 @@ def noisy_optimal_score(
     r"""Exact ambient-optimal score for the fixed noisy copies ``S_tn``, at sigma_t > sigma_tn.
 
     Shah et al., App. D.1.1 (denominator corrected to sum_{y in S_tn} N(x; beta y, gamma^2 I),
-    notes §5.3): the noisy data induce q_t = (1/n) sum_y N(beta y, gamma^2 I) and
+    the normalizer of q_t): the noisy data induce q_t = (1/n) sum_y N(beta y, gamma^2 I) and
 
         s_amb(x) = (beta sum_y w_y y - x) / gamma^2,   w_y = softmax_y log N(x; beta y, gamma^2 I),
 
@@ -633,9 +641,10 @@ def algorithm1_optimal_score(
 ) -> np.ndarray:
     r"""Exact optimum of Algorithm 1 for a finite set: clean below t_n, ambient above.
 
-    Shah et al., App. A / notes §1.10: :func:`clean_optimal_score` on ``S`` for
+    Shah et al., App. A (one model for all t): :func:`clean_optimal_score` on ``S`` for
     sigma_t <= sigma_tn and :func:`noisy_optimal_score` on ``S_tn`` for sigma_t > sigma_tn. A
-    sampler driven by it still ends on training points (notes §2, Lemma 4.1 caveat). Both
+    sampler driven by it still ends on training points (Lemma 4.1 at t_n, then the clean
+    empirical score below t_n). Both
     sets are validated whichever branch is taken.
 
     >>> S = np.array([[1.0]])
@@ -680,7 +689,8 @@ def _velocity_inputs(
 def pf_ode_velocity(x: np.ndarray, t: float, score: ArrayLike, schedule: Schedule) -> np.ndarray:
     r"""Probability-flow velocity of eq. (1): ``dx/dt = -(sigma sigma'/(1 - sigma^2)) (x + score)``.
 
-    Shah et al., eq. (5), corrected (notes §1.5, ERRATUM): with f = d log alpha/dt and
+    Shah et al., eq. (5), corrected (ERRATUM, see :func:`eq5_as_printed_velocity`): with
+    f = d log alpha/dt and
     g^2 = 2 sigma sigma'/(1 - sigma^2), f x - g^2 score/2 is the line above. It is the ODE of
     :func:`diffmem_theory.core.dynamics.probability_flow_sample` written in the paper's sigma.
 
@@ -704,7 +714,7 @@ def eq5_as_printed_velocity(
     r"""Eq. (5) as printed: ``dx/dt = -x - (sigma' sigma/(1 + sigma^2)) score`` (ERRATUM).
 
     Shah et al., eq. (5). This is not the probability flow of eq. (1): on N(0, 0.3^2) data it
-    ends at std 0.95 instead of 0.3 (notes §1.5; check ``paper004.eq5_printed``). Kept for
+    ends at std 0.95 instead of 0.3 (check ``paper004.eq5_printed``). Kept for
     documentation; sample with :func:`pf_ode_velocity`.
 
     Arguments as :func:`pf_ode_velocity`.
@@ -729,12 +739,17 @@ def pf_ode_sample(
 ) -> np.ndarray:
     r"""Integrate the reverse ODE of eq. (5) (corrected) with classical RK4 on a decreasing grid.
 
-    Shah et al., eq. (5) corrected (notes §1.5, §1.10): ``dx/dt = -(sigma sigma'/(1 - sigma^2))
-    (x + score(x, t))`` from ``times[0]`` down to ``times[-1]``, started at ``x_T`` (the paper's
-    N(0, I_d), exact when sigma_T = 1, notes §5.16). ``score(x, t)`` returns grad log p_t for
-    (B, d) rows; ``schedule`` must be VP. ``velocity=eq5_as_printed_velocity`` integrates the
-    printed (wrong) equation, for the erratum check only. ``score`` and ``velocity`` must be
-    callables and ``schedule`` a Schedule or its name (``TypeError``); a score that returns
+    :func:`diffmem_theory.core.dynamics.solve` with ``method="rk4"``: the velocity of eq. (5)
+    is the model's prediction in the ``"velocity"`` unit (dx/dt itself), so ``velocity`` chooses
+    the equation and ``solve`` the integrator.
+
+    Shah et al., eq. (5) corrected (:func:`pf_ode_velocity`):
+    ``dx/dt = -(sigma sigma'/(1 - sigma^2)) (x + score(x, t))`` from ``times[0]`` down to
+    ``times[-1]``, started at ``x_T`` (the paper's N(0, I_d), exact when sigma_T = 1).
+    ``score(x, t)`` returns grad log p_t for (B, d) rows; ``schedule`` must be VP.
+    ``velocity=eq5_as_printed_velocity`` integrates the printed (wrong) equation, for the
+    erratum check only. ``score`` and ``velocity`` must be callables and ``schedule`` a
+    Schedule or its name (``TypeError``); a score that returns
     NaN/inf or the wrong shape raises ``ValueError``.
 
     >>> from diffmem_theory.core.schedules import VPTrig
@@ -752,25 +767,16 @@ def pf_ode_sample(
     if grid.size < 2 or np.any(np.diff(grid) >= 0):
         raise ValueError("times must hold at least two strictly decreasing times")
     _check_vp(schedule, grid)
-    x = np.array(as_float_array(x_T, "x_T", ndim=2, dtype=np.float64))
-    mids = 0.5 * (grid[:-1] + grid[1:])
-    _check_vp(schedule, mids)
+    x = as_float_array(x_T, "x_T", ndim=2, dtype=np.float64)
+    _check_vp(schedule, 0.5 * (grid[:-1] + grid[1:]))  # the RK4 midpoints
 
-    def v(y: np.ndarray, t: float) -> np.ndarray:
+    def model(y: np.ndarray, t: float) -> np.ndarray:  # a prediction in "velocity" units
         s = np.asarray(score(y, t))  # real and finite: checked by the velocity
         if s.shape != y.shape:
             raise ValueError(f"score(x, t) must return the shape of x {y.shape}, got {s.shape}")
         return velocity(y, t, s, schedule)
 
-    for t0, tm, t1 in zip(grid[:-1], mids, grid[1:], strict=True):
-        h = float(t1 - t0)
-        k1 = v(x, float(t0))
-        k2 = v(x + 0.5 * h * k1, float(tm))
-        k3 = v(x + 0.5 * h * k2, float(tm))
-        k4 = v(x + h * k3, float(t1))
-        with np.errstate(over="ignore", invalid="ignore"):
-            x = finite_result(x + (h / 6.0) * (k1 + 2.0 * k2 + 2.0 * k3 + k4), "the ODE state")
-    return x
+    return solve(model, schedule, x, grid, method="rk4", prediction="velocity").final
 
 
 def lemma41_collapse(

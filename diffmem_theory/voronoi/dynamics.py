@@ -261,7 +261,9 @@ def initial_states(
     r"""Starts x_T of the reverse flow as in the paper: N(0, sigma(T)^2 I) (VE), N(0, I) (VP).
 
     Baptista et al. (paper 002), §4.4 and App. C.2 (the VP start N(0, I) is the paper's; the
-    authors' code scales it by sigma(T), notes A7). Returns ``(n, d)`` draws from ``rng``.
+    authors' code scales it by sigma(T) = 0.8815, i.e. draws N(0, 0.777 I), whereas the law of
+    X_T for standardized data has variance alpha_T^2 + sigma_T^2 = 1). Returns ``(n, d)`` draws
+    from ``rng``.
 
     >>> from diffmem_theory.core.schedules import VE
     >>> x = initial_states(VE.exp(), 20000, 2, 0)
@@ -301,7 +303,7 @@ def solve_s_time(
     it through s = -1/2 log(sigma^2(t) + c). ``y0`` is ``(B, d)`` or ``(d,)``; ``save_s``
     (default: the two ends) are the values of s where states are saved. For Tikhonov
     (``score="tikhonov"``) s must stay below s_inf = -1/2 log c, where the variance reaches 0
-    and the weights become the Voronoi indicator (notes A16).
+    and the weights become the Voronoi indicator (their limit as the variance -> 0).
 
     ``backend`` is ``"numba"`` (default: the compiled integrator, trajectories in parallel on
     the CPU), ``"numpy"`` or ``"cupy"``: the lock-step array-API twin (same steps, same
@@ -515,8 +517,9 @@ def t_time_velocity(
 def voronoi_ode(y1: ArrayLike, X0: ArrayLike, s: ArrayLike, s1: float = 0.0) -> np.ndarray:
     r"""Closed-form solution of the large-s Voronoi ODE dy/ds = -(y - x_0^{n(y)}) (Remark 4.7).
 
-    Baptista et al. (paper 002), (4.25) and notes §1.7: with n = argmin_n |y(s1) - x_0^n| the
-    cell of the start, each open cell is invariant and
+    Baptista et al. (paper 002), (4.25): with n = argmin_n |y(s1) - x_0^n| the cell of the
+    start, each open cell is invariant (cells are convex and the flow is a straight-line
+    contraction to the centre) and
 
         y(s) = x_0^n + e^{-(s - s1)} (y(s1) - x_0^n),     s >= s1.
 
