@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diffmem_theory._validation import as_float_array, check_int, check_scalar
+from diffmem_theory._validation import as_float_array, check_callable, check_int, check_scalar
 
 __all__ = ["Adam", "AdamState", "WarmupDecay", "ema_update"]
 
@@ -35,6 +35,27 @@ class WarmupDecay:
     ``peak`` at ``k = n_warm`` to ``final`` at ``k = n_steps - 1``. The paper: ``peak = 1e-3``,
     ``final = 1e-6``, ``warmup = 1/10`` of 50,000 (GMM) or 100,000 (image model) epochs.
 
+    Parameters
+    ----------
+    n_steps : int
+        The number of optimizer steps, ``>= 1``.
+    peak : float, default 1e-3
+        The largest learning rate, ``> 0``.
+    final : float, default 1e-6
+        The last learning rate, ``0 <= final <= peak``.
+    warmup : float, default 0.1
+        The fraction of the steps spent warming up, in ``[0, 1]``.
+
+    See Also
+    --------
+    Adam : Takes it as ``lr``.
+
+    References
+    ----------
+    Buchanan et al. (paper 000), App. H.1.
+
+    Examples
+    --------
     >>> sched = WarmupDecay(n_steps=21, warmup=0.1)
     >>> [float(f"{sched(k):.3g}") for k in (0, 1, 2, 20)]
     [0.0, 0.0005, 0.001, 1e-06]
@@ -53,6 +74,7 @@ class WarmupDecay:
 
     @property
     def n_warm(self) -> int:
+        r"""The number of warmup steps, ``round(warmup n_steps)``."""
         return round(self.warmup * self.n_steps)
 
     def __call__(self, k: int) -> float:
@@ -66,10 +88,23 @@ class WarmupDecay:
 
 @dataclass
 class AdamState:
-    """Adam's first and second moment estimates and the number of steps taken.
+    r"""Adam's first and second moment estimates and the number of steps taken.
 
-    ``m`` and ``v`` are finite float arrays of one shape, ``v >= 0``, and ``count >= 0``.
+    Parameters
+    ----------
+    m : array_like
+        First moment estimate (finite floats).
+    v : array_like
+        Second moment estimate, shaped like ``m``, ``v >= 0``.
+    count : int, default 0
+        Steps taken, ``>= 0``.
 
+    See Also
+    --------
+    Adam.init, Adam.step
+
+    Examples
+    --------
     >>> import numpy as np
     >>> s = AdamState(np.zeros(2), np.zeros(2), 3)
     >>> AdamState.from_arrays(s.to_arrays()).count
@@ -92,13 +127,29 @@ class AdamState:
         self.count = check_int(self.count, "AdamState.count", low=0)
 
     def to_arrays(self) -> dict[str, np.ndarray]:
-        """The state as arrays (for ``np.savez`` checkpoints)."""
+        r"""The state as arrays (for ``np.savez`` checkpoints).
+
+        Returns
+        -------
+        dict of str to ndarray
+            Keys ``adam_m``, ``adam_v`` and ``adam_count``.
+        """
         return {"adam_m": self.m, "adam_v": self.v, "adam_count": np.asarray(self.count)}
 
     @classmethod
     def from_arrays(cls, arrays: dict[str, np.ndarray]) -> AdamState:
-        """Inverse of :meth:`to_arrays`; ``arrays`` needs the keys ``adam_m``, ``adam_v`` and
-        ``adam_count`` (a ``dict`` or an ``np.load`` archive)."""
+        r"""Inverse of :meth:`to_arrays`.
+
+        Parameters
+        ----------
+        arrays : mapping
+            With the keys ``adam_m``, ``adam_v`` and ``adam_count`` (a ``dict`` or an ``np.load``
+            archive).
+
+        Returns
+        -------
+        AdamState
+        """
         missing = [k for k in ("adam_m", "adam_v", "adam_count") if k not in arrays]
         if missing:
             raise ValueError(f"arrays lacks the Adam state entries {missing}")
@@ -110,13 +161,33 @@ class AdamState:
 
 @dataclass(frozen=True)
 class Adam:
-    r"""Adam (Kingma & Ba) with bias correction, as optax.adam (b1 = 0.9, b2 = 0.999, eps = 1e-8).
+    r"""Adam (Kingma & Ba) with bias correction, as ``optax.adam`` (b1 0.9, b2 0.999, eps 1e-8).
 
     ``m <- b1 m + (1 - b1) g``, ``v <- b2 v + (1 - b2) g^2``,
     ``x <- x - lr(k) mhat / (sqrt(vhat) + eps)`` with ``mhat = m/(1 - b1^k)``,
-    ``vhat = v/(1 - b2^k)`` and ``lr`` a schedule such as :class:`WarmupDecay` (paper 000, H.1).
-    Updates are computed in the parameters' dtype.
+    ``vhat = v/(1 - b2^k)``. Updates are computed in the parameters' dtype. Full-batch, one step
+    per epoch, as the authors train (paper 000, App. H.1).
 
+    Parameters
+    ----------
+    lr : callable
+        The learning rate ``lr(k)`` at step ``k = 0, 1, ...``, e.g. :class:`WarmupDecay`.
+    b1, b2 : float
+        Decay rates of the moment estimates, in ``[0, 1)``.
+    eps : float
+        The denominator's offset, ``> 0``.
+
+    See Also
+    --------
+    WarmupDecay, AdamState, ema_update
+
+    References
+    ----------
+    D. P. Kingma and J. Ba, "Adam: a method for stochastic optimization", ICLR 2015; Buchanan
+    et al. (paper 000), App. H.1.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> opt = Adam(lambda k: 0.1)
     >>> x, s = opt.step(np.array([1.0]), np.array([5.0]), opt.init(np.array([1.0])))
@@ -129,19 +200,45 @@ class Adam:
     b2: float = 0.999
     eps: float = 1e-8
 
+    def __post_init__(self) -> None:
+        check_callable(self.lr, "lr", "a learning-rate schedule lr(k), e.g. WarmupDecay")
+        check_scalar(self.b1, "b1", low=0.0, high=1.0, high_open=True)
+        check_scalar(self.b2, "b2", low=0.0, high=1.0, high_open=True)
+        check_scalar(self.eps, "eps", low=0.0, low_open=True)
+
     def init(self, params: np.ndarray) -> AdamState:
-        """Zero moments shaped like ``params`` (a finite float array)."""
+        r"""Zero moments shaped like ``params``.
+
+        Parameters
+        ----------
+        params : array_like
+            The parameters (finite floats).
+
+        Returns
+        -------
+        AdamState
+        """
         params = as_float_array(params, "params")
         return AdamState(np.zeros_like(params), np.zeros_like(params), 0)
 
     def step(
         self, params: np.ndarray, grad: np.ndarray, state: AdamState
     ) -> tuple[np.ndarray, AdamState]:
-        """One update; returns the new parameters and state (the inputs are not modified).
+        r"""One update; returns the new parameters and state (the inputs are not modified).
 
-        ``params`` and ``grad`` are finite float arrays of one shape, ``state`` the
-        :class:`AdamState` of the previous step (or of :meth:`init`). A gradient entry above
-        1e150 in magnitude is refused: its square, the second moment, would overflow float64.
+        Parameters
+        ----------
+        params, grad : array_like
+            Finite float arrays of one shape. A gradient entry above 1e150 in magnitude is refused:
+            its square, the second moment, would overflow float64.
+        state : AdamState
+            The state of the previous step (or of :meth:`init`).
+
+        Returns
+        -------
+        params : ndarray
+            In the dtype of ``params``.
+        state : AdamState
         """
         params = as_float_array(params, "params")
         grad = as_float_array(grad, "grad")
@@ -174,11 +271,34 @@ def ema_update(average: np.ndarray, params: np.ndarray, decay: float) -> np.ndar
     r"""Exponential moving average of the parameters: ``decay avg + (1 - decay) params``.
 
     The paper does not mention an EMA; the authors' code applies ``optax.ema(0.99)`` to the
-    Adam *updates*. This is the usual Polyak average of the parameters (``decay`` in [0, 1)).
+    Adam *updates*. This is the usual Polyak average of the parameters.
 
+    Parameters
+    ----------
+    average : array_like
+        The running average.
+    params : array_like
+        The new parameters, shaped like ``average``.
+    decay : float
+        In ``[0, 1)``.
+
+    Returns
+    -------
+    ndarray
+
+    See Also
+    --------
+    Adam
+
+    Examples
+    --------
     >>> import numpy as np
     >>> ema_update(np.zeros(2), np.ones(2), 0.9).round(12).tolist()
     [0.1, 0.1]
     """
     d = check_scalar(decay, "decay", low=0.0, high=1.0, high_open=True)
-    return d * average + (1.0 - d) * params
+    avg = as_float_array(average, "average")
+    new = as_float_array(params, "params")
+    if new.shape != avg.shape:
+        raise ValueError(f"params has shape {new.shape} but average has {avg.shape}")
+    return d * avg + (1.0 - d) * new

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from diffmem_theory.core.optim import Adam, AdamState, WarmupDecay
+from diffmem_theory.core.optim import Adam, AdamState, WarmupDecay, ema_update
 
 
 @pytest.mark.parametrize("bad", [1.5, None, "x", np.array([1j]), np.array([np.nan])])
@@ -45,3 +45,16 @@ def test_state_fields_and_checkpoint_round_trip():
     state = AdamState(np.arange(3.0), np.ones(3), 7)
     again = AdamState.from_arrays(state.to_arrays())
     assert again.count == 7 and np.array_equal(again.m, state.m)
+
+
+def test_constructor_and_ema_refuse_bad_arguments():
+    """Validated at the boundary (was a TypeError deep in step, or a silent broadcast)."""
+    with pytest.raises(TypeError, match="lr must be a learning-rate schedule"):
+        Adam(3)
+    for name, kwargs in (("b1", {"b1": 1.0}), ("b2", {"b2": -0.1}), ("eps", {"eps": 0.0})):
+        with pytest.raises(ValueError, match=name):
+            Adam(lambda k: 0.1, **kwargs)
+    with pytest.raises(ValueError, match="params has shape"):
+        ema_update(np.zeros(2), np.ones(3), 0.9)
+    with pytest.raises(ValueError, match="average"):
+        ema_update([np.nan], [1.0], 0.9)
