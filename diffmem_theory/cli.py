@@ -18,8 +18,8 @@ Ctrl-C and SIGTERM stop a command with one line and status 130 or 143 (a sweep k
 finished runs and resumes when run again); when the reader of a pipe goes away
 (``diffmem list | head``) the command stops quietly.
 
-Example
--------
+Examples
+--------
 >>> from diffmem_theory.cli import main
 >>> main(["check", "no_such_paper.check"])  # unknown names: a message and exit status 2
 2
@@ -427,8 +427,24 @@ def _quiet_stdout() -> None:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``diffmem`` console script; returns the exit status.
 
-    0: done (and every check passed); 1: a check failed or a figure or run failed; 2: bad
-    arguments (one line on stderr); 130/143: stopped by Ctrl-C/SIGTERM.
+    Parameters
+    ----------
+    argv : sequence of str or None, optional
+        The arguments after ``diffmem``; ``None`` reads ``sys.argv``.
+
+    Returns
+    -------
+    int
+        0: done (and every check passed); 1: a check failed or a figure or run failed; 2: bad
+        arguments (one line on stderr); 130/143: stopped by Ctrl-C/SIGTERM.
+
+    Examples
+    --------
+    >>> main(["list", "--errata", "--paper", "000"])  # doctest: +ELLIPSIS
+    paper000 (crossover): 28 errata
+      paper000.chi2_proof_step  -- App. C, proof of Thm C.1
+    ...
+    0
     """
     try:
         args = _parser().parse_args(argv)

@@ -29,12 +29,41 @@ FIGURES = Path("figures")
 
 
 def quick_mode() -> bool:
-    """True unless the environment variable ``DIFFMEM_FULL`` is set (to anything non-empty)."""
+    """True unless the environment variable ``DIFFMEM_FULL`` is set (to anything non-empty).
+
+    Returns
+    -------
+    bool
+        ``True``: the quick settings; ``False``: the papers' full settings.
+
+    Examples
+    --------
+    >>> import os
+    >>> quick_mode() == (os.environ.get("DIFFMEM_FULL", "") == "")
+    True
+    """
     return os.environ.get("DIFFMEM_FULL", "") == ""
 
 
 def show(fig: Any, name: str) -> Path:
-    """Save ``fig`` as ``figures/<name>.png`` and ``.pdf``, display the PNG, return its path."""
+    """Save ``fig`` as ``figures/<name>.png`` and ``.pdf``, display the PNG, return its path.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure; it is closed after saving.
+    name : str
+        The file stem under :data:`FIGURES`.
+
+    Returns
+    -------
+    pathlib.Path
+        The PNG file.
+
+    See Also
+    --------
+    diffmem_theory.plotting.save_figure
+    """
     from IPython.display import Image, display
 
     png = save_figure(fig, FIGURES / name)[0]
@@ -46,7 +75,29 @@ def show(fig: Any, name: str) -> Path:
 def experiment(name: str, quick: bool | None = None, seed: int = 0) -> Any:
     """Run the registered experiment ``name``, show its figure, return the result.
 
-    ``quick=None`` follows :func:`quick_mode` (the ``DIFFMEM_FULL`` environment variable).
+    Parameters
+    ----------
+    name : str
+        A registered experiment, e.g. ``"paper000.fig2"`` (see ``diffmem list``).
+    quick : bool or None, optional
+        The quick settings or the paper's; ``None`` follows :func:`quick_mode` (the
+        ``DIFFMEM_FULL`` environment variable).
+    seed : int, optional
+        The experiment's seed.
+
+    Returns
+    -------
+    object
+        What the experiment's ``run`` returns (the data behind the figure).
+
+    Raises
+    ------
+    ValueError
+        An unknown experiment name.
+
+    See Also
+    --------
+    diffmem_theory.registry.get_experiment
     """
     spec = get_experiment(name)
     result = spec.run(quick=quick_mode() if quick is None else quick, seed=seed)
@@ -57,8 +108,23 @@ def experiment(name: str, quick: bool | None = None, seed: int = 0) -> Any:
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
     """Print ``rows`` as a right-aligned text table (floats with 6 significant digits).
 
-    ``headers`` is a sequence of strings and every row a sequence of as many cells.
+    Parameters
+    ----------
+    headers : sequence of str
+        The column titles.
+    rows : sequence of sequences
+        Each row has one cell per header; floats are printed with 6 significant digits, other
+        cells with ``str``.
 
+    Raises
+    ------
+    TypeError
+        ``headers`` that is not a sequence of strings.
+    ValueError
+        A row that is not a sequence of ``len(headers)`` cells.
+
+    Examples
+    --------
     >>> table(["a", "b"], [(1, 0.5), ("x", 2.0)])
     a    b
     1  0.5
@@ -79,7 +145,31 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> None:
 
 
 def run_checks(paper: str, seed: int = 0) -> list[CheckResult]:
-    """Run every registered check of ``paper``, print the table; raise if any fails or crashes."""
+    """Run every registered check of ``paper``, print the table; raise if any fails or crashes.
+
+    Parameters
+    ----------
+    paper : str
+        ``"paper000"`` ... ``"paper004"``, ``"000"`` ... ``"004"`` or ``"core"``.
+    seed : int, optional
+        Passed to the checks that take a seed.
+
+    Returns
+    -------
+    list of CheckResult
+        In name order; pass them to :func:`show_errata`.
+
+    Raises
+    ------
+    AssertionError
+        If a check failed or raised (the table is printed first).
+    ValueError
+        An unknown paper.
+
+    See Also
+    --------
+    diffmem_theory.registry.list_checks, show_errata
+    """
     results = [spec.run(seed=seed) for spec in list_checks(paper=paper)]
     table(
         ["status", "check", "value", "reference", "tolerance", "seconds"],

@@ -4,8 +4,8 @@ Figures are sized in inches for a two-column paper (``"single"`` = 3.4 in, ``"do
 = 7.0 in wide), use a serif font with mathtext, thin lines and light grids, and are
 written as both PNG (for the HTML report) and PDF (for papers) by :func:`save_figure`.
 
-Example
--------
+Examples
+--------
 >>> import numpy as np
 >>> from diffmem_theory.plotting import figure
 >>> fig, axes = figure(ncols=2)
@@ -79,8 +79,18 @@ _MAX_PANELS = 100  # rows or columns of one figure
 def paper_style() -> Iterator[None]:
     """Context manager that applies :data:`STYLE` to the figures created inside it.
 
-    Example
-    -------
+    Yields
+    ------
+    None
+        Inside the ``with`` block matplotlib's rcParams are :data:`STYLE`; they are restored
+        on exit.
+
+    See Also
+    --------
+    figure : a figure in this style.
+
+    Examples
+    --------
     >>> import matplotlib.pyplot as plt
     >>> with paper_style():
     ...     plt.rcParams["font.size"]
@@ -100,12 +110,35 @@ def figure(
 ) -> tuple[Figure, np.ndarray]:
     """Create a figure in the package style with an ``nrows x ncols`` grid of axes.
 
-    ``width`` is ``"single"`` (3.4 in) or ``"double"`` (7.0 in); each panel's height is
-    ``aspect`` times its width; at most 100 rows and 100 columns. Returns the figure and a flat
-    array of axes.
+    Parameters
+    ----------
+    ncols, nrows : int, optional
+        The grid of panels, 1 to 100 each.
+    width : {"double", "single"}, optional
+        The figure's width: a two-column paper's full width (7.0 in) or one column (3.4 in).
+    aspect : float, optional
+        Each panel's height over its width, in (0, 100].
+    **subplot_kw
+        Passed to :func:`matplotlib.pyplot.subplots` (e.g. ``projection="3d"``).
 
-    Example
+    Returns
     -------
+    fig : matplotlib.figure.Figure
+        Laid out with ``constrained_layout``.
+    axes : numpy.ndarray
+        The ``nrows * ncols`` axes, row by row, in a flat array.
+
+    Raises
+    ------
+    ValueError
+        A count outside [1, 100], an unknown ``width`` or an ``aspect`` outside (0, 100].
+
+    See Also
+    --------
+    save_figure, paper_style
+
+    Examples
+    --------
     >>> fig, axes = figure(ncols=3, width="double", aspect=0.8)
     >>> axes.shape
     (3,)
@@ -142,11 +175,32 @@ def save_figure(
 ) -> list[Path]:
     """Write ``fig`` to ``path`` with each suffix in ``formats``; return the written paths.
 
-    ``path`` is a stem: ``save_figure(fig, "out/fig2")`` writes ``out/fig2.png`` and
-    ``out/fig2.pdf``. Parent directories are created.
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    path : str or pathlib.Path
+        A stem: ``save_figure(fig, "out/fig2")`` writes ``out/fig2.png`` and ``out/fig2.pdf``.
+        Parent directories are created.
+    formats : sequence of {"png", "pdf", "svg"}, optional
+        The files to write, in this order.
 
-    Example
+    Returns
     -------
+    list of pathlib.Path
+        The files written.
+
+    Raises
+    ------
+    ValueError
+        An unknown format (the formats before it are written).
+
+    See Also
+    --------
+    figure
+
+    Examples
+    --------
     >>> import tempfile, pathlib
     >>> fig, _ = figure()
     >>> with tempfile.TemporaryDirectory() as d:

@@ -15,8 +15,8 @@ to it, with links to their PDFs) with these sections:
 
 A machine-readable ``results.json`` holds the same tables.
 
-Example
--------
+Examples
+--------
 >>> import tempfile, pathlib
 >>> from diffmem_theory.report import FigureRecord, write_report
 >>> rec = FigureRecord(name="core.demo", paper="core", figure="-", title="Demo",
@@ -80,8 +80,8 @@ class FigureRecord:
     to the report directory (stored with ``/`` separators). A wrong kind of object raises
     ``TypeError``, a wrong value ``ValueError``, naming the field.
 
-    Example
-    -------
+    Examples
+    --------
     >>> FigureRecord(name="core.demo", paper="core", figure="Fig. 1", title="Demo",
     ...              mode="quick", seconds=1.5, status="ok",
     ...              files=["figures\\\\core_demo.png"]).files
@@ -159,12 +159,20 @@ def _backend() -> dict[str, str]:
 def environment() -> dict[str, str]:
     """Versions, cores and the numerical backend of this run, as strings.
 
-    Keys: ``python``, ``platform``, ``cores``, ``usable cores``, the backend entries
-    (``kernel backend``, ``numba threads``, ``numba threading layer``,
-    ``matplotlib backend``, ``cupy``), one version per core dependency and ``date``.
-
-    Example
+    Returns
     -------
+    dict of str to str
+        Keys: ``python``, ``platform``, ``cores``, ``usable cores``, the backend entries
+        (``kernel backend``, ``numba threads``, ``numba threading layer``,
+        ``matplotlib backend``, ``cupy``), one version per core dependency (``numpy``,
+        ``scipy``, ``numba``, ...; ``"not installed"`` for a missing one) and ``date`` (UTC).
+
+    See Also
+    --------
+    write_report : shows it in the report's Environment table.
+
+    Examples
+    --------
     >>> env = environment()
     >>> {"numpy", "cores", "kernel backend"} <= set(env)
     True
@@ -424,8 +432,37 @@ def write_report(
     needed; a file, a path under a file or a directory that cannot be written raises
     ``ValueError`` before anything is written.
 
-    Example
+    Parameters
+    ----------
+    out_dir : str or os.PathLike
+        The report's directory.
+    figures : sequence of FigureRecord
+        The experiments' runs.
+    checks : sequence of CheckResult
+        The check results.
+    env : dict or None, optional
+        The environment table; default :func:`environment`.
+    errata : sequence of Erratum, optional
+        The errata catalogue to list.
+
+    Returns
     -------
+    pathlib.Path
+        ``out_dir/index.html``.
+
+    Raises
+    ------
+    ValueError
+        An ``out_dir`` that cannot be a writable directory.
+    TypeError
+        ``errata`` that is not a sequence of :class:`~diffmem_theory.registry.Erratum`.
+
+    See Also
+    --------
+    diffmem_theory.registry.list_errata, environment
+
+    Examples
+    --------
     >>> import tempfile, pathlib
     >>> from diffmem_theory.registry import CheckResult
     >>> res = CheckResult(name="core.demo", paper="core", equation="eq. (1)",
