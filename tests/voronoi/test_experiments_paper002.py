@@ -8,6 +8,7 @@ import pytest
 
 from diffmem_theory.core.metrics import memorization_fraction
 from diffmem_theory.registry import get_experiment
+from diffmem_theory.voronoi import regularized as sweeps
 from diffmem_theory.voronoi.data import SCHEDULES, SEED1_DATA
 from diffmem_theory.voronoi.figures import regularized as reg
 from diffmem_theory.voronoi.figures import trajectories as traj
@@ -89,3 +90,18 @@ def test_plots(name):
     fig = spec.plot(spec.run(quick=True))
     assert len(fig.get_axes()) >= 1
     matplotlib.pyplot.close(fig)
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda: sweeps.regularized_samples("ridge", 1e-3, 10, 0), "score must be one of"),
+        (lambda: sweeps.regularized_samples("eb", 1e-3, 0, 0), "n must be"),
+        (lambda: sweeps.regularized_samples("eb", 1e-3, 10, -1), "seed must be"),
+        (lambda: sweeps.regularized_samples("eb", -1.0, 10, 0), "c must be"),
+        (lambda: sweeps.regularization_sweep("eb", sweeps.EB_TABLE, "yes", 0), "quick"),
+    ],
+)
+def test_regularized_bad_arguments(call, match):
+    with pytest.raises(ValueError, match=match):
+        call()
