@@ -5,15 +5,19 @@ Y ~ N(mu, sigma^2 I), X = e^{-T} Y + sqrt(Delta_T) Z, eq. (3.8); ``"appendixB"``
 N(e^{-T} mu, sigma_X^2 I), Y = e^T X + sqrt(Delta_T) Z, eq. (B.1)), with Delta_T = lam (1 -
 e^{-2T}). The least-squares denoiser (3.1) uses the min-norm (Moore-Penrose) solution, so
 n <= d is allowed. The generated law (3.3) is N(theta0 + theta1 mu_X, sigma_X^2 theta1 theta1^T)
-(``convention="correct"``) or, as printed, sigma_X^2 theta1^T theta1 (``convention="paper"``).
+(``printed=False``) or, as printed, sigma_X^2 theta1^T theta1 (``printed=True``).
 
 Distances to the target N(mu, sigma^2 I): Hellinger (3.4) and the Gaussian KL (B.3, B.4) with its
 mean/variance split (B.10), both in log/eigen space; L^2 distances to Gaussian KDEs (3.7) and
 Delta = E_TG - E_OG, in which the divergent term int rho_G^2 and the KDE self terms cancel
 analytically; Monte Carlo P(Delta > 0) and <H^2> over training sets. Expectations: the
-deterministic equivalent <KL_var> (B.17) and exact finite-n Wishart formulas (notes §2.1).
-Per-coordinate L^2 metric (4.1), exact and on a grid. All randomness goes through an explicit
-``rng`` (``numpy.random.Generator`` or int seed).
+deterministic equivalent <KL_var> (B.17) and exact finite-n Wishart formulas
+(:func:`expected_kl_wishart`, our derivation). Per-coordinate L^2 metric (4.1), exact and on a
+grid. All randomness goes through an explicit ``rng`` (``numpy.random.Generator`` or int seed).
+
+The mpmath twins are in :mod:`diffmem_theory.mixing.linear_model_mp`, the sympy derivation of
+(B.17) in :mod:`diffmem_theory.mixing.symbolic`, the errata of Sec. 3 and App. B in
+:mod:`diffmem_theory.mixing.errata`.
 
 >>> cfg = LinearDiffusionConfig(d=16)
 >>> round(hellinger_asymptote(cfg.d, cfg.T, cfg.lam, cfg.sigma), 10)
@@ -45,8 +49,8 @@ __all__ = [
     "LinearDiffusionConfig",
     "delta_stat",
     "expected_hellinger",
-    "expected_kl_var_B17",
-    "expected_kl_var_B17_u",
+    "expected_kl_var_b_17",
+    "expected_kl_var_b_17_u",
     "expected_kl_wishart",
     "fit_linear_denoiser",
     "generated_gaussian",
@@ -65,11 +69,11 @@ __all__ = [
     "prob_delta_positive",
     "sample_training_pairs",
     "simulate_generated",
+    "simulate_slope_deviations",
     "wishart_inverse_moments",
 ]
 
 _DATA_MODELS = ("forward", "appendixB")
-_CONVENTIONS = ("correct", "paper")
 _LOG_2PI = math.log(2.0 * math.pi)
 _N_SIM_MAX = 10**6  # Monte Carlo repetitions accepted by one call
 
@@ -102,13 +106,39 @@ def noise_variance(T: float, lam: float) -> float:
 class LinearDiffusionConfig:
     """Setting of the linear model (defaults: Figs. 3-4 of paper 001, mu = 10, sigma = 1, T = 2).
 
-    ``lam`` is the noise scale (Figs. 3-4: e^{-4}, i.e. lambda-hat = 1); ``data_model`` is
-    ``"forward"`` (Sec. 3) or ``"appendixB"`` (B.1); ``convention`` the generated covariance
-    (``"correct"`` theta theta^T or ``"paper"`` theta^T theta); ``empirical_late_time`` uses the
-    estimates (3.2) for mu_X, sigma_X^2 (True) instead of the population values.
+    Parameters
+    ----------
+    d : int
+        Dimension, >= 1.
+    mu : float, default 10.0
+        Mean of every coordinate of the data N(mu 1_d, sigma^2 I_d).
+    sigma : float, default 1.0
+        Standard deviation of the data, > 0.
+    T : float, default 2.0
+        The one-step noising time, > 0.
+    lam : float, default e^{-4}
+        The OU noise scale (footnote 5); Figs. 3-4 use e^{-4}, i.e. lambda-hat = 1 in
+        lam = lambda-hat sigma^2 e^{-2T}.
+    data_model : {"forward", "appendixB"}
+        Training pairs as in Sec. 3, eq. (3.8), or as in App. B, eq. (B.1).
+    printed : bool, default False
+        Generated covariance as printed in (3.3), sigma_X^2 theta1^T theta1, instead of the
+        law of theta0 + theta1 X, sigma_X^2 theta1 theta1^T (erratum ``paper001.cov_convention``).
+    empirical_late_time : bool, default True
+        Use the estimates (3.2) for mu_X, sigma_X^2 instead of the population values.
 
+    See Also
+    --------
+    simulate_generated, expected_hellinger, prob_delta_positive
+
+    References
+    ----------
+    Halder, Sec. 3, eqs. (3.1)-(3.8), App. B, eq. (B.1); Figs. 2-4.
+
+    Examples
+    --------
     >>> c = LinearDiffusionConfig(d=4)
-    >>> round(c.delta_T, 6), round(c.sigma_X2, 6), round(c.u, 6)
+    >>> round(c.delta_T, 6), round(c.var_X, 6), round(c.u, 6)
     (0.01798, 0.036296, 0.981684)
     """
 
@@ -118,7 +148,7 @@ class LinearDiffusionConfig:
     T: float = 2.0
     lam: float = math.exp(-4.0)
     data_model: str = "forward"
-    convention: str = "correct"
+    printed: bool = False
     empirical_late_time: bool = True
 
     def __post_init__(self) -> None:
@@ -128,9 +158,9 @@ class LinearDiffusionConfig:
         _pos(self.T, "T")
         _pos(self.lam, "lam")
         check_choice(self.data_model, "data_model", _DATA_MODELS)
-        check_choice(self.convention, "convention", _CONVENTIONS)
+        check_bool(self.printed, "printed")
         check_bool(self.empirical_late_time, "empirical_late_time")
-        finite_result(self.sigma_X2, f"sigma_X^2 = e^(-2T) sigma^2 + Delta_T (sigma={self.sigma})")
+        finite_result(self.var_X, f"sigma_X^2 = e^(-2T) sigma^2 + Delta_T (sigma={self.sigma})")
 
     @property
     def delta_T(self) -> float:
@@ -138,7 +168,7 @@ class LinearDiffusionConfig:
         return noise_variance(self.T, self.lam)
 
     @property
-    def sigma_X2(self) -> float:
+    def var_X(self) -> float:
         """Population sigma_X^2 = e^{-2T} sigma^2 + Delta_T."""
         scaled = math.exp(-self.T) * self.sigma
         return scaled * scaled + self.delta_T  # inf (caught in __post_init__), not OverflowError
@@ -170,7 +200,7 @@ def sample_training_pairs(cfg: LinearDiffusionConfig, n: int, rng) -> tuple[np.n
         Y = cfg.mu + cfg.sigma * g.standard_normal((n, d))
         X = eT * Y + math.sqrt(dT) * g.standard_normal((n, d))
     else:
-        X = eT * cfg.mu + math.sqrt(cfg.sigma_X2) * g.standard_normal((n, d))
+        X = eT * cfg.mu + math.sqrt(cfg.var_X) * g.standard_normal((n, d))
         Y = X / eT + math.sqrt(dT) * g.standard_normal((n, d))
     return X, Y
 
@@ -188,8 +218,27 @@ def _samples(Y, name: str, n_min: int = 1) -> np.ndarray:
 def fit_linear_denoiser(X, Y) -> tuple[np.ndarray, np.ndarray]:
     """Least-squares fit Y ~ theta0 + theta1 X (3.1)/(B.2); min-norm solution when n <= d.
 
-    Returns theta0 (d,) and theta1 (d, d) with theta1^T = (x^T x)^+ x^T y on centred data.
+    Parameters
+    ----------
+    X, Y : array_like
+        Inputs (noised) and targets (clean), each (n, d) with n >= 2.
 
+    Returns
+    -------
+    (theta0, theta1) : tuple of numpy.ndarray
+        theta0 (d,) and theta1 (d, d) with theta1^T = (x^T x)^+ x^T y on centred data x, y (the
+        Moore-Penrose solution; (3.1) is undefined for n <= d).
+
+    See Also
+    --------
+    sample_training_pairs, generated_gaussian
+
+    References
+    ----------
+    Halder, Sec. 3, eq. (3.1); App. B, eq. (B.2).
+
+    Examples
+    --------
     >>> X = np.array([[0.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
     >>> t0, t1 = fit_linear_denoiser(X, 2 * X + 1)
     >>> np.round(t0, 12).tolist(), np.abs(np.round(t1, 12)).tolist()
@@ -222,27 +271,59 @@ def late_time_params(Y, T: float, lam: float) -> tuple[np.ndarray, float]:
 
 
 def generated_gaussian(
-    theta0, theta1, mu_X, sigma_X2: float, convention: str = "correct"
+    theta0, theta1, mu_X, var_X: float, *, printed: bool = False
 ) -> tuple[np.ndarray, np.ndarray]:
     """Generated law (3.3): mean theta0 + theta1 mu_X, covariance sigma_X^2 theta1 theta1^T.
 
-    ``convention="paper"`` gives the printed sigma_X^2 theta1^T theta1 (notes §5.1).
+    The late-time input X ~ N(mu_X, sigma_X^2 I) pushed through the fitted denoiser
+    Y = theta0 + theta1 X is Gaussian with covariance sigma_X^2 theta1 theta1^T. The paper prints
+    sigma_X^2 theta1^T theta1 (``printed=True``; it is also the authors' code): the same
+    spectrum, so traces, determinants and KL_var agree, but mean quadratic forms and, for
+    n <= d, the support differ (erratum ``paper001.cov_convention``).
 
+    Parameters
+    ----------
+    theta0 : array_like
+        Intercept, scalar or (d,).
+    theta1 : array_like
+        Slope, (d, d).
+    mu_X : array_like
+        Late-time mean, scalar or (d,).
+    var_X : float
+        Late-time variance sigma_X^2 per coordinate, > 0.
+    printed : bool, default False
+        Use the covariance as printed in (3.3).
+
+    Returns
+    -------
+    (mu_G, Sigma_G) : tuple of numpy.ndarray
+        Mean (d,) and covariance (d, d) of rho_G.
+
+    See Also
+    --------
+    fit_linear_denoiser, late_time_params, simulate_generated
+
+    References
+    ----------
+    Halder, Sec. 3, eq. (3.3); App. B, eq. (B.5).
+
+    Examples
+    --------
     >>> t1 = np.array([[1.0, 1.0], [0.0, 0.0]])
     >>> generated_gaussian(np.zeros(2), t1, np.ones(2), 1.0)[1].tolist()
     [[2.0, 0.0], [0.0, 0.0]]
-    >>> generated_gaussian(np.zeros(2), t1, np.ones(2), 1.0, "paper")[1].tolist()
+    >>> generated_gaussian(np.zeros(2), t1, np.ones(2), 1.0, printed=True)[1].tolist()
     [[1.0, 1.0], [1.0, 1.0]]
     """
-    check_choice(convention, "convention", _CONVENTIONS)
+    check_bool(printed, "printed")
     theta1 = as_float_array(theta1, "theta1", ndim=2, dtype=np.float64)
     d = theta1.shape[0]
     if d < 1 or theta1.shape != (d, d):
         raise ValueError(f"theta1 must be a square (d, d) matrix with d >= 1, got {theta1.shape}")
     theta0 = _vector(theta0, "theta0", d)
-    s2 = _pos(sigma_X2, "sigma_X2")
+    s2 = _pos(var_X, "var_X")
     mu_G = theta0 + theta1 @ _vector(mu_X, "mu_X", d)
-    S = theta1 @ theta1.T if convention == "correct" else theta1.T @ theta1
+    S = theta1.T @ theta1 if printed else theta1 @ theta1.T
     cov = s2 * (0.5 * S + 0.5 * S.T)
     return finite_result(mu_G, "the generated mean"), finite_result(cov, "the generated covariance")
 
@@ -275,9 +356,41 @@ def _mean_vector(mu_G, d: int, name: str = "mu_G") -> np.ndarray:
 def hellinger_sq(mu_G, Sigma_G, mu, sigma: float) -> float:
     """Squared Hellinger distance (3.4) between N(mu_G, Sigma_G) and N(mu, sigma^2 I), log space.
 
-    Returns 1.0 exactly for a (numerically) singular Sigma_G (n <= d). ``mu`` scalar or (d,).
-    ``Sigma_G`` must be symmetric positive semi-definite (``ValueError`` otherwise).
+        H^2 = 1 - 2^{d/2} det(Sigma_G)^{1/4} sigma^{d/2} / det(Sigma_G + sigma^2 I)^{1/2}
+                  exp(-(mu_G - mu)^T (Sigma_G + sigma^2 I)^{-1} (mu_G - mu) / 4).
 
+    The paper prints (theta1^T theta1 + sigma^2 I)^{-1} in the exponent; it is
+    (Sigma_G + sigma^2 I)^{-1} (the factor sigma_X^2 is missing; erratum
+    ``paper001.eq3_4_exponent``).
+
+    Parameters
+    ----------
+    mu_G : array_like
+        Mean (d,) of rho_G.
+    Sigma_G : array_like
+        Covariance (d, d) of rho_G, symmetric positive semi-definite.
+    mu : array_like
+        Target mean, scalar or (d,).
+    sigma : float
+        Target standard deviation, > 0.
+
+    Returns
+    -------
+    float
+        H^2 in [0, 1]; exactly 1.0 for a (numerically) singular Sigma_G (n <= d).
+
+    See Also
+    --------
+    diffmem_theory.mixing.linear_model_mp.hellinger_sq_mp : the mpmath twin.
+    hellinger_asymptote : the large-n limit.
+    expected_hellinger : the mean over training sets (Fig. 3).
+
+    References
+    ----------
+    Halder, Sec. 3.1, eq. (3.4).
+
+    Examples
+    --------
     >>> round(hellinger_sq([0.0], [[1.0]], 0.0, 1.0), 15)
     0.0
     >>> hellinger_sq([0, 0], np.zeros((2, 2)), 0, 1)
@@ -309,9 +422,31 @@ def hellinger_sq(mu_G, Sigma_G, mu, sigma: float) -> float:
 def kl_gaussian(mu1, S1, mu2, S2) -> float:
     """KL(N(mu1, S1) || N(mu2, S2)) of (B.3); +inf if S1 is singular.
 
-    ``S1`` must be symmetric positive semi-definite and ``S2`` symmetric positive definite
-    (``ValueError`` naming the matrix otherwise); ``ValueError`` too if the KL overflows float64.
+    Parameters
+    ----------
+    mu1, mu2 : array_like
+        Means, (d,).
+    S1 : array_like
+        Covariance (d, d), symmetric positive semi-definite.
+    S2 : array_like
+        Covariance (d, d), symmetric positive definite.
 
+    Returns
+    -------
+    float
+        The KL (``ValueError`` naming the matrix for bad input, or if it overflows float64).
+
+    See Also
+    --------
+    diffmem_theory.mixing.linear_model_mp.kl_gaussian_mp : the mpmath twin.
+    kl_generated : KL(rho_G || rho) with its split (B.10).
+
+    References
+    ----------
+    Halder, App. B, eq. (B.3).
+
+    Examples
+    --------
     >>> round(kl_gaussian([0.0], [[2.0]], [1.0], [[1.0]]), 12)
     0.65342640972
     """
@@ -339,10 +474,39 @@ def kl_generated(mu_G, Sigma_G, mu, sigma: float) -> dict[str, float]:
 
     With sigma-hat_G = Sigma_G/sigma^2 - I (eigenvalues s_i): ``mean`` = |mu - mu_G|^2/(2 sigma^2),
     ``var_exact`` = (1/2) sum (s_i - log(1 + s_i)), ``var_quad`` = (1/4) sum s_i^2 (B.10),
-    ``exact`` = mean + var_exact. Note exact >= var_quad fails in general (notes §5.12).
-    ``var_exact`` (and ``exact``) is +inf for a singular ``Sigma_G``; ``Sigma_G`` must be symmetric
-    positive semi-definite, and a finite value beyond float64 raises ``ValueError``.
+    ``exact`` = mean + var_exact. The paper's "KL >= KL_var" (after (B.10)) holds only within
+    the quadratic approximation (B.9): exact < var_quad happens (erratum
+    ``paper001.kl_lower_bound``); the rigorous bound is exact >= var_exact.
 
+    Parameters
+    ----------
+    mu_G : array_like
+        Mean (d,) of rho_G.
+    Sigma_G : array_like
+        Covariance (d, d), symmetric positive semi-definite.
+    mu : array_like
+        Target mean, scalar or (d,).
+    sigma : float
+        Target standard deviation, > 0.
+
+    Returns
+    -------
+    dict
+        ``exact``, ``mean``, ``var_exact``, ``var_quad``; ``var_exact`` (and ``exact``) is +inf
+        for a singular ``Sigma_G``; a finite value beyond float64 raises ``ValueError``.
+
+    See Also
+    --------
+    diffmem_theory.mixing.linear_model_mp.kl_generated_mp : the mpmath twin.
+    expected_kl_wishart : the exact expectation of ``var_quad`` and ``mean``.
+    expected_kl_var_b_17 : the paper's deterministic equivalent of ``var_quad``.
+
+    References
+    ----------
+    Halder, App. B, eqs. (B.4), (B.9), (B.10); Sec. 3, eq. (3.5).
+
+    Examples
+    --------
     >>> r = kl_generated([0.0, 0.0], 2 * np.eye(2), 0.0, 1.0)
     >>> round(r["exact"], 12), r["var_quad"], r["mean"]
     (0.30685281944, 0.5, 0.0)
@@ -375,7 +539,7 @@ def kl_generated(mu_G, Sigma_G, mu, sigma: float) -> dict[str, float]:
 
 
 def _b17_alpha_error(alpha: object) -> ValueError:
-    """The refusal of (B.17) at alpha = d/n >= 1 (see :func:`expected_kl_var_B17`)."""
+    """The refusal of (B.17) at alpha = d/n >= 1 (see :func:`expected_kl_var_b_17`)."""
     return ValueError(
         f"(B.17) needs alpha = d/n < 1 (paper 001 derives it for n, d -> inf with alpha < 1 "
         f"fixed; for n <= d the generated covariance is singular and KL = inf), got alpha = {alpha}"
@@ -389,13 +553,43 @@ def _check_alpha_b17(alpha: float) -> float:
     return alpha
 
 
-def expected_kl_var_B17_u(d: int, alpha: float, T: float, u: float) -> float:
+def expected_kl_var_b_17_u(d: int, alpha: float, T: float, u: float) -> float:
     """Simplified (B.17): d [u^2/4 + alpha e^{-2T} u (1 + 2u)/2 + alpha^2 e^{-4T} u^2/4].
 
-    Refuses (``ValueError``) ``alpha >= 1``, as :func:`expected_kl_var_B17`, and a value beyond
-    the float64 range.
+    Our simplification of (B.17) with e^{-2T} + Delta_T / sigma^2 = sigma_X^2 / sigma^2 and
+    u = e^{2T} Delta_T / sigma^2; it is identical to the printed form
+    (:func:`diffmem_theory.mixing.symbolic.b_17_u_form_residual` simplifies to 0). It refuses
+    (``ValueError``) ``alpha >= 1``, as :func:`expected_kl_var_b_17`, and a value beyond float64.
 
-    >>> expected_kl_var_B17_u(4, 0.0, 1.0, 1.0)
+    Parameters
+    ----------
+    d : int
+        Dimension, >= 1.
+    alpha : float
+        d / n, in [0, 1).
+    T : float
+        Noising time, > 0.
+    u : float
+        e^{2T} Delta_T / sigma^2 >= 0 (late time: lambda-hat (1 - e^{-2T})).
+
+    Returns
+    -------
+    float
+        <KL_var> of (B.17).
+
+    See Also
+    --------
+    expected_kl_var_b_17 : the printed form.
+    diffmem_theory.mixing.linear_model_mp.expected_kl_var_b_17_u_mp : the mpmath twin.
+    diffmem_theory.mixing.symbolic.b_17_u_expr : the sympy form.
+
+    References
+    ----------
+    Halder, App. B, eq. (B.17).
+
+    Examples
+    --------
+    >>> expected_kl_var_b_17_u(4, 0.0, 1.0, 1.0)
     1.0
     """
     d = check_int(d, "d", low=1)
@@ -409,17 +603,57 @@ def expected_kl_var_B17_u(d: int, alpha: float, T: float, u: float) -> float:
     return float(finite_result(out, "(B.17)"))
 
 
-def expected_kl_var_B17(d: int, n: int, T: float, sigma: float, lam: float) -> float:
+def expected_kl_var_b_17(d: int, n: int, T: float, sigma: float, lam: float) -> float:
     """Deterministic equivalent <KL_var> of (B.17), literally as printed (alpha = d/n).
 
-    Paper 001, (B.17) (App. B), derived for n, d -> inf at fixed alpha = d/n < 1: it
-    **refuses** (``ValueError``) alpha >= 1, where the generated covariance is singular (rank
-    <= n - 1 < d) and the KL is infinite, so the finite formula has no meaning. Where the
-    printed form's intermediate e^{2T} overflows float64 (T > ~350) it is evaluated in the
-    identical u-form (:func:`expected_kl_var_B17_u`, u in log space); a value beyond float64
-    raises ``ValueError``.
+        <KL_var> = 1/4 k^2 (alpha^2 d Delta_T^2 / sigma_X^4 + 2 e^{2T} alpha d Delta_T / sigma_X^2)
+                   + 1/2 k (Delta_T / sigma^2) e^{2T} alpha d Delta_T / sigma_X^2
+                   + d/4 (e^{2T} Delta_T / sigma^2)^2,
 
-    >>> f"{expected_kl_var_B17(16, 10**4, 2.0, 1.0, math.exp(-4)):.5g}"
+    k = e^{-2T} + Delta_T / sigma^2, Delta_T = lam (1 - e^{-2T}), sigma_X^2 = e^{-2T} sigma^2 +
+    Delta_T. Derived for n, d -> inf at fixed alpha = d/n < 1: it **refuses** (``ValueError``)
+    alpha >= 1, where the generated covariance is singular (rank <= n - 1 < d) and the KL is
+    infinite. Where the printed form's intermediate e^{2T} overflows float64 (T > ~350) it is
+    evaluated in the identical u-form (:func:`expected_kl_var_b_17_u`, u in log space); a value
+    beyond float64 raises ``ValueError``.
+
+    This is a different quantity from the exact expectation :func:`expected_kl_wishart` (not a
+    ``printed=`` variant of it): a large-n deterministic equivalent whose inputs (B.12) and
+    (B.14) miss factors 1/(1 - alpha) and a Wick term (erratum ``paper001.b12_b14_factors``);
+    at the paper's n = 10^4 it is within 3% of the exact value (Fig. 2 setting).
+
+    Parameters
+    ----------
+    d : int
+        Dimension, >= 1.
+    n : int
+        Training-set size, > d.
+    T : float
+        Noising time, > 0.
+    sigma : float
+        Standard deviation of the data, > 0.
+    lam : float
+        OU noise scale, > 0.
+
+    Returns
+    -------
+    float
+        <KL_var> of (B.17).
+
+    See Also
+    --------
+    expected_kl_var_b_17_u : the simplified u-form.
+    expected_kl_wishart : the exact finite-n expectation.
+    diffmem_theory.mixing.linear_model_mp.expected_kl_var_b_17_mp : the mpmath twin.
+    diffmem_theory.mixing.symbolic.b_17_printed_expr : the sympy form and its derivation.
+
+    References
+    ----------
+    Halder, App. B, eqs. (B.11)-(B.17).
+
+    Examples
+    --------
+    >>> f"{expected_kl_var_b_17(16, 10**4, 2.0, 1.0, math.exp(-4)):.5g}"
     '3.8555'
     """
     d, n = check_int(d, "d", low=1), check_int(n, "n", low=2)
@@ -439,7 +673,7 @@ def expected_kl_var_B17(d: int, n: int, T: float, sigma: float, lam: float) -> f
             )
     except (OverflowError, FloatingPointError):
         u = exp_or_raise(_log_u(T, lam, sigma), "u = e^(2T) Delta_T / sigma^2")
-        return expected_kl_var_B17_u(d, a, T, u)
+        return expected_kl_var_b_17_u(d, a, T, u)
     return float(finite_result(out, "(B.17)"))
 
 
@@ -467,45 +701,87 @@ def wishart_inverse_moments(d: int, n: int, s2: float) -> tuple[float, float, fl
 def model_params(cfg: LinearDiffusionConfig) -> tuple[float, float, float]:
     """(s2, c, tau2) of the well-specified model X ~ N(., s2 I), Y = b + c X + N(0, tau2 I).
 
-    App-B: (sigma_X^2, e^T, Delta_T); forward: (sigma_X^2, e^{-T} sigma^2/sigma_X^2,
-    sigma^2 Delta_T/sigma_X^2) with population sigma_X^2 (notes §1.4, §2.1).
+    App-B: (sigma_X^2, e^T, Delta_T), read off (B.1); forward: (sigma_X^2, e^{-T} sigma^2 /
+    sigma_X^2, sigma^2 Delta_T / sigma_X^2) with population sigma_X^2: the regression of Y on X
+    for the jointly Gaussian pair of (3.8) (slope Cov(X, Y) / Var X, residual variance
+    Var Y - Cov(X, Y)^2 / Var X).
 
     >>> [round(v, 9) for v in model_params(LinearDiffusionConfig(d=16))]
     [0.036295815, 3.728674578, 0.49537877]
     """
     _check_config(cfg)
-    s2 = cfg.sigma_X2
+    s2 = cfg.var_X
     if cfg.data_model == "appendixB":
         return s2, math.exp(cfg.T), cfg.delta_T
     return s2, math.exp(-cfg.T) * cfg.sigma**2 / s2, cfg.sigma**2 * cfg.delta_T / s2
 
 
 def expected_kl_wishart(
-    d: int, n: int, s2: float, c: float, tau2: float, sigma2: float
+    d: int, n: int, s2: float, c: float, tau2: float, var: float
 ) -> dict[str, float]:
-    """Exact finite-n E[KL_var] (quadratic, B.10) and E[KL_mean] (notes §2.1), n > d + 4.
+    """Exact finite-n E[KL_var] (quadratic, B.10) and E[KL_mean], n > d + 4 (our derivation).
 
-    Also returns E Tr Sigma-hat and E Tr Sigma-hat^2 (Sigma-hat = PP^T + c(P + P^T)); the
-    KL_mean value assumes mu_G built with the population mu_X; ``sigma2`` is the target variance.
+    For the well-specified model X ~ N(mu_X, s2 I), Y = b + c X + xi, xi ~ N(0, tau2 I), OLS
+    with intercept on n pairs: theta1^T = c I + P with P = W^{-1} x^T xi and W = x^T x ~
+    Wishart_d(s2 I, n - 1). Conditioning on x, the Gaussian moments of xi (Wick) give
 
+        E Tr Sigma-hat   = d tau2 E tr W^{-1},
+        E Tr Sigma-hat^2 = tau2^2 [(d^2 + d) E tr W^{-2} + d E (tr W^{-1})^2]
+                           + c^2 tau2 (2 + 2d) E tr W^{-1},
+
+    Sigma-hat = PP^T + c (P + P^T), with the inverse-Wishart moments of
+    :func:`wishart_inverse_moments`; then with r = s2 c^2 / var
+
+        E KL_var  = 1/4 [d (r - 1)^2 + 2 (r - 1) r c^{-2} E Tr Sigma-hat
+                         + r^2 c^{-4} E Tr Sigma-hat^2],
+        E KL_mean = (d tau2 / n + d^2 tau2 / (n (n - d - 2))) / (2 var),
+
+    the latter for mu_G built with the population mu_X. Checked against Monte Carlo by the check
+    ``paper001.wishart_mc``.
+
+    Parameters
+    ----------
+    d : int
+        Dimension, >= 1.
+    n : int
+        Training-set size, > d + 4.
+    s2, c, tau2 : float
+        Variance of X, slope and noise variance of the model (:func:`model_params`).
+    var : float
+        Variance sigma^2 of the target N(mu, sigma^2 I), > 0.
+
+    Returns
+    -------
+    dict
+        ``var`` (E KL_var), ``mean`` (E KL_mean), ``tr_sigma``, ``tr_sigma2``.
+
+    See Also
+    --------
+    expected_kl_var_b_17 : the paper's large-n deterministic equivalent.
+    model_params, wishart_inverse_moments
+
+    References
+    ----------
+    Halder, App. B, eqs. (B.5)-(B.11) (the quantities whose expectations these are).
+
+    Examples
+    --------
     >>> s2, c, t2 = model_params(LinearDiffusionConfig(d=16, data_model="appendixB"))
     >>> round(expected_kl_wishart(16, 10**4, s2, c, t2, 1.0)["var"], 4)
     3.8555
     """
     d, n = check_int(d, "d", low=1), check_int(n, "n", low=2)
-    s2, c, tau2, sigma2 = (
-        _pos(v, k) for v, k in ((s2, "s2"), (c, "c"), (tau2, "tau2"), (sigma2, "sigma2"))
-    )
+    s2, c, tau2, var = (_pos(v, k) for v, k in ((s2, "s2"), (c, "c"), (tau2, "tau2"), (var, "var")))
     t1, t2, t11 = wishart_inverse_moments(d, n, s2)
     m = n - 1
     with np.errstate(over="ignore", under="ignore"):
-        s2, c, tau2, sigma2 = map(np.float64, (s2, c, tau2, sigma2))
+        s2, c, tau2, var = map(np.float64, (s2, c, tau2, var))
         e_tr = d * tau2 * t1
         e_tr2 = tau2**2 * ((d * d + d) * t2 + d * t11) + c * c * tau2 * (2 + 2 * d) * t1
-        r = s2 * c * c / sigma2
-        var = 0.25 * (d * (r - 1) ** 2 + 2 * (r - 1) * r / c**2 * e_tr + r**2 / c**4 * e_tr2)
-        mean = (d * tau2 / n + d * d * tau2 / (n * (m - d - 1))) / (2 * sigma2)
-    out = {"var": var, "mean": mean, "tr_sigma": e_tr, "tr_sigma2": e_tr2}
+        r = s2 * c * c / var
+        kl_var = 0.25 * (d * (r - 1) ** 2 + 2 * (r - 1) * r / c**2 * e_tr + r**2 / c**4 * e_tr2)
+        mean = (d * tau2 / n + d * d * tau2 / (n * (m - d - 1))) / (2 * var)
+    out = {"var": kl_var, "mean": mean, "tr_sigma": e_tr, "tr_sigma2": e_tr2}
     finite_result(list(out.values()), "the Wishart expectations")
     return {k: float(v) for k, v in out.items()}
 
@@ -513,9 +789,35 @@ def expected_kl_wishart(
 def hellinger_asymptote(d: int, T: float, lam: float, sigma: float) -> float:
     """Large-n limit H^2_inf = 1 - (2 sqrt(r)/(1+r))^{d/2}, r = 1/(1+u), forward data model.
 
-    Evaluated from log u (log r = -log(1 + u) by log-sum-exp), so tiny or huge ``sigma``, ``T``
-    and ``lam`` give the right value in [0, 1].
+    At n -> infinity the fit is the population regression and Sigma_G = sigma^2 r I, mu_G = mu
+    (forward model, u = e^{2T} Delta_T / sigma^2), so (3.4) gives this closed form (0.368 at
+    d = 16, 0.943 at d = 100 for the Fig. 3 setting). Evaluated from log u (log r = -log(1 + u)
+    by log-sum-exp), so tiny or huge ``sigma``, ``T`` and ``lam`` give the right value in [0, 1].
 
+    Parameters
+    ----------
+    d : int
+        Dimension, >= 1.
+    T, lam : float
+        Noising time and OU noise scale, > 0.
+    sigma : float
+        Standard deviation of the data, > 0.
+
+    Returns
+    -------
+    float
+        H^2_inf in [0, 1].
+
+    See Also
+    --------
+    hellinger_sq, expected_hellinger
+
+    References
+    ----------
+    Halder, Sec. 3.1, eq. (3.4), Fig. 3.
+
+    Examples
+    --------
     >>> round(hellinger_asymptote(100, 2.0, math.exp(-4), 1.0), 12)
     0.943209137847
     """
@@ -626,9 +928,34 @@ def _log_self(m: int, d: int, eps: float) -> float:
 def l2_gauss_kde(mu_G, Sigma_G, Y, eps: float) -> float:
     """E = int (rho_KDE - rho_G)^2 of (3.7), KDE (1/n) sum_k N(. | Y_k, eps^2 I); inf if singular.
 
-    ``Sigma_G`` symmetric positive semi-definite; a term beyond float64 (a tiny ``eps`` or
-    Sigma_G) raises ``ValueError`` (use :func:`delta_stat`, which stays in log space).
+    Every term is a Gaussian integral: int rho_G^2 = (4 pi)^{-d/2} det(Sigma_G)^{-1/2}, the
+    cross term (1/n) sum_k N(mu_G | Y_k, Sigma_G + eps^2 I) and the KDE pair sum.
 
+    Parameters
+    ----------
+    mu_G, Sigma_G : array_like
+        Mean (d,) and covariance (d, d) (symmetric positive semi-definite) of rho_G.
+    Y : array_like
+        The KDE centres, (n, d).
+    eps : float
+        KDE bandwidth (standard deviation), > 0.
+
+    Returns
+    -------
+    float
+        E; inf for a singular Sigma_G. A term beyond float64 (a tiny ``eps`` or Sigma_G) raises
+        ``ValueError`` (use :func:`delta_stat`, which stays in log space).
+
+    See Also
+    --------
+    delta_stat : E_TG - E_OG in log space.
+
+    References
+    ----------
+    Halder, Sec. 3.2, eqs. (3.6), (3.7).
+
+    Examples
+    --------
     >>> round(l2_gauss_kde([0.0], [[1.0]], np.zeros((1, 1)), 1.0), 15)
     0.0
     """
@@ -664,8 +991,36 @@ def delta_stat(mu_G, Sigma_G, Y_train, Y_orig, eps_T: float, eps_O: float) -> tu
     int rho_G^2 cancels and is dropped (it diverges for n <= d); the KDE self terms
     (1/m)(4 pi eps^2)^{-d/2} are combined analytically and cancel exactly (and are dropped) when
     eps_T^d n = eps_O^d N to relative 1e-9 in log space, as for eps = sigma m^{-1/d}; the rest
-    is a signed log-sum-exp of the four pieces (notes §3, Fig. 4 (a)-(c)).
+    is a signed log-sum-exp of the four pieces, so the sign is right where the linear-space
+    terms underflow (d = 100 near n = d, Fig. 4 (c)). The paper's (3.7) uses one symbol eps for
+    both KDEs; the Fig. 4 caption's eps_T and eps_O are used here.
 
+    Parameters
+    ----------
+    mu_G, Sigma_G : array_like
+        Mean (d,) and covariance (d, d) of rho_G.
+    Y_train : array_like
+        The training samples (n, d) (centres of the train KDE).
+    Y_orig : array_like
+        Fresh samples (N, d) of the data law (centres of the original KDE).
+    eps_T, eps_O : float
+        Bandwidths of the two KDEs, > 0.
+
+    Returns
+    -------
+    (sign, log_abs) : tuple of int and float
+        Delta = sign * exp(log_abs) (sign 0 and log_abs -inf for Delta = 0).
+
+    See Also
+    --------
+    l2_gauss_kde, prob_delta_positive
+
+    References
+    ----------
+    Halder, Sec. 3.2, eqs. (3.6), (3.7), Fig. 4.
+
+    Examples
+    --------
     >>> Yt = np.array([[0.0], [1.0]]); Yo = np.array([[0.0], [0.5], [1.0], [2.0]])
     >>> s, lg = delta_stat([0.5], [[0.1]], Yt, Yo, 0.3, 0.3)
     >>> E = l2_gauss_kde([0.5], [[0.1]], Yt, 0.3) - l2_gauss_kde([0.5], [[0.1]], Yo, 0.3)
@@ -703,6 +1058,30 @@ def simulate_generated(
 
     mu_X, sigma_X^2 are the estimates (3.2) if ``cfg.empirical_late_time`` else population values.
 
+    Parameters
+    ----------
+    cfg : LinearDiffusionConfig
+        The setting (data model, covariance form).
+    n : int
+        Training-set size, >= 2.
+    rng : numpy.random.Generator or int
+        Randomness.
+
+    Returns
+    -------
+    (mu_G, Sigma_G, Y) : tuple of numpy.ndarray
+        The generated Gaussian and the clean training samples Y (n, d).
+
+    See Also
+    --------
+    sample_training_pairs, fit_linear_denoiser, late_time_params, generated_gaussian
+
+    References
+    ----------
+    Halder, Sec. 3, eqs. (3.1)-(3.3), (3.8); App. B, eq. (B.1).
+
+    Examples
+    --------
     >>> mG, SG, Y = simulate_generated(LinearDiffusionConfig(d=3), 10, rng=1)
     >>> mG.shape, SG.shape, Y.shape
     ((3,), (3, 3), (10, 3))
@@ -714,9 +1093,65 @@ def simulate_generated(
     if cfg.empirical_late_time:
         mu_X, sX2 = late_time_params(Y, cfg.T, cfg.lam)
     else:
-        mu_X, sX2 = np.full(cfg.d, math.exp(-cfg.T) * cfg.mu), cfg.sigma_X2
-    mG, SG = generated_gaussian(theta0, theta1, mu_X, sX2, cfg.convention)
+        mu_X, sX2 = np.full(cfg.d, math.exp(-cfg.T) * cfg.mu), cfg.var_X
+    mG, SG = generated_gaussian(theta0, theta1, mu_X, sX2, printed=cfg.printed)
     return mG, SG, Y
+
+
+def simulate_slope_deviations(
+    cfg: LinearDiffusionConfig, n: int, reps: int, rng
+) -> tuple[np.ndarray, np.ndarray, float, float]:
+    """Fit ``reps`` training sets of size n: the slope deviations P and the mean errors.
+
+    With (s2, c, tau2) of :func:`model_params`, the fitted slope is theta1^T = c I + P, where
+    P = W^{-1} x^T xi is the App.-B deviation of (B.5) (W = x^T x the centred Gram matrix, xi the
+    regression noise); Sigma-hat_theta = P P^T + c (P + P^T). The mean error mu_G - mu uses the
+    population mu_X = e^{-T} mu (as the exact E[KL_mean] of :func:`expected_kl_wishart` does).
+
+    Parameters
+    ----------
+    cfg : LinearDiffusionConfig
+        The setting.
+    n : int
+        Training-set size, >= 2.
+    reps : int
+        Number of training sets, ``1 <= reps <= 10**6``.
+    rng : numpy.random.Generator or int
+        Randomness.
+
+    Returns
+    -------
+    (P, dm, s2, c) : tuple
+        P of shape (reps, d, d), dm = mu_G - mu of shape (reps, d), and s2, c.
+
+    See Also
+    --------
+    expected_kl_wishart : the exact moments of Tr Sigma-hat and Tr Sigma-hat^2.
+
+    References
+    ----------
+    Halder, App. B, eqs. (B.5)-(B.8).
+
+    Examples
+    --------
+    >>> P, dm, s2, c = simulate_slope_deviations(LinearDiffusionConfig(d=2), 8, 3, rng=0)
+    >>> P.shape, dm.shape, round(c, 6)
+    ((3, 2, 2), (3, 2), 3.728675)
+    """
+    _check_config(cfg)
+    n = check_int(n, "n", low=2)
+    reps = check_int(reps, "reps", low=1, high=_N_SIM_MAX)
+    check_allocation(reps * cfg.d * cfg.d, f"{reps} slope deviations in dimension {cfg.d}")
+    g = as_rng(rng)
+    s2, c, _ = model_params(cfg)
+    Ps, dm = [], []
+    mu_X = np.full(cfg.d, math.exp(-cfg.T) * cfg.mu)
+    for _ in range(reps):
+        X, Y = sample_training_pairs(cfg, n, g)
+        t0, t1 = fit_linear_denoiser(X, Y)
+        Ps.append(t1.T - c * np.eye(cfg.d))
+        dm.append(t0 + t1 @ mu_X - cfg.mu)
+    return np.array(Ps), np.array(dm), s2, c
 
 
 def prob_delta_positive(
@@ -728,6 +1163,34 @@ def prob_delta_positive(
     samples of N(mu, sigma^2 I) per simulation; ``2 <= n_sim <= 10**6`` (``>= 2`` for the
     standard error).
 
+    Parameters
+    ----------
+    cfg : LinearDiffusionConfig
+        The setting.
+    n : int
+        Training-set size, >= 2.
+    n_sim : int
+        Number of (training set, original set) draws.
+    rng : numpy.random.Generator or int
+        Randomness.
+    N : int, default 10**4
+        Size of each original set.
+
+    Returns
+    -------
+    (p, se) : tuple of float
+        The estimate of P(Delta > 0) and its standard error.
+
+    See Also
+    --------
+    delta_stat
+
+    References
+    ----------
+    Halder, Sec. 3.2, Fig. 4.
+
+    Examples
+    --------
     >>> p, se = prob_delta_positive(LinearDiffusionConfig(d=2), 50, 4, rng=0, N=200)
     >>> 0.0 <= p <= 1.0
     True
@@ -751,8 +1214,32 @@ def prob_delta_positive(
 def expected_hellinger(cfg: LinearDiffusionConfig, n: int, n_sim: int, rng) -> tuple[float, float]:
     """Monte Carlo <H^2> (3.4) over training sets (Fig. 3) and its standard error.
 
-    ``2 <= n_sim <= 10**6`` (``>= 2`` for the standard error).
+    Parameters
+    ----------
+    cfg : LinearDiffusionConfig
+        The setting.
+    n : int
+        Training-set size, >= 2.
+    n_sim : int
+        Number of training sets, ``2 <= n_sim <= 10**6``.
+    rng : numpy.random.Generator or int
+        Randomness.
 
+    Returns
+    -------
+    (mean, se) : tuple of float
+        The Monte Carlo mean of H^2 and its standard error.
+
+    See Also
+    --------
+    hellinger_sq, hellinger_asymptote
+
+    References
+    ----------
+    Halder, Sec. 3.1, eq. (3.4), Fig. 3.
+
+    Examples
+    --------
     >>> expected_hellinger(LinearDiffusionConfig(d=16), 10, 3, rng=0)[0]
     1.0
     """
@@ -786,8 +1273,35 @@ def _marginal_cross(A: np.ndarray, B: np.ndarray, s: float) -> float:
 def marginal_l2_exact(A, eps_A: float, B, eps_B: float) -> float:
     """Exact (4.1): sum_i int (rho_{A,i} - rho_{B,i})^2 for per-coordinate 1-D Gaussian KDEs.
 
-    ``A`` (nA, d) and ``B`` (nB, d) with bandwidths eps_A, eps_B (the paper: sigma/(set size)).
+    Each coordinate's integral is a double sum of Gaussian products,
+    int N(x|a, e_A^2) N(x|b, e_B^2) dx = N(a - b | 0, e_A^2 + e_B^2), so no grid is needed.
 
+    Parameters
+    ----------
+    A : array_like
+        Samples (nA, d) of the first set.
+    eps_A : float
+        Its bandwidth (the paper: sigma / nA), > 0.
+    B : array_like
+        Samples (nB, d) of the second set.
+    eps_B : float
+        Its bandwidth, > 0.
+
+    Returns
+    -------
+    float
+        The sum over coordinates of the exact L^2 distance.
+
+    See Also
+    --------
+    marginal_l2_grid : the paper's 16-point grid version.
+
+    References
+    ----------
+    Halder, Sec. 4, eq. (4.1).
+
+    Examples
+    --------
     >>> round(marginal_l2_exact(np.zeros((1, 1)), 1.0, np.ones((1, 1)), 1.0), 12)
     0.12479829408
     """
@@ -810,7 +1324,9 @@ def marginal_l2_grid(A, eps_A: float, B, eps_B: float, grid=None) -> float:
     """(4.1) on the paper's grid: mean over coordinates and grid points of (rho_A,i - rho_B,i)^2.
 
     Default grid: 16 equidistant points of [0, 1] (= mu +- 5 sigma for mu = 0.5, sigma = 0.1);
-    the author's normalisation (a mean, no Delta x), notes §5.19.
+    the normalisation of the author's code (a mean over grid points, no factor Delta x). With
+    the paper's eps = sigma / n the kernels are far narrower than the grid spacing, so this
+    under-resolves the integral; :func:`marginal_l2_exact` is exact.
 
     >>> round(marginal_l2_grid(np.full((1, 1), 0.5), 0.1, np.full((1, 1), 0.5), 0.1), 12)
     0.0

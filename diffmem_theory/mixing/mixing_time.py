@@ -1,7 +1,7 @@
 r"""Mixing time, KDE bandwidths and the OU-evolved empirical density of Halder (paper 001), Sec. 2.
 
-Notation (notes/paper_001.md): OU process dX = -X dt + sqrt(2 lam) dW (eq. 2.1, footnote 5),
-so a point x0 is carried to N(x0 e^{-t}, lam delta_t) with delta_t = 1 - e^{-2t}
+Notation: the OU process dX = -X dt + sqrt(2 lam) dW (Halder eq. (2.1), footnote 5; lam = 1 in the
+paper) carries a point x0 to N(x0 e^{-t}, lam delta_t I) with delta_t = 1 - e^{-2t}
 (:class:`diffmem_theory.core.schedules.OU`). Data are N(mu, sigma^2 I_d) with n training points.
 
 * :func:`t_mixing` -- the mixing (collapse) time t_M of eq. (2.9), the exact root of
@@ -15,7 +15,10 @@ so a point x0 is carried to N(x0 e^{-t}, lam delta_t) with delta_t = 1 - e^{-2t}
 * :func:`log_z1_z1c`, :func:`mixing_crossing_time` -- the decomposition (2.8) and the
   statistical (random-energy-model) check of t_M.
 * :func:`late_time_quadratic`, :func:`t_relaxation` -- the late-time expansion (2.12) with the
-  missing 1/delta_t restored (``corrected=True``) or as printed, and t_R.
+  missing 1/delta_t restored (``printed=False``) or as printed (``printed=True``), and t_R.
+
+The errata of Sec. 2 (eqs. (2.8), (2.10), (2.11), (2.12)) are catalogued in
+:mod:`diffmem_theory.mixing.errata`.
 """
 
 from __future__ import annotations
@@ -157,15 +160,53 @@ def t_mixing(
         t_M = 1/2 log(1 + sigma^2 / (lam (n^{2/d} - 1)))
             = 1/2 log1p(sigma^2 / (lam expm1(2 log(n) / d))),
 
-    the exact root of n^{2/d} = (lam delta_t + sigma^2 e^{-2t}) / (lam delta_t) (notes §1.2;
-    ``lam`` is the OU noise scale of footnote 5, 1 in the paper). It is Biroli et al.'s
-    collapse time t_C. Pass ``log_n`` instead of ``n`` for huge n (e.g. n = e^d). With ``dps``
-    the value is an ``mpmath.mpf`` computed at that many digits. The float64 path works in log
-    space (log1p(x) = softplus(log x)), so huge or tiny sigma, lam and n give the right value
-    (0.0 where t_M underflows).
+    the exact root of n^{2/d} = (lam delta_t + sigma^2 e^{-2t}) / (lam delta_t): the time at
+    which the self term of the empirical density (2.7) at a training point equals the n - 1
+    others, each of which carries the data spread sigma^2 e^{-2t} (Halder, Sec. 2.2; the
+    condition is linear in y = e^{-2t}, see :func:`diffmem_theory.mixing.symbolic.t_mixing_solved`).
+    It is Biroli et al.'s collapse time t_C.
 
-    Raises ``ValueError`` for sigma <= 0, d < 1, n < 2 (log_n < log 2) or lam <= 0.
+    Parameters
+    ----------
+    sigma : float
+        Standard deviation of the data N(mu, sigma^2 I_d), > 0.
+    d : int
+        Dimension, >= 1.
+    n : int, optional
+        Number of training points, >= 2. Give exactly one of ``n`` and ``log_n``.
+    log_n : float, optional
+        log n (>= log 2), for n beyond any integer type (e.g. n = e^d).
+    lam : float, default 1.0
+        OU noise scale of footnote 5 (dX = -X dt + sqrt(2 lam) dW), > 0; 1 in the paper.
+    dps : int, optional
+        If given, evaluate in mpmath at ``dps`` decimal digits and return an ``mpmath.mpf``.
 
+    Returns
+    -------
+    float or mpmath.mpf
+        t_M >= 0. The float64 path works in log space (log1p(x) = softplus(log x)), so huge or
+        tiny sigma, lam and n give the right value (0.0 where t_M underflows).
+
+    Raises
+    ------
+    ValueError
+        For sigma <= 0, d < 1, n < 2 (log_n < log 2), lam <= 0, or both or neither of ``n``
+        and ``log_n``.
+
+    See Also
+    --------
+    t_mixing_leading : the leading order sigma^2 / (2 lam n^{2/d}).
+    diffmem_theory.mixing.symbolic.t_mixing_expr : the sympy form (``dps=`` is the mpmath twin).
+    kde_bandwidth : ``rule="mixing"`` is sqrt(2 t_M), eq. (2.10).
+
+    References
+    ----------
+    Halder, "From memorization to generalization: a theoretical framework for diffusion-based
+    generative models", Sec. 2.2, eq. (2.9). Biroli, Bonnaire, de Bortoli, Mezard, "Dynamical
+    regimes of diffusion models" (collapse time t_C).
+
+    Examples
+    --------
     >>> round(t_mixing(1.0, 16, 10**4), 12)
     0.190065204033
     >>> round(t_mixing(1.0, 1000, log_n=1000.0), 12)   # n = e^d
@@ -194,8 +235,30 @@ def t_mixing_leading(
     r"""Leading order of eq. (2.9): t_M ~ sigma^2 / (2 lam n^{2/d}).
 
     Valid when sigma^2 / n^{2/d} << 1 and n^{2/d} >> 1 (log n / d >> log sigma); the relative
-    error of :func:`t_mixing` against it is O(sigma^2 n^{-2/d}) + O(n^{-2/d}).
+    error of :func:`t_mixing` against it is O(sigma^2 n^{-2/d}) + O(n^{-2/d}) (the second term
+    of the series in x = n^{-2/d}, :func:`diffmem_theory.mixing.symbolic.t_mixing_series`).
 
+    Parameters
+    ----------
+    sigma, d, n, log_n, lam
+        As in :func:`t_mixing`.
+
+    Returns
+    -------
+    float
+        sigma^2 n^{-2/d} / (2 lam), computed in log space where a factor leaves the normal range.
+
+    See Also
+    --------
+    t_mixing : the exact root of (2.9).
+    diffmem_theory.mixing.symbolic.t_mixing_leading_expr : the sympy form.
+
+    References
+    ----------
+    Halder, Sec. 2.2, eq. (2.9) (the "~" form).
+
+    Examples
+    --------
     >>> round(t_mixing_leading(1.0, 16, 10**4), 12)
     0.158113883008
     >>> round(t_mixing_leading(1.0, 10, log_n=100.0) / t_mixing(1.0, 10, log_n=100.0), 6)
@@ -215,11 +278,39 @@ def t_speciation(
     r"""Speciation time t_S = 1/2 log Lambda of Biroli et al. (OU convention, lam = 1).
 
     Lambda is the largest eigenvalue of the data covariance: given directly, from ``cov``, or
-    from the (biased) sample covariance of ``samples``. It is the sufficient condition for
-    lambda_min(Sigma_t) > 0 with the printed Sigma_t of eq. (2.12) (notes §1.3); the corrected
-    form needs t > 1/2 log(1 + Lambda). t_S < 0 (Lambda < 1) means no speciation transition.
-    It sits next to the collapse time t_C = t_M of :func:`t_mixing`.
+    from the (biased) sample covariance of ``samples``. For t > t_S the printed Sigma_t of
+    eq. (2.12), e^{2t} I - Cov_{pi_t}(y), is positive definite whenever the tilt of pi_t does
+    not enlarge the covariance, Cov_{pi_t}(y) <= Lambda I (our sufficient condition; it holds for
+    Gaussian data, whose tilted covariance is C (I + aC)^{-1} <= C, and for two-point data +-m);
+    the corrected Sigma_t = e^{2t} I - Cov_{pi_t}(y) / delta_t needs t > 1/2 log(1 + Lambda).
+    t_S < 0 (Lambda < 1) means no speciation transition. It sits next to the collapse time
+    t_C = t_M of :func:`t_mixing`.
 
+    Parameters
+    ----------
+    Lambda : float, optional
+        The largest covariance eigenvalue, > 0.
+    cov : array_like, optional
+        A (d, d) symmetric positive semi-definite data covariance.
+    samples : array_like, optional
+        Data of shape (n, d); the biased sample covariance is used.
+
+    Returns
+    -------
+    float
+        1/2 log Lambda (give exactly one of the three inputs).
+
+    See Also
+    --------
+    t_relaxation : the time after which Sigma_t of (2.12) is positive definite.
+
+    References
+    ----------
+    Biroli, Bonnaire, de Bortoli, Mezard, "Dynamical regimes of diffusion models" (t_S);
+    Halder, Sec. 2.3, text after eq. (2.12).
+
+    Examples
+    --------
     >>> round(t_speciation(math.e ** 2), 12)
     1.0
     >>> round(t_speciation(cov=np.diag([4.0, 1.0])), 12) == round(math.log(2.0), 12)
@@ -257,6 +348,38 @@ def kde_bandwidth(
     * ``"mixing"``: sqrt(2 t_M), eq. (2.10) with t_M of :func:`t_mixing`;
     * ``"silverman"``: (4/(d+2))^{1/(d+4)} sigma n^{-1/(d+4)}, eq. (2.11) (AMISE-optimal).
 
+    The paper identifies the three to leading order; they differ at moderate d (d = 16, n = 25:
+    0.818 leading vs 1.051 mixing) and, at fixed log n / d, even as d -> infinity (errata
+    ``paper001.eq2_10_bandwidth`` and ``paper001.eq2_11_silverman_leading``).
+
+    Parameters
+    ----------
+    sigma : float
+        Standard deviation of the data, > 0.
+    d : int
+        Dimension, >= 1.
+    n, log_n
+        The number of samples or its logarithm (exactly one), as in :func:`t_mixing`.
+    rule : {"leading", "mixing", "silverman"}
+        Which bandwidth.
+
+    Returns
+    -------
+    float
+        The bandwidth epsilon (a standard deviation of the Gaussian kernel).
+
+    See Also
+    --------
+    kde_mise_optimal_bandwidth : the exact-MISE optimum for Gaussian data.
+    t_mixing : t_M of eq. (2.9).
+
+    References
+    ----------
+    Halder, Sec. 2.2, eqs. (2.10), (2.11); B. W. Silverman, "Density Estimation for Statistics
+    and Data Analysis" (1986), Sec. 4.3 (the normal-reference rule).
+
+    Examples
+    --------
     >>> round(kde_bandwidth(1.0, 16, 10**4), 10)
     0.5623413252
     >>> [round(kde_bandwidth(1.0, 16, 10**4, rule=r), 10) for r in BANDWIDTH_RULES]
@@ -287,12 +410,43 @@ def kde_mise_gaussian(
         MISE = (1/n)(4 pi h^2)^{-d/2} + (1 - 1/n)(4 pi (sigma^2 + h^2))^{-d/2}
                - 2 (2 pi (2 sigma^2 + h^2))^{-d/2} + (4 pi sigma^2)^{-d/2}
 
-    (notes §2 C5'; classical). Evaluated as (4 pi sigma^2)^{-d/2} times a bracket in r = h^2/sigma^2
-    with ``expm1`` so that the cancellation 1 - 2(1 + r/2)^{-d/2} + (1 + r)^{-d/2} = O(r^2) is
-    benign; ``log=True`` returns log MISE (no underflow for large d). Everything is in log space
-    (log r = 2 log(h/sigma), log1p(r) = softplus(log r)), so any h, sigma > 0 work; a MISE beyond
-    float64 (tiny sigma or h) raises ``ValueError`` unless ``log=True``.
+    (classical: each term is an integral of a product of two Gaussians, int N(x|a, A) N(x|b, B) dx =
+    N(a|b, A + B), averaged over the samples). Evaluated as (4 pi sigma^2)^{-d/2} times a bracket in
+    r = h^2/sigma^2 with ``expm1`` so that the cancellation 1 - 2(1 + r/2)^{-d/2} + (1 + r)^{-d/2} =
+    O(r^2) is benign; ``log=True`` returns log MISE (no underflow for large d). Everything is in log
+    space (log r = 2 log(h/sigma), log1p(r) = softplus(log r)), so any h, sigma > 0 work; a MISE
+    beyond float64 (tiny sigma or h) raises ``ValueError`` unless ``log=True``.
 
+    Parameters
+    ----------
+    h : float
+        Bandwidth (kernel standard deviation), > 0.
+    sigma : float
+        Standard deviation of the data, > 0.
+    d : int
+        Dimension, >= 1.
+    n, log_n
+        The number of samples or its logarithm (exactly one), as in :func:`t_mixing`.
+    log : bool, default False
+        Return log MISE.
+
+    Returns
+    -------
+    float
+        MISE (or its logarithm).
+
+    See Also
+    --------
+    kde_mise_optimal_bandwidth : the minimiser in h.
+    kde_bandwidth : the bandwidths of Halder eqs. (2.10), (2.11).
+
+    References
+    ----------
+    M. P. Wand and M. C. Jones, "Kernel Smoothing" (1995) (exact MISE of a Gaussian KDE for
+    normal data); Halder, Sec. 2.2.
+
+    Examples
+    --------
     >>> round(kde_mise_gaussian(0.5, 1.0, 1, 100), 10)
     0.0056037668
     >>> round(kde_mise_gaussian(0.5, 1.0, 1000, 10**6, log=True), 4)
@@ -323,12 +477,34 @@ def kde_mise_optimal_bandwidth(
 ) -> float:
     r"""The bandwidth h minimising :func:`kde_mise_gaussian` (bounded search on log h).
 
-    Compare with :func:`kde_bandwidth` (notes §2 C5'): at (sigma, d, n) = (1, 16, 10^4) the
-    optimum is 0.6730 against Silverman 0.5852, sigma n^{-1/d} = 0.5623, sqrt(2 t_M) = 0.6165.
+    Compare with :func:`kde_bandwidth`: at (sigma, d, n) = (1, 16, 10^4) the optimum is 0.6730
+    against Silverman 0.5852, sigma n^{-1/d} = 0.5623, sqrt(2 t_M) = 0.6165, so the mixing-time
+    bandwidth is the closest of the paper's three ("the mixing time-scale is optimal", Sec. 2.2).
 
-    The search maximises log(1 - MISE/(4 pi sigma^2)^{-d/2}), which resolves the shallow minimum
-    at large d (d = 100, n = 10^4: 1.197) where MISE itself is flat to 1e-14.
+    The search (a 1501-point grid on log h in [log sigma - 12, log sigma + 3], refined by a
+    bounded Brent search to 1e-12) maximises log(1 - MISE/(4 pi sigma^2)^{-d/2}), which resolves
+    the shallow minimum at large d (d = 100, n = 10^4: 1.197) where MISE itself is flat to 1e-14.
 
+    Parameters
+    ----------
+    sigma, d, n, log_n
+        As in :func:`kde_mise_gaussian`.
+
+    Returns
+    -------
+    float
+        The optimal bandwidth h.
+
+    See Also
+    --------
+    kde_mise_gaussian, kde_bandwidth
+
+    References
+    ----------
+    Halder, Sec. 2.2, eqs. (2.10), (2.11).
+
+    Examples
+    --------
     >>> round(kde_mise_optimal_bandwidth(1.0, 16, 10**4), 4)
     0.673
     """
@@ -359,17 +535,45 @@ def kde_mise_optimal_bandwidth(
 
 
 def log_rho_hat(
-    x: ArrayLike, samples: ArrayLike, t: float, *, lam: float = 1.0, backend: str = "numba"
+    x: ArrayLike, t: float, samples: ArrayLike, *, lam: float = 1.0, backend: str = "numba"
 ) -> Any:
     r"""log of the OU-evolved empirical density, Halder eq. (2.7):
 
         rho_hat(t, x) = (1/n) sum_k N(x | x_k e^{-t}, lam delta_t I_d),
 
-    via the fused log-sum-exp kernel: lse - log n - (d/2) log(2 pi lam delta_t). ``x`` is (d,)
-    (returns a float) or (B, d) (returns (B,)).
+    via the fused log-sum-exp kernel: lse - log n - (d/2) log(2 pi lam delta_t).
 
+    Parameters
+    ----------
+    x : array_like
+        Query points, (d,) or (B, d).
+    t : float
+        OU time, > 0.
+    samples : array_like
+        The training set x_1, ..., x_n, shape (n, d).
+    lam : float, default 1.0
+        OU noise scale (footnote 5), > 0.
+    backend : str, default "numba"
+        Backend of :func:`diffmem_theory.kernels.softmax_weighted_sum`.
+
+    Returns
+    -------
+    float or numpy.ndarray
+        log rho_hat(t, x): a float for (d,) input, shape (B,) for (B, d).
+
+    See Also
+    --------
+    score_rho_hat : its gradient in x.
+    log_z1_z1c : the split (2.8) into the self term and the others.
+
+    References
+    ----------
+    Halder, Sec. 2.2, eq. (2.7).
+
+    Examples
+    --------
     >>> X = np.array([[1.0, 0.0], [-1.0, 0.0]])
-    >>> round(float(log_rho_hat([0.0, 0.0], X, 1.0)), 10)
+    >>> round(float(log_rho_hat([0.0, 0.0], 1.0, X)), 10)
     -1.7707224299
     """
     X = _samples(samples)
@@ -391,17 +595,46 @@ def log_rho_hat(
 
 
 def score_rho_hat(
-    x: ArrayLike, samples: ArrayLike, t: float, *, lam: float = 1.0, backend: str = "numba"
+    x: ArrayLike, t: float, samples: ArrayLike, *, lam: float = 1.0, backend: str = "numba"
 ) -> np.ndarray:
     r"""Score of the empirical OU density (2.7): grad_x log rho_hat(t, x) (eq. 2.2),
 
         s(x, t) = (e^{-t} sum_k w_k x_k - x) / (lam delta_t),
         w_k = softmax_k(-|x - x_k e^{-t}|^2 / (2 lam delta_t)),
 
-    through the fused kernel. ``x`` (d,) gives (d,), (B, d) gives (B, d).
+    through the fused kernel. It is the score that the memorizing reverse dynamics (2.2)
+    follows: driven by it, the reverse process returns to the training points.
 
+    Parameters
+    ----------
+    x : array_like
+        Query points, (d,) or (B, d).
+    t : float
+        OU time, > 0.
+    samples : array_like
+        The training set, shape (n, d).
+    lam : float, default 1.0
+        OU noise scale (footnote 5), > 0.
+    backend : str, default "numba"
+        Backend of :func:`diffmem_theory.kernels.softmax_weighted_sum`.
+
+    Returns
+    -------
+    numpy.ndarray
+        The score, (d,) for (d,) input, (B, d) for (B, d).
+
+    See Also
+    --------
+    log_rho_hat : the log-density whose gradient this is.
+
+    References
+    ----------
+    Halder, Sec. 2.1-2.2, eqs. (2.2), (2.7).
+
+    Examples
+    --------
     >>> X = np.array([[1.0, 0.0], [-1.0, 0.0]])
-    >>> score_rho_hat([0.0, 0.5], X, 1.0).round(6).tolist()
+    >>> score_rho_hat([0.0, 0.5], 1.0, X).round(6).tolist()
     [0.0, -0.578259]
     """
     X = _samples(samples)
@@ -418,20 +651,49 @@ def score_rho_hat(
 
 
 def log_z1_z1c(
-    samples: ArrayLike, t: float, z: ArrayLike, *, index: int = 0, lam: float = 1.0
+    z: ArrayLike, t: float, samples: ArrayLike, *, index: int = 0, lam: float = 1.0
 ) -> tuple[Any, Any]:
     r"""(log Z_1, log Z_{1^c}) of Halder eq. (2.8) at x = x_i e^{-t} + sqrt(lam delta_t) z.
 
         Z_1    = (1/n) N(x | x_i e^{-t}, lam delta_t),
         Z_{1^c} = (1/n) sum_{k != i} N(x | x_k e^{-t}, lam delta_t),
 
-    so rho_hat(t, x) = Z_1 + Z_{1^c} (the paper's "rho_T(t, x)" is a typo for rho_hat). Both
-    include the normaliser (2 pi lam delta_t)^{-d/2} that the paper drops. ``z`` is (d,) or
-    (R, d) (R draws, arrays returned). Needs n >= 2.
+    so rho_hat(t, x) = Z_1 + Z_{1^c} (the paper's "rho_T(t, x)" is a typo for rho_hat, erratum
+    ``paper001.eq2_8_rho_T``). Both include the normaliser (2 pi lam delta_t)^{-d/2} that the
+    paper drops.
 
+    Parameters
+    ----------
+    z : array_like
+        The standard-normal noise that places the state, (d,) or (R, d) (R draws).
+    t : float
+        OU time, > 0.
+    samples : array_like
+        The training set, shape (n, d) with n >= 2.
+    index : int, default 0
+        The training point i the state starts from.
+    lam : float, default 1.0
+        OU noise scale (footnote 5), > 0.
+
+    Returns
+    -------
+    (log_z1, log_z1c) : tuple of float or of numpy.ndarray
+        Floats for (d,) ``z``, arrays of shape (R,) for (R, d).
+
+    See Also
+    --------
+    log_rho_hat : log(Z_1 + Z_{1^c}).
+    mixing_crossing_time : where log Z_{1^c} overtakes log Z_1.
+
+    References
+    ----------
+    Halder, Sec. 2.2, eq. (2.8).
+
+    Examples
+    --------
     >>> X = np.array([[1.0, 0.0], [-1.0, 0.0]])
-    >>> l1, l1c = log_z1_z1c(X, 1.0, [0.0, 0.0])
-    >>> bool(np.isclose(np.logaddexp(l1, l1c), log_rho_hat(X[0] / math.e, X, 1.0)))
+    >>> l1, l1c = log_z1_z1c([0.0, 0.0], 1.0, X)
+    >>> bool(np.isclose(np.logaddexp(l1, l1c), log_rho_hat(X[0] / math.e, 1.0, X)))
     True
     """
     X = _samples(samples)
@@ -457,18 +719,46 @@ def log_z1_z1c(
 
 
 def mixing_crossing_time(
-    samples: ArrayLike, z: ArrayLike, t_grid: ArrayLike, *, index: int = 0, lam: float = 1.0
+    z: ArrayLike, t_grid: ArrayLike, samples: ArrayLike, *, index: int = 0, lam: float = 1.0
 ) -> float:
     r"""First time on ``t_grid`` where log Z_{1^c} - log Z_1 of eq. (2.8) turns positive.
 
     The statistical (random-energy-model) counterpart of t_M (text after eq. 2.8): Z_{1^c} < Z_1
-    for t < t_M. ``z`` is one fixed (d,) draw reused at every t; the crossing is linearly
-    interpolated between grid points. Returns nan if there is no crossing on the grid, and
-    ``t_grid[0]`` if the difference is already positive there.
+    for t < t_M. The crossing is linearly interpolated between grid points.
 
+    Parameters
+    ----------
+    z : array_like
+        One fixed (d,) standard-normal draw, reused at every t.
+    t_grid : array_like
+        Increasing positive times, at least 2.
+    samples : array_like
+        The training set, shape (n, d) with n >= 2.
+    index : int, default 0
+        The training point the state starts from.
+    lam : float, default 1.0
+        OU noise scale (footnote 5), > 0.
+
+    Returns
+    -------
+    float
+        The crossing time; nan if there is no crossing on the grid, ``t_grid[0]`` if the
+        difference is already positive there.
+
+    See Also
+    --------
+    log_z1_z1c : the two terms of (2.8).
+    t_mixing : the annealed prediction t_M of eq. (2.9).
+
+    References
+    ----------
+    Halder, Sec. 2.2, eq. (2.8) and the text after it.
+
+    Examples
+    --------
     >>> rng = np.random.default_rng(0)
     >>> X = rng.standard_normal((148, 50))
-    >>> tc = mixing_crossing_time(X, rng.standard_normal(50), np.linspace(0.05, 3, 60))
+    >>> tc = mixing_crossing_time(rng.standard_normal(50), np.linspace(0.05, 3, 60), X)
     >>> abs(tc - t_mixing(1.0, 50, 148)) < 0.6
     True
     """
@@ -479,7 +769,7 @@ def mixing_crossing_time(
     zz = as_float_array(z, "z", ndim=1, dtype=np.float64)
     diff = np.empty(tg.size)
     for j, tj in enumerate(tg):
-        l1, l1c = log_z1_z1c(X, float(tj), zz, index=index, lam=lam)
+        l1, l1c = log_z1_z1c(zz, float(tj), X, index=index, lam=lam)
         diff[j] = l1c - l1
     pos = np.nonzero(diff > 0)[0]
     if pos.size == 0:
@@ -501,7 +791,8 @@ class LateTimeQuadratic(NamedTuple):
 
     ``mean`` = <y>_{pi_t}, ``cov`` = Cov_{pi_t}(y) of the tilted law pi_t(y) ~ rho(0, y)
     exp(-|y|^2 e^{-2t} / (2 delta_t)); ``constant`` = -(d/2) log(2 pi delta_t) + log E_rho0 of
-    the tilt (the x-independent term missing in the paper).
+    the tilt (the x-independent term missing in the paper); ``Sigma_t`` the matrix of the
+    quadratic term (corrected or as printed, see :func:`late_time_quadratic`).
     """
 
     t: float
@@ -537,7 +828,7 @@ def late_time_quadratic(
     *,
     mean: ArrayLike | None = None,
     cov: ArrayLike | None = None,
-    corrected: bool = True,
+    printed: bool = False,
 ) -> LateTimeQuadratic:
     r"""Late-time quadratic expansion of log rho(t, x), Halder eq. (2.12) (OU, lam = 1).
 
@@ -545,18 +836,49 @@ def late_time_quadratic(
 
         log rho(t, x) = -(d/2) log(2 pi delta_t) + log E_rho0[e^{-a|y|^2/2}]
                         + u . <y>_{pi_t} / delta_t - u . Sigma_t u / (2 delta_t) + O(u^3),
-        Sigma_t = e^{2t} I - Cov_{pi_t}(y) / delta_t       (``corrected=True``, notes §5.4),
-        Sigma_t = e^{2t} I - Cov_{pi_t}(y)                 (``corrected=False``, as printed).
+        Sigma_t = e^{2t} I - Cov_{pi_t}(y) / delta_t       (``printed=False``, corrected),
+        Sigma_t = e^{2t} I - Cov_{pi_t}(y)                 (``printed=True``, as printed).
 
-    rho(0) is the empirical measure of ``samples`` (then rho(t) = rho_hat of eq. 2.7), or the
-    Gaussian N(mean, cov) (then the corrected expansion is exact: no O(u^3) term).
+    Our derivation: rho(t, x) = E_rho0 N(x | y e^{-t}, delta_t I); expanding the exponent,
+    -|x|^2/(2 delta_t) + u.y/delta_t - a|y|^2/2 with |x|^2 = e^{2t}|u|^2, the y-integral is the
+    cumulant generating function of pi_t at u/delta_t, whose second-order term is
+    u . Cov_{pi_t}(y) u / (2 delta_t^2): hence the 1/delta_t in Sigma_t that the printed form
+    misses (erratum ``paper001.eq2_12_printed_sigma``), and the constant log E_rho0[e^{-a|y|^2/2}]
+    that the paper drops.
 
+    Parameters
+    ----------
+    t : float
+        OU time, > 0 (e^{2t} must fit in float64).
+    samples : array_like, optional
+        rho(0) is the empirical measure of these (n, d) points (then rho(t) = rho_hat of (2.7)).
+    mean, cov : array_like, optional
+        Or rho(0) = N(mean, cov) (then the corrected expansion is exact: no O(u^3) term).
+    printed : bool, default False
+        Use Sigma_t as printed (without 1/delta_t).
+
+    Returns
+    -------
+    LateTimeQuadratic
+        The constant, the tilted mean and covariance, Sigma_t; ``.log_density(x)`` evaluates it.
+
+    See Also
+    --------
+    t_relaxation : the time after which Sigma_t is positive definite.
+    log_rho_hat : the exact log-density for the empirical measure.
+
+    References
+    ----------
+    Halder, Sec. 2.3, eq. (2.12).
+
+    Examples
+    --------
     >>> q = late_time_quadratic(1.0, mean=np.zeros(1), cov=np.eye(1))
     >>> round(float(q.Sigma_t[0, 0]), 12)   # e^{2t} - 1/(delta_t (1 + a)) = e^{2t} - 1
     6.389056098931
     """
     tt = _time(t)
-    check_bool(corrected, "corrected")
+    check_bool(printed, "printed")
     e2t = exp_or_raise(2.0 * tt, "e^{2t} (the Sigma_t of eq. (2.12))")
     delta = -math.expm1(-2.0 * tt)
     a = 1.0 / (e2t * delta)  # e^{-2t} / delta_t
@@ -595,7 +917,7 @@ def late_time_quadratic(
         C = np.linalg.solve(A, C0)
         C = 0.5 * (C + C.T)
         log_tilt = -0.5 * np.linalg.slogdet(A)[1] - 0.5 * a * float(m0 @ mu)
-    Sigma = e2t * np.eye(d) - (C / delta if corrected else C)
+    Sigma = e2t * np.eye(d) - (C if printed else C / delta)
     const = -0.5 * d * math.log(2.0 * math.pi * delta) + log_tilt
     finite_result(Sigma, "Sigma_t")
     return LateTimeQuadratic(tt, float(finite_result(const, "the constant term")), mu, C, Sigma)
@@ -606,18 +928,50 @@ def t_relaxation(
     *,
     mean: ArrayLike | None = None,
     cov: ArrayLike | None = None,
-    corrected: bool = True,
+    printed: bool = False,
     t_max: float = 20.0,
 ) -> float:
-    r"""t_R: the time after which lambda_min(Sigma_t) > 0 in eq. (2.12) (notes §1.3).
+    r"""t_R: the time after which lambda_min(Sigma_t) > 0 in eq. (2.12).
 
-    Sigma_t from :func:`late_time_quadratic`. Found as the last sign change of
-    lambda_min(Sigma_t) on a log-spaced grid of (1e-4, t_max], refined with Brent's method;
-    0.0 if lambda_min > 0 on the whole grid (e.g. any single Gaussian, for either form).
-    ``t_max`` is at most 350 (e^{2t} must fit in float64).
-    Bounds (Lambda = largest data-covariance eigenvalue): t_R <= 1/2 log(1 + Lambda)
-    (corrected) and t_R <= 1/2 log Lambda = :func:`t_speciation` (printed form).
+    The paper names t_R (text after eq. (2.12)) but gives no formula; we define it as the last
+    time at which the quadratic model stops being a (concave) Gaussian in x. Sigma_t from
+    :func:`late_time_quadratic`. Found as the last sign change of lambda_min(Sigma_t) on a
+    log-spaced grid of (1e-4, t_max], refined with Brent's method; 0.0 if lambda_min > 0 on the
+    whole grid (e.g. any single Gaussian, for either form). Bounds where the tilt does not
+    enlarge the covariance, Cov_{pi_t}(y) <= Lambda I (Lambda = largest data-covariance
+    eigenvalue; see :func:`t_speciation`): t_R <= 1/2 log(1 + Lambda)
+    (corrected) and t_R <= 1/2 log Lambda = :func:`t_speciation` (printed form); both are
+    attained for two-point data +-m 1_d.
 
+    Parameters
+    ----------
+    samples, mean, cov
+        rho(0), as in :func:`late_time_quadratic`.
+    printed : bool, default False
+        Use Sigma_t as printed in (2.12).
+    t_max : float, default 20.0
+        End of the search grid, in (1e-3, 350] (e^{2t} must fit in float64).
+
+    Returns
+    -------
+    float
+        t_R >= 0.
+
+    Raises
+    ------
+    ValueError
+        If lambda_min(Sigma_t) is still <= 0 at ``t_max``.
+
+    See Also
+    --------
+    late_time_quadratic, t_speciation
+
+    References
+    ----------
+    Halder, Sec. 2.3, text after eq. (2.12).
+
+    Examples
+    --------
     >>> t_relaxation(mean=np.zeros(3), cov=np.diag([9.0, 1.0, 0.1]))
     0.0
     >>> Y = np.array([[3.0, 0.0], [-3.0, 0.0]])   # Lambda = 9
@@ -627,7 +981,7 @@ def t_relaxation(
     tm = check_scalar(t_max, "t_max", low=1e-3, low_open=True, high=_T_MAX_LATE)
 
     def lam_min(t: float) -> float:
-        q = late_time_quadratic(t, samples, mean=mean, cov=cov, corrected=corrected)
+        q = late_time_quadratic(t, samples, mean=mean, cov=cov, printed=printed)
         return float(np.linalg.eigvalsh(q.Sigma_t)[0])
 
     grid = np.geomspace(1e-4, tm, 400)

@@ -3,10 +3,10 @@ r"""Sympy derivations for Halder (paper 001): the mixing time (2.9) and the <KL_
 Each function returns sympy expressions in the module-level symbols below; the tests hold them
 against the numeric twins :func:`diffmem_theory.mixing.mixing_time.t_mixing`,
 :func:`diffmem_theory.mixing.mixing_time.t_mixing_leading` and
-:func:`diffmem_theory.mixing.linear_model.expected_kl_var_B17` (and the mpmath versions of
-:mod:`diffmem_theory.mixing.hiprec`).
+:func:`diffmem_theory.mixing.linear_model.expected_kl_var_b_17` (and the mpmath versions of
+:mod:`diffmem_theory.mixing.linear_model_mp`).
 
-Mixing time (notes §1.2), OU noise scale ``lam`` (footnote 5; 1 in the paper):
+Mixing time (Sec. 2.2), OU noise scale ``lam`` (footnote 5; 1 in the paper):
 
 * :func:`t_mixing_condition` -- n^{2/d} = (lam delta_t + sigma^2 e^{-2t}) / (lam delta_t);
 * :func:`t_mixing_solved` -- that condition solved for t (it is linear in y = e^{-2t}), which
@@ -15,21 +15,21 @@ Mixing time (notes §1.2), OU noise scale ``lam`` (footnote 5; 1 in the paper):
   (sigma^2/(2 lam) - sigma^4/(4 lam^2)) x^2 + ..., whose first term is t_mixing_leading and whose
   second holds both O(.) corrections of the paper (the -1 and the log).
 
-(B.17) (notes §2.1):
+(B.17) (App. B), with T_CUT the one-step noising time T of the linear model:
 
 * :func:`kl_var_quadratic_expr` -- (B.10)-(B.11): 1/4 tr sigma-hat_G^2 with sigma-hat_G =
   k Sigma-hat_theta + u I (B.6) written through the traces tr Sigma-hat, tr Sigma-hat^2;
-* :func:`b17_derived_expr` -- that expression with the deterministic equivalents (B.12),
-  (B.14), (B.16) substituted; :func:`b17_printed_expr` -- (B.17) as printed;
-  :func:`b17_u_expr` -- the simplified u-form; :func:`b17_u_form_residual` -- all three agree;
-* :func:`b17_structure` -- the alpha -> 0 limit d u^2/4, d/dalpha > 0, and the late-time
+* :func:`b_17_derived_expr` -- that expression with the deterministic equivalents (B.12),
+  (B.14), (B.16) substituted; :func:`b_17_printed_expr` -- (B.17) as printed;
+  :func:`b_17_u_expr` -- the simplified u-form; :func:`b_17_u_form_residual` -- all three agree;
+* :func:`b_17_structure` -- the alpha -> 0 limit d u^2/4, d/dalpha > 0, and the late-time
   parameterisation u = lam-hat (1 - e^{-2T}) making the leading term proportional to lam^2.
 
 >>> t_mixing_series(1)
 sigma**2*x/(2*lam)
 >>> sp.expand(t_mixing_series(2).coeff(X, 2) - (SIGMA**2 / (2 * LAM) - SIGMA**4 / (4 * LAM**2)))
 0
->>> sp.simplify(b17_u_form_residual())
+>>> sp.simplify(b_17_u_form_residual())
 0
 """
 
@@ -43,23 +43,23 @@ from diffmem_theory._validation import check_int
 
 __all__ = [
     "ALPHA",
-    "B17_T",
     "DELTA_T",
     "LAM",
     "LAM_HAT",
     "SIGMA",
     "TR1",
     "TR2",
+    "T_CUT",
     "D",
     "N",
     "T",
     "U",
     "X",
-    "b17_derived_expr",
-    "b17_printed_expr",
-    "b17_structure",
-    "b17_u_expr",
-    "b17_u_form_residual",
+    "b_17_derived_expr",
+    "b_17_printed_expr",
+    "b_17_structure",
+    "b_17_u_expr",
+    "b_17_u_form_residual",
     "kl_var_quadratic_expr",
     "t_mixing_condition",
     "t_mixing_expr",
@@ -75,7 +75,7 @@ N = sp.Symbol("n", positive=True)  # number of training samples
 T = sp.Symbol("t", positive=True)  # OU time
 LAM = sp.Symbol("lam", positive=True)  # OU noise scale (footnote 5)
 X = sp.Symbol("x", positive=True)  # x = n^{-2/d}
-B17_T = sp.Symbol("T", positive=True)  # the one-step noising time of the linear model
+T_CUT = sp.Symbol("T", positive=True)  # the one-step noising time of the linear model
 ALPHA = sp.Symbol("alpha", nonnegative=True)  # alpha = d / n
 U = sp.Symbol("u", nonnegative=True)  # u = e^{2T} Delta_T / sigma^2
 LAM_HAT = sp.Symbol("lamhat", positive=True)  # lam = lamhat sigma^2 e^{-2T}
@@ -155,10 +155,10 @@ def t_mixing_series(order: int = 3) -> sp.Expr:
 
 def _b17_parts() -> tuple[sp.Expr, sp.Expr, sp.Expr, sp.Expr]:
     """(k, u, sigma_X^2, Delta_T) in (T, sigma, lam), Delta_T = lam (1 - e^{-2T})."""
-    dT = LAM * (1 - sp.exp(-2 * B17_T))
-    sX2 = sp.exp(-2 * B17_T) * SIGMA**2 + dT
-    k = sp.exp(-2 * B17_T) + dT / SIGMA**2
-    u = sp.exp(2 * B17_T) * dT / SIGMA**2
+    dT = LAM * (1 - sp.exp(-2 * T_CUT))
+    sX2 = sp.exp(-2 * T_CUT) * SIGMA**2 + dT
+    k = sp.exp(-2 * T_CUT) + dT / SIGMA**2
+    u = sp.exp(2 * T_CUT) * dT / SIGMA**2
     return k, u, sX2, dT
 
 
@@ -168,46 +168,47 @@ def kl_var_quadratic_expr() -> sp.Expr:
 
     From (B.5)-(B.6): Sigma_G / sigma^2 = (sigma_X^2 / sigma^2)(e^{2T} I + Sigma-hat_theta) =
     I + sigma-hat_G, so sigma-hat_G = k Sigma-hat_theta + u I with k = sigma_X^2 / sigma^2 and
-    u = sigma_X^2 e^{2T} / sigma^2 - 1 (both checked to equal the notes' forms). A generic
+    u = sigma_X^2 e^{2T} / sigma^2 - 1 (both checked to equal the forms e^{-2T} + Delta_T / sigma^2
+    and e^{2T} Delta_T / sigma^2 of (B.6)). A generic
     eigenvalue p of Sigma-hat_theta gives (k p + u)^2; summing, p^2 -> TR2, p -> TR1, 1 -> d.
 
-    >>> kl_var_quadratic_expr().free_symbols == {TR1, TR2, D, B17_T, SIGMA, LAM}
+    >>> kl_var_quadratic_expr().free_symbols == {TR1, TR2, D, T_CUT, SIGMA, LAM}
     True
     """
     k, u, sX2, _ = _b17_parts()
     k_def = sX2 / SIGMA**2
-    u_def = sX2 * sp.exp(2 * B17_T) / SIGMA**2 - 1
+    u_def = sX2 * sp.exp(2 * T_CUT) / SIGMA**2 - 1
     if sp.simplify(k_def - k) != 0 or sp.simplify(u_def - u) != 0:  # pragma: no cover
-        raise RuntimeError("(B.6) coefficients disagree with the notes")
+        raise RuntimeError("(B.6) coefficients disagree with their definitions")
     poly = sp.Poly(sp.expand((k_def * _P + u_def) ** 2), _P)
     c2, c1, c0 = (poly.coeff_monomial(_P**j) for j in (2, 1, 0))
     return (c2 * TR2 + c1 * TR1 + c0 * D) / 4
 
 
 @functools.cache
-def b17_derived_expr() -> sp.Expr:
+def b_17_derived_expr() -> sp.Expr:
     """<KL_var> from (B.11) with the paper's deterministic equivalents substituted.
 
     (B.12) <TR1> = alpha d Delta_T / sigma_X^2; (B.14) + (B.16) <TR2> = alpha^2 d Delta_T^2 /
     sigma_X^4 + 2 e^{2T} alpha d Delta_T / sigma_X^2 (the O(1) line (B.15) dropped, as in B.17).
 
-    >>> sp.simplify(b17_derived_expr() - b17_printed_expr())
+    >>> sp.simplify(b_17_derived_expr() - b_17_printed_expr())
     0
     """
     _, _, sX2, dT = _b17_parts()
     tr1 = ALPHA * D * dT / sX2
-    tr2 = ALPHA**2 * D * dT**2 / sX2**2 + 2 * sp.exp(2 * B17_T) * ALPHA * D * dT / sX2
+    tr2 = ALPHA**2 * D * dT**2 / sX2**2 + 2 * sp.exp(2 * T_CUT) * ALPHA * D * dT / sX2
     return kl_var_quadratic_expr().subs({TR1: tr1, TR2: tr2})
 
 
-def b17_printed_expr() -> sp.Expr:
+def b_17_printed_expr() -> sp.Expr:
     """(B.17) exactly as printed, in (d, alpha, T, sigma, lam).
 
-    >>> b17_printed_expr().free_symbols == {D, ALPHA, B17_T, SIGMA, LAM}
+    >>> b_17_printed_expr().free_symbols == {D, ALPHA, T_CUT, SIGMA, LAM}
     True
     """
     k, _, sX2, dT = _b17_parts()
-    e2T = sp.exp(2 * B17_T)
+    e2T = sp.exp(2 * T_CUT)
     return (
         k**2 * (ALPHA**2 * D * dT**2 / sX2**2 + 2 * e2T * ALPHA * D * dT / sX2) / 4
         + k * dT / SIGMA**2 * e2T * ALPHA * D * dT / sX2 / 2
@@ -215,30 +216,30 @@ def b17_printed_expr() -> sp.Expr:
     )
 
 
-def b17_u_expr() -> sp.Expr:
+def b_17_u_expr() -> sp.Expr:
     """Simplified form d [u^2/4 + alpha e^{-2T} u (1 + 2u)/2 + alpha^2 e^{-4T} u^2/4].
 
-    >>> b17_u_expr().subs(ALPHA, 0)
+    >>> b_17_u_expr().subs(ALPHA, 0)
     d*u**2/4
     """
-    e2 = sp.exp(-2 * B17_T)
+    e2 = sp.exp(-2 * T_CUT)
     return D * (U**2 / 4 + ALPHA * e2 * U * (1 + 2 * U) / 2 + ALPHA**2 * e2**2 * U**2 / 4)
 
 
 @functools.cache
-def b17_u_form_residual() -> sp.Expr:
+def b_17_u_form_residual() -> sp.Expr:
     """printed (B.17) minus the u-form with u = e^{2T} Delta_T / sigma^2 (simplifies to 0).
 
-    >>> sp.simplify(b17_u_form_residual())
+    >>> sp.simplify(b_17_u_form_residual())
     0
     """
     _, u, _, _ = _b17_parts()
-    return sp.simplify(b17_printed_expr() - b17_u_expr().subs(U, u))
+    return sp.simplify(b_17_printed_expr() - b_17_u_expr().subs(U, u))
 
 
 @functools.cache
-def b17_structure() -> dict[str, sp.Expr]:
-    """Limits and structure of (B.17) (notes C12).
+def b_17_structure() -> dict[str, sp.Expr]:
+    """Limits and structure of (B.17) (our analysis of the u-form).
 
     * ``alpha0``: the alpha -> 0 value, d u^2 / 4;
     * ``dalpha``: d/dalpha of the u-form, d (alpha u^2 e^{-4T} / 2 + u (2u + 1) e^{-2T} / 2) > 0;
@@ -246,14 +247,14 @@ def b17_structure() -> dict[str, sp.Expr]:
     * ``lam_leading``: the lam -> 0 leading term of (B.17), proportional to lam (the alpha
       cross term); at alpha = 0 it is d e^{4T}(1 - e^{-2T})^2 lam^2 / (4 sigma^4).
 
-    >>> b17_structure()["u_late"]
+    >>> b_17_structure()["u_late"]
     lamhat - lamhat*exp(-2*T)
     """
     _, u, _, _ = _b17_parts()
-    expr = b17_u_expr()
+    expr = b_17_u_expr()
     dalpha = sp.factor(sp.diff(expr, ALPHA))
-    u_late = sp.simplify(u.subs(LAM, LAM_HAT * SIGMA**2 * sp.exp(-2 * B17_T)))
-    printed = b17_printed_expr()
+    u_late = sp.simplify(u.subs(LAM, LAM_HAT * SIGMA**2 * sp.exp(-2 * T_CUT)))
+    printed = b_17_printed_expr()
     lam_leading = sp.simplify(sp.series(printed, LAM, 0, 2).removeO())
     alpha0_lam = sp.simplify(sp.series(printed.subs(ALPHA, 0), LAM, 0, 3).removeO())
     return {

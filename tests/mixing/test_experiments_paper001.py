@@ -69,7 +69,8 @@ def test_fig2_kl_matches_exact_wishart_formula(tiny):
     # KL_mean << KL_var, and (B.17) is the App-B E[KL_var] up to O(alpha) corrections
     assert np.all(r["mc_appendixB_mean"] < 0.05 * r["mc_appendixB_var_quad"])
     np.testing.assert_allclose(r["B17"], r["wishart_var_appendixB"], rtol=0.03)
-    # the exact KL falls below KL_var at lambda-hat = 1 (notes §5.12), not at small lambda-hat
+    # the exact KL falls below KL_var at lambda-hat = 1 (erratum paper001.kl_lower_bound), not at
+    # small lambda-hat
     assert r["mc_appendixB_exact"][0, -1] < 0.7 * r["mc_appendixB_var_quad"][0, -1]
     assert abs(r["mc_appendixB_exact"][0, 0] / r["mc_appendixB_var_quad"][0, 0] - 1) < 0.1
     fig = spec.plot(r)
@@ -89,7 +90,7 @@ def test_fig3_hellinger_is_one_below_d_then_decays_to_asymptote(tiny):
         above = h[ns > 16]
         assert np.all(np.diff(above) < 0) and np.all(above < 1.0)
         assert np.all(above > asym)
-        assert h[-1] - asym < 0.02  # n = 10^4: 0.3707 in the notes
+        assert h[-1] - asym < 0.02  # n = 10^4: 0.3707 in full mode
     assert r["onset"] == 17
     fig = spec.plot({"dims": np.array([16]), 16: r})
     _axes_ok(fig, 1, "n", "H^2", "log")

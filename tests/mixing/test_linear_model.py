@@ -1,4 +1,4 @@
-"""Tests for diffmem_theory.mixing.linear_model (paper 001, Sec. 3 and App. B; notes §2-§5)."""
+"""Tests for diffmem_theory.mixing.linear_model (paper 001, Sec. 3 and App. B)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ E4 = math.exp(-4.0)
 SEEDS = st.integers(0, 2**31 - 1)
 
 
-# --- reference values of notes §3/§4 -----------------------------------------------------------
+# --- reference values of the Figs. 2-4 setting (closed forms in high precision) -----------------
 
 
 def test_fig3_constants():
@@ -27,8 +27,8 @@ def test_fig3_constants():
     s2, c, tau2 = lm.model_params(cfg)
     assert cfg.lam == pytest.approx(0.018315638888734, abs=1e-15)
     assert cfg.delta_T == pytest.approx(0.017980176260832, abs=1e-15)
-    assert cfg.sigma_X2 == pytest.approx(0.036295815149566, abs=1e-15)
-    assert s2 == cfg.sigma_X2
+    assert cfg.var_X == pytest.approx(0.036295815149566, abs=1e-15)
+    assert s2 == cfg.var_X
     assert cfg.u == pytest.approx(0.981684361111266, abs=1e-13)
     assert c == pytest.approx(3.728674578017612, abs=1e-12)
     assert tau2 == pytest.approx(0.495378769886829, abs=1e-13)
@@ -102,7 +102,7 @@ def test_fig2_table(key, row):
     lh, d = key
     b17, bvar, bmean, mvar, mmean, kinf_main, kinf_b = row
     lam = lh * E4
-    assert lm.expected_kl_var_B17(d, 10**4, 2.0, 1.0, lam) == pytest.approx(b17, rel=1e-5)
+    assert lm.expected_kl_var_b_17(d, 10**4, 2.0, 1.0, lam) == pytest.approx(b17, rel=1e-5)
     cb = lm.LinearDiffusionConfig(d=d, lam=lam, data_model="appendixB")
     cm = lm.LinearDiffusionConfig(d=d, lam=lam)
     eb = lm.expected_kl_wishart(d, 10**4, *lm.model_params(cb), 1.0)
@@ -122,12 +122,12 @@ def test_b17_vs_exact_at_alpha_quarter():
     """d/n = 1/4 (d = 100, n = 400, lambda-hat = 0.1, App-B): (B.17) 0.2678, exact 0.2774."""
     lam = 0.1 * E4
     cfg = lm.LinearDiffusionConfig(d=100, lam=lam, data_model="appendixB")
-    assert lm.expected_kl_var_B17(100, 400, 2.0, 1.0, lam) == pytest.approx(0.2678, abs=1e-4)
+    assert lm.expected_kl_var_b_17(100, 400, 2.0, 1.0, lam) == pytest.approx(0.2678, abs=1e-4)
     ex = lm.expected_kl_wishart(100, 400, *lm.model_params(cfg), 1.0)["var"]
     assert ex == pytest.approx(0.2774, abs=1e-4)
     # (B.12) exact form E Tr Sigma-hat = d^2 Delta_T/(sigma_X^2 (n - d - 2))
     tr = lm.expected_kl_wishart(100, 400, *lm.model_params(cfg), 1.0)["tr_sigma"]
-    assert tr == pytest.approx(100**2 * cfg.delta_T / (cfg.sigma_X2 * 298), rel=1e-13)
+    assert tr == pytest.approx(100**2 * cfg.delta_T / (cfg.var_X * 298), rel=1e-13)
 
 
 def test_expected_hellinger_fig3_d16():
@@ -244,8 +244,8 @@ def test_fit_is_min_norm_lstsq(n, d, seed):
 def test_conventions_share_spectrum(d, seed):
     rng = np.random.default_rng(seed)
     t1 = rng.standard_normal((d, d))
-    _, Sc = lm.generated_gaussian(np.zeros(d), t1, np.ones(d), 0.7, "correct")
-    _, Sp = lm.generated_gaussian(np.zeros(d), t1, np.ones(d), 0.7, "paper")
+    _, Sc = lm.generated_gaussian(np.zeros(d), t1, np.ones(d), 0.7)
+    _, Sp = lm.generated_gaussian(np.zeros(d), t1, np.ones(d), 0.7, printed=True)
     np.testing.assert_allclose(np.linalg.eigvalsh(Sc), np.linalg.eigvalsh(Sp), atol=1e-10)
     kc = lm.kl_generated(np.zeros(d), Sc, 0.0, 1.0)
     kp = lm.kl_generated(np.zeros(d), Sp, 0.0, 1.0)
@@ -263,10 +263,10 @@ def test_conventions_share_spectrum(d, seed):
 def test_b17_literal_equals_u_form(d, n, T, sigma, lam):
     assume(d < n)  # (B.17) is refused at alpha = d/n >= 1
     u = math.exp(2 * T) * lm.noise_variance(T, lam) / sigma**2
-    lit = lm.expected_kl_var_B17(d, n, T, sigma, lam)
-    assert lit == pytest.approx(lm.expected_kl_var_B17_u(d, d / n, T, u), rel=1e-11)
-    # increasing in alpha (notes C12 (i)), floor (d/4) u^2 at alpha = 0
-    assert lm.expected_kl_var_B17_u(d, 0.0, T, u) == pytest.approx(d * u * u / 4, rel=1e-14)
+    lit = lm.expected_kl_var_b_17(d, n, T, sigma, lam)
+    assert lit == pytest.approx(lm.expected_kl_var_b_17_u(d, d / n, T, u), rel=1e-11)
+    # increasing in alpha (d/dalpha of the u-form > 0), floor (d/4) u^2 at alpha = 0
+    assert lm.expected_kl_var_b_17_u(d, 0.0, T, u) == pytest.approx(d * u * u / 4, rel=1e-14)
     assert lit >= d * u * u / 4
 
 
@@ -288,7 +288,7 @@ def test_sampling_models_moments():
         cfg = lm.LinearDiffusionConfig(d=2, data_model=model)
         X, Y = lm.sample_training_pairs(cfg, 40_000, rng)
         assert abs(Y.mean() - 10.0) < 0.05
-        assert X.var() == pytest.approx(cfg.sigma_X2, rel=0.03)
+        assert X.var() == pytest.approx(cfg.var_X, rel=0.03)
     X1, _ = lm.sample_training_pairs(lm.LinearDiffusionConfig(d=3), 4, 7)
     X2, _ = lm.sample_training_pairs(lm.LinearDiffusionConfig(d=3), 4, np.random.default_rng(7))
     np.testing.assert_array_equal(X1, X2)
@@ -304,16 +304,16 @@ def test_sampling_models_moments():
         lambda: lm.LinearDiffusionConfig(d=2, sigma=0.0),
         lambda: lm.LinearDiffusionConfig(d=2, lam=-1.0),
         lambda: lm.LinearDiffusionConfig(d=2, T=0.0),
-        lambda: lm.LinearDiffusionConfig(d=2, convention="other"),
+        lambda: lm.LinearDiffusionConfig(d=2, printed="other"),
         lambda: lm.LinearDiffusionConfig(d=2, data_model="other"),
         lambda: lm.fit_linear_denoiser(np.zeros((1, 2)), np.zeros((1, 2))),
         lambda: lm.simulate_generated(lm.LinearDiffusionConfig(d=2), 1, 0),
         lambda: lm.prob_delta_positive(lm.LinearDiffusionConfig(d=2), 1, 2, 0),
         lambda: lm.expected_hellinger(lm.LinearDiffusionConfig(d=2), 1, 2, 0),
-        lambda: lm.expected_kl_var_B17(4, 1, 2.0, 1.0, 0.1),
-        lambda: lm.expected_kl_var_B17(0, 10, 2.0, 1.0, 0.1),
-        lambda: lm.expected_kl_var_B17(4, 10, 2.0, -1.0, 0.1),
-        lambda: lm.expected_kl_var_B17(4, 10, 2.0, 1.0, 0.0),
+        lambda: lm.expected_kl_var_b_17(4, 1, 2.0, 1.0, 0.1),
+        lambda: lm.expected_kl_var_b_17(0, 10, 2.0, 1.0, 0.1),
+        lambda: lm.expected_kl_var_b_17(4, 10, 2.0, -1.0, 0.1),
+        lambda: lm.expected_kl_var_b_17(4, 10, 2.0, 1.0, 0.0),
         lambda: lm.wishart_inverse_moments(4, 8, 1.0),
         lambda: lm.hellinger_sq([0.0], [[1.0]], 0.0, 0.0),
         lambda: lm.hellinger_asymptote(0, 2.0, 0.1, 1.0),
@@ -362,7 +362,7 @@ def test_errata_reproduced(name, seed):
     assert result.status == "erratum", result
 
 
-# --- issue 14: covariances, extreme floats, (B.17) outside alpha < 1 ----------------------------
+# --- covariances, extreme floats, (B.17) outside alpha < 1 (fuzz findings) ----------------------
 
 
 @pytest.mark.parametrize(
@@ -399,7 +399,7 @@ def _hellinger_asymptote_mp(d, T, lam, sigma):
 @pytest.mark.parametrize(
     "args",
     [
-        (5, 2.0, 0.1, 1e-300),  # issue 14: ZeroDivisionError
+        (5, 2.0, 0.1, 1e-300),  # a fuzz finding: ZeroDivisionError
         (5, 2.0, 1e-300, 1e-140),
         (3, 1e-300, 1.0, 1.0),
         (7, 400.0, 1e-300, 1.0),  # e^{2T} overflows, u does not
@@ -414,9 +414,9 @@ def test_hellinger_asymptote_extreme_floats(args):
 def test_b17_refuses_alpha_at_least_one():
     for d, n in [(50, 20), (20, 20)]:
         with pytest.raises(ValueError, match="alpha = d/n < 1"):
-            lm.expected_kl_var_B17(d, n, 2.0, 1.0, 0.1)
+            lm.expected_kl_var_b_17(d, n, 2.0, 1.0, 0.1)
     with pytest.raises(ValueError, match="alpha = d/n < 1"):
-        lm.expected_kl_var_B17_u(4, 1.5, 2.0, 1.0)
+        lm.expected_kl_var_b_17_u(4, 1.5, 2.0, 1.0)
 
 
 def test_b17_where_exp_2t_overflows_uses_the_u_form():
@@ -425,11 +425,11 @@ def test_b17_where_exp_2t_overflows_uses_the_u_form():
         u = mp.mpf(lam) * mp.expm1(2 * mp.mpf(T)) / mp.mpf(sigma) ** 2
         a, e2 = mp.mpf(d) / n, mp.exp(-2 * mp.mpf(T))
         ref = d * (u**2 / 4 + a * e2 * u * (1 + 2 * u) / 2 + a**2 * e2**2 * u**2 / 4)
-    assert lm.expected_kl_var_B17(d, n, T, sigma, lam) == pytest.approx(float(ref), rel=1e-12)
+    assert lm.expected_kl_var_b_17(d, n, T, sigma, lam) == pytest.approx(float(ref), rel=1e-12)
     with pytest.raises(ValueError, match="float64 range"):
-        lm.expected_kl_var_B17(d, n, 1e300, sigma, 1.0)
+        lm.expected_kl_var_b_17(d, n, 1e300, sigma, 1.0)
     with pytest.raises(ValueError, match="float64 range"):
-        lm.expected_kl_var_B17(d, n, 2.0, 1e-300, 1.0)
+        lm.expected_kl_var_b_17(d, n, 2.0, 1e-300, 1.0)
 
 
 def test_kl_generated_huge_sigma_is_finite_and_right():
@@ -446,7 +446,7 @@ def test_kl_generated_huge_sigma_is_finite_and_right():
         lambda: lm.LinearDiffusionConfig(d=2, T=1e300).u,
         lambda: lm.noise_variance(1e-300, 1e-300),
         lambda: lm.wishart_inverse_moments(4, 100, 1e-300),
-        lambda: lm.expected_kl_var_B17_u(4, 0.5, 1.0, 1e300),
+        lambda: lm.expected_kl_var_b_17_u(4, 0.5, 1.0, 1e300),
         lambda: lm.log_kde_pair_offdiag(np.array([[0.0], [1.0]]), 1e-300),
         lambda: lm.marginal_l2_grid(np.zeros((1, 1)), 1e-300, np.ones((1, 1)), 1.0),
     ],
@@ -498,7 +498,7 @@ def test_fuzz_findings_linear_model():
 
 
 def test_log_kde_cross_far_points_raise():
-    # issue 14 fuzzing: -inf from |Y - mu_G|^2 = 1e600
+    # a fuzz finding: -inf from |Y - mu_G|^2 = 1e600
     with pytest.raises(ValueError, match="rescale"):
         lm.log_kde_cross([0.0], [[1.0]], np.full((1, 1), 1e300), 1.0)
     with pytest.raises(ValueError, match="rescale"):

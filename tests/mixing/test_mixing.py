@@ -32,7 +32,7 @@ def sdn(draw):
     return draw(SIGMA), d, log_n, draw(LAM)
 
 
-# --- reference values (notes §4, §2 C5/C5') ---------------------------------------------------
+# --- reference values: eqs. (2.9)-(2.11) in high precision, the exact-MISE optimum ------------
 
 
 @pytest.mark.parametrize(("key", "ref"), list(T_M_REFS.items()))
@@ -61,7 +61,11 @@ def test_figure_bandwidths_eps_o():
     ],
 )
 def test_mixing_over_silverman_ratio_table(c, ratios):
-    """notes §2 C5: sqrt(2 t_M)/eps_Silverman at fixed c = log n / d, d = 10 ... 10^4."""
+    """sqrt(2 t_M)/eps_Silverman at fixed c = log n / d, d = 10 ... 10^4 (eq. (2.11)).
+
+    Reference ratios computed from the closed forms (2.9)-(2.11) in high precision; at c = 1 they
+    tend to e sqrt(2 - log(e^2 - 1)) = 1.0366, not 1 (erratum paper001.eq2_11_silverman_leading).
+    """
     for d, ref in zip((10, 100, 1000, 10000), ratios, strict=True):
         r = mx.kde_bandwidth(1.0, d, log_n=c * d, rule="mixing") / mx.kde_bandwidth(
             1.0, d, log_n=c * d, rule="silverman"
@@ -203,14 +207,14 @@ def test_log_rho_hat_and_score_vs_twin(seed, n, d, t, lam):
     q = rng.standard_normal((4, d))
     ref = log_rho_twin(q, X, t, lam)
     for backend in ("numba", "numpy"):
-        got = mx.log_rho_hat(q, X, t, lam=lam, backend=backend)
+        got = mx.log_rho_hat(q, t, X, lam=lam, backend=backend)
         np.testing.assert_allclose(got, ref, rtol=1e-11, atol=1e-9)
     # score = gradient of the twin (analytic softmax form)
     a, v = math.exp(-t), lam * (1 - math.exp(-2 * t))
     sq = np.sum((q[:, None, :] - a * X[None]) ** 2, axis=-1)
     w = np.exp(-sq / (2 * v) - logsumexp(-sq / (2 * v), axis=1, keepdims=True))
     np.testing.assert_allclose(
-        mx.score_rho_hat(q, X, t, lam=lam), (a * w @ X - q) / v, rtol=1e-9, atol=1e-9
+        mx.score_rho_hat(q, t, X, lam=lam), (a * w @ X - q) / v, rtol=1e-9, atol=1e-9
     )
 
 
@@ -219,10 +223,10 @@ def test_single_point_is_gaussian_and_shapes():
     x = np.array([0.1, 0.2, 0.3])
     d = 1 - math.exp(-2 * t)
     ref = multivariate_normal(x0 * math.exp(-t), d * np.eye(3)).logpdf(x)
-    assert mx.log_rho_hat(x, x0[None], t) == pytest.approx(ref, rel=1e-12)
-    assert isinstance(mx.log_rho_hat(x, x0[None], t), float)
-    assert mx.score_rho_hat(x, x0[None], t).shape == (3,)
-    np.testing.assert_allclose(mx.score_rho_hat(x, x0[None], t), (x0 * math.exp(-t) - x) / d)
+    assert mx.log_rho_hat(x, t, x0[None]) == pytest.approx(ref, rel=1e-12)
+    assert isinstance(mx.log_rho_hat(x, t, x0[None]), float)
+    assert mx.score_rho_hat(x, t, x0[None]).shape == (3,)
+    np.testing.assert_allclose(mx.score_rho_hat(x, t, x0[None]), (x0 * math.exp(-t) - x) / d)
 
 
 def test_score_finite_differences():
@@ -230,28 +234,28 @@ def test_score_finite_differences():
     X, x, t = rng.standard_normal((40, 3)), rng.standard_normal(3), 0.4
     eps = 1e-5
     fd = [
-        (mx.log_rho_hat(x + eps * e, X, t) - mx.log_rho_hat(x - eps * e, X, t)) / (2 * eps)
+        (mx.log_rho_hat(x + eps * e, t, X) - mx.log_rho_hat(x - eps * e, t, X)) / (2 * eps)
         for e in np.eye(3)
     ]
-    np.testing.assert_allclose(mx.score_rho_hat(x, X, t), fd, rtol=1e-6)
+    np.testing.assert_allclose(mx.score_rho_hat(x, t, X), fd, rtol=1e-6)
 
 
 def test_z_decomposition_sums_to_rho_hat():
     rng = np.random.default_rng(1)
     X, Z, t = rng.standard_normal((30, 4)), rng.standard_normal((5, 4)), 0.6
     for i in (0, 7):
-        l1, l1c = mx.log_z1_z1c(X, t, Z, index=i)
+        l1, l1c = mx.log_z1_z1c(Z, t, X, index=i)
         q = X[i] * math.exp(-t) + math.sqrt(1 - math.exp(-2 * t)) * Z
-        np.testing.assert_allclose(np.logaddexp(l1, l1c), mx.log_rho_hat(q, X, t), rtol=1e-12)
+        np.testing.assert_allclose(np.logaddexp(l1, l1c), mx.log_rho_hat(q, t, X), rtol=1e-12)
         assert l1.shape == (5,)
 
 
 def test_crossing_time_edge_cases():
     rng = np.random.default_rng(0)
     X, z = rng.standard_normal((148, 50)), rng.standard_normal(50)
-    assert math.isnan(mx.mixing_crossing_time(X, z, [0.01, 0.02]))
-    assert mx.mixing_crossing_time(X, z, [20.0, 21.0]) == 20.0
-    tc = mx.mixing_crossing_time(X, z, np.linspace(0.05, 3, 100))
+    assert math.isnan(mx.mixing_crossing_time(z, [0.01, 0.02], X))
+    assert mx.mixing_crossing_time(z, [20.0, 21.0], X) == 20.0
+    tc = mx.mixing_crossing_time(z, np.linspace(0.05, 3, 100), X)
     assert 0.05 < tc < 3
 
 
@@ -275,18 +279,18 @@ def test_late_time_empirical_matches_log_rho_hat_at_origin():
     rng = np.random.default_rng(2)
     Y = rng.standard_normal((25, 3))
     q = mx.late_time_quadratic(2.0, Y)
-    assert q.log_density(np.zeros(3)) == pytest.approx(mx.log_rho_hat(np.zeros(3), Y, 2.0))
-    qp = mx.late_time_quadratic(2.0, Y, corrected=False)
+    assert q.log_density(np.zeros(3)) == pytest.approx(mx.log_rho_hat(np.zeros(3), 2.0, Y))
+    qp = mx.late_time_quadratic(2.0, Y, printed=True)
     np.testing.assert_allclose(qp.Sigma_t - q.Sigma_t, q.cov * (1 / (1 - math.exp(-4)) - 1))
 
 
 def test_t_relaxation_and_bounds():
     assert mx.t_relaxation(mean=np.zeros(2), cov=np.diag([25.0, 1.0])) == 0.0
-    assert mx.t_relaxation(mean=np.zeros(2), cov=np.diag([25.0, 1.0]), corrected=False) == 0.0
+    assert mx.t_relaxation(mean=np.zeros(2), cov=np.diag([25.0, 1.0]), printed=True) == 0.0
     d, m = 3, 2.0
     Y = np.stack([m * np.ones(d), -m * np.ones(d)])
     assert mx.t_relaxation(Y) == pytest.approx(0.5 * math.log1p(d * m * m), abs=1e-10)
-    assert mx.t_relaxation(Y, corrected=False) == pytest.approx(mx.t_speciation(samples=Y))
+    assert mx.t_relaxation(Y, printed=True) == pytest.approx(mx.t_speciation(samples=Y))
     # spread clusters: the tilt only shrinks the covariance, so the bounds hold
     rng = np.random.default_rng(0)
     Y2 = np.concatenate(
@@ -294,7 +298,7 @@ def test_t_relaxation_and_bounds():
     )
     lam_max = np.linalg.eigvalsh(np.cov(Y2, rowvar=False, bias=True))[-1]
     assert mx.t_relaxation(Y2) <= 0.5 * math.log1p(lam_max) + 1e-9
-    assert mx.t_relaxation(Y2, corrected=False) <= 0.5 * math.log(lam_max) + 1e-9
+    assert mx.t_relaxation(Y2, printed=True) <= 0.5 * math.log(lam_max) + 1e-9
 
 
 # --- bad input --------------------------------------------------------------------------------
@@ -321,16 +325,16 @@ def test_t_relaxation_and_bounds():
         (lambda: mx.kde_mise_optimal_bandwidth(1.0, 2, 1), "n"),
         (lambda: mx.t_speciation(-1.0), "Lambda"),
         (lambda: mx.t_speciation(), "Lambda"),
-        (lambda: mx.log_rho_hat(np.zeros(3), np.zeros((4, 2)), 1.0), "x"),
-        (lambda: mx.log_rho_hat(np.zeros(2), np.zeros((4, 2)), 0.0), "t"),
-        (lambda: mx.log_rho_hat(np.zeros(2), np.zeros((4, 2)), 1.0, lam=-1.0), "lam"),
-        (lambda: mx.score_rho_hat(np.zeros(2), np.zeros(4), 1.0), "samples"),
-        (lambda: mx.log_z1_z1c(np.zeros((1, 2)), 1.0, np.zeros(2)), "n >= 2"),
-        (lambda: mx.log_z1_z1c(np.zeros((3, 2)), 1.0, np.zeros(2), index=3), "index"),
-        (lambda: mx.mixing_crossing_time(np.zeros((3, 2)), np.zeros(2), [1.0, 0.5]), "t_grid"),
+        (lambda: mx.log_rho_hat(np.zeros(3), 1.0, np.zeros((4, 2))), "x"),
+        (lambda: mx.log_rho_hat(np.zeros(2), 0.0, np.zeros((4, 2))), "t"),
+        (lambda: mx.log_rho_hat(np.zeros(2), 1.0, np.zeros((4, 2)), lam=-1.0), "lam"),
+        (lambda: mx.score_rho_hat(np.zeros(2), 1.0, np.zeros(4)), "samples"),
+        (lambda: mx.log_z1_z1c(np.zeros(2), 1.0, np.zeros((1, 2))), "n >= 2"),
+        (lambda: mx.log_z1_z1c(np.zeros(2), 1.0, np.zeros((3, 2)), index=3), "index"),
+        (lambda: mx.mixing_crossing_time(np.zeros(2), [1.0, 0.5], np.zeros((3, 2))), "t_grid"),
         (lambda: mx.late_time_quadratic(1.0), "samples"),
         (lambda: mx.late_time_quadratic(1.0, mean=np.zeros(2), cov=np.eye(3)), "cov"),
-        (lambda: mx.late_time_quadratic(1.0, np.zeros((2, 2)), corrected=1), "corrected"),
+        (lambda: mx.late_time_quadratic(1.0, np.zeros((2, 2)), printed=1), "printed"),
         (lambda: mx.t_relaxation(np.zeros((2, 2)), t_max=0.0), "t_max"),
     ],
 )
@@ -363,7 +367,7 @@ def test_registered_checks(name):
     assert res.status == ("erratum" if name in ERRATA else "pass"), res.note
 
 
-# --- issue 14: extreme valid floats, covariances ------------------------------------------------
+# --- extreme valid floats, covariances (fuzz findings) -----------------------------------------
 
 
 def _mise_mp(h, sigma, d, n):
@@ -383,7 +387,7 @@ def _mise_mp(h, sigma, d, n):
     [(1e300, 1.0, 2, 100), (0.5, 1e300, 2, 100), (1e-150, 1.0, 2, 100), (3.0, 1e-100, 1, 10)],
 )
 def test_mise_extreme_valid_floats(args):
-    # issue 14: kde_mise_gaussian(1e300, 1., 2, 100) raised OverflowError
+    # a fuzz finding: kde_mise_gaussian(1e300, 1., 2, 100) raised OverflowError
     assert mx.kde_mise_gaussian(*args) == pytest.approx(float(_mise_mp(*args)), rel=1e-10)
     log_mise = mx.kde_mise_gaussian(*args, log=True)
     assert log_mise == pytest.approx(float(mpmath.log(_mise_mp(*args))), rel=1e-12)
@@ -422,8 +426,8 @@ def test_late_time_range():
         mx.late_time_quadratic(1000.0, mean=np.zeros(2), cov=np.eye(2))
     with pytest.raises(ValueError, match="t_max must be <= 350"):
         mx.t_relaxation(mean=np.zeros(2), cov=np.eye(2), t_max=1e300)
-    with pytest.raises(ValueError, match="corrected"):
-        mx.late_time_quadratic(1.0, mean=np.zeros(2), cov=np.eye(2), corrected="no")
+    with pytest.raises(ValueError, match="printed"):
+        mx.late_time_quadratic(1.0, mean=np.zeros(2), cov=np.eye(2), printed="no")
 
 
 def test_late_time_log_density_validates_x():

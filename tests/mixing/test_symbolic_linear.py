@@ -2,9 +2,8 @@
 
 The twins are :func:`diffmem_theory.mixing.mixing_time.t_mixing` (float64 and ``dps``),
 :func:`diffmem_theory.mixing.mixing_time.t_mixing_leading`,
-:func:`diffmem_theory.mixing.linear_model.expected_kl_var_B17` (and ``_u``) and the mpmath versions
-of
-:mod:`diffmem_theory.mixing.hiprec`. Symbolic expressions are evaluated with
+:func:`diffmem_theory.mixing.linear_model.expected_kl_var_b_17` (and ``_u``) and the mpmath
+versions of :mod:`diffmem_theory.mixing.linear_model_mp`. Symbolic expressions are evaluated with
 ``sympy.lambdify(..., "mpmath")`` at 50 digits.
 """
 
@@ -18,15 +17,15 @@ import mpmath as mp
 import pytest
 import sympy as sp
 
-from diffmem_theory.mixing import hiprec as hp
 from diffmem_theory.mixing import linear_model as lm
+from diffmem_theory.mixing import linear_model_mp as hp
 from diffmem_theory.mixing import mixing_time as mixing
 from diffmem_theory.mixing import symbolic as sl
-from diffmem_theory.mixing.symbolic import ALPHA, B17_T, LAM, SIGMA, TR1, TR2, D, N, T, U, X
+from diffmem_theory.mixing.symbolic import ALPHA, LAM, SIGMA, T_CUT, TR1, TR2, D, N, T, U, X
 
 TM_ARGS = (SIGMA, D, N, LAM)
 TM_CASES = list(itertools.product((0.3, 1.0, 2.5), (1, 16, 100), (2, 25, 10**4), (1.0, 0.2)))
-B17_ARGS = (D, ALPHA, B17_T, SIGMA, LAM)
+B17_ARGS = (D, ALPHA, T_CUT, SIGMA, LAM)
 
 
 @functools.cache
@@ -113,17 +112,17 @@ def test_t_mixing_leading_ratio_tends_to_one_numeric():
 
 def test_b17_derivation_and_forms_agree_symbolically():
     q = sl.kl_var_quadratic_expr()
-    assert q.free_symbols == {TR1, TR2, D, B17_T, SIGMA, LAM}
-    assert sp.simplify(sl.b17_derived_expr() - sl.b17_printed_expr()) == 0
-    assert sp.simplify(sl.b17_u_form_residual()) == 0
+    assert q.free_symbols == {TR1, TR2, D, T_CUT, SIGMA, LAM}
+    assert sp.simplify(sl.b_17_derived_expr() - sl.b_17_printed_expr()) == 0
+    assert sp.simplify(sl.b_17_u_form_residual()) == 0
 
 
 def test_kl_var_quadratic_expr_is_quarter_frobenius():
     """(B.11) equals 1/4 tr sigma-hat_G^2 on an explicit 2 x 2 Sigma-hat_theta."""
-    vals = {B17_T: sp.Rational(1, 2), SIGMA: sp.Rational(3, 2), LAM: sp.Rational(1, 3)}
+    vals = {T_CUT: sp.Rational(1, 2), SIGMA: sp.Rational(3, 2), LAM: sp.Rational(1, 3)}
     M = sp.Matrix([[sp.Rational(1, 5), sp.Rational(-1, 7)], [sp.Rational(-1, 7), 2]])
-    sX2 = sp.exp(-2 * B17_T) * SIGMA**2 + LAM * (1 - sp.exp(-2 * B17_T))
-    sig_hat = sX2 / SIGMA**2 * (sp.exp(2 * B17_T) * sp.eye(2) + M) - sp.eye(2)
+    sX2 = sp.exp(-2 * T_CUT) * SIGMA**2 + LAM * (1 - sp.exp(-2 * T_CUT))
+    sig_hat = sX2 / SIGMA**2 * (sp.exp(2 * T_CUT) * sp.eye(2) + M) - sp.eye(2)
     direct = (sig_hat**2).trace() / 4
     via = sl.kl_var_quadratic_expr().subs({TR1: M.trace(), TR2: (M**2).trace(), D: 2})
     assert sp.simplify((direct - via).subs(vals)) == 0
@@ -139,42 +138,42 @@ def test_kl_var_quadratic_expr_is_quarter_frobenius():
     ],
 )
 def test_b17_matches_numeric(d, n, T_, sigma, lam):
-    f = mp_fn("b17_printed_expr", B17_ARGS)
+    f = mp_fn("b_17_printed_expr", B17_ARGS)
     with mp.workdps(50):
         a = mp.mpf(d) / n
         v = f(d, a, mp.mpf(T_), mp.mpf(sigma), mp.mpf(lam))
-        ref = hp.expected_kl_var_B17_mp(d, n, T_, sigma, lam, dps=50)
+        ref = hp.expected_kl_var_b_17_mp(d, n, T_, sigma, lam, dps=50)
         assert abs(v - ref) <= mp.mpf(10) ** -40 * ref
-    assert math.isclose(float(v), lm.expected_kl_var_B17(d, n, T_, sigma, lam), rel_tol=1e-12)
+    assert math.isclose(float(v), lm.expected_kl_var_b_17(d, n, T_, sigma, lam), rel_tol=1e-12)
     u = math.exp(2 * T_) * lm.noise_variance(T_, lam) / sigma**2
-    fu = sp.lambdify((D, ALPHA, B17_T, U), sl.b17_u_expr())
+    fu = sp.lambdify((D, ALPHA, T_CUT, U), sl.b_17_u_expr())
     assert math.isclose(
-        fu(d, d / n, T_, u), lm.expected_kl_var_B17_u(d, d / n, T_, u), rel_tol=1e-13
+        fu(d, d / n, T_, u), lm.expected_kl_var_b_17_u(d, d / n, T_, u), rel_tol=1e-13
     )
 
 
 def test_b17_structure():
-    st = sl.b17_structure()
+    st = sl.b_17_structure()
     assert sp.simplify(st["alpha0"] - D * U**2 / 4) == 0
     expected = D * (
-        ALPHA * U**2 * sp.exp(-4 * B17_T) / 2 + U * (2 * U + 1) * sp.exp(-2 * B17_T) / 2
+        ALPHA * U**2 * sp.exp(-4 * T_CUT) / 2 + U * (2 * U + 1) * sp.exp(-2 * T_CUT) / 2
     )
     assert sp.simplify(st["dalpha"] - expected) == 0
     # every term of d/dalpha is a product of non-negative symbols: increasing in alpha
     assert all(term.is_nonnegative for term in sp.Add.make_args(sp.expand(st["dalpha"])))
-    assert sp.simplify(st["u_late"] - sl.LAM_HAT * (1 - sp.exp(-2 * B17_T))) == 0
+    assert sp.simplify(st["u_late"] - sl.LAM_HAT * (1 - sp.exp(-2 * T_CUT))) == 0
     # lam -> 0: linear in lam through the alpha cross term; quadratic at alpha = 0 (d u^2 / 4)
     assert sp.degree(st["lam_leading"], LAM) == 1
     assert sp.simplify(st["lam_leading"].subs(ALPHA, 0)) == 0
-    lam2 = D * sp.exp(4 * B17_T) * (1 - sp.exp(-2 * B17_T)) ** 2 * LAM**2 / (4 * SIGMA**4)
+    lam2 = D * sp.exp(4 * T_CUT) * (1 - sp.exp(-2 * T_CUT)) ** 2 * LAM**2 / (4 * SIGMA**4)
     assert sp.simplify(st["alpha0_lam_leading"] - lam2) == 0
-    # the floor d u^2/4 is the notes' Fig. 2 "floor" column (d = 16, lamhat = 1: 3.85482)
-    u = sl.b17_structure()["u_late"].subs({sl.LAM_HAT: 1, B17_T: 2})
+    # the floor d u^2/4 is the alpha -> 0 value of (B.17) (d = 16, lamhat = 1: 3.85482)
+    u = sl.b_17_structure()["u_late"].subs({sl.LAM_HAT: 1, T_CUT: 2})
     assert math.isclose(float((D * U**2 / 4).subs({D: 16, U: u})), 3.85482, rel_tol=1e-5)
 
 
 @pytest.mark.parametrize("order", [0, 21, 2**62, math.inf])
 def test_t_mixing_series_order_is_bounded(order):
-    # issue 14: inf gave OverflowError, 2**62 hung
+    # fuzz findings: inf gave OverflowError, 2**62 hung
     with pytest.raises(ValueError, match="order"):
         sl.t_mixing_series(order)

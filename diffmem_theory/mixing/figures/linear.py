@@ -1,28 +1,29 @@
 r"""``paper001.fig2``, ``paper001.fig3``, ``paper001.fig4``: the solvable linear diffusion model.
 
 Halder, "From memorization to generalization: a theoretical framework for diffusion-based
-generative models" (paper 001, Sec. 3 and App. B; notes ``paper_001.md`` §3). Common setting:
+generative models" (paper 001, Sec. 3 and App. B, Figs. 2-4). Common setting:
 data ``N(mu 1_d, sigma^2 I_d)`` with ``mu = 10``, ``sigma = 1``, ``d = 16`` and ``100``, cut-off
 ``T = 2``, min-norm least-squares denoiser (3.1), generated Gaussian (3.3).
 
-``paper001.fig2`` (Fig. 2). The KL divergence ``KL(rho_G || rho)`` at ``n = 10^4`` against the
-noise scale ``lambda-hat`` (``lambda = lambda-hat sigma^2 e^{-2T}``), for the App.-B data model
-(B.1) with population ``mu_X, sigma_X^2`` (the model of the paper's derivation, used by default as
-in the notes): (a) Monte Carlo ``KL_mean`` and ``KL_var`` (B.10), mean +- SE over training sets,
-against the exact finite-n Wishart expectations -- ``KL_mean << KL_var``; (b) the Monte Carlo
-exact KL and quadratic ``KL_var`` against the deterministic equivalent (B.17) and the exact
-Wishart ``E[KL_var]``, plus the main-text (forward, Sec. 3) data model for contrast. (B.17)
-matches ``E[KL_var]`` at small ``lambda-hat``; the exact KL drops below it at ``lambda-hat = 1``
-(2.38 vs 3.86 at ``d = 16``, notes §5.12). Quick: 5 values of ``lambda-hat``, 10 training sets;
-full: 13 values in ``[1e-4, 1]``, 20 training sets.
+``paper001.fig2`` (Fig. 2). The KL divergence ``KL(rho_G || rho)`` at ``n = 10^4`` against the noise
+scale ``lambda-hat`` (``lambda = lambda-hat sigma^2 e^{-2T}``), for the App.-B data model (B.1) with
+population ``mu_X, sigma_X^2`` (the model of the paper's derivation; the paper does not say which
+model Fig. 2 used): (a) Monte Carlo ``KL_mean`` and ``KL_var`` (B.10), mean +- SE over training
+sets, against the exact finite-n Wishart expectations -- ``KL_mean << KL_var``; (b) the Monte Carlo
+exact KL and quadratic ``KL_var`` against the deterministic equivalent (B.17) and the exact Wishart
+``E[KL_var]``, plus the main-text (forward, Sec. 3) data model for contrast. (B.17) matches
+``E[KL_var]`` at small ``lambda-hat``; the exact KL drops below it at ``lambda-hat = 1`` (2.38 vs
+3.86 at ``d = 16``, erratum ``paper001.kl_lower_bound``). Quick: 5 values of ``lambda-hat``, 10
+training sets; full: 13 values in ``[1e-4, 1]``, 20 training sets.
 
-``paper001.fig3`` (Fig. 3). The expected squared Hellinger distance (3.4) over training sets
-against the train size ``n`` at ``lambda = e^{-4}`` (``lambda-hat = 1``), forward data model with
-the estimates (3.2), both covariance conventions (``"correct"`` ``theta theta^T``, ``"paper"``
-``theta^T theta``) on the same training sets, with the large-n asymptote
-``H^2_inf = 1 - (2 sqrt(r)/(1+r))^{d/2}``, ``r = 1/(1+u)`` (0.368 at ``d = 16``, 0.943 at
-``d = 100``). ``H^2 = 1`` exactly for ``n <= d`` and the decay starts at ``n ~ d``. Quick: 30
-(d = 16) and 10 (d = 100) training sets on coarse grids; full: 100 and 40 on the notes' grids.
+``paper001.fig3`` (Fig. 3). The expected squared Hellinger distance (3.4) over training sets against
+the train size ``n`` at ``lambda = e^{-4}`` (``lambda-hat = 1``), forward data model with the
+estimates (3.2), both covariance conventions (``"correct"`` ``theta theta^T``, ``"paper"`` ``theta^T
+theta``, ``printed=True`` of :func:`~diffmem_theory.mixing.linear_model.generated_gaussian`) on the
+same training sets, with the large-n asymptote ``H^2_inf = 1 - (2 sqrt(r)/(1+r))^{d/2}``, ``r =
+1/(1+u)`` (0.368 at ``d = 16``, 0.943 at ``d = 100``). ``H^2 = 1`` exactly for ``n <= d`` and the
+decay starts at ``n ~ d``. Quick: 30 (d = 16) and 10 (d = 100) training sets on coarse grids; full:
+100 and 40 on finer grids.
 
 ``paper001.fig4`` (Fig. 4). ``P(Delta > 0)``, ``Delta = E_TG - E_OG`` (3.6)-(3.7) with KDE
 bandwidths ``eps_T = sigma n^{-1/d}``, ``eps_O = sigma N^{-1/d}`` and ``N = 10^4`` original
@@ -56,7 +57,7 @@ import numpy as np
 from diffmem_theory._validation import as_float_array, check_scalar
 from diffmem_theory.mixing.linear_model import (
     LinearDiffusionConfig,
-    expected_kl_var_B17,
+    expected_kl_var_b_17,
     expected_kl_wishart,
     fit_linear_denoiser,
     generated_gaussian,
@@ -80,7 +81,7 @@ _MU, _SIGMA, _T = 10.0, 1.0, 2.0
 _LAM = math.exp(-4.0)
 DIMS = (16, 100)
 CONVENTIONS = ("correct", "paper")
-#: Large-n Hellinger asymptote per dimension (notes §3, Fig. 3).
+#: Large-n Hellinger asymptote per dimension (eq. (3.4) at the population fit, Fig. 3).
 ASYMPTOTE = {d: hellinger_asymptote(d, _T, _LAM, _SIGMA) for d in DIMS}
 
 # Fig. 2: n = 10^4; lambda-hat grid and training sets per point (keyed by quick).
@@ -272,7 +273,7 @@ def run_fig2(quick: bool = True, seed: int = 0) -> dict[str, Any]:
             out[f"se_{m}_{s}"] = np.empty(shape)
     for i, d in enumerate(dims):
         for j, lam in enumerate(out["lam"]):
-            out["B17"][i, j] = expected_kl_var_B17(d, n, _T, _SIGMA, float(lam))
+            out["B17"][i, j] = expected_kl_var_b_17(d, n, _T, _SIGMA, float(lam))
             for k, model in enumerate(_FIG2_MODELS):
                 cfg = LinearDiffusionConfig(
                     d=d,
@@ -314,7 +315,9 @@ def _fit(cfg: LinearDiffusionConfig, n: int, g: np.random.Generator):
     X, Y = sample_training_pairs(cfg, n, g)
     theta0, theta1 = fit_linear_denoiser(X, Y)
     mu_X, s2 = late_time_params(Y, cfg.T, cfg.lam)
-    return Y, {c: generated_gaussian(theta0, theta1, mu_X, s2, c) for c in CONVENTIONS}
+    return Y, {
+        c: generated_gaussian(theta0, theta1, mu_X, s2, printed=c == "paper") for c in CONVENTIONS
+    }
 
 
 def _plot_fig3(result: dict[str, Any]) -> Any:

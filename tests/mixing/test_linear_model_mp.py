@@ -1,4 +1,4 @@
-"""Tests of diffmem_theory.mixing.hiprec: mpmath twins of the linear-model distances of paper 001.
+"""Tests of diffmem_theory.mixing.linear_model_mp: mpmath twins of the linear-model distances.
 
 Agreement with the float64 functions of :mod:`diffmem_theory.mixing.linear_model` where float64 is
 accurate (~1e-12), and cases where float64 loses its digits (H^2 near 0 or 1, tiny KL) that the
@@ -13,8 +13,8 @@ import mpmath as mp
 import numpy as np
 import pytest
 
-from diffmem_theory.mixing import hiprec as hp
 from diffmem_theory.mixing import linear_model as lm
+from diffmem_theory.mixing import linear_model_mp as hp
 
 
 def spd(d: int, seed: int, scale: float = 1.0) -> np.ndarray:
@@ -87,17 +87,17 @@ def test_diagonal_hellinger_and_kl_generated_match_general():
 def test_b17_matches_float64_and_u_form(d, lam_hat):
     T, sigma, n = 2.0, 1.0, 10**4
     lam = lam_hat * math.exp(-4.0)
-    v64 = lm.expected_kl_var_B17(d, n, T, sigma, lam)
-    vmp = hp.expected_kl_var_B17_mp(d, n, T, sigma, lam, dps=60)
+    v64 = lm.expected_kl_var_b_17(d, n, T, sigma, lam)
+    vmp = hp.expected_kl_var_b_17_mp(d, n, T, sigma, lam, dps=60)
     assert rel(vmp, v64) < 1e-13
     with mp.workdps(60):
         u = mp.exp(2 * mp.mpf(T)) * (-mp.mpf(lam) * mp.expm1(-2 * mp.mpf(T))) / mp.mpf(sigma) ** 2
-        vu = hp.expected_kl_var_B17_u_mp(d, mp.mpf(d) / n, T, u, dps=60)
+        vu = hp.expected_kl_var_b_17_u_mp(d, mp.mpf(d) / n, T, u, dps=60)
         assert abs(vu - vmp) <= mp.mpf(10) ** -55 * vmp
     assert (
         rel(
-            hp.expected_kl_var_B17_u_mp(d, d / n, T, float(u)),
-            lm.expected_kl_var_B17_u(d, d / n, T, float(u)),
+            hp.expected_kl_var_b_17_u_mp(d, d / n, T, float(u)),
+            lm.expected_kl_var_b_17_u(d, d / n, T, float(u)),
         )
         < 1e-13
     )
@@ -106,7 +106,7 @@ def test_b17_matches_float64_and_u_form(d, lam_hat):
 def test_b17_reference_table():
     """Notes §3 Fig. 2 table, (B.17) column (rel 1e-5)."""
     for lam_hat, d, ref in [(1e-4, 16, 6.15673e-08), (1.0, 16, 3.8555), (1e-1, 100, 0.242002)]:
-        v = hp.expected_kl_var_B17_mp(d, 10**4, 2, 1, mp.mpf(lam_hat) * mp.exp(-4))
+        v = hp.expected_kl_var_b_17_mp(d, 10**4, 2, 1, mp.mpf(lam_hat) * mp.exp(-4))
         assert rel(v, ref) < 1e-5
 
 
@@ -194,11 +194,11 @@ def test_singular_covariances():
         lambda: hp.kl_gaussian_mp([0.0], [[1.0]], [0.0], [[0.0]]),
         lambda: hp.kl_gaussian_mp([0.0], [[1.0]], [0.0, 0.0], np.eye(2)),
         lambda: hp.kl_generated_mp([0.0], [[1.0]], 0.0, "abc"),
-        lambda: hp.expected_kl_var_B17_mp(0, 10, 1.0, 1.0, 1.0),
-        lambda: hp.expected_kl_var_B17_mp(4, 1, 1.0, 1.0, 1.0),
-        lambda: hp.expected_kl_var_B17_mp(4, 10, 1.0, 1.0, 0.0),
-        lambda: hp.expected_kl_var_B17_u_mp(4, -0.1, 1.0, 1.0),
-        lambda: hp.expected_kl_var_B17_u_mp(4, 0.1, 0.0, 1.0),
+        lambda: hp.expected_kl_var_b_17_mp(0, 10, 1.0, 1.0, 1.0),
+        lambda: hp.expected_kl_var_b_17_mp(4, 1, 1.0, 1.0, 1.0),
+        lambda: hp.expected_kl_var_b_17_mp(4, 10, 1.0, 1.0, 0.0),
+        lambda: hp.expected_kl_var_b_17_u_mp(4, -0.1, 1.0, 1.0),
+        lambda: hp.expected_kl_var_b_17_u_mp(4, 0.1, 0.0, 1.0),
     ],
 )
 def test_bad_input_raises(call):
@@ -206,7 +206,7 @@ def test_bad_input_raises(call):
         call()
 
 
-# --- issue 14: negative-definite covariances, (B.17) at alpha >= 1 ------------------------------
+# --- negative-definite covariances, (B.17) at alpha >= 1 (fuzz findings) -------------------------
 
 
 @pytest.mark.parametrize(
@@ -227,9 +227,9 @@ def test_negative_definite_covariance_raises_instead_of_inf(call):
 
 def test_b17_refuses_alpha_at_least_one():
     with pytest.raises(ValueError, match="alpha = d/n < 1"):
-        hp.expected_kl_var_B17_mp(50, 20, 2.0, 1.0, 0.1)
+        hp.expected_kl_var_b_17_mp(50, 20, 2.0, 1.0, 0.1)
     with pytest.raises(ValueError, match="alpha = d/n < 1"):
-        hp.expected_kl_var_B17_u_mp(4, 1, 1.0, 1.0)
+        hp.expected_kl_var_b_17_u_mp(4, 1, 1.0, 1.0)
 
 
 def test_dps_is_bounded():

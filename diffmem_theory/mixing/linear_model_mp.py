@@ -1,13 +1,14 @@
-r"""Arbitrary-precision (mpmath) versions of the distances of Halder (paper 001), Sec. 3 and App. B.
+r"""mpmath twins of the linear-model distances of Halder (paper 001), Sec. 3 and App. B.
 
 Each function takes a ``dps`` (decimal digits, default 50) and returns ``mpmath.mpf`` values; it
-is the high-precision twin of a float64 function of :mod:`diffmem_theory.mixing.linear_model`:
+is the high-precision twin of the float64 function of :mod:`diffmem_theory.mixing.linear_model`
+with the same name less ``_mp`` (the module is named after the module it twins):
 
 * :func:`hellinger_sq_mp` (and :func:`log_bhattacharyya_mp` = log(1 - H^2)) -- Hellinger (3.4)
   between N(mu_G, Sigma_G) and N(mu, sigma^2 I);
 * :func:`kl_gaussian_mp` -- the Gaussian KL (B.3);
 * :func:`kl_generated_mp` -- KL(rho_G || rho) (B.4) with its mean / variance split (B.10);
-* :func:`expected_kl_var_B17_mp`, :func:`expected_kl_var_B17_u_mp` -- the deterministic
+* :func:`expected_kl_var_b_17_mp`, :func:`expected_kl_var_b_17_u_mp` -- the deterministic
   equivalent <KL_var> (B.17), as printed and in the simplified u-form.
 
 The mixing time t_M (2.9) at ``dps`` is :func:`diffmem_theory.mixing.mixing_time.t_mixing` with
@@ -43,8 +44,8 @@ from diffmem_theory._validation import check_allocation, check_covariance, check
 from diffmem_theory.mixing.linear_model import _b17_alpha_error
 
 __all__ = [
-    "expected_kl_var_B17_mp",
-    "expected_kl_var_B17_u_mp",
+    "expected_kl_var_b_17_mp",
+    "expected_kl_var_b_17_u_mp",
     "hellinger_sq_mp",
     "kl_gaussian_mp",
     "kl_generated_mp",
@@ -130,9 +131,37 @@ def log_bhattacharyya_mp(
                  - (1/2) log det(Sigma_G + sigma^2 I)
                  - (1/4) (mu_G - mu)^T (Sigma_G + sigma^2 I)^{-1} (mu_G - mu).
 
-    Resolves 1 - H^2 when H^2 rounds to 1 in float64 (log BC < -37). ``-inf`` if Sigma_G is
-    singular. ``Sigma_G`` is (d, d) or the (d,) diagonal; ``mu`` scalar or (d,).
+    Resolves 1 - H^2 when H^2 rounds to 1 in float64 (log BC < -37).
 
+    Parameters
+    ----------
+    mu_G : array_like
+        Mean (d,) of rho_G; entries floats (exact), ints, decimal strings or ``mpf``.
+    Sigma_G : array_like
+        Covariance (d, d), or its (d,) diagonal; symmetric positive semi-definite.
+    mu : array_like
+        Target mean, scalar or (d,).
+    sigma : float or str
+        Target standard deviation, > 0.
+    dps : int, default 50
+        Decimal digits.
+
+    Returns
+    -------
+    mpmath.mpf
+        log BC <= 0; ``-inf`` if Sigma_G is singular.
+
+    See Also
+    --------
+    hellinger_sq_mp : H^2 = -expm1(log BC).
+    diffmem_theory.mixing.linear_model.hellinger_sq : the float64 twin.
+
+    References
+    ----------
+    Halder, Sec. 3.1, eq. (3.4).
+
+    Examples
+    --------
     >>> print(mpmath.nstr(log_bhattacharyya_mp([60.0], [1.0], 0.0, 1.0), 15))
     -450.0
     """
@@ -176,10 +205,38 @@ def hellinger_sq_mp(
 ) -> mpmath.mpf:
     r"""Squared Hellinger distance (3.4) at ``dps`` digits: H^2 = -expm1(log BC).
 
-    Twin of :func:`diffmem_theory.mixing.linear_model.hellinger_sq`; 1 for a singular Sigma_G.
     Near H^2 = 0 (Sigma_G ~ sigma^2 I, mu_G ~ mu) the float64 version loses all digits below
     ~1e-16 and this one does not: for Sigma_G = sigma^2 (1 + e) I, H^2 = d e^2/16 + O(e^3).
 
+    Parameters
+    ----------
+    mu_G : array_like
+        Mean (d,) of rho_G; entries floats (exact), ints, decimal strings or ``mpf``.
+    Sigma_G : array_like
+        Covariance (d, d), or its (d,) diagonal; symmetric positive semi-definite.
+    mu : array_like
+        Target mean, scalar or (d,).
+    sigma : float or str
+        Target standard deviation, > 0.
+    dps : int, default 50
+        Decimal digits.
+
+    Returns
+    -------
+    mpmath.mpf
+        H^2 in [0, 1]; 1 for a singular Sigma_G.
+
+    See Also
+    --------
+    diffmem_theory.mixing.linear_model.hellinger_sq : the float64 twin.
+    log_bhattacharyya_mp : log(1 - H^2).
+
+    References
+    ----------
+    Halder, Sec. 3.1, eq. (3.4).
+
+    Examples
+    --------
     >>> print(mpmath.nstr(hellinger_sq_mp([0, 0], ["1.0000000001"] * 2, 0, 1), 6))
     1.25e-21
     """
@@ -198,10 +255,35 @@ def kl_gaussian_mp(
 
         KL = (1/2)[tr(S2^{-1} S1) - d - log det(S2^{-1} S1) + (mu1 - mu2)^T S2^{-1} (mu1 - mu2)]
 
-    with tr(S2^{-1} S1) = ||L2^{-1} L1||_F^2 from the Cholesky factors. +inf if S1 is singular;
-    S2 must be positive definite (``ValueError``). Resolves tiny KL (S1 ~ S2), where float64
-    :func:`diffmem_theory.mixing.linear_model.kl_gaussian` cancels tr - d - log det to ~1e-16.
+    with tr(S2^{-1} S1) = ||L2^{-1} L1||_F^2 from the Cholesky factors. Resolves tiny KL
+    (S1 ~ S2), where the float64 twin cancels tr - d - log det to ~1e-16.
 
+    Parameters
+    ----------
+    mu1, mu2 : array_like
+        Means, (d,).
+    S1 : array_like
+        Covariance (d, d) or its (d,) diagonal, symmetric positive semi-definite.
+    S2 : array_like
+        Covariance (d, d) or its (d,) diagonal, symmetric positive definite (``ValueError``).
+    dps : int, default 50
+        Decimal digits.
+
+    Returns
+    -------
+    mpmath.mpf
+        The KL; +inf if S1 is singular.
+
+    See Also
+    --------
+    diffmem_theory.mixing.linear_model.kl_gaussian : the float64 twin.
+
+    References
+    ----------
+    Halder, App. B, eq. (B.3).
+
+    Examples
+    --------
     >>> print(mpmath.nstr(kl_gaussian_mp([0.0], ["1.000000001"], [0.0], [1.0]), 8))
     2.5e-19
     """
@@ -251,9 +333,35 @@ def kl_generated_mp(
     With sigma-hat_G = Sigma_G / sigma^2 - I: ``mean`` = |mu - mu_G|^2 / (2 sigma^2),
     ``var_exact`` = (1/2)(tr sigma-hat_G - log det(I + sigma-hat_G)), ``var_quad`` =
     (1/4) tr sigma-hat_G^2 = (1/4)||sigma-hat_G||_F^2 (B.10), ``exact`` = mean + var_exact.
-    Twin of :func:`diffmem_theory.mixing.linear_model.kl_generated`; ``var_exact`` = inf if
-    singular.
 
+    Parameters
+    ----------
+    mu_G : array_like
+        Mean (d,) of rho_G; entries floats (exact), ints, decimal strings or ``mpf``.
+    Sigma_G : array_like
+        Covariance (d, d), or its (d,) diagonal; symmetric positive semi-definite.
+    mu : array_like
+        Target mean, scalar or (d,).
+    sigma : float or str
+        Target standard deviation, > 0.
+    dps : int, default 50
+        Decimal digits.
+
+    Returns
+    -------
+    dict of mpmath.mpf
+        ``exact``, ``mean``, ``var_exact`` (inf if Sigma_G is singular), ``var_quad``.
+
+    See Also
+    --------
+    diffmem_theory.mixing.linear_model.kl_generated : the float64 twin.
+
+    References
+    ----------
+    Halder, App. B, eqs. (B.4), (B.10).
+
+    Examples
+    --------
     >>> r = kl_generated_mp([0.0, 0.0], [[2.0, 0.0], [0.0, 2.0]], 0.0, 1.0, dps=20)
     >>> print(mpmath.nstr(r["exact"], 15), r["var_quad"], r["mean"])
     0.306852819440055 0.5 0.0
@@ -289,21 +397,49 @@ def kl_generated_mp(
 # --- (B.17) -------------------------------------------------------------------------------------
 
 
-def expected_kl_var_B17_mp(
+def expected_kl_var_b_17_mp(
     d: int, n: int, T: Any, sigma: Any, lam: Any, *, dps: int = _DEFAULT_DPS
 ) -> mpmath.mpf:
     r"""Deterministic equivalent <KL_var> of (B.17) as printed (alpha = d/n), at ``dps`` digits.
+
     Refuses ``d >= n`` (alpha >= 1), as
-    :func:`diffmem_theory.mixing.linear_model.expected_kl_var_B17`.
+    :func:`diffmem_theory.mixing.linear_model.expected_kl_var_b_17`:
 
         1/4 k^2 (alpha^2 d Delta_T^2 / sigma_X^4 + 2 e^{2T} alpha d Delta_T / sigma_X^2)
         + 1/2 k (Delta_T / sigma^2) e^{2T} alpha d Delta_T / sigma_X^2
         + d/4 (e^{2T} Delta_T / sigma^2)^2,
 
     k = e^{-2T} + Delta_T / sigma^2, Delta_T = lam (1 - e^{-2T}), sigma_X^2 = e^{-2T} sigma^2 +
-    Delta_T. ``T``, ``sigma``, ``lam`` may be floats (exact) or decimal strings.
+    Delta_T.
 
-    >>> print(mpmath.nstr(expected_kl_var_B17_mp(16, 10**4, 2, 1, mpmath.exp(-4)), 12))
+    Parameters
+    ----------
+    d, n : int
+        Dimension (>= 1) and training-set size (> d).
+    T, sigma, lam : float or str
+        Noising time, data standard deviation, OU noise scale (> 0; floats exact, or decimal
+        strings).
+    dps : int, default 50
+        Decimal digits.
+
+    Returns
+    -------
+    mpmath.mpf
+        <KL_var> of (B.17).
+
+    See Also
+    --------
+    diffmem_theory.mixing.linear_model.expected_kl_var_b_17 : the float64 twin.
+    expected_kl_var_b_17_u_mp : the simplified u-form.
+    diffmem_theory.mixing.symbolic.b_17_printed_expr : the sympy form.
+
+    References
+    ----------
+    Halder, App. B, eq. (B.17).
+
+    Examples
+    --------
+    >>> print(mpmath.nstr(expected_kl_var_b_17_mp(16, 10**4, 2, 1, mpmath.exp(-4)), 12))
     3.85549875093
     """
     p = _dps(dps)
@@ -327,16 +463,45 @@ def expected_kl_var_B17_mp(
         return +out
 
 
-def expected_kl_var_B17_u_mp(
+def expected_kl_var_b_17_u_mp(
     d: int, alpha: Any, T: Any, u: Any, *, dps: int = _DEFAULT_DPS
 ) -> mpmath.mpf:
     r"""Simplified (B.17): d [u^2/4 + alpha e^{-2T} u (1 + 2u)/2 + alpha^2 e^{-4T} u^2/4].
 
-    With u = e^{2T} Delta_T / sigma^2 and alpha = d/n it equals :func:`expected_kl_var_B17_mp`
-    identically (see :func:`diffmem_theory.mixing.symbolic.b17_u_form_residual`). Refuses
-    ``alpha >= 1`` (see :func:`diffmem_theory.mixing.linear_model.expected_kl_var_B17`).
+    With u = e^{2T} Delta_T / sigma^2 and alpha = d/n it equals :func:`expected_kl_var_b_17_mp`
+    identically (see :func:`diffmem_theory.mixing.symbolic.b_17_u_form_residual`). Refuses
+    ``alpha >= 1`` (see :func:`diffmem_theory.mixing.linear_model.expected_kl_var_b_17`).
 
-    >>> expected_kl_var_B17_u_mp(4, 0, 1, 1)
+    Parameters
+    ----------
+    d : int
+        Dimension, >= 1.
+    alpha : float or str
+        d / n, in [0, 1).
+    T : float or str
+        Noising time, > 0.
+    u : float or str
+        e^{2T} Delta_T / sigma^2, >= 0.
+    dps : int, default 50
+        Decimal digits.
+
+    Returns
+    -------
+    mpmath.mpf
+        <KL_var> of (B.17).
+
+    See Also
+    --------
+    diffmem_theory.mixing.linear_model.expected_kl_var_b_17_u : the float64 twin.
+    diffmem_theory.mixing.symbolic.b_17_u_expr : the sympy form.
+
+    References
+    ----------
+    Halder, App. B, eq. (B.17).
+
+    Examples
+    --------
+    >>> expected_kl_var_b_17_u_mp(4, 0, 1, 1)
     mpf('1.0')
     """
     p = _dps(dps)
