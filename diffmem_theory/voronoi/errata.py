@@ -66,7 +66,7 @@ def _rel(a: np.ndarray, b: np.ndarray) -> float:
     equation="Baptista et al., Thm 6.4 as printed: (1/|I_j|) sum_{I_j} (x - m x_0^n) w_n / sigma^2",
     erratum=True,
 )
-def thm6_4_printed(seed: int = 0) -> Outcome:
+def thm_6_4_printed(seed: int = 0) -> Outcome:
     """The printed Thm 6.4, (1/|I_j|)(1/sigma^2) sum_{n in I_j} (x - m x_0^n) w_n with w_n
     normalized over all N, is not grad_x log p^N(x, t | y^j): its relative error exceeds 0.1.
 
@@ -121,7 +121,7 @@ erratum(
     equation="Baptista et al., Remark 3.7 as printed for VP: -(C + sigma^2 I)^{-1} x",
     erratum=True,
 )
-def remark3_7_printed(seed: int = 0) -> Outcome:
+def remark_3_7_printed(seed: int = 0) -> Outcome:
     """For the VP process the printed score -(C + sigma^2 I)^{-1} x (no m^2) is wrong: at
     t = 0.5 (VP linear, m^2 = 0.47) its relative error exceeds 0.1 for C = 4 I_2.
     """
@@ -184,7 +184,7 @@ def _two_point_scaled_error(a: float, y_star: float, s_star: float, s_end: float
     equation="Baptista et al., Lemma 4.13, (4.33b): e^{-e^{2 s_0} delta / 2}",
     erratum=True,
 )
-def lemma4_13_delta_printed() -> Outcome:
+def lemma_4_13_delta_printed() -> Outcome:
     """The printed (4.33b), with delta for delta^2, is violated by an exact trajectory of (4.24).
 
     x_0 = (0.1, -0.1) (d = 1, D_- = 0.2), delta = 0.19, r = 0.2, s* = s^alpha + 0.01, y(s*) =
@@ -234,7 +234,7 @@ erratum(
     equation="Baptista et al., Lemma C.5, (C.10): 1 - sqrt(1 - e^{-2s}) < delta^2/(2 D |x|_inf)",
     erratum=True,
 )
-def lemmaC_5_sD_printed() -> Outcome:
+def lemma_c_5_s_d_printed() -> Outcome:
     """With the printed s^D of (C.10) the weight bound (C.11) fails; with the proof's it holds.
 
     x_0 = (10, 11) in d = 1, delta = 0.9, r = |x|_inf + 1e-3; y on the delta-face of V_delta(x_0^1)

@@ -108,7 +108,7 @@ def _weight_excess(
 
 
 @check("paper002.lemma4_5", equation="Baptista et al., Lemma 4.5, (4.12)/(4.13)/(A.5)")
-def lemma4_5(seed: int = 0) -> Outcome:
+def lemma_4_5(seed: int = 0) -> Outcome:
     """Points built by (A.5) satisfy (4.12) and (4.13); the face separates x_0^n from x_0^l.
 
     Random data (N = 12, d = 3, eps = 0.9 D_-) and 64 random q per pair (n, l); also checks the
@@ -141,7 +141,7 @@ def lemma4_5(seed: int = 0) -> Outcome:
 
 
 @check("paper002.lemma4_10", equation="Baptista et al., Lemma 4.10 (VE weight bounds)")
-def lemma4_10(seed: int = 0) -> Outcome:
+def lemma_4_10(seed: int = 0) -> Outcome:
     """The VE s-time weights on points of V_delta^r(x_0^n) obey the bounds of Lemma 4.10.
 
     Seed-1 data, delta = D_-/2, points next to the faces and random points of the shrunk cells,
@@ -155,7 +155,7 @@ def lemma4_10(seed: int = 0) -> Outcome:
 
 
 @check("paper002.lemmaC_5", equation="Baptista et al., Lemma C.5, (C.10)/(C.11), proof constant")
-def lemmaC_5(seed: int = 0) -> Outcome:
+def lemma_c_5(seed: int = 0) -> Outcome:
     """The VP s-time weights on V_delta^r(x_0^n) obey (C.11) for s >= s^D (proof constant).
 
     Seed-1 data, delta = D_-/2, r = |x|_inf + 0.1, s^D with 1 - sqrt(1 - e^{-2s}) <
@@ -182,7 +182,7 @@ def _inward_ratio(X0: np.ndarray, delta: float, r: float, times, vp: bool, seed:
 
 
 @check("paper002.lemma4_11", equation="Baptista et al., Lemma 4.11, (4.30)-(4.32)")
-def lemma4_11(seed: int = 0) -> Outcome:
+def lemma_4_11(seed: int = 0) -> Outcome:
     """The VE field y_N - y points into V_delta^r(x_0^n): (4.32) >= alpha_n / 2 for s >= s^alpha.
 
     Seed-1 data, delta = D_-/2, r = |x|_inf + 0.1; alpha_n in closed form, s^alpha from (4.31)
@@ -196,7 +196,7 @@ def lemma4_11(seed: int = 0) -> Outcome:
 
 
 @check("paper002.lemmaC_6", equation="Baptista et al., Lemma C.6, (C.12)/(C.13), proof constants")
-def lemmaC_6(seed: int = 0) -> Outcome:
+def lemma_c_6(seed: int = 0) -> Outcome:
     """The VP field y_N/m - y points inward: >= alpha_n / 4 for s >= max(s^D, s^1, s^2, s^alpha).
 
     As ``paper002.lemma4_11`` with the VP weights (C.5) and the corrected s^1, s^2 (with the
@@ -209,7 +209,7 @@ def lemmaC_6(seed: int = 0) -> Outcome:
 
 
 @check("paper002.thm5_1", equation="Baptista et al., Thm 5.1, (5.2)-(5.4)")
-def thm5_1(seed: int = 0) -> Outcome:
+def thm_5_1(seed: int = 0) -> Outcome:
     """|s - v|^2 + |s|_Gamma^2 = |s - (I+Gamma)^{-1} v|_{I+Gamma}^2 + v^T Gamma (I+Gamma)^{-1} v.
 
     200 random (s, v) in d = 4 and a random SPD Gamma; also s_reg = (I+Gamma)^{-1} v attains the

@@ -46,7 +46,7 @@ def _starts(sched, n: int, seed: int) -> np.ndarray:
 
 
 @check("paper002.thm4_3_limits", equation="Baptista et al., Thm 4.3 (limit points), Secs. 4.2, 7")
-def thm4_3_limits(seed: int = 0) -> Outcome:
+def thm_4_3_limits(seed: int = 0) -> Outcome:
     """1000 trajectories from the initial law (VE and VP), t = 1 -> 1e-6: the fraction within
     1e-2 of a data point (value: the smaller of the two) is >= 0.998.
 
@@ -64,7 +64,7 @@ def thm4_3_limits(seed: int = 0) -> Outcome:
 
 
 @check("paper002.thm4_3_rate", equation="Baptista et al., Thm 4.3, (4.7), (4.26)/(C.7)")
-def thm4_3_rate(seed: int = 0) -> Outcome:
+def thm_4_3_rate(seed: int = 0) -> Outcome:
     """|x(t) - x*| ~ sigma(t): median slope of log|x - x*| vs log sigma(t) over 30 trajectories
     on t in [1e-5, 1e-3] (rtol 1e-9) is 1.00 +- 0.02 for VE and VP; |x - x*|/sigma stays bounded
     (below 10; its maximum is about 2.7-2.9 on this data set). Value: the median slope farthest
@@ -87,7 +87,7 @@ def thm4_3_rate(seed: int = 0) -> Outcome:
 
 
 @check("paper002.ex4_4", equation="Baptista et al., Ex. 4.4, (4.8)")
-def ex4_4(seed: int = 0) -> Outcome:
+def ex_4_4(seed: int = 0) -> Outcome:
     """x_0 = +-a e_1 (a = 0.8, VE): starts on the bisector x_1 = 0 converge to the origin, a
     limit point on the Voronoi boundary that is not a data point; off-axis starts converge to
     sign(x_1) a e_1. Value: largest distance of the end points (t = 1e-8) to their predicted
@@ -142,7 +142,7 @@ def _s_paths(sched, family: str, n: int, seed: int, s_end: float) -> tuple:
 
 
 @check("paper002.lemma4_8", equation="Baptista et al., Lemmas 4.8, 4.9, A.2, (4.28a), (A.4a)")
-def lemma4_8(seed: int = 0) -> Outcome:
+def lemma_4_8(seed: int = 0) -> Outcome:
     """Along 200 VE s-time trajectories (s_0 to 30): |y(s) - z| <= (A.4a) for z = 0 (this
     is (4.28a)) and 5 random z, and the end points lie within |x|_inf + 1e-6 of 0 (Lemma 4.9).
     Value: the largest excess of |y(s) - z| over its bound (tolerance 1e-6).
@@ -159,7 +159,7 @@ def lemma4_8(seed: int = 0) -> Outcome:
 
 
 @check("paper002.lemmaC_3", equation="Baptista et al., Lemma C.3, (C.8), (A.10)")
-def lemmaC_3(seed: int = 0) -> Outcome:
+def lemma_c_3(seed: int = 0) -> Outcome:
     """Along 200 VP s-time trajectories (C.6) (s_0 to 30): |y(s)| <= [e^{-s} + sqrt(1 -
     e^{-2s})] R (A.10), |y(s)| <= sqrt(2) max(|x_T|, |x|_inf) (C.8), and limsup |y| <= |x|_inf
     (C.9, end points). Value: the largest excess over the bounds (tolerance 1e-6).
@@ -217,7 +217,7 @@ def _invariance_check(sched, family: str, extra_starts, K_fn, seed: int) -> Outc
 
 
 @check("paper002.lemma4_12_4_13", equation="Baptista et al., Lemmas 4.12-4.13, (4.33) (delta^2)")
-def lemma4_12_4_13(seed: int = 0) -> Outcome:
+def lemma_4_12_4_13(seed: int = 0) -> Outcome:
     """VE, delta = D_-/2, r = |x|_inf + 0.1: trajectories inside V_delta^r(x_0^n) at
     s* = max(s^r, s^alpha) + 0.1 stay there (Lemma 4.12) and obey |y(s) - x_0^n| <= K e^{-s}
     with the corrected K (4.33b) (delta^2 for the printed delta). 200 trajectories to s = 14;
@@ -227,7 +227,7 @@ def lemma4_12_4_13(seed: int = 0) -> Outcome:
 
 
 @check("paper002.lemmaC_7_C_8", equation="Baptista et al., Lemmas C.7-C.8, (C.14)")
-def lemmaC_7_C_8(seed: int = 0) -> Outcome:
+def lemma_c_7_c_8(seed: int = 0) -> Outcome:
     """VP analogue: inside V_delta^r(x_0^n) at s* = max(s^r, s^D, s^1, s^2, s^alpha) + 0.1
     (the constants the proofs of Lemmas C.5-C.6 use) trajectories stay there and
     |y - x_0^n| <= K e^{-s} with K of (C.14b). 200 trajectories to s = 14; value as for

@@ -50,7 +50,7 @@ def _rel(a: np.ndarray, b: np.ndarray) -> float:
 
 
 @check("paper002.thm3_2_tweedie", equation="Baptista et al., Thm 3.2, (3.8)/(3.9)")
-def thm3_2_tweedie(seed: int = 0) -> Outcome:
+def thm_3_2_tweedie(seed: int = 0) -> Outcome:
     """s^N equals Tweedie's identity applied to the memorizing denoiser (VE and VP, 3 times).
 
     N = 12, d = 3, 16 queries; value = largest relative difference, tolerance 1e-10.
@@ -66,7 +66,7 @@ def thm3_2_tweedie(seed: int = 0) -> Outcome:
 
 
 @check("paper002.thm3_2_gradient", equation="Baptista et al., Thm 3.2: s^N = grad log p^N")
-def thm3_2_gradient(seed: int = 0) -> Outcome:
+def thm_3_2_gradient(seed: int = 0) -> Outcome:
     """s^N equals the central finite-difference gradient of log p^N (3.5), VE and VP.
 
     Step h = 1e-5 sigma(t); value = largest relative difference, tolerance 1e-6.
@@ -82,7 +82,7 @@ def thm3_2_gradient(seed: int = 0) -> Outcome:
 
 
 @check("paper002.eq5_7_tikhonov", equation="Baptista et al., (5.6)/(5.7)")
-def eq5_7_tikhonov(seed: int = 0) -> Outcome:
+def eq_5_7_tikhonov(seed: int = 0) -> Outcome:
     """Tikhonov score: = s^N sigma^2/(sigma^2 + c), = (5.6) with Gamma = (c/sigma^2) I, c = 0
     gives s^N, and |s_reg| <= (|x| + m |x|_inf)/c down to t = 1e-8 (bounded as t -> 0).
 
@@ -108,7 +108,7 @@ def eq5_7_tikhonov(seed: int = 0) -> Outcome:
 
 
 @check("paper002.eq5_11_eb", equation="Baptista et al., (5.11)/(5.12), Sec. 5.2")
-def eq5_11_eb(seed: int = 0) -> Outcome:
+def eq_5_11_eb(seed: int = 0) -> Outcome:
     """Empirical-Bayes score limits and normalizations.
 
     c = 0 gives s^N; c below the smallest mass gives s^N; c above it gives
@@ -157,7 +157,7 @@ def _conditional_fd(x: np.ndarray, t: float, X0: np.ndarray, sched: Schedule) ->
 
 
 @check("paper002.thm6_4", equation="Baptista et al., Thm 6.4 (corrected: minus sign, sum over I_j)")
-def thm6_4(seed: int = 0) -> Outcome:
+def thm_6_4(seed: int = 0) -> Outcome:
     """The corrected conditional score equals grad_x log p^N(x, t | y^j) (FD, VE and VP), and
     for a distinct y^j it is the single-point score -(x - m x_0^j)/sigma^2.
 
@@ -185,7 +185,7 @@ def _gaussian_log_density(x: np.ndarray, t: float, C: np.ndarray, sched: Schedul
 
 
 @check("paper002.remark3_7_score", equation="Baptista et al., Remark 3.7 (with m^2 for VP)")
-def remark3_7_score(seed: int = 0) -> Outcome:
+def remark_3_7_score(seed: int = 0) -> Outcome:
     """The Gaussian score -(m^2 C + sigma^2 I)^{-1} x equals the FD gradient of the log density
     of N(0, m^2 C + sigma^2 I), the law of x(t) for p_0 = N(0, C) (Lemma 3.1), VE and VP.
 
