@@ -8,8 +8,8 @@ weights fixed at 1/M) is trained full-batch on the weighted loss (5)-(6),
 with the noise-prediction weighting ``lambda = psi_t`` (so the loss is ``|eps_hat - eps|^2``),
 one grid time ``t_l`` drawn uniformly from the 26-point grid per sample and epoch, and ``n_dup``
 (the paper's N_dup = 100) fresh noise draws per sample and epoch. Loss and analytic gradient come
-from one fused Numba kernel (:mod:`diffmem_theory.kernels._training`; the B x M x d differences
-are never formed). The optimizer is Adam with the warmup-decay schedule of H.1
+from one fused Numba kernel (:func:`diffmem_theory.kernels.gmm_loss_and_grad`; the B x M x d
+differences are never formed). The optimizer is Adam with the warmup-decay schedule of H.1
 (:mod:`diffmem_theory.core.optim`), the initialization is "partial memorization" (variance 1e-6,
 means = distinct random training samples). The variance is parameterized by its square root, as in
 the authors' code.
@@ -57,7 +57,8 @@ from diffmem_theory._validation import (
     check_int,
     check_scalar,
 )
-from diffmem_theory.core.denoisers import iso_gmm_denoiser, memorized_subset
+from diffmem_theory.core.denoisers import memorized_subset
+from diffmem_theory.core.distributions import IsotropicGaussianMixture
 from diffmem_theory.core.losses import loss_weighting
 from diffmem_theory.core.optim import Adam, AdamState, WarmupDecay, ema_update
 from diffmem_theory.core.schedules import PREDICTIONS, Schedule, as_schedule
@@ -68,6 +69,7 @@ __all__ = [
     "FitResult",
     "GMMDenoiser",
     "TrainConfig",
+    "TrainResult",
     "fit",
     "fit_config",
     "gmm_loss_and_grad",
@@ -85,11 +87,32 @@ Objective = Callable[[np.ndarray, int], tuple[float, np.ndarray]]
 
 @dataclass(frozen=True, eq=False)
 class GMMDenoiser:
-    r"""An isotropic M-component GMM denoiser ``theta = (mu^1..mu^M, s2)`` (eqs. (11)-(12)).
+    r"""An isotropic M-component GMM denoiser ``theta = (mu^1..mu^M, var)`` (eqs. (11)-(12)).
 
-    ``denoiser(x, t, schedule)`` is ``xbar_theta`` of paper 000, eqs. (11)-(12) (Lemma 2.1 with
-    ``Sigma^i = s2 I`` and weights 1/M), evaluated on the fused kernel.
+    :meth:`denoiser` is ``xbar_theta`` of paper 000, eqs. (11)-(12) (Lemma 2.1 with
+    ``Sigma^i = var I`` and weights 1/M), evaluated on the fused kernel: the posterior mean of
+    :class:`~diffmem_theory.core.distributions.IsotropicGaussianMixture` ``(means, var)``, so a
+    trained model drops into :func:`~diffmem_theory.core.denoisers.as_denoiser` like a law.
 
+    Parameters
+    ----------
+    means : ndarray, shape (M, d)
+        The learned means (float32 or float64: their dtype sets the training kernel's precision).
+    var : float
+        The learned shared variance ``s^2 > 0`` (a variance; the trainer optimizes its square
+        root, as the authors' code).
+
+    See Also
+    --------
+    train_gmm_denoiser : Trains it.
+    diffmem_theory.core.denoisers.iso_gmm_denoiser : The same posterior mean as a function.
+
+    References
+    ----------
+    Buchanan et al. (paper 000), eqs. (11)-(12), Sec. 4 and App. H.1.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> m = GMMDenoiser(np.array([[1.0, 0.0], [-1.0, 0.0]]), 0.5)
@@ -102,20 +125,63 @@ class GMMDenoiser:
 
     @property
     def n_components(self) -> int:
+        r"""The number of components ``M``."""
         return int(self.means.shape[0])
 
-    def denoiser(self, x: ArrayLike, t: ArrayLike, schedule: Schedule) -> np.ndarray:
-        """``xbar_theta(x, t)`` (eqs. (11)-(12)); see :func:`~.denoisers.iso_gmm_denoiser`."""
-        return iso_gmm_denoiser(x, t, self.means, self.var, schedule)
+    def denoiser(
+        self, x: ArrayLike, t: ArrayLike, schedule: Schedule, *, prediction: str = "x0"
+    ) -> np.ndarray:
+        r"""``xbar_theta(x, t)`` (eqs. (11)-(12)), or the prediction in another unit, directly.
+
+        Parameters
+        ----------
+        x : array_like, shape (B, d) or (d,)
+            Noisy states.
+        t : float or array_like, shape (B,)
+            Times with ``sigma_t > 0``.
+        schedule : Schedule or str
+            The noise schedule.
+        prediction : str, default "x0"
+            A unit of :data:`~diffmem_theory.core.schedules.PREDICTIONS`.
+
+        Returns
+        -------
+        ndarray, shaped like ``x``
+
+        See Also
+        --------
+        diffmem_theory.core.distributions.IsotropicGaussianMixture.denoiser : The law's method.
+        """
+        law = IsotropicGaussianMixture(self.means, self.var)
+        return law.denoiser(x, t, schedule, prediction=prediction)
 
     def pack(self) -> np.ndarray:
-        """Flat parameter vector ``[means.ravel(), sqrt(var)]`` (the optimized variables)."""
+        r"""Flat parameter vector ``[means.ravel(), sqrt(var)]`` (the optimized variables).
+
+        Returns
+        -------
+        ndarray, shape (M d + 1,)
+            In the dtype of ``means``.
+        """
         return np.concatenate([self.means.ravel(), [np.sqrt(self.var)]]).astype(self.means.dtype)
 
     @classmethod
     def unpack(cls, theta: np.ndarray, d: int) -> GMMDenoiser:
-        """Inverse of :meth:`pack`: ``theta`` holds M d means and sqrt(var), M >= 1.
+        r"""Inverse of :meth:`pack`.
 
+        Parameters
+        ----------
+        theta : array_like, shape (M d + 1,)
+            ``M d`` means and ``sqrt(var)``, ``M >= 1``.
+        d : int
+            The dimension.
+
+        Returns
+        -------
+        GMMDenoiser
+
+        Examples
+        --------
         >>> GMMDenoiser.unpack(np.array([1.0, 2.0, 0.5]), 2).var
         0.25
         """
@@ -133,10 +199,37 @@ def partial_memorization_init(
 ) -> GMMDenoiser:
     r"""The "partial memorization" initialization of App. H.1: means = M distinct training samples.
 
-    Buchanan et al. (paper 000), H.1: "the isotropic GMM is initialized with variance 1e-6 and each
-    mean equal to a random training sample" (without replacement when ``M <= N``, as the authors'
-    code; with replacement beyond N, where the nesting of App. B makes extra copies harmless).
+    Buchanan et al. (paper 000), H.1: "the isotropic GMM is initialized with variance 1e-6 and
+    each mean equal to a random training sample" (without replacement when ``M <= N``, as the
+    authors' code; with replacement beyond N, where the nesting of App. B makes extra copies
+    harmless).
 
+    Parameters
+    ----------
+    X : array_like, shape (N, d)
+        The training points.
+    M : int
+        The number of components, ``>= 1``.
+    rng : numpy.random.Generator or int
+        Draws the samples.
+    var0 : float, default 1e-6
+        The initial variance, ``> 0``.
+
+    Returns
+    -------
+    GMMDenoiser
+
+    See Also
+    --------
+    diffmem_theory.core.denoisers.memorized_subset : The subset for ``M <= N``.
+    train_gmm_denoiser : Its user.
+
+    References
+    ----------
+    Buchanan et al. (paper 000), App. H.1.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> init = partial_memorization_init(np.eye(3), 2, rng=0)
     >>> init.means.tolist(), init.var
@@ -165,27 +258,64 @@ def gmm_loss_and_grad(
     *,
     backend: str = "numba",
 ) -> tuple[float, np.ndarray, float]:
-    r"""Loss ``(1/B) sum_q lambda(t_q) |xbar_theta(t_q, x_t^q) - x0^q|^2`` and its exact gradient.
+    r"""Loss ``(1/B) sum_q lambda(t_q) |xbar_theta(x_t^q, t_q) - x0^q|^2`` and its exact gradient.
 
-    Buchanan et al. (paper 000), eqs. (5)-(6) and (11)-(12): returns ``(loss, dL/dmeans,
-    dL/dvar)`` for queries ``x_t`` (B, d) with targets ``x0`` (B, d) at times ``t`` (B,) (or one
-    time). The gradient is analytic (see :mod:`diffmem_theory.kernels._training` for the
-    formulas) and computed with the loss in one fused Numba pass. ``weighting`` is ``"eps"``
-    (``psi_t``, training), ``"x0"`` (1), ``"score"``, ``"v"`` or a callable ``lambda(t)``. The dtype
-    of ``model.means`` (float32 or float64) sets the kernel's precision; with float32, variances
-    below ~1e-4 at ``t = 0.001`` lose the logits' accuracy to the expanded square. ``backend``:
-    ``"numba"`` (default), or ``"numpy"``/``"cupy"`` for the array-API twin of the kernel
-    (:mod:`diffmem_theory.kernels._training_xp`) on NumPy or on the GPU; NumPy in and out.
+    Buchanan et al. (paper 000), eqs. (5)-(6) and (11)-(12). The gradient is analytic and
+    computed with the loss in one fused pass (:func:`diffmem_theory.kernels.gmm_loss_and_grad`,
+    whose docstring gives the formulas). The dtype of ``model.means`` (float32 or float64) sets
+    the kernel's precision; with float32, variances below ~1e-4 at ``t = 0.001`` lose the
+    logits' accuracy to the expanded square.
 
+    Parameters
+    ----------
+    model : GMMDenoiser
+        The parameters ``theta``.
+    x_t : array_like, shape (B, d)
+        Noisy queries, ``B >= 1``.
+    x0 : array_like, shape (B, d)
+        Their targets.
+    t : float or array_like, shape (B,)
+        One time, or one per query.
+    schedule : Schedule or str
+        The noise schedule.
+    weighting : str or callable, default "eps"
+        ``"eps"`` (``psi_t``, training), ``"x0"`` (1), another unit of
+        :data:`~diffmem_theory.core.schedules.PREDICTIONS`, or a callable ``lambda(t)``
+        (:func:`~diffmem_theory.core.losses.loss_weighting`).
+    backend : {"numba", "numpy", "cupy"}
+        ``"numba"`` (default), or the array-API twin of the kernel on NumPy or on the GPU (NumPy
+        in and out).
+
+    Returns
+    -------
+    loss : float
+    grad_means : ndarray, shape (M, d)
+        ``dL/dmeans``.
+    grad_var : float
+        ``dL/dvar``.
+
+    Raises
+    ------
+    ValueError
+        When a squared norm of ``x_t``, ``x0`` or ``model.means``, or a term of the loss or its
+        gradient, would overflow the dtype.
+
+    See Also
+    --------
+    train_gmm_denoiser : Trains on it.
+
+    References
+    ----------
+    Buchanan et al. (paper 000), eqs. (5)-(6), (11)-(12).
+
+    Examples
+    --------
     >>> import numpy as np
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> m = GMMDenoiser(np.array([[1.0]]), 1.0)
     >>> loss, g, gv = gmm_loss_and_grad(m, np.array([[1.0]]), np.array([[0.0]]), 0.6, VPTrig())
     >>> round(loss, 6)   # xbar = (0.8 + 0.36)/1 = 1.16, psi = 0.64/0.36
     2.392178
-
-    Raises ``ValueError`` when a squared norm of ``x_t``, ``x0`` or ``model.means``, or a term
-    of the loss or its gradient, would overflow the dtype.
     """
     if not isinstance(model, GMMDenoiser):
         raise TypeError(f"model must be a GMMDenoiser, got {type(model).__name__}")
@@ -261,7 +391,19 @@ def _fused_kernel(backend: str) -> Callable[..., tuple[float, np.ndarray, float]
 
 @dataclass(frozen=True)
 class FitResult:
-    """Final parameters (and their EMA, if any), the loss per epoch and the epochs run."""
+    r"""The outcome of :func:`fit`.
+
+    Attributes
+    ----------
+    params : ndarray
+        The final parameters.
+    ema : ndarray or None
+        Their exponential moving average (``None`` without EMA).
+    losses : ndarray, shape (n_epochs,)
+        The loss per epoch.
+    epochs : int
+        The epochs run.
+    """
 
     params: np.ndarray
     ema: np.ndarray | None
@@ -300,14 +442,52 @@ def fit(
     r"""Full-batch Adam on ``objective(params, epoch) -> (loss, grad)`` with checkpoint/resume.
 
     The optimizer of Buchanan et al. (paper 000), App. H.1: one Adam step per epoch with the
-    warmup-decay learning rate (default :class:`~diffmem_theory.core.optim.WarmupDecay` over
-    ``n_epochs``), optionally an EMA of the parameters (``ema`` = decay). The objective must be a
+    warmup-decay learning rate, optionally an EMA of the parameters. The objective must be a
     pure function of ``(params, epoch)`` (draw its noise from the epoch number), which makes the
-    run deterministic and resumable: with ``checkpoint`` a path, the state (parameters, Adam
-    moments, EMA, losses, epoch) is saved atomically every ``checkpoint_every`` epochs and at the
-    end, and a later call with the same ``fingerprint`` (a string identifying the problem and
-    its settings) continues from it. A tqdm bar shows the loss when ``progress``.
+    run deterministic and resumable.
 
+    Parameters
+    ----------
+    objective : callable
+        ``objective(params, epoch) -> (loss, grad)``.
+    params0 : array_like
+        The initial parameters (a flat float array).
+    n_epochs : int
+        The number of epochs (Adam steps), ``>= 1``.
+    lr : callable, optional
+        The learning rate per epoch (default
+        :class:`~diffmem_theory.core.optim.WarmupDecay` over ``n_epochs``).
+    b2 : float, default 0.999
+        Adam's second-moment decay.
+    ema : float, optional
+        The EMA decay in ``[0, 1)`` (no EMA by default).
+    checkpoint : path, optional
+        Where the state (parameters, Adam moments, EMA, losses, epoch) is saved atomically every
+        ``checkpoint_every`` epochs and at the end; a later call with the same ``fingerprint``
+        continues from it.
+    checkpoint_every : int, default 1000
+    fingerprint : str, default ""
+        Identifies the problem and its settings (a checkpoint of another run is refused).
+    progress : bool, default True
+        A tqdm bar with the loss.
+    desc : str
+        The bar's label.
+
+    Returns
+    -------
+    FitResult
+
+    See Also
+    --------
+    fit_config : With the settings of a :class:`TrainConfig`.
+    diffmem_theory.core.optim.Adam : The optimizer.
+
+    References
+    ----------
+    Buchanan et al. (paper 000), App. H.1.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> res = fit(lambda p, k: (float(p @ p), 2 * p), np.array([1.0, -1.0]), 2000,
     ...           lr=WarmupDecay(2000, peak=0.05), progress=False)
@@ -386,11 +566,41 @@ def fit(
 class TrainConfig:
     r"""Settings of a GMM-denoiser training run; defaults are paper 000's (App. H.1).
 
-    ``n_epochs = 50_000``, ``n_dup = 100`` fresh noise draws per sample and epoch, Adam with
-    ``peak = 1e-3``, ``final = 1e-6``, ``warmup = 0.1`` and ``b2 = 0.999`` (optax's default),
-    weighting ``"eps"`` (``lambda = psi_t``),
-    variance initialization ``var0 = 1e-6``, no EMA, float64, the 26-point grid (``times=None``).
+    Parameters
+    ----------
+    n_epochs : int, default 50_000
+    n_dup : int, default 100
+        Fresh noise draws per sample and epoch (the paper's ``N_dup``).
+    seed : int, default 0
+        Every random number of the run derives from it.
+    peak_lr, final_lr, warmup : float
+        The learning-rate schedule (:class:`~diffmem_theory.core.optim.WarmupDecay`; 1e-3,
+        1e-6, 0.1).
+    adam_b2 : float, default 0.999
+        Adam's second-moment decay (optax's default).
+    weighting : str, default "eps"
+        The loss weighting (``lambda = psi_t``; :func:`~diffmem_theory.core.losses.loss_weighting`).
+    var0 : float, default 1e-6
+        The initial variance.
+    ema : float, optional
+        The EMA decay (none by default).
+    dtype : {"float64", "float32"}
+    times : tuple of float, optional
+        The time grid (default the schedule's
+        :meth:`~diffmem_theory.core.schedules.Schedule.time_grid`, VPTrig's 26 points).
+    extra : dict
+        Free-form settings recorded with the run.
 
+    See Also
+    --------
+    train_gmm_denoiser, fit_config
+
+    References
+    ----------
+    Buchanan et al. (paper 000), Sec. 4 and App. H.1.
+
+    Examples
+    --------
     >>> TrainConfig(n_epochs=10).n_dup
     100
     """
@@ -443,10 +653,32 @@ def fit_config(
 ) -> FitResult:
     r""":func:`fit` with the optimizer settings of ``config`` (H.1 schedule, Adam b2, EMA).
 
-    The checkpoint fingerprint hashes ``config``, ``identity`` (what else defines the run: the
-    model kind, its size, the schedule, the initialization) and the training ``data``, so a
+    The checkpoint fingerprint hashes ``config``, ``identity`` and the training ``data``, so a
     checkpoint is only resumed by the same run. Used by every trainer of the package.
 
+    Parameters
+    ----------
+    objective, params0
+        As in :func:`fit`.
+    config : TrainConfig
+        The settings (``n_epochs``, the learning-rate schedule, ``adam_b2``, ``ema``).
+    identity : dict
+        What else defines the run: the model kind, its size, the schedule, the initialization.
+    data : ndarray
+        The training data (hashed into the fingerprint).
+    checkpoint, checkpoint_every, progress, desc
+        As in :func:`fit`.
+
+    Returns
+    -------
+    FitResult
+
+    See Also
+    --------
+    fit, train_gmm_denoiser
+
+    Examples
+    --------
     >>> import numpy as np
     >>> res = fit_config(lambda p, k: (float(p @ p), 2 * p), np.ones(2),
     ...                  TrainConfig(n_epochs=500, peak_lr=0.05), identity={}, data=np.zeros(1),
@@ -479,7 +711,19 @@ def fit_config(
 
 @dataclass(frozen=True)
 class TrainResult:
-    """A trained model, its EMA twin (if EMA was on), the loss per epoch and the config."""
+    r"""The outcome of :func:`train_gmm_denoiser`.
+
+    Attributes
+    ----------
+    model : GMMDenoiser
+        The trained model.
+    ema_model : GMMDenoiser or None
+        Its EMA twin (if EMA was on).
+    losses : ndarray, shape (n_epochs,)
+        The loss per epoch.
+    config : TrainConfig
+        The settings of the run.
+    """
 
     model: GMMDenoiser
     ema_model: GMMDenoiser | None
@@ -545,16 +789,48 @@ def train_gmm_denoiser(
     Buchanan et al. (paper 000), eq. (5) with the weighting of ``config`` (``lambda = psi_t``),
     ``t`` uniform on the grid (VPTrig's 26 points by default), ``config.n_dup`` fresh noise draws
     per sample per epoch, full-batch Adam with the H.1 schedule, partial-memorization
-    initialization (unless ``init`` is given), optional EMA, float32 or float64; deterministic
-    given ``config.seed``; ``checkpoint`` makes it resumable (see :func:`fit`). ``backend``
-    selects the loss-and-gradient kernel as in :func:`gmm_loss_and_grad` (the noise is drawn on
-    the CPU either way, so every backend sees the same numbers). ``schedule`` is a
-    :class:`~diffmem_theory.core.schedules.Schedule` or its name (``"VPTrig"``, see
-    :func:`~diffmem_theory.core.schedules.as_schedule`; default :class:`VPTrig`). The result is
-    bit-identical for any number of threads. Raises ``ValueError`` when a squared norm of ``X``
-    overflows, or when the loss or gradient of an epoch would overflow (e.g. the means diverged
-    under a too large learning rate).
+    initialization (unless ``init`` is given), optional EMA, float32 or float64. Deterministic
+    given ``config.seed`` and bit-identical for any number of threads; ``checkpoint`` makes it
+    resumable (see :func:`fit`).
 
+    Parameters
+    ----------
+    X : array_like, shape (N, d)
+        The training points.
+    M : int
+        The number of components, ``>= 1``.
+    config : TrainConfig, optional
+        The settings (paper 000's by default).
+    schedule : Schedule or str, optional
+        The noise schedule (default :class:`~diffmem_theory.core.schedules.VPTrig`).
+    init : GMMDenoiser, optional
+        The initial model (default :func:`partial_memorization_init`).
+    checkpoint, checkpoint_every, progress
+        As in :func:`fit`.
+    backend : {"numba", "numpy", "cupy"}
+        The loss-and-gradient kernel, as in :func:`gmm_loss_and_grad` (the noise is drawn on the
+        CPU either way, so every backend sees the same numbers).
+
+    Returns
+    -------
+    TrainResult
+
+    Raises
+    ------
+    ValueError
+        When a squared norm of ``X`` overflows, or when the loss or gradient of an epoch would
+        overflow (e.g. the means diverged under a too large learning rate).
+
+    See Also
+    --------
+    gmm_loss_and_grad, fit_config, GMMDenoiser
+
+    References
+    ----------
+    Buchanan et al. (paper 000), eqs. (5), (11)-(12), Sec. 4 and App. H.1.
+
+    Examples
+    --------
     >>> import numpy as np
     >>> X = np.random.default_rng(0).standard_normal((30, 3))
     >>> res = train_gmm_denoiser(X, 30, TrainConfig(n_epochs=50, n_dup=2), progress=False)

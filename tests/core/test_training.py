@@ -11,9 +11,10 @@ from hypothesis import strategies as st
 from scipy.special import softmax
 
 from diffmem_theory.core import training as tr
+from diffmem_theory.core.denoisers import as_denoiser
 from diffmem_theory.core.distributions import IsotropicGaussianMixture, sphere_means
 from diffmem_theory.core.optim import Adam, WarmupDecay
-from diffmem_theory.core.schedules import VPTrig
+from diffmem_theory.core.schedules import PREDICTIONS, VPTrig
 
 SCHED = VPTrig()
 GRID = SCHED.time_grid()
@@ -418,3 +419,15 @@ def test_unpack_checks_the_layout():
         tr.GMMDenoiser.unpack(np.ones(4), 2)
     with pytest.raises(ValueError, match="d must be >= 1"):
         tr.GMMDenoiser.unpack(np.ones(3), 0)
+
+
+def test_trained_model_is_a_law_for_as_denoiser():
+    """GMMDenoiser.denoiser answers prediction=unit, so a trained model drops into as_denoiser."""
+    model = tr.GMMDenoiser(np.array([[1.0, 0.0], [-1.0, 0.5]]), 0.3)
+    den = as_denoiser(model, VPTrig())
+    x, t = np.array([[0.2, -0.1], [1.5, 0.3]]), np.array([0.3, 0.7])
+    law = IsotropicGaussianMixture(model.means, model.var)
+    for unit in PREDICTIONS:
+        assert np.array_equal(
+            den.predict(x, t, unit), law.denoiser(x, t, VPTrig(), prediction=unit)
+        )
