@@ -54,8 +54,8 @@ Named sweeps are registered like the checks and experiments (:mod:`diffmem_theor
 
 and run with ``diffmem sweep paper000.crossover_grid --out DIR``.
 
-Example
--------
+Examples
+--------
 >>> import tempfile
 >>> task = "diffmem_theory.crossover.figures.crossover_sweep:crossover_task"
 >>> configs = [{"C": c, "weighting": "x0", "times": "continuous"} for c in (1.0, 2.0)]
@@ -140,9 +140,22 @@ _SWEEPS: dict[str, SweepSpec] = {}
 class SweepSpec:
     """A registered sweep: ``build(quick) -> (task, configs)`` under a ``"<paper>.<what>"`` name.
 
-    ``paper`` is set from ``name``; ``build`` must be callable and ``description`` a string. A
-    bad field raises ``ValueError`` or ``TypeError`` naming it.
+    Parameters
+    ----------
+    name : str
+        ``"<paper>.<what>"``; ``paper`` is set from it.
+    build : callable
+        ``build(quick: bool) -> (task, configs)``.
+    description : str, optional
+        One line.
 
+    Raises
+    ------
+    ValueError, TypeError
+        A bad field, named in the message.
+
+    Examples
+    --------
     >>> spec = SweepSpec(name="core.demo", build=lambda quick: ("pkg.mod:task", [{"seed": 0}]))
     >>> spec.paper, spec.specs(quick=True)
     ('core', ('pkg.mod:task', [{'seed': 0}]))
@@ -161,8 +174,27 @@ class SweepSpec:
     def specs(self, quick: bool = True) -> tuple[str, list[dict]]:
         """The task string and the configs of the quick (or full) sweep, validated.
 
-        ``quick`` must be ``True`` or ``False`` (``ValueError`` otherwise).
+        Parameters
+        ----------
+        quick : bool, optional
+            The quick sweep or the paper's full one.
 
+        Returns
+        -------
+        task : str
+            ``"package.module:function"``.
+        configs : list of dict
+            One JSON-serializable config per run.
+
+        Raises
+        ------
+        ValueError
+            ``quick`` that is not ``True``/``False``, or a bad config.
+        TypeError
+            A ``build`` that does not return ``(task, configs)``.
+
+        Examples
+        --------
         >>> task, configs = get_sweep("paper000.crossover_grid").specs(quick=True)
         >>> task.endswith(":crossover_task"), len(configs)
         (True, 12)
@@ -179,6 +211,22 @@ class SweepSpec:
         The files record the sweep's name and mode: ``out_dir`` holds this sweep in this mode
         and nothing else.
 
+        Parameters
+        ----------
+        out_dir : str or os.PathLike
+            The folder of the result files.
+        quick : bool, optional
+            The quick sweep or the paper's full one.
+        **options
+            ``workers``, ``scheduler``, ``progress``, ``retries`` of :func:`run_sweep`.
+
+        Returns
+        -------
+        list of dict
+            One record per config, as :func:`run_sweep` returns them.
+
+        Examples
+        --------
         >>> import tempfile
         >>> with tempfile.TemporaryDirectory() as out:
         ...     runs = get_sweep("paper000.crossover_grid").run(out, workers=1, progress=False)
@@ -193,15 +241,37 @@ class SweepSpec:
 def sweep_spec(
     name: str, *, description: str = "", register: bool = True
 ) -> Callable[[Callable[[bool], tuple[str, list[dict]]]], SweepSpec]:
-    """Register ``specs(quick: bool) -> (task, configs)`` as the sweep ``name``.
+    """A decorator registering ``specs(quick: bool) -> (task, configs)`` as the sweep ``name``.
 
-    ``name`` looks like ``"<paper>.<what>"`` (``paper000`` ... ``paper004`` or ``core``); the
-    description defaults to the first line of the function's docstring. ``register=False``
-    builds the :class:`SweepSpec` without adding it to the registry (for examples and tests).
-    The arguments are checked here, before the decorated function is seen (a non-string ``name``
-    or ``description`` raises ``TypeError``, a bad ``name`` or a non-bool ``register``
-    ``ValueError``).
+    Parameters
+    ----------
+    name : str
+        ``"<paper>.<what>"`` (``paper000`` ... ``paper004`` or ``core``).
+    description : str, optional
+        One line; default the first line of the function's docstring.
+    register : bool, optional
+        ``False`` builds the :class:`SweepSpec` without adding it to the registry (for
+        examples and tests).
 
+    Returns
+    -------
+    callable
+        The decorator: ``specs -> SweepSpec``.
+
+    Raises
+    ------
+    TypeError
+        A non-string ``name`` or ``description`` (checked before the function is seen).
+    ValueError
+        A bad ``name`` or a non-bool ``register``; a ``name`` already registered to another
+        function.
+
+    See Also
+    --------
+    get_sweep, list_sweeps, run_sweep
+
+    Examples
+    --------
     >>> @sweep_spec("core.example", register=False)
     ... def _specs(quick):
     ...     '''Two runs of the crossover task.'''
@@ -231,6 +301,12 @@ def sweep_spec(
 def list_sweeps() -> list[SweepSpec]:
     """All registered sweeps, sorted by name (imports the experiment modules first).
 
+    Returns
+    -------
+    list of SweepSpec
+
+    Examples
+    --------
     >>> "paper000.crossover_grid" in [s.name for s in list_sweeps()]
     True
     """
@@ -239,8 +315,26 @@ def list_sweeps() -> list[SweepSpec]:
 
 
 def get_sweep(name: str) -> SweepSpec:
-    """The sweep registered as ``name`` (``ValueError`` if there is none).
+    """The sweep registered as ``name``.
 
+    Parameters
+    ----------
+    name : str
+        A registered sweep name (``diffmem sweep --list``).
+
+    Returns
+    -------
+    SweepSpec
+
+    Raises
+    ------
+    ValueError
+        If no sweep has that name.
+    TypeError
+        If ``name`` is not a string.
+
+    Examples
+    --------
     >>> get_sweep("paper000.crossover_grid").paper
     'paper000'
     """
@@ -274,9 +368,28 @@ def _import_ref(ref: str) -> Callable[[dict], Any]:
 
 
 def resolve_task(task: Task) -> Callable[[dict], Any]:
-    """The callable behind ``task``: a ``"package.module:function"`` string, a registered sweep
-    name (its task) or a callable (returned as is).
+    """The callable behind ``task``.
 
+    Parameters
+    ----------
+    task : str or callable
+        A ``"package.module:function"`` string, a registered sweep name (its task) or a
+        callable (returned as is).
+
+    Returns
+    -------
+    callable
+        ``task(config) -> dict``.
+
+    Raises
+    ------
+    ValueError
+        A string that names no importable function and no registered sweep.
+    TypeError
+        A ``task`` that is neither a string nor callable.
+
+    Examples
+    --------
     >>> f = resolve_task("diffmem_theory.crossover.figures.crossover_sweep:crossover_task")
     >>> f is resolve_task("paper000.crossover_grid")
     True
@@ -405,9 +518,31 @@ def config_key(config: dict) -> str:
     ``.+-`` are spelled out; other values (lists, strings with ``_``, ``/``, spaces, strings that
     read like numbers, ...) and keys longer than 120 characters in total are replaced by the
     first 16 hex digits of the SHA-256 of the canonical JSON after an ``@``. Different configs
-    get different keys. ``config`` must be a dict (``TypeError``) with string keys and no NaN
-    value, also inside lists and dicts (``ValueError``); infinities are allowed.
+    get different keys.
 
+    Parameters
+    ----------
+    config : dict
+        String keys, JSON-serializable values, no NaN (also inside lists and dicts);
+        infinities are allowed.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    TypeError
+        A ``config`` that is not a dict.
+    ValueError
+        A key that is not a string, or a NaN value.
+
+    See Also
+    --------
+    result_path
+
+    Examples
+    --------
     >>> config_key({"seed": 0, "N": 200, "d": 50, "K": 12, "M": 20})
     'K=12_M=20_N=200_d=50_seed=0'
     >>> config_key({"C": 1.5, "weighting": "eps", "times": "grid"})
@@ -427,9 +562,26 @@ def config_key(config: dict) -> str:
 def result_path(out_dir: str | os.PathLike, config: dict) -> Path:
     """Where :func:`run_sweep` writes the result of ``config``: ``out_dir/<config_key>.json``.
 
-    ``out_dir`` must be a non-empty path (``TypeError`` for a non-path, ``ValueError`` for an
-    empty one), ``config`` as for :func:`config_key`.
+    Parameters
+    ----------
+    out_dir : str or os.PathLike
+        A non-empty path.
+    config : dict
+        As for :func:`config_key`.
 
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    TypeError
+        An ``out_dir`` that is not a path; a ``config`` that is not a dict.
+    ValueError
+        An empty ``out_dir``; a bad config (see :func:`config_key`).
+
+    Examples
+    --------
     >>> result_path("runs", {"M": 20, "seed": 0}).as_posix()
     'runs/M=20_seed=0.json'
     """
@@ -487,11 +639,33 @@ def _read_json(path: Path) -> dict | None:
 def load_results(out_dir: str | os.PathLike) -> list[dict]:
     """The result records in ``out_dir``, sorted by file name (failed runs not included).
 
-    Each record holds ``key``, ``config``, ``result``, ``task``, ``seconds``, ``attempts`` and
-    ``finished`` (UTC, ISO 8601). Temporary files of interrupted writes are never read. A folder
-    that does not exist holds no results; ``out_dir`` must be a non-empty path (``TypeError``
-    for a non-path, ``ValueError`` for an empty one).
+    Temporary files of interrupted writes are never read; an unreadable file is skipped with a
+    ``UserWarning``.
 
+    Parameters
+    ----------
+    out_dir : str or os.PathLike
+        A non-empty path; a folder that does not exist holds no results.
+
+    Returns
+    -------
+    list of dict
+        Each record holds ``key``, ``config``, ``result``, ``task``, ``seconds``, ``attempts``
+        and ``finished`` (UTC, ISO 8601).
+
+    Raises
+    ------
+    TypeError
+        An ``out_dir`` that is not a path.
+    ValueError
+        An empty ``out_dir``.
+
+    See Also
+    --------
+    load_failures, run_sweep
+
+    Examples
+    --------
     >>> load_results("no/such/folder")
     []
     >>> import tempfile
@@ -517,6 +691,21 @@ def load_failures(out_dir: str | os.PathLike) -> list[dict]:
 
     A failure record is removed when a later run of the same config succeeds.
 
+    Parameters
+    ----------
+    out_dir : str or os.PathLike
+        The sweep's folder, as for :func:`load_results`.
+
+    Returns
+    -------
+    list of dict
+
+    See Also
+    --------
+    load_results
+
+    Examples
+    --------
     >>> load_failures("no/such/folder")
     []
     >>> import tempfile
@@ -551,9 +740,30 @@ def writable_dir(path: Any, name: str = "out_dir", *, create: bool = False) -> P
 
     Checked before any work, so that a bad path costs nothing: ``TypeError`` for a non-path,
     ``ValueError`` (naming ``name`` and the path) for an empty path, a file, a path under a file,
-    or a directory (or its nearest existing parent) that cannot be written. ``create=True``
-    makes the directory too.
+    or a directory (or its nearest existing parent) that cannot be written.
 
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The directory.
+    name : str, optional
+        The argument's name in the messages (``"--out"`` for the CLI).
+    create : bool, optional
+        Make the directory (and its parents) too.
+
+    Returns
+    -------
+    pathlib.Path
+
+    Raises
+    ------
+    TypeError
+        A ``path`` that is not a path.
+    ValueError
+        As above.
+
+    Examples
+    --------
     >>> import tempfile, pathlib
     >>> with tempfile.TemporaryDirectory() as tmp:
     ...     writable_dir(pathlib.Path(tmp, "a", "b"), create=True).is_dir()
@@ -1085,10 +1295,50 @@ def run_sweep(
     unless SIGTERM has a handler already) stops the runs in progress and raises
     ``KeyboardInterrupt``; the finished results stay. ``progress`` shows a tqdm bar on stderr.
 
-    Returns one dict per config: the record (as in the file) plus ``status``, one of ``"done"``
-    (ran now), ``"skipped"`` (found in ``out_dir``) or ``"failed"`` (with ``error`` and
-    ``traceback`` instead of ``result``).
+    Parameters
+    ----------
+    task : str or callable
+        ``"package.module:function"``, a registered sweep name or a callable (see above).
+    configs : iterable of dict
+        JSON-serializable configs with string keys, each with its own seed.
+    out_dir : str or os.PathLike
+        The folder of the result files, holding this sweep only.
+    workers : int or None, optional
+        Local processes (``1``: in this process; default ``os.cpu_count()``).
+    scheduler : str, dask.distributed.Client or None, optional
+        A Dask scheduler to submit the runs to instead.
+    progress : bool, optional
+        A tqdm bar on stderr.
+    retries : int, optional
+        Extra attempts of a failing run.
+    name : str or None, optional
+        The sweep's registered name, recorded in every file.
+    mode : {"quick", "full"} or None, optional
+        The sweep's mode, recorded in every file.
 
+    Returns
+    -------
+    list of dict
+        One per config, in config order: the record (as in the file) plus ``status``, one of
+        ``"done"`` (ran now), ``"skipped"`` (found in ``out_dir``) or ``"failed"`` (with
+        ``error`` and ``traceback`` instead of ``result``).
+
+    Raises
+    ------
+    ValueError
+        A bad config, task, ``out_dir`` (another sweep's, a file, unwritable), ``workers``,
+        ``retries`` or ``scheduler``, before anything runs.
+    TypeError
+        A config that is not a dict, an ``out_dir`` that is not a path.
+    KeyboardInterrupt
+        Ctrl-C or SIGTERM; the finished results stay.
+
+    See Also
+    --------
+    load_results, load_failures, sweep_spec
+
+    Examples
+    --------
     >>> import tempfile
     >>> task = "diffmem_theory.crossover.figures.crossover_sweep:crossover_task"
     >>> configs = [{"C": c, "weighting": "x0", "times": "grid"} for c in (2.0, 1.0, -1.0)]
@@ -1178,7 +1428,23 @@ def run_sweep(
 
 
 def status_counts(records: Sequence[dict]) -> dict[str, int]:
-    """Counts of ``done`` / ``skipped`` / ``failed`` records."""
+    """Counts of ``done`` / ``skipped`` / ``failed`` records.
+
+    Parameters
+    ----------
+    records : sequence of dict
+        What :func:`run_sweep` returns.
+
+    Returns
+    -------
+    dict of str to int
+        ``{"done": n, "skipped": n, "failed": n}``.
+
+    Examples
+    --------
+    >>> status_counts([{"status": "done"}, {"status": "failed"}])
+    {'done': 1, 'skipped': 0, 'failed': 1}
+    """
     counts = {"done": 0, "skipped": 0, "failed": 0}
     for r in records:
         counts[r["status"]] += 1
