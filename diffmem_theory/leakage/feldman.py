@@ -859,7 +859,7 @@ def sigma_merge(eps: ArrayLike, C: ArrayLike, *, printed: bool = False) -> Any:
     ``sigma_t >= sqrt(1 - (eps / C)^2)`` => eps-merged (Lemma 4.5; Lemma B.9 with C = 1/600),
     which is **false**: by the concavity of erf, at ``a = eps / C`` the total variation is
     ``TV_t > a C = eps`` strictly. The relative excess ``(TV_t - eps) / eps`` there is ~7e-7 at
-    C = 1/600, 2.6e-3 at C = 0.1, 7.5e-2 at C = 0.5 and 0.45 at C = 0.9 (eps = C/4).
+    C = 1/600, 2.5e-3 at C = 0.1, 7.1e-2 at C = 0.5 and 0.42 at C = 0.9 (eps = C/4).
 
     Parameters
     ----------

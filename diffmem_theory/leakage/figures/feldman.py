@@ -9,7 +9,7 @@ against sigma for C in {1/600, 0.1, 0.5, 0.9} with eps = C/4, the levels eps and
 thresholds of Lemma 4.5 as printed and exact: the printed low-noise threshold is below the exact
 one (valid, conservative), the printed high-noise threshold is below the exact one too, so at it
 the components are *not* merged (erratum). (b) The relative excess ``(TV_t - eps)/eps`` at the
-printed merging threshold against C (eps = C/4): ~7e-7 at C = 1/600 (Lemma B.9), 0.075 at
+printed merging threshold against C (eps = C/4): ~7e-7 at C = 1/600 (Lemma B.9), 0.071 at
 C = 0.5. Quick: 200 sigmas and 30 values of C; full: 2000 and 200.
 
 ``paper004.feldman``. (a) Zipf populations (``pi_k ~ 1/k``, 'approx' pi_bar of Def. B.1):
