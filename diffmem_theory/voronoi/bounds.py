@@ -48,12 +48,12 @@ from diffmem_theory._validation import (
     as_queries,
     bounded_points,
     check_bool,
+    check_covariance,
     check_int,
     check_scalar,
     finite_result,
 )
 from diffmem_theory.voronoi.geometry import _data, alpha_n, d_minus, d_plus, s_alpha, x_inf
-from diffmem_theory.voronoi.scores import _symmetric_matrix
 
 __all__ = [
     "ball_bound",
@@ -868,7 +868,10 @@ def tikhonov_excess(
             f"s and v must be vectors (..., d) with the same d, got {ss.shape} and {vv.shape}"
         )
     d = ss.shape[-1]
-    G = _symmetric_matrix(Gamma, "Gamma", d, definite=False)
+    G = as_float_array(Gamma, "Gamma", ndim=2, dtype=np.float64)
+    if G.shape != (d, d):
+        raise ValueError(f"Gamma must have shape ({d}, {d}), got shape {G.shape}")
+    G = check_covariance(G, "Gamma", rtol=1e-10)[0]  # symmetric PSD, as the covariances
     A = np.eye(d) + G
     u = np.linalg.solve(A, np.broadcast_to(vv, np.broadcast_shapes(ss.shape, vv.shape))[..., None])
     u = u[..., 0]
