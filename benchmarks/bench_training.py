@@ -6,8 +6,7 @@ For N = 200, d = 50, N_dup = 100 (B = 20,000 noisy queries per epoch) and M in {
 one line per M (best of several interleaved repetitions, see ``bench_kernels.best_of``):
 
 * kernel: the fused loss + analytic gradient
-(:func:`diffmem_theory.core.training.gmm_loss_and_grad`)
-  on one epoch's batch;
+  (:func:`diffmem_theory.core.training.gmm_loss_and_grad`) on one epoch's batch;
 * epoch: a whole epoch as ``train_gmm_denoiser`` runs it (draw the times and the 20,000 x 50
   Gaussian noise, the fused kernel that forms the queries block by block, Adam);
 * noise: drawing that noise alone (8 chunks on a thread pool), an unavoidable cost of
@@ -33,9 +32,9 @@ from diffmem_theory.core.training import (
     _epoch_noise,
     _epoch_time_index,
     gmm_loss_and_grad,
-    loss_and_grad_cpu,
     partial_memorization_init,
 )
+from diffmem_theory.kernels import gmm_loss_and_grad as kernel_loss_and_grad
 
 SCHED = VPTrig()
 GRID = SCHED.time_grid()
@@ -58,7 +57,7 @@ def bench(M: int, repeats: int = 5) -> str:
     def epoch() -> None:  # what train_gmm_denoiser's objective and fit do per epoch
         idx = _epoch_time_index(0, 1, 200, GRID.size)
         z = _epoch_noise(0, 1, 20_000, 50, np.dtype(np.float64))
-        _, g_mu, g_var = loss_and_grad_cpu(
+        _, g_mu, g_var = kernel_loss_and_grad(
             z, X, alpha[idx], sigma2[idx], lam[idx], model.means, model.var, n_dup=100
         )
         opt.step(theta, np.concatenate([g_mu.ravel(), [g_var]]), state)

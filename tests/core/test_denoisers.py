@@ -485,7 +485,7 @@ def test_checks_pass():
         assert result.status == "pass", result
 
 
-# --- issue 14 fuzzing ------------------------------------------------------------------------
+# --- fuzz findings: errors instead of NaN or AttributeError ------------------------------------
 
 
 def test_fuzz_findings_denoisers():

@@ -261,7 +261,7 @@ def test_value_errors_name_the_argument(call, match):
         call()
 
 
-# --- thread independence (issue 14, item 2; the subprocess test is tests/test_determinism.py) --
+# --- thread independence (the subprocess test is tests/test_determinism.py) ----------------------
 def test_kernel_bits_do_not_depend_on_the_slot_count():
     """Fixed block groups summed in group order: any number of slots gives the same bits."""
     from diffmem_theory.kernels._training import loss_and_grad_numba
@@ -287,7 +287,7 @@ def test_group_count_bounds_the_partials_memory():
         assert n_groups(1000, M, d) * M * d <= max(GROUP_BUDGET, MIN_GROUPS * M * d)
 
 
-# --- errors instead of silent zeros, SystemError or AttributeError (issue 14, items 5 and 6) ----
+# --- errors instead of silent zeros, SystemError or AttributeError --------------------------------
 ONE = tr.GMMDenoiser(np.array([[1.0]]), 1.0)
 
 
