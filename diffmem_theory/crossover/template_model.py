@@ -242,6 +242,40 @@ def template_partial_memorization_init(
     positive sum and scaled to a maximum of 1 -- the same component up to the scale symmetry
     ``(x, u, s2) -> (a x, u/a, s2/a^2)``.
 
+    Parameters
+    ----------
+    Y : array_like
+        Training images, ``(N, c, h, w)`` or ``(N, c*h*w)`` with ``image_shape``.
+    M : int
+        Number of components, ``M >= 1``.
+    rng : numpy.random.Generator or int
+        Random source of the chosen samples.
+    templates : array_like, optional
+        The generating templates ``(K, h, w)`` (with ``labels``).
+    labels : array_like of int, optional
+        The template index of each sample.
+    image_shape : tuple of int, optional
+        ``(c, h, w)`` when ``Y`` is flat.
+    var0 : float, default 1e-6
+        The initial color variance (a variance), ``> 0``.
+
+    Returns
+    -------
+    TemplateDenoiser
+        The initial model.
+
+    See Also
+    --------
+    train_template_denoiser : starts from it.
+    diffmem_theory.core.training.partial_memorization_init : the GMM analogue.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), App. H.1.
+
+    Examples
+    --------
     >>> tpl = np.array([[[1.0, 0.0]], [[0.0, 2.0]]])
     >>> Y = np.array([[[[3.0, 0.0]], [[-1.0, 0.0]]]])   # one sample: color (3, -1) on template 0
     >>> init = template_partial_memorization_init(Y, 1, 0, templates=tpl, labels=[0])
@@ -587,6 +621,36 @@ def template_objective(
     name, ``times`` a non-empty 1-D array of times in the schedule's domain; the returned
     ``objective`` checks that ``theta`` has ``M (p + c) + 1`` entries and ``epoch >= 0``.
 
+    Parameters
+    ----------
+    Y : ndarray
+        Training images ``(N, c, p)``.
+    M : int
+        Number of components, ``M >= 1``.
+    config : TrainConfig
+        Training settings (``n_dup``, ``seed``, ``weighting``, ``extra["time_sampling"]``).
+    schedule : Schedule
+        The noise schedule (or its name).
+    times : ndarray
+        The time grid.
+
+    Returns
+    -------
+    callable
+        ``objective(theta, epoch) -> (loss, grad)``.
+
+    See Also
+    --------
+    template_loss_and_grad : the loss and gradient of one batch.
+    train_template_denoiser : minimizes it with Adam.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), eq. (5), Sec. 4.2 and App. H.1.
+
+    Examples
+    --------
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> from diffmem_theory.core.training import TrainConfig
     >>> Y = np.ones((2, 3, 4))
