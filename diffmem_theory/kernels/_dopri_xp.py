@@ -242,10 +242,13 @@ def integrate_batch(
     y = xp.asarray(Y, copy=True)
     tau = xp.full(B, tau0, dtype=Y.dtype)
     k0 = rhs(tau, y)
-    h_abs = _initial_step(tau, y, k0, direction, tols, rhs)
+    # a field that is not finite at the start ends its trajectory there (and the initial-step
+    # heuristic, which would take a NaN step, sees a zero field instead)
+    bad = ~xp.all(xp.isfinite(k0), axis=1)
+    h_abs = _initial_step(tau, y, xp.where(bad[:, None], 0.0, k0), direction, tols, rhs)
     counts = xp.zeros((B, 3), dtype=xp.int64)  # accepted, rejected, nfev
     counts[:, 2] = 2
-    status = xp.full(B, -1, dtype=xp.int64)  # -1: running
+    status = xp.where(bad, NONFINITE, -1)  # -1: running
     fresh = xp.ones(B, dtype=xp.bool)  # the next trial starts a new step
     retried = xp.zeros(B, dtype=xp.bool)  # the current step had a rejected trial
     min_step = xp.zeros(B, dtype=Y.dtype)
