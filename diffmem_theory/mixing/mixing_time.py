@@ -10,8 +10,9 @@ paper) carries a point x0 to N(x0 e^{-t}, lam delta_t I) with delta_t = 1 - e^{-
 * :func:`kde_bandwidth` -- the "mixing" sqrt(2 t_M) (2.10), "leading" sigma n^{-1/d} (the
   figures) and Silverman (2.11) bandwidths; :func:`kde_mise_gaussian` the exact MISE of the
   Gaussian KDE for Gaussian data and :func:`kde_mise_optimal_bandwidth` its minimiser.
-* :func:`log_rho_hat`, :func:`score_rho_hat` -- the empirical OU density (2.7) and its score,
-  through the fused log-sum-exp kernel :func:`diffmem_theory.kernels.softmax_weighted_sum`.
+* :func:`log_rho_hat`, :func:`score_rho_hat` -- the empirical OU density (2.7) and its score:
+  :class:`diffmem_theory.core.distributions.EmpiricalDistribution` of the samples under the
+  :class:`~diffmem_theory.core.schedules.OU` schedule (its fused log-sum-exp kernel).
 * :func:`log_z1_z1c`, :func:`mixing_crossing_time` -- the decomposition (2.8) and the
   statistical (random-energy-model) check of t_M.
 * :func:`late_time_quadratic`, :func:`t_relaxation` -- the late-time expansion (2.12) with the
@@ -42,8 +43,8 @@ from diffmem_theory._validation import (
     exp_or_raise,
     finite_result,
 )
+from diffmem_theory.core.distributions import EmpiricalDistribution
 from diffmem_theory.core.schedules import OU
-from diffmem_theory.kernels import softmax_weighted_sum
 
 __all__ = [
     "BANDWIDTH_RULES",
@@ -121,6 +122,14 @@ def _out_finite(out: Any, what: str) -> Any:
     """A float for a 0-d result, the array otherwise; ``ValueError`` if beyond float64."""
     finite_result(out, what)
     return float(out) if np.ndim(out) == 0 else out
+
+
+def _empirical(x: Any, t: Any, samples: Any, lam: Any) -> tuple[EmpiricalDistribution, OU, float]:
+    """The law of the samples, the OU schedule and t, with x, t, samples, lam validated."""
+    X = _samples(samples)
+    _queries(x, X.shape[1])
+    tt = _time(t)
+    return EmpiricalDistribution(X), OU(lam=check_scalar(lam, "lam", low=0.0, low_open=True)), tt
 
 
 def _time(t: Any) -> float:
@@ -541,7 +550,9 @@ def log_rho_hat(
 
         rho_hat(t, x) = (1/n) sum_k N(x | x_k e^{-t}, lam delta_t I_d),
 
-    via the fused log-sum-exp kernel: lse - log n - (d/2) log(2 pi lam delta_t).
+    that is ``EmpiricalDistribution(samples).log_prob_t(x, t, OU(lam=lam))`` (the fused
+    log-sum-exp kernel: lse - log n - (d/2) log(2 pi lam delta_t)), with the arguments checked
+    under this function's names.
 
     Parameters
     ----------
@@ -554,7 +565,7 @@ def log_rho_hat(
     lam : float, default 1.0
         OU noise scale (footnote 5), > 0.
     backend : str, default "numba"
-        Backend of :func:`diffmem_theory.kernels.softmax_weighted_sum`.
+        Backend of the fused kernel (``"numba"``, ``"numpy"`` or ``"cupy"``).
 
     Returns
     -------
@@ -563,6 +574,7 @@ def log_rho_hat(
 
     See Also
     --------
+    diffmem_theory.core.distributions.EmpiricalDistribution.log_prob_t : the general form.
     score_rho_hat : its gradient in x.
     log_z1_z1c : the split (2.8) into the self term and the others.
 
@@ -576,22 +588,8 @@ def log_rho_hat(
     >>> round(float(log_rho_hat([0.0, 0.0], 1.0, X)), 10)
     -1.7707224299
     """
-    X = _samples(samples)
-    q, single = _queries(x, X.shape[1])
-    tt = _time(t)
-    ou = OU(lam=check_scalar(lam, "lam", low=0.0, low_open=True))
-    a, v = float(ou.alpha(tt)), float(ou.sigma2(tt))
-    _, lse = softmax_weighted_sum(
-        q,
-        X,
-        scale=a,
-        var=v,
-        values=np.zeros((X.shape[0], 1)),
-        return_logsumexp=True,
-        backend=backend,
-    )
-    out = lse - math.log(X.shape[0]) - 0.5 * X.shape[1] * math.log(2.0 * math.pi * v)
-    return float(out[0]) if single else out
+    law, ou, tt = _empirical(x, t, samples, lam)
+    return law.log_prob_t(x, tt, ou, backend=backend)
 
 
 def score_rho_hat(
@@ -602,8 +600,10 @@ def score_rho_hat(
         s(x, t) = (e^{-t} sum_k w_k x_k - x) / (lam delta_t),
         w_k = softmax_k(-|x - x_k e^{-t}|^2 / (2 lam delta_t)),
 
-    through the fused kernel. It is the score that the memorizing reverse dynamics (2.2)
-    follows: driven by it, the reverse process returns to the training points.
+    that is ``EmpiricalDistribution(samples).score_t(x, t, OU(lam=lam))`` (evaluated directly,
+    not through Tweedie's identity), with the arguments checked under this function's names. It
+    is the score that the memorizing reverse dynamics (2.2) follows: driven by it, the reverse
+    process returns to the training points.
 
     Parameters
     ----------
@@ -616,7 +616,7 @@ def score_rho_hat(
     lam : float, default 1.0
         OU noise scale (footnote 5), > 0.
     backend : str, default "numba"
-        Backend of :func:`diffmem_theory.kernels.softmax_weighted_sum`.
+        Backend of the fused kernel (``"numba"``, ``"numpy"`` or ``"cupy"``).
 
     Returns
     -------
@@ -625,6 +625,7 @@ def score_rho_hat(
 
     See Also
     --------
+    diffmem_theory.core.distributions.EmpiricalDistribution.score_t : the general form.
     log_rho_hat : the log-density whose gradient this is.
 
     References
@@ -637,14 +638,8 @@ def score_rho_hat(
     >>> score_rho_hat([0.0, 0.5], 1.0, X).round(6).tolist()
     [0.0, -0.578259]
     """
-    X = _samples(samples)
-    q, single = _queries(x, X.shape[1])
-    tt = _time(t)
-    ou = OU(lam=check_scalar(lam, "lam", low=0.0, low_open=True))
-    a, v = float(ou.alpha(tt)), float(ou.sigma2(tt))
-    out = softmax_weighted_sum(q, X, scale=a, var=v, backend=backend)
-    s = (a * out - q) / v
-    return s[0] if single else s
+    law, ou, tt = _empirical(x, t, samples, lam)
+    return law.score_t(x, tt, ou, backend=backend)
 
 
 # --- decomposition (2.8) and the statistical check of t_M ------------------------------------
@@ -705,14 +700,10 @@ def log_z1_z1c(
     tt = _time(t)
     ou = OU(lam=check_scalar(lam, "lam", low=0.0, low_open=True))
     a, v = float(ou.alpha(tt)), float(ou.sigma2(tt))
-    norm = -math.log(n) - 0.5 * d * math.log(2.0 * math.pi * v)
     q = a * X[i] + math.sqrt(v) * Z
-    log_z1 = norm - 0.5 * np.sum(Z * Z, axis=1)
-    others = np.delete(X, i, axis=0)
-    _, lse = softmax_weighted_sum(
-        q, others, scale=a, var=v, values=np.zeros((n - 1, 1)), return_logsumexp=True
-    )
-    log_z1c = norm + lse
+    log_z1 = -math.log(n) - 0.5 * d * math.log(2.0 * math.pi * v) - 0.5 * np.sum(Z * Z, axis=1)
+    others = EmpiricalDistribution(np.delete(X, i, axis=0))  # Z_{1^c} = (n - 1)/n rho_hat_others
+    log_z1c = math.log1p(-1.0 / n) + np.atleast_1d(others.log_prob_t(q, tt, ou))
     if single:
         return float(log_z1[0]), float(log_z1c[0])
     return log_z1, log_z1c

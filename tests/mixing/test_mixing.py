@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
+from diffmem_theory.core.distributions import EmpiricalDistribution
+from diffmem_theory.core.schedules import OU
 from diffmem_theory.mixing import mixing_time as mx
 from diffmem_theory.mixing.checks.mixing_time import BANDWIDTH_REFS, MISE_OPT_REFS, T_M_REFS
 from diffmem_theory.registry import get_check
@@ -227,6 +229,15 @@ def test_single_point_is_gaussian_and_shapes():
     assert isinstance(mx.log_rho_hat(x, t, x0[None]), float)
     assert mx.score_rho_hat(x, t, x0[None]).shape == (3,)
     np.testing.assert_allclose(mx.score_rho_hat(x, t, x0[None]), (x0 * math.exp(-t) - x) / d)
+
+
+def test_rho_hat_is_the_empirical_distribution_under_ou():
+    """log_rho_hat and score_rho_hat are EmpiricalDistribution(samples) under OU(lam), (x, t, X)."""
+    rng = np.random.default_rng(5)
+    X, x, t, lam = rng.standard_normal((30, 4)), rng.standard_normal((6, 4)), 0.8, 0.3
+    law, ou = EmpiricalDistribution(X), OU(lam=lam)
+    np.testing.assert_array_equal(mx.log_rho_hat(x, t, X, lam=lam), law.log_prob_t(x, t, ou))
+    np.testing.assert_array_equal(mx.score_rho_hat(x, t, X, lam=lam), law.score_t(x, t, ou))
 
 
 def test_score_finite_differences():
