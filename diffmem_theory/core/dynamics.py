@@ -115,13 +115,14 @@ class Trajectories:
     Attributes
     ----------
     t : (n_save,) ndarray
-        The saved times (``saveat``); NaN for the schedule-free s-time runs of
+        The saved times (``saveat``); ``t`` is NaN for the schedule-free s-time runs of
         :func:`diffmem_theory.voronoi.dynamics.solve_s_time`.
     s : (n_save,) ndarray
         The same times as s = -1/2 log(sigma_t^2 + c) (Baptista et al. (paper 002), eq. (4.20);
         c the Tikhonov constant of the field, 0 otherwise).
     x : (B, n_save, d) array
-        ``x[b, i]`` is trajectory b at ``t[i]``.
+        ``x[b, i]`` is trajectory b at ``t[i]``; ``x`` is NaN at the saved times that a failed
+        ``dopri5`` trajectory never reached.
     final : (B, d) array
         Every trajectory at the end of ``t_span``, whatever ``saveat`` asks for (at its last
         accepted time when a ``dopri5`` trajectory failed).

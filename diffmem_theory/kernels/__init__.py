@@ -46,7 +46,9 @@ from diffmem_theory.kernels._training_xp import loss_and_grad_on
 
 __all__ = [
     "BACKENDS",
+    "MAX_STEPS",
     "STATE_MAX_SQ",
+    "STATUS",
     "EmpiricalField",
     "Integration",
     "backend_namespace",
@@ -58,6 +60,9 @@ __all__ = [
 ]
 
 BACKENDS = ("numba", "numpy", "cupy")
+#: Largest ``max_steps`` of :func:`integrate` (an int64 counter in the kernels; 10^12 steps
+#: would run for days): a larger budget is refused rather than overflowing the counter.
+MAX_STEPS = 10**12
 
 
 def softmax_weighted_sum(
@@ -509,8 +514,3 @@ def integrate(
             f"{type(field).__name__}"
         )
     return Integration(final, saved, stats[:, 0], stats[:, 1], stats[:, 2], stats[:, 3])
-
-
-#: Largest ``max_steps`` of :func:`integrate` (an int64 counter in the kernels; 10^12 steps
-#: would run for days): a larger budget is refused rather than overflowing the counter.
-MAX_STEPS = 10**12

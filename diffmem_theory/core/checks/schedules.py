@@ -25,7 +25,7 @@ from diffmem_theory._validation import as_rng
 from diffmem_theory.core.schedules import OU, VE, Schedule, VEPower, VPExp, VPLinear, VPTrig
 from diffmem_theory.registry import Outcome, check
 
-PSI_T16 = 6.70406  # paper 000 notes §3.1 / §4.9 ([derived], printed as "psi ~ 6.704")
+PSI_T16 = 6.70406  # (1 - t^2)/t^2 at t_16 = 0.36028 (paper 000 §4 prints "psi ~ 6.704")
 T16 = 0.36028
 Z_MAX = 4.0  # standard errors allowed between a Monte Carlo moment and its closed form
 
@@ -126,13 +126,16 @@ def ou_transition(seed: int = 0, quick: bool = True) -> Outcome:
 @check(
     "paper002.schedule_refs",
     equation="Baptista et al., §4.4 and App. C.2: sigma(T), m(T), s_0 = -ln sigma(T)",
-    description="sigma(T), m(T) and s_0 of paper 002's VE and VP schedules match the notes",
+    description="sigma(T), m(T) and s_0 of paper 002's VE and VP schedules match the paper",
 )
 def schedule_refs() -> Outcome:
     """sigma(1), m(1), s_0 of VE.exp() and VPLinear(0.001, 3) match the reference values.
 
-    References from the paper 002 notes (§3.0, §4); the closed forms are also held
-    against sigma^2 = int_0^1 g and B = int_0^1 beta by quadrature (scipy.integrate.quad).
+    Reference values: s_0 = -1.5340 printed in §4.4 (VE with sqrt(g) = 10^t, the authors'
+    code), sigma(1) = 0.8815 of App. C.2 (VP, beta from 0.001 to 3), and the values that follow
+    from them in closed form (m(1) = sqrt(1 - sigma(1)^2), s_0 = -ln sigma(1), and the literal
+    g = 10^t of §4.4); the closed forms are also held against sigma^2 = int_0^1 g and
+    B = int_0^1 beta by quadrature (scipy.integrate.quad).
     """
     ve, ve_lit, vp = VE.exp(), VE.exp_literal(), VPLinear(0.001, 3.0)
     computed = {
