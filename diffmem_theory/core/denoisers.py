@@ -654,7 +654,17 @@ class Denoiser:
 
     Calling it gives the x0-prediction ``xbar(x, t) ~ E[X_0 | X_t = x]``;
     :meth:`predict` gives the prediction in any unit of
-    :data:`diffmem_theory.core.schedules.PREDICTIONS`. Build it with :func:`as_denoiser`.
+    :data:`diffmem_theory.core.schedules.PREDICTIONS`. :func:`as_denoiser` builds it (and passes
+    a :class:`Denoiser` through); the arguments are validated as documented there.
+
+    Parameters
+    ----------
+    model : callable or distribution
+        As in :func:`as_denoiser`.
+    schedule : Schedule or str, optional
+        As in :func:`as_denoiser`.
+    prediction : str, default "x0"
+        As in :func:`as_denoiser`.
 
     Attributes
     ----------
@@ -677,7 +687,7 @@ class Denoiser:
     --------
     >>> import numpy as np
     >>> from diffmem_theory.core.distributions import EmpiricalDistribution
-    >>> den = as_denoiser(EmpiricalDistribution(np.eye(2)), "VPTrig")
+    >>> den = Denoiser(EmpiricalDistribution(np.eye(2)), "VPTrig")
     >>> den.prediction, den.schedule.name
     ('x0', 'VPTrig')
     >>> print(np.round(den.predict(np.array([0.8, 0.1]), 0.5, "eps"), 6))
@@ -686,11 +696,29 @@ class Denoiser:
 
     __slots__ = ("_law", "model", "prediction", "schedule")
 
-    def __init__(self, model: Any, schedule: Schedule | None, prediction: str) -> None:
+    def __init__(
+        self, model: Any, schedule: Schedule | str | None = None, *, prediction: str = "x0"
+    ) -> None:
+        check_choice(prediction, "prediction", PREDICTIONS)
+        self._law = _is_distribution(model)
+        if self._law:
+            schedule = as_schedule(schedule, required=True)
+        else:
+            check_callable(
+                model,
+                "model",
+                "a callable model(x, t) or a law with a denoiser(x, t, schedule, prediction=...) "
+                "method",
+            )
+            if schedule is None and prediction != "x0":
+                raise TypeError(
+                    f"schedule is required for a model in {prediction!r} units (converting it to "
+                    f"x0 needs alpha_t and sigma_t), got None"
+                )
+            schedule = None if schedule is None else as_schedule(schedule)
         self.model = model
         self.schedule = schedule
         self.prediction = prediction
-        self._law = _is_distribution(model)
 
     def __repr__(self) -> str:
         schedule = None if self.schedule is None else self.schedule.name
@@ -834,18 +862,5 @@ def as_denoiser(
     if isinstance(model, Denoiser):
         if schedule is None:
             return model
-        return as_denoiser(model.model, schedule, prediction=model.prediction)
-    check_choice(prediction, "prediction", PREDICTIONS)
-    if _is_distribution(model):
-        return Denoiser(model, as_schedule(schedule, required=True), prediction)
-    check_callable(
-        model,
-        "model",
-        "a callable model(x, t) or a law with a denoiser(x, t, schedule, prediction=...) method",
-    )
-    if schedule is None and prediction != "x0":
-        raise TypeError(
-            f"schedule is required for a model in {prediction!r} units (converting it to x0 "
-            f"needs alpha_t and sigma_t), got None"
-        )
-    return Denoiser(model, None if schedule is None else as_schedule(schedule), prediction)
+        return Denoiser(model.model, schedule, prediction=model.prediction)
+    return Denoiser(model, schedule, prediction=prediction)

@@ -60,6 +60,7 @@ from diffmem_theory._validation import (
     as_queries,
     as_rng,
     check_allocation,
+    check_callable,
     check_choice,
     check_dtype,
     check_int,
@@ -167,7 +168,7 @@ def map_over_times(
     Parameters
     ----------
     x : ndarray, shape (B, d)
-        Validated float64 queries.
+        Queries (finite floats; a float32 array stays float32).
     t : float or array_like, shape (B,)
         Times in the domain of ``schedule``, giving ``sigma_t > 0``.
     schedule : Schedule or str
@@ -203,6 +204,8 @@ def map_over_times(
     >>> print(np.round(ratio[:, 0], 6))
     [1.333333 0.75     1.333333]
     """
+    x = as_float_array(x, "x", ndim=2)
+    check_callable(fn, "fn", "a callable fn(alpha, sigma, x_rows, **params) -> tuple of arrays")
     schedule = as_schedule(schedule, required=True)
     t = _times(t, schedule, x.shape[0])
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):

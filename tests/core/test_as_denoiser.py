@@ -6,7 +6,11 @@ import numpy as np
 import pytest
 
 from diffmem_theory.core.denoisers import Denoiser, as_denoiser, memorizing_denoiser
-from diffmem_theory.core.distributions import GaussianMixture, IsotropicGaussianMixture
+from diffmem_theory.core.distributions import (
+    GaussianMixture,
+    IsotropicGaussianMixture,
+    map_over_times,
+)
 from diffmem_theory.core.schedules import PREDICTIONS, VPTrig, convert_prediction
 
 SCHED = VPTrig()
@@ -88,3 +92,23 @@ def test_errors_name_the_problem():
         as_denoiser(lambda x, t: x[:, :2])(XQ, 0.5)
     with pytest.raises(TypeError, match="must return an array"):
         as_denoiser(lambda x, t: [0.0])(XQ, 0.5)
+
+
+def test_denoiser_constructor_validates_like_as_denoiser():
+    with pytest.raises(TypeError, match="model must be a callable"):
+        Denoiser(None)
+    with pytest.raises(ValueError, match="prediction must be one of"):
+        Denoiser(x0_model, SCHED, prediction="x1")
+    with pytest.raises(TypeError, match="schedule"):
+        Denoiser(IsotropicGaussianMixture(X, 0.5))
+    den = Denoiser(x0_model, "VPTrig", prediction="x0")
+    assert den.schedule.name == "VPTrig" and np.array_equal(den(XQ, 0.3), x0_model(XQ, 0.3))
+
+
+def test_map_over_times_validates_its_arguments():
+    with pytest.raises(ValueError, match="x must have 2 dimension"):
+        map_over_times(2.0, 0.5, SCHED, lambda a, s, rows: (rows,))
+    with pytest.raises(TypeError, match="fn must be a callable"):
+        map_over_times(XQ, 0.5, SCHED, None)
+    (out,) = map_over_times(XQ, TIMES, SCHED, lambda a, s, rows: (rows * s,))
+    np.testing.assert_allclose(out, XQ * SCHED.sigma(TIMES)[:, None], rtol=1e-15)
