@@ -3,7 +3,7 @@
     python benchmarks/bench_voronoi_dynamics.py [--quick]
 
 Baptista et al. (paper 002), Fig. 1-2 setting: B trajectories of the VE probability-flow ODE
-(4.19) with g = 10^{2t} (notes A1), from t = 1 to 1e-3, rtol = atol = 1e-5, started at
+(4.19) with g = 10^{2t} (the authors' code), from t = 1 to 1e-3, rtol = atol = 1e-5, started at
 x_T ~ N(0, sigma(1)^2 I). The baseline is what the authors' code does:
 ``scipy.integrate.solve_ivp(method="RK45")`` on the flattened (B d,) batch with a NumPy score
 (log-weights over the B x N x d differences, log-sum-exp), one shared step size for the whole
@@ -12,6 +12,9 @@ run (best of ``repeats``):
 
 * ``reverse_ode(time="s")``: Numba DP5(4), per-trajectory step control, in s-time (4.24);
 * ``reverse_ode(time="t")``: the same integrator in t-time (4.19), the baseline's equation;
+* ``solve(method="dopri5")`` on a callable x0-model (the memorizing denoiser): the array-API
+  Dormand-Prince on the whole batch as one system, SciPy's steps exactly (the cost of the
+  generic path of :func:`diffmem_theory.core.dynamics.solve` for a user's model);
 
 one line per method with the speed-up over the first baseline, the fraction of limit points
 (nearest training point of the final state) that agree with an accurate reference (the same ODE
@@ -30,6 +33,8 @@ import numpy as np
 from scipy.integrate import solve_ivp
 from scipy.special import logsumexp
 
+from diffmem_theory.core.denoisers import memorizing_denoiser
+from diffmem_theory.core.dynamics import solve
 from diffmem_theory.core.schedules import VE
 from diffmem_theory.voronoi.dynamics import reverse_ode
 
@@ -115,6 +120,15 @@ def case(N: int, d: int, B: int, repeats: int) -> None:
             repeats,
         )
         report(f"numba DP5 {clock}-time", seconds, sol.final, base)
+
+    def model(x: np.ndarray, t: float) -> np.ndarray:
+        return memorizing_denoiser(x, t, X0, SCHED)
+
+    seconds, sol = best_of(
+        lambda: solve(model, SCHED, x_T, [1.0, T_END], method="dopri5", rtol=TOL, atol=TOL),
+        repeats,
+    )
+    report("solve dopri5, callable", seconds, sol.final, base)
 
 
 def main() -> None:
