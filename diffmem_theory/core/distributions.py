@@ -285,13 +285,14 @@ def _unit_weights(unit: str, alpha: float, sigma: float) -> list[tuple[float, fl
     log-sum-exp terms, without the Tweedie cancellation ``alpha x0 - x`` of a conversion.
     ``_PAIR`` asks for the posterior mean and the score (columns ``[:d]`` and ``[d:]``).
     """
-    if unit == _PAIR:
-        return [(1.0, 0.0), (0.0, 1.0)]
-    return [
-        {"x0": (1.0, 0.0), "score": (0.0, 1.0), "eps": (0.0, -sigma)}.get(
-            unit, (-sigma, -alpha * sigma)
-        )
-    ]
+    weights = {
+        "x0": [(1.0, 0.0)],
+        "score": [(0.0, 1.0)],
+        "eps": [(0.0, -sigma)],
+        "v": [(-sigma, -alpha * sigma)],
+        _PAIR: [(1.0, 0.0), (0.0, 1.0)],
+    }
+    return weights[unit]  # "velocity" is combined from _PAIR by _Mixture.denoiser
 
 
 def _combine(weights: tuple[float, float], x0: Any, score: Any) -> Any:
@@ -468,6 +469,11 @@ def _template_params(
             f"color_var must be a scalar (shared color variance), got shape {s2.shape}"
         )
     return tpl, u, float(s2)
+
+
+# ----------------------------------------------------------------------------------------------
+# the laws
+# ----------------------------------------------------------------------------------------------
 
 
 def _frozen(arr: np.ndarray) -> np.ndarray:
