@@ -187,6 +187,33 @@ def _check_config(cfg: object) -> None:
 def sample_training_pairs(cfg: LinearDiffusionConfig, n: int, rng) -> tuple[np.ndarray, np.ndarray]:
     """Draw n training pairs (X, Y), each (n, d), from ``cfg.data_model`` ((3.8) or (B.1)).
 
+    ``"forward"``: Y ~ N(mu, sigma^2 I), X = e^{-T} Y + sqrt(Delta_T) Z (3.8); ``"appendixB"``:
+    X ~ N(e^{-T} mu, sigma_X^2 I), Y = e^T X + sqrt(Delta_T) Z (B.1).
+
+    Parameters
+    ----------
+    cfg : LinearDiffusionConfig
+        The setting.
+    n : int
+        Number of pairs, >= 1.
+    rng : numpy.random.Generator or int
+        Randomness.
+
+    Returns
+    -------
+    (X, Y) : tuple of numpy.ndarray
+        Noised inputs X and clean targets Y, each (n, d).
+
+    See Also
+    --------
+    fit_linear_denoiser, simulate_generated
+
+    References
+    ----------
+    Halder, Sec. 3, eq. (3.8); App. B, eq. (B.1).
+
+    Examples
+    --------
     >>> X, Y = sample_training_pairs(LinearDiffusionConfig(d=3), 5, rng=0)
     >>> X.shape, Y.shape
     ((5, 3), (5, 3))
@@ -257,6 +284,30 @@ def fit_linear_denoiser(X, Y) -> tuple[np.ndarray, np.ndarray]:
 def late_time_params(Y, T: float, lam: float) -> tuple[np.ndarray, float]:
     """Estimates (3.2): mu_X = e^{-T} Y-bar, sigma_X^2 = e^{-2T} sum|Y_k - Y-bar|^2/(nd) + Delta_T.
 
+    The normalisation 1/(nd) is the paper's (biased).
+
+    Parameters
+    ----------
+    Y : array_like
+        Clean training samples, (n, d).
+    T, lam : float
+        Noising time and OU noise scale, > 0.
+
+    Returns
+    -------
+    (mu_X, var_X) : tuple
+        The late-time mean (d,) and the variance sigma_X^2 (a float).
+
+    See Also
+    --------
+    generated_gaussian : the generated law built from them.
+
+    References
+    ----------
+    Halder, Sec. 3, eq. (3.2).
+
+    Examples
+    --------
     >>> mu_X, s2 = late_time_params(np.array([[0.0], [2.0]]), 1.0, 1.0)
     >>> round(float(mu_X[0]), 6), round(s2, 6)
     (0.367879, 1.0)
@@ -680,6 +731,32 @@ def expected_kl_var_b_17(d: int, n: int, T: float, sigma: float, lam: float) -> 
 def wishart_inverse_moments(d: int, n: int, s2: float) -> tuple[float, float, float]:
     """(E tr W^-1, E tr W^-2, E (tr W^-1)^2) for W ~ Wishart_d(s2 I, m = n - 1), n > d + 4.
 
+    Classical inverse-Wishart moments (e.g. von Rosen, "Moments for the inverted Wishart
+    distribution", Scand. J. Stat. 15 (1988)): with a = m - d - 1, b = m - d, c = m - d - 3,
+
+        E tr W^-1 = d / (a s2),   E tr W^-2 = d (m - 1) / (b a c s2^2),
+        E (tr W^-1)^2 = [d^2 / a^2 + (2 d^2 / a + 2 d) / (b a c)] / s2^2.
+
+    Parameters
+    ----------
+    d : int
+        Dimension, >= 1.
+    n : int
+        Sample size (m = n - 1 degrees of freedom after centring), > d + 4.
+    s2 : float
+        Variance of the rows, > 0.
+
+    Returns
+    -------
+    tuple of float
+        The three moments.
+
+    See Also
+    --------
+    expected_kl_wishart : where they enter.
+
+    Examples
+    --------
     >>> [round(v, 12) for v in wishart_inverse_moments(1, 10, 1.0)]
     [0.142857142857, 0.028571428571, 0.028571428571]
     """
@@ -706,6 +783,22 @@ def model_params(cfg: LinearDiffusionConfig) -> tuple[float, float, float]:
     for the jointly Gaussian pair of (3.8) (slope Cov(X, Y) / Var X, residual variance
     Var Y - Cov(X, Y)^2 / Var X).
 
+    Parameters
+    ----------
+    cfg : LinearDiffusionConfig
+        The setting (its ``data_model`` decides).
+
+    Returns
+    -------
+    (s2, c, tau2) : tuple of float
+        Variance of X, slope, noise variance; the inputs of :func:`expected_kl_wishart`.
+
+    References
+    ----------
+    Halder, Sec. 3, eq. (3.8); App. B, eq. (B.1).
+
+    Examples
+    --------
     >>> [round(v, 9) for v in model_params(LinearDiffusionConfig(d=16))]
     [0.036295815, 3.728674578, 0.49537877]
     """
@@ -1326,7 +1419,9 @@ def marginal_l2_grid(A, eps_A: float, B, eps_B: float, grid=None) -> float:
     Default grid: 16 equidistant points of [0, 1] (= mu +- 5 sigma for mu = 0.5, sigma = 0.1);
     the normalisation of the author's code (a mean over grid points, no factor Delta x). With
     the paper's eps = sigma / n the kernels are far narrower than the grid spacing, so this
-    under-resolves the integral; :func:`marginal_l2_exact` is exact.
+    under-resolves the integral; :func:`marginal_l2_exact` is exact. It stays a function of its
+    own rather than a ``printed=True`` of :func:`marginal_l2_exact`: it is a different quantity
+    (a grid average that depends on ``grid``), not another formula for the same integral.
 
     >>> round(marginal_l2_grid(np.full((1, 1), 0.5), 0.1, np.full((1, 1), 0.5), 0.1), 12)
     0.0

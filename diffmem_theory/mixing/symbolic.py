@@ -92,6 +92,13 @@ _P = sp.Symbol("p")  # a generic eigenvalue of Sigma-hat_theta
 def t_mixing_expr() -> sp.Expr:
     """(2.9) with the OU noise scale: t_M = 1/2 log(1 + sigma^2 / (lam (n^{2/d} - 1))).
 
+    See Also
+    --------
+    diffmem_theory.mixing.mixing_time.t_mixing : the float64 twin (``dps=`` the mpmath twin).
+    t_mixing_solved : the same expression derived from its defining condition.
+
+    Examples
+    --------
     >>> t_mixing_expr()
     log(1 + sigma**2/(lam*(n**(2/d) - 1)))/2
     """
@@ -101,6 +108,12 @@ def t_mixing_expr() -> sp.Expr:
 def t_mixing_leading_expr() -> sp.Expr:
     """Leading order sigma^2 / (2 lam n^{2/d}) of (2.9).
 
+    See Also
+    --------
+    diffmem_theory.mixing.mixing_time.t_mixing_leading : the float64 twin.
+
+    Examples
+    --------
     >>> t_mixing_leading_expr()
     sigma**2/(2*lam*n**(2/d))
     """
@@ -204,6 +217,14 @@ def b_17_derived_expr() -> sp.Expr:
 def b_17_printed_expr() -> sp.Expr:
     """(B.17) exactly as printed, in (d, alpha, T, sigma, lam).
 
+    See Also
+    --------
+    diffmem_theory.mixing.linear_model.expected_kl_var_b_17 : the float64 twin.
+    diffmem_theory.mixing.linear_model_mp.expected_kl_var_b_17_mp : the mpmath twin.
+    b_17_derived_expr : the derivation it equals.
+
+    Examples
+    --------
     >>> b_17_printed_expr().free_symbols == {D, ALPHA, T_CUT, SIGMA, LAM}
     True
     """
@@ -219,6 +240,14 @@ def b_17_printed_expr() -> sp.Expr:
 def b_17_u_expr() -> sp.Expr:
     """Simplified form d [u^2/4 + alpha e^{-2T} u (1 + 2u)/2 + alpha^2 e^{-4T} u^2/4].
 
+    See Also
+    --------
+    diffmem_theory.mixing.linear_model.expected_kl_var_b_17_u : the float64 twin.
+    diffmem_theory.mixing.linear_model_mp.expected_kl_var_b_17_u_mp : the mpmath twin.
+    b_17_u_form_residual : its identity with the printed form.
+
+    Examples
+    --------
     >>> b_17_u_expr().subs(ALPHA, 0)
     d*u**2/4
     """
