@@ -152,8 +152,24 @@ class Schedule(ABC):
     OU at t = 1e308) raises ``ValueError``; its logarithm (:meth:`log_snr` ...) is often
     still finite. ``T`` may be ``math.inf`` for every schedule but VPTrig (domain (0, inf)).
 
-    Example
-    -------
+    Attributes
+    ----------
+    T : float
+        End of the time domain (0, T] (``math.inf`` allowed for every schedule but VPTrig).
+
+    See Also
+    --------
+    VPTrig, VPLinear, VPExp, OU, VE, FlowMatching : The concrete schedules.
+    as_schedule : A schedule from its name.
+
+    References
+    ----------
+    Buchanan et al. (paper 000), eqs. (1)-(2); Baptista, Dasgupta, Kovachki, Oberai and
+    Stuart (paper 002), "Memorization and regularization in generative diffusion models",
+    §2-§4 and App. C.
+
+    Examples
+    --------
     >>> sched = VPTrig()
     >>> sched.name, sched.domain
     ('VPTrig', '(0, 1)')
@@ -236,6 +252,12 @@ class Schedule(ABC):
     def name(self) -> str:
         """The schedule's name, e.g. ``"VPTrig"`` (the class name).
 
+        Returns
+        -------
+        str
+
+        Examples
+        --------
         >>> OU().name
         'OU'
         """
@@ -245,6 +267,12 @@ class Schedule(ABC):
     def domain(self) -> str:
         """The time domain as an interval string: (0, T], or (0, T) when open at T.
 
+        Returns
+        -------
+        str
+
+        Examples
+        --------
         >>> VPTrig().domain, VPLinear().domain, OU().domain
         ('(0, 1)', '(0, 1]', '(0, inf)')
         """
@@ -257,6 +285,27 @@ class Schedule(ABC):
         for t <= 0, t beyond T (or t = T when the domain is open there), NaN or inf, and
         for non-real dtypes (bool, complex, object, str).
 
+        Parameters
+        ----------
+        t : float or array_like
+            Times.
+        name : str
+            The argument's name in the error message.
+
+        Returns
+        -------
+        ndarray
+            ``t`` as a float array (float32 kept, float64 otherwise).
+
+        Raises
+        ------
+        ValueError
+            For a time outside the domain, NaN, inf or a non-real dtype.
+        TypeError
+            For a ``name`` that is not a str.
+
+        Examples
+        --------
         >>> VPTrig().check_time([0.25, 0.5]).tolist()
         [0.25, 0.5]
         >>> VPTrig().check_time(1.0)
@@ -278,6 +327,18 @@ class Schedule(ABC):
     def alpha(self, t: npt.ArrayLike) -> np.ndarray:
         """Signal scale alpha_t of X_t = alpha_t X_0 + sigma_t Z (paper 000, eq. (1)).
 
+        Parameters
+        ----------
+        t : float or array_like
+            Times in the schedule's domain (see :meth:`check_time`).
+
+        Returns
+        -------
+        ndarray
+            alpha_t, shaped like ``t`` (float32 for float32 input, float64 otherwise).
+
+        Examples
+        --------
         >>> round(float(VPLinear().alpha(1.0)), 6)   # paper 002 App. C.2, m(1)
         0.472248
         """
@@ -286,6 +347,18 @@ class Schedule(ABC):
     def sigma(self, t: npt.ArrayLike) -> np.ndarray:
         """Noise scale sigma_t = sqrt(sigma_t^2) (paper 000, eq. (1)).
 
+        Parameters
+        ----------
+        t : float or array_like
+            Times in the schedule's domain (see :meth:`check_time`).
+
+        Returns
+        -------
+        ndarray
+            sigma_t, shaped like ``t`` (float32 for float32 input, float64 otherwise).
+
+        Examples
+        --------
         >>> round(float(VE.exp().sigma(1.0)), 6)     # paper 002 §4.4, sigma(T)
         4.636548
         """
@@ -294,6 +367,18 @@ class Schedule(ABC):
     def sigma2(self, t: npt.ArrayLike) -> np.ndarray:
         """Noise variance sigma_t^2 (paper 002, Lemma 3.1, eq. (3.6)).
 
+        Parameters
+        ----------
+        t : float or array_like
+            Times in the schedule's domain (see :meth:`check_time`).
+
+        Returns
+        -------
+        ndarray
+            sigma_t^2, shaped like ``t`` (float32 for float32 input, float64 otherwise).
+
+        Examples
+        --------
         >>> round(float(OU(lam=0.5).sigma2(1.0)), 6)   # 0.5 (1 - e^{-2})
         0.432332
         """
@@ -302,6 +387,18 @@ class Schedule(ABC):
     def log_alpha(self, t: npt.ArrayLike) -> np.ndarray:
         """log alpha_t, computed without forming alpha_t (finite where alpha_t underflows).
 
+        Parameters
+        ----------
+        t : float or array_like
+            Times in the schedule's domain (see :meth:`check_time`).
+
+        Returns
+        -------
+        ndarray
+            log alpha_t, shaped like ``t`` (float32 for float32 input, float64 otherwise).
+
+        Examples
+        --------
         >>> float(OU().log_alpha(800.0))
         -800.0
         """
@@ -310,6 +407,18 @@ class Schedule(ABC):
     def log_sigma2(self, t: npt.ArrayLike) -> np.ndarray:
         """log sigma_t^2, computed without cancellation near t = 0.
 
+        Parameters
+        ----------
+        t : float or array_like
+            Times in the schedule's domain (see :meth:`check_time`).
+
+        Returns
+        -------
+        ndarray
+            log sigma_t^2, shaped like ``t`` (float32 for float32 input, float64 otherwise).
+
+        Examples
+        --------
         >>> round(float(VPTrig().log_sigma2(1e-3)), 6)   # 2 log 1e-3
         -13.815511
         """
@@ -319,6 +428,18 @@ class Schedule(ABC):
     def snr(self, t: npt.ArrayLike) -> np.ndarray:
         """Signal-to-noise ratio psi_t = alpha_t^2 / sigma_t^2 (paper 000, §2).
 
+        Parameters
+        ----------
+        t : float or array_like
+            Times in the schedule's domain (see :meth:`check_time`).
+
+        Returns
+        -------
+        ndarray
+            psi_t, shaped like ``t`` (float32 for float32 input, float64 otherwise).
+
+        Examples
+        --------
         >>> round(float(VPTrig().snr(0.36028)), 5)   # paper 000, t_16
         6.70406
         """
@@ -327,6 +448,18 @@ class Schedule(ABC):
     def log_snr(self, t: npt.ArrayLike) -> np.ndarray:
         """log psi_t = 2 log alpha_t - log sigma_t^2.
 
+        Parameters
+        ----------
+        t : float or array_like
+            Times in the schedule's domain (see :meth:`check_time`).
+
+        Returns
+        -------
+        ndarray
+            log psi_t, shaped like ``t`` (float32 for float32 input, float64 otherwise).
+
+        Examples
+        --------
         >>> round(float(VPTrig().log_snr(0.5)), 6)   # log 3
         1.098612
         """
@@ -340,6 +473,18 @@ class Schedule(ABC):
         (1 + psi)^{-1/2} (from psi = (1 - t^2)/t^2, paper 000 §2); for psi below ~1e-16 that
         value rounds to 1.
 
+        Parameters
+        ----------
+        psi : float or array_like
+            Signal-to-noise ratios in the range of the schedule's SNR.
+
+        Returns
+        -------
+        ndarray
+            The times t with psi_t = psi, shaped like ``psi``.
+
+        Examples
+        --------
         >>> round(float(VPTrig().inverse_snr(3.0)), 6)
         0.5
         """
@@ -350,6 +495,18 @@ class Schedule(ABC):
     def inverse_sigma2(self, v: npt.ArrayLike) -> np.ndarray:
         """The time t with sigma_t^2 = v, for v in (0, sigma_T^2] (open at T when the domain is).
 
+        Parameters
+        ----------
+        v : float or array_like
+            Noise variances in (0, sigma_T^2].
+
+        Returns
+        -------
+        ndarray
+            The times t with sigma_t^2 = v, shaped like ``v``.
+
+        Examples
+        --------
         >>> round(float(VE.linear2t().inverse_sigma2(0.25)), 6)   # sigma^2 = t^2
         0.5
         """
@@ -397,6 +554,18 @@ class Schedule(ABC):
     def dalpha(self, t: npt.ArrayLike) -> np.ndarray:
         """d alpha_t / dt = alpha_t f_t.
 
+        Parameters
+        ----------
+        t : float or array_like
+            Times in the schedule's domain (see :meth:`check_time`).
+
+        Returns
+        -------
+        ndarray
+            d alpha_t/dt, shaped like ``t`` (float32 for float32 input, float64 otherwise).
+
+        Examples
+        --------
         >>> round(float(VPTrig().dalpha(0.6)), 6)   # -t / sqrt(1 - t^2)
         -0.75
         """
@@ -406,6 +575,18 @@ class Schedule(ABC):
     def dsigma(self, t: npt.ArrayLike) -> np.ndarray:
         """d sigma_t / dt = (d sigma_t^2/dt) / (2 sigma_t).
 
+        Parameters
+        ----------
+        t : float or array_like
+            Times in the schedule's domain (see :meth:`check_time`).
+
+        Returns
+        -------
+        ndarray
+            d sigma_t/dt, shaped like ``t`` (float32 for float32 input, float64 otherwise).
+
+        Examples
+        --------
         >>> round(float(VPTrig().dsigma(0.3)), 6)
         1.0
         """
@@ -416,6 +597,18 @@ class Schedule(ABC):
     def dsigma2(self, t: npt.ArrayLike) -> np.ndarray:
         """d sigma_t^2 / dt in closed form.
 
+        Parameters
+        ----------
+        t : float or array_like
+            Times in the schedule's domain (see :meth:`check_time`).
+
+        Returns
+        -------
+        ndarray
+            d sigma_t^2/dt, shaped like ``t`` (float32 for float32 input, float64 otherwise).
+
+        Examples
+        --------
         >>> round(float(VE.exp().dsigma2(0.5)), 6)   # g = 10^{2t}
         10.0
         """
@@ -427,6 +620,18 @@ class Schedule(ABC):
         For VPTrig f_t = -t/(1 - t^2) (d/dt of log sqrt(1 - t^2)); for the VP family
         f_t = -beta(t)/2 (paper 002, eq. (2.3)); 0 for VE.
 
+        Parameters
+        ----------
+        t : float or array_like
+            Times in the schedule's domain (see :meth:`check_time`).
+
+        Returns
+        -------
+        ndarray
+            f_t, shaped like ``t`` (float32 for float32 input, float64 otherwise).
+
+        Examples
+        --------
         >>> round(float(VPTrig().drift(0.5)), 6)
         -0.666667
         """
@@ -439,6 +644,18 @@ class Schedule(ABC):
         alpha_t^2 d(sigma_t^2/alpha_t^2)/dt (paper 001, eq. (A.11)).
         VPTrig: 2t/(1 - t^2); VP family: lam beta(t); OU: 2 lam; VE: g(t).
 
+        Parameters
+        ----------
+        t : float or array_like
+            Times in the schedule's domain (see :meth:`check_time`).
+
+        Returns
+        -------
+        ndarray
+            g_t^2, shaped like ``t`` (float32 for float32 input, float64 otherwise).
+
+        Examples
+        --------
         >>> round(float(VPTrig().diffusion2(0.5)), 6)
         1.333333
         """
@@ -451,6 +668,20 @@ class Schedule(ABC):
         Baptista et al. (paper 002), eq. (4.20); for VP with c = 0 also (C.3), where
         alpha_t^2 = 1 - e^{-2s}. s decreases in t; s_0 = s(T) starts the s-time ODEs.
 
+        Parameters
+        ----------
+        t : float or array_like
+            Times in the schedule's domain (see :meth:`check_time`).
+        c : float, default 0
+            The Tikhonov constant c >= 0 of paper 002, eq. (5.7).
+
+        Returns
+        -------
+        ndarray
+            s = h(t; c), shaped like ``t`` (float32 for float32 input, float64 otherwise).
+
+        Examples
+        --------
         >>> round(float(VE.exp().s_time(1.0)), 6)    # paper 002, s_0 for VE
         -1.53397
         >>> round(float(VPLinear().s_time(1.0)), 6)  # paper 002, s_0 for VP
@@ -475,6 +706,20 @@ class Schedule(ABC):
         family evaluates the inverse as B = log(lam/(lam+c)) - log(1 - e^{-2s}/(lam+c)),
         accurate as s -> s(T).
 
+        Parameters
+        ----------
+        s : float or array_like
+            Transformed times in [s(T), -1/2 log c).
+        c : float, default 0
+            The Tikhonov constant c >= 0 of paper 002, eq. (5.7).
+
+        Returns
+        -------
+        ndarray
+            The times t with s_time(t, c) = s, shaped like ``s``.
+
+        Examples
+        --------
         >>> round(float(VPTrig().t_of_s(-np.log(0.5))), 6)   # sigma = t = e^{-s}
         0.5
         """
@@ -491,6 +736,20 @@ class Schedule(ABC):
     def ds_dt(self, t: npt.ArrayLike, c: float = 0.0) -> np.ndarray:
         """ds/dt = -1/2 (d sigma_t^2/dt) / (sigma_t^2 + c) (paper 002, eq. (4.21)).
 
+        Parameters
+        ----------
+        t : float or array_like
+            Times in the schedule's domain (see :meth:`check_time`).
+        c : float, default 0
+            The Tikhonov constant c >= 0 of paper 002, eq. (5.7).
+
+        Returns
+        -------
+        ndarray
+            ds/dt, shaped like ``t`` (float32 for float32 input, float64 otherwise).
+
+        Examples
+        --------
         >>> round(float(VPTrig().ds_dt(0.5)), 6)   # s = -log t
         -2.0
         """
@@ -543,6 +802,17 @@ class VPTrig(Schedule):
     g_t^2 = 2t/(1 - t^2), psi_t = (1 - t^2)/t^2, varsigma(psi) = (1 + psi)^{-1/2}.
     1 - t^2 is evaluated as (1 - t)(1 + t), so alpha and f stay accurate as t -> 1.
 
+    Attributes
+    ----------
+    T : float
+        1 (fixed); the domain is (0, 1), open at 1 where alpha = 0.
+
+    References
+    ----------
+    Buchanan et al. (paper 000), §2.
+
+    Examples
+    --------
     >>> s = VPTrig()
     >>> round(float(s.alpha(1 - 1e-6)), 9), round(float(s.diffusion2(1e-6)), 12)
     (0.001414213, 2e-06)
@@ -588,6 +858,12 @@ class VPTrig(Schedule):
     def kernel_spec(self) -> KernelSpec:
         """``("vp_trig", (0, 0, 0), "VP")``: no parameters, variance preserving.
 
+        Returns
+        -------
+        KernelSpec
+
+        Examples
+        --------
         >>> VPTrig().kernel_spec().family
         'VP'
         """
@@ -609,6 +885,18 @@ class _AffineBetaVP(Schedule):
     def beta(self, t: npt.ArrayLike) -> np.ndarray:
         """The rate beta(t) = beta_0 + beta_1 t, so that f_t = -beta(t)/2 (paper 002, eq. (2.3)).
 
+        Parameters
+        ----------
+        t : float or array_like
+            Times in the schedule's domain (see :meth:`check_time`).
+
+        Returns
+        -------
+        ndarray
+            beta(t), shaped like ``t`` (float32 for float32 input, float64 otherwise).
+
+        Examples
+        --------
         >>> round(float(VPLinear().beta(0.5)), 6)   # 0.001 + 0.5 (3 - 0.001)
         1.5005
         """
@@ -620,6 +908,18 @@ class _AffineBetaVP(Schedule):
     def integrated_beta(self, t: npt.ArrayLike) -> np.ndarray:
         """B(t) = int_0^t beta = beta_0 t + beta_1 t^2 / 2 (paper 002, App. C.2).
 
+        Parameters
+        ----------
+        t : float or array_like
+            Times in the schedule's domain (see :meth:`check_time`).
+
+        Returns
+        -------
+        ndarray
+            B(t), shaped like ``t`` (float32 for float32 input, float64 otherwise).
+
+        Examples
+        --------
         >>> round(float(VPLinear().integrated_beta(1.0)), 6)   # 0.001 + 1.4995
         1.5005
         """
@@ -677,6 +977,12 @@ class _AffineBetaVP(Schedule):
         With lam != 1 (:class:`OU` with a noise scale) alpha^2 + sigma^2 != 1 and there is no
         schedule-free s-time form (family None).
 
+        Returns
+        -------
+        KernelSpec
+
+        Examples
+        --------
         >>> VPLinear(0.1, 2.0).kernel_spec()
         KernelSpec(kind='vp_affine', params=(0.1, 1.9, 1.0), family='VP')
         >>> OU(lam=2.0).kernel_spec().family is None
@@ -701,6 +1007,21 @@ class VPLinear(_AffineBetaVP):
     t = 1 whatever T is. Requires 0 <= beta_min <= beta_max, beta_max > 0. ``T`` (default 1)
     may be ``math.inf``.
 
+    Parameters
+    ----------
+    beta_min, beta_max : float
+        The rate beta(t) = beta_min + t (beta_max - beta_min), 0 <= beta_min <= beta_max,
+        beta_max > 0.
+    T : float, default 1
+        End of the time domain (may be ``math.inf``).
+
+    References
+    ----------
+    Baptista, Dasgupta, Kovachki, Oberai and Stuart (paper 002), "Memorization and
+    regularization in generative diffusion models", §2-§4 and App. C.
+
+    Examples
+    --------
     >>> s = VPLinear(0.001, 3.0)
     >>> round(float(s.sigma(1.0)), 6), round(float(s.alpha(1.0)), 6)
     (0.881465, 0.472248)
@@ -730,6 +1051,20 @@ class VPExp(_AffineBetaVP):
     case of the VP family of :class:`VPLinear`: f_t = -beta/2, g_t^2 = beta. ``T`` is
     ``math.inf`` by default (domain (0, inf)); a finite ``T`` closes the domain.
 
+    Parameters
+    ----------
+    beta : float, default 1
+        The constant rate beta > 0.
+    T : float, default inf
+        End of the time domain.
+
+    References
+    ----------
+    Ye et al. (paper 003), §1.1; Shah et al. (paper 004), eq. (1); Baptista et al. (paper
+    002), Ex. 3.5.
+
+    Examples
+    --------
     >>> s = VPExp()
     >>> round(float(s.alpha(2.0)), 6), round(float(s.sigma2(2.0)), 6)   # e^{-1}, 1 - e^{-2}
     (0.367879, 0.864665)
@@ -755,6 +1090,17 @@ class OU(_AffineBetaVP):
     with beta = 2 and sigma^2 scaled by lam, so alpha_t^2 + sigma_t^2/lam = 1. ``T = math.inf``
     (fixed): the domain is (0, inf).
 
+    Parameters
+    ----------
+    lam : float, default 1
+        The noise scale lambda > 0.
+
+    References
+    ----------
+    Halder (paper 001), eq. (2.1) and footnote 5.
+
+    Examples
+    --------
     >>> s = OU(lam=0.5)
     >>> round(float(s.sigma2(1.0)), 6), float(s.drift(1.0)), float(s.diffusion2(1.0))
     (0.432332, -1.0, 1.0)
@@ -778,6 +1124,17 @@ class VE(Schedule):
     (sigma^2)^{-1}(1/psi). Presets: :meth:`linear2t`, :meth:`power`, :meth:`exp`,
     :meth:`exp_literal`.
 
+    See Also
+    --------
+    VEPower, VEExp : The two closed forms.
+
+    References
+    ----------
+    Baptista, Dasgupta, Kovachki, Oberai and Stuart (paper 002), "Memorization and
+    regularization in generative diffusion models", §2-§4 and App. C.
+
+    Examples
+    --------
     >>> VE.exp() == VEExp(sigma_max=10.0)
     True
     """
@@ -786,6 +1143,17 @@ class VE(Schedule):
     def linear2t(cls, T: float = 1.0) -> VEPower:
         """g = 2t, sigma_t^2 = t^2 (paper 002, Ex. 3.4 and (3.10)).
 
+        Parameters
+        ----------
+        T : float, default 1
+            End of the time domain (may be ``math.inf``).
+
+        Returns
+        -------
+        VEPower
+
+        Examples
+        --------
         >>> round(float(VE.linear2t().sigma2(0.3)), 6)
         0.09
         """
@@ -795,6 +1163,19 @@ class VE(Schedule):
     def power(cls, a: float = 1.0, T: float = 1.0) -> VEPower:
         """g = t^a, sigma_t^2 = t^{a+1}/(a+1) (paper 002, Ex. 2.5).
 
+        Parameters
+        ----------
+        a : float, default 1
+            The power a >= 0 of g = t^a.
+        T : float, default 1
+            End of the time domain (may be ``math.inf``).
+
+        Returns
+        -------
+        VEPower
+
+        Examples
+        --------
         >>> round(float(VE.power(2.0).sigma2(1.0)), 6)
         0.333333
         """
@@ -807,6 +1188,19 @@ class VE(Schedule):
         The paper prints g = 10^t, but the authors' code and the printed s_0 = -1.5340
         use g = 10^{2t}; this preset follows the code (see :meth:`exp_literal`).
 
+        Parameters
+        ----------
+        sigma_max : float, default 10
+            sqrt(g) at t = 1 (> 1).
+        T : float, default 1
+            End of the time domain (may be ``math.inf``).
+
+        Returns
+        -------
+        VEExp
+
+        Examples
+        --------
         >>> round(float(VE.exp().sigma(1.0)), 6)
         4.636548
         """
@@ -816,6 +1210,17 @@ class VE(Schedule):
     def exp_literal(cls, T: float = 1.0) -> VEExp:
         """The literal g = 10^t of paper 002 §4.4, i.e. VEExp(sigma_max = sqrt(10)).
 
+        Parameters
+        ----------
+        T : float, default 1
+            End of the time domain (may be ``math.inf``).
+
+        Returns
+        -------
+        VEExp
+
+        Examples
+        --------
         >>> round(float(VE.exp_literal().sigma(1.0)), 6)
         1.977031
         """
@@ -845,6 +1250,21 @@ class VEPower(VE):
     Requires a >= 0 and scale > 0; Remark 4.6: t g/(2 sigma^2) = (a+1)/2. ``T`` (default 1)
     may be ``math.inf``.
 
+    Parameters
+    ----------
+    a : float, default 1
+        The power a >= 0.
+    scale : float, default 1
+        The factor scale > 0.
+    T : float, default 1
+        End of the time domain (may be ``math.inf``).
+
+    References
+    ----------
+    Baptista et al. (paper 002), Ex. 2.5 and Ex. 3.4.
+
+    Examples
+    --------
     >>> s = VEPower(a=1.0, scale=2.0)
     >>> round(float(s.sigma2(0.5)), 6), round(float(s.diffusion2(0.5)), 6)
     (0.25, 1.0)
@@ -874,6 +1294,12 @@ class VEPower(VE):
     def kernel_spec(self) -> KernelSpec:
         """``("ve_power", (a, scale, 0), "VE")``.
 
+        Returns
+        -------
+        KernelSpec
+
+        Examples
+        --------
         >>> VE.linear2t().kernel_spec()
         KernelSpec(kind='ve_power', params=(1.0, 2.0, 0.0), family='VE')
         """
@@ -889,6 +1315,19 @@ class VEExp(VE):
     sigma^2 is computed as expm1(k t)/k with k = 2 ln sigma_max. Requires sigma_max > 1.
     ``T`` (default 1) may be ``math.inf``.
 
+    Parameters
+    ----------
+    sigma_max : float, default 10
+        sqrt(g) at t = 1, > 1.
+    T : float, default 1
+        End of the time domain (may be ``math.inf``).
+
+    References
+    ----------
+    Baptista et al. (paper 002), §4.4, §5.1, §5.2.
+
+    Examples
+    --------
     >>> s = VEExp(sigma_max=10.0)
     >>> round(float(s.sigma2(1.0)), 6), round(float(s.diffusion2(1.0)), 6)
     (21.497577, 100.0)
@@ -921,6 +1360,12 @@ class VEExp(VE):
     def kernel_spec(self) -> KernelSpec:
         """``("ve_exp", (k, 0, 0), "VE")`` with k = 2 ln sigma_max (g = e^{k t}).
 
+        Returns
+        -------
+        KernelSpec
+
+        Examples
+        --------
         >>> round(VE.exp().kernel_spec().params[0], 6)      # 2 ln 10
         4.60517
         """
@@ -940,6 +1385,17 @@ class FlowMatching(Schedule):
     (:meth:`kernel_spec` family None). The domain is open at T = 1, where alpha = 0. A model
     trained with this schedule usually predicts the ``"velocity"`` unit
     dx_t/dt = alpha_t' x0 + sigma_t' eps = eps - x0 (see :func:`convert_prediction`).
+
+    Attributes
+    ----------
+    T : float
+        1 (fixed); the domain is (0, 1), open at 1 where alpha = 0.
+
+    References
+    ----------
+    Y. Lipman, R. T. Q. Chen, H. Ben-Hamu, M. Nickel and M. Le, "Flow matching for generative
+    modeling", ICLR 2023; X. Liu, C. Gong and Q. Liu, "Flow straight and fast: learning to
+    generate and transfer data with rectified flow", ICLR 2023.
 
     Examples
     --------
@@ -986,6 +1442,12 @@ class FlowMatching(Schedule):
     def kernel_spec(self) -> KernelSpec:
         """``("flow_matching", (0, 0, 0), None)``: t-time only.
 
+        Returns
+        -------
+        KernelSpec
+
+        Examples
+        --------
         >>> FlowMatching().kernel_spec().kind
         'flow_matching'
         """
@@ -1020,6 +1482,28 @@ def as_schedule(
     Anything else, an unknown name included, raises ``TypeError`` naming ``name`` and what is
     allowed.
 
+    Parameters
+    ----------
+    schedule : Schedule, str or None
+        The argument as given.
+    default : Schedule, optional
+        The schedule for None (default :class:`VPTrig`).
+    name : str, default "schedule"
+        The argument's name in error messages.
+    required : bool, default False
+        Whether None is an error.
+
+    Returns
+    -------
+    Schedule
+
+    Raises
+    ------
+    TypeError
+        For anything but a Schedule, a known name or (when not required) None.
+
+    Examples
+    --------
     >>> as_schedule(None).name, as_schedule(OU()).name, as_schedule(None, VPExp()).name
     ('VPTrig', 'OU', 'VPExp')
     >>> as_schedule("vplinear")
@@ -1088,6 +1572,10 @@ def unit_coefficients(
     -------
     a, b : ndarray
         Shaped like ``t``.
+
+    See Also
+    --------
+    convert_prediction, loss_scale
 
     Examples
     --------
@@ -1173,6 +1661,18 @@ def convert_prediction(
         Shapes that do not match, times outside the domain, an unknown unit, or a result
         beyond the float64 range.
 
+    See Also
+    --------
+    unit_coefficients : The affine form of each unit.
+    loss_scale : How the squared errors of two units compare.
+    diffmem_theory.core.denoisers.as_denoiser : A model in any unit.
+
+    References
+    ----------
+    Buchanan et al. (paper 000), eq. (4); T. Salimans and J. Ho, "Progressive distillation for
+    fast sampling of diffusion models", ICLR 2022; Y. Lipman et al., "Flow matching for
+    generative modeling", ICLR 2023.
+
     Examples
     --------
 
@@ -1239,6 +1739,14 @@ def loss_scale(
     -------
     ndarray
         r(t), shape of ``t``.
+
+    See Also
+    --------
+    convert_prediction, unit_coefficients
+
+    References
+    ----------
+    Buchanan et al. (paper 000), §2 after eq. (6).
 
     Examples
     --------
