@@ -30,6 +30,7 @@ Conventions
 
 from __future__ import annotations
 
+from dataclasses import FrozenInstanceError
 from typing import Any
 
 import numpy as np
@@ -700,7 +701,7 @@ class Denoiser:
         self, model: Any, schedule: Schedule | str | None = None, *, prediction: str = "x0"
     ) -> None:
         check_choice(prediction, "prediction", PREDICTIONS)
-        self._law = _is_distribution(model)
+        object.__setattr__(self, "_law", _is_distribution(model))
         if self._law:
             schedule = as_schedule(schedule, required=True)
         else:
@@ -716,9 +717,11 @@ class Denoiser:
                     f"x0 needs alpha_t and sigma_t), got None"
                 )
             schedule = None if schedule is None else as_schedule(schedule)
-        self.model = model
-        self.schedule = schedule
-        self.prediction = prediction
+        for name, value in (("model", model), ("schedule", schedule), ("prediction", prediction)):
+            object.__setattr__(self, name, value)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise FrozenInstanceError(f"cannot assign to field {name!r}: a Denoiser is immutable")
 
     def __repr__(self) -> str:
         schedule = None if self.schedule is None else self.schedule.name

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -112,3 +114,9 @@ def test_map_over_times_validates_its_arguments():
         map_over_times(XQ, 0.5, SCHED, None)
     (out,) = map_over_times(XQ, TIMES, SCHED, lambda a, s, rows: (rows * s,))
     np.testing.assert_allclose(out, XQ * SCHED.sigma(TIMES)[:, None], rtol=1e-15)
+
+
+def test_denoiser_is_immutable():
+    den = as_denoiser(x0_model, SCHED)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        den.prediction = "eps"  # would skip the schedule check of a non-x0 model
