@@ -513,3 +513,21 @@ def test_half_crossing_validates_its_input():
     with pytest.raises(ValueError, match="one value per n"):
         half_crossing([1, 2], np.array([0.2, 0.4, 0.6]))
     assert half_crossing([1, 2, 3], np.array([0.2, 0.4, 0.6])) == pytest.approx(2.5)
+
+
+def test_simulate_slope_deviations():
+    """theta1^T = c I + P per training set; an int seed draws fresh sets, reproducibly."""
+    cfg = lm.LinearDiffusionConfig(d=3, data_model="appendixB")
+    P, dm, s2, c = lm.simulate_slope_deviations(cfg, 12, 4, rng=7)
+    assert P.shape == (4, 3, 3) and dm.shape == (4, 3)
+    assert (s2, c) == lm.model_params(cfg)[:2]
+    assert not np.allclose(P[0], P[1])  # one generator for all repetitions
+    np.testing.assert_array_equal(P, lm.simulate_slope_deviations(cfg, 12, 4, rng=7)[0])
+    g = np.random.default_rng(7)
+    X, Y = lm.sample_training_pairs(cfg, 12, g)
+    t0, t1 = lm.fit_linear_denoiser(X, Y)
+    np.testing.assert_allclose(P[0], t1.T - c * np.eye(3), rtol=0, atol=1e-12)
+    mu_X = np.full(3, math.exp(-cfg.T) * cfg.mu)
+    np.testing.assert_allclose(dm[0], t0 + t1 @ mu_X - cfg.mu, rtol=0, atol=1e-12)
+    with pytest.raises(ValueError, match="reps"):
+        lm.simulate_slope_deviations(cfg, 12, 0, rng=0)
