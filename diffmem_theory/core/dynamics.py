@@ -151,11 +151,24 @@ class Trajectories:
 
     @property
     def success(self) -> bool:
-        """Whether every trajectory reached the end of ``t_span``."""
+        """Whether every trajectory reached the end of ``t_span``.
+
+        Returns
+        -------
+        bool
+            True when every status is 0.
+        """
         return bool(np.all(self.status == 0))
 
     def messages(self) -> list[str]:
-        """The status of each trajectory in words."""
+        """The status of each trajectory in words.
+
+        Returns
+        -------
+        list of str
+            ``"success"``, ``"max_steps"``, ``"step_too_small"`` or ``"nonfinite"`` per
+            trajectory (:data:`diffmem_theory.kernels.STATUS`).
+        """
         return [STATUS[int(k)] for k in self.status]
 
 
@@ -380,20 +393,22 @@ def _as_model(denoiser: Any, schedule: Schedule, prediction: str | None) -> Deno
     return as_denoiser(denoiser, schedule, prediction=unit)
 
 
-def _grid(schedule: Schedule, t_span: ArrayLike, *, zero_end: bool = False) -> np.ndarray:
+def _grid(
+    schedule: Schedule, t_span: ArrayLike, *, zero_end: bool = False, name: str = "t_span"
+) -> np.ndarray:
     """A validated, strictly decreasing float64 grid of at least two times in the domain
-    (the last one may be 0 when ``zero_end``)."""
-    grid = as_float_array(t_span, "t_span", ndim=1, dtype=np.float64)
+    (the last one may be 0 when ``zero_end``); errors name the argument ``name``."""
+    grid = as_float_array(t_span, name, ndim=1, dtype=np.float64)
     if grid.shape[0] < 2:
-        raise ValueError(f"t_span must hold at least 2 times (one step), got shape {grid.shape}")
+        raise ValueError(f"{name} must hold at least 2 times (one step), got shape {grid.shape}")
     steps = np.diff(grid)
     if np.any(steps >= 0):
         i = int(np.flatnonzero(steps >= 0)[0])
         raise ValueError(
-            f"t_span must be strictly decreasing (the dynamics run backward from t_max to "
-            f"t_min), got t_span[{i}] = {grid[i]!r} <= t_span[{i + 1}] = {grid[i + 1]!r}"
+            f"{name} must be strictly decreasing (the dynamics run backward from t_max to "
+            f"t_min), got {name}[{i}] = {grid[i]!r} <= {name}[{i + 1}] = {grid[i + 1]!r}"
         )
-    schedule.check_time(grid[:-1] if zero_end and grid[-1] == 0.0 else grid, "t_span")
+    schedule.check_time(grid[:-1] if zero_end and grid[-1] == 0.0 else grid, name)
     return grid
 
 
@@ -678,29 +693,13 @@ def _sample(
 def _default_grid(schedule: Schedule, times: ArrayLike | None) -> np.ndarray:
     """``times``, or the schedule's default grid (there is none when T = inf)."""
     if times is not None:
-        grid = _renamed(times)
-        schedule.check_time(grid, "times")
-        return grid
+        return _grid(schedule, times, name="times")
     if math.isinf(schedule.T):
         raise ValueError(
             f"times must be given for {schedule.name}: its T is inf, so there is no default "
             f"grid (use e.g. schedule.time_grid(t_max=...))"
         )
     return schedule.time_grid()
-
-
-def _renamed(times: ArrayLike) -> np.ndarray:
-    """``times`` validated under its own name (the samplers' argument)."""
-    grid = as_float_array(times, "times", ndim=1, dtype=np.float64)
-    if grid.shape[0] < 2:
-        raise ValueError(f"times must hold at least 2 times (one step), got shape {grid.shape}")
-    if np.any(np.diff(grid) >= 0):
-        i = int(np.flatnonzero(np.diff(grid) >= 0)[0])
-        raise ValueError(
-            f"times must be strictly decreasing (samplers run backward from t_max to t_min), "
-            f"got times[{i}] = {grid[i]!r} <= times[{i + 1}] = {grid[i + 1]!r}"
-        )
-    return grid
 
 
 def _host_start(
@@ -808,6 +807,11 @@ def ddim_sample(
     --------
     solve : The integrator (``method="ddim"``).
 
+    References
+    ----------
+    Buchanan et al. (paper 000), App. H.2; J. Song, C. Meng and S. Ermon, "Denoising diffusion
+    implicit models", ICLR 2021.
+
     Examples
     --------
     >>> import numpy as np
@@ -854,6 +858,11 @@ def probability_flow_sample(
     See Also
     --------
     solve : The integrator (``method="heun"``; ``"rk4"``, ``"dopri5"`` for higher orders).
+
+    References
+    ----------
+    Y. Song et al., "Score-based generative modeling through stochastic differential
+    equations", ICLR 2021, eq. (13); Buchanan et al. (paper 000), eqs. (2), (4).
 
     Examples
     --------
@@ -913,6 +922,11 @@ def euler_maruyama_sample(
     --------
     solve : The integrator (``method="euler_maruyama"``, ``noise_scale`` for the family of
         paper 002, eq. (2.10)).
+
+    References
+    ----------
+    Buchanan et al. (paper 000), eqs. (2)-(4); B. D. O. Anderson, "Reverse-time diffusion
+    equation models", Stoch. Proc. Appl. 12 (1982); Y. Song et al., ICLR 2021, eq. (6).
 
     Examples
     --------
