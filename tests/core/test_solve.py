@@ -271,9 +271,10 @@ def test_a_user_model_in_any_unit_gives_the_same_samples(unit, method):
     np.testing.assert_array_equal(plain.final, ours.final)
 
 
-@pytest.mark.parametrize("method", ["ddim", "euler_maruyama"])
+@pytest.mark.parametrize("method", METHODS)
 def test_a_law_gives_the_samples_of_its_denoiser(method):
-    """EmpiricalDistribution answers the unit asked for directly (x0 for DDIM, score for SDE)."""
+    """EmpiricalDistribution answers the unit asked for directly (x0 for DDIM, velocity for
+    the ODE methods, score for the SDE)."""
     law = EmpiricalDistribution(X)
     ref = solve(memorizer(), SCHED, X_T, GRID, method=method, rng=2)
     ours = solve(law, SCHED, X_T, GRID, method=method, rng=2)
