@@ -1,4 +1,4 @@
-"""``core.schedules``: the noise processes of the five papers side by side.
+"""``core.schedules``: the noise processes of the five papers side by side, and flow matching.
 
 Three panels over t in (0, 1]: the signal and noise scales alpha_t and sigma_t, the
 log signal-to-noise ratio log psi_t = log(alpha_t^2 / sigma_t^2), and the transformed
@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from diffmem_theory.core.schedules import OU, VE, VPExp, VPLinear, VPTrig
+from diffmem_theory.core.schedules import OU, VE, FlowMatching, VPExp, VPLinear, VPTrig
 from diffmem_theory.plotting import figure
 from diffmem_theory.registry import experiment
 
@@ -29,6 +29,7 @@ _SCHEDULES = {
     "VE exp, sigma_max = 10 (paper 002)": VE.exp(),
     "VP linear 0.001-3 (paper 002)": VPLinear(0.001, 3.0),
     "VP exp (papers 003/004)": VPExp(),
+    "flow matching (Lipman et al., 2023)": FlowMatching(),
 }
 
 
