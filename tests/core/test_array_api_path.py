@@ -19,7 +19,7 @@ from scipy.special import logsumexp, softmax
 
 from diffmem_theory.core import dynamics as sampling
 from diffmem_theory.core import training
-from diffmem_theory.core.schedules import OU, VE, VEPower, VPLinear, VPTrig
+from diffmem_theory.core.schedules import OU, VE, FlowMatching, VEPower, VPLinear, VPTrig
 from diffmem_theory.kernels import _dopri, softmax_weighted_sum
 from diffmem_theory.kernels._array_api import softmax_weighted_sum_xp
 from diffmem_theory.kernels._dopri_xp import coefficients, velocity, weighted_mean
@@ -115,6 +115,7 @@ def test_solve_s_time_numpy_equals_numba(options, span, atol):
         (VPLinear(0.1, 20.0), 1.0, 1e-3, "t"),
         (OU(), 5.0, 1e-2, "t"),
         (VPTrig(), 0.99, 1e-2, "t"),
+        (FlowMatching(), 0.99, 1e-2, "t"),
         (VPLinear(0.1, 20.0), 1.0, 1e-5, "s"),
     ],
 )
@@ -147,7 +148,7 @@ def test_max_steps_status_matches():
 
 @settings(max_examples=30, deadline=None)
 @given(
-    kind=st.sampled_from([_dopri.VE_POWER, _dopri.VE_EXP, _dopri.VP_AFFINE, _dopri.VP_TRIG]),
+    kind=st.sampled_from(sorted(_dopri.KINDS.values())),
     tau=st.floats(1e-4, 0.95),
     code=st.sampled_from([_dopri.EMPIRICAL, _dopri.EB, _dopri.EB_NORMALIZED]),
 )
@@ -284,6 +285,7 @@ CUPY_CALLS = {
     ),
     "solve_s_time": lambda: vd.solve_s_time(STARTS, X0, (0.0, 1.0), backend="cupy"),
     "reverse_ode": lambda: vd.reverse_ode(STARTS, X0, VE.exp(), backend="cupy"),
+    "solve": lambda: sampling.solve(lambda x, t: x, VPTrig(), STARTS, [0.9, 0.1], backend="cupy"),
     "gmm_loss_and_grad": lambda: training.gmm_loss_and_grad(
         training.GMMDenoiser(X0, 1.0), STARTS[:, :3], STARTS[:, :3], 0.5, VPTrig(), backend="cupy"
     ),
