@@ -77,6 +77,35 @@ LAB = {"N": 200, "d": 50, "K": 12}
 def laboratory(N: int, d: int, K: int, seed: int) -> tuple[IsotropicGaussianMixture, np.ndarray]:
     """The data of Sec. 4.1: K means uniform on the sphere of radius sqrt(d), s2 = 1, N samples.
 
+    Parameters
+    ----------
+    N : int
+        Number of training samples.
+    d : int
+        Dimension.
+    K : int
+        Number of clusters.
+    seed : int
+        Seed of the means and the samples.
+
+    Returns
+    -------
+    gmm : IsotropicGaussianMixture
+        The true mixture (``s2 = 1``).
+    X : ndarray
+        The ``(N, d)`` training samples.
+
+    See Also
+    --------
+    diffmem_theory.core.distributions.sphere_means : the means.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Sec. 4.1 and App. H.1.
+
+    Examples
+    --------
     >>> gmm, X = laboratory(10, 3, 2, seed=0)
     >>> X.shape, gmm.means.shape
     ((10, 3), (2, 3))
@@ -97,6 +126,29 @@ def train_and_evaluate(config: dict) -> dict:
     (Def. 2.2, c = 1/9), the learned variance, the mean distance of each learned mean to its
     nearest training sample and nearest true mean (Fig. 6), and the train/test losses at t_16
     (x0 units) of the model and of the pmem (random M-subset), mem and ground-truth denoisers.
+
+    Parameters
+    ----------
+    config : dict
+        ``N, d, K, M, seed`` and optionally ``n_epochs, n_dup, peak_lr, adam_b2, n_eval, n_test,
+        n_noise``.
+
+    Returns
+    -------
+    dict
+        ``ratio``, ``var``, ``mean_to_sample``, ``mean_to_true``, ``final_loss`` and
+        ``train_<name>``, ``test_<name>`` for ``name`` in ``model, pmem, mem, gen``.
+
+    See Also
+    --------
+    laboratory : the data.
+    diffmem_theory.core.training.train_gmm_denoiser : the training.
+    diffmem_theory.core.metrics.memorization_ratio : the memorization criterion.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Sec. 4.1, App. H.1-H.2, Def. 2.2.
     """
     keys = ("N", "d", "K", "M", "seed")
     check_config(config, "config", keys)
