@@ -1140,7 +1140,7 @@ def lemma_e1(
     condition the proof needs, ``sqrt(eps) <= alpha gamma/(4 sqrt(d V))`` (printed:
     ``eps <= ...``, which the proof does not justify; the claim is nonetheless true under it, see
     :func:`gap_means_failure_exact`). The constant 4 is right (the proof writes 3, quoting Lemma
-    C.2 wrongly). ``N`` and ``Gamma`` are unused (uniform signature of ``lemma_e1..e6``).
+    C.2 wrongly). ``N`` and ``Gamma`` are unused (the six lemmas share one signature).
 
     Parameters
     ----------
