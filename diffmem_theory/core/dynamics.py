@@ -119,7 +119,8 @@ class Trajectories:
         :func:`diffmem_theory.voronoi.dynamics.solve_s_time`.
     s : (n_save,) ndarray
         The same times as s = -1/2 log(sigma_t^2 + c) (Baptista et al. (paper 002), eq. (4.20);
-        c the Tikhonov constant of the field, 0 otherwise).
+        c the Tikhonov constant of the field, 0 otherwise); ``s`` is +inf at a saved time
+        t = 0 when c = 0 (an ``euler_maruyama`` grid may end at 0).
     x : (B, n_save, d) array
         ``x[b, i]`` is trajectory b at ``t[i]``; ``x`` is NaN at the saved times that a failed
         ``dopri5`` trajectory never reached.
