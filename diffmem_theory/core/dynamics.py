@@ -344,6 +344,7 @@ def solve(
     elif rng is not None:
         as_rng(rng)  # unused, but a bad rng is still an error
     x = _state(x_T, backend)
+    check_allocation(len(save) * x.shape[0] * x.shape[1], "saveat: the saved states")
     step, nfev = _STEPPERS[method](model, schedule, grid, eta, gen)
     final, path = _march(step, x, len(grid) - 1, save)
     xp = array_namespace(final)
@@ -588,6 +589,8 @@ def _adaptive(
     max_steps = check_int(tols[2], "max_steps", low=1, high=MAX_STEPS)
     t0, t1 = float(grid[0]), float(grid[-1])
     times = _dense_times(grid, saveat)
+    shape = np.shape(x_T)
+    check_allocation(len(times) * math.prod(shape), "saveat: the saved states")
     c = 0.0 if field is None else float(field.c)
     s = _s_of_t(schedule, times, c)
     if time == "s":

@@ -380,6 +380,25 @@ def test_flow_matching_point_mass():
         ({"rng": 1.5}, TypeError, "rng"),
         ({"denoiser": "not a model"}, TypeError, "denoiser"),
         ({"schedule": 3}, TypeError, "schedule"),
+        (
+            {
+                "t_span": np.linspace(0.9, 0.1, 10**6),
+                "x_T": np.zeros((1000, 3)),
+                "saveat": "t_span",
+            },
+            ValueError,
+            "saveat",
+        ),
+        (
+            {
+                "t_span": np.linspace(0.9, 0.1, 10**6),
+                "x_T": np.zeros((1000, 3)),
+                "saveat": "t_span",
+                "method": "dopri5",
+            },
+            ValueError,
+            "saveat",
+        ),
     ],
 )
 def test_bad_input_names_the_argument(kwargs, error, match):
