@@ -58,10 +58,6 @@ _DEFAULT_DPS = 50
 # --- conversion and validation -----------------------------------------------------------------
 
 
-def _dps(dps: Any) -> int:
-    return check_dps(dps)
-
-
 def _cov(S: ArrayLike, name: str) -> tuple[int, list[list[mpmath.mpf]] | list[mpmath.mpf], bool]:
     """(d, entries, diagonal): a 1-D input is a diagonal covariance, a 2-D one is symmetrised.
 
@@ -165,7 +161,7 @@ def log_bhattacharyya_mp(
     >>> print(mpmath.nstr(log_bhattacharyya_mp([60.0], [1.0], 0.0, 1.0), 15))
     -450.0
     """
-    p = _dps(dps)
+    p = check_dps(dps)
     with mpmath.workdps(p + 10):
         d, S, diag = _cov(Sigma_G, "Sigma_G")
         diff = [a - b for a, b in zip(vec(mu_G, "mu_G", d), vec(mu, "mu", d), strict=True)]
@@ -241,7 +237,7 @@ def hellinger_sq_mp(
     1.25e-21
     """
     lbc = log_bhattacharyya_mp(mu_G, Sigma_G, mu, sigma, dps=dps)
-    with mpmath.workdps(_dps(dps)):
+    with mpmath.workdps(check_dps(dps)):
         return -mpmath.expm1(lbc)
 
 
@@ -287,7 +283,7 @@ def kl_gaussian_mp(
     >>> print(mpmath.nstr(kl_gaussian_mp([0.0], ["1.000000001"], [0.0], [1.0]), 8))
     2.5e-19
     """
-    p = _dps(dps)
+    p = check_dps(dps)
     with mpmath.workdps(p + 10):
         d1, A1, diag1 = _cov(S1, "S1")
         d2, A2, diag2 = _cov(S2, "S2")
@@ -366,7 +362,7 @@ def kl_generated_mp(
     >>> print(mpmath.nstr(r["exact"], 15), r["var_quad"], r["mean"])
     0.306852819440055 0.5 0.0
     """
-    p = _dps(dps)
+    p = check_dps(dps)
     with mpmath.workdps(p + 10):
         d, S, diag = _cov(Sigma_G, "Sigma_G")
         diff = [a - b for a, b in zip(vec(mu_G, "mu_G", d), vec(mu, "mu", d), strict=True)]
@@ -442,7 +438,7 @@ def expected_kl_var_b_17_mp(
     >>> print(mpmath.nstr(expected_kl_var_b_17_mp(16, 10**4, 2, 1, mpmath.exp(-4)), 12))
     3.85549875093
     """
-    p = _dps(dps)
+    p = check_dps(dps)
     d, n = check_int(d, "d", low=1), check_int(n, "n", low=2)
     if d >= n:
         raise _b17_alpha_error(f"{d}/{n}")
@@ -504,7 +500,7 @@ def expected_kl_var_b_17_u_mp(
     >>> expected_kl_var_b_17_u_mp(4, 0, 1, 1)
     mpf('1.0')
     """
-    p = _dps(dps)
+    p = check_dps(dps)
     d = check_int(d, "d", low=1)
     with mpmath.workdps(p + 10):
         alpha, u = mpf(alpha, "alpha"), mpf(u, "u")
