@@ -7,13 +7,14 @@ forms kept available (``printed=True``) for :mod:`diffmem_theory.crossover.count
 * **Theorem C.1** (Chernoff--Cramér for chi-square, eqs. (17)-(19)):
   :func:`chi2_lower_tail_bound`, :func:`chi2_upper_tail_bound`, :func:`chi2_two_sided_bound`.
 * **Lemma C.2** (norm of ``N(mu, s^2 I)``): :func:`gaussian_norm_deviation`.
-* **Proposition C.3** (softmax average of Gaussians vs a held-out one): :func:`prop_c3_bounds`.
+* **Proposition C.3** (softmax average of Gaussians vs a held-out one): :func:`prop_c_3_bounds`.
 * **Proposition C.4** (coupon collector, false as printed): :func:`coupon_min_draws`,
-  :func:`coupon_probability_exact`, :func:`coupon_bound_printed`, :func:`coupon_bound_rigorous`.
+  :func:`coupon_probability_exact`, :func:`coupon_bound` (``printed=True``: the statement
+  as printed).
 * **Lemmas D.1 / D.2** (low-temperature softmax): :func:`softmax_onehot_bound`,
   :func:`softmax_subset_bound`.
-* **Lemmas E.1-E.6** (gap events and denoiser approximations): :func:`lemma_e1` ...
-  :func:`lemma_e6`, each returning a :class:`Bound`; :func:`coupling_conditions`;
+* **Lemmas E.1-E.6** (gap events and denoiser approximations): :func:`lemma_e_1` ...
+  :func:`lemma_e_6`, each returning a :class:`Bound`; :func:`coupling_conditions`;
   :func:`gamma_star`; :func:`gap_means_failure_exact` (the exact law behind Lemma E.1).
 
 Conventions: ``log`` is the natural logarithm; ``V = alpha_t^2 s_*^2 + sigma_t^2`` and
@@ -28,8 +29,8 @@ its logarithm is below the float64 range (e.g. ``t -> 0``), where the bound itse
 Example
 -------
 >>> from diffmem_theory.crossover.concentration import (
-...     coupon_bound_printed, coupon_probability_exact)
->>> round(coupon_probability_exact(12, 78), 6), round(coupon_bound_printed(12, 5), 6)
+...     coupon_bound, coupon_probability_exact)
+>>> round(coupon_probability_exact(12, 78), 6), round(coupon_bound(12, 5, printed=True), 6)
 (0.893773, 0.908371)
 """
 
@@ -66,20 +67,19 @@ __all__ = [
     "chi2_two_sided_bound",
     "chi2_upper_tail_bound",
     "coupling_conditions",
-    "coupon_bound_printed",
-    "coupon_bound_rigorous",
+    "coupon_bound",
     "coupon_min_draws",
     "coupon_probability_exact",
     "gamma_star",
     "gap_means_failure_exact",
     "gaussian_norm_deviation",
-    "lemma_e1",
-    "lemma_e2",
-    "lemma_e3",
-    "lemma_e4",
-    "lemma_e5",
-    "lemma_e6",
-    "prop_c3_bounds",
+    "lemma_e_1",
+    "lemma_e_2",
+    "lemma_e_3",
+    "lemma_e_4",
+    "lemma_e_5",
+    "lemma_e_6",
+    "prop_c_3_bounds",
     "softmax_onehot_bound",
     "softmax_subset_bound",
 ]
@@ -337,7 +337,7 @@ def gaussian_norm_deviation(
 
 
 @overflow_checked
-def prop_c3_bounds(
+def prop_c_3_bounds(
     d: ArrayLike, n: int, eps: ArrayLike, var_star: ArrayLike = 1.0, printed: bool = False
 ) -> Bound:
     r"""Two-sided bound on ``|sum_{j<n} softmax(w)_j x^j - x^n|^2``, i.i.d. ``x^j ~ N(0, s^2 I)``.
@@ -386,10 +386,10 @@ def prop_c3_bounds(
 
     Examples
     --------
-    >>> b = prop_c3_bounds(1000, 3, 0.2, var_star=0.5)
+    >>> b = prop_c_3_bounds(1000, 3, 0.2, var_star=0.5)
     >>> round(b.lower, 9), b.upper, round(b.failure_probability, 6)
     (200.0, 1600.0, 0.121283)
-    >>> round(prop_c3_bounds(1000, 3, 0.2, var_star=0.5, printed=True).lower, 9)
+    >>> round(prop_c_3_bounds(1000, 3, 0.2, var_star=0.5, printed=True).lower, 9)
     400.0
     """
     check_bool(printed, "printed")
@@ -436,7 +436,7 @@ def coupon_min_draws(K: ArrayLike, d: ArrayLike) -> Any:
 
     See Also
     --------
-    coupon_probability_exact, coupon_bound_rigorous
+    coupon_probability_exact, coupon_bound
 
     References
     ----------
@@ -521,7 +521,7 @@ def _check_coupon_cost(k: int, n: int, method: str) -> None:
     if n > _COUPON_L_MAX or k * min(k, n) * n > _COUPON_EXPAND_WORK:
         raise ValueError(
             f"K = {k}, l = {n} is too large for the exact count (needs l <= {_COUPON_L_MAX} and "
-            f"K min(K, l) l <= {_COUPON_EXPAND_WORK:.0e}); use coupon_bound_rigorous"
+            f"K min(K, l) l <= {_COUPON_EXPAND_WORK:.0e}); use coupon_bound"
         )
 
 
@@ -565,8 +565,7 @@ def coupon_probability_exact(
 
     See Also
     --------
-    coupon_bound_rigorous : a corrected lower bound.
-    coupon_bound_printed : the (false) printed bound.
+    coupon_bound : the corrected lower bounds and (``printed=True``) the printed one.
 
     References
     ----------
@@ -595,32 +594,69 @@ def coupon_probability_exact(
 
 
 @overflow_checked
-def coupon_bound_printed(K: ArrayLike, d: ArrayLike) -> Any:
-    r"""Proposition C.4 *as printed*: ``P[A] >= 1 - K^{-log d} (1 + log K log d)``.
+def coupon_bound(
+    K: ArrayLike,
+    d: ArrayLike,
+    l: ArrayLike | None = None,
+    *,
+    form: str = "union",
+    printed: bool = False,
+) -> Any:
+    r"""Lower bound on ``P[A]`` of Proposition C.4: every one of ``K`` labels drawn at least twice.
 
-    Buchanan et al. (paper 000), Proposition C.4, for ``l >= (1 + log d) K log K``. **This is false
-    for small d**: at ``K = 12, d = 5, l = 78`` it gives 0.908371 while the exact probability is
-    0.893773 (also false at (K, d, l) = (5, 3, 17): exact 0.47966 < 0.52762, and (20, 10, 198):
-    0.99115 < 0.99202; exact values from :func:`coupon_probability_exact`). The proof's own last
-    line carries a factor 2 that the statement drops, and its union bound loses a ``1 +`` (``1 + log
-    d``, not ``log d``). Use :func:`coupon_bound_rigorous`. Vectorized.
+    Buchanan et al. (paper 000), Proposition C.4: among ``l >= (1 + log d) K log K`` i.i.d.
+    labels uniform on ``{1..K}``, the event ``A`` that every label appears at least twice has
+
+        printed:  P[A] >= 1 - K^{-log d} (1 + log K log d).
+
+    **The printed statement is false for small d**: at ``K = 12, d = 5, l = 78`` it gives
+    0.908371 while the exact probability is 0.893773 (also at ``(K, d, l) = (5, 3, 17)``: exact
+    0.47966 < 0.52762, and ``(20, 10, 198)``: 0.99115 < 0.99202; exact values from
+    :func:`coupon_probability_exact`). The proof's union bound loses a ``1 +`` (``1 + log d``,
+    not ``log d``) and its last line carries a factor 2 that the statement drops.
+
+    The corrected bounds (our derivation, the default): exactly,
+    ``P[A_k^c] = (1 - 1/K)^l (1 + l/(K - 1))`` (label ``k`` drawn at most once), so by a union
+    bound over the ``K`` labels
+
+        form="union":   P[A] >= 1 - K (1 - 1/K)^l (1 + l/(K - 1))              (any l >= 0),
+
+    and, since ``(1 - 1/K)^l <= e^{-l/K}`` and ``e^{-s/K} (1 + s/(K - 1))`` decreases for
+    ``s >= 1``, for every ``l >= (1 + log d) K log K``
+
+        form="closed":  P[A] >= 1 - K^{-log d} (1 + (K/(K-1)) log K (1 + log d)).
+
+    The union form is the sharper of the two. Both hold at ``(K, d) = (5, 3), (12, 5), (20, 10),
+    (12, 10), (12, 30)`` with ``l = coupon_min_draws(K, d)`` (exact ``P[A]`` = 0.47966,
+    0.893773, 0.99115, 0.97833, 0.998397; the printed bound fails in the first three) and under
+    the property tests of ``tests/crossover/test_concentration.py``. One function for the
+    printed and the corrected bounds: they are the same quantity (a lower bound on ``P[A]``).
 
     Parameters
     ----------
     K : int or array_like of int
-        Number of labels, ``K >= 1``.
+        Number of labels; ``K >= 2`` (``K >= 1`` with ``printed=True``).
     d : float or array_like
-        Dimension, ``d >= 1``.
+        Dimension in the hypothesis ``l >= (1 + log d) K log K``; ``d >= 1``.
+    l : int or array_like of int, optional
+        Number of draws; default :func:`coupon_min_draws` ``(K, d)``. The closed and printed
+        forms need ``l >= (1 + log d) K log K`` (``ValueError`` otherwise) and do not depend on
+        ``l``; the union form holds for every ``l >= 0``.
+    form : {"union", "closed"}
+        Which corrected bound; not used with ``printed=True``.
+    printed : bool, default False
+        ``True`` returns the statement as printed (false for small ``d``, see above).
 
     Returns
     -------
     float or ndarray
-        ``1 - K^{-log d} (1 + log K log d)``.
+        The lower bound on ``P[A]`` (a float for scalar input), broadcast over the arguments.
 
     See Also
     --------
-    coupon_bound_rigorous : the corrected bound (use it).
-    coupon_probability_exact : the exact probability.
+    coupon_probability_exact : the exact ``P[A]`` in integer arithmetic.
+    coupon_min_draws : the smallest ``l`` allowed by the hypothesis.
+    lemma_e_6 : uses the corrected bound for its coupon term.
 
     References
     ----------
@@ -629,86 +665,33 @@ def coupon_bound_printed(K: ArrayLike, d: ArrayLike) -> Any:
 
     Examples
     --------
-    >>> round(coupon_bound_printed(12, 5), 6)
+    >>> round(coupon_bound(12, 5), 6)     # exact P[A] = 0.893773
+    0.890435
+    >>> round(coupon_bound(12, 5, form="closed"), 6)
+    0.852022
+    >>> round(coupon_bound(12, 5, printed=True), 6)   # above the exact probability: false
     0.908371
     """
-    kk = ranged(K, "K", 1.0, integer=True)
-    dd = ranged(d, "d", 1.0)
-    lk, ld = np.log(kk), np.log(dd)
-    return finite_output(1.0 - np.exp(-lk * ld) * (1.0 + lk * ld), "the bound")
-
-
-@overflow_checked
-def coupon_bound_rigorous(
-    K: ArrayLike, d: ArrayLike, l: ArrayLike | None = None, *, form: str = "union"
-) -> Any:
-    r"""A correct lower bound on ``P[A]`` of Proposition C.4 (every label drawn at least twice).
-
-    Buchanan et al. (paper 000), Proposition C.4, corrected here. Exactly,
-    ``P[A_k^c] = (1 - 1/K)^l (1 + l/(K - 1))``, so by a union bound over the ``K`` labels
-
-        ``form="union"``:   P[A] >= 1 - K (1 - 1/K)^l (1 + l/(K - 1))          (any l >= 0),
-
-    evaluated at ``l`` (default :func:`coupon_min_draws`). Since ``(1-1/K)^l <= e^{-l/K}`` and
-    ``e^{-t/K}(1 + t/(K-1))`` decreases for ``t >= 1``, for every ``l >= (1 + log d) K log K``
-
-        ``form="closed"``:  P[A] >= 1 - K^{-log d} (1 + (K/(K-1)) log K (1 + log d)).
-
-    The union form is the sharper of the two; both hold at ``(K, d) = (5, 3), (12, 5), (20, 10),
-    (12, 10), (12, 30)`` with ``l = coupon_min_draws(K, d)`` (exact ``P[A]`` = 0.47966, 0.893773,
-    0.99115, 0.97833, 0.998397, where the printed bound fails in the first three) and under the
-    property tests (``tests/crossover/test_concentration.py``). ``K >= 2``; ``d >= 1``;
-    ``form="closed"`` rejects an ``l`` below ``(1 + log d) K log K``. Vectorized.
-
-    Parameters
-    ----------
-    K : int or array_like of int
-        Number of labels, ``K >= 2``.
-    d : float or array_like
-        Dimension, ``d >= 1``.
-    l : int or array_like of int, optional
-        Number of draws; default :func:`coupon_min_draws`. ``form="closed"`` needs
-        ``l >= (1 + log d) K log K``.
-    form : {"union", "closed"}
-        The union bound (any ``l``) or its closed form.
-
-    Returns
-    -------
-    float or ndarray
-        The lower bound on ``P[A]``.
-
-    See Also
-    --------
-    coupon_bound_printed : the printed statement (false for small d).
-    coupon_probability_exact : the exact probability.
-
-    References
-    ----------
-    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
-    (paper 000), Proposition C.4 (App. C), corrected.
-
-    Examples
-    --------
-    >>> round(coupon_bound_rigorous(12, 5), 6)     # exact P[A] = 0.893773
-    0.890435
-    >>> round(coupon_bound_rigorous(12, 5, form="closed"), 6)
-    0.852022
-    """
     check_choice(form, "form", ("union", "closed"))
-    kk = ranged(K, "K", 2.0, integer=True)
+    check_bool(printed, "printed")
+    kk = ranged(K, "K", 1.0 if printed else 2.0, integer=True)
     dd = ranged(d, "d", 1.0)
     l_min = finite_result((1.0 + np.log(dd)) * kk * np.log(kk), "(1 + log d) K log K")
     if l is None:
         ll = np.ceil(l_min)
     else:
         ll = ranged(l, "l", 0.0, integer=True)
-        if form == "closed" and np.any(ll < l_min):
+        if (printed or form == "closed") and np.any(ll < l_min):
+            which = "printed=True" if printed else "form='closed'"
             raise ValueError(
-                "l must be >= (1 + log d) K log K for form='closed' "
+                f"l must be >= (1 + log d) K log K for {which} "
                 f"(got l = {ll.min():g} < {np.max(l_min):g}); use form='union' for any l"
             )
+    lk = np.log(kk)
+    if printed:
+        ld = np.log(dd)
+        return finite_output(1.0 - np.exp(-lk * ld) * (1.0 + lk * ld), "the bound")
     if form == "closed":
-        lk = np.log(kk)
         return finite_output(
             1.0 - np.exp(-lk * np.log(dd)) * (1.0 + kk / (kk - 1.0) * lk * (1.0 + np.log(dd))),
             "the bound",
@@ -887,7 +870,7 @@ def coupling_conditions(
       weaker condition, because each gap is exactly Gaussian (see :func:`gap_means_failure_exact`).
     * ``"E.2"``, ``"E.3"``, ``"E.5"``, ``"E.6"`` (printed = default):
       ``eps <= alpha gamma / (2 sqrt(d V_2))`` and ``eps^2/(1 - eps) <= alpha^2 s^2/(2 sigma^2)``.
-    * ``"E.6ii"`` -- the held-out case of Lemma E.6 as corrected here (see :func:`lemma_e6`):
+    * ``"E.6ii"`` -- the held-out case of Lemma E.6 as corrected here (see :func:`lemma_e_6`):
       ``eps <= alpha gamma/(4 sqrt(d V_2))`` and
       ``8 eps d (alpha^2 s^2 + sqrt(2) alpha s sqrt(V)) <= alpha^2 gamma^2``, plus the second E.2
       condition. ``printed=True`` gives the E.2 conditions that the paper states for it.
@@ -929,7 +912,7 @@ def coupling_conditions(
 
     See Also
     --------
-    lemma_e1, lemma_e2, lemma_e3, lemma_e4, lemma_e5, lemma_e6 : the lemmas.
+    lemma_e_1, lemma_e_2, lemma_e_3, lemma_e_4, lemma_e_5, lemma_e_6 : the lemmas.
     gap_means_failure_exact : the exact law behind the sharp E.1 condition.
 
     References
@@ -1027,7 +1010,7 @@ def gap_means_failure_exact(
 
     See Also
     --------
-    lemma_e1 : the lemma whose failure probability this bounds.
+    lemma_e_1 : the lemma whose failure probability this bounds.
 
     References
     ----------
@@ -1116,7 +1099,7 @@ def _need_gamma_max(Gamma: Any, lemma: str) -> np.ndarray:
 
 
 @overflow_checked
-def lemma_e1(
+def lemma_e_1(
     t: ArrayLike,
     eps: ArrayLike,
     d: ArrayLike,
@@ -1173,7 +1156,7 @@ def lemma_e1(
     See Also
     --------
     coupling_conditions : the conditions on ``eps``.
-    lemma_e2, lemma_e3, lemma_e4, lemma_e5, lemma_e6 : the other lemmas of Appendix E.
+    lemma_e_2, lemma_e_3, lemma_e_4, lemma_e_5, lemma_e_6 : the other lemmas of Appendix E.
 
     References
     ----------
@@ -1182,7 +1165,7 @@ def lemma_e1(
 
     Examples
     --------
-    >>> b = lemma_e1(0.3, 0.5, 200, 10, 3, 39.6, var_star=0.8)
+    >>> b = lemma_e_1(0.3, 0.5, 200, 10, 3, 39.6, var_star=0.8)
     >>> round(b.value, 3), round(b.failure_probability, 6), b.conditions_hold
     (713.513, 0.023165, True)
     """
@@ -1202,7 +1185,7 @@ def lemma_e1(
 
 
 @overflow_checked
-def lemma_e2(
+def lemma_e_2(
     t: ArrayLike,
     eps: ArrayLike,
     d: ArrayLike,
@@ -1259,7 +1242,7 @@ def lemma_e2(
     See Also
     --------
     coupling_conditions : the conditions on ``eps``.
-    lemma_e1, lemma_e3, lemma_e4, lemma_e5, lemma_e6 : the other lemmas of Appendix E.
+    lemma_e_1, lemma_e_3, lemma_e_4, lemma_e_5, lemma_e_6 : the other lemmas of Appendix E.
 
     References
     ----------
@@ -1268,7 +1251,7 @@ def lemma_e2(
 
     Examples
     --------
-    >>> b = lemma_e2(0.6, 0.55, 200, 10, 3, 25.46, var_star=0.8)
+    >>> b = lemma_e_2(0.6, 0.55, 200, 10, 3, 25.46, var_star=0.8)
     >>> round(b.value, 4), round(b.failure_probability, 6), b.conditions_hold
     (46.08, 0.020783, True)
     """
@@ -1286,7 +1269,7 @@ def lemma_e2(
 
 
 @overflow_checked
-def lemma_e3(
+def lemma_e_3(
     t: ArrayLike,
     eps: ArrayLike,
     d: ArrayLike,
@@ -1343,7 +1326,7 @@ def lemma_e3(
     See Also
     --------
     coupling_conditions : the conditions on ``eps``.
-    lemma_e1, lemma_e2, lemma_e4, lemma_e5, lemma_e6 : the other lemmas of Appendix E.
+    lemma_e_1, lemma_e_2, lemma_e_4, lemma_e_5, lemma_e_6 : the other lemmas of Appendix E.
 
     References
     ----------
@@ -1352,7 +1335,7 @@ def lemma_e3(
 
     Examples
     --------
-    >>> b = lemma_e3(0.6, 0.55, 200, 10, 3, 25.46, var_star=0.8, strong=True)
+    >>> b = lemma_e_3(0.6, 0.55, 200, 10, 3, 25.46, var_star=0.8, strong=True)
     >>> round(b.value, 4), b.conditions_hold
     (253.5077, True)
     """
@@ -1372,7 +1355,7 @@ def lemma_e3(
 
 
 @overflow_checked
-def lemma_e4(
+def lemma_e_4(
     t: ArrayLike,
     eps: ArrayLike,
     d: ArrayLike,
@@ -1427,7 +1410,7 @@ def lemma_e4(
     See Also
     --------
     coupling_conditions : the conditions on ``eps``.
-    lemma_e1, lemma_e2, lemma_e3, lemma_e5, lemma_e6 : the other lemmas of Appendix E.
+    lemma_e_1, lemma_e_2, lemma_e_3, lemma_e_5, lemma_e_6 : the other lemmas of Appendix E.
 
     References
     ----------
@@ -1436,7 +1419,7 @@ def lemma_e4(
 
     Examples
     --------
-    >>> b = lemma_e4(0.3, 0.5, 200, 10, 3, 39.6, Gamma=28.0, var_star=0.8)
+    >>> b = lemma_e_4(0.3, 0.5, 200, 10, 3, 39.6, Gamma=28.0, var_star=0.8)
     >>> round(b.log_value, 3), round(b.failure_probability, 6), b.conditions_hold
     (-433.621, 0.023165, True)
     """
@@ -1461,7 +1444,7 @@ def lemma_e4(
 
 
 @overflow_checked
-def lemma_e5(
+def lemma_e_5(
     t: ArrayLike,
     eps: ArrayLike,
     d: ArrayLike,
@@ -1517,7 +1500,7 @@ def lemma_e5(
     See Also
     --------
     coupling_conditions : the conditions on ``eps``.
-    lemma_e1, lemma_e2, lemma_e3, lemma_e4, lemma_e6 : the other lemmas of Appendix E.
+    lemma_e_1, lemma_e_2, lemma_e_3, lemma_e_4, lemma_e_6 : the other lemmas of Appendix E.
 
     References
     ----------
@@ -1526,7 +1509,7 @@ def lemma_e5(
 
     Examples
     --------
-    >>> b = lemma_e5(0.6, 0.55, 200, 10, 3, 25.46, Gamma=18.0, var_star=0.8)
+    >>> b = lemma_e_5(0.6, 0.55, 200, 10, 3, 25.46, Gamma=18.0, var_star=0.8)
     >>> round(b.log_value, 3), round(b.failure_probability, 6), b.conditions_hold
     (-57.836, 0.041566, True)
     """
@@ -1548,7 +1531,7 @@ def lemma_e5(
 
 
 @overflow_checked
-def lemma_e6(
+def lemma_e_6(
     t: ArrayLike,
     eps: ArrayLike,
     d: ArrayLike,
@@ -1585,7 +1568,7 @@ def lemma_e6(
     with probability ``>= 1 - (10 M + 1) exp(-d eps^2/8) - c``, where ``c`` is the coupon term
     ``K (1 - 1/K)^M (1 + M/(K-1))`` (``coupon="union"``, any ``M``) or
     ``K^{-log d}(1 + (K/(K-1)) log K (1 + log d))`` (``coupon="closed"``, needs
-    ``M >= (1 + log d) K log K``), i.e. ``1 -`` :func:`coupon_bound_rigorous` at ``l = M``.
+    ``M >= (1 + log d) K log K``), i.e. ``1 -`` :func:`coupon_bound` at ``l = M``.
 
     The printed (ii) -- ``Gamma_* (1+N)^2 exp(-alpha^2 gamma^2/(2 sigma^2))`` with probability
     ``1 - 8N e^{-d eps^2/8} - K^{-log d}(1 + log K log d)`` under the E.2 conditions
@@ -1639,7 +1622,7 @@ def lemma_e6(
     See Also
     --------
     coupling_conditions : the conditions on ``eps``.
-    lemma_e1, lemma_e2, lemma_e3, lemma_e4, lemma_e5 : the other lemmas of Appendix E.
+    lemma_e_1, lemma_e_2, lemma_e_3, lemma_e_4, lemma_e_5 : the other lemmas of Appendix E.
 
     References
     ----------
@@ -1648,7 +1631,7 @@ def lemma_e6(
 
     Examples
     --------
-    >>> b = lemma_e6(0.5, 0.4, 400, 31, 3, 59.4, Gamma=42.0, M=30)
+    >>> b = lemma_e_6(0.5, 0.4, 400, 31, 3, 59.4, Gamma=42.0, M=30)
     >>> round(b.log_value, 2), round(b.failure_probability, 4), b.conditions_hold
     (-2638.27, 0.1012, True)
     """
@@ -1693,7 +1676,7 @@ def lemma_e6(
             ),
             statement=name + " (as printed)",
         )
-    miss = 1.0 - np.asarray(coupon_bound_rigorous(kk, dd, mm, form=coupon))
+    miss = 1.0 - np.asarray(coupon_bound(kk, dd, mm, form=coupon))
     log_value = _log(2.0 * (mm - 1.0) * gs) - _over_sigma2(a2 * g * g / 4.0, t, schedule)
     return Bound(
         value=bound_field("value", np.exp(log_value)),

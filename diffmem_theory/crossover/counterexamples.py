@@ -49,13 +49,12 @@ from diffmem_theory.core.schedules import VPTrig
 from diffmem_theory.crossover.concentration import (
     chi2_two_sided_bound,
     coupling_conditions,
-    coupon_bound_printed,
-    coupon_bound_rigorous,
+    coupon_bound,
     coupon_min_draws,
     coupon_probability_exact,
     gap_means_failure_exact,
-    lemma_e6,
-    prop_c3_bounds,
+    lemma_e_6,
+    prop_c_3_bounds,
 )
 
 __all__ = [
@@ -433,8 +432,8 @@ def prop_c3_missing_variance(
     n_trials = check_int(n_trials, "n_trials", low=1)
     check_allocation(n_trials * n * (d + 1), f"{n_trials} trials of {n} points in d = {d}")
     rng = as_rng(seed, "seed")
-    printed = prop_c3_bounds(d, n, eps, var_star=var_star, printed=True)
-    corrected = prop_c3_bounds(d, n, eps, var_star=var_star, printed=False)
+    printed = prop_c_3_bounds(d, n, eps, var_star=var_star, printed=True)
+    corrected = prop_c_3_bounds(d, n, eps, var_star=var_star, printed=False)
     logits = rng.standard_normal((n_trials, n - 1))
     w = special.softmax(logits, axis=1)
     g = math.sqrt(var_star) * rng.standard_normal((n_trials, n, d))
@@ -532,7 +531,7 @@ def coupon_counterexample(K: int = 12, d: int = 5) -> Counterexample:
     :func:`~diffmem_theory.crossover.concentration.coupon_probability_exact`) is below the printed
     bound for (K, d) = (12, 5), (5, 3), (20, 10), among others. Correction: the union bound
     1 - K(1 - 1/K)^l (1 + l/(K - 1))
-    (:func:`~diffmem_theory.crossover.concentration.coupon_bound_rigorous`),
+    (:func:`~diffmem_theory.crossover.concentration.coupon_bound`),
     which holds. ``printed`` is the printed bound, ``actual`` the exact probability.
 
     >>> ce = coupon_counterexample()
@@ -545,8 +544,8 @@ def coupon_counterexample(K: int = 12, d: int = 5) -> Counterexample:
     d = check_int(d, "d", low=2)
     l = int(coupon_min_draws(K, d))
     exact = float(coupon_probability_exact(K, l))
-    printed = float(coupon_bound_printed(K, d))
-    rigorous = float(coupon_bound_rigorous(K, d, l))
+    printed = float(coupon_bound(K, d, printed=True))
+    rigorous = float(coupon_bound(K, d, l))
     return Counterexample(
         "paper000.coupon_c4",
         printed,
@@ -681,7 +680,7 @@ def lemma_e6_exponent(
     O(alpha^2 gamma / sigma^2) around alpha^2 gamma^2/(2 sigma^2), so the exponent cannot hold
     with high probability. Correction: exponent alpha^2 gamma^2/(4 sigma^2), whose
     failure frequency (``details``) is below the stated probability. The printed bound and
-    probability come from :func:`~diffmem_theory.crossover.concentration.lemma_e6`
+    probability come from :func:`~diffmem_theory.crossover.concentration.lemma_e_6`
     (``printed=True``, which
     also evaluates the coupling conditions); the comparison is made in the log domain.
 
@@ -707,7 +706,7 @@ def lemma_e6_exponent(
     mu = np.zeros((K, d))
     mu[0, 0], mu[1, 0] = math.sqrt(d), -math.sqrt(d)
     gamma = 2 * math.sqrt(d)
-    printed = lemma_e6(
+    printed = lemma_e_6(
         t,
         eps,
         d,

@@ -163,7 +163,7 @@ def c3_values(rng, d, n, s2, trials, law):
 def test_prop_c3_monte_carlo(seed, d, n, target, s2, law):
     eps = math.sqrt(8 * math.log(6 * n / target) / d)
     assume(eps < 1)
-    b = cc.prop_c3_bounds(d, n, eps, var_star=s2)
+    b = cc.prop_c_3_bounds(d, n, eps, var_star=s2)
     assert b.failure_probability == pytest.approx(target)
     lhs = c3_values(np.random.default_rng(seed), d, n, s2, 400, law)
     freq = float(np.mean(~b.holds(lhs)))
@@ -173,8 +173,8 @@ def test_prop_c3_monte_carlo(seed, d, n, target, s2, law):
 def test_prop_c3_printed_lower_bound_drops_var_star():
     # printed lower end d(1 - 3 eps) with s^2 = 0.25 sits above most observed values
     d, n, eps, s2 = 1000, 3, 0.1, 0.25
-    printed = cc.prop_c3_bounds(d, n, eps, var_star=s2, printed=True)
-    fixed = cc.prop_c3_bounds(d, n, eps, var_star=s2)
+    printed = cc.prop_c_3_bounds(d, n, eps, var_star=s2, printed=True)
+    fixed = cc.prop_c_3_bounds(d, n, eps, var_star=s2)
     assert printed.lower == pytest.approx(d * 0.7) and fixed.lower == pytest.approx(d * s2 * 0.7)
     assert printed.failure_probability == pytest.approx(18 * math.exp(-d * eps**2 / 2))
     lhs = c3_values(np.random.default_rng(0), d, n, s2, 500, "dirichlet")
@@ -200,17 +200,29 @@ def test_coupon_reference_table(K, d, l, exact, printed):
     assert cc.coupon_min_draws(K, d) == l
     digits = 6 if exact > 0.998 else 5
     assert round(cc.coupon_probability_exact(K, l), digits) == exact
-    assert round(cc.coupon_bound_printed(K, d), digits) == printed
+    assert round(cc.coupon_bound(K, d, printed=True), digits) == printed
     p = cc.coupon_probability_exact(K, l)
-    assert (cc.coupon_bound_printed(K, d) > p) == (printed > exact)  # first 3 rows: false
-    assert cc.coupon_bound_rigorous(K, d) <= p
-    assert cc.coupon_bound_rigorous(K, d, form="closed") <= p
+    assert (cc.coupon_bound(K, d, printed=True) > p) == (printed > exact)  # first 3 rows: false
+    assert cc.coupon_bound(K, d) <= p
+    assert cc.coupon_bound(K, d, form="closed") <= p
 
 
 def test_coupon_reference_value_and_printed_counterexample():
     assert abs(cc.coupon_probability_exact(12, 78) - 0.893773) < 1e-6
-    assert cc.coupon_bound_printed(12, 5) == pytest.approx(0.908371, abs=1e-6)
-    assert cc.coupon_bound_printed(12, 5) > cc.coupon_probability_exact(12, 78)
+    assert cc.coupon_bound(12, 5, printed=True) == pytest.approx(0.908371, abs=1e-6)
+    assert cc.coupon_bound(12, 5, printed=True) > cc.coupon_probability_exact(12, 78)
+
+
+def test_coupon_bound_printed_is_the_printed_closed_form():
+    # one function, one keyword: printed=True is 1 - K^(-log d) (1 + log K log d) for every
+    # admissible l (the statement does not depend on l); K = 1 gives the trivial bound 0
+    K, d = 12, 5
+    lk, ld = math.log(K), math.log(d)
+    printed = 1.0 - math.exp(-lk * ld) * (1.0 + lk * ld)
+    for l in (None, 78, 500):
+        assert cc.coupon_bound(K, d, l, printed=True) == pytest.approx(printed, rel=1e-15)
+    assert cc.coupon_bound(1, 5, printed=True) == 0.0
+    assert cc.coupon_bound(K, d, printed=True) > cc.coupon_bound(K, d, form="closed")
 
 
 @pytest.mark.parametrize(("K", "l"), [(1, 0), (1, 1), (1, 3), (2, 3), (2, 5), (3, 6), (3, 8)])
@@ -249,8 +261,8 @@ def test_coupon_exact_matches_monte_carlo(seed, K, extra):
 def test_coupon_rigorous_bounds_hold_at_min_draws(K, d):
     l = cc.coupon_min_draws(K, d)
     exact = cc.coupon_probability_exact(K, l)
-    union = cc.coupon_bound_rigorous(K, d)
-    closed = cc.coupon_bound_rigorous(K, d, form="closed")
+    union = cc.coupon_bound(K, d)
+    closed = cc.coupon_bound(K, d, form="closed")
     assert union <= exact + 1e-12 and closed <= union + 1e-12
 
 
@@ -258,11 +270,11 @@ def test_coupon_rigorous_bounds_hold_at_min_draws(K, d):
 @given(K=st.integers(2, 30), l=st.integers(0, 400))
 def test_coupon_union_bound_holds_for_every_l(K, l):
     exact = cc.coupon_probability_exact(K, l)
-    assert cc.coupon_bound_rigorous(K, 1.0, l) <= exact + 1e-12
+    assert cc.coupon_bound(K, 1.0, l) <= exact + 1e-12
     # P[A_k^c] = (1 - 1/K)^l (1 + l/(K-1)) exactly; for K = 2 and l >= 3 the events A_1^c, A_2^c
     # are disjoint, so the union bound is exact there
     if K == 2 and l >= 3:
-        assert cc.coupon_bound_rigorous(K, 1.0, l) == pytest.approx(exact, abs=1e-12)
+        assert cc.coupon_bound(K, 1.0, l) == pytest.approx(exact, abs=1e-12)
 
 
 def test_coupon_printed_bound_fails_for_small_d_often():
@@ -270,7 +282,8 @@ def test_coupon_printed_bound_fails_for_small_d_often():
         (K, d)
         for K in range(2, 30)
         for d in (2, 3, 5)
-        if cc.coupon_bound_printed(K, d) > cc.coupon_probability_exact(K, cc.coupon_min_draws(K, d))
+        if cc.coupon_bound(K, d, printed=True)
+        > cc.coupon_probability_exact(K, cc.coupon_min_draws(K, d))
     ]
     assert len(fails) > 20
 
@@ -280,9 +293,9 @@ def test_coupon_vectorized():
     d = np.array([3, 5, 10])
     np.testing.assert_array_equal(cc.coupon_min_draws(K, d), [17, 78, 198])
     np.testing.assert_allclose(
-        cc.coupon_bound_printed(K, d), [0.52762, 0.90837, 0.99202], atol=5e-6
+        cc.coupon_bound(K, d, printed=True), [0.52762, 0.90837, 0.99202], atol=5e-6
     )
-    assert cc.coupon_bound_rigorous(K, d).shape == (3,)
+    assert cc.coupon_bound(K, d).shape == (3,)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -402,7 +415,7 @@ def test_sharp_e1_failure_is_below_stated_under_sharp_condition(t, eps, d, K, ga
     # the claim of Lemma E.1 holds under eps <= alpha gamma / (2 sqrt(d V)) (weaker than printed)
     if cc.coupling_conditions(t, eps, d, gamma, s2, lemma="E.1", sharp=True):
         sharp = cc.gap_means_failure_exact(t, K, gamma, s2)
-        assert sharp <= cc.lemma_e1(t, eps, d, 1, K, gamma, None, s2).failure_probability
+        assert sharp <= cc.lemma_e_1(t, eps, d, 1, K, gamma, None, s2).failure_probability
 
 
 @settings(max_examples=10, deadline=None)
@@ -434,57 +447,57 @@ def test_lemma_formulas_and_printed_forms():
     a2, sig2 = 1 - t * t, t * t
     V = a2 * s2 + sig2
     tail = math.exp(-d * eps**2 / 8)
-    e1 = cc.lemma_e1(t, eps, d, N, K, gamma, G, s2)
+    e1 = cc.lemma_e_1(t, eps, d, N, K, gamma, G, s2)
     assert e1.kind == "lower" and e1.value == pytest.approx(a2 * gamma**2 / 2)
     assert e1.failure_probability == pytest.approx(4 * K * tail)
-    e2 = cc.lemma_e2(t, eps, d, N, K, gamma, G, s2)
+    e2 = cc.lemma_e_2(t, eps, d, N, K, gamma, G, s2)
     assert e2.value == pytest.approx(a2 * s2 * (1 - eps) * d)
     assert e2.failure_probability == pytest.approx(4 * N * tail)
-    e3 = cc.lemma_e3(t, eps, d, N, K, gamma, G, s2, strong=True)
+    e3 = cc.lemma_e_3(t, eps, d, N, K, gamma, G, s2, strong=True)
     assert e3.value == pytest.approx(a2 * gamma**2 / 2 + e2.value)
-    e4, e4p = (cc.lemma_e4(t, eps, d, N, K, gamma, G, s2, printed=pr) for pr in (False, True))
+    e4, e4p = (cc.lemma_e_4(t, eps, d, N, K, gamma, G, s2, printed=pr) for pr in (False, True))
     assert e4.log_value == pytest.approx(
         math.log(2 * (K - 1) * G * sig2 / V) - a2 * gamma**2 / (4 * V)
     )
     assert e4p.log_value - e4.log_value == pytest.approx(math.log(K / (K - 1)))
     gs = math.sqrt(G**2 + eps * math.sqrt(s2 * d) * G + (1 + eps) * s2 * d)
     assert cc.gamma_star(G, eps, d, s2) == pytest.approx(gs)
-    e5, e5p = (cc.lemma_e5(t, eps, d, N, K, gamma, G, s2, printed=pr) for pr in (False, True))
+    e5, e5p = (cc.lemma_e_5(t, eps, d, N, K, gamma, G, s2, printed=pr) for pr in (False, True))
     assert e5.log_value == pytest.approx(
         math.log(2 * (N - 1) * gs) - a2 * s2 * (1 - eps) * d / (2 * sig2)
     )
     assert e5p.log_value - e5.log_value == pytest.approx(math.log(N / (N - 1)))
     assert e5.failure_probability == pytest.approx(8 * N * tail)
     M = 12
-    e6 = cc.lemma_e6(t, eps, d, N, K, gamma, G, s2, M=M)
+    e6 = cc.lemma_e_6(t, eps, d, N, K, gamma, G, s2, M=M)
     assert e6.log_value == pytest.approx(math.log(2 * (M - 1) * gs) - a2 * gamma**2 / (4 * sig2))
     coupon = K * (1 - 1 / K) ** M * (1 + M / (K - 1))
     assert e6.failure_probability == pytest.approx((10 * M + 1) * tail + coupon)
-    e6p = cc.lemma_e6(t, eps, d, N, K, gamma, G, s2, M=M, printed=True)
+    e6p = cc.lemma_e_6(t, eps, d, N, K, gamma, G, s2, M=M, printed=True)
     assert e6p.log_value == pytest.approx(math.log(gs * (1 + N) ** 2) - a2 * gamma**2 / (2 * sig2))
     lk, ld = math.log(K), math.log(d)
     assert e6p.failure_probability == pytest.approx(8 * N * tail + K**-ld * (1 + lk * ld))
-    e6i = cc.lemma_e6(t, eps, d, N, K, gamma, G, s2, M=M, memorized=True)
+    e6i = cc.lemma_e_6(t, eps, d, N, K, gamma, G, s2, M=M, memorized=True)
     assert e6i.failure_probability == pytest.approx(8 * M * tail)
     assert e6i.value == pytest.approx(2 * (M - 1) / (2 * (N - 1)) * e5.value)
-    closed = cc.lemma_e6(t, eps, 300, 200, K, gamma, G, s2, M=150, coupon="closed")
+    closed = cc.lemma_e_6(t, eps, 300, 200, K, gamma, G, s2, M=150, coupon="closed")
     assert (
         closed.failure_probability
-        >= cc.lemma_e6(t, eps, 300, 200, K, gamma, G, s2, M=150).failure_probability
+        >= cc.lemma_e_6(t, eps, 300, 200, K, gamma, G, s2, M=150).failure_probability
     )
 
 
 def test_lemma_bounds_vectorize_over_t():
     t = np.array([0.1, 0.3, 0.6])
-    for f in (cc.lemma_e1, cc.lemma_e2, cc.lemma_e3, cc.lemma_e4, cc.lemma_e5):
+    for f in (cc.lemma_e_1, cc.lemma_e_2, cc.lemma_e_3, cc.lemma_e_4, cc.lemma_e_5):
         b = f(t, 0.3, 200, 10, 3, 30.0, 20.0, 1.0)
         assert np.shape(b.value) == (3,) and np.shape(b.conditions_hold) == (3,)
-    b = cc.lemma_e6(t, 0.3, 200, 10, 3, 30.0, 20.0, M=5)
+    b = cc.lemma_e_6(t, 0.3, 200, 10, 3, 30.0, 20.0, M=5)
     assert b.log_value.shape == (3,) and np.all(np.diff(b.log_value) > 0)  # looser at low SNR
 
 
 def test_other_schedules_are_accepted():
-    b = cc.lemma_e2(0.5, 0.3, 100, 5, 3, 30.0, schedule=OU())
+    b = cc.lemma_e_2(0.5, 0.3, 100, 5, 3, 30.0, schedule=OU())
     a2 = math.exp(-1.0)
     assert b.value == pytest.approx(a2 * 0.7 * 100)
 
@@ -525,7 +538,7 @@ def test_lemmas_e2_e3_e5_monte_carlo(seed, d, N, target, u, c, s2):
     t, eps, gamma = valid_e2_params(d, N, target, u, c, s2)
     assume(eps < 0.95)
     args = (t, eps, d, N, 3, gamma, gamma / math.sqrt(2), s2)
-    e2, e3, e5 = cc.lemma_e2(*args), cc.lemma_e3(*args, strong=True), cc.lemma_e5(*args)
+    e2, e3, e5 = cc.lemma_e_2(*args), cc.lemma_e_3(*args, strong=True), cc.lemma_e_5(*args)
     assert e2.conditions_hold and e2.failure_probability == pytest.approx(target)
     trials = 300
     _, X, lab, x = draw_e2(seed, d, N, t, gamma, s2, trials)
@@ -546,8 +559,8 @@ def test_lemmas_e1_e4_monte_carlo(seed, d, K, u):
     t, s2 = 0.5 * u, 0.8
     a2, sig2 = 1 - t * t, t * t
     gamma = 1.05 * 4 * math.sqrt(eps * d * (a2 * s2 + sig2) / a2)
-    e1 = cc.lemma_e1(t, eps, d, 1, K, gamma, None, s2)
-    e4 = cc.lemma_e4(t, eps, d, 1, K, gamma, gamma / math.sqrt(2), s2)
+    e1 = cc.lemma_e_1(t, eps, d, 1, K, gamma, None, s2)
+    e4 = cc.lemma_e_4(t, eps, d, 1, K, gamma, gamma / math.sqrt(2), s2)
     assert e1.conditions_hold and e4.conditions_hold
     trials = 2000
     rng = np.random.default_rng(seed)
@@ -597,8 +610,8 @@ def test_e6_heldout_printed_statement_fails_but_corrected_holds():
     # the printed exponent alpha^2 gamma^2 / (2 sigma^2) is violated in most draws (erratum)
     p = ck._E6
     args = (p["t"], p["eps"], p["d"], p["M"] + 1, p["K"], p["r"] * math.sqrt(2), p["r"], p["s2"])
-    printed = cc.lemma_e6(*args, M=p["M"], printed=True)
-    fixed = cc.lemma_e6(*args, M=p["M"])
+    printed = cc.lemma_e_6(*args, M=p["M"], printed=True)
+    fixed = cc.lemma_e_6(*args, M=p["M"])
     assert printed.conditions_hold and printed.failure_probability < 0.1
     log_lhs, _ = ck._pmem_heldout_log_residual(np.random.default_rng(11), 300, p)
     assert np.mean(~printed.holds_log(log_lhs)) > 0.5
@@ -668,17 +681,19 @@ def test_bound_semantics():
         (lambda: cc.gaussian_norm_deviation(10, 1.2), "eps"),
         (lambda: cc.gaussian_norm_deviation(10, 0.5, var=0.0), "var"),
         (lambda: cc.gaussian_norm_deviation(10, 0.5, mean_norm=-1.0), "mean_norm"),
-        (lambda: cc.prop_c3_bounds(10, 1, 0.5), "n must be >= 2"),
-        (lambda: cc.prop_c3_bounds(10, 3, 0.0), "eps"),
+        (lambda: cc.prop_c_3_bounds(10, 1, 0.5), "n must be >= 2"),
+        (lambda: cc.prop_c_3_bounds(10, 3, 0.0), "eps"),
         (lambda: cc.coupon_min_draws(0, 5), "K must lie in"),
         (lambda: cc.coupon_min_draws(2.5, 5), "K must be an integer"),
         (lambda: cc.coupon_min_draws(3, 0.5), "d must lie in"),
         (lambda: cc.coupon_probability_exact(0, 5), "K must be >= 1"),
         (lambda: cc.coupon_probability_exact(3, -1), "l must be >= 0"),
         (lambda: cc.coupon_probability_exact(3, 5, method="fast"), "method"),
-        (lambda: cc.coupon_bound_rigorous(1, 5), "K must lie in"),
-        (lambda: cc.coupon_bound_rigorous(12, 5, 50, form="closed"), "l must be >="),
-        (lambda: cc.coupon_bound_rigorous(12, 5, form="tight"), "form"),
+        (lambda: cc.coupon_bound(1, 5), "K must lie in"),
+        (lambda: cc.coupon_bound(12, 5, 50, form="closed"), "l must be >="),
+        (lambda: cc.coupon_bound(12, 5, form="tight"), "form"),
+        (lambda: cc.coupon_bound(12, 5, 50, printed=True), "l must be >=.*printed=True"),
+        (lambda: cc.coupon_bound(12, 5, printed=1), "printed"),
         (lambda: cc.softmax_onehot_bound(3, -1.0, 1.0), "gap"),
         (lambda: cc.softmax_onehot_bound(3, 1.0, 0.0), "T must lie in"),
         (lambda: cc.softmax_onehot_bound(3, 1.0, 1.0, p=0.5), "p must be"),
@@ -687,11 +702,11 @@ def test_bound_semantics():
         (lambda: cc.coupling_conditions(0.5, 0.1, 10, 1.0, lemma="G.7"), "lemma"),
         (lambda: cc.coupling_conditions(1.0, 0.1, 10, 1.0), "t must lie in"),
         (lambda: cc.coupling_conditions(0.5, 0.1, 10, 0.0), "gamma"),
-        (lambda: cc.lemma_e4(0.5, 0.1, 10, 5, 3, 1.0), "Gamma"),
-        (lambda: cc.lemma_e5(0.5, 0.1, 10, 1, 3, 1.0, 1.0), "N must lie in"),
-        (lambda: cc.lemma_e6(0.5, 0.1, 10, 5, 3, 1.0, 1.0, M=5), "M must be <= N - 1"),
-        (lambda: cc.lemma_e6(0.5, 0.1, 10, 5, 3, 1.0, 1.0, M=6, memorized=True), "M must be <="),
-        (lambda: cc.lemma_e6(0.5, 0.1, 10, 5, 3, 1.0, 1.0, M=2, coupon="x"), "coupon"),
+        (lambda: cc.lemma_e_4(0.5, 0.1, 10, 5, 3, 1.0), "Gamma"),
+        (lambda: cc.lemma_e_5(0.5, 0.1, 10, 1, 3, 1.0, 1.0), "N must lie in"),
+        (lambda: cc.lemma_e_6(0.5, 0.1, 10, 5, 3, 1.0, 1.0, M=5), "M must be <= N - 1"),
+        (lambda: cc.lemma_e_6(0.5, 0.1, 10, 5, 3, 1.0, 1.0, M=6, memorized=True), "M must be <="),
+        (lambda: cc.lemma_e_6(0.5, 0.1, 10, 5, 3, 1.0, 1.0, M=2, coupon="x"), "coupon"),
         (lambda: cc.gamma_star(-1.0, 0.1, 10), "Gamma"),
     ],
 )
@@ -702,20 +717,22 @@ def test_bad_input_raises_value_error(call, match):
 
 def test_bad_schedule_raises_type_error():
     with pytest.raises(TypeError, match="schedule"):
-        cc.lemma_e1(0.5, 0.1, 10, 5, 3, 1.0, schedule=3)
+        cc.lemma_e_1(0.5, 0.1, 10, 5, 3, 1.0, schedule=3)
     with pytest.raises(TypeError, match="schedule"):
-        cc.lemma_e1(0.5, 0.1, 10, 5, 3, 1.0, schedule="VPTrigg")
+        cc.lemma_e_1(0.5, 0.1, 10, 5, 3, 1.0, schedule="VPTrigg")
 
 
 def test_schedule_by_name():
-    by_name = cc.lemma_e1(0.5, 0.1, 10, 5, 3, 1.0, schedule="OU")
-    assert by_name == cc.lemma_e1(0.5, 0.1, 10, 5, 3, 1.0, schedule=OU())
+    by_name = cc.lemma_e_1(0.5, 0.1, 10, 5, 3, 1.0, schedule="OU")
+    assert by_name == cc.lemma_e_1(0.5, 0.1, 10, 5, 3, 1.0, schedule=OU())
 
 
-@pytest.mark.parametrize("lemma", [cc.lemma_e1, cc.lemma_e2, cc.lemma_e3, cc.lemma_e4, cc.lemma_e5])
+@pytest.mark.parametrize(
+    "lemma", [cc.lemma_e_1, cc.lemma_e_2, cc.lemma_e_3, cc.lemma_e_4, cc.lemma_e_5]
+)
 @pytest.mark.parametrize("which", ["N", "K", "Gamma"])
 def test_unused_arguments_are_validated(lemma, which):
-    # regression: lemma_e1(.3, .5, 200, nan, 3, 39.6, var_star=.8) accepted the NaN N
+    # regression: lemma_e_1(.3, .5, 200, nan, 3, 39.6, var_star=.8) accepted the NaN N
     args = {"N": 10, "K": 3, "Gamma": 28.0}
     args[which] = math.nan
     with pytest.raises(ValueError, match=which):
@@ -728,8 +745,8 @@ def test_unused_arguments_are_validated(lemma, which):
 @pytest.mark.parametrize(
     "call",
     [
-        lambda: cc.lemma_e1(0.3, 0.5, 200, 10, 3, 1e300),  # alpha^2 gamma^2 / 2 overflows
-        lambda: cc.lemma_e3(0.6, 0.55, 200, 1.797e308, 3, 25.46),  # 4 N e^{...} overflows
+        lambda: cc.lemma_e_1(0.3, 0.5, 200, 10, 3, 1e300),  # alpha^2 gamma^2 / 2 overflows
+        lambda: cc.lemma_e_3(0.6, 0.55, 200, 1.797e308, 3, 25.46),  # 4 N e^{...} overflows
         lambda: cc.gaussian_norm_deviation(100, 0.5, mean_norm=1e300),  # center overflows
         lambda: cc.coupon_min_draws(1.797e308, 5),
         lambda: cc.coupon_probability_exact(12, 2**62),  # hung in the big-integer sum
@@ -745,14 +762,14 @@ def test_results_beyond_float64_or_too_costly_raise(call):
 def test_extreme_valid_floats_are_finite_and_right():
     assert cc.gamma_star(1e300, 0.5, 100, 1.0) == pytest.approx(1e300, rel=1e-15)  # was inf
     assert cc.coupon_min_draws(2**62, 5) == math.ceil((1 + math.log(5)) * 2**62 * math.log(2**62))
-    b = cc.lemma_e4(1e-300, 0.5, 200, 10, 3, 39.6, Gamma=28.0, var_star=0.8)
+    b = cc.lemma_e_4(1e-300, 0.5, 200, 10, 3, 39.6, Gamma=28.0, var_star=0.8)
     # log of 2 (K-1) Gamma sigma^2 / V e^{-alpha^2 gamma^2/(4V)}: sigma^2 = 1e-600 underflows
     v = 0.8 * (1 - 1e-600)
     ref = math.log(2 * 2 * 28.0 / v) + 2 * math.log(1e-300) - 39.6**2 / (4 * v)
     assert b.log_value == pytest.approx(ref, rel=1e-12) and b.value == 0.0
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no RuntimeWarning from the overflow of an exponent
-        assert cc.lemma_e5(1e-300, 0.55, 200, 10, 3, 25.46, 18.0, 0.8).log_value == -math.inf
+        assert cc.lemma_e_5(1e-300, 0.55, 200, 10, 3, 25.46, 18.0, 0.8).log_value == -math.inf
         assert cc.softmax_onehot_bound(10, 3.0, 5e-324) == 0.0
         assert cc.chi2_upper_tail_bound(100, 1.797e308, log=True) == -math.inf
         assert cc.coupling_conditions(0.5, 0.1, 1.797e308, 10.0) is False
@@ -775,13 +792,13 @@ def test_bound_fields_are_validated(field, value):
 def test_flags_and_observed_quantities_are_validated():
     # fuzzing finding: NaN / complex flags were accepted as truthy, NaN observations as False
     with pytest.raises(ValueError, match="printed"):
-        cc.lemma_e1(0.3, 0.5, 200, 10, 3, 39.6, var_star=0.8, printed=float("nan"))
+        cc.lemma_e_1(0.3, 0.5, 200, 10, 3, 39.6, var_star=0.8, printed=float("nan"))
     with pytest.raises(ValueError, match="log"):
         cc.chi2_upper_tail_bound(100, 0.3, log=1j)
     with pytest.raises(ValueError, match="exact"):
         cc.coupon_probability_exact(2, 4, exact=float("inf"))
     with pytest.raises(ValueError, match="strong"):
-        cc.lemma_e3(0.6, 0.55, 200, 10, 3, 25.46, var_star=0.8, strong=float("nan"))
+        cc.lemma_e_3(0.6, 0.55, 200, 10, 3, 25.46, var_star=0.8, strong=float("nan"))
     b = Bound(value=2.0, failure_probability=0.1, kind="upper", log_value=0.5)
     assert b.holds([math.inf, -math.inf]).tolist() == [False, True]
     with pytest.raises(ValueError, match="observed must not be NaN"):

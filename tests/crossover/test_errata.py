@@ -17,8 +17,7 @@ from diffmem_theory.core.schedules import VPTrig
 from diffmem_theory.crossover import counterexamples as errata
 from diffmem_theory.crossover import errata as paper000_errata
 from diffmem_theory.crossover.concentration import (
-    coupon_bound_printed,
-    coupon_bound_rigorous,
+    coupon_bound,
     coupon_min_draws,
     coupon_probability_exact,
 )
@@ -261,7 +260,7 @@ def test_reference_numbers():
 def test_rigorous_coupon_bound_below_exact(K, d, extra):
     l = int(coupon_min_draws(K, d)) + extra
     exact = float(coupon_probability_exact(K, l))
-    assert float(coupon_bound_rigorous(K, d, l)) <= exact + 1e-12
+    assert float(coupon_bound(K, d, l)) <= exact + 1e-12
     assert 0.0 <= exact <= 1.0
 
 
@@ -269,7 +268,7 @@ def test_printed_coupon_bound_fails_only_for_small_d():
     rows = errata.coupon_violations(tuple(range(2, 16)), (2, 3, 5, 30, 60))
     assert rows and max(d for _, d, *_ in rows) <= 5
     for K, d, _l, exact, printed in rows:
-        assert printed == pytest.approx(coupon_bound_printed(K, d))
+        assert printed == pytest.approx(coupon_bound(K, d, printed=True))
         assert exact < printed
 
 

@@ -168,7 +168,7 @@ def c3_softmax_average(seed: int = 0) -> Outcome:
     """
     rng = np.random.default_rng(seed)
     d, n, eps, s2, trials = 1000, 3, 0.2, 0.25, 3000
-    b = cc.prop_c3_bounds(d, n, eps, var_star=s2)
+    b = cc.prop_c_3_bounds(d, n, eps, var_star=s2)
     x = math.sqrt(s2) * rng.standard_normal((trials, n, d))
     diff = x[:, :-1] - x[:, -1:]
     dist2 = (diff * diff).sum(-1)
@@ -233,8 +233,8 @@ def c4_coupon_rigorous() -> Outcome:
         if ref is not None:
             ref_err = max(ref_err, abs(exact - ref))
         for form in ("union", "closed"):
-            margins.append(exact - cc.coupon_bound_rigorous(K, d, form=form))
-        printed_false += cc.coupon_bound_printed(K, d) > exact
+            margins.append(exact - cc.coupon_bound(K, d, form=form))
+        printed_false += cc.coupon_bound(K, d, printed=True) > exact
     worst = float(min(margins))
     passed = worst >= 0.0 and ref_err < 6e-6
     note = (
@@ -349,7 +349,7 @@ def e1_gap_means(seed: int = 0) -> Outcome:
     rng = np.random.default_rng(seed)
     mu = _axis_means(p["K"], p["d"], p["r"])
     gamma = p["r"] * math.sqrt(2.0)
-    b = cc.lemma_e1(p["t"], p["eps"], p["d"], 1, p["K"], gamma, var_star=p["s2"])
+    b = cc.lemma_e_1(p["t"], p["eps"], p["d"], 1, p["K"], gamma, var_star=p["s2"])
     n = 10_000
     x0, lab = _draw_points(rng, n, 1, mu, p["s2"])
     x = _noisy(rng, x0[:, 0], p["t"])
@@ -400,7 +400,7 @@ def e2_gap_points(seed: int = 0) -> Outcome:
     stated failure probability 0.021); 4000 draws; value = z-excess.
     """
     p = _E2
-    b = cc.lemma_e2(p["t"], p["eps"], p["d"], p["N"], p["K"], p["r"] * math.sqrt(2), None, p["s2"])
+    b = cc.lemma_e_2(p["t"], p["eps"], p["d"], p["N"], p["K"], p["r"] * math.sqrt(2), None, p["s2"])
     gaps, _ = _e2_gaps(np.random.default_rng(seed), 4000, p)
     gap = gaps.min(1)
     return _frequency_outcome(
@@ -417,7 +417,7 @@ def e3_gap_clusters(seed: int = 0) -> Outcome:
     """
     p = _E2
     args = (p["t"], p["eps"], p["d"], p["N"], p["K"], p["r"] * math.sqrt(2), None, p["s2"])
-    weak, strong = cc.lemma_e3(*args), cc.lemma_e3(*args, strong=True)
+    weak, strong = cc.lemma_e_3(*args), cc.lemma_e_3(*args, strong=True)
     gaps, same = _e2_gaps(np.random.default_rng(seed), 4000, p)
     gap = np.where(same, np.inf, gaps).min(1)
     a = _frequency_outcome(~weak.holds(gap), weak, "E.3")
@@ -443,7 +443,7 @@ def e4_true_vs_nominal(seed: int = 0) -> Outcome:
     rng = np.random.default_rng(seed)
     mu = _axis_means(p["K"], p["d"], p["r"])
     t, s2 = p["t"], p["s2"]
-    b = cc.lemma_e4(t, p["eps"], p["d"], 1, p["K"], p["r"] * math.sqrt(2), p["r"], s2)
+    b = cc.lemma_e_4(t, p["eps"], p["d"], 1, p["K"], p["r"] * math.sqrt(2), p["r"], s2)
     n = 20_000
     x0, lab = _draw_points(rng, n, 1, mu, s2)
     x = _noisy(rng, x0[:, 0], t)
@@ -508,7 +508,7 @@ def e5_memorizing_vs_point(seed: int = 0) -> Outcome:
     The E.2 setting (N = 10, failure probability 8 N e^{-d eps^2/8} = 0.042), 4000 draws.
     """
     p = _E2
-    b = cc.lemma_e5(
+    b = cc.lemma_e_5(
         p["t"], p["eps"], p["d"], p["N"], p["K"], p["r"] * math.sqrt(2), p["r"], p["s2"]
     )
     log_lhs = _memorizing_log_residual(np.random.default_rng(seed), 4000, p["N"], p)
@@ -524,7 +524,7 @@ def e6_pmem_memorized(seed: int = 0) -> Outcome:
     """
     p = _E2
     M = 8
-    b = cc.lemma_e6(
+    b = cc.lemma_e_6(
         p["t"], p["eps"], p["d"], 40, p["K"], p["r"] * math.sqrt(2), p["r"], p["s2"],
         M=M, memorized=True,
     )  # fmt: skip
@@ -556,7 +556,7 @@ def e6_pmem_heldout(seed: int = 0) -> Outcome:
     eps = 0.4, t = 0.5, M = 30, gamma = 59.4; an empty S_i counts as a failure; 800 draws.
     """
     p = _E6
-    b = cc.lemma_e6(
+    b = cc.lemma_e_6(
         p["t"], p["eps"], p["d"], p["M"] + 1, p["K"], p["r"] * math.sqrt(2), p["r"], p["s2"],
         M=p["M"],
     )  # fmt: skip
