@@ -110,7 +110,13 @@ def _schedule(schedule: Schedule | None) -> Schedule:
     return as_schedule(schedule, VPExp())
 
 
-def _alpha2_sigma2(t: ArrayLike, schedule: Schedule | None) -> tuple[np.ndarray, np.ndarray]:
+def alpha2_sigma2(t: ArrayLike, schedule: Schedule | None) -> tuple[np.ndarray, np.ndarray]:
+    """``(alpha_t^2, sigma_t^2)`` at validated times ``t`` (default schedule: ``VPExp``).
+
+    >>> a2, s2 = alpha2_sigma2(0.5, None)
+    >>> round(float(a2 + s2), 12)
+    1.0
+    """
     sched = _schedule(schedule)
     tt = sched.check_time(as_float_array(t, "t", dtype=np.float64))
     alpha = np.asarray(sched.alpha(tt), dtype=np.float64)
@@ -473,7 +479,7 @@ def component_posterior_mean_approx(
     >>> print(np.round(component_posterior_mean_approx([1.0, 0.0], 0.5, [0.0, 2.0]), 6))
     [0.778801 0.786939]
     """
-    a2, s2 = _alpha2_sigma2(t, schedule)
+    a2, s2 = alpha2_sigma2(t, schedule)
     if a2.ndim != 0:
         raise ValueError(f"t must be a scalar, got shape {a2.shape}")
     xq, single = as_queries(x_t, "x_t")
@@ -535,7 +541,7 @@ def lemma_a_6_error_bound(
     >>> round(lemma_a_6_error_bound(0.1, 1, B=0.5, c_f=0.5), 6)
     0.095163
     """
-    a2, s2 = _alpha2_sigma2(t, schedule)
+    a2, s2 = alpha2_sigma2(t, schedule)
     dd = ranged(d, "d", 0.0, low_open=True)
     b = check_scalar(B, "B", low=0.0)
     cf = check_scalar(c_f, "c_f", low=0.0, low_open=True)
@@ -587,7 +593,7 @@ def empirical_score_sup_bound(
     """
     xq, single = as_queries(x)
     data = as_points(X0, "X0", xq.shape[1])
-    _, s2 = _alpha2_sigma2(t, schedule)
+    _, s2 = alpha2_sigma2(t, schedule)
     if s2.ndim > 1 or (s2.ndim == 1 and s2.shape[0] != xq.shape[0]):
         raise ValueError(
             f"t must be a scalar or have shape ({xq.shape[0]},) (one per query), got {s2.shape}"
@@ -1029,7 +1035,7 @@ def lipschitz_bounds(
     >>> round(b.lower, 3), round(b.upper, 3), b.conditions_hold
     (524.494, 2600.48, True)
     """
-    a2, s2 = _alpha2_sigma2(t, schedule)
+    a2, s2 = alpha2_sigma2(t, schedule)
     data = as_points(X0, "X0", None)
     n = data.shape[0]
     if n < 2:
@@ -1093,7 +1099,7 @@ def gaussian_score_lipschitz(
     >>> [round(gaussian_score_lipschitz(t, 0.3), 4) for t in (1e-3, 0.1, 1.0, 5.0)]
     [3.3256, 2.7277, 1.3468, 1.0047]
     """
-    a2, s2 = _alpha2_sigma2(t, schedule)
+    a2, s2 = alpha2_sigma2(t, schedule)
     lam = ranged(lambda_min, "lambda_min", 0.0)
     with np.errstate(divide="ignore", over="ignore"):
         return to_output(

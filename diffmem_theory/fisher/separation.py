@@ -48,7 +48,7 @@ from diffmem_theory._validation import (
     unbatch,
 )
 from diffmem_theory.core.schedules import Schedule
-from diffmem_theory.fisher.bounds import _alpha2_sigma2, empirical_score_sup_bound
+from diffmem_theory.fisher.bounds import alpha2_sigma2, empirical_score_sup_bound
 from diffmem_theory.kernels import softmax_weighted_sum
 
 __all__ = [
@@ -311,7 +311,7 @@ def score_error_scales(
     >>> [round(v, 4) for v in score_error_scales(0.01, 1e-3)]
     [10.1004, 0.1005]
     """
-    _, s2 = _alpha2_sigma2(t, schedule)
+    _, s2 = alpha2_sigma2(t, schedule)
     e = ranged(eps, "eps", 0.0, low_open=True)
     with np.errstate(over="ignore"):
         empirical, true = e / s2 / s2, e / s2
@@ -483,7 +483,7 @@ def _scaled_distances(
     x: np.ndarray, t: float, data: np.ndarray, schedule: Schedule | None
 ) -> tuple[np.ndarray, float, float]:
     """(r_ij = |x_i - alpha x_j|^2 / (2 sigma^2), alpha, sigma) at one time."""
-    a2, s2 = _alpha2_sigma2(t, schedule)
+    a2, s2 = alpha2_sigma2(t, schedule)
     if a2.ndim != 0:
         raise ValueError(f"t must be a scalar, got shape {a2.shape}")
     alpha, s2f = math.sqrt(float(a2)), float(s2)
@@ -568,7 +568,7 @@ def density_terms(
     (0.873762, [0.285133])
     """
     xq, single, data = _inputs(x, X0)
-    a2, s2 = _alpha2_sigma2(t, schedule)
+    a2, s2 = alpha2_sigma2(t, schedule)
     alpha, sigma = math.sqrt(float(a2)), math.sqrt(float(s2))
     mean, lse = softmax_weighted_sum(
         xq, data, scale=alpha, var=float(s2), return_logsumexp=True, backend="numpy"
@@ -715,7 +715,7 @@ def taylor_score(
     e = check_scalar(eps, "eps", low=0.0, high=1.0, low_open=True, high_open=True)
     low = 4.0 * e if eps_low is None else check_scalar(eps_low, "eps_low", low=0.0, low_open=True)
     d1, d2 = taylor_density_terms(xq, t, data, e, schedule)
-    _, s2 = _alpha2_sigma2(t, schedule)
+    _, s2 = alpha2_sigma2(t, schedule)
     raw = d2 / (math.sqrt(float(s2)) * np.maximum(d1, low)[:, None])
     bound = np.asarray(empirical_score_sup_bound(xq, t, data, schedule))[:, None]
     return unbatch(np.clip(raw, -bound, bound), single)

@@ -706,7 +706,7 @@ def mc_smoothed_diameter(
     check_allocation(3 * trials * (m + 1) * x.size, f"{trials} trials of {m + 1} points")
     z = as_rng(rng).standard_normal((trials, m, x.size))
     pts = np.concatenate(
-        [np.broadcast_to(x, (trials, 1, x.size)), _contraction(s) * x + s * z], axis=1
+        [np.broadcast_to(x, (trials, 1, x.size)), vp_contraction(s) * x + s * z], axis=1
     )
     # squared distances overflow beyond ~1e154: rescale by a power of two (exact) there
     top = float(np.abs(pts).max())
@@ -717,8 +717,12 @@ def mc_smoothed_diameter(
 # --- Lemma 4.5 / B.8 / B.9: separation and merging of Gaussian components ------------------------
 
 
-def _contraction(sigma: Any) -> Any:
-    """``sqrt(1 - sigma^2)`` computed as ``sqrt((1 - sigma)(1 + sigma))`` (VP mean factor)."""
+def vp_contraction(sigma: Any) -> Any:
+    """``sqrt(1 - sigma^2)`` computed as ``sqrt((1 - sigma)(1 + sigma))`` (VP mean factor).
+
+    >>> round(float(vp_contraction(0.6)), 12)
+    0.8
+    """
     return np.sqrt((1.0 - sigma) * (1.0 + sigma))
 
 
@@ -790,7 +794,7 @@ def tv_at_noise(C: ArrayLike, sigma: ArrayLike) -> Any:
     """
     c = ranged(C, "C", 0.0, 1.0, high_open=True)
     s = ranged(sigma, "sigma", 0.0, 1.0)
-    return to_output(erf(_contraction(s) * erfinv(c)))
+    return to_output(erf(vp_contraction(s) * erfinv(c)))
 
 
 def _eps_c(eps: ArrayLike, C: ArrayLike, factor: float) -> tuple[np.ndarray, np.ndarray]:
@@ -803,7 +807,7 @@ def _eps_c(eps: ArrayLike, C: ArrayLike, factor: float) -> tuple[np.ndarray, np.
 
 def _threshold(ratio: np.ndarray) -> Any:
     """``sqrt(1 - ratio^2)`` for ratio in [0, 1)."""
-    return to_output(_contraction(ratio))
+    return to_output(vp_contraction(ratio))
 
 
 def sigma_sep(eps: ArrayLike, C: ArrayLike, *, printed: bool = False) -> Any:
@@ -1025,7 +1029,7 @@ def merge_weights(weights: ArrayLike, means: ArrayLike, sigma: float, eps: float
     s = float(ranged(sigma, "sigma", 0.0, 1.0))
     e = float(ranged(eps, "eps", 0.0))
     check_allocation(3 * w.size * w.size, f"the pairwise distances of {w.size} components")
-    tv = tv_isotropic(_contraction(s) * squareform(pdist(mu)))
+    tv = tv_isotropic(vp_contraction(s) * squareform(pdist(mu)))
     _, label = connected_components(np.atleast_2d(tv <= e), directed=False)
     return np.bincount(label, weights=w)
 

@@ -589,8 +589,12 @@ def kl_generated(mu_G, Sigma_G, mu, sigma: float) -> dict[str, float]:
 # --- expectations over training sets -------------------------------------------------------
 
 
-def _b17_alpha_error(alpha: object) -> ValueError:
-    """The refusal of (B.17) at alpha = d/n >= 1 (see :func:`expected_kl_var_b_17`)."""
+def b_17_domain_error(alpha: object) -> ValueError:
+    """The ``ValueError`` refusing (B.17) at ``alpha = d/n >= 1`` (float64 and mpmath forms).
+
+    >>> str(b_17_domain_error(2.0)).startswith("(B.17) needs alpha = d/n < 1")
+    True
+    """
     return ValueError(
         f"(B.17) needs alpha = d/n < 1 (paper 001 derives it for n, d -> inf with alpha < 1 "
         f"fixed; for n <= d the generated covariance is singular and KL = inf), got alpha = {alpha}"
@@ -600,7 +604,7 @@ def _b17_alpha_error(alpha: object) -> ValueError:
 def _check_alpha_b17(alpha: float) -> float:
     alpha = check_scalar(alpha, "alpha", low=0.0)
     if alpha >= 1.0:
-        raise _b17_alpha_error(alpha)
+        raise b_17_domain_error(alpha)
     return alpha
 
 

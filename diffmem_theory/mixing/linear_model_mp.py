@@ -41,7 +41,7 @@ from numpy.typing import ArrayLike
 
 from diffmem_theory._mp import mpf, pos_mpf, vec
 from diffmem_theory._validation import check_allocation, check_covariance, check_dps, check_int
-from diffmem_theory.mixing.linear_model import _b17_alpha_error
+from diffmem_theory.mixing.linear_model import b_17_domain_error
 
 __all__ = [
     "expected_kl_var_b_17_mp",
@@ -441,7 +441,7 @@ def expected_kl_var_b_17_mp(
     p = check_dps(dps)
     d, n = check_int(d, "d", low=1), check_int(n, "n", low=2)
     if d >= n:
-        raise _b17_alpha_error(f"{d}/{n}")
+        raise b_17_domain_error(f"{d}/{n}")
     with mpmath.workdps(p + 10):
         T, sigma, lam = pos_mpf(T, "T"), pos_mpf(sigma, "sigma"), pos_mpf(lam, "lam")
         a = mpmath.mpf(d) / n
@@ -507,7 +507,7 @@ def expected_kl_var_b_17_u_mp(
         if alpha < 0 or u < 0:
             raise ValueError(f"alpha and u must be >= 0, got {alpha}, {u}")
         if alpha >= 1:
-            raise _b17_alpha_error(alpha)
+            raise b_17_domain_error(alpha)
         T = pos_mpf(T, "T")
         e2 = mpmath.exp(-2 * T)
         out = d * (u**2 / 4 + alpha * e2 * u * (1 + 2 * u) / 2 + alpha**2 * e2**2 * u**2 / 4)

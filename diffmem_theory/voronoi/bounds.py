@@ -53,7 +53,7 @@ from diffmem_theory._validation import (
     check_scalar,
     finite_result,
 )
-from diffmem_theory.voronoi.geometry import _data, alpha_n, d_minus, d_plus, s_alpha, x_inf
+from diffmem_theory.voronoi.geometry import alpha_n, d_minus, d_plus, data_points, s_alpha, x_inf
 
 __all__ = [
     "ball_bound",
@@ -269,7 +269,7 @@ def weight_bounds_vp(
 
 def _pair(n: int, l: int, eps: float, X0: ArrayLike) -> tuple[np.ndarray, np.ndarray, float]:
     """Validated ``(x_0^n, x_0^n - x_0^l, eps)`` with ``n != l`` and ``eps < |x_0^n - x_0^l|``."""
-    data = _data(X0, 2)
+    data = data_points(X0, 2)
     N = data.shape[0]
     n = check_int(n, "n", low=0, high=N - 1)
     l = check_int(l, "l", low=0, high=N - 1)
@@ -384,7 +384,7 @@ def shrunk_face_points(n: int, l: int, eps: float, X0: ArrayLike, q: ArrayLike) 
 
 
 def _delta_and_data(delta: float, X0: ArrayLike) -> tuple[float, np.ndarray]:
-    data = _data(X0, 2)
+    data = data_points(X0, 2)
     dm = d_minus(data)
     return check_scalar(delta, "delta", low=0.0, high=dm, low_open=True, high_open=True), data
 
@@ -745,7 +745,7 @@ def ball_bound(
     3.236068
     """
     ss, start = _elapsed(s, s0)
-    data = _data(X0, 1)
+    data = data_points(X0, 1)
     xt = as_float_array(x_T, "x_T", dtype=np.float64)
     zz = np.zeros(data.shape[1]) if z is None else as_float_array(z, "z", dtype=np.float64)
     if zz.ndim and xt.ndim:
@@ -797,7 +797,7 @@ def ball_bound_vp(x_T: ArrayLike, s: ArrayLike, X0: ArrayLike) -> np.ndarray | f
     ss = as_float_array(s, "s", dtype=np.float64)
     if np.any(ss <= 0):
         raise ValueError(f"s must be > 0 (VP s-time), got min {float(ss.min())!r}")
-    data = _data(X0, 1)
+    data = data_points(X0, 1)
     xt = as_float_array(x_T, "x_T", dtype=np.float64)
     if xt.ndim == 0 or xt.shape[-1] != data.shape[1]:
         raise ValueError(f"x_T must be points (..., {data.shape[1]}) like X0, got {xt.shape}")

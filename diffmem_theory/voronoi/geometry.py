@@ -92,7 +92,15 @@ def _square(value: float) -> float:
     return value * value if abs(value) < 1e154 else math.inf
 
 
-def _data(X0: ArrayLike, min_points: int = 1) -> np.ndarray:
+def data_points(X0: ArrayLike, min_points: int = 1) -> np.ndarray:
+    """The training points ``X0`` as a float64 ``(N, d)`` array with ``N >= min_points``.
+
+    Squared distances between them must fit in float64 (:func:`bounded_points`); otherwise, or
+    with fewer than ``min_points`` rows, ``ValueError`` names ``X0``.
+
+    >>> data_points([[0.0, 1.0], [2.0, 3.0]], 2).shape
+    (2, 2)
+    """
     data = _pts(X0, "X0")
     if data.shape[0] < min_points:
         raise ValueError(f"X0 must hold at least {min_points} data points, got shape {data.shape}")
@@ -306,7 +314,7 @@ def x_inf(X0: ArrayLike) -> float:
     >>> x_inf(np.array([[0.0, 0.0], [3.0, 4.0]]))
     5.0
     """
-    data = _data(X0, 1)
+    data = data_points(X0, 1)
     return float(np.sqrt((data * data).sum(-1).max()))
 
 
@@ -408,7 +416,7 @@ def alpha_n(delta: float, X0: ArrayLike, n: int | None = None) -> np.ndarray | f
     >>> alpha_n(1.0, X0).tolist()    # nearest-neighbour distances 2, 2, sqrt(13)
     [1.5, 1.5, 4.0]
     """
-    data = _data(X0, 2)
+    data = data_points(X0, 2)
     nn_sq = nearest_other_sq(data)
     _check_distinct(data, nn_sq)
     dm = float(np.sqrt(nn_sq.min()))
@@ -467,7 +475,7 @@ def s_alpha(delta: float, X0: ArrayLike, n: int | None = None, s0: float = -np.i
     >>> bool(np.isclose(2 * np.exp(-np.exp(2 * s) / 2) * 3.0, 1.5 / (4 * d_plus(X0))))
     True
     """
-    data = _data(X0, 2)
+    data = data_points(X0, 2)
     alphas = alpha_n(delta, data)
     a = (
         float(alphas.min())

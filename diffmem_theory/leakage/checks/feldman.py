@@ -25,7 +25,6 @@ from diffmem_theory.leakage.experiment_tables import (
 )
 from diffmem_theory.leakage.feldman import (
     FrequencyPrior,
-    _contraction,
     lemma_b_4_constant,
     lemma_b_4_rhs,
     lemma_b_5_applies,
@@ -40,6 +39,7 @@ from diffmem_theory.leakage.feldman import (
     tau_ell,
     tv_at_noise,
     tv_isotropic,
+    vp_contraction,
     weight,
     zipf_frequencies,
 )
@@ -272,10 +272,10 @@ def proof_thresholds() -> Outcome:
     for delta in (1e-3, 1e-2, 0.1, 1.0):
         for f in (0.01, 0.3, 0.7):
             e = f * delta
-            merge_tv = tv_isotropic(delta * _contraction(sigma_merge_proof(e, delta)))
+            merge_tv = tv_isotropic(delta * vp_contraction(sigma_merge_proof(e, delta)))
             worst = max(worst, merge_tv / e)
             e = f * delta / 400
-            sep_tv = tv_isotropic(delta * _contraction(sigma_sep_proof(e, delta)))
+            sep_tv = tv_isotropic(delta * vp_contraction(sigma_sep_proof(e, delta)))
             worst = max(worst, 2 * e / sep_tv)
     return Outcome(worst, 1.0, 0.0, worst <= 1.0, "largest ratio, must be <= 1")
 
