@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 
 import numpy as np
 import pytest
@@ -308,3 +309,19 @@ def test_names_must_be_a_list_of_strings(select):
 def test_a_name_that_is_not_a_string_is_a_type_error(get, name):
     with pytest.raises(TypeError, match="name must be a string"):
         get(name)
+
+
+def test_no_check_or_figure_cites_material_users_do_not_have():
+    """Checks and figures cite the paper (author, section, equation), never working notes."""
+    pattern = re.compile(r"\bnotes\b", re.IGNORECASE)  # (a check's "note" is its Outcome field)
+    bad = [
+        c.name
+        for c in registry.list_checks()
+        if pattern.search(" ".join((c.equation, c.description, c.func.__doc__ or "")))
+    ]
+    bad += [
+        e.name
+        for e in registry.list_experiments()
+        if pattern.search(f"{e.figure} {e.title} {e.run.__doc__ or ''}")
+    ]
+    assert not bad, f"cite the paper, not the notes: {bad}"
