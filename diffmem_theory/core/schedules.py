@@ -1573,6 +1573,12 @@ def unit_coefficients(
     a, b : ndarray
         Shaped like ``t``.
 
+    Raises
+    ------
+    ValueError
+        For an unknown unit, times outside the domain, or coefficients beyond the float64
+        range (1/sigma_t^2 of the score at sigma_t < 1e-154, ...).
+
     See Also
     --------
     convert_prediction, loss_scale
@@ -1589,15 +1595,18 @@ def unit_coefficients(
     alpha, sigma = schedule.alpha(t), schedule.sigma(t)
     with np.errstate(over="ignore", divide="ignore", invalid="ignore"):
         if unit == "x0":
-            return np.zeros_like(alpha), np.ones_like(alpha)
-        if unit == "eps":
-            return 1.0 / sigma, -alpha / sigma
-        if unit == "score":
-            return -1.0 / sigma**2, alpha / sigma**2
-        if unit == "v":  # Salimans & Ho: v = alpha eps - sigma x0
-            return alpha / sigma, -(alpha**2 + sigma**2) / sigma
-        rate = 0.5 * schedule.dsigma2(t) / schedule.sigma2(t)  # "velocity"
-        return rate, alpha * (schedule.drift(t) - rate)
+            a, b = np.zeros_like(alpha), np.ones_like(alpha)
+        elif unit == "eps":
+            a, b = 1.0 / sigma, -alpha / sigma
+        elif unit == "score":
+            a, b = -1.0 / sigma**2, alpha / sigma**2
+        elif unit == "v":  # Salimans & Ho: v = alpha eps - sigma x0
+            a, b = alpha / sigma, -(alpha**2 + sigma**2) / sigma
+        else:  # "velocity"
+            a = 0.5 * schedule.dsigma2(t) / schedule.sigma2(t)
+            b = alpha * (schedule.drift(t) - a)
+    what = f"the coefficients of the {unit!r} unit at these times"
+    return finite_result(a, what), finite_result(b, what)
 
 
 def _check_units(schedule: Schedule | str, source: str, target: str) -> Schedule:

@@ -22,6 +22,7 @@ Each entry point validates its inputs once and runs one of three backends:
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
@@ -204,6 +205,19 @@ def softmax_weighted_sum(
     return (out, lse) if return_logsumexp else out
 
 
+def _save_times(save: Any, tau0: float, tau1: float) -> np.ndarray:
+    """Saved times: a finite 1-d float64 array, between tau0 and tau1, ordered from tau0."""
+    times = np.ascontiguousarray(as_float_array(save, "save", ndim=1, dtype=np.float64))
+    lo, hi = min(tau0, tau1), max(tau0, tau1)
+    step = np.diff(times) * (1.0 if tau1 >= tau0 else -1.0)
+    if np.any(times < lo) or np.any(times > hi) or np.any(step < 0):
+        raise ValueError(
+            f"save must hold times between tau_0 = {tau0!r} and tau_1 = {tau1!r}, ordered from "
+            f"tau_0 towards tau_1, got {times}"
+        )
+    return times
+
+
 def _data(x: Any, centers: Any, values: Any, log_weights: Any, xp: Any, finite: bool) -> tuple:
     """Validated (x, centers, values, log_weights): real arrays of consistent shapes."""
     x = _matrix(x, "x", "(B, d)", xp, finite)
@@ -324,9 +338,52 @@ def gmm_loss_and_grad(
     >>> round(loss, 4)
     1.3456
     """
+    check_choice(backend, "backend", BACKENDS)
+    xt, x0, alpha, sigma2, lam, means, var, n_dup = _loss_inputs(
+        xt, x0, alpha, sigma2, lam, means, var, n_dup, backend_namespace(backend)
+    )
     if backend == "numba":
         return loss_and_grad_cpu(xt, x0, alpha, sigma2, lam, means, var, n_dup=n_dup)
     return loss_and_grad_on(xt, x0, alpha, sigma2, lam, means, var, n_dup=n_dup, backend=backend)
+
+
+def _loss_inputs(
+    xt: Any, x0: Any, alpha: Any, sigma2: Any, lam: Any, means: Any, var: Any, n_dup: Any, xp: Any
+) -> tuple:
+    """Validated inputs of :func:`gmm_loss_and_grad`: finite real arrays of consistent shapes,
+    ``xt``, ``x0`` and ``means`` C-contiguous in the dtype of ``means`` (float32 or float64)."""
+    n_dup = check_int(n_dup, "n_dup", low=0)
+    var = check_scalar(var, "var", low=0.0, low_open=True)
+    means = _matrix(means, "means", "(M, d)", xp, finite=True)
+    dtype = means.dtype
+
+    def rows(value: Any, name: str) -> Any:
+        return xp.ascontiguousarray(_matrix(value, name, "(B, d)", xp, finite=True), dtype=dtype)
+
+    xt, x0, means = rows(xt, "xt"), rows(x0, "x0"), xp.ascontiguousarray(means)
+    n_points = x0.shape[0]
+    want = n_points * n_dup if n_dup else n_points
+    d = means.shape[1]
+    if means.shape[0] == 0 or d == 0 or n_points == 0:
+        raise ValueError(
+            f"means (M, d) and x0 (N, d) need M, N, d >= 1, got shapes {tuple(means.shape)} and "
+            f"{tuple(x0.shape)}"
+        )
+    if xt.shape != (want, d) or x0.shape[1] != d:
+        raise ValueError(
+            f"xt must have shape ({want}, {d}) and x0 shape ({n_points}, {d}) (N rows of x0"
+            f"{', times n_dup' if n_dup else ''} rows of xt; the dimension of means), got "
+            f"{tuple(xt.shape)} and {tuple(x0.shape)}"
+        )
+    per_row = []
+    for value, name in ((alpha, "alpha"), (sigma2, "sigma2"), (lam, "lam")):
+        arr = _as_array(value, name, xp, finite=True)
+        if tuple(arr.shape) != (n_points,):
+            raise ValueError(f"{name} must have shape ({n_points},), got {tuple(arr.shape)}")
+        per_row.append(xp.ascontiguousarray(arr))
+    if not bool(xp.all(per_row[1] >= 0)):
+        raise ValueError("sigma2 must be >= 0 (a noise variance)")
+    return xt, x0, *per_row, means, var, n_dup
 
 
 #: Largest squared norm of a state or training point of an :class:`EmpiricalField` (the squared
@@ -467,20 +524,36 @@ def integrate(
     2.718282
     """
     backend = check_choice(backend, "backend", BACKENDS)
-    tau0 = check_scalar(tau_span[0], "tau_span[0]")
-    tau1 = check_scalar(tau_span[1], "tau_span[1]")
+    xp = backend_namespace(backend)
+    span = as_float_array(tau_span, "tau_span", ndim=1, dtype=np.float64)
+    if span.shape != (2,):
+        raise ValueError(f"tau_span must be a pair (tau_0, tau_1), got shape {span.shape}")
+    tau0, tau1 = float(span[0]), float(span[1])
+    save = _save_times(save, tau0, tau1)
     rtol = check_scalar(rtol, "rtol", low=1e-14, high=1.0)
     atol = check_scalar(atol, "atol", low=0.0, low_open=True)
     max_steps = check_int(max_steps, "max_steps", low=1, high=MAX_STEPS)
+    y0 = _matrix(y0, "y0", "(B, d)", xp, finite=True)
+    if y0.shape[0] == 0 or y0.shape[1] == 0:
+        raise ValueError(f"y0 must have shape (B, d) with B, d >= 1, got {tuple(y0.shape)}")
     if isinstance(field, EmpiricalField):
         mode = _dopri.MODES[check_choice(field.time, "field.time", tuple(_dopri.MODES))]
         kind = _dopri.KINDS[check_choice(field.kind, "field.kind", tuple(_dopri.KINDS))]
         code = _dopri.SCORES[check_choice(field.score, "field.score", tuple(_dopri.SCORES))]
-        params = np.asarray(field.params, dtype=np.float64)
-        c, log_ceb = float(field.c), float(field.log_ceb)
-        data = np.ascontiguousarray(field.data, dtype=np.float64)
+        params = as_float_array(field.params, "field.params", ndim=1, dtype=np.float64)
+        if params.shape != (3,):
+            raise ValueError(f"field.params must hold 3 numbers, got shape {params.shape}")
+        c = check_scalar(field.c, "field.c", low=0.0)
+        log_ceb = float(as_float_array(field.log_ceb, "field.log_ceb", ndim=0, finite=False))
+        if math.isnan(log_ceb) or log_ceb == math.inf:
+            raise ValueError(f"field.log_ceb must be a number or -inf, got {field.log_ceb!r}")
+        data = np.ascontiguousarray(as_float_array(field.data, "field.data", ndim=2))
+        if data.shape[0] == 0 or data.shape[1] != y0.shape[1]:
+            raise ValueError(
+                f"field.data must have shape (N, {y0.shape[1]}) with N >= 1 (the dimension of "
+                f"y0), got {data.shape}"
+            )
         y = np.array(to_host(y0), dtype=np.float64)
-        save = np.ascontiguousarray(save, dtype=np.float64)
         if backend == "numba":
             saved, stats = _dopri.integrate_batch(
                 y, np.ascontiguousarray(data.T), tau0, tau1, save, mode, kind, params, c, code,
@@ -502,7 +575,6 @@ def integrate(
                 "backend must be 'numpy' or 'cupy' for a callable field (the compiled "
                 "integrator evaluates only an EmpiricalField), got 'numba'"
             )
-        xp = backend_namespace(backend)
         final, saved, stats = _dopri_xp.integrate_batch(
             xp.asarray(y0), field, tau0, tau1, xp.asarray(save, dtype=xp.float64), rtol, atol,
             max_steps,

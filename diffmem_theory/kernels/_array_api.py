@@ -56,11 +56,16 @@ def backend_namespace(backend: str) -> Any:
 
 
 def to_host(a: Any) -> np.ndarray:
-    """A NumPy copy (or view) of an array of any namespace (CuPy: copied from the device).
+    """A NumPy copy (or view) of an array of any namespace (CuPy: copied from the device);
+    anything else (a number, a list) as ``np.asarray`` makes it.
 
-    >>> to_host(np.arange(3.0)).tolist()
-    [0.0, 1.0, 2.0]
+    >>> to_host(np.arange(3.0)).tolist(), to_host(2.5).tolist()
+    ([0.0, 1.0, 2.0], 2.5)
     """
+    try:
+        array_namespace(a)
+    except TypeError:
+        return np.asarray(a)
     return np.asarray(to_device(a, "cpu"))
 
 

@@ -242,6 +242,8 @@ class EmpiricalScoreModel:
 
         s-time needs a VE or variance-preserving schedule (``ValueError`` otherwise).
         """
+        schedule = as_schedule(schedule, required=True)
+        time = check_choice(time, "time", ("t", "s"))
         score, c_map, log_ceb = _score_args(self.score, self.c)
         spec = schedule.kernel_spec()
         mode = "t"
