@@ -438,3 +438,45 @@ def test_unknown_backend_is_rejected():
 def test_cupy_backend_without_cupy_says_how_to_install_it():
     with pytest.raises(ImportError, match=r"pip install \"diffmem-theory\[gpu\]\""):
         softmax_weighted_sum(**GOOD, backend="cupy")
+
+
+# --- the kernels' public entry points validate before the Numba code (fuzz findings) --------
+
+
+def test_gmm_loss_and_grad_validates_its_arrays():
+    from diffmem_theory.kernels import gmm_loss_and_grad
+
+    one, row = np.ones((1, 1)), np.ones(1)
+    base = (one, 0 * one, 0.8 * row, 0.36 * row, row, one, 1.0)
+    cases = [
+        ((2.5, *base[1:]), {}, "xt"),  # a scalar: AttributeError before
+        ((np.ones((1, 2)), *base[1:]), {}, "xt must have shape"),  # SystemError before
+        ((np.ones((0, 1)), np.ones((0, 1)), *base[2:]), {}, "N, d >= 1"),  # ZeroDivisionError
+        ((*base[:2], 0.8, *base[3:]), {}, "alpha"),  # numba TypingError before
+        ((*base[:3], np.array([1j]), *base[4:]), {}, "sigma2"),
+        (base, {"n_dup": float("inf")}, "n_dup"),  # OverflowError before
+    ]
+    for args, kwargs, match in cases:
+        with pytest.raises((ValueError, TypeError), match=match):
+            gmm_loss_and_grad(*args, **kwargs)
+    # means in float32 set the precision: the other arrays follow (TypingError before)
+    loss32, _, _ = gmm_loss_and_grad(*base[:5], one.astype(np.float32), 1.0)
+    assert loss32 == pytest.approx(gmm_loss_and_grad(*base)[0], rel=1e-6)
+
+
+def test_integrate_validates_its_arrays_and_to_host_takes_numbers():
+    from diffmem_theory.kernels import EmpiricalField, integrate, to_host
+
+    field = EmpiricalField(np.array([[1.0, 0.0], [-1.0, 0.0]]), time="s_ve")
+    y0, save = np.array([[0.5, 2.1]]), np.array([3.0])
+    for args, match in [
+        ((y0, (0.0,), save, field), "tau_span"),  # IndexError before
+        ((np.zeros(2), (0.0, 3.0), save, field), "y0"),  # numba TypingError before
+        ((y0, (0.0, 3.0), np.array([[3.0]]), field), "save"),
+        ((y0, (0.0, 3.0), np.array([4.0]), field), "save must hold times between"),
+        ((y0.astype(complex), (0.0, 3.0), save, field), "y0"),
+        ((y0, (0.0, 3.0), save, field._replace(data=np.ones((2, 3)))), "field.data"),
+    ]:
+        with pytest.raises(ValueError, match=match):
+            integrate(*args)
+    assert to_host(2.5).tolist() == 2.5  # AttributeError before

@@ -699,3 +699,15 @@ def test_name_arguments_are_strings():
         as_schedule(None, name=1j)
     with pytest.raises(ValueError, match="required"):
         as_schedule(None, required=float("nan"))
+
+
+def test_unit_coefficients_beyond_float64_raise():
+    """1/t^2 of the score at t = 1e-300 overflows: ValueError, not inf (fuzz finding)."""
+    from diffmem_theory.core.schedules import unit_coefficients
+
+    a, b = unit_coefficients("velocity", 0.5, FlowMatching())
+    assert (float(a), float(b)) == (2.0, -2.0)
+    with pytest.raises(ValueError, match="velocity"):
+        unit_coefficients("velocity", 1e-310, FlowMatching())
+    with pytest.raises(ValueError, match="score"):
+        unit_coefficients("score", 1e-300, VPTrig())

@@ -446,3 +446,15 @@ def test_step_budget_and_s_range_are_bounded():
         with pytest.raises(ValueError, match="s must be >="):
             s_time_velocity([0.5, 0.5], s, [[1.0, 0.0], [-1.0, 0.0]])
     assert np.all(np.isfinite(s_time_velocity([0.5, 0.5], -300.0, [[1.0, 0.0], [-1.0, 0.0]])))
+
+
+def test_kernel_field_validates_the_schedule_and_the_clock():
+    from diffmem_theory.voronoi.dynamics import EmpiricalScoreModel
+
+    model = EmpiricalScoreModel(SEED1, VE_EXP)
+    with pytest.raises(TypeError, match="schedule"):  # AttributeError before (fuzz finding)
+        model.kernel_field(1.0, "t")
+    with pytest.raises(ValueError, match="time"):
+        model.kernel_field(VE_EXP, "u")
+    assert model.kernel_field(VE_EXP, "s").time == "s_ve"
+    assert model.kernel_field(VP_LIN, "s").time == "s_vp"
