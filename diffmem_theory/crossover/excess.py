@@ -799,7 +799,7 @@ def _moments_float(
     or the quadrature does not converge.
     """
     s2_arr = np.asarray(s2)
-    t_cap = float(np.nextafter(schedule.T, 0.0)) if schedule._open_at_T else schedule.T
+    t_cap = float(np.nextafter(schedule.T, 0.0)) if schedule.domain.endswith(")") else schedule.T
 
     def integrands(u: np.ndarray, which: np.ndarray) -> np.ndarray:
         live = u > _LOG_TINY  # below: lambda t ~ t^(p+1) -> 0 (integrable, p > -1)
