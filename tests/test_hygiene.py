@@ -91,3 +91,11 @@ def test_check_status_does_not_depend_on_wall_time(monkeypatch):
     result = registry.get_check("paper000.erratum_coupon_c4").run()
     assert result.seconds >= 86_400
     assert result.status == "erratum" and result.passed
+
+
+def test_test_modules_have_distinct_names():
+    """Tests live in one folder per package (``tests/core``, ``tests/voronoi``, ...) without
+    ``__init__.py``; pytest imports them by file name, so two test files of the same name in
+    different folders would stop the whole run at collection."""
+    names = [p.name for p in (ROOT / "tests").rglob("test_*.py")]
+    assert len(names) == len(set(names)), sorted({n for n in names if names.count(n) > 1})
