@@ -12,9 +12,9 @@ returns ``passed=True`` (status ``"erratum"``) when the printed statement fails 
 corrected statement holds at the same parameters, so a check also fails if a correction stops
 holding. ``value`` is the computed quantity, ``reference`` what the printed statement asserts (see
 :class:`~diffmem_theory.crossover.counterexamples.Counterexample`). The mathematics, a function
-per counterexample, is :mod:`diffmem_theory.crossover.counterexamples`; one catalogue entry
-(``paper000.eq13_termwise``) is checked in :mod:`diffmem_theory.crossover.checks.excess`, beside
-the orthogonality identity it qualifies. Misprints without a numerical consequence (notation,
+per counterexample, is :mod:`diffmem_theory.crossover.counterexamples`; the erratum of eq. (13)
+(``paper000.eq13_termwise``) qualifies the orthogonality identity checked in
+:mod:`diffmem_theory.crossover.checks.excess`. Misprints without a numerical consequence (notation,
 typos, unspecified details) have a catalogue entry and no check; two misprinted constants were
 searched for a counterexample without finding one (the searches are
 :func:`~diffmem_theory.crossover.counterexamples.lemma_c2_quoted_constant_scan` and
@@ -28,6 +28,13 @@ searched for a counterexample without finding one (the searches are
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+
+from diffmem_theory.core.distributions import IsotropicGaussianMixture, sphere_means
+from diffmem_theory.core.losses import orthogonality_residual
+from diffmem_theory.core.schedules import VPTrig
 from diffmem_theory.crossover import counterexamples as ce
 from diffmem_theory.crossover.counterexamples import Counterexample
 from diffmem_theory.registry import Outcome, check, erratum
@@ -353,6 +360,33 @@ erratum(
     "(check paper000.eq13_orthogonality)",
     check="paper000.eq13_termwise",
 )
+
+
+@check(
+    "paper000.eq13_termwise",
+    equation="Buchanan et al., eq. (13) / proof of Thm F.1: '= (1/N) sum_i |...|' per i",
+    erratum=True,
+)
+def eq13_termwise(seed: int = 0) -> Outcome:
+    """Eq. (13) does not hold for each training point i separately (only averaged over i).
+
+    xbar = xbar_* with d = 5, K = 4, N = 20 at t = 0.8 (psi = 0.56, where xbar_mem mixes several
+    points), 400 draws per point; value = largest per-point |z|; the per-i identity fails if it
+    exceeds 6 (the proof of Thm F.1 applies its '= (1/N) sum_i' step per i, where it is
+    only an inequality); averaged over i it holds (paper000.eq13_orthogonality).
+    """
+    rng = np.random.default_rng(seed)
+    gmm = IsotropicGaussianMixture(sphere_means(4, 5, rng), 1.0)
+    X, _ = gmm.sample(20, rng)
+    sched = VPTrig()
+    res = orthogonality_residual(
+        lambda x, t: gmm.denoiser(x, t, sched), X, 0.8, sched, n_noise=400, seed=seed
+    )
+    per_i = res.draws[0]
+    z = per_i.mean(axis=1) / (per_i.std(axis=1, ddof=1) / math.sqrt(per_i.shape[1]))
+    value = float(np.abs(z).max())
+    return Outcome(value, 6.0, None, value > 6.0, "max_i |z_i| of the per-point residual")
+
 
 erratum(
     "paper000.prop_f2_direction",

@@ -116,29 +116,6 @@ def eq13_orthogonality(seed: int = 0) -> Outcome:
     return Outcome(worst, 0.0, 4.0, worst <= 4.0, "max |z| over 2 denoisers x 2 times")
 
 
-@check(
-    "paper000.eq13_termwise",
-    equation="Buchanan et al., eq. (13) / proof of Thm F.1: '= (1/N) sum_i |...|' per i",
-    erratum=True,
-)
-def eq13_termwise(seed: int = 0) -> Outcome:
-    """Eq. (13) does not hold for each training point i separately (only averaged over i).
-
-    xbar = xbar_* with d = 5, K = 4, N = 20 at t = 0.8 (psi = 0.56, where xbar_mem mixes several
-    points), 400 draws per point; value = largest per-point |z|; the per-i identity fails if it
-    exceeds 6 (the proof of Thm F.1 applies its '= (1/N) sum_i' step per i, where it is
-    only an inequality); averaged over i it holds (paper000.eq13_orthogonality).
-    """
-    _, gmm, X, _ = _laboratory(seed, 5, K=4, N=20)
-    res = orthogonality_residual(
-        lambda x, t: gmm.denoiser(x, t, _SCHED), X, 0.8, _SCHED, n_noise=400, seed=seed
-    )
-    per_i = res.draws[0]
-    z = per_i.mean(axis=1) / (per_i.std(axis=1, ddof=1) / math.sqrt(per_i.shape[1]))
-    value = float(np.abs(z).max())
-    return Outcome(value, 6.0, None, value > 6.0, "max_i |z_i| of the per-point residual")
-
-
 @check("paper000.eq14_grid", equation="Buchanan et al., eq. (14) on the 26-point grid")
 def eq14_grid() -> Outcome:
     """Grid crossover ratios M_*/N (VPTrig, s2 = 1) against our exact values.
