@@ -113,9 +113,12 @@ def test_roots_solve_h_equals_tau(tau):
 
 
 def test_chi2_rate_mpmath():
-    for x in (1e-8, 0.3, 1.0 + 1e-9, 2.0, 1e6):
-        want = mpmath.mpf(x) - 1 - mpmath.log(mpmath.mpf(x))
-        assert fb.chi2_rate(x) == pytest.approx(float(want), rel=1e-9, abs=1e-30)
+    """Full relative precision, near x = 1 too (the reference at 50 digits, whatever precision
+    other tests leave mpmath in)."""
+    for x in (1e-8, 0.3, 0.875, 1.0 - 1e-5, 1.0 + 1e-9, 1.1, 1.126, 2.0, 1e6):
+        with mpmath.workdps(50):
+            want = mpmath.mpf(x) - 1 - mpmath.log(mpmath.mpf(x))
+        assert fb.chi2_rate(x) == pytest.approx(float(want), rel=1e-13, abs=1e-300)
 
 
 # --- Lemma A.6 ----------------------------------------------------------------------------------
