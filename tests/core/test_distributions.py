@@ -320,24 +320,25 @@ def test_unknown_prediction_unit():
 
 def _low_rank_reference(x, t, means, var, unit):
     """eps or score of sum_k (1/K) N(mu_k, diag(var_k)) at VPTrig time t, with 60-digit mpmath."""
-    mp.mp.dps = 60
-    tt = mp.mpf(t)
-    alpha, sigma = mp.sqrt(1 - tt**2), tt
-    logits, scores = [], []
-    for mu, v in zip(means, var, strict=True):
-        noised = [alpha**2 * mp.mpf(vj) + sigma**2 for vj in v]
-        r = [mp.mpf(xj) - alpha * mp.mpf(mj) for xj, mj in zip(x, mu, strict=True)]
-        logits.append(
-            -sum(mp.log(a) for a in noised) / 2
-            - sum(rj**2 / a for rj, a in zip(r, noised, strict=True)) / 2
-        )
-        scores.append([-rj / a for rj, a in zip(r, noised, strict=True)])
-    top = max(logits)
-    w = [mp.exp(lg - top) for lg in logits]
-    score = [
-        sum(wk * sk[j] for wk, sk in zip(w, scores, strict=True)) / sum(w) for j in range(len(x))
-    ]
-    return np.array([float(-sigma * s if unit == "eps" else s) for s in score])
+    with mp.workdps(60):
+        tt = mp.mpf(t)
+        alpha, sigma = mp.sqrt(1 - tt**2), tt
+        logits, scores = [], []
+        for mu, v in zip(means, var, strict=True):
+            noised = [alpha**2 * mp.mpf(vj) + sigma**2 for vj in v]
+            r = [mp.mpf(xj) - alpha * mp.mpf(mj) for xj, mj in zip(x, mu, strict=True)]
+            logits.append(
+                -sum(mp.log(a) for a in noised) / 2
+                - sum(rj**2 / a for rj, a in zip(r, noised, strict=True)) / 2
+            )
+            scores.append([-rj / a for rj, a in zip(r, noised, strict=True)])
+        top = max(logits)
+        w = [mp.exp(lg - top) for lg in logits]
+        score = [
+            sum(wk * sk[j] for wk, sk in zip(w, scores, strict=True)) / sum(w)
+            for j in range(len(x))
+        ]
+        return np.array([float(-sigma * s if unit == "eps" else s) for s in score])
 
 
 @pytest.mark.parametrize("unit", ["eps", "score"])
