@@ -34,6 +34,7 @@ from dataclasses import FrozenInstanceError
 from typing import Any
 
 import numpy as np
+from array_api_compat import array_namespace, device, to_device
 from numpy.typing import ArrayLike, DTypeLike
 
 from diffmem_theory._validation import (
@@ -50,20 +51,29 @@ from diffmem_theory.core.distributions import (
     IsotropicGaussianMixture,
     TemplateMixture,
 )
-from diffmem_theory.core.schedules import PREDICTIONS, Schedule, as_schedule, convert_prediction
+from diffmem_theory.core.schedules import (
+    PREDICTIONS,
+    Schedule,
+    as_schedule,
+    convert_prediction,
+    unit_coefficients,
+)
 
 __all__ = [
     "Denoiser",
     "as_denoiser",
+    "change_unit",
     "eps_from_denoiser",
     "gmm_denoiser",
     "iso_gmm_denoiser",
     "memorized_subset",
     "memorizing_denoiser",
+    "model_output",
     "nominal_denoiser",
     "partial_memorizing_denoiser",
     "score_from_denoiser",
     "template_denoiser",
+    "to_namespace",
 ]
 
 # ----------------------------------------------------------------------------------------------
@@ -641,6 +651,220 @@ def eps_from_denoiser(
 
 
 # ----------------------------------------------------------------------------------------------
+# models of any array library: outputs, namespaces, units
+# ----------------------------------------------------------------------------------------------
+
+
+def _namespace(value: Any) -> Any:
+    """The array-API namespace of ``value``, or None when it is not an array of one."""
+    try:
+        return array_namespace(value)
+    except TypeError:
+        return None
+
+
+def to_namespace(a: Any, like: Any) -> Any:
+    r"""The array ``a`` in the namespace and on the device of the array ``like``.
+
+    ``a`` is returned as is when it already lives there; otherwise it crosses by DLPack
+    (``xp.from_dlpack``), which shares the memory when both arrays are on the same device
+    (NumPy, JAX on the CPU, PyTorch on the CPU and ``array_api_strict`` all share host memory).
+    Only between devices (a CUDA tensor into NumPy, ...) is a copy unavoidable: the array is
+    then moved to the host (``to_device(a, "cpu")``) and from there to the device of ``like``.
+
+    Parameters
+    ----------
+    a : array
+        An array of any array-API library (NumPy, CuPy, JAX, PyTorch, ``array_api_strict``).
+    like : array or None
+        The array whose namespace and device are wanted; ``None`` or a non-array (a list, a
+        float) means NumPy on the host.
+
+    Returns
+    -------
+    array
+        ``a`` in the namespace of ``like`` (a read-only NumPy view of a JAX array, for one).
+
+    Raises
+    ------
+    TypeError
+        If ``a`` is not an array of an array-API library.
+
+    See Also
+    --------
+    model_output : The check of a model's output that uses it.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import array_api_strict as xps
+    >>> out = to_namespace(xps.asarray([1.0, 2.0]), np.zeros(2))
+    >>> type(out).__name__, out.tolist()
+    ('ndarray', [1.0, 2.0])
+    """
+    source = _namespace(a)
+    if source is None:
+        raise TypeError(
+            f"expected an array of an array-API library (NumPy, CuPy, JAX, PyTorch, ...), got "
+            f"{type(a).__name__} {a!r:.80}"
+        )
+    target = _namespace(like) or array_namespace(np.empty(0))
+    if source is target:
+        return a
+    try:
+        return target.from_dlpack(a)
+    except (BufferError, RuntimeError, TypeError, ValueError):
+        # different devices: the one unavoidable copy, through the host
+        host = np.from_dlpack(to_device(a, "cpu"))
+        if target is array_namespace(host):
+            return host
+        return target.asarray(host, device=device(like))
+
+
+def model_output(out: Any, x: Any, name: str = "the model's prediction") -> Any:
+    r"""A model's output checked and brought to the namespace and device of its input ``x``.
+
+    A model ``f(x, t)`` of any framework may return an array of any array-API library; the
+    package computes with it in the namespace of the state ``x`` it passed in. The output must
+    be an array shaped like ``x``; it is moved with :func:`to_namespace` (no copy when it is
+    already there or on the same device).
+
+    Parameters
+    ----------
+    out : array
+        What the model returned.
+    x : array
+        The states the model was called with (any array-API library; a non-array means NumPy).
+    name : str
+        How error messages name ``out``.
+
+    Returns
+    -------
+    array, shaped like ``x``
+        ``out`` in the namespace of ``x``, with its own dtype.
+
+    Raises
+    ------
+    TypeError
+        If ``out`` is not an array of an array-API library.
+    ValueError
+        If ``out`` is not shaped like ``x``.
+
+    See Also
+    --------
+    to_namespace : The transfer.
+    Denoiser.predict : Uses it on every call of a callable model.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import array_api_strict as xps
+    >>> model_output(xps.ones((2, 3)), np.zeros((2, 3))).shape
+    (2, 3)
+    >>> model_output([[1.0, 2.0, 3.0]], np.zeros((1, 3)))  # doctest: +ELLIPSIS
+    Traceback (most recent call last):
+    ...
+    TypeError: the model's prediction must be an array shaped like x, of an array-API library ...
+    """
+    shape = getattr(out, "shape", None)
+    if shape is None or _namespace(out) is None:
+        raise TypeError(
+            f"{name} must be an array shaped like x, of an array-API library (NumPy, CuPy, "
+            f"JAX, PyTorch, ...), got {type(out).__name__} {out!r:.80}"
+        )
+    want = tuple(getattr(x, "shape", None) or np.shape(x))
+    if tuple(shape) != want:
+        raise ValueError(
+            f"{name} has shape {tuple(shape)} but x has shape {want}; a denoiser must return "
+            f"one prediction per state"
+        )
+    return to_namespace(out, x)
+
+
+def change_unit(
+    pred: Any, x: Any, t: ArrayLike, schedule: Schedule, source: str, target: str
+) -> Any:
+    r"""Change the unit of a prediction, in the namespace of the prediction (any array library).
+
+    With ``x = alpha_t x0 + sigma_t eps`` every unit is affine in the x0-prediction,
+    ``p_u = a_u x + b_u x0`` (:func:`~diffmem_theory.core.schedules.unit_coefficients`), so
+
+        x0 = (p_source - a_source x) / b_source,    p_target = a_target x + b_target x0,
+
+    the arithmetic of :func:`~diffmem_theory.core.schedules.convert_prediction` (bit for bit on
+    NumPy float64), done with the operators of the arrays' own namespace: a CuPy, JAX or PyTorch
+    prediction is converted where it lives. The coefficients are computed on the host in
+    float64; a scalar ``t`` enters as Python floats (weak scalars: a float32 prediction stays
+    float32), one time per row as an array of the result's dtype on the prediction's device.
+    The x0 steps are skipped when ``source`` or ``target`` is ``"x0"``. NaN/inf propagate (the
+    callers check).
+
+    Parameters
+    ----------
+    pred : array, shape (B, d) or (d,)
+        The prediction in unit ``source``.
+    x : array, shaped like ``pred``
+        The states, in the namespace of ``pred``.
+    t : float or array_like, shape (B,)
+        Times in the domain of ``schedule``, one for all rows or one per row.
+    schedule : Schedule
+        The noise schedule.
+    source, target : str
+        Units of :data:`~diffmem_theory.core.schedules.PREDICTIONS`.
+
+    Returns
+    -------
+    array, shaped like ``pred``
+        The prediction in unit ``target``.
+
+    Raises
+    ------
+    ValueError
+        An unknown unit, times outside the domain, or one time per row that does not match
+        the rows of ``x``.
+
+    See Also
+    --------
+    diffmem_theory.core.schedules.convert_prediction : The NumPy conversion with validation.
+    diffmem_theory.core.schedules.unit_coefficients : The affine coefficients.
+
+    References
+    ----------
+    Buchanan et al. (paper 000), eq. (4) (Tweedie's identity).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import array_api_strict as xps
+    >>> from diffmem_theory.core.schedules import VPTrig
+    >>> x, x0 = xps.asarray([[1.0, 2.0]]), xps.asarray([[0.5, 1.0]])
+    >>> eps = change_unit(x0, x, 0.5, VPTrig(), "x0", "eps")
+    >>> print(np.round(np.from_dlpack(eps), 6))
+    [[1.133975 2.267949]]
+    """
+    coefficients = [unit_coefficients(u, t, schedule) for u in (source, target)]
+    (a_src, b_src), (a_tgt, b_tgt) = (_coefficients(ab, pred, x) for ab in coefficients)
+    x0 = pred if source == "x0" else (pred - a_src * x) / b_src
+    return x0 if target == "x0" else a_tgt * x + b_tgt * x0
+
+
+def _coefficients(ab: tuple[np.ndarray, np.ndarray], pred: Any, x: Any) -> list[Any]:
+    """Affine coefficients as Python floats (scalar t) or (B, 1) arrays beside ``pred``."""
+    a, b = ab
+    if a.ndim == 0:
+        return [float(a), float(b)]
+    rows = tuple(pred.shape[:-1])
+    if a.shape != rows:
+        raise ValueError(
+            f"t has shape {a.shape}, which does not match the rows of x {rows}: give one time "
+            f"for all rows or one per row"
+        )
+    xp = array_namespace(pred)
+    dtype = xp.result_type(pred, x)
+    return [xp.asarray(c[:, None], dtype=dtype, device=device(pred)) for c in (a, b)]
+
+
+# ----------------------------------------------------------------------------------------------
 # the denoiser protocol: any model in any prediction unit
 # ----------------------------------------------------------------------------------------------
 
@@ -753,16 +977,20 @@ class Denoiser:
         -------
         array, shaped like ``x``
             A law computes the unit directly from its closed form (no Tweedie cancellation at
-            small ``t``); a callable's output is converted by
-            :func:`~diffmem_theory.core.schedules.convert_prediction` only when ``unit``
-            differs from its own unit, and returned as is otherwise.
+            small ``t``). A callable's output, an array of any array-API library, is brought to
+            the namespace and device of ``x`` (:func:`model_output`: as is when it is already
+            there, else by DLPack, without a copy on the same device) and converted by
+            :func:`change_unit` in that namespace only when ``unit`` differs from its own
+            unit, and returned as is otherwise.
 
         Raises
         ------
         ValueError
-            For an unknown ``unit``, or a model output that is not shaped like ``x``.
+            For an unknown ``unit``, a model output that is not shaped like ``x``, or a
+            converted prediction that is not finite.
         TypeError
-            For a model output that is not an array.
+            For a model output that is not an array of an array-API library.
+
         Examples
         --------
         >>> import numpy as np
@@ -773,22 +1001,18 @@ class Denoiser:
         check_choice(unit, "unit", PREDICTIONS)
         if self._law:
             return self.model.denoiser(x, t, self.schedule, prediction=unit)
-        out = self.model(x, t)
-        shape = getattr(out, "shape", None)
-        if shape is None:
-            raise TypeError(
-                f"the model must return an array shaped like x, got {type(out).__name__} "
-                f"{out!r:.80}"
-            )
-        if tuple(shape) != tuple(np.shape(x)):
-            raise ValueError(
-                f"the model's {self.prediction}-prediction has shape {tuple(shape)} but x has "
-                f"shape {tuple(np.shape(x))}; a denoiser must return one prediction per state"
-            )
+        out = model_output(self.model(x, t), x, f"the model's {self.prediction}-prediction")
         if unit == self.prediction:
             return out
         assert self.schedule is not None  # as_denoiser requires it for a non-x0 model
-        return convert_prediction(out, x, t, self.schedule, source=self.prediction, target=unit)
+        out = change_unit(out, x, t, self.schedule, self.prediction, unit)
+        xp = array_namespace(out)
+        if not bool(xp.all(xp.isfinite(out))):
+            raise ValueError(
+                f"the {unit}-prediction (from {self.prediction}) is not finite at these inputs "
+                f"(the model returned NaN/inf, or the conversion overflows)"
+            )
+        return out
 
 
 def as_denoiser(

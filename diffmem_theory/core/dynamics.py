@@ -62,7 +62,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from array_api_compat import array_namespace
+from array_api_compat import array_namespace, device, is_cupy_array, is_numpy_array
 from numpy.typing import ArrayLike, DTypeLike
 
 from diffmem_theory._validation import (
@@ -75,8 +75,8 @@ from diffmem_theory._validation import (
     check_int,
     check_scalar,
 )
-from diffmem_theory.core.denoisers import Denoiser, as_denoiser
-from diffmem_theory.core.schedules import PREDICTIONS, Schedule, as_schedule, unit_coefficients
+from diffmem_theory.core.denoisers import Denoiser, as_denoiser, change_unit, to_namespace
+from diffmem_theory.core.schedules import PREDICTIONS, Schedule, as_schedule
 from diffmem_theory.kernels import (
     BACKENDS,
     MAX_STEPS,
@@ -324,8 +324,9 @@ def solve(
     time = check_choice(time, "time", ("t", "s"))
     field = _kernel_field(denoiser, schedule, method, time)
     if backend is None:
-        backend = "numba" if field is not None else "numpy"
-    backend = check_choice(backend, "backend", BACKENDS)
+        backend = _default_backend(x_T, field)
+    else:
+        backend = check_choice(backend, "backend", BACKENDS)
     model = _as_model(denoiser, schedule, prediction)
     c = 0.0 if field is None else float(field.c)
     grid = _grid(schedule, t_span, zero_end=method == "euler_maruyama" or c > 0.0)
@@ -435,13 +436,46 @@ def _save_indices(grid: np.ndarray, saveat: ArrayLike | str | None) -> list[int]
     return out
 
 
-def _state(x_T: ArrayLike, backend: str) -> Any:
-    """``x_T`` as a fresh (B, d) float array on ``backend`` (float32 kept, else float64)."""
+def _default_backend(x_T: Any, field: EmpiricalField | None) -> str | None:
+    """The backend when none is given: the compiled kernel for a kernel field, CuPy for a CuPy
+    ``x_T``, NumPy for NumPy and array-likes, and None (``x_T``'s own namespace) for an array
+    of another array-API library (JAX, PyTorch, ...)."""
+    if field is not None:
+        return "numba"
+    if is_cupy_array(x_T):
+        return "cupy"
+    if is_numpy_array(x_T):
+        return "numpy"
+    try:
+        array_namespace(x_T)
+    except TypeError:
+        return "numpy"
+    return None
+
+
+def _state(x_T: ArrayLike, backend: str | None) -> Any:
+    """``x_T`` as a fresh (B, d) float array on ``backend`` (float32 kept, else float64), or in
+    its own namespace and on its own device when ``backend`` is None."""
+    if backend is None:
+        return _native_state(x_T)
     device = backend_namespace(backend)
     x = as_float_array(_host(x_T), "x_T", ndim=2)
     if x.shape[0] == 0 or x.shape[1] == 0:
         raise ValueError(f"x_T must have shape (B, d) with B, d >= 1, got shape {x.shape}")
     return device.asarray(np.array(x))  # a copy: x_T is never modified
+
+
+def _native_state(x_T: Any) -> Any:
+    """A copy of an array of another array-API library, checked like a NumPy ``x_T``."""
+    xp = array_namespace(x_T)
+    shape = tuple(x_T.shape)
+    if len(shape) != 2 or shape[0] == 0 or shape[1] == 0:
+        raise ValueError(f"x_T must have shape (B, d) with B, d >= 1, got shape {shape}")
+    if not xp.isdtype(x_T.dtype, "real floating"):
+        raise TypeError(f"x_T must hold real floating-point numbers, got dtype {x_T.dtype}")
+    if not bool(xp.all(xp.isfinite(x_T))):
+        raise ValueError("x_T must be finite (no NaN or inf)")
+    return xp.asarray(x_T, copy=True)  # x_T is never modified
 
 
 def _host(value: Any) -> Any:
@@ -462,21 +496,18 @@ def _s_of_t(schedule: Schedule, t: np.ndarray, c: float) -> np.ndarray:
 
 
 def _predict(model: Denoiser, schedule: Schedule, x: Any, t: float, unit: str) -> Any:
-    """The model's prediction in ``unit`` at ``(x, t)``.
+    """The model's prediction in ``unit`` at ``(x, t)``, in the namespace of the state ``x``.
 
     A law (a model with a ``denoiser`` method) answers ``unit`` directly; a callable is asked
-    for its own unit, which is changed with :func:`unit_coefficients` on the state's namespace
-    (array API: CuPy states work; NaN/inf propagate to the end-of-run check).
+    for its own unit, its output is brought to the state's namespace
+    (:func:`~diffmem_theory.core.denoisers.model_output`: DLPack, no copy on the same device)
+    and its unit changed there by :func:`~diffmem_theory.core.denoisers.change_unit` (NaN/inf
+    propagate to the end-of-run check).
     """
     native = model.prediction
     if unit == native or callable(getattr(model.model, "denoiser", None)):
         return model.predict(x, t, unit)
-    pred = model.predict(x, t, native)
-    if native != "x0":
-        a_src, b_src = (float(c) for c in unit_coefficients(native, t, schedule))
-        pred = (pred - a_src * x) / b_src
-    a, b = (float(c) for c in unit_coefficients(unit, t, schedule))
-    return pred if unit == "x0" else a * x + b * pred
+    return change_unit(model.predict(x, t, native), x, t, schedule, native, unit)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -558,7 +589,9 @@ def _euler_maruyama(
     def step(l: int, x: Any) -> Any:
         xp = array_namespace(x)
         score = _predict(model, schedule, x, times[l], "score")
-        z = xp.asarray(gen.standard_normal(x.shape, dtype=x.dtype))
+        # drawn on the host (the same numbers on every backend), then copied to x's device
+        host = np.float32 if x.dtype == xp.float32 else np.float64
+        z = xp.asarray(gen.standard_normal(tuple(x.shape), dtype=host), device=device(x))
         return xp.astype(c_x[l] * x + c_s[l] * score + c_z[l] * z, x.dtype, copy=False)
 
     return step, 1
@@ -603,17 +636,24 @@ def _adaptive(
         x = np.array(as_float_array(_host(x_T), "x_T", ndim=2, dtype=np.float64))
         res = integrate(x, span, save, field, backend=backend, **options)
         return Trajectories(times, s, res.saved, res.final, *res[2:])
-    xp_backend = "numpy" if backend == "numba" else backend
-    x = _state(x_T, xp_backend)
+    xp_backend = "numpy" if backend in ("numba", None) else backend
+    x = _state(x_T, backend if backend is None else xp_backend)
+    # the integrator runs on NumPy or CuPy: the state of another library is read by DLPack
+    # (no copy on the CPU) and handed to the model in that library at each evaluation
+    like = x if backend is None else None
+    x = np.asarray(to_namespace(x, None)) if like is not None else x
     xp = array_namespace(x)
     x = xp.astype(x, xp.float64)
     B, d = x.shape
-    rhs = _flat_field(model, schedule, (B, d), time)
+    rhs = _flat_field(model, schedule, (B, d), time, like)
     flat = xp.reshape(x, (1, B * d))
     res = integrate(flat, span, save, rhs, backend=xp_backend, **options)
     saved = xp.permute_dims(xp.reshape(res.saved, (len(times), B, d)), (1, 0, 2))
+    final = xp.reshape(res.final, (B, d))
+    if like is not None:
+        saved, final = to_namespace(saved, like), to_namespace(final, like)
     stats = [np.repeat(v, B) for v in res[2:]]
-    return Trajectories(times, s, saved, xp.reshape(res.final, (B, d)), *stats)
+    return Trajectories(times, s, saved, final, *stats)
 
 
 def _dense_times(grid: np.ndarray, saveat: ArrayLike | str | None) -> np.ndarray:
@@ -635,15 +675,22 @@ def _dense_times(grid: np.ndarray, saveat: ArrayLike | str | None) -> np.ndarray
     return times
 
 
-def _flat_field(model: Denoiser, schedule: Schedule, shape: tuple[int, int], time: str) -> Any:
+def _flat_field(
+    model: Denoiser, schedule: Schedule, shape: tuple[int, int], time: str, like: Any
+) -> Any:
     """The probability-flow velocity of the whole batch as one system ``rhs(tau, y)``,
-    ``y`` of shape (1, B d), in t or in s (dx/ds = u / (ds/dt))."""
+    ``y`` of shape (1, B d), in t or in s (dx/ds = u / (ds/dt)); the model sees the state in
+    the namespace of ``like`` when it is an array (else in that of ``y``)."""
 
     def rhs(tau: Any, y: Any) -> Any:
         xp = array_namespace(y)
         tau = float(to_host(tau)[0])
         t = float(schedule.t_of_s(tau)) if time == "s" else tau
-        u = _predict(model, schedule, xp.reshape(y, shape), t, "velocity")
+        x = xp.reshape(y, shape)
+        if like is None:
+            u = _predict(model, schedule, x, t, "velocity")
+        else:
+            u = to_namespace(_predict(model, schedule, to_namespace(x, like), t, "velocity"), y)
         if time == "s":
             u = u / float(schedule.ds_dt(t))
         return xp.reshape(xp.astype(u, xp.float64), (1, shape[0] * shape[1]))

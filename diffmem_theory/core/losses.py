@@ -21,7 +21,7 @@ is such a callable). Losses in other units follow from the x0 loss by
 :meth:`LossEstimate.to_unit` and the weightings of :func:`loss_weighting`.
 
 >>> import numpy as np
->>> from diffmem_theory.core.denoisers import memorizing_denoiser
+>>> from diffmem_theory.core.denoisers import memorizing_denoiser, model_output
 >>> from diffmem_theory.core.distributions import IsotropicGaussianMixture, sphere_means
 >>> from diffmem_theory.core.schedules import VPTrig
 >>> sched, rng = VPTrig(), np.random.default_rng(0)
@@ -53,7 +53,7 @@ from diffmem_theory._validation import (
     check_int,
     finite_result,
 )
-from diffmem_theory.core.denoisers import memorizing_denoiser
+from diffmem_theory.core.denoisers import memorizing_denoiser, model_output
 from diffmem_theory.core.schedules import PREDICTIONS, Schedule, as_schedule, loss_scale
 
 __all__ = [
@@ -499,19 +499,20 @@ def _check_denoisers(denoisers: Mapping[str, X0Predictor]) -> None:
 
 
 def _predict(f: X0Predictor, name: str, t: float, xt: np.ndarray) -> np.ndarray:
-    chunks = [
-        np.asarray(f(xt[start : start + _MAX_BATCH], t), dtype=np.float64)
-        for start in range(0, xt.shape[0], _MAX_BATCH)
-    ]
-    for start, pred in zip(range(0, xt.shape[0], _MAX_BATCH), chunks, strict=True):
-        want = xt[start : start + _MAX_BATCH].shape
-        if pred.shape != want:
-            raise ValueError(
-                f"denoiser {name!r} returned shape {pred.shape} for queries of shape {want}; "
-                "it must return one x0-prediction per query"
-            )
+    """The x0-predictions of ``f`` at the NumPy queries ``xt``, in batches, as float64 NumPy.
+
+    ``f`` may return an array of any array-API library: it is checked and read on the host by
+    :func:`~diffmem_theory.core.denoisers.model_output` (DLPack: no copy for a CPU array; one
+    copy from a GPU, unavoidable since the draws and targets live on the host).
+    """
+    chunks = []
+    for start in range(0, xt.shape[0], _MAX_BATCH):
+        queries = xt[start : start + _MAX_BATCH]
+        out = model_output(f(queries, t), queries, f"what denoiser {name!r} returned")
+        pred = np.asarray(out, dtype=np.float64)
         if not np.all(np.isfinite(pred)):
             raise ValueError(f"denoiser {name!r} returned non-finite values at t = {t!r}")
+        chunks.append(pred)
     return chunks[0] if len(chunks) == 1 else np.concatenate(chunks)
 
 

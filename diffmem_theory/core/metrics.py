@@ -22,6 +22,11 @@ three candidates per query and recomputes their distances exactly as ``sum((y - 
 whose candidates cannot be certified against the rounding error of the expansion is redone by
 brute force, so the result equals the brute-force one.
 
+Samples and training points may be arrays of any array-API library (the samples of a JAX or
+PyTorch model from :func:`diffmem_theory.core.dynamics.solve`): they are read as NumPy by DLPack,
+without a copy for an array in host memory; an array on a GPU is copied to the host once (the
+search runs on NumPy and BLAS).
+
 >>> import numpy as np
 >>> X = np.array([[0.0, 0.0], [4.0, 0.0], [0.0, 9.0]])
 >>> is_memorized(np.array([[0.5, 0.0], [2.0, 0.0]]), X).tolist()   # 0.25 <= 12.25/9; 4 > 4/9
@@ -50,6 +55,7 @@ from diffmem_theory._validation import (
     check_scalar,
     finite_result,
 )
+from diffmem_theory.core.denoisers import to_namespace
 
 __all__ = [
     "NearCounts",
@@ -72,6 +78,16 @@ __all__ = [
 _CHUNK_BYTES = 32 * 2**20  # one chunk of the B x N matrix of squared distances
 _N_CANDIDATES = 3  # candidates per query whose distances are recomputed exactly
 _EPS = float(np.finfo(np.float64).eps)
+
+
+def _on_host(value: ArrayLike) -> ArrayLike:
+    """An array of another array-API library (JAX, PyTorch, CuPy, ...) read as NumPy: by DLPack,
+    without a copy on the CPU; copied from a GPU (the search runs on NumPy and BLAS). Anything
+    else as is, for the NumPy validation."""
+    try:
+        return to_namespace(value, None)
+    except TypeError:
+        return value
 
 
 # ----------------------------------------------------------------------------------------------
@@ -154,7 +170,8 @@ def two_nearest(
     Parameters
     ----------
     samples : array_like, shape (B, d) or (d,)
-        The query points (generated samples).
+        The query points (generated samples). An array of any array-API library
+        (JAX, PyTorch, CuPy, ...) is read as NumPy by DLPack (no copy on the CPU).
     X : array_like, shape (N, d)
         The training points.
     chunk_size : int, optional
@@ -181,8 +198,8 @@ def two_nearest(
     >>> sq.tolist(), idx.tolist()
     ([[0.25, 1.25]], [[2, 0]])
     """
-    Y, single = as_queries(samples, "samples")
-    data = as_points(X, "X", Y.shape[1], "samples")
+    Y, single = as_queries(_on_host(samples), "samples")
+    data = as_points(_on_host(X), "X", Y.shape[1], "samples")
     if chunk_size is not None:
         chunk_size = check_int(chunk_size, "chunk_size", low=1)
     sq, idx = _two_nearest(Y, data, chunk_size)
@@ -218,7 +235,8 @@ def is_memorized(
     Parameters
     ----------
     samples : array_like, shape (B, d) or (d,)
-        Generated samples.
+        Generated samples. An array of any array-API library
+        (JAX, PyTorch, CuPy, ...) is read as NumPy by DLPack (no copy on the CPU).
     X : array_like, shape (N, d)
         The training points, ``N >= 2``.
     c : float, default 1/9
@@ -248,8 +266,8 @@ def is_memorized(
     >>> is_memorized(np.array([[0.0], [0.75], [1.0]]), X).tolist()   # 1 <= 4/9? no
     [True, True, False]
     """
-    Y, single = as_queries(samples, "samples")
-    data = as_points(X, "X", Y.shape[1], "samples")
+    Y, single = as_queries(_on_host(samples), "samples")
+    data = as_points(_on_host(X), "X", Y.shape[1], "samples")
     if data.shape[0] < 2:
         raise ValueError(
             f"X must hold at least 2 training points (Def. 2.2 compares the nearest with the "
@@ -281,7 +299,8 @@ def memorization_ratio(
     Parameters
     ----------
     samples : array_like, shape (B, d)
-        Generated samples, ``B >= 1``.
+        Generated samples, ``B >= 1``. An array of any array-API library
+        (JAX, PyTorch, CuPy, ...) is read as NumPy by DLPack (no copy on the CPU).
     X, c, strict, chunk_size
         As in :func:`is_memorized`.
 
@@ -305,7 +324,7 @@ def memorization_ratio(
     >>> memorization_ratio(np.array([[0.1], [2.9], [1.5], [1.4]]), X)
     0.5
     """
-    Y, _ = as_queries(samples, "samples")
+    Y, _ = as_queries(_on_host(samples), "samples")
     if Y.shape[0] == 0:
         raise ValueError("samples must hold at least one sample, got shape (0, d)")
     flags = is_memorized(Y, X, c, strict=strict, chunk_size=chunk_size)
@@ -843,7 +862,8 @@ def memorization_fraction(samples: ArrayLike, X0: ArrayLike, tau: float = 1e-2) 
     Parameters
     ----------
     samples : array_like, shape (B, d)
-        Generated samples, ``B >= 1``.
+        Generated samples, ``B >= 1``. An array of any array-API library
+        (JAX, PyTorch, CuPy, ...) is read as NumPy by DLPack (no copy on the CPU).
     X0 : array_like, shape (N, d)
         The training points.
     tau : float, default 1e-2
@@ -869,11 +889,11 @@ def memorization_fraction(samples: ArrayLike, X0: ArrayLike, tau: float = 1e-2) 
     >>> round(memorization_fraction(np.array([[0.001, 0.0], [0.5, 0.5], [1.0, 0.995]]), X0), 12)
     0.666666666667
     """
-    Y, _ = as_queries(samples, "samples")
+    Y, _ = as_queries(_on_host(samples), "samples")
     bounded_points(Y, "samples")
     if Y.shape[0] == 0:
         raise ValueError("samples must hold at least one sample, got shape (0, d)")
-    data = bounded_points(as_points(X0, "X0", Y.shape[1], "samples"), "X0")
+    data = bounded_points(as_points(_on_host(X0), "X0", Y.shape[1], "samples"), "X0")
     t = check_scalar(tau, "tau", low=0.0, low_open=True)
     sq, _ = two_nearest(Y, data)
     return float(np.mean(sq[:, 0] < t * t))
