@@ -794,8 +794,9 @@ def change_unit(
     the arithmetic of :func:`~diffmem_theory.core.schedules.convert_prediction` (bit for bit on
     NumPy float64), done with the operators of the arrays' own namespace: a CuPy, JAX or PyTorch
     prediction is converted where it lives. The coefficients are computed on the host in
-    float64; a scalar ``t`` enters as Python floats (weak scalars: a float32 prediction stays
-    float32), one time per row as an array of the result's dtype on the prediction's device.
+    float64; a scalar ``t`` enters as Python floats (weak scalars: a float32 array stays
+    float32), one time per row as an array of the result dtype of ``pred`` and ``x`` on the
+    prediction's device.
     The x0 steps are skipped when ``source`` or ``target`` is ``"x0"``. NaN/inf propagate (the
     callers check).
 
@@ -1005,8 +1006,11 @@ class Denoiser:
         if unit == self.prediction:
             return out
         assert self.schedule is not None  # as_denoiser requires it for a non-x0 model
-        out = change_unit(out, x, t, self.schedule, self.prediction, unit)
         xp = array_namespace(out)
+        state = to_namespace(xp.asarray(x) if _namespace(x) is None else x, out)
+        # a float32 state with a float64 prediction is converted in float64
+        state = xp.astype(state, xp.result_type(out, state), copy=False)
+        out = change_unit(out, state, t, self.schedule, self.prediction, unit)
         if not bool(xp.all(xp.isfinite(out))):
             raise ValueError(
                 f"the {unit}-prediction (from {self.prediction}) is not finite at these inputs "

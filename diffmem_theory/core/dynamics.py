@@ -36,12 +36,22 @@ return the samples, as in paper 000's experiments (default grid
 :meth:`~diffmem_theory.core.schedules.Schedule.time_grid`, on VPTrig the paper's 26 points
 0.999 -> 0.001, no final denoising step).
 
-Backends (argument ``backend``): the fixed-step methods are written with array-API operations
-on the namespace of the state. With ``"numpy"`` (default; ``"numba"`` is accepted as a synonym
-for a callable model: the model picks its own kernel) the state is a NumPy array; with ``"cupy"``
-it lives on the GPU (``pip install "diffmem-theory[gpu]"``): the model then **receives CuPy
-arrays and must return CuPy arrays** in the unit asked for. Random numbers are always drawn by
-``rng`` on the CPU and copied to the device, so a seed gives the same samples on every backend.
+Backends and models of any framework: the fixed-step methods are written with array-API
+operations (``array_api_compat``) on the namespace of the state. With ``backend="numpy"``
+(``"numba"`` is accepted as a synonym for a callable model: the model picks its own kernel) the
+state is a NumPy array; with ``"cupy"`` it lives on the GPU (``pip install
+"diffmem-theory[gpu]"``). With no ``backend``, the state lives where ``x_T`` does: an ``x_T`` of
+JAX, PyTorch, CuPy or any other array-API library stays in its library and on its device, and
+the model receives it there (a PyTorch model on the GPU gets CUDA tensors). The model may return
+an array of any array-API library: an output of another library than the state's crosses by
+DLPack (:func:`~diffmem_theory.core.denoisers.model_output`), without a copy on the same
+device, and its unit is changed in the state's namespace
+(:func:`~diffmem_theory.core.denoisers.change_unit`). Copies are made only where they cannot be
+avoided: the Gaussian increments of ``euler_maruyama`` are drawn by ``rng`` on the CPU and copied
+to the device (so a seed gives the same samples on every backend), and ``dopri5`` (the
+integrator of :func:`diffmem_theory.kernels.integrate` runs on NumPy or CuPy) reads a state of
+another library by DLPack and hands it back to the model in its library at each evaluation, a
+copy each way only for a GPU array.
 
 >>> import numpy as np
 >>> from diffmem_theory.core.denoisers import memorizing_denoiser
@@ -233,8 +243,10 @@ def solve(
     schedule : Schedule or str
         The noise schedule.
     x_T : (B, d) array
-        The states at ``t_span[0]`` (not modified; NumPy, or CuPy on ``backend="cupy"``).
-        float32 stays float32 in the fixed-step methods; ``dopri5`` runs in float64.
+        The states at ``t_span[0]`` (not modified): NumPy, or an array of any array-API
+        library (CuPy, JAX, PyTorch, ...), which stays in its library and on its device when
+        ``backend`` is not given (module docstring). float32 stays float32 in the fixed-step
+        methods; ``dopri5`` runs in float64.
     t_span : (L + 1,) array
         Strictly decreasing times, at least two, in the schedule's domain. The last one may be
         0 for ``euler_maruyama`` (no coefficient is evaluated there) and for ``dopri5`` with a
@@ -261,7 +273,8 @@ def solve(
         Required by ``euler_maruyama``; unused otherwise (but checked).
     backend : {"numpy", "numba", "cupy"}, optional
         Where the state lives (module docstring). Default ``"numba"`` for a kernel field (the
-        compiled integrator), ``"numpy"`` otherwise.
+        compiled integrator), else the library of ``x_T`` (``"cupy"`` for a CuPy array, NumPy
+        for NumPy and array-likes, the array's own library for JAX, PyTorch, ...).
 
     Returns
     -------
@@ -275,7 +288,9 @@ def solve(
         argument), a model output of the wrong shape, or a fixed-step run that ends in a
         non-finite state (a too coarse grid, or a model returning NaN/inf).
     TypeError
-        A model that is neither callable nor a law, or a schedule that is not a Schedule.
+        A model that is neither callable nor a law, a model output that is not an array of an
+        array-API library, an ``x_T`` of another library that is not real floating point, or a
+        schedule that is not a Schedule.
 
     See Also
     --------

@@ -18,7 +18,11 @@ A denoiser is any callable ``denoiser(x_t, t) -> x0_hat`` with ``t`` a float and
 prediction unit (a noise-predicting network, ...) enters through
 :func:`~diffmem_theory.core.denoisers.as_denoiser` (``as_denoiser(model, sched, prediction="eps")``
 is such a callable). Losses in other units follow from the x0 loss by
-:meth:`LossEstimate.to_unit` and the weightings of :func:`loss_weighting`.
+:meth:`LossEstimate.to_unit` and the weightings of :func:`loss_weighting`. The denoiser receives
+NumPy states (the draws are NumPy, for common random numbers) and may return an array of any
+array-API library (JAX, PyTorch, CuPy, ...): it is read on the host by DLPack, without a copy for
+an array in host memory; a GPU array is copied (a model on a GPU moves its input there itself,
+e.g. ``torch.from_dlpack(x).cuda()``).
 
 >>> import numpy as np
 >>> from diffmem_theory.core.denoisers import memorizing_denoiser, model_output
@@ -666,9 +670,10 @@ def training_losses(
     Parameters
     ----------
     denoisers : mapping of str to callable
-        Name -> x0-prediction ``f(x_t, t)`` (``x_t`` of shape ``(B, d)``, ``t`` a float). A
-        model in another unit enters through
-        :func:`~diffmem_theory.core.denoisers.as_denoiser`, whose result is such a callable.
+        Name -> x0-prediction ``f(x_t, t)`` (``x_t`` a NumPy array of shape ``(B, d)``, ``t``
+        a float) returning an array of any array-API library shaped like ``x_t``. A model in
+        another unit enters through :func:`~diffmem_theory.core.denoisers.as_denoiser`, whose
+        result is such a callable.
     X : array_like, shape (N, d)
         The training points ``x^i``.
     t : float or array_like, shape (T,)
@@ -684,6 +689,14 @@ def training_losses(
     -------
     dict of str to LossEstimate
         In x0 units, sharing one ``noise_key``.
+
+    Raises
+    ------
+    TypeError
+        A denoiser output that is not an array of an array-API library.
+    ValueError
+        A denoiser output not shaped like ``x_t`` or not finite, or a bad ``X``, ``t``,
+        ``n_noise`` or ``seed`` (the message names it).
 
     See Also
     --------
