@@ -65,6 +65,7 @@ __all__ = [
     "j_0_n",
     "make_batch",
     "sample_times",
+    "time_range",
     "weight_decay",
 ]
 
@@ -152,8 +153,41 @@ def sample_times(
     >>> bool(t.min() >= 1e-3 and t.max() <= 1.0)
     True
     """
-    sched = as_schedule(schedule, required=True)
     n = check_int(n, "n", low=1)
+    lo, hi = time_range(schedule, t_min, t_max)
+    return lo + (hi - lo) * rng.random(n)
+
+
+def time_range(
+    schedule: Schedule | str, t_min: float = 1e-3, t_max: float | None = None
+) -> tuple[float, float]:
+    r"""The validated range ``[t_min, t_max]`` of training times (see :func:`sample_times`).
+
+    Parameters
+    ----------
+    schedule : Schedule or str
+    t_min : float, default 1e-3
+        In the schedule's domain.
+    t_max : float, optional
+        Default: the end ``T`` of a closed domain, just below it for an open one; required
+        when ``T = inf``.
+
+    Returns
+    -------
+    (float, float)
+
+    Raises
+    ------
+    ValueError
+        A time outside the domain, ``t_max < t_min``, or no ``t_max`` when ``T = inf``.
+
+    Examples
+    --------
+    >>> from diffmem_theory.core.schedules import VPLinear
+    >>> time_range(VPLinear(0.001, 3.0))
+    (0.001, 1.0)
+    """
+    sched = as_schedule(schedule, required=True)
     lo = float(sched.check_time(t_min, "t_min"))
     if t_max is None:
         if np.isinf(sched.T):
@@ -162,7 +196,7 @@ def sample_times(
     hi = float(sched.check_time(t_max, "t_max"))
     if hi < lo:
         raise ValueError(f"t_max must be >= t_min = {lo!r}, got {hi!r}")
-    return lo + (hi - lo) * rng.random(n)
+    return lo, hi
 
 
 def _log_weight(weighting: Any, t: np.ndarray, sched: Schedule) -> np.ndarray:
