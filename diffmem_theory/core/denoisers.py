@@ -670,7 +670,8 @@ def to_namespace(a: Any, like: Any) -> Any:
     (``xp.from_dlpack``), which shares the memory when both arrays are on the same device
     (NumPy, JAX on the CPU, PyTorch on the CPU and ``array_api_strict`` all share host memory).
     Only between devices (a CUDA tensor into NumPy, ...) is a copy unavoidable: the array is
-    then moved to the host (``to_device(a, "cpu")``) and from there to the device of ``like``.
+    then moved to the host (``to_device(a, "cpu")``, or JAX's own transfer) and from there to
+    the device of ``like``.
 
     Parameters
     ----------
@@ -715,10 +716,18 @@ def to_namespace(a: Any, like: Any) -> Any:
         return target.from_dlpack(a)
     except (BufferError, RuntimeError, TypeError, ValueError):
         # different devices: the one unavoidable copy, through the host
-        host = np.from_dlpack(to_device(a, "cpu"))
+        host = _host_copy(a)
         if target is array_namespace(host):
             return host
         return target.asarray(host, device=device(like))
+
+
+def _host_copy(a: Any) -> np.ndarray:
+    """A NumPy copy of an array on an accelerator (CuPy, a CUDA tensor, a JAX GPU array)."""
+    try:
+        return np.from_dlpack(to_device(a, "cpu"))
+    except (BufferError, RuntimeError, TypeError, ValueError):
+        return np.asarray(a)  # JAX names its devices itself: its own transfer to the host
 
 
 def model_output(out: Any, x: Any, name: str = "the model's prediction") -> Any:

@@ -494,12 +494,12 @@ def _native_state(x_T: Any) -> Any:
 
 
 def _host(value: Any) -> Any:
-    """A NumPy copy of an array of any namespace (CuPy: from the device); other input as is."""
+    """An array of any namespace read as NumPy (DLPack; CuPy and other device arrays: copied
+    from the device); other input as is."""
     try:
-        array_namespace(value)
+        return to_namespace(value, None)
     except TypeError:
         return value
-    return to_host(value)
 
 
 def _s_of_t(schedule: Schedule, t: np.ndarray, c: float) -> np.ndarray:

@@ -193,3 +193,26 @@ def test_bad_states_of_another_library_raise():
         solve(memorizing, SCHED, xps.asarray([[0.0, float("nan"), 0.0]]), GRID)
     with pytest.raises(ValueError, match="non-finite"):
         solve(lambda x, t: x * float("nan"), SCHED, xps.asarray(X_T), GRID, method="ddim")
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_the_model_receives_the_library_of_x_T(method):
+    seen = set()
+
+    def model(x, t):
+        seen.add(type(x).__name__)
+        assert isinstance(t, float)
+        return memorizing(x, t)
+
+    with jax.enable_x64(True):
+        sol = solve(model, SCHED, jnp.asarray(X_T), GRID, method=method, rng=0, saveat="t_span")
+    assert seen == {"ArrayImpl"}  # JAX arrays at every evaluation, dopri5 included
+    assert isinstance(sol.x, jax.Array) and sol.x.shape == (4, len(GRID), 3)
+
+
+def test_an_explicit_backend_keeps_the_numpy_state():
+    with jax.enable_x64(True):
+        sol = solve(memorizing, SCHED, jnp.asarray(X_T), GRID, method="ddim", backend="numpy")
+    assert isinstance(sol.final, np.ndarray)
+    ref = solve(memorizing, SCHED, X_T, GRID, method="ddim")
+    assert np.array_equal(sol.final, ref.final)
