@@ -703,6 +703,8 @@ def to_namespace(a: Any, like: Any) -> Any:
     >>> type(out).__name__, out.tolist()
     ('ndarray', [1.0, 2.0])
     """
+    if isinstance(a, np.ndarray) and isinstance(like, np.ndarray):
+        return a
     source = _namespace(a)
     if source is None:
         raise TypeError(
@@ -776,7 +778,7 @@ def model_output(out: Any, x: Any, name: str = "the model's prediction") -> Any:
     TypeError: the model's prediction must be an array shaped like x, of an array-API library ...
     """
     shape = getattr(out, "shape", None)
-    if shape is None or _namespace(out) is None:
+    if shape is None or (not isinstance(out, np.ndarray) and _namespace(out) is None):
         raise TypeError(
             f"{name} must be an array shaped like x, of an array-API library (NumPy, CuPy, "
             f"JAX, PyTorch, ...), got {type(out).__name__} {out!r:.80}"
@@ -852,10 +854,16 @@ def change_unit(
     >>> print(np.round(np.from_dlpack(eps), 6))
     [[1.133975 2.267949]]
     """
-    coefficients = [unit_coefficients(u, t, schedule) for u in (source, target)]
-    (a_src, b_src), (a_tgt, b_tgt) = (_coefficients(ab, pred, x) for ab in coefficients)
-    x0 = pred if source == "x0" else (pred - a_src * x) / b_src
-    return x0 if target == "x0" else a_tgt * x + b_tgt * x0
+    check_choice(source, "source", PREDICTIONS)
+    check_choice(target, "target", PREDICTIONS)
+    x0 = pred
+    if source != "x0":
+        a_src, b_src = _coefficients(unit_coefficients(source, t, schedule), pred, x)
+        x0 = (pred - a_src * x) / b_src
+    if target == "x0":
+        return x0
+    a_tgt, b_tgt = _coefficients(unit_coefficients(target, t, schedule), pred, x)
+    return a_tgt * x + b_tgt * x0
 
 
 def _coefficients(ab: tuple[np.ndarray, np.ndarray], pred: Any, x: Any) -> list[Any]:
