@@ -25,6 +25,7 @@ an uninterrupted one.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -177,6 +178,32 @@ def _chunk_data(
     return idx, times
 
 
+@functools.partial(jax.jit, static_argnames=("static", "lr", "decay", "rate"))
+def _run_chunk(
+    state: Any, batches: Batch, ids: jax.Array, base_key: Any, *, static: Any, lr: float,
+    decay: float, rate: float,
+) -> tuple[Any, jax.Array]:  # fmt: skip
+    """Adam + EMA steps over the stacked ``batches``; compiled once per network and settings."""
+    opt = _adam(lr)
+
+    def objective(p: Any, batch: Batch, key: Any) -> tuple[jax.Array, jax.Array]:
+        m = eqx.combine(p, static)
+        loss = dsm_loss(m, batch, key)
+        return (loss + weight_decay(m, rate) if rate > 0 else loss), loss
+
+    def step(carry: Any, xs: tuple[Batch, jax.Array]) -> tuple[Any, jax.Array]:
+        p, ema, opt_state = carry
+        batch, i = xs
+        key = jax.random.fold_in(base_key, i)
+        (_, loss), grads = jax.value_and_grad(objective, has_aux=True)(p, batch, key)
+        updates, opt_state = opt.update(grads, opt_state, p)
+        p = optax.apply_updates(p, updates)
+        ema = jax.tree_util.tree_map(lambda e, q: decay * e + (1.0 - decay) * q, ema, p)
+        return (p, ema, opt_state), loss
+
+    return jax.lax.scan(step, state, (batches, ids))
+
+
 def train(
     model: MLP,
     X: ArrayLike,
@@ -289,27 +316,10 @@ def train(
     make_batch(pts[:1], lo, sched, model.prediction, weighting=weighting, c=c, dtype=dtype)
     steps = n // bsz
 
-    opt = _adam(lr)
     params, static = eqx.partition(model, eqx.is_inexact_array)
-    state = (params, params, opt.init(params))
+    state = (params, params, _adam(lr).init(params))
     base_key = jax.random.key(seed)
-
-    def objective(p: Any, batch: Batch, key: Any) -> tuple[jax.Array, jax.Array]:
-        m = eqx.combine(p, static)
-        loss = dsm_loss(m, batch, key)
-        return (loss + weight_decay(m, rate) if rate > 0 else loss), loss
-
-    def step(carry: Any, xs: tuple[Batch, jax.Array]) -> tuple[Any, jax.Array]:
-        p, ema, opt_state = carry
-        batch, i = xs
-        key = jax.random.fold_in(base_key, i)
-        (_, loss), grads = jax.value_and_grad(objective, has_aux=True)(p, batch, key)
-        updates, opt_state = opt.update(grads, opt_state, p)
-        p = optax.apply_updates(p, updates)
-        ema = jax.tree_util.tree_map(lambda e, q: decay * e + (1.0 - decay) * q, ema, p)
-        return (p, ema, opt_state), loss
-
-    run_chunk = jax.jit(lambda s, batches, ids: jax.lax.scan(step, s, (batches, ids)))
+    hyper = {"static": static, "lr": lr, "decay": decay, "rate": rate}
 
     settings = {
         "lr": lr, "batch_size": bsz, "ema_decay": decay, "c": float(c), "rate": rate,
@@ -342,7 +352,7 @@ def train(
         lead = (count * steps, bsz)
         batches = jax.tree_util.tree_map(lambda a, lead=lead: a.reshape(*lead, *a.shape[1:]), flat)
         ids = jnp.arange(done * steps, (done + count) * steps, dtype=jnp.uint32)
-        state, chunk_losses = run_chunk(state, batches, ids)
+        state, chunk_losses = _run_chunk(state, batches, ids, base_key, **hyper)
         losses = np.concatenate([losses, np.asarray(chunk_losses).reshape(count, steps).mean(1)])
         done += count
         if path is not None:
