@@ -775,13 +775,13 @@ def model_output(out: Any, x: Any, name: str = "the model's prediction") -> Any:
     >>> model_output([[1.0, 2.0, 3.0]], np.zeros((1, 3)))  # doctest: +ELLIPSIS
     Traceback (most recent call last):
     ...
-    TypeError: the model's prediction must be an array shaped like x, of an array-API library ...
+    TypeError: the model must return an array shaped like x, of an array-API library ...
     """
     shape = getattr(out, "shape", None)
     if shape is None or (not isinstance(out, np.ndarray) and _namespace(out) is None):
         raise TypeError(
-            f"{name} must be an array shaped like x, of an array-API library (NumPy, CuPy, "
-            f"JAX, PyTorch, ...), got {type(out).__name__} {out!r:.80}"
+            f"the model must return an array shaped like x, of an array-API library (NumPy, "
+            f"CuPy, JAX, PyTorch, ...), for {name}; got {type(out).__name__} {out!r:.80}"
         )
     want = tuple(getattr(x, "shape", None) or np.shape(x))
     if tuple(shape) != want:
