@@ -10,7 +10,10 @@ whose methods also give the log-density, the score and every other prediction un
 Tweedie's identity (eq. (4)) turns an x0-prediction into a score or a noise prediction
 (:func:`score_from_denoiser`, :func:`eps_from_denoiser`), and :func:`as_denoiser` wraps any model
 (a callable in any prediction unit, or a law) into the one :class:`Denoiser` protocol that the
-samplers of :mod:`diffmem_theory.core.dynamics` use.
+samplers of :mod:`diffmem_theory.core.dynamics` use. A callable may compute with any array-API
+library (NumPy, CuPy, JAX, PyTorch, ...): :func:`model_output` brings its output to the library
+and device of its input by DLPack (no copy on the same device) and :func:`change_unit` changes
+its unit there.
 
 Conventions
 -----------
@@ -1053,8 +1056,9 @@ def as_denoiser(
     model : callable or distribution
         Either a callable ``model(x, t)`` returning, for ``x`` of shape ``(B, d)`` and ``t`` a
         float or shape ``(B,)``, an array shaped like ``x`` in unit ``prediction`` (a trained
-        network, :func:`memorizing_denoiser` with its data bound, ...), or a law with a method
-        ``denoiser(x, t, schedule, *, prediction)``
+        network, :func:`memorizing_denoiser` with its data bound, ...; an array of any
+        array-API library: NumPy, CuPy, JAX, PyTorch, ..., see :func:`model_output`), or a law
+        with a method ``denoiser(x, t, schedule, *, prediction)``
         (:class:`~diffmem_theory.core.distributions.GaussianMixture`,
         :class:`~diffmem_theory.core.distributions.EmpiricalDistribution`, ...), which answers
         every unit directly. A :class:`Denoiser` is returned as is (re-bound to ``schedule``
