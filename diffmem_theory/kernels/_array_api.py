@@ -56,8 +56,11 @@ def backend_namespace(backend: str) -> Any:
 
 
 def to_host(a: Any) -> np.ndarray:
-    """A NumPy copy (or view) of an array of any namespace (CuPy: copied from the device);
-    anything else (a number, a list) as ``np.asarray`` makes it.
+    """A NumPy copy (or view) of an array of any namespace; anything else (a number, a list) as
+    ``np.asarray`` makes it.
+
+    A CPU array of another library (JAX, PyTorch, array-api-strict) is read by DLPack without a
+    copy; a device array (CuPy, a CUDA tensor, a JAX GPU array) is copied to the host.
 
     >>> to_host(np.arange(3.0)).tolist(), to_host(2.5).tolist()
     ([0.0, 1.0, 2.0], 2.5)
@@ -66,7 +69,16 @@ def to_host(a: Any) -> np.ndarray:
         array_namespace(a)
     except TypeError:
         return np.asarray(a)
-    return np.asarray(to_device(a, "cpu"))
+    if isinstance(a, np.ndarray):
+        return a
+    try:  # a CPU array of another library (JAX, PyTorch, array-api-strict): shared by DLPack
+        return np.from_dlpack(a)
+    except (BufferError, RuntimeError, TypeError, ValueError, AttributeError):
+        pass
+    try:  # a device array: its library's copy to the host
+        return np.asarray(to_device(a, "cpu"))
+    except (BufferError, RuntimeError, TypeError, ValueError):
+        return np.asarray(a)  # JAX names its devices itself: its own transfer
 
 
 def softmax_weighted_sum_xp(

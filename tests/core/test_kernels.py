@@ -480,3 +480,14 @@ def test_integrate_validates_its_arrays_and_to_host_takes_numbers():
         with pytest.raises(ValueError, match=match):
             integrate(*args)
     assert to_host(2.5).tolist() == 2.5  # AttributeError before
+
+
+def test_to_host_reads_jax_and_strict_arrays():
+    """``to_device(a, "cpu")`` fails for JAX and array-api-strict; DLPack reads them."""
+    from diffmem_theory.kernels import to_host
+
+    jnp = pytest.importorskip("jax.numpy")
+    xps = pytest.importorskip("array_api_strict")
+    want = np.arange(6.0).reshape(2, 3)
+    np.testing.assert_array_equal(to_host(jnp.asarray(want)), want)
+    np.testing.assert_array_equal(to_host(xps.asarray(want)), want)
