@@ -113,7 +113,8 @@ def load_checkpoint(path: str | os.PathLike, like: Any) -> tuple[Any, np.ndarray
     path : str or path-like
         The checkpoint file.
     like : pytree
-        A state of the same structure (its leaves give the dtypes and shapes).
+        A state of the same structure, ``(params, ema, adam_state)`` for :func:`train` (its
+        leaves give the dtypes and shapes).
 
     Returns
     -------
@@ -132,6 +133,7 @@ def load_checkpoint(path: str | os.PathLike, like: Any) -> tuple[Any, np.ndarray
     Examples
     --------
     >>> import tempfile
+    >>> import optax
     >>> from diffmem_theory.core.schedules import VPTrig
     >>> from diffmem_theory.nn.models import mlp
     >>> net = mlp(1, 2, 1, key=jax.random.key(0))
@@ -139,7 +141,7 @@ def load_checkpoint(path: str | os.PathLike, like: Any) -> tuple[Any, np.ndarray
     ...     path = Path(tmp) / "run.npz"
     ...     res = train(net, np.ones((2, 1)), VPTrig(), epochs=3, checkpoint=path,
     ...                 progress=False)
-    ...     _, losses, meta = load_checkpoint(path, (net, net, _adam(1e-3).init(net)))
+    ...     _, losses, meta = load_checkpoint(path, (net, net, optax.adam(1e-3).init(net)))
     >>> losses.shape, meta["epochs_done"]
     ((3,), 3)
     """
@@ -241,7 +243,8 @@ def train(
         Training points (finite, ``d = model.data_dim``).
     schedule : Schedule or str
     epochs : int
-        Total epochs, ``>= 1`` (with ``checkpoint``: including those already done).
+        Total epochs, ``>= 1`` (with ``checkpoint``: including those already done; a
+        checkpoint with more epochs is returned as it is).
     lr : float, default 1e-3
         Adam's learning rate (paper 002).
     batch_size : int, optional
