@@ -17,7 +17,8 @@ interleaved run by run:
   training loop and that of the authors' code;
 * jax-scan: the same step in one jitted ``lax.scan`` over the epochs (the floor of nn);
 * numpy: forward and backward by hand in NumPy (float32), Adam and EMA by hand (on at most
-  100 epochs: its time per epoch does not depend on their number).
+  100 epochs: its time per epoch does not depend on their number), with one OpenBLAS thread
+  unless ``OPENBLAS_NUM_THREADS`` is set (threads only contend on these small products).
 
 It prints the time per epoch of each and the ratios nn / jax-scan, nn / jax-loop and
 numpy / nn. The three implementations start from the same parameters, and their forward
@@ -25,6 +26,12 @@ passes are checked to agree before timing.
 """
 
 from __future__ import annotations
+
+import os
+
+# NumPy's products here are 20 x 256 x 256: OpenBLAS threads only contend (on a loaded 2-core
+# machine one epoch took 93 ms with them, 0.8 ms without). XLA does not use OpenBLAS.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
 
 import argparse
 import time
@@ -205,7 +212,8 @@ def main() -> None:
         repeats,
     )
     print(f"paper 002, width {WIDTH} ({nn.parameter_count(net)} trainable parameters), "
-          f"N = {len(SEED1_DATA)}, {epochs} epochs, jax {jax.__version__}")  # fmt: skip
+          f"N = {len(SEED1_DATA)}, {epochs} epochs, jax {jax.__version__}, "
+          f"OPENBLAS_NUM_THREADS={os.environ['OPENBLAS_NUM_THREADS']}")  # fmt: skip
     for name, sec in times.items():
         print(f"  {name:9s} {1e6 * sec:9.1f} us / epoch")
     print(f"  nn / jax-scan = {times['nn'] / times['jax-scan']:.2f}   "
