@@ -1,11 +1,12 @@
 """The import contracts of pyproject.toml (import-linter) hold, and a violation breaks them.
 
-The contracts are the layers of the package: core imports no theory package, no theory
-package imports another, the mathematics imports no registry, plotting, sweep, report, CLI,
-checks or figures, checks import no figures, and nothing outside ``kernels/`` imports a private
-kernel module. ``.ci/run`` runs ``lint-imports`` on the repository; these tests run it on a
-scratch copy of the package, unchanged (the contracts are kept) and with one deliberate
-violation of each kind (the contract named in it is broken).
+The contracts are the layers of the package: core imports no theory package and no neural
+networks, the neural networks import no theory package, no theory package imports another,
+the mathematics imports no registry, plotting, sweep, report, CLI, checks or figures, checks
+import no figures, and nothing outside ``kernels/`` imports a private kernel module.
+``.ci/run`` runs ``lint-imports`` on the repository; these tests run it on a scratch copy of
+the package, unchanged (the contracts are kept) and with one deliberate violation of each kind
+(the contract named in it is broken).
 """
 
 from __future__ import annotations
@@ -70,6 +71,8 @@ def test_the_contracts_are_kept(tmp_path):
             "checks import no figures",
         ),
         ("core/dynamics.py", "import diffmem_theory.kernels._numba", "nothing outside kernels/"),
+        ("core/training.py", "import diffmem_theory.nn.models", "core imports no theory and no"),
+        ("nn/losses.py", "import diffmem_theory.voronoi.scores", "nn imports no theory"),
     ],
 )
 def test_a_violation_breaks_its_contract(tmp_path, module, line, contract):
