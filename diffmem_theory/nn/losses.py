@@ -153,6 +153,8 @@ def sample_times(
     >>> bool(t.min() >= 1e-3 and t.max() <= 1.0)
     True
     """
+    if not isinstance(rng, np.random.Generator):
+        raise TypeError(f"rng must be a numpy.random.Generator, got {type(rng).__name__}")
     n = check_int(n, "n", low=1)
     lo, hi = time_range(schedule, t_min, t_max)
     return lo + (hi - lo) * rng.random(n)
@@ -313,9 +315,17 @@ def make_batch(
     return Batch(*arrays, prediction=prediction, weighting=name, c=c)
 
 
-def _check_pair(model: MLP, batch: Batch) -> None:
+def _check_model(model: Any) -> None:
     if not isinstance(model, MLP):
         raise TypeError(f"model must be an nn.models.MLP, got {type(model).__name__}")
+
+
+def _check_pair(model: MLP, batch: Batch) -> None:
+    _check_model(model)
+    if not isinstance(batch, Batch):
+        raise TypeError(
+            f"batch must be an nn.losses.Batch (make_batch), got {type(batch).__name__}"
+        )
     if model.prediction != batch.prediction:
         raise ValueError(
             f"the batch was made for a network in {batch.prediction!r} units, but the model "
@@ -411,6 +421,7 @@ def dsm_loss(model: MLP, batch: Batch, key: Any) -> jax.Array:
 
 
 def _paper_002(model: MLP, batch: Batch, key: Any, unit: str, name: str) -> jax.Array:
+    _check_pair(model, batch)
     if batch.weighting != "eps" or model.prediction != unit:
         raise ValueError(
             f"{name} needs a network in {unit!r} units and a batch with weighting 'eps' "
@@ -530,5 +541,6 @@ def weight_decay(model: MLP, rate: float) -> jax.Array:
     >>> bool(abs(float(weight_decay(net, 0.5)) - 0.5 * want) < 1e-6)
     True
     """
+    _check_model(model)
     rate = check_scalar(rate, "rate", low=0.0)
     return rate * sum(jnp.sum(layer.weight**2) for layer in model.layers)

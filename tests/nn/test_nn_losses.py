@@ -162,3 +162,17 @@ def test_bad_configurations():
         weight_decay(net, -1.0)
     with pytest.raises(ValueError, match="t_max must be >= t_min"):
         sample_times(np.random.default_rng(0), 3, SCHED, t_min=0.5, t_max=0.1)
+
+
+def test_wrong_kinds_of_objects_are_type_errors():
+    """Found by the fuzz harness: a number or a list where a network, a batch or a generator
+    belongs raised AttributeError."""
+    net = mlp(2, 4, 1, key=jax.random.key(0))
+    with pytest.raises(TypeError, match="model"):
+        weight_decay("nope", 0.1)
+    with pytest.raises(TypeError, match="model"):
+        i_0_n(-1.0, None, jax.random.key(0))
+    with pytest.raises(TypeError, match="batch"):
+        j_0_n(net, [1.0, "a", None], jax.random.key(0))
+    with pytest.raises(TypeError, match="rng"):
+        sample_times([1.0, "a", None], 3, "VPTrig")
