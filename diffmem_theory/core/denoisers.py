@@ -37,7 +37,7 @@ from dataclasses import FrozenInstanceError
 from typing import Any
 
 import numpy as np
-from array_api_compat import array_namespace, device, to_device
+from array_api_compat import array_namespace, device
 from numpy.typing import ArrayLike, DTypeLike
 
 from diffmem_theory._validation import (
@@ -61,6 +61,7 @@ from diffmem_theory.core.schedules import (
     convert_prediction,
     unit_coefficients,
 )
+from diffmem_theory.kernels import to_host
 
 __all__ = [
     "Denoiser",
@@ -721,18 +722,10 @@ def to_namespace(a: Any, like: Any) -> Any:
         return target.from_dlpack(a)
     except (BufferError, RuntimeError, TypeError, ValueError):
         # different devices: the one unavoidable copy, through the host
-        host = _host_copy(a)
+        host = to_host(a)
         if target is array_namespace(host):
             return host
         return target.asarray(host, device=device(like))
-
-
-def _host_copy(a: Any) -> np.ndarray:
-    """A NumPy copy of an array on an accelerator (CuPy, a CUDA tensor, a JAX GPU array)."""
-    try:
-        return np.from_dlpack(to_device(a, "cpu"))
-    except (BufferError, RuntimeError, TypeError, ValueError):
-        return np.asarray(a)  # JAX names its devices itself: its own transfer to the host
 
 
 def model_output(out: Any, x: Any, name: str = "the model's prediction") -> Any:
