@@ -329,7 +329,7 @@ def _parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     q = sub.add_parser("list", help="list registered checks and experiments, or the errata")
-    q.add_argument("--paper", help="000-004 or core")
+    q.add_argument("--paper", help="000-004, core or a package name (voronoi, ...)")
     g = q.add_mutually_exclusive_group()
     g.add_argument("--checks", dest="checks_only", action="store_true", help="checks only")
     g.add_argument("--experiments", dest="experiments_only", action="store_true")
@@ -352,7 +352,7 @@ def _parser() -> argparse.ArgumentParser:
         metavar="NAME",
         help="a check name or prefix (repeatable; the same as a positional name)",
     )
-    q.add_argument("--paper", help="000-004 or core")
+    q.add_argument("--paper", help="000-004, core or a package name (voronoi, ...)")
     q.add_argument("--json", action="store_true", help="print the results as JSON")
     q.add_argument("--seed", type=_int_in(0, SEED_MAX), default=0, help=_SEED_HELP)
     q.add_argument(
@@ -377,7 +377,7 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--quick", dest="quick", action="store_true", default=True)
     mode.add_argument("--full", dest="quick", action="store_false", help="the paper's settings")
     q.add_argument("--out", type=_path, default="diffmem-report", help="output directory")
-    q.add_argument("--paper", help="only this paper (000-004 or core)")
+    q.add_argument("--paper", help="only this paper (000-004, core or a package name)")
     q.add_argument("--seed", type=_int_in(0, SEED_MAX), default=0, help=_SEED_HELP)
     q.add_argument("--no-progress", action="store_true", help="no progress bars")
     q.set_defaults(func=_cmd_reproduce)

@@ -51,6 +51,7 @@ __all__ = [
     "Erratum",
     "ExperimentSpec",
     "Outcome",
+    "canonical_name",
     "check",
     "discover",
     "erratum",
@@ -77,6 +78,7 @@ PACKAGES = {
     "paper004": "leakage",
 }
 _PAPERS = tuple(PACKAGES)
+_ALIASES = {package: paper for paper, package in PACKAGES.items()}
 #: The statuses of a :class:`CheckResult`, in the order the report tallies them.
 CHECK_STATUSES = ("pass", "erratum", "fail", "error")
 
@@ -259,6 +261,38 @@ class CheckResult:
     def to_dict(self) -> dict[str, Any]:
         """The record as a dict of plain values (what ``diffmem check --json`` prints)."""
         return asdict(self)
+
+
+def canonical_name(name: str) -> str:
+    """``name`` with a theory package's name in place of its paper key made canonical.
+
+    ``"voronoi.fig9"`` is ``"paper002.fig9"`` and ``"fisher"`` is ``"paper003"`` (the map
+    :data:`PACKAGES`); any other string is returned unchanged.
+
+    Parameters
+    ----------
+    name : str
+        A check, experiment or erratum name or prefix, or a paper key.
+
+    Returns
+    -------
+    str
+
+    Raises
+    ------
+    TypeError
+        If ``name`` is not a string.
+
+    Examples
+    --------
+    >>> canonical_name("voronoi.fig9"), canonical_name("paper002.fig9")
+    ('paper002.fig9', 'paper002.fig9')
+    """
+    check_text(name, "name")
+    head, dot, tail = name.partition(".")
+    if head in _ALIASES and head != "core":
+        return _ALIASES[head] + dot + tail
+    return name
 
 
 def paper_of(name: str) -> str:
@@ -706,7 +740,7 @@ def _names(names: Any, kind: str) -> list[str] | None:
     bad = [n for n in out if not isinstance(n, str)]
     if bad:
         raise TypeError(f"names must be strings, got {bad!r:.80}")
-    return out or None
+    return [canonical_name(n) for n in out] or None
 
 
 def _select(
@@ -720,9 +754,13 @@ def _select(
     wanted = _names(names, kind)
     discover()
     if paper is not None:
+        paper = canonical_name(paper)
         key = paper if paper.startswith(("paper", "core")) else f"paper{paper}"
         if key not in _PAPERS:
-            raise ValueError(f"paper must be one of {_PAPERS} (or 000-004), got {paper!r}")
+            raise ValueError(
+                f"paper must be one of {_PAPERS}, 000-004 or a package name "
+                f"{tuple(PACKAGES.values())[1:]}, got {paper!r}"
+            )
         paper = key
     chosen = []
     if wanted:
@@ -849,7 +887,8 @@ def get_check(name: str) -> CheckSpec:
     Parameters
     ----------
     name : str
-        A full check name, e.g. ``"core.g2_consistency"``.
+        A full check name, e.g. ``"core.g2_consistency"``; a theory package's name may stand
+        for its paper key (``"fisher.prop4_1_network"``, see :func:`canonical_name`).
 
     Returns
     -------
@@ -871,7 +910,7 @@ def get_check(name: str) -> CheckSpec:
     >>> get_check("core.g2_consistency").paper
     'core'
     """
-    check_text(name, "name")
+    name = canonical_name(name)
     discover()
     if name not in _CHECKS:
         raise ValueError(f"unknown check {name!r}; see `diffmem list`")
@@ -884,7 +923,8 @@ def get_experiment(name: str) -> ExperimentSpec:
     Parameters
     ----------
     name : str
-        A full experiment name, e.g. ``"core.schedules"``.
+        A full experiment name, e.g. ``"core.schedules"``; a theory package's name may stand
+        for its paper key (``"voronoi.fig3"`` is ``"paper002.fig3"``).
 
     Returns
     -------
@@ -906,7 +946,7 @@ def get_experiment(name: str) -> ExperimentSpec:
     >>> get_experiment("core.schedules").paper
     'core'
     """
-    check_text(name, "name")
+    name = canonical_name(name)
     discover()
     if name not in _EXPERIMENTS:
         raise ValueError(f"unknown experiment {name!r}; see `diffmem list`")

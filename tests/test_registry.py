@@ -325,3 +325,19 @@ def test_no_check_or_figure_cites_material_users_do_not_have():
         if pattern.search(f"{e.figure} {e.title} {e.run.__doc__ or ''}")
     ]
     assert not bad, f"cite the paper, not the notes: {bad}"
+
+
+def test_a_package_name_stands_for_its_paper_key():
+    from diffmem_theory.registry import canonical_name, get_experiment, list_checks
+
+    assert canonical_name("voronoi.fig3") == "paper002.fig3"
+    assert canonical_name("fisher") == "paper003"
+    assert canonical_name("core.schedules") == "core.schedules"
+    assert canonical_name("nosuch.fig1") == "nosuch.fig1"
+    assert get_experiment("voronoi.fig3") is get_experiment("paper002.fig3")
+    assert list_checks(paper="mixing") == list_checks(paper="paper001")
+    assert list_checks(names=["leakage"]) == list_checks(paper="004")
+    with pytest.raises(TypeError, match="name"):
+        canonical_name(3)
+    with pytest.raises(ValueError, match="unknown experiment"):
+        get_experiment("voronoi.fig99")

@@ -11,17 +11,13 @@ registered.
 
 from __future__ import annotations
 
-import importlib.util
-
 import numpy as np
 
+from diffmem_theory._optional import HAVE_NN
 from diffmem_theory.core.distributions import IsotropicGaussianMixture
 from diffmem_theory.core.schedules import VPExp
 from diffmem_theory.fisher.loss_gap import prop_4_1_sides
 from diffmem_theory.registry import Outcome, check
-
-#: whether the ``nn`` extra is installed (the check needs it)
-HAVE_NN = all(importlib.util.find_spec(m) is not None for m in ("jax", "equinox", "optax"))
 
 if HAVE_NN:
 
