@@ -68,7 +68,13 @@ from typing import Any
 import numpy as np
 from numpy.typing import ArrayLike
 
-from diffmem_theory._validation import as_rng, check_choice, check_int, check_scalar
+from diffmem_theory._validation import (
+    as_float_array,
+    as_rng,
+    check_choice,
+    check_int,
+    check_scalar,
+)
 
 __all__ = ["SCALES", "DataFileNotFoundError", "Dataset", "digits", "load", "read_idx", "split"]
 
@@ -118,6 +124,42 @@ class Dataset:
     source: str
     scale: str
     value_range: tuple[float, float] | None
+
+    def __post_init__(self) -> None:
+        # validated here too, so that a Dataset built by hand meets the same contract
+        x = as_float_array(self.x, "x", dtype=np.float64)
+        try:
+            shape = tuple(check_int(s, "image_shape entry", low=1) for s in self.image_shape)
+        except TypeError:
+            raise ValueError(
+                f"image_shape must be a tuple of positive ints, got {self.image_shape!r}"
+            ) from None
+        if x.ndim < 2 or x.shape[0] < 1 or x.shape[1:] not in (shape, (math.prod(shape),)):
+            raise ValueError(
+                f"x must be (N, {math.prod(shape)}) or (N, *{shape}) with N >= 1 for "
+                f"image_shape={shape}, got shape {x.shape}"
+            )
+        labels = self.labels
+        if labels is not None:
+            labels = np.asarray(labels)
+            if labels.shape != (x.shape[0],) or labels.dtype.kind not in "iu":
+                raise ValueError(
+                    f"labels must be None or {x.shape[0]} integers, got {labels.dtype} of shape "
+                    f"{labels.shape}"
+                )
+            labels = labels.astype(np.int64)
+        if not isinstance(self.source, str):
+            raise TypeError(f"source must be a str, got {type(self.source).__name__}")
+        check_choice(self.scale, "scale", SCALES)
+        value_range = None if self.value_range is None else _check_range(self.value_range)
+        if (value_range is None) != (self.scale == "none"):
+            raise ValueError(
+                f"value_range must be None exactly when scale='none', got "
+                f"scale={self.scale!r} and value_range={self.value_range!r}"
+            )
+        for name, value in (("x", x), ("image_shape", shape), ("labels", labels)):
+            object.__setattr__(self, name, value)
+        object.__setattr__(self, "value_range", value_range)
 
     def __len__(self) -> int:
         return int(self.x.shape[0])

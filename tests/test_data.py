@@ -457,5 +457,30 @@ def test_bad_options(tmp_path, kwargs, match):
         load(tmp_path / "a.npy", **kwargs)
 
 
+def test_dataset_built_by_hand_is_validated():
+    ds = Dataset(np.arange(6).reshape(2, 3), (3,), [1, 2], "mine", "none", None)
+    assert ds.x.dtype == np.float64 and ds.labels.dtype == np.int64 and ds.d == 3
+    ok = {"x": np.zeros((2, 4)), "image_shape": (2, 2), "labels": None, "source": "s"}
+    ok |= {"scale": "[0,1]", "value_range": (0, 1)}
+    assert Dataset(**ok).value_range == (0.0, 1.0)
+    bad = [
+        ({"x": np.array([[1 + 1j, 0, 0, 0]])}, ValueError, r"x must be a real"),
+        ({"x": np.array([[np.nan, 0, 0, 0]])}, ValueError, r"x must be finite"),
+        ({"x": np.zeros((2, 5))}, ValueError, r"x must be \(N, 4\).*shape \(2, 5\)"),
+        ({"x": np.zeros((0, 4))}, ValueError, r"N >= 1"),
+        ({"image_shape": 4}, ValueError, r"image_shape must be a tuple"),
+        ({"image_shape": (2, 0)}, ValueError, r"image_shape entry must be >= 1"),
+        ({"labels": [1.5, 2.0]}, ValueError, r"labels must be None or 2 integers"),
+        ({"labels": [1]}, ValueError, r"labels must be None or 2 integers"),
+        ({"source": 3}, TypeError, r"source must be a str"),
+        ({"scale": "0-1"}, ValueError, r"scale must be one of"),
+        ({"value_range": None}, ValueError, r"None exactly when scale='none'"),
+        ({"value_range": (1, 1)}, ValueError, r"lo < hi"),
+    ]
+    for change, error, match in bad:
+        with pytest.raises(error, match=match):
+            Dataset(**(ok | change))
+
+
 def test_module_exports():
     assert set(data.__all__) >= {"Dataset", "digits", "load", "read_idx", "split", "SCALES"}
