@@ -785,9 +785,9 @@ def split(data: Dataset | ArrayLike, held_out: float | int = 0.2, seed: Any = 0)
 
     ``perm = default_rng(seed).permutation(N)``; the first ``n_held`` indices of ``perm`` are
     held out, the rest train, each part kept in the original order. ``n_held`` is
-    ``round(held_out N)`` for a fraction, or ``held_out`` itself for an integer; both parts
-    must be non-empty. The same ``seed`` gives the same split; the two parts are disjoint and
-    together hold every sample once.
+    ``floor(held_out N + 1/2)`` for a fraction (rounded half up), or ``held_out`` itself for an
+    integer; both parts must be non-empty. The same ``seed`` gives the same split; the two parts
+    are disjoint and together hold every sample once.
 
     Parameters
     ----------
