@@ -13,9 +13,10 @@ This module holds the two sources of templates:
   drawn with 8 x 8 supersampling, a smooth seeded shading and jointly min-max normalized to
   [0, 1]; they stand in for FashionMNIST, which cannot be downloaded here;
 * :func:`load_fashion_mnist_templates`: the real FashionMNIST IDX files (gzipped or not) that a
-  user has on disk (:func:`read_idx`), resized 28 x 28 -> 15 x 15 by Pillow's bicubic filter
-  (:func:`resize_bicubic`, as the authors' code; Pillow is a dependency of matplotlib, hence
-  always installed) and jointly min-max normalized (:func:`minmax_normalize`).
+  user has on disk (:func:`diffmem_theory.data.read_idx`), resized 28 x 28 -> 15 x 15 by
+  Pillow's bicubic filter (:func:`resize_bicubic`, as the authors' code; Pillow is a dependency
+  of matplotlib, hence always installed) and jointly min-max normalized
+  (:func:`minmax_normalize`).
 
 The model that learns such templates and its trainer are in
 :mod:`diffmem_theory.crossover.template_model`.
@@ -27,7 +28,6 @@ The model that learns such templates and its trainer are in
 
 from __future__ import annotations
 
-import gzip
 import os
 from pathlib import Path
 from typing import Any
@@ -42,13 +42,13 @@ from diffmem_theory._validation import (
     check_choice,
     check_int,
 )
+from diffmem_theory.data import read_idx
 
 __all__ = [
     "GARMENTS",
     "generated_templates",
     "load_fashion_mnist_templates",
     "minmax_normalize",
-    "read_idx",
     "resize_bicubic",
 ]
 
@@ -307,78 +307,6 @@ def generated_templates(K: int, size: int = 15, seed: int = 0) -> np.ndarray:
 # FashionMNIST IDX files
 # ----------------------------------------------------------------------------------------------
 
-# IDX type codes (Y. LeCun's format): the third byte of the magic number
-_IDX_TYPES = {
-    0x08: np.dtype(">u1"),
-    0x09: np.dtype(">i1"),
-    0x0B: np.dtype(">i2"),
-    0x0C: np.dtype(">i4"),
-    0x0D: np.dtype(">f4"),
-    0x0E: np.dtype(">f8"),
-}
-
-
-def read_idx(path: str | os.PathLike) -> np.ndarray:
-    r"""Read an IDX file (MNIST / FashionMNIST format), gzipped or not, into a NumPy array.
-
-    Format: a 4-byte magic number ``0x00 0x00 <type> <ndim>`` (type ``0x08`` = unsigned byte,
-    ``0x09`` signed byte, ``0x0B`` int16, ``0x0C`` int32, ``0x0D`` float32, ``0x0E`` float64),
-    then ``ndim`` big-endian uint32 dimensions, then the data in big-endian C order. Gzip is
-    detected from the content (magic ``1f 8b``), not the file name. Images files of FashionMNIST
-    have magic ``0x00000803`` (``(n, 28, 28)`` uint8) and label files ``0x00000801``. Raises
-    ``ValueError`` on a bad magic number or a size that does not match the dimensions.
-
-    Parameters
-    ----------
-    path : str or os.PathLike
-        The IDX file, gzipped or not.
-
-    Returns
-    -------
-    ndarray
-        The array in native byte order.
-
-    See Also
-    --------
-    load_fashion_mnist_templates : reads FashionMNIST with it.
-
-    Examples
-    --------
-    >>> import tempfile, pathlib
-    >>> with tempfile.TemporaryDirectory() as d:
-    ...     f = pathlib.Path(d) / "x-idx1-ubyte"
-    ...     _ = f.write_bytes(bytes([0, 0, 8, 1, 0, 0, 0, 3, 7, 8, 9]))
-    ...     read_idx(f).tolist()
-    [7, 8, 9]
-    """
-    p = Path(path)
-    if not p.is_file():
-        raise ValueError(f"IDX file {str(p)!r} does not exist")
-    raw = p.read_bytes()
-    if raw[:2] == b"\x1f\x8b":
-        try:
-            raw = gzip.decompress(raw)
-        except (OSError, EOFError) as err:
-            raise ValueError(f"{str(p)!r} is a corrupt gzip file: {err}") from err
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_TYPES or raw[3] == 0:
-        raise ValueError(
-            f"{str(p)!r} is not an IDX file: bad magic number {raw[:4].hex() or '(empty)'} "
-            "(expected 0000TTNN with type TT in 08, 09, 0b, 0c, 0d, 0e and NN >= 1 dimensions)"
-        )
-    dtype, ndim = _IDX_TYPES[raw[2]], raw[3]
-    header = 4 + 4 * ndim
-    if len(raw) < header:
-        raise ValueError(f"{str(p)!r}: truncated IDX header ({len(raw)} < {header} bytes)")
-    dims = tuple(int(x) for x in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    count = int(np.prod(dims, dtype=np.int64))
-    if len(raw) - header != count * dtype.itemsize:
-        raise ValueError(
-            f"{str(p)!r}: the IDX dimensions {dims} need {count * dtype.itemsize} data bytes, "
-            f"the file has {len(raw) - header}"
-        )
-    arr = np.frombuffer(raw, dtype=dtype, count=count, offset=header).reshape(dims)
-    return arr.astype(dtype.newbyteorder("="))
-
 
 def _find(path: Path, stem: str) -> Path | None:
     for name in (stem, stem + ".gz"):
@@ -481,7 +409,7 @@ def load_fashion_mnist_templates(
     See Also
     --------
     generated_templates : procedural stand-ins.
-    read_idx : the IDX reader.
+    diffmem_theory.data.read_idx : the IDX reader.
 
     References
     ----------

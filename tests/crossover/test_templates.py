@@ -18,6 +18,7 @@ from diffmem_theory.core.schedules import VPTrig
 from diffmem_theory.core.training import TrainConfig
 from diffmem_theory.crossover import template_data as td
 from diffmem_theory.crossover import template_model as tm
+from diffmem_theory.data import read_idx
 from diffmem_theory.registry import get_experiment
 
 SCHED = VPTrig()
@@ -68,11 +69,11 @@ def fmnist(tmp_path):
 def test_read_idx_round_trip(fmnist, tmp_path):
     images, labels, plain, zipped = fmnist
     for folder, suffix in ((plain, ""), (zipped, ".gz")):
-        assert np.array_equal(td.read_idx(folder / f"train-images-idx3-ubyte{suffix}"), images)
-        assert np.array_equal(td.read_idx(folder / f"train-labels-idx1-ubyte{suffix}"), labels)
+        assert np.array_equal(read_idx(folder / f"train-images-idx3-ubyte{suffix}"), images)
+        assert np.array_equal(read_idx(folder / f"train-labels-idx1-ubyte{suffix}"), labels)
     floats = np.linspace(-1, 1, 12).reshape(3, 4)
     _write_idx(tmp_path / "f", floats, code=0x0E)
-    assert np.array_equal(td.read_idx(tmp_path / "f"), floats)
+    assert np.array_equal(read_idx(tmp_path / "f"), floats)
 
 
 def test_fashion_mnist_loader(fmnist):
@@ -115,22 +116,22 @@ def test_idx_bad_files(fmnist, tmp_path):
     bad = tmp_path / "bad"
     bad.write_bytes(b"\x00\x00\x07\x03" + b"\x00" * 20)
     with pytest.raises(ValueError, match="magic"):
-        td.read_idx(bad)
+        read_idx(bad)
     bad.write_bytes(b"")
     with pytest.raises(ValueError, match="magic"):
-        td.read_idx(bad)
+        read_idx(bad)
     raw = (plain / "train-images-idx3-ubyte").read_bytes()
     bad.write_bytes(raw[:-5])
     with pytest.raises(ValueError, match="data bytes"):
-        td.read_idx(bad)
+        read_idx(bad)
     bad.write_bytes(raw[:10])
     with pytest.raises(ValueError, match="truncated"):
-        td.read_idx(bad)
+        read_idx(bad)
     bad.write_bytes(gzip.compress(raw)[:-30])
     with pytest.raises(ValueError, match="gzip"):
-        td.read_idx(bad)
+        read_idx(bad)
     with pytest.raises(ValueError, match="does not exist"):
-        td.read_idx(tmp_path / "missing")
+        read_idx(tmp_path / "missing")
     with pytest.raises(ValueError, match="train-images"):
         td.load_fashion_mnist_templates(tmp_path, 3)
     other = tmp_path / "other"
