@@ -33,6 +33,7 @@ Examples
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import itertools
 import tempfile
@@ -45,9 +46,13 @@ import numpy as np
 from diffmem_theory import nn
 from diffmem_theory._validation import check_choice, check_int, check_scalar
 from diffmem_theory.core.dynamics import solve
+from diffmem_theory.core.metrics import memorization_fraction
 from diffmem_theory.voronoi.data import SCHEDULES, SEED1_DATA
 
-__all__ = ["LR", "OBJECTIVES", "SCHEDULE", "T_END", "network_samples", "train_snapshots"]
+__all__ = [
+    "FULL", "LR", "OBJECTIVES", "QUICK", "SCHEDULE", "TAUS", "T_END", "Sweep",
+    "network_samples", "sweep_fractions", "sweep_samples", "train_snapshots",
+]  # fmt: skip
 
 #: The schedule of the network experiments: linear VP, beta_min = 0.001, beta_max = 3, T = 1.
 SCHEDULE = SCHEDULES["VP"]
@@ -179,3 +184,237 @@ def network_samples(
         method="dopri5", rtol=rtol, atol=atol,
     )  # fmt: skip
     return np.asarray(traj.final)
+
+
+#: The radii of the fractions: ``tau = 0.1`` (paper 002, Sec. 5.3: Figs. 9, 11, 14 and 15 count
+#: the samples "inside a Euclidean ball of size tau = 10^{-1}") and ``1e-2`` (the radius of the
+#: analytic scores' Figs. 5 and 7).
+TAUS = (0.1, 1e-2)
+
+
+@dataclasses.dataclass(frozen=True)
+class Sweep:
+    r"""The settings of the network experiments of paper 002, Figs. 8-11 and 15.
+
+    One training run per objective at ``epoch_width`` gives the snapshots after each of
+    ``epochs`` (Figs. 8, 9 and 15 right); one run per width of ``widths`` trains
+    ``width_epochs`` epochs (Figs. 10, 11 and 15 left; the run at ``epoch_width`` is the epoch
+    run's snapshot when ``width_epochs`` is one of ``epochs``).
+
+    Parameters
+    ----------
+    epoch_width : int
+        Hidden width of the epoch sweep, ``>= 1``.
+    epochs : tuple of int
+        Strictly increasing epoch counts of the epoch sweep.
+    scatter_epochs : tuple of int
+        The epoch counts of Fig. 8's panels, each one of ``epochs``.
+    widths : tuple of int
+        Strictly increasing widths of the width sweep.
+    width_epochs : int
+        Epochs of the width sweep, ``>= 1``.
+    scatter_widths : tuple of int
+        The widths of Fig. 10's panels, each one of ``widths``.
+    n_samples : int, default 1000
+        Samples per network (paper 002: 1000).
+
+    Raises
+    ------
+    ValueError, TypeError
+        A setting out of range or of the wrong type, named.
+
+    Examples
+    --------
+    >>> Sweep(8, (20, 40), (40,), (4, 8), 40, (8,), n_samples=50).widths
+    (4, 8)
+    >>> Sweep(8, (20, 40), (30,), (4, 8), 40, (8,))
+    Traceback (most recent call last):
+    ...
+    ValueError: scatter_epochs must be a subset of epochs (20, 40), got (30,)
+    """
+
+    epoch_width: int
+    epochs: tuple[int, ...]
+    scatter_epochs: tuple[int, ...]
+    widths: tuple[int, ...]
+    width_epochs: int
+    scatter_widths: tuple[int, ...]
+    n_samples: int = 1000
+
+    def __post_init__(self) -> None:
+        check_int(self.epoch_width, "epoch_width", low=1)
+        check_int(self.width_epochs, "width_epochs", low=1)
+        check_int(self.n_samples, "n_samples", low=1)
+        for name in ("epochs", "widths"):
+            values = _increasing(getattr(self, name), name)
+            object.__setattr__(self, name, values)
+        for name, full in (("scatter_epochs", "epochs"), ("scatter_widths", "widths")):
+            values = _increasing(getattr(self, name), name)
+            if not set(values) <= set(getattr(self, full)):
+                raise ValueError(
+                    f"{name} must be a subset of {full} {getattr(self, full)}, got {values}"
+                )
+            object.__setattr__(self, name, values)
+
+
+def _increasing(values: Any, name: str) -> tuple[int, ...]:
+    if not isinstance(values, tuple) or not values:
+        raise TypeError(f"{name} must be a non-empty tuple of ints, got {values!r:.80}")
+    out = tuple(check_int(v, name, low=1) for v in values)
+    if any(b <= a for a, b in itertools.pairwise(out)):
+        raise ValueError(f"{name} must be strictly increasing, got {out}")
+    return out
+
+
+#: Full mode, paper 002's settings: width 256 up to 3e5 epochs (Figs. 8, 9, 15 right; Fig. 8
+#: shows 5e3, 3e4, 3e5) and widths 8-512 at 2e5 epochs (Figs. 10, 11, 15 left; Fig. 10 shows
+#: 8, 32, 128). The paper does not print the grid of Figs. 9, 11 and 15; these are ours.
+FULL = Sweep(
+    epoch_width=256,
+    epochs=(1000, 2000, 5000, 10_000, 30_000, 100_000, 200_000, 300_000),
+    scatter_epochs=(5000, 30_000, 300_000),
+    widths=(8, 16, 32, 64, 128, 256, 512),
+    width_epochs=200_000,
+    scatter_widths=(8, 32, 128),
+)
+#: Quick mode: the paper's networks, learning rate and EMA, trained at most 3e4 epochs.
+QUICK = Sweep(
+    epoch_width=256,
+    epochs=(2000, 5000, 10_000, 30_000),
+    scatter_epochs=(5000, 10_000, 30_000),
+    widths=(8, 32, 128, 256),
+    width_epochs=30_000,
+    scatter_widths=(8, 32, 128),
+)
+
+
+def sweep_samples(
+    width: int, epochs: int, *, objective: str = "J", seed: int = 0, sweep: Sweep = QUICK
+) -> np.ndarray:
+    r"""``sweep.n_samples`` reverse-ODE samples of the network of one point of a sweep.
+
+    The network of hidden width ``width`` trained ``epochs`` epochs on ``objective``
+    (:func:`train_snapshots` with ``seed``; the snapshot of the epoch run of ``sweep`` when
+    ``width`` is its ``epoch_width`` and ``epochs`` one of its ``epochs``, so the two sweeps
+    share that run), sampled by :func:`network_samples` with ``seed`` (the same ``x_T`` for
+    every network of a sweep). Cached in-process.
+
+    Parameters
+    ----------
+    width : int
+        One of ``sweep.widths`` (at ``sweep.width_epochs``) or ``sweep.epoch_width``.
+    epochs : int
+        ``sweep.width_epochs``, or one of ``sweep.epochs`` at ``sweep.epoch_width``.
+    objective : {"J", "I"}, default "J"
+        J_0^N or I_0^N (paper 002, Sec. 5.3).
+    seed : int, default 0
+    sweep : Sweep, default QUICK
+
+    Returns
+    -------
+    (n_samples, 2) ndarray
+        Read-only.
+
+    Raises
+    ------
+    ValueError
+        ``(width, epochs)`` not a point of ``sweep``, or bad settings, named.
+
+    Examples
+    --------
+    >>> tiny = Sweep(8, (20, 40), (40,), (4, 8), 40, (8,), n_samples=50)
+    >>> sweep_samples(8, 40, sweep=tiny).shape
+    (50, 2)
+    """
+    if not isinstance(sweep, Sweep):
+        raise TypeError(f"sweep must be a Sweep, got {type(sweep).__name__}")
+    width = check_int(width, "width", low=1)
+    epochs = check_int(epochs, "epochs", low=1)
+    check_choice(objective, "objective", tuple(OBJECTIVES))
+    seed = check_int(seed, "seed", low=0)
+    on_epoch_run = width == sweep.epoch_width and epochs in sweep.epochs
+    if not on_epoch_run and not (width in sweep.widths and epochs == sweep.width_epochs):
+        raise ValueError(
+            f"(width, epochs) = ({width}, {epochs}) is not a point of the sweep: widths "
+            f"{sweep.widths} at {sweep.width_epochs} epochs or width {sweep.epoch_width} at "
+            f"epochs {sweep.epochs}"
+        )
+    return _sweep_samples(width, epochs, objective, seed, sweep)
+
+
+@functools.lru_cache(maxsize=256)
+def _sweep_samples(width: int, epochs: int, objective: str, seed: int, sweep: Sweep) -> np.ndarray:
+    if width == sweep.epoch_width and epochs in sweep.epochs:
+        nets = train_snapshots(width, sweep.epochs, objective=objective, seed=seed)
+        net = nets[sweep.epochs.index(epochs)]
+    else:
+        (net,) = train_snapshots(width, (epochs,), objective=objective, seed=seed)
+    x = network_samples(net, sweep.n_samples, seed=seed)
+    x.setflags(write=False)
+    return x
+
+
+def sweep_fractions(
+    over: str, *, objective: str = "J", seed: int = 0, sweep: Sweep = QUICK
+) -> dict[str, Any]:
+    r"""Fractions of samples within ``tau`` of the 20 points along the epoch or the width sweep.
+
+    ``fraction[k, i] = mean_j 1{min_n |x_j - x_0^n| < TAUS[k]}`` over the ``n_samples``
+    samples of :func:`sweep_samples` at the ``i``-th point of the sweep (paper 002, Sec. 5.3,
+    Figs. 9, 11 and 15), with its binomial standard error ``sqrt(p (1 - p) / n)``.
+
+    Parameters
+    ----------
+    over : {"epochs", "widths"}
+        The epoch sweep (width ``sweep.epoch_width``) or the width sweep (``width_epochs``).
+    objective : {"J", "I"}, default "J"
+    seed : int, default 0
+    sweep : Sweep, default QUICK
+
+    Returns
+    -------
+    dict
+        ``over``, ``objective``, ``x`` (the epoch counts or widths), ``params`` (paper 002's
+        parameter counts of the widths), ``taus`` (:data:`TAUS`), ``fraction`` and ``se``
+        (``(len(TAUS), len(x))``), ``n``.
+
+    Examples
+    --------
+    >>> tiny = Sweep(8, (20, 40), (40,), (4, 8), 40, (8,), n_samples=50)
+    >>> r = sweep_fractions("widths", sweep=tiny)
+    >>> r["x"].tolist(), r["params"].tolist(), r["fraction"].shape
+    ([4, 8], [196, 508], (2, 2))
+    """
+    check_choice(over, "over", ("epochs", "widths"))
+    if not isinstance(sweep, Sweep):
+        raise TypeError(f"sweep must be a Sweep, got {type(sweep).__name__}")
+    if over == "epochs":
+        points = [(sweep.epoch_width, e) for e in sweep.epochs]
+        x = np.array(sweep.epochs)
+    else:
+        points = [(w, sweep.width_epochs) for w in sweep.widths]
+        x = np.array(sweep.widths)
+    frac = np.array(
+        [
+            [
+                memorization_fraction(
+                    sweep_samples(w, e, objective=objective, seed=seed, sweep=sweep),
+                    SEED1_DATA,
+                    tau,
+                )
+                for w, e in points
+            ]
+            for tau in TAUS
+        ]
+    )
+    n = sweep.n_samples
+    return {
+        "over": over,
+        "objective": objective,
+        "x": x,
+        "params": np.array([nn.paper_002_parameter_count(w) for w, _ in points]),
+        "taus": TAUS,
+        "fraction": frac,
+        "se": np.sqrt(frac * (1.0 - frac) / n),
+        "n": n,
+    }

@@ -1,0 +1,124 @@
+r"""Paper 002's network trends (Sec. 5.3, Figs. 9, 11, 15), registered with the ``nn`` extra.
+
+Baptista et al. (paper 002), Sec. 5.3 train a ReLU MLP score network on the 20 points and count
+the fraction of 1000 reverse-ODE samples within ``tau = 0.1`` of a training point. They print
+no numbers for Figs. 9, 11 and 15, only trends, which these checks hold to our runs
+(:func:`~diffmem_theory.voronoi.networks.sweep_fractions`):
+
+* ``paper002.nn_epochs_trend``: the fraction rises with the number of epochs (width 256;
+  Fig. 9);
+* ``paper002.nn_width_trend``: the fraction rises with the width (Fig. 11);
+* ``paper002.nn_i_vs_j``: I_0^N memorizes at least as much as J_0^N at every width and epoch
+  count, and more somewhere (Fig. 15).
+
+"Beyond Monte Carlo error": a fraction ``p`` of ``n`` samples has the binomial standard error
+``se = max(sqrt(p (1 - p) / n), 1 / n)``; a series rises when its last value exceeds its first
+by more than ``Z = 3`` combined standard errors and no step falls by more than ``Z``; one
+series dominates another when it is nowhere below it by more than ``Z`` combined standard
+errors and somewhere above it by more than ``Z``. The networks of a sweep share their
+initial samples ``x_T``, so the differences are, if anything, less noisy than the independent
+errors assumed here.
+
+Quick mode (the default of ``diffmem reproduce --quick``) trains at most 3e4 epochs
+(:data:`~diffmem_theory.voronoi.networks.QUICK`), full mode the paper's 2e5 and 3e5
+(:data:`~diffmem_theory.voronoi.networks.FULL`); the runs are shared with the figures
+``paper002.fig8``-``fig11`` and ``fig15`` of the same process. Without JAX, Equinox and Optax
+(``pip install "diffmem-theory[nn]"``) the checks are not registered.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from diffmem_theory._optional import HAVE_NN
+from diffmem_theory.registry import Outcome, check
+
+#: Standard errors a trend must clear.
+Z = 3.0
+
+
+def binomial_se(p: np.ndarray, n: int) -> np.ndarray:
+    """``max(sqrt(p (1 - p) / n), 1 / n)``: the standard error of fractions of ``n`` samples."""
+    p = np.asarray(p, dtype=float)
+    return np.maximum(np.sqrt(p * (1.0 - p) / n), 1.0 / n)
+
+
+def rising(p: np.ndarray, n: int, labels: list[str]) -> Outcome:
+    """Outcome of "the fractions ``p`` (of ``n`` samples each) rise along the sweep".
+
+    Value: the rise from the first to the last point in combined standard errors (passes
+    above ``Z``, and when no step falls by more than ``Z``).
+    """
+    p = np.asarray(p, dtype=float)
+    se = binomial_se(p, n)
+    rise = float((p[-1] - p[0]) / np.hypot(se[0], se[-1]))
+    falls = (p[:-1] - p[1:]) / np.hypot(se[:-1], se[1:])
+    worst = int(np.argmax(falls))
+    passed = rise > Z and falls[worst] <= Z
+    series = ", ".join(f"{lab}: {v:.3f}" for lab, v in zip(labels, p, strict=True))
+    note = (
+        f"fractions {series}; rise {rise:.1f} SE; largest fall {max(falls[worst], 0.0):.1f} SE "
+        f"({labels[worst]} -> {labels[worst + 1]})"
+    )
+    return Outcome(rise, Z, None, passed, note)
+
+
+def dominates(p_hi: np.ndarray, p_lo: np.ndarray, n: int, labels: list[str]) -> Outcome:
+    """Outcome of "``p_hi >= p_lo`` everywhere within ``Z`` SE and ``>`` beyond ``Z`` somewhere".
+
+    Value: the largest excess ``(p_hi - p_lo) / se`` (passes above ``Z``, and when the smallest
+    is ``>= -Z``).
+    """
+    p_hi, p_lo = np.asarray(p_hi, dtype=float), np.asarray(p_lo, dtype=float)
+    z = (p_hi - p_lo) / np.hypot(binomial_se(p_hi, n), binomial_se(p_lo, n))
+    lo, hi = int(np.argmin(z)), int(np.argmax(z))
+    passed = z[hi] > Z and z[lo] >= -Z
+    note = (
+        f"largest excess {z[hi]:.1f} SE at {labels[hi]} ({p_hi[hi]:.3f} vs {p_lo[hi]:.3f}); "
+        f"smallest {z[lo]:.1f} SE at {labels[lo]} ({p_hi[lo]:.3f} vs {p_lo[lo]:.3f}); "
+        f"above beyond {Z:g} SE at {int(np.sum(z > Z))} of {z.size} points"
+    )
+    return Outcome(float(z[hi]), Z, None, passed, note)
+
+
+if HAVE_NN:
+    from diffmem_theory.voronoi.networks import FULL, QUICK, TAUS, sweep_fractions
+
+    def _fractions(over: str, objective: str, seed: int, quick: bool) -> tuple:
+        r = sweep_fractions(over, objective=objective, seed=seed, sweep=QUICK if quick else FULL)
+        unit = " epochs" if over == "epochs" else ""
+        prefix = "" if over == "epochs" else "width "
+        labels = [f"{prefix}{x}{unit}" for x in r["x"]]
+        return r["fraction"][TAUS.index(0.1)], r["n"], labels
+
+    @check("paper002.nn_epochs_trend", equation="Baptista et al., Sec. 5.3, Figs. 8-9")
+    def nn_epochs_trend(seed: int = 0, quick: bool = True) -> Outcome:
+        """The fraction of samples within 0.1 of the data rises with the epochs (width 256).
+
+        J_0^N, 1000 samples per snapshot; quick: 2e3-3e4 epochs, full: 1e3-3e5.
+        """
+        return rising(*_fractions("epochs", "J", seed, quick))
+
+    @check("paper002.nn_width_trend", equation="Baptista et al., Sec. 5.3, Figs. 10-11")
+    def nn_width_trend(seed: int = 0, quick: bool = True) -> Outcome:
+        """The fraction of samples within 0.1 of the data rises with the network's width.
+
+        J_0^N, 1000 samples per width; quick: widths 8-256 at 3e4 epochs, full: 8-512 at 2e5.
+        """
+        return rising(*_fractions("widths", "J", seed, quick))
+
+    @check("paper002.nn_i_vs_j", equation="Baptista et al., Sec. 5.3, Fig. 15")
+    def nn_i_vs_j(seed: int = 0, quick: bool = True) -> Outcome:
+        """I_0^N gives at least the fraction J_0^N gives at every width and epoch count.
+
+        Both sweeps (widths and epochs), 1000 samples per network, tau = 0.1; passes when I_0^N
+        is nowhere below J_0^N by more than 3 SE and somewhere above it by more than 3 SE.
+        """
+        p_i, p_j, labels = [], [], []
+        for over in ("widths", "epochs"):
+            fi, n, lab = _fractions(over, "I", seed, quick)
+            fj, _, _ = _fractions(over, "J", seed, quick)
+            p_i.append(fi)
+            p_j.append(fj)
+            labels += lab
+        return dominates(np.concatenate(p_i), np.concatenate(p_j), n, labels)
