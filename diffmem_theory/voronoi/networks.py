@@ -17,6 +17,11 @@ layers of one width, fixed Fourier time features), trained by :func:`~diffmem_th
 :func:`train_snapshots` trains once and returns the EMA network after each of several epoch
 counts (a run resumed from its checkpoint is bit-identical to an uninterrupted one); it is
 cached in-process, so a check and a figure of one ``diffmem reproduce`` share their runs.
+:class:`Sweep` holds the settings of Figs. 8-11 and 15 (an epoch sweep at one width and a
+width sweep at one training length; :data:`FULL` the paper's, :data:`QUICK` a shorter one),
+:func:`sweep_samples` the cached samples of one of their networks and :func:`sweep_fractions`
+the fractions of samples within ``tau`` of the data along a sweep (paper 002 counts those
+within ``tau = 0.1``).
 Times are drawn from ``[1e-3, 1]`` (:func:`~diffmem_theory.nn.losses.sample_times`: the
 lower cut keeps ``1/sigma`` finite in I_0^N), a deviation from the code's ``U[0, 1]`` that
 changes the objective by the weight of an interval of length 1e-3.
@@ -277,10 +282,11 @@ FULL = Sweep(
     width_epochs=200_000,
     scatter_widths=(8, 32, 128),
 )
-#: Quick mode: the paper's networks, learning rate and EMA, trained at most 3e4 epochs.
+#: Quick mode: the paper's networks, learning rate and EMA, trained at most 3e4 epochs (in
+#: multiples of the 5000-epoch chunks of :func:`train_snapshots`: one compilation per network).
 QUICK = Sweep(
     epoch_width=256,
-    epochs=(2000, 5000, 10_000, 30_000),
+    epochs=(5000, 10_000, 20_000, 30_000),
     scatter_epochs=(5000, 10_000, 30_000),
     widths=(8, 32, 128, 256),
     width_epochs=30_000,

@@ -45,6 +45,16 @@ def test_tiny_sweep_shapes_counts_and_sharing(tiny_fig15):
     )
 
 
+def test_checks_run_on_the_tiny_sweep(tiny_fig15, monkeypatch):
+    """The registered checks through the tiny sweep's (cached) runs: an outcome, not an error."""
+    monkeypatch.setattr(checks, "QUICK", TINY)
+    for name in CHECKS:
+        result = get_check(name).run(seed=0, quick=True)
+        assert result.status in ("pass", "fail"), result.note
+    note = get_check("paper002.nn_i_vs_j").run(seed=0).note
+    assert note.endswith("of 3 points")  # widths 4, 8 and 20 epochs: the shared point once
+
+
 def test_tiny_figures_draw(tiny_fig15):
     figs._plot_fig15(tiny_fig15)
     figs._plot_fractions(figs.fractions("epochs", ("J",), 0, TINY))

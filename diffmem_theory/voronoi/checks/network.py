@@ -85,19 +85,23 @@ if HAVE_NN:
     from diffmem_theory.voronoi.networks import FULL, QUICK, TAUS, sweep_fractions
 
     def _fractions(over: str, objective: str, seed: int, quick: bool) -> tuple:
-        r = sweep_fractions(over, objective=objective, seed=seed, sweep=QUICK if quick else FULL)
-        unit = " epochs" if over == "epochs" else ""
-        prefix = "" if over == "epochs" else "width "
-        labels = [f"{prefix}{x}{unit}" for x in r["x"]]
-        return r["fraction"][TAUS.index(0.1)], r["n"], labels
+        """Fractions within 0.1 along a sweep, ``n`` and the sweep's (width, epochs) points."""
+        sweep = QUICK if quick else FULL
+        r = sweep_fractions(over, objective=objective, seed=seed, sweep=sweep)
+        if over == "epochs":
+            points = [(sweep.epoch_width, int(e)) for e in r["x"]]
+        else:
+            points = [(int(w), sweep.width_epochs) for w in r["x"]]
+        return r["fraction"][TAUS.index(0.1)], r["n"], points
 
     @check("paper002.nn_epochs_trend", equation="Baptista et al., Sec. 5.3, Figs. 8-9")
     def nn_epochs_trend(seed: int = 0, quick: bool = True) -> Outcome:
         """The fraction of samples within 0.1 of the data rises with the epochs (width 256).
 
-        J_0^N, 1000 samples per snapshot; quick: 2e3-3e4 epochs, full: 1e3-3e5.
+        J_0^N, 1000 samples per snapshot; quick: 5e3-3e4 epochs, full: 1e3-3e5.
         """
-        return rising(*_fractions("epochs", "J", seed, quick))
+        p, n, points = _fractions("epochs", "J", seed, quick)
+        return rising(p, n, [f"{e} epochs" for _, e in points])
 
     @check("paper002.nn_width_trend", equation="Baptista et al., Sec. 5.3, Figs. 10-11")
     def nn_width_trend(seed: int = 0, quick: bool = True) -> Outcome:
@@ -105,7 +109,8 @@ if HAVE_NN:
 
         J_0^N, 1000 samples per width; quick: widths 8-256 at 3e4 epochs, full: 8-512 at 2e5.
         """
-        return rising(*_fractions("widths", "J", seed, quick))
+        p, n, points = _fractions("widths", "J", seed, quick)
+        return rising(p, n, [f"width {w}" for w, _ in points])
 
     @check("paper002.nn_i_vs_j", equation="Baptista et al., Sec. 5.3, Fig. 15")
     def nn_i_vs_j(seed: int = 0, quick: bool = True) -> Outcome:
@@ -114,11 +119,11 @@ if HAVE_NN:
         Both sweeps (widths and epochs), 1000 samples per network, tau = 0.1; passes when I_0^N
         is nowhere below J_0^N by more than 3 SE and somewhere above it by more than 3 SE.
         """
-        p_i, p_j, labels = [], [], []
+        p_i, p_j = {}, {}  # keyed by (width, epochs): the sweeps share a point
         for over in ("widths", "epochs"):
-            fi, n, lab = _fractions(over, "I", seed, quick)
+            fi, n, points = _fractions(over, "I", seed, quick)
             fj, _, _ = _fractions(over, "J", seed, quick)
-            p_i.append(fi)
-            p_j.append(fj)
-            labels += lab
-        return dominates(np.concatenate(p_i), np.concatenate(p_j), n, labels)
+            p_i.update(zip(points, fi, strict=True))
+            p_j.update(zip(points, fj, strict=True))
+        labels = [f"width {w}, {e} epochs" for w, e in p_i]
+        return dominates(np.array(list(p_i.values())), np.array(list(p_j.values())), n, labels)
