@@ -24,7 +24,7 @@ FIGURES = ("fig8", "fig9", "fig10", "fig11", "fig15")
 
 @pytest.fixture(scope="module")
 def tiny_fig15():
-    return figs.fig15(0, TINY)
+    return figs._fig15(0, TINY)
 
 
 def test_tiny_sweep_shapes_counts_and_sharing(tiny_fig15):
@@ -57,12 +57,12 @@ def test_checks_run_on_the_tiny_sweep(tiny_fig15, monkeypatch):
 
 def test_tiny_figures_draw(tiny_fig15):
     figs._plot_fig15(tiny_fig15)
-    figs._plot_fractions(figs.fractions("epochs", ("J",), 0, TINY))
+    figs._plot_fractions(figs._fractions("epochs", ("J",), 0, TINY))
     for over in ("epochs", "widths"):
-        r = figs.scatter(over, 0, TINY)
+        r = figs._scatter(over, 0, TINY)
         assert r["samples"].shape == (2, 50, 2) and r["fraction"].shape == (2,)
         figs._plot_scatter(r)
-    assert figs.scatter("widths", 0, TINY)["labels"][1] == "width 8 (508 par.)"
+    assert figs._scatter("widths", 0, TINY)["labels"][1] == "width 8 (508 par.)"
 
 
 def test_paper_settings():

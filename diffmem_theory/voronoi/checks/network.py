@@ -38,7 +38,24 @@ Z = 3.0
 
 
 def binomial_se(p: np.ndarray, n: int) -> np.ndarray:
-    """``max(sqrt(p (1 - p) / n), 1 / n)``: the standard error of fractions of ``n`` samples."""
+    """``max(sqrt(p (1 - p) / n), 1 / n)``: the standard error of fractions of ``n`` samples.
+
+    Parameters
+    ----------
+    p : array_like
+        Fractions in ``[0, 1]``.
+    n : int
+        Samples behind each fraction.
+
+    Returns
+    -------
+    ndarray
+
+    Examples
+    --------
+    >>> binomial_se([0.0, 0.5], 100).tolist()
+    [0.01, 0.05]
+    """
     p = np.asarray(p, dtype=float)
     return np.maximum(np.sqrt(p * (1.0 - p) / n), 1.0 / n)
 
@@ -48,6 +65,26 @@ def rising(p: np.ndarray, n: int, labels: list[str]) -> Outcome:
 
     Value: the rise from the first to the last point in combined standard errors (passes
     above ``Z``, and when no step falls by more than ``Z``).
+
+    Parameters
+    ----------
+    p : array_like
+        The fractions along the sweep.
+    n : int
+        Samples behind each fraction.
+    labels : list of str
+        The sweep's points, for the note.
+
+    Returns
+    -------
+    Outcome
+
+    Examples
+    --------
+    >>> rising([0.02, 0.05, 0.3], 1000, ["a", "b", "c"]).passed
+    True
+    >>> rising([0.3, 0.05, 0.02], 1000, ["a", "b", "c"]).passed
+    False
     """
     p = np.asarray(p, dtype=float)
     se = binomial_se(p, n)
@@ -68,6 +105,26 @@ def dominates(p_hi: np.ndarray, p_lo: np.ndarray, n: int, labels: list[str]) -> 
 
     Value: the largest excess ``(p_hi - p_lo) / se`` (passes above ``Z``, and when the smallest
     is ``>= -Z``).
+
+    Parameters
+    ----------
+    p_hi, p_lo : array_like
+        The fractions of the two series at the same points.
+    n : int
+        Samples behind each fraction.
+    labels : list of str
+        The points, for the note.
+
+    Returns
+    -------
+    Outcome
+
+    Examples
+    --------
+    >>> dominates([0.1, 0.5], [0.1, 0.3], 1000, ["a", "b"]).passed
+    True
+    >>> dominates([0.1, 0.3], [0.1, 0.5], 1000, ["a", "b"]).passed
+    False
     """
     p_hi, p_lo = np.asarray(p_hi, dtype=float), np.asarray(p_lo, dtype=float)
     z = (p_hi - p_lo) / np.hypot(binomial_se(p_hi, n), binomial_se(p_lo, n))

@@ -119,7 +119,7 @@ if HAVE_NN:
     def _sweep(quick: bool) -> Sweep:
         return QUICK if quick else FULL
 
-    def scatter(over: str, seed: int, sweep: Sweep) -> dict[str, Any]:
+    def _scatter(over: str, seed: int, sweep: Sweep) -> dict[str, Any]:
         """The first 400 of the samples of Fig. 8's (``over="epochs"``) or Fig. 10's networks."""
         if over == "epochs":
             points = [(sweep.epoch_width, e) for e in sweep.scatter_epochs]
@@ -138,7 +138,7 @@ if HAVE_NN:
             "fraction": np.array([memorization_fraction(x, SEED1_DATA, 0.1) for x in xs]),
         }
 
-    def fractions(over: str, objectives: tuple[str, ...], seed: int, sweep: Sweep) -> dict:
+    def _fractions(over: str, objectives: tuple[str, ...], seed: int, sweep: Sweep) -> dict:
         """The fractions of :func:`sweep_fractions` for each objective, keyed by it."""
         out: dict[str, Any] = {
             obj: sweep_fractions(over, objective=obj, seed=seed, sweep=sweep) for obj in objectives
@@ -146,11 +146,11 @@ if HAVE_NN:
         out["n"] = sweep.n_samples
         return out
 
-    def fig15(seed: int, sweep: Sweep) -> dict[str, Any]:
+    def _fig15(seed: int, sweep: Sweep) -> dict[str, Any]:
         """Fig. 15's two panels: J_0^N and I_0^N along the width and the epoch sweeps."""
         return {
-            "widths": fractions("widths", ("J", "I"), seed, sweep),
-            "epochs": fractions("epochs", ("J", "I"), seed, sweep),
+            "widths": _fractions("widths", ("J", "I"), seed, sweep),
+            "epochs": _fractions("epochs", ("J", "I"), seed, sweep),
             "width_epochs": sweep.width_epochs,
             "epoch_width": sweep.epoch_width,
         }
@@ -163,7 +163,7 @@ if HAVE_NN:
     )
     def run_fig8(quick: bool = True, seed: int = 0) -> dict[str, Any]:
         """400 samples after 5e3, 3e4, 3e5 epochs (quick: 5e3, 1e4, 3e4)."""
-        return scatter("epochs", seed, _sweep(quick))
+        return _scatter("epochs", seed, _sweep(quick))
 
     @experiment(
         "paper002.fig9",
@@ -173,7 +173,7 @@ if HAVE_NN:
     )
     def run_fig9(quick: bool = True, seed: int = 0) -> dict[str, Any]:
         """Fractions within 0.1 and 1e-2 after each number of epochs (one training run)."""
-        return fractions("epochs", ("J",), seed, _sweep(quick))
+        return _fractions("epochs", ("J",), seed, _sweep(quick))
 
     @experiment(
         "paper002.fig10",
@@ -183,7 +183,7 @@ if HAVE_NN:
     )
     def run_fig10(quick: bool = True, seed: int = 0) -> dict[str, Any]:
         """400 samples for widths 8, 32, 128 after 2e5 epochs (quick: 3e4)."""
-        return scatter("widths", seed, _sweep(quick))
+        return _scatter("widths", seed, _sweep(quick))
 
     @experiment(
         "paper002.fig11",
@@ -193,7 +193,7 @@ if HAVE_NN:
     )
     def run_fig11(quick: bool = True, seed: int = 0) -> dict[str, Any]:
         """Fractions within 0.1 and 1e-2 for widths 8-512 after 2e5 epochs (quick: 8-256, 3e4)."""
-        return fractions("widths", ("J",), seed, _sweep(quick))
+        return _fractions("widths", ("J",), seed, _sweep(quick))
 
     @experiment(
         "paper002.fig15",
@@ -203,4 +203,4 @@ if HAVE_NN:
     )
     def run_fig15(quick: bool = True, seed: int = 0) -> dict[str, Any]:
         """Fractions within 0.1 for both objectives along both sweeps."""
-        return fig15(seed, _sweep(quick))
+        return _fig15(seed, _sweep(quick))
