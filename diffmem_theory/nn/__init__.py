@@ -7,7 +7,8 @@
   (eq. (6)), paper 003's (3.1), paper 002's J_0^N, I_0^N and Tikhonov objectives, weight decay;
 * :mod:`~diffmem_theory.nn.training`: Adam with EMA in ``lax.scan`` chunks, seeded and
   resumable;
-* :func:`as_denoiser`: a trained network as a ``core`` denoiser (samplers, losses, metrics).
+* :func:`as_denoiser`: a trained network as a ``core`` denoiser (samplers, losses, metrics);
+* :func:`save`, :func:`load`: a network in one file with its architecture.
 
 >>> import jax
 >>> import numpy as np
@@ -40,6 +41,7 @@ from diffmem_theory.nn.models import (
     paper_002_parameter_count,
     parameter_count,
 )
+from diffmem_theory.nn.serialization import load, save
 from diffmem_theory.nn.training import TrainResult, load_checkpoint, train
 
 __all__ = [
@@ -52,6 +54,7 @@ __all__ = [
     "dsm_per_example",
     "i_0_n",
     "j_0_n",
+    "load",
     "load_checkpoint",
     "make_batch",
     "mlp",
@@ -60,6 +63,7 @@ __all__ = [
     "paper_002_parameter_count",
     "parameter_count",
     "sample_times",
+    "save",
     "time_range",
     "train",
     "weight_decay",
