@@ -146,8 +146,8 @@ def section(
     -------
     Section
         Key ``"voronoi"``; figure ``"commit_time"``: the fraction of empirical trajectories
-        committed to their final training point over ``t`` beside ``t_M``, and where the
-        trajectories and samples end.
+        committed to their final training point over ``t`` beside ``t_M``, and the fractions
+        of trajectories and samples that end on a training point.
 
     Examples
     --------
@@ -173,6 +173,11 @@ def section(
     paired = inputs.x_T is not None
     if paired:
         x_T = inputs.x_T
+        if x_T.shape != samples.shape:
+            raise ValueError(
+                f"inputs.x_T must have the shape {samples.shape} of the samples it was "
+                f"integrated into, got {x_T.shape}"
+            )
         noise = f"the model's own initial noise x_T at t = {grid[0]:.4g}"
     else:
         sigma0 = float(schedule.sigma(grid[0]))
@@ -281,11 +286,10 @@ def section(
     ax.set_ylabel("fraction of empirical trajectories")
     ax.legend()
     ax = axes[1]
-    kinds = ("data", "boundary", "neither")
-    pos = np.arange(len(kinds))
-    ax.bar(pos - 0.2, [np.mean(emp.kind == k) for k in kinds], 0.4, label="empirical score")
-    ax.bar(pos + 0.2, [np.mean(mod.kind == k) for k in kinds], 0.4, label=inputs.label)
-    ax.set_xticks(pos, ["training point", "Voronoi boundary", "neither"])
+    pos = np.arange(2)
+    for shift, on, label in ((-0.2, on_emp, "empirical score"), (0.2, on_mod, inputs.label)):
+        ax.bar(pos + shift, [on, 1.0 - on], 0.4, label=label)
+    ax.set_xticks(pos, [r"on a training point (within $\tau$)", "elsewhere"])
     ax.set_ylabel("fraction of end points")
     ax.legend()
 

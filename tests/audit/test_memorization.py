@@ -8,6 +8,7 @@ from diffmem_theory.audit.memorization import nearest_neighbour_scale, resolve_t
 from diffmem_theory.core.denoisers import as_denoiser
 from diffmem_theory.core.distributions import EmpiricalDistribution, IsotropicGaussianMixture
 from diffmem_theory.core.dynamics import solve
+from diffmem_theory.core.metrics import memorization_fraction, memorization_ratio
 from diffmem_theory.core.schedules import VPTrig
 
 SCHED = VPTrig()
@@ -104,3 +105,18 @@ def test_bad_options_name_themselves(option, value):
     inputs = AuditInputs(train, None, model, "m", SCHED, train, None, None, np.ones(1), 1, 0)
     with pytest.raises(ValueError, match=option):
         section(inputs, **{option: value})
+
+
+def test_fractions_follow_the_rules_of_the_core_metrics(data):
+    # one nearest-neighbour search serves both criteria: the same numbers as core.metrics
+    train, held = data
+    rng = np.random.default_rng(3)
+    samples = np.concatenate([train[:30] + 0.05 * rng.standard_normal((30, 8)), held[:30]])
+    model = as_denoiser(MIX, SCHED)
+    inputs = AuditInputs(train, held, model, "m", SCHED, samples, None, None, np.ones(1), 1, 0)
+    for c, tau in ((1 / 9, 0.3), (0.5, 1.0)):
+        sec = section(inputs, c=c, tau=tau)
+        assert sec.value("fraction memorized (1/3 rule)").value == memorization_ratio(
+            samples, train, c
+        )
+        assert sec.value("fraction within tau").value == memorization_fraction(samples, train, tau)

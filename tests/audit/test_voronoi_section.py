@@ -95,3 +95,10 @@ def test_bad_options_name_themselves(train):
     for option, value in (("n_trajectories", 0), ("tau", 0.0), ("n_steps", 0)):
         with pytest.raises(ValueError, match=option):
             section(inputs, **{option: value})
+
+
+def test_noise_of_another_shape_than_the_samples_is_refused(train):
+    inputs = _inputs(EmpiricalDistribution(train), train, B=4)
+    bad = AuditInputs(**{**inputs.__dict__, "x_T": inputs.x_T[:3]})
+    with pytest.raises(ValueError, match="x_T"):
+        section(bad)
