@@ -233,6 +233,11 @@ def section(
     n_points = check_int(n_points, "n_points", low=1)
     bins = check_int(bins, "bins", low=1, high=10_000)
     train, samples, held = inputs.train, inputs.samples, inputs.held_out
+    if train.shape[0] < 2:
+        raise ValueError(
+            f"inputs.train must hold at least 2 points (Def. 2.2 compares the nearest with the "
+            f"second nearest), got shape {train.shape}"
+        )
     tau, how = resolve_tau(train, tau, tau_rel=tau_rel, n_points=n_points, seed=inputs.seed)
     B = samples.shape[0]
 

@@ -244,7 +244,7 @@ def section(inputs: AuditInputs, *, n_grid: int = 200) -> Section:
         ),
         Value("t_M (OU time)", m.t_ou, None, _EQ_2_9, "OU process (2.1), lam = 1"),
         Value("log-SNR at t_M", m.log_snr, None, _SNR_MAP, "log((n^{2/d} - 1) / sigma^2)"),
-        Value(f"t_M ({schedule.name} time)", m.t, None, _SNR_MAP, m.note),
+        Value("t_M (model time)", m.t, None, _SNR_MAP, m.note),
     ]
     for rule in BANDWIDTH_RULES:
         values.append(
@@ -288,7 +288,7 @@ def section(inputs: AuditInputs, *, n_grid: int = 200) -> Section:
             f"d_PR / d = {d_pr / d:.3g}",
         ),
         Value(
-            f"t_M at d_PR ({schedule.name} time)",
+            "t_M at d_PR (model time)",
             m_pr.t,
             None,
             "our sensitivity check: eq. (2.9) with d -> round(d_PR), the total variance kept",

@@ -265,7 +265,7 @@ def section(
             f"{100 * float(np.mean(committed_at == grid[0])):.0f}% committed at t_0",
         ),
         Value(
-            f"t_M ({schedule.name} time)",
+            "t_M (model time)",
             m.t,
             None,
             "Halder (paper 001), eq. (2.9), matched log-SNR",

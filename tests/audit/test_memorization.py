@@ -120,3 +120,11 @@ def test_fractions_follow_the_rules_of_the_core_metrics(data):
             samples, train, c
         )
         assert sec.value("fraction within tau").value == memorization_fraction(samples, train, tau)
+
+
+def test_one_training_point_is_refused_even_with_an_absolute_tau():
+    train = np.zeros((1, 2))
+    model = as_denoiser(EmpiricalDistribution(train), SCHED)
+    inputs = AuditInputs(train, None, model, "m", SCHED, train, None, None, np.ones(1), 1, 0)
+    with pytest.raises(ValueError, match="train"):
+        section(inputs, tau=0.1)

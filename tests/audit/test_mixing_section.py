@@ -62,7 +62,7 @@ def test_figure_curve_crosses_zero_at_t_m(gaussian):
     grid = VPTrig().time_grid(25)
     sec = section(_inputs(gaussian, VPTrig(), grid))
     t, adv = np.asarray(sec.curves["t"]), np.asarray(sec.curves["log_self_advantage"])
-    t_m = sec.value("t_M (VPTrig time)").value
+    t_m = sec.value("t_M (model time)").value
     assert adv[0] > 0 > adv[-1]  # own term dominates at small t, the others at large t
     j = int(np.argmax(adv < 0))
     assert t[j - 1] <= t_m <= t[j]
@@ -74,7 +74,7 @@ def test_schedule_that_never_reaches_the_snr_of_t_m_says_so():
     # VE.linear2t on (0, 1]: psi_t = 1/t^2 >= 1, but psi_M = (n^{2/d} - 1) / sigma^2 is tiny
     train = 10.0 * np.random.default_rng(1).standard_normal((50, 4))
     sec = section(_inputs(train, VE.linear2t()))
-    v = sec.value("t_M (VEPower time)")
+    v = sec.value("t_M (model time)")
     assert v.value is None
     assert "before t_M" in v.note
     assert "(OU time)" in sec.verdict
@@ -89,8 +89,8 @@ def test_anisotropic_data_have_a_small_participation_ratio():
     train[:, 2:] = 1e-3 * rng.standard_normal((2000, 18))
     sec = section(_inputs(train, VPTrig()))
     assert sec.value("participation-ratio dimension d_PR").value == pytest.approx(2, abs=0.1)
-    t_pr = sec.value("t_M at d_PR (VPTrig time)").value
-    assert t_pr < sec.value("t_M (VPTrig time)").value / 10
+    t_pr = sec.value("t_M at d_PR (model time)").value
+    assert t_pr < sec.value("t_M (model time)").value / 10
     t_2d = schedule_mixing_time(data_sigma(train[:, :2]), 2, 2000, VPTrig()).t
     assert t_pr == pytest.approx(t_2d, rel=0.01)
 
