@@ -52,7 +52,7 @@ import numpy as np
 
 from diffmem_theory._validation import check_int
 from diffmem_theory.audit.base import AuditInputs, Section, Value
-from diffmem_theory.core.schedules import Schedule
+from diffmem_theory.core.schedules import Schedule, VPTrig
 from diffmem_theory.mixing.mixing_time import (
     BANDWIDTH_RULES,
     kde_bandwidth,
@@ -62,8 +62,9 @@ from diffmem_theory.mixing.mixing_time import (
 )
 from diffmem_theory.plotting import PALETTE, figure
 
-__all__ = ["ScheduleMixingTime", "data_sigma", "schedule_mixing_time", "section"]
+__all__ = ["ScheduleMixingTime", "data_sigma", "default_grid", "schedule_mixing_time", "section"]
 
+_START_SNR = float(VPTrig().snr(0.999))  # where paper 000's VPTrig grid starts
 _EQ_2_9 = "Halder (paper 001), Sec. 2.2, eq. (2.9)"
 _SNR_MAP = "eq. (2.9) as n^{2/d} = 1 + sigma^2 psi_t (our derivation): matched log-SNR"
 _BANDWIDTH_SOURCE = {
@@ -172,6 +173,25 @@ def schedule_mixing_time(sigma: float, d: int, n: int, schedule: Schedule) -> Sc
             "the whole schedule lies before t_M (in the collapse regime)"
         )
     return ScheduleMixingTime(t_ou, log_psi, t, note)
+
+
+def default_grid(schedule: Schedule, n_steps: int = 25) -> np.ndarray:
+    r"""The decreasing grid of the empirical flow when the model's grid is unknown.
+
+    ``schedule.time_grid(n_steps)`` (paper 000's 25 steps from ``T - 1e-3`` to ``1e-3`` for
+    VPTrig); for an infinite horizon (OU, VE with ``T = inf``) the grid starts where the SNR is
+    that of VPTrig at ``t = 0.999`` (``0.999^{-2} - 1 = 0.002``), the start of paper 000's grid.
+
+    Examples
+    --------
+    >>> from diffmem_theory.core.schedules import OU, VPTrig
+    >>> float(default_grid(VPTrig())[0]), round(float(default_grid(OU())[0]), 3)
+    (0.999, 3.107)
+    """
+    n_steps = check_int(n_steps, "n_steps", low=1)
+    if math.isfinite(schedule.T):
+        return schedule.time_grid(n_steps)
+    return schedule.time_grid(n_steps, t_max=float(schedule.inverse_snr(_START_SNR)))
 
 
 def _log_self_advantage(log_snr: np.ndarray, sigma: float, d: float, n: int) -> np.ndarray:
@@ -297,12 +317,8 @@ def section(inputs: AuditInputs, *, n_grid: int = 200) -> Section:
     ]
 
     # the annealed self-term advantage over the model's time range
-    if inputs.t_span is not None:
-        lo, hi = float(inputs.t_span[-1]), float(inputs.t_span[0])
-    elif math.isfinite(schedule.T):
-        lo, hi = 1e-3 * schedule.T, schedule.T * (1 - 1e-3)
-    else:
-        lo, hi = 1e-3, float(schedule.inverse_snr(1e-4))
+    grid = default_grid(schedule) if inputs.t_span is None else inputs.t_span
+    lo, hi = float(grid[-1]), float(grid[0])
     t_grid = np.geomspace(lo, hi, n_grid)
     log_snr = schedule.log_snr(t_grid)
     adv = _log_self_advantage(log_snr, sigma, d, n)

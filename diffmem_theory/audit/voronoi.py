@@ -25,8 +25,7 @@ the same initial noise ``x_T`` as the model's samples, and compares where the tw
 Without ``inputs.x_T`` (samples read from a file) the initial noise is drawn from
 ``N(0, sigma_{t_0}^2 I)`` with the audit's seed; the agreement is then not defined (the model's
 samples came from other noise) and is not reported. Without ``inputs.t_span`` the grid is the
-schedule's default (``time_grid(n_steps)``; for an infinite horizon up to the time of SNR
-``1e-4``).
+schedule's default (:func:`diffmem_theory.audit.mixing.default_grid`).
 
 Cost: ``L`` evaluations of the empirical denoiser on ``n_trajectories`` states (``L`` the steps
 of the grid; one DDIM evaluation a step) and ``L`` nearest-neighbour searches of as many
@@ -36,44 +35,22 @@ and 3 s on 2 cores.
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from diffmem_theory._validation import check_int
 from diffmem_theory.audit.base import AuditInputs, Section, Value, binomial_se
 from diffmem_theory.audit.memorization import TAU_REL, _subsample, resolve_tau
-from diffmem_theory.audit.mixing import data_sigma, schedule_mixing_time
+from diffmem_theory.audit.mixing import data_sigma, default_grid, schedule_mixing_time
 from diffmem_theory.core.distributions import EmpiricalDistribution
 from diffmem_theory.core.dynamics import solve
 from diffmem_theory.core.metrics import two_nearest
-from diffmem_theory.core.schedules import Schedule
 from diffmem_theory.plotting import PALETTE, figure
 from diffmem_theory.voronoi.geometry import classify_limit
 
-__all__ = ["commit_times", "default_grid", "section"]
+__all__ = ["commit_times", "section"]
 
 _THM = "Baptista et al. (paper 002), Thm 4.3"
 _STREAM = 2  # this section's random stream: default_rng([seed, _STREAM])
-
-
-def default_grid(schedule: Schedule, n_steps: int = 25) -> np.ndarray:
-    r"""The decreasing grid of the empirical flow when the model's grid is unknown.
-
-    ``schedule.time_grid(n_steps)`` (paper 000's 25 steps from ``T - 1e-3`` to ``1e-3`` for
-    VPTrig); for an infinite horizon (OU, VE with ``T = inf``) the grid starts at the time where
-    the SNR is ``1e-4``.
-
-    Examples
-    --------
-    >>> from diffmem_theory.core.schedules import OU, VPTrig
-    >>> float(default_grid(VPTrig())[0]), round(float(default_grid(OU())[0]), 3)
-    (0.999, 4.604)
-    """
-    n_steps = check_int(n_steps, "n_steps", low=1)
-    if math.isfinite(schedule.T):
-        return schedule.time_grid(n_steps)
-    return schedule.time_grid(n_steps, t_max=float(schedule.inverse_snr(1e-4)))
 
 
 def commit_times(nearest: np.ndarray, final: np.ndarray, times: np.ndarray) -> np.ndarray:

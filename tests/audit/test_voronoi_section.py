@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from diffmem_theory.audit.base import AuditInputs, binomial_se
-from diffmem_theory.audit.voronoi import commit_times, default_grid, section
+from diffmem_theory.audit.mixing import default_grid
+from diffmem_theory.audit.voronoi import commit_times, section
 from diffmem_theory.core.denoisers import as_denoiser
 from diffmem_theory.core.distributions import EmpiricalDistribution, IsotropicGaussianMixture
 from diffmem_theory.core.dynamics import solve
@@ -83,10 +84,10 @@ def test_commit_times_by_hand():
     assert commit_times(nearest, final, times).tolist() == [0.5, 1.0, 0.1]
 
 
-def test_default_grid_for_an_infinite_horizon_starts_at_snr_1e_4():
+def test_default_grid_for_an_infinite_horizon_starts_at_the_snr_of_paper_000s_grid():
     grid = default_grid(OU(), 10)
     assert grid.shape == (11,)
-    assert float(OU().snr(grid[0] + 1e-3)) == pytest.approx(1e-4)
+    assert float(OU().snr(grid[0] + 1e-3)) == pytest.approx(float(SCHED.snr(0.999)))
     assert np.array_equal(default_grid(SCHED), SCHED.time_grid(25))
 
 
