@@ -62,7 +62,7 @@ def _plot_fig13(result: dict[str, Any]) -> Any:
             ax.plot(t, result["network"][i], color=PALETTE[1], label="network")
             ax.set(xscale="log", yscale="log", xlabel="$t$", title=f"$c = {c:g}$")
         axes[0].set_ylabel(r"$|s(x^*, t)|$")
-        axes[-1].legend(loc="upper right")
+        fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncols=3)
         fig.suptitle(
             f"$x^* = ({result['x_star'][0]:.2f}, {result['x_star'][1]:.2f})$, "
             f"{result['distance']:.2f} from the nearest data point"
