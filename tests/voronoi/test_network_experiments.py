@@ -63,6 +63,7 @@ def test_tiny_figures_draw(tiny_fig15):
         assert r["samples"].shape == (2, 50, 2) and r["fraction"].shape == (2,)
         figs._plot_scatter(r)
     assert figs._scatter("widths", 0, TINY)["labels"][1] == "width 8 (508 par.)"
+    assert figs._tick_labels(np.array([5000, 10_000, 20_000, 30_000])) == ["5k", "10k", "", "30k"]
 
 
 def test_paper_settings():

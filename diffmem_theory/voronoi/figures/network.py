@@ -65,6 +65,16 @@ def _plot_scatter(result: dict[str, Any]) -> Any:
     return fig
 
 
+def _tick_labels(x: np.ndarray) -> list[str]:
+    """``"5k"``-style labels of the epoch counts, blank where one would crowd a later one."""
+    labels, last = [], np.inf
+    for e in x[::-1]:
+        show = last - np.log10(e) >= 0.25
+        labels.append(f"{e / 1000:g}k" if show else "")
+        last = np.log10(e) if show else last
+    return labels[::-1]
+
+
 def _plot_sweep(ax: Any, r: dict[str, Any], color: str, name: str, *, both: bool) -> None:
     x = r["params"] if r["over"] == "widths" else r["x"]
     for k, tau in enumerate(r["taus"]):
@@ -81,6 +91,7 @@ def _plot_sweep(ax: Any, r: dict[str, Any], color: str, name: str, *, both: bool
                         ha="center", va="top", fontsize=7, color="0.4")  # fmt: skip
     else:
         ax.set(xscale="log", xlabel="epochs")
+        ax.set_xticks(x, _tick_labels(x))
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.set(ylim=(0.0, 1.0), ylabel="fraction of samples within $\\tau$")
     ax.legend(loc="center left")
