@@ -3,6 +3,9 @@ the checks ``paper002.nn_tikhonov_trend`` and ``paper002.nn_score_limit``."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -165,3 +168,19 @@ def test_bad_arguments_raise_naming_the_argument():
         tn.score_limit_verdict([0.1, 0.2], [0.0])
     with pytest.raises(ValueError, match="p must"):
         tn.fraction_se([1.5], 10)
+
+
+def test_without_jax_nothing_is_registered_and_the_modules_import():
+    """``diffmem`` works without the nn extra: the modules import and register nothing."""
+    code = (
+        "import sys\n"
+        "sys.modules['jax'] = None\n"
+        "import diffmem_theory.voronoi.checks.tikhonov_network\n"
+        "import diffmem_theory.voronoi.figures.tikhonov_network\n"
+        "from diffmem_theory import registry\n"
+        "names = [c.name for c in registry.list_checks()]\n"
+        "names += [e.name for e in registry.list_experiments()]\n"
+        "assert 'jax' not in [m for m in sys.modules if sys.modules[m] is not None]\n"
+        "assert not {'paper002.nn_tikhonov_trend', 'paper002.fig13'} & set(names), names\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=120)
