@@ -1,4 +1,4 @@
-"""The ``diffmem`` command line: list, check, figure, reproduce, sweep.
+"""The ``diffmem`` command line: list, check, figure, reproduce, sweep, audit.
 
 ``diffmem list``                         registered checks and experiments
 ``diffmem list --errata [--paper P]``    the errata catalogue of the five papers: where each
@@ -9,6 +9,11 @@ statement is, as printed, its correction, the counterexample and the check that 
 ``diffmem reproduce --quick --out DIR``   every figure, every check, and ``DIR/index.html``
 ``diffmem sweep NAME --out DIR [--workers N] [--scheduler ADDRESS]``   a registered parameter
 sweep, one result file per run, resumable; ``diffmem sweep --list``; exit status 1 if a run fails
+``diffmem audit --data FILE --model SPEC --out DIR [--option SECTION.NAME=VALUE ...]``   the
+five papers' theory applied to your own data and model (:func:`diffmem_theory.audit.run`):
+``DIR/index.html``, ``DIR/report.json`` and the figures; exit status 0 when every section
+ran, 1 when a section failed, 2 for bad arguments or inputs (data with NaN, a model returning
+the wrong shape or NaN, samples of another dimension, an option a section does not take, ...)
 
 Arguments are checked before any work: a bad one (an unknown name, ``--seed -1``, ``--workers
 0``, ``--out`` naming a file, a path under a file or an unwritable directory, a sweep folder
@@ -29,6 +34,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import signal
 import sys
@@ -42,6 +48,8 @@ from typing import NoReturn
 
 from tqdm import tqdm
 
+from diffmem_theory.audit import SECTIONS
+from diffmem_theory.core.schedules import PREDICTIONS, SCHEDULE_NAMES
 from diffmem_theory.registry import (
     PACKAGES,
     CheckResult,
@@ -273,6 +281,60 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
+def _held_out(text: str) -> float | int | None:
+    """An argparse ``type`` for ``--held-out``: a count (an integer), a fraction, or 0/none."""
+    if text.strip().lower() in ("0", "none"):
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        value = float(text)
+    except ValueError:
+        value = math.nan
+    if not 0.0 < value < 1.0:
+        raise argparse.ArgumentTypeError(
+            f"must be a fraction in (0, 1), a count >= 1, or 0 for none, got {text!r}"
+        )
+    return value
+
+
+def _cmd_audit(args: argparse.Namespace) -> int:
+    from diffmem_theory.audit import run
+
+    out = writable_dir(args.out, "--out")
+    options: dict[str, dict[str, object]] = {}
+    for key, name, value in args.options:
+        options.setdefault(key, {})[name] = value
+    try:
+        report = run(
+            args.data,
+            args.model,
+            args.schedule,
+            prediction=args.prediction,
+            held_out=args.held_out,
+            n_samples=args.n_samples,
+            samples=args.samples,
+            steps=args.steps,
+            seed=args.seed,
+            sections=args.sections,
+            options=options,
+            progress=not args.no_progress,
+        )
+    except (TypeError, ImportError) as err:  # a bad schedule name, model spec or extra
+        raise ValueError(str(err)) from err
+    page = report.write(out)
+    for key, tb in report.errors.items():
+        print(f"diffmem audit: section {key} failed:\n{tb}", file=sys.stderr)
+    if args.json:
+        print(json.dumps(report.to_dict(), indent=2))
+    else:
+        print(report.summary())
+        print(f"report: {page}")
+    return 0 if report.ok else 1
+
+
 def _cmd_sweep(args: argparse.Namespace) -> int:
     from diffmem_theory.sweep import get_sweep, list_sweeps, load_failures, status_counts
 
@@ -403,7 +465,89 @@ def _parser() -> argparse.ArgumentParser:
     q.add_argument("--retries", type=_int_in(0), default=0, help="extra attempts of a failing run")
     q.add_argument("--no-progress", action="store_true", help="no progress bar")
     q.set_defaults(func=_cmd_sweep)
+
+    q = sub.add_parser(
+        "audit",
+        help="the five papers' theory applied to your data and model (HTML + JSON report); "
+        "exit 1 if a section fails",
+    )
+    q.add_argument(
+        "--data", type=_path, required=True, help=".npy/.npz, IDX, CIFAR-10 batch or PNG folder"
+    )
+    q.add_argument(
+        "--model",
+        required=True,
+        help="empirical, gaussian, gmm:K, MODULE:CALLABLE (a dotted module or a .py file) or a "
+        "network saved by diffmem_theory.nn.save",
+    )
+    q.add_argument(
+        "--prediction",
+        choices=PREDICTIONS,
+        default=None,
+        help="the unit a MODULE:CALLABLE model returns (required for one)",
+    )
+    q.add_argument(
+        "--schedule",
+        default="VPTrig",
+        help=f"the model's schedule, one of {', '.join(SCHEDULE_NAMES)}",
+    )
+    q.add_argument("--samples", type=_path, default=None, help="the model's samples (.npy)")
+    q.add_argument(
+        "--held-out",
+        type=_held_out,
+        default=0.2,
+        help="held-out fraction (0-1) or count of the data, 0 for none (default 0.2)",
+    )
+    q.add_argument("--n-samples", type=_int_in(1), default=1000, help="samples to draw")
+    q.add_argument("--steps", type=_int_in(1), default=25, help="DDIM steps (default 25)")
+    q.add_argument("--seed", type=_int_in(0, SEED_MAX), default=0, help=_SEED_HELP)
+    q.add_argument(
+        "--sections",
+        type=_section_list,
+        default=None,
+        help=f"comma-separated, among {','.join(SECTIONS)} (default all)",
+    )
+    q.add_argument(
+        "--option",
+        dest="options",
+        type=_section_option,
+        action="append",
+        default=[],
+        metavar="SECTION.NAME=VALUE",
+        help="an option of a section, e.g. crossover.k=5 or crossover.weighting=eps (VALUE read "
+        "as JSON when it parses, else as a string; repeatable)",
+    )
+    q.add_argument("--out", type=_path, required=True, help="output directory")
+    q.add_argument("--json", action="store_true", help="print report.json instead of a summary")
+    q.add_argument("--no-progress", action="store_true", help="no progress bar")
+    q.set_defaults(func=_cmd_audit)
     return p
+
+
+def _section_option(text: str) -> tuple[str, str, object]:
+    """An argparse ``type`` for ``--option``: ``SECTION.NAME=VALUE`` (VALUE JSON or a string)."""
+    key, _, rest = text.partition(".")
+    name, eq, raw = rest.partition("=")
+    if key not in SECTIONS or not name.isidentifier() or not eq:
+        raise argparse.ArgumentTypeError(
+            f"must be SECTION.NAME=VALUE with SECTION among {','.join(SECTIONS)}, got {text!r}"
+        )
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError:
+        value = raw
+    return key, name, value
+
+
+def _section_list(text: str) -> list[str]:
+    """An argparse ``type`` for ``--sections``: known section keys, comma-separated."""
+    keys = [k.strip() for k in text.split(",") if k.strip()]
+    bad = [k for k in keys if k not in SECTIONS]
+    if not keys or bad:
+        raise argparse.ArgumentTypeError(
+            f"must be a comma-separated list of {','.join(SECTIONS)}, got {text!r}"
+        )
+    return keys
 
 
 def _signal_name(err: KeyboardInterrupt) -> str:
@@ -435,8 +579,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     Returns
     -------
     int
-        0: done (and every check passed); 1: a check failed or a figure or run failed; 2: bad
-        arguments (one line on stderr); 130/143: stopped by Ctrl-C/SIGTERM.
+        0: done (and every check passed, every audit section ran); 1: a check failed, or a
+        figure, run or audit section failed; 2: bad arguments or inputs (one line on stderr);
+        130/143: stopped by Ctrl-C/SIGTERM.
 
     Examples
     --------
