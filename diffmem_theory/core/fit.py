@@ -8,14 +8,16 @@ denoiser of a Gaussian mixture, eqs. (8)-(9)); both return a law of
 closed form:
 
 * :func:`fit_gaussian`: the maximum-likelihood Gaussian ``N(mu, Sigma)`` (full or isotropic
-  covariance), its eigenvalues floored so that ``Sigma`` is positive definite also when
-  ``N <= d``;
+  covariance), ``Sigma`` shifted by a small multiple of the identity so that it is positive
+  definite also when ``N <= d``;
 * :func:`fit_gmm`: an isotropic Gaussian mixture ``sum_k pi_k N(mu_k, s_k^2 I)`` fitted by
   expectation-maximization (Dempster, Laird and Rubin, 1977) from a seeded k-means++ start.
 
 Both are deterministic: the same data and seed give the same bits whatever the number of
-BLAS or Numba threads (the reductions over points run in NumPy's fixed order; BLAS splits
-products over output blocks only).
+BLAS or Numba threads. The sums over points are NumPy ``einsum`` reductions in a fixed
+order, not BLAS products (OpenBLAS's ``gemm`` and LAPACK's ``eigh``/``cholesky`` round
+differently with 1 and 2 threads); the one BLAS call, the ``syrk`` of the full covariance,
+splits only its output over threads.
 
 >>> import numpy as np
 >>> X = np.random.default_rng(0).normal(size=(500, 3))
@@ -117,7 +119,7 @@ def _m_step(
     ``s_k^2 >= floor`` (it is unimodal in ``s_k^2``), so EM stays monotone.
     """
     counts = resp.sum(axis=0)
-    means = (resp.T @ X) / counts[:, None]
+    means = np.einsum("ik,id->kd", resp, X) / counts[:, None]
     var = np.einsum("ik,ik->k", resp, _sq_distances(X, means)) / (X.shape[1] * counts)
     return counts, means, np.maximum(var, floor)
 
@@ -164,13 +166,12 @@ def fit_gaussian(
     ``S = (1/N) sum_i (x_i - mu)(x_i - mu)^T`` (the maximum-likelihood estimate, divisor
     ``N``):
 
-    * ``covariance="full"``: ``Sigma = V max(Lambda, c) V^T`` where ``S = V Lambda V^T`` and
-      ``c = reg * tr(S)/d``: the eigenvalues of ``S`` below ``c`` are raised to ``c``. This is
-      the maximum-likelihood Gaussian among those whose eigenvalues are at least ``c``, and
-      it is positive definite for any ``N``; in particular for ``N <= d``, where ``S`` has
-      rank at most ``N - 1 < d``, the ``d - N + 1`` (or more) null directions get variance
-      ``c``. Returned as a :class:`~diffmem_theory.core.distributions.GaussianMixture` with
-      ``K = 1`` (its denoiser costs one ``d x d`` Cholesky per time).
+    * ``covariance="full"``: ``Sigma = S + c I`` with ``c = reg * tr(S)/d``: every
+      eigenvalue is at least ``c``, so ``Sigma`` is positive definite for any ``N``; in
+      particular for ``N <= d``, where ``S`` has rank at most ``N - 1 < d``, its null
+      directions get variance ``c`` (a relative shift ``reg`` of the others, ``1e-6`` by
+      default). Returned as a :class:`~diffmem_theory.core.distributions.GaussianMixture`
+      with ``K = 1`` (its denoiser costs one ``d x d`` Cholesky per time).
     * ``covariance="isotropic"``: ``Sigma = s^2 I`` with ``s^2 = max(tr(S)/d, c)`` (the
       maximum-likelihood isotropic Gaussian; the floor only matters for ``reg > 1``).
       Returned as an :class:`~diffmem_theory.core.distributions.IsotropicGaussianMixture`
@@ -186,7 +187,8 @@ def fit_gaussian(
     covariance : {"full", "isotropic"}, default "full"
         The covariance model.
     reg : float, default 1e-6
-        The eigenvalue floor relative to the mean variance ``tr(S)/d``, ``> 0``.
+        The shift (``"full"``) or floor (``"isotropic"``) of the variances, relative to the
+        mean variance ``tr(S)/d``, ``> 0``.
 
     Returns
     -------
@@ -213,13 +215,13 @@ def fit_gaussian(
     >>> import numpy as np
     >>> X = np.array([[0.0, 0.0], [2.0, 0.0], [0.0, 2.0], [2.0, 2.0]])
     >>> law = fit_gaussian(X)
-    >>> law.means.tolist(), law.covs[0].tolist()
+    >>> law.means.tolist(), law.covs[0].round(4).tolist()      # S + 1e-6 * tr(S)/d * I
     ([[1.0, 1.0]], [[1.0, 0.0], [0.0, 1.0]])
     >>> fit_gaussian(X, covariance="isotropic").var.tolist()
     [1.0]
     >>> line = fit_gaussian(np.array([[0.0, 0.0], [2.0, 0.0]]))      # N = d: S is singular
-    >>> np.linalg.eigvalsh(line.covs[0]).tolist()                    # floor 1e-6 * tr(S)/d
-    [5e-07, 1.0]
+    >>> float(line.covs[0, 1, 1])                                    # c = 1e-6 * tr(S)/d
+    5e-07
     """
     check_choice(covariance, "covariance", COVARIANCES)
     reg = check_scalar(reg, "reg", low=0.0, low_open=True)
@@ -231,12 +233,11 @@ def fit_gaussian(
         return IsotropicGaussianMixture(means, var, np.ones(1))
     d = pts.shape[1]
     check_allocation(d * d, f"a {d} x {d} covariance")
-    mean = (resp.T @ pts) / pts.shape[0]
+    mean = np.einsum("ik,id->kd", resp, pts) / pts.shape[0]
     centred = pts - mean
-    cov = (centred.T @ centred) / pts.shape[0]
-    lam, vec = np.linalg.eigh(0.5 * (cov + cov.T))
-    cov = (vec * np.maximum(lam, floor)) @ vec.T
-    return GaussianMixture(mean, (0.5 * (cov + cov.T))[None])
+    cov = (centred.T @ centred) / pts.shape[0]  # a syrk: exactly symmetric
+    cov[np.diag_indices(d)] += floor
+    return GaussianMixture(mean, cov[None])
 
 
 def fit_gmm(
