@@ -371,7 +371,7 @@ def _from_string(
     if spec == "gaussian":
         label = "gaussian (full-covariance Gaussian fit of the training points)"
         _no_prediction(prediction, label)
-        return as_denoiser(fit_gaussian(train), schedule), label
+        return as_denoiser(_fitted(spec, fit_gaussian, train), schedule), label
     if spec.startswith("gmm:"):
         try:
             k = int(spec[4:])
@@ -383,7 +383,7 @@ def _from_string(
             raise ValueError(f"model {spec!r}: K = {k} exceeds the {n} training points")
         label = f"gmm:{k} (isotropic Gaussian mixture, K = {k}, fitted by EM, seed {seed})"
         _no_prediction(prediction, label)
-        return as_denoiser(fit_gmm(train, k, seed=seed), schedule), label
+        return as_denoiser(_fitted(spec, fit_gmm, train, k, seed=seed), schedule), label
     if os.path.isfile(spec) and not spec.endswith(".py"):
         return _saved_network(spec, schedule, prediction, train.shape[1])
     if ":" in spec:
@@ -398,9 +398,17 @@ def _from_string(
                 ) from err
         return _object(obj, train, schedule, prediction, label), label
     raise ValueError(
-        f"model {spec!r} is not a known model: expected {_FORMS}"
+        f"model {spec!r} is neither a known model nor an existing file: expected {_FORMS}"
         + (" (a .py file needs ':callable' after it)" if spec.endswith(".py") else "")
     )
+
+
+def _fitted(spec: str, fit: Any, train: np.ndarray, *args: Any, **kwargs: Any) -> Any:
+    """A baseline law fitted to ``train``; a fit that fails says which model and why."""
+    try:
+        return fit(train, *args, **kwargs)
+    except ValueError as err:
+        raise ValueError(f"model {spec!r} cannot be fitted to train: {err}") from err
 
 
 def _describe(obj: Any) -> str:

@@ -55,7 +55,8 @@ def test_baselines_refuse_a_prediction(spec):
         ("gmm:x", "needs an integer K >= 1"),
         ("gmm:0", "needs an integer K >= 1"),
         ("gmm:31", "exceeds the 30 training points"),
-        ("memorizer", "is not a known model"),
+        ("memorizer", "neither a known model nor an existing file"),
+        ("net.eqx", "neither a known model nor an existing file"),
         ("model.py", r"needs ':callable'"),
     ],
 )
@@ -218,6 +219,13 @@ def test_module_that_fails_to_import(tmp_path):
     bad.write_text("raise ImportError('needs torch')\n")
     with pytest.raises(ValueError, match=r"importing .*bad_module_f\.py.* failed: ImportError"):
         resolve_model(f"{bad}:f", TRAIN, SCHEDULE, prediction="x0")
+
+
+def test_baseline_that_cannot_be_fitted():
+    with pytest.raises(ValueError, match="model 'gaussian' cannot be fitted to train: X must hold"):
+        resolve_model("gaussian", np.ones((5, 3)), SCHEDULE)
+    with pytest.raises(ValueError, match=r"model 'gmm:3' cannot be fitted.*distinct point"):
+        resolve_model("gmm:3", np.repeat(TRAIN[:2], 3, axis=0), SCHEDULE)
 
 
 def test_bad_train_and_schedule():
