@@ -37,7 +37,12 @@ import numpy as np
 from tqdm import tqdm
 
 from diffmem_theory import data as _data
-from diffmem_theory._validation import as_float_array, check_bool, check_int
+from diffmem_theory._validation import (
+    OutOfRangeWarning,
+    as_float_array,
+    check_bool,
+    check_int,
+)
 from diffmem_theory.audit.base import AuditInputs
 from diffmem_theory.audit.report import AuditReport, render_figures
 from diffmem_theory.core.denoisers import Denoiser
@@ -58,7 +63,7 @@ _MARGIN = 3.0  # the loss times reach this factor beyond the two scales on eithe
 _PRIOR_TOLERANCE = 0.01  # alpha_T^2 E|X_0|^2 / (sigma_T^2 d) above which x_T's law is off
 
 
-class PriorMismatchWarning(UserWarning):
+class PriorMismatchWarning(OutOfRangeWarning):
     """The initial noise ``N(0, sigma_T^2 I)`` is far from the law of ``X_T`` (the signal
     ``alpha_T X_0`` left at the first time of the grid is not small against the noise)."""
 
@@ -88,6 +93,8 @@ def _train_and_held(data: Any, held_out: Any, seed: int) -> tuple[np.ndarray, An
     ):
         train, held = _data.split(x, held_out, seed=seed)
         return train, held, {**about, "held_out": f"split off: {held_out!r}, seed {seed}"}
+    if isinstance(held_out, _data.Dataset):
+        held_out = held_out.x.reshape(len(held_out), -1)
     held = as_float_array(held_out, "held_out", ndim=2, dtype=np.float64)
     if held.shape[0] < 1 or held.shape[1] != x.shape[1]:
         raise ValueError(
@@ -165,15 +172,30 @@ def _loss_times(
     return times, about
 
 
+def _bar(items: Any, desc: str, unit: str, progress: bool) -> Any:
+    return tqdm(items, desc=desc, unit=unit, disable=not progress, file=sys.stderr, leave=False)
+
+
 def _sample(
-    model: Denoiser, label: str, schedule: Schedule, x_T: np.ndarray, grid: np.ndarray
+    model: Denoiser,
+    label: str,
+    schedule: Schedule,
+    x_T: np.ndarray,
+    grid: np.ndarray,
+    progress: bool,
 ) -> np.ndarray:
-    """The model's DDIM samples from ``x_T``; a bad model output is an error naming the model."""
+    """The model's DDIM samples from ``x_T``; a bad model output is an error naming the model.
+
+    One :func:`solve` call per step (a DDIM step depends only on its two times and the state,
+    so this is the one-call result), with a progress bar over the steps.
+    """
+    x = x_T
     try:
-        out = solve(model, schedule, x_T, grid, method="ddim").final
+        for lo in _bar(range(len(grid) - 1), "sampling", "step", progress):
+            x = solve(model, schedule, x, grid[lo : lo + 2], method="ddim").final
     except (ValueError, TypeError) as err:
         raise type(err)(f"model {label!r} failed while sampling: {err}") from err
-    return np.asarray(out, dtype=np.float64)
+    return np.asarray(x, dtype=np.float64)
 
 
 def _check_prior(schedule: Schedule, train: np.ndarray, t0: float) -> None:
@@ -289,10 +311,10 @@ def run(
     prediction : {"x0", "eps", "score", "v", "velocity"}, optional
         The unit a user's callable returns (required for one; not given for the baselines and
         saved networks, which know theirs).
-    held_out : float, int, (M, d) array_like or None, default 0.2
+    held_out : float, int, (M, d) array_like, Dataset or None, default 0.2
         The held-out fraction in (0, 1) or count of ``data`` (split off with ``seed``), points
-        of the same distribution given separately (then all of ``data`` trains), or None / 0
-        for none.
+        of the same distribution given separately, scaled as ``data`` (then all of ``data``
+        trains), or None / 0 for none.
     n_samples : int, default 1000
         Samples drawn from the model (unused with ``samples``).
     samples : (B, d) array_like or path of a .npy file, optional
@@ -311,7 +333,7 @@ def run(
     n_noise : int, default 1
         Noise draws per point and time in the sections' Monte Carlo losses.
     progress : bool, default True
-        A tqdm progress bar over the sections, on stderr.
+        tqdm progress bars over the sampling steps and the sections, on stderr.
 
     Returns
     -------
@@ -370,7 +392,7 @@ def run(
         _check_prior(schedule, train, float(grid[0]))
         z = np.random.default_rng([seed, 1]).standard_normal((n_samples, d))
         x_T = float(schedule.sigma(grid[0])) * z
-        samples = _sample(den, label, schedule, x_T, grid)
+        samples = _sample(den, label, schedule, x_T, grid, progress)
         t_span, samples_from = grid, f"DDIM, {steps} steps on {schedule.name}.time_grid"
     else:
         x_T = t_span = None
@@ -409,7 +431,7 @@ def run(
         "options": opts,
     }
     done, errors, png = [], {}, {}
-    for key in tqdm(keys, desc="audit", unit="section", disable=not progress, file=sys.stderr):
+    for key in _bar(keys, "audit", "section", progress):
         start = time.perf_counter()
         try:
             module = importlib.import_module(f"diffmem_theory.audit.{key}")

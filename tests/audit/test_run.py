@@ -19,7 +19,7 @@ from diffmem_theory.core.denoisers import as_denoiser
 from diffmem_theory.core.distributions import EmpiricalDistribution, IsotropicGaussianMixture
 from diffmem_theory.core.dynamics import solve
 from diffmem_theory.core.schedules import VPTrig
-from diffmem_theory.data import split
+from diffmem_theory.data import Dataset, split
 
 LAW = IsotropicGaussianMixture(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]), 0.01)
 X = LAW.sample(60, np.random.default_rng(3))[0]
@@ -115,6 +115,15 @@ def test_sections_subset_options_and_user_samples(fake_sections, tmp_path):
     assert rep.section("fisher").values[0].value == pytest.approx(
         2 * rep.section("memorization").values[0].value
     )
+
+
+def test_held_out_points_given_as_a_dataset(fake_sections):
+    held = LAW.sample(5, np.random.default_rng(4))[0]
+    ds = Dataset(held, image_shape=(3,), labels=None, source="h", scale="none", value_range=None)
+    rep = run(X, as_denoiser(EmpiricalDistribution(X), VPTrig()), held_out=ds, **FAST)
+    inputs = fake_sections[0][1]
+    assert np.array_equal(inputs.train, X) and np.array_equal(inputs.held_out, held)
+    assert rep.inputs["data"]["held_out"] == "given" and rep.inputs["n_held_out"] == 5
 
 
 def test_a_failing_section_is_recorded_and_the_others_run(fake_sections, monkeypatch, tmp_path):
