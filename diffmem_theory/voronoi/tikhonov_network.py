@@ -72,12 +72,9 @@ __all__ = [
     "SCORE_WINDOW",
     "TAU",
     "X_STAR_SPREAD",
-    "Z_TREND",
-    "RiseVerdict",
     "ScoreLimitVerdict",
     "TikhonovSettings",
     "fraction_se",
-    "rise_verdict",
     "score_curves",
     "score_errors",
     "score_limit_verdict",
@@ -96,9 +93,6 @@ FIG13_TIMES = 10.0 ** np.linspace(-5.0, 0.0, 100)
 X_STAR_SPREAD = 0.2
 #: The noise levels sigma(t) where the score-limit check compares the networks with ``s^N``.
 SCORE_WINDOW = (0.1, 0.3)
-#: A trend holds when its rise exceeds ``Z_TREND`` combined standard errors and no step falls
-#: by more than ``Z_TREND`` of them.
-Z_TREND = 3.0
 #: The score-limit check: the largest median relative error of the unregularized network.
 R_MAX = 0.5
 #: Draws of Fig. 13's point law per data point in the score-limit check.
@@ -313,68 +307,6 @@ def tikhonov_sweep(settings: TikhonovSettings, seed: int = 0) -> dict[str, Any]:
         "n_samples": s.n_samples,
         "width": s.width, "epochs": s.epochs, "lr": s.lr, "seed": seed,
     }  # fmt: skip
-
-
-@dataclass(frozen=True)
-class RiseVerdict:
-    r"""Whether a series rises beyond Monte Carlo error (:func:`rise_verdict`).
-
-    Attributes
-    ----------
-    rise_z : float
-        ``(v_last - v_first) / sqrt(se_first^2 + se_last^2)``.
-    worst_step_z : float
-        The smallest ``(v_{i+1} - v_i) / sqrt(se_i^2 + se_{i+1}^2)``.
-    passed : bool
-        ``rise_z > z`` and ``worst_step_z >= -z``.
-    """
-
-    rise_z: float
-    worst_step_z: float
-    passed: bool
-
-
-def rise_verdict(values: ArrayLike, se: ArrayLike, z: float = Z_TREND) -> RiseVerdict:
-    r"""Does ``values`` rise from first to last beyond ``z`` standard errors, never falling?
-
-    The series rises when its end-to-end change exceeds ``z`` combined standard errors and no
-    step between neighbours falls by more than ``z`` of theirs:
-
-    .. math::
-
-        \frac{v_K - v_1}{\sqrt{se_1^2 + se_K^2}} > z, \qquad
-        \min_i \frac{v_{i+1} - v_i}{\sqrt{se_i^2 + se_{i+1}^2}} \ge -z.
-
-    Parameters
-    ----------
-    values : array_like, shape (K,)
-        The series, ``K >= 2``, in the order in which it should rise.
-    se : array_like, shape (K,)
-        Their standard errors, ``> 0``.
-    z : float, default 3
-        The number of standard errors, ``> 0``.
-
-    Returns
-    -------
-    RiseVerdict
-
-    Examples
-    --------
-    >>> rise_verdict([0.1, 0.2, 0.4], [0.01, 0.01, 0.015]).passed
-    True
-    >>> rise_verdict([0.4, 0.2, 0.1], [0.015, 0.01, 0.01]).passed
-    False
-    """
-    v = np.asarray(values, dtype=float)
-    e = np.asarray(se, dtype=float)
-    if v.ndim != 1 or v.size < 2 or not np.all(np.isfinite(v)):
-        raise ValueError(f"values must be a finite 1-d series of length >= 2, got {v!r:.80}")
-    if e.shape != v.shape or not np.all(np.isfinite(e) & (e > 0)):
-        raise ValueError(f"se must be positive and finite, shaped like values, got {e!r:.80}")
-    z = check_scalar(z, "z", low=0.0, low_open=True)
-    rise = float((v[-1] - v[0]) / np.hypot(e[0], e[-1]))
-    steps = float(np.min(np.diff(v) / np.hypot(e[:-1], e[1:])))
-    return RiseVerdict(rise, steps, rise > z and steps >= -z)
 
 
 def x_star(seed: int = 0) -> np.ndarray:

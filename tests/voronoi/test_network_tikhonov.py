@@ -17,6 +17,7 @@ import matplotlib
 
 from diffmem_theory.registry import get_check, get_experiment
 from diffmem_theory.voronoi import tikhonov_network as tn
+from diffmem_theory.voronoi.checks.network import rising
 from diffmem_theory.voronoi.data import SEED1_DATA
 from diffmem_theory.voronoi.networks import SCHEDULE
 
@@ -111,13 +112,14 @@ def test_x_star_is_seeded_and_near_x_0_1():
     assert abs(draws.std() - 1.0) < 0.1
 
 
-def test_rise_verdict_fails_on_reversed_flat_and_falling_series():
-    se = np.full(4, 0.01)
-    assert tn.rise_verdict([0.1, 0.2, 0.4, 0.41], se).passed
-    assert not tn.rise_verdict([0.41, 0.4, 0.2, 0.1], se).passed  # reversed
-    assert not tn.rise_verdict([0.3, 0.3, 0.3, 0.3], se).passed  # flat
-    assert not tn.rise_verdict([0.1, 0.4, 0.3, 0.45], se).passed  # a step falls by 7 SE
-    assert not tn.rise_verdict([0.1, 0.12], [0.01, 0.01]).passed  # a rise of 1.4 SE only
+def test_the_trend_decision_fails_on_reversed_flat_and_falling_series():
+    """The check's decision (``rising``) on series of fractions of 1000 samples, c falling."""
+    labels = ["c = 0.1", "c = 0.01", "c = 0.001", "c = 0"]
+    assert rising([0.094, 0.199, 0.39, 0.406], 1000, labels).passed  # seed 0, quick mode
+    assert not rising([0.406, 0.39, 0.199, 0.094], 1000, labels).passed  # reversed
+    assert not rising([0.3, 0.3, 0.3, 0.3], 1000, labels).passed  # flat
+    assert not rising([0.1, 0.4, 0.3, 0.45], 1000, labels).passed  # a step falls by 4.7 SE
+    assert not rising([0.1, 0.11, 0.12, 0.13], 1000, labels).passed  # a rise of 2.1 SE only
 
 
 def test_score_limit_verdict_fails_without_the_limit():
@@ -160,10 +162,6 @@ def test_bad_arguments_raise_naming_the_argument():
         tn.score_curves(TINY, 0, [0.0, 0.5])
     with pytest.raises(ValueError, match="quick"):
         tn.tikhonov_settings("yes")
-    with pytest.raises(ValueError, match="se"):
-        tn.rise_verdict([0.1, 0.2], [0.0, 0.01])
-    with pytest.raises(ValueError, match="values"):
-        tn.rise_verdict([0.1], [0.01])
     with pytest.raises(ValueError, match="exact"):
         tn.score_limit_verdict([0.1, 0.2], [0.0])
     with pytest.raises(ValueError, match="p must"):

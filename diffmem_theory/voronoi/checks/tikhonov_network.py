@@ -17,11 +17,9 @@ from diffmem_theory.registry import Outcome, check
 if HAVE_NN:
     import numpy as np
 
+    from diffmem_theory.voronoi.checks.network import rising
     from diffmem_theory.voronoi.tikhonov_network import (
         R_MAX,
-        TAU,
-        Z_TREND,
-        rise_verdict,
         score_errors,
         score_limit_verdict,
         tikhonov_settings,
@@ -38,20 +36,16 @@ if HAVE_NN:
         One network per c (quick: width 128, 40,000 epochs, lr 3e-3, c = 0.1, 0.01, 1e-3, 0;
         full: width 256, 500,000 epochs, lr 1e-3, also c = 1e-4). In the order of decreasing
         c the fractions must rise from first to last by more than 3 combined binomial
-        standard errors (floored at 1/1000) and no step may fall by more than 3 of its own.
-        Value: the z-score of the rise.
+        standard errors (floored at 1/1000) and no step may fall by more than 3 of its own
+        (the decision of the other network trends, ``voronoi.checks.network.rising``).
+        Value: the rise in standard errors.
         """
         res = tikhonov_sweep(tikhonov_settings(quick), seed)
-        frac, se = res["fraction"][::-1], res["se"][::-1]
-        verdict = rise_verdict(frac, se, Z_TREND)
-        pairs = ", ".join(f"{c:g}: {f:.3f}" for c, f in zip(res["c"][::-1], frac, strict=True))
+        labels = [f"c = {c:g}" for c in res["c"][::-1]]
+        out = rising(res["fraction"][::-1], res["n_samples"], labels)
         exact = np.round(res["exact_fraction"][::-1], 3).tolist()
-        note = (
-            f"fraction within {TAU:g} by c ({pairs}); worst step z = "
-            f"{verdict.worst_step_z:.2f} (must be >= -{Z_TREND:g}); exact minimizers' flows "
-            f"(5.7): {exact}"
-        )
-        return Outcome(verdict.rise_z, Z_TREND, None, verdict.passed, note)
+        note = f"{out.note}; the exact minimizers' flows (5.7): {exact}"
+        return Outcome(out.value, out.reference, out.tolerance, out.passed, note)
 
     @check(
         "paper002.nn_score_limit",
