@@ -107,7 +107,7 @@ def test_bad_arguments_are_named():
 
 
 def test_binomial_se_floor():
-    np.testing.assert_allclose(checks.binomial_se([0.0, 0.5, 1.0], 100), [0.01, 0.05, 0.01])
+    np.testing.assert_allclose(checks.fraction_se([0.0, 0.5, 1.0], 100), [0.01, 0.05, 0.01])
 
 
 @pytest.mark.parametrize(

@@ -12,12 +12,13 @@ no numbers for Figs. 9, 11 and 15, only trends, which these checks hold to our r
   count, and more somewhere (Fig. 15).
 
 "Beyond Monte Carlo error": a fraction ``p`` of ``n`` samples has the binomial standard error
-``se = max(sqrt(p (1 - p) / n), 1 / n)``; a series rises when its last value exceeds its first
-by more than ``Z = 3`` combined standard errors and no step falls by more than ``Z``; one
-series dominates another when it is nowhere below it by more than ``Z`` combined standard
-errors and somewhere above it by more than ``Z``. The networks of a sweep share their
-initial samples ``x_T``, so the differences are, if anything, less noisy than the independent
-errors assumed here.
+``se = max(sqrt(p (1 - p) / n), 1 / n)``
+(:func:`~diffmem_theory.voronoi.tikhonov_network.fraction_se`); a series rises when its last
+value exceeds its first by more than ``Z = 3`` combined standard errors and no step falls by
+more than ``Z``; one series dominates another when it is nowhere below it by more than ``Z``
+combined standard errors and somewhere above it by more than ``Z``. The networks of a sweep
+share their initial samples ``x_T``, so the differences are, if anything, less noisy than the
+independent errors assumed here.
 
 Quick mode (the default of ``diffmem reproduce --quick``) trains at most 3e4 epochs
 (:data:`~diffmem_theory.voronoi.networks.QUICK`), full mode the paper's 2e5 and 3e5
@@ -33,113 +34,88 @@ import numpy as np
 from diffmem_theory._optional import HAVE_NN
 from diffmem_theory.registry import Outcome, check
 
-#: Standard errors a trend must clear.
-Z = 3.0
-
-
-def binomial_se(p: np.ndarray, n: int) -> np.ndarray:
-    """``max(sqrt(p (1 - p) / n), 1 / n)``: the standard error of fractions of ``n`` samples.
-
-    Parameters
-    ----------
-    p : array_like
-        Fractions in ``[0, 1]``.
-    n : int
-        Samples behind each fraction.
-
-    Returns
-    -------
-    ndarray
-
-    Examples
-    --------
-    >>> binomial_se([0.0, 0.5], 100).tolist()
-    [0.01, 0.05]
-    """
-    p = np.asarray(p, dtype=float)
-    return np.maximum(np.sqrt(p * (1.0 - p) / n), 1.0 / n)
-
-
-def rising(p: np.ndarray, n: int, labels: list[str]) -> Outcome:
-    """Outcome of "the fractions ``p`` (of ``n`` samples each) rise along the sweep".
-
-    Value: the rise from the first to the last point in combined standard errors (passes
-    above ``Z``, and when no step falls by more than ``Z``).
-
-    Parameters
-    ----------
-    p : array_like
-        The fractions along the sweep.
-    n : int
-        Samples behind each fraction.
-    labels : list of str
-        The sweep's points, for the note.
-
-    Returns
-    -------
-    Outcome
-
-    Examples
-    --------
-    >>> rising([0.02, 0.05, 0.3], 1000, ["a", "b", "c"]).passed
-    True
-    >>> rising([0.3, 0.05, 0.02], 1000, ["a", "b", "c"]).passed
-    False
-    """
-    p = np.asarray(p, dtype=float)
-    se = binomial_se(p, n)
-    rise = float((p[-1] - p[0]) / np.hypot(se[0], se[-1]))
-    falls = (p[:-1] - p[1:]) / np.hypot(se[:-1], se[1:])
-    worst = int(np.argmax(falls))
-    passed = rise > Z and falls[worst] <= Z
-    series = ", ".join(f"{lab}: {v:.3f}" for lab, v in zip(labels, p, strict=True))
-    note = (
-        f"fractions {series}; rise {rise:.1f} SE; largest fall {max(falls[worst], 0.0):.1f} SE "
-        f"({labels[worst]} -> {labels[worst + 1]})"
-    )
-    return Outcome(rise, Z, None, passed, note)
-
-
-def dominates(p_hi: np.ndarray, p_lo: np.ndarray, n: int, labels: list[str]) -> Outcome:
-    """Outcome of "``p_hi >= p_lo`` everywhere within ``Z`` SE and ``>`` beyond ``Z`` somewhere".
-
-    Value: the largest excess ``(p_hi - p_lo) / se`` (passes above ``Z``, and when the smallest
-    is ``>= -Z``).
-
-    Parameters
-    ----------
-    p_hi, p_lo : array_like
-        The fractions of the two series at the same points.
-    n : int
-        Samples behind each fraction.
-    labels : list of str
-        The points, for the note.
-
-    Returns
-    -------
-    Outcome
-
-    Examples
-    --------
-    >>> dominates([0.1, 0.5], [0.1, 0.3], 1000, ["a", "b"]).passed
-    True
-    >>> dominates([0.1, 0.3], [0.1, 0.5], 1000, ["a", "b"]).passed
-    False
-    """
-    p_hi, p_lo = np.asarray(p_hi, dtype=float), np.asarray(p_lo, dtype=float)
-    z = (p_hi - p_lo) / np.hypot(binomial_se(p_hi, n), binomial_se(p_lo, n))
-    lo, hi = int(np.argmin(z)), int(np.argmax(z))
-    passed = z[hi] > Z and z[lo] >= -Z
-    note = (
-        f"largest excess {z[hi]:.1f} SE at {labels[hi]} ({p_hi[hi]:.3f} vs {p_lo[hi]:.3f}); "
-        f"smallest {z[lo]:.1f} SE at {labels[lo]} ({p_hi[lo]:.3f} vs {p_lo[lo]:.3f}); "
-        f"above beyond {Z:g} SE at {int(np.sum(z > Z))} of {z.size} points"
-    )
-    return Outcome(float(z[hi]), Z, None, passed, note)
-
-
 if HAVE_NN:
     from diffmem_theory.voronoi.networks import FULL, QUICK, TAUS, sweep_fractions
+    from diffmem_theory.voronoi.tikhonov_network import fraction_se
+
+    #: Standard errors a trend must clear.
+    Z = 3.0
+
+    def rising(p: np.ndarray, n: int, labels: list[str]) -> Outcome:
+        """Outcome of "the fractions ``p`` (of ``n`` samples each) rise along the sweep".
+
+        Value: the rise from the first to the last point in combined standard errors (passes
+        above ``Z``, and when no step falls by more than ``Z``).
+
+        Parameters
+        ----------
+        p : array_like
+            The fractions along the sweep.
+        n : int
+            Samples behind each fraction.
+        labels : list of str
+            The sweep's points, for the note.
+
+        Returns
+        -------
+        Outcome
+
+        Examples
+        --------
+        >>> rising([0.02, 0.05, 0.3], 1000, ["a", "b", "c"]).passed
+        True
+        >>> rising([0.3, 0.05, 0.02], 1000, ["a", "b", "c"]).passed
+        False
+        """
+        p = np.asarray(p, dtype=float)
+        se = fraction_se(p, n)
+        rise = float((p[-1] - p[0]) / np.hypot(se[0], se[-1]))
+        falls = (p[:-1] - p[1:]) / np.hypot(se[:-1], se[1:])
+        worst = int(np.argmax(falls))
+        passed = rise > Z and falls[worst] <= Z
+        series = ", ".join(f"{lab}: {v:.3f}" for lab, v in zip(labels, p, strict=True))
+        note = (
+            f"fractions {series}; rise {rise:.1f} SE; largest fall {max(falls[worst], 0.0):.1f} SE "
+            f"({labels[worst]} -> {labels[worst + 1]})"
+        )
+        return Outcome(rise, Z, None, passed, note)
+
+    def dominates(p_hi: np.ndarray, p_lo: np.ndarray, n: int, labels: list[str]) -> Outcome:
+        """Outcome of "``p_hi >= p_lo`` everywhere within ``Z`` SE, ``>`` beyond it somewhere".
+
+        Value: the largest excess ``(p_hi - p_lo) / se`` (passes above ``Z``, and when the
+        smallest is ``>= -Z``).
+
+        Parameters
+        ----------
+        p_hi, p_lo : array_like
+            The fractions of the two series at the same points.
+        n : int
+            Samples behind each fraction.
+        labels : list of str
+            The points, for the note.
+
+        Returns
+        -------
+        Outcome
+
+        Examples
+        --------
+        >>> dominates([0.1, 0.5], [0.1, 0.3], 1000, ["a", "b"]).passed
+        True
+        >>> dominates([0.1, 0.3], [0.1, 0.5], 1000, ["a", "b"]).passed
+        False
+        """
+        p_hi, p_lo = np.asarray(p_hi, dtype=float), np.asarray(p_lo, dtype=float)
+        z = (p_hi - p_lo) / np.hypot(fraction_se(p_hi, n), fraction_se(p_lo, n))
+        lo, hi = int(np.argmin(z)), int(np.argmax(z))
+        passed = z[hi] > Z and z[lo] >= -Z
+        note = (
+            f"largest excess {z[hi]:.1f} SE at {labels[hi]} ({p_hi[hi]:.3f} vs {p_lo[hi]:.3f}); "
+            f"smallest {z[lo]:.1f} SE at {labels[lo]} ({p_hi[lo]:.3f} vs {p_lo[lo]:.3f}); "
+            f"above beyond {Z:g} SE at {int(np.sum(z > Z))} of {z.size} points"
+        )
+        return Outcome(float(z[hi]), Z, None, passed, note)
 
     def _fractions(over: str, objective: str, seed: int, quick: bool) -> tuple:
         """Fractions within 0.1 along a sweep, ``n`` and the sweep's (width, epochs) points."""
