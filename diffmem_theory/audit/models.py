@@ -36,10 +36,7 @@ from diffmem_theory.core.fit import fit_gaussian, fit_gmm
 from diffmem_theory.core.schedules import PREDICTIONS, Schedule, as_schedule
 from diffmem_theory.kernels import to_host
 
-__all__ = ["BASELINES", "resolve_model"]
-
-#: The baseline models named by a string (``"gmm:K"`` with an integer ``K >= 1``).
-BASELINES = ("empirical", "gaussian", "gmm:K")
+__all__ = ["resolve_model"]
 
 _FORMS = (
     "a callable f(x, t), a core law or Denoiser, a network built by nn.mlp, 'empirical', "
@@ -398,7 +395,7 @@ def _from_string(
                 ) from err
         return _object(obj, train, schedule, prediction, label), label
     raise ValueError(
-        f"model {spec!r} is neither a known model nor an existing file: expected {_FORMS}"
+        f"model {spec!r} is not a known model or an existing file: expected {_FORMS}"
         + (" (a .py file needs ':callable' after it)" if spec.endswith(".py") else "")
     )
 

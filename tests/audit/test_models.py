@@ -55,8 +55,8 @@ def test_baselines_refuse_a_prediction(spec):
         ("gmm:x", "needs an integer K >= 1"),
         ("gmm:0", "needs an integer K >= 1"),
         ("gmm:31", "exceeds the 30 training points"),
-        ("memorizer", "neither a known model nor an existing file"),
-        ("net.eqx", "neither a known model nor an existing file"),
+        ("memorizer", "not a known model or an existing file"),
+        ("net.eqx", "not a known model or an existing file"),
         ("model.py", r"needs ':callable'"),
     ],
 )
