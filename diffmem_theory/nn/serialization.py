@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -128,8 +128,9 @@ def save(
         If ``model`` is not an :class:`~diffmem_theory.nn.models.MLP`, ``metadata`` is not a
         JSON-serializable dict, or ``schedule`` is not a schedule.
     ValueError
-        If ``model`` was not built by :func:`~diffmem_theory.nn.mlp` (another structure), or
-        the directory of ``path`` does not exist.
+        If ``model`` was not built by :func:`~diffmem_theory.nn.mlp` (another structure),
+        the directory of ``path`` does not exist, ``path`` is a directory or cannot be
+        written.
 
     See Also
     --------
@@ -148,7 +149,10 @@ def save(
     (4, 1, {'epochs': 10})
     """
     if not isinstance(model, MLP):
-        raise TypeError(f"model must be an nn.MLP (built by nn.mlp), got {type(model).__name__}")
+        hint = " (save its .ema or .model)" if hasattr(model, "ema") else ""
+        raise TypeError(
+            f"model must be an nn.MLP (built by nn.mlp), got {type(model).__name__}{hint}"
+        )
     if metadata is not None and not isinstance(metadata, dict):
         raise TypeError(f"metadata must be a dict or None, got {type(metadata).__name__}")
     header = {
@@ -166,14 +170,20 @@ def save(
         raise ValueError(
             f"path {str(target)!r}: its directory {str(target.parent)!r} does not exist"
         )
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    if target.is_dir():
+        raise ValueError(f"path {str(target)!r} is a directory, not a file name")
+    # a fresh name beside the target, created with the user's umask (mkstemp would make it 0600)
+    tmp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
     try:
-        with os.fdopen(fd, "wb") as f:
+        with open(tmp, "xb") as f:
             f.write(line)
             eqx.tree_serialise_leaves(f, model)
         os.replace(tmp, target)
+    except OSError as err:
+        tmp.unlink(missing_ok=True)
+        raise ValueError(f"cannot write the network to {str(target)!r}: {err}") from err
     except BaseException:
-        os.unlink(tmp)
+        tmp.unlink(missing_ok=True)
         raise
 
 

@@ -126,9 +126,21 @@ def test_missing_file_and_directory(tmp_path):
         nn.save(tmp_path / "missing" / "net.eqx", nn.mlp(2, 4, 1, key=jax.random.key(0)))
 
 
+def test_saved_file_has_the_permissions_of_a_new_file(tmp_path):
+    (tmp_path / "plain").write_bytes(b"")
+    nn.save(tmp_path / "net.eqx", nn.mlp(2, 4, 1, key=jax.random.key(0)))
+    assert (tmp_path / "net.eqx").stat().st_mode == (tmp_path / "plain").stat().st_mode
+    with pytest.raises(ValueError, match="is a directory"):
+        nn.save(tmp_path, nn.mlp(2, 4, 1, key=jax.random.key(0)))
+
+
 def test_only_networks_built_by_mlp(tmp_path):
     with pytest.raises(TypeError, match=r"model must be an nn\.MLP"):
         nn.save(tmp_path / "x.eqx", {"weights": np.ones(3)})
+    res = nn.train(nn.mlp(2, 4, 1, key=jax.random.key(0)), np.eye(2), "VPTrig", epochs=2,
+                   progress=False)  # fmt: skip
+    with pytest.raises(TypeError, match=r"got TrainResult \(save its \.ema or \.model\)"):
+        nn.save(tmp_path / "x.eqx", res)
     net = nn.mlp(2, 4, 2, key=jax.random.key(0))
     ragged = eqx.tree_at(
         lambda m: m.layers, net, (net.layers[0], eqx.nn.Linear(4, 3, key=jax.random.key(1)))
