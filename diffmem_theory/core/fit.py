@@ -227,13 +227,12 @@ def fit_gaussian(
     reg = check_scalar(reg, "reg", low=0.0, low_open=True)
     pts, mean_var = _data(X)
     floor = reg * mean_var
-    resp = np.ones((pts.shape[0], 1))
-    if covariance == "isotropic":
-        _, means, var = _m_step(pts, resp, floor)
-        return IsotropicGaussianMixture(means, var, np.ones(1))
     d = pts.shape[1]
-    check_allocation(d * d, f"a {d} x {d} covariance")
-    mean = np.einsum("ik,id->kd", resp, pts) / pts.shape[0]
+    if covariance == "full":
+        check_allocation(d * d, f"a {d} x {d} covariance")
+    _, mean, var = _m_step(pts, np.ones((pts.shape[0], 1)), floor)
+    if covariance == "isotropic":
+        return IsotropicGaussianMixture(mean, var, np.ones(1))
     centred = pts - mean
     cov = (centred.T @ centred) / pts.shape[0]  # a syrk: exactly symmetric
     cov[np.diag_indices(d)] += floor
