@@ -8,7 +8,8 @@ r"""The report of an audit: a static HTML page, a JSON file and the figures as P
   assumptions, a table of its numbers, each next to its source (the theorem or equation with
   the paper) and its standard error, the verdict and the figures, or the traceback of a section
   that failed; the timings and the environment last.
-* ``<key>_<stem>.png``: each figure of each section, next to ``index.html``.
+* ``<key>_<stem>.png``: each figure of each section, next to ``index.html`` (``<stem>.png``
+  when the stem already starts with ``<key>_``).
 * ``report.json`` with this schema (``version`` :data:`SCHEMA_VERSION`)::
 
       {
@@ -119,6 +120,11 @@ def render_figures(section: Section) -> dict[str, bytes]:
     return out
 
 
+def _file_name(key: str, stem: str) -> str:
+    """``<key>_<stem>.png``, or ``<stem>.png`` when the stem already starts with ``<key>_``."""
+    return f"{stem}.png" if stem.startswith(f"{key}_") else f"{key}_{stem}.png"
+
+
 def _last_line(tb: str) -> str:
     lines = [line for line in tb.strip().splitlines() if line.strip()]
     return lines[-1] if lines else ""
@@ -209,7 +215,7 @@ class AuditReport:
         raise KeyError(f"no section {key!r} in this report: {[s.key for s in self.sections]}")
 
     def _files(self, key: str) -> list[str]:
-        return [f"{key}_{stem}.png" for stem in self.png.get(key, {})]
+        return [_file_name(key, stem) for stem in self.png.get(key, {})]
 
     def to_dict(self) -> dict[str, Any]:
         """The report as the JSON-ready dict of ``report.json`` (schema: module docstring)."""
@@ -275,7 +281,7 @@ class AuditReport:
         out = writable_dir(out_dir, "out_dir", create=True)
         for key, figures in self.png.items():
             for stem, data in figures.items():
-                (out / f"{key}_{stem}.png").write_bytes(data)
+                (out / _file_name(key, stem)).write_bytes(data)
         doc = self.to_dict()
         (out / "report.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
         page = out / "index.html"

@@ -190,9 +190,12 @@ def test_every_number_next_to_its_source(tmp_path):
         Value("ratio", 0.5, se=0.1, source="Buchanan et al., Def. 2.2"),
         Value("curve", [1.0, 2.0], source="Ye et al., Prop 4.1"),
     ]
-    sec = Section("fisher", "Paper 003", "Prop 4.1", ["x"], values, "ok.")
+    figures = {"fisher_gap": plt.figure(figsize=(0.5, 0.5)), "z": plt.figure(figsize=(0.5, 0.5))}
+    sec = Section("fisher", "Paper 003", "Prop 4.1", ["x"], values, "ok.", figures)
     rep = AuditReport({"model": "m"}, [sec], {}, {"fisher": 0.5}, environment={"cores": "2"})
     text = rep.write(tmp_path).read_text()
+    assert rep.to_dict()["sections"][0]["figures"] == ["fisher_gap.png", "fisher_z.png"]
+    assert (tmp_path / "fisher_gap.png").exists() and (tmp_path / "fisher_z.png").exists()
     assert "<td class='num'>0.5</td><td class='num'>0.1</td><td>Buchanan et al., Def. 2.2</td>" in (
         text
     )
