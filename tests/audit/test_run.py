@@ -19,7 +19,7 @@ from diffmem_theory.core.denoisers import as_denoiser
 from diffmem_theory.core.distributions import EmpiricalDistribution, IsotropicGaussianMixture
 from diffmem_theory.core.dynamics import solve
 from diffmem_theory.core.schedules import VPTrig
-from diffmem_theory.data import Dataset, split
+from diffmem_theory.data import Dataset, digits, split
 
 LAW = IsotropicGaussianMixture(np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]]), 0.01)
 X = LAW.sample(60, np.random.default_rng(3))[0]
@@ -301,3 +301,24 @@ def test_bad_schedule_and_options_types(fake_sections):
         run(X, model, options=[1], **FAST)
     with pytest.raises(TypeError, match=r"options\['fisher'\]"):
         run(X, model, options={"fisher": 3}, **FAST)
+
+
+def test_the_empirical_denoiser_audited_against_itself():
+    """Its samples are training points (memorization 1) and its loss gap to the empirical
+    score, the Fisher divergence of Prop 4.1, is 0."""
+    data = digits(limit=60)
+    rep = run(data, "empirical", n_samples=20, sections=["memorization", "fisher"], progress=False)
+    assert rep.ok, rep.errors
+    assert rep.section("memorization").value("fraction memorized (1/3 rule)").value == 1.0
+    gap = rep.section("fisher").value("integrated loss gap")
+    assert abs(gap.value) <= 3 * gap.se + 1e-12
+
+
+def test_the_true_mixture_denoiser_on_its_own_samples():
+    """DDIM samples of the data's own law are fresh draws: none memorized in d = 16."""
+    law = IsotropicGaussianMixture(np.eye(16)[:4] * 3.0, 0.25)
+    data = law.sample(60, np.random.default_rng(5))[0]
+    rep = run(data, law, n_samples=30, sections=["memorization"], progress=False)
+    assert rep.ok, rep.errors
+    frac = rep.section("memorization").value("fraction memorized (1/3 rule)")
+    assert frac.value == 0.0 and frac.se == pytest.approx(1 / 30)
