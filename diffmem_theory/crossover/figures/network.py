@@ -104,7 +104,7 @@ if HAVE_NN:
     @experiment(
         "paper000.mlp_phase",
         plot=plot_mlp_phase,
-        figure="-",
+        figure="Fig. 2 (MLP analogue)",
         title="memorization ratio of MLP denoisers vs P/(N d) beside the GMM phase transition",
     )
     def run_mlp_phase(quick: bool = True, seed: int = 0) -> dict[str, Any]:
