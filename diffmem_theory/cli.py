@@ -50,6 +50,7 @@ from tqdm import tqdm
 
 from diffmem_theory.audit import SECTIONS
 from diffmem_theory.core.schedules import PREDICTIONS, SCHEDULE_NAMES
+from diffmem_theory.data import SCALES
 from diffmem_theory.registry import (
     PACKAGES,
     CheckResult,
@@ -313,6 +314,7 @@ def _cmd_audit(args: argparse.Namespace) -> int:
             args.model,
             args.schedule,
             prediction=args.prediction,
+            scale=args.scale,
             held_out=args.held_out,
             n_samples=args.n_samples,
             samples=args.samples,
@@ -491,7 +493,16 @@ def _parser() -> argparse.ArgumentParser:
         default="VPTrig",
         help=f"the model's schedule, one of {', '.join(SCHEDULE_NAMES)}",
     )
-    q.add_argument("--samples", type=_path, default=None, help="the model's samples (.npy)")
+    q.add_argument(
+        "--scale",
+        choices=SCALES,
+        default="[0,1]",
+        help="the pixel range --data is mapped onto: the units the model was trained in "
+        "(default [0,1], the papers'; none keeps the file's values)",
+    )
+    q.add_argument(
+        "--samples", type=_path, default=None, help="the model's samples (.npy, in --scale units)"
+    )
     q.add_argument(
         "--held-out",
         type=_held_out,

@@ -41,6 +41,7 @@ from diffmem_theory._validation import (
     OutOfRangeWarning,
     as_float_array,
     check_bool,
+    check_choice,
     check_int,
 )
 from diffmem_theory.audit.base import AuditInputs
@@ -68,10 +69,12 @@ class PriorMismatchWarning(OutOfRangeWarning):
     ``alpha_T X_0`` left at the first time of the grid is not small against the noise)."""
 
 
-def _train_and_held(data: Any, held_out: Any, seed: int) -> tuple[np.ndarray, Any, dict]:
+def _train_and_held(
+    data: Any, held_out: Any, seed: int, scale: str
+) -> tuple[np.ndarray, Any, dict]:
     """Read ``data`` and split it: ``(train, held or None, what to report about the data)``."""
     if isinstance(data, (str, os.PathLike)):
-        data = _data.load(data)
+        data = _data.load(data, scale=scale)
     if isinstance(data, _data.Dataset):
         x = data.x.reshape(len(data), -1)
         about = {
@@ -252,6 +255,7 @@ def run(
     schedule: Schedule | str = "VPTrig",
     *,
     prediction: str | None = None,
+    scale: str = "[0,1]",
     held_out: Any = 0.2,
     n_samples: int = 1000,
     samples: Any = None,
@@ -268,9 +272,11 @@ def run(
     The steps, each timed in the report:
 
     1. **Data.** ``data`` is a path (read by :func:`diffmem_theory.data.load`: ``.npy``,
-       ``.npz``, IDX, CIFAR-10, PNG; scaled to [0, 1]), a :class:`~diffmem_theory.data.Dataset`
-       or an ``(N, d)`` array (used as is). ``held_out`` points are split off with
-       :func:`diffmem_theory.data.split` and ``seed`` (the same call reproduces the split).
+       ``.npz``, IDX, CIFAR-10, PNG; mapped onto ``scale``), a
+       :class:`~diffmem_theory.data.Dataset` or an ``(N, d)`` array (used as is). The model
+       sees the data in these units: they must be the units it was trained on. ``held_out``
+       points are split off with :func:`diffmem_theory.data.split` and ``seed`` (the same
+       call reproduces the split).
     2. **Model.** :func:`diffmem_theory.audit.models.resolve_model` turns ``model`` (a callable
        in units ``prediction``, a law, a :class:`~diffmem_theory.core.denoisers.Denoiser`,
        ``"empirical"``, ``"gaussian"``, ``"gmm:K"``, ``"module:callable"`` or a saved ``nn``
@@ -311,6 +317,10 @@ def run(
     prediction : {"x0", "eps", "score", "v", "velocity"}, optional
         The unit a user's callable returns (required for one; not given for the baselines and
         saved networks, which know theirs).
+    scale : {"[0,1]", "[-1,1]", "none"}, default "[0,1]"
+        The pixel scaling of a ``data`` path (:func:`diffmem_theory.data.load`; the papers'
+        [0, 1] by default, ``"[-1,1]"`` for a model trained as in EDM, ``"none"`` for data
+        already in the model's units); the samples must be in the same units.
     held_out : float, int, (M, d) array_like, Dataset or None, default 0.2
         The held-out fraction in (0, 1) or count of ``data`` (split off with ``seed``), points
         of the same distribution given separately, scaled as ``data`` (then all of ``data``
@@ -368,6 +378,7 @@ def run(
     n_times = check_int(n_times, "n_times", low=2, high=10_000)
     n_noise = check_int(n_noise, "n_noise", low=1, high=100_000)
     check_bool(progress, "progress")
+    check_choice(scale, "scale", _data.SCALES)
     keys, opts = _sections(sections, options)
     if samples is None:
         n_samples = check_int(n_samples, "n_samples", low=1, high=10_000_000)
@@ -376,7 +387,7 @@ def run(
 
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    train, held, about = _train_and_held(data, held_out, seed)
+    train, held, about = _train_and_held(data, held_out, seed, scale)
     d = train.shape[1]
     if samples is not None:
         samples, samples_from = _read_samples(samples, d)

@@ -67,6 +67,21 @@ def test_text_summary(capsys, data_file, tmp_path):
     assert "[memorization]" in out and f"report: {tmp_path / 'index.html'}" in out
 
 
+@pytest.mark.parametrize("scale", ["none", "[-1,1]"])
+def test_scale_of_the_data_file(capsys, tmp_path, scale):
+    """The data reach the model in the units it was trained on: --scale none keeps them."""
+    path = tmp_path / "pm1.npy"
+    np.save(path, 2.0 * digits(limit=60).x - 1.0)
+    status, out, err = _audit(
+        capsys, "--data", path, "--model", "empirical", "--out", tmp_path / "r", "--scale", scale,
+        "--sections", "memorization", "--held-out", "0", "--json", *FAST,
+    )  # fmt: skip
+    assert status == 0, err
+    data = json.loads(out)["inputs"]["data"]
+    assert data["scale"] == scale and data["held_out"] == "none"
+    assert data["value_range"] == (None if scale == "none" else [-1.0, 1.0])
+
+
 def test_a_failing_section_exits_1(capsys, data_file, tmp_path, monkeypatch):
     broken = types.ModuleType("diffmem_theory.audit.mixing")
 
@@ -106,6 +121,7 @@ def _refused(capsys, args, match):
         (["--n-samples", "0"], "argument --n-samples"),
         (["--prediction", "logits"], "argument --prediction"),
         (["--seed", "-1"], "argument --seed"),
+        (["--scale", "[0,255]"], "argument --scale"),
         (["--option", "crossover"], "argument --option"),
         (["--option", "nope.k=1"], "argument --option"),
         (["--option", "crossover.nope=1"], "options['crossover'] does not fit"),

@@ -262,6 +262,7 @@ def test_eps_and_x0_units_give_the_same_report():
         ({"steps": 0}, "steps must be >= 1"),
         ({"seed": -1}, "seed must be >= 0"),
         ({"n_times": 1}, "n_times must be >= 2"),
+        ({"scale": "0-1"}, "scale must be one of"),
     ],
 )
 def test_bad_inputs_name_the_argument(fake_sections, kwargs, match):
