@@ -97,6 +97,8 @@ def render_figures(section: Section) -> dict[str, bytes]:
     ------
     ValueError
         A stem that is not a plain file name, or a figure that is not a matplotlib figure.
+    TypeError
+        A ``section`` that is not a :class:`~diffmem_theory.audit.base.Section`.
 
     Examples
     --------
@@ -106,6 +108,8 @@ def render_figures(section: Section) -> dict[str, bytes]:
     >>> render_figures(sec)["tm"][:4]
     b'\\x89PNG'
     """
+    if not isinstance(section, Section):
+        raise TypeError(f"section must be a Section, got {type(section).__name__}")
     out = {}
     for stem, fig in section.figures.items():
         if not isinstance(stem, str) or not _STEM.fullmatch(stem):
@@ -208,11 +212,14 @@ class AuditReport:
         return not self.errors
 
     def section(self, key: str) -> Section:
-        """The section ``key`` (``KeyError`` naming the sections that ran if it did not)."""
+        """The section ``key`` (``ValueError`` naming the sections that ran if it did not)."""
         for sec in self.sections:
             if sec.key == key:
                 return sec
-        raise KeyError(f"no section {key!r} in this report: {[s.key for s in self.sections]}")
+        raise ValueError(
+            f"key must name a section of this report, one of {[s.key for s in self.sections]}; "
+            f"got {key!r}"
+        )
 
     def _files(self, key: str) -> list[str]:
         return [_file_name(key, stem) for stem in self.png.get(key, {})]

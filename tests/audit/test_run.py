@@ -14,7 +14,7 @@ import pytest
 
 from diffmem_theory.audit import SECTIONS, PriorMismatchWarning, run
 from diffmem_theory.audit.base import AuditInputs, Section, Value
-from diffmem_theory.audit.report import SCHEMA_VERSION, AuditReport
+from diffmem_theory.audit.report import SCHEMA_VERSION, AuditReport, render_figures
 from diffmem_theory.core.denoisers import as_denoiser
 from diffmem_theory.core.distributions import EmpiricalDistribution, IsotropicGaussianMixture
 from diffmem_theory.core.dynamics import solve
@@ -323,3 +323,23 @@ def test_the_true_mixture_denoiser_on_its_own_samples():
     assert rep.ok, rep.errors
     frac = rep.section("memorization").value("fraction memorized (1/3 rule)")
     assert frac.value == 0.0 and frac.se == pytest.approx(1 / 30)
+
+
+def test_report_lookups_and_bad_parts_are_clean_errors():
+    sec = Section("mixing", "t", "th", [], [], "v")
+    rep = AuditReport({"model": "m"}, [sec], {}, {}, environment={})
+    assert rep.section("mixing") is sec
+    with pytest.raises(ValueError, match=r"one of \['mixing'\]; got 'fisher'"):
+        rep.section("fisher")
+    with pytest.raises(TypeError, match="section must be a Section"):
+        render_figures(None)
+    fig = plt.figure()
+    with pytest.raises(ValueError, match="plain file names"):
+        render_figures(Section("mixing", "t", "th", [], [], "v", {"../x": fig}))
+    plt.close(fig)
+    with pytest.raises(ValueError, match="matplotlib figure"):
+        render_figures(Section("mixing", "t", "th", [], [], "v", {"x": 3}))
+    with pytest.raises(TypeError, match="sections must be a list of Section"):
+        AuditReport({}, [1], {}, {})
+    with pytest.raises(TypeError, match="timings must be a dict"):
+        AuditReport({}, [], {}, [])
