@@ -212,7 +212,14 @@ class AuditReport:
         return not self.errors
 
     def section(self, key: str) -> Section:
-        """The section ``key`` (``ValueError`` naming the sections that ran if it did not)."""
+        """The section ``key`` (``ValueError`` naming the sections that ran if it did not).
+
+        Examples
+        --------
+        >>> sec = Section("mixing", "Paper 001", "eq. (2.9)", [], [], "ok.")
+        >>> AuditReport({}, [sec], {}, {}, environment={}).section("mixing").title
+        'Paper 001'
+        """
         for sec in self.sections:
             if sec.key == key:
                 return sec
