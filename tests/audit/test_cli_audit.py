@@ -224,3 +224,19 @@ def test_bad_models_exit_2(capsys, data_file, models_file, tmp_path, model, extr
     spec = model.format(models=models_file)
     args = ["--data", data_file, "--model", spec, "--out", tmp_path, *FAST, *extra]
     _refused(capsys, args, match)
+
+
+def test_a_saved_network(capsys, data_file, tmp_path):
+    """A network saved by nn.save is audited from its file (it knows its unit and schedule)."""
+    jax = pytest.importorskip("jax")
+    from diffmem_theory import nn
+
+    path = tmp_path / "net.eqx"
+    nn.save(path, nn.mlp(64, 16, 2, key=jax.random.key(0), prediction="eps"), schedule="VPTrig")
+    args = ["--data", data_file, "--model", path, "--sections", "memorization", *FAST]
+    status, out, err = _audit(capsys, *args, "--out", tmp_path / "r", "--json")
+    assert status == 0, err
+    inputs = json.loads(out)["inputs"]
+    assert inputs["model"].startswith("saved network net.eqx") and inputs["prediction"] == "eps"
+    _refused(capsys, [*args, "--out", tmp_path / "s", "--schedule", "OU"], "trained on")
+    _refused(capsys, [*args, "--out", tmp_path / "t", "--prediction", "x0"], "prediction")
