@@ -4,6 +4,7 @@ for the fitted parameters, and the standard errors of a subsample."""
 import json
 import math
 
+import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -17,7 +18,7 @@ from diffmem_theory.core.distributions import (
 )
 from diffmem_theory.core.fit import fit_gmm
 from diffmem_theory.core.losses import LossEstimate
-from diffmem_theory.core.schedules import VPTrig
+from diffmem_theory.core.schedules import VPExp, VPTrig
 from diffmem_theory.crossover.excess import crossover_ratio
 
 SCHED = VPTrig()
@@ -40,6 +41,13 @@ def _inputs(model, train, held, times=TIMES, n_noise=4):
         n_noise,
         0,
     )
+
+
+@pytest.fixture(autouse=True)
+def _close_figures():
+    """A section's figures are the report's to save and close; here each test closes them."""
+    yield
+    plt.close("all")
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +126,7 @@ def test_no_held_out_points_leaves_the_held_out_values_out(data):
         ("k", 0, ValueError),
         ("k", 201, ValueError),
         ("n_init", 0, ValueError),
+        ("n_fit", 3, ValueError),
         ("t_law", "uniform", ValueError),
         ("weighting", "x1", ValueError),
         ("weighting", 3.0, TypeError),
@@ -161,3 +170,37 @@ def test_ratio_mean_of_proportional_draws_is_exact_and_of_a_zero_denominator_nan
     assert ratio_mean(3 * a, a, np.ones(2), 10)[0] == pytest.approx(3.0)
     value, se = ratio_mean(a, np.zeros_like(a), np.ones(2), 10)
     assert math.isnan(value) and se == math.inf
+
+
+def test_the_same_model_in_eps_and_x0_units_gets_the_same_section(data):
+    train, held = data
+    eps_model = as_denoiser(
+        lambda x, t: MIX.denoiser(x, t, SCHED, prediction="eps"), SCHED, prediction="eps"
+    )
+    inputs = AuditInputs(train, held, eps_model, "eps", SCHED, train[:4], None, None, TIMES, 4, 0)
+    a, b = section(_inputs(MIX, train, held), k=4), section(inputs, k=4)
+    for va, vb in zip(a.values, b.values, strict=True):
+        assert va.name == vb.name
+        if isinstance(va.value, float):
+            assert vb.value == pytest.approx(va.value, rel=1e-7, abs=1e-9), va.name
+
+
+def test_a_schedule_on_an_unbounded_domain_is_audited(data):
+    train, _ = data
+    sched = VPExp()
+    inputs = AuditInputs(
+        train,
+        None,
+        as_denoiser(MIX, sched),
+        "m",
+        sched,
+        train[:4],
+        None,
+        None,
+        np.array([0.05, 0.5, 2.0]),
+        2,
+        0,
+    )
+    sec = section(inputs, k=4)
+    assert abs(sec.value("memorization index (training loss)").value) < 0.1
+    assert 0.0 < sec.value("M*/N (eq. 14, C = 1)").value < 1.0
