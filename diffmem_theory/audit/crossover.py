@@ -131,8 +131,8 @@ def subsample_mean(draws: ArrayLike, weights: ArrayLike, n_total: int) -> tuple[
     ``draws[t, i, r]`` is the value at time ``t`` for the ``i``-th of ``n`` points drawn
     without replacement from ``n_total`` and its ``r``-th noise draw (``R`` per point). With
     ``A_i = sum_t w_t mean_r draws[t, i, r]`` the estimate is ``mean_i A_i`` and its variance
-    for the average over all ``n_total`` points is that of two-stage sampling (Cochran,
-    *Sampling Techniques*, 3rd ed., eq. (10.8)), with ``f = n / n_total``:
+    for the average over all ``n_total`` points is that of two-stage sampling with equal
+    units (Cochran, *Sampling Techniques*, 3rd ed., 1977, Ch. 10), with ``f = n / n_total``:
 
         v = (1 - f) s_A^2 / n + f mean_i(W_i) / n,   W_i = sum_t w_t^2 s_{t,i}^2 / R,
 

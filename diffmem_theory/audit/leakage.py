@@ -20,10 +20,12 @@ covariance: the maximum-likelihood ``Sigma`` with eigenvalues floored at ``1e-6 
 only through its spectrum: the log-determinants and traces are invariant under rotations, so
 the full covariance is used, not a per-coordinate (diagonal) one. For data that are not
 Gaussian the values are **upper bounds** on the leakage (and on the MMSE) of a point with the
-same covariance: among inputs of a given covariance the Gaussian maximizes the information
-through an additive Gaussian channel (Cover and Thomas, *Elements of Information Theory*,
-Thm 9.6.5 and Sec. 9.4), the sample mean stays sufficient for ``m`` DDPM samples whatever the
-prior, and the linear (Gaussian) estimator's error bounds the MMSE.
+same covariance: ``I(x0; x_tn) = h(x_tn) - h(sigma_tn z)`` and ``h(x_tn)`` is at most the
+entropy of the Gaussian of the same covariance ``(1 - sigma_tn^2) Sigma + sigma_tn^2 I``
+(Cover and Thomas, *Elements of Information Theory*, 2nd ed., Thm 8.6.5), which gives
+``1/2 log det(I + SNR Sigma)``; the sample mean stays sufficient for ``m`` DDPM samples
+whatever the prior (so the same bound holds with ``m SNR``), and the linear (Gaussian)
+estimator's error bounds the MMSE.
 
 The VP level is also given as a time of the model's schedule, ``t_n`` with the same
 signal-to-noise ratio (``psi_{t_n} = SNR``). Nothing here evaluates the model: the section is
