@@ -147,9 +147,9 @@ def _loss_times(
     median nearest-neighbour distance) and spreads over the whole set, which every denoiser
     then maps to the mean, for ``r >> D_rms = sqrt(2 tr Cov)`` (the root-mean-square distance
     between two points). The times run from ``r_lo = D_nn / (3 sqrt(2 ln N))`` to
-    ``r_hi = 3 D_rms``, equally spaced in log-SNR ``-2 ln r``, clipped to the sampling grid's
-    range (duplicates after clipping dropped). ``D_nn`` is the median over at most 256 training
-    points drawn with ``rng``.
+    ``r_hi = 3 D_rms``, equally spaced in log-SNR ``-2 ln r`` over the part of that range the
+    sampling grid covers (the grid's whole range when it covers none of it). ``D_nn`` is the
+    median over at most 256 training points drawn with ``rng``.
     """
     n = train.shape[0]
     pick = np.sort(rng.choice(n, size=min(n, _SCALE_POINTS), replace=False))
@@ -162,17 +162,21 @@ def _loss_times(
     d_rms = float(np.sqrt(2.0 * train.var(axis=0, ddof=1).sum()))
     r_lo = d_nn / (_MARGIN * math.sqrt(2.0 * math.log(max(n, 2))))
     r_hi = max(_MARGIN * d_rms, 10.0 * r_lo)
-    log_snr = np.linspace(-2.0 * math.log(r_lo), -2.0 * math.log(r_hi), n_times)
-    t = schedule.inverse_snr(
-        np.clip(np.exp(log_snr), schedule.snr(grid[0]), schedule.snr(grid[-1]))
-    )
-    times = np.unique(np.clip(t, grid[-1], grid[0]))
+    # in log-SNR (no exp overflow for extreme scales), intersected with the grid's range
+    lo, hi = float(schedule.log_snr(grid[0])), float(schedule.log_snr(grid[-1]))
+    top = min(max(-2.0 * math.log(r_lo), lo), hi)
+    bottom = min(max(-2.0 * math.log(r_hi), lo), hi)
+    if top - bottom < 1e-9 * (hi - lo):  # no overlap: the grid's whole range
+        top, bottom = hi, lo
+    log_snr = np.linspace(top, bottom, n_times)
+    times = np.clip(schedule.inverse_snr(np.exp(log_snr)), grid[-1], grid[0])
     about = {
         "nearest-neighbour distance (median)": d_nn,
         "rms distance between points": d_rms,
         "noise-to-signal range": [r_lo, r_hi],
+        "log-SNR range of the times": [top, bottom],
     }
-    return times, about
+    return np.unique(times), about
 
 
 def _bar(items: Any, desc: str, unit: str, progress: bool) -> Any:
@@ -297,7 +301,8 @@ def run(
        sits on one training point; ``D_nn`` the median nearest-neighbour distance of at most
        256 training points, drawn by ``default_rng([seed, 2])``) to three times the
        root-mean-square distance between two training points (above it every denoiser
-       returns the mean), clipped to the sampling grid.
+       returns the mean), intersected with the sampling grid's range (the grid's whole range
+       when they do not overlap).
     5. **Sections.** Each of ``sections`` (default all, in the order of :data:`SECTIONS`) is
        ``importlib.import_module(f"diffmem_theory.audit.{key}").section(inputs, **opts)`` with
        ``opts = options.get(key, {})`` (an option name a section does not take is refused

@@ -343,3 +343,17 @@ def test_report_lookups_and_bad_parts_are_clean_errors():
         AuditReport({}, [1], {}, {})
     with pytest.raises(TypeError, match="timings must be a dict"):
         AuditReport({}, [], {}, [])
+
+
+@pytest.mark.filterwarnings("ignore::diffmem_theory.audit.PriorMismatchWarning")
+@pytest.mark.parametrize("spread", [1e-150, 1e150])
+def test_loss_times_of_extreme_scales_stay_in_the_grid(fake_sections, spread):
+    """Scales far outside the sampling grid's noise levels (no overlap): the times spread over
+    the grid's whole log-SNR range (no overflow)."""
+    data = np.array([[0.0, 0.0], [spread, 0.0], [0.0, spread], [spread, spread]])
+    model = as_denoiser(lambda x, t: np.zeros_like(x), VPTrig())
+    run(data, model, held_out=None, n_times=5, **FAST)
+    times = fake_sections[0][1].times
+    grid = VPTrig().time_grid(8)
+    assert len(times) == 5 and np.allclose(times[[0, -1]], grid[[-1, 0]], rtol=1e-12, atol=0)
+    assert np.allclose(np.diff(VPTrig().log_snr(times)), np.diff(VPTrig().log_snr(times))[0])
