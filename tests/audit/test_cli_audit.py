@@ -191,14 +191,14 @@ def test_eps_and_x0_units_give_the_same_report(capsys, data_file, models_file, t
         status, out, err = _audit(
             capsys, "--data", data_file, "--model", f"{models_file}:{unit}", "--prediction", unit,
             "--out", tmp_path / unit, "--sections", "memorization,crossover,leakage",
-            "--option", "crossover.weighting=eps", "--option", "crossover.n_points=20",
+            "--option", "crossover.n_points=20", "--option", "crossover.t_law=continuous",
             "--json", *FAST,
         )  # fmt: skip
         assert status == 0, err
         docs.append(json.loads(out))
     a, b = (d["sections"] for d in docs)
     assert [s["key"] for s in a] == ["memorization", "crossover", "leakage"]
-    assert docs[0]["inputs"]["options"]["crossover"] == {"weighting": "eps", "n_points": 20}
+    assert docs[0]["inputs"]["options"]["crossover"] == {"n_points": 20, "t_law": "continuous"}
     for sa, sb in zip(a, b, strict=True):
         for va, vb in zip(sa["values"], sb["values"], strict=True):
             assert va["name"] == vb["name"]

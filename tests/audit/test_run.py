@@ -228,9 +228,7 @@ def test_eps_and_x0_units_give_the_same_report():
     def eps_model(x, t):
         return LAW.denoiser(x, t, sched, prediction="eps")
 
-    # eq. (14)'s loss weighting is the training objective, which the audit cannot see; by
-    # default the crossover section takes the model's unit for it: state it to compare units
-    kw = dict(FAST, options={"crossover": {"weighting": "eps"}})
+    kw = dict(FAST)
     a = run(X, x0_model, prediction="x0", **kw)
     b = run(X, eps_model, prediction="eps", **kw)
     assert a.ok and b.ok
