@@ -29,6 +29,11 @@ r"""The report of an audit: a static HTML page, a JSON file and the figures as P
 
   ``value`` and ``se`` are numbers, strings, booleans, lists (curves) or null (a missing SE, or
   a non-finite number, which JSON cannot hold); ``message`` is the last line of the traceback.
+  In ``inputs`` (:func:`diffmem_theory.audit.run`): ``model`` is the model's label,
+  ``prediction`` its native unit, ``samples`` where the samples came from, ``t_span``
+  ``[first time, last time, steps]`` of the DDIM grid (null for given samples), ``times`` the
+  loss times, ``scales`` the distance scales that placed them, ``options`` each section's
+  options as given.
 
 Examples
 --------
