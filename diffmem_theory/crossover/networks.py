@@ -54,11 +54,11 @@ from numpy.typing import ArrayLike
 
 from diffmem_theory import nn
 from diffmem_theory._validation import as_float_array, check_int, check_scalar
-from diffmem_theory.core.distributions import IsotropicGaussianMixture, sphere_means
 from diffmem_theory.core.dynamics import ddim_sample
 from diffmem_theory.core.metrics import memorization_ratio, phase_transition
 from diffmem_theory.core.schedules import VPTrig
 from diffmem_theory.crossover.excess import crossover_ratio
+from diffmem_theory.crossover.laboratory import laboratory
 
 __all__ = [
     "DEPTH",
@@ -70,7 +70,6 @@ __all__ = [
     "binomial_se",
     "capacity_trend",
     "half_bracket",
-    "lab_data",
     "network_phase",
     "trained_denoiser",
 ]
@@ -203,41 +202,6 @@ def half_bracket(
     return (below, float(pt.M_pt)), bool(np.any((m > lo) & (m <= pt.M_pt)))
 
 
-def lab_data(N: int, d: int, K: int, seed: int) -> tuple[IsotropicGaussianMixture, np.ndarray]:
-    """The data of Sec. 4.1 with the seed stream of the GMM figures (``paper000.fig2``).
-
-    ``K`` means uniform on the sphere of radius ``sqrt(d)`` (``sphere_means``), ``s2 = 1``, then
-    ``N`` samples, all from ``np.random.default_rng(seed)``.
-
-    Parameters
-    ----------
-    N, d, K : int
-        Samples, dimension and clusters, each ``>= 1``.
-    seed : int
-        Seed of the means and the samples, ``>= 0``.
-
-    Returns
-    -------
-    gmm : IsotropicGaussianMixture
-    X : (N, d) ndarray
-
-    References
-    ----------
-    Buchanan et al. (paper 000), Sec. 4.1 and App. H.1.
-
-    Examples
-    --------
-    >>> gmm, X = lab_data(4, 3, 2, seed=0)
-    >>> X.shape, gmm.means.shape
-    ((4, 3), (2, 3))
-    """
-    N, d, K = (check_int(v, name, low=1) for v, name in ((N, "N"), (d, "d"), (K, "K")))
-    rng = np.random.default_rng(check_int(seed, "seed", low=0))
-    gmm = IsotropicGaussianMixture(sphere_means(K, d, rng), 1.0)
-    X, _ = gmm.sample(N, rng)
-    return gmm, X
-
-
 def trained_denoiser(
     width: int,
     *,
@@ -251,7 +215,8 @@ def trained_denoiser(
     r"""The EMA network of one training run on the laboratory (cached in-process).
 
     An ``"eps"`` MLP of ``DEPTH`` hidden layers of ``width`` (initialization
-    ``jax.random.key(seed)``) trained full batch for ``epochs`` on :func:`lab_data` with
+    ``jax.random.key(seed)``) trained full batch for ``epochs`` on the laboratory's data
+    (:func:`~diffmem_theory.crossover.laboratory.laboratory`) with
     ``weighting="eps"`` (paper 000's ``lambda = psi_t``; the loss is ``|eps_hat - eps|^2``),
     ``t ~ U[0.001, 0.999]``, Adam at ``lr`` and EMA decay :data:`EMA_DECAY`.
 
@@ -289,7 +254,7 @@ def trained_denoiser(
 
 @functools.lru_cache(maxsize=64)
 def _trained(width: int, epochs: int, lr: float, seed: int, N: int, d: int, K: int) -> Any:
-    _, X = lab_data(N, d, K, seed)
+    _, X = laboratory(N, d, K, seed)
     net = nn.mlp(d, width, DEPTH, key=jax.random.key(seed), prediction="eps")
     res = nn.train(
         net, X, _SCHED, epochs=epochs, lr=lr, ema_decay=EMA_DECAY, weighting="eps",
@@ -390,7 +355,7 @@ def _ratios(
 ) -> tuple[tuple[int, ...], tuple[float, ...]]:
     """Parameter counts and memorization ratios of the networks (cached: check and figure)."""
     N, d, K = LAB["N"], LAB["d"], LAB["K"]
-    _, X = lab_data(N, d, K, seed)
+    _, X = laboratory(N, d, K, seed)
     counts, ratios = [], []
     for w in widths:
         net = trained_denoiser(w, epochs=epochs, lr=lr, seed=seed)

@@ -15,7 +15,6 @@ matplotlib.use("Agg")
 from diffmem_theory import nn
 from diffmem_theory.crossover import networks
 from diffmem_theory.crossover.figures.network import plot_mlp_phase
-from diffmem_theory.crossover.figures.phase import laboratory
 from diffmem_theory.registry import get_check, get_experiment, run_check
 
 TINY = {"widths": (4,), "epochs": 20, "lr": 3e-3, "n_eval": 4}
@@ -68,13 +67,6 @@ def test_half_bracket():
     )
     with pytest.raises(ValueError, match="x must be > 0"):
         networks.half_bracket([0.0, 1.0], [0.0, 1.0], [0.5])
-
-
-def test_lab_data_is_the_gmm_figures_data():
-    gmm, X = networks.lab_data(20, 10, 2, seed=3)
-    gmm2, X2 = laboratory(20, 10, 2, seed=3)
-    np.testing.assert_array_equal(X, X2)
-    np.testing.assert_array_equal(gmm.means, gmm2.means)
 
 
 def test_trained_denoiser_cached_and_seeded():

@@ -40,13 +40,13 @@ import numpy as np
 
 from diffmem_theory._validation import check_config, check_int
 from diffmem_theory.core.denoisers import memorized_subset, memorizing_denoiser
-from diffmem_theory.core.distributions import IsotropicGaussianMixture, sphere_means
 from diffmem_theory.core.dynamics import ddim_sample
 from diffmem_theory.core.losses import test_loss, training_losses
 from diffmem_theory.core.metrics import memorization_ratio, nearest_distances, phase_transition
 from diffmem_theory.core.metrics import refinement_grid as _refinement
 from diffmem_theory.core.schedules import VPTrig
 from diffmem_theory.core.training import TrainConfig, train_gmm_denoiser
+from diffmem_theory.crossover.laboratory import laboratory
 from diffmem_theory.plotting import figure
 from diffmem_theory.registry import experiment
 from diffmem_theory.sweep import run_sweep, sweep_spec
@@ -54,7 +54,6 @@ from diffmem_theory.sweep import run_sweep, sweep_spec
 __all__ = [
     "FULL",
     "QUICK",
-    "laboratory",
     "phase_configs",
     "phase_runs",
     "sweep_dir",
@@ -72,48 +71,6 @@ _TRAIN_KEYS = ("n_epochs", "n_dup", "peak_lr", "adam_b2")
 _SCHED = VPTrig()
 _T16 = float(_SCHED.time_grid()[16])
 LAB = {"N": 200, "d": 50, "K": 12}
-
-
-def laboratory(N: int, d: int, K: int, seed: int) -> tuple[IsotropicGaussianMixture, np.ndarray]:
-    """The data of Sec. 4.1: K means uniform on the sphere of radius sqrt(d), s2 = 1, N samples.
-
-    Parameters
-    ----------
-    N : int
-        Number of training samples.
-    d : int
-        Dimension.
-    K : int
-        Number of clusters.
-    seed : int
-        Seed of the means and the samples.
-
-    Returns
-    -------
-    gmm : IsotropicGaussianMixture
-        The true mixture (``s2 = 1``).
-    X : ndarray
-        The ``(N, d)`` training samples.
-
-    See Also
-    --------
-    diffmem_theory.core.distributions.sphere_means : the means.
-
-    References
-    ----------
-    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
-    (paper 000), Sec. 4.1 and App. H.1.
-
-    Examples
-    --------
-    >>> gmm, X = laboratory(10, 3, 2, seed=0)
-    >>> X.shape, gmm.means.shape
-    ((10, 3), (2, 3))
-    """
-    rng = np.random.default_rng(seed)
-    gmm = IsotropicGaussianMixture(sphere_means(K, d, rng), 1.0)
-    X, _ = gmm.sample(N, rng)
-    return gmm, X
 
 
 def train_and_evaluate(config: dict) -> dict:
