@@ -48,7 +48,7 @@ from typing import NoReturn
 
 from tqdm import tqdm
 
-from diffmem_theory.audit import SECTIONS
+from diffmem_theory.audit.base import SECTIONS
 from diffmem_theory.core.schedules import PREDICTIONS, SCHEDULE_NAMES
 from diffmem_theory.data import SCALES
 from diffmem_theory.registry import (

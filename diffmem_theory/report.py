@@ -53,7 +53,17 @@ from diffmem_theory.registry import (
 )
 from diffmem_theory.sweep import writable_dir
 
-__all__ = ["FIGURE_MODES", "FIGURE_STATUSES", "FigureRecord", "environment", "write_report"]
+__all__ = [
+    "CSS",
+    "FIGURE_MODES",
+    "FIGURE_STATUSES",
+    "FigureRecord",
+    "environment",
+    "fmt_number",
+    "table_head",
+    "table_row",
+    "write_report",
+]
 
 FIGURE_MODES = ("quick", "full")
 FIGURE_STATUSES = ("ok", "error")
@@ -193,13 +203,19 @@ def environment() -> dict[str, str]:
     return env
 
 
-def _fmt(value: float | None, digits: int = 6) -> str:
+def fmt_number(value: float | None, digits: int = 6) -> str:
+    """``value`` to ``digits`` significant digits, HTML-escaped; ``None`` is an en dash.
+
+    >>> fmt_number(3.14159, 3), fmt_number(None)
+    ('3.14', '&ndash;')
+    """
     if value is None:
         return "&ndash;"
     return html.escape(f"{value:.{digits}g}")
 
 
-_CSS = """
+#: The style sheet of the static reports (``reproduce`` and ``audit``).
+CSS = """
 body{font-family:Georgia,serif;max-width:1200px;margin:2em auto;padding:0 1em;color:#222}
 h1{font-size:1.6em}h2{margin-top:2em;border-bottom:1px solid #ccc}
 table{border-collapse:collapse;width:100%;font-size:0.9em}
@@ -233,12 +249,21 @@ _CHECK_HEAD = (
 _ERRATA_HEAD = ("erratum", "where", "as printed", "correction", "counterexample", "check", "status")
 
 
-def _head(names: Sequence[str]) -> str:
+def table_head(names: Sequence[str]) -> str:
+    """A header row of escaped column names.
+
+    >>> table_head(["a<b"])
+    '<tr><th>a&lt;b</th></tr>'
+    """
     return "<tr>" + "".join(f"<th>{html.escape(n)}</th>" for n in names) + "</tr>"
 
 
-def _row(row_class: str, cells: Sequence[tuple[str, str]]) -> str:
-    """One table row; each cell is (already escaped HTML, CSS class or "")."""
+def table_row(row_class: str, cells: Sequence[tuple[str, str]]) -> str:
+    """One table row; each cell is (already escaped HTML, CSS class or "").
+
+    >>> table_row("r", [("1", "num"), ("x", "")])
+    "<tr class='r'><td class='num'>1</td><td>x</td></tr>"
+    """
     tds = "".join(
         f"<td class='{cls}'>{body}</td>" if cls else f"<td>{body}</td>" for body, cls in cells
     )
@@ -248,7 +273,7 @@ def _row(row_class: str, cells: Sequence[tuple[str, str]]) -> str:
 def _summary_rows(figures: Sequence[FigureRecord]) -> str:
     e = html.escape
     return "\n".join(
-        _row(
+        table_row(
             "figure-row",
             [
                 (e(r.paper), ""),
@@ -285,16 +310,16 @@ def _figure_blocks(figures: Sequence[FigureRecord]) -> str:
 def _check_rows(checks: Sequence[CheckResult]) -> str:
     e = html.escape
     return "\n".join(
-        _row(
+        table_row(
             "check-row",
             [
                 (e(c.name), ""),
                 (e(c.paper), ""),
                 (e(c.equation), ""),
                 (e(c.description), ""),
-                (_fmt(c.value), "num"),
-                (_fmt(c.reference), "num"),
-                (_fmt(c.tolerance, 3), "num"),
+                (fmt_number(c.value), "num"),
+                (fmt_number(c.reference), "num"),
+                (fmt_number(c.tolerance, 3), "num"),
                 (e(c.status), e(c.status)),
                 (f"{c.seconds:.2f}", "num"),
                 (e(c.note.strip()), "note"),
@@ -328,7 +353,7 @@ def _errata_section(errata: Sequence[Erratum], checks: Sequence[CheckResult]) ->
     ]
     for paper, entries in sorted(by_paper.items()):
         rows = "\n".join(
-            _row(
+            table_row(
                 "erratum-row",
                 [
                     (e(x.name), ""),
@@ -345,7 +370,8 @@ def _errata_section(errata: Sequence[Erratum], checks: Sequence[CheckResult]) ->
         )
         blocks.append(
             f"<h3>{e(paper)} ({e(PACKAGES[paper])})</h3>\n"
-            f"<table class='errata' id='errata-{e(paper)}'>{_head(_ERRATA_HEAD)}\n{rows}\n</table>"
+            f"<table class='errata' id='errata-{e(paper)}'>"
+            f"{table_head(_ERRATA_HEAD)}\n{rows}\n</table>"
         )
     return "\n".join(blocks)
 
@@ -356,7 +382,7 @@ def _paper_rows(checks: Sequence[CheckResult]) -> str:
     for c in checks:
         by_paper.setdefault(c.paper, Counter())[c.status] += 1
     return "\n".join(
-        _row(
+        table_row(
             "paper-row",
             [(html.escape(paper), "")]
             + [(str(n[s]), "num") for s in CHECK_STATUSES]
@@ -383,7 +409,7 @@ def _page(
     env_rows = "\n".join(f"<tr><th>{e(k)}</th><td>{e(str(v))}</td></tr>" for k, v in env.items())
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<title>diffmem_theory reproduction report</title><style>{_CSS}</style></head>
+<title>diffmem_theory reproduction report</title><style>{CSS}</style></head>
 <body>
 <h1>diffmem_theory reproduction report</h1>
 <p>Figures: {n_ok} of {len(figures)} ok. Checks: {e(_tally([c.status for c in checks]))}.
@@ -391,16 +417,16 @@ Total wall time: {wall:.1f} s.
 Status <span class="erratum">erratum</span> means a statement printed in a paper was shown false
 here{listed if errata else ""}.</p>
 <h2>Summary</h2>
-<table id="summary">{_head(_SUMMARY_HEAD)}
+<table id="summary">{table_head(_SUMMARY_HEAD)}
 {_summary_rows(figures)}
 </table>
-<table id="papers">{_head(("paper", *CHECK_STATUSES, "checks"))}
+<table id="papers">{table_head(("paper", *CHECK_STATUSES, "checks"))}
 {_paper_rows(checks)}
 </table>
 <h2>Figures</h2>
 {_figure_blocks(figures)}
 <h2>Checks</h2>
-<table id="checks">{_head(_CHECK_HEAD)}
+<table id="checks">{table_head(_CHECK_HEAD)}
 {_check_rows(checks)}
 </table>
 {_errata_section(errata, checks)}

@@ -82,6 +82,7 @@ EXCLUDED: dict[str, str] = {
     "diffmem_theory.sweep.run_sweep": "starts worker processes and writes result files",
     "diffmem_theory.sweep.SweepSpec.run": "runs a sweep: worker processes and result files",
     "diffmem_theory.report.write_report": "writes a report folder",
+    "diffmem_theory.audit.report.AuditReport.write": "writes a report folder",
     "diffmem_theory.plotting.save_figure": "writes image files",
     "diffmem_theory.notebook.show": "writes figure files and displays them",
     "diffmem_theory.notebook.experiment": "runs a registered experiment and writes its figure",

@@ -44,7 +44,7 @@ from diffmem_theory._validation import (
     check_choice,
     check_int,
 )
-from diffmem_theory.audit.base import AuditInputs
+from diffmem_theory.audit.base import SECTIONS, AuditInputs
 from diffmem_theory.audit.report import AuditReport, render_figures
 from diffmem_theory.core.denoisers import Denoiser
 from diffmem_theory.core.dynamics import solve
@@ -52,9 +52,6 @@ from diffmem_theory.core.metrics import two_nearest
 from diffmem_theory.core.schedules import Schedule, VPTrig, as_schedule
 
 __all__ = ["SECTIONS", "AuditReport", "PriorMismatchWarning", "run"]
-
-#: The sections of an audit, in the order :func:`run` computes and the report shows them.
-SECTIONS: tuple[str, ...] = ("memorization", "crossover", "mixing", "voronoi", "fisher", "leakage")
 
 # Paper 000's DDIM grid starts at t = 0.999 on VPTrig; a schedule with T = inf starts where its
 # signal-to-noise ratio alpha^2/sigma^2 is the same.

@@ -28,7 +28,12 @@ from diffmem_theory._validation import check_int, check_scalar
 from diffmem_theory.core.denoisers import Denoiser
 from diffmem_theory.core.schedules import Schedule
 
-__all__ = ["AuditInputs", "Section", "Value", "binomial_se", "jsonable"]
+__all__ = ["SECTIONS", "AuditInputs", "Section", "Value", "binomial_se", "jsonable"]
+
+#: The sections of an audit, in the order :func:`diffmem_theory.audit.run` computes and the
+#: report shows them; each is the module ``diffmem_theory.audit.<key>`` with a function
+#: ``section(inputs, **options) -> Section``.
+SECTIONS: tuple[str, ...] = ("memorization", "crossover", "mixing", "voronoi", "fisher", "leakage")
 
 
 def jsonable(value: Any) -> Any:
@@ -142,12 +147,12 @@ class Section:
     curves: dict[str, Any] = field(default_factory=dict)
 
     def value(self, name: str) -> Value:
-        """The value called ``name`` (``KeyError`` listing the names if there is none)."""
+        """The value called ``name`` (``ValueError`` listing the names if there is none)."""
         for v in self.values:
             if v.name == name:
                 return v
         names = [v.name for v in self.values]
-        raise KeyError(f"no value {name!r} in section {self.key!r}: {names}")
+        raise ValueError(f"no value {name!r} in section {self.key!r}: {names}")
 
     def to_dict(self) -> dict[str, Any]:
         """The section (without its figures) as a JSON-ready dict."""

@@ -70,7 +70,7 @@ import matplotlib.pyplot as plt
 
 from diffmem_theory.audit.base import Section, Value, jsonable
 from diffmem_theory.plotting import paper_style
-from diffmem_theory.report import _CSS, _fmt, _head, _row, environment
+from diffmem_theory.report import CSS, environment, fmt_number, table_head, table_row
 from diffmem_theory.sweep import writable_dir
 
 __all__ = ["SCHEMA_VERSION", "AuditReport", "render_figures"]
@@ -165,7 +165,7 @@ def _number(value: Any, digits: int = 4) -> str:
 def _cell(value: Any, digits: int = 4) -> str:
     """A value as an HTML table cell body (numbers through the reproduce report's format)."""
     if isinstance(value, float):
-        return _fmt(value, digits)
+        return fmt_number(value, digits)
     return html.escape(_number(value, digits)) if value is not None else "&ndash;"
 
 
@@ -318,7 +318,7 @@ class AuditReport:
             sec = done.get(key)
             status = "error" if key in self.errors else "ok"
             rows.append(
-                _row(
+                table_row(
                     "section-row",
                     [
                         (f"<a href='#{e(key)}'>{e(key)}</a>", ""),
@@ -335,7 +335,7 @@ class AuditReport:
     def _section_block(self, sec: Section) -> str:
         e = html.escape
         rows = "\n".join(
-            _row(
+            table_row(
                 "value-row",
                 [
                     (e(v.name), ""),
@@ -358,7 +358,8 @@ class AuditReport:
             f"<h2 id='{e(sec.key)}'>{e(sec.title)}</h2>\n"
             f"<p><b>Theorem.</b> {e(sec.theorem)}</p>\n"
             f"<p><b>Assumptions.</b></p><ul>{assumptions}</ul>\n"
-            f"<table class='values' id='values-{e(sec.key)}'>{_head(_VALUE_HEAD)}\n{rows}\n"
+            f"<table class='values' id='values-{e(sec.key)}'>"
+            f"{table_head(_VALUE_HEAD)}\n{rows}\n"
             f"</table>\n<p class='verdict'><b>Verdict.</b> {e(sec.verdict)}</p>\n{imgs}{err}"
         )
 
@@ -385,14 +386,14 @@ class AuditReport:
         label = e(str(self.inputs.get("model", "")))
         return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8">
-<title>diffmem audit: {label}</title><style>{_CSS}{_EXTRA_CSS}</style></head>
+<title>diffmem audit: {label}</title><style>{CSS}{_EXTRA_CSS}</style></head>
 <body>
 <h1>diffmem audit: {label}</h1>
 <p>Sections: {n_ok} of {n_ok + len(self.errors)} ok. Total wall time:
 {sum(self.timings.values()):.1f} s. Every number below names the theorem or equation it comes
 from; each section states the assumptions under which it means what the theorem says.</p>
 <h2>Summary</h2>
-<table id="summary">{_head(_SUMMARY_HEAD)}
+<table id="summary">{table_head(_SUMMARY_HEAD)}
 {self._summary_rows()}
 </table>
 <h2>Inputs</h2>
