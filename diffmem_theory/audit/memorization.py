@@ -43,7 +43,7 @@ import numpy as np
 from diffmem_theory._validation import check_int, check_scalar
 from diffmem_theory.audit.base import AuditInputs, Section, Value, binomial_se
 from diffmem_theory.core.metrics import two_nearest
-from diffmem_theory.plotting import PALETTE, figure
+from diffmem_theory.plotting import PALETTE, figure, paper_style
 
 __all__ = ["TAU_REL", "nearest_neighbour_scale", "resolve_tau", "section"]
 
@@ -327,23 +327,24 @@ def section(
         curves["samples_to_held_out_counts"] = _histogram(h1, edges)
 
     fig, axes = figure(ncols=2, aspect=0.7)
-    ax = axes[0]
-    ax.hist(d1, bins=edges, color=PALETTE[0], alpha=0.6, label="samples to training")
-    if held is not None:
-        ax.hist(ref, bins=edges, color=PALETTE[2], alpha=0.5, label="held-out to training")
-        ax.hist(h1, bins=edges, histtype="step", color=PALETTE[1], label="samples to held-out")
-    ax.axvline(tau, color="k", linestyle="--", linewidth=0.8, label=r"$\tau$")
-    ax.set_xlabel("distance to the nearest point")
-    ax.set_ylabel("count")
-    ax.legend()
-    ax = axes[1]
-    ax.hist(ratio, bins=curves["ratio_edges"], color=PALETTE[0], alpha=0.7)
-    ax.axvline(
-        third, color="k", linestyle="--", linewidth=0.8, label=rf"$\sqrt{{c}}$ = {third:.3g}"
-    )
-    ax.set_xlabel(r"$d_1 / d_2$ (nearest / second-nearest training point)")
-    ax.set_ylabel("count")
-    ax.legend()
+    with paper_style():
+        ax = axes[0]
+        ax.hist(d1, bins=edges, color=PALETTE[0], alpha=0.6, label="samples to training")
+        if held is not None:
+            ax.hist(ref, bins=edges, color=PALETTE[2], alpha=0.5, label="held-out to training")
+            ax.hist(h1, bins=edges, histtype="step", color=PALETTE[1], label="samples to held-out")
+        ax.axvline(tau, color="k", linestyle="--", linewidth=0.8, label=r"$\tau$")
+        ax.set_xlabel("distance to the nearest point")
+        ax.set_ylabel("count")
+        ax.legend()
+        ax = axes[1]
+        ax.hist(ratio, bins=curves["ratio_edges"], color=PALETTE[0], alpha=0.7)
+        ax.axvline(
+            third, color="k", linestyle="--", linewidth=0.8, label=rf"$\sqrt{{c}}$ = {third:.3g}"
+        )
+        ax.set_xlabel(r"$d_1 / d_2$ (nearest / second-nearest training point)")
+        ax.set_ylabel("count")
+        ax.legend()
 
     return Section(
         key="memorization",

@@ -60,7 +60,7 @@ from diffmem_theory.mixing.mixing_time import (
     t_mixing,
     t_speciation,
 )
-from diffmem_theory.plotting import PALETTE, figure
+from diffmem_theory.plotting import PALETTE, figure, paper_style
 
 __all__ = ["ScheduleMixingTime", "data_sigma", "default_grid", "schedule_mixing_time", "section"]
 
@@ -324,18 +324,19 @@ def section(inputs: AuditInputs, *, n_grid: int = 200) -> Section:
     adv = _log_self_advantage(log_snr, sigma, d, n)
     adv_pr = _log_self_advantage(log_snr, sigma_pr, d_eff, n)
     fig, axes = figure(width="single", aspect=0.75)
-    ax = axes[0]
-    ax.plot(t_grid, adv, color=PALETTE[0], label=f"d = {d}")
-    ax.plot(t_grid, adv_pr, color=PALETTE[1], linestyle="--", label=f"d_PR = {d_pr:.1f}")
-    ax.axhline(0.0, color="k", linewidth=0.6)
-    for mt, col in ((m, PALETTE[0]), (m_pr, PALETTE[1])):
-        if mt.t is not None and lo <= mt.t <= hi:
-            ax.axvline(mt.t, color=col, linestyle=":", linewidth=0.8)
-    ax.set_xscale("log")
-    ax.set_xlabel(f"t ({schedule.name})")
-    ax.set_ylabel("log(own term / others), annealed")
-    ax.set_title(r"$t_M$: where the curve crosses 0")
-    ax.legend()
+    with paper_style():
+        ax = axes[0]
+        ax.plot(t_grid, adv, color=PALETTE[0], label=f"d = {d}")
+        ax.plot(t_grid, adv_pr, color=PALETTE[1], linestyle="--", label=f"d_PR = {d_pr:.1f}")
+        ax.axhline(0.0, color="k", linewidth=0.6)
+        for mt, col in ((m, PALETTE[0]), (m_pr, PALETTE[1])):
+            if mt.t is not None and lo <= mt.t <= hi:
+                ax.axvline(mt.t, color=col, linestyle=":", linewidth=0.8)
+        ax.set_xscale("log")
+        ax.set_xlabel(f"t ({schedule.name})")
+        ax.set_ylabel("log(own term / others), annealed")
+        ax.set_title(r"$t_M$: where the curve crosses 0")
+        ax.legend()
 
     return Section(
         key="mixing",

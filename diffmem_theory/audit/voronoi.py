@@ -44,7 +44,7 @@ from diffmem_theory.audit.mixing import data_sigma, default_grid, schedule_mixin
 from diffmem_theory.core.distributions import EmpiricalDistribution
 from diffmem_theory.core.dynamics import solve
 from diffmem_theory.core.metrics import two_nearest
-from diffmem_theory.plotting import PALETTE, figure
+from diffmem_theory.plotting import PALETTE, figure, paper_style
 from diffmem_theory.voronoi.geometry import classify_limit
 
 __all__ = ["commit_times", "section"]
@@ -187,7 +187,13 @@ def section(
     median_commit = float(np.median(committed_at))
     q1, q3 = np.quantile(committed_at, [0.25, 0.75])
     values = [
-        Value("trajectories", B, None, "", noise),
+        Value(
+            "trajectories",
+            B,
+            None,
+            f"{_THM}: the probability-flow ODE of the empirical score",
+            noise,
+        ),
         Value(
             "empirical trajectories ending on a training point",
             on_emp,
@@ -253,22 +259,25 @@ def section(
     times = np.asarray(grid, dtype=np.float64)
     committed_frac = np.array([np.mean(committed_at >= t) for t in times])
     fig, axes = figure(ncols=2, aspect=0.7)
-    ax = axes[0]
-    ax.step(times, committed_frac, where="post", color=PALETTE[0], label="committed")
-    ax.axvline(median_commit, color=PALETTE[0], linestyle="--", linewidth=0.8, label="median")
-    if m.t is not None:
-        ax.axvline(m.t, color=PALETTE[1], linestyle=":", linewidth=1.0, label=r"$t_M$ (paper 001)")
-    ax.set_xscale("log")
-    ax.set_xlabel(f"t ({schedule.name})")
-    ax.set_ylabel("fraction of empirical trajectories")
-    ax.legend()
-    ax = axes[1]
-    pos = np.arange(2)
-    for shift, on, label in ((-0.2, on_emp, "empirical score"), (0.2, on_mod, inputs.label)):
-        ax.bar(pos + shift, [on, 1.0 - on], 0.4, label=label)
-    ax.set_xticks(pos, [r"on a training point (within $\tau$)", "elsewhere"])
-    ax.set_ylabel("fraction of end points")
-    ax.legend()
+    with paper_style():
+        ax = axes[0]
+        ax.step(times, committed_frac, where="post", color=PALETTE[0], label="committed")
+        ax.axvline(median_commit, color=PALETTE[0], linestyle="--", linewidth=0.8, label="median")
+        if m.t is not None:
+            ax.axvline(
+                m.t, color=PALETTE[1], linestyle=":", linewidth=1.0, label=r"$t_M$ (paper 001)"
+            )
+        ax.set_xscale("log")
+        ax.set_xlabel(f"t ({schedule.name})")
+        ax.set_ylabel("fraction of empirical trajectories")
+        ax.legend()
+        ax = axes[1]
+        pos = np.arange(2)
+        for shift, on, label in ((-0.2, on_emp, "empirical score"), (0.2, on_mod, inputs.label)):
+            ax.bar(pos + shift, [on, 1.0 - on], 0.4, label=label)
+        ax.set_xticks(pos, [r"on a training point (within $\tau$)", "elsewhere"])
+        ax.set_ylabel("fraction of end points")
+        ax.legend()
 
     return Section(
         key="voronoi",
