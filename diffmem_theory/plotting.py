@@ -29,7 +29,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from diffmem_theory._validation import check_choice, check_int, check_scalar
+from diffmem_theory._validation import check_bool, check_choice, check_int, check_scalar
 
 __all__ = ["PALETTE", "STYLE", "figure", "paper_style", "save_figure"]
 
@@ -106,6 +106,7 @@ def figure(
     *,
     width: str = "double",
     aspect: float = 0.75,
+    pyplot: bool = True,
     **subplot_kw: Any,
 ) -> tuple[Figure, np.ndarray]:
     """Create a figure in the package style with an ``nrows x ncols`` grid of axes.
@@ -118,6 +119,11 @@ def figure(
         The figure's width: a two-column paper's full width (7.0 in) or one column (3.4 in).
     aspect : float, optional
         Each panel's height over its width, in (0, 100].
+    pyplot : bool, default True
+        Register the figure with pyplot (shown by ``plt.show()``, kept until ``plt.close``).
+        ``False``: a figure pyplot does not track, freed when no longer referenced; library
+        code that returns figures, possibly many in a loop (the audit sections), uses it so
+        that no figure accumulates (matplotlib warns past 20 open ones).
     **subplot_kw
         Passed to :func:`matplotlib.pyplot.subplots` (e.g. ``projection="3d"``).
 
@@ -142,21 +148,30 @@ def figure(
     >>> fig, axes = figure(ncols=3, width="double", aspect=0.8)
     >>> axes.shape
     (3,)
+    >>> free, _ = figure(pyplot=False)
+    >>> free in map(plt.figure, plt.get_fignums())
+    False
     """
     ncols = check_int(ncols, "ncols", low=1, high=_MAX_PANELS)
     nrows = check_int(nrows, "nrows", low=1, high=_MAX_PANELS)
     check_choice(width, "width", tuple(_WIDTHS))
     aspect = check_scalar(aspect, "aspect", low=0.0, low_open=True, high=100.0)
+    pyplot = check_bool(pyplot, "pyplot")
     w = _WIDTHS[width]
+    size = (w, w / ncols * aspect * nrows)
     with paper_style():
-        fig, axes = plt.subplots(
-            nrows,
-            ncols,
-            figsize=(w, w / ncols * aspect * nrows),
-            squeeze=False,
-            constrained_layout=True,
-            subplot_kw=subplot_kw or None,
-        )
+        if pyplot:
+            fig, axes = plt.subplots(
+                nrows,
+                ncols,
+                figsize=size,
+                squeeze=False,
+                constrained_layout=True,
+                subplot_kw=subplot_kw or None,
+            )
+        else:
+            fig = Figure(figsize=size, constrained_layout=True)
+            axes = fig.subplots(nrows, ncols, squeeze=False, subplot_kw=subplot_kw or None)
     # the style must also hold when the caller draws later: apply it to the artists now
     for ax in axes.flat:
         _style_axes(ax)

@@ -12,8 +12,6 @@ Examples
 >>> v = Value("fraction memorized", 0.25, se=0.04, source="Buchanan et al., Def. 2.2")
 >>> v.to_dict()["se"]
 0.04
->>> binomial_se(0.0, 100)
-0.01
 """
 
 from __future__ import annotations
@@ -24,11 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from diffmem_theory._validation import check_int, check_scalar
 from diffmem_theory.core.denoisers import Denoiser
 from diffmem_theory.core.schedules import Schedule
 
-__all__ = ["SECTIONS", "AuditInputs", "Section", "Value", "binomial_se", "jsonable"]
+__all__ = ["SECTIONS", "AuditInputs", "Section", "Value", "jsonable"]
 
 #: The sections of an audit, in the order :func:`diffmem_theory.audit.run` computes and the
 #: report shows them; each is the module ``diffmem_theory.audit.<key>`` with a function
@@ -57,21 +54,6 @@ def jsonable(value: Any) -> Any:
     if isinstance(value, float) and not math.isfinite(value):
         return None
     return value
-
-
-def binomial_se(p: float, n: int) -> float:
-    r"""Standard error of a fraction ``p`` of ``n`` draws, ``sqrt(p (1 - p) / n)``, floored at 1/n.
-
-    The floor keeps a fraction of 0 or 1 from claiming zero error.
-
-    Examples
-    --------
-    >>> round(binomial_se(0.5, 100), 3)
-    0.05
-    """
-    p = check_scalar(p, "p", low=0.0, high=1.0)
-    n = check_int(n, "n", low=1)
-    return max(math.sqrt(p * (1.0 - p) / n), 1.0 / n)
 
 
 @dataclass(frozen=True)

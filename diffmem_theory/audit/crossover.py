@@ -624,7 +624,7 @@ def section(
 
 
 def _figure(curves: dict[str, Any], label: str) -> Any:
-    fig, (ax, ax_phi) = figure(ncols=2, aspect=0.8)
+    fig, (ax, ax_phi) = figure(ncols=2, aspect=0.8, pyplot=False)
     t = curves["times"]
     with paper_style():
         names = (("model", label), ("memorizing", "xbar_mem"), ("generalizing", "xbar_* (GMM)"))

@@ -273,7 +273,7 @@ def section(inputs: AuditInputs, *, n_points: int = 250, band: float = 0.1) -> S
 
 
 def _figure(curves: dict[str, Any], label: str) -> Any:
-    fig, (ax, ax_z) = figure(ncols=2, aspect=0.8)
+    fig, (ax, ax_z) = figure(ncols=2, aspect=0.8, pyplot=False)
     t = curves["times"]
     with paper_style():
         ax.errorbar(

@@ -225,7 +225,7 @@ def section(inputs: AuditInputs, *, sigma_tn: float = DEFAULT_SIGMA_TN, m: Any =
 
 
 def _figure(curves: dict[str, Any], level: float, copies: int) -> Any:
-    fig, (ax, ax_m) = figure(ncols=2, aspect=0.8)
+    fig, (ax, ax_m) = figure(ncols=2, aspect=0.8, pyplot=False)
     s = curves["sigma_tn"]
     with paper_style():
         ax.plot(s, curves["ambient"], color=PALETTE[0], label="ambient I(A; x0)")

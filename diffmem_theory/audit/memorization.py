@@ -41,8 +41,8 @@ from typing import Any
 import numpy as np
 
 from diffmem_theory._validation import check_int, check_scalar
-from diffmem_theory.audit.base import AuditInputs, Section, Value, binomial_se
-from diffmem_theory.core.metrics import two_nearest
+from diffmem_theory.audit.base import AuditInputs, Section, Value
+from diffmem_theory.core.metrics import fraction_se, two_nearest
 from diffmem_theory.plotting import PALETTE, figure, paper_style
 
 __all__ = ["TAU_REL", "nearest_neighbour_scale", "resolve_tau", "section"]
@@ -254,7 +254,7 @@ def section(
         Value(
             "fraction memorized (1/3 rule)",
             frac,
-            binomial_se(frac, B),
+            fraction_se(frac, B),
             _DEF_2_2,
             f"the fraction of the {B} samples with |x - x^(1)|^2 <= {c:.4g} |x - x^(2)|^2",
         ),
@@ -269,7 +269,7 @@ def section(
         Value(
             "fraction within tau",
             within,
-            binomial_se(within, B),
+            fraction_se(within, B),
             _SEC_5,
             "the fraction of samples with |x - x^(1)| < tau",
         ),
@@ -326,7 +326,7 @@ def section(
         curves["held_out_to_train_counts"] = _histogram(ref, edges)
         curves["samples_to_held_out_counts"] = _histogram(h1, edges)
 
-    fig, axes = figure(ncols=2, aspect=0.7)
+    fig, axes = figure(ncols=2, aspect=0.7, pyplot=False)
     with paper_style():
         ax = axes[0]
         ax.hist(d1, bins=edges, color=PALETTE[0], alpha=0.6, label="samples to training")
@@ -358,7 +358,7 @@ def section(
             held_note,
         ],
         values=values,
-        verdict=_verdict(frac, binomial_se(frac, B), within, tau, values),
+        verdict=_verdict(frac, fraction_se(frac, B), within, tau, values),
         figures={"distances": fig},
         curves=curves,
     )

@@ -323,7 +323,7 @@ def section(inputs: AuditInputs, *, n_grid: int = 200) -> Section:
     log_snr = schedule.log_snr(t_grid)
     adv = _log_self_advantage(log_snr, sigma, d, n)
     adv_pr = _log_self_advantage(log_snr, sigma_pr, d_eff, n)
-    fig, axes = figure(width="single", aspect=0.75)
+    fig, axes = figure(width="single", aspect=0.75, pyplot=False)
     with paper_style():
         ax = axes[0]
         ax.plot(t_grid, adv, color=PALETTE[0], label=f"d = {d}")

@@ -38,12 +38,12 @@ from __future__ import annotations
 import numpy as np
 
 from diffmem_theory._validation import check_int
-from diffmem_theory.audit.base import AuditInputs, Section, Value, binomial_se
+from diffmem_theory.audit.base import AuditInputs, Section, Value
 from diffmem_theory.audit.memorization import TAU_REL, _subsample, resolve_tau
 from diffmem_theory.audit.mixing import data_sigma, default_grid, schedule_mixing_time
 from diffmem_theory.core.distributions import EmpiricalDistribution
 from diffmem_theory.core.dynamics import solve
-from diffmem_theory.core.metrics import two_nearest
+from diffmem_theory.core.metrics import fraction_se, two_nearest
 from diffmem_theory.plotting import PALETTE, figure, paper_style
 from diffmem_theory.voronoi.geometry import classify_limit
 
@@ -197,7 +197,7 @@ def section(
         Value(
             "empirical trajectories ending on a training point",
             on_emp,
-            binomial_se(on_emp, B),
+            fraction_se(on_emp, B),
             _THM,
             f"end point within tau = {tau:.3g} of a training point (Thm 4.3: |x(t) - x*| <~ "
             f"sigma_t, here sigma at the end = {float(schedule.sigma(grid[-1])):.3g})",
@@ -205,14 +205,14 @@ def section(
         Value(
             "empirical trajectories ending near a Voronoi boundary",
             boundary_emp,
-            binomial_se(boundary_emp, B),
+            fraction_se(boundary_emp, B),
             _THM,
             "within tau of the bisector of the two nearest training points, not on one",
         ),
         Value(
             "model samples on a training point",
             on_mod,
-            binomial_se(on_mod, B),
+            fraction_se(on_mod, B),
             "Baptista et al. (paper 002), Secs. 5.1-5.3 (fraction within tau)",
             f"the same {B} rows as the trajectories",
         ),
@@ -226,7 +226,7 @@ def section(
             Value(
                 "same cell as the empirical trajectory from the same noise",
                 agree,
-                binomial_se(agree, B),
+                fraction_se(agree, B),
                 f"{_THM} (the cell of the empirical flow's limit)",
                 "1 for a model that follows the empirical score to the end",
             ),
@@ -258,7 +258,7 @@ def section(
 
     times = np.asarray(grid, dtype=np.float64)
     committed_frac = np.array([np.mean(committed_at >= t) for t in times])
-    fig, axes = figure(ncols=2, aspect=0.7)
+    fig, axes = figure(ncols=2, aspect=0.7, pyplot=False)
     with paper_style():
         ax = axes[0]
         ax.step(times, committed_frac, where="post", color=PALETTE[0], label="committed")

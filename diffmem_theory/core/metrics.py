@@ -37,6 +37,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -61,7 +62,9 @@ __all__ = [
     "NearCounts",
     "NearestDistances",
     "PhaseTransition",
+    "Trend",
     "diameter",
+    "fraction_se",
     "gaussian_frechet_distance",
     "is_memorized",
     "memorization_fraction",
@@ -72,6 +75,7 @@ __all__ = [
     "nearest_other_sq",
     "phase_transition",
     "refinement_grid",
+    "rising_trend",
     "two_nearest",
 ]
 
@@ -897,3 +901,116 @@ def memorization_fraction(samples: ArrayLike, X0: ArrayLike, tau: float = 1e-2) 
     t = check_scalar(tau, "tau", low=0.0, low_open=True)
     sq, _ = two_nearest(Y, data)
     return float(np.mean(sq[:, 0] < t * t))
+
+
+def fraction_se(p: ArrayLike, n: int) -> Any:
+    r"""Binomial standard error of fractions of ``n`` samples, floored at ``1 / n``.
+
+    .. math:: \mathrm{se}(p) = \max\bigl(\sqrt{p (1 - p) / n},\ 1 / n\bigr);
+
+    the floor keeps a fraction of 0 or 1 from counting as exact (the error of a fraction
+    measured on ``n`` samples is never below one sample's weight).
+
+    Parameters
+    ----------
+    p : float or array_like
+        Fractions in ``[0, 1]``.
+    n : int
+        Samples per fraction, ``>= 1``.
+
+    Returns
+    -------
+    float or ndarray
+        A float for a scalar ``p``, else an array of ``p``'s shape.
+
+    Raises
+    ------
+    ValueError
+        ``p`` outside ``[0, 1]`` or not finite, ``n < 1``.
+
+    See Also
+    --------
+    rising_trend : The trend decision built on it.
+
+    Examples
+    --------
+    >>> fraction_se([0.0, 0.5], 100).tolist()
+    [0.01, 0.05]
+    >>> round(fraction_se(0.25, 300), 4)
+    0.025
+    """
+    arr = as_float_array(p, "p", dtype=np.float64)
+    if not np.all(np.isfinite(arr)) or np.any((arr < 0.0) | (arr > 1.0)):
+        raise ValueError(f"p must hold fractions in [0, 1], got {p!r:.80}")
+    n = check_int(n, "n", low=1)
+    se = np.maximum(np.sqrt(arr * (1.0 - arr) / n), 1.0 / n)
+    return float(se) if se.ndim == 0 else se
+
+
+@dataclass(frozen=True)
+class Trend:
+    """The decision of :func:`rising_trend`.
+
+    Attributes
+    ----------
+    rise : float
+        ``(p_last - p_first) / sqrt(se_first^2 + se_last^2)``.
+    worst_fall : float
+        The largest fall of one step in combined standard errors (``<= 0`` when none falls).
+    worst_step : int
+        The index ``i`` of that step (``p_i -> p_{i+1}``).
+    passed : bool
+        ``rise > z`` and ``worst_fall <= z``.
+    """
+
+    rise: float
+    worst_fall: float
+    worst_step: int
+    passed: bool
+
+
+def rising_trend(p: ArrayLike, n: int, z: float = 3.0) -> Trend:
+    r"""Do fractions ``p_0, ..., p_{m-1}`` (each of ``n`` samples) rise beyond Monte Carlo error?
+
+    With ``s_i`` = :func:`fraction_se` ``(p_i, n)``: the rise between the ends,
+    ``(p_{m-1} - p_0) / sqrt(s_0^2 + s_{m-1}^2)``, must exceed ``z``, and no step may fall by
+    more than ``z`` combined standard errors, ``(p_i - p_{i+1}) / sqrt(s_i^2 + s_{i+1}^2) <= z``.
+    The trend checks of the trained networks (papers 000, 002, 003: memorization rises with
+    training, width and capacity, and as a regularizer weakens) use it.
+
+    Parameters
+    ----------
+    p : array_like, shape (m,)
+        Fractions in ``[0, 1]`` in the order the trend should rise, ``m >= 2``.
+    n : int
+        Samples behind each fraction, ``>= 1``.
+    z : float, default 3
+        Standard errors, ``> 0``.
+
+    Returns
+    -------
+    Trend
+
+    Raises
+    ------
+    ValueError
+        Fewer than two fractions, a fraction outside ``[0, 1]``, ``n < 1`` or ``z <= 0``.
+
+    Examples
+    --------
+    >>> t = rising_trend([0.0, 0.1, 0.5, 0.8], 200)
+    >>> round(t.rise, 1), t.passed
+    (27.9, True)
+    >>> rising_trend([0.8, 0.5, 0.1, 0.0], 200).passed
+    False
+    """
+    arr = as_float_array(p, "p", dtype=np.float64)
+    if arr.ndim != 1 or arr.shape[0] < 2:
+        raise ValueError(f"p must be a 1-d series of at least 2 fractions, got shape {arr.shape}")
+    z = check_scalar(z, "z", low=0.0, low_open=True)
+    se = fraction_se(arr, n)
+    rise = float((arr[-1] - arr[0]) / np.hypot(se[0], se[-1]))
+    falls = (arr[:-1] - arr[1:]) / np.hypot(se[:-1], se[1:])
+    worst = int(np.argmax(falls))
+    fall = float(falls[worst])
+    return Trend(rise, fall, worst, bool(rise > z and fall <= z))

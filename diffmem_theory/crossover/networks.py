@@ -66,9 +66,6 @@ __all__ = [
     "FULL",
     "LAB",
     "QUICK",
-    "Z_TREND",
-    "binomial_se",
-    "capacity_trend",
     "half_bracket",
     "network_phase",
     "trained_denoiser",
@@ -84,71 +81,6 @@ QUICK = {"widths": (8, 16, 32, 64, 128), "epochs": 20_000, "lr": 3e-3, "n_eval":
 FULL = {"widths": (4, 8, 16, 32, 64, 128, 256), "epochs": 50_000, "lr": 1e-3, "n_eval": 50}
 _SCHED = VPTrig()
 _T_MAX = 0.999  # the last time of the paper's grid
-
-
-def binomial_se(ratio: ArrayLike, n: int) -> np.ndarray:
-    """``max(sqrt(p (1 - p)/n), 1/n)``: the standard error of ratios ``p`` of ``n`` samples.
-
-    Floored at ``1/n`` so that a ratio of 0 or 1 is not taken as exact.
-
-    >>> binomial_se([0.0, 0.5], 100).tolist()
-    [0.01, 0.05]
-    """
-    p = as_float_array(ratio, "ratio", dtype=np.float64)
-    n = check_int(n, "n", low=1)
-    return np.maximum(np.sqrt(p * (1.0 - p) / n), 1.0 / n)
-
-
-#: Standard errors a rise must exceed, and a fall must not.
-Z_TREND = 3.0
-
-
-def capacity_trend(ratios: ArrayLike, n: int, z: float = Z_TREND) -> tuple[float, float, bool]:
-    r"""Does a series of memorization ratios rise beyond Monte Carlo error?
-
-    Each ratio ``p_i`` is a fraction of ``n`` samples, with binomial standard error
-    ``s_i = max(sqrt(p_i (1 - p_i)/n), 1/n)`` (floored at ``1/n``, so a ratio of 0 or 1 is not
-    exact). The rise between the ends, ``(p_last - p_first)/sqrt(s_first^2 + s_last^2)``,
-    must exceed ``z``, and no step may fall by more than ``z`` combined standard errors,
-    ``(p_i - p_{i+1})/sqrt(s_i^2 + s_{i+1}^2) <= z``.
-
-    Parameters
-    ----------
-    ratios : array_like, shape (m,)
-        Ratios in ``[0, 1]`` in order of increasing capacity, ``m >= 2``.
-    n : int
-        Samples behind each ratio, ``>= 1``.
-    z : float, default 3
-        The number of standard errors, ``> 0``.
-
-    Returns
-    -------
-    rise : float
-        The rise between the ends in standard errors.
-    worst_fall : float
-        The largest fall of one step in standard errors (``<= 0`` when none falls).
-    passed : bool
-        ``rise > z`` and ``worst_fall <= z``.
-
-    Examples
-    --------
-    >>> rise, fall, ok = capacity_trend([0.0, 0.1, 0.5, 0.8], 200)
-    >>> round(rise, 1), ok
-    (27.9, True)
-    >>> capacity_trend([0.8, 0.5, 0.1, 0.0], 200)[2]
-    False
-    """
-    r = as_float_array(ratios, "ratios", ndim=1, dtype=np.float64)
-    if r.shape[0] < 2:
-        raise ValueError(f"ratios must hold at least 2 values, got {r.shape[0]}")
-    if np.any((r < 0) | (r > 1)):
-        raise ValueError(f"ratios must lie in [0, 1], got {r.tolist()}")
-    n = check_int(n, "n", low=1)
-    z = check_scalar(z, "z", low=0.0, low_open=True)
-    se = binomial_se(r, n)
-    rise = float((r[-1] - r[0]) / np.hypot(se[0], se[-1]))
-    worst_fall = float(np.max((r[:-1] - r[1:]) / np.hypot(se[:-1], se[1:])))
-    return rise, worst_fall, bool(rise > z and worst_fall <= z)
 
 
 def half_bracket(

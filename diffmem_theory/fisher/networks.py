@@ -55,7 +55,7 @@ from diffmem_theory import nn
 from diffmem_theory._validation import check_bool, check_int
 from diffmem_theory.core.distributions import IsotropicGaussianMixture
 from diffmem_theory.core.dynamics import solve
-from diffmem_theory.core.metrics import is_memorized
+from diffmem_theory.core.metrics import fraction_se, is_memorized
 from diffmem_theory.core.schedules import VEExp
 from diffmem_theory.fisher.loss_gap import Prop41Result, prop_4_1_sides
 
@@ -76,7 +76,6 @@ __all__ = [
     "memorizing_width",
     "network_samples",
     "network_score",
-    "ratio_stderr",
     "setting",
     "threshold_decision",
     "trained_network",
@@ -268,17 +267,6 @@ def true_score_measures(ns: tuple[int, ...], n_samples: int, seed: int = 0) -> d
     return {"ratio": np.array(ratio), "loglik": np.full(len(counts), loglik)}
 
 
-def ratio_stderr(ratio: Any, n_samples: int) -> np.ndarray:
-    r"""Binomial standard error ``sqrt(p (1 - p)/m)`` of a fraction of ``m`` samples, >= ``1/m``.
-
-    >>> ratio_stderr([0.0, 0.5], 100).tolist()
-    [0.01, 0.05]
-    """
-    m = check_int(n_samples, "n_samples", low=1)
-    p = np.clip(np.asarray(ratio, dtype=np.float64), 0.0, 1.0)
-    return np.maximum(np.sqrt(p * (1.0 - p) / m), 1.0 / m)
-
-
 def width_sweep(
     ns: tuple[int, ...],
     widths: tuple[int, ...],
@@ -292,7 +280,8 @@ def width_sweep(
     samples (:func:`network_samples`, the same ``x_T`` for every network), and
 
     * ``ratio[i, j]``: the memorization ratio of Sec. 6.1 (``|x - x_(1)| <= |x - x_(2)|/3``);
-    * ``stderr[i, j]``: its binomial standard error (:func:`ratio_stderr`);
+    * ``stderr[i, j]``: its binomial standard error
+      (:func:`~diffmem_theory.core.metrics.fraction_se`);
     * ``loglik[i, j]``: the mean ``log p_{t_0}`` of the samples under the true mixture;
     * ``samples[(n, width)]`` and ``memorized[(n, width)]`` (per-sample flags).
 
@@ -336,7 +325,7 @@ def _width_sweep(
             out["samples"][(n, w)], out["memorized"][(n, w)] = x, flags
             ratio[i, j] = float(np.mean(flags))
             loglik[i, j] = float(np.mean(gmm.log_prob_t(x, T_END, SCHEDULE)))
-    out.update(ratio=ratio, stderr=ratio_stderr(ratio, m), loglik=loglik)
+    out.update(ratio=ratio, stderr=fraction_se(ratio, m), loglik=loglik)
     return out
 
 
@@ -388,7 +377,7 @@ def threshold_decision(
     if math.isinf(w_s):
         return -math.inf, False, "the smaller n never exceeds ratio 1/2: no memorizing width"
     j = int(np.flatnonzero(np.asarray(widths, dtype=np.float64) == w_s)[0])
-    se = ratio_stderr([small[j], large[j]], n_samples)
+    se = fraction_se([small[j], large[j]], n_samples)
     z = float((small[j] - large[j]) / math.hypot(*se))
     note = (
         f"memorizing width (ratio > 1/2): {w_s:g} for the smaller n, {w_l:g} for the larger; "

@@ -3,12 +3,12 @@
 import numpy as np
 import pytest
 
-from diffmem_theory.audit.base import AuditInputs, binomial_se
+from diffmem_theory.audit.base import AuditInputs
 from diffmem_theory.audit.memorization import nearest_neighbour_scale, resolve_tau, section
 from diffmem_theory.core.denoisers import as_denoiser
 from diffmem_theory.core.distributions import EmpiricalDistribution, IsotropicGaussianMixture
 from diffmem_theory.core.dynamics import solve
-from diffmem_theory.core.metrics import memorization_fraction, memorization_ratio
+from diffmem_theory.core.metrics import fraction_se, memorization_fraction, memorization_ratio
 from diffmem_theory.core.schedules import VPTrig
 
 SCHED = VPTrig()
@@ -51,8 +51,8 @@ def test_true_mixture_denoiser_on_its_own_samples_memorizes_nothing(data):
     frac = sec.value("fraction memorized (1/3 rule)")
     # a fresh draw of an 8-dimensional Gaussian mixture is nowhere near 1/3 of the way to a
     # training point: the fraction is 0 up to a few binomial errors of a small p
-    assert frac.value <= 3 * binomial_se(0.01, B)
-    assert sec.value("fraction within tau").value <= 3 * binomial_se(0.01, B)
+    assert frac.value <= 3 * fraction_se(0.01, B)
+    assert sec.value("fraction within tau").value <= 3 * fraction_se(0.01, B)
     # exchangeability: samples as far from the training set as held-out points; the ratio of
     # two medians of 200 draws each has a relative SE of about 0.07
     assert abs(sec.value("median distance to the training set, samples / held-out").value - 1) < 0.2

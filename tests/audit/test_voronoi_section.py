@@ -3,12 +3,13 @@
 import numpy as np
 import pytest
 
-from diffmem_theory.audit.base import AuditInputs, binomial_se
+from diffmem_theory.audit.base import AuditInputs
 from diffmem_theory.audit.mixing import default_grid
 from diffmem_theory.audit.voronoi import commit_times, section
 from diffmem_theory.core.denoisers import as_denoiser
 from diffmem_theory.core.distributions import EmpiricalDistribution, IsotropicGaussianMixture
 from diffmem_theory.core.dynamics import solve
+from diffmem_theory.core.metrics import fraction_se
 from diffmem_theory.core.schedules import OU, VPTrig
 
 SCHED = VPTrig()
@@ -62,7 +63,7 @@ def test_true_mixture_denoiser_leaves_the_empirical_flow(train):
     # Thm 4.3: the empirical flow still collapses; the true denoiser's samples do not
     assert sec.value("empirical trajectories ending on a training point").value == 1.0
     on_model = sec.value("model samples on a training point").value
-    assert on_model <= 3 * binomial_se(0.01, B)
+    assert on_model <= 3 * fraction_se(0.01, B)
     assert sec.value("same cell as the empirical trajectory from the same noise").value < 0.9
     assert "leaves the empirical score's flow" in sec.verdict
 

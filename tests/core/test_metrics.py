@@ -384,3 +384,33 @@ def test_nearest_other_sq_validates_its_input():
     for bad in (np.zeros((1, 2)), np.zeros(3), [[np.nan, 0.0], [1.0, 1.0]]):
         with pytest.raises(ValueError, match="data"):
             nearest_other_sq(bad)
+
+
+def test_fraction_se_floor_and_shape():
+    from diffmem_theory.core.metrics import fraction_se
+
+    np.testing.assert_allclose(fraction_se([0.0, 1.0, 0.5], 50), [0.02, 0.02, 0.5 / 50**0.5])
+    assert isinstance(fraction_se(0.5, 4), float)
+    for bad in ([0.1, 1.5], [np.nan], -0.1):
+        with pytest.raises(ValueError, match="p must"):
+            fraction_se(bad, 10)
+    with pytest.raises(ValueError, match="n"):
+        fraction_se(0.5, 0)
+
+
+def test_rising_trend_can_fail():
+    from diffmem_theory.core.metrics import rising_trend
+
+    rising = [0.0, 0.1, 0.5, 0.8]
+    assert rising_trend(rising, 200).passed
+    assert not rising_trend(rising[::-1], 200).passed  # reversed
+    assert not rising_trend([0.3, 0.3, 0.3, 0.3], 200).passed  # flat
+    assert not rising_trend([0.0, 0.02], 200).passed  # within Monte Carlo error
+    fall = rising_trend([0.0, 0.9, 0.2, 1.0], 200)  # one step falls
+    assert not fall.passed and fall.worst_step == 1 and fall.worst_fall > 3
+    with pytest.raises(ValueError, match="at least 2"):
+        rising_trend([0.5], 10)
+    with pytest.raises(ValueError, match="p must"):
+        rising_trend([0.1, 1.5], 10)
+    with pytest.raises(ValueError, match="z"):
+        rising_trend([0.1, 0.5], 10, z=0.0)

@@ -8,6 +8,8 @@ import math
 import numpy as np
 import pytest
 
+from diffmem_theory.core.metrics import fraction_se
+
 pytest.importorskip("jax")
 pytest.importorskip("equinox")
 pytest.importorskip("optax")
@@ -44,9 +46,7 @@ def test_threshold_decision_fails_on_reversed_and_flat_series():
 def test_memorizing_width_and_stderr():
     assert networks.memorizing_width([4, 8], [0.5, 0.51]) == 8.0  # strictly above 1/2
     assert networks.memorizing_width([4, 8], [0.5, 0.5]) == math.inf
-    np.testing.assert_allclose(
-        networks.ratio_stderr([1.0, 0.25], 100), [0.01, math.sqrt(0.1875) / 10]
-    )
+    np.testing.assert_allclose(fraction_se([1.0, 0.25], 100), [0.01, math.sqrt(0.1875) / 10])
 
 
 def test_figures_run_and_plot(threshold):

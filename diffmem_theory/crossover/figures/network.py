@@ -43,7 +43,7 @@ from typing import Any
 import numpy as np
 
 from diffmem_theory._optional import HAVE_NN
-from diffmem_theory.core.metrics import phase_transition
+from diffmem_theory.core.metrics import fraction_se, phase_transition
 from diffmem_theory.crossover.figures.phase import phase_runs
 from diffmem_theory.plotting import PALETTE, figure, paper_style
 from diffmem_theory.registry import experiment
@@ -73,15 +73,13 @@ def _verdict(result: dict[str, Any]) -> str:
 
 def plot_mlp_phase(result: dict[str, Any]) -> Any:
     """One panel: memorization ratio vs parameters / (N d), networks and GMMs, eq. (14)."""
-    from diffmem_theory.crossover.networks import binomial_se
-
     fig, (ax,) = figure(ncols=1, width="double", aspect=0.45)
     net, gmm = result["network"], result["gmm"]
     with paper_style():
-        ax.errorbar(gmm["x"], gmm["ratio"], yerr=binomial_se(gmm["ratio"], gmm["n_eval"]), fmt="o-",
+        ax.errorbar(gmm["x"], gmm["ratio"], yerr=fraction_se(gmm["ratio"], gmm["n_eval"]), fmt="o-",
                     color=PALETTE[0], markersize=3, capsize=2,
                     label=r"GMM denoisers, $(M d)/(N d)$")  # fmt: skip
-        ax.errorbar(net["x"], net["ratio"], yerr=binomial_se(net["ratio"], net["n_eval"]), fmt="s-",
+        ax.errorbar(net["x"], net["ratio"], yerr=fraction_se(net["ratio"], net["n_eval"]), fmt="s-",
                     color=PALETTE[1], markersize=3, capsize=2,
                     label=r"MLP denoisers, $P/(N d)$")  # fmt: skip
         ax.axvline(net["crossover_psi"], color="0.3", linestyle="--", linewidth=0.8,
