@@ -51,7 +51,7 @@ import numpy as np
 from diffmem_theory import nn
 from diffmem_theory._validation import check_choice, check_int, check_scalar
 from diffmem_theory.core.dynamics import solve
-from diffmem_theory.core.metrics import memorization_fraction
+from diffmem_theory.core.metrics import fraction_se, memorization_fraction
 from diffmem_theory.voronoi.data import SCHEDULES, SEED1_DATA
 
 __all__ = [
@@ -367,7 +367,8 @@ def sweep_fractions(
 
     ``fraction[k, i] = mean_j 1{min_n |x_j - x_0^n| < TAUS[k]}`` over the ``n_samples``
     samples of :func:`sweep_samples` at the ``i``-th point of the sweep (paper 002, Sec. 5.3,
-    Figs. 9, 11 and 15), with its binomial standard error ``sqrt(p (1 - p) / n)``.
+    Figs. 9, 11 and 15), with its binomial standard error
+    (:func:`~diffmem_theory.core.metrics.fraction_se`).
 
     Parameters
     ----------
@@ -421,6 +422,6 @@ def sweep_fractions(
         "params": np.array([nn.paper_002_parameter_count(w) for w, _ in points]),
         "taus": TAUS,
         "fraction": frac,
-        "se": np.sqrt(frac * (1.0 - frac) / n),
+        "se": fraction_se(frac, n),
         "n": n,
     }

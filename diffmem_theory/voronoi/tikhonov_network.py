@@ -61,7 +61,7 @@ from numpy.typing import ArrayLike
 
 from diffmem_theory import nn
 from diffmem_theory._validation import check_bool, check_int, check_scalar
-from diffmem_theory.core.metrics import memorization_fraction
+from diffmem_theory.core.metrics import fraction_se, memorization_fraction
 from diffmem_theory.voronoi.data import SEED1_DATA
 from diffmem_theory.voronoi.dynamics import reverse_ode
 from diffmem_theory.voronoi.networks import LR, SCHEDULE, T_END, network_samples, train_snapshots
@@ -75,7 +75,6 @@ __all__ = [
     "X_STAR_SPREAD",
     "ScoreLimitVerdict",
     "TikhonovSettings",
-    "fraction_se",
     "score_curves",
     "score_errors",
     "score_limit_verdict",
@@ -218,36 +217,6 @@ def tikhonov_networks(settings: TikhonovSettings, seed: int = 0) -> tuple[Any, .
     )
 
 
-def fraction_se(p: ArrayLike, n: int) -> np.ndarray:
-    r"""Binomial standard error of fractions of ``n`` samples, floored at ``1 / n``.
-
-    .. math:: \mathrm{se}(p) = \max\bigl(\sqrt{p (1 - p) / n},\ 1 / n\bigr);
-
-    the floor keeps a fraction of 0 or 1 from counting as exact.
-
-    Parameters
-    ----------
-    p : array_like
-        Fractions in ``[0, 1]``.
-    n : int
-        Samples per fraction, ``>= 1``.
-
-    Returns
-    -------
-    ndarray
-
-    Examples
-    --------
-    >>> print(np.round(fraction_se([0.0, 0.5], 100), 3))
-    [0.01 0.05]
-    """
-    n = check_int(n, "n", low=1)
-    q = np.asarray(p, dtype=float)
-    if not np.all((q >= 0.0) & (q <= 1.0)):
-        raise ValueError(f"p must hold fractions in [0, 1], got {q!r:.80}")
-    return np.maximum(np.sqrt(q * (1.0 - q) / n), 1.0 / n)
-
-
 def _exact_fraction(c: float, n: int, seed: int) -> float:
     """Fraction within TAU of the exact minimizer's flow, from network_samples' x_T."""
     x_T = np.random.default_rng(seed).normal(0.0, SCHEDULE.sigma(1.0), (n, SEED1_DATA.shape[1]))
@@ -290,8 +259,8 @@ def tikhonov_sweep(settings: TikhonovSettings, seed: int = 0) -> dict[str, Any]:
     -------
     dict
         ``c`` (n_c,), ``samples`` (n_c, n_samples, 2), ``fraction`` (n_c,), ``se`` (n_c,)
-        (:func:`fraction_se`), ``exact_fraction`` (n_c,), ``n_samples``, ``width``,
-        ``epochs``, ``lr``, ``seed``.
+        (:func:`~diffmem_theory.core.metrics.fraction_se`), ``exact_fraction`` (n_c,),
+        ``n_samples``, ``width``, ``epochs``, ``lr``, ``seed``.
 
     Examples
     --------

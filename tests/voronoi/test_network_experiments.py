@@ -106,10 +106,6 @@ def test_bad_arguments_are_named():
         networks.sweep_fractions("widths", sweep="quick")
 
 
-def test_binomial_se_floor():
-    np.testing.assert_allclose(checks.fraction_se([0.0, 0.5, 1.0], 100), [0.01, 0.05, 0.01])
-
-
 @pytest.mark.parametrize(
     ("p", "passed"),
     [

@@ -12,10 +12,10 @@ no numbers for Figs. 9, 11 and 15, only trends, which these checks hold to our r
   count, and more somewhere (Fig. 15).
 
 "Beyond Monte Carlo error": a fraction ``p`` of ``n`` samples has the binomial standard error
-``se = max(sqrt(p (1 - p) / n), 1 / n)``
-(:func:`~diffmem_theory.voronoi.tikhonov_network.fraction_se`); a series rises when its last
-value exceeds its first by more than ``Z = 3`` combined standard errors and no step falls by
-more than ``Z``; one series dominates another when it is nowhere below it by more than ``Z``
+``se = max(sqrt(p (1 - p) / n), 1 / n)`` (:func:`~diffmem_theory.core.metrics.fraction_se`);
+a series rises (:func:`~diffmem_theory.core.metrics.rising_trend`) when its last value
+exceeds its first by more than ``Z = 3`` combined standard errors and no step falls by more
+than ``Z``; one series dominates another when it is nowhere below it by more than ``Z``
 combined standard errors and somewhere above it by more than ``Z``. The networks of a sweep
 share their initial samples ``x_T``, so the differences are, if anything, less noisy than the
 independent errors assumed here.
@@ -35,8 +35,8 @@ from diffmem_theory._optional import HAVE_NN
 from diffmem_theory.registry import Outcome, check
 
 if HAVE_NN:
+    from diffmem_theory.core.metrics import fraction_se, rising_trend
     from diffmem_theory.voronoi.networks import FULL, QUICK, TAUS, sweep_fractions
-    from diffmem_theory.voronoi.tikhonov_network import fraction_se
 
     #: Standard errors a trend must clear.
     Z = 3.0
@@ -68,17 +68,14 @@ if HAVE_NN:
         False
         """
         p = np.asarray(p, dtype=float)
-        se = fraction_se(p, n)
-        rise = float((p[-1] - p[0]) / np.hypot(se[0], se[-1]))
-        falls = (p[:-1] - p[1:]) / np.hypot(se[:-1], se[1:])
-        worst = int(np.argmax(falls))
-        passed = rise > Z and falls[worst] <= Z
+        trend = rising_trend(p, n, Z)
+        worst = trend.worst_step
         series = ", ".join(f"{lab}: {v:.3f}" for lab, v in zip(labels, p, strict=True))
         note = (
-            f"fractions {series}; rise {rise:.1f} SE; largest fall {max(falls[worst], 0.0):.1f} SE "
-            f"({labels[worst]} -> {labels[worst + 1]})"
+            f"fractions {series}; rise {trend.rise:.1f} SE; largest fall "
+            f"{max(trend.worst_fall, 0.0):.1f} SE ({labels[worst]} -> {labels[worst + 1]})"
         )
-        return Outcome(rise, Z, None, passed, note)
+        return Outcome(trend.rise, Z, None, trend.passed, note)
 
     def dominates(p_hi: np.ndarray, p_lo: np.ndarray, n: int, labels: list[str]) -> Outcome:
         """Outcome of "``p_hi >= p_lo`` everywhere within ``Z`` SE, ``>`` beyond it somewhere".
