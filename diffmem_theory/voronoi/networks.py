@@ -56,7 +56,7 @@ from diffmem_theory.voronoi.data import SCHEDULES, SEED1_DATA
 
 __all__ = [
     "FULL", "LR", "OBJECTIVES", "QUICK", "SCHEDULE", "TAUS", "T_END", "Sweep",
-    "network_samples", "sweep_fractions", "sweep_samples", "train_snapshots",
+    "network_samples", "network_starts", "sweep_fractions", "sweep_samples", "train_snapshots",
 ]  # fmt: skip
 
 #: The schedule of the network experiments: linear VP, beta_min = 0.001, beta_max = 3, T = 1.
@@ -149,6 +149,22 @@ def _train_snapshots(
     return tuple(out)
 
 
+def network_starts(n: int, seed: int = 0) -> np.ndarray:
+    r"""The initial points ``x_T ~ N(0, sigma_T^2 I)`` of :func:`network_samples` (``T = 1``).
+
+    ``np.random.default_rng(seed)`` draws them, so an exact score's flow started here meets
+    the network's samples point for point.
+
+    Examples
+    --------
+    >>> network_starts(4, seed=2).shape
+    (4, 2)
+    """
+    n = check_int(n, "n", low=1)
+    seed = check_int(seed, "seed", low=0)
+    return np.random.default_rng(seed).normal(0.0, SCHEDULE.sigma(1.0), (n, SEED1_DATA.shape[1]))
+
+
 def network_samples(
     model: Any, n: int, *, seed: int = 0, rtol: float = 1e-5, atol: float = 1e-5
 ) -> np.ndarray:
@@ -167,7 +183,7 @@ def network_samples(
     n : int
         Number of samples, ``>= 1``.
     seed : int, default 0
-        Seeds ``x_T`` (``np.random.default_rng(seed)``).
+        Seeds ``x_T`` (:func:`network_starts`).
     rtol, atol : float
         Tolerances of the integrator.
 
@@ -181,9 +197,7 @@ def network_samples(
     >>> network_samples(net, 3, seed=1).shape
     (3, 2)
     """
-    n = check_int(n, "n", low=1)
-    seed = check_int(seed, "seed", low=0)
-    x_T = np.random.default_rng(seed).normal(0.0, SCHEDULE.sigma(1.0), (n, SEED1_DATA.shape[1]))
+    x_T = network_starts(n, seed)
     traj = solve(
         nn.as_denoiser(model, SCHEDULE), SCHEDULE, x_T, [1.0, T_END],
         method="dopri5", rtol=rtol, atol=atol,

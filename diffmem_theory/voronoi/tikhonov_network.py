@@ -64,7 +64,14 @@ from diffmem_theory._validation import check_bool, check_int, check_scalar
 from diffmem_theory.core.metrics import fraction_se, memorization_fraction
 from diffmem_theory.voronoi.data import SEED1_DATA
 from diffmem_theory.voronoi.dynamics import reverse_ode
-from diffmem_theory.voronoi.networks import LR, SCHEDULE, T_END, network_samples, train_snapshots
+from diffmem_theory.voronoi.networks import (
+    LR,
+    SCHEDULE,
+    T_END,
+    network_samples,
+    network_starts,
+    train_snapshots,
+)
 from diffmem_theory.voronoi.scores import empirical_score, gaussian_score, tikhonov_score
 
 __all__ = [
@@ -219,7 +226,7 @@ def tikhonov_networks(settings: TikhonovSettings, seed: int = 0) -> tuple[Any, .
 
 def _exact_fraction(c: float, n: int, seed: int) -> float:
     """Fraction within TAU of the exact minimizer's flow, from network_samples' x_T."""
-    x_T = np.random.default_rng(seed).normal(0.0, SCHEDULE.sigma(1.0), (n, SEED1_DATA.shape[1]))
+    x_T = network_starts(n, seed)
     score = "tikhonov" if c > 0 else "empirical"
     sol = reverse_ode(x_T, SEED1_DATA, SCHEDULE, T_END, score=score, c=c, rtol=1e-5, atol=1e-5)
     if not sol.success:
@@ -283,7 +290,8 @@ def x_star(seed: int = 0) -> np.ndarray:
     r"""Fig. 13's point ``x* = x_0^1 + 0.2 z``, ``z ~ N(0, I_2)`` (the authors' code).
 
     ``z`` comes from the first child of ``numpy.random.SeedSequence(seed)``, a stream of its
-    own (``network_samples`` draws ``x_T`` from ``default_rng(seed)``).
+    own (``network_samples`` draws ``x_T`` from ``default_rng(seed)``:
+    :func:`~diffmem_theory.voronoi.networks.network_starts`).
 
     Parameters
     ----------
