@@ -134,6 +134,15 @@ def check_int(value: Any, name: str, *, low: int | None = None, high: int | None
     return v
 
 
+#: The largest seed: NumPy's and JAX's (``jax.random.key``) integer seeds share [0, 2^32 - 1].
+SEED_MAX = 2**32 - 1
+
+
+def check_seed(value: Any, name: str = "seed") -> int:
+    """Validate an integer seed in ``[0, SEED_MAX]`` (the range JAX's keys and NumPy share)."""
+    return check_int(value, name, low=0, high=SEED_MAX)
+
+
 def check_choice(value: Any, name: str, allowed: Sequence[str]) -> str:
     """Validate that ``value`` is one of the strings in ``allowed``."""
     if value not in allowed:

@@ -25,7 +25,7 @@ import numpy as np
 from diffmem_theory.core.denoisers import Denoiser
 from diffmem_theory.core.schedules import Schedule
 
-__all__ = ["SECTIONS", "AuditInputs", "Section", "Value", "jsonable"]
+__all__ = ["SECTIONS", "AuditInputs", "Section", "Value", "check_inputs", "jsonable"]
 
 #: The sections of an audit, in the order :func:`diffmem_theory.audit.run` computes and the
 #: report shows them; each is the module ``diffmem_theory.audit.<key>`` with a function
@@ -203,3 +203,21 @@ class AuditInputs:
     def d(self) -> int:
         """Dimension."""
         return int(self.train.shape[1])
+
+
+def check_inputs(inputs: Any) -> AuditInputs:
+    """``inputs`` if it is an :class:`AuditInputs`, else ``TypeError`` (every section's guard).
+
+    Examples
+    --------
+    >>> check_inputs(3)
+    Traceback (most recent call last):
+    ...
+    TypeError: inputs must be an AuditInputs (built by diffmem_theory.audit.run), got int
+    """
+    if not isinstance(inputs, AuditInputs):
+        raise TypeError(
+            "inputs must be an AuditInputs (built by diffmem_theory.audit.run), "
+            f"got {type(inputs).__name__}"
+        )
+    return inputs

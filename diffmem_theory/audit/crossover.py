@@ -68,7 +68,7 @@ from diffmem_theory._validation import (
     check_scalar,
     finite_result,
 )
-from diffmem_theory.audit.base import AuditInputs, Section, Value
+from diffmem_theory.audit.base import AuditInputs, Section, Value, check_inputs
 from diffmem_theory.core.distributions import EmpiricalDistribution, IsotropicGaussianMixture
 from diffmem_theory.core.fit import ConvergenceWarning, fit_gmm
 from diffmem_theory.core.losses import LossEstimate, training_losses
@@ -306,8 +306,7 @@ def _options(
     t_law: Any,
     band: Any,
 ) -> tuple[int, int, int, int, Any, str, float]:
-    if not isinstance(inputs, AuditInputs):
-        raise TypeError(f"inputs must be an AuditInputs, got {type(inputs).__name__}")
+    check_inputs(inputs)
     n_pts = check_int(n_points, "n_points", low=2)
     n_comp = check_int(k, "k", low=1, high=inputs.n)
     n_starts = check_int(n_init, "n_init", low=1, high=100)

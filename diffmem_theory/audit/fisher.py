@@ -42,7 +42,7 @@ from typing import Any
 import numpy as np
 
 from diffmem_theory._validation import check_int, check_scalar, covariance_spectrum
-from diffmem_theory.audit.base import AuditInputs, Section, Value
+from diffmem_theory.audit.base import AuditInputs, Section, Value, check_inputs
 from diffmem_theory.audit.crossover import subsample, subsample_mean
 from diffmem_theory.core.distributions import EmpiricalDistribution
 from diffmem_theory.fisher.loss_gap import (
@@ -142,8 +142,7 @@ def section(inputs: AuditInputs, *, n_points: int = 250, band: float = 0.1) -> S
     >>> section(inputs).value("integrated loss gap").value
     0.0
     """
-    if not isinstance(inputs, AuditInputs):
-        raise TypeError(f"inputs must be an AuditInputs, got {type(inputs).__name__}")
+    check_inputs(inputs)
     n_pts = check_int(n_points, "n_points", low=2)
     tol = check_scalar(band, "band", low=0.0, high=1.0)
     sched, times, seed, N = inputs.schedule, np.asarray(inputs.times), inputs.seed, inputs.n

@@ -39,7 +39,7 @@ from typing import Any
 import numpy as np
 
 from diffmem_theory._validation import check_int, check_scalar, covariance_spectrum
-from diffmem_theory.audit.base import AuditInputs, Section, Value
+from diffmem_theory.audit.base import AuditInputs, Section, Value, check_inputs
 from diffmem_theory.core.fit import fit_gaussian
 from diffmem_theory.leakage.ambient import sd2_sigma
 from diffmem_theory.leakage.information import mi_ambient, mi_ddpm, mmse_x0
@@ -62,7 +62,7 @@ def _time_of_level(schedule: Any, sigma_tn: float) -> tuple[float | None, str]:
     """The time of ``schedule`` whose SNR is that of the VP level, or None with the reason."""
     if sigma_tn == 1.0:
         return None, "SNR = 0: no time of a schedule with alpha_t > 0 has it"
-    snr = (1.0 - sigma_tn) * (1.0 + sigma_tn) / sigma_tn**2
+    snr = (1.0 - sigma_tn) * (1.0 + sigma_tn) / sigma_tn / sigma_tn  # inf, not 0/0, when tiny
     try:
         return float(schedule.inverse_snr(snr)), "psi_(t_n) = (1 - sigma_tn^2) / sigma_tn^2"
     except ValueError as exc:
@@ -117,8 +117,7 @@ def section(inputs: AuditInputs, *, sigma_tn: float = DEFAULT_SIGMA_TN, m: Any =
     >>> round(sec.value("t_n on the model's schedule").value, 6)     # VPTrig: sigma_t = t
     0.5
     """
-    if not isinstance(inputs, AuditInputs):
-        raise TypeError(f"inputs must be an AuditInputs, got {type(inputs).__name__}")
+    check_inputs(inputs)
     level = check_scalar(sigma_tn, "sigma_tn", low=0.0, low_open=True, high=1.0)
     copies = len(inputs.samples) if m is None else check_int(m, "m", low=1)
     law = fit_gaussian(inputs.train)

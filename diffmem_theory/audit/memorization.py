@@ -41,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from diffmem_theory._validation import check_int, check_scalar
-from diffmem_theory.audit.base import AuditInputs, Section, Value
+from diffmem_theory.audit.base import AuditInputs, Section, Value, check_inputs
 from diffmem_theory.core.metrics import fraction_se, two_nearest
 from diffmem_theory.plotting import PALETTE, figure, paper_style
 
@@ -229,6 +229,7 @@ def section(
     >>> sec.value("median distance to the training set, samples / held-out").value < 1e-4
     True
     """
+    check_inputs(inputs)
     c = check_scalar(c, "c", low=0.0, high=1.0, low_open=True, high_open=True)
     n_points = check_int(n_points, "n_points", low=1)
     bins = check_int(bins, "bins", low=1, high=10_000)

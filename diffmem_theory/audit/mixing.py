@@ -50,9 +50,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diffmem_theory._validation import check_int
-from diffmem_theory.audit.base import AuditInputs, Section, Value
-from diffmem_theory.core.schedules import Schedule, VPTrig
+from diffmem_theory._validation import as_points, check_int
+from diffmem_theory.audit.base import AuditInputs, Section, Value, check_inputs
+from diffmem_theory.core.schedules import Schedule, VPTrig, as_schedule
 from diffmem_theory.mixing.mixing_time import (
     BANDWIDTH_RULES,
     kde_bandwidth,
@@ -95,6 +95,7 @@ def data_sigma(train: np.ndarray) -> float:
     >>> data_sigma(np.array([[0.0, 0.0], [2.0, 0.0]]))   # variances 2 and 0
     1.0
     """
+    train = as_points(train, "train")
     if train.shape[0] < 2:
         raise ValueError(f"train must hold at least 2 points, got shape {train.shape}")
     var = float(np.mean(np.var(train, axis=0, ddof=1)))
@@ -157,6 +158,7 @@ def schedule_mixing_time(sigma: float, d: int, n: int, schedule: Schedule) -> Sc
     >>> round(schedule_mixing_time(1.0, 16, 10**4, VPTrig()).t, 6)   # (1 + psi_M)^{-1/2}
     0.562341
     """
+    schedule = as_schedule(schedule, required=True)
     t_ou = float(t_mixing(sigma, d, n))
     log_psi = math.log(math.expm1(2.0 * math.log(n) / d)) - 2.0 * math.log(sigma)
     try:
@@ -188,6 +190,7 @@ def default_grid(schedule: Schedule, n_steps: int = 25) -> np.ndarray:
     >>> float(default_grid(VPTrig())[0]), round(float(default_grid(OU())[0]), 3)
     (0.999, 3.107)
     """
+    schedule = as_schedule(schedule, required=True)
     n_steps = check_int(n_steps, "n_steps", low=1)
     if math.isfinite(schedule.T):
         return schedule.time_grid(n_steps)
@@ -240,6 +243,7 @@ def section(inputs: AuditInputs, *, n_grid: int = 200) -> Section:
     >>> round(section(inputs).value("t_M (OU time)").value, 2)   # t_mixing(1, 16, 10^4) = 0.19
     0.19
     """
+    check_inputs(inputs)
     n_grid = check_int(n_grid, "n_grid", low=2, high=100_000)
     train, schedule = inputs.train, inputs.schedule
     n, d = inputs.n, inputs.d

@@ -38,7 +38,7 @@ from __future__ import annotations
 import numpy as np
 
 from diffmem_theory._validation import check_int
-from diffmem_theory.audit.base import AuditInputs, Section, Value
+from diffmem_theory.audit.base import AuditInputs, Section, Value, check_inputs
 from diffmem_theory.audit.memorization import TAU_REL, _subsample, resolve_tau
 from diffmem_theory.audit.mixing import data_sigma, default_grid, schedule_mixing_time
 from diffmem_theory.core.distributions import EmpiricalDistribution
@@ -141,6 +141,7 @@ def section(
     >>> sec.value("same cell as the empirical trajectory from the same noise").value
     1.0
     """
+    check_inputs(inputs)
     n_trajectories = check_int(n_trajectories, "n_trajectories", low=1)
     n_steps = check_int(n_steps, "n_steps", low=1)
     train, schedule, samples = inputs.train, inputs.schedule, inputs.samples

@@ -53,7 +53,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from diffmem_theory import nn
-from diffmem_theory._validation import as_float_array, check_int, check_scalar
+from diffmem_theory._validation import as_float_array, check_int, check_scalar, check_seed
 from diffmem_theory.core.dynamics import ddim_sample
 from diffmem_theory.core.metrics import memorization_ratio, phase_transition
 from diffmem_theory.core.schedules import VPTrig
@@ -179,7 +179,7 @@ def trained_denoiser(
     width = check_int(width, "width", low=1)
     epochs = check_int(epochs, "epochs", low=1)
     lr = check_scalar(lr, "lr", low=0.0, low_open=True)
-    seed = check_int(seed, "seed", low=0)
+    seed = check_seed(seed)
     N, d, K = (check_int(v, name, low=1) for v, name in ((N, "N"), (d, "d"), (K, "K")))
     return _trained(width, epochs, lr, seed, N, d, K)
 
@@ -263,7 +263,7 @@ def network_phase(
     if any(b <= a for a, b in itertools.pairwise(ws)):
         raise ValueError(f"widths must be strictly increasing, got {ws}")
     n_eval = check_int(settings["n_eval"], "n_eval", low=1)
-    seed = check_int(seed, "seed", low=0)
+    seed = check_seed(seed)
     N, d, K = LAB["N"], LAB["d"], LAB["K"]
     epochs = check_int(settings["epochs"], "epochs", low=1)
     lr = check_scalar(settings["lr"], "lr", low=0.0, low_open=True)

@@ -52,7 +52,7 @@ import jax
 import numpy as np
 
 from diffmem_theory import nn
-from diffmem_theory._validation import check_bool, check_int
+from diffmem_theory._validation import check_bool, check_int, check_seed
 from diffmem_theory.core.distributions import IsotropicGaussianMixture
 from diffmem_theory.core.dynamics import solve
 from diffmem_theory.core.metrics import fraction_se, is_memorized
@@ -147,7 +147,7 @@ def laboratory(n: int, seed: int = 0) -> tuple[IsotropicGaussianMixture, np.ndar
     ((8, 2), 4, True)
     """
     count = check_int(n, "n", low=2, high=_POOL)
-    noise = np.random.default_rng(check_int(seed, "seed", low=0)).standard_normal((_POOL, 2))
+    noise = np.random.default_rng(check_seed(seed)).standard_normal((_POOL, 2))
     X = MEANS[np.arange(count) % len(MEANS)] + noise[:count]
     return IsotropicGaussianMixture(MEANS, 1.0), X
 
@@ -185,7 +185,7 @@ def trained_network(n: int, width: int, epochs: int, seed: int = 0) -> Any:
     count = check_int(n, "n", low=2, high=_POOL)
     w = check_int(width, "width", low=1)
     e = check_int(epochs, "epochs", low=1)
-    return _trained_network(count, w, e, check_int(seed, "seed", low=0))
+    return _trained_network(count, w, e, check_seed(seed))
 
 
 @functools.lru_cache(maxsize=128)
@@ -240,7 +240,7 @@ def network_samples(model: Any, n: int, *, seed: int = 0, n_steps: int = N_STEPS
 def _flow_samples(denoiser: Any, n: int, seed: int, n_steps: int) -> np.ndarray:
     count = check_int(n, "n", low=1, high=_MAX_SAMPLES)
     steps = check_int(n_steps, "n_steps", low=1, high=10**5)
-    rng = np.random.default_rng(check_int(seed, "seed", low=0))
+    rng = np.random.default_rng(check_seed(seed))
     x_T = rng.normal(0.0, float(SCHEDULE.sigma(SCHEDULE.T)), (count, 2))
     grid = np.geomspace(SCHEDULE.T, T_END, steps + 1)
     return np.asarray(solve(denoiser, SCHEDULE, x_T, grid).final)
@@ -306,7 +306,7 @@ def width_sweep(
     ws = tuple(check_int(w, "widths", low=1) for w in widths)
     e = check_int(epochs, "epochs", low=1)
     m = check_int(n_samples, "n_samples", low=1, high=_MAX_SAMPLES)
-    return _width_sweep(counts, ws, e, m, check_int(seed, "seed", low=0))
+    return _width_sweep(counts, ws, e, m, check_seed(seed))
 
 
 @functools.lru_cache(maxsize=16)
@@ -427,7 +427,7 @@ def loss_gap_sides(
     times = tuple(float(SCHEDULE.check_time(v, "t")) for v in t)
     return _loss_gap_sides(
         tuple(pairs), check_int(epochs, "epochs", low=1), times,
-        check_int(n_noise, "n_noise", low=1), check_int(seed, "seed", low=0),
+        check_int(n_noise, "n_noise", low=1), check_seed(seed),
     )  # fmt: skip
 
 

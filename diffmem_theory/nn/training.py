@@ -42,7 +42,7 @@ import optax
 from numpy.typing import ArrayLike
 from tqdm import tqdm
 
-from diffmem_theory._validation import as_points, check_bool, check_int, check_scalar
+from diffmem_theory._validation import as_points, check_bool, check_int, check_scalar, check_seed
 from diffmem_theory.core.schedules import Schedule, as_schedule
 from diffmem_theory.nn.losses import Batch, dsm_loss, make_batch, time_range, weight_decay
 from diffmem_theory.nn.models import MLP
@@ -206,6 +206,10 @@ def _run_chunk(
     return jax.lax.scan(step, state, (batches, ids))
 
 
+#: The largest learning rate: Optax casts it to float32.
+_LR_MAX = float(np.finfo(np.float32).max)
+
+
 def train(
     model: MLP,
     X: ArrayLike,
@@ -246,7 +250,7 @@ def train(
         Total epochs, ``>= 1`` (with ``checkpoint``: including those already done; a
         checkpoint with more epochs is returned as it is).
     lr : float, default 1e-3
-        Adam's learning rate (paper 002).
+        Adam's learning rate (paper 002), positive and finite in float32.
     batch_size : int, optional
         ``1 <= B <= N``; default ``N`` (full batch).
     ema_decay : float, default 0.9999
@@ -261,7 +265,7 @@ def train(
     t_min, t_max : float
         The time range (:func:`~diffmem_theory.nn.losses.sample_times`).
     seed : int, default 0
-        Seeds the times, permutations and noise.
+        Seeds the times, permutations and noise; ``0 <= seed < 2^32``.
     chunk : int, default 1000
         Epochs per jitted ``lax.scan`` (and between checkpoints).
     checkpoint : path-like, optional
@@ -306,11 +310,11 @@ def train(
     if d != model.data_dim:
         raise ValueError(f"X has dimension {d} but the model's data_dim is {model.data_dim}")
     epochs = check_int(epochs, "epochs", low=1)
-    lr = check_scalar(lr, "lr", low=0.0, low_open=True)
+    lr = check_scalar(lr, "lr", low=0.0, low_open=True, high=_LR_MAX)
     bsz = n if batch_size is None else check_int(batch_size, "batch_size", low=1, high=n)
     decay = check_scalar(ema_decay, "ema_decay", low=0.0, high=1.0, high_open=True)
     rate = check_scalar(weight_decay_rate, "weight_decay_rate", low=0.0)
-    seed = check_int(seed, "seed", low=0)
+    seed = check_seed(seed)
     chunk = check_int(chunk, "chunk", low=1)
     progress = check_bool(progress, "progress")
     dtype = model.layers[0].weight.dtype

@@ -49,7 +49,7 @@ import jax
 import numpy as np
 
 from diffmem_theory import nn
-from diffmem_theory._validation import check_choice, check_int, check_scalar
+from diffmem_theory._validation import check_choice, check_int, check_scalar, check_seed
 from diffmem_theory.core.dynamics import solve
 from diffmem_theory.core.metrics import fraction_se, memorization_fraction
 from diffmem_theory.voronoi.data import SCHEDULES, SEED1_DATA
@@ -127,7 +127,7 @@ def train_snapshots(
     c = check_scalar(c, "c", low=0.0)
     if c > 0 and objective != "J":
         raise ValueError(f"c > 0 (Tikhonov) needs objective 'J', got objective {objective!r}")
-    seed = check_int(seed, "seed", low=0)
+    seed = check_seed(seed)
     lr = check_scalar(lr, "lr", low=0.0, low_open=True)
     return _train_snapshots(width, counts, objective, c, seed, lr)
 
@@ -161,7 +161,7 @@ def network_starts(n: int, seed: int = 0) -> np.ndarray:
     (4, 2)
     """
     n = check_int(n, "n", low=1)
-    seed = check_int(seed, "seed", low=0)
+    seed = check_seed(seed)
     return np.random.default_rng(seed).normal(0.0, SCHEDULE.sigma(1.0), (n, SEED1_DATA.shape[1]))
 
 
@@ -351,7 +351,7 @@ def sweep_samples(
     width = check_int(width, "width", low=1)
     epochs = check_int(epochs, "epochs", low=1)
     check_choice(objective, "objective", tuple(OBJECTIVES))
-    seed = check_int(seed, "seed", low=0)
+    seed = check_seed(seed)
     on_epoch_run = width == sweep.epoch_width and epochs in sweep.epochs
     if not on_epoch_run and not (width in sweep.widths and epochs == sweep.width_epochs):
         raise ValueError(
