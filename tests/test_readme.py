@@ -32,7 +32,7 @@ def test_python_example_runs_and_shows_theorem_3_1():
 
 def test_own_model_example_samples_a_jax_model_in_jax():
     pytest.importorskip("jax")
-    (example,) = _blocks("python")[1:]
+    example = _blocks("python")[1]
     buf = io.StringIO()
     with contextlib.redirect_stdout(buf):
         exec(compile(example, "README.md", "exec"), {})
@@ -65,3 +65,16 @@ def test_readme_doctests_run():
 
     result = doctest.testfile(str(ROOT / "README.md"), module_relative=False, verbose=False)
     assert result.attempted >= 3 and result.failed == 0
+
+
+def test_audit_example_tells_the_memorizing_baseline_from_the_generalizing_one():
+    pytest.importorskip("sklearn")
+    example = _blocks("python")[2]
+    buf = io.StringIO()
+    with contextlib.redirect_stdout(buf):
+        exec(compile(example, "README.md", "exec"), {})
+    rows = [line.split() for line in buf.getvalue().splitlines()]
+    (name_e, memo_e, index_e), (name_g, memo_g, index_g) = rows
+    assert (name_e, name_g) == ("empirical", "gmm:10")
+    assert float(memo_e) == 1.0 and float(memo_g) < 0.05  # 200 samples: 0.05 is 10 per cent
+    assert float(index_e) == 1.0 and abs(float(index_g)) < 0.25
