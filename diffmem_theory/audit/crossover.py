@@ -117,12 +117,27 @@ def subsample(points: np.ndarray, n_points: int, seed: int, stream: int = 0) -> 
     >>> subsample(np.arange(2.0)[:, None], 3, seed=0).shape
     (2, 1)
     """
+    points = as_float_array(points, "points", ndim=2)
     n = points.shape[0]
+    if n == 0:
+        raise ValueError(f"points must hold at least one point, got shape {points.shape}")
     k = check_int(n_points, "n_points", low=1)
     if k >= n:
         return points
     seq = np.random.SeedSequence(check_int(seed, "seed", low=0), spawn_key=(2**29 + stream,))
     return points[np.sort(np.random.default_rng(seq).choice(n, size=k, replace=False))]
+
+
+def _binary_exponent(arr: np.ndarray) -> int:
+    """``e`` with ``max |arr|`` in ``[2^(e-1), 2^e)`` (0 for an all-zero or empty array)."""
+    top = float(np.abs(arr).max()) if arr.size else 0.0
+    return math.frexp(top)[1]
+
+
+def _ldexp(x: float, e: int) -> float:
+    """``x 2^e``, ``+-inf`` beyond the float64 range (no OverflowError, no warning)."""
+    with np.errstate(over="ignore"):
+        return float(np.ldexp(x, e))
 
 
 def subsample_mean(draws: ArrayLike, weights: ArrayLike, n_total: int) -> tuple[float, float]:
@@ -175,20 +190,27 @@ def subsample_mean(draws: ArrayLike, weights: ArrayLike, n_total: int) -> tuple[
     if w.shape != (n_t,):
         raise ValueError(f"weights must have shape ({n_t},), got {w.shape}")
     total = check_int(n_total, "n_total", low=n)
-    with np.errstate(over="ignore", invalid="ignore"):
-        per_point = np.einsum("t,ti->i", w, arr.mean(axis=2))
-        value = float(finite_result(per_point.mean(), "the Monte Carlo mean"))
-        between = float(per_point.var(ddof=1)) / n if n > 1 else math.inf
-        f = n / total
-        if r == 1:
-            var = between
-        else:
-            within = np.einsum("t,ti->i", w * w, arr.var(axis=2, ddof=1)) / r
-            var = (1.0 - f) * between if f < 1.0 else 0.0
-            var += f * float(within.mean()) / n
-    if math.isnan(var):
-        raise ValueError("the variance of the Monte Carlo mean overflows float64")
-    return value, math.sqrt(var)
+    if n == 0 or r == 0:
+        raise ValueError(f"draws must hold at least one point and one draw, got shape {arr.shape}")
+    # on draws / 2^e and weights / 2^g (largest |entry| in [1/2, 1)): exact, and no overflow or
+    # underflow of the sums and squares at any scale; the result is scaled back by 2^(e + g)
+    e = _binary_exponent(arr)
+    g = _binary_exponent(w)
+    arr, w = np.ldexp(arr, -e), np.ldexp(w, -g)
+    per_point = np.einsum("t,ti->i", w, arr.mean(axis=2))
+    value = _ldexp(float(per_point.mean()), e + g)
+    between = float(per_point.var(ddof=1)) / n if n > 1 else math.inf
+    f = n / total
+    if r == 1:
+        var = between
+    else:
+        within = np.einsum("t,ti->i", w * w, arr.var(axis=2, ddof=1)) / r
+        var = (1.0 - f) * between if f < 1.0 else 0.0
+        var += f * float(within.mean()) / n
+    se = math.sqrt(var)
+    if math.isfinite(se):
+        se = finite_result(_ldexp(se, e + g), "the standard error of the Monte Carlo mean")
+    return finite_result(value, "the Monte Carlo mean"), se
 
 
 def ratio_mean(
@@ -198,7 +220,8 @@ def ratio_mean(
 
     Both on the same draws (common random numbers); the standard error is the delta method's,
     ``se(a - rho b) / |b|`` with ``rho`` the ratio (:func:`subsample_mean` of the per-draw
-    ``a - rho b``). ``nan`` (and ``inf`` error) where the denominator is 0.
+    ``a - rho b``). The ratio is ``nan`` where the denominator is 0; its standard deviation is
+    then ``inf``. A ratio or standard error beyond the float64 range raises ``ValueError``.
 
     Parameters
     ----------
@@ -225,9 +248,14 @@ def ratio_mean(
     bottom, _ = subsample_mean(b, weights, n_total)
     if bottom == 0.0:
         return math.nan, math.inf
-    rho = top / bottom
-    _, se = subsample_mean(a - rho * b, weights, n_total)
-    return rho, se / abs(bottom)
+    with np.errstate(over="ignore"):
+        rho = float(finite_result(np.float64(top) / bottom, "the ratio"))
+        diff = finite_result(a - rho * b, "the per-draw a - rho b of the ratio's standard error")
+    _, se = subsample_mean(diff, weights, n_total)
+    if math.isinf(se):  # one point of many: see subsample_mean
+        return rho, se
+    with np.errstate(over="ignore"):
+        return rho, float(finite_result(np.float64(se) / abs(bottom), "the ratio's standard error"))
 
 
 # ----------------------------------------------------------------------------------------------

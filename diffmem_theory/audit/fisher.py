@@ -41,7 +41,7 @@ from typing import Any
 
 import numpy as np
 
-from diffmem_theory._validation import check_int, check_scalar, covariance_spectrum
+from diffmem_theory._validation import as_float_array, check_int, check_scalar, covariance_spectrum
 from diffmem_theory.audit.base import AuditInputs, Section, Value, check_inputs
 from diffmem_theory.audit.crossover import subsample, subsample_mean
 from diffmem_theory.core.distributions import EmpiricalDistribution
@@ -83,8 +83,8 @@ def log_trapezoid_weights(times: np.ndarray) -> np.ndarray:
     >>> round(float(log_trapezoid_weights(t) @ (1 / t)), 6), round(float(np.log(100)), 6)
     (4.60517, 4.60517)
     """
-    t = np.asarray(times, dtype=np.float64)
-    if t.ndim != 1 or t.size < 2 or np.any(t <= 0) or np.any(np.diff(t) <= 0):
+    t = as_float_array(times, "times", ndim=1, dtype=np.float64)
+    if t.size < 2 or np.any(t <= 0) or np.any(np.diff(t) <= 0):
         raise ValueError(f"times must be >= 2 increasing positive times, got {times!r}")
     du = np.diff(np.log(t))
     return t * 0.5 * (np.concatenate([du, [0.0]]) + np.concatenate([[0.0], du]))

@@ -40,7 +40,13 @@ from typing import Any
 
 import numpy as np
 
-from diffmem_theory._validation import check_int, check_scalar
+from diffmem_theory._validation import (
+    as_points,
+    bounded_points,
+    check_int,
+    check_scalar,
+    check_seed,
+)
 from diffmem_theory.audit.base import AuditInputs, Section, Value, check_inputs
 from diffmem_theory.core.metrics import fraction_se, two_nearest
 from diffmem_theory.plotting import PALETTE, figure, paper_style
@@ -95,7 +101,9 @@ def nearest_neighbour_scale(
     >>> nearest_neighbour_scale(X)
     (1.5, 4)
     """
+    train = bounded_points(as_points(train, "train"), "train")
     n_points = check_int(n_points, "n_points", low=1)
+    seed = check_seed(seed)
     if train.shape[0] < 2:
         raise ValueError(f"train must hold at least 2 points, got shape {train.shape}")
     sub = _subsample(train.shape[0], n_points, np.random.default_rng([seed, _STREAM]))

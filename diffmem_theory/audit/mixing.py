@@ -50,7 +50,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from diffmem_theory._validation import as_points, check_int
+from diffmem_theory._validation import as_points, check_int, finite_result
 from diffmem_theory.audit.base import AuditInputs, Section, Value, check_inputs
 from diffmem_theory.core.schedules import Schedule, VPTrig, as_schedule
 from diffmem_theory.mixing.mixing_time import (
@@ -98,10 +98,14 @@ def data_sigma(train: np.ndarray) -> float:
     train = as_points(train, "train")
     if train.shape[0] < 2:
         raise ValueError(f"train must hold at least 2 points, got shape {train.shape}")
-    var = float(np.mean(np.var(train, axis=0, ddof=1)))
+    # computed on train / 2^e (max |entry| in [1/2, 1)): exact, and no overflow or underflow of
+    # the squares at any scale
+    e = int(np.frexp(np.abs(train).max())[1])
+    var = float(np.mean(np.var(np.ldexp(train, -e), axis=0, ddof=1)))
     if not var > 0.0:
         raise ValueError("train: every training point is the same, so sigma = 0 and t_M = 0")
-    return math.sqrt(var)
+    with np.errstate(over="ignore"):
+        return finite_result(float(np.ldexp(math.sqrt(var), e)), "sigma")
 
 
 @dataclass(frozen=True)

@@ -35,9 +35,11 @@ for each (2 busy cores), 30 s in all; both scale with ``n_trajectories N d``.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
-from diffmem_theory._validation import check_int
+from diffmem_theory._validation import as_float_array, check_int
 from diffmem_theory.audit.base import AuditInputs, Section, Value, check_inputs
 from diffmem_theory.audit.memorization import TAU_REL, _subsample, resolve_tau
 from diffmem_theory.audit.mixing import data_sigma, default_grid, schedule_mixing_time
@@ -51,6 +53,17 @@ __all__ = ["commit_times", "section"]
 
 _THM = "Baptista et al. (paper 002), Thm 4.3"
 _STREAM = 2  # this section's random stream: default_rng([seed, _STREAM])
+
+
+def _labels(value: Any, name: str, ndim: int) -> np.ndarray:
+    """``value`` as an integer array of ``ndim`` dimensions (training-point indices), or raise."""
+    arr = np.asarray(value)
+    if arr.dtype.kind not in "iu" or arr.ndim != ndim:
+        raise ValueError(
+            f"{name} must be a {ndim}-D array of integer indices, "
+            f"got {arr.ndim}-D dtype {arr.dtype}"
+        )
+    return arr
 
 
 def commit_times(nearest: np.ndarray, final: np.ndarray, times: np.ndarray) -> np.ndarray:
@@ -80,6 +93,19 @@ def commit_times(nearest: np.ndarray, final: np.ndarray, times: np.ndarray) -> n
     ...              np.array([1.0, 0.5, 0.2, 0.1])).tolist()
     [0.5, 1.0]
     """
+    nearest = _labels(nearest, "nearest", 2)
+    final = _labels(final, "final", 1)
+    if nearest.shape[1] != final.shape[0]:
+        raise ValueError(
+            f"nearest must have one column per entry of final ({final.shape[0]}), "
+            f"got shape {nearest.shape}"
+        )
+    times = as_float_array(times, "times", ndim=1, dtype=np.float64)
+    if times.shape[0] != nearest.shape[0] + 1:
+        raise ValueError(
+            f"times must have len(nearest) + 1 = {nearest.shape[0] + 1} entries, "
+            f"got shape {times.shape}"
+        )
     seq = np.concatenate([nearest, final[None, :]], axis=0)
     off = seq != final[None, :]
     L = seq.shape[0]

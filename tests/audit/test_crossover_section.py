@@ -204,3 +204,26 @@ def test_a_schedule_on_an_unbounded_domain_is_audited(data):
     sec = section(inputs, k=4)
     assert abs(sec.value("memorization index (training loss)").value) < 0.1
     assert 0.0 < sec.value("M*/N (eq. 14, C = 1)").value < 1.0
+
+
+@pytest.mark.parametrize("points", [None, 1.0, "a", np.zeros(3), np.zeros((0, 2)), [[1.0], ["a"]]])
+def test_subsample_refuses_what_is_not_a_set_of_points(points):
+    with pytest.raises(ValueError, match="points"):
+        subsample(points, 3, seed=0)
+
+
+def test_subsample_mean_and_ratio_are_scale_free_and_refuse_an_overflowing_result():
+    draws = np.array([[[1.0, 3.0], [5.0, 7.0]]])
+    value, se = subsample_mean(draws, [1.0], 2)
+    big_value, big_se = subsample_mean(1e300 * draws, [1.0], 2)  # the variance is ~1e600
+    assert (big_value, big_se) == pytest.approx((1e300 * value, 1e300 * se), rel=1e-15)
+    # a power of 2 scales exactly
+    assert subsample_mean(draws, [2.0**-1070], 2) == (value * 2.0**-1070, se * 2.0**-1070)
+    with pytest.raises(ValueError, match="float64 range"):
+        subsample_mean(np.full((2, 1, 2), 1.5e308), [1.0, 1.0], 1)
+    a = np.array([[[1.0, 2.0], [3.0, 2.0]]])
+    a[0, 0, 0] = 1e300
+    rho, rho_se = ratio_mean(a, 2 * a, [1.0], 2)
+    assert rho == 0.5 and math.isfinite(rho_se)
+    with pytest.raises(ValueError, match="ratio"):
+        ratio_mean(np.full((1, 2, 2), 1e300), np.full((1, 2, 2), 1e-300), [1.0], 2)

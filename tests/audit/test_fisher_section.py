@@ -115,3 +115,9 @@ def test_log_trapezoid_weights_integrate_power_laws():
     for bad in (np.array([0.1]), np.array([0.2, 0.1]), np.array([0.0, 0.1])):
         with pytest.raises(ValueError, match="times"):
             log_trapezoid_weights(bad)
+
+
+@pytest.mark.parametrize("times", [[None, 0.1, 1.0], ["a", "b"], [[0.1, 1.0]], [0.1, np.nan]])
+def test_log_trapezoid_weights_refuse_non_numeric_times(times):
+    with pytest.raises(ValueError, match="times"):
+        log_trapezoid_weights(np.array(times, dtype=object) if None in times else times)

@@ -128,3 +128,16 @@ def test_one_training_point_is_refused_even_with_an_absolute_tau():
     inputs = AuditInputs(train, None, model, "m", SCHED, train, None, None, np.ones(1), 1, 0)
     with pytest.raises(ValueError, match="train"):
         section(inputs, tau=0.1)
+
+
+@pytest.mark.parametrize("train", [None, 0.0, np.float64(0.0), "a", np.zeros(4), np.zeros((0, 2))])
+def test_training_points_that_are_not_a_point_set_are_refused(train):
+    with pytest.raises(ValueError, match="train"):
+        nearest_neighbour_scale(train)
+    with pytest.raises(ValueError, match="train"):
+        resolve_tau(train)
+
+
+def test_training_points_whose_distances_overflow_are_refused():
+    with pytest.raises(ValueError, match="train"):
+        resolve_tau(np.array([[0.0], [1e300], [-1e300]]))

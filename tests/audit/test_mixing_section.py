@@ -100,3 +100,11 @@ def test_bad_inputs():
         data_sigma(np.ones((5, 3)))
     with pytest.raises(ValueError, match="n_grid"):
         section(_inputs(np.random.default_rng(0).standard_normal((5, 2)), VPTrig()), n_grid=1)
+
+
+@pytest.mark.parametrize("scale", [1e300, 1e-300, 2.0**-1074 * 2**20])
+def test_data_sigma_is_scale_free(scale):
+    train = np.array([[0.0, 0.0], [2.0, 0.0]])
+    assert data_sigma(scale * train) == pytest.approx(scale * data_sigma(train), rel=1e-12)
+    with pytest.raises(ValueError, match="sigma"):
+        data_sigma(np.array([[1.7e308], [-1.7e308]]))  # sigma = sqrt(2) 1.7e308

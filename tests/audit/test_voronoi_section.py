@@ -104,3 +104,19 @@ def test_noise_of_another_shape_than_the_samples_is_refused(train):
     bad = AuditInputs(**{**inputs.__dict__, "x_T": inputs.x_T[:3]})
     with pytest.raises(ValueError, match="x_T"):
         section(bad)
+
+
+@pytest.mark.parametrize(
+    ("nearest", "final", "times", "name"),
+    [
+        ([[3, 1], [1, 1], [1, 1]], [np.nan, 1], [1.0, 0.5, 0.2, 0.1], "final"),
+        ([["a", 1], [1, 1], [1, 1]], [1, 1], [1.0, 0.5, 0.2, 0.1], "nearest"),
+        ([[3, 1], [1, 1], [1, 1]], [1, 1, 1], [1.0, 0.5, 0.2, 0.1], "nearest"),
+        ([[3, 1], [1, 1], [1, 1]], [1, 1], [], "times"),
+        ([[3, 1], [1, 1], [1, 1]], [1, 1], [[1.0, 0.5, 0.2, 0.1]], "times"),
+        ([[3, 1], [1, 1], [1, 1]], [1, 1], 1.0, "times"),
+    ],
+)
+def test_commit_times_refuses_inconsistent_arrays(nearest, final, times, name):
+    with pytest.raises(ValueError, match=name):
+        commit_times(np.array(nearest), np.array(final), np.array(times))
