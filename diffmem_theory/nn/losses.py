@@ -43,6 +43,7 @@ exactly: ``w_p = sigma``, ``w_e = -1``).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -68,6 +69,47 @@ __all__ = [
     "time_range",
     "weight_decay",
 ]
+
+#: The largest Tikhonov constant ``c``. The regularizer adds ``c sigma^2 lambda/alpha^2 |s|^2``
+#: to a loss of order 1; at ``c = 10^6`` it already outweighs the data term a millionfold (the
+#: papers use ``c <= 1``), and larger ``c`` only pushes the float32 gradients that Adam squares
+#: toward overflow (float32's largest value is 3.4e38, so a gradient must stay below 1.8e19).
+C_MAX = 1e6
+
+#: Headroom (as a power of 2) that :func:`bounded_data` keeps below the dtype's overflow.
+_HEADROOM = 2.0**32
+
+
+def fits_dtype(arr: np.ndarray, name: str, dtype: Any) -> np.ndarray:
+    """``arr`` if it is finite and every entry fits in ``dtype``, else ``ValueError`` naming it."""
+    top = float(np.abs(arr).max()) if arr.size else 0.0
+    if not top <= float(np.finfo(dtype).max):
+        raise ValueError(
+            f"{name} has entries up to {top:.3g}, beyond the range of {np.dtype(dtype)} "
+            f"(max {float(np.finfo(dtype).max):.3g})"
+        )
+    return arr
+
+
+def bounded_data(arr: np.ndarray, name: str, dtype: Any) -> np.ndarray:
+    """Training points ``(N, d)`` whose squared norms cannot overflow the network's ``dtype``.
+
+    Refuses points with ``max |x| sqrt(d) > sqrt(max of dtype) / 2^32`` (``2^32 ~ 4.3e9`` for
+    float32, ``2^480 ~ 3e144`` for float64): ``|x|^2`` then stays ``2^64`` below the overflow,
+    room for the loss weights and the gain of the network. Rescaling the data is the remedy.
+
+    >>> bounded_data(np.ones((2, 3)), "X", np.float32).shape
+    (2, 3)
+    """
+    top = float(np.abs(arr).max()) if arr.size else 0.0
+    limit = math.sqrt(float(np.finfo(dtype).max)) / _HEADROOM
+    if not top * math.sqrt(arr.shape[-1]) <= limit:
+        raise ValueError(
+            f"{name} has coordinates up to {top:.3g}: with d = {arr.shape[-1]} its squared norms "
+            f"could overflow {np.dtype(dtype)} in training (allowed: max |x| sqrt(d) <= "
+            f"{limit:.3g}); rescale the points"
+        )
+    return arr
 
 
 class Batch(eqx.Module):
@@ -239,7 +281,8 @@ def make_batch(
         ``"eps"`` is paper 002's ``lambda = sigma^2`` in score units, ``"score"`` paper 003's
         eq. (3.1)).
     c : float, default 0
-        Tikhonov constant, ``>= 0`` (paper 002, eq. (5.5) with ``Gamma = c/sigma^2``).
+        Tikhonov constant, ``0 <= c <= C_MAX = 1e6`` (paper 002, eq. (5.5) with
+        ``Gamma = c/sigma^2``; :data:`C_MAX` says why it is bounded).
     dtype : float32 (default) or float64
         The network's dtype.
 
@@ -250,7 +293,9 @@ def make_batch(
     Raises
     ------
     ValueError
-        Non-finite ``x0``, times outside the domain, an unknown unit or weighting, ``c < 0``.
+        Non-finite ``x0`` or one too large for ``dtype`` (:func:`bounded_data`), times outside
+        the domain, an unknown unit or weighting, ``c`` outside ``[0, C_MAX]``, weights that
+        overflow ``dtype``.
 
     See Also
     --------
@@ -282,37 +327,51 @@ def make_batch(
         raise ValueError(f"t must be a scalar or of shape ({n},) to match x0, got {tt.shape}")
     if prediction not in NN_PREDICTIONS:
         raise ValueError(f"prediction must be one of {list(NN_PREDICTIONS)}, got {prediction!r}")
-    c = check_scalar(c, "c", low=0.0)
+    c = check_scalar(c, "c", low=0.0, high=C_MAX)
     dt = check_model_dtype(dtype)
+    bounded_data(pts, "x0", dt)
     log_a, log_s2 = sched.log_alpha(tt), sched.log_sigma2(tt)
-    log_s = 0.5 * log_s2
     log_lam = _log_weight(weighting, tt, sched)
     half = 0.5 * (log_lam - _log_weight(prediction, tt, sched))  # log(sqrt(lambda)/|b_u|)
+    with np.errstate(over="ignore"):  # an overflow is refused below
+        coefs = _coefficients(half, log_lam, log_a, log_s2, c, prediction)
+    if not all(np.all(np.abs(v) <= np.finfo(dt).max) for v in coefs):
+        raise ValueError(
+            f"the weights of weighting {weighting!r:.40} overflow {dt} at some t in "
+            f"[{float(tt.min())!r}, {float(tt.max())!r}]: raise t_min"
+        )
+    name = weighting if isinstance(weighting, str) else "callable"
+    arrays = [jnp.asarray(v, dtype=dt) for v in (pts, tt, np.exp(log_a), np.exp(0.5 * log_s2))]
+    return Batch(*arrays, *(jnp.asarray(v, dtype=dt) for v in coefs), prediction=prediction,
+                 weighting=name, c=c)  # fmt: skip
+
+
+def _coefficients(
+    half: np.ndarray,
+    log_lam: np.ndarray,
+    log_a: np.ndarray,
+    log_s2: np.ndarray,
+    c: float,
+    prediction: str,
+) -> tuple[np.ndarray, ...]:
+    """(w_pred, w_x0, w_eps, r_pred, r_x) of :func:`make_batch` from its log-space terms."""
+    log_s = 0.5 * log_s2
     w_pred = np.exp(half)
-    zeros = np.zeros(n)
+    zeros = np.zeros(half.shape[0])
     # target_u = c0 x0 + c1 eta: x0 (1, 0), eps (0, 1), score (0, -1/sigma)
     w_x0 = w_pred if prediction == "x0" else zeros
     w_eps = {"x0": zeros, "eps": w_pred, "score": -np.exp(half - log_s)}[prediction]
     # s = a p + b x_t: score (1, 0), eps (-1/sigma, 0), x0 (alpha/sigma^2, -1/sigma^2)
-    log_reg = 0.5 * (np.log(c) + log_s2 + log_lam - 2.0 * log_a) if c > 0 else None
-    if log_reg is None:
-        r_pred, r_x = zeros, zeros
-    else:
-        r_pred = {
-            "score": np.exp(log_reg),
-            "eps": -np.exp(log_reg - log_s),
-            "x0": np.exp(log_reg + log_a - log_s2),
-        }[prediction]
-        r_x = -np.exp(log_reg - log_s2) if prediction == "x0" else zeros
-    coefs = (w_pred, w_x0, w_eps, r_pred, r_x)
-    if not all(np.all(np.isfinite(v)) for v in coefs):
-        raise ValueError(
-            f"the weights of weighting {weighting!r:.40} overflow at some t in "
-            f"[{tt.min()!r}, {tt.max()!r}]: raise t_min"
-        )
-    name = weighting if isinstance(weighting, str) else "callable"
-    arrays = [jnp.asarray(v, dtype=dt) for v in (pts, tt, np.exp(log_a), np.exp(log_s), *coefs)]
-    return Batch(*arrays, prediction=prediction, weighting=name, c=c)
+    if c == 0:
+        return w_pred, w_x0, w_eps, zeros, zeros
+    log_reg = 0.5 * (np.log(c) + log_s2 + log_lam - 2.0 * log_a)
+    r_pred = {
+        "score": np.exp(log_reg),
+        "eps": -np.exp(log_reg - log_s),
+        "x0": np.exp(log_reg + log_a - log_s2),
+    }[prediction]
+    r_x = -np.exp(log_reg - log_s2) if prediction == "x0" else zeros
+    return w_pred, w_x0, w_eps, r_pred, r_x
 
 
 def _check_model(model: Any) -> None:
@@ -348,6 +407,7 @@ def dsm_per_example(model: MLP, batch: Batch, noise: jax.Array) -> jax.Array:
     model : MLP
     batch : Batch
     noise : array, shape (B, d)
+        Real and finite in the batch's dtype (a JAX array, possibly traced, is taken as it is).
 
     Returns
     -------
@@ -367,7 +427,15 @@ def dsm_per_example(model: MLP, batch: Batch, noise: jax.Array) -> jax.Array:
     (3,)
     """
     _check_pair(model, batch)
-    eta = jnp.asarray(noise, dtype=batch.x0.dtype)
+    if isinstance(noise, jax.Array):  # possibly traced (inside jit): only its dtype is checked
+        if not jnp.issubdtype(noise.dtype, jnp.floating):
+            raise ValueError(f"noise must be a real floating-point array, got dtype {noise.dtype}")
+        eta = noise.astype(batch.x0.dtype)
+    else:
+        eta = jnp.asarray(
+            fits_dtype(as_float_array(noise, "noise"), "noise", batch.x0.dtype),
+            dtype=batch.x0.dtype,
+        )
     if eta.shape != batch.x0.shape:
         raise ValueError(f"noise must have shape {batch.x0.shape}, got {eta.shape}")
     xt = batch.alpha[:, None] * batch.x0 + batch.sigma[:, None] * eta
@@ -416,6 +484,7 @@ def dsm_loss(model: MLP, batch: Batch, key: Any) -> jax.Array:
     >>> bool(dsm_loss(net, b, jax.random.key(1)) > 0)
     True
     """
+    _check_pair(model, batch)
     noise = jax.random.normal(key, batch.x0.shape, dtype=batch.x0.dtype)
     return jnp.mean(dsm_per_example(model, batch, noise))
 

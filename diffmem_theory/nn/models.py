@@ -28,7 +28,13 @@ import jax.numpy as jnp
 import numpy as np
 from numpy.typing import ArrayLike
 
-from diffmem_theory._validation import check_bool, check_choice, check_int, check_scalar
+from diffmem_theory._validation import (
+    check_allocation,
+    check_bool,
+    check_choice,
+    check_int,
+    check_scalar,
+)
 
 __all__ = [
     "MLP",
@@ -122,6 +128,7 @@ class FourierFeatures(eqx.Module):
             raise ValueError(f"n_features must be even (sin and cos pairs), got {n}")
         scale = float(check_scalar(scale, "scale", low=0.0, low_open=True))
         dt = check_model_dtype(dtype)
+        check_allocation(n // 2, f"n_features = {n} Fourier features", itemsize=dt.itemsize)
         self.frequencies = scale * jax.random.normal(key, (n // 2,), dtype=dt)
         self.learnable = check_bool(learnable, "learnable")
 
@@ -251,6 +258,10 @@ def mlp(
         raise ValueError(f"n_fourier must be even (sin and cos pairs), got {n_fourier}")
     check_scalar(fourier_scale, "fourier_scale", low=0.0, low_open=True)
     dt = check_model_dtype(dtype)
+    # weights and biases: input layer, depth - 1 hidden-to-hidden layers, read-out
+    n_params = (d + n_fourier + 1) * w + (depth - 1) * (w + 1) * w + (w + 1) * d
+    what = f"an MLP of data_dim {d}, width {w}, depth {depth}, n_fourier {n_fourier}"
+    check_allocation(n_params, what, itemsize=dt.itemsize)
     k_time, *k_layers = jax.random.split(key, depth + 2)
     time_features = FourierFeatures(n_fourier, fourier_scale, learn_fourier, key=k_time, dtype=dt)
     sizes = [d + n_fourier] + [w] * depth + [d]

@@ -42,9 +42,23 @@ import optax
 from numpy.typing import ArrayLike
 from tqdm import tqdm
 
-from diffmem_theory._validation import as_points, check_bool, check_int, check_scalar, check_seed
+from diffmem_theory._validation import (
+    as_points,
+    check_allocation,
+    check_bool,
+    check_int,
+    check_scalar,
+    check_seed,
+)
 from diffmem_theory.core.schedules import Schedule, as_schedule
-from diffmem_theory.nn.losses import Batch, dsm_loss, make_batch, time_range, weight_decay
+from diffmem_theory.nn.losses import (
+    Batch,
+    bounded_data,
+    dsm_loss,
+    make_batch,
+    time_range,
+    weight_decay,
+)
 from diffmem_theory.nn.models import MLP
 
 __all__ = ["TrainResult", "load_checkpoint", "train"]
@@ -166,14 +180,16 @@ def _adam(lr: float) -> optax.GradientTransformation:
 
 
 def _chunk_data(
-    seed: int, k: int, chunk: int, X: np.ndarray, batch_size: int, steps: int, t_range: tuple
+    seed: int, k: int, stop: int, X: np.ndarray, batch_size: int, steps: int, t_range: tuple
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (chunk, steps, B) and times of chunk ``k``, drawn epoch by epoch."""
+    """Indices (stop, steps, B) and times of the first ``stop`` epochs of chunk ``k``, drawn
+    epoch by epoch (so the same for any ``stop``)."""
+    check_allocation(stop * steps * batch_size, "a chunk of training batches", itemsize=16)
     rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(k,)))
     n = X.shape[0]
-    idx = np.empty((chunk, steps, batch_size), dtype=np.int64)
-    times = np.empty((chunk, steps, batch_size))
-    for e in range(chunk):
+    idx = np.empty((stop, steps, batch_size), dtype=np.int64)
+    times = np.empty((stop, steps, batch_size))
+    for e in range(stop):
         order = np.arange(n) if batch_size == n else rng.permutation(n)
         idx[e] = order[: steps * batch_size].reshape(steps, batch_size)
         times[e] = t_range[0] + (t_range[1] - t_range[0]) * rng.random((steps, batch_size))
@@ -206,8 +222,20 @@ def _run_chunk(
     return jax.lax.scan(step, state, (batches, ids))
 
 
-#: The largest learning rate: Optax casts it to float32.
-_LR_MAX = float(np.finfo(np.float32).max)
+#: The largest learning rate. Adam moves every parameter by about ``lr`` per step whatever the
+#: gradient's size; a step above 1 exceeds the scale of the initialized weights, so the iterates
+#: diverge and overflow float32 within a few steps (``lr = 2^62``: NaN losses at the second
+#: epoch). The papers use ``lr <= 10^-2``.
+LR_MAX = 1.0
+
+#: The largest ``weight_decay_rate``: Adam squares the gradient ``2 rate w`` of the decay in the
+#: network's dtype (float32: overflow beyond 1.8e19 before squaring), and a rate of ``10^6``
+#: already outweighs any data loss a millionfold (typical rates are ``<= 10^-2``).
+RATE_MAX = 1e6
+
+#: The largest number of epochs (the loop would otherwise run for ages: ``10^9`` full-batch
+#: steps of the smallest network take days).
+EPOCHS_MAX = 10**9
 
 
 def train(
@@ -244,13 +272,14 @@ def train(
     model : MLP
         The initial network (float32 or float64).
     X : array_like, shape (N, d)
-        Training points (finite, ``d = model.data_dim``).
+        Training points (finite, ``d = model.data_dim``, small enough that their squared norms
+        cannot overflow the model's dtype: :func:`~diffmem_theory.nn.losses.bounded_data`).
     schedule : Schedule or str
     epochs : int
-        Total epochs, ``>= 1`` (with ``checkpoint``: including those already done; a
-        checkpoint with more epochs is returned as it is).
+        Total epochs, ``1 <= epochs <= EPOCHS_MAX = 10^9`` (with ``checkpoint``: including
+        those already done; a checkpoint with more epochs is returned as it is).
     lr : float, default 1e-3
-        Adam's learning rate (paper 002), positive and finite in float32.
+        Adam's learning rate (paper 002), ``0 < lr <= LR_MAX = 1`` (:data:`LR_MAX` says why).
     batch_size : int, optional
         ``1 <= B <= N``; default ``N`` (full batch).
     ema_decay : float, default 0.9999
@@ -259,15 +288,17 @@ def train(
         As in :func:`~diffmem_theory.nn.losses.make_batch` (a named weighting is needed with
         ``checkpoint``).
     c : float, default 0
-        Tikhonov constant (paper 002, eq. (5.5)).
+        Tikhonov constant (paper 002, eq. (5.5)), ``0 <= c <= 10^6``
+        (:data:`~diffmem_theory.nn.losses.C_MAX`).
     weight_decay_rate : float, default 0
-        Rate of :func:`~diffmem_theory.nn.losses.weight_decay`.
+        Rate of :func:`~diffmem_theory.nn.losses.weight_decay`, ``0 <= rate <= RATE_MAX = 10^6``
+        (:data:`RATE_MAX` says why).
     t_min, t_max : float
         The time range (:func:`~diffmem_theory.nn.losses.sample_times`).
     seed : int, default 0
         Seeds the times, permutations and noise; ``0 <= seed < 2^32``.
     chunk : int, default 1000
-        Epochs per jitted ``lax.scan`` (and between checkpoints).
+        Epochs per jitted ``lax.scan`` (and between checkpoints), ``1 <= chunk <= 10^9``.
     checkpoint : path-like, optional
         After each chunk the state is written here atomically; when the file exists, training
         resumes from it (the settings must match, else ``ValueError``).
@@ -309,15 +340,16 @@ def train(
     n, d = pts.shape
     if d != model.data_dim:
         raise ValueError(f"X has dimension {d} but the model's data_dim is {model.data_dim}")
-    epochs = check_int(epochs, "epochs", low=1)
-    lr = check_scalar(lr, "lr", low=0.0, low_open=True, high=_LR_MAX)
+    epochs = check_int(epochs, "epochs", low=1, high=EPOCHS_MAX)
+    lr = check_scalar(lr, "lr", low=0.0, low_open=True, high=LR_MAX)
     bsz = n if batch_size is None else check_int(batch_size, "batch_size", low=1, high=n)
     decay = check_scalar(ema_decay, "ema_decay", low=0.0, high=1.0, high_open=True)
-    rate = check_scalar(weight_decay_rate, "weight_decay_rate", low=0.0)
+    rate = check_scalar(weight_decay_rate, "weight_decay_rate", low=0.0, high=RATE_MAX)
     seed = check_seed(seed)
-    chunk = check_int(chunk, "chunk", low=1)
+    chunk = check_int(chunk, "chunk", low=1, high=EPOCHS_MAX)
     progress = check_bool(progress, "progress")
     dtype = model.layers[0].weight.dtype
+    bounded_data(pts, "X", dtype)
     lo, hi = time_range(sched, t_min, t_max)
     # validate the objective once (weighting, c) on the first points
     make_batch(pts[:1], lo, sched, model.prediction, weighting=weighting, c=c, dtype=dtype)
@@ -350,7 +382,7 @@ def train(
     while done < epochs:
         k, offset = divmod(done, chunk)
         count = min(chunk - offset, epochs - done)
-        idx, times = _chunk_data(seed, k, chunk, pts, bsz, steps, (lo, hi))
+        idx, times = _chunk_data(seed, k, offset + count, pts, bsz, steps, (lo, hi))
         idx, times = idx[offset : offset + count], times[offset : offset + count]
         flat = make_batch(
             pts[idx.reshape(-1)], times.reshape(-1), sched, model.prediction,

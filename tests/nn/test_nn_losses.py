@@ -176,3 +176,23 @@ def test_wrong_kinds_of_objects_are_type_errors():
         j_0_n(net, [1.0, "a", None], jax.random.key(0))
     with pytest.raises(TypeError, match="rng"):
         sample_times([1.0, "a", None], 3, "VPTrig")
+
+
+def test_values_that_overflow_the_network_dtype_are_refused():
+    """Found by the fuzz harness: these warned of an overflow in the float32 cast."""
+    X = np.ones((3, 2))
+    with pytest.raises(ValueError, match=r"c must be <= 1000000\.0"):
+        make_batch(X, 0.5, SCHED, "score", c=1e300)
+    with pytest.raises(ValueError, match="x0 has coordinates up to 1e"):
+        make_batch(np.array([[1e300, 1.0]]), 0.5, SCHED, "score")
+    assert make_batch(np.array([[1e4, 1.0]]), 0.5, SCHED, "score").x0.dtype == np.float32
+    with pytest.raises(ValueError, match="overflow float32 at some t"):
+        make_batch(X, 1e-300, SCHED, "score", weighting="score")
+    net = mlp(2, 4, 1, key=jax.random.key(0), prediction="x0")
+    batch = make_batch(X, 0.5, SCHED, "x0", weighting="x0")
+    with pytest.raises(ValueError, match="noise has entries up to 1e"):
+        dsm_per_example(net, batch, np.full((3, 2), 1e300))
+    with pytest.raises(ValueError, match="noise must be a real"):
+        dsm_per_example(net, batch, np.full((3, 2), 1j))
+    with pytest.raises(TypeError, match="batch"):
+        dsm_loss(net, 1.0, jax.random.key(0))

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from diffmem_theory.nn.models import (
+    FourierFeatures,
     mlp,
     numpy_callable,
     paper_002_network,
@@ -94,3 +95,15 @@ def test_numpy_callable():
     assert isinstance(out, np.ndarray) and out.dtype == np.float64 and f.prediction == "x0"
     with pytest.raises(TypeError, match=r"model must be an nn\.models\.MLP"):
         numpy_callable(lambda x, t: x)
+
+
+@pytest.mark.parametrize("name", ["data_dim", "width", "depth", "n_fourier"])
+def test_networks_too_large_to_allocate_are_refused(name):
+    """Found by the fuzz harness: 2**62 aborted the process or raised NotImplementedError."""
+    args = {"data_dim": 2, "width": 4, "depth": 2, "n_fourier": 8} | {name: 2**62}
+    with pytest.raises(ValueError, match=f"{name} {2**62}.*GiB of working memory"):
+        mlp(args.pop("data_dim"), args.pop("width"), args.pop("depth"), key=KEY, **args)
+    with pytest.raises(ValueError, match="n_features = 4611686018427387904"):
+        FourierFeatures(2**62, 1.0, True, key=KEY)
+    with pytest.raises(ValueError, match="width 4611686018427387904"):
+        paper_002_parameter_count(2**62)

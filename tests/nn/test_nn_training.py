@@ -104,3 +104,33 @@ def test_bad_data():
         train(NET, np.array([[np.nan, 0.0]]), SCHED, epochs=2, progress=False)
     with pytest.raises(TypeError, match=r"model must be an nn\.models\.MLP"):
         train(lambda x, t: x, X, SCHED, epochs=2, progress=False)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"epochs": 2**62}, "epochs must be <= 1000000000"),
+        ({"chunk": 2**62}, "chunk must be <= 1000000000"),
+        ({"lr": 2.0**62}, "lr must be <= 1.0"),
+        ({"c": 1e300}, "c must be <= 1000000.0"),
+        ({"weight_decay_rate": 1e300}, "weight_decay_rate must be <= 1000000.0"),
+    ],
+)
+def test_settings_that_would_hang_or_overflow_float32_are_refused(kwargs, match):
+    """Found by the fuzz harness: these gave NaN losses (or ran for ever)."""
+    with pytest.raises(ValueError, match=match):
+        train(NET, X, SCHED, **({"epochs": 2, "progress": False} | kwargs))
+
+
+def test_data_whose_squares_overflow_float32_are_refused():
+    """Found by the fuzz harness: X = 1e300 gave NaN losses."""
+    with pytest.raises(ValueError, match="X has coordinates up to 1e"):
+        train(NET, np.array([[1e300, 0.0], [0.0, 1.0]]), SCHED, epochs=2, progress=False)
+    with pytest.raises(ValueError, match="X has coordinates"):
+        train(NET, np.array([[1e10, 0.0], [0.0, 1.0]]), SCHED, epochs=2, progress=False)
+    res = train(NET, np.array([[1e4, 0.0], [0.0, 1.0]]), SCHED, epochs=2, progress=False)
+    assert np.all(np.isfinite(res.losses))
+
+
+def test_a_chunk_longer_than_the_run_is_drawn_only_as_far_as_needed():
+    assert _identical(_run(epochs=5, chunk=10**9).ema, _run(epochs=5, chunk=8).ema)
