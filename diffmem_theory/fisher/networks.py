@@ -52,7 +52,7 @@ import jax
 import numpy as np
 
 from diffmem_theory import nn
-from diffmem_theory._validation import check_bool, check_int, check_seed
+from diffmem_theory._validation import check_bool, check_config, check_int, check_seed
 from diffmem_theory.core.distributions import IsotropicGaussianMixture
 from diffmem_theory.core.dynamics import solve
 from diffmem_theory.core.metrics import fraction_se, is_memorized
@@ -131,8 +131,17 @@ def loss_gap_pairs(settings: dict[str, Any]) -> tuple[tuple[int, int], ...]:
     >>> loss_gap_pairs(QUICK)
     ((8, 128), (32, 128))
     """
-    w = max(settings["widths"])
-    return ((min(settings["ns"]), w), (max(settings["ns"]), w))
+    check_config(settings, "settings", ("ns", "widths"))
+    ns, widths = (_sizes(settings[key], f"settings[{key!r}]") for key in ("ns", "widths"))
+    w = max(widths)
+    return ((min(ns), w), (max(ns), w))
+
+
+def _sizes(value: Any, name: str) -> tuple[int, ...]:
+    """A non-empty sequence of positive integers (training-set sizes or widths), or raise."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__") or len(value) == 0:
+        raise ValueError(f"{name} must be a non-empty sequence of integers, got {value!r:.80}")
+    return tuple(check_int(v, name, low=1) for v in value)
 
 
 def laboratory(n: int, seed: int = 0) -> tuple[IsotropicGaussianMixture, np.ndarray]:

@@ -185,7 +185,9 @@ def network_samples(
     seed : int, default 0
         Seeds ``x_T`` (:func:`network_starts`).
     rtol, atol : float
-        Tolerances of the integrator.
+        Tolerances of the integrator: ``1e-14 <= rtol <= 1`` and ``0 < atol <= 1`` (the
+        training points are standard normal draws: an absolute tolerance above their scale
+        accepts any step, and the step-size control's error estimate underflows to 0).
 
     Returns
     -------
@@ -197,6 +199,7 @@ def network_samples(
     >>> network_samples(net, 3, seed=1).shape
     (3, 2)
     """
+    atol = check_scalar(atol, "atol", low=0.0, low_open=True, high=1.0)
     x_T = network_starts(n, seed)
     traj = solve(
         nn.as_denoiser(model, SCHEDULE), SCHEDULE, x_T, [1.0, T_END],

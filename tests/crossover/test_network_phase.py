@@ -99,3 +99,16 @@ def test_quick_experiment_runs():
     assert res["network"]["predicted"] is not None
     assert res["gmm"]["ratio"][-1] >= 0.5
     matplotlib.pyplot.close(spec.plot(res))
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"width": 2**62}, "width 4611686018427387904"),
+        ({"epochs": 2**62}, "epochs must be <= 1000000000"),
+    ],
+)
+def test_sizes_that_cannot_be_allocated_or_run_are_named(kwargs, match):
+    """Found by the fuzz harness: NotImplementedError (width) and a hang (epochs)."""
+    with pytest.raises(ValueError, match=match):
+        networks.trained_denoiser(**({"width": 4, "epochs": 10, "lr": 1e-3} | kwargs))

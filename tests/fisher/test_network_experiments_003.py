@@ -103,3 +103,18 @@ def test_laboratory_is_nested_and_balanced():
     assert np.array_equal(networks.laboratory(8, seed=3)[1], X[:8])
     noise = np.random.default_rng(3).standard_normal((12, 2))  # the first 12 of the pool
     np.testing.assert_allclose(X - gmm.means[np.arange(12) % 4], noise, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize(
+    ("settings", "match"),
+    [
+        ({"ns": (8,)}, "missing"),
+        ({"ns": np.empty(0), "widths": (4,)}, r"settings\['ns'\] must be a non-empty"),
+        ({"ns": (8,), "widths": np.full((2, 3), 0.5)}, r"settings\['widths'\] must be an integer"),
+        ({"ns": [1.0, None], "widths": (4,)}, r"settings\['ns'\] must be an integer"),
+    ],
+)
+def test_loss_gap_pairs_names_a_bad_setting(settings, match):
+    """Found by the fuzz harness: IndexError and KeyError."""
+    with pytest.raises(ValueError, match=match):
+        networks.loss_gap_pairs(settings)

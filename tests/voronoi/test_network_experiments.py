@@ -156,3 +156,14 @@ def test_quick_checks_pass(seed):
 def test_quick_figures(name):
     spec = get_experiment(f"paper002.{name}")
     spec.plot(spec.run(quick=True, seed=0))
+
+
+def test_sizes_and_tolerances_out_of_range_are_named():
+    """Found by the fuzz harness: NotImplementedError (width 2**62) and RuntimeWarnings."""
+    with pytest.raises(ValueError, match="width 4611686018427387904"):
+        networks.train_snapshots(2**62, (10,), seed=1)
+    with pytest.raises(ValueError, match="c must be <= "):
+        networks.train_snapshots(8, (10,), c=1e300, seed=1)
+    (net,) = networks.train_snapshots(8, (10,), seed=1)
+    with pytest.raises(ValueError, match=r"atol must be <= 1\.0"):
+        networks.network_samples(net, 3, seed=1, atol=1e300)
