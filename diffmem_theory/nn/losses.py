@@ -128,12 +128,15 @@ class Batch(eqx.Module):
     r_pred, r_x : array, shape (B,)
         The regularizer ``r_pred p + r_x x_t``: ``sqrt(c sigma^2 lambda/alpha^2)`` times the
         network's score.
+    c : array, shape (B,)
+        The Tikhonov constant (0: none), one per example like every array of the batch;
+        traced, so one compiled training step serves every ``c > 0``.
     prediction : str
         The unit of the network the batch is made for.
     weighting : str
         The weighting's name (``"callable"`` for a function ``lambda(t)``).
-    c : float
-        The Tikhonov constant (0: none).
+    regularized : bool
+        ``c > 0`` (static: whether the regularizer is computed at all).
 
     Examples
     --------
@@ -152,9 +155,10 @@ class Batch(eqx.Module):
     w_eps: jax.Array
     r_pred: jax.Array
     r_x: jax.Array
+    c: jax.Array
     prediction: str = eqx.field(static=True)
     weighting: str = eqx.field(static=True)
-    c: float = eqx.field(static=True)
+    regularized: bool = eqx.field(static=True)
 
 
 def sample_times(
@@ -342,8 +346,9 @@ def make_batch(
         )
     name = weighting if isinstance(weighting, str) else "callable"
     arrays = [jnp.asarray(v, dtype=dt) for v in (pts, tt, np.exp(log_a), np.exp(0.5 * log_s2))]
-    return Batch(*arrays, *(jnp.asarray(v, dtype=dt) for v in coefs), prediction=prediction,
-                 weighting=name, c=c)  # fmt: skip
+    coefs = [jnp.asarray(v, dtype=dt) for v in coefs]
+    return Batch(*arrays, *coefs, jnp.full(len(tt), c, dtype=dt), prediction=prediction,
+                 weighting=name, regularized=c > 0)  # fmt: skip
 
 
 def _coefficients(
@@ -442,7 +447,7 @@ def dsm_per_example(model: MLP, batch: Batch, noise: jax.Array) -> jax.Array:
     p = model(xt, batch.t)
     res = batch.w_pred[:, None] * p - batch.w_x0[:, None] * batch.x0 - batch.w_eps[:, None] * eta
     out = jnp.sum(res**2, axis=-1)
-    if batch.c > 0:
+    if batch.regularized:
         reg = batch.r_pred[:, None] * p + batch.r_x[:, None] * xt
         out = out + jnp.sum(reg**2, axis=-1)
     return out
