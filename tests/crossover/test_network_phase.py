@@ -1,5 +1,5 @@
 """Paper 000's laboratory with MLP denoisers: crossover.networks, paper000.mlp_phase and
-paper000.nn_capacity_trend (tiny settings; the quick check runs once per module)."""
+paper000.nn_capacity_trend (tiny settings; the quick check itself runs in test_registry)."""
 
 from __future__ import annotations
 
@@ -15,24 +15,14 @@ matplotlib.use("Agg")
 from diffmem_theory import nn
 from diffmem_theory.crossover import networks
 from diffmem_theory.crossover.figures.network import plot_mlp_phase
-from diffmem_theory.registry import get_check, get_experiment, run_check
+from diffmem_theory.registry import get_check, get_experiment
 
 TINY = {"widths": (4,), "epochs": 20, "lr": 3e-3, "n_eval": 4}
-
-
-@pytest.fixture(scope="module")
-def quick_check():
-    return run_check("paper000.nn_capacity_trend", seed=0, quick=True)
 
 
 def test_registered():
     assert get_check("paper000.nn_capacity_trend").name == "paper000.nn_capacity_trend"
     assert get_experiment("paper000.mlp_phase").name == "paper000.mlp_phase"
-
-
-def test_quick_check_passes(quick_check):
-    assert quick_check.passed, quick_check.note
-    assert quick_check.value > quick_check.reference
 
 
 def test_half_bracket():
