@@ -147,11 +147,36 @@ def test_erratum_fields_are_checked(monkeypatch, fields, error, message):
     assert registry._ERRATA == {}
 
 
+def _papers_held_by_the_notebooks() -> set[str]:
+    """The papers whose notebook runs all their checks and fails on one that fails
+    (``notebook.run_checks``), when tests/test_notebooks.py can execute notebooks here."""
+    import importlib.util
+    import re
+    from pathlib import Path
+
+    if any(importlib.util.find_spec(m) is None for m in ("nbclient", "nbformat", "ipykernel")):
+        return set()
+    folder = Path(__file__).resolve().parents[1] / "notebooks"
+    text = "".join(p.read_text() for p in folder.glob("*.ipynb"))
+    return set(re.findall(r'run_checks\(\\"([a-z0-9]+)\\"\)', text))
+
+
 def test_every_registered_check_passes():
-    """The registry's own statement: each check's prediction meets its independent computation."""
-    results = [spec.run(seed=0) for spec in list_checks()]
+    """The registry's own statement: each check's prediction meets its independent computation.
+
+    A paper whose notebook runs all its checks (and fails on one that fails) is held there by
+    tests/test_notebooks.py; here run the others (all of them where notebooks cannot run), so
+    that the trained-network checks are not trained twice per test run.
+    """
+    held = _papers_held_by_the_notebooks()
+    results = [spec.run(seed=0) for spec in list_checks() if spec.paper not in held]
     bad = [(r.name, r.status, r.note[:300]) for r in results if not r.passed]
     assert not bad, bad
+
+
+def test_the_notebooks_hold_every_paper_or_the_registry_test_runs_its_checks():
+    held = _papers_held_by_the_notebooks()
+    assert held in (set(), {"core", "paper000", "paper001", "paper002", "paper003", "paper004"})
 
 
 # ---------------------------------------------------------------------------------------------
