@@ -4,7 +4,6 @@ for the fitted parameters, and the standard errors of a subsample."""
 import json
 import math
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -41,13 +40,6 @@ def _inputs(model, train, held, times=TIMES, n_noise=4):
         n_noise,
         0,
     )
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    """A section's figures are the report's to save and close; here each test closes them."""
-    yield
-    plt.close("all")
 
 
 @pytest.fixture(scope="module")

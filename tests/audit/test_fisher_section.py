@@ -3,7 +3,6 @@ score of a known mixture (Ye et al.'s leading-order gap), Prop 4.1 and the subsa
 
 import json
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -38,13 +37,6 @@ def _inputs(model, train, times=TIMES, n_noise=8):
         n_noise,
         0,
     )
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    """A section's figures are the report's to save and close; here each test closes them."""
-    yield
-    plt.close("all")
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ ordering of the leakages, t_n on the model's schedule, and the Gaussian upper bo
 import json
 import math
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pytest
 
@@ -25,13 +24,6 @@ def _inputs(train, schedule=SCHED, n_samples=50):
     return AuditInputs(
         train, None, model, "e", schedule, train[:n_samples], None, None, np.array([0.5]), 1, 0
     )
-
-
-@pytest.fixture(autouse=True)
-def _close_figures():
-    """A section's figures are the report's to save and close; here each test closes them."""
-    yield
-    plt.close("all")
 
 
 @pytest.fixture(scope="module")
