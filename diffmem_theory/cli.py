@@ -282,8 +282,9 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     return 0 if ok else 1
 
 
-def _held_out(text: str) -> float | int | None:
-    """An argparse ``type`` for ``--held-out``: a count (an integer), a fraction, or 0/none."""
+def _held_out(text: str) -> float | int | str | None:
+    """An argparse ``type`` for ``--held-out``: a count (an integer), a fraction, 0/none, or an
+    existing file or folder of held-out points (read like ``--data``)."""
     if text.strip().lower() in ("0", "none"):
         return None
     try:
@@ -293,10 +294,13 @@ def _held_out(text: str) -> float | int | None:
     try:
         value = float(text)
     except ValueError:
+        if text.strip() and os.path.exists(text):
+            return text
         value = math.nan
     if not 0.0 < value < 1.0:
         raise argparse.ArgumentTypeError(
-            f"must be a fraction in (0, 1), a count >= 1, or 0 for none, got {text!r}"
+            f"must be a fraction in (0, 1), a count >= 1, 0 for none, or an existing file of "
+            f"held-out points, got {text!r}"
         )
     return value
 
@@ -507,7 +511,8 @@ def _parser() -> argparse.ArgumentParser:
         "--held-out",
         type=_held_out,
         default=0.2,
-        help="held-out fraction (0-1) or count of the data, 0 for none (default 0.2)",
+        help="held-out fraction (0-1) or count of the data, 0 for none, or a file of held-out "
+        "points read like --data (default 0.2)",
     )
     q.add_argument("--n-samples", type=_int_in(1), default=1000, help="samples to draw")
     q.add_argument("--steps", type=_int_in(1), default=25, help="DDIM steps (default 25)")

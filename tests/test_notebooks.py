@@ -16,18 +16,16 @@ nbclient = pytest.importorskip("nbclient")
 
 NOTEBOOK_DIR = Path(__file__).resolve().parents[1] / "notebooks"
 NOTEBOOKS = sorted(NOTEBOOK_DIR.glob("*.ipynb"))
-EXPECTED = {
-    "overview",
-    *(f"paper{i:03d}" for i in range(5)),
-}
+STANDALONE = ("overview", "audit_digits")  # the notebooks that are not a paper's
+EXPECTED = {*STANDALONE, *(f"paper{i:03d}" for i in range(5))}
 
 
 def _ids(paths: list[Path]) -> list[str]:
     return [p.stem for p in paths]
 
 
-def test_one_notebook_per_paper_and_an_overview():
-    prefixes = {p.stem if p.stem == "overview" else p.stem[:8] for p in NOTEBOOKS}
+def test_one_notebook_per_paper_an_overview_and_the_audit_example():
+    prefixes = {p.stem if p.stem in STANDALONE else p.stem[:8] for p in NOTEBOOKS}
     assert prefixes == EXPECTED
 
 

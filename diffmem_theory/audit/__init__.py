@@ -93,6 +93,8 @@ def _train_and_held(
     ):
         train, held = _data.split(x, held_out, seed=seed)
         return train, held, {**about, "held_out": f"split off: {held_out!r}, seed {seed}"}
+    if isinstance(held_out, (str, os.PathLike)):
+        held_out = _data.load(held_out, scale=scale)
     if isinstance(held_out, _data.Dataset):
         held_out = held_out.x.reshape(len(held_out), -1)
     held = as_float_array(held_out, "held_out", ndim=2, dtype=np.float64)
@@ -102,6 +104,16 @@ def _train_and_held(
             f"dimension), got shape {held.shape}"
         )
     return x, held, {**about, "held_out": "given"}
+
+
+def _image_shape(shape: list[int], d: int) -> tuple[int, ...] | None:
+    """The shape of one image, ``(H, W)`` or ``(H, W, C)`` with ``C`` in 1, 3, 4 (else None)."""
+    shape = tuple(int(s) for s in shape)
+    if math.prod(shape) != d or len(shape) not in (2, 3):
+        return None
+    if len(shape) == 3 and shape[2] not in (1, 3, 4):
+        return None
+    return shape
 
 
 def _read_samples(samples: Any, d: int) -> tuple[np.ndarray, str]:
@@ -323,10 +335,10 @@ def run(
         The pixel scaling of a ``data`` path (:func:`diffmem_theory.data.load`; the papers'
         [0, 1] by default, ``"[-1,1]"`` for a model trained as in EDM, ``"none"`` for data
         already in the model's units); the samples must be in the same units.
-    held_out : float, int, (M, d) array_like, Dataset or None, default 0.2
+    held_out : float, int, (M, d) array_like, Dataset, path or None, default 0.2
         The held-out fraction in (0, 1) or count of ``data`` (split off with ``seed``), points
-        of the same distribution given separately, scaled as ``data`` (then all of ``data``
-        trains), or None / 0 for none.
+        of the same distribution given separately, scaled as ``data`` (a path is read like
+        ``data``, with ``scale``; then all of ``data`` trains), or None / 0 for none.
     n_samples : int, default 1000
         Samples drawn from the model (unused with ``samples``).
     samples : (B, d) array_like or path of a .npy file, optional
@@ -424,6 +436,7 @@ def run(
         times=times,
         n_noise=n_noise,
         seed=seed,
+        image_shape=_image_shape(about["image_shape"], d),
     )
     summary = {
         "data": about,
@@ -459,4 +472,6 @@ def run(
                 errors[key] = traceback.format_exc()
         timings[key] = time.perf_counter() - start
     png.update({s.key: {} for s in done if s.key not in png})  # figures that failed to render
-    return AuditReport(inputs=summary, sections=done, errors=errors, timings=timings, png=png)
+    return AuditReport(
+        inputs=summary, sections=done, errors=errors, timings=timings, png=png, samples=samples
+    )

@@ -180,6 +180,10 @@ class AuditInputs:
         Noise draws per training point and time in the Monte Carlo losses.
     seed : int
         Seeds every random draw of the audit.
+    image_shape : tuple of int or None, default None
+        The shape of one sample when the data are images (``(H, W)`` or ``(H, W, C)``, read
+        from a :class:`~diffmem_theory.data.Dataset`): the memorization section then shows the
+        samples beside their nearest training images.
     """
 
     train: np.ndarray
@@ -193,6 +197,7 @@ class AuditInputs:
     times: np.ndarray
     n_noise: int
     seed: int
+    image_shape: tuple[int, ...] | None = None
 
     @property
     def n(self) -> int:

@@ -59,6 +59,7 @@ TAU_REL = 0.1
 
 _DEF_2_2 = "Buchanan et al. (paper 000), Def. 2.2"
 _SEC_5 = "Baptista et al. (paper 002), Secs. 5.1-5.3"
+_N_IMAGES = 10  # samples shown beside their nearest training images
 _STREAM = 1  # this section's random stream: default_rng([seed, _STREAM])
 
 
@@ -219,7 +220,9 @@ def section(
     -------
     Section
         Key ``"memorization"``; figure ``"distances"`` (histograms of the distances and of
-        ``d_1 / d_2``); curves: the histograms (edges and counts).
+        ``d_1 / d_2``) and, for images (``inputs.image_shape``), ``"nearest_images"``: the
+        first samples above their nearest training images, each titled with its
+        ``d_1 / d_2``; curves: the histograms (edges and counts).
 
     Examples
     --------
@@ -252,7 +255,7 @@ def section(
 
     # one search for both criteria: the flags of is_memorized (d_1^2 <= c d_2^2) and of
     # memorization_fraction (d_1 < tau) on the exact distances of two_nearest, which both use
-    sq, _ = two_nearest(samples, train)
+    sq, nearest = two_nearest(samples, train)
     frac = float(np.mean(sq[:, 0] <= c * sq[:, 1]))
     within = float(np.mean(sq[:, 0] < tau * tau))
     d1 = np.sqrt(sq[:, 0])
@@ -354,6 +357,12 @@ def section(
         ax.set_xlabel(r"$d_1 / d_2$ (nearest / second-nearest training point)")
         ax.set_ylabel("count")
         ax.legend()
+    figures = {"distances": fig}
+    if inputs.image_shape is not None:
+        first = min(B, _N_IMAGES)
+        figures["nearest_images"] = _nearest_images(
+            samples[:first], train[nearest[:first, 0]], ratio[:first], third, inputs.image_shape
+        )
 
     return Section(
         key="memorization",
@@ -368,9 +377,44 @@ def section(
         ],
         values=values,
         verdict=_verdict(frac, fraction_se(frac, B), within, tau, values),
-        figures={"distances": fig},
+        figures=figures,
         curves=curves,
     )
+
+
+def _nearest_images(
+    samples: np.ndarray,
+    nearest: np.ndarray,
+    ratio: np.ndarray,
+    third: float,
+    shape: tuple[int, ...],
+) -> Any:
+    """The first samples (top row) above their nearest training images (bottom row).
+
+    Each column is titled with the sample's ``d_1 / d_2`` (memorized, in red, below
+    ``sqrt(c)``); every image is shown on the common range of all of them, so that a copy looks
+    the same as its original.
+    """
+    k = samples.shape[0]
+    lo = float(min(samples.min(), nearest.min()))
+    hi = float(max(samples.max(), nearest.max()))
+    hi = hi if hi > lo else lo + 1.0
+    fig, axes = figure(ncols=k, nrows=2, aspect=1.0, pyplot=False)
+    gray = len(shape) == 2 or shape[-1] == 1
+    for j in range(k):
+        for row, image in enumerate((samples[j], nearest[j])):
+            ax = axes[row * k + j]
+            if gray:
+                ax.imshow(image.reshape(shape[:2]), cmap="gray", vmin=lo, vmax=hi)
+            else:  # colour: imshow takes RGB(A) values in [0, 1]
+                ax.imshow(np.clip((image.reshape(shape) - lo) / (hi - lo), 0.0, 1.0))
+            ax.set_xticks([])
+            ax.set_yticks([])
+        memorized = ratio[j] <= third
+        axes[j].set_title(f"{ratio[j]:.2f}", color="C3" if memorized else "k", fontsize=8)
+    axes[0].set_ylabel("sample", fontsize=8)
+    axes[k].set_ylabel("nearest\ntraining", fontsize=8)
+    return fig
 
 
 def _verdict(frac: float, se: float, within: float, tau: float, values: list[Value]) -> str:

@@ -10,6 +10,8 @@ r"""The report of an audit: a static HTML page, a JSON file and the figures as P
   that failed; the timings and the environment last.
 * ``<key>_<stem>.png``: each figure of each section, next to ``index.html`` (``<stem>.png``
   when the stem already starts with ``<key>_``).
+* ``samples.npy``: the samples that were audited (when the report holds them), to rerun an
+  audit on the same samples (``--samples``) or to look at them.
 * ``report.json`` with this schema (``version`` :data:`SCHEMA_VERSION`)::
 
       {
@@ -67,6 +69,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.pyplot as plt
+import numpy as np
 
 from diffmem_theory.audit.base import Section, Value, jsonable
 from diffmem_theory.plotting import paper_style
@@ -190,6 +193,9 @@ class AuditReport:
     png : dict of str to dict of str to bytes
         Each section's figures as PNG (default: rendered from the sections' figures, which
         are then closed).
+    samples : (B, d) ndarray or None, default None
+        The samples that were audited (drawn by the audit or given by the user), in the data's
+        units; :meth:`write` saves them as ``samples.npy``.
     """
 
     inputs: dict[str, Any]
@@ -198,6 +204,7 @@ class AuditReport:
     timings: dict[str, float]
     environment: dict[str, str] = field(default_factory=environment)
     png: dict[str, dict[str, bytes]] = field(default_factory=dict)
+    samples: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         if not isinstance(self.sections, list) or not all(
@@ -207,6 +214,10 @@ class AuditReport:
         for name in ("inputs", "errors", "timings", "environment", "png"):
             if not isinstance(getattr(self, name), dict):
                 raise TypeError(f"{name} must be a dict, got {type(getattr(self, name)).__name__}")
+        if self.samples is not None and not (
+            isinstance(self.samples, np.ndarray) and self.samples.ndim == 2
+        ):
+            raise TypeError(f"samples must be a 2-d ndarray or None, got {self.samples!r:.80}")
         for sec in self.sections:
             if sec.key not in self.png:
                 self.png[sec.key] = render_figures(sec)
@@ -279,7 +290,8 @@ class AuditReport:
         return "\n".join(lines)
 
     def write(self, out_dir: str | os.PathLike[str]) -> Path:
-        """Write ``index.html``, ``report.json`` and the PNG figures into ``out_dir``.
+        """Write ``index.html``, ``report.json``, the PNG figures and ``samples.npy`` (when the
+        report holds its samples) into ``out_dir``.
 
         Parameters
         ----------
@@ -301,6 +313,8 @@ class AuditReport:
         for key, figures in self.png.items():
             for stem, data in figures.items():
                 (out / _file_name(key, stem)).write_bytes(data)
+        if self.samples is not None:
+            np.save(out / "samples.npy", self.samples)
         doc = self.to_dict()
         (out / "report.json").write_text(json.dumps(doc, indent=2), encoding="utf-8")
         page = out / "index.html"
