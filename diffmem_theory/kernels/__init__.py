@@ -39,7 +39,7 @@ from diffmem_theory._validation import (
     check_positive,
     check_scalar,
 )
-from diffmem_theory.kernels import _dopri, _dopri_xp
+from diffmem_theory.kernels import _dopri, _dopri_lockstep, _dopri_xp
 from diffmem_theory.kernels._array_api import backend_namespace, softmax_weighted_sum_xp, to_host
 from diffmem_theory.kernels._numba import single_threaded_blas, softmax_weighted_sum_cpu
 from diffmem_theory.kernels._training import loss_and_grad_cpu
@@ -471,9 +471,15 @@ def integrate(
     a one-row run takes the same steps as ``scipy.integrate.solve_ivp(method="RK45")``.
 
     * ``field`` an :class:`EmpiricalField`: every row is its own trajectory with its own step
-      control. ``backend="numba"`` runs the compiled integrator (rows in parallel, handed out
-      one at a time, bit-identical for any thread count); ``"numpy"``/``"cupy"`` its lock-step
-      array-API twin (same steps, same controller).
+      control (own step size, accept / reject, FSAL stage and dense output).
+      ``backend="numba"`` runs a compiled integrator, bit-identical for any thread count: for
+      data of dimension d < 16 every trajectory on its own (trajectories handed out one at
+      a time to the threads; a direct loop over the data); for d >= 16 in lock-step, in fixed
+      blocks of 8-64 trajectories that share each pass over the training points (two BLAS
+      products per tile of points and stage), blocks handed out one at a time to the threads
+      (measured 1.2-2.5x faster from d = 16 up, 0.5-0.8x for d <= 10; a trajectory takes the
+      same steps, up to the rounding of the field, and its states agree to ~1e-12).
+      ``"numpy"``/``"cupy"`` run the lock-step array-API twin (same steps, same controller).
     * ``field`` a callable ``field(tau, y)``: ``tau`` a (B,) array of per-row times, ``y`` (B,
       d), returning dy/dtau (B, d) with array-API operations (NumPy, or CuPy for
       ``backend="cupy"``); ``backend="numba"`` is refused (a Python callable cannot run inside
@@ -555,10 +561,12 @@ def integrate(
             )
         y = np.array(to_host(y0), dtype=np.float64)
         if backend == "numba":
-            saved, stats = _dopri.integrate_batch(
-                y, np.ascontiguousarray(data.T), tau0, tau1, save, mode, kind, params, c, code,
-                log_ceb, rtol, atol, max_steps, numba.get_num_threads(),
-            )  # fmt: skip
+            lockstep = _dopri_lockstep.use_lockstep(*data.shape)
+            with single_threaded_blas():
+                saved, stats = (_dopri_lockstep if lockstep else _dopri).integrate_batch(
+                    y, np.ascontiguousarray(data.T), tau0, tau1, save, mode, kind, params, c,
+                    code, log_ceb, rtol, atol, max_steps, numba.get_num_threads(),
+                )  # fmt: skip
             final = y
         else:
             xp = backend_namespace(backend)

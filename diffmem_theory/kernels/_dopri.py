@@ -202,30 +202,26 @@ def weighted_mean(x, XT, m, v, xn, logits):
 
 
 @njit(cache=True, error_model="numpy")
-def velocity(tau, x, XT, mode, kind, p, c, score, log_ceb, out, xn, logits):
-    """The vector field (module docstring) at one point; writes ``out``.
-
-    NaN when |x|^2 exceeds ``STATE_MAX_SQ`` or is not finite (the logits would overflow).
-    """
-    d = x.shape[0]
-    xx = 0.0
-    for k in range(d):
-        xx += x[k] * x[k]
-    if not xx <= STATE_MAX_SQ:
-        out[:] = np.nan
-        return
+def field_coefficients(tau, mode, kind, p, c):
+    """(f, g^2, m, v) of the field at time ``tau``: the schedule's in t-time; in s-time
+    v = max(e^{-2 tau} - c, 0), m = 1 (VE) or sqrt(1 - v) (VP), f = g^2 = 0 (unused)."""
     if mode == T_TIME:
-        f, g2, m, v = coefficients(kind, p, tau)
-    else:
-        v = max(math.exp(-2.0 * tau) - c, 0.0)
-        m = 1.0 if mode == S_VE else math.sqrt(max(1.0 - v, 0.0))
-        f = g2 = 0.0
-    shift, total = weighted_mean(x, XT, m, v, xn, logits)
+        return coefficients(kind, p, tau)
+    v = max(math.exp(-2.0 * tau) - c, 0.0)
+    m = 1.0 if mode == S_VE else math.sqrt(max(1.0 - v, 0.0))
+    return 0.0, 0.0, m, v
+
+
+@njit(cache=True, error_model="numpy")
+def field_value(x, xn, log_s, coef, mode, c, score, log_ceb, N, out):
+    """The vector field (module docstring) from x_N (``xn``) and log sum_n w~_n (``log_s``,
+    unused for the plain score); ``coef`` is ``field_coefficients``; writes ``out``."""
+    f, g2, m, v = coef
+    d = x.shape[0]
     rho = 1.0
     if score != EMPIRICAL:  # log sum_n w~_n (minus log N (2 pi v)^{d/2} for (5.11))
-        log_s = shift + math.log(total)
         if score == EB_NORMALIZED:
-            log_s -= math.log(XT.shape[1]) + 0.5 * d * (_LOG_2PI + math.log(v))
+            log_s -= math.log(N) + 0.5 * d * (_LOG_2PI + math.log(v))
         rho = math.exp(min(0.0, log_s - log_ceb))
     if mode == S_VE:
         for k in range(d):
@@ -241,6 +237,30 @@ def velocity(tau, x, XT, mode, kind, p, c, score, log_ceb, out, xn, logits):
 
 
 @njit(cache=True, error_model="numpy")
+def sum_sq(x):
+    """|x|^2 of a 1-d array (a state is refused, NaN field, when not <= ``STATE_MAX_SQ``)."""
+    xx = 0.0
+    for k in range(x.shape[0]):
+        xx += x[k] * x[k]
+    return xx
+
+
+@njit(cache=True, error_model="numpy")
+def velocity(tau, x, XT, mode, kind, p, c, score, log_ceb, out, xn, logits):
+    """The vector field (module docstring) at one point; writes ``out``.
+
+    NaN when |x|^2 exceeds ``STATE_MAX_SQ`` or is not finite (the logits would overflow).
+    """
+    if not sum_sq(x) <= STATE_MAX_SQ:
+        out[:] = np.nan
+        return
+    coef = field_coefficients(tau, mode, kind, p, c)
+    shift, total = weighted_mean(x, XT, coef[2], coef[3], xn, logits)
+    log_s = shift + math.log(total) if score != EMPIRICAL else 0.0
+    field_value(x, xn, log_s, coef, mode, c, score, log_ceb, XT.shape[1], out)
+
+
+@njit(cache=True, error_model="numpy")
 def _rms(err, y, y_new, rtol, atol):
     acc = 0.0
     for k in range(err.shape[0]):
@@ -250,9 +270,9 @@ def _rms(err, y, y_new, rtol, atol):
 
 
 @njit(cache=True, error_model="numpy")
-def _initial_step(tau0, y0, f0, direction, rtol, atol, args, y1, f1):
-    """scipy.integrate._ivp.common.select_initial_step (order 4 error estimate)."""
-    XT, mode, kind, p, c, score, log_ceb, xn, logits = args
+def initial_h0(y0, f0, rtol, atol):
+    """First half of scipy.integrate._ivp.common.select_initial_step: the trial step h0 and
+    the scaled norm d1 of the field (the field is then evaluated at y0 + h0 f0)."""
     d = y0.shape[0]
     d0 = d1 = 0.0
     for k in range(d):
@@ -261,9 +281,14 @@ def _initial_step(tau0, y0, f0, direction, rtol, atol, args, y1, f1):
         d1 += (f0[k] / sc) ** 2
     d0, d1 = math.sqrt(d0 / d), math.sqrt(d1 / d)
     h0 = 1e-6 if (d0 < 1e-5 or d1 < 1e-5) else 0.01 * d0 / d1
-    for k in range(d):
-        y1[k] = y0[k] + h0 * direction * f0[k]
-    velocity(tau0 + h0 * direction, y1, XT, mode, kind, p, c, score, log_ceb, f1, xn, logits)
+    return h0, d1
+
+
+@njit(cache=True, error_model="numpy")
+def initial_h1(y0, f0, f1, h0, d1, rtol, atol):
+    """Second half of select_initial_step (order 4 error estimate), from the field f1 at
+    tau0 + h0 direction, y0 + h0 direction f0."""
+    d = y0.shape[0]
     d2 = 0.0
     for k in range(d):
         sc = atol + abs(y0[k]) * rtol
@@ -274,6 +299,91 @@ def _initial_step(tau0, y0, f0, direction, rtol, atol, args, y1, f1):
     else:
         h1 = (0.01 / max(d1, d2)) ** 0.2
     return min(100.0 * h0, h1)
+
+
+@njit(cache=True, error_model="numpy")
+def _initial_step(tau0, y0, f0, direction, rtol, atol, args, y1, f1):
+    """scipy.integrate._ivp.common.select_initial_step (order 4 error estimate)."""
+    XT, mode, kind, p, c, score, log_ceb, xn, logits = args
+    h0, d1 = initial_h0(y0, f0, rtol, atol)
+    for k in range(y0.shape[0]):
+        y1[k] = y0[k] + h0 * direction * f0[k]
+    velocity(tau0 + h0 * direction, y1, XT, mode, kind, p, c, score, log_ceb, f1, xn, logits)
+    return initial_h1(y0, f0, f1, h0, d1, rtol, atol)
+
+
+@njit(cache=True, error_model="numpy")
+def trial_step(tau, h_abs, direction, tau1):
+    """(tau_new, h) of a trial step of size ``h_abs`` from ``tau``, clipped at ``tau1``."""
+    tau_new = tau + h_abs * direction
+    if direction * (tau_new - tau1) > 0.0:
+        tau_new = tau1
+    return tau_new, tau_new - tau
+
+
+@njit(cache=True, error_model="numpy")
+def stage_point(y, K, h, i, tau, tau_new, direction, stage):
+    """Stage i (1..5) of the trial step: its state y + h sum_j A_ij K_j into ``stage``; returns
+    its time (tau + c_i h, which can round past tau_new, to 0 when |tau_new| << |tau|: kept
+    inside the step)."""
+    for k in range(y.shape[0]):
+        acc = 0.0
+        for j in range(i):
+            acc += _A[i, j] * K[j, k]
+        stage[k] = y[k] + h * acc
+    tau_i = tau + _C[i] * h
+    if direction * (tau_i - tau_new) > 0.0:
+        tau_i = tau_new
+    return tau_i
+
+
+@njit(cache=True, error_model="numpy")
+def step_solution(y, K, h, y_new):
+    """The 5th-order solution y + h sum_j B_j K_j of the trial step into ``y_new``."""
+    for k in range(y.shape[0]):
+        acc = 0.0
+        for j in range(6):
+            acc += _B[j] * K[j, k]
+        y_new[k] = y[k] + h * acc
+
+
+@njit(cache=True, error_model="numpy")
+def step_error(y, y_new, K, h, err, rtol, atol):
+    """The RMS norm of the embedded error estimate h sum_j E_j K_j (``err`` a work array)."""
+    for k in range(y.shape[0]):
+        acc = 0.0
+        for j in range(7):
+            acc += _E[j] * K[j, k]
+        err[k] = h * acc
+    return _rms(err, y, y_new, rtol, atol)
+
+
+@njit(cache=True, error_model="numpy")
+def step_factor(err_norm, step_rejected):
+    """The factor applied to |h| after a trial step with error norm ``err_norm`` < 1 (accepted;
+    at most 1 after a rejection of the same step) or >= 1 (rejected)."""
+    if err_norm < 1.0:
+        if err_norm == 0.0:
+            factor = _MAX_FACTOR
+        else:
+            factor = min(_MAX_FACTOR, _SAFETY * err_norm**-0.2)
+        return min(1.0, factor) if step_rejected else factor
+    return max(_MIN_FACTOR, _SAFETY * err_norm**-0.2)
+
+
+@njit(cache=True, error_model="numpy")
+def dense_output(y, K, h, theta, out):
+    """The 4th-order continuous extension y + h sum_j K_j q_j(theta) (scipy's RK45 P)."""
+    for k in range(y.shape[0]):
+        acc = 0.0
+        for j in range(7):
+            q = 0.0
+            power = 1.0
+            for r in range(4):
+                power *= theta
+                q += _P[j, r] * power
+            acc += K[j, k] * q
+        out[k] = y[k] + h * acc
 
 
 @njit(cache=True, error_model="numpy")
@@ -288,7 +398,6 @@ def _integrate_one(y, tau0, tau1, save, out, rtol, atol, max_steps, args):
     K = np.empty((7, d))
     y_new = np.empty(d)
     err = np.empty(d)
-    stage = np.empty(d)
     n_save = save.shape[0]
     i_save = 0
     while i_save < n_save and direction * (save[i_save] - tau0) <= 0.0:
@@ -307,65 +416,27 @@ def _integrate_one(y, tau0, tau1, save, out, rtol, atol, max_steps, args):
         h_abs = max(h_abs, min_step)
         step_rejected = False
         while True:
-            h = h_abs * direction
-            tau_new = tau + h
-            if direction * (tau_new - tau1) > 0.0:
-                tau_new = tau1
-            h = tau_new - tau
+            tau_new, h = trial_step(tau, h_abs, direction, tau1)
             h_abs = abs(h)
             for i in range(1, 6):
-                for k in range(d):
-                    acc = 0.0
-                    for j in range(i):
-                        acc += _A[i, j] * K[j, k]
-                    stage[k] = y[k] + h * acc
-                # tau + h can round past tau_new (to 0 when |tau_new| << |tau|): stay in the step
-                tau_i = tau + _C[i] * h
-                if direction * (tau_i - tau_new) > 0.0:
-                    tau_i = tau_new
-                velocity(tau_i, stage, XT, mode, kind, p, c, score, log_ceb, K[i], xn, logits)
-            for k in range(d):
-                acc = 0.0
-                for j in range(6):
-                    acc += _B[j] * K[j, k]
-                y_new[k] = y[k] + h * acc
+                tau_i = stage_point(y, K, h, i, tau, tau_new, direction, y_new)
+                velocity(tau_i, y_new, XT, mode, kind, p, c, score, log_ceb, K[i], xn, logits)
+            step_solution(y, K, h, y_new)
             velocity(tau_new, y_new, XT, mode, kind, p, c, score, log_ceb, K[6], xn, logits)
             nfev += 6
-            for k in range(d):
-                acc = 0.0
-                for j in range(7):
-                    acc += _E[j] * K[j, k]
-                err[k] = h * acc
-            err_norm = _rms(err, y, y_new, rtol, atol)
+            err_norm = step_error(y, y_new, K, h, err, rtol, atol)
             if not math.isfinite(err_norm):
                 return NONFINITE, accepted, rejected, nfev
+            h_abs *= step_factor(err_norm, step_rejected)
             if err_norm < 1.0:
-                if err_norm == 0.0:
-                    factor = _MAX_FACTOR
-                else:
-                    factor = min(_MAX_FACTOR, _SAFETY * err_norm**-0.2)
-                if step_rejected:
-                    factor = min(1.0, factor)
-                h_abs *= factor
                 break
-            h_abs *= max(_MIN_FACTOR, _SAFETY * err_norm**-0.2)
             step_rejected = True
             rejected += 1
             if h_abs < min_step:
                 return STEP_TOO_SMALL, accepted, rejected, nfev
         # saved times in (tau, tau_new]: 4th-order continuous extension (scipy's RK45 P)
         while i_save < n_save and direction * (save[i_save] - tau_new) <= 0.0:
-            theta = (save[i_save] - tau) / h
-            for k in range(d):
-                acc = 0.0
-                for j in range(7):
-                    q = 0.0
-                    power = 1.0
-                    for r in range(4):
-                        power *= theta
-                        q += _P[j, r] * power
-                    acc += K[j, k] * q
-                out[i_save, k] = y[k] + h * acc
+            dense_output(y, K, h, (save[i_save] - tau) / h, out[i_save])
             i_save += 1
         tau = tau_new
         for k in range(d):
@@ -385,7 +456,7 @@ def integrate_batch(
     function uncacheable); the trajectories are handed out one at a time to that many slots.
     """
     B, d = Y.shape
-    out = np.empty((B, save.shape[0], d))
+    out = np.full((B, save.shape[0], d), np.nan)  # NaN: a saved time never reached
     stats = np.empty((B, 4), dtype=np.int64)
     counter = new_counter()
     for _slot in prange(n_slots(B, n_threads)):
