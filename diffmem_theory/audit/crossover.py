@@ -28,11 +28,12 @@ our extension of the paper's single ``s^2``):
     E[L_t(xbar_pmem,M) - L_t(xbar_mem)] ~ C (1 - M/N) d sum_k pi_k s_k^2,           (Thm 3.2)
 
 so the zero of their ``lambda``-weighted difference is the variance-weighted average of the
-per-component crossovers of eq. (14),
+per-component crossovers of eq. (14):
 
     M_*/N = sum_k w_k r_k,   w_k = pi_k s_k^2 / sum_j pi_j s_j^2,
-    r_k = 1 - E_t[lambda/(psi_t s_k^2 + 1)] / (C E_t[lambda])
-        = :func:`diffmem_theory.crossover.excess.crossover_ratio` (var_star = s_k^2).
+    r_k = 1 - E_t[lambda/(psi_t s_k^2 + 1)] / (C E_t[lambda]),
+
+``r_k`` being :func:`diffmem_theory.crossover.excess.crossover_ratio` with ``var_star = s_k^2``.
 
 ``C`` is the unspecified constant of Thm 3.2 in [1, 2]: the section reports ``M_*/N`` at both
 ends. ``lambda`` is the paper's *effective* weighting (Sec. 3's hypothesis: some ``lambda``

@@ -528,7 +528,7 @@ def _check_coupon_cost(k: int, n: int, method: str) -> None:
 def coupon_probability_exact(
     K: int, l: int, *, exact: bool = False, method: str = "expand"
 ) -> float | Fraction:
-    r"""Exact ``P[every one of K labels appears at least twice among l i.i.d. uniform labels]``.
+    r"""Exact probability that each of K labels appears at least twice among l uniform labels.
 
     Buchanan et al. (paper 000), Proposition C.4 (the event ``A = cap_k A_k``, ``A_k`` = label
     ``k`` is drawn at least twice). Counting sequences with exponential generating functions,
