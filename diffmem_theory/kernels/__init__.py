@@ -41,7 +41,11 @@ from diffmem_theory._validation import (
 )
 from diffmem_theory.kernels import _dopri, _dopri_lockstep, _dopri_xp
 from diffmem_theory.kernels._array_api import backend_namespace, softmax_weighted_sum_xp, to_host
-from diffmem_theory.kernels._numba import single_threaded_blas, softmax_weighted_sum_cpu
+from diffmem_theory.kernels._numba import (
+    as_kernel_dtype,
+    single_threaded_blas,
+    softmax_weighted_sum_cpu,
+)
 from diffmem_theory.kernels._training import loss_and_grad_cpu
 from diffmem_theory.kernels._training_xp import loss_and_grad_on
 
@@ -183,13 +187,16 @@ def softmax_weighted_sum(
     dtype = _compute_dtype(dtype, (x, centers, values, log_weights, var))
 
     def prepared(v: Any) -> Any:
+        if backend == "numba":  # large float arrays are cast in parallel
+            return as_kernel_dtype(v, dtype)
         return xp.ascontiguousarray(v, dtype=dtype)
 
     def float64(v: Any) -> Any:  # the logits' per-centre terms stay float64 in either dtype
         return xp.ascontiguousarray(v, dtype=xp.float64)
 
     N = centers.shape[0]
-    V = prepared(centers if values is None else values)
+    C = prepared(centers)
+    V = C if values is None else prepared(values)  # one copy of the centres when cast
     w = xp.full(N, 0.5 / var, dtype=xp.float64) if isinstance(var, float) else 0.5 / float64(var)
     b = xp.zeros(N, dtype=xp.float64) if log_weights is None else float64(log_weights)
     if x.shape[0] == 0:
@@ -197,7 +204,7 @@ def softmax_weighted_sum(
     else:
         run = softmax_weighted_sum_cpu if backend == "numba" else softmax_weighted_sum_xp
         try:
-            out, lse = run(prepared(x), prepared(centers), V, a, w, b, qc, cc, return_logsumexp)
+            out, lse = run(prepared(x), C, V, a, w, b, qc, cc, return_logsumexp)
         except FloatingPointError:
             if not finite:
                 _raise_nonfinite(x=x, centers=centers, values=values, log_weights=log_weights)

@@ -37,8 +37,9 @@ with the flash-attention / online-softmax scheme: the B x N logits are produced 
   loop).
 * Parallelism. The work is a fixed list of (query block, centre part) items chosen by
   ``plan_chunks`` from the shape (B, N, d, k) alone, never from the thread count: query blocks
-  of ``QUERY_CHUNK`` rows (direct path: ``DIRECT_TILE`` entries per tile) and, when there are
-  fewer than ``TARGET_ITEMS`` blocks, the centres split into parts (ranges of centre blocks).
+  of ``QUERY_CHUNK`` rows, up to 4x more for wide data such as images (direct path:
+  ``DIRECT_TILE`` entries per tile) and, when there are fewer than ``TARGET_ITEMS`` blocks,
+  the centres split into parts (ranges of centre blocks).
   Every item writes its running (max, sum, accumulator) into its own slot of per-part arrays,
   and the parts of a row are merged at the end in part order with a log-sum-exp, so the
   result is bit-identical for any ``NUMBA_NUM_THREADS``. The items are handed out
@@ -49,12 +50,18 @@ with the flash-attention / online-softmax scheme: the B x N logits are produced 
   OpenBLAS to one thread for the call, so BLAS threads do not oversubscribe the cores).
   Problems below ``PARALLEL_MIN_WORK`` (~100 microseconds; a test of the shape too) run the
   same items serially, without a parallel region.
-* Checks. One vectorized pass over the inputs detects non-finite values and logits that
-  could overflow (status 1; the caller names the argument), so the public function does
-  not need a separate ``isfinite`` pass.
+* Preparation. The centred, scaled centres C'' and their per-centre terms are computed once
+  per call, centre block by centre block (in parallel for a parallel call; the blocks' column
+  sums that give r are added in block order, so the bits do not depend on the thread count).
+* Checks. The sums of squares of that preparation, and one vectorized pass over the queries
+  (and over ``V`` when it is not ``C``), detect non-finite values and logits that could
+  overflow (status 1; the caller names the argument), so the public function does not need
+  a separate ``isfinite`` pass.
 * Memory. Peak extra memory: O(N (d + 2)) for the prepared centres, O(n_part B (k + 2)) for
   the per-row results and O(query_chunk * (center_chunk + d + k)) per thread; the B x N
-  logits and the B x N x d differences are never formed.
+  logits and the B x N x d differences are never formed. The two large buffers (prepared
+  centres, per-part accumulators) are allocated by NumPy, which asks for transparent huge
+  pages (Numba's allocator does not: ~10^5 page faults for 600 MB of centres).
 
 Only float32 and float64 data are compiled (``x``, ``C`` and ``V`` of one call share the
 dtype; ``w`` and ``b`` are always float64), which keeps the number of Numba specializations at
@@ -119,8 +126,15 @@ _FASTMATH = {"nnan", "nsz", "arcp", "contract", "reassoc"}
 RHO = 16.0
 # Queries with d <= DIRECT_MAX_D use the direct differences instead of the BLAS expansion.
 DIRECT_MAX_D = 4
-# Default chunk sizes (measured on a 2-core AVX-512 machine, see benchmarks/bench_kernels.py).
+# Default chunk sizes (measured on a 2-core AVX-512 machine, see benchmarks/bench_kernels.py
+# and benchmarks/bench_image_scale.py). BLAS tiles take QUERY_CHUNK queries, times d // WIDE_D
+# up to WIDE_FACTOR for wide data: every query block streams the centres through BLAS (which
+# packs each operand block of CENTER_CHUNK x d entries, out of the caches once d is a few
+# hundred), so at d = 3,072 (images) 128-query blocks made the kernel 1.7x its floor and
+# 512-query blocks 1.15x.
 QUERY_CHUNK = 128
+WIDE_D = 256
+WIDE_FACTOR = 4
 CENTER_CHUNK = 1024
 DIRECT_TILE = 1 << 16
 # Below this many units of work B N (d + k + 16) (about 100 microseconds) the kernel runs
@@ -132,6 +146,8 @@ PARALLEL_MIN_WORK = 1 << 21
 # for that are at least MIN_SPLIT_CHUNK centres long.
 TARGET_ITEMS = 16
 MIN_SPLIT_CHUNK = 128
+# Data of at least this many entries is cast to the kernel's dtype in parallel (as_kernel_dtype).
+CAST_MIN_SIZE = 1 << 20
 
 
 @intrinsic
@@ -390,7 +406,8 @@ def plan_chunks(B, N, d, k, query_chunk, center_chunk):
     problem (a chunk given as 0 is chosen automatically): a function of the shape only.
 
     The work items are (query block, centre part) pairs. BLAS tiles default to
-    ``QUERY_CHUNK`` x ``CENTER_CHUNK``; direct tiles (d <= ``DIRECT_MAX_D``) take as many
+    ``QUERY_CHUNK`` x ``CENTER_CHUNK``, with ``QUERY_CHUNK`` times d // ``WIDE_D`` (at most
+    ``WIDE_FACTOR`` times) queries for wide data; direct tiles (d <= ``DIRECT_MAX_D``) take as many
     queries as fit in ``DIRECT_TILE`` entries. Problems below ``PARALLEL_MIN_WORK`` run
     serially (``parallel`` False: no parallel region). Otherwise, with fewer than
     ``TARGET_ITEMS`` query blocks the centres are split into ``n_part`` parts (ranges of
@@ -405,9 +422,14 @@ def plan_chunks(B, N, d, k, query_chunk, center_chunk):
     (1000, 20, 1, False)
     >>> plan_chunks(1, 100000, 50, 50, 0, 0)
     (1, 1024, 16, True)
+    >>> plan_chunks(1000, 50000, 3072, 3072, 0, 0)     # CIFAR-10-sized images
+    (512, 1024, 8, True)
     """
     nb = min(center_chunk if center_chunk > 0 else CENTER_CHUNK, N)
-    default_qb = DIRECT_TILE // nb if d <= DIRECT_MAX_D else QUERY_CHUNK
+    if d <= DIRECT_MAX_D:
+        default_qb = DIRECT_TILE // nb
+    else:
+        default_qb = QUERY_CHUNK * min(WIDE_FACTOR, max(1, d // WIDE_D))
     qb = min(query_chunk if query_chunk > 0 else default_qb, B)
     if B * N * (d + k + 16) < PARALLEL_MIN_WORK:
         return qb, nb, 1, False
@@ -424,53 +446,115 @@ def plan_chunks(B, N, d, k, query_chunk, center_chunk):
 
 
 @njit(cache=True)
-def _prepare_centres(C, a, w, b, nb):
-    """Centre r = a mean(C); C'' = 2 w (a C - r) (flat, in the dtype of C: the operand of the
-    products); float64 beta = b - w ||a c - r||^2 and ee = w ||a c - r||^2; per centre block
-    (gamma, tau, window, max w, max ee, min b) for the refinement, with the eps of C's dtype."""
-    N, d = C.shape
-    eps = np.finfo(C.dtype).eps
-    r = np.zeros(d)
-    for j in range(N):
+def _column_sums(C, j0, j1, out):
+    """out[t] = sum_{j0 <= j < j1} C[j, t] in float64 (vectorized over t)."""
+    out[:] = 0.0
+    for j in range(j0, j1):
+        for t in range(C.shape[1]):
+            out[t] += C[j, t]
+
+
+@njit(fastmath={"reassoc"}, cache=True)
+def _prepare_block(C, a, w, b, r, scaled, beta, ee, eps, j0, j1, blk):
+    """Centres j0 .. j1-1: C'' = 2 w (a C - r), ee = w ||a c - r||^2, beta = b - ee, and the
+    block's refinement constants ``blk`` = (gamma, tau, window, max w, max ee, min b) followed
+    by sum_j ||a c_j - r||^2 (not finite iff a centre is not finite, or the sum overflows).
+    Only 'reassoc' (to vectorize the sums): NaN and inf keep their IEEE meaning."""
+    d = C.shape[1]
+    out = scaled[j0 * d : j1 * d].reshape(j1 - j0, d)
+    total = 0.0
+    for j in range(j1 - j0):
+        crow, orow = C[j0 + j], out[j]
+        cc = 0.0
+        w2 = 2.0 * w[j0 + j]
         for t in range(d):
-            r[t] += C[j, t]
-    for t in range(d):
-        r[t] *= a / N
-    scaled = np.empty(N * d, C.dtype)
+            v = a * np.float64(crow[t]) - r[t]
+            cc += v * v
+            orow[t] = w2 * v
+        ee[j0 + j] = 0.5 * w2 * cc
+        beta[j0 + j] = b[j0 + j] - 0.5 * w2 * cc
+        total += cc
+    blk[0] = (d + 3.0) * eps
+    blk[1] = 64.0 * eps
+    blk[2] = 3.0 - math.log(eps)
+    blk[3] = np.max(w[j0:j1])
+    blk[4] = np.max(ee[j0:j1])
+    blk[5] = np.min(b[j0:j1])
+    blk[6] = total
+
+
+@njit(parallel=True, cache=True)
+def _prepare_slots(n_threads, stage, C, a, w, b, nb, r, sums, scaled, beta, ee, blocks):
+    """Stage 0: the per-block column sums of C; stage 1: every block's prepared centres. The
+    centre blocks are the items, handed out dynamically (each writes only its own rows)."""
+    n_cb = blocks.shape[0]
+    N = C.shape[0]
+    eps = np.finfo(C.dtype).eps
+    counter = new_counter()
+    for _slot in prange(n_slots(n_cb, n_threads)):
+        cb = next_item(counter)
+        while cb < n_cb:
+            j0, j1 = cb * nb, min(N, cb * nb + nb)
+            if stage == 0:
+                _column_sums(C, j0, j1, sums[cb])
+            else:
+                _prepare_block(C, a, w, b, r, scaled, beta, ee, eps, j0, j1, blocks[cb])
+            cb = next_item(counter)
+
+
+@njit(cache=True)
+def _prepare_centres(C, a, w, b, nb, n_threads, scaled):
+    """Centre r = a mean(C); C'' = 2 w (a C - r) (written into ``scaled``, flat, N d entries
+    in the dtype of C: the operand of the products); float64 beta = b - w ||a c - r||^2 and
+    ee = w ||a c - r||^2; per centre block (gamma, tau, window, max w, max ee, min b,
+    sum ||a c - r||^2) for the refinement and the input check, with the eps of C's dtype.
+
+    Both passes over C (column sums, then the prepared centres) run block by block, in
+    parallel when ``n_threads`` > 1; the column sums of the blocks are added in block order,
+    so every result is the same for any thread count.
+    """
+    N, d = C.shape
+    n_cb = (N + nb - 1) // nb
+    sums = np.empty((n_cb, d))
+    r = np.zeros(d)
     beta = np.empty(N)
     ee = np.empty(N)
-    for j in range(N):
-        cc = 0.0
-        for t in range(d):
-            v = a * C[j, t] - r[t]
-            cc += v * v
-            scaled[j * d + t] = 2.0 * w[j] * v
-        ee[j] = w[j] * cc
-        beta[j] = b[j] - w[j] * cc
-    n_cb = (N + nb - 1) // nb
-    blocks = np.empty((n_cb, 6))
+    blocks = np.empty((n_cb, 7))
+    eps = np.finfo(C.dtype).eps
+    if n_threads > 1:
+        _prepare_slots(n_threads, 0, C, a, w, b, nb, r, sums, scaled, beta, ee, blocks)
+    else:
+        for cb in range(n_cb):
+            _column_sums(C, cb * nb, min(N, cb * nb + nb), sums[cb])
     for cb in range(n_cb):
-        j0, j1 = cb * nb, min(N, cb * nb + nb)
-        blocks[cb, 0] = (d + 3.0) * eps
-        blocks[cb, 1] = 64.0 * eps
-        blocks[cb, 2] = 3.0 - math.log(eps)
-        blocks[cb, 3] = np.max(w[j0:j1])
-        blocks[cb, 4] = np.max(ee[j0:j1])
-        blocks[cb, 5] = np.min(b[j0:j1])
+        r += sums[cb]
+    r *= a / N
+    if n_threads > 1:
+        _prepare_slots(n_threads, 1, C, a, w, b, nb, r, sums, scaled, beta, ee, blocks)
+    else:
+        for cb in range(n_cb):
+            j0, j1 = cb * nb, min(N, cb * nb + nb)
+            _prepare_block(C, a, w, b, r, scaled, beta, ee, eps, j0, j1, blocks[cb])
     return r, scaled, beta, ee, blocks
 
 
 @njit(cache=True)
-def softmax_weighted_sum_numba(x, C, V, a, w, b, query_chunk, center_chunk, n_threads):
+def softmax_weighted_sum_numba(
+    x, C, V, a, w, b, check_values, query_chunk, center_chunk, n_threads, scaled, ACC
+):
     """Return ``(status, out, m, s)``: the softmax-weighted sums ``out`` (B, k) and the row max
     and sum (float64, so that lse = m + log(s)); status 1 (and no result) if an input is not
     finite or a logit would overflow.
 
     All arrays are C-contiguous; ``x``, ``C``, ``V`` share the dtype (float32 or float64),
-    ``w = 1/(2 var)`` and ``b`` are float64 of length N. ``query_chunk``/``center_chunk`` are
-    tile sizes (0: automatic, see ``plan_chunks``); ``n_threads`` is
-    ``numba.get_num_threads()`` (passed in: reading it here would make the function
-    uncacheable); it decides only whether the items run in a parallel region.
+    ``w = 1/(2 var)`` and ``b`` are float64 of length N. ``check_values`` is False when ``V``
+    is ``C`` (whose finiteness the preparation of the centres already checks).
+    ``query_chunk``/``center_chunk`` are tile sizes (0: automatic, see ``plan_chunks``);
+    ``n_threads`` is ``numba.get_num_threads()`` (passed in: reading it here would make the
+    function uncacheable); it decides only whether the work runs in parallel regions. The two
+    large buffers come from the caller: ``scaled`` (N d entries of the data dtype; empty on
+    the direct path) for the prepared centres, and ``ACC`` (n_part, B, k) float64 for the
+    per-part accumulators (``n_part`` from ``plan_chunks``).
     """
     B, d = x.shape
     N = C.shape[0]
@@ -480,20 +564,21 @@ def softmax_weighted_sum_numba(x, C, V, a, w, b, query_chunk, center_chunk, n_th
     out = np.empty((B, k), dtype)
     m_out = np.empty(B)
     s_out = np.empty(B)
-    if d <= DIRECT_MAX_D:  # the direct path needs no prepared centres
-        prep = (np.zeros(d), np.empty(0, dtype), b, b, np.empty((0, 6)))
+    if d <= DIRECT_MAX_D:  # the direct path needs no prepared centres (r = 0)
+        prep = (np.zeros(d), np.empty(0, dtype), b, b, np.empty((0, 7)))
+        centre_sq = a * a * _sum_sq(C)
     else:
-        prep = _prepare_centres(C, a, w, b, nb)
+        prep = _prepare_centres(C, a, w, b, nb, n_threads if parallel else 1, scaled)
+        centre_sq = np.sum(prep[4][:, 6])
     r = prep[0]
-    # ||x - r||^2 + ||a c - r||^2 <= 2 (||x||^2 + a^2 ||c||^2 + 2 ||r||^2); the sums of squares
-    # are also not finite iff an input is not finite.
-    bound = 2.0 * (_sum_sq(x) + a * a * _sum_sq(C) + 2.0 * np.sum(r * r))
-    finite = np.isfinite(_sum_sq(V) + _sum_sq(b))
+    # max_i ||x_i - r||^2 + max_j ||a c_j - r||^2 <= 2 (||x||^2 + ||r||^2) + sum_j ||a c_j - r||^2;
+    # the sums of squares are also not finite iff an input is not finite.
+    bound = 2.0 * (_sum_sq(x) + np.sum(r * r)) + centre_sq
+    finite = np.isfinite(bound + _sum_sq(b) + (_sum_sq(V) if check_values else 0.0))
     if not (finite and 4.0 * np.max(w) * bound < np.finfo(dtype).max):
         return 1, out, m_out, s_out
     M = np.empty((n_part, B))
     S = np.empty((n_part, B))
-    ACC = np.empty((n_part, B, k))
     data, plan, parts = (x, C, V, a, w, b), (qb, nb, n_part), (M, S, ACC)
     if parallel and n_threads > 1:
         _run_slots(n_threads, data, prep, plan, parts)
@@ -572,6 +657,38 @@ def _run_slot(counter, data, prep, plan, parts):
         S[p, i0 : i0 + qa] = s[:qa]
         ACC[p, i0 : i0 + qa] = acc[:qa]
         item = next_item(counter)
+
+
+@njit(parallel=True, cache=True)
+def _cast_rows(src, dst):
+    """dst[i] = src[i] converted to the dtype of dst (rounded to nearest), rows in parallel."""
+    for i in prange(src.shape[0]):
+        row, into = src[i], dst[i]
+        for t in range(src.shape[1]):
+            into[t] = row[t]
+
+
+def as_kernel_dtype(v: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """``v`` as a C-contiguous array of ``dtype`` (float32 or float64): as is when it already
+    is one, else a copy; a large C-contiguous 2-D float array is cast by all of Numba's threads
+    (NumPy's ``astype`` is single-threaded: ~0.3 s for 50,000 float64 images of d = 3,072),
+    elementwise, so the bits do not depend on the thread count.
+
+    >>> as_kernel_dtype(np.ones((2, 2)), np.dtype(np.float32)).dtype
+    dtype('float32')
+    """
+    dtype = np.dtype(dtype)
+    if (
+        v.dtype == dtype
+        or v.size < CAST_MIN_SIZE
+        or v.ndim != 2
+        or v.dtype not in (np.float32, np.float64)
+        or not v.flags.c_contiguous
+    ):
+        return np.ascontiguousarray(v, dtype)
+    out = np.empty(v.shape, dtype)
+    _cast_rows(v, out)
+    return out
 
 
 @njit(fastmath={"reassoc"}, cache=True)
@@ -719,13 +836,20 @@ def softmax_weighted_sum_cpu(
     ([[0.0, 0.0]], 0.193147)
     """
     w64, b64 = (np.ascontiguousarray(v, np.float64) for v in (half_precision, log_weights))
-    args = (x, centers, values, float(scale), w64, b64)
-    chunks = (query_chunk or 0, center_chunk or 0, numba.get_num_threads())
-    if x.shape[1] <= DIRECT_MAX_D:  # no BLAS call
-        status, out, m, s = softmax_weighted_sum_numba(*args, *chunks)
+    args = (x, centers, values, float(scale), w64, b64, values is not centers)
+    (B, d), N, k = x.shape, centers.shape[0], values.shape[1]
+    chunks = (query_chunk or 0, center_chunk or 0)
+    n_threads = numba.get_num_threads()
+    n_part = plan_chunks(B, N, d, k, *chunks)[2]
+    # The large buffers are NumPy's: its allocator asks Linux for transparent huge pages, so a
+    # fresh 600 MB buffer (N = 50,000 images of d = 3,072) costs hundreds of page faults, not
+    # ~10^5 (about 0.1 s a call; Numba's allocator does not ask).
+    buffers = (np.empty(N * d if d > DIRECT_MAX_D else 0, x.dtype), np.empty((n_part, B, k)))
+    if d <= DIRECT_MAX_D:  # no BLAS call
+        status, out, m, s = softmax_weighted_sum_numba(*args, *chunks, n_threads, *buffers)
     else:
         with single_threaded_blas():
-            status, out, m, s = softmax_weighted_sum_numba(*args, *chunks)
+            status, out, m, s = softmax_weighted_sum_numba(*args, *chunks, n_threads, *buffers)
     if status:
         raise FloatingPointError("non-finite input, or a logit that overflows")
     return out, (m + np.log(s)).astype(x.dtype, copy=False) if with_lse else None

@@ -39,7 +39,7 @@ from scipy.special import logsumexp, softmax
 from diffmem_theory.core.denoisers import memorizing_denoiser
 from diffmem_theory.core.schedules import VPTrig
 from diffmem_theory.kernels import softmax_weighted_sum
-from diffmem_theory.kernels._numba import CENTER_CHUNK, RHO
+from diffmem_theory.kernels._numba import CENTER_CHUNK, RHO, plan_chunks
 
 CPU_BACKENDS = ("numba", "numpy")
 EPS32 = float(np.finfo(np.float32).eps)
@@ -162,6 +162,16 @@ def test_float32_at_d3072_matches_float64(backend, held_out, t):
         X32 = case["centers"].astype(np.float32)
         x32 = case["x"].astype(np.float32).astype(np.float64)
         np.testing.assert_array_equal(out, X32[nearest(x32, X32.astype(np.float64))])
+
+
+@pytest.mark.parametrize("held_out", [True, False])
+@pytest.mark.parametrize("t", [1e-3, 0.6])
+def test_float32_wide_query_blocks_match_float64(held_out, t):
+    """d = 512, 300 queries: the wide-data plan (256-query blocks, 2 blocks x 8 centre parts,
+    centres prepared in parallel) stays within the conditioning bound."""
+    assert plan_chunks(300, 400, 512, 512, 0, 50) == (256, 50, 8, True)
+    case = {**vp_trig_queries(t, 512, 400, 300, held_out), "center_chunk": 50}
+    assert_float32_within_bounds(case, "numba")
 
 
 # --- regression tests of the cases reported in issue 14 --------------------------------------

@@ -133,9 +133,9 @@ def test_centre_parts_merge_by_logsumexp(direct):
     ref_out, ref_lse, _ = twin(x, C, -0.6, 1.25, b, V)
     for n_part, nb in [(2, 25), (3, 17), (5, 10)]:
         parts = (np.empty((n_part, 2)), np.empty((n_part, 2)), np.empty((n_part, 2, 2)))
-        prep = (np.zeros(d), np.zeros(0), b, b, np.zeros((0, 6)))
+        prep = (np.zeros(d), np.zeros(0), b, b, np.zeros((0, 7)))
         if not direct:
-            prep = _numba._prepare_centres(C, -0.6, w, b, nb)
+            prep = _numba._prepare_centres(C, -0.6, w, b, nb, 1, np.empty(C.size))
         data, plan = (x, C, V, -0.6, w, b), (1, nb, n_part)
         _numba._run_slot(new_counter(), data, prep, plan, parts)  # every item, in order
         out, m, s = np.empty((2, 2)), np.empty(2), np.empty(2)
@@ -153,9 +153,9 @@ def test_an_item_does_not_depend_on_what_its_slot_did_before(direct):
     x, C, V = rng.normal(size=(37, d)), rng.normal(size=(90, d)), rng.normal(size=(90, 3))
     w, b = np.full(90, 0.7), rng.normal(size=90)
     qb, nb, n_part = plan = (5, 16, 3)  # 8 query blocks x 3 centre parts
-    prep = (np.zeros(d), np.zeros(0), b, b, np.zeros((0, 6)))
+    prep = (np.zeros(d), np.zeros(0), b, b, np.zeros((0, 7)))
     if not direct:
-        prep = _numba._prepare_centres(C, 0.8, w, b, nb)
+        prep = _numba._prepare_centres(C, 0.8, w, b, nb, 1, np.empty(C.size))
     runs = []
     for start in (0, 7):
         parts = (np.zeros((3, 37)), np.zeros((3, 37)), np.zeros((3, 37, 3)))
@@ -175,11 +175,12 @@ import numpy as np
 from diffmem_theory.kernels import _numba, softmax_weighted_sum
 rng = np.random.default_rng(13)
 results = {}
-for B, N, d in [(1, 120_000, 2), (4000, 300, 3), (3, 40_000, 20), (2000, 3000, 20)]:
+cases = [(1, 120_000, 2), (4000, 300, 3), (3, 40_000, 20), (2000, 3000, 20), (600, 2000, 600)]
+for B, N, d in cases:
     assert _numba.plan_chunks(B, N, d, 2, 0, 0)[3]  # a parallel call
     for dtype in (np.float32, np.float64):
         x = rng.normal(size=(B, d)).astype(dtype)
-        c = rng.normal(size=(N, d)).astype(dtype)
+        c = rng.normal(size=(N, d))  # float64: the kernel casts it (in parallel when large)
         v = rng.normal(size=(N, 2)).astype(dtype)
         out, lse = softmax_weighted_sum(
             x, c, scale=0.9, var=0.3, values=v, log_weights=rng.normal(size=N),
@@ -193,7 +194,8 @@ np.savez(sys.argv[1], **results)
 
 
 def test_results_are_bit_identical_for_1_2_and_4_threads(tmp_path):
-    """Direct (d <= 4) and BLAS paths, one query and many, float32 and float64: the same
+    """Direct (d <= 4) and BLAS paths, one query and many, wide data (d = 600: 256-query
+    blocks, centres prepared and cast to float32 in parallel), float32 and float64: the same
     bytes for NUMBA_NUM_THREADS = 1, 2 and 4 (4 threads also on a 2-core machine)."""
     runs = []
     for n_threads in (1, 2, 4):
@@ -202,7 +204,7 @@ def test_results_are_bit_identical_for_1_2_and_4_threads(tmp_path):
         subprocess.run([sys.executable, "-c", THREAD_CASES, str(path)], env=env, check=True)
         with np.load(path) as data:
             runs.append({name: data[name] for name in data.files})
-    assert len(runs[0]) == 8
+    assert len(runs[0]) == 10
     for other in runs[1:]:
         assert runs[0].keys() == other.keys()
         for name, ref in runs[0].items():
@@ -378,6 +380,55 @@ def test_plan_depends_on_the_shape_only():
     assert plan(1000, 20, 2, 2, 0, 0) == (1000, 20, 1, False)
     assert plan(100, 20, 2, 2, 7, 3) == (7, 3, 1, False)
     assert plan(100, 2000, 50, 50, 7, 300) == (7, 300, 2, True)
+    # wide data: QUERY_CHUNK times d // WIDE_D queries a block, at most WIDE_FACTOR times
+    assert plan(4096, 10000, 300, 300, 0, 0) == (128, 1024, 1, True)
+    assert plan(4096, 10000, 768, 768, 0, 0) == (384, 1024, 2, True)
+    assert plan(1000, 50000, 3072, 3072, 0, 0) == (512, 1024, 8, True)
+    assert plan(1000, 50000, 3072, 3072, 128, 0) == (128, 1024, 2, True)
+
+
+@pytest.mark.parametrize("var", [0.05, 2.0])
+def test_wide_data_in_wide_query_blocks_matches_the_twin(var):
+    """d = 512, 300 queries: 256-query blocks (the wide-data rule) in 2 blocks x 8 centre
+    parts, centres prepared in parallel; float64 within the twin's tolerance."""
+    assert _numba.plan_chunks(300, 400, 512, 512, 0, 50) == (256, 50, 8, True)
+    rng = np.random.default_rng(21)
+    X = rng.random((400, 512))
+    x = 0.8 * X[rng.integers(0, 400, 300)] + 0.3 * rng.normal(size=(300, 512))
+    case = {"x": x, "centers": X, "scale": 0.8, "var": var}
+    assert_matches_twin(case, "numba", center_chunk=50)
+
+
+def test_large_float64_centres_cast_in_parallel_give_the_float32_bits():
+    """Centres of >= CAST_MIN_SIZE entries cast to float32 by the kernel (all threads) give
+    the same bits as centres cast by NumPy beforehand, and the cast copies only once."""
+    rng = np.random.default_rng(22)
+    N, d = 2100, 500
+    assert N * d >= _numba.CAST_MIN_SIZE
+    X, x = rng.normal(size=(N, d)), rng.normal(size=(8, d)).astype(np.float32)
+    cast = _numba.as_kernel_dtype(X, np.dtype(np.float32))
+    assert cast.dtype == np.float32 and cast.tobytes() == X.astype(np.float32).tobytes()
+    ref = softmax_weighted_sum(x, X.astype(np.float32), scale=0.7, var=0.9)
+    out = softmax_weighted_sum(x, X, scale=0.7, var=0.9, dtype=np.float32)
+    assert out.tobytes() == ref.tobytes()
+
+
+@pytest.mark.parametrize("where", [0, 2999])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_a_non_finite_centre_is_found_by_the_parallel_preparation(where, bad):
+    """The prepared centres' sums of squares detect a non-finite centre in any block (the
+    kernel no longer makes a separate pass over the centres, nor over values = centres)."""
+    assert _numba.plan_chunks(100, 3000, 50, 50, 0, 0)[3]
+    rng = np.random.default_rng(23)
+    X, x = rng.normal(size=(3000, 50)), rng.normal(size=(100, 50))
+    X[where, 7] = bad
+    with pytest.raises(ValueError, match="centers must be finite"):
+        softmax_weighted_sum(x, X)
+    X[where, 7] = 0.0
+    values = rng.normal(size=(3000, 2))
+    values[where, 1] = bad
+    with pytest.raises(ValueError, match="values must be finite"):
+        softmax_weighted_sum(x, X, values=values)
 
 
 def test_blas_thread_limit_is_restored_by_the_last_user():

@@ -1,0 +1,194 @@
+"""Benchmark of the empirical-score kernel and of DDIM sampling at the size of real images.
+
+    python benchmarks/bench_image_scale.py [--quick] [--dtype float32 float64] [--ddim-steps 50]
+
+CIFAR-10's shape on generated data: N = 50,000 training images of d = 3,072 (uniform [0, 1]
+pixels, nothing downloaded) and B = 1,000 queries (``--quick``: N = 5,000 and B = 200). For
+each dtype it prints one line of ratios measured in one run:
+
+* kernel / floor: the memorizing denoiser of Buchanan et al. (paper 000, eq. (7)),
+  ``softmax_weighted_sum(x, X, scale=alpha_t, var=sigma_t^2)`` at VPTrig t = 0.6 (queries
+  x = alpha_t X_i + sigma_t eps), against its floor: the two BLAS products of the same shapes,
+  (B x d) @ (d x N) and (B x N) @ (N x d), plus one ``np.exp`` of B x N values, with NumPy's
+  own (multi-threaded) BLAS. The kernel and the floor's three parts are timed interleaved,
+  best of ``--repeats`` (default 2; 1 with ``--quick``).
+* DDIM / (steps x floor): ``solve(method="ddim")`` (paper 000, App. H.2) of the B queries over
+  ``--ddim-steps`` steps of the VPTrig grid with the memorizing denoiser of an
+  ``EmpiricalDistribution`` evaluated in the dtype (a float32 state stays float32); also the
+  sampler's own overhead, DDIM / (the summed time of its denoiser calls).
+* peak: the extra peak resident memory of one kernel call (fresh subprocess, after a warm-up
+  call; Linux VmHWM reset through /proc/self/clear_refs), next to the size of the data.
+
+On a shared machine the floor and the kernel are slowed alike only when they are interleaved:
+compare ratios of one run, and say how loaded the machine was (the header prints the load).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+
+import numba
+import numpy as np
+
+from diffmem_theory.core.distributions import EmpiricalDistribution
+from diffmem_theory.core.dynamics import solve
+from diffmem_theory.core.schedules import VPTrig
+from diffmem_theory.kernels import softmax_weighted_sum
+
+FULL = (50_000, 3_072, 1_000)  # N, d, B
+QUICK = (5_000, 3_072, 200)
+T_QUERY = 0.6
+PAUSE = 0.2  # seconds between measurements: OpenBLAS threads keep spinning after a matmul
+
+
+def image_problem(N: int, d: int, B: int, dtype: str, seed: int = 0) -> tuple:
+    """Uniform [0, 1] "images" X (N, d) and queries x = alpha_t X_i + sigma_t eps at t = 0.6."""
+    rng = np.random.default_rng(seed)
+    X = rng.random((N, d), dtype=np.float32).astype(dtype, copy=False)
+    alpha, sigma = (float(v) for v in (VPTrig().alpha(T_QUERY), VPTrig().sigma(T_QUERY)))
+    noise = rng.standard_normal((B, d), dtype=np.float32)
+    x = (alpha * X[rng.integers(0, N, B)] + sigma * noise).astype(dtype, copy=False)
+    return X, x, alpha, sigma
+
+
+def kernel(x: np.ndarray, X: np.ndarray, alpha: float, sigma: float) -> np.ndarray:
+    """The memorizing denoiser eq. (7) on the fused kernel, in the dtype of the data."""
+    return softmax_weighted_sum(x, X, scale=alpha, var=sigma**2)
+
+
+def timed(f: Callable[[], object]) -> Callable[[], float]:
+    def run() -> float:
+        start = time.perf_counter()
+        f()
+        return time.perf_counter() - start
+
+    return run
+
+
+def best_of(timers: dict[str, Callable[[], float]], repeats: int) -> dict[str, float]:
+    """Best time of each timer, interleaved repetition by repetition, a pause before each."""
+    best = dict.fromkeys(timers, np.inf)
+    for _ in range(repeats):
+        for name, timer in timers.items():
+            time.sleep(PAUSE)
+            best[name] = min(best[name], timer())
+    return best
+
+
+def kernel_and_floor(X: np.ndarray, x: np.ndarray, alpha: float, sigma: float, repeats: int):
+    """Best times of the kernel and of the floor's parts (matmul 1, matmul 2, exp)."""
+    B, N = x.shape[0], X.shape[0]
+    rng = np.random.default_rng(1)
+    weights = rng.random((B, N), dtype=np.float32).astype(X.dtype, copy=False)
+    logits = -weights  # non-positive arguments, as in a softmax
+    kernel(x[:8], X[:300], alpha, sigma)  # compile / load the kernel, start its threads
+    timers = {
+        "kernel": timed(lambda: kernel(x, X, alpha, sigma)),
+        "matmul1": timed(lambda: x @ X.T),
+        "matmul2": timed(lambda: weights @ X),
+        "exp": timed(lambda: np.exp(logits)),
+    }
+    return best_of(timers, repeats)
+
+
+def ddim(X: np.ndarray, x_T: np.ndarray, n_steps: int) -> tuple[float, float]:
+    """Wall time of ``solve(method="ddim")`` over n_steps and the summed time of its denoiser
+    calls (the memorizing denoiser of EmpiricalDistribution(X) in the dtype of X)."""
+    sched, law = VPTrig(), EmpiricalDistribution(X)
+    dtype = X.dtype
+    spent: list[float] = []
+
+    def denoiser(x: np.ndarray, t: float) -> np.ndarray:
+        start = time.perf_counter()
+        out = law.denoiser(x, t, sched, dtype=dtype)
+        spent.append(time.perf_counter() - start)
+        return out
+
+    grid = sched.time_grid(n_steps)
+    start = time.perf_counter()
+    solve(denoiser, sched, x_T, grid, method="ddim")
+    return time.perf_counter() - start, sum(spent)
+
+
+def peak_memory_mib(N: int, d: int, B: int, dtype: str) -> float:
+    """Extra peak RSS (MiB) of one kernel call, measured in a fresh subprocess."""
+    cmd = [sys.executable, __file__, "--peak-memory", str(N), str(d), str(B), dtype]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return float(result.stdout.strip().splitlines()[-1])
+
+
+def _measure_peak(N: int, d: int, B: int, dtype: str) -> None:
+    X, x, alpha, sigma = image_problem(N, d, B, dtype)
+    kernel(x[:8], X[:300], alpha, sigma)  # load the compiled kernel and start its threads
+    try:
+        with open("/proc/self/clear_refs", "w") as clear_refs:
+            clear_refs.write("5")  # reset the peak RSS (VmHWM) to the current RSS
+        before = _vm_hwm()
+        kernel(x, X, alpha, sigma)
+        print((_vm_hwm() - before) / 2**20)
+    except OSError:
+        print("nan")
+
+
+def _vm_hwm() -> int:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) * 1024
+    raise OSError("no VmHWM in /proc/self/status")
+
+
+def run(N: int, d: int, B: int, dtype: str, repeats: int, n_steps: int) -> str:
+    X, x, alpha, sigma = image_problem(N, d, B, dtype)
+    t = kernel_and_floor(X, x, alpha, sigma, repeats)
+    floor = t["matmul1"] + t["matmul2"] + t["exp"]
+    line = (
+        f"{dtype:7s} N={N} d={d} B={B} | kernel {t['kernel']:7.3f} s | floor {floor:7.3f} s "
+        f"(matmul {t['matmul1']:.3f} + {t['matmul2']:.3f}, exp {t['exp']:.3f}) "
+        f"| kernel/floor {t['kernel'] / floor:5.2f}"
+    )
+    if n_steps:
+        x_T = np.random.default_rng(2).standard_normal((B, d)).astype(dtype)
+        t_ddim, t_calls = ddim(X, x_T, n_steps)
+        line += (
+            f" | DDIM {n_steps} steps {t_ddim:7.1f} s, /({n_steps} x floor) "
+            f"{t_ddim / (n_steps * floor):5.2f}, /denoiser calls {t_ddim / t_calls:5.3f}"
+        )
+    data_mib = X.nbytes / 2**20
+    del X, x
+    peak = peak_memory_mib(N, d, B, dtype)
+    return line + f" | peak {peak:7.1f} MiB (data {data_mib:.0f} MiB)"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="N = 5,000, B = 200, one repeat")
+    parser.add_argument("--dtype", nargs="+", choices=("float32", "float64"))
+    parser.add_argument("--ddim-steps", type=int, default=50, help="0: no DDIM run")
+    parser.add_argument("--repeats", type=int)
+    parser.add_argument("--peak-memory", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.peak_memory:
+        N, d, B, dtype = args.peak_memory
+        _measure_peak(int(N), int(d), int(B), dtype)
+        return
+    N, d, B = QUICK if args.quick else FULL
+    repeats = args.repeats or (1 if args.quick else 2)
+    print(
+        f"image scale: memorizing denoiser (paper 000 eq. (7)) and DDIM; numba threads "
+        f"{numba.get_num_threads()}, {os.cpu_count()} CPUs, load average "
+        f"{os.getloadavg()[0]:.2f}; best of {repeats}",
+        flush=True,
+    )
+    for dtype in args.dtype or ("float32", "float64"):
+        print(run(N, d, B, dtype, repeats, args.ddim_steps), flush=True)
+    print(f"load average at the end {os.getloadavg()[0]:.2f}")
+
+
+if __name__ == "__main__":
+    main()
