@@ -1,8 +1,11 @@
 """Sphinx configuration of the diffmem_theory documentation (``docs/``).
 
-Build: ``sphinx-build -W -b html docs docs/_build/html`` (the ``docs`` extra). The API pages
-(``api/``), the gallery (``gallery/``), the errata table and ``llms.txt`` are generated at
-build time from the package itself by ``_ext/diffmem_docs.py``.
+Build: ``sphinx-build -W --keep-going -b html docs docs/_build/html`` (the ``docs`` extra). The
+API pages (``api/``) and ``llms.txt`` are generated at build time from the package itself by
+``_ext/diffmem_docs.py``; the registry's tables (directives ``diffmem-checks``,
+``diffmem-figures``, ``diffmem-errata``), the gallery (``gallery/``, its figures rendered in quick
+mode, or read from ``diffmem reproduce --out DIR`` with ``DIFFMEM_GALLERY=DIR``) and the
+notebooks (``notebooks/``, executed by myst-nb) by ``_ext/diffmem_site.py``.
 """
 
 from __future__ import annotations
@@ -29,10 +32,18 @@ extensions = [
     "numpydoc",
     "myst_nb",
     "diffmem_docs",
+    "diffmem_site",
 ]
 
 source_suffix = {".rst": "restructuredtext", ".md": "myst-nb", ".ipynb": "myst-nb"}
-exclude_patterns = ["_build", "_ext", "_generated", "**.ipynb_checkpoints", "README.md"]
+exclude_patterns = [
+    "_build",
+    "_ext",
+    "_generated",
+    "**.ipynb_checkpoints",
+    "notebooks/figures",
+    "README.md",
+]
 templates_path = ["_templates"]
 
 # autodoc / autosummary / numpydoc
