@@ -51,7 +51,7 @@ def public_names(module: Any) -> list[str]:
     return [n for n in names if not n.startswith("__")]
 
 
-def _write(path: Path, text: str) -> None:
+def write_if_changed(path: Path, text: str) -> None:
     """Write ``text`` unless the file already holds it (keeps Sphinx's incremental build)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     if not path.exists() or path.read_text(encoding="utf-8") != text:
@@ -85,7 +85,7 @@ def write_api(docs: Path) -> list[str]:
     """Write ``api/index.rst`` and one page per public module; return the module names."""
     modules = public_modules()
     for name in modules:
-        _write(docs / "api" / f"{name}.rst", _api_page(name))
+        write_if_changed(docs / "api" / f"{name}.rst", _api_page(name))
     index = [
         _title("API reference"),
         "Every public module of ``diffmem_theory`` and every name in its ``__all__``, from the",
@@ -96,7 +96,7 @@ def write_api(docs: Path) -> list[str]:
         "",
     ]
     index += [f"   {name}" for name in modules]
-    _write(docs / "api" / "index.rst", "\n".join(index) + "\n")
+    write_if_changed(docs / "api" / "index.rst", "\n".join(index) + "\n")
     return modules
 
 
@@ -184,7 +184,7 @@ def _process_docstring(
 def _generate(app: Any, config: Any) -> None:
     docs = Path(app.srcdir)
     modules = write_api(docs)
-    _write(docs / "_generated" / "extra" / "llms.txt", llms_txt(modules))
+    write_if_changed(docs / "_generated" / "extra" / "llms.txt", llms_txt(modules))
 
 
 def setup(app: Any) -> dict[str, Any]:

@@ -42,6 +42,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
+from diffmem_docs import write_if_changed
 from docutils import nodes
 from sphinx import addnodes
 from sphinx.errors import ExtensionError
@@ -51,7 +52,6 @@ from sphinx.util import logging
 from sphinx.util.docutils import SphinxDirective
 
 import diffmem_theory
-from diffmem_docs import _write
 from diffmem_theory import registry
 
 logger = logging.getLogger(__name__)
@@ -181,9 +181,7 @@ def linked_checks(experiment: str) -> list[str]:
     spec = registry.get_experiment(experiment)
     refs = statement_refs(f"{spec.figure} {spec.title}")
     return [
-        c.name
-        for c in registry.list_checks(paper=spec.paper)
-        if refs & statement_refs(c.equation)
+        c.name for c in registry.list_checks(paper=spec.paper) if refs & statement_refs(c.equation)
     ]
 
 
@@ -201,8 +199,12 @@ def _text(text: str) -> list[nodes.Node]:
     return out
 
 
-def _table(headers: Sequence[str], rows: Iterable[tuple[list[str], list[list[nodes.Node]]]],
-           widths: Sequence[int], classes: Sequence[str]) -> nodes.table:
+def _table(
+    headers: Sequence[str],
+    rows: Iterable[tuple[list[str], list[list[nodes.Node]]]],
+    widths: Sequence[int],
+    classes: Sequence[str],
+) -> nodes.table:
     """A docutils table; each row is ``(ids, cells)`` with each cell a list of inline nodes."""
     table = nodes.table(classes=["diffmem-table", *classes])
     group = nodes.tgroup(cols=len(headers))
@@ -268,8 +270,13 @@ class _RegistryDirective(SphinxDirective):
     def ref(self, label: str, text: str, literal: bool = True) -> nodes.Node:
         """A ``{ref}`` to ``label`` (a label of the std domain)."""
         node = addnodes.pending_xref(
-            "", refdomain="std", reftype="ref", reftarget=label, refexplicit=True,
-            refwarn=True, refdoc=self.env.docname,
+            "",
+            refdomain="std",
+            reftype="ref",
+            reftarget=label,
+            refexplicit=True,
+            refwarn=True,
+            refdoc=self.env.docname,
         )
         node += nodes.literal(text, text) if literal else nodes.inline(text, text)
         return node
@@ -544,7 +551,8 @@ def write_gallery(docs: Path) -> Path:
             if old.is_dir() and old != target:
                 shutil.rmtree(old)
         render_gallery(target)
-    _write(docs / "gallery" / "index.md", gallery_markdown(f"../_generated/gallery/{target.name}"))
+    page = gallery_markdown(f"../_generated/gallery/{target.name}")
+    write_if_changed(docs / "gallery" / "index.md", page)
     return target
 
 
@@ -594,7 +602,7 @@ def write_notebooks(docs: Path) -> list[Path]:
         dst = target / p.name
         if not dst.exists() or dst.read_bytes() != p.read_bytes():
             shutil.copyfile(p, dst)
-    _write(target / "index.md", notebooks_markdown(paths))
+    write_if_changed(target / "index.md", notebooks_markdown(paths))
     return paths
 
 
