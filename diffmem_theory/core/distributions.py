@@ -51,7 +51,6 @@ from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
-from scipy.linalg import solve_triangular
 
 from diffmem_theory._validation import (
     as_covariances,
@@ -71,7 +70,7 @@ from diffmem_theory._validation import (
     unbatch,
 )
 from diffmem_theory.core.schedules import PREDICTIONS, Schedule, as_schedule
-from diffmem_theory.kernels import BACKENDS, softmax_weighted_sum
+from diffmem_theory.kernels import BACKENDS, single_threaded_blas, softmax_weighted_sum
 
 __all__ = [
     "EmpiricalDistribution",
@@ -351,23 +350,20 @@ def _iso_terms(
         mean, lse = softmax_weighted_sum(x, means, var=float(noised), log_weights=log_w, **common)
         mean = _host(mean)
         outs = [a * mean + b * x for a, b in coefs]
-        log_norm = 0.5 * d * np.log(noised)
-    else:
-        k = len(coefs)
-        values = np.column_stack([a[:, None] * means for a, _ in coefs] + [b for _, b in coefs])
-        mean, lse = softmax_weighted_sum(
-            x,
-            means,
-            var=noised,
-            log_weights=log_w - 0.5 * d * np.log(noised),
-            values=values,
-            **common,
-        )
-        mean = _host(mean)
-        outs = [mean[:, i * d : (i + 1) * d] + mean[:, k * d + i, None] * x for i in range(k)]
-        log_norm = 0.0
-    out = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=1)
-    return out, _host(lse) - log_norm - 0.5 * d * _LOG_2PI
+        out = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=1)
+        return out, _host(lse) - 0.5 * d * np.log(noised) - 0.5 * d * _LOG_2PI
+    k = len(coefs)
+    values = np.column_stack([a[:, None] * means for a, _ in coefs] + [b for _, b in coefs])
+    mean, lse = softmax_weighted_sum(
+        x, means, var=noised, log_weights=log_w - 0.5 * d * np.log(noised), values=values, **common
+    )
+    mean = _host(mean)
+    out = np.empty((x.shape[0], k * d))
+    for i in range(k):  # in place: one pass over (B, d) per unit, no temporaries
+        part = out[:, i * d : (i + 1) * d]
+        np.multiply(mean[:, k * d + i, None], x, out=part)
+        part += mean[:, i * d : (i + 1) * d]
+    return out, _host(lse) - 0.5 * d * _LOG_2PI
 
 
 def _gmm_terms(
@@ -383,8 +379,14 @@ def _gmm_terms(
 
     With ``A_i = alpha^2 Sigma_i + sigma^2 I = L_i L_i^T``, ``r_i = x - alpha mu_i`` and
     ``u_i = A_i^{-1} r_i``: logit ``w_i = log pi_i - sum log diag L_i - |L_i^{-1} r_i|^2 / 2``,
-    component posterior mean ``mu_i + alpha Sigma_i u_i`` and component score ``-u_i``.
+    component posterior mean ``mu_i + alpha Sigma_i u_i = mu_i + alpha (L_i^{-1} Sigma_i)^T
+    L_i^{-1} r_i`` (two triangular solves: ``L_i^{-1} r_i``, shared with the logit, and the
+    ``d x d`` matrix ``L_i^{-1} Sigma_i``, then one product) and component score ``-u_i``. BLAS
+    runs single-threaded: these ``d x d`` by ``d x B`` products gain little from threads and
+    lose much when another process holds the cores.
     """
+    from scipy.linalg import solve_triangular  # SciPy's linalg costs ~0.2 s to import
+
     d = x.shape[1]
     eye = np.eye(d)
     units = _unit_weights(target, alpha, sigma)
@@ -393,13 +395,18 @@ def _gmm_terms(
     def terms() -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for mu, cov, lw in zip(means, covs, log_w, strict=True):
             chol = np.linalg.cholesky(alpha**2 * cov + sigma**2 * eye)
-            white = solve_triangular(chol, (x - alpha * mu).T, lower=True)
-            u = solve_triangular(chol, white, lower=True, trans="T").T
+            solve = dict(lower=True, check_finite=False)  # finite: validated, or checked after
+            white = solve_triangular(chol, (x - alpha * mu).T, overwrite_b=True, **solve)
             logit = lw - np.log(np.diag(chol)).sum() - 0.5 * np.einsum("ij,ij->j", white, white)
-            post = mu + alpha * (u @ cov) if need_x0 else None
-            yield logit, _component_values(units, post, -u if need_score else None)
+            post = score = None
+            if need_x0:
+                post = mu + white.T @ (alpha * solve_triangular(chol, cov, **solve))
+            if need_score:
+                score = -solve_triangular(chol, white, trans="T", **solve).T
+            yield logit, _component_values(units, post, score)
 
-    out, lse = _stream_softmax(terms())
+    with single_threaded_blas("numpy"), single_threaded_blas("scipy"):
+        out, lse = _stream_softmax(terms())
     return out, lse - 0.5 * d * _LOG_2PI
 
 
