@@ -27,7 +27,8 @@ per-centre precisions, so it cannot serve rows at different times),
     q_r = x_r - m_r xbar,  c_n = x_0^n - xbar,
 
 where xbar is the mean of the training points (centring keeps |q|^2 + m^2 |c|^2 close to the
-distance itself); the products q . c and w . x_0 are BLAS calls on the block's rows.
+distance itself); the products q . c and w . x_0 are BLAS calls on the block's rows (the second
+runs over the kept weights only where the softmax has concentrated: ``NEGLIGIBLE``).
 Rows at v = 0 (Voronoi weights) and rows whose state is not finite or exceeds
 ``STATE_MAX_SQ`` are evaluated by ``_dopri.velocity`` itself (exact, one row at a time).
 
@@ -81,6 +82,13 @@ CENTER_CHUNK = 1024
 _EPS = np.finfo(np.float64).eps
 _TAU = 64.0 * _EPS
 _WINDOW = 3.0 - math.log(_EPS)
+# Weights below e^NEGLIGIBLE of the row's running max are dropped (set to 0): the max weight is
+# 1, so x_N and the sum change by less than 1e-20 relative (a later, larger max only makes the
+# dropped weights smaller still). Once the softmax has concentrated (small v), most weights of
+# a tile are dropped, and with fewer than 1/SPARSE_FRACTION of them kept the product of the
+# weights with the data runs over the kept ones only instead of a BLAS call.
+NEGLIGIBLE = -46.0
+SPARSE_FRACTION = 8
 RUNNING = -1
 # The lock-step integrator runs when the data have d >= LOCKSTEP_MIN_D coordinates, whatever N:
 # measured (benchmarks/bench_voronoi_dynamics.py --crossover, 2 threads, B = 16 and 200) it is
@@ -161,8 +169,10 @@ def _tile_logits(G, rows, X, data, j0, cols, best_run):
             u = two_m * g[j] - q2 - m2 * cc[j0 + j]
             g[j] = u
             best = max(best, u)
-        bound = gamma * (q2 + m2 * bound_c)  # error bound of every u of the row
-        if bound * sc > _TAU:
+        size_max = q2 + m2 * bound_c
+        bound = gamma * size_max  # error bound of every u of the row
+        # (no entry needs the exact form when even the largest u is far from 0: -RHO u > size)
+        if bound * sc > _TAU and -RHO * best < size_max:
             threshold = max(best_run[r], best) - _WINDOW / sc - 2.0 * bound
             best = -np.inf
             for j in range(na):
@@ -183,8 +193,10 @@ def _tile_logits(G, rows, X, data, j0, cols, best_run):
 @njit(fastmath=_FASTMATH, cache=True, error_model="numpy")
 def _tile_update(G, scale, cols, M, S, first):
     """Online-softmax step on a tile of logits: new running max (``M``, rescaling the sum ``S``,
-    the factors left in ``cols``), weights exp((u - M) / (2 v)) in place, sums added."""
+    the factors left in ``cols``), weights exp((u - M) / (2 v)) in place (0 below
+    e^``NEGLIGIBLE``), sums added; returns the number of weights kept."""
     n, na = G.shape
+    kept = 0
     for r in range(n):
         sc = scale[r]
         if first:
@@ -199,10 +211,29 @@ def _tile_update(G, scale, cols, M, S, first):
         g = G[r]
         total = 0.0
         for j in range(na):
-            w = exp_nonpositive_scalar((g[j] - M[r]) * sc)
+            a = (g[j] - M[r]) * sc
+            keep = a >= NEGLIGIBLE
+            w = exp_nonpositive_scalar(a) if keep else 0.0
             g[j] = w
             total += w
+            kept += 1 if keep else 0
         S[r] += total
+    return kept
+
+
+@njit(cache=True, error_model="numpy")
+def _sparse_product(W, X0, j0, P):
+    """P = W @ X0[j0 : j0 + na] for a tile of weights W (n, na) that are mostly 0."""
+    n, na = W.shape
+    d = X0.shape[1]
+    P[:] = 0.0
+    for r in range(n):
+        w = W[r]
+        for j in range(na):
+            if w[j] != 0.0:
+                wj = w[j]
+                for k in range(d):
+                    P[r, k] += wj * X0[j0 + j, k]
 
 
 @njit(cache=True, error_model="numpy")
@@ -229,9 +260,12 @@ def block_weighted_mean(X, n, m, scale, data, scratch, XN, log_s):
         G = tile[: n * na].reshape(n, na)
         np.dot(Q[:n], C[j0 : j0 + na].T, G)
         _tile_logits(G, rows, X, (X0, C, cc, ccmax, gamma), j0, cols, M)
-        _tile_update(G, scale, cols, M, S, j0 == 0)
+        kept = _tile_update(G, scale, cols, M, S, j0 == 0)
         P = T[:n]
-        np.dot(G, X0[j0 : j0 + na], P)
+        if kept * SPARSE_FRACTION < n * na:
+            _sparse_product(G, X0, j0, P)
+        else:
+            np.dot(G, X0[j0 : j0 + na], P)
         _accumulate(XN, P, cols, j0 == 0)
     for r in range(n):
         inv = 1.0 / S[r]
