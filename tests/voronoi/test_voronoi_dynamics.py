@@ -386,6 +386,19 @@ def test_huge_states_are_refused_and_a_runaway_state_is_reported() -> None:
     assert np.all(np.isnan(field))  # the integrator then reports status "nonfinite"
 
 
+def test_saved_times_a_failed_trajectory_never_reached_are_nan() -> None:
+    """A trajectory that stops (here: its state leaves STATE_MAX_SQ, status "nonfinite") keeps
+    its saved states up to the failure and NaN after it (they were uninitialized memory); the
+    other rows are unaffected."""
+    XT, save = np.ascontiguousarray(SEED1.T), np.array([0.0, 2.0, 9.0])
+    y = np.array([[0.5, 2.1], [1e150, 1e150]])
+    args = (XT, 0.0, 9.0, save, _dopri.S_VE, 0, np.zeros(3), 0.0, 0, 0.0, 1e-7, 1e-7, 10_000)
+    out, stats = _dopri.integrate_batch(y.copy(), *args, 2)
+    assert stats[:, 0].tolist() == [_dopri.SUCCESS, _dopri.NONFINITE]
+    assert np.all(np.isfinite(out[0])) and out[1, 0].tolist() == [1e150, 1e150]
+    assert np.all(np.isnan(out[1, 1:]))
+
+
 @pytest.mark.parametrize("time", ["s", "t"])
 def test_default_start_on_an_open_domain(time: str) -> None:
     """VPTrig's domain (0, 1) is open at T: the default start is its grid's top, 0.999."""
