@@ -1,6 +1,7 @@
 """Side by side with a peer library: our three denoisers against DiffusionLab's, same inputs.
 
-    python benchmarks/bench_peer.py [--peer-python PATH] [--repeats K]
+    python benchmarks/bench_peer.py [--peer-python PATH] [--repeats R] [--components K]
+                                    [--cases empirical gmm iso]
 
 DiffusionLab (JAX; version 3.0.4 needs Python >= 3.12) computes the posterior mean of the same
 three laws; this benchmark times, in float64 with 4,096 queries in d = 50 at t = 0.36 of the
@@ -13,14 +14,17 @@ flow-matching schedule (alpha_t = 1 - t, sigma_t = t, which both libraries defin
 * ``iso``: an isotropic mixture with K = 12 per-component variances (eqs. (11)-(12)); ours
   :func:`~diffmem_theory.core.denoisers.iso_gmm_denoiser`.
 
+``--components`` changes K of both mixtures (few components are where fixed costs show).
+
 The peer runs where ``diffusionlab`` is importable: in this process, or else in the
 interpreter given by ``--peer-python`` (or the environment variable ``DIFFUSIONLAB_PYTHON``),
 as a subprocess of this script that reads the inputs from ``.npy`` files and answers one timed
 round per request on its stdin, so the rounds of the two libraries alternate (interleaved,
-best of ``--repeats`` rounds of 5 calls each; the peer's functions are ``jax.jit(jax.vmap(.))``
-of its per-query ``x0`` functions, compiled before the first round). The outputs are compared
-(largest absolute difference), then one line per denoiser gives both times and the ratio
-peer / ours (> 1: ours is faster). Without the peer the script says so and prints our times.
+best of ``--repeats`` rounds of up to 5 calls each; the peer's functions are
+``jax.jit(jax.vmap(.))`` of its per-query ``x0`` functions, compiled before the first round).
+The outputs are compared (largest absolute difference), then one line per denoiser gives both
+times and the ratio peer / ours (> 1: ours is faster). Without the peer the script says so and
+prints our times.
 """
 
 from __future__ import annotations
@@ -43,16 +47,16 @@ ROUND_BUDGET = 1.0
 PAUSE = 0.05  # seconds between rounds: BLAS and XLA threads keep spinning after a call
 
 
-def make_inputs(folder: Path) -> dict[str, np.ndarray]:
+def make_inputs(folder: Path, n_comp: int) -> dict[str, np.ndarray]:
     """The shared inputs (seeded), written to ``folder`` as ``.npy`` files and returned."""
     rng = np.random.default_rng(0)
-    factors = rng.standard_normal((K_MIXTURE, D, D)) / np.sqrt(D)
+    factors = rng.standard_normal((n_comp, D, D)) / np.sqrt(D)
     inputs = {
         "x": rng.standard_normal((B, D)),
         "data": rng.standard_normal((N_EMPIRICAL, D)),
-        "means": 2.0 * rng.standard_normal((K_MIXTURE, D)) / np.sqrt(D),
+        "means": 2.0 * rng.standard_normal((n_comp, D)) / np.sqrt(D),
         "covs": factors @ factors.transpose(0, 2, 1) + 0.1 * np.eye(D),
-        "variances": rng.uniform(0.25, 2.0, K_MIXTURE),
+        "variances": rng.uniform(0.25, 2.0, n_comp),
     }
     for name, value in inputs.items():
         np.save(folder / f"{name}.npy", value)
@@ -93,7 +97,8 @@ def peer_functions(folder: Path, cases: tuple[str, ...]) -> dict[str, object]:
         for name in ("x", "data", "means", "covs", "variances")
     }
     process, t = FlowMatchingProcess(), jnp.asarray(T)
-    priors = jnp.full(K_MIXTURE, 1.0 / K_MIXTURE)
+    n_comp = arr["means"].shape[0]
+    priors = jnp.full(n_comp, 1.0 / n_comp)
     law = EmpiricalDistribution([(arr["data"], None)])
     per_query = {
         "empirical": lambda x: law.x0(x, t, process),
@@ -191,6 +196,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--peer-python", help="an interpreter where diffusionlab is importable")
     parser.add_argument("--repeats", type=int, default=7, help="timed rounds per library")
+    parser.add_argument(
+        "--components", type=int, default=K_MIXTURE, help="K of the two mixtures (default 12)"
+    )
     parser.add_argument("--cases", nargs="+", choices=CASES, default=CASES, help="denoisers")
     parser.add_argument("--peer-worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -199,13 +207,14 @@ def main() -> None:
         return
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        inputs = make_inputs(folder)
+        inputs = make_inputs(folder, args.components)
         ours = our_functions(inputs)
         outputs = {case: ours[case]() for case in args.cases}  # warm-up (compilation)
         peer = find_peer(args.peer_python, folder, tuple(args.cases))
         print(
-            f"B = {B} queries, d = {D}, t = {T} (flow matching), float64; "
-            f"best of {args.repeats} rounds of {CALLS} calls"
+            f"B = {B} queries, d = {D}, t = {T} (flow matching), float64, N = {N_EMPIRICAL}, "
+            f"K = {args.components}; "
+            f"best of {args.repeats} rounds of up to {CALLS} calls"
         )
         if peer is None:
             print(
@@ -222,7 +231,10 @@ def main() -> None:
                     best["peer", case] = min(best["peer", case], peer.round(case))
         if peer is not None:
             peer.close()
-    print(f"{'denoiser':<10} {'ours ms':>9} {'peer ms':>9} {'peer/ours':>10} {'max |diff|':>11}")
+    header = f"{'denoiser':<10} {'ours ms':>9}"
+    if peer is not None:
+        header += f" {'peer ms':>9} {'peer/ours':>10} {'max |diff|':>11}"
+    print(header)
     for case in args.cases:
         line = f"{case:<10} {1e3 * best['ours', case]:9.3f}"
         if peer is not None:

@@ -22,7 +22,10 @@ log-sum-exp form. Four laws, one object each:
 The isotropic and empirical laws run on the fused kernel
 :func:`diffmem_theory.kernels.softmax_weighted_sum` (``backend="numba" | "numpy" | "cupy"``,
 float64 by default, ``dtype=float32`` allowed: the kernel takes logits relative to a per-query
-reference). The functions of :mod:`diffmem_theory.core.denoisers` are one-line uses of these
+reference); with at most ``DIRECT_MAX_COMPONENTS`` components (float64, Numba) a compiled loop
+computes each logit from its differences and writes the prediction in the same pass instead
+(for a few components the kernel's tiles and BLAS calls cost more than the arithmetic). The
+functions of :mod:`diffmem_theory.core.denoisers` are one-line uses of these
 objects.
 
 Every law answers ``denoiser(x, t, schedule, prediction=unit)`` in any unit of
@@ -49,6 +52,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+import numba
 import numpy as np
 from numpy.typing import ArrayLike, DTypeLike
 
@@ -82,6 +86,11 @@ __all__ = [
 ]
 
 _LOG_2PI = float(np.log(2.0 * np.pi))
+#: Isotropic mixtures with at most this many components (float64, ``backend="numba"``) run on
+#: :func:`_iso_direct`; more components go to the fused BLAS kernel.
+DIRECT_MAX_COMPONENTS = 32
+_DIRECT_ROWS = 64  # queries per parallel block of _iso_direct
+_DIRECT_PARALLEL_WORK = 1 << 21  # below this many flops (~0.2 ms) _iso_direct runs serially
 _WEIGHT_SUM_TOL = 1e-6
 
 
@@ -317,6 +326,82 @@ def _needs(units: list[tuple[float, float]]) -> tuple[bool, bool]:
     return any(w[0] for w in units), any(w[1] for w in units)
 
 
+@numba.njit(fastmath={"contract", "reassoc"}, cache=True)
+def _iso_direct_rows(x, means, alpha, w, b, coef_mu, coef_x, out, lse, i0, i1):  # pragma: no cover
+    """Rows ``i0 .. i1 - 1`` of :func:`_iso_direct` (compiled; the same code serially or in a
+    parallel block, so a row's result does not depend on how the rows are split)."""
+    d = x.shape[1]
+    K, k = coef_mu.shape
+    p = np.empty(K)
+    cx = np.empty(k)
+    for i in range(i0, i1):
+        top = -np.inf
+        for j in range(K):
+            total = 0.0
+            for t in range(d):
+                diff = x[i, t] - alpha * means[j, t]
+                total += diff * diff
+            p[j] = b[j] - w[j] * total
+            top = max(top, p[j])
+        s = 0.0
+        for j in range(K):
+            p[j] = np.exp(p[j] - top)
+            s += p[j]
+        inv = 1.0 / s
+        cx[:] = 0.0
+        out[i, :] = 0.0
+        for j in range(K):
+            q = p[j] * inv
+            for u in range(k):
+                cx[u] += q * coef_x[j, u]
+                c = q * coef_mu[j, u]
+                for t in range(d):
+                    out[i, u * d + t] += c * means[j, t]
+        for u in range(k):
+            for t in range(d):
+                out[i, u * d + t] += cx[u] * x[i, t]
+        lse[i] = top + np.log(s)
+
+
+@numba.njit(parallel=True, cache=True)
+def _iso_direct_blocks(x, means, alpha, w, b, coef_mu, coef_x, out, lse):  # pragma: no cover
+    """:func:`_iso_direct_rows` over fixed blocks of ``_DIRECT_ROWS`` rows, in parallel."""
+    B = x.shape[0]
+    for blk in numba.prange((B + _DIRECT_ROWS - 1) // _DIRECT_ROWS):
+        i0 = blk * _DIRECT_ROWS
+        _iso_direct_rows(
+            x, means, alpha, w, b, coef_mu, coef_x, out, lse, i0, min(B, i0 + _DIRECT_ROWS)
+        )
+
+
+def _iso_direct(
+    x: np.ndarray,
+    means: np.ndarray,
+    alpha: float,
+    w: np.ndarray,
+    b: np.ndarray,
+    coef_mu: np.ndarray,
+    coef_x: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray]:
+    """``(out, lse)``: ``out[:, u d : (u + 1) d] = sum_j softmax_j(l) (coef_mu[j, u] mu_j +
+    coef_x[j, u] x)`` and ``lse = logsumexp_j(l)`` with ``l_j = b_j - w_j |x - alpha mu_j|^2``.
+
+    Each squared distance is summed from its differences (no expanded square, so no
+    cancellation) and each row is computed on its own, so the result is bit-identical for any
+    thread count; small problems (below ``_DIRECT_PARALLEL_WORK``) run serially. A row whose
+    logits are all ``-inf`` (a distance beyond the float64 range) gives NaN, which
+    :func:`map_over_times` refuses.
+    """
+    (B, d), (K, k) = x.shape, coef_mu.shape
+    out, lse = np.empty((B, k * d)), np.empty(B)
+    args = (np.ascontiguousarray(x), means, alpha, w, b, coef_mu, coef_x, out, lse)
+    if B * K * d * (k + 1) < _DIRECT_PARALLEL_WORK or numba.get_num_threads() == 1:
+        _iso_direct_rows(*args, 0, B)
+    else:
+        _iso_direct_blocks(*args)
+    return out, lse
+
+
 def _iso_terms(
     alpha: float,
     sigma: float,
@@ -328,15 +413,17 @@ def _iso_terms(
     backend: str,
     dtype: np.dtype,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Isotropic mixture at one time, on the fused kernel (eqs. (11)-(12), (16)).
+    """Isotropic mixture at one time (eqs. (11)-(12), (16)).
 
     With ``V_j = alpha^2 s_j^2 + sigma^2`` each component contributes ``a_j mu_j + b_j x`` where
     ``(a, b) = (sigma^2/V, alpha s^2/V)`` for the posterior mean and ``(alpha/V, -1/V)`` for the
-    score, and the other units combine the two (:func:`_unit_weights`). A scalar variance gives
-    one common ``(a, b)`` per output; per-component variances put the ``b_j`` in extra value
-    columns and ``-(d/2) log V_j`` in the log-weights.
+    score, and the other units combine the two (:func:`_unit_weights`). Up to
+    ``DIRECT_MAX_COMPONENTS`` components (float64, Numba backend) :func:`_iso_direct` evaluates
+    every logit from its differences and writes the result in one pass. Otherwise the fused
+    kernel does: a scalar variance gives one common ``(a, b)`` per output; per-component
+    variances put the ``b_j`` in extra value columns and ``-(d/2) log V_j`` in the log-weights.
     """
-    d = x.shape[1]
+    d, n_comp = x.shape[1], means.shape[0]
     noised = alpha**2 * var + sigma**2
     coefs = [
         (
@@ -345,6 +432,14 @@ def _iso_terms(
         )
         for w_x0, w_score in _unit_weights(target, alpha, sigma)
     ]
+    if backend == "numba" and dtype == np.float64 and n_comp <= DIRECT_MAX_COMPONENTS:
+        v = np.broadcast_to(noised, (n_comp,))
+        coef_mu, coef_x = (
+            np.column_stack([np.broadcast_to(c[i], (n_comp,)) for c in coefs]) for i in (0, 1)
+        )
+        log_b = log_w - 0.5 * d * np.log(v)
+        out, lse = _iso_direct(x, means, alpha, 0.5 / v, log_b, coef_mu, coef_x)
+        return out, lse - 0.5 * d * _LOG_2PI
     common = dict(scale=alpha, return_logsumexp=True, backend=backend, dtype=dtype)
     if var.ndim == 0:
         mean, lse = softmax_weighted_sum(x, means, var=float(noised), log_weights=log_w, **common)
