@@ -88,3 +88,22 @@ def test_pycon_block_doctest(where, source):
     out = io.StringIO()
     runner.run(test, out=out.write)
     assert runner.failures == 0, out.getvalue()
+
+
+def test_errata_page_counts_match_the_catalogue():
+    """The errata page's counts (per paper, with and without a check) are the registry's."""
+    from collections import Counter
+
+    from diffmem_theory.registry import list_errata
+
+    errata = list_errata()
+    n = Counter(e.name.split(".")[0] for e in errata)
+    checked = sum(1 for e in errata if e.check)
+    text = " ".join((DOCS / "errata.md").read_text(encoding="utf-8").split())
+    expected = (
+        f"The five papers print {len(errata)} statements that are wrong as printed: "
+        f"{n['paper000']} in paper 000, {n['paper001']} in 001, {n['paper002']} in 002, "
+        f"{n['paper003']} in 003 and {n['paper004']} in 004. For {checked} of them"
+    )
+    assert expected in text
+    assert f"the other {len(errata) - checked} are misprints" in text
