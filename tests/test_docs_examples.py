@@ -107,3 +107,11 @@ def test_errata_page_counts_match_the_catalogue():
     )
     assert expected in text
     assert f"the other {len(errata) - checked} are misprints" in text
+
+
+def test_getting_started_has_the_readme_setup_commands():
+    """Getting started shows the README's two set-up commands, character for character."""
+    bash = re.compile(r"^```bash\n(.*?)^```", re.M | re.S)
+    readme = bash.findall((DOCS.parent / "README.md").read_text(encoding="utf-8"))[:2]
+    page = bash.findall((DOCS / "getting_started.md").read_text(encoding="utf-8"))[:2]
+    assert len(readme) == 2 and page == readme
