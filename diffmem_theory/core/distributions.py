@@ -88,7 +88,7 @@ __all__ = [
 _LOG_2PI = float(np.log(2.0 * np.pi))
 #: Isotropic mixtures with at most this many components (float64, ``backend="numba"``) run on
 #: :func:`_iso_direct`; more components go to the fused BLAS kernel.
-DIRECT_MAX_COMPONENTS = 32
+DIRECT_MAX_COMPONENTS = 16
 _DIRECT_ROWS = 64  # queries per parallel block of _iso_direct
 _DIRECT_PARALLEL_WORK = 1 << 21  # below this many flops (~0.2 ms) _iso_direct runs serially
 _WEIGHT_SUM_TOL = 1e-6
@@ -327,9 +327,12 @@ def _needs(units: list[tuple[float, float]]) -> tuple[bool, bool]:
 
 
 @numba.njit(fastmath={"contract", "reassoc"}, cache=True)
-def _iso_direct_rows(x, means, alpha, w, b, coef_mu, coef_x, out, lse, i0, i1):  # pragma: no cover
+def _iso_direct_rows(
+    x, means, centres, w, b, coef_mu, coef_x, out, lse, i0, i1
+):  # pragma: no cover
     """Rows ``i0 .. i1 - 1`` of :func:`_iso_direct` (compiled; the same code serially or in a
-    parallel block, so a row's result does not depend on how the rows are split)."""
+    parallel block, so a row's result does not depend on how the rows are split);
+    ``centres = alpha * means``."""
     d = x.shape[1]
     K, k = coef_mu.shape
     p = np.empty(K)
@@ -339,7 +342,7 @@ def _iso_direct_rows(x, means, alpha, w, b, coef_mu, coef_x, out, lse, i0, i1): 
         for j in range(K):
             total = 0.0
             for t in range(d):
-                diff = x[i, t] - alpha * means[j, t]
+                diff = x[i, t] - centres[j, t]
                 total += diff * diff
             p[j] = b[j] - w[j] * total
             top = max(top, p[j])
@@ -364,14 +367,13 @@ def _iso_direct_rows(x, means, alpha, w, b, coef_mu, coef_x, out, lse, i0, i1): 
 
 
 @numba.njit(parallel=True, cache=True)
-def _iso_direct_blocks(x, means, alpha, w, b, coef_mu, coef_x, out, lse):  # pragma: no cover
+def _iso_direct_blocks(x, means, centres, w, b, coef_mu, coef_x, out, lse):  # pragma: no cover
     """:func:`_iso_direct_rows` over fixed blocks of ``_DIRECT_ROWS`` rows, in parallel."""
     B = x.shape[0]
     for blk in numba.prange((B + _DIRECT_ROWS - 1) // _DIRECT_ROWS):
         i0 = blk * _DIRECT_ROWS
-        _iso_direct_rows(
-            x, means, alpha, w, b, coef_mu, coef_x, out, lse, i0, min(B, i0 + _DIRECT_ROWS)
-        )
+        i1 = min(B, i0 + _DIRECT_ROWS)
+        _iso_direct_rows(x, means, centres, w, b, coef_mu, coef_x, out, lse, i0, i1)
 
 
 def _iso_direct(
@@ -394,7 +396,7 @@ def _iso_direct(
     """
     (B, d), (K, k) = x.shape, coef_mu.shape
     out, lse = np.empty((B, k * d)), np.empty(B)
-    args = (np.ascontiguousarray(x), means, alpha, w, b, coef_mu, coef_x, out, lse)
+    args = (np.ascontiguousarray(x), means, alpha * means, w, b, coef_mu, coef_x, out, lse)
     if B * K * d * (k + 1) < _DIRECT_PARALLEL_WORK or numba.get_num_threads() == 1:
         _iso_direct_rows(*args, 0, B)
     else:
