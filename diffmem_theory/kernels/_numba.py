@@ -637,7 +637,6 @@ def _run_slot(counter, data, prep, plan, parts):
     rescale = np.empty(qb)
     m = np.empty(qb)
     s = np.empty(qb)
-    acc = np.empty((qb, k))
     accT_buf = np.empty(k * qb)
     scratch = (tile, tile64, xq, xx, t_buf)
     item = next_item(counter)
@@ -650,12 +649,12 @@ def _run_slot(counter, data, prep, plan, parts):
             accT = accT_buf[: k * qa].reshape(k, qa)
             xT = xT_buf[: DIRECT_MAX_D * qa].reshape(DIRECT_MAX_D, qa)
             _direct_item(x, C, V, a, w, b, i0, cb0, cb1, nb, tile64, xT, mb, rescale, m, s, accT)
-            acc[:qa] = accT.T
+            ACC[p, i0 : i0 + qa] = accT.T
         else:
+            acc = ACC[p, i0 : i0 + qa]  # the item accumulates in its own rows of ACC
             _expanded_item(x, C, V, a, w, b, prep, i0, qa, cb0, cb1, nb, scratch, m, s, acc)
         M[p, i0 : i0 + qa] = m[:qa]
         S[p, i0 : i0 + qa] = s[:qa]
-        ACC[p, i0 : i0 + qa] = acc[:qa]
         item = next_item(counter)
 
 
@@ -725,6 +724,7 @@ def _merge_parts(M, S, ACC, out, m_out, s_out):
         s_out[:] = S[0]
         _normalize(ACC[0], S[0], out)
         return
+    row = np.empty(k)
     for i in range(B):
         m_all = -np.inf
         for p in range(n_part):
@@ -734,11 +734,16 @@ def _merge_parts(M, S, ACC, out, m_out, s_out):
             M[p, i] = exp_nonpositive_scalar(M[p, i] - m_all)
             total += S[p, i] * M[p, i]
         inv = 1.0 / total
+        # the parts' rows one after the other (contiguous, vectorized; the parts of one entry
+        # are still added in part order): reading entry (p, i, t) for every p in turn would
+        # stride over B k entries per access (0.5-1 s at B = 1,000, k = 3,072, 8 parts)
+        row[:] = 0.0
+        for p in range(n_part):
+            e, part = M[p, i], ACC[p, i]
+            for t in range(k):
+                row[t] += part[t] * e
         for t in range(k):
-            v = 0.0
-            for p in range(n_part):
-                v += ACC[p, i, t] * M[p, i]
-            out[i, t] = v * inv
+            out[i, t] = row[t] * inv
         m_out[i] = m_all
         s_out[i] = total
 
