@@ -11,7 +11,9 @@ starts):
 * ``softmax``: ``kernels.softmax_weighted_sum`` with B = 4,096 queries, N = 10,000 centres,
   d = 50 (the memorizing denoiser at alpha = 0.8, sigma = 0.6);
 * ``ode``: :func:`~diffmem_theory.voronoi.dynamics.reverse_ode` of 16 trajectories, N = 10^4,
-  d = 50 (VE, g = 10^{2t}, s-time, from t = 1 to 1e-3, rtol = atol = 1e-5).
+  d = 50 (VE, g = 10^{2t}, s-time, from t = 1 to 1e-3, rtol = atol = 1e-5): the lock-step
+  integrator of ``kernels.integrate`` (d >= 16), two blocks of 8 trajectories handed out to
+  the threads one at a time.
 
 For each workload and each thread count n (default 1 and 2), three cases:
 

@@ -29,6 +29,11 @@ per-centre precisions, so it cannot serve rows at different times),
 where xbar is the mean of the training points (centring keeps |q|^2 + m^2 |c|^2 close to the
 distance itself); the products q . c and w . x_0 are BLAS calls on the block's rows (the second
 runs over the kept weights only where the softmax has concentrated: ``NEGLIGIBLE``).
+Once a trajectory's softmax has concentrated, a full pass is not needed: every full evaluation
+keeps the row's squared distances, and the next evaluations of that trajectory first bound,
+by the triangle inequality, which points can carry weight (``_pruned_mean``, O(N) compares);
+while they are few (at most N / ``PRUNE_FRACTION``) the field comes from them alone (exact
+differences), otherwise the row joins the block's full evaluation, which renews its distances.
 Rows at v = 0 (Voronoi weights) and rows whose state is not finite or exceeds
 ``STATE_MAX_SQ`` are evaluated by ``_dopri.velocity`` itself (exact, one row at a time).
 
@@ -49,6 +54,7 @@ import numpy as np
 from numba import njit, prange
 
 from diffmem_theory.kernels._dopri import (
+    _NO_CONTRACT,
     MAX_STEPS,
     NONFINITE,
     STATE_MAX_SQ,
@@ -89,6 +95,12 @@ _WINDOW = 3.0 - math.log(_EPS)
 # weights with the data runs over the kept ones only instead of a BLAS call.
 NEGLIGIBLE = -46.0
 SPARSE_FRACTION = 8
+# Pruning (``_pruned_mean``): each trajectory keeps the squared distances of its last full
+# evaluation; while at most N / PRUNE_FRACTION points can carry weight (triangle inequality),
+# the field is evaluated from those alone, O(N + N d / PRUNE_FRACTION) instead of O(N d).
+# The distances take nb N doubles per thread: off above PRUNE_MAX_ENTRIES (32 MiB).
+PRUNE_FRACTION = 16
+PRUNE_MAX_ENTRIES = 1 << 22
 RUNNING = -1
 # The lock-step integrator runs when the data have d >= LOCKSTEP_MIN_D coordinates, whatever N:
 # measured (benchmarks/bench_voronoi_dynamics.py --crossover, 2 threads, B = 16 and 200) it is
@@ -122,8 +134,9 @@ def plan_blocks(B):
 
 @njit(cache=True)
 def prepare_data(X):
-    """(xbar, C, cc, ccmax): the mean of the training points X (N, d), the centred points
-    C = X - xbar, their squared norms and the largest of them per tile of ``CENTER_CHUNK``."""
+    """(xbar, C, cc, ccmax, norms): the mean of the training points X (N, d), the centred
+    points C = X - xbar, their squared norms, the largest of them per tile of
+    ``CENTER_CHUNK``, and the norms |x_0^n| of the points."""
     N, d = X.shape
     xbar = np.zeros(d)
     for n in range(N):
@@ -140,20 +153,28 @@ def prepare_data(X):
             C[n, k] = v
             total += v * v
         cc[n] = total
+    norms = np.empty(N)
+    for n in range(N):
+        total = 0.0
+        for k in range(d):
+            total += X[n, k] * X[n, k]
+        norms[n] = math.sqrt(total)
     n_tiles = (N + CENTER_CHUNK - 1) // CENTER_CHUNK
     ccmax = np.empty(n_tiles)
     for t in range(n_tiles):
         ccmax[t] = np.max(cc[t * CENTER_CHUNK : min(N, (t + 1) * CENTER_CHUNK)])
-    return xbar, C, cc, ccmax
+    return xbar, C, cc, ccmax, norms
 
 
 @njit(fastmath=_FASTMATH, cache=True, error_model="numpy")
-def _tile_logits(G, rows, X, data, j0, cols, best_run):
+def _tile_logits(G, rows, X, data, j0, cols, best_run, store):
     """Distance logits u_rn = -|x_r - m_r x_0^n|^2 (before the 1 / (2 v_r)) of one tile from
     its product G = Q C^T (in place); the row maxima go to ``cols``.
 
     ``rows`` = (|q|^2, m, 1 / (2 v)) of the packed rows and ``X`` their states; entries whose
-    expanded square lost digits (see the module constants) are recomputed exactly.
+    expanded square lost digits (see the module constants) are recomputed exactly. ``store`` =
+    (Dsq, owners): unless Dsq is empty, row r's squared distances minus their error bound go to
+    Dsq[owners[r]].
     """
     qq, mm, scale = rows
     X0, _, cc, ccmax, gamma = data
@@ -188,6 +209,11 @@ def _tile_logits(G, rows, X, data, j0, cols, best_run):
                         g[j] = u
                 best = max(best, u)
         cols[r] = best
+        Dsq, owners = store
+        if Dsq.shape[0] > 0:  # lower bounds of the squared distances, for ``_pruned_mean``
+            dr = Dsq[owners[r]]
+            for j in range(na):
+                dr[j0 + j] = -g[j] - bound
 
 
 @njit(fastmath=_FASTMATH, cache=True, error_model="numpy")
@@ -237,12 +263,12 @@ def _sparse_product(W, X0, j0, P):
 
 
 @njit(cache=True, error_model="numpy")
-def block_weighted_mean(X, n, m, scale, data, scratch, XN, log_s):
+def block_weighted_mean(X, n, m, scale, data, scratch, XN, log_s, store):
     """x_N and log sum_n w~_n for the first ``n`` rows of ``X`` (states, C-contiguous), row r
     with scale ``m[r]`` and precision ``scale[r]`` = 1 / (2 v_r) > 0 (finite); into ``XN`` and
-    ``log_s``. ``data`` = (X0, xbar, C, cc, ccmax) of ``prepare_data``; ``scratch`` the slot's
-    buffers (Q, qq, tile, T, cols, M, S)."""
-    X0, xbar, C, cc, ccmax = data
+    ``log_s``. ``data`` = (X0, xbar, C, cc, ccmax, norms) of ``prepare_data``; ``scratch`` the
+    slot's buffers (Q, qq, tile, T, cols, M, S); ``store`` as in ``_tile_logits``."""
+    X0, xbar, C, cc, ccmax, _ = data
     Q, qq, tile, T, cols, M, S = scratch
     N, d = X0.shape
     gamma = (d + 3.0) * _EPS
@@ -259,7 +285,7 @@ def block_weighted_mean(X, n, m, scale, data, scratch, XN, log_s):
         na = min(N, j0 + CENTER_CHUNK) - j0
         G = tile[: n * na].reshape(n, na)
         np.dot(Q[:n], C[j0 : j0 + na].T, G)
-        _tile_logits(G, rows, X, (X0, C, cc, ccmax, gamma), j0, cols, M)
+        _tile_logits(G, rows, X, (X0, C, cc, ccmax, gamma), j0, cols, M, store)
         kept = _tile_update(G, scale, cols, M, S, j0 == 0)
         P = T[:n]
         if kept * SPARSE_FRACTION < n * na:
@@ -284,19 +310,94 @@ def _accumulate(acc, P, rescale, first):
             acc[r, k] = P[r, k] if first else acc[r, k] * f + P[r, k]
 
 
+@njit(fastmath=_NO_CONTRACT, cache=True, error_model="numpy")
+def _pruned_mean(x, m, v, data, dsq, ref, cand, u, xn):
+    """x_N (into ``xn``) and log sum_n w~_n of one row from the few training points that can
+    carry weight, found from the row's reference; returns (False, 0) when there are more than
+    ``cand.shape[0]`` of them (the caller then evaluates the row in full and renews the
+    reference).
+
+    ``ref`` = (x_ref, m_ref, n_ref): the state and scale of the row's last full evaluation,
+    whose squared distances, minus their error bound, are ``dsq``, and its nearest point. By
+    the triangle inequality |x - m c| >= |x_ref - m_ref c| - |x - x_ref| - |m - m_ref| |c|,
+    and every point with |x - m c|^2 > |x - m x_0^{n_ref}|^2 - 2 v ``NEGLIGIBLE`` has a weight
+    below e^``NEGLIGIBLE`` of the largest: it is dropped as the full evaluation drops it. The
+    candidates' logits are exact differences (no fused multiply-adds, as ``_dopri``).
+    """
+    X0, norms = data[0], data[5]
+    x_ref, m_ref, n_ref = ref
+    N, d = X0.shape
+    a = 0.0
+    near = 0.0
+    for k in range(d):
+        diff = x[k] - x_ref[k]
+        a += diff * diff
+        diff = x[k] - m * X0[n_ref, k]
+        near += diff * diff
+    base = math.sqrt(a) + math.sqrt(near - 2.0 * NEGLIGIBLE * v)
+    b = abs(m - m_ref)
+    cap = cand.shape[0]
+    count = 0
+    for j in range(N):
+        t = base + b * norms[j]
+        if dsq[j] <= t * t:
+            if count == cap:
+                return False, 0.0
+            cand[count] = j
+            count += 1
+    best = -np.inf
+    for i in range(count):
+        j = cand[i]
+        total = 0.0
+        for k in range(d):
+            diff = x[k] - m * X0[j, k]
+            total += diff * diff
+        u[i] = -total
+        best = max(best, -total)
+    sc = 0.5 / v
+    xn[:] = 0.0
+    S = 0.0
+    for i in range(count):
+        arg = (u[i] - best) * sc
+        if arg >= NEGLIGIBLE:
+            w = exp_nonpositive_scalar(arg)
+            S += w
+            for k in range(d):
+                xn[k] += w * X0[cand[i], k]
+    for k in range(d):
+        xn[k] /= S
+    return True, best * sc + math.log(S)
+
+
 @njit(cache=True, error_model="numpy")
-def _block_field(taus, X, n, field, data, scratch, F):
-    """The field at the first ``n`` rows of ``X`` (times ``taus``) into ``F``: rows with a
-    finite precision 1 / (2 v) in one ``block_weighted_mean``, the others by ``velocity``."""
+def _block_field(taus, X, n, owners, field, data, scratch, refs, F):
+    """The field at the first ``n`` rows of ``X`` (times ``taus``; row r belongs to trajectory
+    ``owners[r]`` of the block) into ``F``: rows whose reference allows it by
+    ``_pruned_mean``, the other rows with a finite precision 1 / (2 v) in one
+    ``block_weighted_mean`` (which renews their references), the rest by ``velocity``.
+
+    ``refs`` = (Dsq, x_ref, m_ref, n_ref, valid) per trajectory of the block; an empty Dsq
+    turns the pruning off.
+    """
     XT, mode, kind, p, c, score, log_ceb = field
     N = data[0].shape[0]
     Q, qq, tile, T, cols, M, S, idx, XS, XN, m, scale, log_s, coefs, xn, logits = scratch
+    Dsq, x_ref, m_ref, n_ref, valid, cand, gowners = refs
+    prune = Dsq.shape[0] > 0
     ns = 0
     for r in range(n):
         coef = field_coefficients(taus[r], mode, kind, p, c)
         sc = 0.5 / coef[3] if coef[3] > 0.0 else np.inf
         if sc < np.inf and sum_sq(X[r]) <= STATE_MAX_SQ:
+            o = owners[r]
+            if prune and valid[o]:
+                ref = (x_ref[o], m_ref[o], n_ref[o])
+                done, ls = _pruned_mean(X[r], coef[2], coef[3], data, Dsq[o], ref, cand, logits, xn)
+                if done:
+                    field_value(X[r], xn, ls, coef, mode, c, score, log_ceb, N, F[r])
+                    continue
             idx[ns] = r
+            gowners[ns] = o
             XS[ns] = X[r]
             m[ns] = coef[2]
             scale[ns] = sc
@@ -307,10 +408,17 @@ def _block_field(taus, X, n, field, data, scratch, F):
             velocity(taus[r], X[r], XT, mode, kind, p, c, score, log_ceb, F[r], xn, logits)
     if ns == 0:
         return
-    block_weighted_mean(XS, ns, m, scale, data, (Q, qq, tile, T, cols, M, S), XN, log_s)
+    store = (Dsq, gowners)
+    block_weighted_mean(XS, ns, m, scale, data, (Q, qq, tile, T, cols, M, S), XN, log_s, store)
     for s in range(ns):
         cf = (coefs[s, 0], coefs[s, 1], coefs[s, 2], coefs[s, 3])
         field_value(XS[s], XN[s], log_s[s], cf, mode, c, score, log_ceb, N, F[idx[s]])
+        if prune:
+            o = gowners[s]
+            x_ref[o] = XS[s]
+            m_ref[o] = m[s]
+            n_ref[o] = np.argmin(Dsq[o])
+            valid[o] = True
 
 
 @njit(cache=True)
@@ -337,8 +445,24 @@ def _scratch(nb, N, d):
     )
 
 
+@njit(cache=True)
+def _references(nb, N, d):
+    """A slot's references for ``_pruned_mean`` (blocks of up to ``nb`` rows): empty (pruning
+    off) when nb N exceeds ``PRUNE_MAX_ENTRIES``."""
+    rows = nb if nb * N <= PRUNE_MAX_ENTRIES else 0
+    return (
+        np.empty((rows, N)),  # Dsq
+        np.empty((nb, d)),  # x_ref
+        np.empty(nb),  # m_ref
+        np.zeros(nb, np.int64),  # n_ref
+        np.zeros(nb, np.bool_),  # valid
+        np.empty(max(1, N // PRUNE_FRACTION), np.int64),  # candidates
+        np.empty(nb, np.int64),  # owners of the rows of a full evaluation
+    )
+
+
 @njit(cache=True, error_model="numpy")
-def _integrate_block(Y, out, stats, span, save, tols, field, data, scratch):
+def _integrate_block(Y, out, stats, span, save, tols, field, data, scratch, refs):
     """Integrate the rows of ``Y`` (a block, in place) in lock-step from tau0 to tau1; saved
     states go to ``out`` (its rows), (status, accepted, rejected, nfev) to ``stats``.
 
@@ -371,20 +495,22 @@ def _integrate_block(Y, out, stats, span, save, tols, field, data, scratch):
     step_rejected = np.zeros(B, np.bool_)
     n_save = save.shape[0]
     i_save = np.zeros(B, np.int64)
+    owners = np.arange(B)
+    refs[4][:] = False  # no reference yet
     for b in range(B):
         while i_save[b] < n_save and direction * (save[i_save[b]] - tau0) <= 0.0:
             out[b, i_save[b], :] = Y[b]  # saved times at the start
             i_save[b] += 1
     # the field at the start, then SciPy's initial step (one more evaluation)
     taus[:] = tau0
-    _block_field(taus, Y, B, field, data, scratch, F)
+    _block_field(taus, Y, B, owners, field, data, scratch, refs, F)
     for b in range(B):
         K[b, 0] = F[b]
         h0[b], d1[b] = initial_h0(Y[b], K[b, 0], rtol, atol)
         for k in range(d):
             S[b, k] = Y[b, k] + h0[b] * direction * K[b, 0, k]
         taus[b] = tau0 + h0[b] * direction
-    _block_field(taus, S, B, field, data, scratch, F)
+    _block_field(taus, S, B, owners, field, data, scratch, refs, F)
     for b in range(B):
         h_abs[b] = initial_h1(Y[b], K[b, 0], F[b], h0[b], d1[b], rtol, atol)
     while True:
@@ -412,7 +538,7 @@ def _integrate_block(Y, out, stats, span, save, tols, field, data, scratch):
             for r in range(n):
                 b = live[r]
                 taus[r] = stage_point(Y[b], K[b], h[b], i, tau[b], tau_new[b], direction, S[r])
-            _block_field(taus, S, n, field, data, scratch, F)
+            _block_field(taus, S, n, live, field, data, scratch, refs, F)
             for r in range(n):
                 K[live[r], i] = F[r]
         for r in range(n):
@@ -420,7 +546,7 @@ def _integrate_block(Y, out, stats, span, save, tols, field, data, scratch):
             step_solution(Y[b], K[b], h[b], y_new[b])
             S[r] = y_new[b]
             taus[r] = tau_new[b]
-        _block_field(taus, S, n, field, data, scratch, F)
+        _block_field(taus, S, n, live, field, data, scratch, refs, F)
         for r in range(n):
             b = live[r]
             K[b, 6] = F[r]
@@ -469,7 +595,7 @@ def integrate_batch(
     B, d = Y.shape
     N = XT.shape[1]
     X0 = np.ascontiguousarray(XT.T)
-    xbar, C, cc, ccmax = prepare_data(X0)
+    xbar, C, cc, ccmax, norms = prepare_data(X0)
     out = np.full((B, save.shape[0], d), np.nan)
     stats = np.empty((B, 4), dtype=np.int64)
     nb = plan_blocks(B)
@@ -477,7 +603,8 @@ def integrate_batch(
     counter = new_counter()
     for _slot in prange(n_slots(n_blocks, n_threads)):
         scratch = _scratch(nb, N, d)
-        data = (X0, xbar, C, cc, ccmax)
+        refs = _references(nb, N, d)
+        data = (X0, xbar, C, cc, ccmax, norms)
         field = (XT, mode, kind, p, c, score, log_ceb)
         item = next_item(counter)
         while item < n_blocks:
@@ -492,6 +619,7 @@ def integrate_batch(
                 field,
                 data,
                 scratch,
+                refs,
             )
             item = next_item(counter)
     return out, stats
