@@ -235,3 +235,21 @@ def test_sweep_failures_and_bad_usage(tmp_path, capsys, monkeypatch):
     argv = ["sweep", "core.failing_sweep", "--out", str(tmp_path / "d")]
     assert main([*argv, "--scheduler", "tcp://127.0.0.1:1", "--no-progress"]) == 2
     assert "[dist]" in capsys.readouterr().err
+
+
+def test_figure_reproduce_and_check_keep_jax_compilations(monkeypatch, tmp_path):
+    """A persistent JAX compilation cache under the user's cache dir (programs, not results),
+    set through the environment so that JAX is not imported for it; the user's values win."""
+    from diffmem_theory import cli
+
+    for var in ("JAX_COMPILATION_CACHE_DIR", "JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"):
+        monkeypatch.delenv(var, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setitem(sys.modules, "jax", None)  # as if JAX were not imported yet
+    cli._compilation_cache()
+    expected = tmp_path / ".cache" / "diffmem_theory" / "jax"
+    assert cli.os.environ["JAX_COMPILATION_CACHE_DIR"] == str(expected)
+    assert cli.os.environ["JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS"] == "0"
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "mine"))
+    cli._compilation_cache()
+    assert cli.os.environ["JAX_COMPILATION_CACHE_DIR"] == str(tmp_path / "mine")
