@@ -269,7 +269,9 @@ def _stream_softmax(
         new_top = np.maximum(top, logit)
         old, new = np.exp(top - new_top), np.exp(logit - new_top)
         total = total * old + new
-        acc = acc * old[:, None] + new[:, None] * value
+        if not np.all(old == 1.0):  # (a factor 1 would change no bit of acc)
+            acc *= old[:, None]
+        acc += new[:, None] * value
         top = new_top
     assert top is not None and total is not None and acc is not None
     return acc / total[:, None], top + np.log(total)
@@ -478,11 +480,14 @@ def _gmm_terms(
     ``u_i = A_i^{-1} r_i``: logit ``w_i = log pi_i - sum log diag L_i - |L_i^{-1} r_i|^2 / 2``,
     component posterior mean ``mu_i + alpha Sigma_i u_i = mu_i + alpha (L_i^{-1} Sigma_i)^T
     L_i^{-1} r_i`` (two triangular solves: ``L_i^{-1} r_i``, shared with the logit, and the
-    ``d x d`` matrix ``L_i^{-1} Sigma_i``, then one product) and component score ``-u_i``. BLAS
-    runs single-threaded: these ``d x d`` by ``d x B`` products gain little from threads and
-    lose much when another process holds the cores.
+    ``d x d`` matrix ``L_i^{-1} Sigma_i``, then one product) and component score ``-u_i``. The
+    ``B`` right-hand sides go to BLAS ``trsm`` as one Fortran-ordered ``(B, d)`` block
+    (``R L^{-T}``), which runs about twice as fast as LAPACK's ``trtrs`` on ``(d, B)``. BLAS runs
+    single-threaded: these ``d x d`` by ``d x B`` products gain little from threads and lose
+    much when another process holds the cores.
     """
     from scipy.linalg import solve_triangular  # SciPy's linalg costs ~0.2 s to import
+    from scipy.linalg.blas import dtrsm
 
     d = x.shape[1]
     eye = np.eye(d)
@@ -492,14 +497,23 @@ def _gmm_terms(
     def terms() -> Iterator[tuple[np.ndarray, np.ndarray]]:
         for mu, cov, lw in zip(means, covs, log_w, strict=True):
             chol = np.linalg.cholesky(alpha**2 * cov + sigma**2 * eye)
-            solve = dict(lower=True, check_finite=False)  # finite: validated, or checked after
-            white = solve_triangular(chol, (x - alpha * mu).T, overwrite_b=True, **solve)
-            logit = lw - np.log(np.diag(chol)).sum() - 0.5 * np.einsum("ij,ij->j", white, white)
+            # rows L^{-1} r_i: X L^T = R, solved in place in the Fortran-ordered R
+            white = dtrsm(
+                1.0,
+                chol,
+                np.subtract(x, alpha * mu, order="F"),
+                side=1,
+                lower=1,
+                trans_a=1,
+                overwrite_b=1,
+            )
+            logit = lw - np.log(np.diag(chol)).sum() - 0.5 * np.einsum("ij,ij->i", white, white)
             post = score = None
             if need_x0:
-                post = mu + white.T @ (alpha * solve_triangular(chol, cov, **solve))
-            if need_score:
-                score = -solve_triangular(chol, white, trans="T", **solve).T
+                lsig = solve_triangular(chol, cov, lower=True, check_finite=False)
+                post = mu + white @ (alpha * lsig)
+            if need_score:  # rows u_i = L^{-T} L^{-1} r_i: X L = white
+                score = -dtrsm(1.0, chol, white, side=1, lower=1)
             yield logit, _component_values(units, post, score)
 
     with single_threaded_blas("numpy"), single_threaded_blas("scipy"):
