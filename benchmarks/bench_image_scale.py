@@ -12,10 +12,12 @@ each dtype it prints one line of ratios measured in one run:
   (B x d) @ (d x N) and (B x N) @ (N x d), plus one ``np.exp`` of B x N values, with NumPy's
   own (multi-threaded) BLAS. The kernel and the floor's three parts are timed interleaved,
   best of ``--repeats`` (default 2; 1 with ``--quick``).
-* DDIM / (steps x floor): ``solve(method="ddim")`` (paper 000, App. H.2) of the B queries over
+* DDIM / floors: ``solve(method="ddim")`` (paper 000, App. H.2) of the B queries over
   ``--ddim-steps`` steps of the VPTrig grid with the memorizing denoiser of an
-  ``EmpiricalDistribution`` evaluated in the dtype (a float32 state stays float32); also the
-  sampler's own overhead, DDIM / (the summed time of its denoiser calls).
+  ``EmpiricalDistribution`` evaluated in the dtype (a float32 state stays float32), against
+  one floor per step, each timed right after the step's denoiser call (so both see the same
+  load; the floors' time is not counted in the sampler's); also against steps x the best
+  floor above, and the sampler's own overhead, DDIM / (the summed time of its denoiser calls).
 * peak: the extra peak resident memory of one kernel call (fresh subprocess, after a warm-up
   call; Linux VmHWM reset through /proc/self/clear_refs), next to the size of the data.
 
@@ -96,23 +98,32 @@ def kernel_and_floor(X: np.ndarray, x: np.ndarray, alpha: float, sigma: float, r
     return best_of(timers, repeats)
 
 
-def ddim(X: np.ndarray, x_T: np.ndarray, n_steps: int) -> tuple[float, float]:
-    """Wall time of ``solve(method="ddim")`` over n_steps and the summed time of its denoiser
-    calls (the memorizing denoiser of EmpiricalDistribution(X) in the dtype of X)."""
+def ddim(X: np.ndarray, x_T: np.ndarray, n_steps: int) -> tuple[float, float, float]:
+    """``solve(method="ddim")`` over n_steps with the memorizing denoiser of
+    EmpiricalDistribution(X) in the dtype of X: the sampler's wall time, the summed time of its
+    denoiser calls, and the summed time of one floor measured right after each call (on the
+    step's own state; its time is taken out of the sampler's, so that the ratio compares
+    times measured under the same load)."""
     sched, law = VPTrig(), EmpiricalDistribution(X)
     dtype = X.dtype
-    spent: list[float] = []
+    B, N = x_T.shape[0], X.shape[0]
+    weights = np.random.default_rng(1).random((B, N), dtype=np.float32).astype(dtype, copy=False)
+    logits = -weights
+    spent = {"calls": 0.0, "floor": 0.0}
 
     def denoiser(x: np.ndarray, t: float) -> np.ndarray:
         start = time.perf_counter()
         out = law.denoiser(x, t, sched, dtype=dtype)
-        spent.append(time.perf_counter() - start)
+        spent["calls"] += time.perf_counter() - start
+        start = time.perf_counter()
+        _ = (x @ X.T, weights @ X, np.exp(logits))  # the floor of this step
+        spent["floor"] += time.perf_counter() - start
         return out
 
     grid = sched.time_grid(n_steps)
     start = time.perf_counter()
     solve(denoiser, sched, x_T, grid, method="ddim")
-    return time.perf_counter() - start, sum(spent)
+    return time.perf_counter() - start - spent["floor"], spent["calls"], spent["floor"]
 
 
 def peak_memory_mib(N: int, d: int, B: int, dtype: str) -> float:
@@ -154,10 +165,11 @@ def run(N: int, d: int, B: int, dtype: str, repeats: int, n_steps: int) -> str:
     )
     if n_steps:
         x_T = np.random.default_rng(2).standard_normal((B, d)).astype(dtype)
-        t_ddim, t_calls = ddim(X, x_T, n_steps)
+        t_ddim, t_calls, t_floors = ddim(X, x_T, n_steps)
         line += (
-            f" | DDIM {n_steps} steps {t_ddim:7.1f} s, /({n_steps} x floor) "
-            f"{t_ddim / (n_steps * floor):5.2f}, /denoiser calls {t_ddim / t_calls:5.3f}"
+            f" | DDIM {n_steps} steps {t_ddim:7.1f} s, / {n_steps} floors {t_ddim / t_floors:5.2f}"
+            f" (/ {n_steps} x best floor {t_ddim / (n_steps * floor):5.2f}), / its denoiser calls"
+            f" {t_ddim / t_calls:5.3f}"
         )
     data_mib = X.nbytes / 2**20
     del X, x
