@@ -103,3 +103,57 @@ def test_llms_txt_names_every_public_name_of_every_public_module():
             assert re.search(rf"^- `{re.escape(public)}\b", sections[name], re.M), (
                 f"llms.txt does not list {name}.{public}"
             )
+
+
+def _demo_experiments():
+    """A figure that renders and one whose run raises."""
+    from diffmem_theory.plotting import figure
+
+    def plot(result):
+        fig, axes = figure(ncols=1)
+        axes[0].plot(result)
+        return fig
+
+    def run_ok(quick=True, seed=0):
+        return [seed, 1.0, 0.5]
+
+    def run_broken(quick=True, seed=0):
+        raise ZeroDivisionError("by design")
+
+    return [
+        registry.ExperimentSpec(name="core.demo_ok", run=run_ok, plot=plot, figure="-", title="ok"),
+        registry.ExperimentSpec(
+            name="core.demo_broken", run=run_broken, plot=plot, figure="-", title="broken"
+        ),
+    ]
+
+
+def test_a_figure_that_fails_to_render_fails_the_build_and_the_others_are_cached(
+    tmp_path, monkeypatch
+):
+    from sphinx.errors import ExtensionError
+
+    specs = _demo_experiments()
+    monkeypatch.setattr(diffmem_site.registry, "list_experiments", lambda: specs)
+    with pytest.raises(
+        ExtensionError, match=r"(?s)1 gallery figure\(s\) failed.*core\.demo_broken"
+    ):
+        diffmem_site.render_gallery(tmp_path)
+    assert (tmp_path / "core_demo_ok.png").stat().st_size > 0
+    assert not (tmp_path / "core_demo_broken.png").exists()
+    monkeypatch.setattr(diffmem_site.registry, "list_experiments", lambda: specs[:1])
+    assert diffmem_site.render_gallery(tmp_path) == []  # cached: not rendered again
+    (tmp_path / "core_demo_ok.key").write_text("another version")
+    assert diffmem_site.render_gallery(tmp_path) == ["core.demo_ok"]
+
+
+def test_figures_missing_from_a_report_fail_the_build(tmp_path, monkeypatch):
+    from sphinx.errors import ExtensionError
+
+    specs = _demo_experiments()
+    monkeypatch.setattr(diffmem_site.registry, "list_experiments", lambda: specs)
+    (tmp_path / "report" / "figures").mkdir(parents=True)
+    (tmp_path / "report" / "figures" / "core_demo_ok.png").write_bytes(b"\x89PNG demo")
+    with pytest.raises(ExtensionError, match=r"(?s)1 figure\(s\) missing.*core\.demo_broken"):
+        diffmem_site.copy_report_figures(tmp_path / "report", tmp_path / "out")
+    assert (tmp_path / "out" / "core_demo_ok.png").read_bytes() == b"\x89PNG demo"

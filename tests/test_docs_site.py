@@ -65,8 +65,10 @@ def _parse(path: Path) -> _Page:
 
 
 def _pages(site: Path) -> list[str]:
-    """Every HTML page of the site, as a path relative to it."""
-    return sorted(p.relative_to(site).as_posix() for p in site.rglob("*.html"))
+    """Every HTML page of the site, as a path relative to it (not the theme's template
+    fragments under ``_static/``)."""
+    pages = (p.relative_to(site).as_posix() for p in site.rglob("*.html"))
+    return sorted(p for p in pages if not p.startswith("_static/"))
 
 
 def broken_links(site: Path) -> list[str]:

@@ -181,6 +181,28 @@ def _process_docstring(
     escape_bars(lines)
 
 
+def _viewcode_backlinks(app: Any, env: Any) -> list[str]:
+    """Point viewcode's back links of a module's public names at that module's API page.
+
+    A package page documents the names its ``__init__`` re-exports from public submodules, so
+    sphinx.ext.viewcode sees those objects on two pages; it keeps one page per object but one
+    reference module per source module, and can pair the package's id with the submodule's
+    page (a broken back link). The names in a public module's ``__all__`` are on its own page
+    under their own module's name: both are set to that.
+    """
+    modules = set(public_modules())
+    for modname, entry in getattr(env, "_viewcode_modules", {}).items():
+        if not entry or modname not in modules:
+            continue
+        code, tags, used, _ = entry
+        names = set(public_names(importlib.import_module(modname)))
+        for fullname in used:
+            if fullname.split(".", 1)[0] in names:
+                used[fullname] = f"api/{modname}"
+        env._viewcode_modules[modname] = (code, tags, used, modname)
+    return []
+
+
 def _generate(app: Any, config: Any) -> None:
     docs = Path(app.srcdir)
     modules = write_api(docs)
@@ -189,5 +211,6 @@ def _generate(app: Any, config: Any) -> None:
 
 def setup(app: Any) -> dict[str, Any]:
     app.connect("config-inited", _generate)
+    app.connect("env-updated", _viewcode_backlinks)
     app.connect("autodoc-process-docstring", _process_docstring, priority=600)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
