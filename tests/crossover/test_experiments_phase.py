@@ -66,3 +66,14 @@ def test_refinement_adds_models_across_the_transition(tiny_runs):
     Ms = [r["config"]["M"] for r in runs]
     assert Ms == sorted(Ms) and len(Ms) >= 10
     assert set(range(3, 31, 3)) <= set(Ms)
+
+
+def test_seeds_share_one_pool_with_the_results_of_separate_runs(tiny_runs, tmp_path):
+    """fig7's seeds run in one pool of workers, longest first: each seed's records are those
+    of a sweep of that seed alone (same configs, same results, sorted by M)."""
+    together = phase.phase_runs(quick=True, seeds=(0, 1), refine=False)
+    tiny_runs.setenv("DIFFMEM_SWEEPS", str(tmp_path))
+    for seed in (0, 1):
+        alone = phase.phase_runs(quick=True, seeds=(seed,), refine=False)[seed]
+        assert [r["config"] for r in alone] == [r["config"] for r in together[seed]]
+        assert [r["result"] for r in alone] == [r["result"] for r in together[seed]]

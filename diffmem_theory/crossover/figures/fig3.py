@@ -73,11 +73,6 @@ def _lab(tup: tuple[int, int, int]) -> dict[str, int]:
     return {"N": int(tup[0]), "d": int(tup[1]), "K": int(tup[2])}
 
 
-def _cost_order(configs: list[dict]) -> list[dict]:
-    """Longest runs first (cost ~ N M d per epoch) so that the workers finish together."""
-    return sorted(configs, key=lambda c: -c["N"] * c["M"] * c["d"])
-
-
 def _settings(quick: bool) -> dict:
     return phase.QUICK if quick else phase.FULL
 
@@ -110,7 +105,11 @@ def fig3_runs(
     settings = _settings(quick)
     out_dir = phase.sweep_dir(f"paper000.phase-{'quick' if quick else 'full'}")
     records = run_sweep(
-        phase.TASK, _cost_order(_base_configs(quick, seed)), out_dir, workers=workers, progress=True
+        phase.TASK,
+        phase._cost_order(_base_configs(quick, seed)),
+        out_dir,
+        workers=workers,
+        progress=True,
     )
     if refine:
         extra: list[dict] = []
@@ -126,7 +125,7 @@ def fig3_runs(
                 extra += phase.phase_configs(Ms, seed, settings, _lab(tup))
         if extra:
             records += run_sweep(
-                phase.TASK, _cost_order(extra), out_dir, workers=workers, progress=True
+                phase.TASK, phase._cost_order(extra), out_dir, workers=workers, progress=True
             )
     failed = [r for r in records if r["status"] == "failed"]
     if failed:

@@ -176,35 +176,49 @@ def phase_configs(Ms: Any, seed: int, settings: dict, lab: dict) -> list[dict]:
     return [{**lab, "M": M, "seed": seed, **settings, "version": TASK_VERSION} for M in sizes]
 
 
+def _cost_order(configs: list[dict]) -> list[dict]:
+    """Longest runs first (cost ~ N M d per epoch), so that the workers finish together."""
+    return sorted(configs, key=lambda c: -c["N"] * c["M"] * c["d"])
+
+
 def phase_runs(
     quick: bool, seeds: tuple[int, ...] = (0,), lab: dict | None = None, refine: bool | None = None
 ) -> dict[int, list[dict]]:
     """Run (or load) the M grid ``N/10 j`` (plus, in full mode, 10 models across the transition).
 
-    Returns, per seed, the run records sorted by M (each with ``config`` and ``result``).
+    The runs of all seeds go to one pool of workers, longest first (each run is a pure function
+    of its config, so the grouping changes no result). Returns, per seed, the run records sorted
+    by M (each with ``config`` and ``result``).
     """
     lab = dict(LAB if lab is None else lab)
     settings = QUICK if quick else FULL
     refine = (not quick) if refine is None else refine
-    mode = "quick" if quick else "full"
-    runs: dict[int, list[dict]] = {}
-    for seed in seeds:
-        base = [lab["N"] // 10 * j for j in range(1, 11)]
-        out_dir = sweep_dir(f"paper000.phase-{mode}")
-        records = run_sweep(TASK, phase_configs(base, seed, settings, lab), out_dir, progress=True)
-        if refine:
-            ratios = [r["result"]["ratio"] for r in records]
+    out_dir = sweep_dir(f"paper000.phase-{'quick' if quick else 'full'}")
+    base = [lab["N"] // 10 * j for j in range(1, 11)]
+    configs = [c for seed in seeds for c in phase_configs(base, seed, settings, lab)]
+    records = run_sweep(TASK, _cost_order(configs), out_dir, progress=True)
+    if refine:
+        extra: list[dict] = []
+        for seed in seeds:
+            by_m = {r["config"]["M"]: r for r in records if r["config"]["seed"] == seed}
+            if any(by_m[m]["status"] == "failed" for m in base):
+                continue  # reported below
+            ratios = [by_m[m]["result"]["ratio"] for m in base]
             pt = phase_transition(base, ratios, convention="code")
             if pt.M_start is not None and pt.M_end is not None:
-                extra = [m for m in _refinement(pt.M_start, pt.M_end) if m not in base]
-                records += run_sweep(
-                    TASK, phase_configs(extra, seed, settings, lab), out_dir, progress=True
-                )
-        failed = [r for r in records if r["status"] == "failed"]
-        if failed:
-            raise RuntimeError(f"{len(failed)} training runs failed, e.g. {failed[0]['error']}")
-        runs[seed] = sorted(records, key=lambda r: r["config"]["M"])
-    return runs
+                Ms = [m for m in _refinement(pt.M_start, pt.M_end) if m not in base]
+                extra += phase_configs(Ms, seed, settings, lab)
+        if extra:
+            records += run_sweep(TASK, _cost_order(extra), out_dir, progress=True)
+    failed = [r for r in records if r["status"] == "failed"]
+    if failed:
+        raise RuntimeError(f"{len(failed)} training runs failed, e.g. {failed[0]['error']}")
+    return {
+        seed: sorted(
+            (r for r in records if r["config"]["seed"] == seed), key=lambda r: r["config"]["M"]
+        )
+        for seed in seeds
+    }
 
 
 @sweep_spec("paper000.phase")
