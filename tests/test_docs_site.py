@@ -175,24 +175,59 @@ function loaded(frame) {
 """
 
 
+def measure_pages(site: Path, pages: list[str], work: Path) -> list[dict]:
+    """What the harness measured on each of ``pages`` of ``site`` in headless Chromium."""
+    root = work / "root"
+    root.mkdir(parents=True)
+    (root / "site").symlink_to(site, target_is_directory=True)
+    (root / "harness.html").write_text(_HARNESS % json.dumps(pages), encoding="utf-8")
+    with serve(root) as url:
+        return harness_result(
+            f"{url}/harness.html", work / "profile", budget_ms=1000 * len(pages), timeout=600
+        )
+
+
+def failures(measured: list[dict]) -> list[str]:
+    """``"page: why"`` for each page that did not load and each image that did not."""
+    out = [
+        f"{m['page']}: did not load"
+        for m in measured
+        if not m["main"] or m["title"] == "Error response"
+    ]
+    return out + [f"{m['page']}: image {src} did not load" for m in measured for src in m["broken"]]
+
+
 @pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 def test_every_page_and_image_loads_in_headless_chromium(tmp_path):
     site = _site()
     pages = _pages(site)
-    root = tmp_path / "root"
-    root.mkdir()
-    (root / "site").symlink_to(site, target_is_directory=True)
-    (root / "harness.html").write_text(_HARNESS % json.dumps(pages), encoding="utf-8")
-    with serve(root) as url:
-        measured = harness_result(
-            f"{url}/harness.html", tmp_path / "profile", budget_ms=1000 * len(pages), timeout=600
-        )
+    measured = measure_pages(site, pages, tmp_path)
     assert [m["page"] for m in measured] == pages
-    failed = [m["page"] for m in measured if not m["main"] or m["title"] == "Error response"]
-    assert not failed, f"pages that did not load: {failed}"
-    broken = [f"{m['page']}: {src}" for m in measured for src in m["broken"]]
-    assert not broken, "images that did not load:\n" + "\n".join(broken)
+    bad = failures(measured)
+    assert not bad, f"{len(bad)} failure(s):\n" + "\n".join(bad[:50])
     gallery = next(m for m in measured if m["page"] == "gallery/index.html")
     from diffmem_theory.registry import list_experiments
 
     assert gallery["images"] >= len(list_experiments())
+
+
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
+def test_the_harness_sees_a_missing_page_and_a_broken_image(tmp_path):
+    import matplotlib.pyplot as plt
+
+    site = tmp_path / "site"
+    site.mkdir()
+    fig = plt.figure(figsize=(1, 1))
+    fig.savefig(site / "ok.png")
+    plt.close(fig)
+    (site / "index.html").write_text(
+        '<html><head><title>t</title></head><body><main><img src="ok.png">'
+        '<img src="gone.png"></main></body></html>',
+        encoding="utf-8",
+    )
+    measured = measure_pages(site, ["index.html", "missing.html"], tmp_path / "work")
+    assert [m["images"] for m in measured] == [2, 0]
+    assert failures(measured) == [
+        "missing.html: did not load",
+        "index.html: image gone.png did not load",
+    ]
