@@ -144,3 +144,31 @@ def test_cli_figure_fig3_writes_png_and_pdf(tiny, tmp_path):
     for ext in ("png", "pdf"):
         path = tmp_path / "figures" / f"paper001_fig3.{ext}"
         assert path.is_file() and path.stat().st_size > 1000
+
+
+def test_experiments_run_with_one_blas_thread(monkeypatch):
+    """Thousands of small fits: OpenBLAS is pinned to one thread while an experiment runs (a
+    second thread spin-waits when another process shares the cores) and restored after."""
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+
+    def openblas_threads() -> set[int]:
+        info = threadpoolctl.threadpool_info()
+        return {i["num_threads"] for i in info if i["internal_api"] == "openblas"}
+
+    before = openblas_threads()
+    if not before:
+        pytest.skip("NumPy and SciPy do not use OpenBLAS here")
+    seen: list[set[int]] = []
+
+    class Stop(Exception):
+        pass
+
+    def spy(*args, **kwargs):
+        seen.append(openblas_threads())
+        raise Stop
+
+    monkeypatch.setattr(p1, "expected_kl_var_b_17", spy)  # fig2's first computation
+    with pytest.raises(Stop):
+        get_experiment("paper001.fig2").run(quick=True)
+    assert seen == [{1}]
+    assert openblas_threads() == before

@@ -49,12 +49,15 @@ Example
 
 from __future__ import annotations
 
+import functools
 import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from diffmem_theory._validation import as_float_array, check_scalar
+from diffmem_theory.kernels import single_threaded_blas
 from diffmem_theory.mixing.linear_model import (
     LinearDiffusionConfig,
     expected_kl_var_b_17,
@@ -118,6 +121,24 @@ FIG4_N = {True: {16: 10**4, 100: 10**4}, False: {16: 10**4, 100: 10**4}}
 
 _COLORS = {16: PALETTE[0], 100: PALETTE[1]}
 _CONV_STYLE = {"correct": ("o", "-"), "paper": ("s", "--")}
+
+
+def _one_blas_thread(run: Callable[..., Any]) -> Callable[..., Any]:
+    """Run an experiment with NumPy's and SciPy's OpenBLAS on one thread.
+
+    Its work is thousands of small products, least-squares fits and eigendecompositions
+    (d <= 100), which a second BLAS thread barely speeds up on a quiet machine and slows down up
+    to 8x when another process shares the cores (measured: 10 fits and KLs at n = 10^4,
+    d = 100 took 70-87 s with the default threads, 7-10 s with one, at load 15 on 2 cores);
+    one thread also makes the results independent of the BLAS thread count.
+    """
+
+    @functools.wraps(run)
+    def pinned(*args: Any, **kwargs: Any) -> Any:
+        with single_threaded_blas("numpy"), single_threaded_blas("scipy"):
+            return run(*args, **kwargs)
+
+    return pinned
 
 
 def _rng(seed: int, *key: int) -> np.random.Generator:
@@ -245,6 +266,7 @@ def _plot_fig2(result: dict[str, Any]) -> Any:
     title="Linear model: KL(rho_G||rho) vs lambda-hat at n=1e4, d=16/100, MC vs (B.17) and the "
     "exact Wishart formula",
 )
+@_one_blas_thread
 def run_fig2(quick: bool = True, seed: int = 0) -> dict[str, Any]:
     """Monte Carlo KL parts vs ``lambda-hat`` (Fig. 2) for both data models, with theory.
 
@@ -365,6 +387,7 @@ def _plot_fig3(result: dict[str, Any]) -> Any:
     title="Linear model: expected Hellinger H^2 vs train size n (d=16, 100) with the large-n "
     "asymptote, both covariance conventions",
 )
+@_one_blas_thread
 def run_fig3(quick: bool = True, seed: int = 0) -> dict[str, Any]:
     """Monte Carlo ``<H^2>`` vs ``n`` (Fig. 3); ``result[d]`` holds ``n``, ``H2``, ``H2_se``.
 
@@ -476,6 +499,7 @@ def _plot_fig4(result: dict[str, Any]) -> Any:
     title="Linear model: P(Delta > 0) vs train size n with N = 1e4 original samples, d = 16 "
     "(transition and large n) and d = 100, both covariance conventions",
 )
+@_one_blas_thread
 def run_fig4(quick: bool = True, seed: int = 0) -> dict[str, Any]:
     """Monte Carlo ``P(Delta > 0)`` vs ``n`` (Fig. 4); ``result[d]`` holds ``n``, ``P``, ``P_se``.
 
