@@ -2,7 +2,8 @@
 
 Each import runs in a fresh interpreter (``sys.modules`` of this one already holds everything
 the other tests imported). SymPy, Matplotlib and JAX are imported only by the modules that use
-them (``symbolic``, ``plotting`` and the figures, ``nn`` and the ``networks`` modules); SciPy's
+them (``symbolic``, ``plotting`` and the figures, the audit's report, ``nn`` and the
+``networks`` modules), so that ``diffmem --help`` starts fast; SciPy's
 ``linalg`` (about 0.2 s) only by the first computation that needs it.
 """
 
@@ -44,6 +45,8 @@ def loaded_after_import(module: str, watched: tuple[str, ...]) -> list[str]:
         "diffmem_theory.voronoi",
         "diffmem_theory.fisher",
         "diffmem_theory.leakage",
+        "diffmem_theory.audit",
+        "diffmem_theory.cli",
     ],
 )
 def test_package_import_loads_no_sympy_matplotlib_or_jax(module):

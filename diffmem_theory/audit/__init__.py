@@ -31,7 +31,7 @@ import traceback
 import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from tqdm import tqdm
@@ -45,13 +45,26 @@ from diffmem_theory._validation import (
     check_int,
 )
 from diffmem_theory.audit.base import SECTIONS, AuditInputs
-from diffmem_theory.audit.report import AuditReport, render_figures
 from diffmem_theory.core.denoisers import Denoiser
 from diffmem_theory.core.dynamics import solve
 from diffmem_theory.core.metrics import two_nearest
 from diffmem_theory.core.schedules import Schedule, VPTrig, as_schedule
 
+if TYPE_CHECKING:
+    from diffmem_theory.audit.report import AuditReport
+
 __all__ = ["SECTIONS", "AuditReport", "PriorMismatchWarning", "run"]
+
+
+def __getattr__(name: str) -> Any:
+    # the report (and with it Matplotlib) is imported on first use, so that importing the CLI
+    # or the sections' keys does not load Matplotlib
+    if name == "AuditReport":
+        from diffmem_theory.audit.report import AuditReport
+
+        return AuditReport
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 # Paper 000's DDIM grid starts at t = 0.999 on VPTrig; a schedule with T = inf starts where its
 # signal-to-noise ratio alpha^2/sigma^2 is the same.
@@ -398,6 +411,7 @@ def run(
         n_samples = check_int(n_samples, "n_samples", low=1, high=10_000_000)
     schedule = as_schedule(schedule, name="schedule")
     from diffmem_theory.audit.models import resolve_model
+    from diffmem_theory.audit.report import AuditReport, render_figures
 
     timings: dict[str, float] = {}
     start = time.perf_counter()
