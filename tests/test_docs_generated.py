@@ -157,3 +157,20 @@ def test_figures_missing_from_a_report_fail_the_build(tmp_path, monkeypatch):
     with pytest.raises(ExtensionError, match=r"(?s)1 figure\(s\) missing.*core\.demo_broken"):
         diffmem_site.copy_report_figures(tmp_path / "report", tmp_path / "out")
     assert (tmp_path / "out" / "core_demo_ok.png").read_bytes() == b"\x89PNG demo"
+
+
+def test_pages_with_registry_tables_are_read_again_when_the_registry_changes(monkeypatch):
+    from types import SimpleNamespace
+
+    env = SimpleNamespace()
+    diffmem_site._users(env).update({"theories/crossover", "gallery/index", "gone"})
+    outdated = diffmem_site._outdated(None, env, set(), set(), {"gone"})
+    assert outdated == ["gallery/index", "theories/crossover"]  # the first build: no digest
+    assert diffmem_site._outdated(None, env, set(), set(), set()) == []  # unchanged
+    specs = registry.list_checks()[1:]  # a check removed
+    monkeypatch.setattr(diffmem_site.registry, "list_checks", lambda paper=None: specs)
+    assert diffmem_site._outdated(None, env, set(), set(), set()) == [
+        "gallery/index",
+        "gone",
+        "theories/crossover",
+    ]

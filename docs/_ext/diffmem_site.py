@@ -228,7 +228,12 @@ def _table(
 
 
 class _RegistryDirective(SphinxDirective):
-    """Shared helpers: unique ids, viewcode links and cross-references."""
+    """Shared helpers: unique ids, viewcode links and cross-references. The page that holds
+    one of these directives is read again when the registry changes (:func:`_outdated`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        _users(self.env).add(self.env.docname)
 
     def unique_ids(self, *ids: str) -> list[str]:
         """The ``ids`` not yet used in this document (registered as used)."""
@@ -606,6 +611,38 @@ def write_notebooks(docs: Path) -> list[Path]:
     return paths
 
 
+def registry_digest() -> str:
+    """A digest of every registered check, experiment and erratum with the fields that the
+    tables and the gallery show."""
+    rows = [check_rows(), figure_rows(), errata_rows()]
+    return hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
+
+
+def _users(env: Any) -> set[str]:
+    """The documents that hold a directive of this extension (kept in the environment)."""
+    if not hasattr(env, "diffmem_registry_users"):
+        env.diffmem_registry_users = set()
+    return env.diffmem_registry_users
+
+
+def _outdated(app: Any, env: Any, added: Any, changed: Any, removed: Any) -> list[str]:
+    """Read the pages with registry tables again when the registry changed since the last
+    build (their sources did not change, so Sphinx would keep the old tables)."""
+    digest = registry_digest()
+    if getattr(env, "diffmem_registry_digest", None) == digest:
+        return []
+    env.diffmem_registry_digest = digest
+    return sorted(_users(env) - set(removed))
+
+
+def _purge(app: Any, env: Any, docname: str) -> None:
+    _users(env).discard(docname)
+
+
+def _merge(app: Any, env: Any, docnames: Any, other: Any) -> None:
+    _users(env).update(_users(other) & set(docnames))
+
+
 def _generate(app: Any, config: Any) -> None:
     docs = Path(app.srcdir)
     write_notebooks(docs)
@@ -619,4 +656,7 @@ def setup(app: Any) -> dict[str, Any]:
     app.add_directive("diffmem-errata", ErrataDirective)
     app.add_directive("diffmem-experiment", ExperimentDirective)
     app.connect("config-inited", _generate)
+    app.connect("env-get-outdated", _outdated)
+    app.connect("env-purge-doc", _purge)
+    app.connect("env-merge-info", _merge)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
