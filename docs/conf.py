@@ -73,5 +73,6 @@ html_theme_options = {
     "footer_start": ["copyright"],
     "footer_end": ["sphinx-version"],
 }
-html_static_path: list[str] = []
+html_static_path = ["_ext/static"]  # the registry tables' style (diffmem_site)
+html_css_files = ["diffmem.css"]
 html_extra_path = ["_generated/extra"]  # llms.txt at the site root (written by diffmem_docs)

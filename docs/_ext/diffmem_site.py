@@ -10,8 +10,8 @@ drift from the code:
     (theorem or erratum) and a ``[source]`` link to the check's function (viewcode).
   - ``diffmem-figures PAPER``: the paper's registered experiments: name, the paper's figure,
     title and a link to the entry in the gallery.
-  - ``diffmem-errata [PAPER]``: the errata catalogue: paper, where, as printed, correction,
-    counterexample and the check that reproduces it.
+  - ``diffmem-errata [PAPER]``: the errata catalogue: paper (without ``PAPER``), where, as
+    printed, correction, counterexample and the check that reproduces it.
   - ``diffmem-experiment NAME`` (used by the generated gallery): the ``[source]`` link of an
     experiment and links to the checks of its paper that it illustrates.
 
@@ -355,8 +355,8 @@ class ErrataDirective(_RegistryDirective):
                 spec = registry.get_check(r["check"])
                 check = [nodes.literal(r["check"], r["check"]), nodes.Text(" ")]
                 check += self.source_link(*source_of(spec.func))
-            cells = [
-                [nodes.Text(r["paper"])],
+            cells = [] if paper else [[nodes.Text(r["paper"])]]  # one paper: no paper column
+            cells += [
                 [nodes.literal(r["name"], r["name"]), nodes.Text(": "), *_text(r["where"])],
                 _text(r["printed"]),
                 _text(r["correction"]),
@@ -364,8 +364,11 @@ class ErrataDirective(_RegistryDirective):
                 check,
             ]
             rows.append((self.unique_ids(html_id("erratum", r["name"])), cells))
-        headers = ("paper", "where", "as printed", "correction", "counterexample", "check")
-        return [_table(headers, rows, (8, 16, 22, 24, 22, 14), ["diffmem-errata"])]
+        headers = ("where", "as printed", "correction", "counterexample", "check")
+        widths = (16, 22, 24, 22, 14)
+        if not paper:
+            headers, widths = ("paper", *headers), (8, *widths)
+        return [_table(headers, rows, widths, ["diffmem-errata"])]
 
 
 class ExperimentDirective(_RegistryDirective):
@@ -659,4 +662,6 @@ def setup(app: Any) -> dict[str, Any]:
     app.connect("env-get-outdated", _outdated)
     app.connect("env-purge-doc", _purge)
     app.connect("env-merge-info", _merge)
-    return {"parallel_read_safe": True, "parallel_write_safe": True}
+    # env_version: raise it when the directives' output changes, so that Sphinx reads every page
+    # again instead of keeping the tables of an earlier build
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "env_version": 2}
