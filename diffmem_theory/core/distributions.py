@@ -1212,7 +1212,14 @@ class EmpiricalDistribution(_Mixture):
         dtype: DTypeLike | None,
     ) -> tuple[np.ndarray, np.ndarray]:
         zero = np.asarray(0.0)
-        return _iso_eval(self, x, t, schedule, self.X, zero, target, backend, dtype)
+        single = dtype is not None and check_dtype(dtype) == np.float32
+        centres = self._x_float32 if single else self.X
+        return _iso_eval(self, x, t, schedule, centres, zero, target, backend, dtype)
+
+    @cached_property
+    def _x_float32(self) -> np.ndarray:
+        """``X`` cast to float32 once (a float32 sampler loop would cast ``N x d`` every call)."""
+        return _frozen(self.X.astype(np.float32))
 
 
 @dataclass(frozen=True, eq=False)
