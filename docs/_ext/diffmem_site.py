@@ -114,10 +114,20 @@ def check_rows(paper: str | None = None) -> list[dict[str, Any]]:
     return rows
 
 
+def natural_key(name: str) -> list[Any]:
+    """Sort key putting ``paper002.fig2`` before ``paper002.fig10``."""
+    return [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", name)]
+
+
+def experiments(paper: str | None = None) -> list[registry.ExperimentSpec]:
+    """The registered experiments (of ``paper``) in natural order of their names."""
+    return sorted(registry.list_experiments(paper=paper), key=lambda e: natural_key(e.name))
+
+
 def figure_rows(paper: str | None = None) -> list[dict[str, Any]]:
     """One row per registered experiment: the ``diffmem-figures`` table."""
     rows = []
-    for spec in registry.list_experiments(paper=paper):
+    for spec in experiments(paper):
         module, qualname = source_of(spec.run)
         rows.append(
             {
@@ -394,9 +404,11 @@ class ExperimentDirective(_RegistryDirective):
                 if k:
                     checks += nodes.Text(", ")
                 checks += self.local(html_id("check", name), name)
-            checks += nodes.Text(f"; the {n_all} checks of {spec.paper}: ")
+            checks += nodes.Text("; ")
         else:
-            checks += nodes.Text(f"Checks: the {n_all} checks of {spec.paper}: ")
+            checks += nodes.Text("Checks: ")
+        plural = "" if n_all == 1 else "s"
+        checks += nodes.Text(f"the {n_all} check{plural} of {spec.paper} in the ")
         checks += self.ref(anchor("gallery-checks", spec.paper), "table", literal=False)
         return [source, checks]
 
@@ -428,7 +440,7 @@ def gallery_markdown(image_dir: str) -> str:
         "",
     ]
     for paper in PAPERS:
-        specs = registry.list_experiments(paper=paper)
+        specs = experiments(paper)
         if not specs:
             continue
         package = registry.PACKAGES[paper]
@@ -664,4 +676,4 @@ def setup(app: Any) -> dict[str, Any]:
     app.connect("env-merge-info", _merge)
     # env_version: raise it when the directives' output changes, so that Sphinx reads every page
     # again instead of keeping the tables of an earlier build
-    return {"parallel_read_safe": True, "parallel_write_safe": True, "env_version": 2}
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "env_version": 3}
