@@ -577,6 +577,7 @@ def crossover_ratio(
     crossover_argmin : the argmin form of Sec. 4.1 on a grid.
     diffmem_theory.crossover.symbolic.crossover_ratio_expr : the closed form for continuous ``t``.
     diffmem_theory.crossover.symbolic.crossover_ratio_grid_expr : the exact rational on the grid.
+    diffmem_theory.crossover.symbolic.crossover_ratio_times_expr : the same on any set of times.
 
     References
     ----------
@@ -634,6 +635,7 @@ def crossover_M(N: ArrayLike, **kwargs: Any) -> np.ndarray:
     See Also
     --------
     crossover_ratio : the ratio ``M_*/N``.
+    diffmem_theory.crossover.symbolic.crossover_expr : the symbolic twin (root in ``M``).
 
     References
     ----------
