@@ -31,6 +31,7 @@ extensions = [
     "sphinx.ext.viewcode",
     "numpydoc",
     "myst_nb",
+    "diffmem_plaintext",
     "diffmem_docs",
     "diffmem_site",
 ]

@@ -494,9 +494,10 @@ def template_denoiser(
     i.e. ``N(A_i u_i, s^2 A_i A_i^T)`` with ``A_i = I_c (x) x_i`` (rank ``c``). Lemma 2.1 applies
     with ``D_i = sigma^2 + alpha^2 s^2 |x_i|^2`` and
 
-    (alpha^2 Sigma_i + sigma^2 I)^{-1} = (1/sigma^2) (I - (alpha^2 s^2 / D_i) A_i A_i^T),
-    log det(alpha^2 Sigma_i + sigma^2 I) = c (2p log sigma + log(1 + alpha^2 s^2 |x_i|^2 / sigma^2))
-                                        = c ((p - 1) log sigma^2 + log D_i),
+        (alpha^2 Sigma_i + sigma^2 I)^{-1} = (1/sigma^2) (I - (alpha^2 s^2 / D_i) A_i A_i^T),
+        log det(alpha^2 Sigma_i + sigma^2 I)
+            = c (2p log sigma + log(1 + alpha^2 s^2 |x_i|^2 / sigma^2))
+            = c ((p - 1) log sigma^2 + log D_i),
 
     and the component posterior mean ``A_i (sigma^2 u_i + alpha s^2 A_i^T x) / D_i`` (no
     ``1/alpha``). Cost ``O(B K c p)``. Note the factor ``c`` on the second log-det term: it is

@@ -11,9 +11,8 @@ writes (all git-ignored, rewritten on every build):
   page for tools that read it (the llms.txt convention): per module its summary line, per
   public name its signature and summary line.
 
-and it lets the docstrings' plain-text mathematics through reStructuredText
-(:func:`escape_bars`): the package's docstrings write norms and absolute values as ``|x|``, as
-one reads them in a terminal (``help()``), which reST would take for substitution references.
+The docstrings' plain-text mathematics is made safe for reStructuredText by the sibling
+extension ``diffmem_plaintext``.
 """
 
 from __future__ import annotations
@@ -21,7 +20,6 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
-import re
 from pathlib import Path
 from typing import Any
 
@@ -137,50 +135,6 @@ def llms_txt(modules: list[str]) -> str:
     return "\n".join(out)
 
 
-_LITERAL = re.compile(r"(``.+?``|`[^`]+`_?|:[a-z:]+:`[^`]+`)")
-
-
-def escape_bars(lines: list[str]) -> None:
-    r"""Escape ``|`` in the prose of docstring ``lines`` (in place): ``|x|`` -> ``\|x\|``.
-
-    Left alone: inline literals (double backquotes), roles and interpreted text, doctest lines
-    (``>>>``, ``...``) and their output, and literal blocks (the indented lines after a line
-    ending in ``::``).
-    """
-    literal_indent: int | None = None
-    in_doctest = False
-    for i, line in enumerate(lines):
-        stripped = line.lstrip()
-        indent = len(line) - len(stripped)
-        if literal_indent is not None:
-            if stripped and indent <= literal_indent:
-                literal_indent = None
-            else:
-                continue
-        if stripped.startswith((">>>", "...")) and (
-            stripped[:4] in (">>> ", "... ") or stripped in (">>>", "...")
-        ):
-            in_doctest = True
-            continue
-        if in_doctest:
-            if stripped:
-                continue  # the expected output of a doctest
-            in_doctest = False
-        if "|" in line:
-            parts = _LITERAL.split(line)
-            lines[i] = "".join(
-                p if k % 2 else re.sub(r"(?<!\\)\|", r"\\|", p) for k, p in enumerate(parts)
-            )
-        if stripped.endswith("::"):
-            literal_indent = indent
-
-
-def _process_docstring(
-    app: Any, what: str, name: str, obj: Any, options: Any, lines: list[str]
-) -> None:
-    escape_bars(lines)
-
-
 def _viewcode_backlinks(app: Any, env: Any) -> list[str]:
     """Point viewcode's back links of a module's public names at that module's API page.
 
@@ -212,5 +166,4 @@ def _generate(app: Any, config: Any) -> None:
 def setup(app: Any) -> dict[str, Any]:
     app.connect("config-inited", _generate)
     app.connect("env-updated", _viewcode_backlinks)
-    app.connect("autodoc-process-docstring", _process_docstring, priority=600)
     return {"parallel_read_safe": True, "parallel_write_safe": True}
