@@ -2,23 +2,17 @@
 
 from __future__ import annotations
 
-import functools
-import html
 import json
 import math
-import os
-import re
 import shutil
-import subprocess
 import tempfile
-import threading
 from html.parser import HTMLParser
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
 import pytest
+from browser import CHROMIUM, NO_CHROMIUM, harness_result, serve
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -347,9 +341,6 @@ def test_every_record_renders_as_one_row_with_its_cells(figs, checks):
 # ---------------------------------------------------------------------------------------------
 # The report in headless Chromium: every image loads, every check row renders
 
-_CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-_CHROMIUM = _CHROMIUM or shutil.which("google-chrome")
-
 #: Loads the good and the broken report in same-origin iframes; when both have loaded,
 #: writes what it measured into ``pre#result`` (read back from Chromium's --dump-dom).
 _HARNESS = """<!DOCTYPE html>
@@ -446,55 +437,14 @@ def _demo_figures(out: Path) -> list[FigureRecord]:
     return records
 
 
-class _QuietHandler(SimpleHTTPRequestHandler):
-    def log_message(self, format, *args):
-        pass
-
-
 @pytest.fixture
 def served(tmp_path):
     """``tmp_path`` served over HTTP on 127.0.0.1 (random port); yields the base URL."""
-    handler = functools.partial(_QuietHandler, directory=str(tmp_path))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve(tmp_path) as url:
+        yield url
 
 
-def _dump_dom(url: str, profile: Path) -> str:
-    """The DOM of ``url`` after Chromium ran its scripts (headless, no network but ``url``)."""
-    args = [
-        _CHROMIUM,
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        f"--user-data-dir={profile}",
-        "--virtual-time-budget=10000",
-        "--dump-dom",
-        url,
-    ]
-    env = {**os.environ, "HOME": str(profile), "XDG_CONFIG_HOME": str(profile / "config")}
-    env["XDG_CACHE_HOME"] = str(profile / "cache")
-    proc = subprocess.run(args, capture_output=True, text=True, timeout=120, env=env)
-    assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc.stdout
-
-
-@pytest.mark.skipif(
-    _CHROMIUM is None,
-    reason="no chromium binary (chromium, chromium-browser or google-chrome) on PATH; "
-    "install Debian's package with `apt-get install chromium` to run the headless report test",
-)
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 def test_report_in_headless_chromium(tmp_path, served):
     good = tmp_path / "good"
     checks = _demo_checks()
@@ -505,10 +455,7 @@ def test_report_in_headless_chromium(tmp_path, served):
     (tmp_path / "broken" / figures[0].files[0]).unlink()
     (tmp_path / "harness.html").write_text(_HARNESS, encoding="utf-8")
 
-    dom = _dump_dom(f"{served}/harness.html", tmp_path / "profile")
-    found = re.search(r'<pre id="result">(.*?)</pre>', dom, re.S)
-    assert found, f"the harness wrote no result; dumped DOM:\n{dom[-2000:]}"
-    measured = json.loads(html.unescape(found.group(1)))
+    measured = harness_result(f"{served}/harness.html", tmp_path / "profile")
 
     n_images = sum(f.endswith(".png") for r in figures for f in r.files)
     assert n_images == 2
