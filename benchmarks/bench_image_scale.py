@@ -36,6 +36,7 @@ from collections.abc import Callable
 
 import numba
 import numpy as np
+from bench_kernels import PAUSE, best_of
 
 from diffmem_theory.core.distributions import EmpiricalDistribution
 from diffmem_theory.core.dynamics import solve
@@ -45,7 +46,6 @@ from diffmem_theory.kernels import softmax_weighted_sum
 FULL = (50_000, 3_072, 1_000)  # N, d, B
 QUICK = (5_000, 3_072, 200)
 T_QUERY = 0.6
-PAUSE = 0.2  # seconds between measurements: OpenBLAS threads keep spinning after a matmul
 
 
 def image_problem(N: int, d: int, B: int, dtype: str, seed: int = 0) -> tuple:
@@ -70,16 +70,6 @@ def timed(f: Callable[[], object]) -> Callable[[], float]:
         return time.perf_counter() - start
 
     return run
-
-
-def best_of(timers: dict[str, Callable[[], float]], repeats: int) -> dict[str, float]:
-    """Best time of each timer, interleaved repetition by repetition, a pause before each."""
-    best = dict.fromkeys(timers, np.inf)
-    for _ in range(repeats):
-        for name, timer in timers.items():
-            time.sleep(PAUSE)
-            best[name] = min(best[name], timer())
-    return best
 
 
 def kernel_and_floor(X: np.ndarray, x: np.ndarray, alpha: float, sigma: float, repeats: int):

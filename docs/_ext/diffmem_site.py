@@ -245,6 +245,15 @@ class _RegistryDirective(SphinxDirective):
         super().__init__(*args, **kwargs)
         _users(self.env).add(self.env.docname)
 
+    def paper(self) -> str | None:
+        """The directive's paper argument as a registry key (None when it has none)."""
+        if not self.arguments:
+            return None
+        try:
+            return paper_key(self.arguments[0])
+        except ValueError as exc:
+            raise self.error(str(exc)) from None
+
     def unique_ids(self, *ids: str) -> list[str]:
         """The ``ids`` not yet used in this document (registered as used)."""
         used = self.env.temp_data.setdefault("diffmem_ids", set())  # reset per document
@@ -303,10 +312,7 @@ class ChecksDirective(_RegistryDirective):
     required_arguments = 1
 
     def run(self) -> list[nodes.Node]:
-        try:
-            paper = paper_key(self.arguments[0])
-        except ValueError as exc:
-            raise self.error(str(exc)) from None
+        paper = self.paper()
         rows = []
         for r in check_rows(paper):
             cells = [
@@ -327,10 +333,7 @@ class FiguresDirective(_RegistryDirective):
     required_arguments = 1
 
     def run(self) -> list[nodes.Node]:
-        try:
-            paper = paper_key(self.arguments[0])
-        except ValueError as exc:
-            raise self.error(str(exc)) from None
+        paper = self.paper()
         rows = [
             (
                 self.unique_ids(html_id("figure", r["name"])),
@@ -353,10 +356,7 @@ class ErrataDirective(_RegistryDirective):
     optional_arguments = 1
 
     def run(self) -> list[nodes.Node]:
-        try:
-            paper = paper_key(self.arguments[0]) if self.arguments else None
-        except ValueError as exc:
-            raise self.error(str(exc)) from None
+        paper = self.paper()
         rows = []
         for r in errata_rows(paper):
             if r["check"] is None:
