@@ -66,7 +66,8 @@ def test_lockstep_matches_the_per_trajectory_integrator(name: str) -> None:
     The exception is the empirical-Bayes factor with Tikhonov in s-time: rho = min(1, S / c_eb)
     has a kink and v = e^{-2s} - c reaches 0 inside the span, where the step control is
     sensitive to the last bits of the field (the two integrators round it differently, both
-    to ~1e-15 relative): there the states agree to 1e-6 and the step counts within 10%.
+    to ~1e-15 relative): there the step counts agree within 10% and the lock-step run is as
+    close as the per-trajectory one to an accurate reference (global errors ~1e-5 at tol 1e-8).
     """
     X0 = _data(2100, 5, seed=1, offset=3.0)
     case = dict(CASES[name])
@@ -79,8 +80,11 @@ def test_lockstep_matches_the_per_trajectory_integrator(name: str) -> None:
     if name == "s_vp tikhonov eb":
         np.testing.assert_array_equal(lock[2][:, 0], per[2][:, 0])
         np.testing.assert_allclose(lock[2][:, 3], per[2][:, 3], rtol=0.1)
-        np.testing.assert_allclose(lock[0], per[0], rtol=0, atol=1e-6)
-        np.testing.assert_allclose(lock[1], per[1], rtol=0, atol=1e-6)
+        # different steps: each run carries its own global error; against a tol = 1e-12
+        # reference the lock-step run must be as accurate as the per-trajectory one
+        ref = _run(_dopri, y0, X0, span, save, tol=1e-12, **case)
+        err = [max(np.abs(r[k] - ref[k]).max() for k in (0, 1)) for r in (per, lock)]
+        assert err[1] <= 1.5 * err[0], err
     else:
         _compare(per, lock, atol=1e-9)
     near = lambda y: np.argmin(((y[:, None, :] - X0[None]) ** 2).sum(-1), axis=1)  # noqa: E731
