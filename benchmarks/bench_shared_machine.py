@@ -2,7 +2,7 @@
 
     python benchmarks/bench_shared_machine.py [--quick] [--threads 1,2] [--workloads ...]
 
-Three workloads, each run in fresh worker processes (``NUMBA_NUM_THREADS`` is fixed when Numba
+Four workloads, each run in fresh worker processes (``NUMBA_NUM_THREADS`` is fixed when Numba
 starts):
 
 * ``epoch``: training epochs of paper 000's quick Fig. 2 setting through
@@ -13,7 +13,11 @@ starts):
 * ``ode``: :func:`~diffmem_theory.voronoi.dynamics.reverse_ode` of 16 trajectories, N = 10^4,
   d = 50 (VE, g = 10^{2t}, s-time, from t = 1 to 1e-3, rtol = atol = 1e-5): the lock-step
   integrator of ``kernels.integrate`` (d >= 16), two blocks of 8 trajectories handed out to
-  the threads one at a time.
+  the threads one at a time;
+* ``nn``: :func:`~diffmem_theory.nn.train` (JAX) of the ReLU MLP of the audit's worked example
+  (width 256, 3 hidden layers, x0 units, VPTrig) on 320 points of d = 64, full batch, 100
+  epochs (one jitted scan) per call; with n = 1 the worker also gives XLA one intra-op thread
+  (``XLA_FLAGS``), with n = 2 XLA's default pool.
 
 For each workload and each thread count n (default 1 and 2), three cases:
 
@@ -98,7 +102,22 @@ def _ode() -> tuple[Callable[[int], None], int]:
     return run, 1
 
 
-WORKLOADS = {"epoch": _epoch, "softmax": _softmax, "ode": _ode}
+def _nn() -> tuple[Callable[[int], None], int]:
+    import jax
+
+    from diffmem_theory import nn
+    from diffmem_theory.core.schedules import VPTrig
+
+    X = np.random.default_rng(0).random((320, 64))
+    net = nn.mlp(64, 256, 3, key=jax.random.key(0), prediction="x0")
+
+    def run(calls: int) -> None:
+        nn.train(net, X, VPTrig(), epochs=100 * calls, chunk=100, progress=False)
+
+    return run, 2
+
+
+WORKLOADS = {"epoch": _epoch, "softmax": _softmax, "ode": _ode, "nn": _nn}
 
 
 def worker(name: str, calls: int, seconds: float) -> None:
@@ -126,6 +145,8 @@ def _start(
     name: str, threads: int, calls: int, seconds: float, extra: dict[str, str]
 ) -> subprocess.Popen:
     env = {**os.environ, **extra, "NUMBA_NUM_THREADS": str(threads)}
+    if threads == 1 and "XLA_FLAGS" not in extra:  # JAX: one intra-op thread
+        env["XLA_FLAGS"] = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
     args = ["--worker", name, "--calls", str(calls), "--seconds", str(seconds)]
     return subprocess.Popen(
         [sys.executable, os.path.abspath(__file__), *args],
