@@ -61,7 +61,7 @@ from diffmem_theory.registry import (
     list_experiments,
 )
 from diffmem_theory.report import FigureRecord, environment, write_report
-from diffmem_theory.sweep import Terminated, writable_dir
+from diffmem_theory.sweep import Terminated, shared_workers, writable_dir
 
 __all__ = ["main"]
 
@@ -239,7 +239,8 @@ def _cmd_list(args: argparse.Namespace) -> int:
 def _cmd_check(args: argparse.Namespace) -> int:
     _compilation_cache()
     names = [*args.names, *args.extra_names]
-    results = _run_checks(names, args.paper, args.seed, args.precision, not args.json)
+    with shared_workers():
+        results = _run_checks(names, args.paper, args.seed, args.precision, not args.json)
     _print_checks(results, args.json)
     return 0 if results and all(r.passed for r in results) else 1
 
@@ -276,12 +277,14 @@ def _cmd_figure(args: argparse.Namespace) -> int:
     specs = list_experiments(names=[args.name])
     out = _output_dir(args.out)
     ok = True
-    for spec in specs:
-        rec = _run_figure(spec, args.quick, args.seed, out)
-        print(f"{rec.status.upper():6s} {rec.name} ({rec.seconds:.1f} s): {', '.join(rec.files)}")
-        if rec.error:
-            print(rec.error, file=sys.stderr)
-        ok &= rec.status == "ok"
+    with shared_workers():  # the figures' sweeps start their worker processes once
+        for spec in specs:
+            rec = _run_figure(spec, args.quick, args.seed, out)
+            files = ", ".join(rec.files)
+            print(f"{rec.status.upper():6s} {rec.name} ({rec.seconds:.1f} s): {files}")
+            if rec.error:
+                print(rec.error, file=sys.stderr)
+            ok &= rec.status == "ok"
     return 0 if ok else 1
 
 
@@ -289,11 +292,12 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     _compilation_cache()
     specs = list_experiments(paper=args.paper)
     out = _output_dir(args.out)
-    figures = [
-        _run_figure(spec, args.quick, args.seed, out)
-        for spec in _progress(specs, "figures", not args.no_progress)
-    ]
-    checks = _run_checks(None, args.paper, args.seed, None, not args.no_progress)
+    with shared_workers():  # the figures' and checks' sweeps start their worker processes once
+        figures = [
+            _run_figure(spec, args.quick, args.seed, out)
+            for spec in _progress(specs, "figures", not args.no_progress)
+        ]
+        checks = _run_checks(None, args.paper, args.seed, None, not args.no_progress)
     page = write_report(out, figures, checks, environment(), list_errata(paper=args.paper))
     for rec in figures:
         print(f"{rec.status.upper():6s} {rec.name} ({rec.seconds:.1f} s)")

@@ -113,6 +113,7 @@ __all__ = [
     "resolve_task",
     "result_path",
     "run_sweep",
+    "shared_workers",
     "sweep_spec",
 ]
 
@@ -1127,30 +1128,81 @@ def _terminate(pool: cf.ProcessPoolExecutor) -> None:
     pool.shutdown(wait=False, cancel_futures=True)
 
 
+# Idle worker slots kept for the next sweep, per worker count, inside :func:`shared_workers`
+# (None outside it: every sweep then starts and stops its own workers).
+_SHARED: dict[int, list[cf.ProcessPoolExecutor]] | None = None
+
+
+@contextlib.contextmanager
+def shared_workers() -> Iterator[None]:
+    """Inside the block, local sweeps hand their worker processes on to the next sweep.
+
+    Starting a worker (a fresh Python that imports NumPy, SciPy, Numba and the task's module and
+    loads its compiled kernels) costs seconds, much more on a busy machine; a program that runs
+    several sweeps in a row (``diffmem reproduce``: paper 000's figures 2, 3, 7 and the MLP
+    comparison) pays it once. The workers stay what they are outside the block (one run at a
+    time, the same thread counts, dying with this process), every run still seeds its own
+    global generators and computes a pure function of its config, so the results are the same
+    bits as with fresh workers. The workers stop when the block ends; nested blocks share the
+    outer one's workers.
+
+    Examples
+    --------
+    >>> import tempfile
+    >>> task = "diffmem_theory.crossover.figures.crossover_sweep:crossover_task"
+    >>> configs = [{"C": c, "weighting": "x0", "times": "grid"} for c in (1.0, 2.0)]
+    >>> with shared_workers(), tempfile.TemporaryDirectory() as out:
+    ...     first = run_sweep(task, configs[:1], f"{out}/a", workers=2, progress=False)
+    ...     second = run_sweep(task, configs[1:], f"{out}/b", workers=2, progress=False)
+    >>> [round(r["result"]["ratio"], 5) for r in first + second]
+    [0.66036, 0.83018]
+    """
+    global _SHARED
+    if _SHARED is not None:
+        yield
+        return
+    _SHARED = {}
+    try:
+        yield
+    finally:
+        kept, _SHARED = _SHARED, None
+        for pool in (pool for slots in kept.values() for pool in slots):
+            pool.shutdown(wait=True, cancel_futures=True)
+
+
 def _run_local_pool(task: Task, todo: list[int], book: _Book, retries: int, workers: int) -> None:
     """Run on ``workers`` slots, each a one-process ``ProcessPoolExecutor`` (spawn) that holds one
     run at a time. A worker that dies abruptly breaks only its own slot: exactly that run is
     blamed (tried ``1 + retries`` times, then recorded as failed) and a fresh process takes the
     slot, so a crash costs no other run and no result already computed. Every worker dies with
-    this process (:func:`_init_worker`)."""
+    this process (:func:`_init_worker`). Inside :func:`shared_workers` the slots come from and
+    go back to the kept ones."""
     ctx = multiprocessing.get_context("spawn")
     queue = collections.deque(todo)
     crashes: dict[int, int] = {}
     running: dict[cf.Future, tuple[int, cf.ProcessPoolExecutor, float]] = {}
+    kept = _SHARED.setdefault(workers, []) if _SHARED is not None else []
 
     def slot() -> cf.ProcessPoolExecutor:
         return cf.ProcessPoolExecutor(
             max_workers=1, mp_context=ctx, initializer=_init_worker, initargs=(os.getpid(),)
         )
 
+    def submit(i: int, pool: cf.ProcessPoolExecutor) -> None:
+        try:
+            fut = pool.submit(_execute, task, book.configs[i], book.keys[i], retries)
+        except cf.process.BrokenProcessPool:  # a kept worker that died while it waited
+            pool.shutdown(wait=True)
+            pool = slot()
+            fut = pool.submit(_execute, task, book.configs[i], book.keys[i], retries)
+        running[fut] = (i, pool, time.perf_counter())
+
     with _thread_limits(workers):
-        idle = [slot() for _ in range(min(workers, len(todo)))]
+        idle = [kept.pop() if kept else slot() for _ in range(min(workers, len(todo)))]
         try:
             while queue or running:
                 while queue and idle:
-                    i, pool = queue.popleft(), idle.pop()
-                    fut = pool.submit(_execute, task, book.configs[i], book.keys[i], retries)
-                    running[fut] = (i, pool, time.perf_counter())
+                    submit(queue.popleft(), idle.pop())
                 done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
                 for fut in done:
                     i, pool, start = running.pop(fut)
@@ -1180,8 +1232,11 @@ def _run_local_pool(task: Task, todo: list[int], book: _Book, retries: int, work
                 _terminate(pool)
             raise
         finally:
-            for pool in idle:
-                pool.shutdown(wait=True, cancel_futures=True)
+            if _SHARED is not None:
+                kept.extend(idle)  # for the next sweep of the block
+            else:
+                for pool in idle:
+                    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _check_scheduler(scheduler: Any) -> None:

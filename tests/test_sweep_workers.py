@@ -10,9 +10,12 @@ the same bits however the runs are spread.
 
 from __future__ import annotations
 
+import multiprocessing
+import os
 import pickle
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numba
@@ -20,7 +23,7 @@ import numpy as np
 import pytest
 
 from diffmem_theory.core.training import TrainConfig, train_gmm_denoiser
-from diffmem_theory.sweep import run_sweep
+from diffmem_theory.sweep import run_sweep, shared_workers
 
 # Worker processes (spawn) import the task from this module by this name.
 TASK = f"{__name__}:train_task"
@@ -42,12 +45,13 @@ def train_task(config: dict) -> dict:
         "losses": res.losses,
         "dot": float(u @ v),
         "threads": numba.get_num_threads(),  # a record of how it ran, not a result
+        "pid": os.getpid(),  # likewise
     }
 
 
 def _results(records: list[dict]) -> list[dict]:
     assert [r["status"] for r in records] == ["done"] * len(CONFIGS)
-    return [{k: v for k, v in r["result"].items() if k != "threads"} for r in records]
+    return [{k: v for k, v in r["result"].items() if k not in ("threads", "pid")} for r in records]
 
 
 def _in_fresh_process(out: Path) -> list[dict]:
@@ -89,3 +93,19 @@ def test_results_are_bit_identical_for_any_worker_and_thread_count(tmp_path, mon
                 if new[key] != ref[key]:
                     diff = np.max(np.abs(np.subtract(new[key], ref[key])))
                     pytest.fail(f"{label}: {key} of {config} differs (max |diff| {diff:.3g})")
+
+
+def test_shared_workers_serve_the_next_sweep_with_the_same_bits(tmp_path):
+    fresh = run_sweep(TASK, CONFIGS, tmp_path / "fresh", workers=2, progress=False)
+    with shared_workers():
+        first = run_sweep(TASK, CONFIGS[:1], tmp_path / "a", workers=2, progress=False)
+        assert len(multiprocessing.active_children()) == 1  # kept for the next sweep
+        second = run_sweep(TASK, CONFIGS, tmp_path / "b", workers=2, progress=False)
+        assert len(multiprocessing.active_children()) == 2
+    assert first[0]["result"]["pid"] in {r["result"]["pid"] for r in second}
+    assert first[0]["result"]["pid"] not in {r["result"]["pid"] for r in fresh}
+    assert _results(second) == _results(fresh)
+    deadline = time.monotonic() + 20  # the block stopped them
+    while multiprocessing.active_children() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert multiprocessing.active_children() == []

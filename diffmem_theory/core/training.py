@@ -399,8 +399,8 @@ class FitResult:
         The final parameters.
     ema : ndarray or None
         Their exponential moving average (``None`` without EMA).
-    losses : ndarray, shape (n_epochs,)
-        The loss per epoch.
+    losses : ndarray, shape (n_epochs,) or (n_epochs, k)
+        The loss per epoch (per part, for an objective that returns ``k`` losses).
     epochs : int
         The epochs run.
     """
@@ -449,7 +449,10 @@ def fit(
     Parameters
     ----------
     objective : callable
-        ``objective(params, epoch) -> (loss, grad)``.
+        ``objective(params, epoch) -> (loss, grad)``; ``loss`` a float, or a 1-D array of the
+        losses of ``k`` independent parts stacked in ``params`` (e.g. several models trained in
+        lock step: Adam is element-wise, so each part moves exactly as it would alone), recorded
+        per part.
     params0 : array_like
         The initial parameters (a flat float array).
     n_epochs : int
@@ -511,7 +514,7 @@ def fit(
     params = np.array(as_float_array(params0, "params0"), copy=True)
     state = opt.init(params)
     avg = params.copy() if ema is not None else None
-    losses = np.full(n, np.nan)
+    losses: np.ndarray | None = None  # shaped by the first loss: (n,) or (n, k)
     start = 0
     path = Path(checkpoint) if checkpoint is not None else None
     if path is not None and path.exists():
@@ -525,7 +528,7 @@ def fit(
             state = AdamState.from_arrays(dict(ck))
             avg = np.array(ck["ema"]) if ema is not None else None
             start = int(ck["epoch"])
-            losses[:start] = ck["losses"][:start]
+            losses = np.array(ck["losses"])
 
     def save(epoch: int) -> None:
         if path is not None:
@@ -543,6 +546,8 @@ def fit(
     bar = tqdm(total=n, initial=start, desc=desc, disable=not progress, leave=False)
     for k in range(start, n):
         loss, grad = objective(params, k)
+        if losses is None:
+            losses = np.full((n, *np.shape(loss)), np.nan)
         losses[k] = loss
         params, state = opt.step(params, grad, state)
         if avg is not None:
@@ -550,7 +555,7 @@ def fit(
         if (k + 1) % every == 0 and k + 1 < n:
             save(k + 1)
         if progress and (k % 50 == 0 or k == n - 1):
-            bar.set_postfix(loss=f"{loss:.4g}", refresh=False)
+            bar.set_postfix(loss=f"{float(np.sum(loss)):.4g}", refresh=False)
         bar.update(1)
     bar.close()
     save(n)

@@ -58,11 +58,12 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any
 
+import numba
 import numpy as np
 from numpy.typing import ArrayLike
 
@@ -91,6 +92,7 @@ __all__ = [
     "template_objective",
     "template_partial_memorization_init",
     "train_template_denoiser",
+    "train_template_denoisers",
 ]
 
 #: Paper 000, App. H.1 settings of the image model (Sec. 4.2): 100,000 epochs, otherwise as GMM.
@@ -364,55 +366,120 @@ def _chunk_loss_grad(
     m = T.shape[0]
     X2 = xt.reshape(b * c, p)
     P = (X2 @ TT).reshape(b, c, m)
-    a2 = alpha * alpha
-    D = sig2[:, None] + a2[:, None] * (s2 * norm2)[None, :]  # (b, M)
-    invD = 1.0 / D
-    inv_n = 1.0 / norm2
-    r = P - (alpha[:, None, None] * norm2[None, None, :]) * U.T[None]
-    Pn2 = np.einsum("bcm,bcm->bm", P, P)
-    r2 = np.einsum("bcm,bcm->bm", r, r)
-    inv_s2t = 1.0 / sig2
-    logit = -0.5 * c * np.log(D) + 0.5 * inv_n * (Pn2 * inv_s2t[:, None] - r2 * invD)
-    logit -= logit.max(axis=1, keepdims=True)
-    wgt = np.exp(logit)
-    wgt /= wgt.sum(axis=1, keepdims=True)
-    A = (sig2[:, None, None] * U.T[None] + (alpha * s2)[:, None, None] * P) * invD[:, None, :]
-    W = (wgt[:, None, :] * A).reshape(b * c, m)
+    wgt, A, W = np.empty((b, m)), np.empty((b, c, m)), np.empty((b, c, m))
+    _softmax_weights(P, alpha, sig2, U, norm2, s2, wgt, A, W)
+    W2 = W.reshape(b * c, m)
     G = buf[: b * c]
-    np.matmul(W, T, out=G)  # xbar
-    G -= x0.reshape(b * c, p)  # residual
-    err = np.einsum("bk,bk->b", G.reshape(b, c * p), G.reshape(b, c * p))
-    loss = float(lam @ err)
-    G *= np.repeat(2.0 * lam, c)[:, None]  # dL/dxbar
+    np.matmul(W2, T, out=G)  # xbar
+    loss = _residual(G.reshape(b, c * p), x0.reshape(b, c * p), lam)  # G: dL/dxbar
     H = (G @ TT).reshape(b, c, m)
-    dw = np.einsum("bcm,bcm->bm", H, A)
-    g = wgt * (dw - np.einsum("bm,bm->b", wgt, dw)[:, None])
-    dAD = (wgt * invD)[:, None, :] * H  # dA / D
-    # through a
-    dUT = np.einsum("bcm,b->cm", dAD, sig2)
-    dP = dAD * (alpha * s2)[:, None, None]
-    dD = -np.einsum("bcm,bcm->bm", dAD, A)
-    ds2 = float(np.einsum("bcm,bcm,b->", dAD, P, alpha))
-    # through the logits
-    dD += g * (-0.5 * c * invD + 0.5 * r2 * inv_n[None] * invD * invD)
-    gn = g * inv_n[None]
-    dP += gn[:, None, :] * (P * inv_s2t[:, None, None] - r * invD[:, None, :])
-    dUT += np.einsum("bcm,bm->cm", r, g * invD * alpha[:, None])
-    rU = np.einsum("bcm,mc->bm", r, U)
-    dn = np.einsum(
-        "bm,bm->m",
-        gn,
-        -0.5 * Pn2 * inv_s2t[:, None] * inv_n[None]
-        + 0.5 * r2 * inv_n[None] * invD
-        + alpha[:, None] * rU * invD,
-    )
-    # through D
-    dn += s2 * np.einsum("bm,b->m", dD, a2)
-    ds2 += float(np.einsum("bm,b,m->", dD, a2, norm2))
+    dP, dUT, dn = np.empty((b, c, m)), np.zeros((c, m)), np.zeros(m)
+    ds2 = _backward(H, P, wgt, A, alpha, sig2, U, norm2, s2, dP, dUT, dn)
     # through P = X T^T and xbar = W T
-    dT = W.T @ G
+    dT = W2.T @ G
     dT += dP.reshape(b * c, m).T @ X2
     return loss, dT, dUT.T, dn, ds2
+
+
+@numba.njit(cache=True)
+def _softmax_weights(P, alpha, sig2, U, norm2, s2, wgt, A, W):
+    """Forward pass of :func:`_chunk_loss_grad` per query ``q`` and component ``i``: the logits,
+    the softmax ``wgt``, ``A = (sigma^2 u^i + alpha s2 P_i) / D_i`` and ``W = wgt A`` (one pass
+    over ``P`` instead of a dozen NumPy temporaries)."""
+    b, c, m = P.shape
+    for q in range(b):
+        a, sg = alpha[q], sig2[q]
+        inv_s = 1.0 / sg
+        top = -np.inf
+        for i in range(m):
+            n = norm2[i]
+            D = sg + a * a * (s2 * n)
+            pn2 = 0.0
+            r2 = 0.0
+            for k in range(c):
+                pk = P[q, k, i]
+                rk = pk - a * n * U[i, k]
+                pn2 += pk * pk
+                r2 += rk * rk
+            logit = -0.5 * c * np.log(D) + 0.5 / n * (pn2 * inv_s - r2 / D)
+            wgt[q, i] = logit
+            top = max(top, logit)
+        total = 0.0
+        for i in range(m):
+            e = np.exp(wgt[q, i] - top)
+            wgt[q, i] = e
+            total += e
+        for i in range(m):
+            w = wgt[q, i] / total
+            wgt[q, i] = w
+            invD = 1.0 / (sg + a * a * (s2 * norm2[i]))
+            for k in range(c):
+                ak = (sg * U[i, k] + a * s2 * P[q, k, i]) * invD
+                A[q, k, i] = ak
+                W[q, k, i] = w * ak
+
+
+@numba.njit(cache=True)
+def _residual(G, x0, lam):
+    """``G <- 2 lam (G - x0)`` row by row (``G`` holds ``xbar``); returns ``sum_q lam_q
+    |xbar_q - x0_q|^2``, summed in query order."""
+    loss = 0.0
+    for q in range(G.shape[0]):
+        err = 0.0
+        for j in range(G.shape[1]):
+            e = G[q, j] - x0[q, j]
+            err += e * e
+            G[q, j] = 2.0 * lam[q] * e
+        loss += lam[q] * err
+    return loss
+
+
+@numba.njit(cache=True)
+def _backward(H, P, wgt, A, alpha, sig2, U, norm2, s2, dP, dUT, dn):
+    """Backward pass of :func:`_chunk_loss_grad` from ``H = G T^T``: fills ``dP``, adds to
+    ``dUT`` and ``dn`` (queries in order) and returns ``ds2`` (chain rule in its docstring)."""
+    b, c, m = P.shape
+    ds2 = 0.0
+    for q in range(b):
+        a, sg = alpha[q], sig2[q]
+        inv_s = 1.0 / sg
+        a2 = a * a
+        mean_dw = 0.0
+        for i in range(m):
+            dw = 0.0
+            for k in range(c):
+                dw += H[q, k, i] * A[q, k, i]
+            mean_dw += wgt[q, i] * dw
+        for i in range(m):
+            w, n = wgt[q, i], norm2[i]
+            inv_n = 1.0 / n
+            invD = 1.0 / (sg + a2 * (s2 * n))
+            dw = 0.0
+            for k in range(c):
+                dw += H[q, k, i] * A[q, k, i]
+            g = w * (dw - mean_dw)
+            gn = g * inv_n
+            wd = w * invD
+            pn2 = 0.0
+            r2 = 0.0
+            rU = 0.0
+            dD = 0.0
+            for k in range(c):
+                pk = P[q, k, i]
+                rk = pk - a * n * U[i, k]
+                pn2 += pk * pk
+                r2 += rk * rk
+                rU += rk * U[i, k]
+                dad = wd * H[q, k, i]  # dA / D
+                dUT[k, i] += dad * sg + rk * g * invD * a
+                dD -= dad * A[q, k, i]
+                ds2 += dad * pk * a
+                dP[q, k, i] = dad * (a * s2) + gn * (pk * inv_s - rk * invD)
+            dD += g * (-0.5 * c * invD + 0.5 * r2 * inv_n * invD * invD)
+            dn[i] += gn * (-0.5 * pn2 * inv_s * inv_n + 0.5 * r2 * inv_n * invD + a * rU * invD)
+            dn[i] += s2 * dD * a2
+            ds2 += dD * a2 * n
+    return ds2
 
 
 #: Queries per block of the loss evaluation (keeps the (b c) x p arrays in cache).
@@ -422,8 +489,6 @@ Fill = Callable[[int, dict[str, np.ndarray]], tuple[np.ndarray, ...]]
 
 
 def _n_threads() -> int:
-    import numba
-
     return max(1, int(numba.get_num_threads()))
 
 
@@ -441,33 +506,19 @@ class _Model:
             raise ValueError("model.templates must be nonzero images")
         self.s2 = check_scalar(model.color_var, "model.color_var", low=0.0, low_open=True)
 
-    def run(
-        self, n_blocks: int, block: int, fill: Fill, n_queries: int
+    def parts(
+        self, xt: np.ndarray, x0: np.ndarray, alpha: np.ndarray, sig2: np.ndarray,
+        lam: np.ndarray, buf: np.ndarray,
+    ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, float]:  # fmt: skip
+        """:func:`_chunk_loss_grad` of one block for this model."""
+        return _chunk_loss_grad(
+            xt, x0, alpha, sig2, lam, self.T, self.TT, self.U, self.norm2, self.s2, buf
+        )
+
+    def total(
+        self, parts: list[tuple[float, np.ndarray, np.ndarray, np.ndarray, float]], n_queries: int
     ) -> tuple[float, np.ndarray, np.ndarray, float]:
-        """Sum the block results in block order (deterministic whatever the thread count).
-
-        ``fill(i, ws)`` returns ``(xt, x0, alpha, sig2, lam)`` of block ``i``, possibly written
-        into the per-thread workspace ``ws`` (a dict the function may fill with buffers).
-        """
-        p = self.T.shape[1]
-        local = threading.local()
-
-        def one(i: int) -> tuple[float, np.ndarray, np.ndarray, np.ndarray, float]:
-            ws = getattr(local, "ws", None)
-            if ws is None:
-                ws = local.ws = {"buf": np.empty((block * self.c, p))}
-            xt, x0, alpha, sig2, lam = fill(i, ws)
-            return _chunk_loss_grad(
-                xt, x0, alpha, sig2, lam, self.T, self.TT, self.U, self.norm2, self.s2, ws["buf"]
-            )
-
-        with single_threaded_blas("numpy") as pinned:
-            workers = min(_n_threads() if pinned else 1, n_blocks)
-            if workers > 1:
-                with ThreadPoolExecutor(workers) as pool:
-                    parts = list(pool.map(one, range(n_blocks)))
-            else:
-                parts = [one(i) for i in range(n_blocks)]
+        """The mean over the queries from the block results, summed in block order."""
         scale = 1.0 / max(n_queries, 1)
         loss = sum(part[0] for part in parts) * scale
         dT = sum(part[1] for part in parts)
@@ -475,6 +526,38 @@ class _Model:
         dn = sum(part[3] for part in parts)
         ds2 = sum(part[4] for part in parts) * scale
         return loss, (dT + 2.0 * dn[:, None] * self.T) * scale, dU, ds2
+
+
+def _run_models(
+    models: list[_Model], n_blocks: int, block: int, fill: Fill, n_queries: int
+) -> list[tuple[float, np.ndarray, np.ndarray, float]]:
+    """Loss and gradient of every model on the same queries (deterministic for any thread count).
+
+    ``fill(i, ws)`` returns ``(xt, x0, alpha, sig2, lam)`` of block ``i``, possibly written into
+    the per-thread workspace ``ws`` (a dict the function may fill with buffers); it is called
+    once per block, and the block's queries serve every model (they are only read). Each model's
+    block results are summed in block order, so a model gets the same bits alone or beside others.
+    """
+    c, p = models[0].c, models[0].T.shape[1]
+    local = threading.local()
+
+    def one(i: int) -> list[tuple[float, np.ndarray, np.ndarray, np.ndarray, float]]:
+        ws = getattr(local, "ws", None)
+        if ws is None:
+            ws = local.ws = {"buf": np.empty((block * c, p))}
+        xt, x0, alpha, sig2, lam = fill(i, ws)
+        return [model.parts(xt, x0, alpha, sig2, lam, ws["buf"]) for model in models]
+
+    with single_threaded_blas("numpy") as pinned:
+        workers = min(_n_threads() if pinned else 1, n_blocks)
+        if workers > 1:
+            with ThreadPoolExecutor(workers) as pool:
+                blocks = list(pool.map(one, range(n_blocks)))
+        else:
+            blocks = [one(i) for i in range(n_blocks)]
+    return [
+        model.total([parts[j] for parts in blocks], n_queries) for j, model in enumerate(models)
+    ]
 
 
 def _check_model(model: Any, name: str = "model") -> None:
@@ -571,7 +654,7 @@ def template_loss_and_grad(
 
     n_blocks = -(-n // QUERY_BLOCK)
     with np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore"):
-        loss, dT, dU, ds2 = acc.run(n_blocks, QUERY_BLOCK, fill, n)
+        ((loss, dT, dU, ds2),) = _run_models([acc], n_blocks, QUERY_BLOCK, fill, n)
     finite_result([loss, ds2], "the loss (or its gradient) for these inputs")
     finite_result(dT, "the gradient for these inputs")
     finite_result(dU, "the gradient for these inputs")
@@ -661,38 +744,70 @@ def template_objective(
     ((15,), True)
     """
     Y = as_float_array(Y, "Y", ndim=3, dtype=np.float64)
+    stacked = _stacked_objective(Y, (check_int(M, "M", low=1),), config, schedule, times)
+
+    def objective(theta: np.ndarray, epoch: int) -> tuple[float, np.ndarray]:
+        losses, grad = stacked(theta, epoch)
+        return float(losses[0]), grad
+
+    return objective
+
+
+def _stacked_objective(
+    Y: np.ndarray,
+    ms: tuple[int, ...],
+    config: TrainConfig,
+    schedule: Schedule,
+    times: np.ndarray,
+) -> Callable[[np.ndarray, int], tuple[np.ndarray, np.ndarray]]:
+    """:func:`template_objective` of models of sizes ``ms`` on the same queries, in lock step.
+
+    ``theta`` is the concatenation of the models' packed parameters; returns the ``len(ms)``
+    losses and the concatenated gradient. The epoch's noise and queries are drawn once and
+    serve every model (they depend on the seed and the epoch only), so each model's loss and
+    gradient have the bits it has alone.
+    """
     n, c, p = Y.shape
     if min(n, c, p) < 1:
         raise ValueError(f"Y must have shape (N, c, p) with N, c, p >= 1, got {Y.shape}")
-    m = check_int(M, "M", low=1)
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     schedule = as_schedule(schedule, required=True)
     times = schedule.check_time(as_float_array(times, "times", ndim=1), "times")
     if times.size == 0:
         raise ValueError("times must hold at least one time")
-    check_allocation(m * (p + c) + QUERY_BLOCK * c * p * 3, f"M = {m} components")
+    m_all = sum(ms)
+    check_allocation(m_all * (p + c) + QUERY_BLOCK * c * p * 3, f"M = {m_all} components")
     lam_grid = loss_weighting(config.weighting, times, schedule)
     alpha_grid, sig2_grid = schedule.alpha(times), schedule.sigma2(times)
     n_dup, seed = config.n_dup, config.seed
     per_block = max(1, QUERY_BLOCK // n_dup)
     n_blocks = -(-n // per_block)
     block = per_block * n_dup
-    nt, nu = m * p, m * c
+    sizes = [m * (p + c) + 1 for m in ms]
+    offsets = np.cumsum([0, *sizes])
     sampling = config.extra.get("time_sampling", "per_sample")
     check_choice(sampling, "config.extra['time_sampling']", ("per_sample", "stratified"))
     stratified = sampling == "stratified"
 
-    def objective(theta: np.ndarray, epoch: int) -> tuple[float, np.ndarray]:
-        theta = _packed(theta, nt + nu + 1)
+    def objective(theta: np.ndarray, epoch: int) -> tuple[np.ndarray, np.ndarray]:
+        theta = _packed(theta, int(offsets[-1]))
         epoch = check_int(epoch, "epoch", low=0)
         t_idx = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(epoch,))).integers(
             0, times.size, n
         )
-        s = float(theta[-1])
-        model = TemplateDenoiser(
-            theta[:nt].reshape(m, 1, p), theta[nt : nt + nu].reshape(m, c), s * s
-        )
+        models, scales = [], []
+        for m, lo in zip(ms, offsets[:-1], strict=True):
+            part = theta[lo : lo + m * (p + c) + 1]
+            s = float(part[-1])
+            models.append(
+                _Model(
+                    TemplateDenoiser(
+                        part[: m * p].reshape(m, 1, p), part[m * p : -1].reshape(m, c), s * s
+                    )
+                )
+            )
+            scales.append(s)
 
         def fill(i: int, ws: dict[str, np.ndarray]) -> tuple[np.ndarray, ...]:
             rows = slice(i * per_block, min((i + 1) * per_block, n))
@@ -713,8 +828,12 @@ def template_objective(
             xt += a[:, None, None] * x0
             return xt, x0, a, s2t, lam_grid[k]
 
-        loss, dT, dU, ds2 = _Model(model).run(n_blocks, block, fill, n * n_dup)
-        return loss, np.concatenate([dT.ravel(), dU.ravel(), [2.0 * s * ds2]])
+        results = _run_models(models, n_blocks, block, fill, n * n_dup)
+        grads = [
+            np.concatenate([dT.ravel(), dU.ravel(), [2.0 * s * ds2]])
+            for (_, dT, dU, ds2), s in zip(results, scales, strict=True)
+        ]
+        return np.array([r[0] for r in results]), np.concatenate(grads)
 
     return objective
 
@@ -799,6 +918,111 @@ def train_template_denoiser(
     >>> res.model.color_var < 1e-3   # M = N: the memorizing start stays memorizing
     True
     """
+    (result,) = _train(
+        Y, (M,), config, templates=templates, labels=labels, image_shape=image_shape,
+        schedule=schedule, init=init, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+        progress=progress,
+    )  # fmt: skip
+    return result
+
+
+def train_template_denoisers(
+    Y: ArrayLike,
+    Ms: Sequence[int],
+    config: TrainConfig | None = None,
+    *,
+    templates: ArrayLike | None = None,
+    labels: ArrayLike | None = None,
+    image_shape: tuple[int, int, int] | None = None,
+    schedule: Schedule | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    checkpoint_every: int = 1000,
+    progress: bool = True,
+) -> list[TemplateTrainResult]:
+    r"""Train colored-template denoisers of sizes ``Ms`` on the same images, in lock step.
+
+    Each model is trained exactly as :func:`train_template_denoiser` trains it alone (same
+    initialization, noise, times and Adam steps: the same bits), but the epoch's noise draws and
+    noisy queries, which depend only on ``config.seed`` and the epoch, are made once and serve
+    every model, and the models share each pass over the queries (one Adam step per epoch on
+    the concatenated parameters; Adam is element-wise, so the models do not interact). For a
+    grid of model sizes, as in paper 000's Fig. 5, this saves the ``len(Ms) - 1`` further draws
+    of ``N n_dup c h w`` normals per epoch. ``checkpoint`` holds all the models.
+
+    Parameters
+    ----------
+    Y : array_like
+        Training images, ``(N, c, h, w)`` or ``(N, c*h*w)``.
+    Ms : sequence of int
+        The numbers of components, each ``>= 1``; at least one.
+    config : TrainConfig, optional
+        Training settings; default :data:`IMAGE_CONFIG`.
+    templates, labels : array_like, optional
+        The generating templates and each sample's template index (for the initialization).
+    image_shape : tuple of int, optional
+        ``(c, h, w)`` when ``Y`` is flat.
+    schedule : Schedule, optional
+        Default VPTrig.
+    checkpoint : str or os.PathLike, optional
+        Checkpoint file of the joint run (resumable training).
+    checkpoint_every : int, default 1000
+        Epochs between checkpoints.
+    progress : bool, default True
+        Show a progress bar.
+
+    Returns
+    -------
+    list of TemplateTrainResult
+        One per entry of ``Ms``, in that order.
+
+    See Also
+    --------
+    train_template_denoiser : one model.
+
+    References
+    ----------
+    Buchanan, Pai, Ma, De Bortoli, "On the Edge of Memorization in Diffusion Models"
+    (paper 000), Sec. 4.2 and App. H.1.
+
+    Examples
+    --------
+    >>> from diffmem_theory.core.distributions import TemplateMixture
+    >>> from diffmem_theory.crossover.template_data import generated_templates
+    >>> tpl = generated_templates(2, size=5)
+    >>> Y, lab = TemplateMixture(tpl, np.zeros((2, 3)), 1.0).sample(6, 1)
+    >>> cfg = TrainConfig(n_epochs=20, n_dup=2)
+    >>> both = train_template_denoisers(Y, [3, 6], cfg, templates=tpl, labels=lab, progress=False)
+    >>> alone = train_template_denoiser(Y, 3, cfg, templates=tpl, labels=lab, progress=False)
+    >>> [r.model.n_components for r in both], bool(np.all(both[0].losses == alone.losses))
+    ([3, 6], True)
+    """
+    if isinstance(Ms, (str, bytes)) or not hasattr(Ms, "__iter__"):
+        raise TypeError(f"Ms must be a sequence of model sizes, got {type(Ms).__name__}")
+    sizes = tuple(Ms)
+    if not sizes:
+        raise ValueError("Ms must hold at least one model size, got an empty sequence")
+    return _train(
+        Y, sizes, config, templates=templates, labels=labels, image_shape=image_shape,
+        schedule=schedule, init=None, checkpoint=checkpoint, checkpoint_every=checkpoint_every,
+        progress=progress,
+    )  # fmt: skip
+
+
+def _train(
+    Y: ArrayLike,
+    Ms: tuple[Any, ...],
+    config: TrainConfig | None,
+    *,
+    templates: ArrayLike | None,
+    labels: ArrayLike | None,
+    image_shape: tuple[int, int, int] | None,
+    schedule: Schedule | None,
+    init: TemplateDenoiser | None,
+    checkpoint: str | os.PathLike | None,
+    checkpoint_every: int,
+    progress: bool,
+) -> list[TemplateTrainResult]:
+    """The trainers' common body: models of sizes ``Ms`` (``init`` only for one model)."""
     cfg = config if config is not None else IMAGE_CONFIG
     if not isinstance(cfg, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(cfg).__name__}")
@@ -813,35 +1037,48 @@ def train_template_denoiser(
     c, h, w = _image_shape(data, image_shape, tpl)
     n, p = data.shape[0], h * w
     flat = np.ascontiguousarray(data.reshape(n, c, p))
-    m = check_int(M, "M", low=1)
+    single = len(Ms) == 1
+    ms = tuple(check_int(M, "M" if single else f"Ms[{i}]", low=1) for i, M in enumerate(Ms))
     times = sched.time_grid() if cfg.times is None else sched.check_time(np.asarray(cfg.times))
-    if init is None:
-        rng = np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=(2**32 - 1,)))
-        start = template_partial_memorization_init(
-            flat.reshape(n, c, h, w), m, rng, templates=tpl, labels=labels, var0=cfg.var0
-        )
-    else:
-        start = init
-    if start.templates.shape != (m, h, w) or start.color_means.shape != (m, c):
-        raise ValueError(
-            f"init must have templates ({m}, {h}, {w}) and color_means ({m}, {c}), got "
-            f"{start.templates.shape} and {start.color_means.shape}"
-        )
-    theta0 = start.pack()
-    objective = template_objective(flat, m, cfg, sched, times)
+    starts = []
+    for m in ms:
+        if init is None:
+            rng = np.random.default_rng(np.random.SeedSequence(cfg.seed, spawn_key=(2**32 - 1,)))
+            start = template_partial_memorization_init(
+                flat.reshape(n, c, h, w), m, rng, templates=tpl, labels=labels, var0=cfg.var0
+            )
+        else:
+            start = init
+        if start.templates.shape != (m, h, w) or start.color_means.shape != (m, c):
+            raise ValueError(
+                f"init must have templates ({m}, {h}, {w}) and color_means ({m}, {c}), got "
+                f"{start.templates.shape} and {start.color_means.shape}"
+            )
+        starts.append(start.pack())
+    theta0 = np.concatenate(starts)
+    objective = _stacked_objective(flat, ms, cfg, sched, times)
     out = fit_config(
         objective,
         theta0,
         cfg,
-        identity={"model": "template", "M": m, "schedule": repr(sched), "init": theta0.tolist()},
+        identity={
+            "model": "template",
+            "M": ms[0] if single else list(ms),
+            "schedule": repr(sched),
+            "init": theta0.tolist(),
+        },
         data=flat,
         checkpoint=checkpoint,
         checkpoint_every=checkpoint_every,
         progress=progress,
-        desc=f"M={m}",
+        desc=f"M={ms[0]}" if single else f"M={ms[0]}..{ms[-1]}",
     )
     shape = (c, h, w)
-    ema_model = TemplateDenoiser.unpack(out.ema, shape, m) if out.ema is not None else None
-    return TemplateTrainResult(
-        TemplateDenoiser.unpack(out.params, shape, m), ema_model, out.losses, cfg
-    )
+    bounds = np.cumsum([0, *(start.size for start in starts)])
+    results = []
+    for j, m in enumerate(ms):
+        part = slice(int(bounds[j]), int(bounds[j + 1]))
+        ema_model = None if out.ema is None else TemplateDenoiser.unpack(out.ema[part], shape, m)
+        model = TemplateDenoiser.unpack(out.params[part], shape, m)
+        results.append(TemplateTrainResult(model, ema_model, out.losses[:, j].copy(), cfg))
+    return results

@@ -283,6 +283,34 @@ def test_training_decreases_loss_reproducible_and_resumes(tmp_path):
     assert res_s.ema_model is not None and res_s.losses[-20:].mean() < res_s.losses[:5].mean()
 
 
+def test_lock_step_training_gives_each_model_its_bits_alone(tmp_path, monkeypatch):
+    """Fig. 5's models trained together (one noise draw per epoch for all) are bit for bit the
+    models trained one by one, with EMA and stratified times, for 1 and 2 threads, and the joint
+    run resumes from its checkpoint."""
+    tpl, Y, labels = _data()
+    cfg = TrainConfig(n_epochs=40, n_dup=3, peak_lr=2e-3, adam_b2=0.9, seed=2, ema=0.9,
+                      extra={"time_sampling": "stratified"})  # fmt: skip
+    kw = {"templates": tpl, "labels": labels, "progress": False}
+    alone = [tm.train_template_denoiser(Y, m, cfg, **kw) for m in (2, 5, 12)]
+    for threads in (1, 2):
+        monkeypatch.setattr(tm, "_n_threads", lambda threads=threads: threads)
+        joint = tm.train_template_denoisers(Y, (2, 5, 12), cfg, **kw)
+        for a, b in zip(alone, joint, strict=True):
+            assert np.array_equal(a.model.pack(), b.model.pack())
+            assert np.array_equal(a.ema_model.pack(), b.ema_model.pack())
+            assert np.array_equal(a.losses, b.losses) and b.losses.shape == (40,)
+    ck = tmp_path / "joint.npz"
+    tm.train_template_denoisers(Y, (2, 5, 12), cfg, checkpoint=ck, checkpoint_every=20, **kw)
+    resumed = tm.train_template_denoisers(Y, (2, 5, 12), cfg, checkpoint=ck, **kw)
+    assert all(np.array_equal(a.losses, b.losses) for a, b in zip(alone, resumed, strict=True))
+    with pytest.raises(ValueError, match="at least one"):
+        tm.train_template_denoisers(Y, [], cfg, **kw)
+    with pytest.raises(ValueError, match=r"Ms\[1\]"):
+        tm.train_template_denoisers(Y, [2, 0], cfg, **kw)
+    with pytest.raises(TypeError, match="sequence"):
+        tm.train_template_denoisers(Y, 3, cfg, **kw)
+
+
 def test_phase_transition_smoke():
     """Fig. 5 in miniature: M = N stays memorizing, M << N generalizes (no memorized sample)."""
     tpl, Y, labels = _data(K=2, size=6, N=16, seed=3)

@@ -56,12 +56,10 @@ Example
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-from tqdm import tqdm
 
 from diffmem_theory.core.denoisers import (
     memorized_subset,
@@ -78,7 +76,7 @@ from diffmem_theory.crossover.template_data import (
     generated_templates,
     load_fashion_mnist_templates,
 )
-from diffmem_theory.crossover.template_model import train_template_denoiser
+from diffmem_theory.crossover.template_model import train_template_denoisers
 from diffmem_theory.plotting import PALETTE, figure, paper_style
 from diffmem_theory.registry import experiment
 
@@ -267,7 +265,7 @@ def run_fig5(
 ) -> dict[str, Any]:
     """Train the ten models of Fig. 5 and evaluate them (quick: compressed schedule, module doc).
 
-    ``checkpoint_dir``: one resumable checkpoint per model (``fig5_M=<M>_seed=<seed>.npz``).
+    ``checkpoint_dir``: one resumable checkpoint of the ten models (``fig5_seed=<seed>.npz``).
     """
     sched = VPTrig()
     n, k = 100, 4
@@ -280,20 +278,15 @@ def run_fig5(
     tpl, source = _templates(k, seed)
     mix = TemplateMixture(tpl, np.zeros((k, _C)), _VAR_STAR)
     X, labels = mix.sample(n, _rng(seed, _DATA_KEY))
-    show = progress if progress is not None else None
 
-    models = []
-    bar = tqdm(ms, desc="paper000.fig5", leave=False, file=sys.stderr, disable=show is False)
-    for m in bar:
-        ck = None
-        if checkpoint_dir is not None:
-            ck = (
-                Path(checkpoint_dir) / f"fig5_M={int(m)}_seed={seed}{'_quick' if quick else ''}.npz"
-            )
-        res = train_template_denoiser(
-            X, int(m), cfg, templates=tpl, labels=labels, checkpoint=ck, progress=False
-        )
-        models.append(res)
+    ck = None
+    if checkpoint_dir is not None:
+        ck = Path(checkpoint_dir) / f"fig5_seed={seed}{'_quick' if quick else ''}.npz"
+    # the ten models in lock step: one draw of each epoch's noise serves all (same bits as alone)
+    models = train_template_denoisers(
+        X, [int(m) for m in ms], cfg, templates=tpl, labels=labels, checkpoint=ck,
+        progress=progress is not False,
+    )  # fmt: skip
 
     ratios, samples = [], []
     for i, res in enumerate(models):
