@@ -45,6 +45,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import numba
 import numpy as np
 from numpy.typing import ArrayLike
 from tqdm.auto import tqdm
@@ -752,7 +753,11 @@ def _epoch_noise(seed: int, epoch: int, rows: int, d: int, dtype: np.dtype) -> n
         gen = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(epoch, c)))
         gen.standard_normal(out=z[bounds[c] : bounds[c + 1]], dtype=dtype)
 
-    list(_POOL.map(fill, range(_NOISE_CHUNKS)))
+    if numba.get_num_threads() > 1:
+        list(_POOL.map(fill, range(_NOISE_CHUNKS)))
+    else:  # one thread (e.g. a sweep worker): no hand-offs to the pool, the same numbers
+        for c in range(_NOISE_CHUNKS):
+            fill(c)
     return z
 
 
