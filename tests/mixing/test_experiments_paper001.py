@@ -172,3 +172,29 @@ def test_experiments_run_with_one_blas_thread(monkeypatch):
         get_experiment("paper001.fig2").run(quick=True)
     assert seen == [{1}]
     assert openblas_threads() == before
+
+
+def test_fig2_and_fig4_give_the_same_bits_on_one_or_two_threads(monkeypatch):
+    """Their independent cells (fig2: each d, lambda-hat and data model; fig4: each d) draw from
+    their own generators, so running them on threads changes no bit."""
+    numba = pytest.importorskip("numba")
+    if numba.config.NUMBA_NUM_THREADS < 2:
+        pytest.skip("one Numba thread available")
+    monkeypatch.setattr(p1, "DIMS", (4, 8))
+    monkeypatch.setattr(p1, "FIG2_N", 200)
+    monkeypatch.setitem(p1.FIG2_LAMBDA_HAT, True, np.array([1e-2, 1.0]))
+    monkeypatch.setitem(p1.FIG2_REPS, True, 3)
+    monkeypatch.setitem(p1.FIG4_GRIDS, True, {4: (3, 10, 50), 8: (5, 20)})
+    monkeypatch.setitem(p1.FIG4_REPS, True, {4: 3, 8: 2})
+    monkeypatch.setitem(p1.FIG4_N, True, {4: 100, 8: 100})
+    before = numba.get_num_threads()
+    runs = {}
+    try:
+        for threads in (1, 2):
+            numba.set_num_threads(threads)
+            runs[threads] = [
+                get_experiment(f"paper001.{f}").run(quick=True) for f in ("fig2", "fig4")
+            ]
+    finally:
+        numba.set_num_threads(before)
+    np.testing.assert_equal(runs[1], runs[2])

@@ -52,8 +52,10 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import numba
 import numpy as np
 
 from diffmem_theory._validation import as_float_array, check_scalar
@@ -139,6 +141,20 @@ def _one_blas_thread(run: Callable[..., Any]) -> Callable[..., Any]:
             return run(*args, **kwargs)
 
     return pinned
+
+
+def _parallel_map(func: Callable[..., Any], items: Any) -> list[Any]:
+    """``[func(*item) for item in items]`` (or ``func(item)``) on ``numba.get_num_threads()``
+    Python threads, results in order. Each item draws from its own generator, so the results
+    are the same bits for any thread count; the work (least squares, eigendecompositions, BLAS
+    on one thread each, see :func:`_one_blas_thread`) releases the GIL."""
+    items = list(items)
+    call = (lambda item: func(*item)) if items and isinstance(items[0], tuple) else func
+    workers = min(len(items), numba.get_num_threads())
+    if workers <= 1:
+        return [call(item) for item in items]
+    with ThreadPoolExecutor(workers) as pool:
+        return list(pool.map(call, items))
 
 
 def _rng(seed: int, *key: int) -> np.random.Generator:
@@ -293,37 +309,34 @@ def run_fig2(quick: bool = True, seed: int = 0) -> dict[str, Any]:
         for s in _FIG2_STATS:
             out[f"mc_{m}_{s}"] = np.empty(shape)
             out[f"se_{m}_{s}"] = np.empty(shape)
+
+    def cell(i: int, j: int, k: int) -> tuple[dict[str, float], np.ndarray, np.ndarray]:
+        """Theory and the Monte Carlo mean and SE of one (d, lambda-hat, data model) cell."""
+        d, lam, model = dims[i], float(out["lam"][j]), _FIG2_MODELS[k]
+        cfg = LinearDiffusionConfig(
+            d=d, mu=_MU, sigma=_SIGMA, T=_T, lam=lam, data_model=model, empirical_late_time=False
+        )
+        w = expected_kl_wishart(d, n, *model_params(cfg), _SIGMA**2)
+        theory = {"floor": 0.25 * d * cfg.u**2, f"wishart_var_{model}": w["var"],
+                  f"wishart_mean_{model}": w["mean"]}  # fmt: skip
+        g = _rng(seed, i, j, k)
+        vals = np.empty((reps, len(_FIG2_STATS)))
+        for r in range(reps):  # the four statistics of one training set
+            kl = kl_generated(*simulate_generated(cfg, n, g)[:2], _MU, _SIGMA)
+            vals[r] = [kl[s] for s in _FIG2_STATS]
+        return (theory, *_mean_se(vals, axis=0))
+
     for i, d in enumerate(dims):
         for j, lam in enumerate(out["lam"]):
             out["B17"][i, j] = expected_kl_var_b_17(d, n, _T, _SIGMA, float(lam))
-            for k, model in enumerate(_FIG2_MODELS):
-                cfg = LinearDiffusionConfig(
-                    d=d,
-                    mu=_MU,
-                    sigma=_SIGMA,
-                    T=_T,
-                    lam=float(lam),
-                    data_model=model,
-                    empirical_late_time=False,
-                )
-                out["floor"][i, j] = 0.25 * d * cfg.u**2
-                w = expected_kl_wishart(d, n, *model_params(cfg), _SIGMA**2)
-                out[f"wishart_var_{model}"][i, j] = w["var"]
-                out[f"wishart_mean_{model}"][i, j] = w["mean"]
-                g = _rng(seed, i, j, k)
-                vals = np.array(
-                    [
-                        [
-                            kl_generated(*simulate_generated(cfg, n, g)[:2], _MU, _SIGMA)[s]
-                            for s in _FIG2_STATS
-                        ]
-                        for _ in range(reps)
-                    ]
-                )
-                mean, se = _mean_se(vals, axis=0)
-                for q, s in enumerate(_FIG2_STATS):
-                    out[f"mc_{model}_{s}"][i, j] = mean[q]
-                    out[f"se_{model}_{s}"][i, j] = se[q]
+    cells = [(i, j, k) for i in range(len(dims)) for j in range(lh.size)
+             for k in range(len(_FIG2_MODELS))]  # fmt: skip
+    for (i, j, k), (theory, mean, se) in zip(cells, _parallel_map(cell, cells), strict=True):
+        for key, value in theory.items():
+            out[key][i, j] = value
+        for q, s in enumerate(_FIG2_STATS):
+            out[f"mc_{_FIG2_MODELS[k]}_{s}"][i, j] = mean[q]
+            out[f"se_{_FIG2_MODELS[k]}_{s}"][i, j] = se[q]
     return out
 
 
@@ -508,7 +521,9 @@ def run_fig4(quick: bool = True, seed: int = 0) -> dict[str, Any]:
     and ``P_at_N[c]`` the value at ``n = N`` (if on the grid).
     """
     out: dict[str, Any] = {"dims": np.array(DIMS), "seed": seed, "quick": quick}
-    for i, d in enumerate(DIMS):
+
+    def dimension(i: int) -> dict[str, Any]:
+        d = DIMS[i]
         ns = np.array(FIG4_GRIDS[quick][d])
         reps, N = FIG4_REPS[quick][d], FIG4_N[quick][d]
         cfg = LinearDiffusionConfig(d=d, mu=_MU, sigma=_SIGMA, T=_T, lam=_LAM)
@@ -524,7 +539,7 @@ def run_fig4(quick: bool = True, seed: int = 0) -> dict[str, Any]:
         stats = {c: _mean_se(0.5 + 0.5 * s[c]) for c in CONVENTIONS}
         P = {c: stats[c][0] for c in CONVENTIONS}
         at_N = np.flatnonzero(ns == N)
-        out[d] = {
+        return {
             "n": ns,
             "N": N,
             "reps": reps,
@@ -533,4 +548,7 @@ def run_fig4(quick: bool = True, seed: int = 0) -> dict[str, Any]:
             "transition_n": {c: half_crossing(ns, P[c], after=d) for c in CONVENTIONS},
             "P_at_N": {c: float(P[c][at_N[0]]) if at_N.size else math.nan for c in CONVENTIONS},
         }
+
+    for d, result in zip(DIMS, _parallel_map(dimension, range(len(DIMS))), strict=True):
+        out[d] = result
     return out
