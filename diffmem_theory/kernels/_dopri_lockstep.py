@@ -27,13 +27,17 @@ per-centre precisions, so it cannot serve rows at different times),
     q_r = x_r - m_r xbar,  c_n = x_0^n - xbar,
 
 where xbar is the mean of the training points (centring keeps |q|^2 + m^2 |c|^2 close to the
-distance itself); the products q . c and w . x_0 are BLAS calls on the block's rows (the second
-runs over the kept weights only where the softmax has concentrated: ``NEGLIGIBLE``).
-Once a trajectory's softmax has concentrated, a full pass is not needed: every full evaluation
+distance itself); the products q . c and w . c are BLAS calls on the block's rows, both on the
+same tile of centred points (x_N = xbar + sum_n w_n c_n / sum_n w_n; the second product runs
+over the kept weights only where the softmax has concentrated: ``NEGLIGIBLE``).
+Once a trajectory's softmax has concentrated, a full pass is not needed: a full evaluation
 keeps the row's squared distances, and the next evaluations of that trajectory first bound,
 by the triangle inequality, which points can carry weight (``_pruned_mean``, O(N) compares);
 while they are few (at most N / ``PRUNE_FRACTION``) the field comes from them alone (exact
 differences), otherwise the row joins the block's full evaluation, which renews its distances.
+While a trajectory's weights are spread (more than N / ``DENSE_FRACTION`` kept at its last full
+evaluation) no pruning can succeed: its full evaluations keep no distances (N stores and an
+attempt saved per evaluation).
 Rows at v = 0 (Voronoi weights) and rows whose state is not finite or exceeds
 ``STATE_MAX_SQ`` are evaluated by ``_dopri.velocity`` itself (exact, one row at a time).
 
@@ -76,10 +80,13 @@ from diffmem_theory.kernels._dopri import (
 from diffmem_theory.kernels._numba import _FASTMATH, RHO, exp_nonpositive_scalar
 from diffmem_theory.kernels._parallel import n_slots, new_counter, next_item
 
-# Blocks of trajectories: the batch is cut into about TARGET_BLOCKS blocks (enough for the
-# dynamic hand-out to balance threads slowed down unevenly) of MIN_BLOCK to MAX_BLOCK rows.
-TARGET_BLOCKS = 16
-MIN_BLOCK, MAX_BLOCK = 8, 64
+# Blocks of trajectories: the batch is cut into about TARGET_BLOCKS blocks (two per core of a
+# 2-core machine, for the dynamic hand-out to balance threads slowed down unevenly) of MIN_BLOCK
+# to MAX_BLOCK rows. Thick blocks make efficient products: at N = 10^4, d = 50 the BLAS runs the
+# two products of a full evaluation at 38 GFLOP/s for 13 rows and 55 for 63 (one thread), and 4
+# blocks of 50 trajectories took 1.3x less CPU than 16 blocks of 13 (B = 200).
+TARGET_BLOCKS = 4
+MIN_BLOCK, MAX_BLOCK = 8, 128
 # Centres per tile of the online softmax (a tile of logits stays in the L2 cache).
 CENTER_CHUNK = 1024
 # Exact recomputation of the logits of the expanded square (as in ``_numba``): entries within
@@ -100,6 +107,9 @@ SPARSE_FRACTION = 8
 # the field is evaluated from those alone, O(N + N d / PRUNE_FRACTION) instead of O(N d).
 # The distances take nb N doubles per thread: off above PRUNE_MAX_ENTRIES (32 MiB).
 PRUNE_FRACTION = 16
+# A trajectory whose last full evaluation kept more than N / DENSE_FRACTION weights is dense:
+# its next full evaluation keeps no distances (and no pruning is tried before it).
+DENSE_FRACTION = 4
 PRUNE_MAX_ENTRIES = 1 << 22
 RUNNING = -1
 # The lock-step integrator runs when the data have d >= LOCKSTEP_MIN_D coordinates, whatever N:
@@ -125,8 +135,8 @@ def plan_blocks(B):
     """Rows per block for a batch of ``B`` trajectories: ``ceil(B / TARGET_BLOCKS)`` clipped to
     [``MIN_BLOCK``, ``MAX_BLOCK``] (and to B): a function of B only, never of the threads.
 
-    >>> plan_blocks(200), plan_blocks(1000), plan_blocks(5), plan_blocks(10**5)
-    (13, 63, 5, 64)
+    >>> plan_blocks(200), plan_blocks(1000), plan_blocks(16), plan_blocks(5), plan_blocks(10**5)
+    (50, 128, 8, 5, 128)
     """
     want = (B + TARGET_BLOCKS - 1) // TARGET_BLOCKS
     return min(B, max(MIN_BLOCK, min(MAX_BLOCK, want)))
@@ -173,8 +183,9 @@ def _tile_logits(G, rows, X, data, j0, cols, best_run, store):
 
     ``rows`` = (|q|^2, m, 1 / (2 v)) of the packed rows and ``X`` their states; entries whose
     expanded square lost digits (see the module constants) are recomputed exactly. ``store`` =
-    (Dsq, owners): unless Dsq is empty, row r's squared distances minus their error bound go to
-    Dsq[owners[r]].
+    (Dsq, owners, arg): where the tile holds a row's largest logit so far, its index goes to
+    arg[r] (the nearest point); unless Dsq is empty or owners[r] < 0, row r's squared distances
+    minus their error bound go to Dsq[owners[r]].
     """
     qq, mm, scale = rows
     X0, _, cc, ccmax, gamma = data
@@ -209,18 +220,25 @@ def _tile_logits(G, rows, X, data, j0, cols, best_run, store):
                         g[j] = u
                 best = max(best, u)
         cols[r] = best
-        Dsq, owners = store
-        if Dsq.shape[0] > 0:  # lower bounds of the squared distances, for ``_pruned_mean``
+        Dsq, owners, arg = store
+        if best > best_run[r]:
+            for j in range(na):
+                if g[j] == best:
+                    arg[r] = j0 + j
+                    break
+        if Dsq.shape[0] > 0 and owners[r] >= 0:  # lower bounds of the squared distances
             dr = Dsq[owners[r]]
             for j in range(na):
                 dr[j0 + j] = -g[j] - bound
 
 
 @njit(fastmath=_FASTMATH, cache=True, error_model="numpy")
-def _tile_update(G, scale, cols, M, S, first):
+def _tile_update(G, scale, cols, M, S, first, counts):
     """Online-softmax step on a tile of logits: new running max (``M``, rescaling the sum ``S``,
     the factors left in ``cols``), weights exp((u - M) / (2 v)) in place (0 below
-    e^``NEGLIGIBLE``), sums added; returns the number of weights kept."""
+    e^``NEGLIGIBLE``), sums added, the weights kept per row counted in ``counts`` (from the first
+    tile on; an upper bound of those left after a later, larger max); returns the number of
+    weights kept in the tile."""
     n, na = G.shape
     kept = 0
     for r in range(n):
@@ -229,6 +247,7 @@ def _tile_update(G, scale, cols, M, S, first):
             M[r] = cols[r]
             cols[r] = 1.0
             S[r] = 0.0
+            counts[r] = 0
         else:
             m_new = max(M[r], cols[r])
             cols[r] = exp_nonpositive_scalar((M[r] - m_new) * sc)
@@ -236,22 +255,25 @@ def _tile_update(G, scale, cols, M, S, first):
             S[r] *= cols[r]
         g = G[r]
         total = 0.0
+        row_kept = 0
         for j in range(na):
             a = (g[j] - M[r]) * sc
             keep = a >= NEGLIGIBLE
             w = exp_nonpositive_scalar(a) if keep else 0.0
             g[j] = w
             total += w
-            kept += 1 if keep else 0
+            row_kept += 1 if keep else 0
         S[r] += total
+        counts[r] += row_kept
+        kept += row_kept
     return kept
 
 
 @njit(cache=True, error_model="numpy")
-def _sparse_product(W, X0, j0, P):
-    """P = W @ X0[j0 : j0 + na] for a tile of weights W (n, na) that are mostly 0."""
+def _sparse_product(W, C, j0, P):
+    """P = W @ C[j0 : j0 + na] for a tile of weights W (n, na) that are mostly 0."""
     n, na = W.shape
-    d = X0.shape[1]
+    d = C.shape[1]
     P[:] = 0.0
     for r in range(n):
         w = W[r]
@@ -259,7 +281,7 @@ def _sparse_product(W, X0, j0, P):
             if w[j] != 0.0:
                 wj = w[j]
                 for k in range(d):
-                    P[r, k] += wj * X0[j0 + j, k]
+                    P[r, k] += wj * C[j0 + j, k]
 
 
 @njit(cache=True, error_model="numpy")
@@ -267,9 +289,12 @@ def block_weighted_mean(X, n, m, scale, data, scratch, XN, log_s, store):
     """x_N and log sum_n w~_n for the first ``n`` rows of ``X`` (states, C-contiguous), row r
     with scale ``m[r]`` and precision ``scale[r]`` = 1 / (2 v_r) > 0 (finite); into ``XN`` and
     ``log_s``. ``data`` = (X0, xbar, C, cc, ccmax, norms) of ``prepare_data``; ``scratch`` the
-    slot's buffers (Q, qq, tile, T, cols, M, S); ``store`` as in ``_tile_logits``."""
+    slot's buffers (Q, qq, tile, T, cols, M, S, counts: the weights each row kept, see
+    ``_tile_update``); ``store`` as in ``_tile_logits``. Both products of a tile run on its
+    centred points C (one tile in the cache for both, half the data streamed by a block of few
+    rows), x_N = xbar + sum_n w_n c_n / sum_n w_n."""
     X0, xbar, C, cc, ccmax, _ = data
-    Q, qq, tile, T, cols, M, S = scratch
+    Q, qq, tile, T, cols, M, S, counts = scratch
     N, d = X0.shape
     gamma = (d + 3.0) * _EPS
     for r in range(n):
@@ -286,17 +311,17 @@ def block_weighted_mean(X, n, m, scale, data, scratch, XN, log_s, store):
         G = tile[: n * na].reshape(n, na)
         np.dot(Q[:n], C[j0 : j0 + na].T, G)
         _tile_logits(G, rows, X, (X0, C, cc, ccmax, gamma), j0, cols, M, store)
-        kept = _tile_update(G, scale, cols, M, S, j0 == 0)
+        kept = _tile_update(G, scale, cols, M, S, j0 == 0, counts)
         P = T[:n]
         if kept * SPARSE_FRACTION < n * na:
-            _sparse_product(G, X0, j0, P)
+            _sparse_product(G, C, j0, P)
         else:
-            np.dot(G, X0[j0 : j0 + na], P)
+            np.dot(G, C[j0 : j0 + na], P)
         _accumulate(XN, P, cols, j0 == 0)
     for r in range(n):
         inv = 1.0 / S[r]
         for k in range(d):
-            XN[r, k] *= inv
+            XN[r, k] = xbar[k] + XN[r, k] * inv
         log_s[r] = M[r] * scale[r] + math.log(S[r])
 
 
@@ -376,13 +401,17 @@ def _block_field(taus, X, n, owners, field, data, scratch, refs, F):
     ``_pruned_mean``, the other rows with a finite precision 1 / (2 v) in one
     ``block_weighted_mean`` (which renews their references), the rest by ``velocity``.
 
-    ``refs`` = (Dsq, x_ref, m_ref, n_ref, valid) per trajectory of the block; an empty Dsq
-    turns the pruning off.
+    ``refs`` = (Dsq, x_ref, m_ref, n_ref, valid, cand, stores, dense): per trajectory of the
+    block its reference (distances, state, scale, nearest point, whether valid) and whether it
+    is dense (``DENSE_FRACTION``: a full evaluation renews its reference only when not);
+    candidates of ``_pruned_mean`` and the rows of Dsq (or -1) of a full evaluation's rows. An
+    empty Dsq turns the pruning off.
     """
     XT, mode, kind, p, c, score, log_ceb = field
     N = data[0].shape[0]
-    Q, qq, tile, T, cols, M, S, idx, XS, XN, m, scale, log_s, coefs, xn, logits = scratch
-    Dsq, x_ref, m_ref, n_ref, valid, cand, gowners = refs
+    Q, qq, tile, T, cols, M, S, idx, XS, XN, m, scale, log_s, coefs, xn, logits = scratch[:16]
+    counts, arg = scratch[16:]
+    Dsq, x_ref, m_ref, n_ref, valid, cand, stores, dense = refs
     prune = Dsq.shape[0] > 0
     ns = 0
     for r in range(n):
@@ -397,7 +426,7 @@ def _block_field(taus, X, n, owners, field, data, scratch, refs, F):
                     field_value(X[r], xn, ls, coef, mode, c, score, log_ceb, N, F[r])
                     continue
             idx[ns] = r
-            gowners[ns] = o
+            stores[ns] = o if prune and not dense[o] else -1
             XS[ns] = X[r]
             m[ns] = coef[2]
             scale[ns] = sc
@@ -408,17 +437,19 @@ def _block_field(taus, X, n, owners, field, data, scratch, refs, F):
             velocity(taus[r], X[r], XT, mode, kind, p, c, score, log_ceb, F[r], xn, logits)
     if ns == 0:
         return
-    store = (Dsq, gowners)
-    block_weighted_mean(XS, ns, m, scale, data, (Q, qq, tile, T, cols, M, S), XN, log_s, store)
+    buffers = (Q, qq, tile, T, cols, M, S, counts)
+    block_weighted_mean(XS, ns, m, scale, data, buffers, XN, log_s, (Dsq, stores, arg))
     for s in range(ns):
         cf = (coefs[s, 0], coefs[s, 1], coefs[s, 2], coefs[s, 3])
         field_value(XS[s], XN[s], log_s[s], cf, mode, c, score, log_ceb, N, F[idx[s]])
         if prune:
-            o = gowners[s]
-            x_ref[o] = XS[s]
-            m_ref[o] = m[s]
-            n_ref[o] = np.argmin(Dsq[o])
-            valid[o] = True
+            o = owners[idx[s]]
+            valid[o] = stores[s] >= 0
+            if valid[o]:
+                x_ref[o] = XS[s]
+                m_ref[o] = m[s]
+                n_ref[o] = arg[s]
+            dense[o] = counts[s] * DENSE_FRACTION > N
 
 
 @njit(cache=True)
@@ -442,6 +473,8 @@ def _scratch(nb, N, d):
         np.empty((nb, 4)),  # (f, g^2, m, v)
         np.empty(d),  # xn, logits: work arrays of ``velocity``
         np.empty(N),
+        np.empty(nb, np.int64),  # counts: weights kept per row of a full evaluation
+        np.empty(nb, np.int64),  # arg: nearest point per row of a full evaluation
     )
 
 
@@ -457,7 +490,8 @@ def _references(nb, N, d):
         np.zeros(nb, np.int64),  # n_ref
         np.zeros(nb, np.bool_),  # valid
         np.empty(max(1, N // PRUNE_FRACTION), np.int64),  # candidates
-        np.empty(nb, np.int64),  # owners of the rows of a full evaluation
+        np.empty(nb, np.int64),  # stores: rows of Dsq of the rows of a full evaluation, or -1
+        np.zeros(nb, np.bool_),  # dense
     )
 
 
@@ -497,6 +531,7 @@ def _integrate_block(Y, out, stats, span, save, tols, field, data, scratch, refs
     i_save = np.zeros(B, np.int64)
     owners = np.arange(B)
     refs[4][:] = False  # no reference yet
+    refs[7][:] = False  # not dense
     for b in range(B):
         while i_save[b] < n_save and direction * (save[i_save[b]] - tau0) <= 0.0:
             out[b, i_save[b], :] = Y[b]  # saved times at the start

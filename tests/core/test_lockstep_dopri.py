@@ -135,7 +135,7 @@ def test_statuses_nonfinite_and_max_steps_leave_the_block_running() -> None:
 def test_bits_do_not_depend_on_the_slot_count() -> None:
     """Blocks are handed out one at a time: any number of slots gives the same bits."""
     X0 = _data(1500, 7, seed=7)
-    y0 = 2.0 * np.random.default_rng(8).standard_normal((40, 7))  # 5 blocks of 8
+    y0 = 2.0 * np.random.default_rng(8).standard_normal((40, 7))  # 4 blocks of 10
     runs = [_run(_dopri_lockstep, y0, X0, (0.0, 5.0), [0.0, 2.0, 5.0], n_threads=n) for n in
             (1, 2, 3, 8)]  # fmt: skip
     for y, out, stats in runs:
