@@ -64,6 +64,7 @@ from diffmem_theory.kernels._dopri import (
     STATE_MAX_SQ,
     STEP_TOO_SMALL,
     SUCCESS,
+    borrowed,
     dense_output,
     field_coefficients,
     field_value,
@@ -639,17 +640,21 @@ def integrate_batch(
     for _slot in prange(n_slots(n_blocks, n_threads)):
         scratch = _scratch(nb, N, d)
         refs = _references(nb, N, d)
-        data = (X0, xbar, C, cc, ccmax, norms)
-        field = (XT, mode, kind, p, c, score, log_ceb)
+        # the arrays all slots share, borrowed (``_dopri.borrowed``): no reference counts for
+        # the threads to contend on; they stay alive until the parallel loop ends
+        data = (borrowed(X0), borrowed(xbar), borrowed(C), borrowed(cc), borrowed(ccmax),
+                borrowed(norms))  # fmt: skip
+        field = (borrowed(XT), mode, kind, borrowed(p), c, score, log_ceb)
+        Yb, outb, statsb = borrowed(Y), borrowed(out), borrowed(stats)
         item = next_item(counter)
         while item < n_blocks:
             b0, b1 = item * nb, min(B, (item + 1) * nb)
             _integrate_block(
-                Y[b0:b1],
-                out[b0:b1],
-                stats[b0:b1],
+                Yb[b0:b1],
+                outb[b0:b1],
+                statsb[b0:b1],
                 (tau0, tau1),
-                save,
+                borrowed(save),
                 (rtol, atol, max_steps),
                 field,
                 data,
