@@ -1,6 +1,6 @@
 """Benchmark of the batched Dormand-Prince integrator for the empirical-score reverse ODE.
 
-    python benchmarks/bench_voronoi_dynamics.py [--quick] [--crossover]
+    python benchmarks/bench_voronoi_dynamics.py [--quick] [--crossover] [--cases 20,1000,10000]
 
 Baptista et al. (paper 002), Fig. 1-2 setting: B trajectories of the VE probability-flow ODE
 (4.19) with g = 10^{2t} (the authors' code), from t = 1 to 1e-3, rtol = atol = 1e-5, started at
@@ -17,13 +17,16 @@ Measured in the same run (best of ``repeats``):
   generic path of :func:`diffmem_theory.core.dynamics.solve` for a user's model; skipped for
   the largest case);
 
-one line per method with its speed-up over each baseline (``/authors`` and ``/BLAS``), the
-fraction of limit points (nearest training point of the final state) that agree with an
-accurate reference (the same ODE at rtol = atol = 1e-11), and the largest error of the final
-states against that reference (the flattened SciPy runs control the error norm of the whole
-batch, not of each trajectory). Cases (N, d, B): (20, 2, 1000) (the paper's seed-1 data),
-(1000, 10, 1000), (10^4, 50, 200) and (10^4, 50, 1000) (``--quick``: B = 50 for the last two;
-the broadcast baseline is skipped where it would need more than 10^7 doubles per call).
+one line per method with its speed-up over each baseline (``/authors`` and ``/BLAS``), its
+evaluations of the field (SciPy: evaluations of the whole batch, one shared step size; the
+compiled integrator: mean per trajectory, each with its own steps), the fraction of limit
+points (nearest training point of the final state) that agree with an accurate reference (the
+same ODE at rtol = atol = 1e-11), and the largest error of the final states against that
+reference (the flattened SciPy runs control the error norm of the whole batch, not of each
+trajectory). The load average is printed before and after the cases. Cases (N, d, B):
+(20, 2, 1000) (the paper's seed-1 data), (1000, 10, 1000), (10^4, 50, 200) and
+(10^4, 50, 1000) (``--quick``: B = 50 for the last two; ``--cases`` picks cases by N); the
+broadcast baseline is skipped where it would need more than 10^7 doubles per call.
 
 ``--crossover`` instead times the two compiled integrators of ``kernels.integrate`` on the same
 t-time problems (the per-trajectory one, ``_dopri``, and the lock-step one,
@@ -34,6 +37,7 @@ t-time problems (the per-trajectory one, ``_dopri``, and the lock-step one,
 from __future__ import annotations
 
 import argparse
+import os
 import time
 
 import numba
@@ -101,12 +105,12 @@ def case(N: int, d: int, B: int, repeats: int) -> None:
     head = f"N={N:>6} d={d:>3} B={B:>5}"
     bases: dict[str, float] = {}
 
-    def report(label: str, seconds: float, final: np.ndarray) -> None:
+    def report(label: str, seconds: float, final: np.ndarray, evals: str) -> None:
         same = np.mean(nearest(final, X0) == near)
         err = np.abs(final - exact).max()
         ratios = "  ".join(f"/{name} {base / seconds:6.1f}x" for name, base in bases.items())
-        print(f"{head}  {label:<28} {seconds * 1e3:9.1f} ms  {ratios}  same limit {same:.3f}  "
-              f"max error {err:.1e}", flush=True)  # fmt: skip
+        print(f"{head}  {label:<28} {seconds * 1e3:9.1f} ms  {ratios}  {evals}  same limit "
+              f"{same:.3f}  max error {err:.1e}", flush=True)  # fmt: skip
 
     baselines = [("BLAS", "scipy RK45 + matmul score", velocity_matmul)]
     if B * N * d <= 10**7:  # the broadcast score needs B N d doubles per call
@@ -115,21 +119,21 @@ def case(N: int, d: int, B: int, repeats: int) -> None:
     reverse_ode(x_T[:2], X0, SCHED, T_END, time="t")
     for name, label, field in baselines:
 
-        def scipy_run(field=field) -> np.ndarray:
+        def scipy_run(field=field) -> tuple[np.ndarray, int]:
             res = solve_ivp(field, (1.0, T_END), x_T.ravel(), method="RK45", rtol=TOL, atol=TOL,
                             args=(X0,))  # fmt: skip
             assert res.success
-            return res.y[:, -1].reshape(B, d)
+            return res.y[:, -1].reshape(B, d), res.nfev
 
-        seconds, final = best_of(scipy_run, repeats)
-        report(label, seconds, final)
+        seconds, (final, nfev) = best_of(scipy_run, repeats)
+        report(label, seconds, final, f"nfev {nfev} (batch)")
         bases[name] = seconds
     for clock in ("s", "t"):
         seconds, sol = best_of(
             lambda c=clock: reverse_ode(x_T, X0, SCHED, T_END, time=c, rtol=TOL, atol=TOL),
             repeats,
         )
-        report(f"numba DP5 {clock}-time", seconds, sol.final)
+        report(f"numba DP5 {clock}-time", seconds, sol.final, f"nfev {sol.nfev.mean():.1f}/traj")
     if B * N * d > 2 * 10**8:
         return
 
@@ -140,7 +144,7 @@ def case(N: int, d: int, B: int, repeats: int) -> None:
         lambda: solve(model, SCHED, x_T, [1.0, T_END], method="dopri5", rtol=TOL, atol=TOL),
         repeats,
     )
-    report("solve dopri5, callable", seconds, sol.final)
+    report("solve dopri5, callable", seconds, sol.final, f"nfev {sol.nfev.max()} (batch)")
 
 
 def crossover(repeats: int) -> None:
@@ -177,15 +181,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer repeats, smaller large case")
     parser.add_argument("--crossover", action="store_true", help="time the two integrators")
+    parser.add_argument("--cases", default="20,1000,10000",
+                        help="the cases to run, by N (comma-separated)")  # fmt: skip
     args = parser.parse_args()
     repeats = 2 if args.quick else 5
+    print(f"{numba.get_num_threads()} threads, load average {os.getloadavg()[0]:.2f}", flush=True)
     if args.crossover:
         crossover(repeats)
         return
-    case(20, 2, 1000, repeats)
-    case(1000, 10, 1000, repeats)
-    for B in (200, 1000):
-        case(10_000, 50, 50 if args.quick else B, 1 if args.quick else 2)
+    wanted = {int(n) for n in args.cases.split(",")}
+    if 20 in wanted:
+        case(20, 2, 1000, repeats)
+    if 1000 in wanted:
+        case(1000, 10, 1000, repeats)
+    if 10_000 in wanted:
+        for B in (200, 1000):
+            case(10_000, 50, 50 if args.quick else B, 1 if args.quick else 2)
+    print(f"load average {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
