@@ -381,7 +381,7 @@ def _chunk_loss_grad(
     return loss, dT, dUT.T, dn, ds2
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _softmax_weights(P, alpha, sig2, U, norm2, s2, wgt, A, W):
     """Forward pass of :func:`_chunk_loss_grad` per query ``q`` and component ``i``: the logits,
     the softmax ``wgt``, ``A = (sigma^2 u^i + alpha s2 P_i) / D_i`` and ``W = wgt A`` (one pass
@@ -419,7 +419,7 @@ def _softmax_weights(P, alpha, sig2, U, norm2, s2, wgt, A, W):
                 W[q, k, i] = w * ak
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _residual(G, x0, lam):
     """``G <- 2 lam (G - x0)`` row by row (``G`` holds ``xbar``); returns ``sum_q lam_q
     |xbar_q - x0_q|^2``, summed in query order."""
@@ -434,7 +434,7 @@ def _residual(G, x0, lam):
     return loss
 
 
-@numba.njit(cache=True)
+@numba.njit(cache=True, nogil=True)
 def _backward(H, P, wgt, A, alpha, sig2, U, norm2, s2, dP, dUT, dn):
     """Backward pass of :func:`_chunk_loss_grad` from ``H = G T^T``: fills ``dP``, adds to
     ``dUT`` and ``dn`` (queries in order) and returns ``ds2`` (chain rule in its docstring)."""
@@ -534,30 +534,40 @@ def _run_models(
     """Loss and gradient of every model on the same queries (deterministic for any thread count).
 
     ``fill(i, ws)`` returns ``(xt, x0, alpha, sig2, lam)`` of block ``i``, possibly written into
-    the per-thread workspace ``ws`` (a dict the function may fill with buffers); it is called
-    once per block, and the block's queries serve every model (they are only read). Each model's
-    block results are summed in block order, so a model gets the same bits alone or beside others.
+    the workspace ``ws`` (a dict the function may fill with buffers); it is called once per
+    block, and the block's queries serve every model (they are only read). The blocks go in
+    waves of as many blocks as threads: the wave's blocks are filled in parallel, then its
+    (block, model) pairs are computed in parallel, largest model first (so one block and many
+    models still keep every thread busy; the memory stays one wave of blocks). Each model's
+    block results are summed in block order, so a model gets the same bits alone or beside
+    others, on any number of threads.
     """
     c, p = models[0].c, models[0].T.shape[1]
     local = threading.local()
+    order = sorted(range(len(models)), key=lambda j: -models[j].T.shape[0])
+    parts: list[list[Any]] = [[None] * n_blocks for _ in models]
 
-    def one(i: int) -> list[tuple[float, np.ndarray, np.ndarray, np.ndarray, float]]:
-        ws = getattr(local, "ws", None)
-        if ws is None:
-            ws = local.ws = {"buf": np.empty((block * c, p))}
-        xt, x0, alpha, sig2, lam = fill(i, ws)
-        return [model.parts(xt, x0, alpha, sig2, lam, ws["buf"]) for model in models]
+    def one(i: int, j: int, queries: tuple[np.ndarray, ...]) -> None:
+        buf = getattr(local, "buf", None)
+        if buf is None:
+            buf = local.buf = np.empty((block * c, p))
+        parts[j][i] = models[j].parts(*queries, buf)
 
     with single_threaded_blas("numpy") as pinned:
-        workers = min(_n_threads() if pinned else 1, n_blocks)
-        if workers > 1:
-            with ThreadPoolExecutor(workers) as pool:
-                blocks = list(pool.map(one, range(n_blocks)))
-        else:
-            blocks = [one(i) for i in range(n_blocks)]
-    return [
-        model.total([parts[j] for parts in blocks], n_queries) for j, model in enumerate(models)
-    ]
+        threads = _n_threads() if pinned else 1
+        spaces: list[dict[str, np.ndarray]] = [{} for _ in range(min(threads, n_blocks))]
+        pool = ThreadPoolExecutor(threads) if threads > 1 else None
+        run = pool.map if pool is not None else map
+        try:
+            for first in range(0, n_blocks, len(spaces)):
+                ids = list(range(first, min(first + len(spaces), n_blocks)))
+                filled = list(run(fill, ids, spaces[: len(ids)]))
+                pairs = [(i, j, filled[i - first]) for i in ids for j in order]
+                list(run(one, *zip(*pairs, strict=True)))
+        finally:
+            if pool is not None:
+                pool.shutdown()
+    return [model.total(parts[j], n_queries) for j, model in enumerate(models)]
 
 
 def _check_model(model: Any, name: str = "model") -> None:
