@@ -493,19 +493,24 @@ def integrate_batch(
     out = np.full((B, save.shape[0], d), np.nan)  # NaN: a saved time never reached
     stats = np.empty((B, 4), dtype=np.int64)
     slots = n_slots(B, n_threads)
-    # per slot: K, y_new, err, x_N, logits; rows padded to whole cache lines (no false sharing)
-    work = np.empty((slots, (10 * d + N + 15) // 8 * 8))
+    # per slot: K, y_new, err, x_N, the state, logits; rows padded to whole cache lines. The
+    # state is integrated in the slot's row and copied back at the end: rows of Y that two
+    # threads integrate at once may share a cache line (false sharing at every step).
+    work = np.empty((slots, (11 * d + N + 15) // 8 * 8))
     Yb, XTb, pb, saveb, outb = borrowed(Y), borrowed(XT), borrowed(p), borrowed(save), borrowed(out)
     counter = new_counter()
     for slot in prange(slots):
         w = borrowed(work[slot])
-        args = (XTb, mode, kind, pb, c, score, log_ceb, w[9 * d : 10 * d], w[10 * d : 10 * d + N])
+        args = (XTb, mode, kind, pb, c, score, log_ceb, w[9 * d : 10 * d], w[11 * d : 11 * d + N])
         buffers = (w[: 7 * d].reshape(7, d), w[7 * d : 8 * d], w[8 * d : 9 * d])
+        y = w[10 * d : 11 * d]
         b = next_item(counter)
         while b < B:
+            y[:] = Yb[b]
             st, acc, rej, nfev = _integrate_one(
-                Yb[b], tau0, tau1, saveb, outb[b], rtol, atol, max_steps, args, buffers
+                y, tau0, tau1, saveb, outb[b], rtol, atol, max_steps, args, buffers
             )
+            Yb[b] = y
             stats[b, 0] = st
             stats[b, 1] = acc
             stats[b, 2] = rej
