@@ -17,7 +17,9 @@ sigma = 0.6 (VPTrig at t = 0.6) and x = alpha X_i + sigma eps, and prints one li
   peak RSS after the call minus the RSS once the inputs exist and the kernel is warm (Linux:
   VmHWM reset through /proc/self/clear_refs; elsewhere ru_maxrss).
 
-``--dtype float32`` runs everything (data, kernel, floor, broadcast) in float32.
+``--dtype float32`` runs everything (data, kernel, floor, broadcast) in float32. The header
+says which BLAS runs the kernel's products (``kernels._blas``): run once more with
+``DIFFMEM_THEORY_BLAS=scipy`` in the environment for the ``np.dot`` (SciPy's BLAS) fallback.
 
 Timings interleave the candidates (kernel, matmul, exp, array-API) repetition by repetition,
 pause between measurements and keep the best, which limits the effect of other processes
@@ -37,7 +39,7 @@ from collections.abc import Callable
 import numba
 import numpy as np
 
-from diffmem_theory.kernels import softmax_weighted_sum
+from diffmem_theory.kernels import _blas, softmax_weighted_sum
 
 SHAPES = ((4096, 10000, 50), (1000, 20, 2), (20000, 200, 50))
 ALPHA, SIGMA = 0.8, 0.6
@@ -173,6 +175,11 @@ def run_shape(B: int, N: int, d: int, repeats: int, dtype: str) -> str:
     return line
 
 
+def blas_description() -> str:
+    """Which BLAS runs the kernel's products (set ``DIFFMEM_THEORY_BLAS=scipy`` to compare)."""
+    return f"{_blas.BLAS_PACKAGE}'s {_blas.openblas_config(_blas.BLAS_PACKAGE)}"
+
+
 def ms(seconds: float) -> str:
     return f"{seconds * 1e3:9.3f} ms"
 
@@ -191,7 +198,7 @@ def main() -> None:
     print(
         f"softmax_weighted_sum, memorizing denoiser (paper 000 eq. (7)), {args.dtype}; numba "
         f"threads {numba.get_num_threads()}, numpy {np.__version__}, load average "
-        f"{os.getloadavg()[0]:.2f}; best of {repeats}"
+        f"{os.getloadavg()[0]:.2f}; best of {repeats}\nkernel products: {blas_description()}"
     )
     for B, N, d in SHAPES:
         print(run_shape(B, N, d, repeats, args.dtype), flush=True)

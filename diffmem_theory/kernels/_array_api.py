@@ -18,8 +18,9 @@ lock-step ODE integrator of ``_dopri_xp``, where every trajectory has its own ti
 Precision as in ``_numba``: with float32 data only the products (``matmul``) take float32
 operands; the centroid, the squared norms, w, b, u, a, every tile of logits, the exact
 recomputation, the running max, sum and accumulator are float64, and the weights are rounded
-to float32 (subnormals flushed to 0) only as the operand of P @ V. Results come back in the
-dtype of ``x``.
+to float32 only as the operand of P @ V. Weights below e^-window of the running row max are
+dropped, in either dtype, as in ``_numba`` (which says why). Results come back in the dtype of
+``x``.
 """
 
 from __future__ import annotations
@@ -122,8 +123,9 @@ def softmax_weighted_sum_xp(
     nb = center_chunk or CENTER_CHUNK
     dtype, f64 = x.dtype, xp.float64
     info = xp.finfo(dtype)
-    eps, tiny = float(info.eps), float(info.smallest_normal)
+    eps = float(info.eps)
     rule = ((d + 3.0) * eps, 64.0 * eps, 3.0 - math.log(eps))  # gamma, tau, window
+    drop = math.exp(-rule[2])  # negligible weights: see ``_numba``
 
     w, b, u = (
         None if v is None else xp.astype(v, f64, copy=False)
@@ -157,7 +159,7 @@ def softmax_weighted_sum_xp(
             if m is not None:
                 m_new = xp.maximum(m, m_new)
             p = xp.exp(logits - m_new[:, None])
-            p[p < tiny] = 0.0  # no subnormal weights: they slow the product down ~10x
+            p[p < drop] = 0.0
             p = xp.astype(p, dtype, copy=False)
             tile_sum = xp.sum(xp.astype(p, f64, copy=False), axis=1)
             tile_acc = xp.astype(xp.matmul(p, values[blk, :]), f64, copy=False)

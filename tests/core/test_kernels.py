@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from scipy.special import logsumexp, softmax
 from scipy.stats import multivariate_normal
 
-from diffmem_theory.kernels import BACKENDS, _numba, softmax_weighted_sum
+from diffmem_theory.kernels import BACKENDS, _blas, _numba, softmax_weighted_sum
 from diffmem_theory.kernels._array_api import softmax_weighted_sum_xp
 from diffmem_theory.kernels._parallel import new_counter
 
@@ -35,14 +35,20 @@ def twin(x, centers, scale=1.0, var=1.0, log_weights=None, values=None):
 
 
 def assert_matches_twin(case, backend, eps=EPS64, **options):
-    """Kernel == twin within c * eps * (logit size), relative to the scale of the values.
+    """The kernel's (out, lse) on ``case`` pass :func:`assert_close_to_twin`."""
+    out, lse = softmax_weighted_sum(**case, backend=backend, return_logsumexp=True, **options)
+    assert_close_to_twin(case, out, lse, eps)
+    return out, lse
+
+
+def assert_close_to_twin(case, out, lse, eps=EPS64):
+    """(out, lse) == twin within c * eps * (logit size), relative to the scale of the values.
 
     A logit error delta moves the output by at most delta * max|V| and lse by delta; both the
     twin and the kernel carry logit errors of a few eps times the magnitude of the logits
     that carry weight (those within 40 of their row max; the others contribute < e^-40).
     """
     ref_out, ref_lse, logits = twin(**case)
-    out, lse = softmax_weighted_sum(**case, backend=backend, return_logsumexp=True, **options)
     values = case["centers"] if case.get("values") is None else case["values"]
     weighty = logits > logits.max(axis=1, keepdims=True) - 40.0
     size = max(1.0, float(np.abs(logits[weighty]).max()))
@@ -51,7 +57,6 @@ def assert_matches_twin(case, backend, eps=EPS64, **options):
     assert np.all(np.isfinite(out)) and np.all(np.isfinite(lse))
     np.testing.assert_allclose(out, ref_out, rtol=0, atol=64 * eps * size * scale)
     np.testing.assert_allclose(lse, ref_lse, rtol=0, atol=64 * eps * size)
-    return out, lse
 
 
 @st.composite
@@ -209,6 +214,58 @@ def test_results_are_bit_identical_for_1_2_and_4_threads(tmp_path):
         assert runs[0].keys() == other.keys()
         for name, ref in runs[0].items():
             assert ref.tobytes() == other[name].tobytes(), name
+
+
+FALLBACK_CASES = """
+import sys
+import numpy as np
+from diffmem_theory.kernels import _blas, softmax_weighted_sum
+assert _blas.BLAS_PACKAGE == "scipy", _blas.BLAS_PACKAGE
+results = {}
+with np.load(sys.argv[1]) as data:
+    names = sorted({key.split(":")[0] for key in data.files})
+    for name in names:
+        case = {key.split(":")[1]: data[key] for key in data.files if key.startswith(name + ":")}
+        out, lse = softmax_weighted_sum(**case, scale=0.9, return_logsumexp=True)
+        results[name + ":out"], results[name + ":lse"] = out, lse
+np.savez(sys.argv[2], **results)
+"""
+
+
+def test_np_dot_fallback_matches_the_twin_bit_identically_for_1_and_2_threads(tmp_path):
+    """DIFFMEM_THEORY_BLAS=scipy binds the kernel's products to Numba's np.dot (SciPy's BLAS),
+    as on NumPy builds without a bundled OpenBLAS: BLAS tiles with centre parts and wide
+    (d = 600) query blocks, both dtypes, match the twin and give the same bytes for 1 and 2
+    threads."""
+    rng = np.random.default_rng(17)
+    cases = {}
+    for B, N, d in [(300, 2000, 40), (200, 700, 600)]:
+        for dtype in (np.float32, np.float64):
+            cases[f"{B}-{N}-{d}-{np.dtype(dtype).name}"] = {
+                "x": rng.normal(size=(B, d)).astype(dtype),
+                "centers": rng.normal(size=(N, d)).astype(dtype),
+                "values": rng.normal(size=(N, 3)).astype(dtype),
+                "var": rng.uniform(0.5 * d, d, N).astype(dtype),
+                "log_weights": rng.normal(size=N),
+            }
+    inputs = tmp_path / "inputs.npz"
+    np.savez(inputs, **{f"{n}:{k}": v for n, case in cases.items() for k, v in case.items()})
+    runs = []
+    for n_threads in (1, 2):
+        path = tmp_path / f"threads{n_threads}.npz"
+        env = {**os.environ, "NUMBA_NUM_THREADS": str(n_threads), "DIFFMEM_THEORY_BLAS": "scipy"}
+        cmd = [sys.executable, "-c", FALLBACK_CASES, str(inputs), str(path)]
+        subprocess.run(cmd, env=env, check=True)
+        with np.load(path) as data:
+            runs.append({name: data[name] for name in data.files})
+    assert runs[0].keys() == runs[1].keys() and len(runs[0]) == 2 * len(cases)
+    for name, ref in runs[0].items():
+        assert ref.tobytes() == runs[1][name].tobytes(), name
+    for name, case in cases.items():
+        eps = EPS32 if name.endswith("float32") else EPS64
+        assert_close_to_twin(
+            {**case, "scale": 0.9}, runs[0][name + ":out"], runs[0][name + ":lse"], eps
+        )
 
 
 @pytest.mark.parametrize(("d", "N"), [(2, 120_000), (50, 60_000)])
@@ -431,11 +488,12 @@ def test_a_non_finite_centre_is_found_by_the_parallel_preparation(where, bad):
         softmax_weighted_sum(x, X, values=values)
 
 
-def test_blas_thread_limit_is_restored_by_the_last_user():
-    api = _numba._openblas_threads_api()
+@pytest.mark.parametrize("package", ["scipy", "numpy"])
+def test_blas_thread_limit_is_restored_by_the_last_user(package):
+    api = _blas._openblas_threads_api(package)
     before = api[0]() if api else None
-    with _numba.single_threaded_blas():
-        with _numba.single_threaded_blas():
+    with _numba.single_threaded_blas(package):
+        with _numba.single_threaded_blas(package):
             assert api is None or api[0]() == 1
         assert api is None or api[0]() == 1
     assert (api[0]() if api else None) == before
