@@ -742,6 +742,7 @@ class TrainResult:
 # whatever the number of threads.
 _NOISE_CHUNKS = 8
 _POOL = ThreadPoolExecutor(max_workers=max(1, min(_NOISE_CHUNKS, os.cpu_count() or 1)))
+_POOL_MIN = 1 << 16  # fewer normals per epoch are drawn in place (the hand-offs cost more)
 
 
 def _epoch_noise(seed: int, epoch: int, rows: int, d: int, dtype: np.dtype) -> np.ndarray:
@@ -753,9 +754,9 @@ def _epoch_noise(seed: int, epoch: int, rows: int, d: int, dtype: np.dtype) -> n
         gen = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(epoch, c)))
         gen.standard_normal(out=z[bounds[c] : bounds[c + 1]], dtype=dtype)
 
-    if numba.get_num_threads() > 1:
+    if numba.get_num_threads() > 1 and rows * d >= _POOL_MIN:
         list(_POOL.map(fill, range(_NOISE_CHUNKS)))
-    else:  # one thread (e.g. a sweep worker): no hand-offs to the pool, the same numbers
+    else:  # one thread (a sweep worker) or little noise: no hand-offs, the same numbers
         for c in range(_NOISE_CHUNKS):
             fill(c)
     return z
