@@ -27,9 +27,9 @@ per-centre precisions, so it cannot serve rows at different times),
     q_r = x_r - m_r xbar,  c_n = x_0^n - xbar,
 
 where xbar is the mean of the training points (centring keeps |q|^2 + m^2 |c|^2 close to the
-distance itself); the products q . c and w . c are BLAS calls on the block's rows, both on the
-same tile of centred points (x_N = xbar + sum_n w_n c_n / sum_n w_n; the second product runs
-over the kept weights only where the softmax has concentrated: ``NEGLIGIBLE``).
+distance itself); the products q . c and w . x_0 are BLAS calls on the block's rows (the second
+runs over the kept weights only where the softmax has concentrated: ``NEGLIGIBLE``; x_N as the
+per-trajectory integrator forms it, sum_n w_n x_0^n / sum_n w_n, so that the two round alike).
 Once a trajectory's softmax has concentrated, a full pass is not needed: a full evaluation
 keeps the row's squared distances, and the next evaluations of that trajectory first bound,
 by the triangle inequality, which points can carry weight (``_pruned_mean``, O(N) compares);
@@ -271,10 +271,10 @@ def _tile_update(G, scale, cols, M, S, first, counts):
 
 
 @njit(cache=True, error_model="numpy")
-def _sparse_product(W, C, j0, P):
-    """P = W @ C[j0 : j0 + na] for a tile of weights W (n, na) that are mostly 0."""
+def _sparse_product(W, X0, j0, P):
+    """P = W @ X0[j0 : j0 + na] for a tile of weights W (n, na) that are mostly 0."""
     n, na = W.shape
-    d = C.shape[1]
+    d = X0.shape[1]
     P[:] = 0.0
     for r in range(n):
         w = W[r]
@@ -282,7 +282,7 @@ def _sparse_product(W, C, j0, P):
             if w[j] != 0.0:
                 wj = w[j]
                 for k in range(d):
-                    P[r, k] += wj * C[j0 + j, k]
+                    P[r, k] += wj * X0[j0 + j, k]
 
 
 @njit(cache=True, error_model="numpy")
@@ -291,9 +291,7 @@ def block_weighted_mean(X, n, m, scale, data, scratch, XN, log_s, store):
     with scale ``m[r]`` and precision ``scale[r]`` = 1 / (2 v_r) > 0 (finite); into ``XN`` and
     ``log_s``. ``data`` = (X0, xbar, C, cc, ccmax, norms) of ``prepare_data``; ``scratch`` the
     slot's buffers (Q, qq, tile, T, cols, M, S, counts: the weights each row kept, see
-    ``_tile_update``); ``store`` as in ``_tile_logits``. Both products of a tile run on its
-    centred points C (one tile in the cache for both, half the data streamed by a block of few
-    rows), x_N = xbar + sum_n w_n c_n / sum_n w_n."""
+    ``_tile_update``); ``store`` as in ``_tile_logits``."""
     X0, xbar, C, cc, ccmax, _ = data
     Q, qq, tile, T, cols, M, S, counts = scratch
     N, d = X0.shape
@@ -315,14 +313,14 @@ def block_weighted_mean(X, n, m, scale, data, scratch, XN, log_s, store):
         kept = _tile_update(G, scale, cols, M, S, j0 == 0, counts)
         P = T[:n]
         if kept * SPARSE_FRACTION < n * na:
-            _sparse_product(G, C, j0, P)
+            _sparse_product(G, X0, j0, P)
         else:
-            np.dot(G, C[j0 : j0 + na], P)
+            np.dot(G, X0[j0 : j0 + na], P)
         _accumulate(XN, P, cols, j0 == 0)
     for r in range(n):
         inv = 1.0 / S[r]
         for k in range(d):
-            XN[r, k] = xbar[k] + XN[r, k] * inv
+            XN[r, k] *= inv
         log_s[r] = M[r] * scale[r] + math.log(S[r])
 
 
