@@ -482,12 +482,13 @@ def integrate(
       ``backend="numba"`` runs a compiled integrator, bit-identical for any thread count: for
       data of dimension d < 16 every trajectory on its own (trajectories handed out one at
       a time to the threads; a direct loop over the data); for d >= 16 in lock-step, in fixed
-      blocks of 8-64 trajectories that share each pass over the training points (two BLAS
-      products per tile of points and stage; once a trajectory's weights have concentrated,
-      only the points that can still carry weight, found by the triangle inequality from its
-      last full evaluation), blocks handed out one at a time to the threads (measured 1.2-2.5x
-      faster from d = 16 up, 0.5-0.8x for d <= 10; a trajectory takes the same steps, up to
-      the rounding of the field, and its states agree to ~1e-12).
+      blocks of 8-128 trajectories (about four blocks per batch) that share each pass over the
+      training points (two BLAS products per tile of points and stage; once a trajectory's
+      weights have concentrated, only the points that can still carry weight, found by the
+      triangle inequality from its last full evaluation), blocks handed out one at a time to
+      the threads (measured 1.2-2.5x faster from d = 16 up, 0.5-0.8x for d <= 10; a
+      trajectory takes the same steps, up to the rounding of the field, and its states agree
+      to ~1e-12).
       ``"numpy"``/``"cupy"`` run the lock-step array-API twin (same steps, same controller).
     * ``field`` a callable ``field(tau, y)``: ``tau`` a (B,) array of per-row times, ``y`` (B,
       d), returning dy/dtau (B, d) with array-API operations (NumPy, or CuPy for
