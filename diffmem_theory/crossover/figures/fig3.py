@@ -24,7 +24,7 @@ observed ``M_pt/N``.
 Modes. Full mode is the paper's: 64 tuples, the FULL training settings (50,000 epochs,
 N_dup = 100), the 10-point M grid plus refinement -- about 1,300 training runs, days of CPU.
 Quick mode (under 10 minutes on 2 cores) fits 4 tuples, N in {50, 100}, d = 30, K in {3, 6},
-with the QUICK settings of paper000_phase (1,000 epochs, N_dup = 10, peak lr 1e-2, Adam
+with the QUICK settings of paper000_phase (1,000 epochs, N_dup = 5, peak lr 1e-2, Adam
 b2 = 0.9) on the 10-point M grid only (no refinement), so ``M_pt/N`` is resolved to 0.1 and
 the test set holds one tuple. Runs go through :func:`diffmem_theory.sweep.run_sweep` into
 ``$DIFFMEM_SWEEPS/paper000.phase-{quick,full}``, the directory fig2/6/7 use: cached runs are

@@ -20,8 +20,8 @@ where the network's ratio first reaches 1/2; the plot's title states it.
 Measured (2-core CPU, seed 0). Quick mode (widths 8-128, 20,000 epochs at lr 3e-3, 200
 samples): the networks' ratios are 0, 0, 0.095, 0.515, 0.82 at ``P/(N d)`` = 1.95, 5.11,
 15.3, 51.0, 184, so they first reach 1/2 in the bracket (15.3, 51.0]; the quick GMMs of the
-same laboratory start the transition (ratio >= 1/10) at ``M/N = 0.7``, reach 1/2 at 0.9 and
-9/10 at 1.0, around eq. (14)'s 0.83-1.0. A network needs some 15-50 times the data's size
+same laboratory start the transition (ratio >= 1/10) at ``M/N = 0.6``, reach 1/2 and 9/10 at
+0.9, around eq. (14)'s 0.83-1.0. A network needs some 15-50 times the data's size
 ``N d`` in parameters where a GMM needs about ``N d``: eq. (14)'s ``M_*/N`` does not predict
 the network's transition (and the network's transition moves with the training length,
 which eq. (14) does not see). Full mode's networks (widths 4-256, 50,000 epochs at lr 1e-3,
@@ -29,11 +29,11 @@ which eq. (14) does not see). Full mode's networks (widths 4-256, 50,000 epochs 
 51.0, 184, 695: the same bracket (15.3, 51.0].
 
 Wall time on a shared 2-core machine: quick mode trains the five networks in about 15 s of
-CPU (JIT compilation included) and the ten quick GMMs of the laboratory in about 20 s (two
-sweep workers); full mode's networks take about 1 min of CPU (3.5 min on the loaded
-machine), and full mode's GMMs (50,000 epochs, N_dup = 100) about 100 s each on the loaded
-machine (5 s in quick mode), some 20 runs with the refinement grid: about a quarter of an
-hour with two sweep workers.
+CPU (JIT compilation included) and the ten quick GMMs of the laboratory in about 3 s (two
+sweep workers, already started in a ``diffmem reproduce`` run); full mode's networks take
+about 1 min of CPU (3.5 min on the loaded machine), and full mode's GMMs (50,000 epochs,
+N_dup = 100) about 100 s each on the loaded machine (0.3 s in quick mode), some 20 runs with
+the refinement grid: about a quarter of an hour with two sweep workers.
 """
 
 from __future__ import annotations
