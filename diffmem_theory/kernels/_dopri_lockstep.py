@@ -7,13 +7,14 @@ step-size controller, the vector field and the statuses are those of
 arithmetic); what differs is how the field is evaluated. ``_dopri`` integrates every trajectory
 on its own, so each trajectory streams the whole training set once per stage. Here the
 trajectories are grouped into fixed blocks of consecutive rows (``plan_blocks``: a function of
-the batch size only), and the trajectories of a block advance together: every iteration makes
-one trial step for each running trajectory of the block, each with its own time tau_b, its own
-step h_b, its own accept / reject decision, its own FSAL stage and its own dense output; the
-field at the stage points of all of them is one evaluation of ``block_weighted_mean``, which
-shares each pass over the training points (two BLAS products per block of centres) among the
-block's rows. A trajectory that has finished or failed drops out of the products (the rows are
-packed), so every trajectory takes the steps it takes alone, up to the rounding of the field.
+the batch size and the number of training points only), and the trajectories of a block
+advance together: every iteration makes one trial step for each running trajectory of the
+block, each with its own time tau_b, its own step h_b, its own accept / reject decision, its
+own FSAL stage and its own dense output; the field at the stage points of all of them is one
+evaluation of ``block_weighted_mean``, which shares each pass over the training points (two
+BLAS products per block of centres) among the block's rows. A trajectory that has finished or
+failed drops out of the products (the rows are packed), so every trajectory takes the steps it
+takes alone, up to the rounding of the field.
 
 ``block_weighted_mean`` is the online softmax of the package's kernel
 (:mod:`diffmem_theory.kernels._numba`: tiles of centres, running max and sum, the vectorized
@@ -44,7 +45,7 @@ Rows at v = 0 (Voronoi weights) and rows whose state is not finite or exceeds
 Parallelism: the blocks are the work items, handed out dynamically to the slots of one
 ``prange`` (:mod:`diffmem_theory.kernels._parallel`); each block is integrated from tau_0 to
 tau_1 by the slot that claims it and writes only its own rows. The blocks depend on the batch
-size alone, so the results are bit-identical for any number of threads; a trajectory's bits
+size and N alone, so the results are bit-identical for any number of threads; a trajectory's bits
 depend on which trajectories share its block (BLAS may round a row of a product differently
 with other rows beside it), so splitting a batch differently changes them at the rounding
 level (~1e-15 relative per evaluation of the field).
@@ -132,15 +133,21 @@ def use_lockstep(N: int, d: int) -> bool:
 
 
 @njit(cache=True)
-def plan_blocks(B):
-    """Rows per block for a batch of ``B`` trajectories: ``ceil(B / TARGET_BLOCKS)`` clipped to
-    [``MIN_BLOCK``, ``MAX_BLOCK``] (and to B): a function of B only, never of the threads.
+def plan_blocks(B, N):
+    """Rows per block for a batch of ``B`` trajectories and N training points:
+    ``ceil(B / TARGET_BLOCKS)`` clipped to [``MIN_BLOCK``, ``MAX_BLOCK``], to the rows whose
+    distances fit in ``PRUNE_MAX_ENTRIES`` where that leaves at least ``MIN_BLOCK`` (so that
+    large data sets keep the pruning), and to B: never a function of the threads.
 
-    >>> plan_blocks(200), plan_blocks(1000), plan_blocks(16), plan_blocks(5), plan_blocks(10**5)
-    (50, 128, 8, 5, 128)
+    >>> plan_blocks(200, 10**4), plan_blocks(1000, 10**4), plan_blocks(16, 10**4)
+    (50, 128, 8)
+    >>> plan_blocks(5, 10**4), plan_blocks(10**5, 10**4), plan_blocks(1000, 5 * 10**4)
+    (5, 128, 83)
     """
-    want = (B + TARGET_BLOCKS - 1) // TARGET_BLOCKS
-    return min(B, max(MIN_BLOCK, min(MAX_BLOCK, want)))
+    want = min(MAX_BLOCK, (B + TARGET_BLOCKS - 1) // TARGET_BLOCKS)
+    if PRUNE_MAX_ENTRIES // N >= MIN_BLOCK:
+        want = min(want, PRUNE_MAX_ENTRIES // N)
+    return min(B, max(MIN_BLOCK, want))
 
 
 @njit(cache=True)
@@ -632,7 +639,7 @@ def integrate_batch(
     xbar, C, cc, ccmax, norms = prepare_data(X0)
     out = np.full((B, save.shape[0], d), np.nan)
     stats = np.empty((B, 4), dtype=np.int64)
-    nb = plan_blocks(B)
+    nb = plan_blocks(B, N)
     n_blocks = (B + nb - 1) // nb
     counter = new_counter()
     for _slot in prange(n_slots(n_blocks, n_threads)):
