@@ -119,6 +119,7 @@ def baseline_module(ref: str) -> ModuleType:
         path.write_text(source)
     spec = importlib.util.spec_from_file_location(f"_numba_baseline_{commit[:12]}", path)
     module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # Numba's cache refers to the module by its name
     spec.loader.exec_module(module)
     return module
 
