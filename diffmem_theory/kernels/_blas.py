@@ -2,10 +2,12 @@
 
 Numba's ``np.dot`` calls the BLAS bundled with SciPy (through ``scipy.linalg.cython_blas``).
 NumPy >= 2's wheels bundle their own OpenBLAS (``numpy.libs/libscipy_openblas64_*``, ILP64,
-symbols ``scipy_cblas_?gemm64_``), usually a newer release: on the empirical-score kernel's
-tiles at image scale (512 x 3,072 queries against 1,024 x 3,072 centres, one thread) NumPy's
-0.3.31 ran 1.2-1.3x faster than SciPy's 0.3.30, both selecting the same SkylakeX kernels
-(``benchmarks/bench_image_scale.py --blas-tiles``).
+symbols ``scipy_cblas_?gemm64_``), usually a newer release. Timed alone on the
+empirical-score kernel's tiles at image scale (512 x 3,072 queries against 1,024 x 3,072
+centres, one thread), the two libraries run at the same speed (0.98-1.03x, both select the
+same SkylakeX kernels: ``benchmarks/bench_image_scale.py --blas-tiles``); inside the kernel,
+NumPy's made the whole float32 call 4-5 % faster and the float64 call 1-2 % faster than
+``np.dot`` (``--compare-blas --cpu``, one thread, three A/B pairs).
 
 :func:`gemm_nt` (C = A B^T) and :func:`gemm_nn` (C = A B) are Numba functions that call the
 external functions ``diffmem_theory_sgemm`` / ``diffmem_theory_dgemm`` **by name**, with the
