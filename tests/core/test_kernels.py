@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import math
 import os
 import subprocess
 import sys
@@ -486,6 +487,35 @@ def test_a_non_finite_centre_is_found_by_the_parallel_preparation(where, bad):
     values[where, 1] = bad
     with pytest.raises(ValueError, match="values must be finite"):
         softmax_weighted_sum(x, X, values=values)
+
+
+@pytest.mark.parametrize("backend", CPU_BACKENDS)
+@pytest.mark.parametrize(
+    ("dtype", "dropped", "kept"), [(np.float32, 30.0, 15.0), (np.float64, 45.0, 35.0)]
+)
+def test_weights_below_the_window_are_dropped_exactly(backend, dtype, dropped, kept):
+    """A weight below e^-window of the row max (window = 3 - log eps: e^-18.9 in float32,
+    e^-39 in float64) is set to 0 before P V, so that the terms p V of the product stay out of
+    the subnormal range; one above it is kept. Query 0, centre 0 at logit 0 with value 0,
+    centre 1 at logit -gap with value 1: out = e^-gap / (1 + e^-gap), or exactly 0; the logits
+    carry the kernel's absolute error tau = 64 eps."""
+    d = 8
+    tau = 64 * np.finfo(dtype).eps
+    centers = np.zeros((3, d))
+    centers[1] = math.sqrt(dropped / d)  # w = 1: logit -dropped
+    centers[2] = -math.sqrt(kept / d)
+    x = np.zeros((1, d))
+    for j, gap in ((1, dropped), (2, kept)):
+        values = np.zeros((3, 1))
+        values[j] = 1.0
+        case = {"x": x, "centers": centers, "var": 0.5, "values": values, "dtype": dtype}
+        out, lse = softmax_weighted_sum(**case, backend=backend, return_logsumexp=True)
+        others = math.exp(-dropped) * (j != 1) + math.exp(-kept)
+        if j == 1:
+            assert out[0, 0] == 0.0
+        else:
+            np.testing.assert_allclose(out[0, 0], math.exp(-gap) / (1 + others), rtol=2 * tau)
+        np.testing.assert_allclose(lse[0], math.log1p(math.exp(-kept)), rtol=0, atol=2 * tau)
 
 
 @pytest.mark.parametrize("package", ["scipy", "numpy"])
