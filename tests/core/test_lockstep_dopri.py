@@ -132,6 +132,22 @@ def test_statuses_nonfinite_and_max_steps_leave_the_block_running() -> None:
     np.testing.assert_array_equal(short[2], _run(_dopri, y0, X0, (0.0, 6.0), save, max_steps=3)[2])
 
 
+def test_thick_blocks_with_dense_and_pruned_trajectories() -> None:
+    """150 trajectories (blocks of 38, ``plan_blocks``) from spread to concentrated weights:
+    dense trajectories keep no distances, the others are pruned; the same steps and states as
+    the per-trajectory integrator, and the same bits for 1 and 2 slots."""
+    assert _dopri_lockstep.plan_blocks(150, 2000) == 38
+    X0 = _data(2000, 16, seed=15)
+    y0 = 6.0 * np.random.default_rng(16).standard_normal((150, 16))
+    save = [0.0, 1.0, 4.0]
+    per = _run(_dopri, y0, X0, (0.0, 4.0), save, tol=1e-7)
+    lock = _run(_dopri_lockstep, y0, X0, (0.0, 4.0), save, tol=1e-7)
+    assert np.all(lock[2][:, 0] == _dopri.SUCCESS)
+    _compare(per, lock, atol=1e-9)
+    one = _run(_dopri_lockstep, y0, X0, (0.0, 4.0), save, tol=1e-7, n_threads=1)
+    assert one[0].tobytes() == lock[0].tobytes() and one[1].tobytes() == lock[1].tobytes()
+
+
 def test_bits_do_not_depend_on_the_slot_count() -> None:
     """Blocks are handed out one at a time: any number of slots gives the same bits."""
     X0 = _data(1500, 7, seed=7)
