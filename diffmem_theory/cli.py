@@ -48,6 +48,7 @@ from typing import NoReturn
 
 from tqdm import tqdm
 
+from diffmem_theory import _progress as bars
 from diffmem_theory.audit.base import SECTIONS
 from diffmem_theory.core.schedules import PREDICTIONS, SCHEDULE_NAMES
 from diffmem_theory.data import SCALES
@@ -100,7 +101,9 @@ def _path(text: str) -> str:
 
 
 def _progress(items: Sequence, desc: str, enabled: bool) -> Sequence:
-    return tqdm(items, desc=desc, unit="item", disable=not enabled, file=sys.stderr, leave=False)
+    return tqdm(
+        items, desc=desc, unit="item", disable=bars.disable(enabled), file=sys.stderr, leave=False
+    )
 
 
 def _run_checks(
@@ -277,7 +280,8 @@ def _cmd_figure(args: argparse.Namespace) -> int:
     specs = list_experiments(names=[args.name])
     out = _output_dir(args.out)
     ok = True
-    with shared_workers():  # the figures' sweeps start their worker processes once
+    # the figures' sweeps start their worker processes once
+    with shared_workers(), bars.no_bars(args.no_progress):
         for spec in specs:
             rec = _run_figure(spec, args.quick, args.seed, out)
             files = ", ".join(rec.files)
@@ -292,7 +296,8 @@ def _cmd_reproduce(args: argparse.Namespace) -> int:
     _compilation_cache()
     specs = list_experiments(paper=args.paper)
     out = _output_dir(args.out)
-    with shared_workers():  # the figures' and checks' sweeps start their worker processes once
+    # the figures' and checks' sweeps start their worker processes once
+    with shared_workers(), bars.no_bars(args.no_progress):
         figures = [
             _run_figure(spec, args.quick, args.seed, out)
             for spec in _progress(specs, "figures", not args.no_progress)
@@ -465,6 +470,7 @@ def _parser() -> argparse.ArgumentParser:
     mode.add_argument("--full", dest="quick", action="store_false", help="the paper's settings")
     q.add_argument("--out", type=_path, default="diffmem-out", help="output directory")
     q.add_argument("--seed", type=_int_in(0, SEED_MAX), default=0, help=_SEED_HELP)
+    q.add_argument("--no-progress", action="store_true", help="no progress bars")
     q.set_defaults(func=_cmd_figure)
 
     q = sub.add_parser("reproduce", help="all figures and checks, with an HTML report")

@@ -100,6 +100,7 @@ from typing import Any
 
 import numpy as np
 
+from diffmem_theory import _progress as bars
 from diffmem_theory._validation import check_bool, check_callable
 from diffmem_theory.registry import check_text, discover, paper_of
 
@@ -1464,7 +1465,7 @@ def run_sweep(
             initial=len(configs) - len(todo),
             desc=f"sweep {name or Path(task_name.partition(':')[2] or task_name).name}",
             unit="run",
-            disable=not progress,
+            disable=bars.disable(progress),
             file=sys.stderr,
             dynamic_ncols=True,
         )

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from tqdm import tqdm
 
+from diffmem_theory import _progress as bars
 from diffmem_theory import data as _data
 from diffmem_theory._validation import (
     OutOfRangeWarning,
@@ -202,7 +203,9 @@ def _loss_times(
 
 
 def _bar(items: Any, desc: str, unit: str, progress: bool) -> Any:
-    return tqdm(items, desc=desc, unit=unit, disable=not progress, file=sys.stderr, leave=False)
+    return tqdm(
+        items, desc=desc, unit=unit, disable=bars.disable(progress), file=sys.stderr, leave=False
+    )
 
 
 def _sample(

@@ -50,6 +50,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 from tqdm.auto import tqdm
 
+from diffmem_theory import _progress as bars
 from diffmem_theory._validation import (
     as_float_array,
     as_rng,
@@ -544,7 +545,7 @@ def fit(
                 **state.to_arrays(),
             )
 
-    bar = tqdm(total=n, initial=start, desc=desc, disable=not progress, leave=False)
+    bar = tqdm(total=n, initial=start, desc=desc, disable=bars.disable(progress), leave=False)
     for k in range(start, n):
         loss, grad = objective(params, k)
         if losses is None:

@@ -42,6 +42,7 @@ import optax
 from numpy.typing import ArrayLike
 from tqdm import tqdm
 
+from diffmem_theory import _progress as bars
 from diffmem_theory._validation import (
     as_points,
     check_allocation,
@@ -378,7 +379,9 @@ def train(
             raise ValueError(
                 f"checkpoint {str(path)!r} is from another run: {', '.join(diff)} differ"
             )
-    bar = tqdm(total=epochs, initial=min(done, epochs), disable=not progress, unit="epoch")
+    bar = tqdm(
+        total=epochs, initial=min(done, epochs), disable=bars.disable(progress), unit="epoch"
+    )
     while done < epochs:
         k, offset = divmod(done, chunk)
         count = min(chunk - offset, epochs - done)

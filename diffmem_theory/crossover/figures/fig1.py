@@ -50,6 +50,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from tqdm import tqdm
 
+from diffmem_theory import _progress as bars
 from diffmem_theory.core.denoisers import (
     memorized_subset,
     memorizing_denoiser,
@@ -296,9 +297,10 @@ def run_fig1(quick: bool = True, seed: int = 0) -> dict[str, Any]:
     ex_gen = gen - mem  # common random numbers
     shape = (ms.size, times.size)
     out = {key: np.empty(shape) for key in ("pmem", "se_pmem", "ex", "se_ex", "vs", "se_vs")}
-    for i, keep in enumerate(
-        tqdm(subsets, desc="paper000.fig1", leave=False, file=sys.stderr, disable=None)
-    ):
+    bar = tqdm(
+        subsets, desc="paper000.fig1", leave=False, file=sys.stderr, disable=bars.disable(None)
+    )
+    for i, keep in enumerate(bar):
         est = losses(
             {
                 "pmem": lambda x, t, keep=keep: partial_memorizing_denoiser(

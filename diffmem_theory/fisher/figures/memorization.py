@@ -53,6 +53,7 @@ from numpy.typing import ArrayLike
 from scipy.special import logsumexp
 from tqdm.auto import tqdm
 
+from diffmem_theory import _progress as bars
 from diffmem_theory._validation import (
     as_float_array,
     bounded_points,
@@ -251,7 +252,9 @@ def _run(setting: dict[str, Any], seed: int) -> dict[str, Any]:
         "true": evaluate(gmm, gmm, data, test, n_samples, sample_seed)
     }
     jobs = [(n, M) for n in ns for M in setting["Ms"] if K <= M <= n]
-    bar = tqdm(total=len(jobs), desc="paper003.memorization", leave=False)
+    bar = tqdm(
+        total=len(jobs), desc="paper003.memorization", leave=False, disable=bars.disable(None)
+    )
     for n in ns:
         X = data[:n]
         baselines[f"empirical_{n}"] = evaluate(
