@@ -319,9 +319,12 @@ def check_config(config: Any, name: str = "config", required: Sequence[str] = ()
 _COV_RTOL = 1e-10
 
 
-def as_queries(x: ArrayLike, name: str = "x") -> tuple[np.ndarray, bool]:
-    """Queries as a float64 ``(B, d)`` array and whether a single ``(d,)`` query was given."""
-    arr = as_float_array(x, name, ndim=(1, 2), dtype=np.float64)
+def as_queries(
+    x: ArrayLike, name: str = "x", *, dtype: Any = np.float64
+) -> tuple[np.ndarray, bool]:
+    """Queries as a ``(B, d)`` array of ``dtype`` (None: float32 kept, anything else float64)
+    and whether a single ``(d,)`` query was given."""
+    arr = as_float_array(x, name, ndim=(1, 2), dtype=dtype)
     if arr.shape[-1] == 0:
         raise ValueError(f"{name} must have a positive dimension d, got shape {arr.shape}")
     return (arr[None, :], True) if arr.ndim == 1 else (arr, False)
@@ -333,17 +336,25 @@ def unbatch(out: np.ndarray, single: bool) -> np.ndarray:
 
 
 def as_points(
-    value: ArrayLike, name: str = "points", d: int | None = None, other: str = "x"
+    value: ArrayLike,
+    name: str = "points",
+    d: int | None = None,
+    other: str = "x",
+    *,
+    dtype: Any = np.float64,
 ) -> np.ndarray:
-    """Points (component means, data, centres) as a float64 ``(n, d)`` array, ``n, d >= 1``.
+    """Points (component means, data, centres) as an ``(n, d)`` array of ``dtype`` (None:
+    float32 kept, anything else float64), ``n, d >= 1``.
 
     With ``d`` given, the last dimension must be ``d`` (``other`` names the argument that
     fixed it).
 
     >>> as_points([[1.0, 2.0]], "means", 2).shape
     (1, 2)
+    >>> as_points(np.ones((1, 2), np.float32), "X", dtype=None).dtype
+    dtype('float32')
     """
-    mu = as_float_array(value, name, ndim=2, dtype=np.float64)
+    mu = as_float_array(value, name, ndim=2, dtype=dtype)
     if mu.shape[0] == 0 or mu.shape[1] == 0:
         raise ValueError(f"{name} must have shape (n, d) with n, d >= 1, got shape {mu.shape}")
     if d is not None:

@@ -37,7 +37,8 @@ x0-prediction with Tweedie's identity instead, ``score = (alpha x0 - x)/sigma^2`
 ``log10(|x| / (sigma^2 |score|))`` digits: at ``t = 1e-6`` on a low-rank mixture the converted
 score has a relative error near 1e-4, the direct one near 1e-15.
 
-Conventions: all classes are frozen dataclasses holding read-only float64 arrays; sampling takes
+Conventions: all classes are frozen dataclasses holding read-only float64 arrays (the data of
+:class:`EmpiricalDistribution` stays float32 when given in float32); sampling takes
 an explicit ``np.random.Generator`` (or an integer seed). Methods take ``x`` of shape ``(B, d)``
 (or ``(d,)``, giving ``(d,)``) and ``t`` scalar or ``(B,)`` (one time per query; queries are
 grouped by distinct time, see :func:`map_over_times`). No formula divides by ``alpha_t``: the
@@ -264,9 +265,10 @@ def _evaluate_over_times(
     return outs
 
 
-def _host(arr: Any) -> np.ndarray:
-    """A float64 NumPy copy of a kernel result (CuPy results are copied back from the device)."""
-    return np.asarray(arr.get() if hasattr(arr, "get") else arr, dtype=np.float64)
+def _host(arr: Any, dtype: DTypeLike | None = np.float64) -> np.ndarray:
+    """A kernel result as a NumPy array of ``dtype`` (None: its own dtype, no copy on the host;
+    CuPy results are copied back from the device)."""
+    return np.asarray(arr.get() if hasattr(arr, "get") else arr, dtype=dtype)
 
 
 def _stream_softmax(
@@ -454,25 +456,29 @@ def _iso_terms(
             np.column_stack([np.broadcast_to(c[i], (n_comp,)) for c in coefs]) for i in (0, 1)
         )
         log_b = log_w - 0.5 * d * np.log(v)
-        out, lse = _iso_direct(x, means, alpha, 0.5 / v, log_b, coef_mu, coef_x)
+        mu = means.astype(np.float64, copy=False)  # (float32 data: alpha mu formed in float64)
+        out, lse = _iso_direct(x, mu, alpha, 0.5 / v, log_b, coef_mu, coef_x)
         return out, lse - 0.5 * d * _LOG_2PI
     common = dict(scale=alpha, return_logsumexp=True, backend=backend, dtype=dtype)
     if var.ndim == 0:
         mean, lse = softmax_weighted_sum(x, means, var=float(noised), log_weights=log_w, **common)
-        mean = _host(mean)
-        outs = [a * mean + b * x for a, b in coefs]
+        log_p = _host(lse) - 0.5 * d * np.log(noised) - 0.5 * d * _LOG_2PI
+        if coefs == [(1.0, 0.0)]:  # the posterior mean of var = 0 (the empirical law): as is,
+            return _host(mean, None), log_p  # in the kernel's dtype, no pass over (B, d)
+        mean, x64 = _host(mean), x.astype(np.float64, copy=False)
+        outs = [a * mean + b * x64 for a, b in coefs]
         out = outs[0] if len(outs) == 1 else np.concatenate(outs, axis=1)
-        return out, _host(lse) - 0.5 * d * np.log(noised) - 0.5 * d * _LOG_2PI
+        return out, log_p
     k = len(coefs)
     values = np.column_stack([a[:, None] * means for a, _ in coefs] + [b for _, b in coefs])
     mean, lse = softmax_weighted_sum(
         x, means, var=noised, log_weights=log_w - 0.5 * d * np.log(noised), values=values, **common
     )
-    mean = _host(mean)
+    mean, x64 = _host(mean), x.astype(np.float64, copy=False)
     out = np.empty((x.shape[0], k * d))
     for i in range(k):  # in place: one pass over (B, d) per unit, no temporaries
         part = out[:, i * d : (i + 1) * d]
-        np.multiply(mean[:, k * d + i, None], x, out=part)
+        np.multiply(mean[:, k * d + i, None], x64, out=part)
         part += mean[:, i * d : (i + 1) * d]
     return out, _host(lse) - 0.5 * d * _LOG_2PI
 
@@ -606,8 +612,9 @@ def _template_params(
 # ----------------------------------------------------------------------------------------------
 
 
-def _frozen(arr: np.ndarray) -> np.ndarray:
-    out = np.array(arr, dtype=np.float64, copy=True)
+def _frozen(arr: np.ndarray, dtype: DTypeLike = np.float64) -> np.ndarray:
+    """A read-only copy of ``arr`` in ``dtype``."""
+    out = np.array(arr, dtype=dtype, copy=True)
     out.setflags(write=False)
     return out
 
@@ -627,6 +634,9 @@ class _Mixture:
 
     weights: np.ndarray
     _what = "the mixture's means"
+    #: Whether ``_eval`` runs the fused kernel in the requested dtype (:func:`_iso_eval`), so
+    #: that float32 queries stay float32 when float32 is asked for (no float64 round trip).
+    _kernel_dtype = False
 
     @property
     def dim(self) -> int:
@@ -685,9 +695,12 @@ class _Mixture:
             X = finite_result(self._draw(labels, gen), "the samples")
         return X, labels
 
-    def _query(self, x: ArrayLike, backend: str) -> tuple[np.ndarray, bool]:
+    def _query(
+        self, x: ArrayLike, backend: str, dtype: DTypeLike | None = None
+    ) -> tuple[np.ndarray, bool]:
         check_choice(backend, "backend", BACKENDS)
-        xq, single = as_queries(x)
+        keep = self._kernel_dtype and dtype is not None and check_dtype(dtype) == np.float32
+        xq, single = as_queries(x, dtype=None if keep else np.float64)
         check_last_dim(xq, self.dim, "x", self._what)
         return xq, single
 
@@ -852,7 +865,7 @@ class _Mixture:
         [0.6 0.6]
         """
         check_choice(prediction, "prediction", PREDICTIONS)
-        xq, single = self._query(x, backend)
+        xq, single = self._query(x, backend, dtype)
         if prediction != "velocity":
             out, _ = self._eval(xq, t, schedule, prediction, backend, dtype)
             return unbatch(out, single)
@@ -1033,6 +1046,7 @@ class IsotropicGaussianMixture(_Mixture):
     means: np.ndarray
     var: np.ndarray | float
     weights: np.ndarray | None = None  # type: ignore[assignment]
+    _kernel_dtype = True
 
     def __post_init__(self) -> None:
         mu = as_points(self.means, "means", None)
@@ -1154,7 +1168,10 @@ class EmpiricalDistribution(_Mixture):
     Parameters
     ----------
     X : array_like, shape (N, d)
-        The data points ``x^i`` (kept as a read-only float64 copy).
+        The data points ``x^i``, kept as a read-only copy in their own precision: float32 data
+        stay float32 (half the memory of float64; the methods' ``dtype=float32`` then computes
+        on them as they are, and the default float64 on a float64 copy made for the call),
+        anything else becomes float64.
 
     See Also
     --------
@@ -1182,11 +1199,12 @@ class EmpiricalDistribution(_Mixture):
 
     X: np.ndarray
     _what = "the data X"
+    _kernel_dtype = True
 
     def __post_init__(self) -> None:
-        data = as_points(self.X, "X", None)
+        data = as_points(self.X, "X", None, dtype=None)
         n = data.shape[0]
-        object.__setattr__(self, "X", _frozen(data))
+        object.__setattr__(self, "X", _frozen(data, data.dtype))
         object.__setattr__(self, "_log_w", _frozen(np.full(n, -np.log(n))))
 
     @property
@@ -1218,8 +1236,9 @@ class EmpiricalDistribution(_Mixture):
 
     @cached_property
     def _x_float32(self) -> np.ndarray:
-        """``X`` cast to float32 once (a float32 sampler loop would cast ``N x d`` every call)."""
-        return _frozen(self.X.astype(np.float32))
+        """``X`` in float32: itself for float32 data, else cast once, on the first float32
+        evaluation (a float32 sampler loop would otherwise cast ``N x d`` every call)."""
+        return self.X if self.X.dtype == np.float32 else _frozen(self.X, np.float32)
 
 
 @dataclass(frozen=True, eq=False)

@@ -18,6 +18,7 @@ from diffmem_theory.core.denoisers import (
 )
 from diffmem_theory.core.distributions import EmpiricalDistribution, IsotropicGaussianMixture
 from diffmem_theory.core.schedules import OU, PREDICTIONS, VE, VPTrig, convert_prediction
+from diffmem_theory.kernels import softmax_weighted_sum
 
 SCHED = VPTrig()
 RNG = np.random.default_rng(2024)
@@ -74,6 +75,60 @@ def test_is_the_memorizing_denoiser():
     np.testing.assert_allclose(f32, law.denoiser(XQ, TIMES, SCHED), rtol=1e-4, atol=1e-5)
     sub = partial_memorizing_denoiser(XQ, TIMES, X, M=5, schedule=SCHED)
     assert np.array_equal(sub, EmpiricalDistribution(X[:5]).denoiser(XQ, TIMES, SCHED))
+
+
+def test_float32_data_stay_float32_and_float32_calls_cast_nothing(monkeypatch):
+    """float32 data are kept as they are (no float64 copy), float64 data get one float32 copy
+    (made once), and a float32 evaluation hands the kernel float32 queries and centres (no
+    N x d cast per call, no float64 round trip of the queries)."""
+    from diffmem_theory.core import distributions
+
+    x32, X32 = XQ.astype(np.float32), X.astype(np.float32)
+    law32, law64 = EmpiricalDistribution(X32), EmpiricalDistribution(X)
+    assert law32.X.dtype == np.float32 and law64.X.dtype == np.float64
+    assert law32._x_float32 is law32.X
+    assert law64._x_float32.dtype == np.float32 and law64._x_float32 is law64._x_float32
+    assert not law32.X.flags.writeable and not np.shares_memory(law32.X, X32)
+    seen = []
+
+    def recording(x, centers, **kw):
+        seen.append((x.dtype, centers.dtype))
+        return softmax_weighted_sum(x, centers, **kw)
+
+    softmax_weighted_sum = distributions.softmax_weighted_sum
+    monkeypatch.setattr(distributions, "softmax_weighted_sum", recording)
+    for law in (law32, law64):
+        seen.clear()
+        out = law.denoiser(x32, 0.4, SCHED, dtype=np.float32)
+        assert out.dtype == np.float32 and seen == [(np.float32, np.float32)]
+    # float64 evaluation of float32 data: the same bits as on a float64 copy of the data
+    assert law32.denoiser(x32, TIMES, SCHED).dtype == np.float64
+    same = EmpiricalDistribution(X32.astype(np.float64))
+    for unit in PREDICTIONS:
+        np.testing.assert_array_equal(
+            law32.denoiser(x32, TIMES, SCHED, prediction=unit),
+            same.denoiser(x32, TIMES, SCHED, prediction=unit),
+        )
+
+
+@pytest.mark.parametrize("unit", ["x0", "score"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_denoiser_is_the_raw_kernel_bit_for_bit(unit, dtype):
+    """The posterior mean at one time is the kernel's output as it is (no pass over it that
+    could change a bit); other units are combined in float64 from it, then rounded. (40
+    points: more than DIRECT_MAX_COMPONENTS, so float64 runs the kernel too.)"""
+    data = np.random.default_rng(7).standard_normal((40, 5))
+    law = EmpiricalDistribution(data.astype(dtype))
+    x, t = XQ.astype(dtype), 0.4
+    a, s = float(SCHED.alpha(t)), float(SCHED.sigma(t))
+    log_w = np.full(len(data), -np.log(len(data)))
+    mean = softmax_weighted_sum(x, law.X, scale=a, var=s**2, log_weights=log_w, dtype=dtype)
+    score = (a / s**2) * mean.astype(float) + (-1.0 / s**2) * x.astype(float)
+    expect = mean if unit == "x0" else score.astype(dtype)
+    out = law.denoiser(x, t, SCHED, prediction=unit, dtype=dtype)
+    assert out.dtype == dtype
+    np.testing.assert_array_equal(out, expect)
+    assert np.array_equal(np.signbit(out), np.signbit(expect))
 
 
 def test_is_the_isotropic_mixture_with_zero_variance():
