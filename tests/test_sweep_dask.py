@@ -7,16 +7,23 @@ reruns that task on a live worker, so the sweep must finish with exit status 0 a
 file written exactly once, complete, with no temporary or failure files left behind. With
 ``allowed-failures=0`` the scheduler gives such runs up (``KilledWorker``) and ``--retries 1``
 makes the sweep itself resubmit them.
+
+A result still on the killed worker when the client fetches it is recomputed elsewhere, but
+Dask may first retry the dead worker's address for ``distributed.comm.timeouts.connect``
+(30 s by default) before it gives the fetch up; the tests shorten that timeout to
+``CONNECT_TIMEOUT`` and wait ``JOIN_SECONDS`` for the sweep to finish.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -37,7 +44,9 @@ SWEEP = "core.dask_fault_test"
 STARTS = "DIFFMEM_DASK_TEST_STARTS"  # directory: one file "<key>.<pid>.<uuid>" per task start
 N_RUNS = 8
 VICTIM = 3  # the x whose first attempt blocks until its worker is killed
-BLOCK_SECONDS = 20.0  # longer than the test waits: an unkilled victim fails the test
+BLOCK_SECONDS = 120.0  # longer than the test waits: an unkilled victim fails the test
+CONNECT_TIMEOUT = "3s"  # how long Dask retries the address of a dead worker
+JOIN_SECONDS = 60.0  # how long the test waits for the sweep once the victim is killed
 
 
 def slow_task(config: dict) -> dict:
@@ -120,10 +129,17 @@ def _run_cli_in_thread(argv: list[str]) -> tuple[threading.Thread, dict]:
     return thread, outcome
 
 
-def _cluster() -> distributed.LocalCluster:
-    return distributed.LocalCluster(
-        n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
-    )
+@contextlib.contextmanager
+def _cluster(**config: object) -> Iterator[distributed.LocalCluster]:
+    """Two one-thread worker processes; the Dask ``config`` holds while the cluster lives."""
+    settings = {"distributed.comm.timeouts.connect": CONNECT_TIMEOUT, **config}
+    with (
+        dask.config.set(settings),
+        distributed.LocalCluster(
+            n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None
+        ) as cluster,
+    ):
+        yield cluster
 
 
 def _sweep_killing_a_worker(cluster, starts: Path, argv: list[str]) -> tuple[int, int]:
@@ -137,7 +153,7 @@ def _sweep_killing_a_worker(cluster, starts: Path, argv: list[str]) -> tuple[int
     out = Path(argv[argv.index("--out") + 1])
     assert not (out / f"{victim_key}.json").exists()  # the sweep is mid-run
     os.kill(victim_pid, signal.SIGKILL)
-    thread.join(timeout=BLOCK_SECONDS)
+    thread.join(timeout=JOIN_SECONDS)
     assert not thread.is_alive(), "the sweep did not finish after the worker was killed"
     assert "error" not in outcome, outcome.get("error")
     return outcome["status"], victim_pid
@@ -180,7 +196,7 @@ def test_retries_resubmit_runs_the_scheduler_gave_up_on(tmp_path, starts, writes
     # allowed-failures=0: the scheduler does not rerun the tasks of a dead worker itself but
     # reports them lost (KilledWorker); --retries 1 makes the sweep resubmit them
     out = tmp_path / "out"
-    with dask.config.set({"distributed.scheduler.allowed-failures": 0}), _cluster() as cluster:
+    with _cluster(**{"distributed.scheduler.allowed-failures": 0}) as cluster:
         argv = ["sweep", SWEEP, "--scheduler", cluster.scheduler_address, "--out", str(out)]
         status, victim_pid = _sweep_killing_a_worker(cluster, starts, [*argv, "--retries", "1"])
     assert status == 0
