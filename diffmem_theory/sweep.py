@@ -1339,7 +1339,9 @@ def run_sweep(
     killer) is blamed for its own run only -- tried ``1 + retries`` times, then recorded as
     failed like an exception -- and a fresh process takes its place. On a Dask cluster the
     scheduler reruns the tasks of a dead worker; a run it gives up on (``KilledWorker``) is
-    likewise resubmitted up to ``retries`` times.
+    likewise resubmitted up to ``retries`` times. A finished run whose result was still on the
+    dead worker is recomputed too, but Dask may first retry that worker's address for up to
+    ``distributed.comm.timeouts.connect`` (30 s by default) before it fetches the new result.
 
     Execution: ``workers=1`` in this process; otherwise a ``ProcessPoolExecutor`` with the
     ``spawn`` start method and ``workers`` processes (default ``os.cpu_count()``), whose Numba
