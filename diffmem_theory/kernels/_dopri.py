@@ -159,7 +159,7 @@ def borrowed(typingctx, arr):
     return arr(arr), codegen
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", cache=True, error_model="numpy")
 def coefficients(kind, p, t):
     """(f, g^2, m, v = sigma^2) of a schedule at time t (kinds above)."""
     if kind == VE_POWER:
@@ -177,7 +177,7 @@ def coefficients(kind, p, t):
     return -t / one_m, 2.0 * t / one_m, math.sqrt(one_m), t * t
 
 
-@njit(fastmath=_NO_CONTRACT, cache=True, error_model="numpy")
+@njit(inline="always", fastmath=_NO_CONTRACT, cache=True, error_model="numpy")
 def _logits(x, XT, m, logits):
     """logits_n = -|x - m x_0^n|^2 (data transposed, ``XT`` is (d, N)); returns their max.
 
@@ -185,17 +185,29 @@ def _logits(x, XT, m, logits):
     exactly (a start on a symmetry line of the data set stays on it, paper 002 Fig. 3).
     """
     d, N = XT.shape
-    for n in range(N):
-        logits[n] = 0.0
-    for k in range(d):
+    x0 = x[0]
+    for n in range(N):  # (the first coordinate stores: no zero-filling pass, which is a memset)
+        diff = x0 - m * XT[0, n]
+        logits[n] = -(diff * diff)
+    for k in range(1, d):
         xk = x[k]
         for n in range(N):
             diff = xk - m * XT[k, n]
             logits[n] -= diff * diff
-    best = -np.inf
-    for n in range(N):
-        best = max(best, logits[n])
-    return best
+    # the max in four independent chains (a max reduction does not vectorize; one chain of N
+    # dependent maxima was a fifth of the evaluation's time at N = 20)
+    b0 = b1 = b2 = b3 = -np.inf
+    n = 0
+    while n + 4 <= N:
+        b0 = max(b0, logits[n])
+        b1 = max(b1, logits[n + 1])
+        b2 = max(b2, logits[n + 2])
+        b3 = max(b3, logits[n + 3])
+        n += 4
+    while n < N:
+        b0 = max(b0, logits[n])
+        n += 1
+    return max(max(b0, b1), max(b2, b3))
 
 
 @njit(fastmath=_FASTMATH, cache=True, error_model="numpy")
@@ -215,43 +227,37 @@ def _softmax_mean(XT, scale, best, logits, xn):
     return total
 
 
-@njit(cache=True, error_model="numpy")
-def weighted_mean(x, XT, m, v, xn, logits):
-    """x_N(x) into ``xn``; returns (a, S) with log sum_n w~_n = a + log S.
-
-    ``XT`` is the (d, N) transposed data; ``logits`` an (N,) work array. At v = 0 (or v so small
-    that 1/(2v) overflows) the weights are the nearest point(s) (ties share equally) and (0, 1)
-    is returned.
-    """
-    best = _logits(x, XT, m, logits)
-    scale = 0.5 / v if v > 0.0 else np.inf
-    if scale < np.inf:  # (a v so small that 1/(2v) overflows is v = 0 too)
-        return best / (2.0 * v), _softmax_mean(XT, scale, best, logits, xn)
+@njit(inline="always", cache=True, error_model="numpy")
+def _voronoi_mean(XT, best, logits, xn):
+    """x_N into ``xn`` for the weights' limit at v = 0: the nearest point(s) (ties share
+    equally); ``best`` is the largest logit."""
     for n in range(logits.shape[0]):
         logits[n] = 0.0 if logits[n] == best else -np.inf
     _softmax_mean(XT, 1.0, 0.0, logits, xn)
-    return 0.0, 1.0
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", cache=True, error_model="numpy")
 def field_coefficients(tau, mode, kind, p, c):
     """(f, g^2, m, v) of the field at time ``tau``: the schedule's in t-time; in s-time
     v = max(e^{-2 tau} - c, 0), m = 1 (VE) or sqrt(1 - v) (VP), f = g^2 = 0 (unused)."""
     if mode == T_TIME:
         return coefficients(kind, p, tau)
     v = max(math.exp(-2.0 * tau) - c, 0.0)
-    m = 1.0 if mode == S_VE else math.sqrt(max(1.0 - v, 0.0))
-    return 0.0, 0.0, m, v
+    if mode == S_VE:
+        return 0.0, 0.0, 1.0, v
+    return 0.0, 0.0, math.sqrt(max(1.0 - v, 0.0)), v
 
 
-@njit(cache=True, error_model="numpy")
-def field_value(x, xn, log_s, coef, mode, c, score, log_ceb, N, out):
-    """The vector field (module docstring) from x_N (``xn``) and log sum_n w~_n (``log_s``,
-    unused for the plain score); ``coef`` is ``field_coefficients``; writes ``out``."""
+@njit(inline="always", cache=True, error_model="numpy")
+def field_value(x, xn, shift, total, coef, mode, c, score, log_ceb, N, out):
+    """The vector field (module docstring) from x_N (``xn``) and log sum_n w~_n = ``shift`` +
+    log ``total`` (unused for the plain score, whose evaluations then take no logarithm);
+    ``coef`` is ``field_coefficients``; writes ``out``."""
     f, g2, m, v = coef
     d = x.shape[0]
     rho = 1.0
     if score != EMPIRICAL:  # log sum_n w~_n (minus log N (2 pi v)^{d/2} for (5.11))
+        log_s = shift + math.log(total)
         if score == EB_NORMALIZED:
             log_s -= math.log(N) + 0.5 * d * (_LOG_2PI + math.log(v))
         rho = math.exp(min(0.0, log_s - log_ceb))
@@ -268,7 +274,7 @@ def field_value(x, xn, log_s, coef, mode, c, score, log_ceb, N, out):
             out[k] = f * x[k] + coef * (x[k] - m * xn[k])
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", cache=True, error_model="numpy")
 def sum_sq(x):
     """|x|^2 of a 1-d array (a state is refused, NaN field, when not <= ``STATE_MAX_SQ``)."""
     xx = 0.0
@@ -277,7 +283,7 @@ def sum_sq(x):
     return xx
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", cache=True, error_model="numpy")
 def velocity(tau, x, XT, mode, kind, p, c, score, log_ceb, out, xn, logits):
     """The vector field (module docstring) at one point; writes ``out``.
 
@@ -287,12 +293,21 @@ def velocity(tau, x, XT, mode, kind, p, c, score, log_ceb, out, xn, logits):
         out[:] = np.nan
         return
     coef = field_coefficients(tau, mode, kind, p, c)
-    shift, total = weighted_mean(x, XT, coef[2], coef[3], xn, logits)
-    log_s = shift + math.log(total) if score != EMPIRICAL else 0.0
-    field_value(x, xn, log_s, coef, mode, c, score, log_ceb, XT.shape[1], out)
+    v = coef[3]
+    best = _logits(x, XT, coef[2], logits)
+    # x_N and log sum_n w~_n = best / (2 v) + log total; at v = 0 (or v so small that 1/(2v)
+    # overflows) the Voronoi limit, with (0, 1). Two calls of field_value, so that the
+    # logarithm stays behind its test of the score (merged, the compiler would take it always).
+    scale = 0.5 / v if v > 0.0 else np.inf
+    if scale < np.inf:
+        total = _softmax_mean(XT, scale, best, logits, xn)
+        field_value(x, xn, best / (2.0 * v), total, coef, mode, c, score, log_ceb, XT.shape[1], out)
+    else:
+        _voronoi_mean(XT, best, logits, xn)
+        field_value(x, xn, 0.0, 1.0, coef, mode, c, score, log_ceb, XT.shape[1], out)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", cache=True, error_model="numpy")
 def _rms(err, y, y_new, rtol, atol):
     acc = 0.0
     for k in range(err.shape[0]):
@@ -301,7 +316,7 @@ def _rms(err, y, y_new, rtol, atol):
     return math.sqrt(acc / err.shape[0])
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", cache=True, error_model="numpy")
 def initial_h0(y0, f0, rtol, atol):
     """First half of scipy.integrate._ivp.common.select_initial_step: the trial step h0 and
     the scaled norm d1 of the field (the field is then evaluated at y0 + h0 f0)."""
@@ -316,7 +331,7 @@ def initial_h0(y0, f0, rtol, atol):
     return h0, d1
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", cache=True, error_model="numpy")
 def initial_h1(y0, f0, f1, h0, d1, rtol, atol):
     """Second half of select_initial_step (order 4 error estimate), from the field f1 at
     tau0 + h0 direction, y0 + h0 direction f0."""
@@ -333,7 +348,7 @@ def initial_h1(y0, f0, f1, h0, d1, rtol, atol):
     return min(100.0 * h0, h1)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", cache=True, error_model="numpy")
 def _initial_step(tau0, y0, f0, direction, rtol, atol, args, y1, f1):
     """scipy.integrate._ivp.common.select_initial_step (order 4 error estimate)."""
     XT, mode, kind, p, c, score, log_ceb, xn, logits = args
@@ -344,7 +359,7 @@ def _initial_step(tau0, y0, f0, direction, rtol, atol, args, y1, f1):
     return initial_h1(y0, f0, f1, h0, d1, rtol, atol)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", cache=True, error_model="numpy")
 def trial_step(tau, h_abs, direction, tau1):
     """(tau_new, h) of a trial step of size ``h_abs`` from ``tau``, clipped at ``tau1``."""
     tau_new = tau + h_abs * direction
@@ -353,7 +368,7 @@ def trial_step(tau, h_abs, direction, tau1):
     return tau_new, tau_new - tau
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", cache=True, error_model="numpy")
 def stage_point(y, K, h, i, tau, tau_new, direction, stage):
     """Stage i (1..5) of the trial step: its state y + h sum_j A_ij K_j into ``stage``; returns
     its time (tau + c_i h, which can round past tau_new, to 0 when |tau_new| << |tau|: kept
@@ -369,7 +384,7 @@ def stage_point(y, K, h, i, tau, tau_new, direction, stage):
     return tau_i
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", cache=True, error_model="numpy")
 def step_solution(y, K, h, y_new):
     """The 5th-order solution y + h sum_j B_j K_j of the trial step into ``y_new``."""
     for k in range(y.shape[0]):
@@ -379,7 +394,7 @@ def step_solution(y, K, h, y_new):
         y_new[k] = y[k] + h * acc
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", cache=True, error_model="numpy")
 def step_error(y, y_new, K, h, err, rtol, atol):
     """The RMS norm of the embedded error estimate h sum_j E_j K_j (``err`` a work array)."""
     for k in range(y.shape[0]):
@@ -390,7 +405,7 @@ def step_error(y, y_new, K, h, err, rtol, atol):
     return _rms(err, y, y_new, rtol, atol)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", cache=True, error_model="numpy")
 def step_factor(err_norm, step_rejected):
     """The factor applied to |h| after a trial step with error norm ``err_norm`` < 1 (accepted;
     at most 1 after a rejection of the same step) or >= 1 (rejected)."""
@@ -403,7 +418,7 @@ def step_factor(err_norm, step_rejected):
     return max(_MIN_FACTOR, _SAFETY * err_norm**-0.2)
 
 
-@njit(cache=True, error_model="numpy")
+@njit(inline="always", cache=True, error_model="numpy")
 def dense_output(y, K, h, theta, out):
     """The 4th-order continuous extension y + h sum_j K_j q_j(theta) (scipy's RK45 P)."""
     for k in range(y.shape[0]):

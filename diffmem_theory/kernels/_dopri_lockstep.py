@@ -429,7 +429,7 @@ def _block_field(taus, X, n, owners, field, data, scratch, refs, F):
                 ref = (x_ref[o], m_ref[o], n_ref[o])
                 done, ls = _pruned_mean(X[r], coef[2], coef[3], data, Dsq[o], ref, cand, logits, xn)
                 if done:
-                    field_value(X[r], xn, ls, coef, mode, c, score, log_ceb, N, F[r])
+                    field_value(X[r], xn, ls, 1.0, coef, mode, c, score, log_ceb, N, F[r])
                     continue
             idx[ns] = r
             stores[ns] = o if prune and not dense[o] else -1
@@ -447,7 +447,7 @@ def _block_field(taus, X, n, owners, field, data, scratch, refs, F):
     block_weighted_mean(XS, ns, m, scale, data, buffers, XN, log_s, (Dsq, stores, arg))
     for s in range(ns):
         cf = (coefs[s, 0], coefs[s, 1], coefs[s, 2], coefs[s, 3])
-        field_value(XS[s], XN[s], log_s[s], cf, mode, c, score, log_ceb, N, F[idx[s]])
+        field_value(XS[s], XN[s], log_s[s], 1.0, cf, mode, c, score, log_ceb, N, F[idx[s]])
         if prune:
             o = owners[idx[s]]
             valid[o] = stores[s] >= 0
