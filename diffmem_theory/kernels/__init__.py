@@ -142,7 +142,10 @@ def softmax_weighted_sum(
         10 or less.
     query_chunk, center_chunk : int, optional
         Tile sizes (queries x centres) of the online softmax; the default is tuned per
-        backend. Peak extra memory is O(N d + query_chunk * center_chunk) per thread; the
+        backend. Peak extra memory: ``"numba"`` O(n_part B k) for the per-part results
+        (``n_part`` centre parts, at most 16, when there are few query blocks) plus
+        O((query_chunk + center_chunk) d + query_chunk * center_chunk) per thread, with no
+        copy of the centres; the array-API backends O(N d + query_chunk * center_chunk). The
         B x N x d differences and the B x N logits are never stored.
 
     Returns

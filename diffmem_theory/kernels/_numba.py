@@ -62,18 +62,21 @@ with the flash-attention / online-softmax scheme: the B x N logits are produced 
   that OpenBLAS to one thread for the call, so BLAS threads do not oversubscribe the cores).
   Problems below ``PARALLEL_MIN_WORK`` (~100 microseconds; a test of the shape too) run the
   same items serially, without a parallel region.
-* Preparation. The centred, scaled centres C'' and their per-centre terms are computed once
-  per call, centre block by centre block (in parallel for a parallel call; the blocks' column
-  sums that give r are added in block order, so the bits do not depend on the thread count).
+* Preparation. The centre r is computed once per call from the column sums of C, centre
+  block by centre block (in parallel for a parallel call; the blocks' sums are added in block
+  order, so the bits do not depend on the thread count). The centred, scaled centres C'' and
+  their per-centre terms are prepared by each work item, block by block, into its slot's
+  own block buffer just before the block's product (``_expanded_item``): no N x d copy of the
+  centres is made, and the same bits come out as from a prepared copy.
 * Checks. The sums of squares of that preparation, and one vectorized pass over the queries
   (and over ``V`` when it is not ``C``), detect non-finite values and logits that could
-  overflow (status 1; the caller names the argument), so the public function does not need
-  a separate ``isfinite`` pass.
-* Memory. Peak extra memory: O(N (d + 2)) for the prepared centres, O(n_part B (k + 2)) for
-  the per-row results and O(query_chunk * (center_chunk + d + k)) per thread; the B x N
-  logits and the B x N x d differences are never formed. The two large buffers (prepared
-  centres, per-part accumulators) are allocated by NumPy, which asks for transparent huge
-  pages (Numba's allocator does not: ~10^5 page faults for 600 MB of centres).
+  overflow (status 1, checked after the items; the caller names the argument), so the public
+  function does not need a separate ``isfinite`` pass.
+* Memory. Peak extra memory: O(n_part B (k + 2)) for the per-row results and
+  O(query_chunk * (center_chunk + d + k) + center_chunk * d) per thread; the B x N logits,
+  the B x N x d differences and a prepared copy of the centres are never formed. The large
+  buffer (the per-part accumulators) is allocated by NumPy, which asks for transparent huge
+  pages (Numba's allocator does not).
 
 Only float32 and float64 data are compiled (``x``, ``C`` and ``V`` of one call share the
 dtype; ``w`` and ``b`` are always float64), which keeps the number of Numba specializations at
@@ -310,7 +313,8 @@ def _direct_item(x, C, V, a, w, b, i0, cb0, cb1, nb, tile, xT, mb, rescale, m, s
 def _refine_row(row, best, m_run, xi2, xrow, centres, j0, blk):
     """Recompute exactly the near-max logits of one row whose expanded form lost digits:
     entries within window + 2 bound of the running max whose error bound gamma w_j (||x'||^2 +
-    ||c'_j||^2) exceeds tau and RHO times the logit's own size w_j ||x - a c_j||^2."""
+    ||c'_j||^2) exceeds tau and RHO times the logit's own size w_j ||x - a c_j||^2 (``ee``
+    holds the block's own centres, from index 0)."""
     C, a, b, w, ee = centres
     gamma, tau, window = blk[0], blk[1], blk[2]
     bound = gamma * (blk[3] * xi2 + blk[4])
@@ -320,7 +324,7 @@ def _refine_row(row, best, m_run, xi2, xrow, centres, j0, blk):
         v = row[j]
         if v > threshold:
             jj = j0 + j
-            size = w[jj] * xi2 + ee[jj]
+            size = w[jj] * xi2 + ee[j]
             if gamma * size > tau and size > RHO * (b[jj] - v):
                 total = 0.0
                 for t in range(xrow.shape[0]):
@@ -334,7 +338,8 @@ def _refine_row(row, best, m_run, xi2, xrow, centres, j0, blk):
 
 @njit(fastmath=_FASTMATH, cache=True)
 def _expanded_update(L, lrow, V, j0, xx, xrows, centres, beta, blk, m, s, acc, bufs, first):
-    """Logits beta_j + g_ij - w_j ||x'_i||^2 in float64 (in ``lrow``) from the product G = L,
+    """Logits beta_j + g_ij - w_j ||x'_i||^2 in float64 (in ``lrow``; ``beta`` holds the block's
+    own centres, from index 0) from the product G = L,
     exact refinement where the expansion lost digits, then the online-softmax step: L is
     overwritten by the weights P (in its own dtype, subnormals flushed to 0) and
     acc = e^(m_old - m_new) acc + P @ V_block, in one pass over acc after the product (rows
@@ -351,7 +356,7 @@ def _expanded_update(L, lrow, V, j0, xx, xrows, centres, beta, blk, m, s, acc, b
         xi2 = xx[ii]
         best = -np.inf
         for j in range(na):
-            v = np.float64(g[j]) + beta[j0 + j] - w[j0 + j] * xi2
+            v = np.float64(g[j]) + beta[j] - w[j0 + j] * xi2
             row[j] = v
             best = max(best, v)
         size = wmax * xi2 + eemax  # bounds w_j (||x'_i||^2 + ||c'_j||^2) over the block
@@ -392,10 +397,15 @@ def _expanded_item(x, C, V, a, w, b, prep, i0, qa, cb0, cb1, nb, scratch, m, s, 
     """Running (m, s, acc) of queries i0 .. i0+qa-1 over the centre blocks cb0 .. cb1-1;
     ``scratch`` holds the slot's buffers: the product tile (data dtype), a float64 row of
     logits, the centred queries (data dtype), their squared norms, the P V tile and the rows'
-    rescale factors."""
-    tile, lrow, xq, xx, bufs = scratch
+    rescale factors, and the prepared centre block (C'' in the data dtype, beta, ee, and the
+    block's constants). Each centre block is prepared here, just before its product, into the
+    slot's buffer (``_prepare_block``); the items of the first query block also record the
+    block's constants in ``prep``'s table (for the input check after the run)."""
+    tile, lrow, xq, xx, bufs, cbuf = scratch
+    cblk, beta, ee, blk_own = cbuf
     N, d = C.shape
-    r, scaled, beta, ee, blocks = prep
+    r, blocks = prep
+    eps = np.finfo(C.dtype).eps
     centres = (C, a, b, w, ee)
     xrows = x[i0 : i0 + qa]
     for ii in range(qa):
@@ -408,10 +418,11 @@ def _expanded_item(x, C, V, a, w, b, prep, i0, qa, cb0, cb1, nb, scratch, m, s, 
     for cb in range(cb0, cb1):
         j0 = cb * nb
         na = min(N, j0 + nb) - j0
+        blk = blocks[cb] if i0 == 0 else blk_own
+        _prepare_block(C, a, w, b, r, cblk, beta, ee, eps, j0, j0 + na, blk)
         L = tile[: qa * na].reshape(qa, na)
-        gemm_nt(xq[:qa], scaled[j0 * d : (j0 + na) * d].reshape(na, d), L)
+        gemm_nt(xq[:qa], cblk[: na * d].reshape(na, d), L)
         first = cb == cb0
-        blk = blocks[cb]
         _expanded_update(L, lrow, V, j0, xx, xrows, centres, beta, blk, m, s, acc, bufs, first)
 
 
@@ -471,14 +482,17 @@ def _column_sums(C, j0, j1, out):
 
 @njit(fastmath={"reassoc"}, cache=True)
 def _prepare_block(C, a, w, b, r, scaled, beta, ee, eps, j0, j1, blk):
-    """Centres j0 .. j1-1: C'' = 2 w (a C - r), ee = w ||a c - r||^2, beta = b - ee, and the
-    block's refinement constants ``blk`` = (gamma, tau, window, max w, max ee, min b) followed
-    by sum_j ||a c_j - r||^2 (not finite iff a centre is not finite, or the sum overflows).
-    Only 'reassoc' (to vectorize the sums): NaN and inf keep their IEEE meaning."""
+    """Centres j0 .. j1-1, written from index 0 of the slot's buffers: C'' = 2 w (a C - r)
+    (``scaled``, flat, in the dtype of C: the operand of the product), ee = w ||a c - r||^2,
+    beta = b - ee (float64), and the block's refinement constants ``blk`` = (gamma, tau,
+    window, max w, max ee, min b) followed by sum_j ||a c_j - r||^2 (not finite iff a centre
+    is not finite, or the sum overflows), with the eps of C's dtype. Only 'reassoc' (to
+    vectorize the sums): NaN and inf keep their IEEE meaning."""
     d = C.shape[1]
-    out = scaled[j0 * d : j1 * d].reshape(j1 - j0, d)
+    n = j1 - j0
+    out = scaled[: n * d].reshape(n, d)
     total = 0.0
-    for j in range(j1 - j0):
+    for j in range(n):
         crow, orow = C[j0 + j], out[j]
         cc = 0.0
         w2 = 2.0 * w[j0 + j]
@@ -486,76 +500,64 @@ def _prepare_block(C, a, w, b, r, scaled, beta, ee, eps, j0, j1, blk):
             v = a * np.float64(crow[t]) - r[t]
             cc += v * v
             orow[t] = w2 * v
-        ee[j0 + j] = 0.5 * w2 * cc
-        beta[j0 + j] = b[j0 + j] - 0.5 * w2 * cc
+        ee[j] = 0.5 * w2 * cc
+        beta[j] = b[j0 + j] - 0.5 * w2 * cc
         total += cc
     blk[0] = (d + 3.0) * eps
     blk[1] = 64.0 * eps
     blk[2] = 3.0 - math.log(eps)
     blk[3] = np.max(w[j0:j1])
-    blk[4] = np.max(ee[j0:j1])
+    blk[4] = np.max(ee[:n])
     blk[5] = np.min(b[j0:j1])
     blk[6] = total
 
 
 @njit(parallel=True, cache=True)
-def _prepare_slots(n_threads, stage, C, a, w, b, nb, r, sums, scaled, beta, ee, blocks):
-    """Stage 0: the per-block column sums of C; stage 1: every block's prepared centres. The
-    centre blocks are the items, handed out dynamically (each writes only its own rows)."""
-    n_cb = blocks.shape[0]
+def _column_sum_slots(n_threads, C, nb, sums):
+    """The per-block column sums of C; the centre blocks are the items, handed out
+    dynamically (each writes only its own row of ``sums``)."""
+    n_cb = sums.shape[0]
     N = C.shape[0]
-    eps = np.finfo(C.dtype).eps
     counter = new_counter()
     for _slot in prange(n_slots(n_cb, n_threads)):
         cb = next_item(counter)
         while cb < n_cb:
-            j0, j1 = cb * nb, min(N, cb * nb + nb)
-            if stage == 0:
-                _column_sums(C, j0, j1, sums[cb])
-            else:
-                _prepare_block(C, a, w, b, r, scaled, beta, ee, eps, j0, j1, blocks[cb])
+            _column_sums(C, cb * nb, min(N, cb * nb + nb), sums[cb])
             cb = next_item(counter)
 
 
 @njit(cache=True)
-def _prepare_centres(C, a, w, b, nb, n_threads, scaled):
-    """Centre r = a mean(C); C'' = 2 w (a C - r) (written into ``scaled``, flat, N d entries
-    in the dtype of C: the operand of the products); float64 beta = b - w ||a c - r||^2 and
-    ee = w ||a c - r||^2; per centre block (gamma, tau, window, max w, max ee, min b,
-    sum ||a c - r||^2) for the refinement and the input check, with the eps of C's dtype.
+def _prepare_centres(C, a, nb, n_threads):
+    """``(r, blocks)``: the centre r = a mean(C) of the expanded square, and an empty table
+    of the per-block constants (filled by the items, see ``_expanded_item``).
 
-    Both passes over C (column sums, then the prepared centres) run block by block, in
-    parallel when ``n_threads`` > 1; the column sums of the blocks are added in block order,
-    so every result is the same for any thread count.
+    The pass over C runs block by block, in parallel when ``n_threads`` > 1; the column sums
+    of the blocks are added in block order, so r is the same for any thread count. The centres
+    themselves are prepared (C'' = 2 w (a C - r), beta, ee) block by block by the work items,
+    into each slot's own block buffer, just before the block's product: no N x d copy is made
+    (it cost a write of N d entries plus the page faults of a fresh buffer, ~0.4 s of CPU a
+    call for 50,000 float32 images of d = 3,072, 13 % of the floor at B = 1,000), and the
+    prepared block is read from the cache, not from memory. With ``n_qb`` query blocks each
+    block is prepared ``n_qb`` times (a cheap vectorized pass next to its two products).
     """
     N, d = C.shape
     n_cb = (N + nb - 1) // nb
     sums = np.empty((n_cb, d))
-    r = np.zeros(d)
-    beta = np.empty(N)
-    ee = np.empty(N)
-    blocks = np.empty((n_cb, 7))
-    eps = np.finfo(C.dtype).eps
     if n_threads > 1:
-        _prepare_slots(n_threads, 0, C, a, w, b, nb, r, sums, scaled, beta, ee, blocks)
+        _column_sum_slots(n_threads, C, nb, sums)
     else:
         for cb in range(n_cb):
             _column_sums(C, cb * nb, min(N, cb * nb + nb), sums[cb])
+    r = np.zeros(d)
     for cb in range(n_cb):
         r += sums[cb]
     r *= a / N
-    if n_threads > 1:
-        _prepare_slots(n_threads, 1, C, a, w, b, nb, r, sums, scaled, beta, ee, blocks)
-    else:
-        for cb in range(n_cb):
-            j0, j1 = cb * nb, min(N, cb * nb + nb)
-            _prepare_block(C, a, w, b, r, scaled, beta, ee, eps, j0, j1, blocks[cb])
-    return r, scaled, beta, ee, blocks
+    return r, np.empty((n_cb, 7))
 
 
 @njit(cache=True)
 def softmax_weighted_sum_numba(
-    x, C, V, a, w, b, check_values, query_chunk, center_chunk, n_threads, scaled, ACC
+    x, C, V, a, w, b, check_values, query_chunk, center_chunk, n_threads, ACC
 ):
     """Return ``(status, out, m, s)``: the softmax-weighted sums ``out`` (B, k) and the row max
     and sum (float64, so that lse = m + log(s)); status 1 (and no result) if an input is not
@@ -566,10 +568,13 @@ def softmax_weighted_sum_numba(
     is ``C`` (whose finiteness the preparation of the centres already checks).
     ``query_chunk``/``center_chunk`` are tile sizes (0: automatic, see ``plan_chunks``);
     ``n_threads`` is ``numba.get_num_threads()`` (passed in: reading it here would make the
-    function uncacheable); it decides only whether the work runs in parallel regions. The two
-    large buffers come from the caller: ``scaled`` (N d entries of the data dtype; empty on
-    the direct path) for the prepared centres, and ``ACC`` (n_part, B, k) float64 for the
-    per-part accumulators (``n_part`` from ``plan_chunks``).
+    function uncacheable); it decides only whether the work runs in parallel regions. The
+    large buffer comes from the caller: ``ACC`` (n_part, B, k) float64 for the per-part
+    accumulators (``n_part`` from ``plan_chunks``).
+
+    The input check (finite inputs, no logit beyond the dtype's range) needs the sums of
+    squares of the prepared centres, which the items compute: on the BLAS path it runs after
+    the items (their results are discarded on failure), on the direct path before.
     """
     B, d = x.shape
     N = C.shape[0]
@@ -579,19 +584,13 @@ def softmax_weighted_sum_numba(
     out = np.empty((B, k), dtype)
     m_out = np.empty(B)
     s_out = np.empty(B)
-    if d <= DIRECT_MAX_D:  # the direct path needs no prepared centres (r = 0)
-        prep = (np.zeros(d), np.empty(0, dtype), b, b, np.empty((0, 7)))
-        centre_sq = a * a * _sum_sq(C)
+    direct = d <= DIRECT_MAX_D
+    if direct:  # the direct path needs no prepared centres (r = 0)
+        prep = (np.zeros(d), np.empty((0, 7)))
+        if not _inputs_ok(x, V, w, b, prep[0], a * a * _sum_sq(C), check_values, dtype):
+            return 1, out, m_out, s_out
     else:
-        prep = _prepare_centres(C, a, w, b, nb, n_threads if parallel else 1, scaled)
-        centre_sq = np.sum(prep[4][:, 6])
-    r = prep[0]
-    # max_i ||x_i - r||^2 + max_j ||a c_j - r||^2 <= 2 (||x||^2 + ||r||^2) + sum_j ||a c_j - r||^2;
-    # the sums of squares are also not finite iff an input is not finite.
-    bound = 2.0 * (_sum_sq(x) + np.sum(r * r)) + centre_sq
-    finite = np.isfinite(bound + _sum_sq(b) + (_sum_sq(V) if check_values else 0.0))
-    if not (finite and 4.0 * np.max(w) * bound < np.finfo(dtype).max):
-        return 1, out, m_out, s_out
+        prep = _prepare_centres(C, a, nb, n_threads if parallel else 1)
     M = np.empty((n_part, B))
     S = np.empty((n_part, B))
     data, plan, parts = (x, C, V, a, w, b), (qb, nb, n_part), (M, S, ACC)
@@ -599,8 +598,22 @@ def softmax_weighted_sum_numba(
         _run_slots(n_threads, data, prep, plan, parts)
     else:  # the same items in the same slots, one after the other
         _run_slot(new_counter(), data, prep, plan, parts)
+    if not direct and not _inputs_ok(
+        x, V, w, b, prep[0], np.sum(prep[1][:, 6]), check_values, dtype
+    ):
+        return 1, out, m_out, s_out
     _merge_parts(M, S, ACC, out, m_out, s_out)
     return 0, out, m_out, s_out
+
+
+@njit(cache=True)
+def _inputs_ok(x, V, w, b, r, centre_sq, check_values, dtype):
+    """Whether every input is finite and no logit can leave the range of ``dtype``:
+    max_i ||x_i - r||^2 + max_j ||a c_j - r||^2 <= 2 (||x||^2 + ||r||^2) + sum_j ||a c_j - r||^2
+    (``centre_sq``); the sums of squares are also not finite iff an input is not finite."""
+    bound = 2.0 * (_sum_sq(x) + np.sum(r * r)) + centre_sq
+    finite = np.isfinite(bound + _sum_sq(b) + (_sum_sq(V) if check_values else 0.0))
+    return finite and 4.0 * np.max(w) * bound < np.finfo(dtype).max
 
 
 @njit(parallel=True, cache=True)
@@ -612,19 +625,13 @@ def _run_slots(n_threads, data, prep, plan, parts):
     scalars) and packed again for ``_run_slot``.
     """
     x, C, V, a, w, b = data
-    r, scaled, beta, ee, blocks = prep
+    r, blocks = prep
     qb, nb, n_part = plan
     M, S, ACC = parts
     n_items = ((x.shape[0] + qb - 1) // qb) * n_part
     counter = new_counter()
     for _slot in prange(n_slots(n_items, n_threads)):
-        _run_slot(
-            counter,
-            (x, C, V, a, w, b),
-            (r, scaled, beta, ee, blocks),
-            (qb, nb, n_part),
-            (M, S, ACC),
-        )
+        _run_slot(counter, (x, C, V, a, w, b), (r, blocks), (qb, nb, n_part), (M, S, ACC))
 
 
 @njit(cache=True)
@@ -653,7 +660,9 @@ def _run_slot(counter, data, prep, plan, parts):
     m = np.empty(qb)
     s = np.empty(qb)
     accT_buf = np.empty(k * qb)
-    scratch = (tile, tile64, xq, xx, (t_buf, rescale))
+    nc = 0 if direct else nb
+    cbuf = (np.empty(nc * d, dtype), np.empty(nc), np.empty(nc), np.empty(7))
+    scratch = (tile, tile64, xq, xx, (t_buf, rescale), cbuf)
     item = next_item(counter)
     while item < n_items:
         q, p = item // n_part, item % n_part
@@ -796,15 +805,15 @@ def softmax_weighted_sum_cpu(
     chunks = (query_chunk or 0, center_chunk or 0)
     n_threads = numba.get_num_threads()
     n_part = plan_chunks(B, N, d, k, *chunks)[2]
-    # The large buffers are NumPy's: its allocator asks Linux for transparent huge pages, so a
-    # fresh 600 MB buffer (N = 50,000 images of d = 3,072) costs hundreds of page faults, not
-    # ~10^5 (about 0.1 s a call; Numba's allocator does not ask).
-    buffers = (np.empty(N * d if d > DIRECT_MAX_D else 0, x.dtype), np.empty((n_part, B, k)))
+    # The large buffer is NumPy's: its allocator asks Linux for transparent huge pages, so a
+    # fresh 200 MB buffer (B = 1,000 rows of d = 3,072 in 8 parts) costs hundreds of page
+    # faults, not ~5 10^4 (Numba's allocator does not ask).
+    acc = np.empty((n_part, B, k))
     if d <= DIRECT_MAX_D:  # no BLAS call
-        status, out, m, s = softmax_weighted_sum_numba(*args, *chunks, n_threads, *buffers)
+        status, out, m, s = softmax_weighted_sum_numba(*args, *chunks, n_threads, acc)
     else:
         with single_threaded_blas(BLAS_PACKAGE):
-            status, out, m, s = softmax_weighted_sum_numba(*args, *chunks, n_threads, *buffers)
+            status, out, m, s = softmax_weighted_sum_numba(*args, *chunks, n_threads, acc)
     if status:
         raise FloatingPointError("non-finite input, or a logit that overflows")
     return out, (m + np.log(s)).astype(x.dtype, copy=False) if with_lse else None
