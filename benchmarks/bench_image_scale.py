@@ -36,7 +36,7 @@ OpenBLAS when there is one, else Numba's ``np.dot``, SciPy's BLAS). ``--compare-
 each dtype twice, in fresh processes one after the other: first with the ``np.dot`` fallback
 (``DIFFMEM_THEORY_BLAS=scipy``, the kernel before NumPy's BLAS was used), then with the default,
 each line with its own floor. ``--blas-tiles`` times only the two libraries on the kernel's
-tiles at this size (``plan_chunks``: 512 queries x 1,024 centres x d = 3,072), one thread
+tiles at this size (``plan_chunks``: 1,000 queries x 1,024 centres x d = 3,072), one thread
 each, through identical CBLAS calls, interleaved, best CPU time of ``--repeats`` (default 5).
 
 On a shared machine the floor and the kernel are slowed alike only when they are interleaved:

@@ -138,11 +138,13 @@ DIRECT_MAX_D = 4
 # and benchmarks/bench_image_scale.py). BLAS tiles take QUERY_CHUNK queries, times d // WIDE_D
 # up to WIDE_FACTOR for wide data: every query block streams the centres through BLAS (which
 # packs each operand block of CENTER_CHUNK x d entries, out of the caches once d is a few
-# hundred), so at d = 3,072 (images) 128-query blocks made the kernel 1.7x its floor and
-# 512-query blocks 1.15x.
+# hundred) and prepares each centre block once (``_expanded_item``), so at d = 3,072 (images,
+# B = 1,000, N = 50,000) 128-query blocks made the kernel 1.7x its floor, 512-query blocks
+# 1.17x (float32) and 1.13x (float64), one block of 1,000 queries 1.12x and 1.08x (2 threads,
+# one run; the per-part accumulators then take 16 x 1,000 x 3,072 float64, 393 MB).
 QUERY_CHUNK = 128
 WIDE_D = 256
-WIDE_FACTOR = 4
+WIDE_FACTOR = 8
 CENTER_CHUNK = 1024
 DIRECT_TILE = 1 << 16
 # Below this many units of work B N (d + k + 16) (about 100 microseconds) the kernel runs
@@ -449,7 +451,7 @@ def plan_chunks(B, N, d, k, query_chunk, center_chunk):
     >>> plan_chunks(1, 100000, 50, 50, 0, 0)
     (1, 1024, 16, True)
     >>> plan_chunks(1000, 50000, 3072, 3072, 0, 0)     # CIFAR-10-sized images
-    (512, 1024, 8, True)
+    (1000, 1024, 16, True)
     """
     nb = min(center_chunk if center_chunk > 0 else CENTER_CHUNK, N)
     if d <= DIRECT_MAX_D:

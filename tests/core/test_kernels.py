@@ -181,7 +181,8 @@ import numpy as np
 from diffmem_theory.kernels import _numba, softmax_weighted_sum
 rng = np.random.default_rng(13)
 results = {}
-cases = [(1, 120_000, 2), (4000, 300, 3), (3, 40_000, 20), (2000, 3000, 20), (600, 2000, 600)]
+cases = [(1, 120_000, 2), (4000, 300, 3), (3, 40_000, 20), (2000, 3000, 20), (600, 2000, 600),
+         (1030, 600, 2048)]
 for B, N, d in cases:
     assert _numba.plan_chunks(B, N, d, 2, 0, 0)[3]  # a parallel call
     for dtype in (np.float32, np.float64):
@@ -201,8 +202,9 @@ np.savez(sys.argv[1], **results)
 
 def test_results_are_bit_identical_for_1_2_and_4_threads(tmp_path):
     """Direct (d <= 4) and BLAS paths, one query and many, wide data (d = 600: 256-query
-    blocks, centres prepared and cast to float32 in parallel), float32 and float64: the same
-    bytes for NUMBA_NUM_THREADS = 1, 2 and 4 (4 threads also on a 2-core machine)."""
+    blocks, centres cast to float32 in parallel; d = 2,048: 1,024-query blocks, a full one and
+    one of 6), float32 and float64: the same bytes for NUMBA_NUM_THREADS = 1, 2 and 4 (4
+    threads also on a 2-core machine)."""
     runs = []
     for n_threads in (1, 2, 4):
         path = tmp_path / f"threads{n_threads}.npz"
@@ -210,7 +212,7 @@ def test_results_are_bit_identical_for_1_2_and_4_threads(tmp_path):
         subprocess.run([sys.executable, "-c", THREAD_CASES, str(path)], env=env, check=True)
         with np.load(path) as data:
             runs.append({name: data[name] for name in data.files})
-    assert len(runs[0]) == 10
+    assert len(runs[0]) == 12
     for other in runs[1:]:
         assert runs[0].keys() == other.keys()
         for name, ref in runs[0].items():
@@ -471,7 +473,8 @@ def test_plan_depends_on_the_shape_only():
     # wide data: QUERY_CHUNK times d // WIDE_D queries a block, at most WIDE_FACTOR times
     assert plan(4096, 10000, 300, 300, 0, 0) == (128, 1024, 1, True)
     assert plan(4096, 10000, 768, 768, 0, 0) == (384, 1024, 2, True)
-    assert plan(1000, 50000, 3072, 3072, 0, 0) == (512, 1024, 8, True)
+    assert plan(1000, 50000, 3072, 3072, 0, 0) == (1000, 1024, 16, True)
+    assert plan(4096, 50000, 3072, 3072, 0, 0) == (1024, 1024, 4, True)
     assert plan(1000, 50000, 3072, 3072, 128, 0) == (128, 1024, 2, True)
 
 
