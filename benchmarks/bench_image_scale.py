@@ -18,7 +18,9 @@ each dtype it prints one line of ratios measured in one run:
   ``EmpiricalDistribution`` evaluated in the dtype (a float32 state stays float32), against
   one floor per step, each timed right after the step's denoiser call (so both see the same
   load; the floors' time is not counted in the sampler's); also against steps x the best
-  floor above, and the sampler's own overhead, DDIM / (the summed time of its denoiser calls).
+  floor above, and the sampler's own overhead, DDIM / (the summed time of its denoiser calls),
+  and the memory the law holds after sampling (its data, kept in the dtype it was given, plus
+  any cast copy).
 * peak: the extra peak resident memory of one kernel call (fresh subprocess, after a warm-up
   call; Linux VmHWM reset through /proc/self/clear_refs), next to the size of the data
   (``--no-peak``: skipped).
@@ -151,12 +153,12 @@ def kernel_and_floor(
     return best_of(timers, repeats)
 
 
-def ddim(X: np.ndarray, x_T: np.ndarray, n_steps: int) -> tuple[float, float, float]:
+def ddim(X: np.ndarray, x_T: np.ndarray, n_steps: int) -> tuple[float, float, float, float]:
     """``solve(method="ddim")`` over n_steps with the memorizing denoiser of
     EmpiricalDistribution(X) in the dtype of X: the sampler's wall time, the summed time of its
-    denoiser calls, and the summed time of one floor measured right after each call (on the
+    denoiser calls, the summed time of one floor measured right after each call (on the
     step's own state; its time is taken out of the sampler's, so that the ratio compares
-    times measured under the same load)."""
+    times measured under the same load), and the MiB of arrays the law holds afterwards."""
     sched, law = VPTrig(), EmpiricalDistribution(X)
     dtype = X.dtype
     B, N = x_T.shape[0], X.shape[0]
@@ -180,7 +182,8 @@ def ddim(X: np.ndarray, x_T: np.ndarray, n_steps: int) -> tuple[float, float, fl
     start = time.perf_counter()
     solve(denoiser, sched, x_T, grid, method="ddim")
     t_ddim = time.perf_counter() - start - spent["floor"] - spent["pause"]
-    return t_ddim, spent["calls"], spent["floor"]
+    held = {id(a): a.nbytes for a in (law.X, law.__dict__.get("_x_float32", law.X))}
+    return t_ddim, spent["calls"], spent["floor"], sum(held.values()) / 2**20
 
 
 def peak_memory_mib(N: int, d: int, B: int, dtype: str) -> float:
@@ -291,11 +294,11 @@ def run(
         line += f" | baseline {t['baseline']:7.3f} s, baseline/floor {t['baseline'] / floor:5.2f}"
     if n_steps:
         x_T = np.random.default_rng(2).standard_normal((B, d)).astype(dtype)
-        t_ddim, t_calls, t_floors = ddim(X, x_T, n_steps)
+        t_ddim, t_calls, t_floors, held = ddim(X, x_T, n_steps)
         line += (
             f" | DDIM {n_steps} steps {t_ddim:7.1f} s, / {n_steps} floors {t_ddim / t_floors:5.2f}"
             f" (/ {n_steps} x best floor {t_ddim / (n_steps * floor):5.2f}), / its denoiser calls"
-            f" {t_ddim / t_calls:5.3f}"
+            f" {t_ddim / t_calls:5.3f}, law holds {held:.0f} MiB"
         )
     if not peak:
         return line

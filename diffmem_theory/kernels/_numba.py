@@ -10,7 +10,8 @@ with the flash-attention / online-softmax scheme: the B x N logits are produced 
 
 * Logits. For d > ``DIRECT_MAX_D`` a tile comes from one BLAS product ``G = X' @ C''^T``
   through the expanded square ||x' - c'||^2 = ||x'||^2 - 2 x'.c' + ||c'||^2, with the data
-  centred first (x' = x - r, c' = a c - r, r = a mean_j c_j) and 2 w_j folded into C''.
+  centred first (x' = x - r, c' = a c - r, r = a times the mean of up to R_SAMPLE
+  centres) and 2 w_j folded into C''.
   The expansion loses digits when ||x'||^2 + ||c'||^2 >> ||x - a c||^2 (a query much
   closer to a centre than to the centroid, tiny variances); every entry whose weight is
   not negligible (within ``window`` of the row max) and whose error bound
@@ -62,9 +63,9 @@ with the flash-attention / online-softmax scheme: the B x N logits are produced 
   that OpenBLAS to one thread for the call, so BLAS threads do not oversubscribe the cores).
   Problems below ``PARALLEL_MIN_WORK`` (~100 microseconds; a test of the shape too) run the
   same items serially, without a parallel region.
-* Preparation. The centre r is computed once per call from the column sums of C, centre
-  block by centre block (in parallel for a parallel call; the blocks' sums are added in block
-  order, so the bits do not depend on the thread count). The centred, scaled centres C'' and
+* Preparation. The centre r is computed once per call, from at most ``R_SAMPLE`` centres
+  spread evenly over the data (a fixed choice: the bits do not depend on the thread count).
+  The centred, scaled centres C'' and
   their per-centre terms are prepared by each work item, block by block, into its slot's
   own block buffer just before the block's product (``_expanded_item``): no N x d copy of the
   centres is made, and the same bits come out as from a prepared copy.
@@ -156,6 +157,9 @@ PARALLEL_MIN_WORK = 1 << 21
 # for that are at least MIN_SPLIT_CHUNK centres long.
 TARGET_ITEMS = 16
 MIN_SPLIT_CHUNK = 128
+# The centre r of the expanded square is a times the mean of at most R_SAMPLE centres spread
+# evenly over the data (``_prepare_centres``).
+R_SAMPLE = 4096
 # Data of at least this many entries is cast to the kernel's dtype in parallel (as_kernel_dtype).
 CAST_MIN_SIZE = 1 << 20
 
@@ -473,15 +477,6 @@ def plan_chunks(B, N, d, k, query_chunk, center_chunk):
     return qb, nb, n_part, True
 
 
-@njit(cache=True)
-def _column_sums(C, j0, j1, out):
-    """out[t] = sum_{j0 <= j < j1} C[j, t] in float64 (vectorized over t)."""
-    out[:] = 0.0
-    for j in range(j0, j1):
-        for t in range(C.shape[1]):
-            out[t] += C[j, t]
-
-
 @njit(fastmath={"reassoc"}, cache=True)
 def _prepare_block(C, a, w, b, r, scaled, beta, ee, eps, j0, j1, blk):
     """Centres j0 .. j1-1, written from index 0 of the slot's buffers: C'' = 2 w (a C - r)
@@ -514,47 +509,32 @@ def _prepare_block(C, a, w, b, r, scaled, beta, ee, eps, j0, j1, blk):
     blk[6] = total
 
 
-@njit(parallel=True, cache=True)
-def _column_sum_slots(n_threads, C, nb, sums):
-    """The per-block column sums of C; the centre blocks are the items, handed out
-    dynamically (each writes only its own row of ``sums``)."""
-    n_cb = sums.shape[0]
-    N = C.shape[0]
-    counter = new_counter()
-    for _slot in prange(n_slots(n_cb, n_threads)):
-        cb = next_item(counter)
-        while cb < n_cb:
-            _column_sums(C, cb * nb, min(N, cb * nb + nb), sums[cb])
-            cb = next_item(counter)
-
-
 @njit(cache=True)
-def _prepare_centres(C, a, nb, n_threads):
-    """``(r, blocks)``: the centre r = a mean(C) of the expanded square, and an empty table
-    of the per-block constants (filled by the items, see ``_expanded_item``).
+def _prepare_centres(C, a, nb):
+    """``(r, blocks)``: the centre r of the expanded square, and an empty table of the
+    per-block constants (filled by the items, see ``_expanded_item``).
 
-    The pass over C runs block by block, in parallel when ``n_threads`` > 1; the column sums
-    of the blocks are added in block order, so r is the same for any thread count. The centres
-    themselves are prepared (C'' = 2 w (a C - r), beta, ee) block by block by the work items,
-    into each slot's own block buffer, just before the block's product: no N x d copy is made
-    (it cost a write of N d entries plus the page faults of a fresh buffer, ~0.4 s of CPU a
-    call for 50,000 float32 images of d = 3,072, 13 % of the floor at B = 1,000), and the
-    prepared block is read from the cache, not from memory. With ``n_qb`` query blocks each
-    block is prepared ``n_qb`` times (a cheap vectorized pass next to its two products).
+    r = a times the mean of the centres j = 0, s, 2 s, ... with s = ceil(N / ``R_SAMPLE``)
+    (all of them for N <= ``R_SAMPLE``): any point near the data serves as the centre (the
+    refinement bound uses each centre's own ||a c_j - r||^2), and the sample costs a read of
+    at most ``R_SAMPLE`` rows instead of a pass over all N d entries (~0.1 s of CPU for
+    50,000 float32 images of d = 3,072). The centres themselves are prepared (C'' = 2 w
+    (a C - r), beta, ee) block by block by the work items, into each slot's own block buffer,
+    just before the block's product: no N x d copy is made (it cost a write of N d entries
+    plus the page faults of a fresh buffer, ~0.4 s of CPU a call at that size, 13 % of the
+    floor at B = 1,000), and the prepared block is read from the cache, not from memory.
     """
     N, d = C.shape
-    n_cb = (N + nb - 1) // nb
-    sums = np.empty((n_cb, d))
-    if n_threads > 1:
-        _column_sum_slots(n_threads, C, nb, sums)
-    else:
-        for cb in range(n_cb):
-            _column_sums(C, cb * nb, min(N, cb * nb + nb), sums[cb])
+    step = (N + R_SAMPLE - 1) // R_SAMPLE
     r = np.zeros(d)
-    for cb in range(n_cb):
-        r += sums[cb]
-    r *= a / N
-    return r, np.empty((n_cb, 7))
+    count = 0
+    for j in range(0, N, step):
+        row = C[j]
+        for t in range(d):
+            r[t] += row[t]
+        count += 1
+    r *= a / count
+    return r, np.empty(((N + nb - 1) // nb, 7))
 
 
 @njit(cache=True)
@@ -592,7 +572,7 @@ def softmax_weighted_sum_numba(
         if not _inputs_ok(x, V, w, b, prep[0], a * a * _sum_sq(C), check_values, dtype):
             return 1, out, m_out, s_out
     else:
-        prep = _prepare_centres(C, a, nb, n_threads if parallel else 1)
+        prep = _prepare_centres(C, a, nb)
     M = np.empty((n_part, B))
     S = np.empty((n_part, B))
     data, plan, parts = (x, C, V, a, w, b), (qb, nb, n_part), (M, S, ACC)

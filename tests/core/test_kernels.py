@@ -129,6 +129,18 @@ def test_online_rescaling_across_many_blocks(backend, d):
         assert_matches_twin(case, backend, query_chunk=chunks[0], center_chunk=chunks[1])
 
 
+def test_the_centre_of_the_expansion_is_the_mean_of_an_even_sample():
+    """r = a times the mean of every ceil(N / R_SAMPLE)-th centre (all of them up to
+    R_SAMPLE): no pass over all N d entries; the table of block constants is left to the
+    items (one row per centre block)."""
+    C = np.random.default_rng(4).normal(size=(3 * _numba.R_SAMPLE + 5, 7))
+    r, blocks = _numba._prepare_centres(C, 0.5, 1000)
+    np.testing.assert_allclose(r, 0.5 * C[::4].mean(axis=0), rtol=1e-13, atol=1e-15)
+    assert blocks.shape == (len(C) // 1000 + 1, 7)
+    r, _ = _numba._prepare_centres(C[:100], -2.0, 1000)
+    np.testing.assert_allclose(r, -2.0 * C[:100].mean(axis=0), rtol=1e-13, atol=1e-15)
+
+
 @pytest.mark.parametrize("direct", [True, False])
 def test_centre_parts_merge_by_logsumexp(direct):
     """Splitting the centres into parts (used when there are few query blocks)."""
@@ -141,7 +153,7 @@ def test_centre_parts_merge_by_logsumexp(direct):
         parts = (np.empty((n_part, 2)), np.empty((n_part, 2)), np.empty((n_part, 2, 2)))
         prep = (np.zeros(d), np.zeros((0, 7)))
         if not direct:
-            prep = _numba._prepare_centres(C, -0.6, nb, 1)
+            prep = _numba._prepare_centres(C, -0.6, nb)
         data, plan = (x, C, V, -0.6, w, b), (1, nb, n_part)
         _numba._run_slot(new_counter(), data, prep, plan, parts)  # every item, in order
         out, m, s = np.empty((2, 2)), np.empty(2), np.empty(2)
@@ -161,7 +173,7 @@ def test_an_item_does_not_depend_on_what_its_slot_did_before(direct):
     qb, nb, n_part = plan = (5, 16, 3)  # 8 query blocks x 3 centre parts
     prep = (np.zeros(d), np.zeros((0, 7)))
     if not direct:
-        prep = _numba._prepare_centres(C, 0.8, nb, 1)
+        prep = _numba._prepare_centres(C, 0.8, nb)
     runs = []
     for start in (0, 7):
         parts = (np.zeros((3, 37)), np.zeros((3, 37)), np.zeros((3, 37, 3)))
