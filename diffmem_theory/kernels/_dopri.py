@@ -124,6 +124,11 @@ _P = np.array(
         [0.0, 40617522.0 / 29380423.0, -110615467.0 / 29380423.0, 69997945.0 / 29380423.0],
     ]
 )
+# The helpers below are inlined by Numba (``inline="always"``): as calls, each passed a dozen
+# arrays field by field and counted their references, which cost about as much as the arithmetic
+# of an evaluation at N = 20, d = 2. They use no fast-math flags (an inlined function takes the
+# flags of its caller), so inlining does not change a bit. ``_softmax_mean`` (reassociated sums,
+# so that they vectorize) keeps its flags and stays a call.
 _SAFETY, _MIN_FACTOR, _MAX_FACTOR = 0.9, 0.2, 10.0
 _LOG_2PI = math.log(2.0 * math.pi)
 _NO_CONTRACT = _FASTMATH - {"contract"}
@@ -177,12 +182,13 @@ def coefficients(kind, p, t):
     return -t / one_m, 2.0 * t / one_m, math.sqrt(one_m), t * t
 
 
-@njit(inline="always", fastmath=_NO_CONTRACT, cache=True, error_model="numpy")
+@njit(inline="always", cache=True, error_model="numpy")
 def _logits(x, XT, m, logits):
     """logits_n = -|x - m x_0^n|^2 (data transposed, ``XT`` is (d, N)); returns their max.
 
-    No fused multiply-adds (no 'contract'), so the logits keep the data's symmetries
-    exactly (a start on a symmetry line of the data set stays on it, paper 002 Fig. 3).
+    No fused multiply-adds (no fast-math 'contract', here or in the callers it is inlined
+    into), so the logits keep the data's symmetries exactly (a start on a symmetry line of the
+    data set stays on it, paper 002 Fig. 3).
     """
     d, N = XT.shape
     x0 = x[0]
@@ -307,6 +313,14 @@ def velocity(tau, x, XT, mode, kind, p, c, score, log_ceb, out, xn, logits):
         field_value(x, xn, 0.0, 1.0, coef, mode, c, score, log_ceb, XT.shape[1], out)
 
 
+@njit(cache=True, error_model="numpy")
+def velocity_call(tau, x, XT, mode, kind, p, c, score, log_ceb, out, xn, logits):
+    """``velocity`` behind a function call, for the evaluations outside the integrator's step
+    loop (the first two of a trajectory): one compiled copy of the field serves them all, where
+    the inlined ``velocity`` adds a copy at every call site (compilation time)."""
+    velocity(tau, x, XT, mode, kind, p, c, score, log_ceb, out, xn, logits)
+
+
 @njit(inline="always", cache=True, error_model="numpy")
 def _rms(err, y, y_new, rtol, atol):
     acc = 0.0
@@ -355,7 +369,7 @@ def _initial_step(tau0, y0, f0, direction, rtol, atol, args, y1, f1):
     h0, d1 = initial_h0(y0, f0, rtol, atol)
     for k in range(y0.shape[0]):
         y1[k] = y0[k] + h0 * direction * f0[k]
-    velocity(tau0 + h0 * direction, y1, XT, mode, kind, p, c, score, log_ceb, f1, xn, logits)
+    velocity_call(tau0 + h0 * direction, y1, XT, mode, kind, p, c, score, log_ceb, f1, xn, logits)
     return initial_h1(y0, f0, f1, h0, d1, rtol, atol)
 
 
@@ -449,7 +463,7 @@ def _integrate_one(y, tau0, tau1, save, out, rtol, atol, max_steps, args, work):
     while i_save < n_save and direction * (save[i_save] - tau0) <= 0.0:
         out[i_save, :] = y  # saved times at the start
         i_save += 1
-    velocity(tau0, y, XT, mode, kind, p, c, score, log_ceb, K[0], xn, logits)
+    velocity_call(tau0, y, XT, mode, kind, p, c, score, log_ceb, K[0], xn, logits)
     nfev = 1
     h_abs = _initial_step(tau0, y, K[0], direction, rtol, atol, args, y_new, K[1])
     nfev += 1
@@ -464,11 +478,13 @@ def _integrate_one(y, tau0, tau1, save, out, rtol, atol, max_steps, args, work):
         while True:
             tau_new, h = trial_step(tau, h_abs, direction, tau1)
             h_abs = abs(h)
-            for i in range(1, 6):
-                tau_i = stage_point(y, K, h, i, tau, tau_new, direction, y_new)
+            for i in range(1, 7):  # (one inlined copy of the field for the six stages)
+                if i < 6:
+                    tau_i = stage_point(y, K, h, i, tau, tau_new, direction, y_new)
+                else:
+                    step_solution(y, K, h, y_new)
+                    tau_i = tau_new
                 velocity(tau_i, y_new, XT, mode, kind, p, c, score, log_ceb, K[i], xn, logits)
-            step_solution(y, K, h, y_new)
-            velocity(tau_new, y_new, XT, mode, kind, p, c, score, log_ceb, K[6], xn, logits)
             nfev += 6
             err_norm = step_error(y, y_new, K, h, err, rtol, atol)
             if not math.isfinite(err_norm):

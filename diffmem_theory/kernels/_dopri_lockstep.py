@@ -40,7 +40,7 @@ While a trajectory's weights are spread (more than N / ``DENSE_FRACTION`` kept a
 evaluation) no pruning can succeed: its full evaluations keep no distances (N stores and an
 attempt saved per evaluation).
 Rows at v = 0 (Voronoi weights) and rows whose state is not finite or exceeds
-``STATE_MAX_SQ`` are evaluated by ``_dopri.velocity`` itself (exact, one row at a time).
+``STATE_MAX_SQ`` are evaluated by ``_dopri.velocity_call`` (exact, one row at a time).
 
 Parallelism: the blocks are the work items, handed out dynamically to the slots of one
 ``prange`` (:mod:`diffmem_theory.kernels._parallel`); each block is integrated from tau_0 to
@@ -77,7 +77,7 @@ from diffmem_theory.kernels._dopri import (
     step_solution,
     sum_sq,
     trial_step,
-    velocity,
+    velocity_call,
 )
 from diffmem_theory.kernels._numba import _FASTMATH, RHO, exp_nonpositive_scalar
 from diffmem_theory.kernels._parallel import n_slots, new_counter, next_item
@@ -440,7 +440,7 @@ def _block_field(taus, X, n, owners, field, data, scratch, refs, F):
                 coefs[ns, i] = coef[i]
             ns += 1
         else:  # Voronoi weights (v = 0), or a state that gives a NaN field
-            velocity(taus[r], X[r], XT, mode, kind, p, c, score, log_ceb, F[r], xn, logits)
+            velocity_call(taus[r], X[r], XT, mode, kind, p, c, score, log_ceb, F[r], xn, logits)
     if ns == 0:
         return
     buffers = (Q, qq, tile, T, cols, M, S, counts)
