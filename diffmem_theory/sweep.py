@@ -80,6 +80,7 @@ import importlib
 import json
 import math
 import multiprocessing
+import multiprocessing.connection
 import os
 import platform
 import random
@@ -1118,15 +1119,33 @@ def _crash(err: BaseException, attempts: int, seconds: float) -> dict:
 
 
 def _terminate(pool: cf.ProcessPoolExecutor) -> None:
-    """Stop a pool's worker processes now (Ctrl-C must not wait for minute-long runs)."""
+    """Stop a pool's worker processes now (Ctrl-C must not wait for minute-long runs).
+
+    The pool's management thread then finds its workers dead and closes its wake-up pipe; the
+    pool is shut down with ``wait=True`` (joining that thread) so that this has happened before
+    the interpreter exits: Python < 3.12 signals every pool's pipe at exit unguarded, and a pipe
+    closed at that very moment printed an ``OSError`` traceback (``Bad file descriptor``) after
+    the one-line message of a sweep stopped by SIGTERM. A worker that outlives SIGTERM by
+    ``_TERM_GRACE`` seconds gets SIGKILL, so the wait is short."""
     terminate = getattr(pool, "terminate_workers", None)  # Python >= 3.14
     if terminate is not None:
         terminate()
         return
-    for proc in list((getattr(pool, "_processes", None) or {}).values()):
+    procs = list((getattr(pool, "_processes", None) or {}).values())
+    for proc in procs:
         with contextlib.suppress(Exception):
             proc.terminate()
-    pool.shutdown(wait=False, cancel_futures=True)
+    # wait on the sentinels, not join(): the pool's thread reaps the processes itself
+    with contextlib.suppress(Exception):
+        sentinels = {proc.sentinel: proc for proc in procs}
+        ended = multiprocessing.connection.wait(list(sentinels), timeout=_TERM_GRACE)
+        for sentinel, proc in sentinels.items():
+            if sentinel not in ended:
+                proc.kill()
+    pool.shutdown(wait=True, cancel_futures=True)
+
+
+_TERM_GRACE = 5.0  # seconds a stopped sweep's worker may take to end after SIGTERM
 
 
 # Idle worker slots kept for the next sweep, per worker count, inside :func:`shared_workers`

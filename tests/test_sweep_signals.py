@@ -137,3 +137,32 @@ def test_killing_a_sweep_leaves_no_process_and_a_rerun_resumes(tmp_path, monkeyp
     assert sorted(p.name for p in out.glob("*.json")) == sorted(
         f"{config_key(c)}.json" for c in CONFIGS
     )
+
+
+def stubborn_sleep(seconds: float) -> None:
+    """A run that ignores SIGTERM (as a task with its own handler may)."""
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    time.sleep(seconds)
+
+
+@pytest.mark.parametrize("task", [time.sleep, stubborn_sleep], ids=["sleep", "ignores-SIGTERM"])
+def test_a_stopped_pool_is_gone_before_the_interpreter_exits(task):
+    """A stopped sweep's pool has ended its management thread (and so closed its wake-up pipe)
+    when ``_terminate`` returns: Python < 3.12 signals that pipe at exit unguarded and printed a
+    ``Bad file descriptor`` traceback when the thread closed it at the same moment. A worker
+    that ignores SIGTERM is killed after ``_TERM_GRACE`` seconds."""
+    import concurrent.futures as cf
+    import multiprocessing
+
+    from diffmem_theory import sweep
+
+    pool = cf.ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+    future = pool.submit(task, 60.0)
+    _wait_for(lambda: future.running() and pool._processes, 60, "the run to start")
+    time.sleep(0.5)  # the task has installed its handler
+    thread, procs = pool._executor_manager_thread, list(pool._processes.values())
+    sweep._terminate(pool)
+    assert not thread.is_alive()
+    assert all(proc.exitcode is not None for proc in procs)
+    with pytest.raises(cf.process.BrokenProcessPool):
+        future.result(timeout=0)
