@@ -144,7 +144,9 @@ def borrowed(typingctx, arr):
     adds took a third of the time, and threads that share the data contend for the same
     counter. A borrowed view (and every view taken from it) costs no atomic operation. It must
     not outlive ``arr``: the integrators borrow only their arguments, the arrays they return and
-    arrays that stay in use until their parallel loop ends.
+    arrays that stay in use until their parallel loop ends. A local array is borrowed inside the
+    ``prange`` body, never before the loop: Numba may free a local whose last owned use
+    precedes the loop while the threads still write through the borrowed view.
     """
     if not isinstance(arr, types.Array):
         return None
