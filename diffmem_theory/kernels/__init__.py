@@ -489,7 +489,7 @@ def integrate(
       training points (two BLAS products per tile of points and stage; once a trajectory's
       weights have concentrated, only the points that can still carry weight, found by the
       triangle inequality from its last full evaluation), blocks handed out one at a time to
-      the threads (measured 1.2-2.5x faster from d = 16 up, 0.5-0.8x for d <= 10; a
+      the threads (measured 1.2-2.5x faster from d = 16 up, 0.3-0.8x for d <= 8; a
       trajectory takes the same steps, up to the rounding of the field, and its states agree
       to ~1e-12).
       ``"numpy"``/``"cupy"`` run the lock-step array-API twin (same steps, same controller).

@@ -117,8 +117,11 @@ RUNNING = -1
 # The lock-step integrator runs when the data have d >= LOCKSTEP_MIN_D coordinates, whatever N:
 # measured (benchmarks/bench_voronoi_dynamics.py --crossover, 2 threads, B = 16 and 200) it is
 # 1.2-2.5x faster than integrating the trajectories one by one for d = 16-100 from N = 20 to
-# 10^4, and 0.5-0.8x for d <= 10, where the products have too thin an inner dimension to gain
-# on the direct loop over the data (whose exponentials, N per evaluation, are the same).
+# 10^4, and 0.3-0.8x for d <= 8 and at N = 20, where the products have too thin an inner
+# dimension to gain on the direct loop over the data (whose exponentials, N per evaluation, are
+# the same). At d = 10-12 with N >= 1000 a one-thread measurement (B = 200, after the
+# per-trajectory loop was made 1.25x faster there) found it 1.3-1.9x faster: a case this rule
+# still leaves to the per-trajectory integrator (moving it changes those trajectories' bits).
 LOCKSTEP_MIN_D = 16
 
 
