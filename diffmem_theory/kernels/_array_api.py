@@ -147,8 +147,13 @@ def softmax_weighted_sum_xp(
         m = s = acc = None
         for j0 in range(0, N, nb):
             blk = slice(j0, j0 + nb)
+            # _logits_fit rules out overflow and both operands are finite, so an "invalid" flag
+            # from this product is a BLAS kernel's spurious one (NumPy's OpenBLAS raised it
+            # once in a float32 1 x 5 @ 5 x 2 product with finite values): not a warning
+            with np.errstate(invalid="ignore"):
+                product = xp.matmul(xs, scaled[blk, :].T)
             inner = (
-                _column(a) * xp.astype(xp.matmul(xs, scaled[blk, :].T), f64, copy=False)
+                _column(a) * xp.astype(product, f64, copy=False)
                 - _column(a * a) * cc[blk]
                 - w[blk] * xx[:, None]
             )
