@@ -485,7 +485,7 @@ def integrate(
       ``backend="numba"`` runs a compiled integrator, bit-identical for any thread count: for
       data of dimension d < 16 every trajectory on its own (trajectories handed out one at
       a time to the threads; a direct loop over the data); for d >= 16 in lock-step, in fixed
-      blocks of 8-128 trajectories (about four blocks per batch) that share each pass over the
+      blocks of 8-128 trajectories (about two blocks per batch) that share each pass over the
       training points (two BLAS products per tile of points and stage; once a trajectory's
       weights have concentrated, only the points that can still carry weight, found by the
       triangle inequality from its last full evaluation), blocks handed out one at a time to

@@ -82,12 +82,13 @@ from diffmem_theory.kernels._dopri import (
 from diffmem_theory.kernels._numba import _FASTMATH, RHO, exp_nonpositive_scalar
 from diffmem_theory.kernels._parallel import n_slots, new_counter, next_item
 
-# Blocks of trajectories: the batch is cut into about TARGET_BLOCKS blocks (two per core of a
-# 2-core machine, for the dynamic hand-out to balance threads slowed down unevenly) of MIN_BLOCK
-# to MAX_BLOCK rows. Thick blocks make efficient products: at N = 10^4, d = 50 the BLAS runs the
-# two products of a full evaluation at 38 GFLOP/s for 13 rows and 55 for 63 (one thread), and 4
-# blocks of 50 trajectories took 1.3x less CPU than 16 blocks of 13 (B = 200).
-TARGET_BLOCKS = 4
+# Blocks of trajectories: the batch is cut into about TARGET_BLOCKS blocks of MIN_BLOCK to
+# MAX_BLOCK rows. Thick blocks make efficient products: at N = 10^4, d = 50 the BLAS runs the
+# two products of a full evaluation at 38 GFLOP/s for 13 rows and 55 for 63 (one thread); 4
+# blocks of 50 trajectories took 1.3x less CPU than 16 blocks of 13 (B = 200), and 2 blocks of
+# 100 were faster again on 2 cores, quiet (1.07-1.19x) and beside a busy process (1.15x): the
+# thicker products gain more than finer blocks gain by balancing unevenly slowed threads.
+TARGET_BLOCKS = 2
 MIN_BLOCK, MAX_BLOCK = 8, 128
 # Centres per tile of the online softmax (a tile of logits stays in the L2 cache).
 CENTER_CHUNK = 1024
@@ -143,7 +144,7 @@ def plan_blocks(B, N):
     large data sets keep the pruning), and to B: never a function of the threads.
 
     >>> plan_blocks(200, 10**4), plan_blocks(1000, 10**4), plan_blocks(16, 10**4)
-    (50, 128, 8)
+    (100, 128, 8)
     >>> plan_blocks(5, 10**4), plan_blocks(10**5, 10**4), plan_blocks(1000, 5 * 10**4)
     (5, 128, 83)
     """

@@ -133,10 +133,10 @@ def test_statuses_nonfinite_and_max_steps_leave_the_block_running() -> None:
 
 
 def test_thick_blocks_with_dense_and_pruned_trajectories() -> None:
-    """150 trajectories (blocks of 38, ``plan_blocks``) from spread to concentrated weights:
+    """150 trajectories (blocks of 75, ``plan_blocks``) from spread to concentrated weights:
     dense trajectories keep no distances, the others are pruned; the same steps and states as
     the per-trajectory integrator, and the same bits for 1 and 2 slots."""
-    assert _dopri_lockstep.plan_blocks(150, 2000) == 38
+    assert _dopri_lockstep.plan_blocks(150, 2000) == 75
     X0 = _data(2000, 16, seed=15)
     y0 = 6.0 * np.random.default_rng(16).standard_normal((150, 16))
     save = [0.0, 1.0, 4.0]
@@ -151,7 +151,7 @@ def test_thick_blocks_with_dense_and_pruned_trajectories() -> None:
 def test_bits_do_not_depend_on_the_slot_count() -> None:
     """Blocks are handed out one at a time: any number of slots gives the same bits."""
     X0 = _data(1500, 7, seed=7)
-    y0 = 2.0 * np.random.default_rng(8).standard_normal((40, 7))  # 4 blocks of 10
+    y0 = 2.0 * np.random.default_rng(8).standard_normal((40, 7))  # 2 blocks of 20
     runs = [_run(_dopri_lockstep, y0, X0, (0.0, 5.0), [0.0, 2.0, 5.0], n_threads=n) for n in
             (1, 2, 3, 8)]  # fmt: skip
     for y, out, stats in runs:
