@@ -11,6 +11,11 @@ compared as raw bytes (``tobytes()``), not with a tolerance:
 * :func:`~diffmem_theory.voronoi.dynamics.reverse_ode` on 64 trajectories, in s and in t;
 * :func:`~diffmem_theory.core.denoisers.memorizing_denoiser` (through the softmax kernel
   ``kernels.softmax_weighted_sum``) at a size large enough to run in parallel.
+
+The processes must run the same machine code: they load it from Numba's on-disk cache, which
+the tests run before this module have written. Code compiled in the process itself gives other
+last bits than the same code loaded from the cache, a known defect recorded by the strict xfail
+``test_compiled_and_cached_code_give_the_same_bits``.
 """
 
 from __future__ import annotations
@@ -97,3 +102,40 @@ def test_reverse_ode_is_bit_identical_for_1_2_4_threads(digests, name: str) -> N
 def test_memorizing_denoiser_is_bit_identical_for_1_2_4_threads(digests) -> None:
     """End to end through the softmax kernel (``kernels._numba``, its fixed partition)."""
     _same_for_all_thread_counts(digests, "memorizing_denoiser")
+
+
+# The reverse ODE of the script above, at 2 threads, once compiled in the process and once loaded
+# from the Numba cache that the first process wrote.
+_COMPILED_OR_CACHED = r"""
+import hashlib
+import numpy as np
+from diffmem_theory.voronoi import dynamics as voronoi_dynamics
+from diffmem_theory.core.schedules import VE
+X0 = np.random.default_rng(1).standard_normal((200, 5))
+x_T = 4.0 * np.random.default_rng(2).standard_normal((64, 5))
+sol = voronoi_dynamics.reverse_ode(x_T, X0, VE.exp(), 1e-4, time="s", rtol=1e-6, atol=1e-6)
+print(hashlib.sha256(sol.x.tobytes()).hexdigest())
+"""
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=AssertionError,
+    reason="known defect: code Numba compiles in the process and the same code loaded from its "
+    "on-disk cache give results that differ in the last bits (6.7e-16 here; every workload of "
+    "this module); the thread count does not matter once the cache is written",
+)
+def test_compiled_and_cached_code_give_the_same_bits(tmp_path) -> None:
+    """The first process compiles (into an empty cache directory), the second loads the cache."""
+    env = {**os.environ, "NUMBA_NUM_THREADS": "2", "NUMBA_CACHE_DIR": str(tmp_path)}
+    digests = []
+    for _ in range(2):
+        run = subprocess.run(
+            [sys.executable, "-c", _COMPILED_OR_CACHED], env=env, capture_output=True, text=True
+        )
+        if run.returncode != 0:  # not the expected failure: pytest.fail escapes the xfail
+            pytest.fail(run.stderr)
+        digests.append(run.stdout.strip())
+    if not any(tmp_path.rglob("*.nbi")):
+        pytest.fail("the first process wrote no cache")
+    assert digests[0] == digests[1]
