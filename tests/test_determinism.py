@@ -14,7 +14,7 @@ compared as raw bytes (``tobytes()``), not with a tolerance:
 
 The processes must run the same machine code: they load it from Numba's on-disk cache, which
 the tests run before this module have written. Code compiled in the process itself gives other
-last bits than the same code loaded from the cache, a known defect recorded by the strict xfail
+last bits than the same code loaded from the cache, a known defect recorded by the xfail
 ``test_compiled_and_cached_code_give_the_same_bits``.
 """
 
@@ -119,11 +119,11 @@ print(hashlib.sha256(sol.x.tobytes()).hexdigest())
 
 
 @pytest.mark.xfail(
-    strict=True,
+    strict=False,  # whether the two codes differ may depend on the CPU: an XPASS is news, not red
     raises=AssertionError,
     reason="known defect: code Numba compiles in the process and the same code loaded from its "
-    "on-disk cache give results that differ in the last bits (6.7e-16 here; every workload of "
-    "this module); the thread count does not matter once the cache is written",
+    "on-disk cache give results that differ in the last bits (6.7e-16 on an AVX-512 x86-64; "
+    "every workload of this module); the thread count does not matter once the cache is written",
 )
 def test_compiled_and_cached_code_give_the_same_bits(tmp_path) -> None:
     """The first process compiles (into an empty cache directory), the second loads the cache."""
